@@ -1,0 +1,169 @@
+"""The call record: turns, events and outcome fields written during a call, and its report.
+
+Turn text, event data, the screen-pop payload and the recording are encrypted with the
+database's key before they reach a row (see `integrations.store.crypto`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from integrations.errors import InvalidField, NotFound
+from integrations.phone_numbers import normalise_phone
+from integrations.services.call_report import call_report
+from integrations.services.transaction import atomic
+from integrations.store.crypto import cipher_of
+from integrations.store.models import Call, CallEvent, CallTurn
+
+DISPOSITIONS = frozenset(
+    {
+        "refill_requested",
+        "appointment_booked",
+        "appointment_rescheduled",
+        "appointment_cancelled",
+        "info_given",
+        "task_created",
+        "transferred",
+        "emergency_transferred",
+        "verification_failed",
+        "abandoned",
+        "caller_hung_up",
+    }
+)
+TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})
+SETTABLE_FIELDS = frozenset(
+    {
+        "verified_patient_id",
+        "triage_level",
+        "flags",
+        "emergency_message_played",
+        "transferred",
+        "transfer_queue",
+        "screen_pop",
+        "disposition",
+    }
+)
+
+Speaker = Literal["caller", "bot"]
+
+__all__ = [
+    "DISPOSITIONS",
+    "add_event",
+    "add_turn",
+    "call_report",
+    "close_call",
+    "last_call_id",
+    "load_recording",
+    "open_call",
+    "save_recording",
+    "set_fields",
+]
+
+
+async def _call(s: AsyncSession, call_id: str) -> Call:
+    call = await s.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"no call {call_id!r}; open_call() first")
+    return call
+
+
+def _check_disposition(disposition: str | None) -> None:
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise InvalidField(
+            f"unknown disposition {disposition!r}; expected one of {sorted(DISPOSITIONS)}"
+        )
+
+
+async def open_call(
+    s: AsyncSession, *, call_id: str, caller_number: str | None, started: datetime
+) -> None:
+    """Start the record of a call; opening the same call id again changes nothing."""
+    async with atomic(s):
+        if await s.get(Call, call_id) is not None:
+            return
+        # Keep the raw caller ID when it is not a dialable number (anonymous, SIP name).
+        number = normalise_phone(caller_number) or caller_number
+        s.add(Call(id=call_id, caller_number=number, started=started))
+
+
+async def add_turn(
+    s: AsyncSession, *, call_id: str, speaker: Speaker, text: str, start: datetime, end: datetime
+) -> None:
+    """Append one utterance (caller or bot) to the transcript, encrypted."""
+    if speaker not in ("caller", "bot"):
+        raise InvalidField(f"speaker must be 'caller' or 'bot', not {speaker!r}")
+    async with atomic(s):
+        await _call(s, call_id)
+        enc = cipher_of(s).encrypt_text(text)
+        s.add(CallTurn(call_id=call_id, speaker=speaker, text_enc=enc, start=start, end=end))
+
+
+async def add_event(
+    s: AsyncSession, *, call_id: str, kind: str, data: dict[str, Any], at: datetime | None = None
+) -> None:
+    """Record something that happened in the call (dtmf, intent, triage, transfer, ...)."""
+    async with atomic(s):
+        await _call(s, call_id)
+        event = CallEvent(call_id=call_id, kind=kind, data_enc=cipher_of(s).encrypt_json(data))
+        if at is not None:
+            event.at = at
+        s.add(event)
+
+
+async def set_fields(s: AsyncSession, call_id: str, **fields: Any) -> None:
+    """Set outcome fields of the call; names outside the contract raise `InvalidField`."""
+    unknown = set(fields) - SETTABLE_FIELDS
+    if unknown:
+        raise InvalidField(
+            f"unknown call fields {sorted(unknown)}; allowed {sorted(SETTABLE_FIELDS)}"
+        )
+    if "triage_level" in fields and str(fields["triage_level"]) not in TRIAGE_LEVELS:
+        raise InvalidField(f"triage_level must be one of {sorted(TRIAGE_LEVELS)}")
+    _check_disposition(fields.get("disposition"))
+    async with atomic(s):
+        call = await _call(s, call_id)
+        for name, value in fields.items():
+            if name == "screen_pop":
+                call.screen_pop_enc = None if value is None else cipher_of(s).encrypt_json(value)
+            elif name == "flags":
+                call.flags = [str(f) for f in value]
+            elif name == "triage_level":
+                call.triage_level = str(value)
+            else:
+                setattr(call, name, value)
+
+
+async def close_call(
+    s: AsyncSession, *, call_id: str, ended: datetime, disposition: str | None
+) -> None:
+    """End the call; a disposition already set during the call is kept if none is given."""
+    _check_disposition(disposition)
+    async with atomic(s):
+        call = await _call(s, call_id)
+        call.ended = ended
+        if disposition is not None:
+            call.disposition = disposition
+
+
+async def save_recording(s: AsyncSession, call_id: str, audio: bytes) -> None:
+    """Store the call's recording (e.g. a WAV file's bytes), encrypted."""
+    async with atomic(s):
+        call = await _call(s, call_id)
+        call.recording_enc = cipher_of(s).encrypt(audio)
+
+
+async def load_recording(s: AsyncSession, call_id: str) -> bytes | None:
+    """The decrypted recording of a call, or None when none was kept."""
+    async with atomic(s):
+        call = await _call(s, call_id)
+        return None if call.recording_enc is None else cipher_of(s).decrypt(call.recording_enc)
+
+
+async def last_call_id(s: AsyncSession) -> str | None:
+    """The id of the most recently started call."""
+    async with atomic(s):
+        return await s.scalar(select(Call.id).order_by(Call.started.desc()).limit(1))

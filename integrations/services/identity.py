@@ -1,0 +1,154 @@
+"""Who is calling: verify a caller by spoken name + date of birth, with caller ID as a tie-breaker.
+
+Two identifiers are always required (name and DOB). The caller's number only narrows the
+candidates: it lowers the name threshold a little and separates namesakes sharing a DOB, but
+a number and a DOB without a name that sounds like the patient's never verify anyone.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from nlu.names import name_score
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from integrations.errors import NotFound
+from integrations.phone_numbers import normalise_phone
+from integrations.services.audit import add_audit
+from integrations.services.transaction import atomic
+from integrations.store.models import Patient, PatientPhone
+
+log = logging.getLogger(__name__)
+
+# Thresholds on nlu.names.name_score; tuned so a clean ASR rendering passes and a different
+# person with the same DOB does not.
+NAME_MATCH = 0.85
+NAME_MATCH_WITH_CALLER_ID = 0.70
+# Two namesakes are told apart only when the best is near-exact and clearly ahead.
+CLEAR_WINNER = 0.95
+CLEAR_MARGIN = 0.08
+
+Status = Literal["verified", "no_match", "ambiguous"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    status: Status
+    patient_id: int | None
+    display_name: str | None
+
+
+@dataclass(frozen=True)
+class PatientInfo:
+    patient_id: int
+    display_name: str
+    dob: date
+    phones: tuple[str, ...]
+    mrn: str | None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    patient: Patient
+    score: float
+    number_matches: bool
+
+
+async def verify_caller(
+    s: AsyncSession,
+    spoken_name: str,
+    dob: date,
+    caller_number: str | None,
+    *,
+    call_id: str | None = None,
+) -> Verification:
+    """Verify the caller against patients born on `dob`; see the module docstring for the rule."""
+    async with atomic(s):
+        number = normalise_phone(caller_number)
+        patients = (await s.scalars(select(Patient).where(Patient.dob == dob))).all()
+        candidates = [
+            _Candidate(p, name_score(spoken_name, p.full_name), _has_number(p, number))
+            for p in patients
+        ]
+        chosen, status = _decide(candidates)
+        add_audit(
+            s,
+            actor="bot",
+            action="verify_caller",
+            patient_id=chosen.id if chosen else None,
+            call_id=call_id,
+            detail={"status": status, "candidates": len(candidates)},
+        )
+        log.info(
+            "caller verification",
+            extra={"call_id": call_id, "status": status, "same_dob": len(candidates)},
+        )
+        if chosen is None:
+            return Verification(status, None, None)
+        return Verification("verified", chosen.id, chosen.full_name)
+
+
+def _has_number(patient: Patient, number: str | None) -> bool:
+    return number is not None and any(ph.number == number for ph in patient.phones)
+
+
+def _decide(candidates: list[_Candidate]) -> tuple[Patient | None, Status]:
+    passing = [
+        c
+        for c in candidates
+        if c.score >= NAME_MATCH or (c.number_matches and c.score >= NAME_MATCH_WITH_CALLER_ID)
+    ]
+    if not passing:
+        return None, "no_match"
+    if len(passing) == 1:
+        return passing[0].patient, "verified"
+    by_number = [c for c in passing if c.number_matches]
+    if len(by_number) == 1:
+        return by_number[0].patient, "verified"
+    ranked = sorted(passing, key=lambda c: c.score, reverse=True)
+    best, second = ranked[0], ranked[1]
+    if best.score >= CLEAR_WINNER and best.score - second.score >= CLEAR_MARGIN:
+        return best.patient, "verified"
+    return None, "ambiguous"
+
+
+def _info(p: Patient) -> PatientInfo:
+    return PatientInfo(p.id, p.full_name, p.dob, tuple(ph.number for ph in p.phones), p.mrn)
+
+
+async def get_patient(s: AsyncSession, patient_id: int, *, viewer: str = "bot") -> PatientInfo:
+    """One patient's demographics; the read is written to the audit log as `viewer`."""
+    async with atomic(s):
+        patient = await s.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"no patient with id {patient_id}")
+        add_audit(s, actor=viewer, action="view_patient", patient_id=patient_id)
+        return _info(patient)
+
+
+async def patients_by_number(s: AsyncSession, caller_number: str | None) -> list[PatientInfo]:
+    """Patients on file with this phone number (for a screen-pop hint, never for verification)."""
+    number = normalise_phone(caller_number)
+    if number is None:
+        return []
+    async with atomic(s):
+        rows = await s.scalars(
+            select(Patient)
+            .join(PatientPhone)
+            .where(PatientPhone.number == number)
+            .order_by(Patient.id)
+        )
+        return [_info(p) for p in rows.unique()]
+
+
+async def names_born_on(s: AsyncSession, dob: date) -> list[str]:
+    """Full names of patients born on `dob`: vocabulary to bias a second ASR pass on the name."""
+    async with atomic(s):
+        rows = await s.execute(
+            select(Patient.first_name, Patient.last_name).where(Patient.dob == dob)
+        )
+        return sorted({f"{first} {last}" for first, last in rows})

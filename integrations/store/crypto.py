@@ -1,0 +1,112 @@
+"""Encryption at rest for transcripts, event data and recordings (Fernet, AES-128-CBC + HMAC).
+
+Key resolution, in order: the key passed to `Database.connect`; the environment variable
+CLINICLINE_DATA_KEY; for a file-backed SQLite database, a key file next to it (`<db>.key`,
+created with mode 0600 on first use); for an in-memory SQLite database, a key generated for
+the life of the process. A PostgreSQL database without an explicit or environment key is
+refused, because a key generated on one host would leave other hosts unable to read.
+Several keys may be given comma-separated: the first encrypts, all decrypt (key rotation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from integrations.errors import ConfigError, StoreError
+
+KEY_ENV = "CLINICLINE_DATA_KEY"
+_SESSION_KEY = "clinicline.cipher"
+
+
+class Cipher:
+    """Encrypts and decrypts small values for one database."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ConfigError("at least one data key is required")
+        try:
+            self._fernet = MultiFernet([Fernet(k) for k in keys])
+        except ValueError as exc:
+            raise ConfigError(
+                "data key must be 32 url-safe base64-encoded bytes "
+                "(generate one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            ) from exc
+
+    def encrypt(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise StoreError("stored data cannot be decrypted with the configured key") from exc
+
+    def encrypt_text(self, text: str) -> bytes:
+        return self.encrypt(text.encode("utf-8"))
+
+    def decrypt_text(self, token: bytes) -> str:
+        return self.decrypt(token).decode("utf-8")
+
+    def encrypt_json(self, value: Any) -> bytes:
+        return self.encrypt(json.dumps(value, separators=(",", ":"), default=str).encode())
+
+    def decrypt_json(self, token: bytes) -> Any:
+        return json.loads(self.decrypt(token))
+
+
+def _split_keys(raw: bytes) -> list[bytes]:
+    return [k.strip() for k in raw.split(b",") if k.strip()]
+
+
+def resolve_keys(url: str, explicit: bytes | None) -> list[bytes]:
+    """Find the data key(s) for a database URL, following the order in the module docstring."""
+    if explicit:
+        return _split_keys(explicit)
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return _split_keys(env.encode())
+    parsed = make_url(url)
+    if not parsed.get_backend_name().startswith("sqlite"):
+        raise ConfigError(
+            f"no data key for {parsed.get_backend_name()}: pass encryption_key or set {KEY_ENV}"
+        )
+    database = parsed.database
+    if not database or database == ":memory:":
+        return [Fernet.generate_key()]
+    return [_load_or_create_key_file(Path(database + ".key"))]
+
+
+def _load_or_create_key_file(path: Path) -> bytes:
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    # O_EXCL: two processes starting together must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    return key
+
+
+def session_info(cipher: Cipher) -> dict[str, Any]:
+    """The `info` dict sessions are created with, so services can reach the cipher."""
+    return {_SESSION_KEY: cipher}
+
+
+def cipher_of(session: AsyncSession) -> Cipher:
+    """The cipher of the database this session belongs to."""
+    cipher = session.info.get(_SESSION_KEY)
+    if not isinstance(cipher, Cipher):
+        raise ConfigError("session was not created by Database.session(); no data key available")
+    return cipher

@@ -1,0 +1,291 @@
+"""The clinic's tables as typed SQLAlchemy 2 models (one metadata, named constraints for Alembic).
+
+Clinic wall-clock times (slots, appointments) are naive local datetimes; instants (calls,
+audit, task timestamps) are `UTCDateTime`. Transcript text, event data, screen-pop payloads
+and recordings are stored only as Fernet tokens (`*_enc` columns), see `crypto.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from integrations.store.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+OPEN_REFILL_STATUSES = ("open", "needs_review")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    address: Mapped[str] = mapped_column(String(240), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    display_name: Mapped[str] = mapped_column(String(120))
+    specialty: Mapped[str] = mapped_column(String(80), default="")
+    fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class VisitType(Base):
+    __tablename__ = "visit_types"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(80))
+    minutes: Mapped[int] = mapped_column(Integer, default=30)
+
+
+class ProviderSchedule(Base):
+    """A provider's recurring weekly block at a location; slots are generated from these."""
+
+    __tablename__ = "provider_schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    weekday: Mapped[int] = mapped_column(Integer)  # Monday = 0, as date.weekday()
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday"),)
+
+
+class Slot(Base):
+    __tablename__ = "slots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    start: Mapped[datetime] = mapped_column(DateTime, index=True)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    visit_type_code: Mapped[str | None] = mapped_column(String(40))  # None: any visit type
+    status: Mapped[str] = mapped_column(String(16), default="free")
+    provider: Mapped[Provider] = relationship(lazy="joined")
+    location: Mapped[Location] = relationship(lazy="joined")
+    __table_args__ = (
+        UniqueConstraint("provider_id", "start", name="uq_slots_provider_start"),
+        CheckConstraint("status IN ('free', 'booked', 'blocked')", name="status"),
+    )
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str | None] = mapped_column(String(32), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    dob: Mapped[date] = mapped_column(Date, index=True)
+    sex: Mapped[str | None] = mapped_column(String(16))
+    fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phones: Mapped[list[PatientPhone]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class PatientPhone(Base):
+    __tablename__ = "patient_phones"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(32), index=True)  # E.164, see phone_numbers.py
+    kind: Mapped[str] = mapped_column(String(16), default="mobile")
+    patient: Mapped[Patient] = relationship(back_populates="phones")
+    __table_args__ = (UniqueConstraint("patient_id", "number", name="uq_patient_phones_number"),)
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id"))
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    visit_type: Mapped[str] = mapped_column(String(40), default="follow_up")
+    status: Mapped[str] = mapped_column(String(16), default="booked")
+    booked_by_call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    changed_by_call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    rescheduled_to_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    provider: Mapped[Provider] = relationship(lazy="joined")
+    location: Mapped[Location | None] = relationship(lazy="joined")
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('booked', 'cancelled', 'rescheduled', 'fulfilled')", name="status"
+        ),
+        # The last line of defence against double booking: one live appointment per slot.
+        Index(
+            "uq_appointments_live_slot",
+            "slot_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+    )
+
+
+class Medication(Base):
+    __tablename__ = "medications"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    strength: Mapped[str] = mapped_column(String(40), default="")
+    refills_left: Mapped[int] = mapped_column(Integer, default=0)
+    controlled: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class RefillRequest(Base):
+    __tablename__ = "refill_requests"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    medication_id: Mapped[int] = mapped_column(ForeignKey("medications.id"))
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("staff_tasks.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    medication: Mapped[Medication] = relationship(lazy="joined")
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('open', 'needs_review', 'sent', 'denied', 'done')", name="status"
+        ),
+        # One open request per medication, whichever call or retry asks again.
+        Index(
+            "uq_refill_requests_open_medication",
+            "medication_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'needs_review')"),
+            postgresql_where=text("status IN ('open', 'needs_review')"),
+        ),
+    )
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    sip_uri: Mapped[str] = mapped_column(String(255), default="")
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    presence: Mapped[str] = mapped_column(String(16), default="offline")
+    __table_args__ = (
+        CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
+        CheckConstraint(
+            "presence IN ('offline', 'available', 'busy', 'away', 'wrap_up')", name="presence"
+        ),
+    )
+
+
+class CallQueue(Base):
+    __tablename__ = "queues"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class StaffTask(Base):
+    __tablename__ = "staff_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (CheckConstraint("status IN ('open', 'claimed', 'done')", name="status"),)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    started: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    triage_level: Mapped[str] = mapped_column(String(16), default="none")
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    emergency_message_played: Mapped[bool] = mapped_column(Boolean, default=False)
+    transferred: Mapped[bool] = mapped_column(Boolean, default=False)
+    transfer_queue: Mapped[str | None] = mapped_column(String(40))
+    screen_pop_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    disposition: Mapped[str | None] = mapped_column(String(40))
+    recording_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class CallTurn(Base):
+    __tablename__ = "call_turns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    speaker: Mapped[str] = mapped_column(String(8))
+    text_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    __table_args__ = (CheckConstraint("speaker IN ('caller', 'bot')", name="speaker"),)
+
+
+class CallEvent(Base):
+    __tablename__ = "call_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    data_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who looked at or changed which patient's data, and when."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
