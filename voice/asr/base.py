@@ -1,0 +1,57 @@
+"""The interface every speech recogniser of the voice worker implements.
+
+A call creates one ``RecognitionStream`` per utterance (or per question, for streaming
+engines), feeds it 8 kHz int16 audio and asks for the final ``Transcript``. ``finish`` may
+block for a second on CPU engines: call it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """Final words of one utterance; ``text`` is empty when the engine heard no speech."""
+
+    text: str
+    confidence: float  # in [0, 1]; engines differ in calibration, compare within one engine
+    audio_seconds: float
+    decode_seconds: float
+
+    @property
+    def real_time_factor(self) -> float:
+        return self.decode_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+
+@runtime_checkable
+class RecognitionStream(Protocol):
+    """One utterance (or one question's worth of audio) being recognised."""
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        """Feed 8 kHz int16 audio; returns a partial transcript when the engine streams."""
+        ...
+
+    def finish(self) -> Transcript:
+        """Return the final transcript; the stream must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class SpeechRecognizer(Protocol):
+    """A loaded engine, shared by every call of the worker process."""
+
+    name: str
+    sample_rate: int
+    streaming: bool
+
+    def new_stream(
+        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+    ) -> RecognitionStream:
+        """Open a stream; ``grammar`` restricts the answer where the engine can (yes/no,
+        digits), ``hints`` are words this call makes likely (the caller's medications)."""
+        ...
