@@ -1,0 +1,190 @@
+"""Schedule, reschedule, cancel and look up appointments for the verified caller."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from nlu.confirm import yes_no
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions.context import Deps, call_id, patient_id
+from dialogs.actions.identity import Slots
+from dialogs.actions.offers import SlotOfferingValidation
+from dialogs.actions.phrasing import choose, speak_moment
+from dialogs.actions.transfers import finish_handoff
+from integrations.services.scheduling import AppointmentInfo, cancel, upcoming
+
+FLOW_SLOTS = ("when_text", "slot_choice", "offered_slots", "booking", "appointment_choice",
+              "appointment_id", "appointments", "cancel_confirmed")
+
+
+def appointment_to_slot(item: AppointmentInfo) -> dict[str, Any]:
+    return {"appointment_id": item.appointment_id, "start": item.start.isoformat(),
+            "provider": item.provider, "location": item.location}
+
+
+def describe(item: dict[str, Any]) -> str:
+    return f"{speak_moment(datetime.fromisoformat(item['start']))} with {item['provider']}"
+
+
+async def load_upcoming(deps: Deps, tracker: Tracker) -> list[dict[str, Any]]:
+    pid = patient_id(tracker)
+    if pid is None:
+        return []
+    async with deps.db.session() as s:
+        return [appointment_to_slot(a) for a in await upcoming(s, pid)]
+
+
+class ValidateScheduleForm(SlotOfferingValidation):
+    form = "schedule_form"
+
+
+class AppointmentChoiceValidation(SlotOfferingValidation):
+    """Forms about an existing appointment: pick it first (automatically when there is one)."""
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("appointments") == []:
+            return []  # nothing to change; the submit action says so
+        return await super().required_slots(domain_slots, dispatcher, tracker, domain)
+
+    async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        items = await load_upcoming(self.deps, tracker)
+        if len(items) == 1:
+            return {"appointments": items, "appointment_id": items[0]["appointment_id"],
+                    "appointment_choice": items[0]["start"]}
+        return {"appointments": items}
+
+    async def validate_appointment_choice(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        items: list[dict[str, Any]] = tracker.get_slot("appointments") or []
+        starts = [datetime.fromisoformat(i["start"]) for i in items]
+        index = choose(str(value or ""), starts, yes_means_first=False)
+        if index is None:
+            dispatcher.utter_message(text="Sorry, which appointment do you mean?")
+            return {"appointment_choice": None}
+        return {"appointment_choice": items[index]["start"],
+                "appointment_id": items[index]["appointment_id"]}
+
+
+class ValidateRescheduleForm(AppointmentChoiceValidation):
+    form = "reschedule_form"
+
+
+class ValidateCancelForm(AppointmentChoiceValidation):
+    form = "cancel_form"
+
+    async def absorb(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        return {}
+
+    async def validate_cancel_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        answer = value if isinstance(value, bool) else yes_no(str(value or ""))
+        if answer is None:
+            dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+        return {"cancel_confirmed": answer}
+
+
+class ActionAskAppointmentChoice(Action):
+    def name(self) -> str:
+        return "action_ask_appointment_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        items = [describe(i) for i in tracker.get_slot("appointments") or []]
+        dispatcher.utter_message(
+            text=f"You have {len(items)} appointments: {', and '.join(items)}. Which one?"
+        )
+        return []
+
+
+class ActionAskCancelConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_cancel_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        wanted = tracker.get_slot("appointment_id")
+        item = next((i for i in tracker.get_slot("appointments") or []
+                     if i["appointment_id"] == wanted), None)
+        what = describe(item) if item else "that appointment"
+        dispatcher.utter_message(text=f"Your appointment on {what}. Shall I cancel it?")
+        return []
+
+
+class _Submit(Action):
+    """Shared ending of the appointment flows: hand-offs, the outcome line, 'anything else?'."""
+
+    action_name = ""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return self.action_name
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
+        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        if handed is not None or patient_id(tracker) is None:
+            return (handed or []) + reset
+        if tracker.get_slot("appointments") == []:
+            dispatcher.utter_message(text="I don't see any upcoming appointments for you.")
+        else:
+            disposition = await self.finish(dispatcher, tracker)
+            if disposition:
+                await self.deps.record(call_id(tracker), disposition=disposition)
+        dispatcher.utter_message(text="Is there anything else?")
+        return reset
+
+    async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+        raise NotImplementedError
+
+
+class ActionSubmitSchedule(_Submit):
+    action_name = "action_submit_schedule"
+
+    async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+        booking = tracker.get_slot("booking")
+        if not booking:
+            return None
+        dispatcher.utter_message(text=f"You're booked. That's {describe(booking)}.")
+        return "appointment_booked"
+
+
+class ActionSubmitReschedule(_Submit):
+    action_name = "action_submit_reschedule"
+
+    async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+        booking = tracker.get_slot("booking")
+        if not booking:
+            return None
+        dispatcher.utter_message(text=f"Done. Your appointment is now {describe(booking)}.")
+        return "appointment_rescheduled"
+
+
+class ActionSubmitCancel(_Submit):
+    action_name = "action_submit_cancel"
+
+    async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+        pid, appointment = patient_id(tracker), tracker.get_slot("appointment_id")
+        if tracker.get_slot("cancel_confirmed") is not True or pid is None or appointment is None:
+            dispatcher.utter_message(text="Okay, I've kept your appointment.")
+            return None
+        async with self.deps.db.session() as s:
+            await cancel(s, call_id=call_id(tracker), patient_id=pid,
+                         appointment_id=int(appointment))
+        dispatcher.utter_message(text="Your appointment is cancelled.")
+        return "appointment_cancelled"

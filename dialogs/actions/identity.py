@@ -1,0 +1,218 @@
+"""Identity check shared by every form: full name, date of birth read back, then verification.
+
+Nothing about the patient is said before `verify_caller` says "verified". The caller's number
+may narrow the search inside the service but never verifies on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from nlu.confirm import yes_no
+from nlu.dates import parse_dob, speak_date
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions import payloads
+from dialogs.actions.context import Deps, call_id, latest_intent, metadata
+from integrations.services.identity import verify_caller
+
+IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed")
+MAX_ID_FAILURES = 3
+KEYPAD_AFTER_FAILURES = 2
+_NAME_LEAD = re.compile(
+    r"^(?:(?:uh|um|yes|yeah|ok|okay|sure|so)\s+)*(?:(?:my|the|his|her|patient'?s?)\s+name\s+is|"
+    r"it'?s|it\s+is|this\s+is|i'?m|i\s+am|name'?s)\s+",
+    re.IGNORECASE,
+)
+_KEYPAD_DOB = re.compile(r"^\s*(\d{2})\s*(\d{2})\s*(\d{4})\s*$")
+
+Slots = dict[str, Any]
+
+
+def clean_name(text: str) -> str:
+    """Drop the lead-in ("my name is", "it's") so that only the name reaches the matcher."""
+    return _NAME_LEAD.sub("", text.strip()).strip(" .,!?")
+
+
+def keypad_dob(text: str, today: date) -> date | None:
+    """MMDDYYYY typed on the keypad (the worker sends the digits as the message)."""
+    match = _KEYPAD_DOB.match(text)
+    if not match:
+        return None
+    month, day, year = (int(g) for g in match.groups())
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return None
+    return born if born <= today else None
+
+
+class IdentityFormValidation(FormValidationAction):
+    """Base of every form validator: runs the identity slots before the form's own slots."""
+
+    form: str = "identity_form"
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return f"validate_{self.form}"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("handoff"):
+            return []  # a transfer ends the form; the submit action sends the payload
+        if tracker.get_slot("verified"):
+            return [s for s in domain_slots if s not in IDENTITY_SLOTS]
+        return list(domain_slots)
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if tracker.get_slot("verified") and tracker.get_slot("requested_slot") is None:
+            # The form just started for a caller verified earlier in the call.
+            slots = await self.prefill(dispatcher, tracker)
+            events = [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]
+            tracker.add_slots(events)
+        return events + await super().run(dispatcher, tracker, domain)
+
+    # Hooks for the forms that build on identity.
+    async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        """Slots the form can fill itself once the caller is verified."""
+        return {}
+
+    async def absorb(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        """Use a reply that skipped the read-back question ("next Tuesday") as the next answer."""
+        return {}
+
+    async def validate_patient_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if latest_intent(tracker) == "speak_to_human":
+            return {"patient_name": None, "handoff": "front_desk"}
+        name = clean_name(str(value or ""))
+        if not re.search(r"[a-zA-Z]{2}", name):
+            dispatcher.utter_message(text="Sorry, I didn't catch the name.")
+            return {"patient_name": None}
+        return {"patient_name": name}
+
+    async def validate_dob(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if latest_intent(tracker) == "speak_to_human":
+            return {"dob": None, "handoff": "front_desk"}
+        text, today = str(value or ""), self.deps.today()
+        born = keypad_dob(text, today) or parse_dob(text, today)
+        if born is None:
+            failures = int(tracker.get_slot("dob_failures") or 0) + 1
+            dispatcher.utter_message(text="Sorry, I didn't get that date.")
+            return {"dob": None, "dob_failures": failures}
+        return {"dob": born.isoformat()}
+
+    async def validate_dob_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if value is True:
+            return {"dob_confirmed": True}
+        text = str(value or "")
+        answer = yes_no(text)
+        if answer is False:
+            dispatcher.utter_message(text="Okay, let's fix that.")
+            return {"dob": None, "dob_confirmed": None}
+        if answer is None:
+            corrected = keypad_dob(text, self.deps.today()) or parse_dob(text, self.deps.today())
+            if corrected is not None:
+                return {"dob": corrected.isoformat(), "dob_confirmed": None}
+        slots = await self._verify(dispatcher, tracker)
+        if slots.get("verified") and answer is None:
+            # No objection and the caller moved on: treat it as a yes and keep what they said.
+            slots.update(await self.absorb(text, dispatcher, tracker))
+        return slots
+
+    async def _verify(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        name = str(tracker.get_slot("patient_name") or "")
+        born = date.fromisoformat(str(tracker.get_slot("dob")))
+        number = metadata(tracker).get("caller_number")
+        async with self.deps.db.session() as s:
+            result = await verify_caller(s, name, born, number)
+        cid = call_id(tracker)
+        await self.deps.event(cid, "verification", {"status": result.status})
+        if result.status == "verified" and result.patient_id is not None:
+            await self.deps.record(cid, verified_patient_id=result.patient_id)
+            first = (result.display_name or "").split(" ")[0]
+            dispatcher.utter_message(text=f"Thank you{', ' + first if first else ''}.")
+            slots: Slots = {"dob_confirmed": True, "verified": True,
+                            "patient_id": result.patient_id, "first_name": first or None}
+            tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in slots.items()])
+            filled = await self.prefill(dispatcher, tracker)
+            tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in filled.items()])
+            return slots | filled
+        failures = int(tracker.get_slot("id_failures") or 0) + 1
+        if failures >= MAX_ID_FAILURES:
+            return {"dob_confirmed": None, "id_failures": failures,
+                    "handoff": "verification_failed"}
+        dispatcher.utter_message(
+            text="I couldn't match that name and date of birth. Let's try once more."
+        )
+        return {"patient_name": None, "dob": None, "dob_confirmed": None, "id_failures": failures}
+
+
+class ValidateIdentityForm(IdentityFormValidation):
+    """Identity only: appointment info, test results, prior authorizations, referrals."""
+
+    form = "identity_form"
+
+
+class ActionAskPatientName(Action):
+    def name(self) -> str:
+        return "action_ask_patient_name"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if tracker.get_slot("id_failures"):
+            dispatcher.utter_message(text="What is the patient's full name?")
+        else:
+            dispatcher.utter_message(text="Sure. First, what is the patient's full name?")
+        return []
+
+
+class ActionAskDob(Action):
+    def name(self) -> str:
+        return "action_ask_dob"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        if int(tracker.get_slot("dob_failures") or 0) >= KEYPAD_AFTER_FAILURES:
+            # Speech failed twice: digits on the keypad are unambiguous.
+            dispatcher.utter_message(
+                text="Please type the date of birth on your keypad. "
+                "Two digits for the month, two for the day, and four for the year.",
+                json_message=payloads.collect_digits("dob"),
+            )
+        else:
+            dispatcher.utter_message(text="And the date of birth?")
+        return []
+
+
+class ActionAskDobConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_dob_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        born = date.fromisoformat(str(tracker.get_slot("dob")))
+        dispatcher.utter_message(text=f"I have {speak_date(born)}. Is that right?")
+        return []

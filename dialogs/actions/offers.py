@@ -1,0 +1,150 @@
+"""Finding and offering open slots: ask when, parse it, offer up to three, take the caller's pick.
+
+Booking happens the moment the caller picks, inside one service call, so that a slot taken by
+someone else in the meantime is answered right away with fresh offers.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from nlu.confirm import yes_no
+from nlu.dates import WhenRequest, parse_when
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions.context import call_id, patient_id
+from dialogs.actions.identity import IdentityFormValidation, Slots
+from dialogs.actions.phrasing import choose, speak_moment
+from integrations.errors import SlotTaken
+from integrations.services.scheduling import Booking, SlotOffer, book, find_slots, reschedule
+
+_ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
+
+
+def offer_to_slot(offer: SlotOffer) -> dict[str, Any]:
+    return {"slot_id": offer.slot_id, "start": offer.start.isoformat(),
+            "provider": offer.provider, "location": offer.location}
+
+
+def booking_to_slot(booking: Booking) -> dict[str, Any]:
+    return {"appointment_id": booking.appointment_id, "start": booking.start.isoformat(),
+            "provider": booking.provider}
+
+
+class SlotOfferingValidation(IdentityFormValidation):
+    """Validator for forms that end by picking a slot (schedule, reschedule)."""
+
+    async def _offers(self, when: WhenRequest | None) -> list[dict[str, Any]]:
+        async with self.deps.db.session() as s:
+            found = await find_slots(s, when=when, limit=3, now=self.deps.now())
+        return [offer_to_slot(o) for o in found]
+
+    async def _when_slots(self, text: str, dispatcher: CollectingDispatcher) -> Slots | None:
+        when = parse_when(text, self.deps.now())
+        if when is None and not _ANY_TIME.search(text):
+            return None
+        offers = await self._offers(when)
+        if not offers:
+            dispatcher.utter_message(text="Sorry, nothing is open then.")
+            return {"when_text": None, "offered_slots": None}
+        return {"when_text": text, "offered_slots": offers}
+
+    async def absorb(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        if self.form == "reschedule_form" and tracker.get_slot("appointment_id") is None:
+            return {}  # the caller must first say which appointment moves
+        return await self._when_slots(text, dispatcher) or {}
+
+    async def validate_when_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if tracker.get_slot("offered_slots"):
+            return {"when_text": value}  # already turned into offers this turn
+        slots = await self._when_slots(str(value or ""), dispatcher)
+        if slots is None:
+            dispatcher.utter_message(text="Sorry, which day works for you?")
+            return {"when_text": None}
+        return slots
+
+    async def validate_slot_choice(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
+        text = str(value or "")
+        if yes_no(text) is False or not offers:
+            dispatcher.utter_message(text="Okay.")
+            return {"slot_choice": None, "when_text": None, "offered_slots": None}
+        starts = [datetime.fromisoformat(o["start"]) for o in offers]
+        index = choose(text, starts, yes_means_first=yes_no(text) is True)
+        if index is None:
+            dispatcher.utter_message(text="Sorry, which one would you like?")
+            return {"slot_choice": None}
+        try:
+            booking = await self._take(tracker, int(offers[index]["slot_id"]))
+        except SlotTaken:
+            fresh = await self._offers(parse_when(str(tracker.get_slot("when_text") or ""),
+                                                  self.deps.now()))
+            dispatcher.utter_message(text="I'm sorry, that time was just taken.")
+            return {"slot_choice": None, "offered_slots": fresh or None,
+                    "when_text": tracker.get_slot("when_text") if fresh else None}
+        return {"slot_choice": offers[index]["start"], "booking": booking_to_slot(booking)}
+
+    async def _take(self, tracker: Tracker, slot_id: int) -> Booking:
+        pid = patient_id(tracker)
+        if pid is None:
+            raise SlotTaken("caller not verified")  # unreachable: identity slots come first
+        async with self.deps.db.session() as s:
+            if self.form == "reschedule_form":
+                return await reschedule(
+                    s, call_id=call_id(tracker), patient_id=pid,
+                    appointment_id=int(tracker.get_slot("appointment_id")), slot_id=slot_id,
+                )
+            return await book(s, call_id=call_id(tracker), patient_id=pid, slot_id=slot_id)
+
+
+class ActionAskWhenText(Action):
+    def name(self) -> str:
+        return "action_ask_when_text"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        chosen = _chosen_appointment(tracker)
+        if tracker.active_loop.get("name") == "reschedule_form" and chosen:
+            dispatcher.utter_message(
+                text=f"Your appointment is {speak_moment(datetime.fromisoformat(chosen['start']))}"
+                f" with {chosen['provider']}. What new day and time suit you?"
+            )
+        else:
+            dispatcher.utter_message(text="What day and time suit you?")
+        return []
+
+
+class ActionAskSlotChoice(Action):
+    def name(self) -> str:
+        return "action_ask_slot_choice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
+        said = [f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
+                for o in offers]
+        lines = [f"I have {said[0]}."]
+        if len(said) > 1:
+            lines.append(f"I also have {' or '.join(said[1:])}.")
+        verb = "move it to" if tracker.active_loop.get("name") == "reschedule_form" else "book"
+        lines.append(f"Shall I {verb} the first one?" if len(said) > 1 else f"Shall I {verb} it?")
+        dispatcher.utter_message(text=" ".join(lines))
+        return []
+
+
+def _chosen_appointment(tracker: Tracker) -> dict[str, Any] | None:
+    wanted = tracker.get_slot("appointment_id")
+    for item in tracker.get_slot("appointments") or []:
+        if item.get("appointment_id") == wanted:
+            return dict(item)
+    return None

@@ -1,0 +1,151 @@
+"""Refill flow: match the spoken drug to the verified patient's list, confirm, file the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nlu.confirm import yes_no
+from nlu.medications import match_medication
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions.context import Deps, call_id, patient_id, text_of_last
+from dialogs.actions.identity import IdentityFormValidation, Slots
+from dialogs.actions.transfers import finish_handoff
+from integrations.services.refills import Medication, active_medications, request_refill
+
+# A drug the caller named unprompted and that matches this well needs no extra "is that right?".
+NAMED_MATCH_SCORE = 0.85
+MAX_MEDICATION_MISSES = 2
+FLOW_SLOTS = ("medication", "medication_id", "refill_confirmed", "medication_failures")
+
+
+def label(med: Medication) -> str:
+    return f"{med.name} {med.strength}".strip()
+
+
+class ValidateRefillForm(IdentityFormValidation):
+    form = "refill_form"
+
+    async def _medications(self, tracker: Tracker) -> list[Medication]:
+        pid = patient_id(tracker)
+        if pid is None:
+            return []
+        async with self.deps.db.session() as s:
+            return await active_medications(s, pid)
+
+    def _match(self, text: str, meds: list[Medication]) -> tuple[Medication, float] | None:
+        by_name = {m.name: m for m in meds}
+        found = match_medication(text, list(by_name))
+        return (by_name[found.candidate], found.score) if found else None
+
+    async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        meds = await self._medications(tracker)
+        if not meds:
+            dispatcher.utter_message(text="I don't see an active prescription I can refill.")
+            return {"handoff": "pharmacy"}
+        _, request = text_of_last(tracker, {"request_refill"})
+        found = self._match(request, meds) if request else None
+        if found is not None:
+            med, score = found
+            return {"medication": label(med), "medication_id": med.id,
+                    "refill_confirmed": True if score >= NAMED_MATCH_SCORE else None}
+        if len(meds) == 1:
+            return {"medication": label(meds[0]), "medication_id": meds[0].id}
+        return {}
+
+    async def validate_medication(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        if tracker.get_slot("medication_id") is not None:
+            return {"medication": value}  # filled by prefill from the verified list
+        meds = await self._medications(tracker)
+        found = self._match(str(value or ""), meds)
+        if found is not None:
+            return {"medication": label(found[0]), "medication_id": found[0].id}
+        misses = int(tracker.get_slot("medication_failures") or 0) + 1
+        if misses >= MAX_MEDICATION_MISSES:
+            dispatcher.utter_message(text="I couldn't find that one on your list.")
+            return {"medication": None, "medication_failures": misses, "handoff": "pharmacy"}
+        dispatcher.utter_message(
+            text="Sorry, I couldn't find that one. Could you say the name again?"
+        )
+        return {"medication": None, "medication_failures": misses}
+
+    async def validate_refill_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        answer = value if isinstance(value, bool) else yes_no(str(value or ""))
+        if answer is True:
+            return {"refill_confirmed": True}
+        if answer is False:
+            dispatcher.utter_message(text="Okay.")
+            return {"medication": None, "medication_id": None, "refill_confirmed": None}
+        dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+        return {"refill_confirmed": None}
+
+
+class ActionAskMedication(Action):
+    def name(self) -> str:
+        return "action_ask_medication"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text="Which medication do you need refilled?")
+        return []
+
+
+class ActionAskRefillConfirmed(Action):
+    def name(self) -> str:
+        return "action_ask_refill_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        medication = tracker.get_slot("medication")
+        dispatcher.utter_message(text=f"{medication}. Shall I send a refill request?")
+        return []
+
+
+class ActionSubmitRefill(Action):
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return "action_submit_refill"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
+        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        pid, med_id = patient_id(tracker), tracker.get_slot("medication_id")
+        if handed is not None or pid is None or med_id is None:
+            return (handed or []) + reset
+        cid = call_id(tracker)
+        async with self.deps.db.session() as s:
+            outcome = await request_refill(
+                s, call_id=cid, patient_id=pid, medication_id=int(med_id)
+            )
+        if outcome.status == "needs_review":
+            dispatcher.utter_message(
+                text=f"I've passed your {outcome.medication} request on. The nurse will review it "
+                f"and call you back, {outcome.turnaround}."
+            )
+        elif outcome.status == "already_requested":
+            dispatcher.utter_message(
+                text=f"A refill of {outcome.medication} is already in. "
+                f"It should be ready {outcome.turnaround}."
+            )
+        else:
+            dispatcher.utter_message(
+                text=f"Done. I've sent the refill request for {outcome.medication}. "
+                f"It should be ready {outcome.turnaround}."
+            )
+        await self.deps.event(cid, "intent", {"name": "request_refill", "status": outcome.status})
+        await self.deps.record(cid, disposition="refill_requested")
+        dispatcher.utter_message(text="Is there anything else?")
+        return reset

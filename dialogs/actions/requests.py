@@ -1,0 +1,147 @@
+"""Requests that end in an answer, a staff task or a transfer: info, results, billing, referrals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions import payloads
+from dialogs.actions.appointments import load_upcoming
+from dialogs.actions.context import Deps, call_id, latest_text, patient_id, text_of_last
+from dialogs.actions.phrasing import speak_moment
+from dialogs.actions.transfers import finish_handoff, transfer
+from dialogs.knowledge import Knowledge
+from integrations.services.tasks import create_task
+from nlu.numbers import spoken_digits
+
+IDENTITY_REQUESTS = {"appointment_info", "test_results", "prior_authorization", "referral"}
+# A member ID is letters and digits; six or more characters once spoken digits are joined.
+MIN_MEMBER_ID = 6
+
+
+class ActionServeRequest(Action):
+    """Runs after the identity form for the requests that only need a verified caller."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return "action_serve_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        pid = patient_id(tracker)
+        if handed is not None or pid is None:
+            return handed or []
+        intent, said = text_of_last(tracker, IDENTITY_REQUESTS)
+        cid = call_id(tracker)
+        if intent == "appointment_info":
+            await self._appointment_info(dispatcher, tracker)
+            disposition = "info_given"
+        elif intent == "test_results":
+            await self._task(cid, pid, "nurse_callback", "nurse", "Caller asked about results.")
+            dispatcher.utter_message(
+                text="I can't give results over this line. "
+                "I've asked a nurse to call you back about them."
+            )
+            disposition = "task_created"
+        else:
+            kind = "prior_auth" if intent == "prior_authorization" else "referral"
+            await self._task(cid, pid, kind, "front_desk", f"Caller said: {said}")
+            dispatcher.utter_message(
+                text="I've passed that to our staff. They'll follow up with you."
+            )
+            disposition = "task_created"
+        await self.deps.record(cid, disposition=disposition)
+        dispatcher.utter_message(text="Is there anything else?")
+        return []
+
+    async def _appointment_info(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        items = await load_upcoming(self.deps, tracker)
+        if not items:
+            dispatcher.utter_message(text="I don't see any upcoming appointments for you.")
+            return
+        first = items[0]
+        when = speak_moment(datetime.fromisoformat(first["start"]))
+        dispatcher.utter_message(
+            text=f"Your next appointment is {when}, "
+            f"with {first['provider']} at {first['location']}."
+        )
+
+    async def _task(self, cid: str, pid: int, kind: str, queue: str, note: str) -> int:
+        async with self.deps.db.session() as s:
+            return await create_task(s, kind=kind, queue=queue, patient_id=pid, call_id=cid,
+                                     note=note)
+
+
+def member_id(text: str) -> str | None:
+    """A spoken or typed insurance member ID in the caller's words, if there is one."""
+    joined = spoken_digits(text)
+    for token in joined.split():
+        compact = token.strip(".,").upper()
+        if len(compact) >= MIN_MEMBER_ID and any(c.isdigit() for c in compact):
+            return compact
+    return None
+
+
+class ActionBilling(Action):
+    """Takes a new member ID when given (a staff task), then hands the caller to billing."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return "action_billing"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        cid = call_id(tracker)
+        found = member_id(latest_text(tracker))
+        if found:
+            async with self.deps.db.session() as s:
+                await create_task(s, kind="insurance_update", queue="billing",
+                                  patient_id=patient_id(tracker), call_id=cid,
+                                  note=f"New insurance member ID given by phone: {found}")
+            dispatcher.utter_message(text="Thanks, I've noted the new member ID.")
+        await transfer(self.deps, dispatcher, tracker, queue="billing",
+                       reason="billing or insurance question",
+                       say="I'll connect you with our billing team.")
+        return []
+
+
+class ActionClinicInfo(Action):
+    def __init__(self, deps: Deps, knowledge: Knowledge) -> None:
+        self.deps = deps
+        self.knowledge = knowledge
+
+    def name(self) -> str:
+        return "action_clinic_info"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        topic, answer = self.knowledge.answer(latest_text(tracker))
+        dispatcher.utter_message(text=answer)
+        if topic:
+            await self.deps.record(call_id(tracker), disposition="info_given")
+        dispatcher.utter_message(text="Is there anything else?")
+        return []
+
+
+class ActionGoodbye(Action):
+    def name(self) -> str:
+        return "action_goodbye"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text="Thank you for calling. Goodbye.")
+        dispatcher.utter_message(json_message=payloads.hangup())
+        return []

@@ -1,0 +1,90 @@
+"""Hand the caller to people: the transfer payload, the call record, and the flow's end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from dialogs.actions import payloads
+from dialogs.actions.context import Deps, call_id, metadata
+
+# What a form's `handoff` slot can hold, and where each goes.
+HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
+    "front_desk": ("front_desk", "caller asked for a person", "transferred"),
+    "pharmacy": ("pharmacy", "medication not found on the patient's list", "transferred"),
+    "verification_failed": ("front_desk", "identity could not be verified", "verification_failed"),
+}
+
+
+async def transfer(
+    deps: Deps,
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    *,
+    queue: payloads.Queue,
+    reason: str,
+    disposition: str = "transferred",
+    say: str = "One moment. I'm connecting you now.",
+) -> None:
+    """Say a short line, send the transfer payload, and write the outcome to the call record."""
+    dispatcher.utter_message(text=say)
+    dispatcher.utter_message(json_message=payloads.transfer(queue, reason))
+    await deps.record(
+        call_id(tracker), transferred=True, transfer_queue=queue, disposition=disposition
+    )
+
+
+async def finish_handoff(
+    deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[dict[str, Any]] | None:
+    """If the form ended in a hand-off, carry it out and return the events; else None."""
+    handoff = tracker.get_slot("handoff")
+    if not handoff:
+        return None
+    queue, reason, disposition = HANDOFFS.get(str(handoff), HANDOFFS["front_desk"])
+    say = {
+        "verification_failed": "I'm sorry, I couldn't verify your identity. "
+        "Let me connect you to our front desk.",
+        "pharmacy": "Let me connect you to our pharmacy team.",
+    }.get(str(handoff), "One moment. I'm connecting you now.")
+    await transfer(deps, dispatcher, tracker, queue=queue, reason=reason,
+                   disposition=disposition, say=say)
+    return [SlotSet("handoff", None)]
+
+
+class ActionTransferNurse(Action):
+    """A non-emergent symptom goes to a nurse; emergencies are handled before Rasa by triage."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return "action_transfer_nurse"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        level = metadata(tracker).get("triage_level") or "none"
+        reason = f"symptom reported (triage {level})"
+        await transfer(self.deps, dispatcher, tracker, queue="nurse", reason=reason,
+                       say="I'll connect you with a nurse now.")
+        return []
+
+
+class ActionTransferFrontDesk(Action):
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def name(self) -> str:
+        return "action_transfer_front_desk"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        await transfer(self.deps, dispatcher, tracker, queue="front_desk",
+                       reason="caller asked for a person")
+        return []

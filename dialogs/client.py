@@ -1,0 +1,86 @@
+"""Client of the Rasa server's REST channel: the voice worker sends each final transcript here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from dialogs.errors import DialogUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """One bot turn: text to speak and/or a custom payload (transfer, hangup, collect_digits…)."""
+
+    text: str | None
+    payload: dict[str, Any] | None
+
+
+def to_messages(body: Any) -> list[BotMessage]:
+    """Rasa REST answers are a list of {recipient_id, text?, custom?, buttons?}."""
+    messages = []
+    for item in body if isinstance(body, list) else []:
+        text = item.get("text")
+        custom = item.get("custom")
+        if text or isinstance(custom, dict):
+            messages.append(BotMessage(text or None, custom if isinstance(custom, dict) else None))
+    return messages
+
+
+class RasaClient:
+    """One per worker; reuses a connection pool. `close()` when the worker stops."""
+
+    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        """Send a caller's utterance; raises DialogUnavailable when Rasa cannot answer."""
+        url = f"{self.base_url}/webhooks/rest/webhook"
+        body = {"sender": sender_id, "message": text, "metadata": metadata}
+        try:
+            async with self._http().post(url, json=body) as response:
+                if response.status != 200:
+                    raise DialogUnavailable(f"Rasa answered HTTP {response.status}")
+                return to_messages(await response.json())
+        except (aiohttp.ClientError, TimeoutError) as e:
+            log.warning("rasa unreachable", extra={"call_id": sender_id, "error": type(e).__name__})
+            reason = type(e).__name__
+            raise DialogUnavailable(f"Rasa at {self.base_url} unreachable: {reason}") from e
+
+    async def ready(self) -> bool:
+        """True once the server answers /status with a loaded model."""
+        try:
+            async with self._http().get(f"{self.base_url}/status") as response:
+                if response.status != 200:
+                    return False
+                body = await response.json()
+                return bool(body.get("model_file") or body.get("fingerprint"))
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """NLU only (/model/parse): used by evaluation, not by calls."""
+        try:
+            async with self._http().post(f"{self.base_url}/model/parse",
+                                         json={"text": text}) as response:
+                response.raise_for_status()
+                body: dict[str, Any] = await response.json()
+                return body
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise DialogUnavailable(f"Rasa parse failed: {type(e).__name__}") from e
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

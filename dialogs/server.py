@@ -1,0 +1,118 @@
+"""Run and supervise the Rasa server (its own venv, its own process), restarting it if it dies."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+
+import aiohttp
+
+from dialogs.errors import DialogUnavailable
+from dialogs.train import PROJECT_DIR, RASA_BIN, rasa_env
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 240.0  # ~45 s on an idle 2-core machine; much more when cores are shared
+RESTART_DELAY = 2.0
+
+
+def write_endpoints(path: Path, action_url: str) -> Path:
+    """Per-run endpoints file: Rasa calls the app's own action webhook on the right port."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
+    return path
+
+
+class RasaServer:
+    """`rasa run --enable-api` as a supervised subprocess bound to loopback."""
+
+    def __init__(
+        self,
+        model: Path,
+        *,
+        port: int,
+        action_url: str,
+        run_dir: Path,
+        rasa_bin: Path = RASA_BIN,
+    ) -> None:
+        self.model = model
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.run_dir = run_dir
+        self.log_file = run_dir / "rasa.log"
+        self.endpoints = write_endpoints(run_dir / "endpoints.yml", action_url)
+        self._rasa_bin = rasa_bin
+        self._process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.restarts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    def _command(self) -> list[str]:
+        return [
+            str(self._rasa_bin), "run", "--enable-api",
+            "-i", "127.0.0.1", "-p", str(self.port),
+            "-m", str(self.model), "--endpoints", str(self.endpoints),
+            "--credentials", str(PROJECT_DIR / "credentials.yml"),
+        ]
+
+    async def _spawn(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as out:
+            self._process = await asyncio.create_subprocess_exec(
+                *self._command(), cwd=self.run_dir, env=rasa_env(),
+                stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            )
+        log.info("rasa started", extra={"pid": self._process.pid, "port": self.port})
+
+    async def start(self) -> None:
+        """Start the process and its supervisor; returns at once (see `wait_ready`)."""
+        self._stopping = False
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def _supervise(self) -> None:
+        while not self._stopping:
+            assert self._process is not None
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            log.error("rasa exited; restarting", extra={"returncode": code})
+            self.restarts += 1
+            await asyncio.sleep(RESTART_DELAY)
+            if not self._stopping:
+                await self._spawn()
+
+    async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until /status reports a loaded model; raise DialogUnavailable on timeout."""
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
+                    async with http.get(f"{self.base_url}/status") as response:
+                        if response.status == 200 and (await response.json()).get("model_file"):
+                            return
+                await asyncio.sleep(1.0)
+        raise DialogUnavailable(f"Rasa not ready after {timeout:.0f} s; see {self.log_file}")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self._stopping = True
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), grace)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        log.info("rasa stopped", extra={"port": self.port})
