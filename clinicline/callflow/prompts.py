@@ -1,0 +1,40 @@
+"""The clinic's fixed prompts: rendered once at start-up, played with no synthesis delay.
+
+The emergency message leads with the instruction to dial 911 and is never interrupted by
+barge-in. Clinics change the wording here (or in the config) and restart.
+"""
+
+from __future__ import annotations
+
+EMERGENCY_MESSAGE = (
+    "If this is a medical emergency, hang up and dial 911 now. "
+    "I am connecting you to a nurse right away. Please stay on the line."
+)
+
+
+def clinic_prompts(clinic_name: str) -> dict[str, str]:
+    """Prompt name -> text for this clinic."""
+    return {
+        "greeting": (
+            f"Thank you for calling {clinic_name}. "
+            "If this is a medical emergency, hang up and dial 911. "
+            "How can I help you today?"
+        ),
+        "emergency": EMERGENCY_MESSAGE,
+        "reprompt": "Sorry, I didn't hear anything. How can I help you?",
+        "not_understood": "Sorry, I didn't catch that. Could you say it again?",
+        "goodbye": "Thank you for calling. Goodbye.",
+        "silence_goodbye": "I still can't hear you, so I'll end the call now. Please call us back. Goodbye.",
+        "hold": "Please hold while I connect you.",
+        "transfer": "I'm connecting you with a member of our team. Please stay on the line.",
+        "nurse_transfer": "I'm connecting you with a nurse now. Please stay on the line.",
+        "keypad_menu": (
+            "Our automated assistant is not available right now. "
+            "To speak with a nurse, press 1. For the front desk, press 0."
+        ),
+        "no_agent": (
+            "Everyone on our team is busy right now. "
+            "If this is an emergency, hang up and dial 911."
+        ),
+        "shutdown": "I'm sorry, we need to end this call now. Please call us back. Goodbye.",
+    }

@@ -1,0 +1,122 @@
+"""Writes each call's timeline to the store without ever blocking or failing the call.
+
+Writes go through one ordered queue per process. When the database is locked or restarting
+a write is retried with back-off instead of dropped, so a call record survives a store
+outage of up to `max_wait` seconds; what still cannot be written is counted and logged
+(without PHI) rather than lost silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from integrations.errors import InvalidField, NotFound
+from integrations.services import calls as call_records
+from integrations.store import Database
+from voice.session.actions import CallInfo
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[Any], Awaitable[None]]
+
+
+class StoreRecorder:
+    """The `CallRecorder` of the product: turns and events into the call record."""
+
+    def __init__(self, db: Database, max_wait: float = 120.0) -> None:
+        self.db = db
+        self.max_wait = max_wait
+        self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
+        self._opened: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.failed_writes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._drain(), name="call-recorder")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Flush what is queued (up to `timeout`), then stop."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            log.error("call recorder stopped with %d writes pending", self._queue.qsize())
+        if self._task is not None:
+            self._task.cancel()
+
+    def submit(self, call_id: str, write: Write) -> None:
+        self._queue.put_nowait((call_id, write))
+
+    async def flush(self) -> None:
+        await self._queue.join()
+
+    async def _drain(self) -> None:
+        while True:
+            call_id, write = await self._queue.get()
+            try:
+                await self._with_retry(call_id, write)
+            finally:
+                self._queue.task_done()
+
+    async def _with_retry(self, call_id: str, write: Write) -> None:
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.max_wait, 0.2
+        while True:
+            try:
+                async with self.db.session() as s:
+                    await write(s)
+                return
+            except (InvalidField, NotFound) as exc:  # a bug, not an outage: retrying won't help
+                self.failed_writes += 1
+                log.error("call %s: record write rejected: %s", call_id, exc)
+                return
+            except Exception as exc:  # the store is down, locked or restarting
+                if loop.time() > deadline:
+                    self.failed_writes += 1
+                    log.error("call %s: record write abandoned (%s)", call_id, type(exc).__name__)
+                    return
+                log.warning("call %s: record write failed (%s), retrying", call_id, type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # -- CallRecorder ----------------------------------------------------------------------
+    def open(self, call: CallInfo) -> None:
+        if call.call_id in self._opened:
+            return
+        self._opened.add(call.call_id)
+        self.submit(
+            call.call_id,
+            lambda s: call_records.open_call(
+                s, call_id=call.call_id, caller_number=call.caller_number, started=call.started
+            ),
+        )
+
+    async def turn(self, call: CallInfo, speaker: str, text: str, start: datetime, end: datetime) -> None:
+        self.open(call)
+        self.submit(
+            call.call_id,
+            lambda s: call_records.add_turn(
+                s, call_id=call.call_id, speaker=speaker, text=text, start=start, end=end  # type: ignore[arg-type]
+            ),
+        )
+
+    async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
+        self.open(call)
+        self.submit(
+            call.call_id, lambda s: call_records.add_event(s, call_id=call.call_id, kind=kind, data=data)
+        )
+
+    def fields(self, call: CallInfo, **fields: Any) -> None:
+        self.open(call)
+        self.submit(call.call_id, lambda s: call_records.set_fields(s, call.call_id, **fields))
+
+    def close(self, call: CallInfo, ended: datetime, disposition: str | None) -> None:
+        self.open(call)
+        self.submit(
+            call.call_id,
+            lambda s: call_records.close_call(s, call_id=call.call_id, ended=ended, disposition=disposition),
+        )
+        self._opened.discard(call.call_id)

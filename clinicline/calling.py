@@ -1,0 +1,100 @@
+"""`clinicline call`: the simulated patient phone, as a command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from clinicline.callcheck import differences
+from clinicline.config import Config
+from clinicline.errors import ConfigError
+from voice.phone.phone import PatientPhone, Voice
+from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, ScriptError, Step, load_script
+
+
+def build_script(args: argparse.Namespace) -> CallScript:
+    """The script file, then any --say/--play/--dtmf steps, in the order given."""
+    try:
+        script = load_script(args.script) if args.script else CallScript(steps=())
+    except ScriptError as exc:
+        raise ConfigError(str(exc)) from exc
+    extra: list[Step] = []
+    for kind, value in getattr(args, "steps", None) or []:
+        if kind == "say":
+            extra.append(SayStep(value))
+        elif kind == "play":
+            extra.append(PlayStep(Path(value)))
+        else:
+            extra.append(DtmfStep(value, "sip_info" if args.info_dtmf else "rfc2833"))
+    return CallScript(
+        steps=script.steps + tuple(extra),
+        caller=args.caller or script.caller,
+        expect=script.expect,
+        patient=script.patient,
+    )
+
+
+def make_voice(name: str) -> Voice:
+    if name == "espeak":
+        from voice.tts.external import EspeakSynthesizer
+
+        return EspeakSynthesizer()
+    if name == "flite":
+        from voice.tts.external import FliteSynthesizer
+
+        return FliteSynthesizer()
+    from voice.tts.piper import PiperSynthesizer
+
+    return PiperSynthesizer()
+
+
+async def fetch_record(config: Config, call_id: str, wait: float = 10.0) -> dict[str, Any] | None:
+    """The server's record of the call, once the server has closed it."""
+    from integrations.errors import NotFound
+    from integrations.services.call_report import call_report
+    from integrations.store import Database
+
+    db = await Database.connect(config.db)
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        report: dict[str, Any] | None = None
+        while loop.time() < deadline:
+            try:
+                async with db.session() as s:
+                    report = await call_report(s, call_id)
+                if report.get("ended"):
+                    return report
+            except NotFound:
+                pass
+            await asyncio.sleep(0.25)
+        return report
+    finally:
+        await db.dispose()
+
+
+async def run_call(args: argparse.Namespace, config: Config) -> int:
+    script = build_script(args)
+    voice = await asyncio.to_thread(make_voice, args.voice)
+    phone = PatientPhone(voice, caller=script.caller)
+    log = await phone.call(args.to, script, recording=args.record)
+    if not args.no_transcribe and log.connected:
+        from voice.asr.whisper import WhisperRecognizer
+
+        recognizer = await asyncio.to_thread(WhisperRecognizer)
+        await asyncio.to_thread(phone.transcribe, recognizer)
+    output: dict[str, Any] = log.to_json()
+    status = 0 if log.connected else 1
+    if args.check:
+        record = await fetch_record(config, log.call_id) if log.call_id else None
+        problems = ["no call record found"] if record is None else differences(script.expect, record)
+        output["check"] = {"passed": not problems, "differences": problems}
+        if problems:
+            status = 1
+    json.dump(output, sys.stdout, indent=2, default=str)
+    print()
+    return status

@@ -1,0 +1,173 @@
+"""The `clinicline` command: serve, call, seed, calls, triage, nlu, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clinicline.config import Config, load_config
+from clinicline.errors import ClinicLineError
+
+
+def _add_common(parser: argparse.ArgumentParser, *, sip: bool = False, http: bool = False) -> None:
+    parser.add_argument("--config", type=Path, help="TOML config file (or CLINICLINE_CONFIG)")
+    parser.add_argument("--db", help="store URL, e.g. sqlite+aiosqlite:///var/clinicline.db")
+    if sip:
+        parser.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5060)")
+    if http:
+        parser.add_argument("--http", help="web listen address HOST:PORT (default 127.0.0.1:8080)")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {
+        "db": getattr(args, "db", None),
+        "sip": getattr(args, "sip", None),
+        "http": getattr(args, "http", None),
+    }
+    for name in ("asr_engine", "vosk_model_dir", "rasa_port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if getattr(args, "no_rasa", False):
+        overrides["rasa_enabled"] = False
+    return load_config(getattr(args, "config", None), overrides=overrides)
+
+
+class _Step(argparse.Action):
+    """Keeps --say/--play/--dtmf in the order given, in one list."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        steps = list(getattr(namespace, self.dest, None) or [])
+        steps.append((str(option_string).lstrip("-"), values))
+        setattr(namespace, self.dest, steps)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="clinicline",
+        description="The clinic's phone line: answers calls, triages, verifies, books and transfers.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the voice worker, the web app and the dialogs server")
+    _add_common(serve, sip=True, http=True)
+    serve.add_argument("--asr-engine", choices=["auto", "vosk", "whisper"], help="speech recogniser")
+    serve.add_argument("--vosk-model-dir", type=Path, help="Vosk model directory")
+    serve.add_argument("--rasa-port", type=int, help="port of the supervised Rasa server")
+    serve.add_argument("--no-rasa", action="store_true", help="do not start Rasa (keypad menu only)")
+    serve.add_argument(
+        "--dialog", choices=["clinic", "echo"], default="clinic",
+        help="'clinic' (triage + Rasa, the product) or 'echo' (repeats the caller; audio checks)",
+    )
+
+    call = sub.add_parser("call", help="call the clinic as a simulated patient (a real SIP client)")
+    _add_common(call)
+    call.add_argument("--to", default="sip:clinic@127.0.0.1:5060", help="SIP URI to call")
+    call.add_argument("--script", type=Path, help="YAML call script (shared/eval/calls format)")
+    call.add_argument("--say", action=_Step, dest="steps", metavar="TEXT", help="speak a line")
+    call.add_argument("--play", action=_Step, dest="steps", metavar="WAV", help="play a WAV file")
+    call.add_argument("--dtmf", action=_Step, dest="steps", metavar="DIGITS", help="key digits")
+    call.add_argument("--info-dtmf", action="store_true", help="send digits as SIP INFO")
+    call.add_argument("--caller", help="caller number to present (default: the script's)")
+    call.add_argument("--voice", choices=["piper", "espeak", "flite"], default="piper")
+    call.add_argument("--record", type=Path, help="write what the phone heard to this WAV")
+    call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the bot")
+    call.add_argument("--check", action="store_true", help="compare the call record with expect:")
+
+    seed = sub.add_parser("seed", help="load the demo clinic or a FHIR R4 bundle into the store")
+    _add_common(seed)
+    seed.add_argument("--demo", action="store_true", help="load the demo clinic")
+    seed.add_argument("--patients", type=Path, help="FHIR R4 Bundle (JSON) to import")
+
+    calls = sub.add_parser("calls", help="show call records")
+    calls_sub = calls.add_subparsers(dest="calls_command", required=True)
+    show = calls_sub.add_parser("show", help="one call's record")
+    show.add_argument("call_id")
+    last = calls_sub.add_parser("last", help="the most recent call's record")
+    for p in (show, last):
+        _add_common(p)
+        p.add_argument("--json", action="store_true", help="print JSON (the default)")
+
+    triage = sub.add_parser("triage", help="red-flag triage of utterances")
+    triage.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
+    triage.add_argument("--lexicon", type=Path, help="lexicon file (default: the built-in)")
+
+    nlu = sub.add_parser("nlu", help="intent and entities of utterances via the Rasa server")
+    nlu.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
+    _add_common(nlu)
+    nlu.add_argument("--rasa-port", type=int)
+
+    bench = sub.add_parser("bench", help="measure turn latency, ASR error, CPU and memory")
+    _add_common(bench)
+    bench.add_argument("--out", type=Path, default=Path("docs/bench"))
+    bench.add_argument("--calls", default="1,4", help="concurrency levels, e.g. 1,4")
+    bench.add_argument("--turns", type=int, default=4, help="caller turns per call")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _dispatch(args)
+    except ClinicLineError as exc:
+        print(f"clinicline: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from clinicline.server import serve
+
+        return asyncio.run(serve(_config(args), dialog=args.dialog))
+    if args.command == "call":
+        from clinicline.calling import run_call
+
+        return asyncio.run(run_call(args, _config(args)))
+    if args.command == "seed":
+        from clinicline.records import seed
+
+        return asyncio.run(seed(_config(args), demo=args.demo, patients=args.patients))
+    if args.command == "calls":
+        from clinicline.records import print_call
+
+        call_id = getattr(args, "call_id", None)
+        return asyncio.run(print_call(_config(args), call_id))
+    if args.command == "triage":
+        return _triage(args)
+    if args.command == "nlu":
+        from clinicline.records import nlu_jsonl
+
+        return asyncio.run(nlu_jsonl(_config(args)))
+    if args.command == "bench":
+        from clinicline.bench import run_bench
+
+        return asyncio.run(run_bench(args, _config(args)))
+    raise AssertionError(args.command)
+
+
+def _triage(args: argparse.Namespace) -> int:
+    from nlu.triage import TriageEngine
+
+    engine = TriageEngine.from_file(args.lexicon) if args.lexicon else TriageEngine.default()
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        print(json.dumps(engine.assess(text).to_json()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

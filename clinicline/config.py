@@ -1,0 +1,127 @@
+"""One typed configuration for the whole server, from defaults, a TOML file and the environment.
+
+Precedence (lowest first): built-in defaults that run on one machine, the config file
+(``--config`` or ``CLINICLINE_CONFIG``), ``CLINICLINE_*`` environment variables, then
+command-line flags. Every knob is listed in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from clinicline.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A listening address such as ``127.0.0.1:5060``."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> HostPort:
+        host, sep, port = text.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"expected HOST:PORT, got {text!r}")
+        return cls(host.strip("[]"), int(port))
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the server needs; the defaults run on one machine."""
+
+    sip: HostPort = HostPort("127.0.0.1", 5060)
+    http: HostPort = HostPort("127.0.0.1", 8080)
+    db: str = "sqlite+aiosqlite:///var/clinicline.db"
+    data_dir: Path = PROJECT_ROOT / "var"
+    # ASR: "auto" picks Vosk when a model directory is configured, otherwise whisper.
+    asr_engine: str = "auto"
+    vosk_model_dir: Path | None = None
+    asr_threads: int = 1
+    tts_threads: int = 1
+    # Words the recogniser should expect: the clinic's medications and providers.
+    vocabulary: tuple[str, ...] = ()
+    # Rasa runs as its own server in its own venv; the app supervises it.
+    rasa_enabled: bool = True
+    rasa_port: int = 5005
+    rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
+    dialogs_dir: Path = PROJECT_ROOT / "dialogs"
+    triage_lexicon: Path | None = None
+    # Seconds of caller silence before a reprompt; after `silence_reprompts` reprompts, goodbye.
+    silence_timeout: float = 8.0
+    silence_reprompts: int = 2
+    vad_hangover_ms: int = 500
+    max_call_seconds: float = 900.0
+    clinic_name: str = "Riverside Family Clinic"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file behind `db`, when the store is SQLite."""
+        prefix = "sqlite+aiosqlite:///"
+        return Path(self.db[len(prefix):]) if self.db.startswith(prefix) else None
+
+
+_ENV_PREFIX = "CLINICLINE_"
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a file or environment value into the type the field declares."""
+    kind = {f.name: f.type for f in dataclasses.fields(Config)}[name]
+    try:
+        if kind == "HostPort":
+            return raw if isinstance(raw, HostPort) else HostPort.parse(str(raw))
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else str(raw).lower() in {"1", "true", "yes", "on"}
+        if kind in ("Path", "Path | None"):
+            return None if raw in (None, "") else Path(str(raw))
+        if kind == "tuple[str, ...]":
+            items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return raw if kind.startswith("dict") else str(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name}: cannot use {raw!r} ({exc})") from exc
+
+
+def load_config(
+    file: Path | None = None,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Config:
+    """Build the configuration from defaults, file, environment and explicit overrides."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(Config)}
+    file = file or (Path(env[_ENV_PREFIX + "CONFIG"]) if env.get(_ENV_PREFIX + "CONFIG") else None)
+    if file is not None:
+        try:
+            data = tomllib.loads(file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {file}: {exc}") from exc
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"{file}: unknown settings {sorted(unknown)}")
+        values.update({k: _coerce(k, v) for k, v in data.items()})
+    for name in names:
+        raw = env.get(_ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(name, raw)
+    return Config(**values)

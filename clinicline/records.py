@@ -1,0 +1,77 @@
+"""`clinicline seed`, `clinicline calls` and `clinicline nlu`: the store and dialogs from a shell."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from clinicline.config import Config
+from clinicline.errors import ConfigError
+from integrations.store import Database
+
+
+async def _open(config: Config) -> Database:
+    db = await Database.connect(config.db)
+    await db.migrate()
+    return db
+
+
+async def seed(config: Config, *, demo: bool, patients: Path | None) -> int:
+    if not demo and patients is None:
+        raise ConfigError("say what to load: --demo and/or --patients FILE.json")
+    db = await _open(config)
+    status = 0
+    try:
+        if demo:
+            from integrations.seed.demo import seed_demo
+
+            summary = await seed_demo(db, date.today())
+            print(json.dumps({"demo": dataclasses.asdict(summary)}))
+        if patients is not None:
+            from integrations.seed.fhir import import_fhir_bundle
+
+            try:
+                bundle = json.loads(patients.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ConfigError(f"cannot read FHIR bundle {patients}: {exc}") from exc
+            report = await import_fhir_bundle(db, bundle)
+            print(json.dumps({"imported": report.imported, "rejected": [
+                {"index": i, "resourceType": kind, "reason": why} for i, kind, why in report.rejected
+            ]}))
+            status = 1 if report.rejected else 0
+    finally:
+        await db.dispose()
+    return status
+
+
+async def print_call(config: Config, call_id: str | None) -> int:
+    from integrations.errors import NotFound
+    from integrations.services.call_report import call_report
+    from integrations.services.calls import last_call_id
+
+    db = await _open(config)
+    try:
+        async with db.session() as s:
+            call_id = call_id or await last_call_id(s)
+            if call_id is None:
+                print("clinicline: no calls recorded yet", file=sys.stderr)
+                return 1
+            try:
+                report = await call_report(s, call_id, viewer="cli")
+            except NotFound:
+                print(f"clinicline: no call {call_id!r}", file=sys.stderr)
+                return 1
+        json.dump(report, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    finally:
+        await db.dispose()
+
+
+async def nlu_jsonl(config: Config) -> int:
+    from clinicline.dialogs_runtime import parse_lines
+
+    return await parse_lines(config, sys.stdin, sys.stdout)

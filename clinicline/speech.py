@@ -1,0 +1,32 @@
+"""Load the speech models once per process: recogniser, voice, and the rendered prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from clinicline.callflow.prompts import clinic_prompts
+from clinicline.config import Config
+from clinicline.health import Health, State
+from voice.asr.select import make_recognizer
+from voice.tts.cache import PromptCache
+from voice.tts.piper import PiperSynthesizer
+from voice.worker import SpeechPlant
+
+log = logging.getLogger(__name__)
+
+
+async def load_speech(config: Config, health: Health) -> SpeechPlant:
+    """Recogniser, synthesiser and prompt cache; the prompts are on disk before calls come."""
+    synthesizer = await asyncio.to_thread(PiperSynthesizer, threads=config.tts_threads)
+    prompts = PromptCache(synthesizer, config.data_dir / "prompts")
+    rendered = await asyncio.to_thread(prompts.render, clinic_prompts(config.clinic_name))
+    health.set("tts", State.UP, f"piper joe, {rendered} prompts rendered")
+    recognizer = await asyncio.to_thread(
+        make_recognizer, config.asr_engine, config.vosk_model_dir, config.vocabulary
+    )
+    description = getattr(recognizer, "describe", lambda: recognizer.name)()
+    log.info("speech recognition: %s", description)
+    print(f"speech recognition: {description}", flush=True)
+    health.set("asr", State.UP, description, engine=recognizer.name)
+    return SpeechPlant(recognizer=recognizer, synthesizer=synthesizer, prompts=prompts)

@@ -1,0 +1,28 @@
+"""`create_app(services)`: the one aiohttp application of a clinicline server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from clinicline.server import Services
+
+SERVICES: web.AppKey[Any] = web.AppKey("services")
+
+# Hostile or mistaken clients get a clear 413 instead of filling memory.
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+async def health(request: web.Request) -> web.Response:
+    services: Services = request.app[SERVICES]
+    body = services.health.to_json()
+    return web.json_response(body, status=200 if services.health.taking_calls else 503)
+
+
+def create_app(services: Services) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[SERVICES] = services
+    app.router.add_get("/health", health)
+    return app

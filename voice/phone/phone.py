@@ -1,0 +1,264 @@
+"""The simulated patient phone: a real SIP client that speaks a script and listens.
+
+It waits for the bot to stop talking before each line, measures the time from the end of
+its own speech to the first bot audio packet, records everything it hears, and afterwards
+transcribes what the bot said. Tests, benchmarks and newcomers all call the clinic with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from voice.audio.frames import SAMPLE_RATE
+from voice.audio.wav import read_wav, write_wav
+from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, Step
+from voice.sip.account import create_account
+from voice.sip.call import CallEvents, SipCall, call_ref, make_call
+from voice.sip.endpoint import SipEndpoint
+from voice.sip.media import MediaTap
+
+log = logging.getLogger(__name__)
+
+BOT_AUDIO_RMS = 200.0  # int16 RMS above which a received frame counts as bot speech
+
+
+class Voice(Protocol):
+    def synthesize(self, text: str) -> Any: ...
+
+
+class Transcriber(Protocol):
+    def transcribe(self, pcm: np.ndarray, prompt: str | None = None) -> Any: ...
+
+
+@dataclass
+class TurnLog:
+    said: str
+    heard: str = ""
+    latency_ms: float | None = None
+    heard_seconds: float = 0.0
+
+
+@dataclass
+class CallLog:
+    call_id: str = ""
+    connected: bool = False
+    greeting: str = ""
+    turns: list[TurnLog] = field(default_factory=list)
+    hung_up_by: str = ""
+    status: int | None = None
+    duration_s: float = 0.0
+    recording: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class PhoneTiming:
+    answer_timeout: float = 10.0
+    bot_start_timeout: float = 15.0
+    bot_quiet_gap: float = 1.2  # the bot has stopped talking after this much silence
+    final_listen: float = 20.0
+
+
+class _Listener:
+    """Tracks bot speech on received frames; keeps the whole recording."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.last_voiced_at: float | None = None
+        self.first_voiced_after: float | None = None
+        self._mark: float | None = None
+        self.changed = asyncio.Event()
+
+    def on_frame(self, pcm: np.ndarray) -> None:
+        self.frames.append(pcm)
+        rms = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
+        if rms >= BOT_AUDIO_RMS:
+            now = time.monotonic()
+            self.last_voiced_at = now
+            if self._mark is not None and self.first_voiced_after is None:
+                self.first_voiced_after = now
+            self.changed.set()
+
+    def mark(self) -> int:
+        """Start waiting for the next bot audio; returns the frame index at this moment."""
+        self._mark = time.monotonic()
+        self.first_voiced_after = None
+        return len(self.frames)
+
+    def audio_since(self, index: int) -> np.ndarray:
+        if index >= len(self.frames):
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(self.frames[index:])
+
+
+class PatientPhone:
+    """Places one call and plays a script into it."""
+
+    def __init__(
+        self,
+        voice: Voice,
+        *,
+        caller: str | None = None,
+        host: str = "127.0.0.1",
+        timing: PhoneTiming | None = None,
+    ) -> None:
+        self.voice = voice
+        self.caller = caller or "+15550199999"
+        self.host = host
+        self.timing = timing or PhoneTiming()
+        self.log = CallLog()
+
+    async def call(self, uri: str, script: CallScript, recording: Path | None = None) -> CallLog:
+        endpoint = SipEndpoint(self.host, 0, user_agent="clinicline-phone")
+        endpoint.start()
+        account = create_account(self.host, 0, user=self.caller)
+        endpoint.keep(account)
+        endpoint.run_pump()
+        listener = _Listener()
+        loop = asyncio.get_running_loop()
+        connected, ended = asyncio.Event(), asyncio.Event()
+        holder: dict[str, Any] = {}
+
+        def on_media(media: Any) -> None:
+            tap = MediaTap(loop, listener.on_frame, name="phone")
+            media.startTransmit(tap)
+            tap.startTransmit(media)
+            holder["tap"] = tap
+            connected.set()
+
+        def on_disconnected(code: int, reason: str) -> None:
+            self.log.status = code
+            if not self.log.hung_up_by:
+                self.log.hung_up_by = "bot" if connected.is_set() else "refused"
+            ended.set()
+            connected.set()
+
+        started = time.monotonic()
+        sip: SipCall | None = None
+        try:
+            sip = make_call(account, uri, CallEvents(on_media=on_media, on_disconnected=on_disconnected))
+            await asyncio.wait_for(connected.wait(), self.timing.answer_timeout)
+            self.log.call_id = call_ref(sip.getInfo().callIdString)
+            if not ended.is_set():
+                self.log.connected = True
+                await self._converse(sip, holder["tap"], listener, script.steps, ended)
+        except TimeoutError:
+            self.log.hung_up_by = self.log.hung_up_by or "no_answer"
+        finally:
+            if sip is not None and not ended.is_set():
+                self.log.hung_up_by = self.log.hung_up_by or "caller"
+                sip.hangup_quietly()
+                try:
+                    await asyncio.wait_for(ended.wait(), 3.0)
+                except TimeoutError:
+                    pass
+            self.log.duration_s = round(time.monotonic() - started, 2)
+            holder.clear()
+            del sip
+            await endpoint.shutdown()
+        if recording is not None and listener.frames:
+            write_wav(recording, np.concatenate(listener.frames))
+            self.log.recording = str(recording)
+        self._segments = listener  # kept for transcription
+        return self.log
+
+    async def _wait_bot_done(self, listener: _Listener, ended: asyncio.Event, start_timeout: float) -> None:
+        """Wait for the bot to speak (up to start_timeout) and then fall quiet."""
+        t = self.timing
+        deadline = time.monotonic() + start_timeout
+        while not ended.is_set():
+            now = time.monotonic()
+            if listener.first_voiced_after is None:
+                if now > deadline:
+                    return
+            elif listener.last_voiced_at is not None and now - listener.last_voiced_at >= t.bot_quiet_gap:
+                return
+            await asyncio.sleep(0.02)
+
+    async def _speak(self, tap: MediaTap, step: Step, sip: SipCall) -> None:
+        if isinstance(step, DtmfStep):
+            for digit in step.digits:
+                sip.send_dtmf(digit, step.method)
+                await asyncio.sleep(0.25)
+            return
+        if isinstance(step, PlayStep):
+            audio = read_wav(step.path, SAMPLE_RATE)
+        else:
+            chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(step.text)))
+            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        tap.enqueue(audio)
+        while tap.queued_frames:
+            await asyncio.sleep(0.01)
+
+    async def _converse(
+        self, sip: SipCall, tap: MediaTap, listener: _Listener, steps: Sequence[Step], ended: asyncio.Event
+    ) -> None:
+        self._heard_spans: list[tuple[int, int]] = []
+        start = listener.mark()
+        await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
+        self._heard_spans.append((start, len(listener.frames)))
+        for step in steps:
+            if ended.is_set():
+                break
+            said = step.text if isinstance(step, SayStep) else (
+                f"<dtmf {step.digits}>" if isinstance(step, DtmfStep) else f"<play {step.path.name}>"
+            )
+            turn = TurnLog(said=said)
+            await self._speak(tap, step, sip)
+            begin = listener.mark()
+            spoken_end = time.monotonic()
+            await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
+            if listener.first_voiced_after is not None:
+                turn.latency_ms = round((listener.first_voiced_after - spoken_end) * 1000, 1)
+            self._heard_spans.append((begin, len(listener.frames)))
+            self.log.turns.append(turn)
+        if not ended.is_set():
+            begin = listener.mark()
+            try:
+                await asyncio.wait_for(ended.wait(), self.timing.final_listen)
+            except TimeoutError:
+                pass
+            self._heard_spans.append((begin, len(listener.frames)))
+
+    def transcribe(self, transcriber: Transcriber) -> None:
+        """Fill in what the bot said in each span (after the call, off the media path)."""
+        listener: _Listener | None = getattr(self, "_segments", None)
+        spans = getattr(self, "_heard_spans", [])
+        if listener is None:
+            return
+        texts = []
+        for begin, end in spans:
+            frames = listener.frames[begin:end]
+            audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
+            voiced = _trim_silence(audio)
+            texts.append(transcriber.transcribe(voiced).text.strip() if len(voiced) > 1600 else "")
+        if texts:
+            self.log.greeting = texts[0]
+        for turn, text in zip(self.log.turns, texts[1:], strict=False):
+            turn.heard = text
+        if len(texts) > len(self.log.turns) + 1 and self.log.turns:
+            tail = texts[len(self.log.turns) + 1]
+            if tail:
+                self.log.turns[-1].heard = (self.log.turns[-1].heard + " " + tail).strip()
+
+
+def _trim_silence(audio: np.ndarray) -> np.ndarray:
+    """Cut leading and trailing near-silence so the recogniser sees speech."""
+    if len(audio) == 0:
+        return audio
+    frames = audio[: len(audio) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) >= BOT_AUDIO_RMS)
+    if len(loud) == 0:
+        return np.zeros(0, dtype=np.int16)
+    first, last = max(0, loud[0] - 10), min(len(frames), loud[-1] + 10)
+    return audio[first * 160 : last * 160]

@@ -1,0 +1,79 @@
+"""Scripted patient calls: the YAML format of `shared/eval/calls/` and command-line steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ScriptError(ValueError):
+    """The script file cannot be used; the message says which line and why."""
+
+
+@dataclass(frozen=True)
+class SayStep:
+    text: str
+
+
+@dataclass(frozen=True)
+class PlayStep:
+    path: Path
+
+
+@dataclass(frozen=True)
+class DtmfStep:
+    digits: str
+    method: str = "rfc2833"
+
+
+Step = SayStep | PlayStep | DtmfStep
+
+_DTMF_CHARS = set("0123456789*#ABCD")
+
+
+@dataclass(frozen=True)
+class CallScript:
+    steps: tuple[Step, ...]
+    caller: str | None = None
+    expect: dict[str, Any] = field(default_factory=dict)
+    patient: dict[str, Any] = field(default_factory=dict)
+
+
+def _step(entry: Any, index: int, base: Path) -> Step:
+    if isinstance(entry, str):
+        return SayStep(entry)
+    if isinstance(entry, dict) and len(entry) == 1:
+        (kind, value), = entry.items()
+        if kind == "say" and isinstance(value, str):
+            return SayStep(value)
+        if kind == "play":
+            path = Path(str(value))
+            return PlayStep(path if path.is_absolute() else base / path)
+        if kind in ("dtmf", "info"):
+            digits = str(value)
+            if not digits or set(digits) - _DTMF_CHARS:
+                raise ScriptError(f"say[{index}]: DTMF may only hold 0-9 * # A-D, got {digits!r}")
+            return DtmfStep(digits, "sip_info" if kind == "info" else "rfc2833")
+    raise ScriptError(
+        f"say[{index}]: expected a line of text, {{play: FILE.wav}} or {{dtmf: \"123\"}}, got {entry!r}"
+    )
+
+
+def load_script(path: Path) -> CallScript:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScriptError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("say"), list):
+        raise ScriptError(f"{path}: a call script is a mapping with a 'say:' list")
+    steps = tuple(_step(entry, i, path.parent) for i, entry in enumerate(data["say"]))
+    caller = data.get("caller")
+    return CallScript(
+        steps=steps,
+        caller=str(caller) if caller is not None else None,
+        expect=dict(data.get("expect") or {}),
+        patient=dict(data.get("patient") or {}),
+    )

@@ -1,0 +1,331 @@
+"""One call's media path as a chain: audio in -> VAD -> ASR -> screen -> conversation -> TTS -> audio out.
+
+Everything here runs on the asyncio thread. Audio frames arrive from the media tap 50 times
+a second; recognition and synthesis run in worker threads so the loop keeps up. Safety
+comes first: every transcript and digit string is screened before anything else, and a
+screen hit interrupts the bot mid-sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+
+from voice.asr.base import SpeechRecognizer
+from voice.audio.frames import AudioFrame
+from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
+from voice.session.actions import (
+    Action,
+    CallerTurn,
+    CallInfo,
+    CallOutcome,
+    CollectDigits,
+    Hangup,
+    PlayPrompt,
+    Say,
+    Transfer,
+)
+from voice.session.conversation import CallRecorder, Conversation
+
+log = logging.getLogger(__name__)
+
+
+class MediaOut(Protocol):
+    """Where bot audio goes (the SIP media tap, or a test double)."""
+
+    def enqueue(self, pcm: np.ndarray) -> int: ...
+    def clear(self) -> int: ...
+    @property
+    def queued_frames(self) -> int: ...
+
+
+class Synthesizer(Protocol):
+    def synthesize(self, text: str) -> Iterator[np.ndarray]: ...
+
+
+class Prompts(Protocol):
+    def audio(self, name: str) -> np.ndarray: ...
+    def text(self, name: str) -> str: ...
+
+
+class TransferHandler(Protocol):
+    async def transfer(self, session: CallSession, action: Transfer) -> None: ...
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    silence_timeout: float = 8.0
+    max_call_seconds: float = 900.0
+    digit_timeout: float = 3.0
+    vad: VadConfig = VadConfig()
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    turn: CallerTurn
+    latency_origin: float  # loop time the caller stopped speaking
+
+
+@dataclass(frozen=True)
+class _Urgent:
+    actions: Sequence[Action]
+
+
+@dataclass(frozen=True)
+class _Ended:
+    by: str
+    reason: str
+
+
+_Event = _Utterance | _Urgent | _Ended
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallSession:
+    """Runs one answered call until either side hangs up."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        *,
+        conversation: Conversation,
+        recorder: CallRecorder,
+        media: MediaOut,
+        recognizer: SpeechRecognizer,
+        synthesizer: Synthesizer,
+        prompts: Prompts,
+        hangup: Callable[[], None],
+        transfer: TransferHandler | None = None,
+        config: SessionConfig | None = None,
+    ) -> None:
+        self.call = call
+        self.conversation = conversation
+        self.recorder = recorder
+        self.media = media
+        self.recognizer = recognizer
+        self.synthesizer = synthesizer
+        self.prompts = prompts
+        self._hangup = hangup
+        self._transfer = transfer
+        self.config = config or SessionConfig()
+        self._loop = asyncio.get_running_loop()
+        self._events: asyncio.Queue[_Event] = asyncio.Queue()
+        self._vad = UtteranceDetector(self.config.vad)
+        self._stream_t0 = self._loop.time()
+        self._frames = 0
+        self._asr_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._interrupt = asyncio.Event()
+        self._speaking = False
+        self._barge_in = True
+        self._digits = ""
+        self._collect: CollectDigits | None = None
+        self._digit_timer: asyncio.TimerHandle | None = None
+        self._latency_origin: float | None = None
+        self.ended = False
+        self.latencies: list[float] = []
+        self.barge_ins = 0
+
+    # -- inputs (asyncio thread) --------------------------------------------------------
+    def on_frame(self, pcm: np.ndarray) -> None:
+        """Caller audio from the media tap."""
+        if self.ended:
+            return
+        frame = AudioFrame(pcm, self._frames * 0.02)
+        self._frames += 1
+        for event in self._vad.push(frame):
+            if isinstance(event, SpeechStarted):
+                self._speech_started()
+            elif isinstance(event, SpeechEnded):
+                self._spawn(self._transcribe(event, self._loop.time()))
+
+    def on_dtmf(self, digit: str, method: str) -> None:
+        if self.ended:
+            return
+        self._spawn(self.recorder.event(self.call, "dtmf", {"digit": digit, "method": method}))
+        if self._speaking and self._barge_in:
+            self._stop_playback()
+        if self._digit_timer is not None:
+            self._digit_timer.cancel()
+        collect = self._collect
+        if digit == "#" and (collect is not None or self._digits):
+            self._flush_digits()
+            return
+        self._digits += digit
+        if collect is not None and len(self._digits) >= collect.max_digits:
+            self._flush_digits()
+            return
+        self._digit_timer = self._loop.call_later(self.config.digit_timeout, self._flush_digits)
+
+    def on_hangup(self, code: int, reason: str) -> None:
+        self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
+
+    # -- internals ----------------------------------------------------------------------
+    def _spawn(self, coro: object) -> None:
+        task = self._loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _speech_started(self) -> None:
+        if self._speaking and self._barge_in:
+            self.barge_ins += 1
+            self._stop_playback()
+
+    def _stop_playback(self) -> None:
+        self.media.clear()
+        self._interrupt.set()
+
+    def _flush_digits(self) -> None:
+        digits, self._digits = self._digits, ""
+        self._collect = None
+        if not digits:
+            return
+        urgent = self.conversation.screen(self.call, digits, True)
+        if urgent:
+            self._raise_urgent(urgent)
+            return
+        now = _now()
+        self._events.put_nowait(_Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time()))
+
+    def _raise_urgent(self, actions: Sequence[Action]) -> None:
+        self._stop_playback()
+        self._events.put_nowait(_Urgent(actions))
+
+    async def _transcribe(self, ended: SpeechEnded, origin: float) -> None:
+        end = _now()
+        start = datetime.fromtimestamp(end.timestamp() - ended.seconds, UTC)
+        async with self._asr_lock:  # keep the caller's turns in order
+            stream = self.recognizer.new_stream()
+            stream.accept(ended.pcm)
+            try:
+                transcript = await asyncio.to_thread(stream.finish)
+            except Exception:
+                log.exception("call %s: recognition failed", self.call.call_id)
+                return
+        text = transcript.text.strip()
+        if not text or self.ended:
+            return
+        await self.recorder.turn(self.call, "caller", text, start, end)
+        urgent = self.conversation.screen(self.call, text, True)
+        if urgent:
+            self._raise_urgent(urgent)
+            return
+        turn = CallerTurn(text=text, start=start, end=end, confidence=transcript.confidence)
+        self._events.put_nowait(_Utterance(turn, origin))
+
+    # -- output -------------------------------------------------------------------------
+    async def _play(self, chunks: Iterator[np.ndarray] | list[np.ndarray], barge_in: bool) -> bool:
+        """Play audio chunks; returns False when the caller barged in."""
+        self._interrupt.clear()
+        self._speaking, self._barge_in = True, barge_in
+        iterator = iter(chunks)
+        try:
+            while not self._interrupt.is_set() and not self.ended:
+                chunk = await asyncio.to_thread(next, iterator, None)
+                if chunk is None or self._interrupt.is_set():
+                    break
+                self.media.enqueue(chunk)
+                self._note_first_audio()
+            while self.media.queued_frames and not self._interrupt.is_set() and not self.ended:
+                await asyncio.sleep(0.02)
+        finally:
+            self._speaking = False
+        return not self._interrupt.is_set()
+
+    def _note_first_audio(self) -> None:
+        if self._latency_origin is not None:
+            self.latencies.append(self._loop.time() - self._latency_origin)
+            self._latency_origin = None
+
+    async def _say(self, text: str, barge_in: bool) -> None:
+        start = _now()
+        finished = await self._play(self.synthesizer.synthesize(text), barge_in)
+        await self.recorder.turn(self.call, "bot", text if finished else text + " [interrupted]", start, _now())
+
+    async def _play_prompt(self, name: str, barge_in: bool) -> None:
+        start = _now()
+        finished = await self._play([self.prompts.audio(name)], barge_in)
+        text = self.prompts.text(name)
+        await self.recorder.turn(self.call, "bot", text if finished else text + " [interrupted]", start, _now())
+
+    async def perform(self, actions: Sequence[Action]) -> None:
+        """Carry out a conversation's actions in order."""
+        for action in actions:
+            if self.ended:
+                return
+            if isinstance(action, Say):
+                await self._say(action.text, action.barge_in)
+            elif isinstance(action, PlayPrompt):
+                await self._play_prompt(action.name, action.barge_in)
+            elif isinstance(action, CollectDigits):
+                self._collect = action
+                self._digits = ""
+            elif isinstance(action, Transfer):
+                await self.recorder.event(self.call, "transfer", {"queue": action.queue, "emergent": action.emergent})
+                if self._transfer is not None:
+                    await self._transfer.transfer(self, action)
+            elif isinstance(action, Hangup):
+                await self._finish("bot", action.reason)
+                return
+
+    async def _finish(self, by: str, reason: str) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        self.media.clear()
+        if by != "caller":
+            self._hangup()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.conversation.finish(self.call, CallOutcome(_now(), by, reason))
+
+    # -- the call -----------------------------------------------------------------------
+    async def run(self) -> None:
+        deadline = self._loop.time() + self.config.max_call_seconds
+        silences = 0
+        try:
+            await self.perform(await self.conversation.start(self.call))
+            while not self.ended:
+                timeout = self.config.silence_timeout
+                if self._collect is not None:
+                    timeout = max(timeout, self._collect.timeout)
+                if self._loop.time() > deadline:
+                    await self.perform([PlayPrompt("goodbye", barge_in=False), Hangup("max_duration")])
+                    break
+                try:
+                    event = await asyncio.wait_for(self._events.get(), timeout)
+                except TimeoutError:
+                    if self._vad.in_speech or self._asr_lock.locked():
+                        continue
+                    silences += 1
+                    await self.perform(await self.conversation.silence(self.call, silences))
+                    continue
+                if isinstance(event, _Ended):
+                    await self._finish(event.by, event.reason)
+                elif isinstance(event, _Urgent):
+                    await self.perform(event.actions)
+                else:
+                    silences = 0
+                    self._latency_origin = event.latency_origin
+                    started = time.perf_counter()
+                    actions = await self.conversation.respond(self.call, event.turn)
+                    await self.recorder.event(
+                        self.call, "dialog_turn", {"seconds": round(time.perf_counter() - started, 3)}
+                    )
+                    await self.perform(actions)
+        except asyncio.CancelledError:
+            await self._finish("shutdown", "worker stopping")
+            raise
+        except Exception:
+            log.exception("call %s: session failed", self.call.call_id)
+            await self._finish("error", "session error")

@@ -1,0 +1,47 @@
+"""What a call session needs from the layer above it: a conversation and a call recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome
+
+
+class Conversation(Protocol):
+    """Drives one call. The application supplies the product one (triage first, then Rasa)."""
+
+    async def start(self, call: CallInfo) -> Sequence[Action]:
+        """The opening: usually the greeting prompt."""
+        ...
+
+    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+        """Runs first on every partial and final transcript and on every digit string.
+
+        Must be synchronous, fast and dependent on nothing that can be down. A non-empty
+        answer interrupts whatever the bot is saying and is carried out at once.
+        """
+        ...
+
+    async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        """The answer to a finished caller turn (after `screen` let it through)."""
+        ...
+
+    async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
+        """The caller said nothing for a while; `count` counts consecutive silences."""
+        ...
+
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> None:
+        """The call is over; close the record."""
+        ...
+
+
+class CallRecorder(Protocol):
+    """Receives the timeline of a call. Implementations must not raise into the session."""
+
+    async def turn(
+        self, call: CallInfo, speaker: str, text: str, start: datetime, end: datetime
+    ) -> None: ...
+
+    async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None: ...

@@ -1,0 +1,52 @@
+"""The local SIP identity of a worker or a test phone (no registrar: peers call us directly)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pjsua2 as pj
+
+log = logging.getLogger(__name__)
+
+
+class LocalAccount(pj.Account):
+    """Hands each incoming call's pjsua id to a callback, on the asyncio thread."""
+
+    def __init__(self, on_incoming: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self._on_incoming = on_incoming
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        if self._on_incoming is None:
+            return
+        try:
+            self._on_incoming(prm.callId)
+        except Exception:
+            log.exception("incoming call handler failed")
+
+    def shutdown(self) -> None:
+        try:
+            super().shutdown()
+        except pj.Error:
+            pass
+
+
+def create_account(
+    host: str,
+    port: int,
+    user: str = "clinic",
+    on_incoming: Callable[[int], None] | None = None,
+    rtp_port: int = 0,
+) -> LocalAccount:
+    """Create the default account bound to HOST: RTP stays on the same address as SIP."""
+    cfg = pj.AccountConfig()
+    cfg.idUri = f"sip:{user}@{host}:{port}" if port else f"sip:{user}@{host}"
+    cfg.mediaConfig.transportConfig.boundAddress = host
+    cfg.mediaConfig.transportConfig.publicAddress = host
+    if rtp_port:
+        cfg.mediaConfig.transportConfig.port = rtp_port
+        cfg.mediaConfig.transportConfig.portRange = 400
+    account = LocalAccount(on_incoming)
+    account.create(cfg, True)
+    return account

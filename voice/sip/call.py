@@ -1,0 +1,156 @@
+"""A pjsua2 call whose events are forwarded to plain Python callbacks on the asyncio thread.
+
+The telephony edge stays thin: this class only translates pjsua2 callbacks into
+`CallEvents` calls, and never lets an exception escape into SWIG (where it would be
+printed and swallowed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pjsua2 as pj
+
+log = logging.getLogger(__name__)
+
+DTMF_METHODS = {
+    pj.PJSUA_DTMF_METHOD_RFC2833: "rfc2833",
+    pj.PJSUA_DTMF_METHOD_SIP_INFO: "sip_info",
+}
+
+
+@dataclass
+class CallEvents:
+    """What the owner of a call wants to hear about; every callback is optional."""
+
+    on_media: Callable[[pj.AudioMedia], None] = lambda media: None
+    on_confirmed: Callable[[], None] = lambda: None
+    on_disconnected: Callable[[int, str], None] = lambda code, reason: None
+    on_dtmf: Callable[[str, str], None] = lambda digit, method: None
+    on_transfer_status: Callable[[int, bool], None] = lambda code, final: None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class SipCall(pj.Call):
+    """One call leg, inbound or outbound."""
+
+    def __init__(
+        self, account: pj.Account, call_id: int = pj.PJSUA_INVALID_ID, events: CallEvents | None = None
+    ) -> None:
+        super().__init__(account, call_id)
+        self.events = events or CallEvents()
+        self.media_connected = False
+        self.disconnected = False
+        self.sip_call_id = ""
+
+    def _guard(self, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("call callback %s failed", what)
+
+    def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802
+        def handle() -> None:
+            info = self.getInfo()
+            self.sip_call_id = info.callIdString
+            if info.state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self.events.on_confirmed()
+            elif info.state == pj.PJSIP_INV_STATE_DISCONNECTED and not self.disconnected:
+                self.disconnected = True
+                self.events.on_disconnected(info.lastStatusCode, info.lastReason)
+
+        self._guard("state", handle)
+
+    def onCallMediaState(self, prm: pj.OnCallMediaStateParam) -> None:  # noqa: N802
+        def handle() -> None:
+            info = self.getInfo()
+            for index, media in enumerate(info.media):
+                if (
+                    media.type == pj.PJMEDIA_TYPE_AUDIO
+                    and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE
+                    and not self.media_connected
+                ):
+                    self.media_connected = True
+                    self.events.on_media(self.getAudioMedia(index))
+
+        self._guard("media", handle)
+
+    def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
+        method = DTMF_METHODS.get(prm.method, "other")
+        self._guard("dtmf", lambda: self.events.on_dtmf(prm.digit, method))
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:  # noqa: N802
+        self._guard(
+            "transfer", lambda: self.events.on_transfer_status(prm.statusCode, prm.finalNotify)
+        )
+
+    # -- actions ------------------------------------------------------------------------
+    def send_dtmf(self, digits: str, method: str = "rfc2833") -> None:
+        prm = pj.CallSendDtmfParam()
+        prm.digits = digits
+        prm.method = (
+            pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "sip_info" else pj.PJSUA_DTMF_METHOD_RFC2833
+        )
+        self.sendDtmf(prm)
+
+    def hangup_quietly(self, code: int = 200) -> None:
+        """Hang up if still up; never raise (the peer may already have gone)."""
+        if self.disconnected:
+            return
+        prm = pj.CallOpParam()
+        prm.statusCode = code
+        try:
+            self.hangup(prm)
+        except pj.Error:
+            pass
+
+
+def answer(call: SipCall, code: int, headers: dict[str, str] | None = None) -> None:
+    prm = pj.CallOpParam()
+    prm.statusCode = code
+    for name, value in (headers or {}).items():
+        header = pj.SipHeader()
+        header.hName = name
+        header.hValue = value
+        prm.txOption.headers.append(header)
+    call.answer(prm)
+
+
+def make_call(
+    account: pj.Account, uri: str, events: CallEvents, headers: dict[str, str] | None = None
+) -> SipCall:
+    """Place an outbound call; the returned object must be kept referenced."""
+    call = SipCall(account, events=events)
+    prm = pj.CallOpParam(True)
+    for name, value in (headers or {}).items():
+        header = pj.SipHeader()
+        header.hName = name
+        header.hValue = value
+        prm.txOption.headers.append(header)
+    call.makeCall(uri, prm)
+    return call
+
+
+def call_ref(sip_call_id: str) -> str:
+    """The opaque id a call is known by everywhere else (store, Rasa, console, URLs).
+
+    Derived from the SIP Call-ID so both ends of a test can name the same call, but not
+    the Call-ID itself, which may carry host names.
+    """
+    return "c" + hashlib.sha256(sip_call_id.encode()).hexdigest()[:19]
+
+
+_USER_PART = re.compile(r"sips?:([^@;>]+)@")
+
+
+def caller_number(remote_uri: str) -> str | None:
+    """The user part of the caller's URI when it looks like a phone number."""
+    match = _USER_PART.search(remote_uri)
+    if not match:
+        return None
+    user = match.group(1)
+    return user if re.fullmatch(r"\+?[0-9]{3,15}", user) else None

@@ -1,0 +1,166 @@
+"""One pjsua2 endpoint per process, driven from the asyncio loop.
+
+pjsua2 is configured with no worker threads (``threadCnt = 0``, ``mainThreadOnly``) so SIP
+callbacks run on the asyncio thread while the loop pumps ``libHandleEvents``. Media port
+callbacks still arrive on pjmedia's clock thread; `voice.sip.media` hands them over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pjsua2 as pj
+
+log = logging.getLogger(__name__)
+
+# Preferred codecs first; without priorities two pjsua2 peers settle on speex.
+CODEC_PRIORITY = {"PCMU/8000": 255, "PCMA/8000": 254, "G722/16000": 253}
+# Whatever `maxCalls` says, the wheel's compile-time PJSUA_MAX_CALLS wins; we ask for more
+# and read back what the library granted.
+REQUESTED_MAX_CALLS = 32
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    """What the endpoint actually got at start-up."""
+
+    host: str
+    port: int
+    call_cap: int
+    version: str
+
+
+def _library_call_cap() -> int:
+    """Read pjsua's real concurrent-call limit from the C library the wheel ships."""
+    lib = ctypes.CDLL(pj._pjsua2.__file__)
+    lib.pjsua_call_get_max_count.restype = ctypes.c_uint
+    return int(lib.pjsua_call_get_max_count())
+
+
+class _Endpoint(pj.Endpoint):
+    """pjsua2 reports calls it refused on its own (over the call cap) only here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = 0
+
+    def onRejectedIncomingCall(self, prm: pj.OnRejectedIncomingCallParam) -> None:  # noqa: N802
+        try:
+            self.refused += 1
+            log.warning("incoming call refused by pjsua: %s %s", prm.statusCode, prm.reason)
+        except Exception:
+            log.exception("refusal callback failed")
+
+
+class SipEndpoint:
+    """Owns the pjsua2 library: start, pump events, and destroy in the safe order."""
+
+    def __init__(self, host: str, port: int, user_agent: str = "clinicline") -> None:
+        self.host = host
+        self.port = port
+        self.user_agent = user_agent
+        self._ep: _Endpoint | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._objects: list[object] = []  # pjsua2 objects that must die before libDestroy
+        self.info: EndpointInfo | None = None
+
+    def start(self, *, null_audio: bool = True) -> EndpointInfo:
+        ep = _Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = True
+        cfg.uaConfig.maxCalls = REQUESTED_MAX_CALLS
+        cfg.uaConfig.userAgent = self.user_agent
+        cfg.medConfig.clockRate = 8000
+        cfg.medConfig.sndClockRate = 8000
+        cfg.medConfig.channelCount = 1
+        cfg.medConfig.noVad = True  # keep RTP flowing during silence: peers measure timing
+        cfg.medConfig.ecTailLen = 0
+        cfg.logConfig.level = 1
+        cfg.logConfig.consoleLevel = 1
+        ep.libInit(cfg)
+        tcfg = pj.TransportConfig()
+        tcfg.boundAddress = self.host
+        tcfg.port = self.port
+        try:
+            ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        except pj.Error as exc:
+            ep.libDestroy()
+            raise OSError(f"cannot listen for SIP on {self.host}:{self.port}: {exc.info()}") from exc
+        ep.libStart()
+        if null_audio:
+            ep.audDevManager().setNullDev()
+        for codec in ep.codecEnum2():
+            ep.codecSetPriority(codec.codecId, 0)
+        for codec_id, prio in CODEC_PRIORITY.items():
+            ep.codecSetPriority(codec_id, prio)
+        self._ep = ep
+        self.info = EndpointInfo(self.host, self.port, _library_call_cap(), ep.libVersion().full)
+        return self.info
+
+    @property
+    def refused_calls(self) -> int:
+        return self._ep.refused if self._ep is not None else 0
+
+    @property
+    def ep(self) -> pj.Endpoint:
+        if self._ep is None:
+            raise RuntimeError("SIP endpoint not started")
+        return self._ep
+
+    def keep(self, obj: object) -> None:
+        """Register a pjsua2 object (account, port) to be released before the library."""
+        self._objects.append(obj)
+
+    def run_pump(self, idle_sleep: float = 0.005) -> asyncio.Task[None]:
+        """Start pumping SIP events on the running loop."""
+
+        async def pump() -> None:
+            ep = self.ep
+            while True:
+                handled = ep.libHandleEvents(0)
+                # Stay responsive while SIP traffic flows; back off a little when idle.
+                await asyncio.sleep(0 if handled > 0 else idle_sleep)
+
+        self._pump = asyncio.get_running_loop().create_task(pump(), name="sip-pump")
+        return self._pump
+
+    async def pump_for(self, seconds: float) -> None:
+        """Let pending SIP transactions (BYEs, final responses) go out."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            self.ep.libHandleEvents(0)
+            await asyncio.sleep(0.005)
+
+    async def shutdown(self, release: Callable[[], None] | None = None) -> None:
+        """Hang up everything, drop every pjsua2 object, then destroy the library."""
+        if self._ep is None:
+            return
+        try:
+            self._ep.hangupAllCalls()
+        except pj.Error:
+            pass
+        if self._pump is not None:
+            self._pump.cancel()
+            try:
+                await self._pump
+            except asyncio.CancelledError:
+                pass
+        await self.pump_for(0.3)
+        if release is not None:
+            release()
+        for obj in self._objects:
+            shutdown = getattr(obj, "shutdown", None)
+            if callable(shutdown):
+                shutdown()
+        self._objects.clear()
+        gc.collect()
+        self._ep.libDestroy()
+        self._ep = None

@@ -1,0 +1,211 @@
+"""The voice worker: one pjsua2 endpoint answering calls, one `CallSession` per call.
+
+A worker holds at most the wheel's call cap (4): pjsua itself refuses the next call with
+486 before we see it, and we log that refusal. Capacity beyond one worker comes from
+several workers behind Kamailio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pjsua2 as pj
+
+from voice.asr.base import SpeechRecognizer
+from voice.session.actions import CallInfo, Hangup, PlayPrompt
+from voice.session.call_session import (
+    CallSession,
+    Prompts,
+    SessionConfig,
+    Synthesizer,
+    TransferHandler,
+)
+from voice.session.conversation import CallRecorder, Conversation
+from voice.sip.account import LocalAccount, create_account
+from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number
+from voice.sip.endpoint import EndpointInfo, SipEndpoint
+from voice.sip.media import MediaTap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeechPlant:
+    """The shared, loaded speech models: one per worker process, used by every call."""
+
+    recognizer: SpeechRecognizer
+    synthesizer: Synthesizer
+    prompts: Prompts
+
+
+@dataclass
+class _Leg:
+    sip: SipCall
+    info: CallInfo
+    session: CallSession | None = None
+    tap: MediaTap | None = None
+    task: asyncio.Task[None] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class VoiceWorker:
+    """Answers calls on HOST:PORT and runs a session for each."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        plant: SpeechPlant,
+        conversation_factory: Callable[[CallInfo], Conversation],
+        recorder: CallRecorder,
+        transfer: TransferHandler | None = None,
+        session_config: SessionConfig | None = None,
+        name: str = "worker-1",
+    ) -> None:
+        self.endpoint = SipEndpoint(host, port, user_agent=f"clinicline/{name}")
+        self.plant = plant
+        self.conversation_factory = conversation_factory
+        self.recorder = recorder
+        self.transfer = transfer
+        self.session_config = session_config or SessionConfig()
+        self.name = name
+        self.draining = False
+        self.calls_answered = 0
+        self._account: LocalAccount | None = None
+        self._legs: dict[str, _Leg] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> EndpointInfo:
+        self._loop = asyncio.get_running_loop()
+        info = self.endpoint.start()
+        self._account = create_account(
+            self.endpoint.host, self.endpoint.port, on_incoming=self._on_incoming
+        )
+        self.endpoint.keep(self._account)
+        self.endpoint.run_pump()
+        log.info(
+            "voice worker %s listening on udp:%s:%s, pjsip %s, call cap %d",
+            self.name, info.host, info.port, info.version, info.call_cap,
+        )
+        return info
+
+    @property
+    def call_cap(self) -> int:
+        return self.endpoint.info.call_cap if self.endpoint.info else 0
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._legs)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking calls, say goodbye on the ones we hold, then destroy pjsua2."""
+        self.draining = True
+        for leg in list(self._legs.values()):
+            if leg.session is not None and not leg.session.ended:
+                self._loop_task(leg.session.perform([PlayPrompt("shutdown", barge_in=False), Hangup("shutdown")]))
+        loop = asyncio.get_running_loop()
+        end = loop.time() + grace
+        while self._legs and loop.time() < end:
+            await asyncio.sleep(0.05)
+        for leg in list(self._legs.values()):
+            if leg.task is not None:
+                leg.task.cancel()
+            leg.sip.hangup_quietly(503)
+        await self.endpoint.pump_for(0.2)
+        await self.endpoint.shutdown(release=self._release_all)
+
+    def _loop_task(self, coro: object) -> None:
+        assert self._loop is not None
+        self._loop.create_task(coro)  # type: ignore[arg-type]
+
+    def _release_all(self) -> None:
+        for leg in self._legs.values():
+            leg.tap = None
+        self._legs.clear()
+        gc.collect()
+
+    # -- SIP callbacks (asyncio thread) -----------------------------------------------------
+    def _on_incoming(self, pjsua_call_id: int) -> None:
+        assert self._account is not None
+        sip = SipCall(self._account, pjsua_call_id)
+        info = sip.getInfo()
+        if self.draining:
+            answer(sip, 503)
+            self._loop_task(self._drop_later(sip))
+            return
+        ref = call_ref(info.callIdString)
+        call = CallInfo(
+            call_id=ref,
+            caller_number=caller_number(info.remoteUri),
+            started=datetime.now(UTC),
+            worker=self.name,
+        )
+        leg = _Leg(sip=sip, info=call)
+        sip.events = CallEvents(
+            on_media=lambda media: self._on_media(leg, media),
+            on_disconnected=lambda code, reason: self._on_disconnected(leg, code, reason),
+            on_dtmf=lambda digit, method: leg.session.on_dtmf(digit, method) if leg.session else None,
+        )
+        self._legs[ref] = leg
+        self.calls_answered += 1
+        log.info("call %s answered (%d/%d active)", ref, len(self._legs), self.call_cap)
+        answer(sip, 200)
+
+    async def _drop_later(self, sip: SipCall) -> None:
+        await asyncio.sleep(1.0)
+        del sip
+
+    def _on_media(self, leg: _Leg, media: pj.AudioMedia) -> None:
+        assert self._loop is not None
+        session = CallSession(
+            leg.info,
+            conversation=self.conversation_factory(leg.info),
+            recorder=self.recorder,
+            media=_NullMedia(),
+            recognizer=self.plant.recognizer,
+            synthesizer=self.plant.synthesizer,
+            prompts=self.plant.prompts,
+            hangup=lambda: leg.sip.hangup_quietly(),
+            transfer=self.transfer,
+            config=self.session_config,
+        )
+        tap = MediaTap(self._loop, session.on_frame, name=f"tap-{leg.info.call_id[:8]}")
+        session.media = tap
+        media.startTransmit(tap)
+        tap.startTransmit(media)
+        leg.session, leg.tap = session, tap
+        leg.task = self._loop.create_task(session.run(), name=f"call-{leg.info.call_id}")
+        leg.task.add_done_callback(lambda _t: self._maybe_release(leg))
+
+    def _on_disconnected(self, leg: _Leg, code: int, reason: str) -> None:
+        log.info("call %s disconnected (%s)", leg.info.call_id, code)
+        if leg.session is not None:
+            leg.session.on_hangup(code, reason)
+        self._maybe_release(leg)
+
+    def _maybe_release(self, leg: _Leg) -> None:
+        """Drop a leg once both the SIP dialog and the session are over (outside callbacks)."""
+        if leg.sip.disconnected and (leg.task is None or leg.task.done()):
+            assert self._loop is not None
+            self._loop.call_soon(self._legs.pop, leg.info.call_id, None)
+
+
+class _NullMedia:
+    """Stands in for the tap for the instant between session creation and tap creation."""
+
+    def enqueue(self, pcm: object) -> int:
+        return 0
+
+    def clear(self) -> int:
+        return 0
+
+    @property
+    def queued_frames(self) -> int:
+        return 0
