@@ -1,0 +1,121 @@
+"""Normalise a transcript for triage rules, keeping a map back to the caller's own words.
+
+ASR output varies in case, punctuation and contractions ("can't", "cant", "can not"); rules
+are written once against one canonical form: lowercase words separated by single spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nlu.numbers import parse_cardinal
+
+# Contractions with and without the apostrophe (ASR drops it about half the time).
+_EXPANSIONS: dict[str, str] = {
+    "can't": "cannot", "cant": "cannot", "won't": "will not", "wont": "will not",
+    "don't": "do not", "dont": "do not", "doesn't": "does not", "doesnt": "does not",
+    "didn't": "did not", "didnt": "did not", "isn't": "is not", "isnt": "is not",
+    "aren't": "are not", "arent": "are not", "wasn't": "was not", "wasnt": "was not",
+    "weren't": "were not", "couldn't": "could not", "couldnt": "could not",
+    "wouldn't": "would not", "wouldnt": "would not", "shouldn't": "should not",
+    "haven't": "have not", "havent": "have not", "hasn't": "has not", "hasnt": "has not",
+    "hadn't": "had not", "hadnt": "had not", "ain't": "is not", "aint": "is not",
+    "i'm": "i am", "im": "i am", "i've": "i have", "ive": "i have", "i'd": "i would",
+    "i'll": "i will", "he's": "he is", "hes": "he is", "she's": "she is", "shes": "she is",
+    "it's": "it is", "that's": "that is", "thats": "that is", "there's": "there is",
+    "theres": "there is", "they're": "they are", "theyre": "they are", "we're": "we are",
+    "you're": "you are", "youre": "you are", "what's": "what is", "whats": "what is",
+    "they've": "they have", "we've": "we have", "gonna": "going to", "wanna": "want to",
+    "gotta": "got to", "kinda": "kind of", "outta": "out of", "y'all": "you all",
+}
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred thousand".split()
+)
+_RAW_TOKEN = re.compile(r"\S+")
+_STRIP = re.compile(r"[^\w'.]+|(?<!\d)\.|\.(?!\d)")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Canonical text plus, for each canonical token, the index of the raw token it came from."""
+
+    text: str
+    tokens: tuple[str, ...]
+    origin: tuple[int, ...]
+    raw: tuple[str, ...]
+    token_starts: tuple[int, ...]
+
+    def token_at(self, char_offset: int) -> int:
+        """Index of the canonical token that contains (or follows) a character offset."""
+        lo, hi = 0, len(self.token_starts)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.token_starts[mid] <= char_offset:
+                lo = mid + 1
+            else:
+                hi = mid
+        return max(lo - 1, 0)
+
+    def raw_span(self, first: int, last: int) -> str:
+        """The caller's own words for canonical tokens first..last, without punctuation."""
+        words = self.raw[self.origin[first] : self.origin[last] + 1]
+        return " ".join(w.strip(".,;:!?\"()[]") for w in words)
+
+
+def _canonical(raw: str) -> list[str]:
+    word = raw.lower().replace("\u2019", "'").replace("`", "'")
+    word = word.strip(".,;:!?\"()[]{}")
+    if word in _EXPANSIONS:
+        return _EXPANSIONS[word].split()
+    if word.endswith("'s"):
+        # Possessives and "is" both collapse to the bare word plus nothing: "husband's chest".
+        word = word[:-2]
+    word = _STRIP.sub(" ", word).replace("'", "")
+    return word.split()
+
+
+def _merge_numbers(tokens: list[str], origin: list[int]) -> tuple[list[str], list[int]]:
+    """Turn runs of number words into digits so rules can compare values ("four hundred")."""
+    out: list[str] = []
+    out_origin: list[int] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        while j < len(tokens) and (
+            tokens[j] in _NUMBER_WORDS or (tokens[j] == "and" and j > i and j + 1 < len(tokens)
+                                           and tokens[j + 1] in _NUMBER_WORDS)
+        ):
+            j += 1
+        run = tokens[i:j]
+        if run and any(t in ("hundred", "thousand") for t in run):
+            value = parse_cardinal(" ".join(run))
+            if value is not None:
+                out.append(str(value))
+                out_origin.append(origin[i])
+                i = j
+                continue
+        out.append(tokens[i])
+        out_origin.append(origin[i])
+        i += 1
+    return out, out_origin
+
+
+def normalise(text: str) -> Normalised:
+    """Lowercase, expand contractions, drop punctuation, read "a hundred and four" as 104."""
+    raw = tuple(_RAW_TOKEN.findall(text))
+    tokens: list[str] = []
+    origin: list[int] = []
+    for index, word in enumerate(raw):
+        for tok in _canonical(word):
+            tokens.append(tok)
+            origin.append(index)
+    tokens, origin = _merge_numbers(tokens, origin)
+    starts: list[int] = []
+    pos = 0
+    for tok in tokens:
+        starts.append(pos)
+        pos += len(tok) + 1
+    return Normalised(" ".join(tokens), tuple(tokens), tuple(origin), raw, tuple(starts))
