@@ -141,15 +141,16 @@ async def _schedules(s: AsyncSession, providers: _ByName, locations: _ByName) ->
 async def _slots(s: AsyncSession, today: date) -> int:
     """Slots for the next SLOT_DAYS days from the weekly schedules, skipping existing ones."""
     horizon = today + timedelta(days=clinic.SLOT_DAYS)
-    existing = set(
-        (
+    existing = {
+        (provider_id, start)
+        for provider_id, start in (
             await s.execute(
                 select(Slot.provider_id, Slot.start).where(
                     Slot.start >= datetime.combine(today, datetime.min.time())
                 )
             )
-        ).tuples()
-    )
+        ).all()
+    }
     schedules = (await s.scalars(select(ProviderSchedule))).all()
     created = 0
     day = today

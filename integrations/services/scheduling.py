@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-from nlu.dates import WhenRequest
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,9 @@ from integrations.errors import NotFound, SlotTaken, UnknownVisitType
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
 from integrations.store.models import Appointment, Patient, Slot, VisitType
+
+if TYPE_CHECKING:
+    from nlu.dates import WhenRequest
 
 log = logging.getLogger(__name__)
 

@@ -39,12 +39,23 @@ class Database:
         )
 
     @classmethod
-    async def connect(cls, url: str = DEFAULT_URL, encryption_key: bytes | None = None) -> Database:
-        """Open the database at `url`; the data key is resolved as described in `crypto.py`."""
+    async def connect(
+        cls,
+        url: str = DEFAULT_URL,
+        encryption_key: bytes | None = None,
+        *,
+        schema: str | None = None,
+    ) -> Database:
+        """Open the database at `url`; the data key is resolved as described in `crypto.py`.
+
+        `schema` (PostgreSQL only) puts every table in that schema, e.g. one per clinic.
+        """
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend not in ("sqlite", "postgresql"):
             raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        if schema and backend != "postgresql":
+            raise ConfigError("a schema can only be chosen on PostgreSQL")
         cipher = Cipher(resolve_keys(url, encryption_key))
         kwargs: dict[str, Any] = {}
         if backend == "sqlite":
@@ -54,6 +65,8 @@ class Database:
             kwargs["connect_args"] = {"timeout": 15}
         else:
             kwargs["pool_pre_ping"] = True
+            if schema:
+                kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         engine = create_async_engine(url, **kwargs)
         if backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
