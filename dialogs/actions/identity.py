@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from nlu.confirm import yes_no
-from nlu.dates import parse_dob, speak_date
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -19,6 +18,7 @@ from rasa_sdk.types import DomainDict
 from dialogs.actions import payloads
 from dialogs.actions.context import Deps, call_id, latest_intent, metadata
 from integrations.services.identity import verify_caller
+from nlu.dates import parse_dob, speak_date
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed")
 MAX_ID_FAILURES = 3
@@ -124,6 +124,8 @@ class IdentityFormValidation(FormValidationAction):
     ) -> Slots:
         if value is True:
             return {"dob_confirmed": True}
+        if not tracker.get_slot("dob"):
+            return {"dob_confirmed": None}  # nothing to confirm yet
         text = str(value or "")
         answer = yes_no(text)
         if answer is False:

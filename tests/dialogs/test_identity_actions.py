@@ -1,0 +1,105 @@
+"""Identity check in the forms: read-back, verification against the store, failures, keypad."""
+
+from tests.dialogs.conftest import Conversation
+
+
+async def _to_readback(c: Conversation, form: str, name: str, dob: str) -> None:
+    c.answer("patient_name", name)
+    await c.run(f"validate_{form}", form)
+    c.answer("dob", dob)
+    await c.run(f"validate_{form}", form)
+
+
+async def test_dob_is_read_back_before_anything_is_checked(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    await _to_readback(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    assert c.slots["dob"] == "1972-03-04"
+    assert c.slots["requested_slot"] == "dob_confirmed"
+    turn = await c.run("action_ask_dob_confirmed", "refill_form")
+    assert turn.said.startswith("I have March")
+    assert "1972" in turn.said
+    assert turn.said.endswith("Is that right?")
+    assert not c.slots.get("verified")
+
+
+async def test_yes_to_readback_verifies_and_takes_the_named_drug(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    await _to_readback(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    c.answer("dob_confirmed", "yes", "affirm")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert c.slots["verified"] is True
+    assert c.slots["medication"] == "lisinopril 10 mg"
+    assert c.slots["refill_confirmed"] is True
+    assert turn.slots["requested_slot"] is None
+    report = await c.report()
+    assert report["verified"] is True
+
+
+async def test_wrong_person_learns_nothing_about_the_patient(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("refill my lisinopril please", "request_refill")
+    await _to_readback(c, "refill_form", "Maria Lopez", "March fifth nineteen seventy two")
+    c.answer("dob_confirmed", "yes", "affirm")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert not c.slots.get("verified")
+    assert c.slots["requested_slot"] == "patient_name"
+    assert "lisinopril" not in turn.said.lower()
+    assert "maria" not in turn.said.lower()
+
+
+async def test_three_failures_transfer_to_front_desk(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("i need to check on my appointment", "appointment_info")
+    for _ in range(3):
+        await _to_readback(c, "identity_form", "Nobody Known", "March fifth nineteen seventy two")
+        c.answer("dob_confirmed", "yes", "affirm")
+        turn = await c.run("validate_identity_form", "identity_form")
+    assert turn.slots["requested_slot"] is None
+    end = await c.run("action_serve_request")
+    assert {"kind": "transfer", "queue": "front_desk",
+            "reason": "identity could not be verified"} in end.payloads
+    report = await c.report()
+    assert report["disposition"] == "verification_failed"
+    assert report["transfer_queue"] == "front_desk"
+    assert report["verified"] is False
+
+
+async def test_keypad_is_offered_after_two_unparsed_dates(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("when is my next visit", "appointment_info")
+    c.answer("patient_name", "Maria Lopez")
+    await c.run("validate_identity_form", "identity_form")
+    first = await c.run("action_ask_dob", "identity_form")
+    assert first.payloads == []
+    for garbled in ("mumble mumble", "the uh the"):
+        c.answer("dob", garbled)
+        await c.run("validate_identity_form", "identity_form")
+    ask = await c.run("action_ask_dob", "identity_form")
+    assert ask.payloads == [{"kind": "collect_digits", "max": 8, "purpose": "dob"}]
+    c.answer("dob", "03041972")
+    await c.run("validate_identity_form", "identity_form")
+    assert c.slots["dob"] == "1972-03-04"
+
+
+async def test_no_to_readback_asks_the_date_again(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("when is my next visit", "appointment_info")
+    await _to_readback(c, "identity_form", "Maria Lopez", "March fourth nineteen seventy two")
+    c.answer("dob_confirmed", "no that's wrong", "deny")
+    turn = await c.run("validate_identity_form", "identity_form")
+    assert turn.slots["requested_slot"] == "dob"
+    assert not c.slots.get("verified")
+
+
+async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("i want to cancel", "cancel_appointment")
+    c.answer("patient_name", "can I just talk to a person", "speak_to_human")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert turn.slots["requested_slot"] is None
+    end = await c.run("action_submit_cancel")
+    assert end.payloads[0]["queue"] == "front_desk"

@@ -1,0 +1,30 @@
+"""Clinic facts come from the editable knowledge file, matched by the words of the question."""
+
+from pathlib import Path
+
+import pytest
+
+from dialogs.knowledge import Knowledge, KnowledgeError
+
+
+def test_hours_question_gets_hours_answer() -> None:
+    topic, answer = Knowledge.load().answer("what time do you close on friday")
+    assert topic == "hours"
+    assert "Monday to Friday" in answer
+
+
+def test_parking_question_gets_location_answer() -> None:
+    assert Knowledge.load().answer("is there somewhere to park")[0] == "location"
+
+
+def test_unknown_question_gets_the_menu_of_topics() -> None:
+    topic, answer = Knowledge.load().answer("do you sell puppies")
+    assert topic is None
+    assert "hours" in answer
+
+
+def test_topic_without_answer_is_rejected_with_its_name(tmp_path: Path) -> None:
+    bad = tmp_path / "k.yaml"
+    bad.write_text("topics:\n  hours:\n    words: [open]\n")
+    with pytest.raises(KnowledgeError, match="hours"):
+        Knowledge.load(bad)
