@@ -126,6 +126,7 @@ class _Submit(Action):
     """Shared ending of the appointment flows: hand-offs, the outcome line, 'anything else?'."""
 
     action_name = ""
+    intent = ""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -145,7 +146,8 @@ class _Submit(Action):
         else:
             disposition = await self.finish(dispatcher, tracker)
             if disposition:
-                await self.deps.record(call_id(tracker), disposition=disposition)
+                await self.deps.record(call_id(tracker), intent=self.intent,
+                                       disposition=disposition)
         dispatcher.utter_message(text="Is there anything else?")
         return reset
 
@@ -155,6 +157,7 @@ class _Submit(Action):
 
 class ActionSubmitSchedule(_Submit):
     action_name = "action_submit_schedule"
+    intent = "schedule_appointment"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         booking = tracker.get_slot("booking")
@@ -166,6 +169,7 @@ class ActionSubmitSchedule(_Submit):
 
 class ActionSubmitReschedule(_Submit):
     action_name = "action_submit_reschedule"
+    intent = "reschedule_appointment"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         booking = tracker.get_slot("booking")
@@ -177,6 +181,7 @@ class ActionSubmitReschedule(_Submit):
 
 class ActionSubmitCancel(_Submit):
     action_name = "action_submit_cancel"
+    intent = "cancel_appointment"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         pid, appointment = patient_id(tracker), tracker.get_slot("appointment_id")

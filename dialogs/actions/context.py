@@ -34,11 +34,13 @@ class Deps:
     def today(self) -> date:
         return self.clock().date()
 
-    async def record(self, call_id: str, **fields: Any) -> None:
-        """Set call-record fields (disposition, transfer…); a call the worker never opened is
-        only logged, because a dialog must not fail on bookkeeping."""
+    async def record(self, call_id: str, *, intent: str | None = None, **fields: Any) -> None:
+        """Set call-record fields (disposition, transfer…) and note the request served; a call
+        the worker never opened is only logged, because a dialog must not fail on bookkeeping."""
         async with self.db.session() as s:
             try:
+                if intent:
+                    await calls.add_event(s, call_id=call_id, kind="intent", data={"name": intent})
                 await calls.set_fields(s, call_id, **fields)
             except NotFound:
                 log.warning("call record missing", extra={"call_id": call_id})

@@ -145,7 +145,6 @@ class ActionSubmitRefill(Action):
                 text=f"Done. I've sent the refill request for {outcome.medication}. "
                 f"It should be ready {outcome.turnaround}."
             )
-        await self.deps.event(cid, "intent", {"name": "request_refill", "status": outcome.status})
-        await self.deps.record(cid, disposition="refill_requested")
+        await self.deps.record(cid, intent="request_refill", disposition="refill_requested")
         dispatcher.utter_message(text="Is there anything else?")
         return reset

@@ -58,7 +58,7 @@ class ActionServeRequest(Action):
                 text="I've passed that to our staff. They'll follow up with you."
             )
             disposition = "task_created"
-        await self.deps.record(cid, disposition=disposition)
+        await self.deps.record(cid, intent=intent, disposition=disposition)
         dispatcher.utter_message(text="Is there anything else?")
         return []
 
@@ -111,7 +111,7 @@ class ActionBilling(Action):
                                   note=f"New insurance member ID given by phone: {found}")
             dispatcher.utter_message(text="Thanks, I've noted the new member ID.")
         await transfer(self.deps, dispatcher, tracker, queue="billing",
-                       reason="billing or insurance question",
+                       reason="billing or insurance question", intent="billing_insurance",
                        say="I'll connect you with our billing team.")
         return []
 
@@ -130,7 +130,8 @@ class ActionClinicInfo(Action):
         topic, answer = self.knowledge.answer(latest_text(tracker))
         dispatcher.utter_message(text=answer)
         if topic:
-            await self.deps.record(call_id(tracker), disposition="info_given")
+            await self.deps.record(call_id(tracker), intent="clinic_info",
+                                   disposition="info_given")
         dispatcher.utter_message(text="Is there anything else?")
         return []
 

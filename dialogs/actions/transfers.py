@@ -29,12 +29,14 @@ async def transfer(
     reason: str,
     disposition: str = "transferred",
     say: str = "One moment. I'm connecting you now.",
+    intent: str | None = None,
 ) -> None:
     """Say a short line, send the transfer payload, and write the outcome to the call record."""
     dispatcher.utter_message(text=say)
     dispatcher.utter_message(json_message=payloads.transfer(queue, reason))
     await deps.record(
-        call_id(tracker), transferred=True, transfer_queue=queue, disposition=disposition
+        call_id(tracker), intent=intent, transferred=True, transfer_queue=queue,
+        disposition=disposition,
     )
 
 
@@ -71,7 +73,7 @@ class ActionTransferNurse(Action):
         level = metadata(tracker).get("triage_level") or "none"
         reason = f"symptom reported (triage {level})"
         await transfer(self.deps, dispatcher, tracker, queue="nurse", reason=reason,
-                       say="I'll connect you with a nurse now.")
+                       say="I'll connect you with a nurse now.", intent="report_symptom")
         return []
 
 
@@ -86,5 +88,5 @@ class ActionTransferFrontDesk(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         await transfer(self.deps, dispatcher, tracker, queue="front_desk",
-                       reason="caller asked for a person")
+                       reason="caller asked for a person", intent="speak_to_human")
         return []

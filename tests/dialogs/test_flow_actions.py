@@ -153,3 +153,12 @@ async def test_goodbye_hangs_up(conversation: Conversation) -> None:
     c.user("bye", "goodbye")
     end = await c.run("action_goodbye")
     assert end.payloads == [{"kind": "hangup"}]
+
+
+async def test_served_requests_are_listed_in_the_call_report(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    c.user("where are you located", "clinic_info")
+    await c.run("action_clinic_info")
+    c.user("put me through to someone", "speak_to_human")
+    await c.run("action_transfer_front_desk")
+    assert (await c.report())["intents"] == ["clinic_info", "speak_to_human"]

@@ -1,0 +1,137 @@
+"""The real thing: the trained model served by Rasa, calling our actions over HTTP.
+
+Slow (training ~3 min when the data changed, start ~40 s): one model and ONE server for the
+whole session, shared by every test here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography.fernet import Fernet
+
+from dialogs.action_endpoint import action_webhook
+from dialogs.actions import build_action_executor
+from dialogs.client import BotMessage, RasaClient
+from dialogs.evaluate import evaluate, read_labelled
+from dialogs.server import RasaServer
+from dialogs.train import PROJECT_DIR, RASA_BIN, ensure_model, rasa_env
+from integrations.seed.demo import seed_demo
+from integrations.services import calls
+from integrations.services.call_report import call_report
+from integrations.store import Database
+
+pytestmark = pytest.mark.slow
+HELDOUT = Path(__file__).with_name("heldout_intents.tsv")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    model: Path
+    server: RasaServer
+    client: RasaClient
+    db: Database
+
+
+@pytest.fixture(scope="session")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    work = tmp_path_factory.mktemp("rasa")
+    model = await asyncio.to_thread(ensure_model)
+    db = await Database.connect(f"sqlite+aiosqlite:///{work}/clinic.db", Fernet.generate_key())
+    await db.create_all()
+    await seed_demo(db, date.today())
+    app = web.Application()
+    app.router.add_post("/webhook", action_webhook(build_action_executor(db)))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    action_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", action_port).start()
+    server = RasaServer(model, port=free_port(),
+                        action_url=f"http://127.0.0.1:{action_port}/webhook", run_dir=work)
+    await server.start()
+    client = RasaClient(server.base_url)
+    try:
+        await server.wait_ready()
+        yield Stack(model, server, client, db)
+    finally:
+        await client.close()
+        await server.stop()
+        await runner.cleanup()
+        await db.dispose()
+
+
+async def test_heldout_phrasings_reach_95_percent(stack: Stack) -> None:
+    result = await evaluate(stack.client, read_labelled(HELDOUT))
+    assert result.accuracy >= 0.95, result.errors
+
+
+async def test_conversation_test_stories_pass(stack: Stack, tmp_path: Path) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [str(RASA_BIN), "test", "core", "--stories", str(PROJECT_DIR / "tests"),
+         "-m", str(stack.model), "--out", str(tmp_path), "--fail-on-prediction-errors"],
+        cwd=tmp_path, env=rasa_env(), capture_output=True, text=True, check=False,
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    detail = failed.read_text() if failed.exists() else done.stderr[-3000:]
+    assert done.returncode == 0, detail
+
+
+def _texts(messages: list[BotMessage]) -> str:
+    return " ".join(m.text for m in messages if m.text)
+
+
+async def test_refill_call_over_the_rest_channel(stack: Stack) -> None:
+    call_id = f"rest-refill-{datetime.now():%H%M%S%f}"
+    async with stack.db.session() as s:
+        await calls.open_call(s, call_id=call_id, caller_number="+15550100001",
+                              started=datetime.now())
+    meta = {"caller_number": "+15550100001", "triage_level": "none", "verified": False,
+            "call_id": call_id}
+
+    async def say(text: str) -> list[BotMessage]:
+        return await stack.client.send(call_id, text, meta)
+
+    asked_name = await say("hi i need a refill of my lisinopril please")
+    assert "full name" in _texts(asked_name)
+    assert "date of birth" in _texts(await say("Maria Lopez"))
+    readback = _texts(await say("March fourth nineteen seventy two"))
+    assert "1972" in readback and "Is that right?" in readback
+    filed = _texts(await say("yes"))
+    assert "lisinopril 10 mg" in filed and "anything else" in filed
+    bye = await say("no that's all thank you")
+    assert {"kind": "hangup"} in [m.payload for m in bye]
+    async with stack.db.session() as s:
+        report = await call_report(s, call_id)
+    assert report["verified"] is True
+    assert report["disposition"] == "refill_requested"
+    assert any("lisinopril" in m for m in report["refill_requests"])
+
+
+async def test_server_is_restarted_when_it_dies(stack: Stack) -> None:
+    process = stack.server._process
+    assert process is not None and stack.server.running
+    os.killpg(process.pid, signal.SIGKILL)
+    for _ in range(100):
+        if stack.server.restarts:
+            break
+        await asyncio.sleep(0.1)
+    assert stack.server.restarts == 1
+    await stack.server.wait_ready()
+    assert await stack.client.ready()
