@@ -1,0 +1,49 @@
+"""Yes or no from a caller's reply to a read-back ("Did I get that right?")."""
+
+from __future__ import annotations
+
+import re
+
+# Longest phrases first so "not right" wins over "right".
+_NO = (
+    "that is not right", "that's not right", "thats not right", "not right", "not correct",
+    "incorrect", "not quite", "not really", "that is wrong", "that's wrong", "wrong", "nope",
+    "nah", "negative", "no way", "absolutely not", "definitely not", "of course not",
+    "not at all", "don't", "do not", "no", "not",
+)
+_YES = (
+    "that is right", "that's right", "thats right", "that is correct", "that's correct",
+    "you got it", "go ahead", "please do", "sounds good", "that works", "uh huh", "mm hmm",
+    "mhm", "yes", "yeah", "yep", "yup", "ya", "yea", "correct", "right", "exactly", "sure",
+    "ok", "okay", "affirmative", "absolutely", "definitely", "of course", "perfect",
+    "it does", "i do", "please",
+)
+_UNSURE = re.compile(r"\b(not sure|i don't know|i do not know|dunno|maybe|i think so\?|"
+                     r"what|repeat|say that again|pardon|sorry)\b")
+_CUES = sorted(((p, False) for p in _NO), key=lambda c: -len(c[0]))
+_CUES += sorted(((p, True) for p in _YES), key=lambda c: -len(c[0]))
+_PATTERN = re.compile(
+    r"\b(" + "|".join(re.escape(p) for p, _ in sorted(_CUES, key=lambda c: -len(c[0]))) + r")\b"
+)
+_POLARITY = dict(_CUES)
+
+
+def yes_no(text: str) -> bool | None:
+    """True for yes, False for no, None when the reply is neither or unclear.
+
+    When a reply holds both ("no wait, yes"), the last cue wins: callers correct themselves.
+    Keypad 1 is yes and 2 is no, as read-back prompts offer.
+    """
+    clean = " ".join(text.lower().replace("\u2019", "'").replace(",", " ").split()).strip(" .!?")
+    if clean in ("1", "one"):
+        return True
+    if clean in ("2", "two"):
+        return False
+    cues = [_POLARITY[m.group(1)] for m in _PATTERN.finditer(clean)]
+    if not cues:
+        return None
+    if _UNSURE.search(clean) and len(set(cues)) > 1:
+        return None
+    if _UNSURE.search(clean) and not re.match(r"(yes|yeah|no|yep|nope)\b", clean):
+        return None
+    return cues[-1]

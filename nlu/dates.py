@@ -1,0 +1,351 @@
+"""Dates as callers say or key them: dates of birth, appointment wishes, and read-back.
+
+US order (month, day, year) is assumed when a date is all numbers, unless the first number
+cannot be a month. Two-digit years land in the most recent century that is not in the future.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from nlu.numbers import ORDINALS, TEENS, TENS, UNITS, parse_year_words
+
+MONTHS: dict[str, int] = {
+    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
+    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
+    "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
+    "december": 12, "dec": 12,
+}
+MONTH_NAMES = [
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+]
+_ORDINAL_WORDS = {v: k for k, v in ORDINALS.items()}
+_UNIT_WORDS = {v: k for k, v in UNITS.items() if k not in ("oh", "o", "nought")}
+_TENS_WORDS = {v: k for k, v in TENS.items() if k != "fourty"}
+_FILLER = {"the", "of", "on", "born", "my", "birthday", "date", "birth", "is", "it", "its",
+           "was", "uh", "um", "and", "dob", "in", "a", "i", "im", "am", "s"}
+_MAX_AGE_YEARS = 125
+
+
+@dataclass(frozen=True, slots=True)
+class WhenRequest:
+    """What a caller asked for: a date range, and optionally a part of day or time bounds."""
+
+    start: date
+    end: date
+    part_of_day: str | None = None  # "morning" | "afternoon" | "evening"
+    earliest: time | None = None
+    latest: time | None = None
+
+
+def _tokens(text: str) -> list[str]:
+    text = text.lower().replace("-", " ").replace("/", " ").replace(".", " ").replace(",", " ")
+    text = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text)
+    return re.findall(r"[a-z]+|\d+", text)
+
+
+def _day_at(tokens: list[str], i: int) -> tuple[int, int] | None:
+    """A day of month starting at tokens[i]: (day, tokens used)."""
+    if i >= len(tokens):
+        return None
+    tok = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if tok in ("twenty", "thirty") and (nxt in ORDINALS or nxt in UNITS) and nxt not in (
+        "oh", "o", "zero"
+    ):
+        value = ORDINALS.get(nxt, UNITS.get(nxt, 0))
+        if value < 10:
+            return TENS[tok] + value, 2
+    if tok in ORDINALS:
+        return ORDINALS[tok], 1
+    if tok in TEENS:
+        return TEENS[tok], 1
+    if tok in TENS:
+        return TENS[tok], 1
+    if tok in ("oh", "zero", "o") and nxt in UNITS:
+        return UNITS[nxt], 2
+    if tok in UNITS:
+        return UNITS[tok], 1
+    if tok.isdigit() and len(tok) <= 2:
+        return int(tok), 1
+    return None
+
+
+def _full_year(value: int, digits: int, today: date) -> int:
+    if digits == 4:
+        return value
+    year = 2000 + value
+    return year if year <= today.year else 1900 + value
+
+
+def _valid_dob(year: int, month: int, day: int, today: date) -> date | None:
+    try:
+        candidate = date(year, month, day)
+    except ValueError:
+        return None
+    if candidate > today or today.year - candidate.year > _MAX_AGE_YEARS:
+        return None
+    return candidate
+
+
+def _keypad(digits: str, today: date) -> date | None:
+    """MMDDYYYY or MMDDYY typed on the keypad or read digit by digit."""
+    if len(digits) == 8:
+        return _valid_dob(int(digits[4:]), int(digits[:2]), int(digits[2:4]), today)
+    if len(digits) == 6:
+        year = _full_year(int(digits[4:]), 2, today)
+        return _valid_dob(year, int(digits[:2]), int(digits[2:4]), today)
+    return None
+
+
+def _single_digits(tokens: list[str]) -> str | None:
+    digits = []
+    for tok in tokens:
+        if tok.isdigit():
+            digits.append(tok)
+        elif tok in UNITS:
+            digits.append(str(UNITS[tok]))
+        else:
+            return None
+    joined = "".join(digits)
+    return joined if all(len(d) == 1 for d in digits) or len(digits) == 1 else None
+
+
+def _year_from(tokens: list[str], today: date) -> int | None:
+    parsed = parse_year_words(" ".join(tokens))
+    return _full_year(*parsed, today) if parsed else None
+
+
+def parse_dob(text: str, today: date) -> date | None:
+    """A date of birth from any spoken or keyed form, or None if unusable.
+
+    "March fourth nineteen seventy two", "3/4/72", "the fourth of march seventy two",
+    "03041972" (keypad), "oh three oh four nineteen seventy two". Future and impossible
+    dates give None.
+    """
+    tokens = [t for t in _tokens(text) if t not in _FILLER]
+    if not tokens:
+        return None
+    digits = _single_digits(tokens)
+    if digits is not None and len(digits) in (6, 8):
+        return _keypad(digits, today)
+    month_at = next((i for i, t in enumerate(tokens) if t in MONTHS), None)
+    if month_at is not None:
+        return _with_month_name(tokens, month_at, today)
+    return _all_numbers(tokens, today)
+
+
+def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
+    month = MONTHS[tokens[month_at]]
+    before = _day_at(tokens, 0) if month_at else None
+    after = _day_at(tokens, month_at + 1)
+    if before is not None and before[1] == month_at:  # "the fourth of march 1972"
+        day, rest = before[0], tokens[month_at + 1 :]
+    elif after is not None:  # "march fourth 1972"
+        day, used = after
+        rest = tokens[month_at + 1 + used :]
+    else:
+        return None
+    year = _year_from(rest, today)
+    return _valid_dob(year, month, day, today) if year else None
+
+
+def _all_numbers(tokens: list[str], today: date) -> date | None:
+    first = _day_at(tokens, 0)
+    if first is None:
+        return None
+    second = _day_at(tokens, first[1])
+    if second is None:
+        return None
+    year = _year_from(tokens[first[1] + second[1] :], today)
+    if year is None:
+        return None
+    month, day = first[0], second[0]
+    if month > 12 >= day:  # day-first, "25 12 1980"
+        month, day = day, month
+    return _valid_dob(year, month, day, today)
+
+
+def _ordinal_words(n: int) -> str:
+    if n in _ORDINAL_WORDS:
+        return _ORDINAL_WORDS[n]
+    tens, unit = divmod(n, 10)
+    return f"{_TENS_WORDS[tens * 10]} {_ORDINAL_WORDS[unit]}"
+
+
+def speak_date(d: date) -> str:
+    """How the bot reads a date back: "March fourth, 1972"."""
+    return f"{MONTH_NAMES[d.month - 1]} {_ordinal_words(d.day)}, {d.year}"
+
+
+_WEEKDAYS = {
+    "monday": 0, "mon": 0, "tuesday": 1, "tues": 1, "tue": 1, "wednesday": 2, "wed": 2,
+    "thursday": 3, "thurs": 3, "thu": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5,
+    "sunday": 6, "sun": 6,
+}
+_ASAP = re.compile(
+    r"\b(asap|a s a p|as soon as (possible|you can|i can)|soonest|earliest|first available|"
+    r"next available|any ?time|whenever|first opening|right away)\b"
+)
+_PARTS = (("morning", "morning"), ("afternoon", "afternoon"), ("evening", "evening"),
+          ("tonight", "evening"), ("after work", "evening"), ("lunch ?time", "afternoon"))
+_CLOCK = r"(\d{1,2}(?::\d\d)?|noon|midday|lunch|[a-z]+(?: thirty| fifteen| forty five)?)"
+_AMPM = r"(?:\s*(am|pm|a m|p m|in the morning|in the afternoon|in the evening|o ?clock))?"
+_BOUND = re.compile(rf"\b(after|before|by|at|around|from|between|until|till|and|to)\s+{_CLOCK}"
+                    rf"{_AMPM}")
+_IN_N = re.compile(r"\bin (a|an|one|two|three|four|a couple of|a few|\d+) (day|days|week|weeks)\b")
+_WORD_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "a couple of": 2,
+             "a few": 3}
+
+
+def _clock(word: str, ampm: str | None) -> time | None:
+    if word in ("noon", "midday", "lunch"):
+        return time(13) if word == "lunch" else time(12)
+    minute = 0
+    if ":" in word:
+        hour_text, minute_text = word.split(":")
+        hour, minute = int(hour_text), int(minute_text)
+    elif word.isdigit():
+        hour = int(word)
+    else:
+        parts = word.split()
+        if parts[0] not in UNITS and parts[0] not in ("ten", "eleven", "twelve"):
+            return None
+        hour = UNITS.get(parts[0], TEENS.get(parts[0], 0))
+        minute = {"thirty": 30, "fifteen": 15, "forty five": 45}.get(" ".join(parts[1:]), 0)
+    if not 1 <= hour <= 23 or minute > 59:
+        return None
+    ampm = (ampm or "").replace(" ", "")
+    if hour < 12 and (ampm in ("pm", "intheafternoon", "intheevening") or (
+        not ampm.startswith(("am", "inthemorning")) and 1 <= hour <= 6
+    )):
+        hour += 12  # clinics open in the day: "after 3" means 15:00
+    return time(hour, minute)
+
+
+def _time_bounds(text: str) -> tuple[time | None, time | None]:
+    earliest: time | None = None
+    latest: time | None = None
+    for match in _BOUND.finditer(text):
+        word, clock = match.group(1), _clock(match.group(2), match.group(3))
+        if clock is None:
+            continue
+        if word in ("after", "from", "between"):
+            earliest = clock
+        elif word in ("before", "by", "until", "till", "and", "to"):
+            if word in ("and", "to") and earliest is None:
+                continue
+            latest = clock
+        else:  # "at 10", "around 10": a one-hour window
+            earliest = clock
+            latest = time(min(clock.hour + 1, 23), clock.minute)
+    return earliest, latest
+
+
+def _next_weekday(today: date, weekday: int, *, next_week: bool) -> date:
+    if next_week:  # "next tuesday": the tuesday of next calendar week
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday + timedelta(days=weekday)
+    return today + timedelta(days=(weekday - today.weekday()) % 7)
+
+
+def _day_of_month(today: date, day: int, weekday: int | None) -> date | None:
+    year, month = today.year, today.month
+    fallback: date | None = None
+    for _ in range(4):  # a weekday that never matches nearby is a slip: keep the day
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate and candidate >= today:
+            fallback = fallback or candidate
+            if weekday is None or candidate.weekday() == weekday:
+                return candidate
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
+    return fallback
+
+
+def _ordinal_day(tokens: list[str], raw: str) -> int | None:
+    """A day of month said as an ordinal: "the fifth", "the 5th", "twenty third"."""
+    match = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)\b", raw)
+    if match:
+        return int(match.group(1))
+    for i, tok in enumerate(tokens):
+        if tok in ORDINALS and not (i > 0 and tokens[i - 1] in ("twenty", "thirty")):
+            return ORDINALS[tok]
+        if tok in ("twenty", "thirty") and i + 1 < len(tokens) and tokens[i + 1] in ORDINALS:
+            return TENS[tok] + ORDINALS[tokens[i + 1]]
+    match = re.search(r"\bthe (\d{1,2})\b(?! (?:am|pm|o ?clock))", raw)
+    return int(match.group(1)) if match else None
+
+
+def _date_range(text: str, tokens: list[str], today: date) -> tuple[date, date] | None:
+    if "day after tomorrow" in text:
+        return today + timedelta(days=2), today + timedelta(days=2)
+    if "tomorrow" in tokens:
+        return today + timedelta(days=1), today + timedelta(days=1)
+    if "today" in tokens or "tonight" in tokens or re.search(r"\bthis (morning|afternoon|evening)",
+                                                             text):
+        return today, today
+    if re.search(r"\bnext week\b", text):
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday, monday + timedelta(days=6)
+    if re.search(r"\b(this|later this|rest of the) week\b", text):
+        return today, today + timedelta(days=6 - today.weekday())
+    if re.search(r"\bnext month\b", text):
+        start = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return start, end
+    weekday = next((_WEEKDAYS[t] for t in tokens if t in _WEEKDAYS), None)
+    month = next((MONTHS[t] for t in tokens if t in MONTHS and t != "may" or t == "may" and
+                  re.search(r"\bmay (\d|the|[a-z]+(st|nd|rd|th))", text)), None)
+    day = _ordinal_day(tokens, text)
+    if month is not None:
+        day = day or next((int(t) for t in tokens if t.isdigit() and int(t) <= 31), None)
+        if day:
+            for year in (today.year, today.year + 1):
+                try:
+                    candidate = date(year, month, day)
+                except ValueError:
+                    return None
+                if candidate >= today:
+                    return candidate, candidate
+    if day is not None:
+        found = _day_of_month(today, day, weekday)
+        return (found, found) if found else None
+    if weekday is not None:
+        found = _next_weekday(today, weekday, next_week=bool(re.search(r"\bnext \w+day\b", text)))
+        return found, found
+    match = _IN_N.search(text)
+    if match:
+        count = _WORD_NUM.get(match.group(1)) or int(match.group(1))
+        if match.group(2).startswith("week"):
+            start = today + timedelta(weeks=count)
+            return start, start + timedelta(days=6)
+        start = today + timedelta(days=count)
+        return start, start
+    return None
+
+
+def parse_when(text: str, now: datetime) -> WhenRequest | None:
+    """What a caller asked for when booking ("next Tuesday morning", "after 3", "asap").
+
+    Returns None when the text holds no date or time wish at all.
+    """
+    today = now.date()
+    raw = " ".join(text.lower().replace(",", " ").replace(".", " ").split())
+    tokens = _tokens(raw)
+    part = next((name for phrase, name in _PARTS if re.search(rf"\b{phrase}\b", raw)), None)
+    earliest, latest = _time_bounds(raw)
+    span = _date_range(raw, tokens, today)
+    if span is None:
+        if not (_ASAP.search(raw) or part or earliest or latest):
+            return None
+        span = (today, today + timedelta(days=13))
+    if part is None and earliest is not None and latest is None:
+        part = None
+    return WhenRequest(start=span[0], end=span[1], part_of_day=part, earliest=earliest,
+                       latest=latest)

@@ -1,0 +1,82 @@
+"""Fuzzy and phonetic comparison of a spoken name with a name on file.
+
+ASR spells unusual names by sound ("marya lopes") and callers give names in either order,
+so tokens are aligned order-free and compared both by spelling and by Metaphone code.
+"""
+
+from __future__ import annotations
+
+import re
+
+import jellyfish
+from rapidfuzz import fuzz
+
+_TITLES = {"mr", "mrs", "ms", "miss", "dr", "doctor", "mister", "missus", "sir", "madam"}
+_LEAD_INS = re.compile(
+    r"^(?:(?:yes|yeah|hi|hello|um|uh|so|okay|ok)\s+)*(?:my name is|my name's|name is|"
+    r"this is|it is|it's|i am|i'm|im|the patient is|patient is|calling for|her name is|"
+    r"his name is)\s+"
+)
+_MIDDLE_WEIGHT = 0.3  # callers often drop middle names; a missing one should cost little
+
+
+def _tokens(name: str) -> list[str]:
+    text = name.lower().replace("-", " ").replace(",", " ")
+    text = _LEAD_INS.sub("", text.strip())
+    words = re.findall(r"[a-z']+", text)
+    return [w.replace("'", "") for w in words if w not in _TITLES]
+
+
+def _phonetic(a: str, b: str) -> float:
+    code_a, code_b = jellyfish.metaphone(a), jellyfish.metaphone(b)
+    if not code_a or not code_b:
+        return 0.0
+    return fuzz.ratio(code_a, code_b) / 100.0
+
+
+def _token_similarity(a: str, b: str) -> float:
+    spelled = fuzz.ratio(a, b) / 100.0
+    if a[:1] != b[:1] and spelled < 0.8:
+        # Phonetic codes of short words collide easily; require some spelling support.
+        return spelled
+    # Sound alone over-matches different names (Jane / John share a code): blend it.
+    return max(spelled, 0.6 * spelled + 0.4 * _phonetic(a, b))
+
+
+def _aligned(spoken: list[str], candidate: list[str]) -> float:
+    """Weighted mean over candidate tokens of their best unused spoken token."""
+    available = list(spoken)
+    total = 0.0
+    weights = 0.0
+    for index, token in enumerate(candidate):
+        middle = 0 < index < len(candidate) - 1
+        weight = _MIDDLE_WEIGHT if middle else 1.0
+        best, best_at = 0.0, -1
+        for at, word in enumerate(available):
+            sim = _token_similarity(word, token)
+            if sim > best:
+                best, best_at = sim, at
+        if best_at >= 0 and (best >= 0.5 or not middle):
+            available.pop(best_at)
+        elif middle:
+            best = 0.6  # an unspoken middle name is neutral-ish
+        total += weight * best
+        weights += weight
+    # Extra spoken words (a second surname the file lacks) cost a little.
+    extra = len(available) * 0.05
+    return max(total / weights - extra, 0.0) if weights else 0.0
+
+
+def name_score(spoken: str, candidate: str) -> float:
+    """How likely the spoken name is the candidate, in [0, 1]; order-tolerant.
+
+    Rough guide: >= 0.85 same name, 0.7-0.85 likely (confirm with date of birth), < 0.6 not.
+    """
+    said, filed = _tokens(spoken), _tokens(candidate)
+    if not said or not filed:
+        return 0.0
+    aligned = _aligned(said, filed)
+    # ASR may split or merge words ("mary ann" / "maryann", "I should con" for "Aisha Khan").
+    joined_said, joined_filed = "".join(said), "".join(filed)
+    joined = _token_similarity(joined_said, joined_filed)
+    return round(min(max(aligned, 0.9 * joined), 1.0), 3)

@@ -1,0 +1,176 @@
+"""Specifications of red-flag triage: categories, negation, history, benign words, speed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from nlu.triage import Level, TriageEngine
+from nlu.triage.evaluate import evaluate, read_cases
+
+CASES = Path(__file__).with_name("triage_cases.tsv")
+
+
+@pytest.fixture(scope="module")
+def engine() -> TriageEngine:
+    return TriageEngine.default()
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [
+        ("cardiac", "my grandfather says it feels like a band squeezing his chest"),
+        ("stroke", "half of her face is sagging and she sounds drunk but she is not"),
+        ("breathing", "my little girl can't get her breath"),
+        ("anaphylaxis", "after the shellfish his tongue got huge"),
+        ("severe_bleeding", "the gash on his scalp has been gushing blood for ten minutes"),
+        ("unresponsive", "my uncle just keeled over at dinner"),
+        ("seizure", "my nephew is having convulsions"),
+        ("suicide_self_harm", "my friend texted me that she wants to end her life"),
+        ("overdose_poisoning", "the kids drank some antifreeze from the garage"),
+        ("head_injury", "she smacked her head on the ice and now she is vomiting"),
+        ("pregnancy_emergency", "i am 20 weeks pregnant and bleeding through a pad"),
+        ("infant_emergency", "my 3 week old is burning up"),
+        ("burns", "he spilled scalding coffee all over his lap and it is blistering"),
+        ("major_trauma", "my son was hit by a car on his bike"),
+    ],
+)
+def test_emergent_category_fires_on_unseen_phrasing(
+    engine: TriageEngine, category: str, text: str
+) -> None:
+    result = engine.assess(text)
+    assert result.level is Level.EMERGENT
+    assert category in result.categories
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [
+        ("meningitis_signs", "fever since last night and she says her neck is too stiff to move"),
+        ("high_fever", "he is at 104.2 even after motrin"),
+        ("dehydration_vomiting", "I can't keep any fluids down since this morning"),
+        ("blood_sugar", "my glucose is reading over 400"),
+        ("spreading_infection", "the spider bite is getting bigger and the redness is spreading"),
+        ("injury_cannot_bear_weight", "she can't stand on her left foot after the fall"),
+        ("abdominal_pain", "excruciating cramps in my lower belly"),
+        ("depression_hopelessness", "i feel worthless and numb inside"),
+        ("vision_loss", "i suddenly lost the sight in my right eye"),
+        ("palpitations", "my heart keeps skipping and racing"),
+    ],
+)
+def test_urgent_category_escalates(engine: TriageEngine, category: str, text: str) -> None:
+    result = engine.assess(text)
+    assert result.level is not Level.NONE
+    assert category in result.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no chest pain at all",
+        "i do not have any chest pain",
+        "patient denies shortness of breath",
+        "she is not having trouble breathing",
+        "he never had a seizure",
+        "without fever or vomiting",
+        "i'm not suicidal",
+        "no bleeding since the stitches",
+        "no fever or stiff neck",
+    ],
+)
+def test_negated_red_flag_does_not_escalate(engine: TriageEngine, text: str) -> None:
+    assert engine.assess(text).level is Level.NONE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I had a stroke two years ago",
+        "my mom had a heart attack years ago",
+        "history of seizures, doing fine",
+        "my brother passed away from an overdose",
+        "he collapsed once back in 2012",
+        "my dad had a stroke last year and needs his paperwork",
+    ],
+)
+def test_remote_history_does_not_escalate(engine: TriageEngine, text: str) -> None:
+    assert engine.assess(text).level is Level.NONE
+
+
+def test_recent_history_is_softened_to_urgent(engine: TriageEngine) -> None:
+    assert engine.assess("I fainted yesterday at work").level is Level.URGENT
+
+
+def test_recent_overdose_stays_emergent(engine: TriageEngine) -> None:
+    assert engine.assess("she swallowed a whole bottle of pills last night").level is (
+        Level.EMERGENT
+    )
+
+
+def test_history_does_not_hide_a_new_episode(engine: TriageEngine) -> None:
+    result = engine.assess("I had a heart attack years ago and now my chest is tight again")
+    assert result.level is Level.EMERGENT
+
+
+def test_negation_does_not_reach_across_clauses(engine: TriageEngine) -> None:
+    assert engine.assess("no fever but I can't breathe").level is Level.EMERGENT
+    assert engine.assess("no he is not breathing").level is Level.EMERGENT
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need my asthma inhaler refilled",
+        "book me a heart checkup",
+        "refill my blood pressure medicine",
+        "I have a stroke clinic appointment next week",
+        "are my chest x-ray results in",
+        "I'd like an appointment with the seizure clinic",
+        "I need a new glucose meter and strips",
+    ],
+)
+def test_benign_use_of_alarming_words_does_not_escalate(engine: TriageEngine, text: str) -> None:
+    assert engine.assess(text).level is Level.NONE
+
+
+def test_result_carries_flags_and_the_words_that_fired(engine: TriageEngine) -> None:
+    result = engine.assess("My husband's chest HURTS, and he can't breathe!")
+    assert result.level is Level.EMERGENT
+    assert {"cardiac", "breathing"} <= set(result.categories)
+    assert any("chest" in words.lower() for words in result.matched)
+    payload = result.to_json()
+    assert payload["level"] == "emergent"
+    assert payload["text"] == "My husband's chest HURTS, and he can't breathe!"
+    assert payload["flags"] == result.categories
+    assert payload["matched"] == result.matched
+
+
+def test_lowercase_unpunctuated_asr_text_is_handled(engine: TriageEngine) -> None:
+    assert engine.assess("my wife cant breath and her lips r blue").level is Level.EMERGENT
+
+
+def test_empty_and_neutral_text_is_none(engine: TriageEngine) -> None:
+    assert engine.assess("").level is Level.NONE
+    assert engine.assess("   ").flags == ()
+
+
+def test_own_case_set_meets_recall_and_false_alarm_targets(engine: TriageEngine) -> None:
+    report = evaluate(engine, read_cases(CASES))
+    emergent_ok, emergent_total = report.rate("emergent")
+    escalate_ok, escalate_total = report.rate("emergent", "urgent")
+    benign_ok, benign_total = report.rate("none", "tricky")
+    assert emergent_total >= 100 and benign_total >= 50
+    assert emergent_ok == emergent_total, report.misses
+    assert escalate_ok == escalate_total, report.misses
+    assert (benign_total - benign_ok) / benign_total < 0.05, report.misses
+
+
+def test_assess_is_well_under_a_millisecond(engine: TriageEngine) -> None:
+    texts = [text for _, text in read_cases(CASES)]
+    started = time.perf_counter()
+    for text in texts:
+        engine.assess(text)
+    per_call_ms = (time.perf_counter() - started) * 1000 / len(texts)
+    assert per_call_ms < 1.0
