@@ -17,13 +17,14 @@ from rapidfuzz import fuzz
 from nlu.medication_table import BRANDS
 
 _BRAND_TO_GENERIC: dict[str, str] = {b: g for g, brands in BRANDS.items() for b in brands}
-_FILLER = frozenset(
+_FILLER_WORDS = (
     "i my the a an of for on and to please need needs want refill refills refilled renew "
     "prescription script medication medicine meds pill pills tablet tablets capsule capsules "
     "mg milligram milligrams mcg microgram units unit dose daily er xr sr xl dr extended release "
     "inhaler cream my his her some more out ran run running am is it that this called uh um "
-    "can get have be".split()
+    "can get have be"
 )
+_FILLER = frozenset(_FILLER_WORDS.split())
 _MAX_WINDOW = 4
 THRESHOLD = 0.72
 

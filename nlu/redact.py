@@ -18,7 +18,8 @@ _NUMBER_WORD = "|".join(sorted([*UNITS, *TEENS, *TENS, "hundred", "thousand", "d
 _ORDINAL_WORD = (r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
                  r"eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
                  r"eighteenth|nineteenth|twentieth|thirtieth)")
-_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:twenty |thirty )?{_ORDINAL_WORD}|(?:{_NUMBER_WORD})(?: (?:{_NUMBER_WORD}))?)"
+_DAY = (rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|(?:twenty |thirty )?{_ORDINAL_WORD}"
+        rf"|(?:{_NUMBER_WORD})(?: (?:{_NUMBER_WORD}))?)")
 _YEAR = rf"(?:\d{{2,4}}|(?:{_NUMBER_WORD})(?:[ -](?:{_NUMBER_WORD})){{0,3}})"
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")

@@ -126,7 +126,7 @@ def _category(
     if unknown:
         raise _fail(source, f"unknown keys {sorted(unknown)}", name)
     try:
-        level = Level(body.get("level"))
+        level = Level(str(body.get("level")))
     except ValueError:
         raise _fail(
             source, f"level {body.get('level')!r} is not one of none, urgent, emergent", name

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from nlu.numbers import parse_cardinal
+from nlu.numbers import TEENS, TENS, UNITS, parse_cardinal
 
 # Contractions with and without the apostrophe (ASR drops it about half the time).
 _EXPANSIONS: dict[str, str] = {
@@ -29,11 +29,8 @@ _EXPANSIONS: dict[str, str] = {
     "they've": "they have", "we've": "we have", "gonna": "going to", "wanna": "want to",
     "gotta": "got to", "kinda": "kind of", "outta": "out of", "y'all": "you all",
 }
-_NUMBER_WORDS = frozenset(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
-    "eighty ninety hundred thousand".split()
-)
+# "oh" and "o" stay words here: "oh my god" is not a number.
+_NUMBER_WORDS = frozenset([*UNITS, *TEENS, *TENS, "hundred", "thousand"]) - {"oh", "o", "nought"}
 _RAW_TOKEN = re.compile(r"\S+")
 _STRIP = re.compile(r"[^\w'.]+|(?<!\d)\.|\.(?!\d)")
 

@@ -1,0 +1,117 @@
+"""Specifications of date parsing: dates of birth, booking wishes, read-back."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+import pytest
+
+from nlu.dates import parse_dob, parse_when, speak_date
+
+TODAY = date(2026, 11, 27)  # a Friday
+NOW = datetime(2026, 11, 27, 9, 30)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "March fourth nineteen seventy two",
+        "march 4th 1972",
+        "3 4 1972",
+        "03/04/1972",
+        "3-4-72",
+        "the fourth of march seventy two",
+        "4th of March, 1972",
+        "03041972",
+        "030472",
+        "oh three oh four nineteen seventy two",
+        "zero three zero four one nine seven two",
+        "my date of birth is march the fourth 1972",
+        "Mar 4 1972",
+    ],
+)
+def test_dob_in_any_spoken_or_keyed_form(text: str) -> None:
+    assert parse_dob(text, TODAY) == date(1972, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("december twenty fifth eighty", date(1980, 12, 25)),
+        ("june thirtieth two thousand one", date(2001, 6, 30)),
+        ("the twenty third of october nineteen fifty five", date(1955, 10, 23)),
+        ("january 5 oh five", date(2005, 1, 5)),
+        ("25/12/1980", date(1980, 12, 25)),
+        ("seven twelve sixty", date(1960, 7, 12)),
+        ("feb 29 2000", date(2000, 2, 29)),
+    ],
+)
+def test_dob_variants(text: str, expected: date) -> None:
+    assert parse_dob(text, TODAY) == expected
+
+
+def test_two_digit_year_is_never_in_the_future() -> None:
+    assert parse_dob("may 2 30", TODAY) == date(1930, 5, 2)
+    assert parse_dob("may 2 19", TODAY) == date(2019, 5, 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["january 5 2030", "february 30 1990", "13 13 1980", "feb 29 2001", "hello there", "",
+     "march", "1850 march 3"],
+)
+def test_future_impossible_or_missing_dob_is_rejected(text: str) -> None:
+    assert parse_dob(text, TODAY) is None
+
+
+def test_speak_date_reads_month_ordinal_and_year() -> None:
+    assert speak_date(date(1972, 3, 4)) == "March fourth, 1972"
+    assert speak_date(date(1990, 1, 23)) == "January twenty third, 1990"
+    assert speak_date(date(2001, 12, 31)) == "December thirty first, 2001"
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "part"),
+    [
+        ("next Tuesday morning", date(2026, 12, 1), date(2026, 12, 1), "morning"),
+        ("tomorrow afternoon", date(2026, 11, 28), date(2026, 11, 28), "afternoon"),
+        ("the fifth", date(2026, 12, 5), date(2026, 12, 5), None),
+        ("on the 30th", date(2026, 11, 30), date(2026, 11, 30), None),
+        ("next week", date(2026, 11, 30), date(2026, 12, 6), None),
+        ("Monday the 7th", date(2026, 12, 7), date(2026, 12, 7), None),
+        ("march 10th", date(2027, 3, 10), date(2027, 3, 10), None),
+        ("wednesday evening", date(2026, 12, 2), date(2026, 12, 2), "evening"),
+        ("today", TODAY, TODAY, None),
+        ("in two weeks", date(2026, 12, 11), date(2026, 12, 17), None),
+    ],
+)
+def test_when_dates(text: str, start: date, end: date, part: str | None) -> None:
+    when = parse_when(text, NOW)
+    assert when is not None
+    assert (when.start, when.end, when.part_of_day) == (start, end, part)
+
+
+def test_when_after_three_means_afternoon_time() -> None:
+    when = parse_when("anytime after 3", NOW)
+    assert when is not None and when.earliest == time(15, 0) and when.start == TODAY
+
+
+def test_when_before_noon_on_friday() -> None:
+    when = parse_when("before noon on Friday", NOW)
+    assert when is not None
+    assert when.start == TODAY and when.latest == time(12, 0)
+
+
+def test_when_between_two_times() -> None:
+    when = parse_when("thursday between 10 am and 2", NOW)
+    assert when is not None
+    assert (when.start, when.earliest, when.latest) == (date(2026, 12, 3), time(10), time(14))
+
+
+def test_when_as_soon_as_possible_is_the_next_two_weeks() -> None:
+    when = parse_when("as soon as possible please", NOW)
+    assert when is not None and when.start == TODAY and (when.end - when.start).days == 13
+
+
+def test_when_without_any_wish_is_none() -> None:
+    assert parse_when("I need a refill", NOW) is None

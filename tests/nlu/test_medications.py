@@ -1,0 +1,67 @@
+"""Specifications of medication name matching against a caller's list."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.medications import generic_name, match_medication
+
+MEDS = [
+    "Lisinopril 10 mg tablet",
+    "Metformin ER 500 mg",
+    "Atorvastatin 20 mg tablet",
+    "Levothyroxine 50 mcg",
+    "Albuterol HFA inhaler",
+    "Sertraline 50 mg",
+]
+
+
+@pytest.mark.parametrize(
+    ("spoken", "candidate", "via"),
+    [
+        ("lisinopril", "Lisinopril 10 mg tablet", "exact"),
+        ("my Zestril", "Lisinopril 10 mg tablet", "brand"),
+        ("I need my metformin refilled", "Metformin ER 500 mg", "exact"),
+        ("glucophage", "Metformin ER 500 mg", "brand"),
+        ("Lipitor", "Atorvastatin 20 mg tablet", "brand"),
+        ("synthroid please", "Levothyroxine 50 mcg", "brand"),
+        ("the ventolin inhaler", "Albuterol HFA inhaler", "brand"),
+        ("zoloft", "Sertraline 50 mg", "brand"),
+    ],
+)
+def test_generic_and_brand_names_match(spoken: str, candidate: str, via: str) -> None:
+    match = match_medication(spoken, MEDS)
+    assert match is not None
+    assert (match.candidate, match.via, match.score) == (candidate, via, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "candidate"),
+    [
+        ("lisinipril", "Lisinopril 10 mg tablet"),
+        ("a tor va statin", "Atorvastatin 20 mg tablet"),
+        ("lipator", "Atorvastatin 20 mg tablet"),
+        ("met forming", "Metformin ER 500 mg"),
+        ("life at their oxine", "Levothyroxine 50 mcg"),
+        ("pro air", "Albuterol HFA inhaler"),
+    ],
+)
+def test_misrecognised_names_still_match(spoken: str, candidate: str) -> None:
+    match = match_medication(spoken, MEDS)
+    assert match is not None and match.candidate == candidate
+    assert 0.72 <= match.score <= 1.0
+
+
+@pytest.mark.parametrize("spoken", ["my blood pressure one", "the water pill", "lasix", "hello"])
+def test_unrelated_words_match_nothing(spoken: str) -> None:
+    assert match_medication(spoken, MEDS) is None
+
+
+def test_empty_candidate_list_matches_nothing() -> None:
+    assert match_medication("lisinopril", []) is None
+
+
+def test_generic_name_of_brand_and_generic() -> None:
+    assert generic_name("Lipitor 20 mg") == "atorvastatin"
+    assert generic_name("metformin") == "metformin"
+    assert generic_name("unknownium") is None

@@ -1,0 +1,48 @@
+"""Specifications of spoken-name matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.names import name_score
+
+
+@pytest.mark.parametrize(
+    ("spoken", "candidate"),
+    [
+        ("Maria Lopes", "Maria Lopez"),
+        ("Lopez Maria", "Maria Lopez"),
+        ("marya lopez", "Maria Lopez"),
+        ("my name is maria lopez", "Maria Elena Lopez"),
+        ("Jon Smyth", "John Smith"),
+        ("Steven Clarke", "Stephen Clark"),
+        ("Mohammed Ali", "Muhammad Ali"),
+        ("mary ann smith", "Maryann Smith"),
+        ("Lopez, Maria", "Maria Lopez"),
+    ],
+)
+def test_same_name_spelled_or_ordered_differently_scores_high(spoken: str, candidate: str) -> None:
+    assert name_score(spoken, candidate) >= 0.85
+
+
+@pytest.mark.parametrize(
+    ("spoken", "candidate"),
+    [
+        ("Robert Brown", "Maria Lopez"),
+        ("Aisha Khan", "Maria Lopez"),
+        ("I should con", "Aisha Khan"),
+        ("maria", "Maria Lopez"),
+        ("", "Maria Lopez"),
+    ],
+)
+def test_different_or_partial_name_scores_low(spoken: str, candidate: str) -> None:
+    assert name_score(spoken, candidate) < 0.7
+
+
+def test_score_is_in_unit_interval_and_exact_is_one() -> None:
+    assert name_score("Aisha Khan", "Aisha Khan") == 1.0
+    assert 0.0 <= name_score("zzz", "Aisha Khan") <= 1.0
+
+
+def test_similar_sounding_different_first_name_is_below_exact_match() -> None:
+    assert name_score("Jane Doe", "John Doe") < name_score("John Doe", "John Doe")
