@@ -1,0 +1,317 @@
+"""`TransferCoordinator`: from the dialog's transfer decision to a ringing agent, and onward.
+
+It picks the queue for the hour, picks and reserves the longest-idle agent, builds the CTI
+payload, pops it on the agent's console, fires webhooks and issues the context token, then
+hands a `TransferPlan` to the SIP layer, which reports back answered / declined / no answer.
+A flagged caller never ends in a callback: with nobody free they go to the on-call line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+from integrations.services import agents as agent_service
+from integrations.services import calls, tasks
+from integrations.services.agents import AgentInfo
+from integrations.store import Database
+from routing.context import TransferRequest
+from routing.cti import CtiPayload, TranscriptLine, summary_sentence
+from routing.errors import RoutingError, UnknownTransfer
+from routing.hours import BusinessHours
+from routing.hub import ConsoleHub, ScreenPop
+from routing.presence import Presence
+from routing.selection import pick_agent
+from routing.tokens import ContextTokens
+from routing.webhooks import WebhookSender
+
+Target = Literal["agent", "on_call", "callback"]
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """Where the SIP layer should send the caller now; `token` goes in X-Clinicline-Context."""
+
+    call_id: str
+    target: Target
+    queue: str
+    agent: AgentInfo | None
+    sip_uri: str | None
+    token: str | None
+    payload: CtiPayload
+    whisper: str
+    attempt: int = 1
+    tried: frozenset[int] = frozenset()
+    task_id: int | None = None  # the callback task, when target == "callback"
+    offered_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+PlanListener = Callable[[str, TransferPlan], Awaitable[None]]
+
+
+class TransferCoordinator:
+    """One per server; the voice worker calls `plan()` and the `on_*` hooks."""
+
+    def __init__(
+        self,
+        db: Database,
+        hub: ConsoleHub,
+        *,
+        hours: BusinessHours,
+        presence: Presence | None = None,
+        tokens: ContextTokens | None = None,
+        webhooks: WebhookSender | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not hours.on_call_uri:
+            raise RoutingError("business hours need on_call.sip_uri: emergent calls must ring")
+        self.db = db
+        self.hub = hub
+        self.hours = hours
+        self.presence = presence or Presence()
+        self.tokens = tokens or ContextTokens()
+        self.webhooks = webhooks
+        self._clock = clock
+        self._pending: dict[str, TransferPlan] = {}
+        self._connected: dict[str, TransferPlan] = {}
+        self._offered: dict[str, set[int]] = {}
+        self._listeners: list[PlanListener] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- queries used by the console -------------------------------------------------------
+    def pending(self, call_id: str) -> TransferPlan | None:
+        return self._pending.get(call_id)
+
+    def connected(self, call_id: str) -> TransferPlan | None:
+        return self._connected.get(call_id)
+
+    def offered_to(self, call_id: str) -> frozenset[int]:
+        """Agents this process offered the call to (the console's right to see it)."""
+        return frozenset(self._offered.get(call_id, ()))
+
+    def add_listener(self, listener: PlanListener) -> None:
+        """Called with ("accepted" | "replanned", plan) when the console changes a transfer."""
+        self._listeners.append(listener)
+
+    # -- the SIP layer's calls ---------------------------------------------------------------
+    async def plan(self, request: TransferRequest) -> TransferPlan:
+        now = self._clock()
+        queue = self.hours.route_queue(request.queue, now)
+        payload = CtiPayload(
+            call_id=request.call_id,
+            caller_number=request.caller_number,
+            patient=request.patient,
+            intent=request.intent,
+            reason=request.reason,
+            triage=request.triage,
+            queue=queue,
+            summary="",
+            transcript=request.transcript,
+            slots=request.slots,
+            call_started=request.call_started or now,
+            transfer_requested=now,
+            emergent=request.emergent,
+        )
+        whisper = summary_sentence(payload)
+        payload = replace(payload, summary=whisper)
+        return await self._next(request.flagged, payload, whisper, frozenset(), attempt=1)
+
+    async def on_answered(self, plan: TransferPlan, at: datetime | None = None) -> None:
+        """The agent (or on-call line) took the call: record time to answer, mark them busy."""
+        at = at or self._clock()
+        self._pending.pop(plan.call_id, None)
+        self._connected[plan.call_id] = plan
+        seconds = (at - plan.payload.transfer_requested).total_seconds()
+        disposition = "emergency_transferred" if plan.payload.emergent else "transferred"
+        async with self.db.session() as s:
+            await calls.add_event(
+                s,
+                call_id=plan.call_id,
+                kind="transfer_answered",
+                data={**self._event_data(plan), "seconds_to_answer": round(seconds, 3)},
+            )
+            await calls.set_fields(
+                s,
+                plan.call_id,
+                transferred=True,
+                transfer_queue=plan.queue,
+                screen_pop=plan.payload.to_json(),
+                disposition=disposition,
+            )
+            if plan.agent is not None:
+                await agent_service.set_presence(s, plan.agent.agent_id, "busy")
+        self._fire("transfer.answered", plan)
+
+    async def on_declined(self, plan: TransferPlan, at: datetime | None = None) -> TransferPlan:
+        return await self._move_on(plan, "transfer_declined", away=False)
+
+    async def on_no_answer(self, plan: TransferPlan, at: datetime | None = None) -> TransferPlan:
+        # An agent who lets a transfer ring out is marked away, so the next call skips them.
+        return await self._move_on(plan, "transfer_no_answer", away=True)
+
+    async def on_abandoned(self, plan: TransferPlan, at: datetime | None = None) -> None:
+        """The caller hung up before anyone answered."""
+        at = at or self._clock()
+        await self._drop_offer(plan, "caller hung up")
+        self._pending.pop(plan.call_id, None)
+        self.tokens.revoke_call(plan.call_id)
+        waited = (at - plan.payload.transfer_requested).total_seconds()
+        async with self.db.session() as s:
+            await calls.add_event(
+                s,
+                call_id=plan.call_id,
+                kind="transfer_abandoned",
+                data={**self._event_data(plan), "seconds_waiting": round(waited, 3)},
+            )
+            await calls.set_fields(s, plan.call_id, disposition="abandoned")
+        self._fire("transfer.abandoned", plan)
+
+    async def on_call_ended(self, plan: TransferPlan, at: datetime | None = None) -> None:
+        """The bridged call ended: the agent goes to wrap-up and their idle clock restarts."""
+        at = at or self._clock()
+        self._connected.pop(plan.call_id, None)
+        self.tokens.revoke_call(plan.call_id)
+        if plan.agent is None:
+            return
+        self.presence.call_ended(plan.agent.agent_id, at)
+        async with self.db.session() as s:
+            await agent_service.set_presence(s, plan.agent.agent_id, "wrap_up")
+        await self.hub.call_ended(plan.agent.agent_id, plan.call_id)
+
+    async def transcript_line(self, call_id: str, line: TranscriptLine) -> None:
+        """Forward a live transcript line to the agent the call is offered or connected to."""
+        plan = self._pending.get(call_id) or self._connected.get(call_id)
+        if plan is not None and plan.agent is not None:
+            await self.hub.transcript_line(plan.agent.agent_id, call_id, line)
+
+    # -- the console's calls -----------------------------------------------------------------
+    async def accept(self, call_id: str, agent_id: int) -> TransferPlan:
+        plan = self._plan_for(call_id, agent_id)
+        for listener in self._listeners:
+            await listener("accepted", plan)
+        return plan
+
+    async def decline(self, call_id: str, agent_id: int) -> TransferPlan:
+        nxt = await self.on_declined(self._plan_for(call_id, agent_id))
+        for listener in self._listeners:
+            await listener("replanned", nxt)
+        return nxt
+
+    async def aclose(self) -> None:
+        """Wait for webhook deliveries still in flight (call on shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _plan_for(self, call_id: str, agent_id: int) -> TransferPlan:
+        plan = self._pending.get(call_id)
+        if plan is None or plan.agent is None or plan.agent.agent_id != agent_id:
+            raise UnknownTransfer(f"no transfer of call {call_id!r} is waiting for this agent")
+        return plan
+
+    async def _move_on(self, plan: TransferPlan, kind: str, *, away: bool) -> TransferPlan:
+        await self._drop_offer(plan, kind.removeprefix("transfer_").replace("_", " "))
+        async with self.db.session() as s:
+            await calls.add_event(s, call_id=plan.call_id, kind=kind, data=self._event_data(plan))
+            if away and plan.agent is not None:
+                await agent_service.set_presence(s, plan.agent.agent_id, "away")
+        tried = plan.tried | ({plan.agent.agent_id} if plan.agent else set())
+        flagged = plan.payload.emergent or plan.payload.triage.level != "none"
+        return await self._next(flagged, plan.payload, plan.whisper, tried, plan.attempt + 1)
+
+    async def _drop_offer(self, plan: TransferPlan, reason: str) -> None:
+        if plan.agent is not None:
+            self.presence.release(plan.agent.agent_id, plan.call_id)
+            await self.hub.withdraw(plan.agent.agent_id, plan.call_id, reason)
+
+    async def _next(
+        self,
+        flagged: bool,
+        payload: CtiPayload,
+        whisper: str,
+        tried: frozenset[int],
+        attempt: int,
+    ) -> TransferPlan:
+        now = self._clock()
+        call_id, queue = payload.call_id, payload.queue
+        async with self.db.session() as s:
+            agent = await pick_agent(
+                s, queue, exclude=set(tried), now=now, presence=self.presence, reserve_for=call_id
+            )
+        if agent is not None:
+            token = self.tokens.issue(call_id, payload.to_json())
+            plan = TransferPlan(
+                call_id=call_id, target="agent", queue=queue, agent=agent,
+                sip_uri=agent.sip_uri, token=token, payload=payload, whisper=whisper,
+                attempt=attempt, tried=tried, offered_at=now,
+            )
+            self._offered.setdefault(call_id, set()).add(agent.agent_id)
+            pop = ScreenPop(call_id, payload, whisper, queue, payload.emergent)
+            if not await self.hub.offer(agent.agent_id, pop):
+                log.info("agent has no console open", extra={"call_id": call_id})
+        elif flagged or queue == self.hours.on_call_queue:
+            plan = TransferPlan(
+                call_id=call_id, target="on_call", queue=queue, agent=None,
+                sip_uri=self.hours.on_call_uri, token=self.tokens.issue(call_id, payload.to_json()),
+                payload=payload, whisper=whisper, attempt=attempt, tried=tried, offered_at=now,
+            )
+        else:
+            plan = await self._callback(payload, whisper, tried, attempt, now)
+        if plan.target == "callback":
+            self._pending.pop(call_id, None)
+        else:
+            self._pending[call_id] = plan
+        async with self.db.session() as s:
+            await calls.add_event(
+                s, call_id=call_id, kind="transfer_offered", data=self._event_data(plan)
+            )
+        self._fire("transfer.offered", plan)
+        return plan
+
+    async def _callback(
+        self, payload: CtiPayload, whisper: str, tried: frozenset[int], attempt: int, now: datetime
+    ) -> TransferPlan:
+        patient_id = None if payload.patient is None else payload.patient.patient_id
+        kind = "nurse_callback" if payload.queue == "nurse" else "callback"
+        async with self.db.session() as s:
+            task_id = await tasks.create_task(
+                s, kind=kind, queue=payload.queue, patient_id=patient_id,
+                call_id=payload.call_id, note=f"Callback requested: {payload.reason}"[:500],
+            )
+        return TransferPlan(
+            call_id=payload.call_id, target="callback", queue=payload.queue, agent=None,
+            sip_uri=None, token=None, payload=payload, whisper=whisper, attempt=attempt,
+            tried=tried, task_id=task_id, offered_at=now,
+        )
+
+    @staticmethod
+    def _event_data(plan: TransferPlan) -> dict[str, object]:
+        # No PHI here beyond ids: events are encrypted, but they also feed metrics.
+        return {
+            "target": plan.target,
+            "queue": plan.queue,
+            "agent_id": None if plan.agent is None else plan.agent.agent_id,
+            "attempt": plan.attempt,
+            "emergent": plan.payload.emergent,
+        }
+
+    def _fire(self, event: str, plan: TransferPlan) -> None:
+        if self.webhooks is None or not self.webhooks.urls:
+            return
+        data = {
+            **self._event_data(plan),
+            "call_id": plan.call_id,
+            "payload": plan.payload.to_json(),
+        }
+        task = asyncio.create_task(self._send(event, data))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _send(self, event: str, data: dict[str, object]) -> None:
+        assert self.webhooks is not None
+        await self.webhooks.send(event, dict(data))
