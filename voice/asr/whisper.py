@@ -140,16 +140,19 @@ class WhisperRecognizer:
         self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
     ) -> WhisperStream:
         # Whisper cannot be constrained to a grammar; naming the choices biases it instead.
-        hints = [*(grammar or ()), *hints]
-        return WhisperStream(self, build_prompt(self.config.context, self.vocabulary, hints))
+        return WhisperStream(self, [*(grammar or ()), *hints])
 
-    def transcribe(self, pcm: np.ndarray, prompt: str | None = None) -> Transcript:
-        """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread)."""
+    def transcribe(self, pcm: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+        """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread).
+
+        The prompt is the clinic context and vocabulary, with this call's ``hints`` first.
+        """
         audio_seconds = len(pcm) / SAMPLE_RATE
         started = time.perf_counter()
         if len(pcm) < SAMPLE_RATE // 10 or frame_dbfs(pcm) < self.config.silence_dbfs:
             return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
         audio = soxr.resample(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, _WHISPER_RATE)
+        prompt = build_prompt(self.config.context, self.vocabulary, hints)
         with self._slots:
             segments = self._decode(audio, prompt)
         text, confidence = self._accept(segments)
@@ -198,9 +201,9 @@ class WhisperRecognizer:
 class WhisperStream:
     """Buffers an utterance; ``finish`` runs the decode on the shared model."""
 
-    def __init__(self, recognizer: WhisperRecognizer, prompt: str | None) -> None:
+    def __init__(self, recognizer: WhisperRecognizer, hints: Sequence[str]) -> None:
         self._recognizer = recognizer
-        self._prompt = prompt
+        self._hints = tuple(hints)
         self._chunks: list[np.ndarray] = []
 
     def accept(self, pcm: np.ndarray) -> str | None:
@@ -210,4 +213,4 @@ class WhisperStream:
     def finish(self) -> Transcript:
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         self._chunks = []
-        return self._recognizer.transcribe(pcm, self._prompt)
+        return self._recognizer.transcribe(pcm, self._hints)
