@@ -12,7 +12,7 @@ from typing import Any
 from clinicline.callcheck import differences
 from clinicline.config import Config
 from clinicline.errors import ConfigError
-from voice.phone.phone import PatientPhone, Voice
+from voice.phone.phone import PatientPhone, PhoneTiming, Voice
 from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, ScriptError, Step, load_script
 
 
@@ -80,7 +80,10 @@ async def fetch_record(config: Config, call_id: str, wait: float = 10.0) -> dict
 async def run_call(args: argparse.Namespace, config: Config) -> int:
     script = build_script(args)
     voice = await asyncio.to_thread(make_voice, args.voice)
-    phone = PatientPhone(voice, caller=script.caller)
+    timing = PhoneTiming(
+        barge_in_after=args.barge_in_after, hangup_after=args.hangup_after, final_listen=args.listen
+    )
+    phone = PatientPhone(voice, caller=script.caller, timing=timing)
     log = await phone.call(args.to, script, recording=args.record)
     if not args.no_transcribe and log.connected:
         from voice.asr.whisper import WhisperRecognizer

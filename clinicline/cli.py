@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--record", type=Path, help="write what the phone heard to this WAV")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the bot")
     call.add_argument("--check", action="store_true", help="compare the call record with expect:")
+    call.add_argument("--barge-in-after", type=float, metavar="S",
+                      help="speak the first line S seconds into the greeting (barge-in)")
+    call.add_argument("--hangup-after", type=float, metavar="S", help="hang up S seconds after answer")
+    call.add_argument("--listen", type=float, default=20.0, metavar="S",
+                      help="after the last line, listen up to S seconds for the bot to finish")
 
     seed = sub.add_parser("seed", help="load the demo clinic or a FHIR R4 bundle into the store")
     _add_common(seed)
@@ -117,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Library chatter at INFO drowns what an operator needs to see.
+    for noisy in ("alembic", "aiosqlite", "asyncio", "faster_whisper"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _dispatch(args)
     except ClinicLineError as exc:

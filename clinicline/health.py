@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -31,6 +32,8 @@ class Health:
 
     def __init__(self, names: tuple[str, ...] = ("workers", "asr", "tts", "dialogs", "store")) -> None:
         self.components: dict[str, Component] = {name: Component() for name in names}
+        # Live figures read at request time (active calls, refusals), by component.
+        self.probes: dict[str, Callable[[], dict[str, Any]]] = {}
 
     def set(self, name: str, state: State, detail: str = "", **info: Any) -> None:
         component = self.components.setdefault(name, Component())
@@ -54,7 +57,12 @@ class Health:
         return {
             "status": self.status,
             "components": {
-                name: {"state": c.state.value, "detail": c.detail, **c.info}
+                name: {
+                    "state": c.state.value,
+                    "detail": c.detail,
+                    **c.info,
+                    **(self.probes[name]() if name in self.probes else {}),
+                }
                 for name, c in self.components.items()
             },
         }

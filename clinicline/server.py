@@ -9,20 +9,24 @@ server takes ~45 s to load; until it answers, callers get the keypad menu and a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
+from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
+from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.config import Config
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.speech import load_speech
 from clinicline.web.app import create_app
+from dialogs.errors import DialogUnavailable
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from voice.session.actions import CallInfo
@@ -43,6 +47,7 @@ class Services:
     triage: TriageEngine | None = None
     recorder: StoreRecorder | None = None
     worker: VoiceWorker | None = None
+    dialogs: DialogsSupervisor | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -69,16 +74,24 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    runner = await _start_web(services)
+    # Triage loads first and on its own: it must work whatever else fails to start.
+    services.triage = (
+        TriageEngine.from_file(config.triage_lexicon) if config.triage_lexicon else TriageEngine.default()
+    )
     try:
-        services.triage = (
-            TriageEngine.from_file(config.triage_lexicon) if config.triage_lexicon else TriageEngine.default()
-        )
         services.db = await Database.connect(config.db)
         await services.db.migrate()
-        health.set("store", State.UP, services.db.backend)
-        services.recorder = StoreRecorder(services.db)
-        services.recorder.start()
+    except Exception as exc:
+        raise StartupError(f"cannot open the store at its configured URL: {type(exc).__name__}: {exc}") from exc
+    health.set("store", State.UP, services.db.backend)
+    services.recorder = StoreRecorder(services.db)
+    services.recorder.start()
+    if dialog == "clinic" and config.rasa_enabled:
+        services.dialogs = DialogsSupervisor(config, health)
+    runner = await _start_web(services)
+    try:
+        if services.dialogs is not None:
+            services.dialogs.start()
 
         speech = await load_speech(config, health)
         factory = _conversation_factory(services, dialog)
@@ -97,14 +110,22 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         except OSError as exc:
             raise StartupError(str(exc)) from exc
         health.set("workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap)
-        if dialog == "echo" or not config.rasa_enabled:
-            health.set("dialogs", State.DISABLED, f"dialog={dialog}")
+        worker = services.worker
+        health.probes["workers"] = lambda: {
+            "active_calls": worker.active_calls,
+            "calls_answered": worker.calls_answered,
+            "calls_refused": worker.endpoint.refused_calls,
+        }
+        if services.dialogs is None:
+            health.set("dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}")
         print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:
         if services.worker is not None:
             await services.worker.stop()
+        if services.dialogs is not None:
+            await services.dialogs.stop()
         if services.recorder is not None:
             await services.recorder.stop()
         await runner.cleanup()
@@ -113,19 +134,32 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     return 0
 
 
-def _conversation_factory(services: Services, dialog: str):  # type: ignore[no-untyped-def]
-    assert services.triage is not None and services.recorder is not None
-    triage, recorder = services.triage, services.recorder
+class _NoDialogs:
+    """The gate when Rasa is switched off: every call gets the keypad menu."""
+
+    available = False
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[Any]:
+        raise DialogUnavailable("dialogs are disabled by configuration")
+
+
+def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo], Conversation]:
+    assert services.triage is not None and services.recorder is not None and services.db
+    triage, recorder, db = services.triage, services.recorder, services.db
+    supervisor = services.dialogs
+    fallback = _NoDialogs()
 
     def make(call: CallInfo) -> Conversation:
         recorder.open(call)
         if dialog == "echo":
             return EchoConversation(triage)
-        raise NotImplementedError("the clinic dialog arrives with the dialogs layer")
+        return ClinicConversation(
+            triage=triage,
+            dialog=supervisor.client if supervisor is not None else fallback,
+            gate=supervisor if supervisor is not None else fallback,
+            db=db,
+            recorder=recorder,
+            silence_reprompts=services.config.silence_reprompts,
+        )
 
     return make
-
-
-@contextlib.contextmanager
-def _quiet() -> object:
-    yield None

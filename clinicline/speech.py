@@ -8,7 +8,7 @@ import logging
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.config import Config
 from clinicline.health import Health, State
-from voice.asr.select import make_recognizer
+from voice.asr.select import describe_recognizer, make_recognizer
 from voice.tts.cache import PromptCache
 from voice.tts.piper import PiperSynthesizer
 from voice.worker import SpeechPlant
@@ -25,7 +25,7 @@ async def load_speech(config: Config, health: Health) -> SpeechPlant:
     recognizer = await asyncio.to_thread(
         make_recognizer, config.asr_engine, config.vosk_model_dir, config.vocabulary
     )
-    description = getattr(recognizer, "describe", lambda: recognizer.name)()
+    description = describe_recognizer(recognizer)
     log.info("speech recognition: %s", description)
     print(f"speech recognition: {description}", flush=True)
     health.set("asr", State.UP, description, engine=recognizer.name)

@@ -48,5 +48,5 @@ class EchoConversation:
             return [PlayPrompt("goodbye", barge_in=False), Hangup("silence")]
         return [PlayPrompt("reprompt")]
 
-    async def finish(self, call: CallInfo, outcome: CallOutcome) -> None:
-        return None
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
+        return "caller_hung_up" if outcome.hung_up_by == "caller" else "info_given"

@@ -14,10 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from integrations.errors import InvalidField, NotFound
 from integrations.services import calls as call_records
 from integrations.store import Database
-from voice.session.actions import CallInfo
+from integrations.store.models import Call
+from voice.session.actions import CallInfo, CallOutcome
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +117,16 @@ class StoreRecorder:
         self.open(call)
         self.submit(call.call_id, lambda s: call_records.set_fields(s, call.call_id, **fields))
 
-    def close(self, call: CallInfo, ended: datetime, disposition: str | None) -> None:
+    async def closed(self, call: CallInfo, outcome: CallOutcome, fallback: str | None) -> None:
+        """Close the record; `fallback` is the disposition when the call set none itself."""
         self.open(call)
-        self.submit(
-            call.call_id,
-            lambda s: call_records.close_call(s, call_id=call.call_id, ended=ended, disposition=disposition),
-        )
+
+        async def close(s: AsyncSession) -> None:
+            current = await s.scalar(select(Call.disposition).where(Call.id == call.call_id))
+            await call_records.close_call(
+                s, call_id=call.call_id, ended=outcome.ended,
+                disposition=None if current else fallback,
+            )
+
+        self.submit(call.call_id, close)
         self._opened.discard(call.call_id)

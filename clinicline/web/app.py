@@ -25,4 +25,10 @@ def create_app(services: Services) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SERVICES] = services
     app.router.add_get("/health", health)
+    if services.db is not None:
+        # Rasa's custom actions, served by the app itself (no second web server).
+        from dialogs.action_endpoint import action_webhook
+        from dialogs.actions import build_action_executor
+
+        app.router.add_post("/webhook", action_webhook(build_action_executor(services.db)))
     return app

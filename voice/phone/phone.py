@@ -67,6 +67,8 @@ class PhoneTiming:
     bot_start_timeout: float = 15.0
     bot_quiet_gap: float = 1.2  # the bot has stopped talking after this much silence
     final_listen: float = 20.0
+    barge_in_after: float | None = None  # speak the first line this long into the greeting
+    hangup_after: float | None = None  # hang up this long after answer, whatever is going on
 
 
 class _Listener:
@@ -151,7 +153,14 @@ class PatientPhone:
             self.log.call_id = call_ref(sip.getInfo().callIdString)
             if not ended.is_set():
                 self.log.connected = True
-                await self._converse(sip, holder["tap"], listener, script.steps, ended)
+                converse = self._converse(sip, holder["tap"], listener, script.steps, ended)
+                if self.timing.hangup_after is None:
+                    await converse
+                else:
+                    try:
+                        await asyncio.wait_for(converse, self.timing.hangup_after)
+                    except TimeoutError:
+                        self.log.hung_up_by = "caller"
         except TimeoutError:
             self.log.hung_up_by = self.log.hung_up_by or "no_answer"
         finally:
@@ -185,6 +194,11 @@ class PatientPhone:
                 return
             await asyncio.sleep(0.02)
 
+    async def _wait_bot_started(self, listener: _Listener, ended: asyncio.Event) -> None:
+        deadline = time.monotonic() + self.timing.bot_start_timeout
+        while listener.first_voiced_after is None and not ended.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+
     async def _speak(self, tap: MediaTap, step: Step, sip: SipCall) -> None:
         if isinstance(step, DtmfStep):
             for digit in step.digits:
@@ -205,7 +219,11 @@ class PatientPhone:
     ) -> None:
         self._heard_spans: list[tuple[int, int]] = []
         start = listener.mark()
-        await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
+        if self.timing.barge_in_after is not None:
+            await self._wait_bot_started(listener, ended)
+            await asyncio.sleep(self.timing.barge_in_after)
+        else:
+            await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
         self._heard_spans.append((start, len(listener.frames)))
         for step in steps:
             if ended.is_set():

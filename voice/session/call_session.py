@@ -168,6 +168,8 @@ class CallSession:
         self._digit_timer = self._loop.call_later(self.config.digit_timeout, self._flush_digits)
 
     def on_hangup(self, code: int, reason: str) -> None:
+        # Media stops with the dialog: nothing will drain the playback queue any more.
+        self._stop_playback()
         self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
 
     # -- internals ----------------------------------------------------------------------
@@ -287,7 +289,12 @@ class CallSession:
             self._hangup()
         for task in list(self._tasks):
             task.cancel()
-        await self.conversation.finish(self.call, CallOutcome(_now(), by, reason))
+        outcome = CallOutcome(_now(), by, reason)
+        disposition: str | None = None
+        try:
+            disposition = await self.conversation.finish(self.call, outcome)
+        finally:
+            await self.recorder.closed(self.call, outcome, disposition)
 
     # -- the call -----------------------------------------------------------------------
     async def run(self) -> None:

@@ -32,8 +32,8 @@ class Conversation(Protocol):
         """The caller said nothing for a while; `count` counts consecutive silences."""
         ...
 
-    async def finish(self, call: CallInfo, outcome: CallOutcome) -> None:
-        """The call is over; close the record."""
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
+        """The call is over; returns the disposition to record (None keeps the one set)."""
         ...
 
 
@@ -45,3 +45,5 @@ class CallRecorder(Protocol):
     ) -> None: ...
 
     async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None: ...
+
+    async def closed(self, call: CallInfo, outcome: CallOutcome, disposition: str | None) -> None: ...

@@ -1,0 +1,253 @@
+"""The product's conversation: triage first, then the Rasa dialogs, with a keypad fallback.
+
+Order of concerns on every caller turn:
+1. `screen` — the deterministic red-flag engine, synchronous, depending on nothing that can
+   be down. An emergent flag plays the pre-rendered emergency message (no barge-in) and
+   starts the nurse transfer. No identity check comes first.
+2. An urgent flag offers the nurse now; a caller who declines gets a same-day callback task.
+3. Otherwise the turn goes to Rasa. When Rasa is starting or down, the caller gets a keypad
+   menu and a human, never dead air.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from clinicline.callflow.recorder import StoreRecorder
+from dialogs.client import BotMessage
+from dialogs.errors import DialogUnavailable
+from integrations.services.tasks import create_task
+from integrations.store import Database
+from integrations.store.models import Call
+from nlu.confirm import yes_no
+from nlu.triage import Level, TriageEngine, TriageResult
+from voice.session.actions import (
+    Action,
+    CallerTurn,
+    CallInfo,
+    CallOutcome,
+    CollectDigits,
+    Hangup,
+    PlayPrompt,
+    Say,
+    Transfer,
+)
+
+log = logging.getLogger(__name__)
+
+_QUEUES = {"nurse", "front_desk", "pharmacy", "billing", "scheduling"}
+
+
+class DialogPort(Protocol):
+    """The Rasa client as the conversation sees it."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]: ...
+
+
+class DialogGate(Protocol):
+    """Whether the dialogs server is up (the supervisor keeps this current)."""
+
+    @property
+    def available(self) -> bool: ...
+
+
+@dataclass
+class _State:
+    level: Level = Level.NONE
+    flags: list[str] = field(default_factory=list)
+    escalated: bool = False
+    urgent_offered: bool = False
+    urgent_pending: bool = False
+    transferred: bool = False
+    menu_attempts: int = 0
+    in_menu: bool = False
+    ended_by_dialog: bool = False
+
+
+def bot_actions(messages: Sequence[BotMessage]) -> list[Action]:
+    """Rasa's text and custom payloads as session actions, in order."""
+    actions: list[Action] = []
+    for message in messages:
+        if message.text:
+            actions.append(Say(message.text))
+        payload = message.payload or {}
+        kind = payload.get("kind")
+        if kind == "transfer":
+            queue = str(payload.get("queue", "front_desk"))
+            actions.append(Transfer(queue if queue in _QUEUES else "front_desk", str(payload.get("reason", ""))))
+        elif kind == "hangup":
+            actions.append(Hangup("dialog ended"))
+        elif kind == "collect_digits":
+            actions.append(CollectDigits(int(payload.get("max", 8)), str(payload.get("purpose", ""))))
+        elif kind == "play_prompt":
+            actions.append(PlayPrompt(str(payload.get("name", "not_understood"))))
+    return actions
+
+
+class ClinicConversation:
+    """One call's conversation; build one per call with `ClinicConversation(...)`."""
+
+    def __init__(
+        self,
+        *,
+        triage: TriageEngine,
+        dialog: DialogPort,
+        gate: DialogGate,
+        db: Database,
+        recorder: StoreRecorder,
+        silence_reprompts: int = 2,
+    ) -> None:
+        self.triage = triage
+        self.dialog = dialog
+        self.gate = gate
+        self.db = db
+        self.recorder = recorder
+        self.silence_reprompts = silence_reprompts
+        self.state = _State()
+
+    # -- safety first ------------------------------------------------------------------
+    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+        result = self.triage.assess(text)
+        if result.level == Level.NONE or self.state.escalated:
+            return []
+        self._note_flags(call, result)
+        if result.level != Level.EMERGENT:
+            return []  # urgent: handled in respond(), without cutting the caller off
+        self.state.escalated = True
+        self.recorder.fields(call, emergency_message_played=True)
+        return [
+            PlayPrompt("emergency", barge_in=False),
+            Transfer("nurse", "red flag: " + ", ".join(f.category for f in result.flags), emergent=True,
+                     context={"level": result.level.value, "flags": self.state.flags,
+                              "matched": result.matched}),
+        ]
+
+    def _note_flags(self, call: CallInfo, result: TriageResult) -> None:
+        rank = {Level.NONE: 0, Level.URGENT: 1, Level.EMERGENT: 2}
+        if rank[result.level] > rank[self.state.level]:
+            self.state.level = result.level
+        for flag in result.flags:
+            if flag.category not in self.state.flags:
+                self.state.flags.append(flag.category)
+        self.recorder.fields(call, triage_level=self.state.level.value, flags=list(self.state.flags))
+        self._spawn_event(call, "triage", {
+            "level": result.level.value,
+            "flags": [f.category for f in result.flags],
+            "matched": result.matched,
+        })
+
+    def _spawn_event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
+        self.recorder.submit(call.call_id, lambda s: _add_event(s, call.call_id, kind, data))
+
+    # -- the call ----------------------------------------------------------------------
+    async def start(self, call: CallInfo) -> Sequence[Action]:
+        if not self.gate.available:
+            self.state.in_menu = True
+            return [PlayPrompt("greeting"), PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
+        return [PlayPrompt("greeting")]
+
+    async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        if self.state.escalated:
+            return [PlayPrompt("hold", barge_in=False)] if not self.state.transferred else []
+        if self.state.level == Level.URGENT and not self.state.urgent_offered:
+            self.state.urgent_offered = self.state.urgent_pending = True
+            return [Say(
+                "That sounds like something a nurse should look at today. "
+                "Would you like me to connect you with a nurse now?"
+            )]
+        if self.state.urgent_pending:
+            self.state.urgent_pending = False
+            answer = yes_no(turn.text or "")
+            if answer is not None:
+                return await self._urgent_answer(call, answer)
+        if self.state.in_menu:
+            return self._menu(call, turn)
+        text = turn.text if turn.text is not None else (turn.digits or "")
+        metadata = {
+            "call_id": call.call_id,
+            "caller_number": call.caller_number,
+            "triage_level": self.state.level.value,
+            "verified": await self._verified(call.call_id),
+        }
+        try:
+            messages = await self.dialog.send(call.call_id, text, metadata)
+        except DialogUnavailable:
+            log.warning("call %s: dialogs unavailable, keypad menu", call.call_id)
+            self.state.in_menu = True
+            self._spawn_event(call, "dialogs_unavailable", {})
+            return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
+        actions = bot_actions(messages)
+        for action in actions:
+            if isinstance(action, Transfer):
+                self._mark_transfer(call, action)
+            if isinstance(action, Hangup):
+                self.state.ended_by_dialog = True
+        return actions or [PlayPrompt("not_understood")]
+
+    async def _urgent_answer(self, call: CallInfo, accept: bool) -> Sequence[Action]:
+        if accept:
+            transfer = Transfer("nurse", "urgent: " + ", ".join(self.state.flags))
+            self._mark_transfer(call, transfer)
+            return [PlayPrompt("nurse_transfer"), transfer]
+        async with self.db.session() as s:
+            await create_task(
+                s, kind="nurse_callback", queue="nurse", patient_id=None, call_id=call.call_id,
+                note="Same-day nurse callback: caller declined a live transfer. Flags: "
+                + ", ".join(self.state.flags),
+            )
+        self.recorder.fields(call, disposition="task_created")
+        return [Say("All right. A nurse will call you back today. Is there anything else I can help with?")]
+
+    def _menu(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        choice = (turn.digits or "").strip()
+        if choice in ("1", "0"):
+            queue = "nurse" if choice == "1" else "front_desk"
+            transfer = Transfer(queue, "keypad menu")
+            self._mark_transfer(call, transfer)
+            return [PlayPrompt("nurse_transfer" if queue == "nurse" else "transfer"), transfer]
+        self.state.menu_attempts += 1
+        if self.state.menu_attempts >= 2:
+            transfer = Transfer("front_desk", "keypad menu: no valid choice")
+            self._mark_transfer(call, transfer)
+            return [PlayPrompt("transfer"), transfer]
+        return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
+
+    def _mark_transfer(self, call: CallInfo, transfer: Transfer) -> None:
+        self.state.transferred = True
+        disposition = "emergency_transferred" if transfer.emergent else "transferred"
+        self.recorder.fields(call, transferred=True, transfer_queue=transfer.queue, disposition=disposition)
+
+    async def _verified(self, call_id: str) -> bool:
+        try:
+            async with self.db.session() as s:
+                patient = await s.scalar(select(Call.verified_patient_id).where(Call.id == call_id))
+            return patient is not None
+        except Exception:  # the store being down must not stop the dialog
+            return False
+
+    async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
+        if count > self.silence_reprompts:
+            self.state.ended_by_dialog = True
+            return [PlayPrompt("silence_goodbye", barge_in=False), Hangup("silence")]
+        return [PlayPrompt("reprompt")]
+
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
+        """The disposition to use when the dialogs set none."""
+        if self.state.escalated:
+            return "emergency_transferred"
+        if self.state.transferred:
+            return "transferred"
+        if outcome.hung_up_by == "caller":
+            return "caller_hung_up"
+        return "abandoned" if outcome.reason == "silence" else None
+
+
+async def _add_event(s: Any, call_id: str, kind: str, data: dict[str, object]) -> None:
+    from integrations.services.calls import add_event
+
+    await add_event(s, call_id=call_id, kind=kind, data=data)

@@ -1,0 +1,126 @@
+"""The Rasa server inside `clinicline serve`: train if needed, start, health-gate, supervise.
+
+Calls are routed to Rasa only while `/status` answers with a loaded model; the gate flips
+back to the keypad fallback whenever it stops answering (killed, restarting, hung).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import IO
+
+from clinicline.config import Config
+from clinicline.errors import StartupError
+from clinicline.health import Health, State
+from dialogs.client import RasaClient
+from dialogs.errors import DialogError
+from dialogs.server import RasaServer
+from dialogs.train import ensure_model
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+
+
+class DialogsSupervisor:
+    """Owns the Rasa server process and the `available` gate the conversations read."""
+
+    def __init__(self, config: Config, health: Health) -> None:
+        self.config = config
+        self.health = health
+        self.client = RasaClient(f"http://127.0.0.1:{config.rasa_port}", timeout=8.0)
+        self.server: RasaServer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._available = False
+
+    @property
+    def available(self) -> bool:
+        return self._available
+
+    def start(self) -> None:
+        self.health.set("dialogs", State.STARTING, "training or loading the Rasa model")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="dialogs")
+
+    async def _run(self) -> None:
+        try:
+            model = await asyncio.to_thread(ensure_model, self.config.dialogs_dir)
+        except DialogError as exc:
+            log.error("dialog model unavailable: %s", exc)
+            self.health.set("dialogs", State.DOWN, "model training failed; keypad fallback")
+            return
+        action_url = f"http://{self.config.http.host}:{self.config.http.port}/webhook"
+        self.server = RasaServer(
+            model, port=self.config.rasa_port, action_url=action_url,
+            run_dir=self.config.data_dir / "rasa",
+        )
+        await self.server.start()
+        self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")
+        while True:
+            up = await self.client.ready()
+            if up != self._available:
+                log.info("dialogs %s", "available" if up else "unavailable: keypad fallback")
+            self._available = up
+            if up:
+                self.health.set("dialogs", State.UP, f"rasa on 127.0.0.1:{self.config.rasa_port}",
+                                restarts=self.server.restarts)
+            else:
+                self.health.set("dialogs", State.DEGRADED, "Rasa not answering; keypad fallback",
+                                restarts=self.server.restarts)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        if self.server is not None:
+            await self.server.stop()
+        await self.client.close()
+
+
+async def parse_lines(config: Config, stdin: IO[str], stdout: IO[str]) -> int:
+    """`clinicline nlu --jsonl`: parse each line with the real Rasa server.
+
+    Uses a server already listening on the configured port, or starts one for the run.
+    """
+    client = RasaClient(f"http://127.0.0.1:{config.rasa_port}", timeout=30.0)
+    server: RasaServer | None = None
+    try:
+        if not await client.ready():
+            model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
+            server = RasaServer(
+                model, port=config.rasa_port, action_url="http://127.0.0.1:9/webhook",
+                run_dir=Path(config.data_dir) / "rasa-nlu",
+            )
+            await server.start()
+            try:
+                await server.wait_ready()
+            except DialogError as exc:
+                raise StartupError(str(exc)) from exc
+        for line in stdin:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            parsed = await client.parse(text)
+            intent = parsed.get("intent") or {}
+            stdout.write(json.dumps({
+                "text": text,
+                "intent": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0.0), 4),
+                "entities": [
+                    {"entity": e.get("entity"), "value": e.get("value"),
+                     "start": e.get("start"), "end": e.get("end")}
+                    for e in parsed.get("entities") or []
+                ],
+            }) + "\n")
+            stdout.flush()
+        return 0
+    finally:
+        if server is not None:
+            await server.stop()
+        await client.close()

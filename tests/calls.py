@@ -1,0 +1,155 @@
+"""Test harness for real calls: a `clinicline serve` process and `clinicline call` phones.
+
+Everything here runs the real programs as separate processes over loopback: the server's
+pjsua2 worker on one side, the patient phone's pjsua2 client on the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "clinicline.cli"]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port free for both TCP and UDP (SIP uses UDP, the web app TCP)."""
+    while True:
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            with socket.socket(socket.AF_INET, other) as s:
+                s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+
+
+@dataclass
+class ServerProcess:
+    """A running `clinicline serve`; stop() sends SIGTERM like an operator would."""
+
+    sip_port: int
+    http_port: int
+    db_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:clinic@127.0.0.1:{self.sip_port}"
+
+    def health(self) -> dict[str, Any]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=3) as r:
+                body: dict[str, Any] = json.loads(r.read())
+                return body
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read())
+            return body
+
+    def wait_ready(self, timeout: float = 120.0, want: Sequence[str] = ("ready", "degraded")) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        last: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited {self.process.returncode}:\n{self.log()}")
+            try:
+                last = self.health()
+                if last.get("status") in want:
+                    return last
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"server not {want} after {timeout}s: {last}\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(
+    tmp: Path,
+    *,
+    data_dir: Path,
+    dialog: str = "echo",
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    db_url: str | None = None,
+) -> ServerProcess:
+    sip_port, http_port = free_port(socket.SOCK_DGRAM), free_port()
+    db_url = db_url or f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    full_env = {
+        **os.environ,
+        "CLINICLINE_DATA_DIR": str(data_dir),
+        "CLINICLINE_SILENCE_TIMEOUT": "3",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    log_path = tmp / f"serve-{sip_port}.log"
+    args = [
+        *CLI, "serve", "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}",
+        "--db", db_url, "--dialog", dialog, *extra_args,
+    ]
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    return ServerProcess(sip_port, http_port, db_url, data_dir, process, log_path, full_env)
+
+
+def phone_call(server: ServerProcess, *args: str, timeout: float = 180.0) -> dict[str, Any]:
+    """Run `clinicline call` against the server and return its JSON log."""
+    done = subprocess.run(
+        [*CLI, "call", "--to", server.uri, "--db", server.db_url, *args],
+        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=timeout, check=False,
+    )
+    try:
+        start = done.stdout.index("{")
+        result: dict[str, Any] = json.loads(done.stdout[start:])
+    except ValueError as exc:
+        raise AssertionError(f"phone printed no JSON (exit {done.returncode}):\n{done.stderr[-3000:]}") from exc
+    result["exit_code"] = done.returncode
+    return result
+
+
+def call_record(server: ServerProcess, call_id: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [*CLI, "calls", "show", call_id, "--db", server.db_url, "--json"],
+        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    record: dict[str, Any] = json.loads(done.stdout)
+    return record
+
+
+def wait_for_record(server: ServerProcess, call_id: str, timeout: float = 15.0) -> dict[str, Any]:
+    """The record once the server has closed the call."""
+    deadline = time.monotonic() + timeout
+    record = call_record(server, call_id)
+    while not record.get("ended") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        record = call_record(server, call_id)
+    return record

@@ -1,0 +1,157 @@
+"""Real calls between processes: `clinicline serve` answers, `clinicline call` is the patient.
+
+The server runs the diagnostic echo dialog here (the product dialog is tested with Rasa in
+tests/callflow). Every call is a real SIP dialog with RTP audio over loopback.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.calls import ServerProcess, phone_call, start_server, wait_for_record
+from voice.asr.wer import word_error_rate
+from voice.audio.wav import write_wav
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("echo-server")
+    proc = start_server(tmp, data_dir=speech_data_dir, dialog="echo")
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        code = proc.stop()
+        assert code == 0, f"server did not stop cleanly ({code}):\n{proc.log()[-3000:]}"
+
+
+def _caller_turns(record: dict) -> list[str]:
+    return [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
+
+
+def test_greeting_is_heard_by_the_caller(server: ServerProcess) -> None:
+    result = phone_call(server, "--listen", "1")
+    assert result["connected"], result
+    heard = result["greeting"].lower()
+    assert "thank you for calling" in heard and "911" in heard, heard
+
+
+def test_spoken_line_is_transcribed_by_the_server(server: ServerProcess) -> None:
+    lines = [
+        "I would like to book an appointment for next week",
+        "my daughter has had a cough and a runny nose since Monday",
+    ]
+    args = [a for line in lines for a in ("--say", line)]
+    result = phone_call(server, *args, "--say", "goodbye", "--no-transcribe")
+    record = wait_for_record(server, result["call_id"])
+    heard = _caller_turns(record)
+    assert len(heard) >= 3, heard
+    score = word_error_rate(list(zip(lines, heard[:2], strict=True)))
+    assert score.rate <= 0.25, (score, heard)
+    assert record["ended"] and record["disposition"] == "info_given"
+
+
+def test_bot_replies_with_latency_measured_per_turn(server: ServerProcess) -> None:
+    result = phone_call(server, "--say", "what time do you open tomorrow", "--listen", "2")
+    turn = result["turns"][0]
+    assert turn["latency_ms"] is not None and turn["latency_ms"] > 0
+    assert "open" in turn["heard"].lower()
+
+
+def test_barge_in_stops_the_greeting(server: ServerProcess) -> None:
+    result = phone_call(server, "--barge-in-after", "1.5", "--say", "I need to talk to somebody",
+                        "--listen", "2", "--no-transcribe")
+    record = wait_for_record(server, result["call_id"])
+    greeting = record["turns"][0]
+    assert greeting["speaker"] == "bot" and greeting["text"].endswith("[interrupted]"), greeting
+    assert "talk to somebody" in " ".join(_caller_turns(record)).lower()
+
+
+@pytest.mark.parametrize("method_flag, method", [((), "rfc2833"), (("--info-dtmf",), "sip_info")])
+def test_dtmf_reaches_the_server(server: ServerProcess, method_flag: tuple[str, ...], method: str) -> None:
+    result = phone_call(server, *method_flag, "--dtmf", "42#", "--listen", "2")
+    record = wait_for_record(server, result["call_id"])
+    assert record["dtmf"] == "42#", record["dtmf"]
+    methods = {e["data"]["method"] for e in record["events"] if e["kind"] == "dtmf"}
+    assert methods == {method}
+    # The bot reads the digits back; the phone's recogniser hears "4" as "for" at times.
+    assert "pressed" in result["turns"][0]["heard"].lower()
+
+
+def test_fifth_concurrent_call_is_refused_while_four_run(server: ServerProcess) -> None:
+    phones = [
+        subprocess.Popen(
+            [sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri, "--hangup-after", "25",
+             "--listen", "30", "--no-transcribe"],
+            env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(4)
+    ]
+    try:
+        deadline = time.monotonic() + 40
+        while server.health()["components"]["workers"]["active_calls"] < 4:
+            assert time.monotonic() < deadline, server.health()
+            time.sleep(0.3)
+        fifth = phone_call(server, "--no-transcribe", "--listen", "1")
+        assert not fifth["connected"] and fifth["status"] == 486, fifth
+        assert server.health()["components"]["workers"]["calls_refused"] >= 1
+    finally:
+        for p in phones:
+            p.wait(60)
+    assert all(p.returncode == 0 for p in phones)
+    assert phone_call(server, "--listen", "1", "--no-transcribe")["connected"]
+
+
+def test_malformed_sip_is_ignored_and_next_call_served(server: ServerProcess) -> None:
+    garbage = [
+        b"\x00\xff" * 200,
+        b"INVITE sip:clinic@127.0.0.1 SIP/2.0\r\nVia: broken\r\n\r\n",
+        b"OPTIONS sip:x SIP/2.0\r\nContent-Length: 99999\r\n\r\nshort",
+        ("INVITE sip:" + "a" * 5000 + "@127.0.0.1 SIP/2.0\r\n\r\n").encode(),
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for datagram in garbage:
+            s.sendto(datagram, ("127.0.0.1", server.sip_port))
+    time.sleep(0.5)
+    assert server.process.poll() is None
+    assert phone_call(server, "--listen", "1", "--no-transcribe")["connected"]
+
+
+def test_silence_gets_reprompt_then_polite_goodbye(server: ServerProcess, tmp_path: Path) -> None:
+    wav = tmp_path / "silence.wav"
+    write_wav(wav, np.zeros(8000 * 60, dtype=np.int16))
+    result = phone_call(server, "--play", str(wav), "--listen", "30")
+    assert result["hung_up_by"] == "bot", result
+    record = wait_for_record(server, result["call_id"])
+    bot = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "bot").lower()
+    assert "didn't hear anything" in bot and "goodbye" in bot
+    assert _caller_turns(record) == []
+    assert record["disposition"] == "info_given" and record["ended"]
+
+
+def test_white_noise_is_not_taken_for_words(server: ServerProcess, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    wav = tmp_path / "noise.wav"
+    write_wav(wav, (rng.normal(0, 3000, 8000 * 5)).clip(-32768, 32767).astype(np.int16))
+    result = phone_call(server, "--play", str(wav), "--say", "goodbye", "--no-transcribe")
+    record = wait_for_record(server, result["call_id"])
+    assert _caller_turns(record) == ["Goodbye."] or [t.lower().strip(".!") for t in _caller_turns(record)] == ["goodbye"]
+
+
+def test_caller_hanging_up_mid_prompt_closes_the_record(server: ServerProcess) -> None:
+    result = phone_call(server, "--hangup-after", "2", "--no-transcribe")
+    assert result["hung_up_by"] == "caller"
+    record = wait_for_record(server, result["call_id"])
+    assert record["ended"] and record["disposition"] == "caller_hung_up"
+    assert record["turns"][0]["text"].endswith("[interrupted]")
+    assert phone_call(server, "--listen", "1", "--no-transcribe")["connected"]
