@@ -35,7 +35,7 @@ def resample(pcm: np.ndarray, rate_in: int, rate_out: int = SAMPLE_RATE) -> np.n
     if rate_in == rate_out:
         return pcm.astype(np.int16, copy=False)
     out = soxr.resample(pcm.astype(np.float32) / 32768.0, rate_in, rate_out)
-    return to_int16(out)
+    return np.round(np.clip(out * 32768.0, -32768, 32767)).astype(np.int16)
 
 
 def read_wav(path: Path | str, rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -46,6 +46,8 @@ def read_wav(path: Path | str, rate: int = SAMPLE_RATE) -> np.ndarray:
     with wave.open(str(path), "rb") as w:
         width, channels, rate_in = w.getsampwidth(), w.getnchannels(), w.getframerate()
         raw = w.readframes(w.getnframes())
+    if width == 2 and channels == 1 and rate_in == rate:
+        return np.frombuffer(raw, dtype="<i2").astype(np.int16)  # exact, no float round trip
     if width == 1:
         samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
     elif width == 2:
@@ -58,7 +60,7 @@ def read_wav(path: Path | str, rate: int = SAMPLE_RATE) -> np.ndarray:
         samples = samples.reshape(-1, channels).mean(axis=1)
     if rate_in != rate:
         samples = soxr.resample(samples, rate_in, rate)
-    return to_int16(samples)
+    return np.round(np.clip(samples * 32768.0, -32768, 32767)).astype(np.int16)
 
 
 def write_wav(path: Path | str, pcm: np.ndarray, rate: int = SAMPLE_RATE) -> None:
