@@ -26,6 +26,7 @@ from dialogs.actions.context import Deps
 from dialogs.actions.identity import (
     ActionAskDob,
     ActionAskDobConfirmed,
+    ActionAskNameConfirmed,
     ActionAskPatientName,
     ValidateIdentityForm,
 )
@@ -54,7 +55,8 @@ def build_actions(deps: Deps, knowledge: Knowledge) -> list[Action]:
     return [
         ValidateIdentityForm(deps), ValidateRefillForm(deps), ValidateScheduleForm(deps),
         ValidateRescheduleForm(deps), ValidateCancelForm(deps),
-        ActionAskPatientName(), ActionAskDob(), ActionAskDobConfirmed(), ActionAskMedication(),
+        ActionAskPatientName(), ActionAskDob(), ActionAskDobConfirmed(), ActionAskNameConfirmed(),
+        ActionAskMedication(),
         ActionAskRefillConfirmed(), ActionAskWhenText(), ActionAskSlotChoice(),
         ActionAskAppointmentChoice(), ActionAskCancelConfirmed(),
         ActionSubmitRefill(deps), ActionSubmitSchedule(deps), ActionSubmitReschedule(deps),

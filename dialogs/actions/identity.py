@@ -10,7 +10,6 @@ import re
 from datetime import date
 from typing import Any
 
-from nlu.confirm import yes_no
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -18,9 +17,10 @@ from rasa_sdk.types import DomainDict
 from dialogs.actions import payloads
 from dialogs.actions.context import Deps, call_id, latest_intent, metadata
 from integrations.services.identity import verify_caller
+from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
 
-IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed")
+IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
 KEYPAD_AFTER_FAILURES = 2
 _NAME_LEAD = re.compile(
@@ -73,6 +73,9 @@ class IdentityFormValidation(FormValidationAction):
             return []  # a transfer ends the form; the submit action sends the payload
         if tracker.get_slot("verified"):
             return [s for s in domain_slots if s not in IDENTITY_SLOTS]
+        if not tracker.get_slot("pending_patient"):
+            # The matched name is read back only when the store was not sure of it.
+            return [s for s in domain_slots if s != "name_confirmed"]
         return list(domain_slots)
 
     async def run(
@@ -145,28 +148,54 @@ class IdentityFormValidation(FormValidationAction):
         name = str(tracker.get_slot("patient_name") or "")
         born = date.fromisoformat(str(tracker.get_slot("dob")))
         number = metadata(tracker).get("caller_number")
-        async with self.deps.db.session() as s:
-            result = await verify_caller(s, name, born, number)
         cid = call_id(tracker)
+        async with self.deps.db.session() as s:
+            result = await verify_caller(s, name, born, number, call_id=cid)
         await self.deps.event(cid, "verification", {"status": result.status})
         if result.status == "verified" and result.patient_id is not None:
-            await self.deps.record(cid, verified_patient_id=result.patient_id)
-            first = (result.display_name or "").split(" ")[0]
-            dispatcher.utter_message(text=f"Thank you{', ' + first if first else ''}.")
-            slots: Slots = {"dob_confirmed": True, "verified": True,
-                            "patient_id": result.patient_id, "first_name": first or None}
-            tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in slots.items()])
-            filled = await self.prefill(dispatcher, tracker)
-            tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in filled.items()])
-            return slots | filled
+            if result.needs_confirmation:
+                pending = {"id": result.patient_id, "name": result.display_name or ""}
+                return {"dob_confirmed": True, "pending_patient": pending}
+            return await self._verified(dispatcher, tracker, result.patient_id,
+                                        result.display_name or "")
+        return self._failed(dispatcher, tracker)
+
+    async def _verified(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, pid: int, display_name: str
+    ) -> Slots:
+        await self.deps.record(call_id(tracker), verified_patient_id=pid)
+        first = display_name.split(" ")[0]
+        dispatcher.utter_message(text=f"Thank you{', ' + first if first else ''}.")
+        slots: Slots = {"dob_confirmed": True, "name_confirmed": True, "verified": True,
+                        "patient_id": pid, "first_name": first or None, "pending_patient": None}
+        tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in slots.items()])
+        filled = await self.prefill(dispatcher, tracker)
+        tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in filled.items()])
+        return slots | filled
+
+    async def validate_name_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Slots:
+        pending = tracker.get_slot("pending_patient") or {}
+        answer = value if isinstance(value, bool) else yes_no(str(value or ""))
+        if answer is True and pending:
+            return await self._verified(dispatcher, tracker, int(pending["id"]),
+                                        str(pending["name"]))
+        if answer is None:
+            dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+            return {"name_confirmed": None}
+        return self._failed(dispatcher, tracker)
+
+    def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
         failures = int(tracker.get_slot("id_failures") or 0) + 1
         if failures >= MAX_ID_FAILURES:
-            return {"dob_confirmed": None, "id_failures": failures,
+            return {"dob_confirmed": None, "id_failures": failures, "pending_patient": None,
                     "handoff": "verification_failed"}
         dispatcher.utter_message(
             text="I couldn't match that name and date of birth. Let's try once more."
         )
-        return {"patient_name": None, "dob": None, "dob_confirmed": None, "id_failures": failures}
+        return {"patient_name": None, "dob": None, "dob_confirmed": None, "name_confirmed": None,
+                "pending_patient": None, "id_failures": failures}
 
 
 class ValidateIdentityForm(IdentityFormValidation):
@@ -217,4 +246,18 @@ class ActionAskDobConfirmed(Action):
     ) -> list[dict[str, Any]]:
         born = date.fromisoformat(str(tracker.get_slot("dob")))
         dispatcher.utter_message(text=f"I have {speak_date(born)}. Is that right?")
+        return []
+
+
+class ActionAskNameConfirmed(Action):
+    """Asked only when the store matched the name loosely (caller ID or a namesake decided)."""
+
+    def name(self) -> str:
+        return "action_ask_name_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        pending = tracker.get_slot("pending_patient") or {}
+        dispatcher.utter_message(text=f"I have you as {pending.get('name')}. Is that right?")
         return []

@@ -103,3 +103,36 @@ async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversatio
     assert turn.slots["requested_slot"] is None
     end = await c.run("action_submit_cancel")
     assert end.payloads[0]["queue"] == "front_desk"
+
+
+async def test_loose_match_reads_the_name_back_before_verifying(
+    conversation: Conversation,
+) -> None:
+    # A misheard first name passes only because the caller ID matches: read the name back.
+    c = await conversation.open("+15550100001")
+    c.user("when is my appointment", "appointment_info")
+    await _to_readback(c, "identity_form", "Maya Lopez", "March fourth nineteen seventy two")
+    c.answer("dob_confirmed", "yes", "affirm")
+    turn = await c.run("validate_identity_form", "identity_form")
+    assert turn.slots["requested_slot"] == "name_confirmed"
+    assert not c.slots.get("verified")
+    ask = await c.run("action_ask_name_confirmed", "identity_form")
+    assert ask.said == "I have you as Maria Lopez. Is that right?"
+    c.answer("name_confirmed", "yes", "affirm")
+    await c.run("validate_identity_form", "identity_form")
+    assert c.slots["verified"] is True
+
+
+async def test_no_to_the_name_read_back_counts_as_a_failed_check(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("when is my appointment", "appointment_info")
+    await _to_readback(c, "identity_form", "Maya Lopez", "March fourth nineteen seventy two")
+    c.answer("dob_confirmed", "yes", "affirm")
+    await c.run("validate_identity_form", "identity_form")
+    c.answer("name_confirmed", "no", "deny")
+    turn = await c.run("validate_identity_form", "identity_form")
+    assert turn.slots["requested_slot"] == "patient_name"
+    assert c.slots["id_failures"] == 1
+    assert not c.slots.get("verified")
