@@ -1,0 +1,49 @@
+"""The agent console: sign-in, presence, live screen-pops, wrap-up, task queues, context API.
+
+`setup_console(app, db, hub, coordinator)` adds its routes to the server's aiohttp app.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from aiohttp import web
+
+from clinicline.web.console import api_views, auth_views, call_views, task_views
+from clinicline.web.console.guards import CONSOLE, Console
+from clinicline.web.console.hub import WebSocketHub
+from clinicline.web.console.sessions import SessionStore
+from integrations.store import Database
+from routing.transfer import TransferCoordinator
+
+__all__ = ["WebSocketHub", "setup_console"]
+
+
+def setup_console(
+    app: web.Application,
+    db: Database,
+    hub: WebSocketHub,
+    coordinator: TransferCoordinator,
+    *,
+    secret: bytes | None = None,
+) -> None:
+    """Mount the console on `app`. Pass a stable `secret` (from the config) so sessions
+    survive a restart of the web app; without one, each start signs cookies afresh."""
+    app[CONSOLE] = Console(db, hub, coordinator, SessionStore(secret or secrets.token_bytes(32)))
+    app.on_shutdown.append(hub.close_all)
+    r = app.router
+    r.add_get("/console", auth_views.page)
+    r.add_static("/console/static", auth_views.STATIC_DIR, show_index=False)
+    r.add_post("/console/login", auth_views.login)
+    r.add_post("/console/logout", auth_views.logout)
+    r.add_get("/console/me", auth_views.me)
+    r.add_get("/console/ws", call_views.websocket)
+    r.add_post("/console/presence", call_views.presence)
+    r.add_post("/console/calls/{call_id}/accept", call_views.accept)
+    r.add_post("/console/calls/{call_id}/decline", call_views.decline)
+    r.add_post("/console/calls/{call_id}/wrapup", call_views.wrap_up)
+    r.add_get("/console/tasks", task_views.list_tasks)
+    r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
+    r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
+    r.add_get("/api/context/{token}", api_views.context)
+    r.add_get("/api/calls/{call_id}", api_views.call_record)

@@ -1,0 +1,126 @@
+"""An agent's live work: presence, the WebSocket feed, accept/decline and wrap-up."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import WSMsgType, web
+
+from clinicline.web.console.guards import (
+    NO_STORE,
+    BadBody,
+    call_id_param,
+    console_of,
+    error,
+    json_body,
+    requires,
+    same_origin,
+    signed_in,
+    text_field,
+)
+from clinicline.web.console.sessions import COOKIE_NAME
+from integrations.errors import NotFound
+from integrations.services import calls
+from integrations.services.agents import set_presence
+from routing.errors import UnknownTransfer
+
+# What an agent may set from the console; "busy" comes from answering a call.
+CONSOLE_PRESENCES = frozenset({"available", "busy", "away", "wrap_up", "offline"})
+MAX_NOTES = 2000
+log = logging.getLogger(__name__)
+
+
+@requires(post=True)
+async def presence(request: web.Request) -> web.Response:
+    console, staff = console_of(request), signed_in(request)
+    data = await json_body(request)
+    state = text_field(data, "presence", max_len=16)
+    if state not in CONSOLE_PRESENCES:
+        raise BadBody(400, f"presence must be one of {sorted(CONSOLE_PRESENCES)}")
+    async with console.db.session() as s:
+        await set_presence(s, staff.agent_id, state)
+    registry = console.coordinator.presence
+    if state == "available":
+        registry.became_available(staff.agent_id, datetime.now(UTC))
+    elif state == "offline":
+        registry.signed_out(staff.agent_id)
+    return web.json_response({"presence": state}, headers=NO_STORE)
+
+
+@requires(post=True)
+async def accept(request: web.Request) -> web.Response:
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    try:
+        await console.coordinator.accept(call_id, staff.agent_id)
+    except UnknownTransfer:
+        return error(409, "this call is no longer offered to you")
+    return web.json_response({"call_id": call_id, "state": "accepted"}, headers=NO_STORE)
+
+
+@requires(post=True)
+async def decline(request: web.Request) -> web.Response:
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    try:
+        await console.coordinator.decline(call_id, staff.agent_id)
+    except UnknownTransfer:
+        return error(409, "this call is no longer offered to you")
+    return web.json_response({"call_id": call_id, "state": "declined"}, headers=NO_STORE)
+
+
+@requires(post=True)
+async def wrap_up(request: web.Request) -> web.Response:
+    """Disposition code and notes after a handled call; the agent becomes available again."""
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    data = await json_body(request)
+    disposition = text_field(data, "disposition", max_len=40)
+    notes = text_field(data, "notes", max_len=MAX_NOTES, required=False)
+    if disposition not in calls.DISPOSITIONS:
+        raise BadBody(400, f"disposition must be one of {sorted(calls.DISPOSITIONS)}")
+    if not staff.is_supervisor and staff.agent_id not in console.coordinator.offered_to(call_id):
+        return error(403, "this call was not sent to you")
+    now = datetime.now(UTC)
+    try:
+        async with console.db.session() as s:
+            # Notes may hold PHI: events are encrypted at rest, and nothing here is logged.
+            await calls.add_event(
+                s,
+                call_id=call_id,
+                kind="wrap_up",
+                data={"agent_id": staff.agent_id, "disposition": disposition, "notes": notes},
+            )
+            await calls.set_fields(s, call_id, disposition=disposition)
+            await set_presence(s, staff.agent_id, "available")
+    except NotFound:
+        return error(404, "no such call")
+    console.coordinator.presence.call_ended(staff.agent_id, now)
+    return web.json_response(
+        {"call_id": call_id, "disposition": disposition, "presence": "available"},
+        headers=NO_STORE,
+    )
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """The agent's live feed: offers, withdrawals, transcript lines, call ends."""
+    console = console_of(request)
+    # Browsers always send Origin on WebSocket handshakes; a foreign page must not connect.
+    if not same_origin(request):
+        return error(403, "cross-origin WebSocket refused")
+    staff = console.sessions.staff_for(request.cookies.get(COOKIE_NAME))
+    if staff is None:
+        return error(401, "sign in first")
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
+    await ws.prepare(request)
+    console.hub.register(staff.agent_id, staff.username, ws)
+    try:
+        await ws.send_json({"type": "hello", "agent_id": staff.agent_id})
+        async for message in ws:
+            # The page only listens; anything it sends beyond a ping is ignored.
+            if message.type == WSMsgType.TEXT and message.data == "ping":
+                await ws.send_str("pong")
+    finally:
+        console.hub.unregister(staff.agent_id, ws)
+    return ws

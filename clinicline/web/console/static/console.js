@@ -1,0 +1,233 @@
+// clinicline agent console: sign-in, presence, live screen-pops over a WebSocket, wrap-up,
+// task queues. Data is only ever written with textContent, never parsed as HTML.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+async function api(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  let data = {};
+  try { data = await response.json(); } catch (_) { /* empty body */ }
+  return { ok: response.ok, status: response.status, data };
+}
+
+function say(text) { $("#status").textContent = text; }
+
+function show(signedIn, agent) {
+  $("#login-view").hidden = signedIn;
+  $("#console-view").hidden = !signedIn;
+  $("#logout").hidden = !signedIn;
+  $("#who").hidden = !signedIn;
+  $("#link").hidden = !signedIn;
+  $("#who").textContent = signedIn ? `${agent.name} (${agent.role})` : "";
+}
+
+// ---- WebSocket feed -------------------------------------------------------------------
+let socket = null;
+let retryMs = 1000;
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${scheme}://${location.host}/console/ws`);
+  socket.addEventListener("message", (event) => {
+    let message;
+    try { message = JSON.parse(event.data); } catch (_) { return; }
+    handle(message);
+  });
+  socket.addEventListener("open", () => { retryMs = 1000; });
+  socket.addEventListener("close", () => {
+    $("#link").dataset.state = "offline";
+    $("#link").textContent = "offline";
+    if (!$("#console-view").hidden) {
+      setTimeout(connect, retryMs);
+      retryMs = Math.min(retryMs * 2, 30000);
+    }
+  });
+}
+
+function handle(message) {
+  if (message.type === "hello") {
+    $("#link").dataset.state = "online";
+    $("#link").textContent = "online";
+  } else if (message.type === "offer") {
+    renderOffer(message.pop);
+  } else if (message.type === "withdraw") {
+    const card = cardFor(message.call_id);
+    if (card) { card.remove(); say(`Call withdrawn: ${message.reason}`); }
+    emptyCheck();
+  } else if (message.type === "transcript") {
+    const card = cardFor(message.call_id);
+    if (card) addLine(card, message.line);
+  } else if (message.type === "ended") {
+    const card = cardFor(message.call_id);
+    if (card) toWrapUp(card);
+  }
+}
+
+// ---- call cards -----------------------------------------------------------------------
+function cardFor(callId) {
+  return [...document.querySelectorAll("#calls .card")].find((c) => c.dataset.callId === callId);
+}
+
+function emptyCheck() {
+  const empty = $("#calls .empty");
+  const cards = document.querySelectorAll("#calls .card").length;
+  if (empty) empty.hidden = cards > 0;
+}
+
+function addLine(card, line) {
+  const item = document.createElement("li");
+  item.className = line.speaker;
+  item.textContent = `${line.speaker}: ${line.text}`;
+  $(".transcript", card).append(item);
+}
+
+function renderOffer(pop) {
+  const payload = pop.payload;
+  const existing = cardFor(pop.call_id);
+  if (existing) existing.remove();
+  const card = $("#call-card").content.firstElementChild.cloneNode(true);
+  card.dataset.callId = pop.call_id;
+  const level = payload.triage.level;
+  const badge = $(".level", card);
+  badge.textContent = level;
+  badge.classList.add(`level-${level}`);
+  $(".queue", card).textContent = pop.queue;
+  $(".summary", card).textContent = pop.whisper;
+  $(".flags", card).textContent = payload.triage.flags.join(", ") || "none";
+  $(".words", card).textContent = payload.triage.trigger_words.join(", ") || "—";
+  $(".reason", card).textContent = payload.reason;
+  $(".caller", card).textContent = payload.caller_number || "unknown";
+  $(".dob", card).textContent = (payload.patient && payload.patient.dob) || "—";
+  payload.transcript.forEach((line) => addLine(card, line));
+  $(".accept", card).addEventListener("click", () => accept(card));
+  $(".decline", card).addEventListener("click", () => decline(card));
+  $(".wrapup", card).addEventListener("submit", (event) => { event.preventDefault(); wrapUp(card); });
+  $("#calls").prepend(card);
+  emptyCheck();
+}
+
+function callPath(card, action) {
+  return `/console/calls/${encodeURIComponent(card.dataset.callId)}/${action}`;
+}
+
+function toWrapUp(card) {
+  $(".actions", card).hidden = true;
+  $(".wrapup", card).hidden = false;
+}
+
+async function accept(card) {
+  const result = await api("POST", callPath(card, "accept"), {});
+  if (!result.ok) { say(result.data.error || "could not accept"); return; }
+  $(".state", card).textContent = "connected";
+  setPresenceLabel("busy");
+  toWrapUp(card);
+}
+
+async function decline(card) {
+  const result = await api("POST", callPath(card, "decline"), {});
+  if (!result.ok) say(result.data.error || "could not decline");
+  card.remove();
+  emptyCheck();
+}
+
+async function wrapUp(card) {
+  const disposition = $(".disposition", card).value;
+  if (!disposition) { say("Choose a disposition first"); return; }
+  const notes = $(".notes", card).value;
+  const result = await api("POST", callPath(card, "wrapup"), { disposition, notes });
+  if (!result.ok) { say(result.data.error || "wrap-up failed"); return; }
+  card.remove();
+  emptyCheck();
+  setPresenceLabel(result.data.presence);
+  say("Wrap-up saved");
+}
+
+// ---- presence -------------------------------------------------------------------------
+function setPresenceLabel(state) { $("#presence-state").textContent = state; }
+
+async function setPresence(state) {
+  const result = await api("POST", "/console/presence", { presence: state });
+  if (result.ok) setPresenceLabel(result.data.presence);
+  else say(result.data.error || "could not change presence");
+}
+
+// ---- tasks ----------------------------------------------------------------------------
+async function loadTasks() {
+  const result = await api("GET", "/console/tasks");
+  const body = $("#tasks tbody");
+  body.replaceChildren();
+  if (!result.ok) { say(result.data.error || "could not load tasks"); return; }
+  for (const task of result.data.tasks) {
+    const row = document.createElement("tr");
+    row.dataset.taskId = String(task.id);
+    for (const value of [task.kind, task.queue, task.patient || "—", task.note, task.status]) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.append(cell);
+    }
+    const cell = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    if (task.status === "open") {
+      button.textContent = "Claim";
+      button.className = "claim";
+      button.addEventListener("click", () => taskAction(task.id, "claim"));
+    } else if (task.mine) {
+      button.textContent = "Complete";
+      button.className = "complete";
+      button.addEventListener("click", () => taskAction(task.id, "complete", { note: "" }));
+    } else {
+      button.hidden = true;
+    }
+    cell.append(button);
+    row.append(cell);
+    body.append(row);
+  }
+}
+
+async function taskAction(id, action, body = {}) {
+  const result = await api("POST", `/console/tasks/${id}/${action}`, body);
+  say(result.ok ? `Task ${action === "claim" ? "claimed" : "completed"}` : result.data.error);
+  await loadTasks();
+}
+
+// ---- start ----------------------------------------------------------------------------
+async function signedIn(agent) {
+  show(true, agent);
+  connect();
+  await loadTasks();
+}
+
+async function start() {
+  $("#login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = await api("POST", "/console/login", {
+      username: $("#username").value,
+      password: $("#password").value,
+    });
+    $("#password").value = "";
+    if (!result.ok) { $("#login-error").textContent = result.data.error || "sign-in failed"; return; }
+    $("#login-error").textContent = "";
+    await signedIn(result.data.agent);
+  });
+  $("#logout").addEventListener("click", async () => {
+    await api("POST", "/console/logout", {});
+    show(false);
+    if (socket) socket.close();
+  });
+  document.querySelectorAll("button.presence").forEach((button) => {
+    button.addEventListener("click", () => setPresence(button.dataset.presence));
+  });
+  $("#refresh-tasks").addEventListener("click", loadTasks);
+  const me = await api("GET", "/console/me");
+  if (me.ok) await signedIn(me.data.agent);
+  else show(false);
+}
+
+start();
