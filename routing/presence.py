@@ -9,7 +9,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive instant is taken as UTC, as the store's UTCDateTime columns do.
+
+    Idle times come from the console (aware) and from SIP callbacks (either), and Python
+    refuses to compare the two kinds.
+    """
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,12 @@ class Presence:
     def became_available(self, agent_id: int, at: datetime) -> None:
         """The agent signed in or finished wrap-up; keeps an earlier idle start if known."""
         with self._lock:
-            self._idle_since.setdefault(agent_id, at)
+            self._idle_since.setdefault(agent_id, as_utc(at))
 
     def call_ended(self, agent_id: int, at: datetime) -> None:
         """The agent's call ended: the idle clock restarts now and any reservation is freed."""
         with self._lock:
-            self._idle_since[agent_id] = at
+            self._idle_since[agent_id] = as_utc(at)
             self._reserved.pop(agent_id, None)
 
     def signed_out(self, agent_id: int) -> None:

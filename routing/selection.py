@@ -8,13 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import NotFound
 from integrations.services.agents import AgentInfo, agents_for_queue
-from routing.presence import Presence
+from routing.presence import Presence, as_utc
 
 
 def rank_longest_idle(
     candidates: list[AgentInfo], presence: Presence, now: datetime
 ) -> list[AgentInfo]:
     """Longest idle first; agents with no idle record count as idle since forever, by id."""
+
+    now = as_utc(now)
 
     def key(agent: AgentInfo) -> tuple[float, int]:
         since = presence.idle_since(agent.agent_id)

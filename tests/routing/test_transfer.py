@@ -16,6 +16,7 @@ from routing.cti import PatientContext, TranscriptLine, TriageContext
 from routing.errors import UnknownTransfer
 from routing.hours import BusinessHours
 from routing.hub import ScreenPop
+from routing.presence import as_utc
 from routing.transfer import TransferCoordinator
 from tests.routing.conftest import CLOSED_NOW, OPEN_NOW
 
@@ -175,7 +176,7 @@ async def test_call_end_puts_agent_in_wrap_up_and_restarts_idle_clock(clinic_db:
     await coordinator.on_call_ended(plan)
     assert hub.lines == [(ids["nurse2"], "call-1", "hello")]
     assert hub.ended == [(ids["nurse2"], "call-1")]
-    assert coordinator.presence.idle_since(ids["nurse2"]) == clock.now
+    assert coordinator.presence.idle_since(ids["nurse2"]) == as_utc(clock.now)
 
 
 async def test_console_accept_is_refused_for_an_agent_not_offered(clinic_db: Database) -> None:

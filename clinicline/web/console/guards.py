@@ -33,7 +33,7 @@ class Console:
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("clinicline_console", Console)
-_STAFF_KEY = "clinicline_console_staff"
+_STAFF_KEY: web.RequestKey[Staff] = web.RequestKey("clinicline_console_staff", Staff)
 
 
 def console_of(request: web.Request) -> Console:
@@ -84,8 +84,7 @@ def requires(*roles: str, post: bool = False) -> Callable[[Handler], Handler]:
 
 
 def signed_in(request: web.Request) -> Staff:
-    staff: Staff = request[_STAFF_KEY]
-    return staff
+    return request[_STAFF_KEY]
 
 
 class BadBody(Exception):

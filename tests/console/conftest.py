@@ -1,0 +1,101 @@
+"""A real console on a free loopback port, a seeded demo store, and headless Chromium.
+
+Each test gets its own copy of a store seeded once per session, its own aiohttp app with
+`setup_console`, and a fresh browser context; the browser itself is shared by the session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from cryptography.fernet import Fernet
+from playwright.async_api import Browser, BrowserContext, async_playwright
+
+from clinicline.web.console import WebSocketHub, setup_console
+from integrations.seed.demo import seed_demo
+from integrations.services.agents import list_agents
+from integrations.store import Database
+from routing.hours import BusinessHours
+from routing.transfer import TransferCoordinator
+
+MONDAY = date(2031, 3, 3)
+OPEN_NOW = datetime.combine(MONDAY, time(10, 0))
+DATA_KEY = Fernet.generate_key()
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-sync",
+    "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+
+
+@dataclass
+class Server:
+    url: str
+    db: Database
+    hub: WebSocketHub
+    coordinator: TransferCoordinator
+    agent_ids: dict[str, int]
+
+
+@pytest.fixture(scope="session")
+async def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("console-template") / "clinic.db"
+    db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
+    try:
+        await db.migrate()
+        await seed_demo(db, MONDAY)
+    finally:
+        await db.dispose()
+    return path
+
+
+@pytest.fixture
+async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]:
+    path = tmp_path / "clinic.db"
+    shutil.copy(seeded_template, path)
+    db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
+    hub = WebSocketHub(db)
+    coordinator = TransferCoordinator(
+        db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
+    )
+    app = web.Application()
+    setup_console(app, db, hub, coordinator, secret=b"console-test-secret")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async with db.session() as s:
+        ids = {a.username: a.agent_id for a in await list_agents(s)}
+    try:
+        yield Server(f"http://127.0.0.1:{port}", db, hub, coordinator, ids)
+    finally:
+        await runner.cleanup()
+        await db.dispose()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+@pytest.fixture
+async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
+    ctx = await browser.new_context()
+    ctx.set_default_timeout(5000)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()

@@ -1,0 +1,150 @@
+"""The agent console in real headless Chromium: sign-in, presence, a pushed screen-pop,
+accept, wrap-up, tasks, and refusals for the signed-out and the wrong role."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from playwright.async_api import BrowserContext, Page, expect
+
+from integrations.services import calls
+from integrations.services.agents import list_agents
+from integrations.services.audit import audit_trail
+from integrations.services.tasks import create_task, open_tasks
+from routing.context import TransferRequest
+from routing.cti import PatientContext, TriageContext
+from tests.console.conftest import OPEN_NOW, Server
+
+
+async def sign_in(context: BrowserContext, server: Server, username: str) -> Page:
+    page = await context.new_page()
+    await page.goto(f"{server.url}/console")
+    await page.fill("#username", username)
+    await page.fill("#password", f"{username}-demo")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#console-view")).to_be_visible()
+    return page
+
+
+async def go_available(page: Page, server: Server, username: str) -> None:
+    await page.click("button.presence[data-presence=available]")
+    await expect(page.locator("#presence-state")).to_have_text("available")
+    # Push only once the page's WebSocket has registered (the one real race here).
+    await server.hub.wait_connected(server.agent_ids[username])
+
+
+def emergent_request(call_id: str) -> TransferRequest:
+    return TransferRequest(
+        call_id=call_id,
+        queue="nurse",
+        reason="red flag during the call",
+        emergent=True,
+        caller_number="+15550100001",
+        patient=PatientContext(1, "Maria Lopez", date(1972, 3, 4), True, ("name", "dob")),
+        intent="report_symptom",
+        triage=TriageContext("emergent", ("chest_pain",), ("crushing chest pressure",)),
+    )
+
+
+async def open_call(server: Server, call_id: str) -> None:
+    async with server.db.session() as s:
+        await calls.open_call(s, call_id=call_id, caller_number="+15550100001", started=OPEN_NOW)
+
+
+async def test_wrong_password_is_refused_on_the_page(context: BrowserContext, server: Server):
+    page = await context.new_page()
+    await page.goto(f"{server.url}/console")
+    await page.fill("#username", "nurse2")
+    await page.fill("#password", "not-the-password")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#login-error")).to_have_text("wrong username or password")
+    await expect(page.locator("#console-view")).to_be_hidden()
+
+
+async def test_sign_in_sets_a_strict_httponly_cookie(context: BrowserContext, server: Server):
+    await sign_in(context, server, "nurse2")
+    [cookie] = await context.cookies()
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "nurse2" not in cookie["value"]
+
+
+async def test_presence_change_is_persisted(context: BrowserContext, server: Server) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    async with server.db.session() as s:
+        presence = {a.username: a.presence for a in await list_agents(s)}
+    assert presence["nurse2"] == "available"
+
+
+async def test_screen_pop_accept_and_wrap_up(context: BrowserContext, server: Server) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-pop")
+    plan = await server.coordinator.plan(emergent_request("call-pop"))
+    assert plan.agent is not None and plan.agent.username == "nurse2"
+
+    card = page.locator("#calls .card")
+    await expect(card.locator(".level")).to_have_text("emergent")
+    await expect(card.locator(".level")).to_have_class("level level-emergent")
+    await expect(card.locator(".flags")).to_have_text("chest_pain")
+    await expect(card.locator(".words")).to_have_text("crushing chest pressure")
+    await expect(card.locator(".summary")).to_have_text(
+        "Verified patient Maria Lopez, chest pain, emergent."
+    )
+
+    await card.locator("button.accept").click()
+    await expect(card.locator(".state")).to_have_text("connected")
+    await card.locator("select.disposition").select_option("emergency_transferred")
+    await card.locator("textarea.notes").fill("advised 911, stayed on line")
+    await card.locator(".wrapup button[type=submit]").click()
+    await expect(page.locator("#status")).to_have_text("Wrap-up saved")
+    await expect(page.locator("#calls .card")).to_have_count(0)
+
+    async with server.db.session() as s:
+        report = await calls.call_report(s, "call-pop")
+        trail = await audit_trail(s, 1)
+        presence = {a.username: a.presence for a in await list_agents(s)}
+    assert report["disposition"] == "emergency_transferred"
+    assert any(e["kind"] == "wrap_up" for e in report["events"])
+    assert any(a.action == "screen_pop" and a.actor == "nurse2" for a in trail)
+    assert presence["nurse2"] == "available"
+
+
+async def test_claim_and_complete_a_task(context: BrowserContext, server: Server) -> None:
+    async with server.db.session() as s:
+        task_id = await create_task(
+            s, kind="refill_review", queue="pharmacy", patient_id=2, call_id=None,
+            note="no refills left",
+        )
+    page = await sign_in(context, server, "pharm1")
+    row = page.locator(f"#tasks tr[data-task-id='{task_id}']")
+    await row.locator("button.claim").click()
+    await expect(row.locator("button.complete")).to_be_visible()
+    await row.locator("button.complete").click()
+    await expect(row).to_have_count(0)
+    async with server.db.session() as s:
+        assert all(t.task_id != task_id for t in await open_tasks(s))
+        trail = await audit_trail(s, 2)
+    assert any(a.action == "view_task" and a.actor == "pharm1" for a in trail)
+
+
+async def test_signed_out_page_shows_only_sign_in_and_api_refuses(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await context.new_page()
+    await page.goto(f"{server.url}/console")
+    await expect(page.locator("#login-view")).to_be_visible()
+    await expect(page.locator("#console-view")).to_be_hidden()
+    for path in ("/console/tasks", "/api/calls/call-x", "/api/context/abc.def", "/console/me"):
+        response = await page.request.get(f"{server.url}{path}")
+        assert response.status == 401, path
+
+
+async def test_agent_cannot_read_a_call_not_sent_to_them(
+    context: BrowserContext, server: Server
+) -> None:
+    await open_call(server, "call-other")
+    page = await sign_in(context, server, "billing1")
+    response = await page.request.get(f"{server.url}/api/calls/call-other")
+    assert response.status == 403
+    assert "turns" not in await response.text()
