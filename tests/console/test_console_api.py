@@ -1,0 +1,172 @@
+"""The console's HTTP surface against hostile or mistaken clients (plain aiohttp client)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from integrations.services import calls
+from integrations.services.agents import set_presence
+from integrations.services.audit import audit_trail
+from tests.console.conftest import OPEN_NOW, Server
+from tests.console.test_console_browser import emergent_request
+
+
+@pytest.fixture
+async def client(server: Server) -> AsyncIterator[aiohttp.ClientSession]:
+    # An unsafe jar: the cookie is for 127.0.0.1, an IP address.
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        base_url=server.url, cookie_jar=jar, headers={"Origin": server.url}
+    ) as session:
+        yield session
+
+
+async def sign_in(client: aiohttp.ClientSession, username: str) -> None:
+    async with client.post(
+        "/console/login", json={"username": username, "password": f"{username}-demo"}
+    ) as response:
+        assert response.status == 200
+
+
+async def planned_call(server: Server, call_id: str) -> str:
+    """A call offered to nurse2; returns the context token of its plan."""
+    async with server.db.session() as s:
+        await calls.open_call(s, call_id=call_id, caller_number="+15550100001", started=OPEN_NOW)
+    async with server.db.session() as s:
+        await set_presence(s, server.agent_ids["nurse2"], "available")
+    plan = await server.coordinator.plan(emergent_request(call_id))
+    assert plan.token is not None
+    return plan.token
+
+
+async def test_cross_origin_post_is_refused(client: aiohttp.ClientSession) -> None:
+    async with client.post(
+        "/console/login",
+        json={"username": "nurse2", "password": "nurse2-demo"},
+        headers={"Origin": "http://evil.example"},
+    ) as response:
+        assert response.status == 403
+        assert "Set-Cookie" not in response.headers
+
+
+async def test_post_without_any_origin_is_refused(server: Server) -> None:
+    async with (
+        aiohttp.ClientSession(base_url=server.url) as bare,
+        bare.post("/console/login", json={"username": "a", "password": "b"}) as response,
+    ):
+        assert response.status == 403
+
+
+async def test_oversized_and_malformed_bodies_are_refused(client: aiohttp.ClientSession):
+    big = {"username": "nurse2", "password": "x" * 20_000}
+    async with client.post("/console/login", json=big) as response:
+        assert response.status == 413
+    async with client.post(
+        "/console/login", data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+    async with client.post("/console/login", data=b"username=a&password=b") as response:
+        assert response.status == 415
+    async with client.post("/console/login", json=["nurse2", "nurse2-demo"]) as response:
+        assert response.status == 400
+
+
+async def test_repeated_wrong_passwords_lock_the_username(client: aiohttp.ClientSession):
+    for _ in range(5):
+        async with client.post(
+            "/console/login", json={"username": "nurse1", "password": "guess"}
+        ) as response:
+            assert response.status == 401
+    async with client.post(
+        "/console/login", json={"username": "nurse1", "password": "nurse1-demo"}
+    ) as response:
+        assert response.status == 429
+
+
+async def test_context_token_resolves_once_then_404(client, server: Server) -> None:
+    token = await planned_call(server, "call-ctx")
+    await sign_in(client, "nurse2")
+    async with client.get(f"/api/context/{token}") as response:
+        assert response.status == 200
+        payload = await response.json()
+    assert payload["call_id"] == "call-ctx" and payload["triage"]["level"] == "emergent"
+    async with client.get(f"/api/context/{token}") as response:
+        assert response.status == 404
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+    assert any(a.action == "view_context" and a.actor == "nurse2" for a in trail)
+
+
+async def test_forged_context_token_is_404(client, server: Server) -> None:
+    token = await planned_call(server, "call-forged")
+    await sign_in(client, "nurse2")
+    nonce, _, tag = token.partition(".")
+    forged = f"{nonce}.{'A' * len(tag)}"
+    async with client.get(f"/api/context/{forged}") as response:
+        assert response.status == 404
+    async with client.get("/api/context/" + "x" * 300) as response:
+        assert response.status == 404
+
+
+async def test_offered_agent_and_supervisor_can_read_the_call_others_cannot(
+    client, server: Server
+) -> None:
+    await planned_call(server, "call-read")
+    await sign_in(client, "nurse2")
+    async with client.get("/api/calls/call-read") as response:
+        assert response.status == 200
+        assert (await response.json())["call_id"] == "call-read"
+    await sign_in(client, "front1")
+    async with client.get("/api/calls/call-read") as response:
+        assert response.status == 403
+    await sign_in(client, "super1")
+    async with client.get("/api/calls/call-read") as response:
+        assert response.status == 200
+
+
+async def test_wrap_up_of_someone_elses_call_is_forbidden(client, server: Server) -> None:
+    await planned_call(server, "call-wrap")
+    await sign_in(client, "front1")
+    async with client.post(
+        "/console/calls/call-wrap/wrapup", json={"disposition": "info_given"}
+    ) as response:
+        assert response.status == 403
+    async with server.db.session() as s:
+        assert (await calls.call_report(s, "call-wrap"))["disposition"] is None
+
+
+async def test_unknown_disposition_and_presence_are_rejected(client, server: Server) -> None:
+    await planned_call(server, "call-bad")
+    await sign_in(client, "nurse2")
+    async with client.post(
+        "/console/calls/call-bad/wrapup", json={"disposition": "<script>"}
+    ) as response:
+        assert response.status == 400
+    async with client.post("/console/presence", json={"presence": "asleep"}) as response:
+        assert response.status == 400
+
+
+async def test_logout_ends_the_session_for_good(client: aiohttp.ClientSession) -> None:
+    await sign_in(client, "nurse2")
+    cookie = {c.key: c.value for c in client.cookie_jar}["clinicline_console"]
+    async with client.post("/console/logout", json={}) as response:
+        assert response.status == 200
+    async with client.get("/console/me", cookies={"clinicline_console": cookie}) as response:
+        assert response.status == 401
+
+
+async def test_cross_origin_websocket_is_refused(client, server: Server) -> None:
+    await sign_in(client, "nurse2")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await client.ws_connect("/console/ws", headers={"Origin": "http://evil.example"})
+    assert refused.value.status == 403
+
+
+async def test_console_page_forbids_inline_script_and_framing(client) -> None:
+    async with client.get("/console") as response:
+        assert response.status == 200
+        policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
