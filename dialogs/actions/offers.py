@@ -10,8 +10,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from nlu.confirm import yes_no
-from nlu.dates import WhenRequest, parse_when
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -21,6 +19,8 @@ from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_moment
 from integrations.errors import SlotTaken
 from integrations.services.scheduling import Booking, SlotOffer, book, find_slots, reschedule
+from nlu.confirm import yes_no
+from nlu.dates import WhenRequest, parse_when
 
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
 
@@ -78,7 +78,9 @@ class SlotOfferingValidation(IdentityFormValidation):
             dispatcher.utter_message(text="Okay.")
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
         starts = [datetime.fromisoformat(o["start"]) for o in offers]
-        index = choose(text, starts, yes_means_first=yes_no(text) is True)
+        index = by_provider(text, offers)
+        if index is None:
+            index = choose(text, starts, yes_means_first=yes_no(text) is True)
         if index is None:
             dispatcher.utter_message(text="Sorry, which one would you like?")
             return {"slot_choice": None}
@@ -131,15 +133,31 @@ class ActionAskSlotChoice(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
-        said = [f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
-                for o in offers]
-        lines = [f"I have {said[0]}."]
-        if len(said) > 1:
-            lines.append(f"I also have {' or '.join(said[1:])}.")
         verb = "move it to" if tracker.active_loop.get("name") == "reschedule_form" else "book"
-        lines.append(f"Shall I {verb} the first one?" if len(said) > 1 else f"Shall I {verb} it?")
+        if len({o["start"] for o in offers}) == 1 and len(offers) > 1:
+            # Same time with several providers: say the time once, then the names.
+            names = [o["provider"] for o in offers]
+            when = speak_moment(datetime.fromisoformat(offers[0]["start"]))
+            lines = [f"I have {when}, with {', '.join(names[:-1])} or {names[-1]}.",
+                     f"Shall I {verb} {names[0]}?"]
+        else:
+            said = [f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
+                    for o in offers]
+            lines = [f"I have {said[0]}."]
+            if len(said) > 1:
+                lines.append(f"I also have {' or '.join(said[1:])}.")
+            lines.append(f"Shall I {verb} the first one?" if len(said) > 1
+                         else f"Shall I {verb} it?")
         dispatcher.utter_message(text=" ".join(lines))
         return []
+
+
+def by_provider(text: str, offers: list[dict[str, Any]]) -> int | None:
+    """The offer whose provider's surname the caller said, when exactly one matches."""
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    hits = [i for i, o in enumerate(offers)
+            if str(o["provider"]).lower().replace(".", " ").split()[-1] in words]
+    return hits[0] if len({offers[i]["provider"] for i in hits}) == 1 else None
 
 
 def _chosen_appointment(tracker: Tracker) -> dict[str, Any] | None:

@@ -40,3 +40,11 @@ def test_keypad_dob_is_month_day_year_and_never_future() -> None:
     assert keypad_dob("13041972", today) is None
     assert keypad_dob("01012040", today) is None
     assert keypad_dob("0304", today) is None
+
+
+def test_caller_can_pick_an_offer_by_the_doctor_name() -> None:
+    from dialogs.actions.offers import by_provider
+
+    offers = [{"provider": "Dr. Nguyen"}, {"provider": "Dr. Patel"}, {"provider": "Dr. Okafor"}]
+    assert by_provider("with doctor patel please", offers) == 1
+    assert by_provider("yes that works", offers) is None
