@@ -12,7 +12,7 @@ from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.services.tasks import create_task, open_tasks
 from routing.context import TransferRequest
-from routing.cti import PatientContext, TriageContext
+from routing.cti import PatientContext, TranscriptLine, TriageContext
 from tests.console.conftest import OPEN_NOW, Server
 
 
@@ -148,3 +148,18 @@ async def test_agent_cannot_read_a_call_not_sent_to_them(
     response = await page.request.get(f"{server.url}/api/calls/call-other")
     assert response.status == 403
     assert "turns" not in await response.text()
+
+
+async def test_live_transcript_lines_reach_the_offered_card(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-live")
+    await server.coordinator.plan(emergent_request("call-live"))
+    await expect(page.locator("#calls .card")).to_have_count(1)
+    line = TranscriptLine("caller", "it is spreading to my arm", OPEN_NOW)
+    await server.coordinator.transcript_line("call-live", line)
+    await expect(page.locator("#calls .card .transcript li").last).to_have_text(
+        "caller: it is spreading to my arm"
+    )
