@@ -150,7 +150,8 @@ class PatientPhone:
         try:
             sip = make_call(account, uri, CallEvents(on_media=on_media, on_disconnected=on_disconnected))
             await asyncio.wait_for(connected.wait(), self.timing.answer_timeout)
-            self.log.call_id = call_ref(sip.getInfo().callIdString)
+            # The dialog may already be gone (refused): use the Call-ID seen in its first state.
+            self.log.call_id = call_ref(sip.sip_call_id) if sip.sip_call_id else ""
             if not ended.is_set():
                 self.log.connected = True
                 converse = self._converse(sip, holder["tap"], listener, script.steps, ended)
@@ -199,7 +200,7 @@ class PatientPhone:
         while listener.first_voiced_after is None and not ended.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
 
-    async def _speak(self, tap: MediaTap, step: Step, sip: SipCall) -> None:
+    async def _speak(self, tap: MediaTap, step: Step, sip: SipCall, ended: asyncio.Event) -> None:
         if isinstance(step, DtmfStep):
             for digit in step.digits:
                 sip.send_dtmf(digit, step.method)
@@ -211,7 +212,7 @@ class PatientPhone:
             chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(step.text)))
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         tap.enqueue(audio)
-        while tap.queued_frames:
+        while tap.queued_frames and not ended.is_set():  # the bot may hang up mid-line
             await asyncio.sleep(0.01)
 
     async def _converse(
@@ -232,7 +233,7 @@ class PatientPhone:
                 f"<dtmf {step.digits}>" if isinstance(step, DtmfStep) else f"<play {step.path.name}>"
             )
             turn = TurnLog(said=said)
-            await self._speak(tap, step, sip)
+            await self._speak(tap, step, sip, ended)
             begin = listener.mark()
             spoken_end = time.monotonic()
             await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
