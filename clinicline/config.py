@@ -48,7 +48,8 @@ class Config:
     # ASR: "auto" picks Vosk when a model directory is configured, otherwise whisper.
     asr_engine: str = "auto"
     vosk_model_dir: Path | None = None
-    asr_threads: int = 1
+    # Decodes run one at a time, so both cores of a small machine go to the one running.
+    asr_threads: int = 2
     tts_threads: int = 1
     # Words the recogniser should expect: the clinic's medications and providers.
     vocabulary: tuple[str, ...] = ()

@@ -21,6 +21,7 @@ from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.config import Config
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
@@ -93,7 +94,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.dialogs is not None:
             services.dialogs.start()
 
-        speech = await load_speech(config, health)
+        vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
+        speech = await load_speech(config, health, vocabulary)
         factory = _conversation_factory(services, dialog)
         services.worker = VoiceWorker(
             config.sip.host,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.vocabulary import caller_hints, patient_hints
 from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
 from integrations.services.tasks import create_task
@@ -109,6 +110,8 @@ class ClinicConversation:
         self.recorder = recorder
         self.silence_reprompts = silence_reprompts
         self.state = _State()
+        self._hints: list[str] = []
+        self._hinted_patient: int | None = None
 
     # -- safety first ------------------------------------------------------------------
     def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
@@ -145,7 +148,14 @@ class ClinicConversation:
         self.recorder.submit(call.call_id, lambda s: _add_event(s, call.call_id, kind, data))
 
     # -- the call ----------------------------------------------------------------------
+    def hints(self, call: CallInfo) -> Sequence[str]:
+        return self._hints
+
     async def start(self, call: CallInfo) -> Sequence[Action]:
+        try:
+            self._hints = await caller_hints(self.db, call.caller_number)
+        except Exception:  # hints only sharpen recognition; the call goes on without them
+            log.warning("call %s: no caller hints (store unavailable)", call.call_id)
         if not self.gate.available:
             self.state.in_menu = True
             return [PlayPrompt("greeting"), PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
@@ -226,6 +236,10 @@ class ClinicConversation:
         try:
             async with self.db.session() as s:
                 patient = await s.scalar(select(Call.verified_patient_id).where(Call.id == call_id))
+            if patient is not None and patient != self._hinted_patient:
+                # Once we know who it is, listen for their own medications first.
+                self._hinted_patient = patient
+                self._hints = list(dict.fromkeys([*await patient_hints(self.db, patient), *self._hints]))
             return patient is not None
         except Exception:  # the store being down must not stop the dialog
             return False

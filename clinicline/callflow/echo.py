@@ -43,6 +43,9 @@ class EchoConversation:
             return [PlayPrompt("goodbye", barge_in=False), Hangup("caller said goodbye")]
         return [Say(f"I heard: {text}")]
 
+    def hints(self, call: CallInfo) -> Sequence[str]:
+        return ()
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         if count >= 3:
             return [PlayPrompt("goodbye", barge_in=False), Hangup("silence")]

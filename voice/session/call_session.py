@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from voice.asr.base import SpeechRecognizer
+from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
 from voice.audio.frames import AudioFrame
 from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
 from voice.session.actions import (
@@ -64,13 +64,28 @@ class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
-    vad: VadConfig = VadConfig()
+    # The VAD ends an utterance after a short pause so recognition can start at once; the
+    # turn only counts as over once `confirm_ms` more of silence has passed. Speech within
+    # that window joins the next utterance. Turn-taking sees a 500 ms pause, while the
+    # recogniser has been working for the last 250 ms of it.
+    vad: VadConfig = VadConfig(hangover_ms=250)
+    confirm_ms: int = 250
 
 
 @dataclass(frozen=True)
 class _Utterance:
     turn: CallerTurn
     latency_origin: float  # loop time the caller stopped speaking
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An utterance whose end is not yet confirmed, already being recognised."""
+
+    pcm: np.ndarray
+    seconds: float
+    origin: float  # loop time of the tentative end of speech
+    decode: asyncio.Task[Transcript | None]
 
 
 @dataclass(frozen=True)
@@ -132,6 +147,8 @@ class CallSession:
         self._collect: CollectDigits | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
         self._latency_origin: float | None = None
+        self._pending: _Pending | None = None
+        self._carry: np.ndarray | None = None
         self.ended = False
         self.latencies: list[float] = []
         self.barge_ins = 0
@@ -147,7 +164,7 @@ class CallSession:
             if isinstance(event, SpeechStarted):
                 self._speech_started()
             elif isinstance(event, SpeechEnded):
-                self._spawn(self._transcribe(event, self._loop.time()))
+                self._tentative_end(event)
 
     def on_dtmf(self, digit: str, method: str) -> None:
         if self.ended:
@@ -178,7 +195,37 @@ class CallSession:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _tentative_end(self, ended: SpeechEnded) -> None:
+        """Start recognising now; keep the result only if the caller stays quiet."""
+        pcm = ended.pcm if self._carry is None else np.concatenate([self._carry, ended.pcm])
+        self._carry = None
+        seconds = len(pcm) / 8000
+        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
+        stream.accept(pcm)
+        decode = self._loop.create_task(self._decode(stream))
+        pending = _Pending(pcm, seconds, self._loop.time(), decode)
+        self._pending = pending
+        self._loop.call_later(self.config.confirm_ms / 1000, self._confirm, pending)
+
+    def _confirm(self, pending: _Pending) -> None:
+        if self._pending is pending:
+            self._pending = None
+            self._spawn(self._transcribe(pending))
+
+    async def _decode(self, stream: RecognitionStream) -> Transcript | None:
+        async with self._asr_lock:
+            try:
+                return await asyncio.to_thread(stream.finish)
+            except Exception:
+                log.exception("call %s: recognition failed", self.call.call_id)
+                return None
+
     def _speech_started(self) -> None:
+        if self._pending is not None:
+            # The caller only paused: this utterance goes on, so recognise it whole later.
+            self._carry = self._pending.pcm
+            self._pending.decode.cancel()
+            self._pending = None
         if self._speaking and self._barge_in:
             self.barge_ins += 1
             self._stop_playback()
@@ -203,18 +250,14 @@ class CallSession:
         self._stop_playback()
         self._events.put_nowait(_Urgent(actions))
 
-    async def _transcribe(self, ended: SpeechEnded, origin: float) -> None:
+    async def _transcribe(self, pending: _Pending) -> None:
         end = _now()
-        start = datetime.fromtimestamp(end.timestamp() - ended.seconds, UTC)
-        async with self._asr_lock:  # keep the caller's turns in order
-            stream = self.recognizer.new_stream()
-            stream.accept(ended.pcm)
-            try:
-                transcript = await asyncio.to_thread(stream.finish)
-            except Exception:
-                log.exception("call %s: recognition failed", self.call.call_id)
-                return
-        text = transcript.text.strip()
+        start = datetime.fromtimestamp(end.timestamp() - pending.seconds, UTC)
+        try:
+            transcript = await pending.decode
+        except asyncio.CancelledError:
+            return
+        text = transcript.text.strip() if transcript is not None else ""
         if not text or self.ended:
             return
         await self.recorder.turn(self.call, "caller", text, start, end)
@@ -223,7 +266,7 @@ class CallSession:
             self._raise_urgent(urgent)
             return
         turn = CallerTurn(text=text, start=start, end=end, confidence=transcript.confidence)
-        self._events.put_nowait(_Utterance(turn, origin))
+        self._events.put_nowait(_Utterance(turn, pending.origin))
 
     # -- output -------------------------------------------------------------------------
     async def _play(self, chunks: Iterator[np.ndarray] | list[np.ndarray], barge_in: bool) -> bool:
@@ -312,7 +355,7 @@ class CallSession:
                 try:
                     event = await asyncio.wait_for(self._events.get(), timeout)
                 except TimeoutError:
-                    if self._vad.in_speech or self._asr_lock.locked():
+                    if self._vad.in_speech or self._pending is not None or self._asr_lock.locked():
                         continue
                     silences += 1
                     await self.perform(await self.conversation.silence(self.call, silences))

@@ -28,6 +28,10 @@ class Conversation(Protocol):
         """The answer to a finished caller turn (after `screen` let it through)."""
         ...
 
+    def hints(self, call: CallInfo) -> Sequence[str]:
+        """Words the next caller turn is likely to hold (names, medications) for the recogniser."""
+        ...
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         """The caller said nothing for a while; `count` counts consecutive silences."""
         ...

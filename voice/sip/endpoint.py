@@ -8,10 +8,13 @@ callbacks still arrive on pjmedia's clock thread; `voice.sip.media` hands them o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pjsua2 as pj
@@ -33,6 +36,19 @@ class EndpointInfo:
     port: int
     call_cap: int
     version: str
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Keep stdout clean for machine-readable output (e.g. `clinicline call`'s JSON)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _library_call_cap() -> int:
@@ -71,7 +87,6 @@ class SipEndpoint:
 
     def start(self, *, null_audio: bool = True) -> EndpointInfo:
         ep = _Endpoint()
-        ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True
@@ -84,7 +99,9 @@ class SipEndpoint:
         cfg.medConfig.ecTailLen = 0
         cfg.logConfig.level = 1
         cfg.logConfig.consoleLevel = 1
-        ep.libInit(cfg)
+        with _stdout_to_stderr():  # pjlib logs to stdout before our log config applies
+            ep.libCreate()
+            ep.libInit(cfg)
         tcfg = pj.TransportConfig()
         tcfg.boundAddress = self.host
         tcfg.port = self.port
