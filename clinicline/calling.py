@@ -13,7 +13,16 @@ from clinicline.callcheck import differences
 from clinicline.config import Config
 from clinicline.errors import ConfigError
 from voice.phone.phone import PatientPhone, PhoneTiming, Voice
-from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, ScriptError, Step, load_script
+from voice.phone.script import (
+    CallScript,
+    DtmfStep,
+    PlayStep,
+    SayStep,
+    ScriptError,
+    Step,
+    WaitStep,
+    load_script,
+)
 
 
 def build_script(args: argparse.Namespace) -> CallScript:
@@ -28,6 +37,8 @@ def build_script(args: argparse.Namespace) -> CallScript:
             extra.append(SayStep(value))
         elif kind == "play":
             extra.append(PlayStep(Path(value)))
+        elif kind == "wait":
+            extra.append(WaitStep(float(value)))
         else:
             extra.append(DtmfStep(value, "sip_info" if args.info_dtmf else "rfc2833"))
     return CallScript(
@@ -101,3 +112,25 @@ async def run_call(args: argparse.Namespace, config: Config) -> int:
     json.dump(output, sys.stdout, indent=2, default=str)
     print()
     return status
+
+
+async def run_answer(args: argparse.Namespace) -> int:
+    """`clinicline answer`: take transferred calls as a test agent and print what happened."""
+    from clinicline.config import HostPort
+    from voice.phone.answering import AnsweringPhone
+
+    where = HostPort.parse(args.listen)
+    voice = await asyncio.to_thread(make_voice, "piper")
+    phone = AnsweringPhone(
+        voice, where.host, where.port, user=args.user, answer_after=args.answer_after,
+        mode=args.mode, say=args.say, stay=args.stay,
+    )
+    log = await phone.run(calls=args.calls, timeout=args.timeout)
+    if not args.no_transcribe and any(c.answered for c in log.calls):
+        from voice.asr.whisper import WhisperRecognizer
+
+        recognizer = await asyncio.to_thread(WhisperRecognizer)
+        await asyncio.to_thread(phone.transcribe, recognizer)
+    json.dump(log.to_json(), sys.stdout, indent=2, default=str)
+    print()
+    return 0 if log.calls else 1

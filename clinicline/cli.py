@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--say", action=_Step, dest="steps", metavar="TEXT", help="speak a line")
     call.add_argument("--play", action=_Step, dest="steps", metavar="WAV", help="play a WAV file")
     call.add_argument("--dtmf", action=_Step, dest="steps", metavar="DIGITS", help="key digits")
+    call.add_argument("--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds")
     call.add_argument("--info-dtmf", action="store_true", help="send digits as SIP INFO")
     call.add_argument("--caller", help="caller number to present (default: the script's)")
     call.add_argument("--voice", choices=["piper", "espeak", "flite"], default="piper")
@@ -83,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--hangup-after", type=float, metavar="S", help="hang up S seconds after answer")
     call.add_argument("--listen", type=float, default=20.0, metavar="S",
                       help="after the last line, listen up to S seconds for the bot to finish")
+
+    agent = sub.add_parser("answer", help="a test agent/nurse phone that answers transferred calls")
+    agent.add_argument("--listen", default="127.0.0.1:5070", help="SIP address HOST:PORT to answer on")
+    agent.add_argument("--user", default="nurse1", help="SIP user part")
+    agent.add_argument("--answer-after", type=float, default=1.0, metavar="S")
+    agent.add_argument("--mode", choices=["answer", "decline", "ignore"], default="answer")
+    agent.add_argument("--say", default="", help="what the agent says once connected")
+    agent.add_argument("--stay", type=float, default=12.0, metavar="S", help="seconds on the call")
+    agent.add_argument("--calls", type=int, default=1, help="calls to take before exiting")
+    agent.add_argument("--timeout", type=float, default=120.0, metavar="S")
+    agent.add_argument("--no-transcribe", action="store_true")
 
     seed = sub.add_parser("seed", help="load the demo clinic or a FHIR R4 bundle into the store")
     _add_common(seed)
@@ -143,6 +155,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.calling import run_call
 
         return asyncio.run(run_call(args, _config(args)))
+    if args.command == "answer":
+        from clinicline.calling import run_answer
+
+        return asyncio.run(run_answer(args))
     if args.command == "seed":
         from clinicline.records import seed
 

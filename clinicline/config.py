@@ -65,6 +65,12 @@ class Config:
     vad_hangover_ms: int = 500
     max_call_seconds: float = 900.0
     clinic_name: str = "Riverside Family Clinic"
+    # Routing and the agent console.
+    hours_file: Path | None = None  # None: routing/clinic_hours.yaml
+    ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
+    console_secret: str = ""  # signs console cookies; empty: a new secret each start
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -21,12 +21,16 @@ from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.config import Config
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.speech import load_speech
+from clinicline.routing_setup import build_routing
 from clinicline.web.app import create_app
+from clinicline.web.console.hub import WebSocketHub
+from routing.transfer import TransferCoordinator
 from dialogs.errors import DialogUnavailable
 from integrations.store import Database
 from nlu.triage import TriageEngine
@@ -49,6 +53,8 @@ class Services:
     recorder: StoreRecorder | None = None
     worker: VoiceWorker | None = None
     dialogs: DialogsSupervisor | None = None
+    hub: WebSocketHub | None = None
+    coordinator: TransferCoordinator | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -89,6 +95,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     services.recorder.start()
     if dialog == "clinic" and config.rasa_enabled:
         services.dialogs = DialogsSupervisor(config, health)
+    services.hub, services.coordinator = build_routing(config, services.db)
     runner = await _start_web(services)
     try:
         if services.dialogs is not None:
@@ -106,6 +113,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             session_config=SessionConfig(
                 silence_timeout=config.silence_timeout, max_call_seconds=config.max_call_seconds
             ),
+        )
+        services.worker.transfer = WarmTransfer(
+            services.worker, services.coordinator, services.db, services.recorder,
+            TransferSettings(ring_timeout=config.ring_timeout),
         )
         try:
             info = await services.worker.start()
@@ -128,6 +139,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             await services.worker.stop()
         if services.dialogs is not None:
             await services.dialogs.stop()
+        if services.coordinator is not None:
+            await services.coordinator.aclose()
         if services.recorder is not None:
             await services.recorder.stop()
         await runner.cleanup()

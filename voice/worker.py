@@ -27,7 +27,7 @@ from voice.session.call_session import (
 )
 from voice.session.conversation import CallRecorder, Conversation
 from voice.sip.account import LocalAccount, create_account
-from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number
+from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number, make_call
 from voice.sip.endpoint import EndpointInfo, SipEndpoint
 from voice.sip.media import MediaTap
 
@@ -49,6 +49,7 @@ class _Leg:
     info: CallInfo
     session: CallSession | None = None
     tap: MediaTap | None = None
+    media: pj.AudioMedia | None = None
     task: asyncio.Task[None] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -79,6 +80,7 @@ class VoiceWorker:
         self.calls_answered = 0
         self._account: LocalAccount | None = None
         self._legs: dict[str, _Leg] = {}
+        self._consults: set[ConsultLeg] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -105,20 +107,22 @@ class VoiceWorker:
         return len(self._legs)
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop taking calls, say goodbye on the ones we hold, then destroy pjsua2."""
+        """Stop taking calls, say goodbye on the ones we hold, then destroy pjsua2.
+
+        Every task and call object must be gone before `libDestroy`: a pjsua2 Call that
+        outlives the library aborts the process when it is collected.
+        """
         self.draining = True
+        tasks = [leg.task for leg in self._legs.values() if leg.task is not None]
+        for task in tasks:
+            task.cancel()  # the session says the shutdown prompt and hangs up
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
         for leg in list(self._legs.values()):
-            if leg.session is not None and not leg.session.ended:
-                self._loop_task(leg.session.perform([PlayPrompt("shutdown", barge_in=False), Hangup("shutdown")]))
-        loop = asyncio.get_running_loop()
-        end = loop.time() + grace
-        while self._legs and loop.time() < end:
-            await asyncio.sleep(0.05)
-        for leg in list(self._legs.values()):
-            if leg.task is not None:
-                leg.task.cancel()
             leg.sip.hangup_quietly(503)
-        await self.endpoint.pump_for(0.2)
+        for consult in list(self._consults):
+            consult.hangup()
+        await self.endpoint.pump_for(0.3)
         await self.endpoint.shutdown(release=self._release_all)
 
     def _loop_task(self, coro: object) -> None:
@@ -127,12 +131,16 @@ class VoiceWorker:
 
     def _release_all(self) -> None:
         for leg in self._legs.values():
-            leg.tap = None
+            leg.tap = leg.media = leg.session = leg.task = None
+            leg.sip.events = CallEvents()  # break the leg <-> call cycle now, not at some gc
         self._legs.clear()
+        for consult in self._consults:
+            consult.tap = consult.media = consult.sip = None
+        self._consults.clear()
         gc.collect()
 
     # -- SIP callbacks (asyncio thread) -----------------------------------------------------
-    def _on_incoming(self, pjsua_call_id: int) -> None:
+    def _on_incoming(self, pjsua_call_id: int, _invite: str) -> None:
         assert self._account is not None
         sip = SipCall(self._account, pjsua_call_id)
         info = sip.getInfo()
@@ -180,9 +188,73 @@ class VoiceWorker:
         session.media = tap
         media.startTransmit(tap)
         tap.startTransmit(media)
-        leg.session, leg.tap = session, tap
+        leg.session, leg.tap, leg.media = session, tap, media
         leg.task = self._loop.create_task(session.run(), name=f"call-{leg.info.call_id}")
         leg.task.add_done_callback(lambda _t: self._maybe_release(leg))
+
+    def _forget(self, leg: _Leg) -> None:
+        """Drop a finished leg and break its reference cycles so the Call dies right away."""
+        self._legs.pop(leg.info.call_id, None)
+        leg.sip.events = CallEvents()
+        leg.session = leg.task = None
+        leg.tap = leg.media = None
+
+    def _forget_consult(self, consult: ConsultLeg) -> None:
+        self._consults.discard(consult)
+        if consult.sip is not None:
+            consult.sip.events = CallEvents()
+        consult.tap = consult.media = consult.sip = None
+
+    # -- transfers ------------------------------------------------------------------------------
+    async def dial(self, uri: str, headers: dict[str, str], ring_timeout: float) -> ConsultLeg:
+        """Call `uri` (a consult leg); returns once it answered, failed or rang out."""
+        assert self._account is not None and self._loop is not None
+        consult = ConsultLeg(uri)
+        loop = self._loop
+
+        def on_media(media: pj.AudioMedia) -> None:
+            def heard(_pcm: object) -> None:
+                consult.heard_frames += 1
+
+            consult.tap = MediaTap(loop, heard, name="consult")
+            media.startTransmit(consult.tap)
+            consult.tap.startTransmit(media)
+            consult.media = media
+            consult.answered.set()
+
+        def on_disconnected(code: int, _reason: str) -> None:
+            consult.status = code
+            consult.ended.set()
+            loop.call_soon(self._forget_consult, consult)
+
+        try:
+            consult.sip = make_call(
+                self._account, uri,
+                CallEvents(on_media=on_media, on_disconnected=on_disconnected), headers,
+            )
+        except pj.Error as exc:
+            log.warning("consult leg could not be placed: %s", exc.reason)
+            consult.status = 500
+            consult.ended.set()
+            return consult
+        self._consults.add(consult)
+        waiters = [asyncio.ensure_future(consult.answered.wait()), asyncio.ensure_future(consult.ended.wait())]
+        done, pending = await asyncio.wait(waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        if not done:  # rang out: give up on this agent
+            consult.status = 408
+            consult.hangup()
+        return consult
+
+    def bridge(self, call_id: str, consult: ConsultLeg) -> bool:
+        """Connect the caller and the consult leg both ways; our taps keep listening."""
+        leg = self._legs.get(call_id)
+        if leg is None or leg.media is None or consult.media is None:
+            return False
+        leg.media.startTransmit(consult.media)
+        consult.media.startTransmit(leg.media)
+        return True
 
     def _on_disconnected(self, leg: _Leg, code: int, reason: str) -> None:
         log.info("call %s disconnected (%s)", leg.info.call_id, code)
@@ -194,7 +266,33 @@ class VoiceWorker:
         """Drop a leg once both the SIP dialog and the session are over (outside callbacks)."""
         if leg.sip.disconnected and (leg.task is None or leg.task.done()):
             assert self._loop is not None
-            self._loop.call_soon(self._legs.pop, leg.info.call_id, None)
+            self._loop.call_soon(self._forget, leg)
+
+
+@dataclass(eq=False)
+class ConsultLeg:
+    """An outbound leg to an agent or nurse; `status` is the SIP code it ended with."""
+
+    uri: str
+    sip: SipCall | None = None
+    tap: MediaTap | None = None
+    media: pj.AudioMedia | None = None
+    status: int | None = None
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    heard_frames: int = 0
+
+    def speak(self, pcm: object) -> None:
+        if self.tap is not None:
+            self.tap.enqueue(pcm)  # type: ignore[arg-type]
+
+    async def drained(self) -> None:
+        while self.tap is not None and self.tap.queued_frames and not self.ended.is_set():
+            await asyncio.sleep(0.02)
+
+    def hangup(self) -> None:
+        if self.sip is not None:
+            self.sip.hangup_quietly()
 
 
 class _NullMedia:

@@ -122,7 +122,8 @@ class ClinicConversation:
         if result.level != Level.EMERGENT:
             return []  # urgent: handled in respond(), without cutting the caller off
         self.state.escalated = True
-        self.recorder.fields(call, emergency_message_played=True)
+        self.recorder.fields(call, emergency_message_played=True, transfer_queue="nurse",
+                             disposition="emergency_transferred")
         return [
             PlayPrompt("emergency", barge_in=False),
             Transfer("nurse", "red flag: " + ", ".join(f.category for f in result.flags), emergent=True,
@@ -228,9 +229,10 @@ class ClinicConversation:
         return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
 
     def _mark_transfer(self, call: CallInfo, transfer: Transfer) -> None:
+        # `transferred` itself is set by routing once a person actually answers.
         self.state.transferred = True
         disposition = "emergency_transferred" if transfer.emergent else "transferred"
-        self.recorder.fields(call, transferred=True, transfer_queue=transfer.queue, disposition=disposition)
+        self.recorder.fields(call, transfer_queue=transfer.queue, disposition=disposition)
 
     async def _verified(self, call_id: str) -> bool:
         try:

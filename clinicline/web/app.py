@@ -31,4 +31,9 @@ def create_app(services: Services) -> web.Application:
         from dialogs.actions import build_action_executor
 
         app.router.add_post("/webhook", action_webhook(build_action_executor(services.db)))
+    if services.db is not None and services.hub is not None and services.coordinator is not None:
+        from clinicline.web.console import setup_console
+
+        secret = services.config.console_secret.encode() or None
+        setup_console(app, services.db, services.hub, services.coordinator, secret=secret)
     return app

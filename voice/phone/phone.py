@@ -19,7 +19,7 @@ import numpy as np
 
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.wav import read_wav, write_wav
-from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, Step
+from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, Step, WaitStep
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, call_ref, make_call
 from voice.sip.endpoint import SipEndpoint
@@ -201,6 +201,9 @@ class PatientPhone:
             await asyncio.sleep(0.02)
 
     async def _speak(self, tap: MediaTap, step: Step, sip: SipCall, ended: asyncio.Event) -> None:
+        if isinstance(step, WaitStep):
+            await asyncio.sleep(step.seconds)
+            return
         if isinstance(step, DtmfStep):
             for digit in step.digits:
                 sip.send_dtmf(digit, step.method)
@@ -229,9 +232,7 @@ class PatientPhone:
         for step in steps:
             if ended.is_set():
                 break
-            said = step.text if isinstance(step, SayStep) else (
-                f"<dtmf {step.digits}>" if isinstance(step, DtmfStep) else f"<play {step.path.name}>"
-            )
+            said = _describe(step)
             turn = TurnLog(said=said)
             await self._speak(tap, step, sip, ended)
             begin = listener.mark()
@@ -281,3 +282,13 @@ def _trim_silence(audio: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int16)
     first, last = max(0, loud[0] - 10), min(len(frames), loud[-1] + 10)
     return audio[first * 160 : last * 160]
+
+
+def _describe(step: Step) -> str:
+    if isinstance(step, SayStep):
+        return step.text
+    if isinstance(step, DtmfStep):
+        return f"<dtmf {step.digits}>"
+    if isinstance(step, WaitStep):
+        return f"<wait {step.seconds:g}s>"
+    return f"<play {step.path.name}>"

@@ -29,7 +29,14 @@ class DtmfStep:
     method: str = "rfc2833"
 
 
-Step = SayStep | PlayStep | DtmfStep
+@dataclass(frozen=True)
+class WaitStep:
+    """Stay quiet for a while (e.g. until a transfer has connected)."""
+
+    seconds: float
+
+
+Step = SayStep | PlayStep | DtmfStep | WaitStep
 
 _DTMF_CHARS = set("0123456789*#ABCD")
 
@@ -52,6 +59,11 @@ def _step(entry: Any, index: int, base: Path) -> Step:
         if kind == "play":
             path = Path(str(value))
             return PlayStep(path if path.is_absolute() else base / path)
+        if kind == "wait":
+            try:
+                return WaitStep(float(value))
+            except (TypeError, ValueError) as exc:
+                raise ScriptError(f"say[{index}]: wait takes seconds, got {value!r}") from exc
         if kind in ("dtmf", "info"):
             digits = str(value)
             if not digits or set(digits) - _DTMF_CHARS:

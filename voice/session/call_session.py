@@ -150,6 +150,7 @@ class CallSession:
         self._pending: _Pending | None = None
         self._carry: np.ndarray | None = None
         self.ended = False
+        self.caller_gone = asyncio.Event()
         self.latencies: list[float] = []
         self.barge_ins = 0
 
@@ -186,6 +187,7 @@ class CallSession:
 
     def on_hangup(self, code: int, reason: str) -> None:
         # Media stops with the dialog: nothing will drain the playback queue any more.
+        self.caller_gone.set()
         self._stop_playback()
         self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
 
@@ -374,6 +376,10 @@ class CallSession:
                     )
                     await self.perform(actions)
         except asyncio.CancelledError:
+            # The worker is stopping: end the call politely rather than cutting it off.
+            if not self.ended and not self.caller_gone.is_set():
+                self.media.clear()
+                await self._play([self.prompts.audio("shutdown")], barge_in=False)
             await self._finish("shutdown", "worker stopping")
             raise
         except Exception:

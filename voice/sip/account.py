@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 class LocalAccount(pj.Account):
     """Hands each incoming call's pjsua id to a callback, on the asyncio thread."""
 
-    def __init__(self, on_incoming: Callable[[int], None] | None = None) -> None:
+    def __init__(self, on_incoming: Callable[[int, str], None] | None = None) -> None:
         super().__init__()
         self._on_incoming = on_incoming
 
@@ -21,7 +21,8 @@ class LocalAccount(pj.Account):
         if self._on_incoming is None:
             return
         try:
-            self._on_incoming(prm.callId)
+            # The whole INVITE, for headers such as the transfer context token.
+            self._on_incoming(prm.callId, prm.rdata.wholeMsg)
         except Exception:
             log.exception("incoming call handler failed")
 
@@ -36,7 +37,7 @@ def create_account(
     host: str,
     port: int,
     user: str = "clinic",
-    on_incoming: Callable[[int], None] | None = None,
+    on_incoming: Callable[[int, str], None] | None = None,
     rtp_port: int = 0,
 ) -> LocalAccount:
     """Create the default account bound to HOST: RTP stays on the same address as SIP."""

@@ -1,0 +1,177 @@
+"""Warm transfer: hold audio for the caller, a consult leg to the agent, a spoken summary,
+then caller and agent bridged (our taps keep recording and transcribing).
+
+The routing layer picks who to ring and pops their console before the consult leg rings;
+this module only drives the legs. A flagged caller is never sent to a callback: when no
+one answers, they hear the emergency message again and the on-call line rings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from clinicline.callflow.recorder import StoreRecorder
+from integrations.store import Database
+from routing.context import TransferRequest, request_from_store
+from routing.transfer import TransferCoordinator, TransferPlan
+from voice.session.actions import Hangup, PlayPrompt, Say, Transfer
+from voice.session.call_session import CallSession
+from voice.worker import ConsultLeg, VoiceWorker
+
+log = logging.getLogger(__name__)
+
+CONTEXT_HEADER = "X-Clinicline-Context"
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    ring_timeout: float = 20.0
+    on_call_uri: str | None = None
+
+
+class WarmTransfer:
+    """The `TransferHandler` the voice worker's sessions call."""
+
+    def __init__(
+        self,
+        worker: VoiceWorker,
+        coordinator: TransferCoordinator,
+        db: Database,
+        recorder: StoreRecorder,
+        settings: TransferSettings | None = None,
+    ) -> None:
+        self.worker = worker
+        self.coordinator = coordinator
+        self.db = db
+        self.recorder = recorder
+        self.settings = settings or TransferSettings()
+
+    async def transfer(self, session: CallSession, action: Transfer) -> None:
+        call_id = session.call.call_id
+        plan = await self._first_plan(session, action)
+        if plan is None and action.emergent and self.coordinator.hours.on_call_uri:
+            await self._direct_on_call(session, self.coordinator.hours.on_call_uri)
+            return
+        hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+        try:
+            for _attempt in range(MAX_ATTEMPTS):
+                if plan is None or session.caller_gone.is_set():
+                    break
+                if plan.target == "callback":
+                    hold.cancel()
+                    session.media.clear()
+                    await session.perform([
+                        Say("Everyone on our team is busy right now. "
+                            "We have your number and someone will call you back as soon as possible."),
+                        PlayPrompt("goodbye", barge_in=False), Hangup("callback"),
+                    ])
+                    return
+                if plan.target == "on_call" and action.emergent:
+                    hold.cancel()
+                    session.media.clear()
+                    await session.perform([PlayPrompt("emergency", barge_in=False)])
+                    hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+                consult = await self._ring(plan)
+                if consult.answered.is_set() and not consult.ended.is_set():
+                    hold.cancel()
+                    await self._connect(session, plan, consult)
+                    return
+                plan = await self._next_plan(plan, consult)
+            hold.cancel()
+            if not session.caller_gone.is_set():
+                await session.perform([
+                    PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
+                    PlayPrompt("goodbye", barge_in=False), Hangup("nobody answered"),
+                ])
+        finally:
+            hold.cancel()
+            log.info("call %s: transfer finished", call_id)
+
+    async def _first_plan(self, session: CallSession, action: Transfer) -> TransferPlan | None:
+        call_id = session.call.call_id
+        try:
+            # The triage flags and turns are written by the recorder's queue: let it catch up.
+            await asyncio.wait_for(self.recorder.flush(), 3.0)
+            async with self.db.session() as s:
+                request = await request_from_store(
+                    s, call_id, queue=action.queue, reason=action.reason, emergent=action.emergent
+                )
+        except Exception as exc:  # the store is down: still reach a human
+            log.error("call %s: transfer context unavailable (%s)", call_id, type(exc).__name__)
+            request = TransferRequest(
+                call_id=call_id, queue=action.queue, reason=action.reason, emergent=action.emergent,
+                caller_number=session.call.caller_number,
+            )
+        try:
+            return await self.coordinator.plan(request)
+        except Exception:
+            log.exception("call %s: routing failed", call_id)
+            return None
+
+    async def _ring(self, plan: TransferPlan) -> ConsultLeg:
+        assert plan.sip_uri is not None
+        headers = {CONTEXT_HEADER: plan.token} if plan.token else {}
+        return await self.worker.dial(plan.sip_uri, headers, self.settings.ring_timeout)
+
+    async def _next_plan(self, plan: TransferPlan, consult: ConsultLeg) -> TransferPlan | None:
+        try:
+            if consult.status in (486, 600, 603):
+                return await self.coordinator.on_declined(plan)
+            return await self.coordinator.on_no_answer(plan)
+        except Exception:
+            log.exception("call %s: no next transfer target", plan.call_id)
+            return None
+
+    async def _connect(self, session: CallSession, plan: TransferPlan, consult: ConsultLeg) -> None:
+        session.media.clear()
+        chunks = await asyncio.to_thread(lambda: list(session.synthesizer.synthesize(plan.whisper)))
+        if chunks:
+            consult.speak(np.concatenate(chunks))
+            await consult.drained()
+        if not self.worker.bridge(session.call.call_id, consult):
+            consult.hangup()
+            return
+        await self.coordinator.on_answered(plan)
+        await self.recorder.event(session.call, "bridged", {"queue": plan.queue, "target": plan.target})
+        gone = asyncio.ensure_future(session.caller_gone.wait())
+        agent_left = asyncio.ensure_future(consult.ended.wait())
+        await asyncio.wait([gone, agent_left], return_when=asyncio.FIRST_COMPLETED)
+        gone.cancel()
+        agent_left.cancel()
+        if session.caller_gone.is_set():
+            consult.hangup()
+        else:
+            await session.perform([PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")])
+        await self.coordinator.on_call_ended(plan)
+
+    async def _direct_on_call(self, session: CallSession, uri: str) -> None:
+        """Routing is down (no store): ring the on-call line with no context token."""
+        hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+        try:
+            consult = await self.worker.dial(uri, {}, self.settings.ring_timeout)
+        finally:
+            hold.cancel()
+        if not consult.answered.is_set() or consult.ended.is_set():
+            await session.perform([PlayPrompt("emergency", barge_in=False), Hangup("on-call unreachable")])
+            return
+        session.media.clear()
+        if self.worker.bridge(session.call.call_id, consult):
+            gone = asyncio.ensure_future(session.caller_gone.wait())
+            left = asyncio.ensure_future(consult.ended.wait())
+            await asyncio.wait([gone, left], return_when=asyncio.FIRST_COMPLETED)
+            gone.cancel()
+            left.cancel()
+        consult.hangup()
+
+    async def _hold_music(self, session: CallSession) -> None:
+        """The hold prompt, then a pause, over and over, until cancelled."""
+        pause = np.zeros(8000 * 4, dtype=np.int16)
+        while not session.caller_gone.is_set():
+            if session.media.queued_frames == 0:
+                session.media.enqueue(np.concatenate([session.prompts.audio("hold"), pause]))
+            await asyncio.sleep(0.2)

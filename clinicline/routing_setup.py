@@ -1,0 +1,27 @@
+"""Build the routing layer from the configuration: hours, console hub, coordinator, webhooks."""
+
+from __future__ import annotations
+
+from clinicline.config import Config
+from clinicline.errors import ConfigError
+from clinicline.web.console.hub import WebSocketHub
+from integrations.store import Database
+from routing.hours import BusinessHours
+from routing.transfer import TransferCoordinator
+from routing.webhooks import WebhookSender
+
+
+def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferCoordinator]:
+    hours = BusinessHours.from_file(config.hours_file) if config.hours_file else BusinessHours.default()
+    webhooks = None
+    if config.webhook_urls:
+        if not config.webhook_secret:
+            raise ConfigError("webhook_urls are set but webhook_secret is empty: receivers could not verify")
+        webhooks = WebhookSender(
+            list(config.webhook_urls),
+            config.webhook_secret.encode(),
+            config.data_dir / "webhooks-dead-letter.jsonl",
+            encrypt=db.cipher.encrypt,
+        )
+    hub = WebSocketHub(db)
+    return hub, TransferCoordinator(db, hub, hours=hours, webhooks=webhooks)

@@ -1,0 +1,158 @@
+"""A test agent's phone: answers consult legs, keeps the INVITE's headers, talks and listens.
+
+It stands in for a nurse's softphone in tests and demos: a real pjsua2 endpoint of its own,
+so the worker's transfer is a real SIP call with real audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voice.phone.phone import Transcriber, Voice, _trim_silence
+from voice.sip.account import create_account
+from voice.sip.call import CallEvents, SipCall, answer
+from voice.sip.endpoint import SipEndpoint
+from voice.sip.media import MediaTap
+
+
+@dataclass
+class AnsweredCall:
+    headers: dict[str, str] = field(default_factory=dict)
+    rang_at: float = 0.0
+    answered: bool = False
+    said: str = ""
+    heard: str = ""
+    heard_seconds: float = 0.0
+    ended_by: str = ""
+
+
+@dataclass
+class AnswerLog:
+    calls: list[AnsweredCall] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def invite_headers(message: str, names: tuple[str, ...] = ("X-Clinicline-Context", "From")) -> dict[str, str]:
+    found = {}
+    for name in names:
+        match = re.search(rf"^{re.escape(name)}\s*:\s*(.+?)\r?$", message, re.IGNORECASE | re.MULTILINE)
+        if match:
+            found[name] = match.group(1).strip()
+    return found
+
+
+class AnsweringPhone:
+    """Waits for calls on HOST:PORT and handles each as configured."""
+
+    def __init__(
+        self,
+        voice: Voice,
+        host: str,
+        port: int,
+        *,
+        user: str = "nurse",
+        answer_after: float = 1.0,
+        mode: str = "answer",  # "answer" | "decline" | "ignore"
+        say: str = "",
+        stay: float = 10.0,
+    ) -> None:
+        self.voice, self.host, self.port, self.user = voice, host, port, user
+        self.answer_after, self.mode, self.say, self.stay = answer_after, mode, say, stay
+        self.log = AnswerLog()
+        self._frames: list[list[np.ndarray]] = []
+
+    async def run(self, calls: int = 1, timeout: float = 120.0) -> AnswerLog:
+        endpoint = SipEndpoint(self.host, self.port, user_agent="clinicline-agent-phone")
+        endpoint.start()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[SipCall, str]] = asyncio.Queue()
+        holder: dict[str, Any] = {}
+
+        def on_incoming(call_id: int, message: str) -> None:
+            # The Call object must exist before this callback returns, or pjsua2 answers 603.
+            queue.put_nowait((SipCall(holder["account"], call_id), message))
+
+        account = create_account(self.host, self.port, user=self.user, on_incoming=on_incoming)
+        holder["account"] = account
+        endpoint.keep(account)
+        endpoint.run_pump()
+        print("agent phone ready", flush=True)
+        deadline = loop.time() + timeout
+        try:
+            while len(self.log.calls) < calls and loop.time() < deadline:
+                try:
+                    sip, message = await asyncio.wait_for(queue.get(), max(0.1, deadline - loop.time()))
+                except TimeoutError:
+                    break
+                await self._handle(sip, message)
+                sip.events = CallEvents()
+                del sip
+        finally:
+            holder.clear()
+            await endpoint.shutdown()
+        return self.log
+
+    async def _handle(self, sip: SipCall, message: str) -> None:
+        record = AnsweredCall(headers=invite_headers(message), rang_at=time.time())
+        self.log.calls.append(record)
+        frames: list[np.ndarray] = []
+        self._frames.append(frames)
+        loop = asyncio.get_running_loop()
+        connected, ended = asyncio.Event(), asyncio.Event()
+        holder: dict[str, Any] = {}
+
+        def on_media(media: Any) -> None:
+            tap = MediaTap(loop, frames.append, name="agent")
+            media.startTransmit(tap)
+            tap.startTransmit(media)
+            holder["tap"] = tap
+            connected.set()
+
+        def on_disconnected(_code: int, _reason: str) -> None:
+            record.ended_by = record.ended_by or "remote"
+            ended.set()
+
+        sip.events = CallEvents(on_media=on_media, on_disconnected=on_disconnected)
+        answer(sip, 180)
+        if self.mode == "ignore":
+            await ended.wait()
+            return
+        await asyncio.sleep(self.answer_after)
+        if self.mode == "decline":
+            answer(sip, 486)
+            await asyncio.sleep(0.5)
+            return
+        answer(sip, 200)
+        try:
+            await asyncio.wait_for(connected.wait(), 5)
+        except TimeoutError:
+            return
+        record.answered = True
+        await asyncio.sleep(min(self.stay / 2, 6.0))  # let the whispered summary play
+        if self.say:
+            chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(self.say)))
+            if chunks:
+                holder["tap"].enqueue(np.concatenate(chunks))
+            record.said = self.say
+        try:
+            await asyncio.wait_for(ended.wait(), self.stay / 2)
+        except TimeoutError:
+            record.ended_by = "agent"
+            sip.hangup_quietly()
+            await asyncio.sleep(0.5)
+        holder.clear()
+
+    def transcribe(self, transcriber: Transcriber) -> None:
+        for record, frames in zip(self.log.calls, self._frames, strict=False):
+            audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
+            voiced = _trim_silence(audio)
+            record.heard_seconds = round(len(voiced) / 8000, 2)
+            record.heard = transcriber.transcribe(voiced).text.strip() if len(voiced) > 1600 else ""
