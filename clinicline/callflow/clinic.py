@@ -11,6 +11,7 @@ Order of concerns on every caller turn:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,7 @@ class ClinicConversation:
         self.state = _State()
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
+        self._hint_task: asyncio.Task[None] | None = None
 
     # -- safety first ------------------------------------------------------------------
     def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
@@ -153,14 +155,18 @@ class ClinicConversation:
         return self._hints
 
     async def start(self, call: CallInfo) -> Sequence[Action]:
-        try:
-            self._hints = await caller_hints(self.db, call.caller_number)
-        except Exception:  # hints only sharpen recognition; the call goes on without them
-            log.warning("call %s: no caller hints (store unavailable)", call.call_id)
+        # Hints load while the greeting plays: the greeting never waits for the store.
+        self._hint_task = asyncio.get_running_loop().create_task(self._load_hints(call))
         if not self.gate.available:
             self.state.in_menu = True
             return [PlayPrompt("greeting"), PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         return [PlayPrompt("greeting")]
+
+    async def _load_hints(self, call: CallInfo) -> None:
+        try:
+            self._hints = await caller_hints(self.db, call.caller_number)
+        except Exception:  # hints only sharpen recognition; the call goes on without them
+            log.warning("call %s: no caller hints (store unavailable)", call.call_id)
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         if self.state.escalated:

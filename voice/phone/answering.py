@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from voice.phone.phone import Transcriber, Voice, _trim_silence
+from voice.phone.phone import Transcriber, Voice, _trim_silence, transcribe_speech
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, answer
 from voice.sip.endpoint import SipEndpoint
@@ -153,6 +153,5 @@ class AnsweringPhone:
     def transcribe(self, transcriber: Transcriber) -> None:
         for record, frames in zip(self.log.calls, self._frames, strict=False):
             audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
-            voiced = _trim_silence(audio)
-            record.heard_seconds = round(len(voiced) / 8000, 2)
-            record.heard = transcriber.transcribe(voiced).text.strip() if len(voiced) > 1600 else ""
+            record.heard_seconds = round(len(_trim_silence(audio)) / 8000, 2)
+            record.heard = transcribe_speech(transcriber, audio)

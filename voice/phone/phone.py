@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice.audio.frames import SAMPLE_RATE
+from voice.audio.frames import SAMPLE_RATE, chunk_frames
+from voice.audio.vad import SpeechEnded, UtteranceDetector, VadConfig
 from voice.audio.wav import read_wav, write_wav
 from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, Step, WaitStep
 from voice.sip.account import create_account
@@ -260,8 +261,7 @@ class PatientPhone:
         for begin, end in spans:
             frames = listener.frames[begin:end]
             audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
-            voiced = _trim_silence(audio)
-            texts.append(transcriber.transcribe(voiced).text.strip() if len(voiced) > 1600 else "")
+            texts.append(transcribe_speech(transcriber, audio))
         if texts:
             self.log.greeting = texts[0]
         for turn, text in zip(self.log.turns, texts[1:], strict=False):
@@ -270,6 +270,19 @@ class PatientPhone:
             tail = texts[len(self.log.turns) + 1]
             if tail:
                 self.log.turns[-1].heard = (self.log.turns[-1].heard + " " + tail).strip()
+
+
+def transcribe_speech(transcriber: Transcriber, audio: np.ndarray) -> str:
+    """Transcribe a long recording utterance by utterance (Whisper does best on short pieces)."""
+    detector = UtteranceDetector(VadConfig(hangover_ms=700))
+    pieces: list[str] = []
+    events = [e for frame in chunk_frames(audio) for e in detector.push(frame)] + detector.flush()
+    for event in events:
+        if isinstance(event, SpeechEnded) and event.seconds > 0.3:
+            text = transcriber.transcribe(event.pcm).text.strip()
+            if text:
+                pieces.append(text)
+    return " ".join(pieces)
 
 
 def _trim_silence(audio: np.ndarray) -> np.ndarray:

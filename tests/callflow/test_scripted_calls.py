@@ -1,0 +1,131 @@
+"""The scripted patient calls of shared/eval/calls, end to end.
+
+A real `clinicline serve` (pjsua2 worker, real Rasa server, SQLite store seeded with the
+demo clinic), a real patient phone process, and for the red-flag call a real nurse phone
+process and the nurse's console in headless Chromium. The `expect:` of each script is
+checked against the store by `clinicline call --check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from tests.calls import ROOT, ServerProcess, free_port, phone_call, start_server, wait_for_record
+
+pytestmark = pytest.mark.slow
+
+CALLS = ROOT.parent / "shared" / "eval" / "calls"
+HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+NURSE_SIP = "127.0.0.1:5074"  # nurse1 in the demo clinic
+CHROMIUM_ARGS = [
+    "--disable-gpu", "--disable-sync", "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("clinic")
+    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    seeded = subprocess.run(
+        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    server = start_server(
+        tmp, data_dir=speech_data_dir, dialog="clinic", db_url=db_url,
+        extra_args=["--rasa-port", str(free_port())],
+        env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "10",
+             "CLINICLINE_CONSOLE_SECRET": "test-secret"},
+    )
+    try:
+        # Rasa trains on first use (minutes on 2 cores) and loads in ~40 s.
+        server.wait_ready(timeout=900, want=("ready",))
+        yield server
+    finally:
+        code = server.stop()
+        assert code == 0, f"server did not stop cleanly ({code}):\n{server.log()[-3000:]}"
+
+
+def _check(result: dict) -> None:
+    assert result["check"]["passed"], (result["check"]["differences"], result["turns"])
+
+
+def test_refill_call_meets_its_expectations(clinic: ServerProcess) -> None:
+    result = phone_call(clinic, "--script", str(CALLS / "refill.yaml"), "--check", "--no-transcribe")
+    _check(result)
+
+
+def test_schedule_call_meets_its_expectations(clinic: ServerProcess) -> None:
+    result = phone_call(clinic, "--script", str(CALLS / "schedule.yaml"), "--check", "--no-transcribe")
+    _check(result)
+
+
+async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(clinic: ServerProcess) -> None:
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{base}/console")
+            await page.fill("#username", "nurse1")
+            await page.fill("#password", "nurse1-demo")
+            await page.click("#login-form button[type=submit]")
+            await expect(page.locator("#console-view")).to_be_visible()
+            await page.click("button.presence[data-presence=available]")
+            await expect(page.locator("#presence-state")).to_have_text("available")
+
+            nurse = subprocess.Popen(
+                [sys.executable, "-m", "clinicline.cli", "answer", "--listen", NURSE_SIP,
+                 "--user", "nurse1", "--answer-after", "3", "--stay", "30",
+                 "--say", "This is nurse Nora, I am here with you."],
+                cwd=ROOT, env=clinic.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )
+            caller = subprocess.Popen(
+                [sys.executable, "-m", "clinicline.cli", "call", "--to", clinic.uri, "--db", clinic.db_url,
+                 "--script", str(CALLS / "redflag.yaml"), "--wait", "4",
+                 "--say", "I am still here and the pain is getting worse", "--listen", "20", "--check"],
+                cwd=ROOT, env=clinic.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )
+            card = page.locator("#calls .card")
+            await expect(card.locator(".level")).to_have_text("emergent", timeout=90_000)
+            popped_at = time.time()
+            await expect(card.locator(".summary")).to_contain_text("emergent")
+            caller_out, _ = await _communicate(caller)
+            nurse_out, _ = await _communicate(nurse)
+        finally:
+            await browser.close()
+
+    result = json.loads(caller_out[caller_out.index("{"):])
+    _check(result)
+    nurse_log = json.loads(nurse_out[nurse_out.index("{"):])["calls"][0]
+    # The pop reached the console before the nurse picked up (she answers 3 s after ringing).
+    assert popped_at < nurse_log["rang_at"] + 3, (popped_at, nurse_log["rang_at"])
+    assert nurse_log["answered"] and nurse_log["headers"].get("X-Clinicline-Context")
+    token = nurse_log["headers"]["X-Clinicline-Context"]
+    assert "chest" not in token.lower() and len(token) < 200  # an opaque token, no PHI in SIP
+    heard_by_nurse = nurse_log["heard"].lower()
+    assert "emergent" in heard_by_nurse, heard_by_nurse  # the whispered summary
+    assert "pain" in heard_by_nurse or "still here" in heard_by_nurse, heard_by_nurse  # the caller
+    heard_by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
+    assert "911" in heard_by_caller and "nurse" in heard_by_caller
+    assert "here with you" in heard_by_caller, heard_by_caller  # the nurse, after the bridge
+    record = wait_for_record(clinic, result["call_id"])
+    assert record["transferred"] and record["disposition"] == "emergency_transferred"
+    assert record["screen_pop"]["triage"]["level"] == "emergent"
+    kinds = [e["kind"] for e in record["events"]]
+    assert "transfer_answered" in kinds and "bridged" in kinds
+
+
+async def _communicate(process: subprocess.Popen[str]) -> tuple[str, str]:
+    return await asyncio.to_thread(process.communicate, timeout=240)
+
