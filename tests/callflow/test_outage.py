@@ -1,0 +1,89 @@
+"""Safety under failure: the emergency path with the dialogs server and the database down.
+
+The server runs on a real PostgreSQL database that the test then closes to every
+connection (existing ones are terminated), with Rasa switched off. A caller who reports an
+emergency must still hear the pre-rendered emergency message at once and be put through to
+the on-call line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.calls import ROOT, phone_call, start_server
+
+pytestmark = pytest.mark.slow
+
+PG_URL = os.environ.get(
+    "CLINICLINE_TEST_PG_URL", "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicline_test"
+)
+OUTAGE_DB = "clinicline_outage"
+HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+ON_CALL_SIP = "127.0.0.1:5090"  # the on-call line in that hours file
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = PG_URL.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def outage_db() -> AsyncIterator[str]:
+    try:
+        await _admin(f"DROP DATABASE IF EXISTS {OUTAGE_DB} WITH (FORCE)")
+        await _admin(f"CREATE DATABASE {OUTAGE_DB}")
+    except (OSError, Exception) as exc:  # noqa: B014 - asyncpg raises its own errors too
+        pytest.skip(f"PostgreSQL not reachable for the outage test: {exc}")
+    yield PG_URL.rsplit("/", 1)[0] + "/" + OUTAGE_DB
+    await _admin(f"ALTER DATABASE {OUTAGE_DB} ALLOW_CONNECTIONS true")
+    await _admin(f"DROP DATABASE IF EXISTS {OUTAGE_DB} WITH (FORCE)")
+
+
+async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
+    outage_db: str, tmp_path: Path, speech_data_dir: Path
+) -> None:
+    env = {"CLINICLINE_DATA_KEY": Fernet.generate_key().decode(), "CLINICLINE_HOURS_FILE": str(HOURS),
+           "CLINICLINE_RING_TIMEOUT": "10"}
+    server = start_server(tmp_path, data_dir=speech_data_dir, dialog="clinic", db_url=outage_db,
+                          extra_args=["--no-rasa"], env=env)
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        # The database goes away: no new connections, existing ones cut.
+        await _admin(f"ALTER DATABASE {OUTAGE_DB} ALLOW_CONNECTIONS false")
+        await _admin(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{OUTAGE_DB}'"
+        )
+        on_call = subprocess.Popen(
+            [sys.executable, "-m", "clinicline.cli", "answer", "--listen", ON_CALL_SIP, "--user", "oncall",
+             "--answer-after", "1", "--stay", "12", "--say", "On call nurse speaking.", "--no-transcribe"],
+            cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        result = await asyncio.to_thread(
+            phone_call, server, "--say", "my husband collapsed and he is not breathing",
+            "--wait", "4", "--listen", "25",
+        )
+        on_call_out, _ = await asyncio.to_thread(on_call.communicate, timeout=120)
+    finally:
+        code = await asyncio.to_thread(server.stop)
+    assert result["connected"]
+    heard = result["turns"][0]["heard"].lower()
+    assert "911" in heard and "stay on the line" in heard, heard
+    assert result["turns"][0]["latency_ms"] is not None
+    on_call_log = json.loads(on_call_out[on_call_out.index("{"):])
+    assert on_call_log["calls"] and on_call_log["calls"][0]["answered"], on_call_log
+    assert code == 0, server.log()[-3000:]
