@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from tests.calls import ROOT, phone_call, start_server
+from clinicline.harness import ROOT, phone_call, start_server
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.calls import ROOT, ServerProcess, free_port, phone_call, start_server, wait_for_record
+from clinicline.harness import ROOT, ServerProcess, free_port, phone_call, start_server, wait_for_record
 
 pytestmark = pytest.mark.slow
 

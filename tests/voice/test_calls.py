@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.calls import ServerProcess, phone_call, start_server, wait_for_record
+from clinicline.harness import ServerProcess, phone_call, start_server, wait_for_record
 from voice.asr.wer import word_error_rate
 from voice.audio.wav import write_wav
 

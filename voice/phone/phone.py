@@ -215,6 +215,10 @@ class PatientPhone:
         else:
             chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(step.text)))
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        if isinstance(step, SayStep):
+            # Synthesised speech ends in silence; cut it so "end of speech" is the real end
+            # and the measured latency is not flattered by the pause.
+            audio = _trim_silence(audio, margin_frames=3)
         tap.enqueue(audio)
         while tap.queued_frames and not ended.is_set():  # the bot may hang up mid-line
             await asyncio.sleep(0.01)
@@ -285,7 +289,7 @@ def transcribe_speech(transcriber: Transcriber, audio: np.ndarray) -> str:
     return " ".join(pieces)
 
 
-def _trim_silence(audio: np.ndarray) -> np.ndarray:
+def _trim_silence(audio: np.ndarray, margin_frames: int = 10) -> np.ndarray:
     """Cut leading and trailing near-silence so the recogniser sees speech."""
     if len(audio) == 0:
         return audio
@@ -293,7 +297,8 @@ def _trim_silence(audio: np.ndarray) -> np.ndarray:
     loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) >= BOT_AUDIO_RMS)
     if len(loud) == 0:
         return np.zeros(0, dtype=np.int16)
-    first, last = max(0, loud[0] - 10), min(len(frames), loud[-1] + 10)
+    first = max(0, loud[0] - margin_frames)
+    last = min(len(frames), loud[-1] + 1 + margin_frames)
     return audio[first * 160 : last * 160]
 
 

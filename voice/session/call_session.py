@@ -20,6 +20,7 @@ import numpy as np
 
 from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
 from voice.audio.frames import AudioFrame
+from voice.tts.base import split_for_streaming
 from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
 from voice.session.actions import (
     Action,
@@ -75,7 +76,8 @@ class SessionConfig:
 @dataclass(frozen=True)
 class _Utterance:
     turn: CallerTurn
-    latency_origin: float  # loop time the caller stopped speaking
+    latency_origin: float  # loop time the VAD first saw the end of speech
+    recognized_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class CallSession:
         self._collect: CollectDigits | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
         self._latency_origin: float | None = None
+        self._timing: dict[str, object] = {}
         self._pending: _Pending | None = None
         self._carry: np.ndarray | None = None
         self.ended = False
@@ -268,7 +271,7 @@ class CallSession:
             self._raise_urgent(urgent)
             return
         turn = CallerTurn(text=text, start=start, end=end, confidence=transcript.confidence)
-        self._events.put_nowait(_Utterance(turn, pending.origin))
+        self._events.put_nowait(_Utterance(turn, pending.origin, self._loop.time()))
 
     # -- output -------------------------------------------------------------------------
     async def _play(self, chunks: Iterator[np.ndarray] | list[np.ndarray], barge_in: bool) -> bool:
@@ -291,12 +294,16 @@ class CallSession:
 
     def _note_first_audio(self) -> None:
         if self._latency_origin is not None:
-            self.latencies.append(self._loop.time() - self._latency_origin)
+            now = self._loop.time()
+            self.latencies.append(now - self._latency_origin)
+            timing = {**self._timing, "first_audio_ms": round((now - self._latency_origin) * 1000)}
+            self._spawn(self.recorder.event(self.call, "turn_timing", timing))
             self._latency_origin = None
 
     async def _say(self, text: str, barge_in: bool) -> None:
         start = _now()
-        finished = await self._play(self.synthesizer.synthesize(text), barge_in)
+        pieces = (chunk for piece in split_for_streaming(text) for chunk in self.synthesizer.synthesize(piece))
+        finished = await self._play(pieces, barge_in)
         await self.recorder.turn(self.call, "bot", text if finished else text + " [interrupted]", start, _now())
 
     async def _play_prompt(self, name: str, barge_in: bool) -> None:
@@ -371,9 +378,13 @@ class CallSession:
                     self._latency_origin = event.latency_origin
                     started = time.perf_counter()
                     actions = await self.conversation.respond(self.call, event.turn)
-                    await self.recorder.event(
-                        self.call, "dialog_turn", {"seconds": round(time.perf_counter() - started, 3)}
-                    )
+                    # Where a turn's latency goes, measured from the VAD's end of speech.
+                    self._timing = {
+                        "recognized_ms": round(((event.recognized_at or event.latency_origin)
+                                                - event.latency_origin) * 1000),
+                        "dialog_ms": round((time.perf_counter() - started) * 1000),
+                        "dialog_done_ms": round((self._loop.time() - event.latency_origin) * 1000),
+                    }
                     await self.perform(actions)
         except asyncio.CancelledError:
             # The worker is stopping: end the call politely rather than cutting it off.

@@ -68,3 +68,19 @@ def split_sentences(text: str) -> list[str]:
     if carry:
         sentences.extend(_split_long(carry))
     return sentences
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[,:;])\s+")
+
+
+def split_for_streaming(text: str, min_words: int = 6) -> list[str]:
+    """Sentences, with a long first sentence cut at its first clause break.
+
+    Synthesis runs a whole piece at a time, so the first piece decides when the caller
+    first hears the bot: "Sure, first, what is your name?" starts after "Sure," renders.
+    """
+    sentences = split_sentences(text)
+    if not sentences or len(sentences[0].split()) < min_words:
+        return sentences
+    head, *tail = _CLAUSE_BREAK.split(sentences[0], maxsplit=1)
+    return [head, *tail, *sentences[1:]] if tail else sentences

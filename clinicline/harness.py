@@ -1,4 +1,4 @@
-"""Test harness for real calls: a `clinicline serve` process and `clinicline call` phones.
+"""Harness for real calls (tests and `clinicline bench`): a `clinicline serve` process and phones.
 
 Everything here runs the real programs as separate processes over loopback: the server's
 pjsua2 worker on one side, the patient phone's pjsua2 client on the other.
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent  # the repository
 CLI = [sys.executable, "-m", "clinicline.cli"]
 
 

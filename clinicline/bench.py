@@ -1,0 +1,244 @@
+"""`clinicline bench`: turn latency, recognition error, CPU and memory, measured on real calls.
+
+It starts its own `clinicline serve` (echo dialog: the voice path alone, no Rasa) and places
+N concurrent calls with the simulated patient phone, each speaking clinic sentences. Latency
+is what a caller experiences: from the end of their speech to the first bot audio packet.
+Word error compares what each phone said with what the server transcribed. A second part
+times dialog turns through the real Rasa server at 1 and 8 concurrent conversations.
+Results go to docs/bench/ as JSON, Markdown and a PNG plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from clinicline.config import Config
+
+SENTENCES = (
+    "I need a refill of my metformin please",
+    "can I book an appointment with doctor Patel next week",
+    "my daughter has a cough and a runny nose since Monday",
+    "what time does the clinic open on Saturday",
+    "I would like to cancel my appointment on Thursday",
+    "is my insurance still on file with you",
+    "I have a question about my blood test results",
+    "can somebody call me back this afternoon",
+)
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+class _ProcessSampler:
+    """CPU seconds and resident memory of one process (and its children) from /proc."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_rss_mb = 0.0
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / 100.0
+
+    def sample_rss(self) -> None:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
+
+
+async def _phone(uri: str, db: str, lines: list[str], voice: str, env: dict[str, str]) -> dict[str, Any]:
+    args = [sys.executable, "-m", "clinicline.cli", "call", "--to", uri, "--db", db,
+            "--voice", voice, "--no-transcribe", "--listen", "2"]
+    for line in lines:
+        args += ["--say", line]
+    args += ["--say", "goodbye"]
+    proc = await asyncio.create_subprocess_exec(
+        *args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    out, _ = await proc.communicate()
+    text = out.decode()
+    return json.loads(text[text.index("{"):]) if "{" in text else {"turns": [], "connected": False}
+
+
+async def _caller_turns(db: str, call_id: str) -> list[str]:
+    from integrations.services.call_report import call_report
+    from integrations.store import Database
+
+    store = await Database.connect(db)
+    try:
+        async with store.session() as s:
+            report = await call_report(s, call_id)
+        return [t["text"] for t in report["turns"] if t["speaker"] == "caller"]
+    finally:
+        await store.dispose()
+
+
+async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[str, Any]:
+    from clinicline.harness import start_server  # the same harness the call tests use
+    from voice.asr.wer import word_error_rate
+
+    results: dict[str, Any] = {"levels": {}, "wer": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_server(Path(tmp), data_dir=Path("var/bench-data").resolve(), dialog="echo")
+        try:
+            server.wait_ready()
+            sampler = _ProcessSampler(server.process.pid)
+            idle_cpu = sampler.cpu_seconds()
+            await asyncio.sleep(5)
+            idle_rate = (sampler.cpu_seconds() - idle_cpu) / 5
+            sampler.sample_rss()
+            results["idle"] = {"cpu_core_fraction": round(idle_rate, 3), "rss_mb": round(sampler.peak_rss_mb, 1)}
+            pairs: dict[str, list[tuple[str, str]]] = {v: [] for v in voices}
+            for n in levels:
+                cpu0, wall0 = sampler.cpu_seconds(), time.monotonic()
+                jobs = []
+                for i in range(n):
+                    lines = [SENTENCES[(i + k) % len(SENTENCES)] for k in range(turns)]
+                    jobs.append(_phone(server.uri, server.db_url, lines, voices[i % len(voices)], server.env))
+                task = asyncio.gather(*jobs)
+                while not task.done():
+                    sampler.sample_rss()
+                    await asyncio.sleep(0.5)
+                logs = task.result()
+                wall = time.monotonic() - wall0
+                cpu = sampler.cpu_seconds() - cpu0
+                latencies = [t["latency_ms"] for log in logs for t in log["turns"][:-1] if t.get("latency_ms")]
+                for i, log in enumerate(logs):
+                    if not log.get("call_id"):
+                        continue
+                    said = [t["said"] for t in log["turns"][:-1]]
+                    heard = await _caller_turns(server.db_url, log["call_id"])
+                    pairs[voices[i % len(voices)]].extend(zip(said, heard, strict=False))
+                results["levels"][str(n)] = {
+                    "calls": n,
+                    "calls_connected": sum(1 for log in logs if log.get("connected")),
+                    "turns_measured": len(latencies),
+                    "latency_ms_median": _pct(latencies, 0.5),
+                    "latency_ms_p95": _pct(latencies, 0.95),
+                    "latency_ms": latencies,
+                    "cpu_core_fraction": round(cpu / wall, 3),
+                    "cpu_core_fraction_per_call": round(cpu / wall / n, 3),
+                    "peak_rss_mb": round(sampler.peak_rss_mb, 1),
+                }
+            for voice, voice_pairs in pairs.items():
+                score = word_error_rate(voice_pairs)
+                results["wer"][voice] = {"utterances": len(voice_pairs), "wer": round(score.rate, 4)}
+        finally:
+            server.stop()
+    return results
+
+
+async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[str, Any]:
+    """Dialog turns through the real Rasa server (REST channel, no actions needed)."""
+    from dialogs.client import RasaClient
+    from dialogs.server import RasaServer
+    from dialogs.train import ensure_model
+    from clinicline.harness import free_port
+
+    model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = RasaServer(model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp))
+        await server.start()
+        try:
+            await server.wait_ready()
+            client = RasaClient(server.base_url, timeout=60)
+            out: dict[str, Any] = {}
+            for n in levels:
+                times: list[float] = []
+
+                async def conversation(i: int, times: list[float] = times) -> None:
+                    for k in range(turns):
+                        t0 = time.perf_counter()
+                        await client.send(f"bench-{n}-{i}", SENTENCES[(i + k) % len(SENTENCES)], {})
+                        times.append((time.perf_counter() - t0) * 1000)
+
+                await asyncio.gather(*(conversation(i) for i in range(n)))
+                out[str(n)] = {"turns": len(times), "median_ms": round(statistics.median(times), 1),
+                               "p95_ms": round(_pct(times, 0.95) or 0, 1)}
+            await client.close()
+            return out
+        finally:
+            await server.stop()
+
+
+def _plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = results["voice"]["levels"]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.boxplot([levels[k]["latency_ms"] for k in levels], tick_labels=[f"{k} call(s)" for k in levels])
+    ax.axhline(700, linestyle="--", linewidth=1, label="700 ms target")
+    ax.set_ylabel("end of caller speech → first bot audio (ms)")
+    ax.set_title("Turn latency over real SIP calls (whisper tiny.en, Piper)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def _markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        "# Benchmarks", "",
+        f"Run {results['date']} on {m['cpus']} cores, {m['python']}, {m['platform']}. "
+        "Shared machine: figures are medians and ratios, not limits.", "",
+        "## Voice path (echo dialog, real SIP calls, whisper tiny.en + Piper)", "",
+        "| concurrent calls | turns | median latency | p95 latency | CPU (cores) | CPU per call | peak RSS |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, v in results["voice"]["levels"].items():
+        lines.append(
+            f"| {k} | {v['turns_measured']} | {v['latency_ms_median']} ms | {v['latency_ms_p95']} ms "
+            f"| {v['cpu_core_fraction']} | {v['cpu_core_fraction_per_call']} | {v['peak_rss_mb']} MB |"
+        )
+    idle = results["voice"]["idle"]
+    lines += ["", f"Idle server: {idle['cpu_core_fraction']} cores, {idle['rss_mb']} MB RSS.", "",
+              "Latency is measured by the calling phone: from the end of its speech to the first "
+              "bot audio packet it receives.", "", "### Recognition word error (server transcripts)", "",
+              "| caller voice | utterances | WER |", "|---|---|---|"]
+    for voice, w in results["voice"]["wer"].items():
+        lines.append(f"| {voice} | {w['utterances']} | {w['wer']:.1%} |")
+    if "dialogs" in results:
+        lines += ["", "## Dialog turns through the Rasa server (REST channel)", "",
+                  "| concurrent conversations | turns | median | p95 |", "|---|---|---|---|"]
+        for k, v in results["dialogs"].items():
+            lines.append(f"| {k} | {v['turns']} | {v['median_ms']} ms | {v['p95_ms']} ms |")
+    lines += ["", "![turn latency](latency.png)", ""]
+    return "\n".join(lines)
+
+
+async def run_bench(args: argparse.Namespace, config: Config) -> int:
+    levels = [int(x) for x in str(args.calls).split(",") if x.strip()]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "voice": await bench_voice(levels, args.turns, ["piper", "flite"]),
+    }
+    if not args.skip_dialogs:
+        results["dialogs"] = await bench_dialogs(config, [1, 8], args.turns)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    _plot(results, out / "latency.png")
+    (out / "README.md").write_text(_markdown(results))
+    print(_markdown(results))
+    return 0
