@@ -61,9 +61,24 @@ class _ProcessSampler:
                 self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
 
 
-async def _phone(uri: str, db: str, lines: list[str], voice: str, env: dict[str, str]) -> dict[str, Any]:
-    args = [sys.executable, "-m", "clinicline.cli", "call", "--to", uri, "--db", db,
-            "--voice", voice, "--no-transcribe", "--listen", "2"]
+async def _phone(
+    uri: str, db: str, lines: list[str], voice: str, env: dict[str, str]
+) -> dict[str, Any]:
+    args = [
+        sys.executable,
+        "-m",
+        "clinicline.cli",
+        "call",
+        "--to",
+        uri,
+        "--db",
+        db,
+        "--voice",
+        voice,
+        "--no-transcribe",
+        "--listen",
+        "2",
+    ]
     for line in lines:
         args += ["--say", line]
     args += ["--say", "goodbye"]
@@ -72,7 +87,7 @@ async def _phone(uri: str, db: str, lines: list[str], voice: str, env: dict[str,
     )
     out, _ = await proc.communicate()
     text = out.decode()
-    return json.loads(text[text.index("{"):]) if "{" in text else {"turns": [], "connected": False}
+    return json.loads(text[text.index("{") :]) if "{" in text else {"turns": [], "connected": False}
 
 
 async def _caller_turns(db: str, call_id: str) -> list[str]:
@@ -102,14 +117,21 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
             await asyncio.sleep(5)
             idle_rate = (sampler.cpu_seconds() - idle_cpu) / 5
             sampler.sample_rss()
-            results["idle"] = {"cpu_core_fraction": round(idle_rate, 3), "rss_mb": round(sampler.peak_rss_mb, 1)}
+            results["idle"] = {
+                "cpu_core_fraction": round(idle_rate, 3),
+                "rss_mb": round(sampler.peak_rss_mb, 1),
+            }
             pairs: dict[str, list[tuple[str, str]]] = {v: [] for v in voices}
             for n in levels:
                 cpu0, wall0 = sampler.cpu_seconds(), time.monotonic()
                 jobs = []
                 for i in range(n):
                     lines = [SENTENCES[(i + k) % len(SENTENCES)] for k in range(turns)]
-                    jobs.append(_phone(server.uri, server.db_url, lines, voices[i % len(voices)], server.env))
+                    jobs.append(
+                        _phone(
+                            server.uri, server.db_url, lines, voices[i % len(voices)], server.env
+                        )
+                    )
                 task = asyncio.gather(*jobs)
                 while not task.done():
                     sampler.sample_rss()
@@ -117,7 +139,12 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
                 logs = task.result()
                 wall = time.monotonic() - wall0
                 cpu = sampler.cpu_seconds() - cpu0
-                latencies = [t["latency_ms"] for log in logs for t in log["turns"][:-1] if t.get("latency_ms")]
+                latencies = [
+                    t["latency_ms"]
+                    for log in logs
+                    for t in log["turns"][:-1]
+                    if t.get("latency_ms")
+                ]
                 for i, log in enumerate(logs):
                     if not log.get("call_id"):
                         continue
@@ -137,7 +164,10 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
                 }
             for voice, voice_pairs in pairs.items():
                 score = word_error_rate(voice_pairs)
-                results["wer"][voice] = {"utterances": len(voice_pairs), "wer": round(score.rate, 4)}
+                results["wer"][voice] = {
+                    "utterances": len(voice_pairs),
+                    "wer": round(score.rate, 4),
+                }
         finally:
             server.stop()
     return results
@@ -145,15 +175,17 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
 
 async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[str, Any]:
     """Dialog turns through the real Rasa server (REST channel, no actions needed)."""
+    from clinicline.harness import free_port
     from dialogs.client import RasaClient
     from dialogs.server import RasaServer
     from dialogs.train import ensure_model
-    from clinicline.harness import free_port
 
     model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        server = RasaServer(model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp))
+        server = RasaServer(
+            model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp)
+        )
         await server.start()
         try:
             await server.wait_ready()
@@ -162,15 +194,18 @@ async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[s
             for n in levels:
                 times: list[float] = []
 
-                async def conversation(i: int, times: list[float] = times) -> None:
+                async def conversation(i: int, n: int = n, times: list[float] = times) -> None:
                     for k in range(turns):
                         t0 = time.perf_counter()
                         await client.send(f"bench-{n}-{i}", SENTENCES[(i + k) % len(SENTENCES)], {})
                         times.append((time.perf_counter() - t0) * 1000)
 
                 await asyncio.gather(*(conversation(i) for i in range(n)))
-                out[str(n)] = {"turns": len(times), "median_ms": round(statistics.median(times), 1),
-                               "p95_ms": round(_pct(times, 0.95) or 0, 1)}
+                out[str(n)] = {
+                    "turns": len(times),
+                    "median_ms": round(statistics.median(times), 1),
+                    "p95_ms": round(_pct(times, 0.95) or 0, 1),
+                }
             await client.close()
             return out
         finally:
@@ -185,7 +220,9 @@ def _plot(results: dict[str, Any], path: Path) -> None:
 
     levels = results["voice"]["levels"]
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.boxplot([levels[k]["latency_ms"] for k in levels], tick_labels=[f"{k} call(s)" for k in levels])
+    ax.boxplot(
+        [levels[k]["latency_ms"] for k in levels], tick_labels=[f"{k} call(s)" for k in levels]
+    )
     ax.axhline(700, linestyle="--", linewidth=1, label="700 ms target")
     ax.set_ylabel("end of caller speech → first bot audio (ms)")
     ax.set_title("Turn latency over real SIP calls (whisper tiny.en, Piper)")
@@ -197,28 +234,46 @@ def _plot(results: dict[str, Any], path: Path) -> None:
 def _markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
-        "# Benchmarks", "",
+        "# Benchmarks",
+        "",
         f"Run {results['date']} on {m['cpus']} cores, {m['python']}, {m['platform']}. "
-        "Shared machine: figures are medians and ratios, not limits.", "",
-        "## Voice path (echo dialog, real SIP calls, whisper tiny.en + Piper)", "",
-        "| concurrent calls | turns | median latency | p95 latency | CPU (cores) | CPU per call | peak RSS |",
+        "Shared machine: figures are medians and ratios, not limits.",
+        "",
+        "## Voice path (echo dialog, real SIP calls, whisper tiny.en + Piper)",
+        "",
+        "| concurrent calls | turns | median latency | p95 latency "
+        "| CPU (cores) | CPU per call | peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
     for k, v in results["voice"]["levels"].items():
         lines.append(
-            f"| {k} | {v['turns_measured']} | {v['latency_ms_median']} ms | {v['latency_ms_p95']} ms "
-            f"| {v['cpu_core_fraction']} | {v['cpu_core_fraction_per_call']} | {v['peak_rss_mb']} MB |"
+            f"| {k} | {v['turns_measured']} | {v['latency_ms_median']} ms "
+            f"| {v['latency_ms_p95']} ms | {v['cpu_core_fraction']} "
+            f"| {v['cpu_core_fraction_per_call']} | {v['peak_rss_mb']} MB |"
         )
     idle = results["voice"]["idle"]
-    lines += ["", f"Idle server: {idle['cpu_core_fraction']} cores, {idle['rss_mb']} MB RSS.", "",
-              "Latency is measured by the calling phone: from the end of its speech to the first "
-              "bot audio packet it receives.", "", "### Recognition word error (server transcripts)", "",
-              "| caller voice | utterances | WER |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Idle server: {idle['cpu_core_fraction']} cores, {idle['rss_mb']} MB RSS.",
+        "",
+        "Latency is measured by the calling phone: from the end of its speech to the first "
+        "bot audio packet it receives.",
+        "",
+        "### Recognition word error (server transcripts)",
+        "",
+        "| caller voice | utterances | WER |",
+        "|---|---|---|",
+    ]
     for voice, w in results["voice"]["wer"].items():
         lines.append(f"| {voice} | {w['utterances']} | {w['wer']:.1%} |")
     if "dialogs" in results:
-        lines += ["", "## Dialog turns through the Rasa server (REST channel)", "",
-                  "| concurrent conversations | turns | median | p95 |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Dialog turns through the Rasa server (REST channel)",
+            "",
+            "| concurrent conversations | turns | median | p95 |",
+            "|---|---|---|---|",
+        ]
         for k, v in results["dialogs"].items():
             lines.append(f"| {k} | {v['turns']} | {v['median_ms']} ms | {v['p95_ms']} ms |")
     lines += ["", "![turn latency](latency.png)", ""]
@@ -231,8 +286,11 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"cpus": len(__import__("os").sched_getaffinity(0)), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": len(__import__("os").sched_getaffinity(0)),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "voice": await bench_voice(levels, args.turns, ["piper", "flite"]),
     }
     if not args.skip_dialogs:

@@ -105,7 +105,9 @@ async def run_call(args: argparse.Namespace, config: Config) -> int:
     status = 0 if log.connected else 1
     if args.check:
         record = await fetch_record(config, log.call_id) if log.call_id else None
-        problems = ["no call record found"] if record is None else differences(script.expect, record)
+        problems = (
+            ["no call record found"] if record is None else differences(script.expect, record)
+        )
         output["check"] = {"passed": not problems, "differences": problems}
         if problems:
             status = 1
@@ -122,8 +124,14 @@ async def run_answer(args: argparse.Namespace) -> int:
     where = HostPort.parse(args.listen)
     voice = await asyncio.to_thread(make_voice, "piper")
     phone = AnsweringPhone(
-        voice, where.host, where.port, user=args.user, answer_after=args.answer_after,
-        mode=args.mode, say=args.say, stay=args.stay,
+        voice,
+        where.host,
+        where.port,
+        user=args.user,
+        answer_after=args.answer_after,
+        mode=args.mode,
+        say=args.say,
+        stay=args.stay,
     )
     log = await phone.run(calls=args.calls, timeout=args.timeout)
     if not args.no_transcribe and any(c.answered for c in log.calls):

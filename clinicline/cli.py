@@ -49,19 +49,25 @@ class _Step(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clinicline",
-        description="The clinic's phone line: answers calls, triages, verifies, books and transfers.",
+        description="The clinic's phone line: answers, triages, verifies, books and transfers.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the voice worker, the web app and the dialogs server")
     _add_common(serve, sip=True, http=True)
-    serve.add_argument("--asr-engine", choices=["auto", "vosk", "whisper"], help="speech recogniser")
+    serve.add_argument(
+        "--asr-engine", choices=["auto", "vosk", "whisper"], help="speech recogniser"
+    )
     serve.add_argument("--vosk-model-dir", type=Path, help="Vosk model directory")
     serve.add_argument("--rasa-port", type=int, help="port of the supervised Rasa server")
-    serve.add_argument("--no-rasa", action="store_true", help="do not start Rasa (keypad menu only)")
     serve.add_argument(
-        "--dialog", choices=["clinic", "echo"], default="clinic",
+        "--no-rasa", action="store_true", help="do not start Rasa (keypad menu only)"
+    )
+    serve.add_argument(
+        "--dialog",
+        choices=["clinic", "echo"],
+        default="clinic",
         help="'clinic' (triage + Rasa, the product) or 'echo' (repeats the caller; audio checks)",
     )
 
@@ -72,21 +78,36 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("--say", action=_Step, dest="steps", metavar="TEXT", help="speak a line")
     call.add_argument("--play", action=_Step, dest="steps", metavar="WAV", help="play a WAV file")
     call.add_argument("--dtmf", action=_Step, dest="steps", metavar="DIGITS", help="key digits")
-    call.add_argument("--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds")
+    call.add_argument(
+        "--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds"
+    )
     call.add_argument("--info-dtmf", action="store_true", help="send digits as SIP INFO")
     call.add_argument("--caller", help="caller number to present (default: the script's)")
     call.add_argument("--voice", choices=["piper", "espeak", "flite"], default="piper")
     call.add_argument("--record", type=Path, help="write what the phone heard to this WAV")
     call.add_argument("--no-transcribe", action="store_true", help="skip transcribing the bot")
     call.add_argument("--check", action="store_true", help="compare the call record with expect:")
-    call.add_argument("--barge-in-after", type=float, metavar="S",
-                      help="speak the first line S seconds into the greeting (barge-in)")
-    call.add_argument("--hangup-after", type=float, metavar="S", help="hang up S seconds after answer")
-    call.add_argument("--listen", type=float, default=20.0, metavar="S",
-                      help="after the last line, listen up to S seconds for the bot to finish")
+    call.add_argument(
+        "--barge-in-after",
+        type=float,
+        metavar="S",
+        help="speak the first line S seconds into the greeting (barge-in)",
+    )
+    call.add_argument(
+        "--hangup-after", type=float, metavar="S", help="hang up S seconds after answer"
+    )
+    call.add_argument(
+        "--listen",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="after the last line, listen up to S seconds for the bot to finish",
+    )
 
     agent = sub.add_parser("answer", help="a test agent/nurse phone that answers transferred calls")
-    agent.add_argument("--listen", default="127.0.0.1:5070", help="SIP address HOST:PORT to answer on")
+    agent.add_argument(
+        "--listen", default="127.0.0.1:5070", help="SIP address HOST:PORT to answer on"
+    )
     agent.add_argument("--user", default="nurse1", help="SIP user part")
     agent.add_argument("--answer-after", type=float, default=1.0, metavar="S")
     agent.add_argument("--mode", choices=["answer", "decline", "ignore"], default="answer")

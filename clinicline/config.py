@@ -77,7 +77,7 @@ class Config:
     def sqlite_path(self) -> Path | None:
         """The SQLite file behind `db`, when the store is SQLite."""
         prefix = "sqlite+aiosqlite:///"
-        return Path(self.db[len(prefix):]) if self.db.startswith(prefix) else None
+        return Path(self.db[len(prefix) :]) if self.db.startswith(prefix) else None
 
 
 _ENV_PREFIX = "CLINICLINE_"

@@ -7,6 +7,7 @@ back to the keypad fallback whenever it stops answering (killed, restarting, hun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -53,7 +54,9 @@ class DialogsSupervisor:
             return
         action_url = f"http://{self.config.http.host}:{self.config.http.port}/webhook"
         self.server = RasaServer(
-            model, port=self.config.rasa_port, action_url=action_url,
+            model,
+            port=self.config.rasa_port,
+            action_url=action_url,
             run_dir=self.config.data_dir / "rasa",
         )
         await self.server.start()
@@ -64,20 +67,26 @@ class DialogsSupervisor:
                 log.info("dialogs %s", "available" if up else "unavailable: keypad fallback")
             self._available = up
             if up:
-                self.health.set("dialogs", State.UP, f"rasa on 127.0.0.1:{self.config.rasa_port}",
-                                restarts=self.server.restarts)
+                self.health.set(
+                    "dialogs",
+                    State.UP,
+                    f"rasa on 127.0.0.1:{self.config.rasa_port}",
+                    restarts=self.server.restarts,
+                )
             else:
-                self.health.set("dialogs", State.DEGRADED, "Rasa not answering; keypad fallback",
-                                restarts=self.server.restarts)
+                self.health.set(
+                    "dialogs",
+                    State.DEGRADED,
+                    "Rasa not answering; keypad fallback",
+                    restarts=self.server.restarts,
+                )
             await asyncio.sleep(POLL_SECONDS)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         if self.server is not None:
             await self.server.stop()
         await self.client.close()
@@ -94,7 +103,9 @@ async def parse_lines(config: Config, stdin: IO[str], stdout: IO[str]) -> int:
         if not await client.ready():
             model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
             server = RasaServer(
-                model, port=config.rasa_port, action_url="http://127.0.0.1:9/webhook",
+                model,
+                port=config.rasa_port,
+                action_url="http://127.0.0.1:9/webhook",
                 run_dir=Path(config.data_dir) / "rasa-nlu",
             )
             await server.start()
@@ -108,16 +119,25 @@ async def parse_lines(config: Config, stdin: IO[str], stdout: IO[str]) -> int:
                 continue
             parsed = await client.parse(text)
             intent = parsed.get("intent") or {}
-            stdout.write(json.dumps({
-                "text": text,
-                "intent": intent.get("name"),
-                "confidence": round(float(intent.get("confidence") or 0.0), 4),
-                "entities": [
-                    {"entity": e.get("entity"), "value": e.get("value"),
-                     "start": e.get("start"), "end": e.get("end")}
-                    for e in parsed.get("entities") or []
-                ],
-            }) + "\n")
+            stdout.write(
+                json.dumps(
+                    {
+                        "text": text,
+                        "intent": intent.get("name"),
+                        "confidence": round(float(intent.get("confidence") or 0.0), 4),
+                        "entities": [
+                            {
+                                "entity": e.get("entity"),
+                                "value": e.get("value"),
+                                "start": e.get("start"),
+                                "end": e.get("end"),
+                            }
+                            for e in parsed.get("entities") or []
+                        ],
+                    }
+                )
+                + "\n"
+            )
             stdout.flush()
         return 0
     finally:

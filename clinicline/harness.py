@@ -56,14 +56,18 @@ class ServerProcess:
 
     def health(self) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=3) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.http_port}/health", timeout=3
+            ) as r:
                 body: dict[str, Any] = json.loads(r.read())
                 return body
         except urllib.error.HTTPError as exc:
             body = json.loads(exc.read())
             return body
 
-    def wait_ready(self, timeout: float = 120.0, want: Sequence[str] = ("ready", "degraded")) -> dict[str, Any]:
+    def wait_ready(
+        self, timeout: float = 120.0, want: Sequence[str] = ("ready", "degraded")
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         last: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -112,11 +116,22 @@ def start_server(
     }
     log_path = tmp / f"serve-{sip_port}.log"
     args = [
-        *CLI, "serve", "--sip", f"127.0.0.1:{sip_port}", "--http", f"127.0.0.1:{http_port}",
-        "--db", db_url, "--dialog", dialog, *extra_args,
+        *CLI,
+        "serve",
+        "--sip",
+        f"127.0.0.1:{sip_port}",
+        "--http",
+        f"127.0.0.1:{http_port}",
+        "--db",
+        db_url,
+        "--dialog",
+        dialog,
+        *extra_args,
     ]
     with log_path.open("wb") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            args, cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
     return ServerProcess(sip_port, http_port, db_url, data_dir, process, log_path, full_env)
 
 
@@ -124,13 +139,20 @@ def phone_call(server: ServerProcess, *args: str, timeout: float = 180.0) -> dic
     """Run `clinicline call` against the server and return its JSON log."""
     done = subprocess.run(
         [*CLI, "call", "--to", server.uri, "--db", server.db_url, *args],
-        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     try:
         start = done.stdout.index("{")
         result: dict[str, Any] = json.loads(done.stdout[start:])
     except ValueError as exc:
-        raise AssertionError(f"phone printed no JSON (exit {done.returncode}):\n{done.stderr[-3000:]}") from exc
+        raise AssertionError(
+            f"phone printed no JSON (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        ) from exc
     result["exit_code"] = done.returncode
     return result
 
@@ -138,7 +160,12 @@ def phone_call(server: ServerProcess, *args: str, timeout: float = 180.0) -> dic
 def call_record(server: ServerProcess, call_id: str) -> dict[str, Any]:
     done = subprocess.run(
         [*CLI, "calls", "show", call_id, "--db", server.db_url, "--json"],
-        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     record: dict[str, Any] = json.loads(done.stdout)

@@ -30,7 +30,9 @@ class Component:
 class Health:
     """Live view of every component; the server updates it, `/health` reads it."""
 
-    def __init__(self, names: tuple[str, ...] = ("workers", "asr", "tts", "dialogs", "store")) -> None:
+    def __init__(
+        self, names: tuple[str, ...] = ("workers", "asr", "tts", "dialogs", "store")
+    ) -> None:
         self.components: dict[str, Component] = {name: Component() for name in names}
         # Live figures read at request time (active calls, refusals), by component.
         self.probes: dict[str, Callable[[], dict[str, Any]]] = {}

@@ -1,4 +1,4 @@
-"""`clinicline seed`, `clinicline calls` and `clinicline nlu`: the store and dialogs from a shell."""
+"""`clinicline seed`, `calls` and `nlu`: the store and the dialogs from a shell."""
 
 from __future__ import annotations
 
@@ -38,9 +38,17 @@ async def seed(config: Config, *, demo: bool, patients: Path | None) -> int:
             except (OSError, json.JSONDecodeError) as exc:
                 raise ConfigError(f"cannot read FHIR bundle {patients}: {exc}") from exc
             report = await import_fhir_bundle(db, bundle)
-            print(json.dumps({"imported": report.imported, "rejected": [
-                {"index": i, "resourceType": kind, "reason": why} for i, kind, why in report.rejected
-            ]}))
+            print(
+                json.dumps(
+                    {
+                        "imported": report.imported,
+                        "rejected": [
+                            {"index": i, "resourceType": kind, "reason": why}
+                            for i, kind, why in report.rejected
+                        ],
+                    }
+                )
+            )
             status = 1 if report.rejected else 0
     finally:
         await db.dispose()

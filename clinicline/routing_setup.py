@@ -12,11 +12,15 @@ from routing.webhooks import WebhookSender
 
 
 def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferCoordinator]:
-    hours = BusinessHours.from_file(config.hours_file) if config.hours_file else BusinessHours.default()
+    hours = (
+        BusinessHours.from_file(config.hours_file) if config.hours_file else BusinessHours.default()
+    )
     webhooks = None
     if config.webhook_urls:
         if not config.webhook_secret:
-            raise ConfigError("webhook_urls are set but webhook_secret is empty: receivers could not verify")
+            raise ConfigError(
+                "webhook_urls are set but webhook_secret is empty: receivers could not verify"
+            )
         webhooks = WebhookSender(
             list(config.webhook_urls),
             config.webhook_secret.encode(),

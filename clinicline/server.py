@@ -19,21 +19,21 @@ from aiohttp import web
 
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
-from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.config import Config
+from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
-from clinicline.speech import load_speech
 from clinicline.routing_setup import build_routing
+from clinicline.speech import load_speech
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
-from routing.transfer import TransferCoordinator
 from dialogs.errors import DialogUnavailable
 from integrations.store import Database
 from nlu.triage import TriageEngine
+from routing.transfer import TransferCoordinator
 from voice.session.actions import CallInfo
 from voice.session.call_session import SessionConfig
 from voice.session.conversation import Conversation
@@ -83,13 +83,17 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
 
     # Triage loads first and on its own: it must work whatever else fails to start.
     services.triage = (
-        TriageEngine.from_file(config.triage_lexicon) if config.triage_lexicon else TriageEngine.default()
+        TriageEngine.from_file(config.triage_lexicon)
+        if config.triage_lexicon
+        else TriageEngine.default()
     )
     try:
         services.db = await Database.connect(config.db)
         await services.db.migrate()
     except Exception as exc:
-        raise StartupError(f"cannot open the store at its configured URL: {type(exc).__name__}: {exc}") from exc
+        raise StartupError(
+            f"cannot open the store at its configured URL: {type(exc).__name__}: {exc}"
+        ) from exc
     health.set("store", State.UP, services.db.backend)
     services.recorder = StoreRecorder(services.db)
     services.recorder.start()
@@ -115,14 +119,19 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             ),
         )
         services.worker.transfer = WarmTransfer(
-            services.worker, services.coordinator, services.db, services.recorder,
+            services.worker,
+            services.coordinator,
+            services.db,
+            services.recorder,
             TransferSettings(ring_timeout=config.ring_timeout),
         )
         try:
             info = await services.worker.start()
         except OSError as exc:
             raise StartupError(str(exc)) from exc
-        health.set("workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap)
+        health.set(
+            "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
+        )
         worker = services.worker
         health.probes["workers"] = lambda: {
             "active_calls": worker.active_calls,
@@ -130,7 +139,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             "calls_refused": worker.endpoint.refused_calls,
         }
         if services.dialogs is None:
-            health.set("dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}")
+            health.set(
+                "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
+            )
         print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
         await stop.wait()
         log.info("stopping: finishing calls")

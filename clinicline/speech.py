@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.config import Config
 from clinicline.health import Health, State
-from voice.asr.whisper import WhisperConfig
 from voice.asr.select import describe_recognizer, make_recognizer
+from voice.asr.whisper import WhisperConfig
 from voice.tts.cache import PromptCache
 from voice.tts.piper import PiperSynthesizer
 from voice.worker import SpeechPlant
@@ -18,14 +18,19 @@ from voice.worker import SpeechPlant
 log = logging.getLogger(__name__)
 
 
-async def load_speech(config: Config, health: Health, vocabulary: Sequence[str] = ()) -> SpeechPlant:
+async def load_speech(
+    config: Config, health: Health, vocabulary: Sequence[str] = ()
+) -> SpeechPlant:
     """Recogniser, synthesiser and prompt cache; the prompts are on disk before calls come."""
     synthesizer = await asyncio.to_thread(PiperSynthesizer, threads=config.tts_threads)
     prompts = PromptCache(synthesizer, config.data_dir / "prompts")
     rendered = await asyncio.to_thread(prompts.render, clinic_prompts(config.clinic_name))
     health.set("tts", State.UP, f"piper joe, {rendered} prompts rendered")
     recognizer = await asyncio.to_thread(
-        make_recognizer, config.asr_engine, config.vosk_model_dir, vocabulary,
+        make_recognizer,
+        config.asr_engine,
+        config.vosk_model_dir,
+        vocabulary,
         whisper=WhisperConfig(cpu_threads=config.asr_threads),
     )
     description = describe_recognizer(recognizer)

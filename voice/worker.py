@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pjsua2 as pj
 
 from voice.asr.base import SpeechRecognizer
-from voice.session.actions import CallInfo, Hangup, PlayPrompt
+from voice.session.actions import CallInfo
 from voice.session.call_session import (
     CallSession,
     Prompts,
@@ -94,7 +94,11 @@ class VoiceWorker:
         self.endpoint.run_pump()
         log.info(
             "voice worker %s listening on udp:%s:%s, pjsip %s, call cap %d",
-            self.name, info.host, info.port, info.version, info.call_cap,
+            self.name,
+            info.host,
+            info.port,
+            info.version,
+            info.call_cap,
         )
         return info
 
@@ -159,7 +163,9 @@ class VoiceWorker:
         sip.events = CallEvents(
             on_media=lambda media: self._on_media(leg, media),
             on_disconnected=lambda code, reason: self._on_disconnected(leg, code, reason),
-            on_dtmf=lambda digit, method: leg.session.on_dtmf(digit, method) if leg.session else None,
+            on_dtmf=lambda digit, method: (
+                leg.session.on_dtmf(digit, method) if leg.session else None
+            ),
         )
         self._legs[ref] = leg
         self.calls_answered += 1
@@ -229,8 +235,10 @@ class VoiceWorker:
 
         try:
             consult.sip = make_call(
-                self._account, uri,
-                CallEvents(on_media=on_media, on_disconnected=on_disconnected), headers,
+                self._account,
+                uri,
+                CallEvents(on_media=on_media, on_disconnected=on_disconnected),
+                headers,
             )
         except pj.Error as exc:
             log.warning("consult leg could not be placed: %s", exc.reason)
@@ -238,8 +246,13 @@ class VoiceWorker:
             consult.ended.set()
             return consult
         self._consults.add(consult)
-        waiters = [asyncio.ensure_future(consult.answered.wait()), asyncio.ensure_future(consult.ended.wait())]
-        done, pending = await asyncio.wait(waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED)
+        waiters = [
+            asyncio.ensure_future(consult.answered.wait()),
+            asyncio.ensure_future(consult.ended.wait()),
+        ]
+        done, pending = await asyncio.wait(
+            waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         for waiter in pending:
             waiter.cancel()
         if not done:  # rang out: give up on this agent

@@ -48,7 +48,9 @@ _QUEUES = {"nurse", "front_desk", "pharmacy", "billing", "scheduling"}
 class DialogPort(Protocol):
     """The Rasa client as the conversation sees it."""
 
-    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]: ...
+    async def send(
+        self, sender_id: str, text: str, metadata: dict[str, Any]
+    ) -> list[BotMessage]: ...
 
 
 class DialogGate(Protocol):
@@ -81,11 +83,17 @@ def bot_actions(messages: Sequence[BotMessage]) -> list[Action]:
         kind = payload.get("kind")
         if kind == "transfer":
             queue = str(payload.get("queue", "front_desk"))
-            actions.append(Transfer(queue if queue in _QUEUES else "front_desk", str(payload.get("reason", ""))))
+            actions.append(
+                Transfer(
+                    queue if queue in _QUEUES else "front_desk", str(payload.get("reason", ""))
+                )
+            )
         elif kind == "hangup":
             actions.append(Hangup("dialog ended"))
         elif kind == "collect_digits":
-            actions.append(CollectDigits(int(payload.get("max", 8)), str(payload.get("purpose", ""))))
+            actions.append(
+                CollectDigits(int(payload.get("max", 8)), str(payload.get("purpose", "")))
+            )
         elif kind == "play_prompt":
             actions.append(PlayPrompt(str(payload.get("name", "not_understood"))))
     return actions
@@ -124,13 +132,24 @@ class ClinicConversation:
         if result.level != Level.EMERGENT:
             return []  # urgent: handled in respond(), without cutting the caller off
         self.state.escalated = True
-        self.recorder.fields(call, emergency_message_played=True, transfer_queue="nurse",
-                             disposition="emergency_transferred")
+        self.recorder.fields(
+            call,
+            emergency_message_played=True,
+            transfer_queue="nurse",
+            disposition="emergency_transferred",
+        )
         return [
             PlayPrompt("emergency", barge_in=False),
-            Transfer("nurse", "red flag: " + ", ".join(f.category for f in result.flags), emergent=True,
-                     context={"level": result.level.value, "flags": self.state.flags,
-                              "matched": result.matched}),
+            Transfer(
+                "nurse",
+                "red flag: " + ", ".join(f.category for f in result.flags),
+                emergent=True,
+                context={
+                    "level": result.level.value,
+                    "flags": self.state.flags,
+                    "matched": result.matched,
+                },
+            ),
         ]
 
     def _note_flags(self, call: CallInfo, result: TriageResult) -> None:
@@ -140,12 +159,18 @@ class ClinicConversation:
         for flag in result.flags:
             if flag.category not in self.state.flags:
                 self.state.flags.append(flag.category)
-        self.recorder.fields(call, triage_level=self.state.level.value, flags=list(self.state.flags))
-        self._spawn_event(call, "triage", {
-            "level": result.level.value,
-            "flags": [f.category for f in result.flags],
-            "matched": result.matched,
-        })
+        self.recorder.fields(
+            call, triage_level=self.state.level.value, flags=list(self.state.flags)
+        )
+        self._spawn_event(
+            call,
+            "triage",
+            {
+                "level": result.level.value,
+                "flags": [f.category for f in result.flags],
+                "matched": result.matched,
+            },
+        )
 
     def _spawn_event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
         self.recorder.submit(call.call_id, lambda s: _add_event(s, call.call_id, kind, data))
@@ -173,10 +198,12 @@ class ClinicConversation:
             return [PlayPrompt("hold", barge_in=False)] if not self.state.transferred else []
         if self.state.level == Level.URGENT and not self.state.urgent_offered:
             self.state.urgent_offered = self.state.urgent_pending = True
-            return [Say(
-                "That sounds like something a nurse should look at today. "
-                "Would you like me to connect you with a nurse now?"
-            )]
+            return [
+                Say(
+                    "That sounds like something a nurse should look at today. "
+                    "Would you like me to connect you with a nurse now?"
+                )
+            ]
         if self.state.urgent_pending:
             self.state.urgent_pending = False
             answer = yes_no(turn.text or "")
@@ -213,12 +240,21 @@ class ClinicConversation:
             return [PlayPrompt("nurse_transfer"), transfer]
         async with self.db.session() as s:
             await create_task(
-                s, kind="nurse_callback", queue="nurse", patient_id=None, call_id=call.call_id,
+                s,
+                kind="nurse_callback",
+                queue="nurse",
+                patient_id=None,
+                call_id=call.call_id,
                 note="Same-day nurse callback: caller declined a live transfer. Flags: "
                 + ", ".join(self.state.flags),
             )
         self.recorder.fields(call, disposition="task_created")
-        return [Say("All right. A nurse will call you back today. Is there anything else I can help with?")]
+        return [
+            Say(
+                "All right. A nurse will call you back today. "
+                "Is there anything else I can help with?"
+            )
+        ]
 
     def _menu(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         choice = (turn.digits or "").strip()
@@ -247,7 +283,9 @@ class ClinicConversation:
             if patient is not None and patient != self._hinted_patient:
                 # Once we know who it is, listen for their own medications first.
                 self._hinted_patient = patient
-                self._hints = list(dict.fromkeys([*await patient_hints(self.db, patient), *self._hints]))
+                self._hints = list(
+                    dict.fromkeys([*await patient_hints(self.db, patient), *self._hints])
+                )
             return patient is not None
         except Exception:  # the store being down must not stop the dialog
             return False

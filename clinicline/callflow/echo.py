@@ -33,7 +33,10 @@ class EchoConversation:
         if self.escalated or self.triage.assess(text).level != Level.EMERGENT:
             return []
         self.escalated = True
-        return [PlayPrompt("emergency", barge_in=False), Transfer("nurse", "red flag", emergent=True)]
+        return [
+            PlayPrompt("emergency", barge_in=False),
+            Transfer("nurse", "red flag", emergent=True),
+        ]
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         if turn.digits is not None:

@@ -24,7 +24,9 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         "reprompt": "Sorry, I didn't hear anything. How can I help you?",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
         "goodbye": "Thank you for calling. Goodbye.",
-        "silence_goodbye": "I still can't hear you, so I'll end the call now. Please call us back. Goodbye.",
+        "silence_goodbye": (
+            "I still can't hear you, so I'll end the call now. Please call us back. Goodbye."
+        ),
         "hold": "Please hold while I connect you.",
         "transfer": "I'm connecting you with a member of our team. Please stay on the line.",
         "nurse_transfer": "I'm connecting you with a nurse now. Please stay on the line.",
@@ -33,8 +35,7 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
             "To speak with a nurse, press 1. For the front desk, press 0."
         ),
         "no_agent": (
-            "Everyone on our team is busy right now. "
-            "If this is an emergency, hang up and dial 911."
+            "Everyone on our team is busy right now. If this is an emergency, hang up and dial 911."
         ),
         "shutdown": "I'm sorry, we need to end this call now. Please call us back. Goodbye.",
     }

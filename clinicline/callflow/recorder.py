@@ -82,7 +82,9 @@ class StoreRecorder:
                     self.failed_writes += 1
                     log.error("call %s: record write abandoned (%s)", call_id, type(exc).__name__)
                     return
-                log.warning("call %s: record write failed (%s), retrying", call_id, type(exc).__name__)
+                log.warning(
+                    "call %s: record write failed (%s), retrying", call_id, type(exc).__name__
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -98,19 +100,27 @@ class StoreRecorder:
             ),
         )
 
-    async def turn(self, call: CallInfo, speaker: str, text: str, start: datetime, end: datetime) -> None:
+    async def turn(
+        self, call: CallInfo, speaker: str, text: str, start: datetime, end: datetime
+    ) -> None:
         self.open(call)
         self.submit(
             call.call_id,
             lambda s: call_records.add_turn(
-                s, call_id=call.call_id, speaker=speaker, text=text, start=start, end=end  # type: ignore[arg-type]
+                s,
+                call_id=call.call_id,
+                speaker=speaker,  # type: ignore[arg-type]
+                text=text,
+                start=start,
+                end=end,
             ),
         )
 
     async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
         self.open(call)
         self.submit(
-            call.call_id, lambda s: call_records.add_event(s, call_id=call.call_id, kind=kind, data=data)
+            call.call_id,
+            lambda s: call_records.add_event(s, call_id=call.call_id, kind=kind, data=data),
         )
 
     def fields(self, call: CallInfo, **fields: Any) -> None:
@@ -124,7 +134,9 @@ class StoreRecorder:
         async def close(s: AsyncSession) -> None:
             current = await s.scalar(select(Call.disposition).where(Call.id == call.call_id))
             await call_records.close_call(
-                s, call_id=call.call_id, ended=outcome.ended,
+                s,
+                call_id=call.call_id,
+                ended=outcome.ended,
                 disposition=None if current else fallback,
             )
 

@@ -65,11 +65,17 @@ class WarmTransfer:
                 if plan.target == "callback":
                     hold.cancel()
                     session.media.clear()
-                    await session.perform([
-                        Say("Everyone on our team is busy right now. "
-                            "We have your number and someone will call you back as soon as possible."),
-                        PlayPrompt("goodbye", barge_in=False), Hangup("callback"),
-                    ])
+                    await session.perform(
+                        [
+                            Say(
+                                "Everyone on our team is busy right now. "
+                                "We have your number and someone will call you back "
+                                "as soon as possible."
+                            ),
+                            PlayPrompt("goodbye", barge_in=False),
+                            Hangup("callback"),
+                        ]
+                    )
                     return
                 if plan.target == "on_call" and action.emergent:
                     hold.cancel()
@@ -84,10 +90,13 @@ class WarmTransfer:
                 plan = await self._next_plan(plan, consult)
             hold.cancel()
             if not session.caller_gone.is_set():
-                await session.perform([
-                    PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
-                    PlayPrompt("goodbye", barge_in=False), Hangup("nobody answered"),
-                ])
+                await session.perform(
+                    [
+                        PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
+                        PlayPrompt("goodbye", barge_in=False),
+                        Hangup("nobody answered"),
+                    ]
+                )
         finally:
             hold.cancel()
             log.info("call %s: transfer finished", call_id)
@@ -104,7 +113,10 @@ class WarmTransfer:
         except Exception as exc:  # the store is down: still reach a human
             log.error("call %s: transfer context unavailable (%s)", call_id, type(exc).__name__)
             request = TransferRequest(
-                call_id=call_id, queue=action.queue, reason=action.reason, emergent=action.emergent,
+                call_id=call_id,
+                queue=action.queue,
+                reason=action.reason,
+                emergent=action.emergent,
                 caller_number=session.call.caller_number,
             )
         try:
@@ -137,7 +149,9 @@ class WarmTransfer:
             consult.hangup()
             return
         await self.coordinator.on_answered(plan)
-        await self.recorder.event(session.call, "bridged", {"queue": plan.queue, "target": plan.target})
+        await self.recorder.event(
+            session.call, "bridged", {"queue": plan.queue, "target": plan.target}
+        )
         gone = asyncio.ensure_future(session.caller_gone.wait())
         agent_left = asyncio.ensure_future(consult.ended.wait())
         await asyncio.wait([gone, agent_left], return_when=asyncio.FIRST_COMPLETED)
@@ -146,7 +160,9 @@ class WarmTransfer:
         if session.caller_gone.is_set():
             consult.hangup()
         else:
-            await session.perform([PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")])
+            await session.perform(
+                [PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")]
+            )
         await self.coordinator.on_call_ended(plan)
 
     async def _direct_on_call(self, session: CallSession, uri: str) -> None:
@@ -157,7 +173,9 @@ class WarmTransfer:
         finally:
             hold.cancel()
         if not consult.answered.is_set() or consult.ended.is_set():
-            await session.perform([PlayPrompt("emergency", barge_in=False), Hangup("on-call unreachable")])
+            await session.perform(
+                [PlayPrompt("emergency", barge_in=False), Hangup("on-call unreachable")]
+            )
             return
         session.media.clear()
         if self.worker.bridge(session.call.call_id, consult):

@@ -25,7 +25,8 @@ async def clinic_vocabulary(db: Database, extra: Sequence[str] = ()) -> list[str
     async with db.session() as s:
         providers = list(await s.scalars(select(Provider.display_name)))
         meds = Counter(
-            name.split()[0].lower() for name in await s.scalars(select(Medication.name).where(Medication.active))
+            name.split()[0].lower()
+            for name in await s.scalars(select(Medication.name).where(Medication.active))
         )
     words = [*extra, *providers, *(name for name, _ in meds.most_common())]
     return list(dict.fromkeys(w for w in words if w))[:CLINIC_WORDS_MAX]

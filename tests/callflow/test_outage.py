@@ -24,7 +24,8 @@ from clinicline.harness import ROOT, phone_call, start_server
 pytestmark = pytest.mark.slow
 
 PG_URL = os.environ.get(
-    "CLINICLINE_TEST_PG_URL", "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicline_test"
+    "CLINICLINE_TEST_PG_URL",
+    "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicline_test",
 )
 OUTAGE_DB = "clinicline_outage"
 HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
@@ -57,10 +58,19 @@ async def outage_db() -> AsyncIterator[str]:
 async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
     outage_db: str, tmp_path: Path, speech_data_dir: Path
 ) -> None:
-    env = {"CLINICLINE_DATA_KEY": Fernet.generate_key().decode(), "CLINICLINE_HOURS_FILE": str(HOURS),
-           "CLINICLINE_RING_TIMEOUT": "10"}
-    server = start_server(tmp_path, data_dir=speech_data_dir, dialog="clinic", db_url=outage_db,
-                          extra_args=["--no-rasa"], env=env)
+    env = {
+        "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
+        "CLINICLINE_HOURS_FILE": str(HOURS),
+        "CLINICLINE_RING_TIMEOUT": "10",
+    }
+    server = start_server(
+        tmp_path,
+        data_dir=speech_data_dir,
+        dialog="clinic",
+        db_url=outage_db,
+        extra_args=["--no-rasa"],
+        env=env,
+    )
     try:
         await asyncio.to_thread(server.wait_ready)
         # The database goes away: no new connections, existing ones cut.
@@ -69,13 +79,38 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
             f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{OUTAGE_DB}'"
         )
         on_call = subprocess.Popen(
-            [sys.executable, "-m", "clinicline.cli", "answer", "--listen", ON_CALL_SIP, "--user", "oncall",
-             "--answer-after", "1", "--stay", "12", "--say", "On call nurse speaking.", "--no-transcribe"],
-            cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "clinicline.cli",
+                "answer",
+                "--listen",
+                ON_CALL_SIP,
+                "--user",
+                "oncall",
+                "--answer-after",
+                "1",
+                "--stay",
+                "12",
+                "--say",
+                "On call nurse speaking.",
+                "--no-transcribe",
+            ],
+            cwd=ROOT,
+            env=server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         result = await asyncio.to_thread(
-            phone_call, server, "--say", "my husband collapsed and he is not breathing",
-            "--wait", "4", "--listen", "25",
+            phone_call,
+            server,
+            "--say",
+            "my husband collapsed and he is not breathing",
+            "--wait",
+            "4",
+            "--listen",
+            "25",
         )
         on_call_out, _ = await asyncio.to_thread(on_call.communicate, timeout=120)
     finally:
@@ -84,6 +119,6 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
     heard = result["turns"][0]["heard"].lower()
     assert "911" in heard and "stay on the line" in heard, heard
     assert result["turns"][0]["latency_ms"] is not None
-    on_call_log = json.loads(on_call_out[on_call_out.index("{"):])
+    on_call_log = json.loads(on_call_out[on_call_out.index("{") :])
     assert on_call_log["calls"] and on_call_log["calls"][0]["answered"], on_call_log
     assert code == 0, server.log()[-3000:]

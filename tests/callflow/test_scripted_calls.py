@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from clinicline.harness import ROOT, ServerProcess, free_port, phone_call, start_server, wait_for_record
+from clinicline.harness import (
+    ROOT,
+    ServerProcess,
+    free_port,
+    phone_call,
+    start_server,
+    wait_for_record,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -27,25 +34,39 @@ CALLS = ROOT.parent / "shared" / "eval" / "calls"
 HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
 NURSE_SIP = "127.0.0.1:5074"  # nurse1 in the demo clinic
 CHROMIUM_ARGS = [
-    "--disable-gpu", "--disable-sync", "--disable-quic",
+    "--disable-gpu",
+    "--disable-sync",
+    "--disable-quic",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+def clinic(
+    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
+) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("clinic")
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
     seeded = subprocess.run(
         [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert seeded.returncode == 0, seeded.stderr
     server = start_server(
-        tmp, data_dir=speech_data_dir, dialog="clinic", db_url=db_url,
+        tmp,
+        data_dir=speech_data_dir,
+        dialog="clinic",
+        db_url=db_url,
         extra_args=["--rasa-port", str(free_port())],
-        env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "10",
-             "CLINICLINE_CONSOLE_SECRET": "test-secret"},
+        env={
+            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_RING_TIMEOUT": "10",
+            "CLINICLINE_CONSOLE_SECRET": "test-secret",
+        },
     )
     try:
         # Rasa trains on first use (minutes on 2 cores) and loads in ~40 s.
@@ -61,16 +82,22 @@ def _check(result: dict) -> None:
 
 
 def test_refill_call_meets_its_expectations(clinic: ServerProcess) -> None:
-    result = phone_call(clinic, "--script", str(CALLS / "refill.yaml"), "--check", "--no-transcribe")
+    result = phone_call(
+        clinic, "--script", str(CALLS / "refill.yaml"), "--check", "--no-transcribe"
+    )
     _check(result)
 
 
 def test_schedule_call_meets_its_expectations(clinic: ServerProcess) -> None:
-    result = phone_call(clinic, "--script", str(CALLS / "schedule.yaml"), "--check", "--no-transcribe")
+    result = phone_call(
+        clinic, "--script", str(CALLS / "schedule.yaml"), "--check", "--no-transcribe"
+    )
     _check(result)
 
 
-async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(clinic: ServerProcess) -> None:
+async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
+    clinic: ServerProcess,
+) -> None:
     base = f"http://127.0.0.1:{clinic.http_port}"
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -85,16 +112,53 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(clini
             await expect(page.locator("#presence-state")).to_have_text("available")
 
             nurse = subprocess.Popen(
-                [sys.executable, "-m", "clinicline.cli", "answer", "--listen", NURSE_SIP,
-                 "--user", "nurse1", "--answer-after", "3", "--stay", "30",
-                 "--say", "This is nurse Nora, I am here with you."],
-                cwd=ROOT, env=clinic.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "clinicline.cli",
+                    "answer",
+                    "--listen",
+                    NURSE_SIP,
+                    "--user",
+                    "nurse1",
+                    "--answer-after",
+                    "3",
+                    "--stay",
+                    "30",
+                    "--say",
+                    "This is nurse Nora, I am here with you.",
+                ],
+                cwd=ROOT,
+                env=clinic.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             caller = subprocess.Popen(
-                [sys.executable, "-m", "clinicline.cli", "call", "--to", clinic.uri, "--db", clinic.db_url,
-                 "--script", str(CALLS / "redflag.yaml"), "--wait", "4",
-                 "--say", "I am still here and the pain is getting worse", "--listen", "20", "--check"],
-                cwd=ROOT, env=clinic.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "clinicline.cli",
+                    "call",
+                    "--to",
+                    clinic.uri,
+                    "--db",
+                    clinic.db_url,
+                    "--script",
+                    str(CALLS / "redflag.yaml"),
+                    "--wait",
+                    "4",
+                    "--say",
+                    "I am still here and the pain is getting worse",
+                    "--listen",
+                    "20",
+                    "--check",
+                ],
+                cwd=ROOT,
+                env=clinic.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             card = page.locator("#calls .card")
             await expect(card.locator(".level")).to_have_text("emergent", timeout=90_000)
@@ -105,9 +169,9 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(clini
         finally:
             await browser.close()
 
-    result = json.loads(caller_out[caller_out.index("{"):])
+    result = json.loads(caller_out[caller_out.index("{") :])
     _check(result)
-    nurse_log = json.loads(nurse_out[nurse_out.index("{"):])["calls"][0]
+    nurse_log = json.loads(nurse_out[nurse_out.index("{") :])["calls"][0]
     # The pop reached the console before the nurse picked up (she answers 3 s after ringing).
     assert popped_at < nurse_log["rang_at"] + 3, (popped_at, nurse_log["rang_at"])
     assert nurse_log["answered"] and nurse_log["headers"].get("X-Clinicline-Context")
@@ -128,4 +192,3 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(clini
 
 async def _communicate(process: subprocess.Popen[str]) -> tuple[str, str]:
     return await asyncio.to_thread(process.communicate, timeout=240)
-

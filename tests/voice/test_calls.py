@@ -24,7 +24,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
+) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("echo-server")
     proc = start_server(tmp, data_dir=speech_data_dir, dialog="echo")
     try:
@@ -69,8 +71,16 @@ def test_bot_replies_with_latency_measured_per_turn(server: ServerProcess) -> No
 
 
 def test_barge_in_stops_the_greeting(server: ServerProcess) -> None:
-    result = phone_call(server, "--barge-in-after", "1.5", "--say", "I need to talk to somebody",
-                        "--listen", "2", "--no-transcribe")
+    result = phone_call(
+        server,
+        "--barge-in-after",
+        "1.5",
+        "--say",
+        "I need to talk to somebody",
+        "--listen",
+        "2",
+        "--no-transcribe",
+    )
     record = wait_for_record(server, result["call_id"])
     greeting = record["turns"][0]
     assert greeting["speaker"] == "bot" and greeting["text"].endswith("[interrupted]"), greeting
@@ -78,7 +88,9 @@ def test_barge_in_stops_the_greeting(server: ServerProcess) -> None:
 
 
 @pytest.mark.parametrize("method_flag, method", [((), "rfc2833"), (("--info-dtmf",), "sip_info")])
-def test_dtmf_reaches_the_server(server: ServerProcess, method_flag: tuple[str, ...], method: str) -> None:
+def test_dtmf_reaches_the_server(
+    server: ServerProcess, method_flag: tuple[str, ...], method: str
+) -> None:
     result = phone_call(server, *method_flag, "--dtmf", "42#", "--listen", "2")
     record = wait_for_record(server, result["call_id"])
     assert record["dtmf"] == "42#", record["dtmf"]
@@ -91,9 +103,22 @@ def test_dtmf_reaches_the_server(server: ServerProcess, method_flag: tuple[str, 
 def test_fifth_concurrent_call_is_refused_while_four_run(server: ServerProcess) -> None:
     phones = [
         subprocess.Popen(
-            [sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri, "--hangup-after", "25",
-             "--listen", "30", "--no-transcribe"],
-            env=server.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "clinicline.cli",
+                "call",
+                "--to",
+                server.uri,
+                "--hangup-after",
+                "25",
+                "--listen",
+                "30",
+                "--no-transcribe",
+            ],
+            env=server.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         for _ in range(4)
     ]
@@ -145,7 +170,9 @@ def test_white_noise_is_not_taken_for_words(server: ServerProcess, tmp_path: Pat
     write_wav(wav, (rng.normal(0, 3000, 8000 * 5)).clip(-32768, 32767).astype(np.int16))
     result = phone_call(server, "--play", str(wav), "--say", "goodbye", "--no-transcribe")
     record = wait_for_record(server, result["call_id"])
-    assert _caller_turns(record) == ["Goodbye."] or [t.lower().strip(".!") for t in _caller_turns(record)] == ["goodbye"]
+    assert _caller_turns(record) == ["Goodbye."] or [
+        t.lower().strip(".!") for t in _caller_turns(record)
+    ] == ["goodbye"]
 
 
 def test_caller_hanging_up_mid_prompt_closes_the_record(server: ServerProcess) -> None:

@@ -40,10 +40,14 @@ class AnswerLog:
         return asdict(self)
 
 
-def invite_headers(message: str, names: tuple[str, ...] = ("X-Clinicline-Context", "From")) -> dict[str, str]:
+def invite_headers(
+    message: str, names: tuple[str, ...] = ("X-Clinicline-Context", "From")
+) -> dict[str, str]:
     found = {}
     for name in names:
-        match = re.search(rf"^{re.escape(name)}\s*:\s*(.+?)\r?$", message, re.IGNORECASE | re.MULTILINE)
+        match = re.search(
+            rf"^{re.escape(name)}\s*:\s*(.+?)\r?$", message, re.IGNORECASE | re.MULTILINE
+        )
         if match:
             found[name] = match.group(1).strip()
     return found
@@ -89,7 +93,9 @@ class AnsweringPhone:
         try:
             while len(self.log.calls) < calls and loop.time() < deadline:
                 try:
-                    sip, message = await asyncio.wait_for(queue.get(), max(0.1, deadline - loop.time()))
+                    sip, message = await asyncio.wait_for(
+                        queue.get(), max(0.1, deadline - loop.time())
+                    )
                 except TimeoutError:
                     break
                 await self._handle(sip, message)

@@ -8,6 +8,7 @@ transcribes what the bot said. Tests, benchmarks and newcomers all call the clin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -36,7 +37,7 @@ class Voice(Protocol):
 
 
 class Transcriber(Protocol):
-    def transcribe(self, pcm: np.ndarray, prompt: str | None = None) -> Any: ...
+    def transcribe(self, pcm: np.ndarray) -> Any: ...
 
 
 @dataclass
@@ -149,7 +150,9 @@ class PatientPhone:
         started = time.monotonic()
         sip: SipCall | None = None
         try:
-            sip = make_call(account, uri, CallEvents(on_media=on_media, on_disconnected=on_disconnected))
+            sip = make_call(
+                account, uri, CallEvents(on_media=on_media, on_disconnected=on_disconnected)
+            )
             await asyncio.wait_for(connected.wait(), self.timing.answer_timeout)
             # The dialog may already be gone (refused): use the Call-ID seen in its first state.
             self.log.call_id = call_ref(sip.sip_call_id) if sip.sip_call_id else ""
@@ -169,10 +172,8 @@ class PatientPhone:
             if sip is not None and not ended.is_set():
                 self.log.hung_up_by = self.log.hung_up_by or "caller"
                 sip.hangup_quietly()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 3.0)
-                except TimeoutError:
-                    pass
             self.log.duration_s = round(time.monotonic() - started, 2)
             holder.clear()
             del sip
@@ -183,7 +184,9 @@ class PatientPhone:
         self._segments = listener  # kept for transcription
         return self.log
 
-    async def _wait_bot_done(self, listener: _Listener, ended: asyncio.Event, start_timeout: float) -> None:
+    async def _wait_bot_done(
+        self, listener: _Listener, ended: asyncio.Event, start_timeout: float
+    ) -> None:
         """Wait for the bot to speak (up to start_timeout) and then fall quiet."""
         t = self.timing
         deadline = time.monotonic() + start_timeout
@@ -192,13 +195,20 @@ class PatientPhone:
             if listener.first_voiced_after is None:
                 if now > deadline:
                     return
-            elif listener.last_voiced_at is not None and now - listener.last_voiced_at >= t.bot_quiet_gap:
+            elif (
+                listener.last_voiced_at is not None
+                and now - listener.last_voiced_at >= t.bot_quiet_gap
+            ):
                 return
             await asyncio.sleep(0.02)
 
     async def _wait_bot_started(self, listener: _Listener, ended: asyncio.Event) -> None:
         deadline = time.monotonic() + self.timing.bot_start_timeout
-        while listener.first_voiced_after is None and not ended.is_set() and time.monotonic() < deadline:
+        while (
+            listener.first_voiced_after is None
+            and not ended.is_set()
+            and time.monotonic() < deadline
+        ):
             await asyncio.sleep(0.02)
 
     async def _speak(self, tap: MediaTap, step: Step, sip: SipCall, ended: asyncio.Event) -> None:
@@ -224,7 +234,12 @@ class PatientPhone:
             await asyncio.sleep(0.01)
 
     async def _converse(
-        self, sip: SipCall, tap: MediaTap, listener: _Listener, steps: Sequence[Step], ended: asyncio.Event
+        self,
+        sip: SipCall,
+        tap: MediaTap,
+        listener: _Listener,
+        steps: Sequence[Step],
+        ended: asyncio.Event,
     ) -> None:
         self._heard_spans: list[tuple[int, int]] = []
         start = listener.mark()
@@ -249,10 +264,8 @@ class PatientPhone:
             self.log.turns.append(turn)
         if not ended.is_set():
             begin = listener.mark()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ended.wait(), self.timing.final_listen)
-            except TimeoutError:
-                pass
             self._heard_spans.append((begin, len(listener.frames)))
 
     def transcribe(self, transcriber: Transcriber) -> None:

@@ -53,7 +53,7 @@ def _step(entry: Any, index: int, base: Path) -> Step:
     if isinstance(entry, str):
         return SayStep(entry)
     if isinstance(entry, dict) and len(entry) == 1:
-        (kind, value), = entry.items()
+        ((kind, value),) = entry.items()
         if kind == "say" and isinstance(value, str):
             return SayStep(value)
         if kind == "play":
@@ -70,7 +70,8 @@ def _step(entry: Any, index: int, base: Path) -> Step:
                 raise ScriptError(f"say[{index}]: DTMF may only hold 0-9 * # A-D, got {digits!r}")
             return DtmfStep(digits, "sip_info" if kind == "info" else "rfc2833")
     raise ScriptError(
-        f"say[{index}]: expected a line of text, {{play: FILE.wav}} or {{dtmf: \"123\"}}, got {entry!r}"
+        f"say[{index}]: expected a line of text, {{play: FILE.wav}}, {{dtmf: '123'}} "
+        f"or {{wait: 2}}, got {entry!r}"
     )
 
 

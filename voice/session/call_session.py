@@ -1,4 +1,6 @@
-"""One call's media path as a chain: audio in -> VAD -> ASR -> screen -> conversation -> TTS -> audio out.
+"""One call's media path as a chain.
+
+audio in -> VAD -> ASR -> screen (triage) -> conversation -> TTS -> audio out.
 
 Everything here runs on the asyncio thread. Audio frames arrive from the media tap 50 times
 a second; recognition and synthesis run in worker threads so the loop keeps up. Safety
@@ -11,16 +13,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
 from voice.audio.frames import AudioFrame
-from voice.tts.base import split_for_streaming
 from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
 from voice.session.actions import (
     Action,
@@ -34,6 +35,7 @@ from voice.session.actions import (
     Transfer,
 )
 from voice.session.conversation import CallRecorder, Conversation
+from voice.tts.base import split_for_streaming
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +197,8 @@ class CallSession:
         self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
 
     # -- internals ----------------------------------------------------------------------
-    def _spawn(self, coro: object) -> None:
-        task = self._loop.create_task(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -249,7 +251,9 @@ class CallSession:
             self._raise_urgent(urgent)
             return
         now = _now()
-        self._events.put_nowait(_Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time()))
+        self._events.put_nowait(
+            _Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time())
+        )
 
     def _raise_urgent(self, actions: Sequence[Action]) -> None:
         self._stop_playback()
@@ -270,7 +274,8 @@ class CallSession:
         if urgent:
             self._raise_urgent(urgent)
             return
-        turn = CallerTurn(text=text, start=start, end=end, confidence=transcript.confidence)
+        confidence = transcript.confidence if transcript is not None else None
+        turn = CallerTurn(text=text, start=start, end=end, confidence=confidence)
         self._events.put_nowait(_Utterance(turn, pending.origin, self._loop.time()))
 
     # -- output -------------------------------------------------------------------------
@@ -302,15 +307,23 @@ class CallSession:
 
     async def _say(self, text: str, barge_in: bool) -> None:
         start = _now()
-        pieces = (chunk for piece in split_for_streaming(text) for chunk in self.synthesizer.synthesize(piece))
+        pieces = (
+            chunk
+            for piece in split_for_streaming(text)
+            for chunk in self.synthesizer.synthesize(piece)
+        )
         finished = await self._play(pieces, barge_in)
-        await self.recorder.turn(self.call, "bot", text if finished else text + " [interrupted]", start, _now())
+        await self.recorder.turn(
+            self.call, "bot", text if finished else text + " [interrupted]", start, _now()
+        )
 
     async def _play_prompt(self, name: str, barge_in: bool) -> None:
         start = _now()
         finished = await self._play([self.prompts.audio(name)], barge_in)
         text = self.prompts.text(name)
-        await self.recorder.turn(self.call, "bot", text if finished else text + " [interrupted]", start, _now())
+        await self.recorder.turn(
+            self.call, "bot", text if finished else text + " [interrupted]", start, _now()
+        )
 
     async def perform(self, actions: Sequence[Action]) -> None:
         """Carry out a conversation's actions in order."""
@@ -325,7 +338,9 @@ class CallSession:
                 self._collect = action
                 self._digits = ""
             elif isinstance(action, Transfer):
-                await self.recorder.event(self.call, "transfer", {"queue": action.queue, "emergent": action.emergent})
+                await self.recorder.event(
+                    self.call, "transfer", {"queue": action.queue, "emergent": action.emergent}
+                )
                 if self._transfer is not None:
                     await self._transfer.transfer(self, action)
             elif isinstance(action, Hangup):
@@ -359,7 +374,9 @@ class CallSession:
                 if self._collect is not None:
                     timeout = max(timeout, self._collect.timeout)
                 if self._loop.time() > deadline:
-                    await self.perform([PlayPrompt("goodbye", barge_in=False), Hangup("max_duration")])
+                    await self.perform(
+                        [PlayPrompt("goodbye", barge_in=False), Hangup("max_duration")]
+                    )
                     break
                 try:
                     event = await asyncio.wait_for(self._events.get(), timeout)
@@ -380,8 +397,10 @@ class CallSession:
                     actions = await self.conversation.respond(self.call, event.turn)
                     # Where a turn's latency goes, measured from the VAD's end of speech.
                     self._timing = {
-                        "recognized_ms": round(((event.recognized_at or event.latency_origin)
-                                                - event.latency_origin) * 1000),
+                        "recognized_ms": round(
+                            ((event.recognized_at or event.latency_origin) - event.latency_origin)
+                            * 1000
+                        ),
                         "dialog_ms": round((time.perf_counter() - started) * 1000),
                         "dialog_done_ms": round((self._loop.time() - event.latency_origin) * 1000),
                     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -27,10 +28,8 @@ class LocalAccount(pj.Account):
             log.exception("incoming call handler failed")
 
     def shutdown(self) -> None:
-        try:
+        with contextlib.suppress(pj.Error):
             super().shutdown()
-        except pj.Error:
-            pass
 
 
 def create_account(

@@ -7,6 +7,7 @@ printed and swallowed).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -39,7 +40,10 @@ class SipCall(pj.Call):
     """One call leg, inbound or outbound."""
 
     def __init__(
-        self, account: pj.Account, call_id: int = pj.PJSUA_INVALID_ID, events: CallEvents | None = None
+        self,
+        account: pj.Account,
+        call_id: int = pj.PJSUA_INVALID_ID,
+        events: CallEvents | None = None,
     ) -> None:
         super().__init__(account, call_id)
         self.events = events or CallEvents()
@@ -103,10 +107,8 @@ class SipCall(pj.Call):
             return
         prm = pj.CallOpParam()
         prm.statusCode = code
-        try:
+        with contextlib.suppress(pj.Error):
             self.hangup(prm)
-        except pj.Error:
-            pass
 
 
 def answer(call: SipCall, code: int, headers: dict[str, str] | None = None) -> None:

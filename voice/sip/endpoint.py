@@ -109,7 +109,9 @@ class SipEndpoint:
             ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
         except pj.Error as exc:
             ep.libDestroy()
-            raise OSError(f"cannot listen for SIP on {self.host}:{self.port}: {exc.info()}") from exc
+            raise OSError(
+                f"cannot listen for SIP on {self.host}:{self.port}: {exc.info()}"
+            ) from exc
         ep.libStart()
         if null_audio:
             ep.audDevManager().setNullDev()
@@ -160,16 +162,12 @@ class SipEndpoint:
         """Hang up everything, drop every pjsua2 object, then destroy the library."""
         if self._ep is None:
             return
-        try:
+        with contextlib.suppress(pj.Error):
             self._ep.hangupAllCalls()
-        except pj.Error:
-            pass
         if self._pump is not None:
             self._pump.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
-            except asyncio.CancelledError:
-                pass
         await self.pump_for(0.3)
         if release is not None:
             release()
