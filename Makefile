@@ -30,7 +30,7 @@ run: setup
 	$(VENV)/bin/clinicline seed --demo
 	exec $(VENV)/bin/clinicline serve
 
-test: setup
+test: setup lint
 	deploy/start-postgres.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
