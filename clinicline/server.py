@@ -34,6 +34,7 @@ from dialogs.errors import DialogUnavailable
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from routing.transfer import TransferCoordinator
+from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
 from voice.session.call_session import SessionConfig
 from voice.session.conversation import Conversation
@@ -115,7 +116,11 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             conversation_factory=factory,
             recorder=services.recorder,
             session_config=SessionConfig(
-                silence_timeout=config.silence_timeout, max_call_seconds=config.max_call_seconds
+                silence_timeout=config.silence_timeout,
+                max_call_seconds=config.max_call_seconds,
+                # Recognition starts halfway through the turn-end pause.
+                vad=VadConfig(hangover_ms=config.vad_hangover_ms // 2),
+                confirm_ms=config.vad_hangover_ms - config.vad_hangover_ms // 2,
             ),
         )
         services.worker.transfer = WarmTransfer(
