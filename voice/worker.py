@@ -134,13 +134,10 @@ class VoiceWorker:
         self._loop.create_task(coro)  # type: ignore[arg-type]
 
     def _release_all(self) -> None:
-        for leg in self._legs.values():
-            leg.tap = leg.media = leg.session = leg.task = None
-            leg.sip.events = CallEvents()  # break the leg <-> call cycle now, not at some gc
-        self._legs.clear()
-        for consult in self._consults:
-            consult.tap = consult.media = consult.sip = None
-        self._consults.clear()
+        for leg in list(self._legs.values()):
+            self._forget(leg)
+        for consult in list(self._consults):
+            self._forget_consult(consult)
         gc.collect()
 
     # -- SIP callbacks (asyncio thread) -----------------------------------------------------
@@ -199,9 +196,15 @@ class VoiceWorker:
         leg.task.add_done_callback(lambda _t: self._maybe_release(leg))
 
     def _forget(self, leg: _Leg) -> None:
-        """Drop a finished leg and break its reference cycles so the Call dies right away."""
+        """Drop a finished leg and every reference to its pjsua2 objects, so they die now.
+
+        A Call or media port that outlives `libDestroy` aborts the process when collected;
+        one that lingers until a later gc can clear the user data of a reused call slot.
+        """
         self._legs.pop(leg.info.call_id, None)
         leg.sip.events = CallEvents()
+        if leg.session is not None:
+            leg.session.media = _NullMedia()
         leg.session = leg.task = None
         leg.tap = leg.media = None
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from nlu.confirm import yes_no
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,6 +16,7 @@ from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
 from dialogs.actions.transfers import finish_handoff
 from integrations.services.scheduling import AppointmentInfo, cancel, upcoming
+from nlu.confirm import yes_no
 
 FLOW_SLOTS = ("when_text", "slot_choice", "offered_slots", "booking", "appointment_choice",
               "appointment_id", "appointments", "cancel_confirmed")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from nlu.confirm import yes_no
-from nlu.medications import match_medication
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,6 +13,8 @@ from dialogs.actions.context import Deps, call_id, patient_id, text_of_last
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.transfers import finish_handoff
 from integrations.services.refills import Medication, active_medications, request_refill
+from nlu.confirm import yes_no
+from nlu.medications import match_medication
 
 # A drug the caller named unprompted and that matches this well needs no extra "is that right?".
 NAMED_MATCH_SCORE = 0.85

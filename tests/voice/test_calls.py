@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clinicline.harness import ServerProcess, phone_call, start_server, wait_for_record
+from clinicline.harness import ServerProcess, free_port, phone_call, start_server, wait_for_record
 from voice.asr.wer import word_error_rate
 from voice.audio.wav import write_wav
+from voice.sip.call import call_ref
 
 pytestmark = pytest.mark.slow
+
+SIPP = Path(__file__).parent / "sipp"
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +185,56 @@ def test_caller_hanging_up_mid_prompt_closes_the_record(server: ServerProcess) -
     assert record["ended"] and record["disposition"] == "caller_hung_up"
     assert record["turns"][0]["text"].endswith("[interrupted]")
     assert phone_call(server, "--listen", "1", "--no-transcribe")["connected"]
+
+
+def _sipp(server: ServerProcess, scenario: str, call_id_seed: str, tmp: Path) -> int:
+    """Run one SIPp scenario against the server; SIPp exits 0 when the call went as scripted."""
+    done = subprocess.run(
+        [
+            "sipp",
+            f"127.0.0.1:{server.sip_port}",
+            "-sf",
+            str(SIPP / scenario),
+            "-s",
+            "clinic",
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-mp",
+            str(free_port(socket.SOCK_DGRAM)),
+            "-cid_str",
+            f"{call_id_seed}-%u",
+            "-timeout",
+            "100",
+            "-timeout_error",
+            "-nostdin",
+        ],
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    return done.returncode
+
+
+def test_sipp_caller_with_rtp_audio_and_rfc2833_digit(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    seed = f"sipp-rtp-{time.monotonic_ns()}"
+    assert _sipp(server, "rtp_and_rfc2833.xml", seed, tmp_path) == 0
+    record = wait_for_record(server, call_ref(f"{seed}-1"))
+    assert record["dtmf"] == "1" and record["ended"]
+    assert record["caller"] == "+15550100009"
+
+
+def test_call_that_sends_no_rtp_is_ended_politely(server: ServerProcess, tmp_path: Path) -> None:
+    seed = f"sipp-nortp-{time.monotonic_ns()}"
+    assert _sipp(server, "no_rtp.xml", seed, tmp_path) == 0  # it waits for our BYE
+    record = wait_for_record(server, call_ref(f"{seed}-1"))
+    bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
+    assert any("didn't hear anything" in t for t in bot) and "Goodbye" in bot[-1]
+    assert record["ended"] and _caller_turns(record) == []

@@ -285,17 +285,23 @@ class CallSession:
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
         try:
-            while not self._interrupt.is_set() and not self.ended:
+            while not self._interrupt.is_set() and not self.ended and not self.caller_gone.is_set():
                 chunk = await asyncio.to_thread(next, iterator, None)
                 if chunk is None or self._interrupt.is_set():
                     break
                 self.media.enqueue(chunk)
                 self._note_first_audio()
-            while self.media.queued_frames and not self._interrupt.is_set() and not self.ended:
+            # Once the caller is gone nothing drains the queue: never wait on it then.
+            while (
+                self.media.queued_frames
+                and not self._interrupt.is_set()
+                and not self.ended
+                and not self.caller_gone.is_set()
+            ):
                 await asyncio.sleep(0.02)
         finally:
             self._speaking = False
-        return not self._interrupt.is_set()
+        return not (self._interrupt.is_set() or self.caller_gone.is_set())
 
     def _note_first_audio(self) -> None:
         if self._latency_origin is not None:
