@@ -1,0 +1,85 @@
+"""The command line as an operator uses it: `--help` everywhere, triage and nlu as JSON lines."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from clinicline.harness import ROOT, free_port
+
+CLI = [sys.executable, "-m", "clinicline.cli"]
+COMMANDS = [
+    [],
+    ["serve"],
+    ["call"],
+    ["answer"],
+    ["seed"],
+    ["calls", "show"],
+    ["calls", "last"],
+    ["triage"],
+    ["nlu"],
+    ["bench"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "clinicline")
+def test_every_command_has_help(command: list[str]) -> None:
+    done = subprocess.run(
+        [*CLI, *command, "--help"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert done.returncode == 0 and "usage:" in done.stdout
+
+
+def test_triage_jsonl_answers_one_object_per_line() -> None:
+    lines = (
+        "my dad is slurring his words and his face looks droopy\n\nI need to refill my inhaler\n"
+    )
+    done = subprocess.run(
+        [*CLI, "triage", "--jsonl"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o["level"] for o in out] == ["emergent", "none"]
+    assert out[0]["flags"] and out[0]["matched"] and out[0]["text"].startswith("my dad")
+
+
+def test_bad_config_is_a_clear_error_not_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "clinic.toml"
+    bad.write_text('sip = "no-port-here"\n')
+    done = subprocess.run(
+        [*CLI, "calls", "last", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "HOST:PORT" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_nlu_jsonl_parses_with_the_real_rasa_server() -> None:
+    lines = (
+        "could you send a refill for my lisinopril to the pharmacy\ni need to move my appointment\n"
+    )
+    done = subprocess.run(
+        [*CLI, "nlu", "--jsonl", "--rasa-port", str(free_port())],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o["intent"] for o in out] == ["request_refill", "reschedule_appointment"]
+    assert all(0 < o["confidence"] <= 1 and isinstance(o["entities"], list) for o in out)
