@@ -11,6 +11,7 @@ screen hit interrupts the bot mid-sentence.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -35,6 +36,7 @@ from voice.session.actions import (
     Transfer,
 )
 from voice.session.conversation import CallRecorder, Conversation
+from voice.session.live import LivePartials
 from voice.tts.base import split_for_streaming
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,8 @@ class CallSession:
         self._latency_origin: float | None = None
         self._timing: dict[str, object] = {}
         self._pending: _Pending | None = None
+        self._live: LivePartials | None = None
+        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=15)  # 300 ms
         self._carry: np.ndarray | None = None
         self.ended = False
         self.caller_gone = asyncio.Event()
@@ -166,10 +170,15 @@ class CallSession:
             return
         frame = AudioFrame(pcm, self._frames * 0.02)
         self._frames += 1
+        self._recent.append(pcm)
+        if self._live is not None:
+            self._live.push(pcm)
         for event in self._vad.push(frame):
             if isinstance(event, SpeechStarted):
                 self._speech_started()
+                self._start_live()
             elif isinstance(event, SpeechEnded):
+                self._stop_live()
                 self._tentative_end(event)
 
     def on_dtmf(self, digit: str, method: str) -> None:
@@ -208,8 +217,7 @@ class CallSession:
         self._carry = None
         seconds = len(pcm) / 8000
         stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
-        stream.accept(pcm)
-        decode = self._loop.create_task(self._decode(stream))
+        decode = self._loop.create_task(self._decode(stream, pcm))
         pending = _Pending(pcm, seconds, self._loop.time(), decode)
         self._pending = pending
         self._loop.call_later(self.config.confirm_ms / 1000, self._confirm, pending)
@@ -219,13 +227,39 @@ class CallSession:
             self._pending = None
             self._spawn(self._transcribe(pending))
 
-    async def _decode(self, stream: RecognitionStream) -> Transcript | None:
+    async def _decode(self, stream: RecognitionStream, pcm: np.ndarray) -> Transcript | None:
+        def run() -> Transcript:
+            stream.accept(pcm)
+            return stream.finish()
+
         async with self._asr_lock:
             try:
-                return await asyncio.to_thread(stream.finish)
+                return await asyncio.to_thread(run)
             except Exception:
                 log.exception("call %s: recognition failed", self.call.call_id)
                 return None
+
+    def _start_live(self) -> None:
+        """Streaming engines: screen partial transcripts while the caller speaks."""
+        if not getattr(self.recognizer, "streaming", False) or self._live is not None:
+            return
+        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
+        self._live = LivePartials(stream, self._on_partial)
+        for pcm in self._recent:  # the words' beginnings, from before the VAD was sure
+            self._live.push(pcm)
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+
+    def _on_partial(self, text: str) -> None:
+        if self.ended:
+            return
+        urgent = self.conversation.screen(self.call, text, False)
+        if urgent:
+            self._spawn(self.recorder.event(self.call, "partial_escalation", {}))
+            self._raise_urgent(urgent)
 
     def _speech_started(self) -> None:
         if self._pending is not None:

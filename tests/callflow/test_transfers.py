@@ -1,0 +1,115 @@
+"""Warm transfers when people don't pick up: a nurse who declines, a phone nobody answers.
+
+Real server, real patient phone, real agent phones (each its own pjsua2 process); the nurses
+sign in to the console over its HTTP API. Rasa is off: the red-flag path does not need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from clinicline.harness import ROOT, ServerProcess, phone_call, start_server, wait_for_record
+
+pytestmark = pytest.mark.slow
+
+HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+NURSES = {"nurse1": "127.0.0.1:5074", "nurse2": "127.0.0.1:5075"}
+ON_CALL = "127.0.0.1:5090"
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("transfers")
+    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    subprocess.run([sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
+                   cwd=ROOT, capture_output=True, timeout=120, check=True)
+    server = start_server(tmp, data_dir=speech_data_dir, dialog="clinic", db_url=db_url,
+                          extra_args=["--no-rasa"],
+                          env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "6"})
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
+
+
+async def _sign_in(base: str, username: str, presence: str = "available") -> aiohttp.ClientSession:
+    http = aiohttp.ClientSession(headers={"Origin": base})
+    async with http.post(f"{base}/console/login",
+                         json={"username": username, "password": f"{username}-demo"}) as r:
+        assert r.status == 200, await r.text()
+    async with http.post(f"{base}/console/presence", json={"presence": presence}) as r:
+        assert r.status == 200, await r.text()
+    return http
+
+
+def _agent_phone(server: ServerProcess, where: str, user: str, mode: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "clinicline.cli", "answer", "--listen", where, "--user", user,
+         "--mode", mode, "--answer-after", "1", "--stay", "10", "--say", "Nurse speaking.",
+         "--no-transcribe", "--timeout", "90"],
+        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+
+
+def _log(process: subprocess.Popen[str]) -> dict[str, Any]:
+    out, _ = process.communicate(timeout=150)
+    return json.loads(out[out.index("{"):])
+
+
+async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: ServerProcess) -> None:
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    first = await _sign_in(base, "nurse1")  # idle longest: offered first
+    second = await _sign_in(base, "nurse2")
+    decliner = _agent_phone(clinic, NURSES["nurse1"], "nurse1", "decline")
+    taker = _agent_phone(clinic, NURSES["nurse2"], "nurse2", "answer")
+    try:
+        await asyncio.sleep(3)
+        result = await asyncio.to_thread(
+            phone_call, clinic, "--say", "my chest hurts and I can't catch my breath", "--wait", "6",
+            "--listen", "20", "--no-transcribe",
+        )
+        declined, answered = await asyncio.to_thread(_log, decliner), await asyncio.to_thread(_log, taker)
+    finally:
+        await first.close()
+        await second.close()
+    assert declined["calls"] and not declined["calls"][0]["answered"]
+    assert answered["calls"] and answered["calls"][0]["answered"]
+    record = await asyncio.to_thread(wait_for_record, clinic, result["call_id"])
+    kinds = [e["kind"] for e in record["events"]]
+    assert kinds.index("transfer_declined") < kinds.index("transfer_answered"), kinds
+    assert record["transferred"] and record["transfer_queue"] == "nurse"
+
+
+async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(clinic: ServerProcess) -> None:
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    nurse = await _sign_in(base, "nurse1")
+    off = await _sign_in(base, "nurse2", presence="offline")
+    silent = _agent_phone(clinic, NURSES["nurse1"], "nurse1", "ignore")
+    on_call = _agent_phone(clinic, ON_CALL, "oncall", "answer")
+    try:
+        await asyncio.sleep(3)
+        result = await asyncio.to_thread(
+            phone_call, clinic, "--say", "I took all of my sleeping pills an hour ago", "--wait", "12",
+            "--listen", "20", "--no-transcribe",
+        )
+        silent.terminate()
+        answered = await asyncio.to_thread(_log, on_call)
+    finally:
+        await nurse.close()
+        await off.close()
+        silent.kill()
+    assert answered["calls"] and answered["calls"][0]["answered"], answered
+    record = await asyncio.to_thread(wait_for_record, clinic, result["call_id"])
+    kinds = [e["kind"] for e in record["events"]]
+    assert "transfer_no_answer" in kinds and "bridged" in kinds, kinds
+    assert record["disposition"] == "emergency_transferred"

@@ -1,0 +1,165 @@
+"""A red flag in a partial transcript interrupts the bot mid-sentence.
+
+No English Vosk model can be installed here, so the streaming recogniser is a stand-in that
+"hears" a fixed partial once enough audio has arrived; the VAD, the session, the triage
+engine and the playback queue are the real ones, fed with real synthesised speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from clinicline.callflow.echo import EchoConversation
+from nlu.triage import TriageEngine
+from voice.asr.base import Transcript
+from voice.audio.frames import FRAME_SAMPLES, chunk_frames
+from voice.session.actions import CallInfo, CallOutcome, PlayPrompt, Say
+from voice.session.call_session import CallSession, SessionConfig
+from voice.tts.piper import PiperSynthesizer
+
+
+class StreamingRecognizerStandIn:
+    """Reports `partial` once it has been fed `after_seconds` of audio."""
+
+    name = "streaming-stand-in"
+    streaming = True
+    sample_rate = 8000
+
+    def __init__(self, partial: str, after_seconds: float) -> None:
+        self.partial, self.after = partial, int(after_seconds * 8000)
+
+    def new_stream(
+        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+    ) -> _Stream:
+        return _Stream(self)
+
+
+class _Stream:
+    def __init__(self, owner: StreamingRecognizerStandIn) -> None:
+        self.owner, self.samples = owner, 0
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        self.samples += len(pcm)
+        return self.owner.partial if self.samples >= self.owner.after else None
+
+    def finish(self) -> Transcript:
+        return Transcript(self.owner.partial, 0.9, self.samples / 8000, 0.0)
+
+
+class QueueMedia:
+    """The playback queue of a call, drained at real time by a task (as pjmedia would)."""
+
+    def __init__(self) -> None:
+        self.frames: list[np.ndarray] = []
+        self.cleared = 0
+        self.first_samples: list[int] = []  # what was queued, in order
+
+    def enqueue(self, pcm: np.ndarray) -> int:
+        self.first_samples.append(int(pcm[0]))
+        n = len(pcm) // FRAME_SAMPLES + 1
+        self.frames.extend([pcm[:FRAME_SAMPLES]] * n)
+        return n
+
+    def clear(self) -> int:
+        dropped, self.frames = len(self.frames), []
+        self.cleared += 1
+        return dropped
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self.frames)
+
+    async def drain(self) -> None:
+        while True:
+            if self.frames:
+                self.frames.pop(0)
+            await asyncio.sleep(0.02)
+
+
+class MemoryRecorder:
+    def __init__(self) -> None:
+        self.turns: list[tuple[str, str]] = []
+        self.events: list[str] = []
+
+    async def turn(
+        self, call: CallInfo, speaker: str, text: str, start: datetime, end: datetime
+    ) -> None:
+        self.turns.append((speaker, text))
+
+    async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
+        self.events.append(kind)
+
+    async def closed(self, call: CallInfo, outcome: CallOutcome, disposition: str | None) -> None:
+        self.events.append("closed")
+
+
+class TonePrompts:
+    def audio(self, name: str) -> np.ndarray:
+        return np.full(8000, 1000 if name == "emergency" else 500, dtype=np.int16)
+
+    def text(self, name: str) -> str:
+        return name
+
+
+class NoticeFirst(EchoConversation):
+    """Opens with a long notice that callers may not interrupt."""
+
+    async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say]:
+        return [Say("This call may be recorded. " * 8, barge_in=False)]
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperSynthesizer:
+    return PiperSynthesizer()
+
+
+async def test_emergent_partial_interrupts_the_bot_mid_sentence_even_without_barge_in(
+    piper: PiperSynthesizer,
+) -> None:
+    recorder, media = MemoryRecorder(), QueueMedia()
+    session = CallSession(
+        CallInfo("partial-test", None, datetime.now()),
+        conversation=NoticeFirst(TriageEngine.default()),
+        recorder=recorder,
+        media=media,
+        recognizer=StreamingRecognizerStandIn("I have crushing chest pain", after_seconds=0.8),
+        synthesizer=piper,
+        prompts=TonePrompts(),
+        hangup=lambda: None,
+        config=SessionConfig(silence_timeout=30),
+    )
+    drain = asyncio.get_running_loop().create_task(media.drain())
+    run = asyncio.get_running_loop().create_task(session.run())
+    try:
+        while media.queued_frames == 0:  # the notice has started playing
+            await asyncio.sleep(0.02)
+        speech = np.concatenate(
+            list(piper.synthesize("I have crushing chest pain and I feel faint"))
+        )
+        caller: Iterator = chunk_frames(np.concatenate([speech, np.zeros(8000, dtype=np.int16)]))
+        escalated_at = None
+        for fed, frame in enumerate(caller, start=1):
+            session.on_frame(frame.pcm)
+            await asyncio.sleep(0.02)
+            if escalated_at is None and "partial_escalation" in recorder.events:
+                escalated_at = fed
+        speech_frames = len(speech) // FRAME_SAMPLES
+        assert escalated_at is not None and escalated_at < speech_frames, (
+            escalated_at,
+            speech_frames,
+        )
+        await asyncio.sleep(0.3)
+        assert media.cleared >= 1  # the notice was cut off although barge-in was off
+        assert 1000 in media.first_samples  # the emergency prompt was queued next
+        notice = [t for speaker, t in recorder.turns if speaker == "bot"][0]
+        assert notice.endswith("[interrupted]"), recorder.turns
+    finally:
+        run.cancel()  # the session says goodbye while the queue still drains
+        await asyncio.gather(run, return_exceptions=True)
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
