@@ -8,6 +8,7 @@ several workers behind Kamailio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Callable
@@ -81,6 +82,7 @@ class VoiceWorker:
         self._account: LocalAccount | None = None
         self._legs: dict[str, _Leg] = {}
         self._consults: set[ConsultLeg] = set()
+        self._retiring: list[MediaTap] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -138,6 +140,7 @@ class VoiceWorker:
             self._forget(leg)
         for consult in list(self._consults):
             self._forget_consult(consult)
+        self._retiring.clear()  # every call is down and pumped out: nothing calls the taps
         gc.collect()
 
     # -- SIP callbacks (asyncio thread) -----------------------------------------------------
@@ -205,6 +208,7 @@ class VoiceWorker:
         leg.sip.events = CallEvents()
         if leg.session is not None:
             leg.session.media = _NullMedia()
+        self._retire(leg.tap, leg.media)
         leg.session = leg.task = None
         leg.tap = leg.media = None
 
@@ -212,7 +216,29 @@ class VoiceWorker:
         self._consults.discard(consult)
         if consult.sip is not None:
             consult.sip.events = CallEvents()
+        self._retire(consult.tap, consult.media)
         consult.tap = consult.media = consult.sip = None
+
+    def _retire(self, tap: MediaTap | None, media: pj.AudioMedia | None) -> None:
+        """Disconnect a media tap now and destroy it a few clock ticks later.
+
+        pjmedia's clock thread may be inside the tap's callback, waiting for the GIL, at
+        the moment we let go of it: destroying the port then frees it under that callback
+        (a segfault). Once unconnected the bridge stops calling it; 0.5 s is 25 ticks.
+        """
+        if tap is None:
+            return
+        for source, sink in ((media, tap), (tap, media)):
+            if source is not None and sink is not None:
+                with contextlib.suppress(pj.Error):
+                    source.stopTransmit(sink)
+        self._retiring.append(tap)
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_later(0.5, self._drop_retired, tap)
+
+    def _drop_retired(self, tap: MediaTap) -> None:
+        if tap in self._retiring:
+            self._retiring.remove(tap)
 
     # -- transfers ------------------------------------------------------------------------------
     async def dial(self, uri: str, headers: dict[str, str], ring_timeout: float) -> ConsultLeg:

@@ -154,6 +154,7 @@ class AnsweringPhone:
             record.ended_by = "agent"
             sip.hangup_quietly()
             await asyncio.sleep(0.5)
+        await asyncio.sleep(0.2)  # a media callback under way finishes before the port goes
         holder.clear()
 
     def transcribe(self, transcriber: Transcriber) -> None:

@@ -175,6 +175,8 @@ class PatientPhone:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 3.0)
             self.log.duration_s = round(time.monotonic() - started, 2)
+            # Let a media callback already under way finish before its port is freed.
+            await asyncio.sleep(0.2)
             holder.clear()
             del sip
             await endpoint.shutdown()
