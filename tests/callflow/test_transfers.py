@@ -27,14 +27,26 @@ ON_CALL = "127.0.0.1:5090"
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[ServerProcess]:
+def clinic(
+    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
+) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("transfers")
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run([sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-                   cwd=ROOT, capture_output=True, timeout=120, check=True)
-    server = start_server(tmp, data_dir=speech_data_dir, dialog="clinic", db_url=db_url,
-                          extra_args=["--no-rasa"],
-                          env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "6"})
+    subprocess.run(
+        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    server = start_server(
+        tmp,
+        data_dir=speech_data_dir,
+        dialog="clinic",
+        db_url=db_url,
+        extra_args=["--no-rasa"],
+        env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "6"},
+    )
     try:
         server.wait_ready()
         yield server
@@ -43,9 +55,13 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> I
 
 
 async def _sign_in(base: str, username: str, presence: str = "available") -> aiohttp.ClientSession:
-    http = aiohttp.ClientSession(headers={"Origin": base})
-    async with http.post(f"{base}/console/login",
-                         json={"username": username, "password": f"{username}-demo"}) as r:
+    # unsafe=True: keep cookies from an IP-address host (the console on 127.0.0.1)
+    http = aiohttp.ClientSession(
+        headers={"Origin": base}, cookie_jar=aiohttp.CookieJar(unsafe=True)
+    )
+    async with http.post(
+        f"{base}/console/login", json={"username": username, "password": f"{username}-demo"}
+    ) as r:
         assert r.status == 200, await r.text()
     async with http.post(f"{base}/console/presence", json={"presence": presence}) as r:
         assert r.status == 200, await r.text()
@@ -54,16 +70,38 @@ async def _sign_in(base: str, username: str, presence: str = "available") -> aio
 
 def _agent_phone(server: ServerProcess, where: str, user: str, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "clinicline.cli", "answer", "--listen", where, "--user", user,
-         "--mode", mode, "--answer-after", "1", "--stay", "10", "--say", "Nurse speaking.",
-         "--no-transcribe", "--timeout", "90"],
-        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "clinicline.cli",
+            "answer",
+            "--listen",
+            where,
+            "--user",
+            user,
+            "--mode",
+            mode,
+            "--answer-after",
+            "1",
+            "--stay",
+            "10",
+            "--say",
+            "Nurse speaking.",
+            "--no-transcribe",
+            "--timeout",
+            "90",
+        ],
+        cwd=ROOT,
+        env=server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
 
 
 def _log(process: subprocess.Popen[str]) -> dict[str, Any]:
     out, _ = process.communicate(timeout=150)
-    return json.loads(out[out.index("{"):])
+    return json.loads(out[out.index("{") :])
 
 
 async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: ServerProcess) -> None:
@@ -75,10 +113,20 @@ async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: Serve
     try:
         await asyncio.sleep(3)
         result = await asyncio.to_thread(
-            phone_call, clinic, "--say", "my chest hurts and I can't catch my breath", "--wait", "6",
-            "--listen", "20", "--no-transcribe",
+            phone_call,
+            clinic,
+            "--say",
+            "my chest hurts and I can't catch my breath",
+            "--wait",
+            "6",
+            "--listen",
+            "20",
+            "--no-transcribe",
         )
-        declined, answered = await asyncio.to_thread(_log, decliner), await asyncio.to_thread(_log, taker)
+        declined, answered = (
+            await asyncio.to_thread(_log, decliner),
+            await asyncio.to_thread(_log, taker),
+        )
     finally:
         await first.close()
         await second.close()
@@ -90,7 +138,9 @@ async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: Serve
     assert record["transferred"] and record["transfer_queue"] == "nurse"
 
 
-async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(clinic: ServerProcess) -> None:
+async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
+    clinic: ServerProcess,
+) -> None:
     base = f"http://127.0.0.1:{clinic.http_port}"
     nurse = await _sign_in(base, "nurse1")
     off = await _sign_in(base, "nurse2", presence="offline")
@@ -99,8 +149,15 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(clinic
     try:
         await asyncio.sleep(3)
         result = await asyncio.to_thread(
-            phone_call, clinic, "--say", "I took all of my sleeping pills an hour ago", "--wait", "12",
-            "--listen", "20", "--no-transcribe",
+            phone_call,
+            clinic,
+            "--say",
+            "my husband collapsed and he is not breathing",
+            "--wait",
+            "12",
+            "--listen",
+            "20",
+            "--no-transcribe",
         )
         silent.terminate()
         answered = await asyncio.to_thread(_log, on_call)
@@ -108,8 +165,8 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(clinic
         await nurse.close()
         await off.close()
         silent.kill()
-    assert answered["calls"] and answered["calls"][0]["answered"], answered
     record = await asyncio.to_thread(wait_for_record, clinic, result["call_id"])
     kinds = [e["kind"] for e in record["events"]]
+    assert answered["calls"] and answered["calls"][0]["answered"], (answered, record["turns"], kinds)
     assert "transfer_no_answer" in kinds and "bridged" in kinds, kinds
     assert record["disposition"] == "emergency_transferred"
