@@ -167,6 +167,10 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
         silent.kill()
     record = await asyncio.to_thread(wait_for_record, clinic, result["call_id"])
     kinds = [e["kind"] for e in record["events"]]
-    assert answered["calls"] and answered["calls"][0]["answered"], (answered, record["turns"], kinds)
+    assert answered["calls"] and answered["calls"][0]["answered"], (
+        answered,
+        record["turns"],
+        kinds,
+    )
     assert "transfer_no_answer" in kinds and "bridged" in kinds, kinds
     assert record["disposition"] == "emergency_transferred"
