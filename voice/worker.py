@@ -241,8 +241,15 @@ class VoiceWorker:
             self._retiring.remove(tap)
 
     # -- transfers ------------------------------------------------------------------------------
-    async def dial(self, uri: str, headers: dict[str, str], ring_timeout: float) -> ConsultLeg:
-        """Call `uri` (a consult leg); returns once it answered, failed or rang out."""
+    async def dial(
+        self,
+        uri: str,
+        headers: dict[str, str],
+        ring_timeout: float,
+        give_up: asyncio.Event | None = None,
+    ) -> ConsultLeg:
+        """Call `uri` (a consult leg); returns once it answered, failed, rang out, or
+        `give_up` was set (the caller hung up meanwhile)."""
         assert self._account is not None and self._loop is not None
         consult = ConsultLeg(uri)
         loop = self._loop
@@ -279,6 +286,8 @@ class VoiceWorker:
             asyncio.ensure_future(consult.answered.wait()),
             asyncio.ensure_future(consult.ended.wait()),
         ]
+        if give_up is not None:
+            waiters.append(asyncio.ensure_future(give_up.wait()))
         done, pending = await asyncio.wait(
             waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED
         )
@@ -286,6 +295,9 @@ class VoiceWorker:
             waiter.cancel()
         if not done:  # rang out: give up on this agent
             consult.status = 408
+            consult.hangup()
+        elif give_up is not None and give_up.is_set() and not consult.answered.is_set():
+            consult.status = 487
             consult.hangup()
         return consult
 

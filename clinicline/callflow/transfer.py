@@ -82,7 +82,14 @@ class WarmTransfer:
                     session.media.clear()
                     await session.perform([PlayPrompt("emergency", barge_in=False)])
                     hold = asyncio.get_running_loop().create_task(self._hold_music(session))
-                consult = await self._ring(plan)
+                consult = await self._ring(session, plan)
+                if session.caller_gone.is_set():
+                    consult.hangup()
+                    try:
+                        await self.coordinator.on_abandoned(plan)
+                    except Exception:  # recording the abandonment must not break teardown
+                        log.exception("call %s: abandonment not recorded", call_id)
+                    return
                 if consult.answered.is_set() and not consult.ended.is_set():
                     hold.cancel()
                     await self._connect(session, plan, consult)
@@ -125,10 +132,12 @@ class WarmTransfer:
             log.exception("call %s: routing failed", call_id)
             return None
 
-    async def _ring(self, plan: TransferPlan) -> ConsultLeg:
+    async def _ring(self, session: CallSession, plan: TransferPlan) -> ConsultLeg:
         assert plan.sip_uri is not None
         headers = {CONTEXT_HEADER: plan.token} if plan.token else {}
-        return await self.worker.dial(plan.sip_uri, headers, self.settings.ring_timeout)
+        return await self.worker.dial(
+            plan.sip_uri, headers, self.settings.ring_timeout, give_up=session.caller_gone
+        )
 
     async def _next_plan(self, plan: TransferPlan, consult: ConsultLeg) -> TransferPlan | None:
         try:

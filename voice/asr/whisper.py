@@ -109,9 +109,7 @@ class WhisperRecognizer:
     sample_rate = SAMPLE_RATE
     streaming = False
 
-    def __init__(
-        self, config: WhisperConfig | None = None, vocabulary: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, config: WhisperConfig | None = None, vocabulary: Sequence[str] = ()) -> None:
         from faster_whisper import WhisperModel
 
         self.config = config or WhisperConfig()
