@@ -7,9 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clinicline.callflow.prompts import clinic_prompts
 from voice.audio.wav import read_wav
 from voice.tts.base import MAX_SENTENCE_CHARS, Synthesizer, split_sentences
-from voice.tts.cache import DEFAULT_PROMPTS, PromptCache, UnknownPrompt
+from voice.tts.cache import PromptCache, UnknownPrompt
+
+DEFAULT_PROMPTS = clinic_prompts("Test Clinic")
 from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 from voice.tts.piper import PiperSynthesizer
 
@@ -73,11 +76,11 @@ def test_text_starting_with_a_dash_is_spoken_not_parsed_as_an_option(
     assert len(list(espeak.synthesize("-v is not an option here."))) == 1
 
 
-def test_default_prompts_include_the_911_emergency_message() -> None:
+def test_clinic_prompts_lead_the_emergency_message_with_911() -> None:
     assert DEFAULT_PROMPTS["emergency"].startswith(
-        "If this is a medical emergency, hang up and dial 911."
+        "If this is a medical emergency, hang up and dial 911"
     )
-    assert {"greeting", "reprompt", "goodbye", "hold", "please_wait", "transfer",
+    assert {"greeting", "reprompt", "goodbye", "hold", "transfer", "emergency", "shutdown",
             "keypad_menu"} <= set(DEFAULT_PROMPTS)  # fmt: skip
 
 
@@ -85,11 +88,11 @@ def test_prompt_cache_renders_once_and_a_restart_reuses_the_files(
     espeak: EspeakSynthesizer, tmp_path: Path
 ) -> None:
     first = PromptCache(espeak, tmp_path)
-    assert first.render() == len(DEFAULT_PROMPTS)
+    assert first.render(DEFAULT_PROMPTS) == len(DEFAULT_PROMPTS)
     assert (first.synthesized, first.reused) == (len(DEFAULT_PROMPTS), 0)
 
     restarted = PromptCache(espeak, tmp_path)
-    restarted.render()
+    restarted.render(DEFAULT_PROMPTS)
     assert (restarted.synthesized, restarted.reused) == (0, len(DEFAULT_PROMPTS))
     assert np.array_equal(restarted.audio("emergency"), first.audio("emergency"))
     assert np.array_equal(read_wav(restarted.path("emergency")), first.audio("emergency"))

@@ -23,22 +23,6 @@ from voice.tts.base import Synthesizer
 
 log = logging.getLogger(__name__)
 
-EMERGENCY_TEXT = (
-    "If this is a medical emergency, hang up and dial 911. "
-    "I am connecting you to a nurse now. Please stay on the line."
-)
-
-DEFAULT_PROMPTS: Mapping[str, str] = {
-    "greeting": "Thank you for calling the clinic. How can I help you today?",
-    "reprompt": "Sorry, I didn't catch that. Could you say it again?",
-    "goodbye": "Thank you for calling. Goodbye.",
-    "hold": "Please hold while I connect you.",
-    "please_wait": "One moment, please.",
-    "emergency": EMERGENCY_TEXT,
-    "transfer": "I'm connecting you with a member of our team. Please stay on the line.",
-    "keypad_menu": "To speak with a nurse, press 1. For the front desk, press 0.",
-}
-
 # Silence between sentences of one prompt, so they do not run into each other.
 _SENTENCE_GAP = np.zeros(SAMPLE_RATE * 150 // 1000, dtype=np.int16)
 _SAFE_NAME = re.compile(r"[^a-z0-9_-]+")
@@ -65,7 +49,7 @@ class PromptCache:
         self.synthesized = 0  # prompts rendered by the engine (not found on disk)
         self.reused = 0  # prompts read back from an earlier run
 
-    def render(self, prompts: Mapping[str, str] = DEFAULT_PROMPTS) -> int:
+    def render(self, prompts: Mapping[str, str]) -> int:
         """Make every prompt ready (synthesising only those not on disk); returns the count."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for name, text in prompts.items():
