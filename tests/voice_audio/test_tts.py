@@ -11,10 +11,10 @@ from clinicline.callflow.prompts import clinic_prompts
 from voice.audio.wav import read_wav
 from voice.tts.base import MAX_SENTENCE_CHARS, Synthesizer, split_sentences
 from voice.tts.cache import PromptCache, UnknownPrompt
-
-DEFAULT_PROMPTS = clinic_prompts("Test Clinic")
 from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 from voice.tts.piper import PiperSynthesizer
+
+DEFAULT_PROMPTS = clinic_prompts("Test Clinic")
 
 
 def test_sentences_split_at_stops_but_not_after_titles_or_times() -> None:
