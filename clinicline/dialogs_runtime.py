@@ -36,6 +36,20 @@ class DialogsSupervisor:
         self.server: RasaServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._available = False
+        self._warmed = False
+
+    async def _warm_up(self) -> None:
+        """The first turns after a model loads are slow (TensorFlow builds its graphs):
+        take that hit here rather than on a caller's first sentence."""
+        warm = RasaClient(self.client.base_url, timeout=120.0)
+        try:
+            await warm.parse("hello")
+            await warm.send(f"warm-up-{id(self)}", "hello", {"warm_up": True})
+        except DialogError as exc:
+            log.warning("dialogs warm-up failed: %s", exc)
+        finally:
+            await warm.close()
+        self._warmed = True
 
     @property
     def available(self) -> bool:
@@ -63,6 +77,10 @@ class DialogsSupervisor:
         self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")
         while True:
             up = await self.client.ready()
+            if up and not self._warmed:
+                await self._warm_up()
+            elif not up:
+                self._warmed = False  # a restarted server loads its model afresh
             if up != self._available:
                 log.info("dialogs %s", "available" if up else "unavailable: keypad fallback")
             self._available = up
