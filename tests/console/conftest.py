@@ -9,24 +9,19 @@ from __future__ import annotations
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from cryptography.fernet import Fernet
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from clinicline.web.console import WebSocketHub, setup_console
-from integrations.seed.demo import seed_demo
 from integrations.services.agents import list_agents
 from integrations.store import Database
 from routing.hours import BusinessHours
 from routing.transfer import TransferCoordinator
+from tests.demo_store import DATA_KEY, OPEN_NOW
 
-MONDAY = date(2031, 3, 3)
-OPEN_NOW = datetime.combine(MONDAY, time(10, 0))
-DATA_KEY = Fernet.generate_key()
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-sync",
@@ -43,17 +38,6 @@ class Server:
     coordinator: TransferCoordinator
     agent_ids: dict[str, int]
 
-
-@pytest.fixture(scope="session")
-async def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("console-template") / "clinic.db"
-    db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
-    try:
-        await db.migrate()
-        await seed_demo(db, MONDAY)
-    finally:
-        await db.dispose()
-    return path
 
 
 @pytest.fixture
