@@ -1,4 +1,5 @@
-"""The agent console: sign-in, presence, live screen-pops, wrap-up, task queues, context API.
+"""The agent console: sign-in, presence, live screen-pops, wrap-up, task queues, context API,
+and the supervisors' figures.
 
 `setup_console(app, db, hub, coordinator)` adds its routes to the server's aiohttp app.
 """
@@ -9,7 +10,7 @@ import secrets
 
 from aiohttp import web
 
-from clinicline.web.console import api_views, auth_views, call_views, task_views
+from clinicline.web.console import api_views, auth_views, call_views, metrics_views, task_views
 from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import SessionStore
@@ -45,5 +46,6 @@ def setup_console(
     r.add_get("/console/tasks", task_views.list_tasks)
     r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
+    r.add_get("/console/api/metrics", metrics_views.metrics)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)

@@ -1,5 +1,6 @@
 // clinicline agent console: sign-in, presence, live screen-pops over a WebSocket, wrap-up,
-// task queues. Data is only ever written with textContent, never parsed as HTML.
+// task queues, and for supervisors the numbers. Data is only ever written with textContent,
+// never parsed as HTML.
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -18,9 +19,17 @@ async function api(method, path, body) {
 
 function say(text) { $("#status").textContent = text; }
 
+let current = null; // the signed-in agent, or null
+
 function show(signedIn, agent) {
+  current = signedIn ? agent : null;
+  const supervisor = signedIn && agent.role === "supervisor";
   $("#login-view").hidden = signedIn;
   $("#console-view").hidden = !signedIn;
+  $("#metrics-view").hidden = true;
+  $("#views").hidden = !supervisor;
+  markTab("console-view");
+  if (!supervisor) stopMetricsTimer();
   $("#logout").hidden = !signedIn;
   $("#who").hidden = !signedIn;
   $("#link").hidden = !signedIn;
@@ -43,7 +52,7 @@ function connect() {
   socket.addEventListener("close", () => {
     $("#link").dataset.state = "offline";
     $("#link").textContent = "offline";
-    if (!$("#console-view").hidden) {
+    if (current !== null) {
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 30000);
     }
@@ -56,6 +65,7 @@ function handle(message) {
     $("#link").textContent = "online";
   } else if (message.type === "offer") {
     renderOffer(message.pop);
+    if ($("#console-view").hidden) { showView("console-view"); say("Call offered"); }
   } else if (message.type === "withdraw") {
     const card = cardFor(message.call_id);
     if (card) { card.remove(); say(`Call withdrawn: ${message.reason}`); }
@@ -197,6 +207,124 @@ async function taskAction(id, action, body = {}) {
   await loadTasks();
 }
 
+// ---- supervisor view: the numbers ---------------------------------------------------------
+const METRICS_REFRESH_MS = 60000;
+let metricsTimer = null;
+
+function markTab(view) {
+  document.querySelectorAll("#views .tab").forEach((tab) => {
+    tab.setAttribute("aria-pressed", String(tab.dataset.view === view));
+  });
+}
+
+function stopMetricsTimer() {
+  if (metricsTimer !== null) { clearInterval(metricsTimer); metricsTimer = null; }
+}
+
+function showView(view) {
+  $("#console-view").hidden = view !== "console-view";
+  $("#metrics-view").hidden = view !== "metrics-view";
+  markTab(view);
+  stopMetricsTimer();
+  if (view === "metrics-view") {
+    loadMetrics();
+    metricsTimer = setInterval(loadMetrics, METRICS_REFRESH_MS);
+  }
+}
+
+function count(value) { return value === null || value === undefined ? "—" : String(value); }
+function percent(rate) { return rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)} %`; }
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  const whole = Math.round(seconds);
+  if (whole < 60) return `${whole} s`;
+  return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, "0")} s`;
+}
+// Window ends in the clinic's own time zone, whatever the browser's is.
+function clinicTime(iso, timeZone) {
+  const options = { dateStyle: "medium", timeStyle: "short" };
+  try {
+    return new Date(iso).toLocaleString([], { ...options, timeZone });
+  } catch (_) {
+    return new Date(iso).toLocaleString([], options);
+  }
+}
+
+function setText(id, text) { $(`#${id}`).textContent = text; }
+
+function fillRows(selector, rows) {
+  const body = $(`${selector} tbody`);
+  body.replaceChildren();
+  if (rows.length === 0) {
+    const row = document.createElement("tr");
+    const cell = document.createElement("td");
+    cell.colSpan = $(`${selector} thead tr`).children.length;
+    cell.className = "empty";
+    cell.textContent = "No calls.";
+    row.append(cell);
+    body.append(row);
+    return;
+  }
+  for (const values of rows) {
+    const row = document.createElement("tr");
+    values.forEach((value, i) => {
+      const cell = document.createElement("td");
+      if (i > 0) cell.className = "num";
+      cell.textContent = value;
+      row.append(cell);
+    });
+    body.append(row);
+  }
+}
+
+function renderMetrics(m) {
+  const w = m.window;
+  setText("metrics-window", `from ${clinicTime(w.from, w.timezone)} to ${clinicTime(w.to, w.timezone)} (${w.timezone})`);
+  setText("m-total", count(m.calls.total));
+  setText("m-in-progress", count(m.calls.in_progress));
+  setText("m-contained", count(m.calls.contained));
+  setText("m-containment-rate", percent(m.rates.containment));
+  setText("m-transferred", count(m.calls.transferred));
+  setText("m-transfer-rate", percent(m.rates.transfer));
+  setText("m-abandoned", count(m.calls.abandoned));
+  setText("m-abandonment-rate", percent(m.rates.abandonment));
+  setText("m-transfer-requested", count(m.calls.transfer_requested));
+  setText("m-emergent", count(m.calls.emergent));
+  setText("m-urgent", count(m.calls.urgent));
+  setText("m-handle-median", duration(m.handle_time_seconds.all.median));
+  setText("m-handle-p90", duration(m.handle_time_seconds.all.p90));
+  setText("m-answer-median", duration(m.time_to_answer_seconds.median));
+  setText("m-answer-p90", duration(m.time_to_answer_seconds.p90));
+  setText("m-refills", count(m.refill_requests));
+  setText("m-booked", count(m.appointments.booked));
+  setText("m-rescheduled", count(m.appointments.rescheduled));
+  setText("m-callbacks-open", count(m.callbacks.open));
+  setText("m-callbacks-created", count(m.callbacks.created));
+  fillRows("#m-queues", m.by_queue.map((q) => [
+    q.queue.replaceAll("_", " "), count(q.requested), count(q.answered), count(q.abandoned), duration(q.median_seconds_to_answer),
+  ]));
+  fillRows("#m-dispositions", Object.entries(m.by_disposition).map(([k, v]) => [k.replaceAll("_", " "), count(v)]));
+  fillRows("#m-intents", Object.entries(m.by_intent).map(([k, v]) => [k.replaceAll("_", " "), count(v)]));
+}
+
+async function loadMetrics() {
+  const query = new URLSearchParams();
+  const from = $("#metrics-from").value;
+  const to = $("#metrics-to").value;
+  if (from) query.set("from", from);
+  if (to) query.set("to", to);
+  const suffix = query.toString() ? `?${query}` : "";
+  setText("metrics-status", "Loading…");
+  const result = await api("GET", `/console/api/metrics${suffix}`);
+  if (!result.ok) {
+    setText("metrics-status", result.data.error || `could not load the numbers (${result.status})`);
+    if (result.status === 401 || result.status === 403) stopMetricsTimer();
+    return;
+  }
+  renderMetrics(result.data);
+  setText("metrics-status", `Updated ${new Date().toLocaleTimeString()}`);
+}
+
 // ---- start ----------------------------------------------------------------------------
 async function signedIn(agent) {
   show(true, agent);
@@ -225,6 +353,15 @@ async function start() {
     button.addEventListener("click", () => setPresence(button.dataset.presence));
   });
   $("#refresh-tasks").addEventListener("click", loadTasks);
+  document.querySelectorAll("#views .tab").forEach((tab) => {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
+  });
+  $("#metrics-form").addEventListener("submit", (event) => { event.preventDefault(); loadMetrics(); });
+  $("#metrics-today").addEventListener("click", () => {
+    $("#metrics-from").value = "";
+    $("#metrics-to").value = "";
+    loadMetrics();
+  });
   const me = await api("GET", "/console/me");
   if (me.ok) await signedIn(me.data.agent);
   else show(false);

@@ -1,0 +1,35 @@
+"""The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only).
+
+Aggregates only (counts, rates, timings, breakdowns), so reading them touches no patient's
+record and writes no audit row. `from`/`to` are dates (whole clinic-local days, `to`
+inclusive) or ISO 8601 date-times (naive = clinic-local); no bounds means today in the
+clinic's timezone (the business-hours file's `timezone`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires
+from integrations.errors import InvalidField
+from integrations.services.metrics import call_metrics, parse_window
+
+
+@requires("supervisor")
+async def metrics(request: web.Request) -> web.Response:
+    console = console_of(request)
+    unknown = set(request.query) - {"from", "to"}
+    if unknown:
+        raise BadBody(400, f"unknown parameter(s) {sorted(unknown)}; use 'from' and 'to'")
+    zone = console.coordinator.hours.timezone
+    try:
+        window = parse_window(
+            request.query.get("from"), request.query.get("to"), zone, datetime.now(UTC)
+        )
+    except InvalidField as exc:
+        raise BadBody(400, str(exc)) from exc
+    async with console.db.session() as s:
+        figures = await call_metrics(s, window)
+    return web.json_response(figures.to_json(), headers=NO_STORE)
