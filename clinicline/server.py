@@ -13,13 +13,14 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
-from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.config import Config
@@ -33,6 +34,7 @@ from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
 from integrations.store import Database
 from nlu.triage import TriageEngine
+from routing.cti import TranscriptLine
 from routing.transfer import TransferCoordinator
 from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
@@ -101,6 +103,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     if dialog == "clinic" and config.rasa_enabled:
         services.dialogs = DialogsSupervisor(config, health)
     services.hub, services.coordinator = build_routing(config, services.db)
+    services.recorder.add_turn_listener(_live_transcript(services.coordinator))
     runner = await _start_web(services)
     try:
         if services.dialogs is not None:
@@ -172,6 +175,15 @@ class _NoDialogs:
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[Any]:
         raise DialogUnavailable("dialogs are disabled by configuration")
+
+
+def _live_transcript(coordinator: TransferCoordinator) -> TurnListener:
+    """Each transcript line goes on to the console of the agent the call is offered to."""
+
+    async def forward(call_id: str, speaker: str, text: str, at: datetime) -> None:
+        await coordinator.transcript_line(call_id, TranscriptLine(speaker, text, at))
+
+    return forward
 
 
 def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo], Conversation]:

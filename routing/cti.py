@@ -56,7 +56,7 @@ class TriageContext:
 
 @dataclass(frozen=True)
 class TranscriptLine:
-    speaker: str  # "caller" | "bot"
+    speaker: str  # "caller" | "bot" | "agent"
     text: str
     at: datetime
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
 import pjsua2 as pj
 
 from voice.asr.base import SpeechRecognizer
@@ -214,6 +215,7 @@ class VoiceWorker:
 
     def _forget_consult(self, consult: ConsultLeg) -> None:
         self._consults.discard(consult)
+        consult.listener = None
         if consult.sip is not None:
             consult.sip.events = CallEvents()
         self._retire(consult.tap, consult.media)
@@ -255,8 +257,10 @@ class VoiceWorker:
         loop = self._loop
 
         def on_media(media: pj.AudioMedia) -> None:
-            def heard(_pcm: object) -> None:
+            def heard(pcm: np.ndarray) -> None:
                 consult.heard_frames += 1
+                if consult.listener is not None:
+                    consult.listener(pcm)
 
             consult.tap = MediaTap(loop, heard, name="consult")
             media.startTransmit(consult.tap)
@@ -335,6 +339,8 @@ class ConsultLeg:
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     heard_frames: int = 0
+    # Receives the agent's audio frames once set (the transcript of the bridged call).
+    listener: Callable[[np.ndarray], None] | None = None
 
     def speak(self, pcm: object) -> None:
         if self.tap is not None:

@@ -26,6 +26,8 @@ from voice.session.actions import CallInfo, CallOutcome
 log = logging.getLogger(__name__)
 
 Write = Callable[[Any], Awaitable[None]]
+# Told of every transcript line as it is spoken: (call id, speaker, text, end of utterance).
+TurnListener = Callable[[str, str, str, datetime], Awaitable[None]]
 
 
 class StoreRecorder:
@@ -37,7 +39,14 @@ class StoreRecorder:
         self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
         self._opened: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._listeners: list[TurnListener] = []
+        self._notifying: set[asyncio.Task[None]] = set()
         self.failed_writes = 0
+
+    def add_turn_listener(self, listener: TurnListener) -> None:
+        """Live transcript lines for the console; a slow or failing listener never delays
+        the call or the record."""
+        self._listeners.append(listener)
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._drain(), name="call-recorder")
@@ -115,6 +124,23 @@ class StoreRecorder:
                 end=end,
             ),
         )
+        for listener in self._listeners:
+            task = asyncio.get_running_loop().create_task(
+                self._notify(listener, call.call_id, speaker, text, end)
+            )
+            self._notifying.add(task)
+            task.add_done_callback(self._notifying.discard)
+
+    @staticmethod
+    async def _notify(
+        listener: TurnListener, call_id: str, speaker: str, text: str, at: datetime
+    ) -> None:
+        try:
+            await listener(call_id, speaker, text, at)
+        except Exception as exc:
+            log.warning(
+                "call %s: live transcript line not delivered (%s)", call_id, type(exc).__name__
+            )
 
     async def event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
         self.open(call)

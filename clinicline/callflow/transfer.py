@@ -20,6 +20,7 @@ from routing.context import TransferRequest, request_from_store
 from routing.transfer import TransferCoordinator, TransferPlan
 from voice.session.actions import Hangup, PlayPrompt, Say, Transfer
 from voice.session.call_session import CallSession
+from voice.session.listener import LegTranscriber
 from voice.worker import ConsultLeg, VoiceWorker
 
 log = logging.getLogger(__name__)
@@ -161,11 +162,7 @@ class WarmTransfer:
         await self.recorder.event(
             session.call, "bridged", {"queue": plan.queue, "target": plan.target}
         )
-        gone = asyncio.ensure_future(session.caller_gone.wait())
-        agent_left = asyncio.ensure_future(consult.ended.wait())
-        await asyncio.wait([gone, agent_left], return_when=asyncio.FIRST_COMPLETED)
-        gone.cancel()
-        agent_left.cancel()
+        await self._talk(session, consult)
         if session.caller_gone.is_set():
             consult.hangup()
         else:
@@ -188,12 +185,28 @@ class WarmTransfer:
             return
         session.media.clear()
         if self.worker.bridge(session.call.call_id, consult):
-            gone = asyncio.ensure_future(session.caller_gone.wait())
-            left = asyncio.ensure_future(consult.ended.wait())
+            await self._talk(session, consult)
+        consult.hangup()
+
+    async def _talk(self, session: CallSession, consult: ConsultLeg) -> None:
+        """While caller and agent are bridged, transcribe the agent until either leaves."""
+        agent = LegTranscriber(
+            session.call,
+            "agent",
+            recognizer=session.recognizer,
+            recorder=self.recorder,
+            vad=session.config.vad,
+        )
+        consult.listener = agent.on_frame
+        gone = asyncio.ensure_future(session.caller_gone.wait())
+        left = asyncio.ensure_future(consult.ended.wait())
+        try:
             await asyncio.wait([gone, left], return_when=asyncio.FIRST_COMPLETED)
+        finally:
             gone.cancel()
             left.cancel()
-        consult.hangup()
+            consult.listener = None
+            await agent.close()
 
     async def _hold_music(self, session: CallSession) -> None:
         """The hold prompt, then a pause, over and over, until cancelled."""

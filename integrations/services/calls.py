@@ -48,7 +48,8 @@ SETTABLE_FIELDS = frozenset(
     }
 )
 
-Speaker = Literal["caller", "bot"]
+Speaker = Literal["caller", "bot", "agent"]
+SPEAKERS: tuple[str, ...] = ("caller", "bot", "agent")
 
 __all__ = [
     "DISPOSITIONS",
@@ -93,9 +94,10 @@ async def open_call(
 async def add_turn(
     s: AsyncSession, *, call_id: str, speaker: Speaker, text: str, start: datetime, end: datetime
 ) -> None:
-    """Append one utterance (caller or bot) to the transcript, encrypted."""
-    if speaker not in ("caller", "bot"):
-        raise InvalidField(f"speaker must be 'caller' or 'bot', not {speaker!r}")
+    """Append one utterance (caller, bot, or the agent after a bridge) to the transcript,
+    encrypted."""
+    if speaker not in SPEAKERS:
+        raise InvalidField(f"speaker must be one of {', '.join(SPEAKERS)}, not {speaker!r}")
     async with atomic(s):
         await _call(s, call_id)
         enc = cipher_of(s).encrypt_text(text)

@@ -266,7 +266,7 @@ class CallTurn(Base):
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (CheckConstraint("speaker IN ('caller', 'bot')", name="speaker"),)
+    __table_args__ = (CheckConstraint("speaker IN ('caller', 'bot', 'agent')", name="speaker"),)
 
 
 class CallEvent(Base):

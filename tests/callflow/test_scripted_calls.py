@@ -164,6 +164,8 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
             await expect(card.locator(".level")).to_have_text("emergent", timeout=90_000)
             popped_at = time.time()
             await expect(card.locator(".summary")).to_contain_text("emergent")
+            # After the bridge the transcript goes on, live on the nurse's card.
+            await expect(card.locator(".transcript")).to_contain_text("worse", timeout=90_000)
             caller_out, _ = await _communicate(caller)
             nurse_out, _ = await _communicate(nurse)
         finally:
@@ -188,6 +190,11 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
     assert record["screen_pop"]["triage"]["level"] == "emergent"
     kinds = [e["kind"] for e in record["events"]]
     assert "transfer_answered" in kinds and "bridged" in kinds
+    # The record reads as the whole conversation: both sides of the bridged call, transcribed.
+    agent_turns = [t["text"].lower() for t in record["turns"] if t["speaker"] == "agent"]
+    assert any("with you" in text or "nora" in text for text in agent_turns), record["turns"]
+    caller_turns = [t["text"].lower() for t in record["turns"] if t["speaker"] == "caller"]
+    assert any("worse" in text for text in caller_turns), caller_turns
 
 
 async def _communicate(process: subprocess.Popen[str]) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from cryptography.fernet import Fernet
 from sqlalchemy import inspect, text
 
-from integrations.errors import ConfigError, StoreError
+from integrations.errors import ConfigError, InvalidField, StoreError
 from integrations.services import calls
 from integrations.store import Database
 from integrations.store.models import Base
@@ -33,7 +33,41 @@ async def test_migrating_twice_is_a_no_op(db: Database) -> None:
     await db.migrate()
     async with db.engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0001"
+    assert version == "0002"
+
+
+async def test_agent_turns_are_kept_and_other_speakers_refused(db: Database) -> None:
+    t = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    async with db.session() as s:
+        await calls.open_call(s, call_id="ag-1", caller_number=None, started=t)
+        await calls.add_turn(s, call_id="ag-1", speaker="agent", text="nurse here", start=t, end=t)
+        with pytest.raises(InvalidField, match="speaker"):
+            await calls.add_turn(s, call_id="ag-1", speaker="robot", text="x", start=t, end=t)  # type: ignore[arg-type]
+    async with db.session() as s:
+        report = await calls.call_report(s, "ag-1")
+    assert [(t["speaker"], t["text"]) for t in report["turns"]] == [("agent", "nurse here")]
+
+
+async def test_upgrading_a_0001_store_keeps_its_transcripts(tmp_path) -> None:
+    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path}/old.db", Fernet.generate_key())
+    t = datetime(2031, 3, 3, 9, tzinfo=UTC)
+    try:
+        await db.migrate("0001")
+        async with db.session() as s:
+            await calls.open_call(s, call_id="old-1", caller_number=None, started=t)
+            await calls.add_turn(s, call_id="old-1", speaker="caller", text="hi", start=t, end=t)
+        await db.migrate()
+        async with db.session() as s:
+            await calls.add_turn(s, call_id="old-1", speaker="agent", text="hello", start=t, end=t)
+            report = await calls.call_report(s, "old-1")
+        async with db.engine.connect() as conn:
+            sql = (
+                await conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'call_turns'"))
+            ).scalar_one()
+    finally:
+        await db.dispose()
+    assert [x["speaker"] for x in report["turns"]] == ["caller", "agent"]
+    assert "'agent'" in sql and "ix_call_turns_call_id" not in sql
 
 
 async def test_transcript_text_is_not_stored_in_plaintext(db: Database) -> None:
