@@ -11,6 +11,11 @@ from nlu.triage import Level, TriageEngine
 from nlu.triage.evaluate import evaluate, read_cases
 
 CASES = Path(__file__).with_name("triage_cases.tsv")
+GENERALISATION = Path(__file__).with_name("triage_generalisation.tsv")
+# Lines of the generalisation set the lexicon does not catch yet; each needs a rule, not a string.
+KNOWN_MISSES = {
+    "she's breathing like she's run a marathon and she's just sitting there",
+}
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +172,63 @@ def test_own_case_set_meets_recall_and_false_alarm_targets(engine: TriageEngine)
     assert (benign_total - benign_ok) / benign_total < 0.05, report.misses
 
 
+def test_generalisation_set_meets_targets_apart_from_known_misses(engine: TriageEngine) -> None:
+    report = evaluate(engine, read_cases(GENERALISATION))
+    assert report.rate("emergent")[1] >= 150 and report.rate("none", "tricky")[1] >= 80
+    missed = {text for _, _, text in report.misses}
+    assert missed <= KNOWN_MISSES, sorted(missed - KNOWN_MISSES)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I swallowed all my sleeping pills",
+        "my son swallowed all of his ADHD pills",
+        "she took a whole bottle",
+        "he ate the rest of the Tylenol",
+        "my husband took every pill in the house",
+        "i took all of my pills at once",
+        "my mom took all of her heart pills",
+        "I swallowed all my sleeping pills this morning",
+        "she downed half a bottle of her antidepressants",
+        "he took way more of his oxycodone than he should have",
+        "i popped like twenty advil",
+        "my daughter took a fistful of tablets",
+    ],
+)
+def test_overdose_by_quantity_is_emergent(engine: TriageEngine, text: str) -> None:
+    result = engine.assess(text)
+    assert result.level is Level.EMERGENT
+    assert "overdose_poisoning" in result.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I took all of my pills this morning",
+        "took all my medications this morning like I'm supposed to",
+        "i take all my meds with breakfast",
+        "she already took all her medicines today",
+        "i took all my evening pills",
+        "i took all my antibiotics like the doctor said",
+        "i finished the whole bottle of antibiotics and need a refill",
+        "the pharmacy gave me too many pills in the bottle",
+        "I took all my meds with me on vacation",
+        "i ate too much at dinner",
+    ],
+)
+def test_routine_doses_and_pill_counts_are_not_overdoses(engine: TriageEngine, text: str) -> None:
+    assert engine.assess(text).level is Level.NONE
+
+
+def test_double_dose_by_mistake_is_urgent(engine: TriageEngine) -> None:
+    result = engine.assess("I took my blood thinner twice by accident")
+    assert result.level is Level.URGENT
+    assert "medication_error" in result.categories
+
+
 def test_assess_is_well_under_a_millisecond(engine: TriageEngine) -> None:
-    texts = [text for _, text in read_cases(CASES)]
+    texts = [text for _, text in read_cases(CASES) + read_cases(GENERALISATION)]
     started = time.perf_counter()
     for text in texts:
         engine.assess(text)
