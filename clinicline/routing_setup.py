@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from clinicline.config import Config
 from clinicline.errors import ConfigError
 from clinicline.web.console.hub import WebSocketHub
@@ -21,6 +23,14 @@ def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferC
             raise ConfigError(
                 "webhook_urls are set but webhook_secret is empty: receivers could not verify"
             )
+        for index, url in enumerate(config.webhook_urls):
+            parts = urlsplit(url)
+            # Caught here, not at the first transfer: a bad URL would only dead-letter every
+            # event. The URL is not echoed, as its query string may carry a receiver's token.
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(
+                    f"webhook_urls[{index}] is not an http:// or https:// URL with a host"
+                )
         webhooks = WebhookSender(
             list(config.webhook_urls),
             config.webhook_secret.encode(),
