@@ -94,7 +94,9 @@ async def run_call(args: argparse.Namespace, config: Config) -> int:
     timing = PhoneTiming(
         barge_in_after=args.barge_in_after, hangup_after=args.hangup_after, final_listen=args.listen
     )
-    phone = PatientPhone(voice, caller=script.caller, timing=timing)
+    phone = PatientPhone(
+        voice, caller=script.caller, timing=timing, accept_refer=not args.refuse_refer
+    )
     log = await phone.call(args.to, script, recording=args.record)
     if not args.no_transcribe and log.connected:
         from voice.asr.whisper import WhisperRecognizer

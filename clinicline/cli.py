@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds"
     )
     call.add_argument("--info-dtmf", action="store_true", help="send digits as SIP INFO")
+    call.add_argument(
+        "--refuse-refer",
+        action="store_true",
+        help="answer a REFER (call transfer) with 603 instead of following it",
+    )
     call.add_argument("--caller", help="caller number to present (default: the script's)")
     call.add_argument("--voice", choices=["piper", "espeak", "flite"], default="piper")
     call.add_argument("--record", type=Path, help="write what the phone heard to this WAV")

@@ -35,6 +35,12 @@ from voice.sip.media import MediaTap
 
 log = logging.getLogger(__name__)
 
+# After a successful REFER, how long the caller's phone gets to hang up the old dialog
+# itself (RFC 5589 lets either side do it) before we send the BYE.
+REFER_BYE_GRACE = 1.0
+# How long to wait for both of our legs' dialogs to end after a successful REFER.
+REFER_TEARDOWN = 3.0
+
 
 @dataclass
 class SpeechPlant:
@@ -53,6 +59,8 @@ class _Leg:
     tap: MediaTap | None = None
     media: pj.AudioMedia | None = None
     task: asyncio.Task[None] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    referring: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -112,6 +120,11 @@ class VoiceWorker:
     @property
     def active_calls(self) -> int:
         return len(self._legs)
+
+    @property
+    def sip_calls(self) -> int:
+        """Call slots pjsua holds right now: caller legs and consult legs (cap: `call_cap`)."""
+        return self.endpoint.active_call_count()
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking calls, say goodbye on the ones we hold, then destroy pjsua2.
@@ -314,8 +327,111 @@ class VoiceWorker:
         consult.media.startTransmit(leg.media)
         return True
 
+    async def refer_replaces(
+        self, call_id: str, consult: ConsultLeg, timeout: float = 10.0
+    ) -> bool:
+        """Hand the caller to the consult leg's agent: attended transfer by REFER + Replaces.
+
+        Sends REFER on the caller's leg with Refer-To: <agent?Replaces=consult dialog>
+        (`Call.xferReplaces`); the caller's phone INVITEs the agent with Replaces, the agent's
+        phone swaps the consult dialog for it, and caller and agent talk directly, without
+        this worker. Progress comes from the NOTIFYs (sipfrag) of the implicit subscription.
+
+        Returns True once a final 2xx NOTIFY arrived. Then the session ends with outcome
+        "referred" (a "referred" call event is recorded), our two legs are hung up if their
+        peers did not already do so, and both are released by the usual path; on return
+        both dialogs are normally down (`sip_calls` no longer counts them).
+
+        Returns False, leaving both legs up (the caller can still be bridged), when: either
+        leg is not up, a REFER is already under way on this call, the REFER cannot be sent,
+        the caller's phone refuses it (e.g. 405/501/603), the transfer fails (final NOTIFY
+        >= 300, e.g. the agent's phone rejects the Replaces), or no final NOTIFY comes
+        within `timeout` seconds (a late result is only logged). If the caller hangs up
+        meanwhile it also returns False, with the caller's leg gone.
+        """
+        assert self._loop is not None
+        leg = self._legs.get(call_id)
+        if (
+            leg is None
+            or leg.sip.disconnected
+            or leg.referring
+            or consult.sip is None
+            or consult.sip.disconnected
+            or not consult.answered.is_set()
+            or consult.ended.is_set()
+        ):
+            log.info("call %s: REFER not attempted, legs not both up", call_id)
+            return False
+        loop = self._loop
+        result: asyncio.Future[object] = loop.create_future()
+
+        def on_status(code: int, final: bool) -> None:
+            log.info("call %s: transfer progress %d%s", call_id, code, " (final)" if final else "")
+            if result.done():
+                if final:
+                    log.warning("call %s: late transfer result %d ignored", call_id, code)
+                return
+            if final or code >= 300:
+                result.set_result(code)
+
+        leg.sip.events.on_transfer_status = on_status
+        leg.referring = True
+        started = loop.time()
+        try:
+            leg.sip.xfer_replaces(consult.sip)
+        except pj.Error as exc:
+            log.warning("call %s: REFER could not be sent: %s", call_id, exc.reason)
+            leg.referring = False
+            return False
+        log.info("call %s: REFER with Replaces sent", call_id)
+        caller_left: asyncio.Future[object] = asyncio.ensure_future(leg.ended.wait())
+        try:
+            await asyncio.wait(
+                [result, caller_left], timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not result.done() and leg.ended.is_set():
+                # The final NOTIFY may trail the BYE of a caller's phone by a moment.
+                await asyncio.wait([result], timeout=0.5)
+        finally:
+            caller_left.cancel()
+        status = result.result() if result.done() and not result.cancelled() else None
+        assert status is None or isinstance(status, int)
+        if status is None or not 200 <= status < 300:
+            leg.referring = False
+            why = "timed out" if status is None else f"failed ({status})"
+            log.warning("call %s: REFER %s after %.1f s", call_id, why, loop.time() - started)
+            if not result.done():
+                result.cancel()
+            return False
+        log.info("call %s: referred in %.1f s", call_id, loop.time() - started)
+        if leg.session is not None:
+            leg.session.on_referred(status)
+        await self.recorder.event(leg.info, "referred", {"status": status, "replaces": True})
+        await self._end_referred_legs(leg, consult)
+        return True
+
+    async def _end_referred_legs(self, leg: _Leg, consult: ConsultLeg) -> None:
+        """After a REFER: let the peers hang up, then hang up whatever is still ours."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(leg.ended.wait(), REFER_BYE_GRACE)
+        leg.sip.hangup_quietly()
+        if not consult.ended.is_set():
+            # The agent's phone ends the replaced dialog itself; only a slow one needs this.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(consult.ended.wait(), REFER_BYE_GRACE)
+            consult.hangup()
+        waits = [asyncio.ensure_future(e.wait()) for e in (leg.ended, consult.ended)]
+        _done, pending = await asyncio.wait(waits, timeout=REFER_TEARDOWN)
+        for waiter in pending:
+            waiter.cancel()
+        if pending:
+            log.warning(
+                "call %s: a leg still up %.0f s after the REFER", leg.info.call_id, REFER_TEARDOWN
+            )
+
     def _on_disconnected(self, leg: _Leg, code: int, reason: str) -> None:
         log.info("call %s disconnected (%s)", leg.info.call_id, code)
+        leg.ended.set()
         if leg.session is not None:
             leg.session.on_hangup(code, reason)
         self._maybe_release(leg)

@@ -7,6 +7,7 @@ so the worker's transfer is a real SIP call with real audio.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,12 @@ class AnsweredCall:
     heard: str = ""
     heard_seconds: float = 0.0
     ended_by: str = ""
+    # An INVITE with Replaces took this call over (an attended transfer by REFER): the
+    # phone moved its audio onto the new call, which then carried on as this one.
+    replaced: bool = False
+    replaced_at: float | None = None  # wall clock
+    heard_after_replace: str = ""
+    ended_at: float | None = None  # wall clock, when the last dialog of this call ended
 
 
 @dataclass
@@ -72,6 +79,8 @@ class AnsweringPhone:
         self.answer_after, self.mode, self.say, self.stay = answer_after, mode, say, stay
         self.log = AnswerLog()
         self._frames: list[list[np.ndarray]] = []
+        self._replaced_at_frame: list[int | None] = []
+        self._account: Any = None
 
     async def run(self, calls: int = 1, timeout: float = 120.0) -> AnswerLog:
         endpoint = SipEndpoint(self.host, self.port, user_agent="clinicline-agent-phone")
@@ -86,6 +95,7 @@ class AnsweringPhone:
 
         account = create_account(self.host, self.port, user=self.user, on_incoming=on_incoming)
         holder["account"] = account
+        self._account = account
         endpoint.keep(account)
         endpoint.run_pump()
         print("agent phone ready", flush=True)
@@ -103,6 +113,7 @@ class AnsweringPhone:
                 del sip
         finally:
             holder.clear()
+            self._account = None
             await endpoint.shutdown()
         return self.log
 
@@ -111,22 +122,58 @@ class AnsweringPhone:
         self.log.calls.append(record)
         frames: list[np.ndarray] = []
         self._frames.append(frames)
+        self._replaced_at_frame.append(None)
+        index = len(self._frames) - 1
         loop = asyncio.get_running_loop()
         connected, ended = asyncio.Event(), asyncio.Event()
-        holder: dict[str, Any] = {}
+        # "tap" stays one object for the whole conversation; "call" is the current dialog,
+        # which an INVITE with Replaces swaps; "calls" keeps every Call object alive.
+        holder: dict[str, Any] = {"call": sip, "calls": [sip], "tap": None, "media": None}
 
-        def on_media(media: Any) -> None:
-            tap = MediaTap(loop, frames.append, name="agent")
+        def on_media(call: SipCall, media: Any) -> None:
+            if call is not holder["call"]:
+                return
+            tap = holder["tap"]
+            if tap is None:
+                tap = holder["tap"] = MediaTap(loop, frames.append, name="agent")
+            elif holder["media"] is not None:
+                for source, sink in ((holder["media"], tap), (tap, holder["media"])):
+                    with contextlib.suppress(Exception):  # the replaced call's port may be gone
+                        source.stopTransmit(sink)
             media.startTransmit(tap)
             tap.startTransmit(media)
-            holder["tap"] = tap
+            holder["media"] = media
             connected.set()
 
-        def on_disconnected(_code: int, _reason: str) -> None:
+        def on_disconnected(call: SipCall) -> None:
+            if call is not holder["call"]:
+                return  # the dialog an INVITE with Replaces took over
             record.ended_by = record.ended_by or "remote"
+            record.ended_at = time.time()
             ended.set()
 
-        sip.events = CallEvents(on_media=on_media, on_disconnected=on_disconnected)
+        def on_replaced(call: SipCall, new_call_id: int) -> SipCall | None:
+            if call is not holder["call"]:
+                return None
+            new = SipCall(self._account, new_call_id)
+            new.events = events_for(new)
+            holder["calls"].append(new)
+            holder["call"] = new
+            record.replaced = True
+            record.replaced_at = time.time()
+            self._replaced_at_frame[index] = len(frames)
+            print("agent phone: call replaced", flush=True)
+            return new
+
+        def events_for(call: SipCall) -> CallEvents:
+            return CallEvents(
+                on_media=lambda media: on_media(call, media),
+                on_disconnected=lambda _code, _reason: on_disconnected(call),
+                on_replace_request=lambda: True,
+                on_replaced=lambda new_call_id: on_replaced(call, new_call_id),
+            )
+
+        sip.events = events_for(sip)
         answer(sip, 180)
         if self.mode == "ignore":
             await ended.wait()
@@ -152,13 +199,22 @@ class AnsweringPhone:
             await asyncio.wait_for(ended.wait(), self.stay / 2)
         except TimeoutError:
             record.ended_by = "agent"
-            sip.hangup_quietly()
+            record.ended_at = time.time()
+            holder["call"].hangup_quietly()
             await asyncio.sleep(0.5)
         await asyncio.sleep(0.2)  # a media callback under way finishes before the port goes
+        for call in holder["calls"]:
+            call.events = CallEvents()
         holder.clear()
 
     def transcribe(self, transcriber: Transcriber) -> None:
-        for record, frames in zip(self.log.calls, self._frames, strict=False):
+        for record, frames, at in zip(
+            self.log.calls, self._frames, self._replaced_at_frame, strict=False
+        ):
             audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
             record.heard_seconds = round(len(_trim_silence(audio)) / 8000, 2)
             record.heard = transcribe_speech(transcriber, audio)
+            if at is not None:
+                after = frames[at:]
+                audio = np.concatenate(after) if after else np.zeros(0, dtype=np.int16)
+                record.heard_after_replace = transcribe_speech(transcriber, audio)

@@ -58,6 +58,9 @@ class CallLog:
     status: int | None = None
     duration_s: float = 0.0
     recording: str | None = None
+    refer: str = ""  # "" (none came), "accepted" or "refused": a REFER from the far end
+    transferred: bool = False  # the REFER's new call connected; media moved onto it
+    after_transfer: str = ""  # what was heard on the transferred call (transcribed)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +108,115 @@ class _Listener:
         return np.concatenate(self.frames[index:])
 
 
+class _Line:
+    """The phone's side of the conversation: one call, or the new call a REFER leads to.
+
+    The media tap (what the phone says and hears) stays the same object: when a transfer's
+    new call gets media, the tap moves onto it, so playback and recording carry on.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        account: Any,
+        listener: _Listener,
+        log: CallLog,
+        accept_refer: bool,
+    ) -> None:
+        self.loop, self.account, self.listener, self.log = loop, account, listener, log
+        self.accept_refer = accept_refer
+        self.call: SipCall | None = None  # the call media flows on now
+        self.pending: SipCall | None = None  # a REFER's new call, until it connects or fails
+        self.calls: list[SipCall] = []  # every Call object, alive until the endpoint goes
+        self.tap: MediaTap | None = None
+        self.media: Any = None
+        self.transfer_frame: int | None = None
+        self.connected, self.ended = asyncio.Event(), asyncio.Event()
+
+    def dial(self, uri: str) -> SipCall:
+        call = make_call(self.account, uri, CallEvents())
+        call.events = self._events(call)
+        self.call = call
+        self.calls.append(call)
+        return call
+
+    def _events(self, call: SipCall) -> CallEvents:
+        return CallEvents(
+            on_media=lambda media: self._on_media(call, media),
+            on_confirmed=lambda: self._switch(call),
+            on_disconnected=lambda code, reason: self._on_disconnected(call, code),
+            on_transfer_request=lambda uri: self._on_refer(call),
+        )
+
+    def _on_media(self, call: SipCall, media: Any) -> None:
+        if call is self.pending:
+            self._switch(call)
+        if call is not self.call:
+            return
+        if self.tap is None:
+            self.tap = MediaTap(self.loop, self.listener.on_frame, name="phone")
+        elif self.media is not None:
+            for source, sink in ((self.media, self.tap), (self.tap, self.media)):
+                with contextlib.suppress(Exception):  # the old call's port may be gone
+                    source.stopTransmit(sink)
+        media.startTransmit(self.tap)
+        self.tap.startTransmit(media)
+        self.media = media
+        self.connected.set()
+
+    def _on_refer(self, call: SipCall) -> SipCall | None:
+        if call is not self.call or self.pending is not None or not self.accept_refer:
+            self.log.refer = self.log.refer or "refused"
+            log.info("REFER refused")
+            return None
+        self.log.refer = "accepted"
+        log.info("REFER accepted: calling the transfer target")
+        new = SipCall(self.account)
+        new.events = self._events(new)
+        self.pending = new
+        self.calls.append(new)
+        return new
+
+    def _switch(self, call: SipCall) -> None:
+        if call is not self.pending:
+            return
+        self.pending = None
+        self.call = call
+        self.log.transferred = True
+        self.transfer_frame = len(self.listener.frames)
+        log.info("transferred: now on the new call")
+
+    def _on_disconnected(self, call: SipCall, code: int) -> None:
+        if call is self.pending:  # the transfer's call failed: stay where we are
+            self.pending = None
+            if self.call is not None and not self.call.disconnected:
+                return
+        elif call is not self.call:
+            return  # the dialog a transfer left behind
+        elif self.pending is not None:
+            return  # the old dialog ends first; the new one may still connect
+        self.log.status = code
+        if not self.log.hung_up_by:
+            if self.log.transferred:
+                self.log.hung_up_by = "transfer_target"
+            else:
+                self.log.hung_up_by = "bot" if self.connected.is_set() else "refused"
+        self.ended.set()
+        self.connected.set()
+
+    def hangup(self) -> None:
+        for call in (self.pending, self.call):
+            if call is not None:
+                call.hangup_quietly()
+
+    def release(self) -> None:
+        for call in self.calls:
+            call.events = CallEvents()
+        self.calls.clear()
+        self.call = self.pending = None
+        self.tap = self.media = None
+
+
 class PatientPhone:
     """Places one call and plays a script into it."""
 
@@ -115,11 +227,13 @@ class PatientPhone:
         caller: str | None = None,
         host: str = "127.0.0.1",
         timing: PhoneTiming | None = None,
+        accept_refer: bool = True,
     ) -> None:
         self.voice = voice
         self.caller = caller or "+15550199999"
         self.host = host
         self.timing = timing or PhoneTiming()
+        self.accept_refer = accept_refer  # follow a REFER (transfer) from the far end
         self.log = CallLog()
 
     async def call(self, uri: str, script: CallScript, recording: Path | None = None) -> CallLog:
@@ -129,36 +243,21 @@ class PatientPhone:
         endpoint.keep(account)
         endpoint.run_pump()
         listener = _Listener()
-        loop = asyncio.get_running_loop()
-        connected, ended = asyncio.Event(), asyncio.Event()
-        holder: dict[str, Any] = {}
-
-        def on_media(media: Any) -> None:
-            tap = MediaTap(loop, listener.on_frame, name="phone")
-            media.startTransmit(tap)
-            tap.startTransmit(media)
-            holder["tap"] = tap
-            connected.set()
-
-        def on_disconnected(code: int, reason: str) -> None:
-            self.log.status = code
-            if not self.log.hung_up_by:
-                self.log.hung_up_by = "bot" if connected.is_set() else "refused"
-            ended.set()
-            connected.set()
+        line = _Line(asyncio.get_running_loop(), account, listener, self.log, self.accept_refer)
+        connected, ended = line.connected, line.ended
+        self._line = line
 
         started = time.monotonic()
         sip: SipCall | None = None
         try:
-            sip = make_call(
-                account, uri, CallEvents(on_media=on_media, on_disconnected=on_disconnected)
-            )
+            sip = line.dial(uri)
             await asyncio.wait_for(connected.wait(), self.timing.answer_timeout)
             # The dialog may already be gone (refused): use the Call-ID seen in its first state.
             self.log.call_id = call_ref(sip.sip_call_id) if sip.sip_call_id else ""
             if not ended.is_set():
                 self.log.connected = True
-                converse = self._converse(sip, holder["tap"], listener, script.steps, ended)
+                assert line.tap is not None
+                converse = self._converse(line, line.tap, listener, script.steps, ended)
                 if self.timing.hangup_after is None:
                     await converse
                 else:
@@ -171,13 +270,13 @@ class PatientPhone:
         finally:
             if sip is not None and not ended.is_set():
                 self.log.hung_up_by = self.log.hung_up_by or "caller"
-                sip.hangup_quietly()
+                line.hangup()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 3.0)
             self.log.duration_s = round(time.monotonic() - started, 2)
             # Let a media callback already under way finish before its port is freed.
             await asyncio.sleep(0.2)
-            holder.clear()
+            line.release()
             del sip
             await endpoint.shutdown()
         if recording is not None and listener.frames:
@@ -213,13 +312,14 @@ class PatientPhone:
         ):
             await asyncio.sleep(0.02)
 
-    async def _speak(self, tap: MediaTap, step: Step, sip: SipCall, ended: asyncio.Event) -> None:
+    async def _speak(self, tap: MediaTap, step: Step, line: _Line, ended: asyncio.Event) -> None:
         if isinstance(step, WaitStep):
             await asyncio.sleep(step.seconds)
             return
         if isinstance(step, DtmfStep):
             for digit in step.digits:
-                sip.send_dtmf(digit, step.method)
+                if line.call is not None:
+                    line.call.send_dtmf(digit, step.method)
                 await asyncio.sleep(0.25)
             return
         if isinstance(step, PlayStep):
@@ -237,7 +337,7 @@ class PatientPhone:
 
     async def _converse(
         self,
-        sip: SipCall,
+        line: _Line,
         tap: MediaTap,
         listener: _Listener,
         steps: Sequence[Step],
@@ -256,7 +356,7 @@ class PatientPhone:
                 break
             said = _describe(step)
             turn = TurnLog(said=said)
-            await self._speak(tap, step, sip, ended)
+            await self._speak(tap, step, line, ended)
             begin = listener.mark()
             spoken_end = time.monotonic()
             await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
@@ -283,6 +383,11 @@ class PatientPhone:
             texts.append(transcribe_speech(transcriber, audio))
         if texts:
             self.log.greeting = texts[0]
+        line: _Line | None = getattr(self, "_line", None)
+        if line is not None and line.transfer_frame is not None:
+            frames = listener.frames[line.transfer_frame :]
+            audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
+            self.log.after_transfer = transcribe_speech(transcriber, audio)
         for turn, text in zip(self.log.turns, texts[1:], strict=False):
             turn.heard = text
         if len(texts) > len(self.log.turns) + 1 and self.log.turns:

@@ -80,5 +80,5 @@ class CallOutcome:
     """How the call ended, as the session saw it."""
 
     ended: datetime
-    hung_up_by: str  # "caller" | "bot" | "shutdown" | "error"
+    hung_up_by: str  # "caller" | "bot" | "shutdown" | "error" | "referred"
     reason: str = ""

@@ -160,6 +160,7 @@ class CallSession:
         self._carry: np.ndarray | None = None
         self.ended = False
         self.caller_gone = asyncio.Event()
+        self._referred: str | None = None  # set once a REFER handed the caller over
         self.latencies: list[float] = []
         self.barge_ins = 0
 
@@ -203,7 +204,20 @@ class CallSession:
         # Media stops with the dialog: nothing will drain the playback queue any more.
         self.caller_gone.set()
         self._stop_playback()
+        if self._referred is not None:  # our leg's BYE after a REFER: not the caller leaving
+            self._events.put_nowait(_Ended("referred", self._referred))
+            return
         self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
+
+    def on_referred(self, status: int) -> None:
+        """The caller was handed to an agent by REFER: the call leaves this worker.
+
+        The session ends with `hung_up_by="referred"` (the BYE of our leg that follows
+        ends it the same way) and the record closes as usual.
+        """
+        self._referred = f"REFER with Replaces accepted ({status})"
+        self._stop_playback()
+        self._events.put_nowait(_Ended("referred", self._referred))
 
     # -- internals ----------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -33,6 +33,13 @@ class CallEvents:
     on_disconnected: Callable[[int, str], None] = lambda code, reason: None
     on_dtmf: Callable[[str, str], None] = lambda digit, method: None
     on_transfer_status: Callable[[int, bool], None] = lambda code, final: None
+    # A REFER from the peer (Refer-To URI): return the new call's object to follow it,
+    # None to refuse (603). The default refuses: a worker must not dial where a caller says.
+    on_transfer_request: Callable[[str], SipCall | None] = lambda uri: None
+    # An INVITE with Replaces for this call: True lets it replace this call (default: refuse).
+    on_replace_request: Callable[[], bool] = lambda: False
+    # This call was replaced (pjsua id of the new call): return the new call's object.
+    on_replaced: Callable[[int], SipCall | None] = lambda call_id: None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -92,6 +99,38 @@ class SipCall(pj.Call):
             "transfer", lambda: self.events.on_transfer_status(prm.statusCode, prm.finalNotify)
         )
 
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802
+        new_call: SipCall | None = None
+        try:
+            new_call = self.events.on_transfer_request(prm.dstUri)
+        except Exception:
+            log.exception("call callback transfer request failed")
+        if new_call is None:
+            prm.statusCode = pj.PJSIP_SC_DECLINE
+        else:
+            # pjsua2 >= 2.10: the transfer's new call gets its own Call object, or the
+            # events of the new call arrive on this (disconnecting) one.
+            prm.newCall = new_call
+
+    def onCallReplaceRequest(self, prm: pj.OnCallReplaceRequestParam) -> None:  # noqa: N802
+        accept = False
+        try:
+            accept = self.events.on_replace_request()
+        except Exception:
+            log.exception("call callback replace request failed")
+        if not accept:
+            prm.statusCode = pj.PJSIP_SC_FORBIDDEN
+            prm.reason = "Replaces not accepted"
+
+    def onCallReplaced(self, prm: pj.OnCallReplacedParam) -> None:  # noqa: N802
+        new_call: SipCall | None = None
+        try:
+            new_call = self.events.on_replaced(prm.newCallId)
+        except Exception:
+            log.exception("call callback replaced failed")
+        if new_call is not None:
+            prm.newCall = new_call
+
     # -- actions ------------------------------------------------------------------------
     def send_dtmf(self, digits: str, method: str = "rfc2833") -> None:
         prm = pj.CallSendDtmfParam()
@@ -100,6 +139,14 @@ class SipCall(pj.Call):
             pj.PJSUA_DTMF_METHOD_SIP_INFO if method == "sip_info" else pj.PJSUA_DTMF_METHOD_RFC2833
         )
         self.sendDtmf(prm)
+
+    def xfer_replaces(self, dest: SipCall) -> None:
+        """Send REFER to our peer with Refer-To: DEST's remote URI?Replaces=DEST's dialog.
+
+        Progress arrives in `events.on_transfer_status`; raises `pj.Error` when the REFER
+        cannot be sent (e.g. DEST has no confirmed dialog).
+        """
+        self.xferReplaces(dest, pj.CallOpParam(True))
 
     def hangup_quietly(self, code: int = 200) -> None:
         """Hang up if still up; never raise (the peer may already have gone)."""

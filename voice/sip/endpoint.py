@@ -58,6 +58,13 @@ def _library_call_cap() -> int:
     return int(lib.pjsua_call_get_max_count())
 
 
+def _library_call_count() -> int:
+    """Calls pjsua holds right now (each takes one of the `call_cap` slots)."""
+    lib = ctypes.CDLL(pj._pjsua2.__file__)
+    lib.pjsua_call_get_count.restype = ctypes.c_uint
+    return int(lib.pjsua_call_get_count())
+
+
 class _Endpoint(pj.Endpoint):
     """pjsua2 reports calls it refused on its own (over the call cap) only here."""
 
@@ -132,6 +139,10 @@ class SipEndpoint:
         if self._ep is None:
             raise RuntimeError("SIP endpoint not started")
         return self._ep
+
+    def active_call_count(self) -> int:
+        """Calls pjsua holds now, inbound and outbound (0 when not started)."""
+        return _library_call_count() if self._ep is not None else 0
 
     def keep(self, obj: object) -> None:
         """Register a pjsua2 object (account, port) to be released before the library."""
