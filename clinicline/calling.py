@@ -134,6 +134,7 @@ async def run_answer(args: argparse.Namespace) -> int:
         mode=args.mode,
         say=args.say,
         stay=args.stay,
+        accept_replaces=not args.refuse_replaces,
     )
     log = await phone.run(calls=args.calls, timeout=args.timeout)
     if not args.no_transcribe and any(c.answered for c in log.calls):

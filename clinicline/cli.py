@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--say", default="", help="what the agent says once connected")
     agent.add_argument("--stay", type=float, default=12.0, metavar="S", help="seconds on the call")
     agent.add_argument("--calls", type=int, default=1, help="calls to take before exiting")
+    agent.add_argument(
+        "--refuse-replaces",
+        action="store_true",
+        help="answer an INVITE with Replaces (attended transfer) with 403",
+    )
     agent.add_argument("--timeout", type=float, default=120.0, metavar="S")
     agent.add_argument("--no-transcribe", action="store_true")
 

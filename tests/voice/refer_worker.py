@@ -30,7 +30,7 @@ from clinicline.health import Health
 from clinicline.speech import load_speech
 from integrations.store import Database
 from nlu.triage import TriageEngine
-from voice.session.actions import Action, CallInfo, CallOutcome, PlayPrompt, Transfer
+from voice.session.actions import Action, CallInfo, CallOutcome, Hangup, PlayPrompt, Transfer
 from voice.session.call_session import CallSession, SessionConfig
 from voice.worker import VoiceWorker
 
@@ -89,6 +89,8 @@ class ReferTransfer:
         gone.cancel()
         left.cancel()
         consult.hangup()
+        if not session.caller_gone.is_set():
+            await session.perform([Hangup("agent ended the call")])
 
 
 async def watch_idle(worker: VoiceWorker, transfer: ReferTransfer) -> None:

@@ -107,13 +107,16 @@ def worker(
         process.terminate()
         code = process.wait(60)
         assert code == 0, f"worker did not stop cleanly ({code}):\n{proc.log()}"
+        problems = [x for x in ("Traceback", "ERROR") if x in log_path.read_text()]
+        assert not problems, proc.log()
 
 
-def _agent_phone(worker: ReferWorker) -> subprocess.Popen[str]:
+def _agent_phone(worker: ReferWorker, *extra: str) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [
             *CLI,
             "answer",
+            *extra,
             "--listen",
             f"127.0.0.1:{worker.agent_port}",
             "--user",
@@ -223,10 +226,23 @@ def test_refer_with_replaces_hands_the_caller_to_the_agent(worker: ReferWorker) 
     assert referred == [{"status": 200, "replaces": True}], record["events"]
 
 
-def test_a_phone_that_refuses_refer_keeps_both_legs_for_a_bridge(worker: ReferWorker) -> None:
+@pytest.mark.parametrize(
+    "caller_flags, agent_flags, refer_seen",
+    [
+        (("--refuse-refer",), (), "refused"),  # the caller's phone answers the REFER 603
+        ((), ("--refuse-replaces",), "accepted"),  # the agent's phone rejects the Replaces
+    ],
+    ids=["caller-refuses-refer", "agent-refuses-replaces"],
+)
+def test_a_failed_refer_leaves_both_legs_up_for_a_bridge(
+    worker: ReferWorker,
+    caller_flags: tuple[str, ...],
+    agent_flags: tuple[str, ...],
+    refer_seen: str,
+) -> None:
     mark = len(worker.events)
-    agent = _agent_phone(worker)
-    caller = _caller_phone(worker, "--refuse-refer")
+    agent = _agent_phone(worker, *agent_flags)
+    caller = _caller_phone(worker, *caller_flags)
     result, answered = _json(caller), _json(agent)
 
     refer = worker.wait_for("refer", mark)
@@ -235,7 +251,7 @@ def test_a_phone_that_refuses_refer_keeps_both_legs_for_a_bridge(worker: ReferWo
     bridged = worker.wait_for("bridged", mark)
     assert bridged["ok"] and bridged["sip_calls"] == 2, bridged
 
-    assert result["connected"] and result["refer"] == "refused", result
+    assert result["connected"] and result["refer"] == refer_seen, result
     assert not result["transferred"], result
     call = answered["calls"][0]
     assert call["answered"] and not call["replaced"], answered

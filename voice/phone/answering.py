@@ -74,9 +74,11 @@ class AnsweringPhone:
         mode: str = "answer",  # "answer" | "decline" | "ignore"
         say: str = "",
         stay: float = 10.0,
+        accept_replaces: bool = True,
     ) -> None:
         self.voice, self.host, self.port, self.user = voice, host, port, user
         self.answer_after, self.mode, self.say, self.stay = answer_after, mode, say, stay
+        self.accept_replaces = accept_replaces  # let an INVITE with Replaces take a call over
         self.log = AnswerLog()
         self._frames: list[list[np.ndarray]] = []
         self._replaced_at_frame: list[int | None] = []
@@ -169,7 +171,7 @@ class AnsweringPhone:
             return CallEvents(
                 on_media=lambda media: on_media(call, media),
                 on_disconnected=lambda _code, _reason: on_disconnected(call),
-                on_replace_request=lambda: True,
+                on_replace_request=lambda: self.accept_replaces,
                 on_replaced=lambda new_call_id: on_replaced(call, new_call_id),
             )
 
