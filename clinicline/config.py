@@ -68,6 +68,8 @@ class Config:
     # Routing and the agent console.
     hours_file: Path | None = None  # None: routing/clinic_hours.yaml
     ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
+    # A routine caller with nobody free may hold this long, then their callback task stands.
+    max_hold_seconds: float = 600.0
     console_secret: str = ""  # signs console cookies; empty: a new secret each start
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""

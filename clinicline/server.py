@@ -23,6 +23,7 @@ from clinicline.callflow.echo import EchoConversation
 from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
+from clinicline.callflow.waiting import WaitSettings
 from clinicline.config import Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
@@ -131,7 +132,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             services.coordinator,
             services.db,
             services.recorder,
-            TransferSettings(ring_timeout=config.ring_timeout),
+            TransferSettings(
+                ring_timeout=config.ring_timeout,
+                waiting=WaitSettings(max_hold=config.max_hold_seconds),
+            ),
         )
         try:
             info = await services.worker.start()

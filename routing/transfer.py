@@ -145,6 +145,10 @@ class TransferCoordinator:
             )
             if plan.agent is not None:
                 await agent_service.set_presence(s, plan.agent.agent_id, "busy")
+            if plan.task_id is not None:  # they held rather than wait for the callback
+                await tasks.complete_task(
+                    s, plan.task_id, note="Caller held and reached the team; no callback needed."
+                )
         self._fire("transfer.answered", plan)
 
     async def on_declined(self, plan: TransferPlan, at: datetime | None = None) -> TransferPlan:
@@ -153,6 +157,24 @@ class TransferCoordinator:
     async def on_no_answer(self, plan: TransferPlan, at: datetime | None = None) -> TransferPlan:
         # An agent who lets a transfer ring out is marked away, so the next call skips them.
         return await self._move_on(plan, "transfer_no_answer", away=True)
+
+    async def retry_waiting(self, plan: TransferPlan) -> TransferPlan | None:
+        """A caller holding for the next free person: an agent plan if someone is free now,
+        else None (their callback task stands, so hanging up loses nothing)."""
+        now = self._clock()
+        async with self.db.session() as s:
+            # Everyone is eligible again: whoever declined a while ago may be free now.
+            agent = await pick_agent(
+                s, plan.queue, exclude=set(), now=now, presence=self.presence,
+                reserve_for=plan.call_id,
+            )  # fmt: skip
+        if agent is None:
+            return None
+        nxt = await self._offer(
+            agent, plan.payload, plan.whisper, plan.tried, plan.attempt + 1, now, plan.task_id
+        )
+        await self._offered_event(nxt)
+        return nxt
 
     async def on_abandoned(self, plan: TransferPlan, at: datetime | None = None) -> None:
         """The caller hung up before anyone answered."""
@@ -222,7 +244,9 @@ class TransferCoordinator:
                 await agent_service.set_presence(s, plan.agent.agent_id, "away")
         tried = plan.tried | ({plan.agent.agent_id} if plan.agent else set())
         flagged = plan.payload.emergent or plan.payload.triage.level != "none"
-        return await self._next(flagged, plan.payload, plan.whisper, tried, plan.attempt + 1)
+        return await self._next(
+            flagged, plan.payload, plan.whisper, tried, plan.attempt + 1, plan.task_id
+        )
 
     async def _drop_offer(self, plan: TransferPlan, reason: str) -> None:
         if plan.agent is not None:
@@ -236,6 +260,7 @@ class TransferCoordinator:
         whisper: str,
         tried: frozenset[int],
         attempt: int,
+        task_id: int | None = None,
     ) -> TransferPlan:
         now = self._clock()
         call_id, queue = payload.call_id, payload.queue
@@ -244,45 +269,71 @@ class TransferCoordinator:
                 s, queue, exclude=set(tried), now=now, presence=self.presence, reserve_for=call_id
             )
         if agent is not None:
-            token = self.tokens.issue(call_id, payload.to_json())
-            plan = TransferPlan(
-                call_id=call_id, target="agent", queue=queue, agent=agent,
-                sip_uri=agent.sip_uri, token=token, payload=payload, whisper=whisper,
-                attempt=attempt, tried=tried, offered_at=now,
-            )
-            self._offered.setdefault(call_id, set()).add(agent.agent_id)
-            pop = ScreenPop(call_id, payload, whisper, queue, payload.emergent)
-            if not await self.hub.offer(agent.agent_id, pop):
-                log.info("agent has no console open", extra={"call_id": call_id})
+            plan = await self._offer(agent, payload, whisper, tried, attempt, now, task_id)
         elif flagged or queue == self.hours.on_call_queue:
             plan = TransferPlan(
                 call_id=call_id, target="on_call", queue=queue, agent=None,
                 sip_uri=self.hours.on_call_uri, token=self.tokens.issue(call_id, payload.to_json()),
                 payload=payload, whisper=whisper, attempt=attempt, tried=tried, offered_at=now,
             )
-        else:
-            plan = await self._callback(payload, whisper, tried, attempt, now)
-        if plan.target == "callback":
-            self._pending.pop(call_id, None)
-        else:
             self._pending[call_id] = plan
-        async with self.db.session() as s:
-            await calls.add_event(
-                s, call_id=call_id, kind="transfer_offered", data=self._event_data(plan)
-            )
-        self._fire("transfer.offered", plan)
+        else:
+            plan = await self._callback(payload, whisper, tried, attempt, now, task_id)
+            self._pending.pop(call_id, None)
+        await self._offered_event(plan)
         return plan
 
-    async def _callback(
-        self, payload: CtiPayload, whisper: str, tried: frozenset[int], attempt: int, now: datetime
+    async def _offer(
+        self,
+        agent: AgentInfo,
+        payload: CtiPayload,
+        whisper: str,
+        tried: frozenset[int],
+        attempt: int,
+        now: datetime,
+        task_id: int | None,
     ) -> TransferPlan:
-        patient_id = None if payload.patient is None else payload.patient.patient_id
-        kind = "nurse_callback" if payload.queue == "nurse" else "callback"
+        """Offer the call to `agent`: a context token, and the pop on their console."""
+        call_id = payload.call_id
+        plan = TransferPlan(
+            call_id=call_id, target="agent", queue=payload.queue, agent=agent,
+            sip_uri=agent.sip_uri, token=self.tokens.issue(call_id, payload.to_json()),
+            payload=payload, whisper=whisper, attempt=attempt, tried=tried, task_id=task_id,
+            offered_at=now,
+        )
+        self._offered.setdefault(call_id, set()).add(agent.agent_id)
+        self._pending[call_id] = plan
+        pop = ScreenPop(call_id, payload, whisper, payload.queue, payload.emergent)
+        if not await self.hub.offer(agent.agent_id, pop):
+            log.info("agent has no console open", extra={"call_id": call_id})
+        return plan
+
+    async def _offered_event(self, plan: TransferPlan) -> None:
         async with self.db.session() as s:
-            task_id = await tasks.create_task(
-                s, kind=kind, queue=payload.queue, patient_id=patient_id,
-                call_id=payload.call_id, note=f"Callback requested: {payload.reason}"[:500],
+            await calls.add_event(
+                s, call_id=plan.call_id, kind="transfer_offered", data=self._event_data(plan)
             )
+        self._fire("transfer.offered", plan)
+
+    async def _callback(
+        self,
+        payload: CtiPayload,
+        whisper: str,
+        tried: frozenset[int],
+        attempt: int,
+        now: datetime,
+        task_id: int | None,
+    ) -> TransferPlan:
+        """Nobody is free for a routine caller: a callback task (one per call, reused when
+        a held caller comes round again), whatever the caller then chooses."""
+        if task_id is None:
+            patient_id = None if payload.patient is None else payload.patient.patient_id
+            kind = "nurse_callback" if payload.queue == "nurse" else "callback"
+            async with self.db.session() as s:
+                task_id = await tasks.create_task(
+                    s, kind=kind, queue=payload.queue, patient_id=patient_id,
+                    call_id=payload.call_id, note=f"Callback requested: {payload.reason}"[:500],
+                )
         return TransferPlan(
             call_id=payload.call_id, target="callback", queue=payload.queue, agent=None,
             sip_uri=None, token=None, payload=payload, whisper=whisper, attempt=attempt,

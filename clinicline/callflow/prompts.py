@@ -37,5 +37,22 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         "no_agent": (
             "Everyone on our team is busy right now. If this is an emergency, hang up and dial 911."
         ),
+        "busy_choice": (
+            "Everyone on our team is helping other callers right now. "
+            "To hold for the next available person, press 1 or say hold. "
+            "To have us call you back instead, press 2 or say call me back."
+        ),
+        "busy_hold_only": (
+            "Everyone on our team is helping other callers right now. "
+            "Please stay on the line for the next available person."
+        ),
+        "still_holding": (
+            "Thank you for holding. You are still in line. "
+            "To have us call you back instead, press 2."
+        ),
+        "callback_confirmed": (
+            "All right. Someone from our team will call you back as soon as possible. "
+            "If this is an emergency, hang up and dial 911."
+        ),
         "shutdown": "I'm sorry, we need to end this call now. Please call us back. Goodbye.",
     }

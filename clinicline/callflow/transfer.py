@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.waiting import QueueWait, WaitSettings
 from integrations.store import Database
 from routing.context import TransferRequest, request_from_store
 from routing.transfer import TransferCoordinator, TransferPlan
-from voice.session.actions import Hangup, PlayPrompt, Say, Transfer
+from voice.session.actions import Hangup, PlayPrompt, Transfer
 from voice.session.call_session import CallSession
 from voice.session.listener import LegTranscriber
 from voice.worker import ConsultLeg, VoiceWorker
@@ -33,6 +34,7 @@ MAX_ATTEMPTS = 6
 class TransferSettings:
     ring_timeout: float = 20.0
     on_call_uri: str | None = None
+    waiting: WaitSettings = WaitSettings()
 
 
 class WarmTransfer:
@@ -51,6 +53,7 @@ class WarmTransfer:
         self.db = db
         self.recorder = recorder
         self.settings = settings or TransferSettings()
+        self.waiting = QueueWait(coordinator, self._hold_music, self.settings.waiting)
 
     async def transfer(self, session: CallSession, action: Transfer) -> None:
         call_id = session.call.call_id
@@ -60,29 +63,27 @@ class WarmTransfer:
             return
         hold = asyncio.get_running_loop().create_task(self._hold_music(session))
         try:
-            for _attempt in range(MAX_ATTEMPTS):
+            holding = False
+            rings = 0
+            while rings < MAX_ATTEMPTS:
                 if plan is None or session.caller_gone.is_set():
                     break
                 if plan.target == "callback":
                     hold.cancel()
                     session.media.clear()
-                    await session.perform(
-                        [
-                            Say(
-                                "Everyone on our team is busy right now. "
-                                "We have your number and someone will call you back "
-                                "as soon as possible."
-                            ),
-                            PlayPrompt("goodbye", barge_in=False),
-                            Hangup("callback"),
-                        ]
-                    )
-                    return
+                    waiting = plan
+                    plan = await self._hold_or_callback(session, plan, asked=holding)
+                    if plan is None:
+                        await self._after_wait(session, waiting)
+                        return
+                    holding = True
+                    hold = asyncio.get_running_loop().create_task(self._hold_music(session))
                 if plan.target == "on_call" and action.emergent:
                     hold.cancel()
                     session.media.clear()
                     await session.perform([PlayPrompt("emergency", barge_in=False)])
                     hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+                rings += 1
                 consult = await self._ring(session, plan)
                 if session.caller_gone.is_set():
                     consult.hangup()
@@ -97,7 +98,9 @@ class WarmTransfer:
                     return
                 plan = await self._next_plan(plan, consult)
             hold.cancel()
-            if not session.caller_gone.is_set():
+            if plan is not None and plan.task_id is not None:
+                await self._after_wait(session, plan)  # their callback task stands
+            elif not session.caller_gone.is_set():
                 await session.perform(
                     [
                         PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
@@ -108,6 +111,32 @@ class WarmTransfer:
         finally:
             hold.cancel()
             log.info("call %s: transfer finished", call_id)
+
+    async def _hold_or_callback(
+        self, session: CallSession, plan: TransferPlan, *, asked: bool
+    ) -> TransferPlan | None:
+        """Nobody is free for a routine caller: a plan once someone is, or None."""
+        if not asked and await self.waiting.choose(session) != "hold":
+            return None
+        return await self.waiting.wait(session, plan)
+
+    async def _after_wait(self, session: CallSession, plan: TransferPlan) -> None:
+        """The caller stopped waiting for a person; their callback task stands."""
+        if session.caller_gone.is_set():
+            try:
+                await self.coordinator.on_abandoned(plan)
+            except Exception:  # recording the abandonment must not break teardown
+                log.exception("call %s: abandonment not recorded", session.call.call_id)
+            return
+        if session.flag_raised.is_set():
+            return  # the session's run loop now plays the red-flag actions
+        await session.perform(
+            [
+                PlayPrompt("callback_confirmed", barge_in=False),
+                PlayPrompt("goodbye", barge_in=False),
+                Hangup("callback"),
+            ]
+        )
 
     async def _first_plan(self, session: CallSession, action: Transfer) -> TransferPlan | None:
         call_id = session.call.call_id

@@ -161,6 +161,9 @@ class CallSession:
         self.ended = False
         self.caller_gone = asyncio.Event()
         self._referred: str | None = None  # set once a REFER handed the caller over
+        # Set once screening raised actions (a red flag) while the run loop may be busy
+        # elsewhere, e.g. a caller on hold: whoever holds the call should hand it back.
+        self.flag_raised = asyncio.Event()
         self.latencies: list[float] = []
         self.barge_ins = 0
 
@@ -305,6 +308,7 @@ class CallSession:
 
     def _raise_urgent(self, actions: Sequence[Action]) -> None:
         self._stop_playback()
+        self.flag_raised.set()
         self._events.put_nowait(_Urgent(actions))
 
     async def _transcribe(self, pending: _Pending) -> None:
@@ -379,6 +383,24 @@ class CallSession:
             self.call, "bot", text if finished else text + " [interrupted]", start, _now()
         )
 
+    async def next_input(self, timeout: float) -> CallerTurn | None:
+        """The caller's next turn (words or keypad digits) for a handler that holds the call
+        outside the run loop, such as a transfer asking "hold or call back?".
+
+        None when nothing came within `timeout`, the caller hung up, or a red flag was
+        raised; those events stay queued for the run loop, which acts on them next.
+        """
+        if self.caller_gone.is_set() or self.flag_raised.is_set():
+            return None
+        try:
+            event = await asyncio.wait_for(self._events.get(), timeout)
+        except TimeoutError:
+            return None
+        if isinstance(event, _Utterance):
+            return event.turn
+        self._events.put_nowait(event)
+        return None
+
     async def perform(self, actions: Sequence[Action]) -> None:
         """Carry out a conversation's actions in order."""
         for action in actions:
@@ -443,6 +465,7 @@ class CallSession:
                 if isinstance(event, _Ended):
                     await self._finish(event.by, event.reason)
                 elif isinstance(event, _Urgent):
+                    self.flag_raised.clear()
                     await self.perform(event.actions)
                 else:
                     silences = 0
