@@ -37,6 +37,9 @@ class HostPort:
         return f"{self.host}:{self.port}"
 
 
+TRANSFER_MODES = ("bridge", "refer")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the server needs; the defaults run on one machine."""
@@ -70,10 +73,21 @@ class Config:
     ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
     # A routine caller with nobody free may hold this long, then their callback task stands.
     max_hold_seconds: float = 600.0
+    # "bridge": the worker keeps both legs and bridges them (recording and transcript go on).
+    # "refer": once the agent has heard the summary, REFER with Replaces hands the caller
+    # to the agent's phone and frees both worker slots; bridging remains the fallback.
+    transfer_mode: str = "bridge"
     console_secret: str = ""  # signs console cookies; empty: a new secret each start
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.transfer_mode not in TRANSFER_MODES:
+            raise ConfigError(
+                f"setting transfer_mode: {self.transfer_mode!r} is not one of "
+                f"{', '.join(TRANSFER_MODES)}"
+            )
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -135,6 +135,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             TransferSettings(
                 ring_timeout=config.ring_timeout,
                 waiting=WaitSettings(max_hold=config.max_hold_seconds),
+                mode=config.transfer_mode,
             ),
         )
         try:
@@ -147,6 +148,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         worker = services.worker
         health.probes["workers"] = lambda: {
             "active_calls": worker.active_calls,
+            "sip_calls": worker.sip_calls,  # callers plus consult legs to agents
             "calls_answered": worker.calls_answered,
             "calls_refused": worker.endpoint.refused_calls,
         }

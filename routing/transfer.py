@@ -193,6 +193,14 @@ class TransferCoordinator:
             await calls.set_fields(s, plan.call_id, disposition="abandoned")
         self._fire("transfer.abandoned", plan)
 
+    async def on_handed_off(self, plan: TransferPlan) -> None:
+        """The caller was handed to the agent's phone (REFER): we no longer see the call.
+
+        The agent stays busy until they change their presence; their context token stays
+        valid (until it expires) so the console can still show the caller.
+        """
+        self._connected.pop(plan.call_id, None)
+
     async def on_call_ended(self, plan: TransferPlan, at: datetime | None = None) -> None:
         """The bridged call ended: the agent goes to wrap-up and their idle clock restarts."""
         at = at or self._clock()

@@ -65,3 +65,9 @@ async def test_a_webhook_url_that_could_never_be_posted_to_stops_start_up(
     with pytest.raises(ConfigError, match=r"webhook_urls\[1\]") as caught:
         build_routing(config, db)
     assert "t0k3n" not in str(caught.value)  # a receiver's token in the URL is not echoed
+
+
+def test_an_unknown_transfer_mode_is_refused_with_the_choices() -> None:
+    with pytest.raises(ConfigError, match="transfer_mode.*bridge, refer"):
+        load_config(env={"CLINICLINE_TRANSFER_MODE": "teleport"})
+    assert load_config(env={"CLINICLINE_TRANSFER_MODE": "refer"}).transfer_mode == "refer"

@@ -35,6 +35,8 @@ class TransferSettings:
     ring_timeout: float = 20.0
     on_call_uri: str | None = None
     waiting: WaitSettings = WaitSettings()
+    # "refer": hand the caller to the agent by REFER with Replaces (bridge if that fails).
+    mode: str = "bridge"
 
 
 class WarmTransfer:
@@ -184,6 +186,8 @@ class WarmTransfer:
         if chunks:
             consult.speak(np.concatenate(chunks))
             await consult.drained()
+        if self.settings.mode == "refer" and await self._refer(session, plan, consult):
+            return
         if not self.worker.bridge(session.call.call_id, consult):
             consult.hangup()
             return
@@ -199,6 +203,19 @@ class WarmTransfer:
                 [PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")]
             )
         await self.coordinator.on_call_ended(plan)
+
+    async def _refer(self, session: CallSession, plan: TransferPlan, consult: ConsultLeg) -> bool:
+        """Attended transfer by REFER with Replaces. True when the transfer is over (handed
+        off, or the caller left meanwhile); False leaves both legs up for a bridge."""
+        if not await self.worker.refer_replaces(session.call.call_id, consult):
+            if session.caller_gone.is_set():
+                consult.hangup()
+            return session.caller_gone.is_set()
+        await self.coordinator.on_answered(plan)
+        # The conversation now runs between the two phones: the agent stays busy until they
+        # set their presence in the console, and the record closes as "referred".
+        await self.coordinator.on_handed_off(plan)
+        return True
 
     async def _direct_on_call(self, session: CallSession, uri: str) -> None:
         """Routing is down (no store): ring the on-call line with no context token."""
