@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import Callable
@@ -138,6 +139,9 @@ class VoiceWorker:
             task.cancel()  # the session says the shutdown prompt and hangs up
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
+        # A cancelled task keeps its traceback, whose frames reach the session and its call:
+        # holding the tasks past `libDestroy` would destroy a Call after the library.
+        tasks.clear()
         for leg in list(self._legs.values()):
             leg.sip.hangup_quietly(503)
         for consult in list(self._consults):
@@ -200,7 +204,8 @@ class VoiceWorker:
             recognizer=self.plant.recognizer,
             synthesizer=self.plant.synthesizer,
             prompts=self.plant.prompts,
-            hangup=lambda: leg.sip.hangup_quietly(),
+            # By reference, not by object: the session must not keep the pjsua2 Call alive.
+            hangup=functools.partial(self._hang_up, leg.info.call_id),
             transfer=self.transfer,
             config=self.session_config,
         )
@@ -211,6 +216,11 @@ class VoiceWorker:
         leg.session, leg.tap, leg.media = session, tap, media
         leg.task = self._loop.create_task(session.run(), name=f"call-{leg.info.call_id}")
         leg.task.add_done_callback(lambda _t: self._maybe_release(leg))
+
+    def _hang_up(self, ref: str) -> None:
+        leg = self._legs.get(ref)
+        if leg is not None:
+            leg.sip.hangup_quietly()
 
     def _forget(self, leg: _Leg) -> None:
         """Drop a finished leg and every reference to its pjsua2 objects, so they die now.

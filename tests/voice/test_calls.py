@@ -6,6 +6,7 @@ tests/callflow). Every call is a real SIP dialog with RTP audio over loopback.
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -238,3 +239,30 @@ def test_call_that_sends_no_rtp_is_ended_politely(server: ServerProcess, tmp_pat
     bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
     assert any("didn't hear anything" in t for t in bot) and "Goodbye" in bot[-1]
     assert record["ended"] and _caller_turns(record) == []
+
+
+def test_stopping_the_server_mid_call_says_goodbye_and_exits_cleanly(
+    tmp_path: Path, speech_data_dir: Path
+) -> None:
+    # Its own server: this test stops it while a caller is on the line.
+    proc = start_server(tmp_path, data_dir=speech_data_dir, dialog="echo")
+    try:
+        proc.wait_ready()
+        caller = subprocess.Popen(
+            [sys.executable, "-m", "clinicline.cli", "call", "--to", proc.uri,
+             "--say", "hello I have a question", "--listen", "30"],
+            env=proc.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        time.sleep(12)  # the greeting, the caller's line, the echo reply under way
+        code = proc.stop()
+        out, _ = caller.communicate(timeout=120)
+    finally:
+        proc.stop()
+    # SIGTERM mid-call: the caller hears the shutdown prompt, the process exits 0 (no pjsua2
+    # object outlives the library), and the call record is closed.
+    assert code == 0, proc.log()[-3000:]
+    result = json.loads(out[out.index("{") :])
+    heard = " ".join([result["greeting"], *(t["heard"] for t in result["turns"])]).lower()
+    assert "call us back" in heard and result["hung_up_by"] == "bot", result
+    record = wait_for_record(proc, result["call_id"])
+    assert record["ended"] and record["disposition"], record
