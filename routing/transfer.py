@@ -193,6 +193,37 @@ class TransferCoordinator:
             await calls.set_fields(s, plan.call_id, disposition="abandoned")
         self._fire("transfer.abandoned", plan)
 
+    async def on_interrupted(self, plan: TransferPlan, at: datetime | None = None) -> None:
+        """The server is stopping with this caller mid-transfer: withdraw the offer and leave
+        a callback task (urgent wording for a flagged caller) unless one is already open."""
+        at = at or self._clock()
+        await self._drop_offer(plan, "call interrupted")
+        self._pending.pop(plan.call_id, None)
+        self._connected.pop(plan.call_id, None)
+        self.tokens.revoke_call(plan.call_id)
+        payload = plan.payload
+        flagged = payload.emergent or payload.triage.level != "none"
+        async with self.db.session() as s:
+            await calls.add_event(
+                s, call_id=plan.call_id, kind="transfer_interrupted", data=self._event_data(plan)
+            )
+            if plan.task_id is None:
+                patient_id = None if payload.patient is None else payload.patient.patient_id
+                note = (
+                    "URGENT: red-flag caller cut off mid-transfer (system restart). Call back now."
+                    if flagged
+                    else f"Caller cut off mid-transfer (system restart): {payload.reason}"
+                )
+                await tasks.create_task(
+                    s,
+                    kind="nurse_callback" if flagged or payload.queue == "nurse" else "callback",
+                    queue="nurse" if flagged else payload.queue,
+                    patient_id=patient_id,
+                    call_id=plan.call_id,
+                    note=note[:500],
+                )
+        self._fire("transfer.interrupted", plan)
+
     async def on_handed_off(self, plan: TransferPlan) -> None:
         """The caller was handed to the agent's phone (REFER): we no longer see the call.
 

@@ -110,6 +110,15 @@ class WarmTransfer:
                         Hangup("nobody answered"),
                     ]
                 )
+        except asyncio.CancelledError:
+            # The worker is stopping with this caller mid-transfer: nobody may be left
+            # without a person calling them back.
+            if plan is not None and not session.caller_gone.is_set():
+                try:
+                    await self.coordinator.on_interrupted(plan)
+                except Exception:
+                    log.exception("call %s: interrupted transfer not recorded", call_id)
+            raise
         finally:
             hold.cancel()
             log.info("call %s: transfer finished", call_id)

@@ -202,3 +202,48 @@ async def test_request_from_store_reads_flags_words_and_turns(clinic_db: Databas
     assert req.patient is not None and req.patient.verified and req.patient.dob is not None
     assert [line.text for line in req.transcript] == ["my chest hurts"]
     assert req.flagged
+
+
+async def test_a_transfer_cut_off_by_a_restart_leaves_an_urgent_nurse_callback(
+    clinic_db: Database,
+) -> None:
+    coordinator, hub, _, ids = await setup(clinic_db, OPEN_NOW, "nurse2")
+    plan = await coordinator.plan(request(emergent=True))
+    await coordinator.on_interrupted(plan)
+    async with clinic_db.session() as s:
+        report = await calls.call_report(s, "call-1")
+        [task] = [t for t in await open_tasks(s) if t.call_id == "call-1"]
+    assert "transfer_interrupted" in [e["kind"] for e in report["events"]]
+    assert task.kind == "nurse_callback" and task.queue == "nurse"
+    assert task.note is not None and task.note.startswith("URGENT")
+    assert hub.withdrawn == [(ids["nurse2"], "call-1", "call interrupted")]
+    assert coordinator.pending("call-1") is None
+    assert plan.token is not None and coordinator.tokens.resolve(plan.token) is None
+
+
+async def test_a_held_caller_gets_the_agent_who_frees_up_and_keeps_one_callback_task(
+    clinic_db: Database,
+) -> None:
+    coordinator, hub, _, ids = await setup(clinic_db, OPEN_NOW)
+    waiting = await coordinator.plan(request(queue="billing"))
+    assert waiting.target == "callback" and waiting.task_id is not None
+    assert await coordinator.retry_waiting(waiting) is None  # still nobody
+    async with clinic_db.session() as s:
+        await set_presence(s, ids["billing1"], "available")
+    offer = await coordinator.retry_waiting(waiting)
+    assert offer is not None and offer.target == "agent" and offer.task_id == waiting.task_id
+    assert hub.offers and hub.offers[-1][0] == ids["billing1"]
+    # The agent lets it ring out: back to waiting, with the same task, not a second one.
+    again = await coordinator.on_no_answer(offer)
+    assert again.target == "callback" and again.task_id == waiting.task_id
+    async with clinic_db.session() as s:
+        assert [t.task_id for t in await open_tasks(s) if t.call_id == "call-1"] == [
+            waiting.task_id
+        ]
+    async with clinic_db.session() as s:
+        await set_presence(s, ids["billing1"], "available")
+    offer = await coordinator.retry_waiting(again)
+    assert offer is not None
+    await coordinator.on_answered(offer)
+    async with clinic_db.session() as s:
+        assert not [t for t in await open_tasks(s) if t.call_id == "call-1"]
