@@ -130,7 +130,10 @@ class WebhookSender:
                     break  # the receiver rejects this request; retrying cannot help
             except (aiohttp.ClientError, TimeoutError) as exc:
                 status, error = None, type(exc).__name__
-            log.warning("webhook attempt failed", extra={"event": event, "attempt": attempt})
+            log.warning(
+                "webhook %s: attempt %d failed (%s)", event, attempt, error,
+                extra={"event": event, "attempt": attempt},
+            )  # fmt: skip
             if attempt < self.policy.attempts:
                 await asyncio.sleep(self.policy.delay_after(attempt))
         self._dead_letter(url, event, body, attempt, error)
@@ -152,4 +155,7 @@ class WebhookSender:
         self.dead_letter_file.parent.mkdir(parents=True, exist_ok=True)
         with self.dead_letter_file.open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
-        log.error("webhook dead-lettered", extra={"event": event, "attempts": attempts})
+        log.error(
+            "webhook %s: dead-lettered after %d attempts (%s)", event, attempts, error,
+            extra={"event": event, "attempts": attempts},
+        )  # fmt: skip

@@ -50,24 +50,25 @@ async def presence(request: web.Request) -> web.Response:
 
 @requires(post=True)
 async def accept(request: web.Request) -> web.Response:
-    console, staff = console_of(request), signed_in(request)
-    call_id = call_id_param(request)
-    try:
-        await console.coordinator.accept(call_id, staff.agent_id)
-    except UnknownTransfer:
-        return error(409, "this call is no longer offered to you")
-    return web.json_response({"call_id": call_id, "state": "accepted"}, headers=NO_STORE)
+    return await _answer_offer(request, "accepted")
 
 
 @requires(post=True)
 async def decline(request: web.Request) -> web.Response:
+    return await _answer_offer(request, "declined")
+
+
+async def _answer_offer(request: web.Request, answer: str) -> web.Response:
+    """The agent's answer to a call offered on their screen (the phone may answer too)."""
     console, staff = console_of(request), signed_in(request)
     call_id = call_id_param(request)
+    coordinator = console.coordinator
+    act = coordinator.accept if answer == "accepted" else coordinator.decline
     try:
-        await console.coordinator.decline(call_id, staff.agent_id)
+        await act(call_id, staff.agent_id)
     except UnknownTransfer:
         return error(409, "this call is no longer offered to you")
-    return web.json_response({"call_id": call_id, "state": "declined"}, headers=NO_STORE)
+    return web.json_response({"call_id": call_id, "state": answer}, headers=NO_STORE)
 
 
 @requires(post=True)
