@@ -80,6 +80,7 @@ class TransferCoordinator:
         self._pending: dict[str, TransferPlan] = {}
         self._connected: dict[str, TransferPlan] = {}
         self._offered: dict[str, set[int]] = {}
+        self._hold_since: dict[str, tuple[str, datetime]] = {}  # call -> (queue, since)
         self._listeners: list[PlanListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -125,6 +126,7 @@ class TransferCoordinator:
         """The agent (or on-call line) took the call: record time to answer, mark them busy."""
         at = at or self._clock()
         self._pending.pop(plan.call_id, None)
+        self.stop_holding(plan.call_id)
         self._connected[plan.call_id] = plan
         seconds = (at - plan.payload.transfer_requested).total_seconds()
         disposition = "emergency_transferred" if plan.payload.emergent else "transferred"
@@ -158,9 +160,34 @@ class TransferCoordinator:
         # An agent who lets a transfer ring out is marked away, so the next call skips them.
         return await self._move_on(plan, "transfer_no_answer", away=True)
 
+    def start_holding(self, plan: TransferPlan) -> int:
+        """A routine caller chose to hold; returns their place in line (1 = next).
+
+        Callers keep the place they first took, also when an offer to an agent fails and
+        they go back to holding.
+        """
+        self._hold_since.setdefault(plan.call_id, (plan.queue, self._clock()))
+        return self.place_in_line(plan.call_id)
+
+    def stop_holding(self, call_id: str) -> None:
+        """The caller left the line for good (answered, hung up, took the callback)."""
+        self._hold_since.pop(call_id, None)
+
+    def place_in_line(self, call_id: str) -> int:
+        queue, since = self._hold_since[call_id]
+        ahead = [
+            other
+            for other, (q, t) in self._hold_since.items()
+            if q == queue and (t, other) < (since, call_id)
+        ]
+        return len(ahead) + 1
+
     async def retry_waiting(self, plan: TransferPlan) -> TransferPlan | None:
-        """A caller holding for the next free person: an agent plan if someone is free now,
-        else None (their callback task stands, so hanging up loses nothing)."""
+        """A caller holding for the next free person: an agent plan if someone is free now
+        and nobody has held longer, else None (their callback task stands, so hanging up
+        loses nothing)."""
+        if plan.call_id in self._hold_since and self.place_in_line(plan.call_id) > 1:
+            return None  # first come, first served
         now = self._clock()
         async with self.db.session() as s:
             # Everyone is eligible again: whoever declined a while ago may be free now.
@@ -181,6 +208,7 @@ class TransferCoordinator:
         at = at or self._clock()
         await self._drop_offer(plan, "caller hung up")
         self._pending.pop(plan.call_id, None)
+        self.stop_holding(plan.call_id)
         self.tokens.revoke_call(plan.call_id)
         waited = (at - plan.payload.transfer_requested).total_seconds()
         async with self.db.session() as s:
@@ -199,6 +227,7 @@ class TransferCoordinator:
         at = at or self._clock()
         await self._drop_offer(plan, "call interrupted")
         self._pending.pop(plan.call_id, None)
+        self.stop_holding(plan.call_id)
         self._connected.pop(plan.call_id, None)
         self.tokens.revoke_call(plan.call_id)
         payload = plan.payload

@@ -46,10 +46,11 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
             "Everyone on our team is helping other callers right now. "
             "Please stay on the line for the next available person."
         ),
-        "still_holding": (
-            "Thank you for holding. You are still in line. "
+        "still_holding_next": (
+            "Thank you for holding. You are next in line. "
             "To have us call you back instead, press 2."
         ),
+        "still_holding": "To have us call you back instead, press 2.",
         "callback_confirmed": (
             "All right. Someone from our team will call you back as soon as possible. "
             "If this is an emergency, hang up and dial 911."

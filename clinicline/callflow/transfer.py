@@ -121,6 +121,7 @@ class WarmTransfer:
             raise
         finally:
             hold.cancel()
+            self.coordinator.stop_holding(call_id)  # however it ended, they left the line
             log.info("call %s: transfer finished", call_id)
 
     async def _hold_or_callback(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from routing.transfer import TransferCoordinator, TransferPlan
-from voice.session.actions import CallerTurn, CollectDigits, PlayPrompt
+from voice.session.actions import Action, CallerTurn, CollectDigits, PlayPrompt, Say
 from voice.session.call_session import CallSession
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,10 @@ class QueueWait:
         loop = asyncio.get_running_loop()
         started = loop.time()
         reminded = started
+        place = self.coordinator.start_holding(plan)
+        await session.recorder.event(session.call, "holding", {"place_in_line": place})
         music = loop.create_task(self.hold_music(session))
+        handed_over = False
         try:
             while not self._interrupted(session):
                 try:
@@ -115,13 +118,14 @@ class QueueWait:
                     log.exception("call %s: queue retry failed", session.call.call_id)
                     offer = None
                 if offer is not None:
+                    handed_over = True
                     return offer
                 if loop.time() - started > self.settings.max_hold:
                     return None
                 if loop.time() - reminded > self.settings.reminder:
                     music.cancel()
                     session.media.clear()
-                    await session.perform([PlayPrompt("still_holding")])
+                    await session.perform(self._reminder(plan.call_id))
                     music = loop.create_task(self.hold_music(session))
                     reminded = loop.time()
                 await session.perform([CollectDigits(max_digits=1, purpose="queue_choice")])
@@ -135,6 +139,19 @@ class QueueWait:
         finally:
             music.cancel()
             session.media.clear()
+            if not handed_over:
+                # The caller is off the line (callback, hang-up, red flag or time's up);
+                # while an agent rings for them they keep their place.
+                self.coordinator.stop_holding(session.call.call_id)
+
+    def _reminder(self, call_id: str) -> list[Action]:
+        place = self.coordinator.place_in_line(call_id)
+        if place == 1:
+            return [PlayPrompt("still_holding_next")]
+        return [
+            Say(f"Thank you for holding. You are number {place} in line."),
+            PlayPrompt("still_holding"),
+        ]
 
     @staticmethod
     def _interrupted(session: CallSession) -> bool:

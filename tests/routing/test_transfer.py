@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -247,3 +247,25 @@ async def test_a_held_caller_gets_the_agent_who_frees_up_and_keeps_one_callback_
     await coordinator.on_answered(offer)
     async with clinic_db.session() as s:
         assert not [t for t in await open_tasks(s) if t.call_id == "call-1"]
+
+
+async def test_held_callers_are_served_first_come_first_served(clinic_db: Database) -> None:
+    coordinator, _, clock, ids = await setup(clinic_db, OPEN_NOW)
+    async with clinic_db.session() as s:
+        await calls.open_call(s, call_id="call-2", caller_number="+15550100002", started=OPEN_NOW)
+    first = await coordinator.plan(request(queue="billing"))
+    clock.now += timedelta(seconds=20)
+    second = await coordinator.plan(replace(request(queue="billing"), call_id="call-2"))
+    assert coordinator.start_holding(first) == 1
+    assert coordinator.start_holding(second) == 2
+    async with clinic_db.session() as s:
+        await set_presence(s, ids["billing1"], "available")
+    # The one free agent goes to whoever has held longest, even if the other asks first.
+    assert await coordinator.retry_waiting(second) is None
+    offer = await coordinator.retry_waiting(first)
+    assert offer is not None and offer.call_id == "call-1"
+    # An offer that rings out sends them back to the line with their place kept.
+    back = await coordinator.on_no_answer(offer)
+    assert coordinator.start_holding(back) == 1 and coordinator.place_in_line("call-2") == 2
+    coordinator.stop_holding("call-1")
+    assert coordinator.place_in_line("call-2") == 1
