@@ -119,6 +119,30 @@ def _year_from(tokens: list[str], today: date) -> int | None:
     return _full_year(*parsed, today) if parsed else None
 
 
+# Whisper can take "March fourth" for a name and write "Mark IV": a Roman numeral day after a
+# word that sounds like a month. Both repairs apply only where a day and a year come with it.
+_ROMAN_DAY = re.compile(r"\b(?=[XVI]{2,6}\b)(X{0,3})(IX|IV|V?I{0,3})\b")
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
+_MONTH_SOUNDALIKES = {"mark": "march", "marc": "march", "marsh": "march", "marks": "march"}
+
+
+def _roman(numeral: str) -> int:
+    total = 0
+    for i, ch in enumerate(numeral):
+        value = _ROMAN_VALUES[ch]
+        nxt = _ROMAN_VALUES[numeral[i + 1]] if i + 1 < len(numeral) else 0
+        total += -value if value < nxt else value
+    return total
+
+
+def _arabic_days(text: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        value = _roman(match.group(0))
+        return str(value) if 1 <= value <= 31 else match.group(0)
+
+    return _ROMAN_DAY.sub(repl, text)
+
+
 def parse_dob(text: str, today: date) -> date | None:
     """A date of birth from any spoken or keyed form, or None if unusable.
 
@@ -126,7 +150,7 @@ def parse_dob(text: str, today: date) -> date | None:
     "03041972" (keypad), "oh three oh four nineteen seventy two". Future and impossible
     dates give None.
     """
-    tokens = [t for t in _tokens(text) if t not in _FILLER]
+    tokens = [t for t in _tokens(_arabic_days(text)) if t not in _FILLER]
     if not tokens:
         return None
     digits = _single_digits(tokens)
@@ -135,6 +159,13 @@ def parse_dob(text: str, today: date) -> date | None:
     month_at = next((i for i, t in enumerate(tokens) if t in MONTHS), None)
     if month_at is not None:
         return _with_month_name(tokens, month_at, today)
+    heard_as = next((i for i, t in enumerate(tokens) if t in _MONTH_SOUNDALIKES), None)
+    if heard_as is not None:
+        repaired = list(tokens)
+        repaired[heard_as] = _MONTH_SOUNDALIKES[tokens[heard_as]]
+        found = _with_month_name(repaired, heard_as, today)
+        if found is not None:
+            return found
     return _all_numbers(tokens, today)
 
 

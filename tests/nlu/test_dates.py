@@ -115,3 +115,21 @@ def test_when_as_soon_as_possible_is_the_next_two_weeks() -> None:
 
 def test_when_without_any_wish_is_none() -> None:
     assert parse_when("I need a refill", NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        ("Mark IV, 1972.", date(1972, 3, 4)),  # whisper's "March fourth" as a name
+        ("marsh fourth nineteen seventy two", date(1972, 3, 4)),
+        ("the IV of March 1972", date(1972, 3, 4)),
+        ("June XXXI 1980", None),  # no such day
+        ("Mark", None),  # a name alone is not a date
+        ("Mark Lopez", None),
+        ("Louis XIV 1972", None),
+    ],
+)
+def test_dob_survives_common_mishearings_without_inventing_dates(
+    heard: str, expected: date | None
+) -> None:
+    assert parse_dob(heard, TODAY) == expected
