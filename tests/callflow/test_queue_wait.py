@@ -86,7 +86,7 @@ def test_a_caller_who_chooses_a_callback_keeps_an_open_callback_task(
     clinic: ServerProcess,
 ) -> None:
     result = phone_call(
-        clinic, "--dtmf", "0", "--wait", "9", "--dtmf", "2", "--listen", "14"
+        clinic, "--dtmf", "0", "--dtmf", "2", "--listen", "10"
     )
     heard = _heard(result)
     assert "hold" in heard and "call you back" in heard, heard
@@ -101,8 +101,8 @@ def test_a_red_flag_on_hold_goes_to_the_nurse_path_and_a_hang_up_keeps_the_callb
     clinic: ServerProcess,
 ) -> None:
     result = phone_call(
-        clinic, "--dtmf", "0", "--wait", "9", "--say", "I'll hold", "--wait", "6",
-        "--say", "my husband just collapsed and he is not breathing", "--wait", "8",
+        clinic, "--dtmf", "0", "--say", "I'll hold", "--wait", "3",
+        "--say", "my husband just collapsed and he is not breathing", "--listen", "2",
     )  # fmt: skip
     record = wait_for_record(clinic, result["call_id"])
     events = record["events"]
@@ -136,7 +136,7 @@ async def test_a_caller_who_holds_reaches_the_agent_who_becomes_free(
         already = _calls_with_event(clinic, "queue_choice")
         caller = asyncio.create_task(
             asyncio.to_thread(
-                phone_call, clinic, "--dtmf", "0", "--wait", "9", "--dtmf", "1",
+                phone_call, clinic, "--dtmf", "0", "--dtmf", "1",
                 "--listen", "60",
             )
         )  # fmt: skip
