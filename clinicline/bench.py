@@ -330,8 +330,9 @@ def _markdown(results: dict[str, Any]) -> str:
             )
         lines += [
             "",
-            "One call at a time; the dialogs' fixed reply pieces are pre-rendered at start-up, "
-            "replies with names and dates are synthesised live.",
+            f"Run {results.get('clinic_run', results['date'])}, one call at a time; the "
+            "dialogs' fixed reply pieces are pre-rendered at start-up, replies with names and "
+            "dates are synthesised live.",
         ]
     lines += ["", "![turn latency](latency.png)", ""]
     return "\n".join(lines)
@@ -348,14 +349,21 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
             "python": platform.python_version(),
             "platform": platform.platform(),
         },
-        "voice": await bench_voice(levels, args.turns, ["piper", "flite"]),
     }
-    if not args.skip_dialogs:
-        results["dialogs"] = await bench_dialogs(config, [1, 8], args.turns)
-        calls_dir = Path(__file__).resolve().parents[2] / "shared" / "eval" / "calls"
-        scripts = [calls_dir / name for name in ("refill.yaml", "schedule.yaml")]
-        if all(script.exists() for script in scripts):
-            results["clinic"] = await bench_clinic(scripts, repeats=3)
+    calls_dir = Path(__file__).resolve().parents[2] / "shared" / "eval" / "calls"
+    scripts = [calls_dir / name for name in ("refill.yaml", "schedule.yaml")]
+    if args.only_clinic:
+        # Keep the last full run's other sections; replace the product-dialog one.
+        previous = out / "results.json"
+        if previous.exists():
+            results = {**json.loads(previous.read_text()), "clinic_run": results["date"]}
+        results["clinic"] = await bench_clinic(scripts, repeats=3)
+    else:
+        results["voice"] = await bench_voice(levels, args.turns, ["piper", "flite"])
+        if not args.skip_dialogs:
+            results["dialogs"] = await bench_dialogs(config, [1, 8], args.turns)
+            if all(script.exists() for script in scripts):
+                results["clinic"] = await bench_clinic(scripts, repeats=3)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     _plot(results, out / "latency.png")
     (out / "README.md").write_text(_markdown(results))

@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--calls", default="1,4", help="concurrency levels, e.g. 1,4")
     bench.add_argument("--turns", type=int, default=4, help="caller turns per call")
     bench.add_argument("--skip-dialogs", action="store_true", help="skip the Rasa part")
+    bench.add_argument(
+        "--only-clinic", action="store_true", help="only the product dialog over SIP (Rasa)"
+    )
     return parser
 
 
