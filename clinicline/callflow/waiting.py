@@ -27,7 +27,8 @@ _CALLBACK = re.compile(
     r"\b(call(ing)?\s*(me\s+|us\s+)?back|callback|ring\s+me(\s+back)?|call\s+me|"
     r"phone\s+me|later|two)\b"
 )
-_HOLD = re.compile(r"\b(hold|wait|stay|one|won|keep\s+me|i'?ll\s+hang\s+on|hang\s+on)\b")
+# "hold" may come glued to the word before it on a bad line ("I'll hold" heard as "Alphold").
+_HOLD = re.compile(r"(hold|\bwait|\bstay|\bone|\bwon|\bkeep\s+me|\bhang\s+on)\b")
 _REFUSAL = re.compile(r"\b(no|not|don'?t|rather\s+not)\b")
 
 

@@ -12,6 +12,7 @@ from voice.session.actions import CallerTurn
     ("said", "choice"),
     [
         ("I'll hold", "hold"),
+        ("Alphold.", "hold"),  # whisper on a short "I'll hold"
         ("hold please", "hold"),
         ("I can wait", "hold"),
         ("I'll stay on the line", "hold"),

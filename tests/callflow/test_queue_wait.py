@@ -101,7 +101,7 @@ def test_a_red_flag_on_hold_goes_to_the_nurse_path_and_a_hang_up_keeps_the_callb
     clinic: ServerProcess,
 ) -> None:
     result = phone_call(
-        clinic, "--dtmf", "0", "--say", "I'll hold", "--wait", "3",
+        clinic, "--dtmf", "0", "--say", "I would like to hold please", "--wait", "3",
         "--say", "my husband just collapsed and he is not breathing", "--listen", "2",
     )  # fmt: skip
     record = wait_for_record(clinic, result["call_id"])

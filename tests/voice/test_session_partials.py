@@ -18,7 +18,7 @@ from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
 from voice.asr.base import Transcript
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
-from voice.session.actions import CallInfo, CallOutcome, PlayPrompt, Say
+from voice.session.actions import CallInfo, CallOutcome, Hangup, PlayPrompt, Say
 from voice.session.call_session import CallSession, SessionConfig
 from voice.tts.piper import PiperSynthesizer
 
@@ -160,6 +160,78 @@ async def test_emergent_partial_interrupts_the_bot_mid_sentence_even_without_bar
         assert notice.endswith("[interrupted]"), recorder.turns
     finally:
         run.cancel()  # the session says goodbye while the queue still drains
+        await asyncio.gather(run, return_exceptions=True)
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+
+
+class WholeUtteranceStandIn:
+    """Non-streaming recogniser stand-in: every utterance is heard as `text`."""
+
+    name = "utterance-stand-in"
+    streaming = False
+    sample_rate = 8000
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def new_stream(
+        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+    ) -> _Utterance:
+        return _Utterance(self.text)
+
+
+class _Utterance:
+    def __init__(self, text: str) -> None:
+        self.text, self.samples = text, 0
+
+    def accept(self, pcm: np.ndarray) -> str | None:
+        self.samples += len(pcm)
+        return None
+
+    def finish(self) -> Transcript:
+        return Transcript(self.text, 0.9, self.samples / 8000, 0.0)
+
+
+class GoodbyeAtOnce(EchoConversation):
+    """Says goodbye (no barge-in) and hangs up straight after the greeting."""
+
+    async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say | Hangup]:
+        return [Say("Thank you for calling. Goodbye. " * 3, barge_in=False), Hangup("done")]
+
+
+async def test_a_red_flag_said_over_the_goodbye_calls_the_hang_up_off(
+    piper: PiperSynthesizer,
+) -> None:
+    recorder, media, hung_up = MemoryRecorder(), QueueMedia(), []
+    session = CallSession(
+        CallInfo("last-words", None, datetime.now()),
+        conversation=GoodbyeAtOnce(TriageEngine.default()),
+        recorder=recorder,
+        media=media,
+        recognizer=WholeUtteranceStandIn("wait my husband just collapsed and is not breathing"),
+        synthesizer=piper,
+        prompts=TonePrompts(),
+        hangup=lambda: hung_up.append(True),
+        config=SessionConfig(silence_timeout=30),
+    )
+    drain = asyncio.get_running_loop().create_task(media.drain())
+    run = asyncio.get_running_loop().create_task(session.run())
+    try:
+        while media.queued_frames == 0:  # the goodbye has started playing
+            await asyncio.sleep(0.02)
+        speech = np.concatenate(list(piper.synthesize("wait, my husband just collapsed")))
+        for frame in chunk_frames(np.concatenate([speech, np.zeros(8000, dtype=np.int16)])):
+            session.on_frame(frame.pcm)
+            await asyncio.sleep(0.02)
+        for _ in range(100):  # the emergency prompt follows once the words are screened
+            if 1000 in media.first_samples:
+                break
+            await asyncio.sleep(0.05)
+        assert 1000 in media.first_samples, recorder.turns
+        assert not hung_up and "closed" not in recorder.events, recorder.events
+    finally:
+        run.cancel()
         await asyncio.gather(run, return_exceptions=True)
         drain.cancel()
         await asyncio.gather(drain, return_exceptions=True)

@@ -164,6 +164,7 @@ class CallSession:
         # Set once screening raised actions (a red flag) while the run loop may be busy
         # elsewhere, e.g. a caller on hold: whoever holds the call should hand it back.
         self.flag_raised = asyncio.Event()
+        self._transcribing = 0  # utterances being recognised and screened right now
         self.latencies: list[float] = []
         self.barge_ins = 0
 
@@ -242,7 +243,16 @@ class CallSession:
     def _confirm(self, pending: _Pending) -> None:
         if self._pending is pending:
             self._pending = None
-            self._spawn(self._transcribe(pending))
+            # Counted from now, not from when the task first runs: a hang-up waiting for the
+            # caller's last words must never see a gap between "pending" and "transcribing".
+            self._transcribing += 1
+            task = self._loop.create_task(self._transcribe(pending))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._transcribed)
+
+    def _transcribed(self, _task: asyncio.Task[None]) -> None:
+        self._transcribing -= 1
 
     async def _decode(self, stream: RecognitionStream, pcm: np.ndarray) -> Transcript | None:
         def run() -> Transcript:
@@ -420,8 +430,27 @@ class CallSession:
                 if self._transfer is not None:
                     await self._transfer.transfer(self, action)
             elif isinstance(action, Hangup):
+                if await self._red_flag_in_last_words():
+                    return  # the run loop plays the red-flag actions instead of hanging up
                 await self._finish("bot", action.reason)
                 return
+
+    async def _red_flag_in_last_words(self, limit: float = 5.0) -> bool:
+        """Before the bot hangs up, hear out what the caller is still saying.
+
+        Someone who says "he just collapsed" over the goodbye must not be cut off: wait (up
+        to `limit` seconds) until words under way are recognised and screened, and call the
+        hang-up off if they raised a red flag.
+        """
+        deadline = self._loop.time() + limit
+        while (
+            not self.flag_raised.is_set()
+            and not self.caller_gone.is_set()
+            and self._loop.time() < deadline
+            and (self._vad.in_speech or self._pending is not None or self._transcribing)
+        ):
+            await asyncio.sleep(0.05)
+        return self.flag_raised.is_set() and not self.caller_gone.is_set()
 
     async def _finish(self, by: str, reason: str) -> None:
         if self.ended:
