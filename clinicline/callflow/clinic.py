@@ -27,7 +27,6 @@ from integrations.services.tasks import create_task
 from integrations.store import Database
 from integrations.store.models import Call
 from nlu.confirm import yes_no
-from nlu.dates import MONTH_NAMES
 from nlu.triage import Level, TriageEngine, TriageResult
 from voice.session.actions import (
     Action,
@@ -121,7 +120,6 @@ class ClinicConversation:
         self.silence_reprompts = silence_reprompts
         self.state = _State()
         self._hints: list[str] = []
-        self._expect_date = False
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
 
@@ -179,7 +177,9 @@ class ClinicConversation:
 
     # -- the call ----------------------------------------------------------------------
     def hints(self, call: CallInfo) -> Sequence[str]:
-        return [*self._hints, *MONTH_NAMES] if self._expect_date else self._hints
+        # Month names are deliberately not hinted when a date is asked: measured with whisper
+        # tiny.en, a list of them made "July nineteenth nineteen ninety" come out "July, 1990".
+        return self._hints
 
     async def start(self, call: CallInfo) -> Sequence[Action]:
         # Hints load while the greeting plays: the greeting never waits for the store.
@@ -228,10 +228,6 @@ class ClinicConversation:
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         actions = bot_actions(messages)
-        # A date is asked for: let the recogniser expect month names ("March fourth", which
-        # whisper otherwise can hear as "Mark IV").
-        said = " ".join(a.text for a in actions if isinstance(a, Say)).lower()
-        self._expect_date = "date of birth" in said or "what date" in said
         for action in actions:
             if isinstance(action, Transfer):
                 self._mark_transfer(call, action)
