@@ -135,6 +135,26 @@ def start_server(
     return ServerProcess(sip_port, http_port, db_url, data_dir, process, log_path, full_env)
 
 
+def start_demo_clinic(
+    tmp: Path,
+    *,
+    data_dir: Path,
+    env: dict[str, str],
+    extra_args: Sequence[str] = ("--no-rasa",),
+) -> ServerProcess:
+    """`serve` with the product dialog on a freshly seeded demo clinic in `tmp`, ready."""
+    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    subprocess.run(
+        [*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, capture_output=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    server = start_server(
+        tmp, data_dir=data_dir, dialog="clinic", db_url=db_url, extra_args=extra_args, env=env
+    )
+    server.wait_ready()
+    return server
+
+
 def phone_call(server: ServerProcess, *args: str, timeout: float = 180.0) -> dict[str, Any]:
     """Run `clinicline call` against the server and return its JSON log."""
     answered = server.log().count(" answered (")

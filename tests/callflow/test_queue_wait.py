@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, start_server, wait_for_record
+from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
 
 pytestmark = pytest.mark.slow
 
@@ -32,21 +32,9 @@ FRONT_DESK = "127.0.0.1:5070"  # front1 in the demo clinic
 def clinic(
     tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
 ) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("queue-wait")
-    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    server = start_server(
-        tmp,
+    server = start_demo_clinic(
+        tmp_path_factory.mktemp("queue-wait"),
         data_dir=speech_data_dir,
-        dialog="clinic",
-        db_url=db_url,
-        extra_args=["--no-rasa"],
         env={
             "CLINICLINE_HOURS_FILE": str(HOURS),
             "CLINICLINE_RING_TIMEOUT": "8",
@@ -54,7 +42,6 @@ def clinic(
         },
     )
     try:
-        server.wait_ready()
         yield server
     finally:
         assert server.stop() == 0, server.log()[-3000:]
@@ -85,9 +72,7 @@ def _heard(result: dict[str, Any]) -> str:
 def test_a_caller_who_chooses_a_callback_keeps_an_open_callback_task(
     clinic: ServerProcess,
 ) -> None:
-    result = phone_call(
-        clinic, "--dtmf", "0", "--dtmf", "2", "--listen", "10"
-    )
+    result = phone_call(clinic, "--dtmf", "0", "--wait", "9", "--dtmf", "2", "--listen", "14")
     heard = _heard(result)
     assert "hold" in heard and "call you back" in heard, heard
     record = wait_for_record(clinic, result["call_id"])

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, start_server, wait_for_record
+from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +31,9 @@ NURSE = "127.0.0.1:5074"  # nurse1 in the demo clinic
 def clinic(
     tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
 ) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("refer")
-    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    server = start_server(
-        tmp,
+    server = start_demo_clinic(
+        tmp_path_factory.mktemp("refer"),
         data_dir=speech_data_dir,
-        dialog="clinic",
-        db_url=db_url,
-        extra_args=["--no-rasa"],
         env={
             "CLINICLINE_HOURS_FILE": str(HOURS),
             "CLINICLINE_RING_TIMEOUT": "10",
@@ -53,7 +41,6 @@ def clinic(
         },
     )
     try:
-        server.wait_ready()
         yield server
     finally:
         assert server.stop() == 0, server.log()[-3000:]

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, start_server, wait_for_record
+from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
 
 pytestmark = pytest.mark.slow
 
@@ -30,25 +30,12 @@ ON_CALL = "127.0.0.1:5090"
 def clinic(
     tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
 ) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("transfers")
-    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    server = start_server(
-        tmp,
+    server = start_demo_clinic(
+        tmp_path_factory.mktemp("transfers"),
         data_dir=speech_data_dir,
-        dialog="clinic",
-        db_url=db_url,
-        extra_args=["--no-rasa"],
         env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "6"},
     )
     try:
-        server.wait_ready()
         yield server
     finally:
         assert server.stop() == 0, server.log()[-3000:]
