@@ -22,6 +22,7 @@ from voice.phone.script import (
     Step,
     WaitStep,
     load_script,
+    parse_barge,
 )
 
 
@@ -39,6 +40,8 @@ def build_script(args: argparse.Namespace) -> CallScript:
             extra.append(PlayStep(Path(value)))
         elif kind == "wait":
             extra.append(WaitStep(float(value)))
+        elif kind in ("barge", "say-after"):
+            extra.append(parse_barge(value, from_bot=kind == "barge"))
         else:
             extra.append(DtmfStep(value, "sip_info" if args.info_dtmf else "rfc2833"))
     return CallScript(
@@ -135,6 +138,8 @@ async def run_answer(args: argparse.Namespace) -> int:
         say=args.say,
         stay=args.stay,
         accept_replaces=not args.refuse_replaces,
+        accept_key=None if args.accept_key in ("", "none") else args.accept_key,
+        accept_after=args.accept_after,
     )
     log = await phone.run(calls=args.calls, timeout=args.timeout)
     if not args.no_transcribe and any(c.answered for c in log.calls):

@@ -81,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument(
         "--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds"
     )
+    call.add_argument(
+        "--barge",
+        action=_Step,
+        dest="steps",
+        metavar="S:TEXT",
+        help="speak TEXT S seconds into the bot's next words, without waiting for it to finish",
+    )
+    call.add_argument(
+        "--say-after",
+        action=_Step,
+        dest="steps",
+        metavar="S:TEXT",
+        help="speak TEXT S seconds after the previous step, whatever the line is doing",
+    )
     call.add_argument("--info-dtmf", action="store_true", help="send digits as SIP INFO")
     call.add_argument(
         "--refuse-refer",
@@ -119,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--say", default="", help="what the agent says once connected")
     agent.add_argument("--stay", type=float, default=12.0, metavar="S", help="seconds on the call")
     agent.add_argument("--calls", type=int, default=1, help="calls to take before exiting")
+    agent.add_argument(
+        "--accept-key",
+        default="1",
+        help="key pressed after the whispered summary to take the call ('none': never)",
+    )
+    agent.add_argument(
+        "--accept-after",
+        type=float,
+        metavar="S",
+        help="press the accept key S seconds after answering, not when the summary ends",
+    )
     agent.add_argument(
         "--refuse-replaces",
         action="store_true",

@@ -38,6 +38,7 @@ class HostPort:
 
 
 TRANSFER_MODES = ("bridge", "refer")
+TRANSFER_ACCEPT = ("key", "answer")
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,26 @@ class Config:
     # "refer": once the agent has heard the summary, REFER with Replaces hands the caller
     # to the agent's phone and frees both worker slots; bridging remains the fallback.
     transfer_mode: str = "bridge"
+    # "key": after the whispered summary the agent presses 1 (or Accept in the console) to
+    # take the call, so a voicemail that picks up never gets the caller; "answer": answering
+    # the phone is enough.
+    transfer_accept: str = "key"
+    accept_timeout: float = 15.0  # seconds to press 1 before the next agent is tried
     console_secret: str = ""  # signs console cookies; empty: a new secret each start
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.transfer_mode not in TRANSFER_MODES:
-            raise ConfigError(
-                f"setting transfer_mode: {self.transfer_mode!r} is not one of "
-                f"{', '.join(TRANSFER_MODES)}"
-            )
+        for name, allowed in (
+            ("transfer_mode", TRANSFER_MODES),
+            ("transfer_accept", TRANSFER_ACCEPT),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(
+                    f"setting {name}: {value!r} is not one of {', '.join(allowed)}"
+                )
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -136,8 +136,11 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 ring_timeout=config.ring_timeout,
                 waiting=WaitSettings(max_hold=config.max_hold_seconds),
                 mode=config.transfer_mode,
+                accept=config.transfer_accept,
+                accept_timeout=config.accept_timeout,
             ),
         )
+        services.coordinator.add_listener(services.worker.transfer.on_console)
         try:
             info = await services.worker.start()
         except OSError as exc:

@@ -28,6 +28,24 @@ class ScreenPop:
         }
 
 
+@dataclass(frozen=True)
+class FlagAlert:
+    """A red flag raised on a call that already reached a person."""
+
+    level: str
+    flags: tuple[str, ...]
+    trigger_words: tuple[str, ...]
+    at: str  # ISO time the flag fired
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "flags": list(self.flags),
+            "trigger_words": list(self.trigger_words),
+            "at": self.at,
+        }
+
+
 class ConsoleHub(Protocol):
     """Delivery of screen-pops and live call updates to signed-in agents."""
 
@@ -45,4 +63,8 @@ class ConsoleHub(Protocol):
 
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         """The agent's leg ended: the console asks for a disposition and notes."""
+        ...
+
+    async def flag(self, agent_id: int, call_id: str, alert: FlagAlert) -> None:
+        """A red flag said on a call the agent is already talking on: show it at once."""
         ...

@@ -20,10 +20,10 @@ from integrations.services import calls, tasks
 from integrations.services.agents import AgentInfo
 from integrations.store import Database
 from routing.context import TransferRequest
-from routing.cti import CtiPayload, TranscriptLine, summary_sentence
+from routing.cti import CtiPayload, TranscriptLine, TriageContext, summary_sentence
 from routing.errors import RoutingError, UnknownTransfer
 from routing.hours import BusinessHours
-from routing.hub import ConsoleHub, ScreenPop
+from routing.hub import ConsoleHub, FlagAlert, ScreenPop
 from routing.presence import Presence
 from routing.selection import pick_agent
 from routing.tokens import ContextTokens
@@ -252,6 +252,65 @@ class TransferCoordinator:
                     note=note[:500],
                 )
         self._fire("transfer.interrupted", plan)
+
+    async def on_escalated(self, plan: TransferPlan) -> None:
+        """A red flag turned this transfer into another one (the emergent transfer, or the
+        nurse queue for an urgent flag): this offer is withdrawn and its reservation freed;
+        the new transfer plans afresh. A held caller's callback task stays open."""
+        await self._drop_offer(plan, "red flag: moved to the nurse line")
+        self._pending.pop(plan.call_id, None)
+        self.stop_holding(plan.call_id)
+        self.tokens.revoke_call(plan.call_id)
+        async with self.db.session() as s:
+            await calls.add_event(
+                s, call_id=plan.call_id, kind="transfer_escalated", data=self._event_data(plan)
+            )
+        self._fire("transfer.escalated", plan)
+
+    async def escalate_in_place(
+        self, plan: TransferPlan, alert: FlagAlert, *, emergent: bool
+    ) -> TransferPlan:
+        """A red flag while a nurse (or the on-call line) is already on the consult leg: keep
+        her and tell her. The payload takes the new level and flags, her console card is
+        replaced by the emergent one, and the returned plan's whisper says what changed."""
+        old = plan.payload.triage
+        triage = TriageContext(
+            level=alert.level,
+            flags=tuple(dict.fromkeys([*old.flags, *alert.flags])),
+            trigger_words=tuple(dict.fromkeys([*old.trigger_words, *alert.trigger_words])),
+        )
+        payload = replace(plan.payload, triage=triage, emergent=plan.payload.emergent or emergent)
+        whisper = "Update. " + summary_sentence(payload)
+        payload = replace(payload, summary=whisper)
+        new = replace(plan, payload=payload, whisper=whisper)
+        if plan.call_id in self._pending:
+            self._pending[plan.call_id] = new
+        if new.agent is not None:
+            pop = ScreenPop(new.call_id, payload, whisper, new.queue, payload.emergent)
+            await self.hub.offer(new.agent.agent_id, pop)
+        async with self.db.session() as s:
+            await calls.add_event(
+                s,
+                call_id=plan.call_id,
+                kind="transfer_escalated",
+                data={**self._event_data(new), "in_place": True},
+            )
+        self._fire("transfer.escalated", new)
+        return new
+
+    async def flag_on_call(self, plan: TransferPlan, alert: FlagAlert) -> None:
+        """A red flag said on a bridged call: the person on the line sees it on her console
+        now (the bot stays quiet: she is talking with the caller)."""
+        if plan.agent is not None:
+            await self.hub.flag(plan.agent.agent_id, plan.call_id, alert)
+        async with self.db.session() as s:
+            await calls.add_event(
+                s,
+                call_id=plan.call_id,
+                kind="flag_on_call",
+                data={**self._event_data(plan), "level": alert.level, "flags": list(alert.flags)},
+            )
+        self._fire("call.flagged", plan)
 
     async def on_handed_off(self, plan: TransferPlan) -> None:
         """The caller was handed to the agent's phone (REFER): we no longer see the call.

@@ -296,11 +296,14 @@ class VoiceWorker:
             consult.ended.set()
             loop.call_soon(self._forget_consult, consult)
 
+        def on_dtmf(digit: str, _method: str) -> None:
+            consult.keys.put_nowait(digit)
+
         try:
             consult.sip = make_call(
                 self._account,
                 uri,
-                CallEvents(on_media=on_media, on_disconnected=on_disconnected),
+                CallEvents(on_media=on_media, on_disconnected=on_disconnected, on_dtmf=on_dtmf),
                 headers,
             )
         except pj.Error as exc:
@@ -315,11 +318,19 @@ class VoiceWorker:
         ]
         if give_up is not None:
             waiters.append(asyncio.ensure_future(give_up.wait()))
-        done, pending = await asyncio.wait(
-            waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        for waiter in pending:
-            waiter.cancel()
+        try:
+            done, _pending = await asyncio.wait(
+                waiters, timeout=ring_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:
+            # Whoever asked for this leg stopped wanting it (a red flag re-routes the call,
+            # the worker stops): it must not go on ringing the wrong person.
+            consult.status = 487
+            consult.hangup()
+            raise
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
         if not done:  # rang out: give up on this agent
             consult.status = 408
             consult.hangup()
@@ -467,10 +478,17 @@ class ConsultLeg:
     heard_frames: int = 0
     # Receives the agent's audio frames once set (the transcript of the bridged call).
     listener: Callable[[np.ndarray], None] | None = None
+    # Keys the agent pressed (e.g. "1" to take the call after the whisper).
+    keys: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     def speak(self, pcm: object) -> None:
         if self.tap is not None:
             self.tap.enqueue(pcm)  # type: ignore[arg-type]
+
+    def hush(self) -> None:
+        """Drop what is still queued for the agent to hear."""
+        if self.tap is not None:
+            self.tap.clear()
 
     async def drained(self) -> None:
         while self.tap is not None and self.tap.queued_frames and not self.ended.is_set():

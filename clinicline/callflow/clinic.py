@@ -2,11 +2,17 @@
 
 Order of concerns on every caller turn:
 1. `screen` — the deterministic red-flag engine, synchronous, depending on nothing that can
-   be down. An emergent flag plays the pre-rendered emergency message (no barge-in) and
-   starts the nurse transfer. No identity check comes first.
-2. An urgent flag offers the nurse now; a caller who declines gets a same-day callback task.
+   be down, at every moment of the call (see `voice.session.phase`). An emergent flag plays
+   the pre-rendered emergency message (no barge-in) and starts the nurse transfer, turning a
+   transfer already under way into the emergent one. No identity check comes first.
+2. An urgent flag offers the nurse now (a caller who declines gets a same-day callback task);
+   said while a routine transfer is under way, it moves that transfer to the nurse queue.
 3. Otherwise the turn goes to Rasa. When Rasa is starting or down, the caller gets a keypad
    menu and a human, never dead air.
+
+The record tells only what happened: the emergency message is marked played when it played
+to its end; "transferred" and the transfer dispositions are written by routing once a person
+answers; a flagged caller who reached nobody leaves an urgent nurse callback task.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -23,6 +30,7 @@ from clinicline.callflow.recorder import StoreRecorder
 from clinicline.callflow.vocabulary import caller_hints, patient_hints
 from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
+from integrations.services.calls import settle_unreached
 from integrations.services.tasks import create_task
 from integrations.store import Database
 from integrations.store.models import Call
@@ -39,10 +47,30 @@ from voice.session.actions import (
     Say,
     Transfer,
 )
+from voice.session.phase import CallPhase
 
 log = logging.getLogger(__name__)
 
 _QUEUES = {"nurse", "front_desk", "pharmacy", "billing", "scheduling"}
+# What the dialog said it waits for -> the phase of the call meanwhile.
+_EXPECT_PHASES = {
+    "full_name": CallPhase.IDENTITY_FORM,
+    "dob": CallPhase.IDENTITY_FORM,
+    "dob_confirmed": CallPhase.IDENTITY_FORM,
+    "name_confirmed": CallPhase.IDENTITY_FORM,
+}
+# Phases in which a routine transfer is under way: an urgent flag moves it to the nurses.
+_TRANSFER_PHASES = frozenset(
+    {
+        CallPhase.TRANSFER_HOLD,
+        CallPhase.CONSULT_RINGING,
+        CallPhase.WHISPER,
+        CallPhase.QUEUE_CHOICE,
+        CallPhase.HOLD_QUEUE,
+        CallPhase.BRIDGED,
+    }
+)
+_RANK = {Level.NONE: 0, Level.URGENT: 1, Level.EMERGENT: 2}
 
 
 class DialogPort(Protocol):
@@ -67,10 +95,22 @@ class _State:
     escalated: bool = False
     urgent_offered: bool = False
     urgent_pending: bool = False
-    transferred: bool = False
+    transferred: bool = False  # a transfer was asked for (routing records whether answered)
+    transfer_queue: str | None = None
+    flagged_transfer: bool = False  # a transfer for a red flag (emergent or urgent)
     menu_attempts: int = 0
     in_menu: bool = False
+    expecting: str | None = None  # what the dialog's last question asked for
     ended_by_dialog: bool = False
+
+
+def expected_answer(messages: Sequence[BotMessage]) -> str | None:
+    """What the dialog's reply asks the caller for ("dob", "full_name"...), if it says."""
+    for message in reversed(messages):
+        payload = message.payload or {}
+        if payload.get("kind") in ("expect", "collect_digits"):
+            return str(payload.get("what") or payload.get("purpose") or "") or None
+    return None
 
 
 def bot_actions(messages: Sequence[BotMessage]) -> list[Action]:
@@ -124,37 +164,46 @@ class ClinicConversation:
         self._hint_task: asyncio.Task[None] | None = None
 
     # -- safety first ------------------------------------------------------------------
-    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+    def screen(
+        self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
+    ) -> Sequence[Action]:
         result = self.triage.assess(text)
-        if result.level == Level.NONE or self.state.escalated:
+        if result.level == Level.NONE:
             return []
-        self._note_flags(call, result)
-        if result.level != Level.EMERGENT:
-            return []  # urgent: handled in respond(), without cutting the caller off
-        self.state.escalated = True
-        self.recorder.fields(
-            call,
-            emergency_message_played=True,
-            transfer_queue="nurse",
-            disposition="emergency_transferred",
-        )
-        return [
-            PlayPrompt("emergency", barge_in=False),
-            Transfer(
-                "nurse",
-                "red flag: " + ", ".join(f.category for f in result.flags),
-                emergent=True,
-                context={
-                    "level": result.level.value,
-                    "flags": self.state.flags,
-                    "matched": result.matched,
-                },
-            ),
-        ]
+        new = [f.category for f in result.flags if f.category not in self.state.flags]
+        if self.state.escalated and not new:
+            return []
+        self._note_flags(call, result, phase)
+        context: dict[str, object] = {
+            "level": result.level.value,
+            "flags": list(self.state.flags),
+            "matched": result.matched,
+            "phase": phase.value,
+        }
+        if result.level == Level.EMERGENT and not self.state.escalated:
+            self.state.escalated = True
+            self._mark_transfer(call, "nurse", flagged=True)
+            reason = "red flag: " + ", ".join(f.category for f in result.flags)
+            return [
+                PlayPrompt("emergency", barge_in=False),
+                Transfer("nurse", reason, emergent=True, context=context),
+            ]
+        bridged = phase is CallPhase.BRIDGED
+        rerouted = new and self.state.transfer_queue != "nurse"
+        if phase in _TRANSFER_PHASES and (bridged or rerouted):
+            # A routine transfer under way goes to the nurses instead; on a bridged call the
+            # person on the line is told (the transfer handler takes these in place).
+            if not self.state.escalated:
+                self._mark_transfer(call, "nurse", flagged=True)
+            reason = "urgent: " + ", ".join(self.state.flags)
+            return [
+                PlayPrompt("nurse_transfer"),
+                Transfer("nurse", reason, emergent=self.state.escalated, context=context),
+            ]
+        return []  # urgent: handled in respond(), without cutting the caller off
 
-    def _note_flags(self, call: CallInfo, result: TriageResult) -> None:
-        rank = {Level.NONE: 0, Level.URGENT: 1, Level.EMERGENT: 2}
-        if rank[result.level] > rank[self.state.level]:
+    def _note_flags(self, call: CallInfo, result: TriageResult, phase: CallPhase) -> None:
+        if _RANK[result.level] > _RANK[self.state.level]:
             self.state.level = result.level
         for flag in result.flags:
             if flag.category not in self.state.flags:
@@ -169,8 +218,33 @@ class ClinicConversation:
                 "level": result.level.value,
                 "flags": [f.category for f in result.flags],
                 "matched": result.matched,
+                "phase": phase.value,
+                "at": datetime.now(UTC).isoformat(),
             },
         )
+
+    def phase(self, call: CallInfo) -> CallPhase | None:
+        if self.state.in_menu and not self.state.transferred:
+            return CallPhase.KEYPAD_MENU
+        return _EXPECT_PHASES.get(self.state.expecting or "")
+
+    def played(
+        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
+    ) -> None:
+        if prompt != "emergency":
+            return
+        self._spawn_event(
+            call,
+            "emergency_message",
+            {
+                "started": started.isoformat(),
+                "ended": ended.isoformat(),
+                "seconds": round((ended - started).total_seconds(), 3),
+                "outcome": outcome,
+            },
+        )
+        if outcome == "completed":
+            self.recorder.fields(call, emergency_message_played=True)
 
     def _spawn_event(self, call: CallInfo, kind: str, data: dict[str, object]) -> None:
         self.recorder.submit(call.call_id, lambda s: _add_event(s, call.call_id, kind, data))
@@ -227,10 +301,11 @@ class ClinicConversation:
             self.state.in_menu = True
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
+        self.state.expecting = expected_answer(messages)
         actions = bot_actions(messages)
         for action in actions:
             if isinstance(action, Transfer):
-                self._mark_transfer(call, action)
+                self._mark_transfer(call, action.queue)
             if isinstance(action, Hangup):
                 self.state.ended_by_dialog = True
         return actions or [PlayPrompt("not_understood")]
@@ -238,7 +313,7 @@ class ClinicConversation:
     async def _urgent_answer(self, call: CallInfo, accept: bool) -> Sequence[Action]:
         if accept:
             transfer = Transfer("nurse", "urgent: " + ", ".join(self.state.flags))
-            self._mark_transfer(call, transfer)
+            self._mark_transfer(call, "nurse", flagged=True)
             return [PlayPrompt("nurse_transfer"), transfer]
         async with self.db.session() as s:
             await create_task(
@@ -263,20 +338,22 @@ class ClinicConversation:
         if choice in ("1", "0"):
             queue = "nurse" if choice == "1" else "front_desk"
             transfer = Transfer(queue, "keypad menu")
-            self._mark_transfer(call, transfer)
+            self._mark_transfer(call, queue)
             return [PlayPrompt("nurse_transfer" if queue == "nurse" else "transfer"), transfer]
         self.state.menu_attempts += 1
         if self.state.menu_attempts >= 2:
             transfer = Transfer("front_desk", "keypad menu: no valid choice")
-            self._mark_transfer(call, transfer)
+            self._mark_transfer(call, "front_desk")
             return [PlayPrompt("transfer"), transfer]
         return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
 
-    def _mark_transfer(self, call: CallInfo, transfer: Transfer) -> None:
-        # `transferred` itself is set by routing once a person actually answers.
+    def _mark_transfer(self, call: CallInfo, queue: str, *, flagged: bool = False) -> None:
+        # Only the queue asked for: `transferred` and the transfer dispositions are written
+        # by routing once a person actually answers.
         self.state.transferred = True
-        disposition = "emergency_transferred" if transfer.emergent else "transferred"
-        self.recorder.fields(call, transfer_queue=transfer.queue, disposition=disposition)
+        self.state.transfer_queue = queue
+        self.state.flagged_transfer = self.state.flagged_transfer or flagged
+        self.recorder.fields(call, transfer_queue=queue)
 
     async def _verified(self, call_id: str) -> bool:
         try:
@@ -300,10 +377,29 @@ class ClinicConversation:
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
         """The disposition to use when the dialogs set none."""
-        if self.state.escalated:
-            return "emergency_transferred"
         if self.state.transferred:
-            return "transferred"
+            # Routing has written the outcome if a person answered; if nobody did, say so,
+            # and a flagged caller is called back by a nurse at once.
+            if outcome.hung_up_by == "caller":
+                unreached = "abandoned"
+            elif outcome.reason == "callback":
+                unreached = "task_created"
+            else:
+                unreached = "transfer_failed"
+            note = None
+            if self.state.flagged_transfer:
+                note = (
+                    "URGENT: red-flag caller ended the call before reaching a nurse. Call back "
+                    "now and make sure they reached emergency care. Flags: "
+                    + ", ".join(self.state.flags)
+                )
+            self.recorder.submit(
+                call.call_id,
+                lambda s: settle_unreached(
+                    s, call.call_id, disposition=unreached, urgent_callback_note=note
+                ),
+            )
+            return unreached
         if outcome.hung_up_by == "caller":
             return "caller_hung_up"
         return "abandoned" if outcome.reason == "silence" else None

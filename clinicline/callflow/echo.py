@@ -7,6 +7,7 @@ Triage still screens every word first, exactly as in the product dialog.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from nlu.triage import Level, TriageEngine
 from voice.session.actions import (
@@ -19,6 +20,7 @@ from voice.session.actions import (
     Say,
     Transfer,
 )
+from voice.session.phase import CallPhase
 
 
 class EchoConversation:
@@ -29,7 +31,9 @@ class EchoConversation:
     async def start(self, call: CallInfo) -> Sequence[Action]:
         return [PlayPrompt("greeting")]
 
-    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+    def screen(
+        self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
+    ) -> Sequence[Action]:
         if self.escalated or self.triage.assess(text).level != Level.EMERGENT:
             return []
         self.escalated = True
@@ -48,6 +52,14 @@ class EchoConversation:
 
     def hints(self, call: CallInfo) -> Sequence[str]:
         return ()
+
+    def phase(self, call: CallInfo) -> CallPhase | None:
+        return None
+
+    def played(
+        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
+    ) -> None:
+        return None
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         if count >= 3:

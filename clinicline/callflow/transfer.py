@@ -4,13 +4,21 @@ then caller and agent bridged (our taps keep recording and transcribing).
 The routing layer picks who to ring and pops their console before the consult leg rings;
 this module only drives the legs. A flagged caller is never sent to a callback: when no
 one answers, they hear the emergency message again and the on-call line rings.
+
+A red flag can come at any moment of a transfer. Ringing, holding or whispering to someone
+who is not a nurse, the session cancels the transfer: the consult leg is hung up, the offer
+withdrawn (`on_escalated`), and the emergent transfer starts afresh. A nurse (or the on-call
+line) already on the consult leg is kept and told (`escalate_in_place`), and on a bridged
+call the flag pops on the console of the person talking with the caller (`flag_on_call`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -18,16 +26,23 @@ from clinicline.callflow.recorder import StoreRecorder
 from clinicline.callflow.waiting import QueueWait, WaitSettings
 from integrations.store import Database
 from routing.context import TransferRequest, request_from_store
+from routing.hub import FlagAlert
 from routing.transfer import TransferCoordinator, TransferPlan
-from voice.session.actions import Hangup, PlayPrompt, Transfer
+from voice.session.actions import Action, Hangup, PlayPrompt, Transfer
 from voice.session.call_session import CallSession
 from voice.session.listener import LegTranscriber
+from voice.session.phase import CallPhase
 from voice.worker import ConsultLeg, VoiceWorker
 
 log = logging.getLogger(__name__)
 
 CONTEXT_HEADER = "X-Clinicline-Context"
 MAX_ATTEMPTS = 6
+# How long a new transfer waits for the previous one's offer to be withdrawn.
+_SETTLE_SECONDS = 3.0
+ACCEPT_KEY = "1"
+_ACCEPT_ASK = " Press 1 to take the call."
+_WHISPER_PAUSE = 2.5  # between repeats of the whisper while the agent has not taken it
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,40 @@ class TransferSettings:
     waiting: WaitSettings = WaitSettings()
     # "refer": hand the caller to the agent by REFER with Replaces (bridge if that fails).
     mode: str = "bridge"
+    # "key": the agent takes the call by pressing 1 (or Accept in the console) after the
+    # whisper; a voicemail that picks up never does. "answer": answering is enough.
+    accept: str = "key"
+    accept_timeout: float = 15.0
+
+
+@dataclass
+class _Attempt:
+    """One transfer in progress: what the cancel path must tidy up."""
+
+    session: CallSession
+    action: Transfer
+    plan: TransferPlan | None = None
+    consult: ConsultLeg | None = None
+    hold: asyncio.Task[None] | None = None
+    flags_in_place: list[Transfer] = field(default_factory=list)
+    flag_heard: asyncio.Event = field(default_factory=asyncio.Event)
+    taken: asyncio.Event = field(default_factory=asyncio.Event)  # the agent took the call
+
+
+def _alert(action: Transfer) -> FlagAlert:
+    context = action.context
+    flags = context.get("flags", ())
+    matched = context.get("matched", ())
+    return FlagAlert(
+        level=str(context.get("level", "emergent" if action.emergent else "urgent")),
+        flags=tuple(str(f) for f in flags) if isinstance(flags, list | tuple) else (),
+        trigger_words=tuple(str(m) for m in matched) if isinstance(matched, list | tuple) else (),
+        at=datetime.now(UTC).isoformat(),
+    )
+
+
+def _flag_transfer(actions: Sequence[Action]) -> Transfer | None:
+    return next((a for a in actions if isinstance(a, Transfer)), None)
 
 
 class WarmTransfer:
@@ -56,92 +105,144 @@ class WarmTransfer:
         self.recorder = recorder
         self.settings = settings or TransferSettings()
         self.waiting = QueueWait(coordinator, self._hold_music, self.settings.waiting)
+        self._tidying: dict[str, asyncio.Task[None]] = {}
+        self._whispering: dict[str, _Attempt] = {}
+
+    async def on_console(self, kind: str, plan: TransferPlan) -> None:
+        """Routing's listener: Accept clicked in the console takes the call like key 1."""
+        attempt = self._whispering.get(plan.call_id)
+        if kind != "accepted" or attempt is None or attempt.plan is None:
+            return
+        whispered_to = attempt.plan.agent.agent_id if attempt.plan.agent else None
+        accepted_by = plan.agent.agent_id if plan.agent else None
+        if whispered_to is not None and whispered_to == accepted_by:
+            attempt.taken.set()
 
     async def transfer(self, session: CallSession, action: Transfer) -> None:
         call_id = session.call.call_id
-        plan = await self._first_plan(session, action)
-        if plan is None and action.emergent and self.coordinator.hours.on_call_uri:
-            await self._direct_on_call(session, self.coordinator.hours.on_call_uri)
-            return
-        hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+        await self._settled(call_id)
+        attempt = _Attempt(session, action)
+        attempt.hold = asyncio.get_running_loop().create_task(self._hold_music(session))
         try:
-            holding = False
-            rings = 0
-            while rings < MAX_ATTEMPTS:
-                if plan is None or session.caller_gone.is_set():
-                    break
-                if plan.target == "callback":
-                    hold.cancel()
-                    session.media.clear()
-                    waiting = plan
-                    plan = await self._hold_or_callback(session, plan, asked=holding)
-                    if plan is None:
-                        await self._after_wait(session, waiting)
-                        return
-                    holding = True
-                    hold = asyncio.get_running_loop().create_task(self._hold_music(session))
-                if plan.target == "on_call" and action.emergent:
-                    hold.cancel()
-                    session.media.clear()
-                    await session.perform([PlayPrompt("emergency", barge_in=False)])
-                    hold = asyncio.get_running_loop().create_task(self._hold_music(session))
-                rings += 1
-                consult = await self._ring(session, plan)
-                if session.caller_gone.is_set():
-                    consult.hangup()
-                    try:
-                        await self.coordinator.on_abandoned(plan)
-                    except Exception:  # recording the abandonment must not break teardown
-                        log.exception("call %s: abandonment not recorded", call_id)
-                    return
-                if consult.answered.is_set() and not consult.ended.is_set():
-                    hold.cancel()
-                    await self._connect(session, plan, consult)
-                    return
-                plan = await self._next_plan(plan, consult)
-            hold.cancel()
-            if plan is not None and plan.task_id is not None:
-                await self._after_wait(session, plan)  # their callback task stands
-            elif not session.caller_gone.is_set():
-                await session.perform(
-                    [
-                        PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
-                        PlayPrompt("goodbye", barge_in=False),
-                        Hangup("nobody answered"),
-                    ]
-                )
+            with session.in_phase(CallPhase.TRANSFER_HOLD):
+                await self._run(attempt)
         except asyncio.CancelledError:
-            # The worker is stopping with this caller mid-transfer: nobody may be left
-            # without a person calling them back.
-            if plan is not None and not session.caller_gone.is_set():
-                try:
-                    await self.coordinator.on_interrupted(plan)
-                except Exception:
-                    log.exception("call %s: interrupted transfer not recorded", call_id)
+            await self._cancelled(attempt)
             raise
         finally:
-            hold.cancel()
+            self._stop_hold(attempt)
             self.coordinator.stop_holding(call_id)  # however it ended, they left the line
             log.info("call %s: transfer finished", call_id)
+
+    async def _run(self, attempt: _Attempt) -> None:
+        session, action = attempt.session, attempt.action
+        plan = attempt.plan = await self._first_plan(session, action)
+        if plan is None and action.emergent and self.coordinator.hours.on_call_uri:
+            self._stop_hold(attempt)
+            await self._direct_on_call(session, self.coordinator.hours.on_call_uri)
+            return
+        holding = on_call_told = False
+        rings = 0
+        while rings < MAX_ATTEMPTS:
+            if plan is None or session.caller_gone.is_set():
+                break
+            if plan.target == "callback":
+                self._stop_hold(attempt)
+                waiting = plan
+                plan = attempt.plan = await self._hold_or_callback(session, plan, asked=holding)
+                if plan is None:
+                    await self._after_wait(session, waiting)
+                    return
+                holding = True
+                self._start_hold(attempt)
+            if plan.target == "on_call" and action.emergent and rings and not on_call_told:
+                # No nurse took it: the caller hears the 911 advice again, once, before the
+                # on-call line rings (they heard it just before the first attempt).
+                on_call_told = True
+                self._stop_hold(attempt)
+                await session.perform([PlayPrompt("emergency", barge_in=False)])
+                self._start_hold(attempt)
+            rings += 1
+            with session.in_phase(CallPhase.CONSULT_RINGING):
+                consult = attempt.consult = await self._ring(session, plan)
+            if session.caller_gone.is_set():
+                consult.hangup()
+                await self._abandoned(plan)
+                return
+            if consult.answered.is_set() and not consult.ended.is_set():
+                if await self._connect(attempt, plan, consult):
+                    return
+                plan = attempt.plan or plan
+                consult.hangup()  # answered, never took the call: a voicemail, or away
+            plan = attempt.plan = await self._next_plan(plan, consult)
+        self._stop_hold(attempt)
+        if plan is not None and plan.task_id is not None:
+            await self._after_wait(session, plan)  # their callback task stands
+        elif not session.caller_gone.is_set():
+            await session.perform(
+                [
+                    PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
+                    PlayPrompt("goodbye", barge_in=False),
+                    Hangup("nobody answered"),
+                ]
+            )
+
+    async def _cancelled(self, attempt: _Attempt) -> None:
+        """The session cancelled this transfer: a red flag re-routes it, or the worker stops."""
+        session, plan = attempt.session, attempt.plan
+        if attempt.consult is not None:
+            attempt.consult.hangup()  # never leave the wrong person's phone connected
+        if plan is None:
+            return
+        call_id = session.call.call_id
+        if session.escalating:
+            # Not awaited: the emergency message must start now. The next transfer of this
+            # call waits for the offer to be withdrawn before it plans (`_settled`).
+            self._tidying[call_id] = asyncio.get_running_loop().create_task(
+                self._withdraw(plan)
+            )
+        elif not session.caller_gone.is_set():
+            # The worker is stopping with this caller mid-transfer: nobody may be left
+            # without a person calling them back.
+            try:
+                await self.coordinator.on_interrupted(plan)
+            except Exception:
+                log.exception("call %s: interrupted transfer not recorded", call_id)
+
+    async def _withdraw(self, plan: TransferPlan) -> None:
+        try:
+            await self.coordinator.on_escalated(plan)
+        except Exception:  # the emergent transfer goes ahead regardless
+            log.exception("call %s: escalated offer not withdrawn", plan.call_id)
+
+    async def _settled(self, call_id: str) -> None:
+        tidying = self._tidying.pop(call_id, None)
+        if tidying is not None:
+            await asyncio.wait([tidying], timeout=_SETTLE_SECONDS)
+
+    async def _abandoned(self, plan: TransferPlan) -> None:
+        try:
+            await self.coordinator.on_abandoned(plan)
+        except Exception:  # recording the abandonment must not break teardown
+            log.exception("call %s: abandonment not recorded", plan.call_id)
 
     async def _hold_or_callback(
         self, session: CallSession, plan: TransferPlan, *, asked: bool
     ) -> TransferPlan | None:
         """Nobody is free for a routine caller: a plan once someone is, or None."""
-        if not asked and await self.waiting.choose(session) != "hold":
-            return None
-        return await self.waiting.wait(session, plan)
+        if not asked:
+            with session.in_phase(CallPhase.QUEUE_CHOICE):
+                choice = await self.waiting.choose(session)
+            if choice != "hold":
+                return None
+        with session.in_phase(CallPhase.HOLD_QUEUE):
+            return await self.waiting.wait(session, plan)
 
     async def _after_wait(self, session: CallSession, plan: TransferPlan) -> None:
         """The caller stopped waiting for a person; their callback task stands."""
         if session.caller_gone.is_set():
-            try:
-                await self.coordinator.on_abandoned(plan)
-            except Exception:  # recording the abandonment must not break teardown
-                log.exception("call %s: abandonment not recorded", session.call.call_id)
+            await self._abandoned(plan)
             return
-        if session.flag_raised.is_set():
-            return  # the session's run loop now plays the red-flag actions
         await session.perform(
             [
                 PlayPrompt("callback_confirmed", barge_in=False),
@@ -190,22 +291,137 @@ class WarmTransfer:
             log.exception("call %s: no next transfer target", plan.call_id)
             return None
 
-    async def _connect(self, session: CallSession, plan: TransferPlan, consult: ConsultLeg) -> None:
-        session.media.clear()
-        chunks = await asyncio.to_thread(lambda: list(session.synthesizer.synthesize(plan.whisper)))
-        if chunks:
-            consult.speak(np.concatenate(chunks))
-            await consult.drained()
-        if self.settings.mode == "refer" and await self._refer(session, plan, consult):
-            return
-        if not self.worker.bridge(session.call.call_id, consult):
-            consult.hangup()
-            return
-        await self.coordinator.on_answered(plan)
-        await self.recorder.event(
-            session.call, "bridged", {"queue": plan.queue, "target": plan.target}
+    def _clinical(self, plan: TransferPlan) -> bool:
+        """A nurse or the on-call line: someone who takes a red flag on the line."""
+        return plan.target == "on_call" or plan.queue in (
+            "nurse",
+            self.coordinator.hours.on_call_queue,
         )
-        await self._talk(session, consult)
+
+    async def _connect(self, attempt: _Attempt, plan: TransferPlan, consult: ConsultLeg) -> bool:
+        """Whisper to the agent until they take the call, then bridge (or REFER). False when
+        they never took it: the caller is still on hold for the next agent."""
+        session = attempt.session
+        call_id = session.call.call_id
+        if self._clinical(plan):
+            session.red_flag_hook = lambda actions: self._flag_in_whisper(attempt, actions)
+        keys = asyncio.ensure_future(self._watch_keys(attempt, consult))
+        self._whispering[call_id] = attempt
+        try:
+            with session.in_phase(CallPhase.WHISPER):
+                taken = await self._until_taken(attempt, consult)
+        finally:
+            session.red_flag_hook = None
+            keys.cancel()
+            self._whispering.pop(call_id, None)
+        plan = attempt.plan or plan
+        if not taken:
+            await self.recorder.event(
+                session.call, "transfer_not_taken", {"queue": plan.queue, "target": plan.target}
+            )
+            return False
+        consult.hush()
+        self._stop_hold(attempt)
+        if self.settings.mode == "refer" and await self._refer(session, plan, consult):
+            return True
+        await self._bridged(attempt, plan, consult)
+        return True
+
+    async def _until_taken(self, attempt: _Attempt, consult: ConsultLeg) -> bool:
+        """The whisper, repeated with "press 1" until the agent takes the call (key 1 or
+        the console's Accept), hangs up, or `accept_timeout` passes. A red flag taken in
+        place is told to the nurse between repeats."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.accept_timeout
+        by_key = self.settings.accept == "key"
+        while not consult.ended.is_set():
+            assert attempt.plan is not None
+            text = attempt.plan.whisper + (_ACCEPT_ASK if by_key else "")
+            await self._whisper(attempt, consult, text)
+            while attempt.flags_in_place and not consult.ended.is_set():
+                attempt.plan = await self._tell_nurse(attempt, attempt.plan, consult)
+                # She just heard new reasons: give her the full time to take the call.
+                deadline = max(deadline, loop.time() + self.settings.accept_timeout)
+            if not by_key or attempt.taken.is_set():
+                return not consult.ended.is_set()
+            if loop.time() >= deadline:
+                return False
+            await _first_of(attempt.taken, attempt.flag_heard, timeout=_WHISPER_PAUSE)
+            if attempt.taken.is_set():
+                return not consult.ended.is_set()
+        return False
+
+    @staticmethod
+    async def _watch_keys(attempt: _Attempt, consult: ConsultLeg) -> None:
+        while True:
+            if await consult.keys.get() == ACCEPT_KEY:
+                consult.hush()  # the rest of the whisper is not needed any more
+                attempt.taken.set()
+
+    async def _whisper(self, attempt: _Attempt, consult: ConsultLeg, text: str) -> None:
+        """Speak `text` to the agent only; a red flag taken in place, or the agent taking
+        the call, cuts it short."""
+        attempt.flag_heard.clear()
+        session = attempt.session
+        chunks = await asyncio.to_thread(lambda: list(session.synthesizer.synthesize(text)))
+        if not chunks or attempt.flag_heard.is_set() or attempt.taken.is_set():
+            return
+        consult.speak(np.concatenate(chunks))
+        drained = asyncio.ensure_future(consult.drained())
+        try:
+            await _first_of(attempt.flag_heard, attempt.taken, also=drained)
+        finally:
+            drained.cancel()
+
+    def _flag_in_whisper(self, attempt: _Attempt, actions: Sequence[Action]) -> bool:
+        """The session's red-flag hook while a nurse hears the whisper: keep her on the line."""
+        transfer = _flag_transfer(actions)
+        if transfer is None:
+            return False
+        attempt.flags_in_place.append(transfer)
+        if attempt.consult is not None and attempt.consult.tap is not None:
+            attempt.consult.tap.clear()  # stop the old summary: the new one follows
+        attempt.flag_heard.set()
+        return True
+
+    async def _tell_nurse(
+        self, attempt: _Attempt, plan: TransferPlan, consult: ConsultLeg
+    ) -> TransferPlan:
+        """A flag taken in place: the nurse hears the update while the caller hears the
+        emergency message (for an emergent flag), then the two are connected."""
+        transfer = attempt.flags_in_place.pop(0)
+        try:
+            plan = await self.coordinator.escalate_in_place(
+                plan, _alert(transfer), emergent=transfer.emergent
+            )
+        except Exception:  # routing's bookkeeping failing must not keep the nurse waiting
+            log.exception("call %s: in-place escalation not recorded", plan.call_id)
+        update = asyncio.ensure_future(self._whisper(attempt, consult, plan.whisper))
+        try:
+            if transfer.emergent:
+                self._stop_hold(attempt)
+                await attempt.session.perform([PlayPrompt("emergency", barge_in=False)])
+                self._start_hold(attempt)
+            await update
+        finally:
+            update.cancel()
+        return plan
+
+    async def _bridged(self, attempt: _Attempt, plan: TransferPlan, consult: ConsultLeg) -> None:
+        session = attempt.session
+        session.red_flag_hook = lambda actions: self._flag_on_bridge(session, plan, actions)
+        try:
+            with session.in_phase(CallPhase.BRIDGED):
+                if not self.worker.bridge(session.call.call_id, consult):
+                    consult.hangup()
+                    return
+                await self.coordinator.on_answered(plan)
+                await self.recorder.event(
+                    session.call, "bridged", {"queue": plan.queue, "target": plan.target}
+                )
+                await self._talk(session, consult)
+        finally:
+            session.red_flag_hook = None
         if session.caller_gone.is_set():
             consult.hangup()
         else:
@@ -213,6 +429,19 @@ class WarmTransfer:
                 [PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")]
             )
         await self.coordinator.on_call_ended(plan)
+
+    def _flag_on_bridge(
+        self, session: CallSession, plan: TransferPlan, actions: Sequence[Action]
+    ) -> bool:
+        """The session's red-flag hook on a bridged call: the person on the line is told."""
+        transfer = _flag_transfer(actions)
+        if transfer is None:
+            return False
+        task = asyncio.get_running_loop().create_task(
+            self.coordinator.flag_on_call(plan, _alert(transfer))
+        )
+        task.add_done_callback(_log_failure)
+        return True
 
     async def _refer(self, session: CallSession, plan: TransferPlan, consult: ConsultLeg) -> bool:
         """Attended transfer by REFER with Replaces. True when the transfer is over (handed
@@ -231,7 +460,8 @@ class WarmTransfer:
         """Routing is down (no store): ring the on-call line with no context token."""
         hold = asyncio.get_running_loop().create_task(self._hold_music(session))
         try:
-            consult = await self.worker.dial(uri, {}, self.settings.ring_timeout)
+            with session.in_phase(CallPhase.CONSULT_RINGING):
+                consult = await self.worker.dial(uri, {}, self.settings.ring_timeout)
         finally:
             hold.cancel()
         if not consult.answered.is_set() or consult.ended.is_set():
@@ -240,9 +470,15 @@ class WarmTransfer:
             )
             return
         session.media.clear()
-        if self.worker.bridge(session.call.call_id, consult):
-            await self._talk(session, consult)
-        consult.hangup()
+        # No routing, no console: a flag said now is in the record; the nurse hears it.
+        session.red_flag_hook = lambda _actions: True
+        try:
+            with session.in_phase(CallPhase.BRIDGED):
+                if self.worker.bridge(session.call.call_id, consult):
+                    await self._talk(session, consult)
+        finally:
+            session.red_flag_hook = None
+            consult.hangup()
 
     async def _talk(self, session: CallSession, consult: ConsultLeg) -> None:
         """While caller and agent are bridged, transcribe the agent until either leaves."""
@@ -264,6 +500,17 @@ class WarmTransfer:
             consult.listener = None
             await agent.close()
 
+    def _start_hold(self, attempt: _Attempt) -> None:
+        self._stop_hold(attempt)
+        attempt.hold = asyncio.get_running_loop().create_task(self._hold_music(attempt.session))
+
+    @staticmethod
+    def _stop_hold(attempt: _Attempt) -> None:
+        if attempt.hold is not None:
+            attempt.hold.cancel()
+            attempt.hold = None
+            attempt.session.media.clear()
+
     async def _hold_music(self, session: CallSession) -> None:
         """The hold prompt, then a pause, over and over, until cancelled."""
         pause = np.zeros(8000 * 4, dtype=np.int16)
@@ -271,3 +518,22 @@ class WarmTransfer:
             if session.media.queued_frames == 0:
                 session.media.enqueue(np.concatenate([session.prompts.audio("hold"), pause]))
             await asyncio.sleep(0.2)
+
+
+async def _first_of(
+    *events: asyncio.Event, also: asyncio.Future[None] | None = None, timeout: float | None = None
+) -> None:
+    """Until one of `events` is set (or `also` is done, or `timeout` passes)."""
+    waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(e.wait()) for e in events]
+    if also is not None:
+        waiters.append(also)  # type: ignore[arg-type]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters[: len(events)]:
+            waiter.cancel()
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("red flag on a bridged call not delivered: %r", task.exception())

@@ -212,9 +212,10 @@ class ActionAskPatientName(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         if tracker.get_slot("id_failures"):
-            dispatcher.utter_message(text="What is the patient's full name?")
+            text = "What is the patient's full name?"
         else:
-            dispatcher.utter_message(text="Sure. First, what is the patient's full name?")
+            text = "Sure. First, what is the patient's full name?"
+        dispatcher.utter_message(text=text, json_message=payloads.expect("full_name"))
         return []
 
 
@@ -233,7 +234,9 @@ class ActionAskDob(Action):
                 json_message=payloads.collect_digits("dob"),
             )
         else:
-            dispatcher.utter_message(text="And the date of birth?")
+            dispatcher.utter_message(
+                text="And the date of birth?", json_message=payloads.expect("dob")
+            )
         return []
 
 
@@ -245,7 +248,10 @@ class ActionAskDobConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         born = date.fromisoformat(str(tracker.get_slot("dob")))
-        dispatcher.utter_message(text=f"I have {speak_date(born)}. Is that right?")
+        dispatcher.utter_message(
+            text=f"I have {speak_date(born)}. Is that right?",
+            json_message=payloads.expect("dob_confirmed"),
+        )
         return []
 
 
@@ -259,5 +265,8 @@ class ActionAskNameConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         pending = tracker.get_slot("pending_patient") or {}
-        dispatcher.utter_message(text=f"I have you as {pending.get('name')}. Is that right?")
+        dispatcher.utter_message(
+            text=f"I have you as {pending.get('name')}. Is that right?",
+            json_message=payloads.expect("name_confirmed"),
+        )
         return []

@@ -19,5 +19,11 @@ def collect_digits(purpose: str, max_digits: int = 8) -> dict[str, Any]:
     return {"kind": "collect_digits", "max": max_digits, "purpose": purpose}
 
 
+def expect(what: str) -> dict[str, Any]:
+    """What the question just asked waits for ("full_name", "dob", ...): the voice worker
+    knows the call is in the identity check, and can listen for that kind of answer."""
+    return {"kind": "expect", "what": what}
+
+
 def play_prompt(name: str) -> dict[str, Any]:
     return {"kind": "play_prompt", "name": name}

@@ -52,6 +52,9 @@ async def call_report(
             "triage_level": call.triage_level,
             "flags": list(call.flags),
             "emergency_message_played": call.emergency_message_played,
+            # Each time the emergency message played: started, ended, seconds, outcome
+            # ("completed", "caller_hung_up" or "interrupted").
+            "emergency_messages": [d for k, d in events if k == "emergency_message"],
             "transferred": call.transferred,
             "transfer_queue": call.transfer_queue,
             "screen_pop": None

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.errors import InvalidField, NotFound
 from integrations.phone_numbers import normalise_phone
 from integrations.services.call_report import call_report
+from integrations.services.tasks import stage_task
 from integrations.services.transaction import atomic
 from integrations.store.crypto import cipher_of
-from integrations.store.models import Call, CallEvent, CallTurn
+from integrations.store.models import Call, CallEvent, CallTurn, StaffTask
 
 DISPOSITIONS = frozenset(
     {
@@ -32,6 +33,7 @@ DISPOSITIONS = frozenset(
         "verification_failed",
         "abandoned",
         "caller_hung_up",
+        "transfer_failed",
     }
 )
 TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})
@@ -62,6 +64,7 @@ __all__ = [
     "open_call",
     "save_recording",
     "set_fields",
+    "settle_unreached",
 ]
 
 
@@ -149,6 +152,39 @@ async def close_call(
         call.ended = ended
         if disposition is not None:
             call.disposition = disposition
+
+
+async def settle_unreached(
+    s: AsyncSession, call_id: str, *, disposition: str, urgent_callback_note: str | None
+) -> None:
+    """A call that asked for a person ended: if nobody answered, record `disposition` and,
+    for a flagged caller (`urgent_callback_note`), leave a nurse callback task unless one
+    is already open for this call. Decided in one transaction with routing's writes, so an
+    answer recorded a moment earlier is never overwritten."""
+    _check_disposition(disposition)
+    async with atomic(s):
+        call = await _call(s, call_id)
+        if call.transferred:
+            return
+        call.disposition = disposition
+        if urgent_callback_note is None:
+            return
+        already = await s.scalar(
+            select(StaffTask.id).where(
+                StaffTask.call_id == call_id,
+                StaffTask.kind == "nurse_callback",
+                StaffTask.status != "done",
+            )
+        )
+        if already is None:
+            stage_task(
+                s,
+                kind="nurse_callback",
+                queue="nurse",
+                patient_id=call.verified_patient_id,
+                call_id=call_id,
+                note=urgent_callback_note[:500],
+            )
 
 
 async def save_recording(s: AsyncSession, call_id: str, audio: bytes) -> None:

@@ -8,7 +8,7 @@ real server is exercised in tests/dialogs and tests/callflow/test_scripted_calls
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,20 @@ from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
 from integrations.seed.demo import seed_demo
 from integrations.services.call_report import call_report
+from integrations.services.calls import set_fields
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
 from nlu.triage import TriageEngine
-from voice.session.actions import CallerTurn, CallInfo, CollectDigits, PlayPrompt, Say, Transfer
+from voice.session.actions import (
+    CallerTurn,
+    CallInfo,
+    CallOutcome,
+    CollectDigits,
+    PlayPrompt,
+    Say,
+    Transfer,
+)
+from voice.session.phase import CallPhase
 
 
 class RecordingDialogStandIn:
@@ -97,7 +107,9 @@ async def test_emergent_flag_interrupts_identity_check(
     await recorder.flush()
     async with db.session() as s:
         report = await call_report(s, call.call_id)
-    assert report["triage_level"] == "emergent" and report["emergency_message_played"]
+    assert report["triage_level"] == "emergent"
+    # Screening decided; nothing has played yet, and the record says so.
+    assert not report["emergency_message_played"] and report["disposition"] is None
 
 
 async def test_after_an_emergency_nothing_else_is_asked(
@@ -170,3 +182,156 @@ async def test_rasa_dying_mid_call_falls_back_to_the_keypad(
     conversation.dialog = UnreachableDialogStandIn()
     actions = await conversation.respond(call, CallerTurn(text="I need a refill"))
     assert isinstance(actions[0], PlayPrompt) and actions[0].name == "keypad_menu"
+
+
+async def _keypad_choice(
+    db: Database, recorder: StoreRecorder, digits: str
+) -> tuple[ClinicConversation, CallInfo]:
+    """A call on the keypad menu (dialogs down) that pressed `digits` (0 front desk, 1 nurse)."""
+    conversation, call = _conversation(db, recorder, UnreachableDialogStandIn()), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(digits=digits))
+    return conversation, call
+
+
+async def _report(db: Database, recorder: StoreRecorder, call: CallInfo) -> dict[str, Any]:
+    await recorder.flush()
+    async with db.session() as s:
+        return await call_report(s, call.call_id)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "played"),
+    [
+        (["completed"], True),
+        (["caller_hung_up"], False),
+        (["interrupted"], False),
+        (["completed", "caller_hung_up"], True),  # heard once to the end, cut the second time
+    ],
+)
+async def test_the_emergency_message_counts_as_played_only_when_it_played_to_the_end(
+    db: Database, recorder: StoreRecorder, outcomes: list[str], played: bool
+) -> None:
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    conversation.screen(call, "my husband collapsed and he is not breathing", True)
+    start = datetime.now(UTC)
+    for i, outcome in enumerate(outcomes):
+        began = start + timedelta(seconds=10 * i)
+        conversation.played(call, "emergency", began, began + timedelta(seconds=6.5), outcome)
+    conversation.played(call, "greeting", start, start, "completed")  # other prompts: no entry
+    report = await _report(db, recorder, call)
+    assert report["emergency_message_played"] is played
+    plays = report["emergency_messages"]
+    assert [p["outcome"] for p in plays] == outcomes
+    assert plays[0]["started"] == start.isoformat() and plays[0]["seconds"] == 6.5
+
+
+async def test_a_flagged_caller_who_hangs_up_before_anyone_answers_is_abandoned_not_transferred(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    conversation.screen(call, "I have crushing chest pain", True)
+    fallback = await conversation.finish(call, CallOutcome(datetime.now(UTC), "caller", "BYE"))
+    await recorder.closed(call, CallOutcome(datetime.now(UTC), "caller", "BYE"), fallback)
+    report = await _report(db, recorder, call)
+    assert report["disposition"] == "abandoned" and not report["transferred"]
+    assert report["transfer_queue"] == "nurse"
+    async with db.session() as s:
+        tasks = [t for t in await open_tasks(s, "nurse") if t.call_id == call.call_id]
+    assert [t.kind for t in tasks] == ["nurse_callback"] and tasks[0].note.startswith("URGENT")
+
+
+async def test_an_answered_emergent_transfer_keeps_its_disposition_when_the_call_ends(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    conversation.screen(call, "I have crushing chest pain", True)
+    await recorder.flush()
+    async with db.session() as s:  # what routing writes when the nurse answers
+        await set_fields(s, call.call_id, transferred=True, disposition="emergency_transferred")
+    outcome = CallOutcome(datetime.now(UTC), "caller", "BYE")
+    await recorder.closed(call, outcome, await conversation.finish(call, outcome))
+    report = await _report(db, recorder, call)
+    assert report["disposition"] == "emergency_transferred" and report["transferred"]
+    async with db.session() as s:
+        assert not [t for t in await open_tasks(s, "nurse") if t.call_id == call.call_id]
+
+
+async def test_a_routine_transfer_nobody_answered_is_recorded_as_failed_not_transferred(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _keypad_choice(db, recorder, "0")
+    outcome = CallOutcome(datetime.now(UTC), "bot", "nobody answered")
+    await recorder.closed(call, outcome, await conversation.finish(call, outcome))
+    report = await _report(db, recorder, call)
+    assert report["disposition"] == "transfer_failed" and not report["transferred"]
+    async with db.session() as s:  # a routine caller gets no urgent callback
+        assert not [t for t in await open_tasks(s, "nurse") if t.call_id == call.call_id]
+
+
+@pytest.mark.parametrize(
+    "phase",
+    [
+        CallPhase.TRANSFER_HOLD,
+        CallPhase.CONSULT_RINGING,
+        CallPhase.WHISPER,
+        CallPhase.QUEUE_CHOICE,
+        CallPhase.HOLD_QUEUE,
+    ],
+)
+async def test_an_urgent_flag_during_a_front_desk_transfer_moves_it_to_the_nurses(
+    db: Database, recorder: StoreRecorder, phase: CallPhase
+) -> None:
+    conversation, call = await _keypad_choice(db, recorder, "0")  # the front desk
+    actions = conversation.screen(call, "my blood sugar is over 500", True, phase)
+    transfers = [a for a in actions if isinstance(a, Transfer)]
+    assert [(t.queue, t.emergent) for t in transfers] == [("nurse", False)]
+    assert transfers[0].context["phase"] == phase.value
+    # Said again, the same flag changes nothing more.
+    assert conversation.screen(call, "my blood sugar is over 500", True, phase) == []
+
+
+async def test_an_urgent_flag_while_a_nurse_transfer_rings_changes_nothing(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _keypad_choice(db, recorder, "1")  # the nurse line already
+    assert conversation.screen(call, "my blood sugar is over 500", True,
+                               CallPhase.CONSULT_RINGING) == []  # fmt: skip
+
+
+async def test_a_flag_on_a_bridged_call_is_handed_to_the_transfer_whatever_its_level(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _keypad_choice(db, recorder, "1")
+    actions = conversation.screen(call, "my blood sugar is over 500", True, CallPhase.BRIDGED)
+    assert any(isinstance(a, Transfer) for a in actions)
+    report = await _report(db, recorder, call)
+    phases = [e["data"]["phase"] for e in report["events"] if e["kind"] == "triage"]
+    assert phases == ["bridged"]
+
+
+async def test_the_dialog_phase_follows_what_the_bot_asked(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    class AsksForTheDateOfBirth(RecordingDialogStandIn):
+        async def send(
+            self, sender_id: str, text: str, metadata: dict[str, Any]
+        ) -> list[BotMessage]:
+            return [BotMessage("And the date of birth?", {"kind": "expect", "what": "dob"})]
+
+    conversation, call = _conversation(db, recorder, AsksForTheDateOfBirth()), _call()
+    recorder.open(call)
+    assert conversation.phase(call) is None
+    await conversation.respond(call, CallerTurn(text="Aisha Khan"))
+    assert conversation.phase(call) is CallPhase.IDENTITY_FORM
+    conversation.dialog = RecordingDialogStandIn()
+    conversation.dialog.sent = []
+    await conversation.respond(call, CallerTurn(text="what are your hours"))
+    assert conversation.phase(call) is None
+    keypad = _conversation(db, recorder, UnreachableDialogStandIn())
+    await keypad.start(call)
+    assert keypad.phase(call) is CallPhase.KEYPAD_MENU

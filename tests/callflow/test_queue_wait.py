@@ -96,10 +96,11 @@ def test_a_red_flag_on_hold_goes_to_the_nurse_path_and_a_hang_up_keeps_the_callb
     assert "911" in _heard(result).split("hold", 1)[-1], _heard(result)
     transfers = [e["data"] for e in events if e["kind"] == "transfer"]
     assert transfers[0]["emergent"] is False and transfers[-1]["emergent"] is True, transfers
-    # They hung up while the on-call line rang: abandoned, and the callback task stands.
+    # They hung up while the on-call line rang: abandoned, the callback task stands, and a
+    # nurse is asked to call this red-flag caller back now.
     kinds = [e["kind"] for e in events]
     assert "transfer_abandoned" in kinds and record["disposition"] == "abandoned", kinds
-    assert _tasks(clinic, result["call_id"]) == [("callback", "open")]
+    assert _tasks(clinic, result["call_id"]) == [("callback", "open"), ("nurse_callback", "open")]
 
 
 async def test_a_caller_who_holds_reaches_the_agent_who_becomes_free(

@@ -13,25 +13,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from clinicline.harness import (
-    ROOT,
-    ServerProcess,
-    free_port,
-    phone_call,
-    start_server,
-    wait_for_record,
-)
+from clinicline.harness import ROOT, ServerProcess, phone_call, wait_for_record
 
 pytestmark = pytest.mark.slow
 
 CALLS = ROOT.parent / "shared" / "eval" / "calls"
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
 NURSE_SIP = "127.0.0.1:5074"  # nurse1 in the demo clinic
 CHROMIUM_ARGS = [
     "--disable-gpu",
@@ -41,40 +31,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def clinic(
-    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
-) -> Iterator[ServerProcess]:
-    tmp = tmp_path_factory.mktemp("clinic")
-    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    seeded = subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
-    server = start_server(
-        tmp,
-        data_dir=speech_data_dir,
-        dialog="clinic",
-        db_url=db_url,
-        extra_args=["--rasa-port", str(free_port())],
-        env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
-            "CLINICLINE_RING_TIMEOUT": "10",
-            "CLINICLINE_CONSOLE_SECRET": "test-secret",
-        },
-    )
-    try:
-        # Rasa trains on first use (minutes on 2 cores) and loads in ~40 s.
-        server.wait_ready(timeout=900, want=("ready",))
-        yield server
-    finally:
-        code = server.stop()
-        assert code == 0, f"server did not stop cleanly ({code}):\n{server.log()[-3000:]}"
+@pytest.fixture
+def clinic(rasa_clinic: ServerProcess) -> ServerProcess:
+    return rasa_clinic
 
 
 def _check(result: dict) -> None:

@@ -74,7 +74,7 @@ async def test_keypad_is_offered_after_two_unparsed_dates(conversation: Conversa
     c.answer("patient_name", "Maria Lopez")
     await c.run("validate_identity_form", "identity_form")
     first = await c.run("action_ask_dob", "identity_form")
-    assert first.payloads == []
+    assert first.payloads == [{"kind": "expect", "what": "dob"}]  # spoken, not keyed
     for garbled in ("mumble mumble", "the uh the"):
         c.answer("dob", garbled)
         await c.run("validate_identity_form", "identity_form")

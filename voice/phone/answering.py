@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from voice.phone.phone import Transcriber, Voice, _trim_silence, transcribe_speech
+from voice.phone.phone import (
+    BOT_AUDIO_RMS,
+    Transcriber,
+    Voice,
+    _trim_silence,
+    transcribe_speech,
+)
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, answer
 from voice.sip.endpoint import SipEndpoint
@@ -37,6 +43,7 @@ class AnsweredCall:
     replaced_at: float | None = None  # wall clock
     heard_after_replace: str = ""
     ended_at: float | None = None  # wall clock, when the last dialog of this call ended
+    accepted_at: float | None = None  # wall clock, when the accept key was pressed
 
 
 @dataclass
@@ -75,10 +82,16 @@ class AnsweringPhone:
         say: str = "",
         stay: float = 10.0,
         accept_replaces: bool = True,
+        accept_key: str | None = "1",
+        accept_after: float | None = None,
     ) -> None:
         self.voice, self.host, self.port, self.user = voice, host, port, user
         self.answer_after, self.mode, self.say, self.stay = answer_after, mode, say, stay
         self.accept_replaces = accept_replaces  # let an INVITE with Replaces take a call over
+        # Pressed once the whispered summary has been heard (the worker asks for it);
+        # None: an agent (or a voicemail) that never takes the call.
+        self.accept_key = accept_key
+        self.accept_after = accept_after  # press it this long after answering instead
         self.log = AnswerLog()
         self._frames: list[list[np.ndarray]] = []
         self._replaced_at_frame: list[int | None] = []
@@ -191,7 +204,18 @@ class AnsweringPhone:
         except TimeoutError:
             return
         record.answered = True
-        await asyncio.sleep(min(self.stay / 2, 6.0))  # let the whispered summary play
+        if self.accept_key is not None:
+            if self.accept_after is None:
+                await _heard_out(frames, ended)  # the whispered summary, then take the call
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ended.wait(), self.accept_after)
+            if not ended.is_set():
+                holder["call"].send_dtmf(self.accept_key, "rfc2833")
+                record.accepted_at = time.time()
+            await asyncio.sleep(1.0)
+        else:
+            await asyncio.sleep(min(self.stay / 2, 6.0))  # let the whispered summary play
         if self.say:
             chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(self.say)))
             if chunks:
@@ -220,3 +244,22 @@ class AnsweringPhone:
                 after = frames[at:]
                 audio = np.concatenate(after) if after else np.zeros(0, dtype=np.int16)
                 record.heard_after_replace = transcribe_speech(transcriber, audio)
+
+
+async def _heard_out(
+    frames: list[np.ndarray], ended: asyncio.Event, quiet: float = 0.8, limit: float = 10.0
+) -> None:
+    """Until speech was heard and then `quiet` seconds passed without it (or `limit`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    heard, quiet_frames = False, 0
+    seen = 0
+    while not ended.is_set() and loop.time() < deadline:
+        for pcm in frames[seen:]:
+            loud = float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) >= BOT_AUDIO_RMS
+            heard = heard or loud
+            quiet_frames = 0 if loud else quiet_frames + 1
+        seen = len(frames)
+        if heard and quiet_frames * 0.02 >= quiet:
+            return
+        await asyncio.sleep(0.05)

@@ -21,7 +21,15 @@ import numpy as np
 from voice.audio.frames import SAMPLE_RATE, chunk_frames
 from voice.audio.vad import SpeechEnded, UtteranceDetector, VadConfig
 from voice.audio.wav import read_wav, write_wav
-from voice.phone.script import CallScript, DtmfStep, PlayStep, SayStep, Step, WaitStep
+from voice.phone.script import (
+    BargeStep,
+    CallScript,
+    DtmfStep,
+    PlayStep,
+    SayStep,
+    Step,
+    WaitStep,
+)
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, call_ref, make_call
 from voice.sip.endpoint import SipEndpoint
@@ -324,10 +332,10 @@ class PatientPhone:
             return
         if isinstance(step, PlayStep):
             audio = read_wav(step.path, SAMPLE_RATE)
-        else:
+        else:  # SayStep or BargeStep
             chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(step.text)))
             audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-        if isinstance(step, SayStep):
+        if isinstance(step, SayStep | BargeStep):
             # Synthesised speech ends in silence; cut it so "end of speech" is the real end
             # and the measured latency is not flattered by the pause.
             audio = _trim_silence(audio, margin_frames=3)
@@ -345,13 +353,18 @@ class PatientPhone:
     ) -> None:
         self._heard_spans: list[tuple[int, int]] = []
         start = listener.mark()
-        if self.timing.barge_in_after is not None:
+        first = steps[0] if steps else None
+        if isinstance(first, BargeStep):
+            if first.from_bot:
+                await self._wait_bot_started(listener, ended)
+            await asyncio.sleep(first.after)
+        elif self.timing.barge_in_after is not None:
             await self._wait_bot_started(listener, ended)
             await asyncio.sleep(self.timing.barge_in_after)
         else:
             await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
         self._heard_spans.append((start, len(listener.frames)))
-        for step in steps:
+        for index, step in enumerate(steps):
             if ended.is_set():
                 break
             said = _describe(step)
@@ -359,7 +372,14 @@ class PatientPhone:
             await self._speak(tap, step, line, ended)
             begin = listener.mark()
             spoken_end = time.monotonic()
-            await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
+            following = steps[index + 1] if index + 1 < len(steps) else None
+            if isinstance(following, BargeStep):
+                # The next line cuts in: wait only for the bot to start (or not at all).
+                if following.from_bot:
+                    await self._wait_bot_started(listener, ended)
+                await asyncio.sleep(following.after)
+            else:
+                await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
             if listener.first_voiced_after is not None:
                 turn.latency_ms = round((listener.first_voiced_after - spoken_end) * 1000, 1)
             self._heard_spans.append((begin, len(listener.frames)))
@@ -429,4 +449,6 @@ def _describe(step: Step) -> str:
         return f"<dtmf {step.digits}>"
     if isinstance(step, WaitStep):
         return f"<wait {step.seconds:g}s>"
+    if isinstance(step, BargeStep):
+        return step.text
     return f"<play {step.path.name}>"

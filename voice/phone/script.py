@@ -30,13 +30,25 @@ class DtmfStep:
 
 
 @dataclass(frozen=True)
+class BargeStep:
+    """Speak without waiting for the bot to finish. `from_bot`: `after` seconds into the
+    bot's next words (a caller who interrupts a prompt or a goodbye); otherwise `after`
+    seconds after the previous step, whatever the line is doing (on hold, while a transfer
+    rings, while a person talks)."""
+
+    text: str
+    after: float = 1.0
+    from_bot: bool = True
+
+
+@dataclass(frozen=True)
 class WaitStep:
     """Stay quiet for a while (e.g. until a transfer has connected)."""
 
     seconds: float
 
 
-Step = SayStep | PlayStep | DtmfStep | WaitStep
+Step = SayStep | PlayStep | DtmfStep | WaitStep | BargeStep
 
 _DTMF_CHARS = set("0123456789*#ABCD")
 
@@ -59,6 +71,8 @@ def _step(entry: Any, index: int, base: Path) -> Step:
         if kind == "play":
             path = Path(str(value))
             return PlayStep(path if path.is_absolute() else base / path)
+        if kind in ("barge", "say_after"):
+            return parse_barge(value, index, from_bot=kind == "barge")
         if kind == "wait":
             try:
                 return WaitStep(float(value))
@@ -71,8 +85,23 @@ def _step(entry: Any, index: int, base: Path) -> Step:
             return DtmfStep(digits, "sip_info" if kind == "info" else "rfc2833")
     raise ScriptError(
         f"say[{index}]: expected a line of text, {{play: FILE.wav}}, {{dtmf: '123'}} "
-        f"or {{wait: 2}}, got {entry!r}"
+        f"{{wait: 2}}, {{barge: '1.5:TEXT'}} or {{say_after: '8:TEXT'}}, got {entry!r}"
     )
+
+
+def parse_barge(value: Any, index: int = 0, *, from_bot: bool = True) -> BargeStep:
+    """"S:TEXT" (or a mapping {after: S, text: TEXT}) -> a step that speaks over the bot."""
+    if isinstance(value, dict):
+        after, text = value.get("after", 1.0), value.get("text")
+    else:
+        after, _, text = str(value).partition(":")
+    try:
+        seconds = float(after)
+    except (TypeError, ValueError) as exc:
+        raise ScriptError(f"say[{index}]: barge takes 'SECONDS:TEXT', got {value!r}") from exc
+    if not text or not str(text).strip() or seconds < 0:
+        raise ScriptError(f"say[{index}]: barge takes 'SECONDS:TEXT', got {value!r}")
+    return BargeStep(str(text).strip(), seconds, from_bot)
 
 
 def load_script(path: Path) -> CallScript:

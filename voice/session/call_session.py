@@ -1,17 +1,21 @@
-"""One call's media path as a chain.
+"""One call's media path as a chain, and the run loop that answers the caller.
 
-audio in -> VAD -> ASR -> screen (triage) -> conversation -> TTS -> audio out.
+audio in -> `CallerInput` (VAD -> ASR -> screen) -> conversation -> TTS -> audio out.
 
 Everything here runs on the asyncio thread. Audio frames arrive from the media tap 50 times
-a second; recognition and synthesis run in worker threads so the loop keeps up. Safety
-comes first: every transcript and digit string is screened before anything else, and a
-screen hit interrupts the bot mid-sentence.
+a second; recognition and synthesis run in worker threads so the loop keeps up.
+
+Safety comes first, at every moment of the call. What the bot is doing in answer to the
+caller — speaking, collecting digits, holding them for a transfer, ringing an agent — runs as
+one *activity* task. A red flag cancels that activity at once (whatever it is waiting on) and
+the emergency actions run next; only an activity that can take the flag in place (a nurse
+already on the line) keeps going, through `red_flag_hook`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
@@ -21,9 +25,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
-from voice.audio.frames import AudioFrame
-from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
+from voice.asr.base import SpeechRecognizer
+from voice.audio.vad import VadConfig
 from voice.session.actions import (
     Action,
     CallerTurn,
@@ -36,10 +39,15 @@ from voice.session.actions import (
     Transfer,
 )
 from voice.session.conversation import CallRecorder, Conversation
-from voice.session.live import LivePartials
+from voice.session.hearing import CallerInput
+from voice.session.inbox import Ended, Inbox, RedFlag, Utterance
+from voice.session.phase import PROMPT_PHASES, CallPhase
 from voice.tts.base import split_for_streaming
 
 log = logging.getLogger(__name__)
+
+# How long a cancelled activity gets to tidy up (hang up a consult leg, withdraw an offer).
+_ACTIVITY_GRACE = 5.0
 
 
 class MediaOut(Protocol):
@@ -64,48 +72,19 @@ class TransferHandler(Protocol):
     async def transfer(self, session: CallSession, action: Transfer) -> None: ...
 
 
+# Offered a red flag's actions; True when the running activity takes care of it in place.
+RedFlagHook = Callable[[Sequence[Action]], bool]
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
-    # The VAD ends an utterance after a short pause so recognition can start at once; the
-    # turn only counts as over once `confirm_ms` more of silence has passed. Speech within
-    # that window joins the next utterance. Turn-taking sees a 500 ms pause, while the
-    # recogniser has been working for the last 250 ms of it.
+    # Turn-taking sees a 500 ms pause (VAD hangover + confirm), while the recogniser has been
+    # working for the last 250 ms of it.
     vad: VadConfig = VadConfig(hangover_ms=250)
     confirm_ms: int = 250
-
-
-@dataclass(frozen=True)
-class _Utterance:
-    turn: CallerTurn
-    latency_origin: float  # loop time the VAD first saw the end of speech
-    recognized_at: float | None = None
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """An utterance whose end is not yet confirmed, already being recognised."""
-
-    pcm: np.ndarray
-    seconds: float
-    origin: float  # loop time of the tentative end of speech
-    decode: asyncio.Task[Transcript | None]
-
-
-@dataclass(frozen=True)
-class _Urgent:
-    actions: Sequence[Action]
-
-
-@dataclass(frozen=True)
-class _Ended:
-    by: str
-    reason: str
-
-
-_Event = _Utterance | _Urgent | _Ended
 
 
 def _now() -> datetime:
@@ -140,78 +119,88 @@ class CallSession:
         self._transfer = transfer
         self.config = config or SessionConfig()
         self._loop = asyncio.get_running_loop()
-        self._events: asyncio.Queue[_Event] = asyncio.Queue()
-        self._vad = UtteranceDetector(self.config.vad)
-        self._stream_t0 = self._loop.time()
-        self._frames = 0
-        self._asr_lock = asyncio.Lock()
+        self._inbox = Inbox()
+        self.input = CallerInput(
+            call,
+            conversation=conversation,
+            recorder=recorder,
+            recognizer=recognizer,
+            vad=self.config.vad,
+            confirm_ms=self.config.confirm_ms,
+            digit_timeout=self.config.digit_timeout,
+            phase=lambda: self.phase,
+            on_speech=self._caller_spoke,
+            on_digit=self._caller_spoke,
+            on_utterance=self._inbox.put,
+            on_red_flag=self._red_flag,
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._interrupt = asyncio.Event()
         self._speaking = False
         self._barge_in = True
-        self._digits = ""
-        self._collect: CollectDigits | None = None
-        self._digit_timer: asyncio.TimerHandle | None = None
+        self._playing: CallPhase | None = None  # the phase of the prompt playing now
+        self._closing = False  # the actions under way end with a hang-up
+        self._phases: list[CallPhase] = []  # set by whoever holds the call (a transfer)
+        self._activity: asyncio.Task[None] | None = None
+        self._activity_is_emergency = False
         self._latency_origin: float | None = None
         self._timing: dict[str, object] = {}
-        self._pending: _Pending | None = None
-        self._live: LivePartials | None = None
-        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=15)  # 300 ms
-        self._carry: np.ndarray | None = None
         self.ended = False
         self.caller_gone = asyncio.Event()
         self._referred: str | None = None  # set once a REFER handed the caller over
-        # Set once screening raised actions (a red flag) while the run loop may be busy
-        # elsewhere, e.g. a caller on hold: whoever holds the call should hand it back.
+        # Set when screening raised a red flag; cleared once its actions start.
         self.flag_raised = asyncio.Event()
-        self._transcribing = 0  # utterances being recognised and screened right now
+        # True while a red flag cancels the activity: a transfer being cancelled reads it to
+        # tell an escalation (hand its offer back, the emergent transfer follows) from a stop.
+        self.escalating = False
+        # While set, a red flag is offered to it first (a nurse already on the line).
+        self.red_flag_hook: RedFlagHook | None = None
         self.latencies: list[float] = []
         self.barge_ins = 0
 
-    # -- inputs (asyncio thread) --------------------------------------------------------
+    # -- where the call stands -----------------------------------------------------------------
+    @property
+    def phase(self) -> CallPhase:
+        if self._playing is CallPhase.EMERGENCY:
+            return CallPhase.EMERGENCY
+        if self._closing:
+            return CallPhase.GOODBYE
+        if self._phases:
+            return self._phases[-1]
+        if self._playing is not None:
+            return self._playing
+        context = self.conversation.phase(self.call)
+        if context is not None:
+            return context
+        return CallPhase.PROMPT if self._speaking else CallPhase.LISTENING
+
+    @contextlib.contextmanager
+    def in_phase(self, phase: CallPhase) -> Iterator[None]:
+        """For handlers that hold the call (a transfer): the call is in `phase` meanwhile."""
+        self._phases.append(phase)
+        try:
+            yield
+        finally:
+            self._phases.remove(phase)
+
+    # -- inputs (asyncio thread) ---------------------------------------------------------------
     def on_frame(self, pcm: np.ndarray) -> None:
         """Caller audio from the media tap."""
-        if self.ended:
-            return
-        frame = AudioFrame(pcm, self._frames * 0.02)
-        self._frames += 1
-        self._recent.append(pcm)
-        if self._live is not None:
-            self._live.push(pcm)
-        for event in self._vad.push(frame):
-            if isinstance(event, SpeechStarted):
-                self._speech_started()
-                self._start_live()
-            elif isinstance(event, SpeechEnded):
-                self._stop_live()
-                self._tentative_end(event)
+        if not self.ended:
+            self.input.on_frame(pcm)
 
     def on_dtmf(self, digit: str, method: str) -> None:
-        if self.ended:
-            return
-        self._spawn(self.recorder.event(self.call, "dtmf", {"digit": digit, "method": method}))
-        if self._speaking and self._barge_in:
-            self._stop_playback()
-        if self._digit_timer is not None:
-            self._digit_timer.cancel()
-        collect = self._collect
-        if digit == "#" and (collect is not None or self._digits):
-            self._flush_digits()
-            return
-        self._digits += digit
-        if collect is not None and len(self._digits) >= collect.max_digits:
-            self._flush_digits()
-            return
-        self._digit_timer = self._loop.call_later(self.config.digit_timeout, self._flush_digits)
+        if not self.ended:
+            self.input.on_dtmf(digit, method)
 
     def on_hangup(self, code: int, reason: str) -> None:
         # Media stops with the dialog: nothing will drain the playback queue any more.
         self.caller_gone.set()
         self._stop_playback()
         if self._referred is not None:  # our leg's BYE after a REFER: not the caller leaving
-            self._events.put_nowait(_Ended("referred", self._referred))
+            self._inbox.put(Ended("referred", self._referred))
             return
-        self._events.put_nowait(_Ended("caller", f"{code} {reason}"))
+        self._inbox.put(Ended("caller", f"{code} {reason}"))
 
     def on_referred(self, status: int) -> None:
         """The caller was handed to an agent by REFER: the call leaves this worker.
@@ -221,149 +210,64 @@ class CallSession:
         """
         self._referred = f"REFER with Replaces accepted ({status})"
         self._stop_playback()
-        self._events.put_nowait(_Ended("referred", self._referred))
+        self._inbox.put(Ended("referred", self._referred))
 
-    # -- internals ----------------------------------------------------------------------
+    def _caller_spoke(self) -> None:
+        if self._speaking and self._barge_in:
+            self.barge_ins += 1
+            self._stop_playback()
+
+    def _red_flag(self, actions: Sequence[Action]) -> None:
+        """Screening raised actions: interrupt whatever is going on and carry them out."""
+        if self.ended:
+            return
+        hook = self.red_flag_hook
+        if hook is not None and hook(actions):
+            return  # taken in place: the nurse on the line hears of it, the bot stays quiet
+        if self.phase is CallPhase.BRIDGED:
+            # A person is on the line: never cut them off; the flag is in the record.
+            log.warning("call %s: red flag on a bridged call with no handler", self.call.call_id)
+            return
+        self.flag_raised.set()
+        self._stop_playback()
+        activity = self._activity
+        if activity is not None and not activity.done() and not self._activity_is_emergency:
+            self.escalating = True
+            activity.cancel()
+        self._inbox.put(RedFlag(actions))
+
+    # -- internals -----------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = self._loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _tentative_end(self, ended: SpeechEnded) -> None:
-        """Start recognising now; keep the result only if the caller stays quiet."""
-        pcm = ended.pcm if self._carry is None else np.concatenate([self._carry, ended.pcm])
-        self._carry = None
-        seconds = len(pcm) / 8000
-        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
-        decode = self._loop.create_task(self._decode(stream, pcm))
-        pending = _Pending(pcm, seconds, self._loop.time(), decode)
-        self._pending = pending
-        self._loop.call_later(self.config.confirm_ms / 1000, self._confirm, pending)
-
-    def _confirm(self, pending: _Pending) -> None:
-        if self._pending is pending:
-            self._pending = None
-            # Counted from now, not from when the task first runs: a hang-up waiting for the
-            # caller's last words must never see a gap between "pending" and "transcribing".
-            self._transcribing += 1
-            task = self._loop.create_task(self._transcribe(pending))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-            task.add_done_callback(self._transcribed)
-
-    def _transcribed(self, _task: asyncio.Task[None]) -> None:
-        self._transcribing -= 1
-
-    async def _decode(self, stream: RecognitionStream, pcm: np.ndarray) -> Transcript | None:
-        def run() -> Transcript:
-            stream.accept(pcm)
-            return stream.finish()
-
-        async with self._asr_lock:
-            try:
-                return await asyncio.to_thread(run)
-            except Exception:
-                log.exception("call %s: recognition failed", self.call.call_id)
-                return None
-
-    def _start_live(self) -> None:
-        """Streaming engines: screen partial transcripts while the caller speaks."""
-        if not getattr(self.recognizer, "streaming", False) or self._live is not None:
-            return
-        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
-        self._live = LivePartials(stream, self._on_partial)
-        for pcm in self._recent:  # the words' beginnings, from before the VAD was sure
-            self._live.push(pcm)
-
-    def _stop_live(self) -> None:
-        if self._live is not None:
-            self._live.close()
-            self._live = None
-
-    def _on_partial(self, text: str) -> None:
-        if self.ended:
-            return
-        urgent = self.conversation.screen(self.call, text, False)
-        if urgent:
-            self._spawn(self.recorder.event(self.call, "partial_escalation", {}))
-            self._raise_urgent(urgent)
-
-    def _speech_started(self) -> None:
-        if self._pending is not None:
-            # The caller only paused: this utterance goes on, so recognise it whole later.
-            self._carry = self._pending.pcm
-            self._pending.decode.cancel()
-            self._pending = None
-        if self._speaking and self._barge_in:
-            self.barge_ins += 1
-            self._stop_playback()
-
     def _stop_playback(self) -> None:
         self.media.clear()
         self._interrupt.set()
 
-    def _flush_digits(self) -> None:
-        digits, self._digits = self._digits, ""
-        self._collect = None
-        if not digits:
-            return
-        urgent = self.conversation.screen(self.call, digits, True)
-        if urgent:
-            self._raise_urgent(urgent)
-            return
-        now = _now()
-        self._events.put_nowait(
-            _Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time())
-        )
-
-    def _raise_urgent(self, actions: Sequence[Action]) -> None:
-        self._stop_playback()
-        self.flag_raised.set()
-        self._events.put_nowait(_Urgent(actions))
-
-    async def _transcribe(self, pending: _Pending) -> None:
-        end = _now()
-        start = datetime.fromtimestamp(end.timestamp() - pending.seconds, UTC)
-        try:
-            transcript = await pending.decode
-        except asyncio.CancelledError:
-            return
-        text = transcript.text.strip() if transcript is not None else ""
-        if not text or self.ended:
-            return
-        await self.recorder.turn(self.call, "caller", text, start, end)
-        urgent = self.conversation.screen(self.call, text, True)
-        if urgent:
-            self._raise_urgent(urgent)
-            return
-        confidence = transcript.confidence if transcript is not None else None
-        turn = CallerTurn(text=text, start=start, end=end, confidence=confidence)
-        self._events.put_nowait(_Utterance(turn, pending.origin, self._loop.time()))
-
-    # -- output -------------------------------------------------------------------------
+    # -- output --------------------------------------------------------------------------------
     async def _play(self, chunks: Iterator[np.ndarray] | list[np.ndarray], barge_in: bool) -> bool:
-        """Play audio chunks; returns False when the caller barged in."""
+        """Play audio chunks; returns False when the caller barged in or left."""
         self._interrupt.clear()
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
         try:
-            while not self._interrupt.is_set() and not self.ended and not self.caller_gone.is_set():
+            while not self._stopped():
                 chunk = await asyncio.to_thread(next, iterator, None)
                 if chunk is None or self._interrupt.is_set():
                     break
                 self.media.enqueue(chunk)
                 self._note_first_audio()
             # Once the caller is gone nothing drains the queue: never wait on it then.
-            while (
-                self.media.queued_frames
-                and not self._interrupt.is_set()
-                and not self.ended
-                and not self.caller_gone.is_set()
-            ):
+            while self.media.queued_frames and not self._stopped():
                 await asyncio.sleep(0.02)
         finally:
             self._speaking = False
         return not (self._interrupt.is_set() or self.caller_gone.is_set())
+
+    def _stopped(self) -> bool:
+        return self._interrupt.is_set() or self.ended or self.caller_gone.is_set()
 
     def _note_first_audio(self) -> None:
         if self._latency_origin is not None:
@@ -380,77 +284,93 @@ class CallSession:
             for piece in split_for_streaming(text)
             for chunk in self.synthesizer.synthesize(piece)
         )
-        finished = await self._play(pieces, barge_in)
-        await self.recorder.turn(
-            self.call, "bot", text if finished else text + " [interrupted]", start, _now()
-        )
+        finished = False
+        try:
+            finished = await self._play(pieces, barge_in)
+        finally:
+            self._bot_turn(text, finished, start)
+
+    def _bot_turn(self, text: str, finished: bool, start: datetime) -> None:
+        """Into the transcript, also when a red flag or a stop cut the words off."""
+        said = text if finished else text + " [interrupted]"
+        self._spawn(self.recorder.turn(self.call, "bot", said, start, _now()))
 
     async def _play_prompt(self, name: str, barge_in: bool) -> None:
         start = _now()
-        finished = await self._play([self.prompts.audio(name)], barge_in)
-        text = self.prompts.text(name)
-        await self.recorder.turn(
-            self.call, "bot", text if finished else text + " [interrupted]", start, _now()
-        )
+        outcome = "interrupted"
+        self._playing = PROMPT_PHASES.get(name)
+        try:
+            finished = await self._play([self.prompts.audio(name)], barge_in)
+            if finished:
+                outcome = "completed"
+            elif self.caller_gone.is_set():
+                outcome = "caller_hung_up"
+        finally:
+            self._playing = None
+            end = _now()
+            if self.caller_gone.is_set() and outcome == "interrupted":
+                outcome = "caller_hung_up"
+            # Told whatever happened, also when a red flag or a stop cut the prompt off:
+            # the record says what the caller really heard.
+            self.conversation.played(self.call, name, start, end, outcome)
+            self._bot_turn(self.prompts.text(name), outcome == "completed", start)
 
     async def next_input(self, timeout: float) -> CallerTurn | None:
         """The caller's next turn (words or keypad digits) for a handler that holds the call
         outside the run loop, such as a transfer asking "hold or call back?".
 
-        None when nothing came within `timeout`, the caller hung up, or a red flag was
-        raised; those events stay queued for the run loop, which acts on them next.
+        None when nothing came within `timeout` or the caller hung up; other events stay
+        queued for the run loop (a red flag cancels the handler itself).
         """
         if self.caller_gone.is_set() or self.flag_raised.is_set():
             return None
-        try:
-            event = await asyncio.wait_for(self._events.get(), timeout)
-        except TimeoutError:
-            return None
-        if isinstance(event, _Utterance):
-            return event.turn
-        self._events.put_nowait(event)
-        return None
+        event = await self._inbox.get(timeout, accept=lambda e: isinstance(e, Utterance))
+        return event.turn if isinstance(event, Utterance) else None
 
     async def perform(self, actions: Sequence[Action]) -> None:
         """Carry out a conversation's actions in order."""
-        for action in actions:
-            if self.ended:
-                return
-            if isinstance(action, Say):
-                await self._say(action.text, action.barge_in)
-            elif isinstance(action, PlayPrompt):
-                await self._play_prompt(action.name, action.barge_in)
-            elif isinstance(action, CollectDigits):
-                self._collect = action
-                self._digits = ""
-            elif isinstance(action, Transfer):
-                await self.recorder.event(
-                    self.call, "transfer", {"queue": action.queue, "emergent": action.emergent}
-                )
-                if self._transfer is not None:
-                    await self._transfer.transfer(self, action)
-            elif isinstance(action, Hangup):
-                if await self._red_flag_in_last_words():
-                    return  # the run loop plays the red-flag actions instead of hanging up
-                await self._finish("bot", action.reason)
-                return
+        closing = any(isinstance(a, Hangup) for a in actions)
+        self._closing = self._closing or closing
+        try:
+            for action in actions:
+                if self.ended:
+                    return
+                await self._perform_one(action)
+        finally:
+            if closing and not self.ended:
+                self._closing = False
 
-    async def _red_flag_in_last_words(self, limit: float = 5.0) -> bool:
+    async def _perform_one(self, action: Action) -> None:
+        if isinstance(action, Say):
+            await self._say(action.text, action.barge_in)
+        elif isinstance(action, PlayPrompt):
+            await self._play_prompt(action.name, action.barge_in)
+        elif isinstance(action, CollectDigits):
+            self.input.expect_digits(action)
+        elif isinstance(action, Transfer):
+            await self.recorder.event(
+                self.call, "transfer", {"queue": action.queue, "emergent": action.emergent}
+            )
+            if self._transfer is not None:
+                await self._transfer.transfer(self, action)
+        elif isinstance(action, Hangup):
+            await self._hear_out_last_words()
+            await self._finish("bot", action.reason)
+
+    async def _hear_out_last_words(self, limit: float = 5.0) -> None:
         """Before the bot hangs up, hear out what the caller is still saying.
 
         Someone who says "he just collapsed" over the goodbye must not be cut off: wait (up
-        to `limit` seconds) until words under way are recognised and screened, and call the
-        hang-up off if they raised a red flag.
+        to `limit` seconds) until words under way are recognised and screened. A red flag
+        among them cancels this activity, hang-up included.
         """
         deadline = self._loop.time() + limit
         while (
-            not self.flag_raised.is_set()
-            and not self.caller_gone.is_set()
+            not self.caller_gone.is_set()
             and self._loop.time() < deadline
-            and (self._vad.in_speech or self._pending is not None or self._transcribing)
+            and self.input.busy
         ):
             await asyncio.sleep(0.05)
-        return self.flag_raised.is_set() and not self.caller_gone.is_set()
 
     async def _finish(self, by: str, reason: str) -> None:
         if self.ended:
@@ -459,58 +379,97 @@ class CallSession:
         self.media.clear()
         if by != "caller":
             self._hangup()
+        self.input.close()
         for task in list(self._tasks):
             task.cancel()
         outcome = CallOutcome(_now(), by, reason)
+        # Shielded: a cancellation arriving now must not leave the record open.
+        await asyncio.shield(self._close_record(outcome))
+
+    async def _close_record(self, outcome: CallOutcome) -> None:
         disposition: str | None = None
         try:
             disposition = await self.conversation.finish(self.call, outcome)
         finally:
             await self.recorder.closed(self.call, outcome, disposition)
 
-    # -- the call -----------------------------------------------------------------------
+    # -- the call ------------------------------------------------------------------------------
+    async def _carry_out(
+        self, work: Coroutine[Any, Any, None], *, emergency: bool = False
+    ) -> None:
+        """Run one activity; a red flag may cancel it (then its actions are next in line)."""
+        task = self._loop.create_task(work, name=f"activity-{self.call.call_id[:8]}")
+        self._activity, self._activity_is_emergency = task, emergency
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            # The worker is stopping: let the activity tidy up (a transfer leaves a callback
+            # task) before the session says goodbye.
+            task.cancel()
+            await asyncio.wait([task], timeout=_ACTIVITY_GRACE)
+            raise
+        finally:
+            if self._activity is task:
+                self._activity = None
+        if task.cancelled():
+            return  # a red flag cut it short; its actions wait at the front of the inbox
+        error = task.exception()
+        if error is not None:
+            raise error
+
+    async def _answer(self, event: Utterance) -> None:
+        self._latency_origin = event.latency_origin
+        started = time.perf_counter()
+        actions = await self.conversation.respond(self.call, event.turn)
+        # Where a turn's latency goes, measured from the VAD's end of speech.
+        recognized = (event.recognized_at or event.latency_origin) - event.latency_origin
+        self._timing = {
+            "recognized_ms": round(recognized * 1000),
+            "dialog_ms": round((time.perf_counter() - started) * 1000),
+            "dialog_done_ms": round((self._loop.time() - event.latency_origin) * 1000),
+        }
+        await self.perform(actions)
+
+    async def _on_red_flag(self, event: RedFlag) -> None:
+        self.flag_raised.clear()
+        self.escalating = False
+        self.media.clear()  # hold audio queued by the cancelled activity must not play first
+        # Only the emergent path itself is never cut short by a later flag.
+        emergent = any(isinstance(a, Transfer) and a.emergent for a in event.actions)
+        await self._carry_out(self.perform(event.actions), emergency=emergent)
+
     async def run(self) -> None:
         deadline = self._loop.time() + self.config.max_call_seconds
         silences = 0
         try:
-            await self.perform(await self.conversation.start(self.call))
+            await self._carry_out(self._open())
             while not self.ended:
-                timeout = self.config.silence_timeout
-                if self._collect is not None:
-                    timeout = max(timeout, self._collect.timeout)
                 if self._loop.time() > deadline:
-                    await self.perform(
-                        [PlayPrompt("goodbye", barge_in=False), Hangup("max_duration")]
-                    )
-                    break
-                try:
-                    event = await asyncio.wait_for(self._events.get(), timeout)
-                except TimeoutError:
-                    if self._vad.in_speech or self._pending is not None or self._asr_lock.locked():
+                    goodbye: list[Action] = [
+                        PlayPrompt("goodbye", barge_in=False),
+                        Hangup("max_duration"),
+                    ]
+                    await self._carry_out(self.perform(goodbye))
+                    continue
+                timeout = self.config.silence_timeout
+                collecting = self.input.collecting
+                if collecting is not None:
+                    timeout = max(timeout, collecting.timeout)
+                event = await self._inbox.get(timeout)
+                if event is None:
+                    if self.input.busy:
                         continue
                     silences += 1
-                    await self.perform(await self.conversation.silence(self.call, silences))
-                    continue
-                if isinstance(event, _Ended):
+                    await self._carry_out(self._silence(silences))
+                elif isinstance(event, Ended):
                     await self._finish(event.by, event.reason)
-                elif isinstance(event, _Urgent):
-                    self.flag_raised.clear()
-                    await self.perform(event.actions)
+                elif isinstance(event, RedFlag):
+                    # A caller in danger is never cut off for having talked too long.
+                    deadline = max(deadline, self._loop.time() + self.config.max_call_seconds)
+                    await self._on_red_flag(event)
                 else:
                     silences = 0
-                    self._latency_origin = event.latency_origin
-                    started = time.perf_counter()
-                    actions = await self.conversation.respond(self.call, event.turn)
-                    # Where a turn's latency goes, measured from the VAD's end of speech.
-                    self._timing = {
-                        "recognized_ms": round(
-                            ((event.recognized_at or event.latency_origin) - event.latency_origin)
-                            * 1000
-                        ),
-                        "dialog_ms": round((time.perf_counter() - started) * 1000),
-                        "dialog_done_ms": round((self._loop.time() - event.latency_origin) * 1000),
-                    }
-                    await self.perform(actions)
+                    await self._carry_out(self._answer(event))
         except asyncio.CancelledError:
             # The worker is stopping: end the call politely rather than cutting it off.
             if not self.ended and not self.caller_gone.is_set():
@@ -521,3 +480,9 @@ class CallSession:
         except Exception:
             log.exception("call %s: session failed", self.call.call_id)
             await self._finish("error", "session error")
+
+    async def _open(self) -> None:
+        await self.perform(await self.conversation.start(self.call))
+
+    async def _silence(self, count: int) -> None:
+        await self.perform(await self.conversation.silence(self.call, count))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome
+from voice.session.phase import CallPhase
 
 
 class Conversation(Protocol):
@@ -16,12 +17,27 @@ class Conversation(Protocol):
         """The opening: usually the greeting prompt."""
         ...
 
-    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+    def screen(
+        self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
+    ) -> Sequence[Action]:
         """Runs first on every partial and final transcript and on every digit string.
 
         Must be synchronous, fast and dependent on nothing that can be down. A non-empty
-        answer interrupts whatever the bot is saying and is carried out at once.
+        answer interrupts whatever the call is doing (`phase`: where it stood when the caller
+        began to speak) and is carried out at once.
         """
+        ...
+
+    def phase(self, call: CallInfo) -> CallPhase | None:
+        """The dialog's own phase while the bot waits on the caller (an identity question, a
+        keypad menu), or None."""
+        ...
+
+    def played(
+        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
+    ) -> None:
+        """A fixed prompt stopped playing: `outcome` is "completed", "interrupted" (barge-in,
+        a red flag, a stop) or "caller_hung_up". Must not block or raise."""
         ...
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:

@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, web
 from integrations.services.audit import record_access
 from integrations.store import Database
 from routing.cti import TranscriptLine
-from routing.hub import ScreenPop
+from routing.hub import FlagAlert, ScreenPop
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,25 @@ class WebSocketHub:
         patient_id = None if patient is None else patient.patient_id
         self._patients[pop.call_id] = patient_id
         delivered = await self._send(agent_id, {"type": "offer", "pop": pop.to_json()})
-        if delivered:
-            async with self.db.session() as s:
-                await record_access(
-                    s,
-                    actor=delivered[0],
-                    action="screen_pop",
-                    patient_id=patient_id,
-                    call_id=pop.call_id,
-                    detail={"queue": pop.queue},
-                )
+        await self._audit(delivered, "screen_pop", pop.call_id, {"queue": pop.queue})
         return bool(delivered)
+
+    async def _audit(
+        self, delivered: list[str], action: str, call_id: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """A delivery that reached a screen is a view of PHI: one audit row, under the
+        first receiving agent's name."""
+        if not delivered:
+            return
+        async with self.db.session() as s:
+            await record_access(
+                s,
+                actor=delivered[0],
+                action=action,
+                patient_id=self._patients.get(call_id),
+                call_id=call_id,
+                detail=detail,
+            )
 
     async def withdraw(self, agent_id: int, call_id: str, reason: str) -> None:
         await self._send(agent_id, {"type": "withdraw", "call_id": call_id, "reason": reason})
@@ -86,17 +94,16 @@ class WebSocketHub:
         # One audit row per agent and call for the live transcript, not one per line.
         if delivered and (agent_id, call_id) not in self._transcript_audited:
             self._transcript_audited.add((agent_id, call_id))
-            async with self.db.session() as s:
-                await record_access(
-                    s,
-                    actor=delivered[0],
-                    action="live_transcript",
-                    patient_id=self._patients.get(call_id),
-                    call_id=call_id,
-                )
+            await self._audit(delivered, "live_transcript", call_id)
 
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         await self._send(agent_id, {"type": "ended", "call_id": call_id})
+
+    async def flag(self, agent_id: int, call_id: str, alert: FlagAlert) -> None:
+        delivered = await self._send(
+            agent_id, {"type": "flag", "call_id": call_id, "alert": alert.to_json()}
+        )
+        await self._audit(delivered, "red_flag_alert", call_id, {"level": alert.level})
 
     async def notify(self, agent_id: int, message: dict[str, Any]) -> None:
         """A non-PHI message to the agent's consoles (presence changes, task updates)."""

@@ -73,6 +73,9 @@ function handle(message) {
   } else if (message.type === "transcript") {
     const card = cardFor(message.call_id);
     if (card) addLine(card, message.line);
+  } else if (message.type === "flag") {
+    const card = cardFor(message.call_id);
+    if (card) showFlag(card, message.alert);
   } else if (message.type === "ended") {
     const card = cardFor(message.call_id);
     if (card) toWrapUp(card);
@@ -95,6 +98,21 @@ function addLine(card, line) {
   item.className = line.speaker;
   item.textContent = `${line.speaker}: ${line.text}`;
   $(".transcript", card).append(item);
+}
+
+// A red flag said while the agent is already on the call: shown at once, announced to
+// screen readers (role="alert"), and the level badge follows.
+function showFlag(card, alert) {
+  const banner = $(".alert", card);
+  const at = new Date(alert.at).toLocaleTimeString();
+  const words = alert.trigger_words.length ? ` — "${alert.trigger_words.join('", "')}"` : "";
+  banner.textContent = `Red flag (${alert.level}) at ${at}: ${alert.flags.join(", ")}${words}`;
+  banner.hidden = false;
+  const badge = $(".level", card);
+  badge.textContent = alert.level;
+  badge.className = `level level-${alert.level}`;
+  card.classList.add("flagged");
+  say(`Red flag on your call: ${alert.flags.join(", ")}`);
 }
 
 function renderOffer(pop) {

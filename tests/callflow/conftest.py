@@ -1,0 +1,55 @@
+"""Servers the real-call tests of the call flow share.
+
+`rasa_clinic`: `clinicline serve` with the product dialog on the real Rasa server (it loads in
+~40 s and takes 1.2 GB, so one per test run), on a freshly seeded demo clinic, open around the
+clock. Tests that need the keypad menu (Rasa off) start their own server.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clinicline.harness import ROOT, ServerProcess, free_port, start_server
+
+HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+
+
+@pytest.fixture(scope="session")
+def rasa_clinic(
+    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
+) -> Iterator[ServerProcess]:
+    tmp = tmp_path_factory.mktemp("rasa-clinic")
+    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    seeded = subprocess.run(
+        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    server = start_server(
+        tmp,
+        data_dir=speech_data_dir,
+        dialog="clinic",
+        db_url=db_url,
+        extra_args=["--rasa-port", str(free_port())],
+        env={
+            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_RING_TIMEOUT": "10",
+            "CLINICLINE_CONSOLE_SECRET": "test-secret",
+        },
+    )
+    try:
+        # Rasa trains on first use (minutes on 2 cores) and loads in ~40 s.
+        server.wait_ready(timeout=900, want=("ready",))
+        yield server
+    finally:
+        code = server.stop()
+        assert code == 0, f"server did not stop cleanly ({code}):\n{server.log()[-3000:]}"

@@ -1,0 +1,267 @@
+"""The caller's side of a call: audio in -> VAD -> ASR -> screen, and keypad digits.
+
+Every transcript (partial or final) and every digit string is screened before anything else
+sees it; a red flag goes straight to `on_red_flag`, whatever the rest of the call is doing.
+What passes the screen becomes an `Utterance` for the run loop.
+
+Turn-taking: the VAD ends an utterance after a short pause so recognition can start at once;
+the turn only counts as over once `confirm_ms` more of silence has passed. Speech within that
+window joins the utterance, which is then recognised whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
+from voice.audio.frames import AudioFrame
+from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
+from voice.session.actions import Action, CallerTurn, CallInfo, CollectDigits
+from voice.session.conversation import CallRecorder, Conversation
+from voice.session.inbox import Utterance
+from voice.session.live import LivePartials
+from voice.session.phase import CallPhase
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An utterance whose end is not yet confirmed, already being recognised."""
+
+    pcm: np.ndarray
+    seconds: float
+    origin: float  # loop time of the tentative end of speech
+    phase: CallPhase  # where the call stood when the caller started speaking
+    decode: asyncio.Task[Transcript | None]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CallerInput:
+    """Turns one caller's frames and digits into screened utterances and red flags."""
+
+    def __init__(
+        self,
+        call: CallInfo,
+        *,
+        conversation: Conversation,
+        recorder: CallRecorder,
+        recognizer: SpeechRecognizer,
+        vad: VadConfig,
+        confirm_ms: int,
+        digit_timeout: float,
+        phase: Callable[[], CallPhase],
+        on_speech: Callable[[], None],
+        on_digit: Callable[[], None],
+        on_utterance: Callable[[Utterance], None],
+        on_red_flag: Callable[[Sequence[Action]], None],
+    ) -> None:
+        self.call = call
+        self.conversation = conversation
+        self.recorder = recorder
+        self.recognizer = recognizer
+        self._confirm_ms = confirm_ms
+        self._digit_timeout = digit_timeout
+        self._phase = phase
+        self._on_speech, self._on_digit = on_speech, on_digit
+        self._on_utterance, self._on_red_flag = on_utterance, on_red_flag
+        self._loop = asyncio.get_running_loop()
+        self._vad = UtteranceDetector(vad)
+        self._frames = 0
+        self._asr_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._digits = ""
+        self._digits_phase = CallPhase.LISTENING
+        self._collect: CollectDigits | None = None
+        self._digit_timer: asyncio.TimerHandle | None = None
+        self._pending: _Pending | None = None
+        self._carry: tuple[np.ndarray, CallPhase] | None = None
+        self._speech_phase = CallPhase.LISTENING
+        self._live: LivePartials | None = None
+        self._recent: collections.deque[np.ndarray] = collections.deque(maxlen=15)  # 300 ms
+        self._transcribing = 0  # utterances being recognised and screened right now
+        self.closed = False
+
+    # -- state the session asks about -----------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """The caller is speaking, or words of theirs are still being recognised."""
+        return (
+            self._vad.in_speech
+            or self._pending is not None
+            or self._transcribing > 0
+            or self._asr_lock.locked()
+        )
+
+    @property
+    def collecting(self) -> CollectDigits | None:
+        return self._collect
+
+    def expect_digits(self, collect: CollectDigits) -> None:
+        self._collect = collect
+        self._digits = ""
+
+    def close(self) -> None:
+        self.closed = True
+        self._stop_live()
+        if self._digit_timer is not None:
+            self._digit_timer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- audio ------------------------------------------------------------------------------------
+    def on_frame(self, pcm: np.ndarray) -> None:
+        if self.closed:
+            return
+        frame = AudioFrame(pcm, self._frames * 0.02)
+        self._frames += 1
+        self._recent.append(pcm)
+        if self._live is not None:
+            self._live.push(pcm)
+        for event in self._vad.push(frame):
+            if isinstance(event, SpeechStarted):
+                self._speech_started()
+                self._start_live()
+            elif isinstance(event, SpeechEnded):
+                self._stop_live()
+                self._tentative_end(event)
+
+    def _speech_started(self) -> None:
+        if self._pending is not None:
+            # The caller only paused: this utterance goes on, so recognise it whole later.
+            self._carry = (self._pending.pcm, self._pending.phase)
+            self._pending.decode.cancel()
+            self._pending = None
+        else:
+            self._speech_phase = self._phase()
+        self._on_speech()
+
+    def _tentative_end(self, ended: SpeechEnded) -> None:
+        """Start recognising now; keep the result only if the caller stays quiet."""
+        pcm, phase = ended.pcm, self._speech_phase
+        if self._carry is not None:
+            pcm, phase = np.concatenate([self._carry[0], ended.pcm]), self._carry[1]
+            self._carry = None
+        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
+        decode = self._loop.create_task(self._decode(stream, pcm))
+        pending = _Pending(pcm, len(pcm) / 8000, self._loop.time(), phase, decode)
+        self._pending = pending
+        self._loop.call_later(self._confirm_ms / 1000, self._confirm, pending)
+
+    def _confirm(self, pending: _Pending) -> None:
+        if self._pending is not pending or self.closed:
+            return
+        self._pending = None
+        # Counted from now, not from when the task first runs: a hang-up waiting for the
+        # caller's last words must never see a gap between "pending" and "transcribing".
+        self._transcribing += 1
+        task = self._spawn(self._transcribe(pending))
+        task.add_done_callback(self._transcribed)
+
+    def _transcribed(self, _task: asyncio.Task[Any]) -> None:
+        self._transcribing -= 1
+
+    async def _decode(self, stream: RecognitionStream, pcm: np.ndarray) -> Transcript | None:
+        def run() -> Transcript:
+            stream.accept(pcm)
+            return stream.finish()
+
+        async with self._asr_lock:
+            try:
+                return await asyncio.to_thread(run)
+            except Exception:
+                log.exception("call %s: recognition failed", self.call.call_id)
+                return None
+
+    async def _transcribe(self, pending: _Pending) -> None:
+        end = _now()
+        start = datetime.fromtimestamp(end.timestamp() - pending.seconds, UTC)
+        try:
+            transcript = await pending.decode
+        except asyncio.CancelledError:
+            return
+        text = transcript.text.strip() if transcript is not None else ""
+        if not text or self.closed:
+            return
+        await self.recorder.turn(self.call, "caller", text, start, end)
+        if self._screen(text, final=True, phase=pending.phase):
+            return
+        confidence = transcript.confidence if transcript is not None else None
+        turn = CallerTurn(text=text, start=start, end=end, confidence=confidence)
+        self._on_utterance(Utterance(turn, pending.origin, self._loop.time()))
+
+    def _screen(self, text: str, *, final: bool, phase: CallPhase) -> bool:
+        """Safety first: True when the words raised a red flag (already handed on)."""
+        actions = self.conversation.screen(self.call, text, final, phase)
+        if actions:
+            self._on_red_flag(actions)
+        return bool(actions)
+
+    # -- streaming engines: partial transcripts -------------------------------------------------
+    def _start_live(self) -> None:
+        if not getattr(self.recognizer, "streaming", False) or self._live is not None:
+            return
+        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
+        self._live = LivePartials(stream, self._on_partial)
+        for pcm in self._recent:  # the words' beginnings, from before the VAD was sure
+            self._live.push(pcm)
+
+    def _stop_live(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
+
+    def _on_partial(self, text: str) -> None:
+        if self.closed:
+            return
+        if self._screen(text, final=False, phase=self._speech_phase):
+            self._spawn(self.recorder.event(self.call, "partial_escalation", {}))
+
+    # -- keypad -----------------------------------------------------------------------------------
+    def on_dtmf(self, digit: str, method: str) -> None:
+        if self.closed:
+            return
+        self._spawn(self.recorder.event(self.call, "dtmf", {"digit": digit, "method": method}))
+        if not self._digits:
+            self._digits_phase = self._phase()
+        self._on_digit()
+        if self._digit_timer is not None:
+            self._digit_timer.cancel()
+        collect = self._collect
+        if digit == "#" and (collect is not None or self._digits):
+            self._flush_digits()
+            return
+        self._digits += digit
+        if collect is not None and len(self._digits) >= collect.max_digits:
+            self._flush_digits()
+            return
+        self._digit_timer = self._loop.call_later(self._digit_timeout, self._flush_digits)
+
+    def _flush_digits(self) -> None:
+        digits, self._digits = self._digits, ""
+        self._collect = None
+        if not digits or self.closed:
+            return
+        if self._screen(digits, final=True, phase=self._digits_phase):
+            return
+        now = _now()
+        self._on_utterance(
+            Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time())
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
