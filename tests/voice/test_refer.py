@@ -123,6 +123,9 @@ def _agent_phone(worker: ReferWorker, *extra: str) -> subprocess.Popen[str]:
             "nurse1",
             "--answer-after",
             "1",
+            # This test worker REFERs right after the whisper and asks for no key.
+            "--accept-key",
+            "none",
             "--say",
             AGENT_SAYS,
             "--stay",

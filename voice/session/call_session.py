@@ -135,6 +135,7 @@ class CallSession:
             on_red_flag=self._red_flag,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writes: set[asyncio.Task[None]] = set()  # record writes: never cancelled
         self._interrupt = asyncio.Event()
         self._speaking = False
         self._barge_in = True
@@ -291,9 +292,12 @@ class CallSession:
             self._bot_turn(text, finished, start)
 
     def _bot_turn(self, text: str, finished: bool, start: datetime) -> None:
-        """Into the transcript, also when a red flag or a stop cut the words off."""
+        """Into the transcript, also when a red flag or a stop cut the words off (so from a
+        `finally`, as a task of its own that the end of the call does not cancel)."""
         said = text if finished else text + " [interrupted]"
-        self._spawn(self.recorder.turn(self.call, "bot", said, start, _now()))
+        write = self._loop.create_task(self.recorder.turn(self.call, "bot", said, start, _now()))
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
 
     async def _play_prompt(self, name: str, barge_in: bool) -> None:
         start = _now()
@@ -387,6 +391,8 @@ class CallSession:
         await asyncio.shield(self._close_record(outcome))
 
     async def _close_record(self, outcome: CallOutcome) -> None:
+        if self._writes:  # the last words go into the record before it closes
+            await asyncio.wait(list(self._writes), timeout=5.0)
         disposition: str | None = None
         try:
             disposition = await self.conversation.finish(self.call, outcome)
