@@ -95,7 +95,10 @@ async def run_call(args: argparse.Namespace, config: Config) -> int:
     script = build_script(args)
     voice = await asyncio.to_thread(make_voice, args.voice)
     timing = PhoneTiming(
-        barge_in_after=args.barge_in_after, hangup_after=args.hangup_after, final_listen=args.listen
+        barge_in_after=args.barge_in_after,
+        hangup_after=args.hangup_after,
+        final_listen=args.listen,
+        turn_max=args.turn_max,
     )
     phone = PatientPhone(
         voice, caller=script.caller, timing=timing, accept_refer=not args.refuse_refer

@@ -116,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--hangup-after", type=float, metavar="S", help="hang up S seconds after answer"
     )
     call.add_argument(
+        "--turn-max",
+        type=float,
+        metavar="S",
+        help="wait at most S seconds for the bot to finish a reply (hold music never finishes)",
+    )
+    call.add_argument(
         "--listen",
         type=float,
         default=20.0,

@@ -225,9 +225,13 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
         ready = await asyncio.wait_for(asyncio.to_thread(desk_phone.stdout.readline), 60)
         assert "agent phone ready" in ready, ready
     try:
+        # The caller leaves once the emergency message and the emergent offer are behind
+        # them: the hold music after them never falls quiet, and the ring-out to the on-call
+        # line is another test's subject.
         result = await asyncio.to_thread(
-            phone_call, server, *row.steps, "--listen", "3", "--no-transcribe"
-        )
+            phone_call, server, *row.steps, "--turn-max", "20", "--listen", "3",
+            "--no-transcribe",
+        )  # fmt: skip
     finally:
         desk_log = _phone_log(desk_phone) if desk_phone is not None else None
     record = wait_for_record(server, result["call_id"])

@@ -82,6 +82,7 @@ class PhoneTiming:
     final_listen: float = 20.0
     barge_in_after: float | None = None  # speak the first line this long into the greeting
     hangup_after: float | None = None  # hang up this long after answer, whatever is going on
+    turn_max: float | None = None  # stop waiting for the bot's reply after this long
 
 
 class _Listener:
@@ -299,8 +300,11 @@ class PatientPhone:
         """Wait for the bot to speak (up to start_timeout) and then fall quiet."""
         t = self.timing
         deadline = time.monotonic() + start_timeout
+        give_up = None if t.turn_max is None else time.monotonic() + t.turn_max
         while not ended.is_set():
             now = time.monotonic()
+            if give_up is not None and now > give_up:
+                return
             if listener.first_voiced_after is None:
                 if now > deadline:
                     return
