@@ -20,6 +20,7 @@ from typing import Any
 
 from clinicline.bench import SENTENCES, _pct, _ProcessSampler
 from clinicline.harness import (
+    FLOOD_SOURCE,
     ServerProcess,
     crash_lines,
     phone_call,
@@ -28,7 +29,11 @@ from clinicline.harness import (
     start_sipp,
 )
 
-FLOODS = ((50, 60), (200, 60))  # (INVITEs a second, seconds)
+# (INVITEs a second, seconds, source). The last comes from an address listed in
+# sip_trusted_sources, as a proxy in front forwards everything: only the slot and media
+# bounds hold it, so the worker takes calls and hangs them up as fast as they may come.
+TRUSTED_SOURCE = "127.0.0.4"
+FLOODS = ((50, 60, FLOOD_SOURCE), (200, 60, FLOOD_SOURCE), (200, 60, TRUSTED_SOURCE))
 PROBE_EVERY = 10.0  # a real call is placed this often during a flood
 UNACKED_ROUNDS = 3
 SIPP_SCENARIOS = Path(__file__).resolve().parent.parent / "tests" / "voice" / "sipp"
@@ -51,13 +56,17 @@ async def _call(server: ServerProcess, *lines: str) -> dict[str, Any]:
     return await asyncio.to_thread(phone_call, server, *args, "--listen", "2", "--no-transcribe")
 
 
-async def _flood(server: ServerProcess, work: Path, rate: int, seconds: int) -> dict[str, Any]:
+async def _flood(
+    server: ServerProcess, work: Path, rate: int, seconds: int, source: str
+) -> dict[str, Any]:
     sampler = _ProcessSampler(server.process.pid)
     refused_before = server.health()["components"]["workers"]["invites_refused"]
     live = asyncio.create_task(_call(server, *SENTENCES))
     await asyncio.sleep(5)
     cpu0, t0 = sampler.cpu_seconds(), time.monotonic()
-    flood = start_sipp(server, work, rate=rate, calls=rate * seconds, timeout=seconds + 30)
+    flood = start_sipp(
+        server, work, rate=rate, calls=rate * seconds, source=source, timeout=seconds + 30
+    )
     probes = []
     while time.monotonic() - t0 < seconds:
         probes.append(await _call(server, "what time do you open tomorrow"))
@@ -73,6 +82,8 @@ async def _flood(server: ServerProcess, work: Path, rate: int, seconds: int) -> 
     return {
         "rate_per_s": rate,
         "seconds": seconds,
+        "source": source,
+        "trusted": source == TRUSTED_SOURCE,
         "server_alive": alive,
         "crash_lines": crash_lines(log),
         "live_call": {
@@ -121,15 +132,18 @@ async def bench_sip_front() -> dict[str, Any]:
     results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        server = start_server(work, data_dir=Path("var/bench-data").resolve(), dialog="echo")
+        server = start_server(
+            work, data_dir=Path("var/bench-data").resolve(), dialog="echo",
+            env={"CLINICLINE_SIP_TRUSTED_SOURCES": TRUSTED_SOURCE},
+        )  # fmt: skip
         try:
             server.wait_ready()
             results["baseline_live_call"] = _summary(_latencies(await _call(server, *SENTENCES)))
             results["floods"] = []
-            for rate, seconds in FLOODS:
-                flood_dir = work / f"flood-{rate}"
+            for rate, seconds, source in FLOODS:
+                flood_dir = work / f"flood-{rate}-{source}"
                 flood_dir.mkdir()
-                outcome = await _flood(server, flood_dir, rate, seconds)
+                outcome = await _flood(server, flood_dir, rate, seconds, source)
                 results["floods"].append(outcome)
                 if not outcome["server_alive"]:
                     break
@@ -159,8 +173,9 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     for f in results["floods"]:
         live, sipp, during = f["live_call"], f["sipp"], f["calls_during"]
+        trusted = " from a trusted source" if f.get("trusted") else ""
         lines.append(
-            f"| {f['rate_per_s']}/s for {f['seconds']} s "
+            f"| {f['rate_per_s']}/s for {f['seconds']} s{trusted} "
             f"| {'yes' if f['server_alive'] and not f['crash_lines'] else 'NO'} "
             f"| {live['median_ms']} / {live['p95_ms']} ms "
             f"| {during['answered']}/{during['placed']} "
@@ -179,6 +194,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"A real call afterwards: {after}.",
         ]
     lines += [
+        "",
+        "A trusted source (`sip_trusted_sources`, the proxy in front) has no per-source bound: "
+        "only the call slots and the media set-up bound (4 a second) hold its flood back, so "
+        "the worker answers and hangs up calls as fast as they may come.",
         "",
         "SIPp counts a refusal (503 + Retry-After, or 486) as an unexpected message; an "
         "unanswered call is one the worker dropped without a word (a source over its rate is "
