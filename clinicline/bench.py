@@ -334,7 +334,14 @@ def _markdown(results: dict[str, Any]) -> str:
             "dialogs' fixed reply pieces are pre-rendered at start-up, replies with names and "
             "dates are synthesised live.",
         ]
-    lines += ["", "![turn latency](latency.png)", ""]
+    lines += [
+        "",
+        "The SIP front under INVITE floods: [sip_front.md](sip_front.md) "
+        "(`clinicline bench --only-sip`).",
+        "",
+        "![turn latency](latency.png)",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -350,6 +357,11 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
             "platform": platform.platform(),
         },
     }
+    if args.only_sip:
+        from clinicline.bench_sip import run_bench_sip
+
+        await run_bench_sip(out)
+        return 0
     calls_dir = Path(__file__).resolve().parents[2] / "shared" / "eval" / "calls"
     scripts = [calls_dir / name for name in ("refill.yaml", "schedule.yaml")]
     if args.only_clinic:

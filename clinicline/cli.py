@@ -190,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only-clinic", action="store_true", help="only the product dialog over SIP (Rasa)"
     )
+    bench.add_argument(
+        "--only-sip",
+        action="store_true",
+        help="only the SIP front under INVITE floods (~6 min) -> OUT/sip_front.md",
+    )
     return parser
 
 

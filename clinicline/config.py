@@ -46,6 +46,15 @@ class Config:
     """Everything the server needs; the defaults run on one machine."""
 
     sip: HostPort = HostPort("127.0.0.1", 5060)
+    # The SIP front (see voice/sip/admission.py): INVITEs per second one source address may
+    # send (sustained, and at once), sources exempt from that bound (the proxy in front),
+    # call slots kept for a warm transfer's consult leg, and how long a 200 OK may wait for
+    # its ACK before the dialog is ended.
+    sip_invite_rate: float = 1.0
+    sip_invite_burst: int = 5
+    sip_trusted_sources: tuple[str, ...] = ()
+    sip_transfer_reserve: int = 1
+    sip_ack_timeout: float = 4.0
     http: HostPort = HostPort("127.0.0.1", 8080)
     db: str = "sqlite+aiosqlite:///var/clinicline.db"
     data_dir: Path = PROJECT_ROOT / "var"
@@ -89,6 +98,13 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.sip_invite_rate <= 0 or self.sip_invite_burst < 1 or self.sip_ack_timeout <= 0:
+            raise ConfigError(
+                "settings sip_invite_rate and sip_ack_timeout must be positive, "
+                "sip_invite_burst at least 1"
+            )
+        if self.sip_transfer_reserve < 0:
+            raise ConfigError("setting sip_transfer_reserve cannot be negative")
         for name, allowed in (
             ("transfer_mode", TRANSFER_MODES),
             ("transfer_accept", TRANSFER_ACCEPT),

@@ -76,7 +76,8 @@ class DialogsSupervisor:
         await self.server.start()
         self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")
         while True:
-            up = await self.client.ready()
+            # Only our own Rasa counts: whatever else answers on its port is not it.
+            up = self.server.running and await self.client.ready()
             if up and not self._warmed:
                 await self._warm_up()
             elif not up:
@@ -84,20 +85,8 @@ class DialogsSupervisor:
             if up != self._available:
                 log.info("dialogs %s", "available" if up else "unavailable: keypad fallback")
             self._available = up
-            if up:
-                self.health.set(
-                    "dialogs",
-                    State.UP,
-                    f"rasa on 127.0.0.1:{self.config.rasa_port}",
-                    restarts=self.server.restarts,
-                )
-            else:
-                self.health.set(
-                    "dialogs",
-                    State.DEGRADED,
-                    "Rasa not answering; keypad fallback",
-                    restarts=self.server.restarts,
-                )
+            state, detail = dialogs_state(self.server, up)
+            self.health.set("dialogs", state, detail, restarts=self.server.restarts)
             await asyncio.sleep(POLL_SECONDS)
 
     async def stop(self) -> None:
@@ -108,6 +97,18 @@ class DialogsSupervisor:
         if self.server is not None:
             await self.server.stop()
         await self.client.close()
+
+
+def dialogs_state(server: RasaServer, answering: bool) -> tuple[State, str]:
+    """What /health says of the dialogs: up only while our own Rasa process answers."""
+    if answering:
+        return State.UP, f"rasa on 127.0.0.1:{server.port}"
+    if not server.running:
+        why = server.waiting_reason or "Rasa is not running"
+        return State.DOWN, f"{why} (restarts: {server.restarts}); keypad fallback"
+    if server.restarts:
+        return State.DOWN, f"Rasa restarting (restarts: {server.restarts}); keypad fallback"
+    return State.DEGRADED, "Rasa loading; keypad fallback meanwhile"
 
 
 async def parse_lines(config: Config, stdin: IO[str], stdout: IO[str]) -> int:

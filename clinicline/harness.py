@@ -190,6 +190,67 @@ def _run_phone(
     )
 
 
+# What a crashed or aborted server leaves in its log (pjsip's assertions included).
+CRASH_SIGNS = ("Assertion", "Segmentation fault", "core dumped", "Fatal Python error")
+
+
+def crash_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if any(sign in line for sign in CRASH_SIGNS)]
+
+
+# SIPp floods come from a loopback address of their own: one source for the flood, another
+# (127.0.0.1) for the test phones, as an attacker and the clinic's callers would be.
+FLOOD_SOURCE = "127.0.0.2"
+
+
+def start_sipp(
+    server: ServerProcess,
+    workdir: Path,
+    *,
+    rate: float,
+    calls: int,
+    scenario: Path | None = None,
+    source: str = FLOOD_SOURCE,
+    timeout: float = 60.0,
+    trace: bool = False,
+) -> subprocess.Popen[str]:
+    """SIPp against the server: its built-in `uac` (INVITE, ACK, BYE at once) unless
+    `scenario`; `rate` new calls a second up to `calls`. Statistics go to workdir/stats.csv,
+    and with `trace` every message sent and received to workdir/messages.log."""
+    args = [
+        "sipp", f"127.0.0.1:{server.sip_port}",
+        *(["-sf", str(scenario)] if scenario else ["-sn", "uac"]),
+        "-s", "clinic", "-r", str(rate), "-m", str(calls),
+        "-i", source, "-p", str(free_port(socket.SOCK_DGRAM)),
+        # A call nobody answers fails after 8 s (not pjsip-style 32 s); SIPp quits at `timeout`.
+        "-recv_timeout", "8000", "-timeout", str(int(timeout)), "-nostdin",
+        "-trace_stat", "-stf", str(workdir / "stats.csv"), "-fd", "1",
+        *(["-trace_msg", "-message_file", str(workdir / "messages.log")] if trace else []),
+    ]  # fmt: skip
+    return subprocess.Popen(
+        args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def sipp_counts(workdir: Path) -> dict[str, int]:
+    """The cumulative counters of SIPp's last statistics line: calls created, completed,
+    failed; of the failures, those answered with an error (an unexpected message to SIPp's
+    `uac`, such as our 503 or 486) and those never answered."""
+    lines = (workdir / "stats.csv").read_text().splitlines()
+    values = dict(zip(lines[0].split(";"), lines[-1].split(";"), strict=False))
+
+    def count(*columns: str) -> int:
+        return sum(int(values.get(column) or 0) for column in columns)
+
+    return {
+        "created": count("TotalCallCreated"),
+        "successful": count("SuccessfulCall(C)"),
+        "failed": count("FailedCall(C)"),
+        "refused": count("FailedUnexpectedMessage(C)"),
+        "unanswered": count("FailedTimeoutOnRecv(C)", "FailedMaxUDPRetrans(C)"),
+    }
+
+
 def call_record(server: ServerProcess, call_id: str) -> dict[str, Any]:
     done = subprocess.run(
         [*CLI, "calls", "show", call_id, "--db", server.db_url, "--json"],

@@ -1,4 +1,9 @@
-"""Component states behind `GET /health`: what is up, what is starting, what runs degraded."""
+"""Component states behind `GET /health`: what is up, what is starting, what runs degraded.
+
+A component's state is what the server last `set`, unless a live check says otherwise at
+request time: the workers are `degraded` while a new caller would be turned away for want
+of a call slot, and back to `up` when one frees, without anyone calling `set`.
+"""
 
 from __future__ import annotations
 
@@ -36,35 +41,49 @@ class Health:
         self.components: dict[str, Component] = {name: Component() for name in names}
         # Live figures read at request time (active calls, refusals), by component.
         self.probes: dict[str, Callable[[], dict[str, Any]]] = {}
+        # Live checks read at request time: (state, detail) overrides an `up` component.
+        self.checks: dict[str, Callable[[], tuple[State, str] | None]] = {}
 
     def set(self, name: str, state: State, detail: str = "", **info: Any) -> None:
         component = self.components.setdefault(name, Component())
         component.state, component.detail = state, detail
         component.info.update(info)
 
+    def state_of(self, name: str) -> tuple[State, str]:
+        """The component's state and detail now: a live check can only make `up` worse."""
+        component = self.components[name]
+        check = self.checks.get(name)
+        if check is not None and component.state is State.UP:
+            live = check()
+            if live is not None:
+                return live
+        return component.state, component.detail
+
     @property
     def taking_calls(self) -> bool:
-        return all(self.components[n].state in (State.UP, State.DEGRADED) for n in ESSENTIAL)
+        return all(self.state_of(n)[0] in (State.UP, State.DEGRADED) for n in ESSENTIAL)
 
     @property
     def status(self) -> str:
-        states = [c.state for c in self.components.values()]
-        if not self.taking_calls:
-            return "starting" if State.STARTING in states else "down"
-        if all(s in (State.UP, State.DISABLED) for s in states):
-            return "ready"
-        return "degraded"
+        return _overall({name: self.state_of(name)[0] for name in self.components})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "components": {
-                name: {
-                    "state": c.state.value,
-                    "detail": c.detail,
-                    **c.info,
-                    **(self.probes[name]() if name in self.probes else {}),
-                }
-                for name, c in self.components.items()
-            },
-        }
+        components, states = {}, {}
+        for name, component in self.components.items():
+            state, detail = self.state_of(name)
+            states[name] = state
+            components[name] = {
+                "state": state.value,
+                "detail": detail,
+                **component.info,
+                **(self.probes[name]() if name in self.probes else {}),
+            }
+        return {"status": _overall(states), "components": components}
+
+
+def _overall(states: dict[str, State]) -> str:
+    if not all(states[n] in (State.UP, State.DEGRADED) for n in ESSENTIAL):
+        return "starting" if State.STARTING in states.values() else "down"
+    if all(s in (State.UP, State.DISABLED) for s in states.values()):
+        return "ready"
+    return "degraded"

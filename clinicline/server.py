@@ -41,6 +41,7 @@ from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
 from voice.session.call_session import SessionConfig
 from voice.session.conversation import Conversation
+from voice.sip.admission import AdmissionPolicy
 from voice.worker import VoiceWorker
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 vad=VadConfig(hangover_ms=config.vad_hangover_ms // 2),
                 confirm_ms=config.vad_hangover_ms - config.vad_hangover_ms // 2,
             ),
+            admission=_admission_policy(config, dialog),
+            ack_timeout=config.sip_ack_timeout,
         )
         services.worker.transfer = WarmTransfer(
             services.worker,
@@ -148,13 +151,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         health.set(
             "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
         )
-        worker = services.worker
-        health.probes["workers"] = lambda: {
-            "active_calls": worker.active_calls,
-            "sip_calls": worker.sip_calls,  # callers plus consult legs to agents
-            "calls_answered": worker.calls_answered,
-            "calls_refused": worker.endpoint.refused_calls,
-        }
+        _watch_worker(health, services.worker)
         if services.dialogs is None:
             health.set(
                 "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
@@ -175,6 +172,51 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.db is not None:
             await services.db.dispose()
     return 0
+
+
+def _admission_policy(config: Config, dialog: str) -> AdmissionPolicy:
+    return AdmissionPolicy(
+        per_source_rate=config.sip_invite_rate,
+        per_source_burst=config.sip_invite_burst,
+        trusted_sources=frozenset(config.sip_trusted_sources),
+        # The diagnostic echo dialog never transfers: no slot to keep back.
+        transfer_reserve=config.sip_transfer_reserve if dialog == "clinic" else 0,
+    )
+
+
+def _watch_worker(health: Health, worker: VoiceWorker) -> None:
+    """`/health` reads the worker's slots and refusals live; at capacity it is degraded."""
+
+    def at_capacity() -> tuple[State, str] | None:
+        if not worker.at_capacity:
+            return None
+        reserve = worker.admission.policy.transfer_reserve
+        return State.DEGRADED, (
+            f"at capacity: {worker.slots_in_use} of {worker.call_cap} call slots in use "
+            f"({reserve} kept for transfers); new callers get 486"
+        )
+
+    def figures() -> dict[str, Any]:
+        counters = worker.admission.counters
+        return {
+            "active_calls": worker.active_calls,
+            "sip_calls": worker.sip_calls,  # callers plus consult legs to agents
+            "slots_in_use": worker.slots_in_use,
+            "transfer_reserve": worker.admission.policy.transfer_reserve,
+            "calls_answered": worker.calls_answered,
+            "calls_unacked": worker.calls_unacked,
+            # Refused by pjsua itself (the wheel's cap): our own gate should leave none.
+            "calls_refused": worker.endpoint.refused_calls,
+            "invites_refused": {
+                "busy": counters.busy,
+                "rate_limited": counters.rate_limited,
+                "dropped": counters.dropped,
+                "media_limited": counters.media_limited,
+            },
+        }
+
+    health.checks["workers"] = at_capacity
+    health.probes["workers"] = figures
 
 
 class _NoDialogs:

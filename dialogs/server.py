@@ -5,18 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
+import socket
 import time
 from pathlib import Path
 
 import aiohttp
 
 from dialogs.errors import DialogUnavailable
+from dialogs.lifeline import die_with_parent
 from dialogs.train import PROJECT_DIR, RASA_BIN, rasa_env
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 240.0  # ~45 s on an idle 2-core machine; much more when cores are shared
-RESTART_DELAY = 2.0
+RESTART_DELAY = 2.0  # doubled after each quick crash, up to MAX_RESTART_DELAY
+MAX_RESTART_DELAY = 60.0
+# A Rasa that ran this long before exiting was not crash-looping: restart it promptly.
+STABLE_AFTER = 120.0
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already accepts connections on HOST:PORT (e.g. an orphaned Rasa)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
 
 
 def write_endpoints(path: Path, action_url: str) -> Path:
@@ -49,6 +63,9 @@ class RasaServer:
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
         self.restarts = 0
+        self.crashes_in_a_row = 0
+        # Why no Rasa of ours is running right now ("" while one is), for /health.
+        self.waiting_reason = "starting"
 
     @property
     def running(self) -> bool:
@@ -62,32 +79,44 @@ class RasaServer:
             "--credentials", str(PROJECT_DIR / "credentials.yml"),
         ]
 
-    async def _spawn(self) -> None:
+    async def _spawn(self) -> bool:
+        """Start Rasa unless its port is taken; its own process group, dying with us."""
+        if port_in_use(self.port):
+            self.waiting_reason = f"port {self.port} is held by another process"
+            log.error("rasa not started: port %s is held by another process", self.port)
+            return False
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
                 *self._command(), cwd=self.run_dir, env=rasa_env(),
                 stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=die_with_parent(),
             )
+        self.waiting_reason = ""
         log.info("rasa started", extra={"pid": self._process.pid, "port": self.port})
+        return True
 
     async def start(self) -> None:
         """Start the process and its supervisor; returns at once (see `wait_ready`)."""
         self._stopping = False
-        await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def _supervise(self) -> None:
+        """Keep one Rasa running; a crash loop backs off instead of spinning."""
         while not self._stopping:
-            assert self._process is not None
-            code = await self._process.wait()
-            if self._stopping:
-                return
-            log.error("rasa exited; restarting", extra={"returncode": code})
-            self.restarts += 1
-            await asyncio.sleep(RESTART_DELAY)
-            if not self._stopping:
-                await self._spawn()
+            started = time.monotonic()
+            if await self._spawn():
+                assert self._process is not None
+                code = await self._process.wait()
+                if self._stopping:
+                    return
+                self.restarts += 1
+                self.waiting_reason = f"Rasa exited with {code}; restarting"
+                log.error("rasa exited; restarting", extra={"returncode": code})
+            ran_for = time.monotonic() - started
+            self.crashes_in_a_row = 0 if ran_for > STABLE_AFTER else self.crashes_in_a_row + 1
+            delay = min(MAX_RESTART_DELAY, RESTART_DELAY * 2 ** max(0, self.crashes_in_a_row - 1))
+            await asyncio.sleep(delay)
 
     async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until /status reports a loaded model; raise DialogUnavailable on timeout."""
@@ -109,10 +138,16 @@ class RasaServer:
                 await self._supervisor
         process = self._process
         if process is not None and process.returncode is None:
-            process.terminate()
+            # Rasa leads its own process group: whatever it started goes with it.
+            _signal_group(process.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), grace)
             except TimeoutError:
-                process.kill()
+                _signal_group(process.pid, signal.SIGKILL)
                 await process.wait()
         log.info("rasa stopped", extra={"port": self.port})
+
+
+def _signal_group(leader: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, sig)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from dialogs.errors import TrainingFailed
+from dialogs.lifeline import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,9 @@ def ensure_model(project_dir: Path = PROJECT_DIR, models_dir: Path | None = None
         "--fixed-model-name", name,
     ]
     done = subprocess.run(
-        cmd, cwd=project_dir, env=rasa_env(), capture_output=True, text=True, check=False
-    )
+        cmd, cwd=project_dir, env=rasa_env(), capture_output=True, text=True, check=False,
+        preexec_fn=die_with_parent(),
+    )  # fmt: skip
     if done.returncode != 0 or not model.exists():
         raise TrainingFailed(f"rasa train exited {done.returncode}: {done.stderr[-2000:]}")
     return model

@@ -1,8 +1,16 @@
 """The voice worker: one pjsua2 endpoint answering calls, one `CallSession` per call.
 
-A worker holds at most the wheel's call cap (4): pjsua itself refuses the next call with
-486 before we see it, and we log that refusal. Capacity beyond one worker comes from
+A worker holds at most the wheel's call cap (4) SIP legs, callers and consult legs to agents
+alike. It counts them itself and judges every new INVITE before pjsua sees it
+(`voice.sip.admission`): over its source's rate, without a free slot once `transfer_reserve`
+slots are kept for a warm transfer's consult leg, or over the media set-up bound, the INVITE
+gets a stateless 503/486 and costs no slot, dialog or RTP socket. A 200 OK that is not
+ACKed within `ack_timeout` ends its dialog at once. Capacity beyond one worker comes from
 several workers behind Kamailio.
+
+pjsua2 objects are let go as soon as their call is down, not when the session has finished
+its paperwork: a Call object that outlives its slot can, when collected later, clear the
+user data of (and hang up) the next call that got the same slot.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from voice.session.call_session import (
 )
 from voice.session.conversation import CallRecorder, Conversation
 from voice.sip.account import LocalAccount, create_account
+from voice.sip.admission import SHUTTING_DOWN, AdmissionPolicy, CallAdmission, Refusal
 from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number, make_call
 from voice.sip.endpoint import EndpointInfo, SipEndpoint
 from voice.sip.media import MediaTap
@@ -41,6 +50,9 @@ log = logging.getLogger(__name__)
 REFER_BYE_GRACE = 1.0
 # How long to wait for both of our legs' dialogs to end after a successful REFER.
 REFER_TEARDOWN = 3.0
+# A 200 OK not ACKed by then ends its dialog. pjsip retransmits the 200 at 0.5, 1.5 and 3.5 s,
+# so a caller behind a lossy link still gets three chances; pjsip alone would wait 32 s.
+ACK_TIMEOUT = 4.0
 
 
 @dataclass
@@ -54,13 +66,14 @@ class SpeechPlant:
 
 @dataclass
 class _Leg:
-    sip: SipCall
+    sip: SipCall | None  # None once the call is down (see the module docstring)
     info: CallInfo
     session: CallSession | None = None
     tap: MediaTap | None = None
     media: pj.AudioMedia | None = None
     task: asyncio.Task[None] | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    confirmed: bool = False  # the caller's ACK arrived
     referring: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -79,6 +92,8 @@ class VoiceWorker:
         transfer: TransferHandler | None = None,
         session_config: SessionConfig | None = None,
         name: str = "worker-1",
+        admission: AdmissionPolicy | None = None,
+        ack_timeout: float = ACK_TIMEOUT,
     ) -> None:
         self.endpoint = SipEndpoint(host, port, user_agent=f"clinicline/{name}")
         self.plant = plant
@@ -89,6 +104,9 @@ class VoiceWorker:
         self.name = name
         self.draining = False
         self.calls_answered = 0
+        self.calls_unacked = 0  # answered, never ACKed, ended by the ACK timer
+        self.admission = CallAdmission(admission or AdmissionPolicy())
+        self.ack_timeout = ack_timeout
         self._account: LocalAccount | None = None
         self._legs: dict[str, _Leg] = {}
         self._consults: set[ConsultLeg] = set()
@@ -98,7 +116,7 @@ class VoiceWorker:
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> EndpointInfo:
         self._loop = asyncio.get_running_loop()
-        info = self.endpoint.start()
+        info = self.endpoint.start(judge=self._judge)
         self._account = create_account(
             self.endpoint.host, self.endpoint.port, on_incoming=self._on_incoming
         )
@@ -127,6 +145,23 @@ class VoiceWorker:
         """Call slots pjsua holds right now: caller legs and consult legs (cap: `call_cap`)."""
         return self.endpoint.active_call_count()
 
+    @property
+    def slots_in_use(self) -> int:
+        """Our own count of the legs we hold (callers until their session has ended, consult
+        legs until they are down); pjsua's count when it is higher."""
+        return max(len(self._legs) + len(self._consults), self.sip_calls)
+
+    @property
+    def at_capacity(self) -> bool:
+        """True while a new caller would be turned away for want of a slot."""
+        return self.admission.slots_free(self.slots_in_use, self.call_cap) < 1
+
+    def _judge(self, source: str) -> Refusal | None:
+        """Every new INVITE, before pjsua: refuse it (see `CallAdmission`) or let it in."""
+        if self.draining:
+            return SHUTTING_DOWN
+        return self.admission.decide(source, self.slots_in_use, self.call_cap)
+
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking calls, say goodbye on the ones we hold, then destroy pjsua2.
 
@@ -143,7 +178,8 @@ class VoiceWorker:
         # holding the tasks past `libDestroy` would destroy a Call after the library.
         tasks.clear()
         for leg in list(self._legs.values()):
-            leg.sip.hangup_quietly(503)
+            if leg.sip is not None:
+                leg.sip.hangup_quietly(503)
         for consult in list(self._consults):
             consult.hangup()
         await self.endpoint.pump_for(0.3)
@@ -180,6 +216,7 @@ class VoiceWorker:
         leg = _Leg(sip=sip, info=call)
         sip.events = CallEvents(
             on_media=lambda media: self._on_media(leg, media),
+            on_confirmed=lambda: self._on_confirmed(leg),
             on_disconnected=lambda code, reason: self._on_disconnected(leg, code, reason),
             on_dtmf=lambda digit, method: (
                 leg.session.on_dtmf(digit, method) if leg.session else None
@@ -187,15 +224,42 @@ class VoiceWorker:
         )
         self._legs[ref] = leg
         self.calls_answered += 1
-        log.info("call %s answered (%d/%d active)", ref, len(self._legs), self.call_cap)
+        log.info("call %s answered (%d/%d slots)", ref, self.slots_in_use, self.call_cap)
         answer(sip, 200)
+        assert self._loop is not None
+        self._loop.call_later(self.ack_timeout, self._end_if_unconfirmed, ref)
+
+    def _end_if_unconfirmed(self, ref: str) -> None:
+        """The ACK timer: a caller that never ACKed our 200 OK loses the dialog and the slot."""
+        leg = self._legs.get(ref)
+        if leg is None or leg.confirmed or leg.sip is None or leg.sip.disconnected:
+            return
+        self.calls_unacked += 1
+        log.warning("call %s: no ACK %.0f s after the 200 OK; ending it", ref, self.ack_timeout)
+        if not leg.sip.terminate_unconfirmed():
+            leg.sip.hangup_quietly(408)
 
     async def _drop_later(self, sip: SipCall) -> None:
         await asyncio.sleep(1.0)
         del sip
 
     def _on_media(self, leg: _Leg, media: pj.AudioMedia) -> None:
+        leg.media = media
+        self._maybe_start_session(leg)
+
+    def _on_confirmed(self, leg: _Leg) -> None:
+        leg.confirmed = True
+        self._maybe_start_session(leg)
+
+    def _maybe_start_session(self, leg: _Leg) -> None:
+        """The session (greeting, call record) starts once media is up and the ACK came:
+        a half-open INVITE costs no session, no store row and no speech."""
+        if leg.session is not None or not leg.confirmed or leg.media is None or leg.sip is None:
+            return
+        if leg.sip.disconnected:
+            return
         assert self._loop is not None
+        media = leg.media
         session = CallSession(
             leg.info,
             conversation=self.conversation_factory(leg.info),
@@ -213,35 +277,45 @@ class VoiceWorker:
         session.media = tap
         media.startTransmit(tap)
         tap.startTransmit(media)
-        leg.session, leg.tap, leg.media = session, tap, media
+        leg.session, leg.tap = session, tap
         leg.task = self._loop.create_task(session.run(), name=f"call-{leg.info.call_id}")
-        leg.task.add_done_callback(lambda _t: self._maybe_release(leg))
+        # By reference: a task kept alive (a traceback, a slow shutdown) must not keep the leg.
+        leg.task.add_done_callback(functools.partial(self._session_done, leg.info.call_id))
 
     def _hang_up(self, ref: str) -> None:
         leg = self._legs.get(ref)
-        if leg is not None:
+        if leg is not None and leg.sip is not None:
             leg.sip.hangup_quietly()
 
-    def _forget(self, leg: _Leg) -> None:
-        """Drop a finished leg and every reference to its pjsua2 objects, so they die now.
+    def _let_go_of_sip(self, leg: _Leg) -> None:
+        """The call is down: drop its Call object and media port now (outside callbacks).
 
         A Call or media port that outlives `libDestroy` aborts the process when collected;
         one that lingers until a later gc can clear the user data of a reused call slot.
+        The session may still be finishing (the record, the transcript): it keeps the leg.
         """
-        self._legs.pop(leg.info.call_id, None)
-        leg.sip.events = CallEvents()
+        up = leg.sip is not None and not leg.sip.disconnected
+        if leg.sip is not None:
+            leg.sip.events = CallEvents()
+            leg.sip = None
         if leg.session is not None:
             leg.session.media = _NullMedia()
-        self._retire(leg.tap, leg.media)
-        leg.session = leg.task = None
+        self._retire(leg.tap, leg.media if up else None)
         leg.tap = leg.media = None
+
+    def _forget(self, leg: _Leg) -> None:
+        """Drop a finished leg: its call is down and its session over (or abandoned)."""
+        self._legs.pop(leg.info.call_id, None)
+        self._let_go_of_sip(leg)
+        leg.session = leg.task = None
 
     def _forget_consult(self, consult: ConsultLeg) -> None:
         self._consults.discard(consult)
         consult.listener = None
+        up = consult.sip is not None and not consult.sip.disconnected
         if consult.sip is not None:
             consult.sip.events = CallEvents()
-        self._retire(consult.tap, consult.media)
+        self._retire(consult.tap, consult.media if up else None)
         consult.tap = consult.media = consult.sip = None
 
     def _retire(self, tap: MediaTap | None, media: pj.AudioMedia | None) -> None:
@@ -250,6 +324,8 @@ class VoiceWorker:
         pjmedia's clock thread may be inside the tap's callback, waiting for the GIL, at
         the moment we let go of it: destroying the port then frees it under that callback
         (a segfault). Once unconnected the bridge stops calling it; 0.5 s is 25 ticks.
+        `media` is None once its call is down: the bridge has already removed the call's
+        port with every connection to it, and its slot number may belong to a new call.
         """
         if tap is None:
             return
@@ -342,7 +418,7 @@ class VoiceWorker:
     def bridge(self, call_id: str, consult: ConsultLeg) -> bool:
         """Connect the caller and the consult leg both ways; our taps keep listening."""
         leg = self._legs.get(call_id)
-        if leg is None or leg.media is None or consult.media is None:
+        if leg is None or leg.sip is None or leg.media is None or consult.media is None:
             return False
         leg.media.startTransmit(consult.media)
         consult.media.startTransmit(leg.media)
@@ -374,6 +450,7 @@ class VoiceWorker:
         leg = self._legs.get(call_id)
         if (
             leg is None
+            or leg.sip is None
             or leg.sip.disconnected
             or leg.referring
             or consult.sip is None
@@ -395,11 +472,12 @@ class VoiceWorker:
             if final or code >= 300:
                 result.set_result(code)
 
-        leg.sip.events.on_transfer_status = on_status
+        sip = leg.sip
+        sip.events.on_transfer_status = on_status
         leg.referring = True
         started = loop.time()
         try:
-            leg.sip.xfer_replaces(consult.sip)
+            sip.xfer_replaces(consult.sip)
         except pj.Error as exc:
             log.warning("call %s: REFER could not be sent: %s", call_id, exc.reason)
             leg.referring = False
@@ -435,7 +513,8 @@ class VoiceWorker:
         """After a REFER: let the peers hang up, then hang up whatever is still ours."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(leg.ended.wait(), REFER_BYE_GRACE)
-        leg.sip.hangup_quietly()
+        if leg.sip is not None:
+            leg.sip.hangup_quietly()
         if not consult.ended.is_set():
             # The agent's phone ends the replaced dialog itself; only a slow one needs this.
             with contextlib.suppress(TimeoutError):
@@ -455,11 +534,18 @@ class VoiceWorker:
         leg.ended.set()
         if leg.session is not None:
             leg.session.on_hangup(code, reason)
+        assert self._loop is not None
+        self._loop.call_soon(self._let_go_of_sip, leg)
         self._maybe_release(leg)
+
+    def _session_done(self, ref: str, _task: asyncio.Task[None]) -> None:
+        leg = self._legs.get(ref)
+        if leg is not None:
+            self._maybe_release(leg)
 
     def _maybe_release(self, leg: _Leg) -> None:
         """Drop a leg once both the SIP dialog and the session are over (outside callbacks)."""
-        if leg.sip.disconnected and (leg.task is None or leg.task.done()):
+        if leg.ended.is_set() and (leg.task is None or leg.task.done()):
             assert self._loop is not None
             self._loop.call_soon(self._forget, leg)
 

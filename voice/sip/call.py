@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import pjsua2 as pj
 
+from voice.sip import native
+
 log = logging.getLogger(__name__)
 
 DTMF_METHODS = {
@@ -57,6 +59,9 @@ class SipCall(pj.Call):
         self.media_connected = False
         self.disconnected = False
         self.sip_call_id = ""
+        # (local tag, remote tag) of the dialog, from the first 2xx we send to an INVITE:
+        # what `terminate_unconfirmed` needs to find the dialog in pjsip.
+        self.dialog_tags: tuple[str, str] | None = None
 
     def _guard(self, what: str, fn: Callable[[], None]) -> None:
         try:
@@ -89,6 +94,22 @@ class SipCall(pj.Call):
                     self.events.on_media(self.getAudioMedia(index))
 
         self._guard("media", handle)
+
+    def onCallTsxState(self, prm: pj.OnCallTsxStateParam) -> None:  # noqa: N802
+        if self.dialog_tags is not None:
+            return
+
+        def handle() -> None:
+            tsx = prm.e.body.tsxState.tsx
+            if (
+                tsx.role == pj.PJSIP_ROLE_UAS
+                and tsx.method == "INVITE"
+                and 200 <= tsx.statusCode < 300
+                and tsx.lastTx is not None
+            ):
+                self.dialog_tags = dialog_tags(tsx.lastTx.wholeMsg)
+
+        self._guard("transaction", handle)
 
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         method = DTMF_METHODS.get(prm.method, "other")
@@ -148,6 +169,14 @@ class SipCall(pj.Call):
         """
         self.xferReplaces(dest, pj.CallOpParam(True))
 
+    def terminate_unconfirmed(self, code: int = 408) -> bool:
+        """End an answered call whose ACK never came, freeing its slot now (see
+        `native.terminate_dialog`); False when the dialog is unknown or already gone."""
+        if self.disconnected or self.dialog_tags is None or not self.sip_call_id:
+            return False
+        local, remote = self.dialog_tags
+        return native.terminate_dialog(self.sip_call_id, local, remote, code)
+
     def hangup_quietly(self, code: int = 200) -> None:
         """Hang up if still up; never raise (the peer may already have gone)."""
         if self.disconnected:
@@ -191,6 +220,17 @@ def call_ref(sip_call_id: str) -> str:
     the Call-ID itself, which may carry host names.
     """
     return "c" + hashlib.sha256(sip_call_id.encode()).hexdigest()[:19]
+
+
+_TAG = r"^{}:[^\r\n]*;\s*tag=([^;>\s]+)"
+_TO_TAG = re.compile(_TAG.format("(?:to|t)"), re.IGNORECASE | re.MULTILINE)
+_FROM_TAG = re.compile(_TAG.format("(?:from|f)"), re.IGNORECASE | re.MULTILINE)
+
+
+def dialog_tags(response: str) -> tuple[str, str] | None:
+    """(To tag, From tag) of a response we sent: our tag and the caller's, for a UAS."""
+    to, from_ = _TO_TAG.search(response), _FROM_TAG.search(response)
+    return (to.group(1), from_.group(1)) if to and from_ else None
 
 
 _USER_PART = re.compile(r"sips?:([^@;>]+)@")

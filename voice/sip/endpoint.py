@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import gc
 import logging
 import os
@@ -18,6 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pjsua2 as pj
+
+from voice.sip import native
+from voice.sip.front_door import FrontDoor, Judge
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +53,6 @@ def _stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _library_call_cap() -> int:
-    """Read pjsua's real concurrent-call limit from the C library the wheel ships."""
-    lib = ctypes.CDLL(pj._pjsua2.__file__)
-    lib.pjsua_call_get_max_count.restype = ctypes.c_uint
-    return int(lib.pjsua_call_get_max_count())
-
-
-def _library_call_count() -> int:
-    """Calls pjsua holds right now (each takes one of the `call_cap` slots)."""
-    lib = ctypes.CDLL(pj._pjsua2.__file__)
-    lib.pjsua_call_get_count.restype = ctypes.c_uint
-    return int(lib.pjsua_call_get_count())
-
-
 class _Endpoint(pj.Endpoint):
     """pjsua2 reports calls it refused on its own (over the call cap) only here."""
 
@@ -90,9 +78,11 @@ class SipEndpoint:
         self._ep: _Endpoint | None = None
         self._pump: asyncio.Task[None] | None = None
         self._objects: list[object] = []  # pjsua2 objects that must die before libDestroy
+        self._door: FrontDoor | None = None
         self.info: EndpointInfo | None = None
 
-    def start(self, *, null_audio: bool = True) -> EndpointInfo:
+    def start(self, *, null_audio: bool = True, judge: Judge | None = None) -> EndpointInfo:
+        """Start pjsua; with `judge`, every new INVITE passes it before pjsua takes it."""
         ep = _Endpoint()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -127,7 +117,10 @@ class SipEndpoint:
         for codec_id, prio in CODEC_PRIORITY.items():
             ep.codecSetPriority(codec_id, prio)
         self._ep = ep
-        self.info = EndpointInfo(self.host, self.port, _library_call_cap(), ep.libVersion().full)
+        if judge is not None:
+            self._door = FrontDoor(judge)
+            self._door.open()
+        self.info = EndpointInfo(self.host, self.port, native.call_cap(), ep.libVersion().full)
         return self.info
 
     @property
@@ -142,7 +135,7 @@ class SipEndpoint:
 
     def active_call_count(self) -> int:
         """Calls pjsua holds now, inbound and outbound (0 when not started)."""
-        return _library_call_count() if self._ep is not None else 0
+        return native.call_count() if self._ep is not None else 0
 
     def keep(self, obj: object) -> None:
         """Register a pjsua2 object (account, port) to be released before the library."""
@@ -187,6 +180,8 @@ class SipEndpoint:
             if callable(shutdown):
                 shutdown()
         self._objects.clear()
+        if self._door is not None:
+            self._door.close()
         gc.collect()
         self._ep.libDestroy()
         self._ep = None
