@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -182,14 +183,16 @@ async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[s
 
     model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
     port = free_port()
+    token = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as tmp:
         server = RasaServer(
-            model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp)
+            model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp),
+            api_token=token, action_token=secrets.token_urlsafe(32),
         )
         await server.start()
         try:
             await server.wait_ready()
-            client = RasaClient(server.base_url, timeout=60)
+            client = RasaClient(server.base_url, token=token, timeout=60)
             out: dict[str, Any] = {}
             for n in levels:
                 times: list[float] = []

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from integrations.errors import ConfigError
+from integrations.errors import ConfigError, StoreError
 from integrations.store.crypto import Cipher, resolve_keys, session_info
 from integrations.store.models import Base
 
@@ -89,9 +89,29 @@ class Database:
             await conn.run_sync(Base.metadata.create_all)
 
     async def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to `revision` with Alembic, on this database's own connection."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+        """Bring the schema to `revision` with Alembic, on this database's own connection.
+
+        SQLite alters a table by copying it and dropping the old one; with foreign keys on,
+        that drop would cascade into every child table (dropping `calls` empties
+        `call_turns`). So on SQLite the migration runs with them off — SQLite's own recipe —
+        is checked with `foreign_key_check` before it commits, and its connection is thrown
+        away afterwards rather than returned to the pool with the checks off.
+        """
+        async with self.engine.connect() as conn:
+            sqlite = self.backend == "sqlite"
+            if sqlite:
+                # Before any write: SQLite ignores this pragma inside a transaction.
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.run_sync(_upgrade, revision)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise StoreError(f"migration left {len(broken)} dangling references")
+                await conn.commit()
+            finally:
+                if sqlite:
+                    await conn.invalidate()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

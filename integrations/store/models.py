@@ -211,6 +211,11 @@ class Agent(Base):
     sip_uri: Mapped[str] = mapped_column(String(255), default="")
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     presence: Mapped[str] = mapped_column(String(16), default="offline")
+    # A password someone else chose (a one-time password, a demo password in a clinic's
+    # store): the console lets this agent do nothing until they set their own.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(
@@ -248,6 +253,8 @@ class Call(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # The store's loose match awaiting the caller's "yes, that's me" (never a verification).
+    pending_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     triage_level: Mapped[str] = mapped_column(String(16), default="none")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     emergency_message_played: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -276,6 +283,25 @@ class CallEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     data_enc: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInThrottle(Base):
+    """Failed console sign-ins per key (an address, an address + user, a user), with the
+    back-off they earned: shared by every app process, updated atomically."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StoreMeta(Base):
+    """Facts about the store itself: whether it holds the demo clinic or a clinic's data."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class AuditEvent(Base):
