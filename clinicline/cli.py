@@ -132,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--demo", action="store_true", help="load the demo clinic")
     seed.add_argument("--patients", type=Path, help="FHIR R4 Bundle (JSON) to import")
 
+    staff = sub.add_parser("staff", help="staff accounts: add one, or reset a password")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="a new account with a one-time password")
+    add.add_argument("username")
+    add.add_argument("--name", default="", help="the person's name")
+    add.add_argument("--role", choices=["agent", "nurse", "supervisor"], default="agent")
+    add.add_argument("--skills", default="", help="comma-separated queue skills")
+    add.add_argument("--sip-uri", default="", help="SIP URI of the person's phone")
+    reset = staff_sub.add_parser("reset", help="a new one-time password for an account")
+    reset.add_argument("username")
+    for p in (add, reset):
+        _add_common(p)
+
     calls = sub.add_parser("calls", help="show call records")
     calls_sub = calls.add_subparsers(dest="calls_command", required=True)
     show = calls_sub.add_parser("show", help="one call's record")
@@ -198,6 +211,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.records import seed
 
         return asyncio.run(seed(_config(args), demo=args.demo, patients=args.patients))
+    if args.command == "staff":
+        from clinicline.staff import add_staff, reset_password
+
+        if args.staff_command == "reset":
+            return asyncio.run(reset_password(_config(args), args.username))
+        skills = tuple(x.strip() for x in args.skills.split(",") if x.strip())
+        return asyncio.run(
+            add_staff(_config(args), args.username, args.name, args.role, skills, args.sip_uri)
+        )
     if args.command == "calls":
         from clinicline.records import print_call
 

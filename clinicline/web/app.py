@@ -43,6 +43,11 @@ def create_app(services: Services) -> web.Application:
     if services.db is not None and services.hub is not None and services.coordinator is not None:
         from clinicline.web.console import setup_console
 
-        secret = services.config.console_secret.encode() or None
-        setup_console(app, services.db, services.hub, services.coordinator, secret=secret)
+        config = services.config
+        setup_console(
+            app, services.db, services.hub, services.coordinator,
+            secret=config.console_secret.encode() or None,
+            idle_seconds=config.console_idle_minutes * 60,
+            hash_workers=config.login_hash_workers,
+        )
     return app
