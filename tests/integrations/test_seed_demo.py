@@ -23,7 +23,7 @@ async def test_seeding_twice_adds_nothing_the_second_time(db: Database) -> None:
 
 async def test_maria_lopez_has_refillable_lisinopril_and_metformin(demo_db: Database) -> None:
     async with demo_db.session() as s:
-        maria = await s.scalar(select(Patient).where(Patient.last_name == "Lopez"))
+        maria = await s.scalar(select(Patient).where(Patient.mrn == "DEMO0001"))
         assert maria is not None
         assert (maria.first_name, maria.dob) == ("Maria", date(1972, 3, 4))
         assert [p.number for p in maria.phones] == ["+15550100001"]

@@ -114,8 +114,8 @@ async def test_transcripts_cannot_be_read_with_another_key(tmp_path) -> None:
         await calls.add_turn(s, call_id="k", speaker="bot", text="hello", start=t, end=t)
     await first.dispose()
     other = await Database.connect(url, Fernet.generate_key())
-    async with other.session() as s:
-        with pytest.raises(StoreError, match="decrypted"):
+    with pytest.raises(StoreError, match="decrypted"):  # already the store's own index key
+        async with other.session() as s:
             await calls.call_report(s, "k")
     await other.dispose()
 
