@@ -255,6 +255,12 @@ async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
     return out
 
 
+def _code_version() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False, cwd=Path(__file__).resolve().parent)
+    return done.stdout.strip()
+
+
 def _plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -337,6 +343,10 @@ def _markdown(results: dict[str, Any]) -> str:
             "dialogs' fixed reply pieces are pre-rendered at start-up, replies with names and "
             "dates are synthesised live.",
         ]
+    if "signin" in results:
+        from clinicline.bench_signin import markdown
+
+        lines += markdown(results["signin"])
     lines += ["", "![turn latency](latency.png)", ""]
     return "\n".join(lines)
 
@@ -355,7 +365,17 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
     }
     calls_dir = Path(__file__).resolve().parents[2] / "shared" / "eval" / "calls"
     scripts = [calls_dir / name for name in ("refill.yaml", "schedule.yaml")]
-    if args.only_clinic:
+    if args.only_signin:
+        from clinicline.bench_signin import bench_signin
+
+        # Keep the other sections and the earlier runs (e.g. "before", from an older checkout).
+        previous = out / "results.json"
+        if previous.exists():
+            results = {**json.loads(previous.read_text()), "signin_run": results["date"]}
+        run = await bench_signin(Path(__file__).resolve().parent.parent)
+        run.update(date=results.get("signin_run", results["date"]), code=_code_version())
+        results.setdefault("signin", {"runs": {}})["runs"]["after"] = run
+    elif args.only_clinic:
         # Keep the last full run's other sections; replace the product-dialog one.
         previous = out / "results.json"
         if previous.exists():

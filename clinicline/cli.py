@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only-clinic", action="store_true", help="only the product dialog over SIP (Rasa)"
     )
+    bench.add_argument(
+        "--only-signin", action="store_true",
+        help="only a live call's latency during 1,000 sign-ins, and the sign-in attacks",
+    )
     return parser
 
 
@@ -186,8 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Library chatter at INFO drowns what an operator needs to see.
-    for noisy in ("alembic", "aiosqlite", "asyncio", "faster_whisper"):
+    # Library chatter at INFO drowns what an operator needs to see; rasa_sdk logs slot
+    # values (names, dates of birth) at DEBUG, so it stays quiet even with --verbose.
+    for noisy in ("alembic", "aiosqlite", "asyncio", "faster_whisper", "rasa_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _dispatch(args)
