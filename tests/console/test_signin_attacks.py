@@ -181,6 +181,23 @@ async def test_an_idle_session_ends(server: Server, http: aiohttp.ClientSession,
         assert response.status == 401
 
 
+async def test_the_live_feed_closes_when_the_session_idles_out(
+    server: Server, http: aiohttp.ClientSession, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clinicline.web.console import call_views
+
+    monkeypatch.setattr(call_views, "SESSION_CHECK_SECONDS", 0.05)
+    sessions = server.app[CONSOLE].sessions
+    now = [1000.0]
+    sessions.clock = lambda: now[0]
+    assert (await login(http, "nurse1", "nurse1-demo"))[0] == 200
+    async with http.ws_connect("/console/ws", headers={"Origin": server.url}) as ws:
+        assert (await ws.receive_json())["type"] == "hello"
+        now[0] += sessions.idle_seconds + 1
+        message = await asyncio.wait_for(ws.receive(), 5)
+    assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
 async def test_the_cookie_is_secure_behind_a_tls_proxy_and_only_then(
     http: aiohttp.ClientSession, server: Server, clock: Clock
 ) -> None:

@@ -100,6 +100,15 @@ class SessionStore:
         session.last_seen = now
         return SignedIn(session.staff, session.must_change_password)
 
+    def alive(self, cookie: str | None) -> bool:
+        """Whether the session still stands, without counting this as activity (the live
+        feed asks this; an open socket is not a person at the desk)."""
+        session = self._sessions.get((cookie or "").partition(".")[0])
+        now = self.clock()
+        return session is not None and now < session.expires and (
+            now - session.last_seen < self.idle_seconds
+        )
+
     def staff_for(self, cookie: str | None) -> Staff | None:
         signed = self.session_for(cookie)
         return None if signed is None or signed.must_change_password else signed.staff
