@@ -58,6 +58,9 @@ class _Session:
     last_seen: float
     must_change_password: bool = False
 
+    def ended(self, now: float, idle_seconds: float) -> bool:
+        return now >= self.expires or now - self.last_seen >= idle_seconds
+
 
 @dataclass(frozen=True)
 class SignedIn:
@@ -94,7 +97,7 @@ class SessionStore:
         if session is None:
             return None
         now = self.clock()
-        if now >= session.expires or now - session.last_seen >= self.idle_seconds:
+        if session.ended(now, self.idle_seconds):
             del self._sessions[sid]
             return None
         session.last_seen = now
@@ -104,10 +107,7 @@ class SessionStore:
         """Whether the session still stands, without counting this as activity (the live
         feed asks this; an open socket is not a person at the desk)."""
         session = self._sessions.get((cookie or "").partition(".")[0])
-        now = self.clock()
-        return session is not None and now < session.expires and (
-            now - session.last_seen < self.idle_seconds
-        )
+        return session is not None and not session.ended(self.clock(), self.idle_seconds)
 
     def staff_for(self, cookie: str | None) -> Staff | None:
         signed = self.session_for(cookie)
@@ -119,8 +119,7 @@ class SessionStore:
             session.must_change_password = False
 
     def _drop_expired(self, now: float) -> None:
-        gone = [sid for sid, x in self._sessions.items()
-                if now >= x.expires or now - x.last_seen >= self.idle_seconds]
+        gone = [sid for sid, x in self._sessions.items() if x.ended(now, self.idle_seconds)]
         for sid in gone:
             del self._sessions[sid]
 
