@@ -22,7 +22,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, delete, literal, or_, select, update
+from sqlalchemy import ColumnElement, Insert, case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,10 +68,14 @@ def keys_for(address: str, username: str) -> list[tuple[str, Policy]]:
     ]
 
 
-def _insert_new(dialect: str, key: str, now: datetime):  # type: ignore[no-untyped-def]
-    module = postgresql if dialect == "postgresql" else sqlite
+def _insert_new(dialect: str, key: str, now: datetime) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING: the key's row exists afterwards, whoever made it."""
     row = {"key": key, "failures": 0, "blocked_until": None, "last_failure": now}
-    return module.insert(SignInThrottle).values(row).on_conflict_do_nothing(index_elements=["key"])
+    if dialect == "postgresql":
+        return postgresql.insert(SignInThrottle).values(row).on_conflict_do_nothing(
+            index_elements=["key"])
+    return sqlite.insert(SignInThrottle).values(row).on_conflict_do_nothing(
+        index_elements=["key"])
 
 
 def _charged_failures(policy: Policy, now: datetime) -> ColumnElement[int]:
