@@ -1,15 +1,17 @@
 """`clinicline bench --only-signin`: a live call's turn latency while 1,000 sign-ins hit the
 console, and what the classic attacks on the sign-in achieve.
 
-It starts its own `clinicline serve` (echo dialog: the voice path alone) on a seeded demo
-clinic, places one call as a baseline, then the same call while 1,000 sign-in attempts are
-sent, 32 at a time, each with an invented username from its own address (X-Forwarded-For;
-the server trusts loopback as its proxy), so that every attempt costs a password hash. Then
-the attacks: 200 concurrent guesses at one account, the lockout of a real nurse by someone
-at another address, and 10,002 invented usernames meant to wipe a lockout.
+It starts its own `clinicline serve` on a seeded demo clinic with the product dialog (real
+Rasa), and places the scripted scheduling call (shared/eval/calls/schedule.yaml) twice: alone,
+then while 1,000 staff sign-ins with the right password arrive, 32 at a time, each from its own
+address (X-Forwarded-For; the server is told to trust loopback as its proxy). Right passwords
+are never throttled, so every one of them costs a password hash in any version. Then the
+attacks: 200 concurrent guesses at one account; a real nurse signing in after someone
+elsewhere guessed at her account; how long a wrong password takes for an unknown versus a
+known username; and invented usernames sent until a lockout is wiped (12,000 at most).
 
 It uses only the harness, the phone and HTTP, so the same file runs against an older
-checkout for a before/after comparison: `python -m clinicline.bench_signin --out DIR`.
+checkout for the before figures: `python -m clinicline.bench_signin --out FILE --name before`.
 """
 
 from __future__ import annotations
@@ -28,16 +30,10 @@ from typing import Any
 
 import aiohttp
 
-SENTENCES = (
-    "I need a refill of my metformin please",
-    "can I book an appointment with doctor Patel next week",
-    "what time does the clinic open on Saturday",
-    "I would like to cancel my appointment on Thursday",
-    "is my insurance still on file with you",
-    "can somebody call me back this afternoon",
-)
 ATTEMPTS = 1000
 CONCURRENCY = 32
+STAFF = ("front1", "sched1", "billing1", "pharm1", "nurse1", "nurse2", "super1")
+WIPE_BATCH, WIPE_MAX = 500, 12_000
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -45,13 +41,18 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else None
 
 
-async def _call(uri: str, env: dict[str, str]) -> list[float]:
-    args = [sys.executable, "-m", "clinicline.cli", "call", "--to", uri, "--no-transcribe",
-            "--listen", "2"]
-    for line in SENTENCES:
-        args += ["--say", line]
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _address(i: int, net: int = 10) -> str:
+    return f"{net}.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+
+
+async def _call(uri: str, script: Path, env: dict[str, str]) -> list[float]:
     proc = await asyncio.create_subprocess_exec(
-        *args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        sys.executable, "-m", "clinicline.cli", "call", "--to", uri, "--script", str(script),
+        "--no-transcribe", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
     )
     out = (await proc.communicate())[0].decode()
     log = json.loads(out[out.index("{"):]) if "{" in out else {"turns": []}
@@ -85,76 +86,87 @@ class Console:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return statuses
 
+    async def timed(self, username: str, password: str, address: str) -> float:
+        t0 = time.perf_counter()
+        await self.login(username, password, address)
+        return (time.perf_counter() - t0) * 1000
+
     async def close(self) -> None:
         await self.http.close()
 
 
-def _spray(n: int, tag: str) -> list[tuple[str, str, str]]:
-    return [(f"{tag}{i}", "wrong-password", f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}")
-            for i in range(n)]
+async def _latency_under_sign_ins(server: Any, console: Console, script: Path) -> dict[str, Any]:
+    quiet = await _call(server.uri, script, server.env)
+    sign_ins = [(u, f"{u}-demo", _address(i)) for i, u in
+                ((i, STAFF[i % len(STAFF)]) for i in range(ATTEMPTS))]
 
+    async def flood() -> tuple[Counter[int], float]:
+        t0 = time.monotonic()
+        statuses = await console.many(sign_ins, CONCURRENCY)
+        return statuses, time.monotonic() - t0
 
-async def _latency_under_load(server: Any, console: Console) -> dict[str, Any]:
-    quiet = await _call(server.uri, server.env)
-    t0 = time.monotonic()
-    flood = asyncio.create_task(console.many(_spray(ATTEMPTS, "spray"), CONCURRENCY))
-    loaded = await _call(server.uri, server.env)
-    call_done = time.monotonic() - t0
-    statuses = await flood
-    flood_s = time.monotonic() - t0
+    running = asyncio.create_task(flood())
+    loaded = await _call(server.uri, script, server.env)
+    statuses, seconds = await running
     return {
-        "attempts": ATTEMPTS, "concurrency": CONCURRENCY,
+        "attempts": ATTEMPTS, "concurrency": CONCURRENCY, "flood_seconds": round(seconds, 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "flood_seconds": round(flood_s, 1), "call_seconds": round(call_done, 1),
         "quiet_ms": {"median": _median(quiet), "p95": _pct(quiet, 0.95), "turns": len(quiet)},
         "loaded_ms": {"median": _median(loaded), "p95": _pct(loaded, 0.95),
                       "turns": len(loaded)},
     }
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
+async def _wipe(console: Console) -> dict[str, Any]:
+    """Lock front1 from one address, then send invented usernames from that address in
+    batches, guessing at front1 again after each batch."""
+    attacker = "10.200.0.3"
+    locking = await console.many([("front1", f"guess-{i}", attacker) for i in range(6)], 1)
+    sent, answer, t0 = 0, 429, time.monotonic()
+    while sent < WIPE_MAX:
+        batch = [(f"wipe{sent + i}", "x", attacker) for i in range(WIPE_BATCH)]
+        await console.many(batch, CONCURRENCY)
+        sent += WIPE_BATCH
+        answer = await console.login("front1", f"guess-after-{sent}", attacker)
+        if answer != 429:
+            break
+    return {"locking": {str(k): v for k, v in locking.items()}, "invented_sent": sent,
+            "guess_answer": answer, "seconds": round(time.monotonic() - t0, 1)}
 
 
 async def _attacks(console: Console) -> dict[str, Any]:
     out: dict[str, Any] = {}
     guesses = await console.many([("nurse1", f"guess-{i}", "10.200.0.1") for i in range(200)],
                                  200)
-    out["brute_force_200_concurrent"] = {"checked (401)": guesses[401],
-                                         "refused (429)": guesses[429]}
+    out["brute_force_200_concurrent"] = {"checked": guesses[401], "refused": guesses[429]}
     await console.many([("nurse2", f"guess-{i}", "10.200.0.2") for i in range(10)], 1)
     out["real_nurse_after_10_guesses_elsewhere"] = await console.login(
         "nurse2", "nurse2-demo", "10.1.1.1")
-    # The wipe: the old console cleared its whole failure map past 10,000 usernames. Lock
-    # front1 just before the flood crosses that line, then guess at front1 again.
-    t0 = time.monotonic()
-    attacker = "10.200.0.3"
-    await console.many([(f"wipe{i}", "x", attacker) for i in range(9_990)], CONCURRENCY)
-    locking = await console.many([("front1", f"guess-{i}", attacker) for i in range(5)], 1)
-    await console.many([(f"wipe{i}", "x", attacker) for i in range(9_990, 10_002)], 1)
-    after = await console.login("front1", "guess-after-the-wipe", attacker)
-    out["map_wipe"] = {
-        "front1 guesses while locking": {str(k): v for k, v in locking.items()},
-        "guess at front1 after 10,002 invented usernames": after,
-        "flood_seconds": round(time.monotonic() - t0, 1),
-    }
+    unknown = [await console.timed(f"nobody{i}", "wrong", _address(i, 11)) for i in range(20)]
+    known = [await console.timed(STAFF[i % 5], "wrong", _address(i, 12)) for i in range(20)]
+    out["wrong_password_ms"] = {"unknown_user": _median(unknown), "known_user": _median(known)}
+    out["map_wipe"] = await _wipe(console)
     return out
 
 
 async def bench_signin(root: Path) -> dict[str, Any]:
-    from clinicline.harness import ROOT, start_server
+    from clinicline.harness import ROOT, free_port, start_server
 
+    script = root.parent / "shared" / "eval" / "calls" / "schedule.yaml"
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{Path(tmp) / 'clinic.db'}"
         subprocess.run([sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
                        cwd=ROOT, capture_output=True, timeout=300, check=True)
         server = start_server(Path(tmp), data_dir=(root / "var" / "bench-data").resolve(),
-                              dialog="echo", db_url=db_url,
+                              dialog="clinic", db_url=db_url,
+                              extra_args=["--rasa-port", str(free_port())],
                               env={"CLINICLINE_TRUSTED_PROXIES": "127.0.0.1"})
         console = Console(f"http://127.0.0.1:{server.http_port}")
         try:
-            server.wait_ready()
-            results: dict[str, Any] = {"latency": await _latency_under_load(server, console)}
+            server.wait_ready(timeout=900, want=("ready",))
+            results: dict[str, Any] = {
+                "latency": await _latency_under_sign_ins(server, console, script)
+            }
             results["attacks"] = await _attacks(console)
             results["server_errors_logged"] = server.log().count("Traceback")
             return results
@@ -168,32 +180,36 @@ def markdown(results: dict[str, Any]) -> list[str]:
     runs = results["runs"]
     names = list(runs)
     labels = ", ".join(f"{n} ({runs[n]['date']}, {runs[n]['code']})" for n in names)
-    lines = ["", "## A live call during 1,000 sign-in attempts, and attacks on the sign-in", "",
-             f"Runs: {labels}.",
-             "One call of six sentences (echo dialog), alone and then while 1,000 sign-ins "
-             f"with invented usernames from 1,000 addresses arrive {CONCURRENCY} at a time "
-             "(every one costs a hash).", "",
+    lines = ["", "## A live call during 1,000 sign-ins, and attacks on the sign-in", "",
+             f"Runs: {labels}. The scripted scheduling call (real Rasa), alone and then while "
+             f"1,000 staff sign-ins with the right password arrive {CONCURRENCY} at a time from "
+             "1,000 addresses (every one costs a hash); then the attacks.", "",
              "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
 
     def row(label: str, get: Any) -> None:
         lines.append(f"| {label} | " + " | ".join(str(get(runs[n])) for n in names) + " |")
 
-    row("turn latency alone, median / p95 (ms)",
-        lambda r: f"{r['latency']['quiet_ms']['median']} / {r['latency']['quiet_ms']['p95']}")
-    row("during the sign-ins, median / p95 (ms)",
-        lambda r: f"{r['latency']['loaded_ms']['median']} / {r['latency']['loaded_ms']['p95']}")
+    def ms(part: str) -> Any:
+        return lambda r: f"{r['latency'][part]['median']} / {r['latency'][part]['p95']}"
+
+    row("turn latency alone, median / p95 (ms)", ms("quiet_ms"))
+    row("during the 1,000 sign-ins, median / p95 (ms)", ms("loaded_ms"))
     row("1,000 sign-ins took (s)", lambda r: r["latency"]["flood_seconds"])
     row("their answers", lambda r: ", ".join(
         f"{k}: {v}" for k, v in r["latency"]["statuses"].items()))
     row("200 concurrent guesses at one account: checked / refused", lambda r: (
-        f"{r['attacks']['brute_force_200_concurrent']['checked (401)']} / "
-        f"{r['attacks']['brute_force_200_concurrent']['refused (429)']}"))
-    row("real nurse signing in after 10 guesses at her account from elsewhere", lambda r: (
+        f"{r['attacks']['brute_force_200_concurrent']['checked']} / "
+        f"{r['attacks']['brute_force_200_concurrent']['refused']}"))
+    row("the nurse signing in after 10 guesses at her account from elsewhere", lambda r: (
         "signed in" if r["attacks"]["real_nurse_after_10_guesses_elsewhere"] == 200
         else f"refused ({r['attacks']['real_nurse_after_10_guesses_elsewhere']})"))
-    row("a guess at a locked account after 10,002 invented usernames", lambda r: (
-        "refused" if r["attacks"]["map_wipe"]["guess at front1 after 10,002 invented usernames"]
-        == 429 else "checked: the lockout was wiped"))
+    row("a wrong password, unknown / known username, median (ms)", lambda r: (
+        f"{r['attacks']['wrong_password_ms']['unknown_user']} / "
+        f"{r['attacks']['wrong_password_ms']['known_user']}"))
+    row("a locked account after invented usernames from the attacker", lambda r: (
+        f"guess checked again after {r['attacks']['map_wipe']['invented_sent']:,}: wiped"
+        if r["attacks"]["map_wipe"]["guess_answer"] != 429
+        else f"still refused after {r['attacks']['map_wipe']['invented_sent']:,}"))
     row("tracebacks in the server log", lambda r: r["server_errors_logged"])
     return lines
 
