@@ -149,6 +149,55 @@ async def _attacks(console: Console) -> dict[str, Any]:
     return out
 
 
+def hash_costs(rounds: int = 10) -> dict[str, Any]:
+    """One password hash under each scheme we considered: its median time, and how long the
+    event loop's thread stalls while two other threads hash (does it release the GIL?)."""
+    import hashlib
+    import threading
+
+    candidates: dict[str, Any] = {
+        "scrypt n=2^14 r=8 p=1 (16 MiB, before)": lambda: hashlib.scrypt(
+            b"pw", salt=b"0" * 16, n=2**14, r=8, p=1, dklen=32),
+    }
+    try:
+        from argon2.low_level import Type, hash_secret_raw
+
+        candidates["argon2-cffi Argon2id 19 MiB t=2 p=1 (after)"] = lambda: hash_secret_raw(
+            b"pw", b"0" * 16, time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32,
+            type=Type.ID)
+    except ImportError:
+        pass
+    try:
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        candidates["cryptography Argon2id 19 MiB t=2 p=1"] = lambda: Argon2id(
+            salt=b"0" * 16, length=32, iterations=2, lanes=1, memory_cost=19 * 1024
+        ).derive(b"pw")
+    except ImportError:
+        pass
+    out: dict[str, Any] = {}
+    for name, run in candidates.items():
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            run()
+            times.append((time.perf_counter() - t0) * 1000)
+        workers = [threading.Thread(target=lambda run=run: [run() for _ in range(rounds)])
+                   for _ in range(2)]
+        for w in workers:
+            w.start()
+        stalls = []
+        while any(w.is_alive() for w in workers):
+            t0 = time.perf_counter()
+            time.sleep(0.001)
+            stalls.append((time.perf_counter() - t0) * 1000 - 1)
+        for w in workers:
+            w.join()
+        out[name] = {"median_ms": _median(times), "loop_stall_p50_ms": _median(stalls),
+                     "loop_stall_max_ms": round(max(stalls, default=0.0), 1)}
+    return out
+
+
 async def bench_signin(root: Path) -> dict[str, Any]:
     from clinicline.harness import ROOT, free_port, start_server
 
@@ -162,17 +211,17 @@ async def bench_signin(root: Path) -> dict[str, Any]:
                               extra_args=["--rasa-port", str(free_port())],
                               env={"CLINICLINE_TRUSTED_PROXIES": "127.0.0.1"})
         console = Console(f"http://127.0.0.1:{server.http_port}")
+        results: dict[str, Any] = {}
         try:
             server.wait_ready(timeout=900, want=("ready",))
-            results: dict[str, Any] = {
-                "latency": await _latency_under_sign_ins(server, console, script)
-            }
+            results["latency"] = await _latency_under_sign_ins(server, console, script)
             results["attacks"] = await _attacks(console)
             results["server_errors_logged"] = server.log().count("Traceback")
-            return results
         finally:
             await console.close()
             server.stop()
+    results["hash_costs"] = hash_costs()
+    return results
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
@@ -211,6 +260,14 @@ def markdown(results: dict[str, Any]) -> list[str]:
         if r["attacks"]["map_wipe"]["guess_answer"] != 429
         else f"still refused after {r['attacks']['map_wipe']['invented_sent']:,}"))
     row("tracebacks in the server log", lambda r: r["server_errors_logged"])
+    last = runs[names[-1]].get("hash_costs") or {}
+    if last:
+        lines += ["", "One password hash on this machine (median), and how long another thread "
+                  "stalls while two threads hash: a scheme that holds the GIL stalls the "
+                  "event loop even from a thread pool.", "",
+                  "| scheme | hash | stall p50 / max |", "|---|---|---|"]
+        lines += [f"| {k} | {v['median_ms']} ms | {v['loop_stall_p50_ms']} / "
+                  f"{v['loop_stall_max_ms']} ms |" for k, v in last.items()]
     return lines
 
 

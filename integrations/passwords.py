@@ -1,6 +1,6 @@
 """Staff password hashes: Argon2id (argon2-cffi), checked off the event loop, a few at a time.
 
-Measured on the 2-core machine (`docs/bench/signin.md`): Argon2id at OWASP's setting
+Measured on the 2-core machine (`clinicline bench --only-signin`): Argon2id at OWASP's setting
 (19 MiB, 2 passes, 1 lane) takes ~17 ms and releases the GIL; the scrypt we used before
 (16 MiB, n=2^14, r=8) took ~29 ms. cryptography's own Argon2id holds the GIL while it
 runs (a thread hashing it stalled the event loop for ~40 ms), so argon2-cffi it is.
