@@ -10,6 +10,7 @@ runs, and nothing about the tracker is trusted (see `dialogs.actions.context`).
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,8 @@ from clinicline.web.middleware import bodies_are_json, errors_without_phi, probl
 from dialogs.action_endpoint import action_webhook
 from dialogs.actions import build_action_executor
 from integrations.store import Database
+
+log = logging.getLogger(__name__)
 
 # Rasa sends the whole tracker and the domain (~60 KB at the start of a call); a long call's
 # tracker grows by a few hundred bytes a turn.
@@ -80,4 +83,6 @@ async def start_action_site(
         raise StartupError(f"cannot listen for Rasa's action calls on {listen}: {exc}") from exc
     port = runner.addresses[0][1]  # the real port when port 0 asked for any free one
     host = f"[{listen.host}]" if ":" in listen.host else listen.host
-    return runner, ActionEndpoint(f"http://{host}:{port}/webhook", token)
+    url = f"http://{host}:{port}/webhook"
+    log.info("rasa action endpoint on %s (bearer token required)", url)
+    return runner, ActionEndpoint(url, token)
