@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 
 START_TIMEOUT = 240.0  # ~45 s on an idle 2-core machine; much more when cores are shared
 RESTART_DELAY = 2.0
-
-
 ACTION_TOKEN_ENV = "CLINICLINE_ACTION_TOKEN"
 
 
@@ -86,10 +84,8 @@ class RasaServer:
         ]
 
     def _env(self) -> dict[str, str]:
-        # Nothing of the app's own configuration (data keys, secrets) reaches Rasa: only its
-        # two tokens, and the repository on its path for the channel and the launcher.
-        env = {k: v for k, v in rasa_env().items() if not k.startswith("CLINICLINE_")}
-        return {**env, **self._tokens, "PYTHONPATH": str(PROJECT_DIR.parent)}
+        # Its two tokens, and the repository on its path for the channel and the launcher.
+        return {**rasa_env(), **self._tokens, "PYTHONPATH": str(PROJECT_DIR.parent)}
 
     async def _spawn(self) -> None:
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
