@@ -202,6 +202,8 @@ async def bench_signin(root: Path) -> dict[str, Any]:
     from clinicline.harness import ROOT, free_port, start_server
 
     script = root.parent / "shared" / "eval" / "calls" / "schedule.yaml"
+    if not script.exists():
+        raise FileNotFoundError(f"{script}: the shared call scripts sit beside the repository")
     with tempfile.TemporaryDirectory() as tmp:
         db_url = f"sqlite+aiosqlite:///{Path(tmp) / 'clinic.db'}"
         subprocess.run([sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
