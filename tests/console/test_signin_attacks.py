@@ -10,6 +10,7 @@ TLS proxy, as a deployment behind one would.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -130,14 +131,19 @@ async def test_unknown_and_known_usernames_cost_the_same_hash(
 async def test_hashing_runs_off_the_event_loop(
     http: aiohttp.ClientSession, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    threads: list[str] = []
+    threads: list[tuple[str, int]] = []
     real = passwords.verify_password
-    monkeypatch.setattr(passwords, "verify_password",
-                        lambda pw, h: threads.append(threading.current_thread().name)
-                        or real(pw, h))
+
+    def spy(pw: str, stored: str | None) -> bool:
+        nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        threads.append((threading.current_thread().name, nice))
+        return real(pw, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", spy)
     status, _, _ = await login(http, "nurse1", "nurse1-demo")
     assert status == 200
-    assert threads and all(name.startswith("pwhash") for name in threads)
+    # In the hashing pool, at a lower CPU priority than the calls' threads.
+    assert threads and all(name.startswith("pwhash") and nice > 0 for name, nice in threads)
 
 
 async def test_an_old_scrypt_hash_signs_in_and_is_upgraded(
