@@ -8,6 +8,7 @@ command-line flags. Every knob is listed in ``docs/configuration.md``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -101,6 +102,13 @@ class Config:
                 f"setting transfer_mode: {self.transfer_mode!r} is not one of "
                 f"{', '.join(TRANSFER_MODES)}"
             )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"setting trusted_proxies: {proxy!r} is not an address or network"
+                ) from exc
 
     @property
     def sqlite_path(self) -> Path | None:
