@@ -252,3 +252,19 @@ async def test_an_action_failure_over_http_is_500_and_logs_no_slot_value(
     assert "secret" not in caplog.text
     status, _ = await post(endpoint.url, json.dumps(action_call("call-x")), **bearer())
     assert status == 200
+
+
+@pytest.mark.parametrize("token", ["-starts-with-a-dash", "--double", "plain_token-123"])
+def test_a_rasa_token_that_begins_with_a_dash_is_still_one_argument(token: str) -> None:
+    # Found by the sign-in bench: Rasa crash-looped on "-t: expected one argument" when
+    # secrets.token_urlsafe() happened to start with "-".
+    import argparse
+
+    from dialogs.inside_rasa.launch import rasa_argv
+
+    parser = argparse.ArgumentParser()  # Rasa's own option, as `rasa run` declares it
+    parser.add_argument("command")
+    parser.add_argument("-p", "--port")
+    parser.add_argument("-t", "--auth-token", type=str)
+    args = parser.parse_args(rasa_argv(["run", "-p", "5005"], token)[1:])
+    assert args.auth_token == token and args.port == "5005"
