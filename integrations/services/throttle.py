@@ -98,10 +98,14 @@ def _blocked_until(
 
 async def charge(s: AsyncSession, keys: list[tuple[str, Policy]], now: datetime) -> Refusal | None:
     """Count this attempt against every key, broadest first; a Refusal when one is blocked
-    (the keys after it are not charged: a refused attempt costs the guesser, not the user)."""
+    (the keys after it are not charged: a refused attempt costs the guesser, not the user).
+
+    One transaction for all the keys (one commit, not three, on the store the calls also
+    write to); every attempt takes the keys in the same order, so PostgreSQL's row locks
+    cannot deadlock."""
     dialect = s.get_bind().dialect.name
-    for key, policy in keys:
-        async with atomic(s):
+    async with atomic(s):
+        for key, policy in keys:
             await s.execute(_insert_new(dialect, key, now))
             failures = _charged_failures(policy, now)
             result = await s.execute(
