@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import platform
+import secrets
 import statistics
 import subprocess
 import sys
@@ -182,14 +183,16 @@ async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[s
 
     model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
     port = free_port()
+    token = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as tmp:
         server = RasaServer(
-            model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp)
+            model, port=port, action_url="http://127.0.0.1:9/webhook", run_dir=Path(tmp),
+            api_token=token, action_token=secrets.token_urlsafe(32),
         )
         await server.start()
         try:
             await server.wait_ready()
-            client = RasaClient(server.base_url, timeout=60)
+            client = RasaClient(server.base_url, token=token, timeout=60)
             out: dict[str, Any] = {}
             for n in levels:
                 times: list[float] = []
@@ -250,6 +253,12 @@ async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
         finally:
             server.stop()
     return out
+
+
+def _code_version() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=False, cwd=Path(__file__).resolve().parent)
+    return done.stdout.strip()
 
 
 def _plot(results: dict[str, Any], path: Path) -> None:
@@ -334,6 +343,10 @@ def _markdown(results: dict[str, Any]) -> str:
             "dialogs' fixed reply pieces are pre-rendered at start-up, replies with names and "
             "dates are synthesised live.",
         ]
+    if "signin" in results:
+        from clinicline.bench_signin import markdown
+
+        lines += markdown(results["signin"])
     lines += [
         "",
         "The SIP front under INVITE floods: [sip_front.md](sip_front.md) "
@@ -364,7 +377,17 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
         return 0
     calls_dir = Path(__file__).resolve().parents[2] / "shared" / "eval" / "calls"
     scripts = [calls_dir / name for name in ("refill.yaml", "schedule.yaml")]
-    if args.only_clinic:
+    if args.only_signin:
+        from clinicline.bench_signin import bench_signin
+
+        # Keep the other sections and the earlier runs (e.g. "before", from an older checkout).
+        previous = out / "results.json"
+        if previous.exists():
+            results = {**json.loads(previous.read_text()), "signin_run": results["date"]}
+        run = await bench_signin(Path(__file__).resolve().parent.parent)
+        run.update(date=results.get("signin_run", results["date"]), code=_code_version())
+        results.setdefault("signin", {"runs": {}})["runs"]["after"] = run
+    elif args.only_clinic:
         # Keep the last full run's other sections; replace the product-dialog one.
         previous = out / "results.json"
         if previous.exists():

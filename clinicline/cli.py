@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -163,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     seed.add_argument("--demo", action="store_true", help="load the demo clinic")
     seed.add_argument("--patients", type=Path, help="FHIR R4 Bundle (JSON) to import")
 
+    staff = sub.add_parser("staff", help="staff accounts: add one, or reset a password")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    add = staff_sub.add_parser("add", help="a new account with a one-time password")
+    add.add_argument("username")
+    add.add_argument("--name", default="", help="the person's name")
+    add.add_argument("--role", choices=["agent", "nurse", "supervisor"], default="agent")
+    add.add_argument("--skills", default="", help="comma-separated queue skills")
+    add.add_argument("--sip-uri", default="", help="SIP URI of the person's phone")
+    reset = staff_sub.add_parser("reset", help="a new one-time password for an account")
+    reset.add_argument("username")
+    for p in (add, reset):
+        _add_common(p)
+
     calls = sub.add_parser("calls", help="show call records")
     calls_sub = calls.add_subparsers(dest="calls_command", required=True)
     show = calls_sub.add_parser("show", help="one call's record")
@@ -195,18 +209,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the SIP front under INVITE floods (~6 min) -> OUT/sip_front.md",
     )
+    bench.add_argument(
+        "--only-signin", action="store_true",
+        help="only a live call's latency during 1,000 sign-ins, and the sign-in attacks",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything the product writes (the store, keys, recordings, prompt cache, logs, Rasa's
+    # files) is for the service user alone; the store also enforces this on its own files.
+    os.umask(0o077)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Library chatter at INFO drowns what an operator needs to see.
-    for noisy in ("alembic", "aiosqlite", "asyncio", "faster_whisper"):
+    # Library chatter at INFO drowns what an operator needs to see; rasa_sdk logs slot
+    # values (names, dates of birth) at DEBUG, so it stays quiet even with --verbose.
+    for noisy in ("alembic", "aiosqlite", "asyncio", "faster_whisper", "rasa_sdk"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return _dispatch(args)
@@ -234,6 +256,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.records import seed
 
         return asyncio.run(seed(_config(args), demo=args.demo, patients=args.patients))
+    if args.command == "staff":
+        from clinicline.staff import add_staff, reset_password
+
+        if args.staff_command == "reset":
+            return asyncio.run(reset_password(_config(args), args.username))
+        skills = tuple(x.strip() for x in args.skills.split(",") if x.strip())
+        return asyncio.run(
+            add_staff(_config(args), args.username, args.name, args.role, skills, args.sip_uri)
+        )
     if args.command == "calls":
         from clinicline.records import print_call
 

@@ -8,6 +8,7 @@ command-line flags. Every knob is listed in ``docs/configuration.md``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class HostPort:
-    """A listening address such as ``127.0.0.1:5060``."""
+    """A listening address such as ``127.0.0.1:5060`` (port 0: any free port)."""
 
     host: str
     port: int
@@ -29,7 +30,7 @@ class HostPort:
     @classmethod
     def parse(cls, text: str) -> HostPort:
         host, sep, port = text.strip().rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ConfigError(f"expected HOST:PORT, got {text!r}")
         return cls(host.strip("[]"), int(port))
 
@@ -69,6 +70,12 @@ class Config:
     # Rasa runs as its own server in its own venv; the app supervises it.
     rasa_enabled: bool = True
     rasa_port: int = 5005
+    # Rasa's HTTP API and our REST channel require this token; empty: a new one each start.
+    rasa_token: str = ""
+    # The action endpoint Rasa calls: its own listener, loopback by default (port 0: any free
+    # port), requiring `action_token` (empty: a new one each start).
+    action_listen: HostPort = HostPort("127.0.0.1", 0)
+    action_token: str = ""
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     dialogs_dir: Path = PROJECT_ROOT / "dialogs"
     triage_lexicon: Path | None = None
@@ -93,6 +100,13 @@ class Config:
     transfer_accept: str = "key"
     accept_timeout: float = 15.0  # seconds to press 1 before the next agent is tried
     console_secret: str = ""  # signs console cookies; empty: a new secret each start
+    # A console session ends after this many minutes without a request from it.
+    console_idle_minutes: float = 30.0
+    # Addresses or networks of the reverse proxies that terminate TLS in front of the web app:
+    # only from them are X-Forwarded-Proto and X-Forwarded-For believed.
+    trusted_proxies: tuple[str, ...] = ()
+    # Password hashes computed at once (each ~17 ms of one core): the rest wait their turn.
+    login_hash_workers: int = 1
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +128,13 @@ class Config:
                 raise ConfigError(
                     f"setting {name}: {value!r} is not one of {', '.join(allowed)}"
                 )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"setting trusted_proxies: {proxy!r} is not an address or network"
+                ) from exc
 
     @property
     def sqlite_path(self) -> Path | None:

@@ -10,12 +10,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from pathlib import Path
 from typing import IO
 
 from clinicline.config import Config
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
+from clinicline.web.action_site import ActionEndpoint
 from dialogs.client import RasaClient
 from dialogs.errors import DialogError
 from dialogs.server import RasaServer
@@ -26,13 +28,22 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
 
 
+def rasa_token(config: Config) -> str:
+    """The configured token of Rasa's API and channel, or a fresh one for this run."""
+    return config.rasa_token or secrets.token_urlsafe(32)
+
+
 class DialogsSupervisor:
     """Owns the Rasa server process and the `available` gate the conversations read."""
 
-    def __init__(self, config: Config, health: Health) -> None:
+    def __init__(self, config: Config, health: Health, actions: ActionEndpoint) -> None:
         self.config = config
         self.health = health
-        self.client = RasaClient(f"http://127.0.0.1:{config.rasa_port}", timeout=8.0)
+        self.actions = actions
+        self.token = rasa_token(config)
+        self.client = RasaClient(
+            f"http://127.0.0.1:{config.rasa_port}", token=self.token, timeout=8.0
+        )
         self.server: RasaServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._available = False
@@ -41,7 +52,7 @@ class DialogsSupervisor:
     async def _warm_up(self) -> None:
         """The first turns after a model loads are slow (TensorFlow builds its graphs):
         take that hit here rather than on a caller's first sentence."""
-        warm = RasaClient(self.client.base_url, timeout=120.0)
+        warm = RasaClient(self.client.base_url, token=self.token, timeout=120.0)
         try:
             await warm.parse("hello")
             await warm.send(f"warm-up-{id(self)}", "hello", {"warm_up": True})
@@ -66,12 +77,13 @@ class DialogsSupervisor:
             log.error("dialog model unavailable: %s", exc)
             self.health.set("dialogs", State.DOWN, "model training failed; keypad fallback")
             return
-        action_url = f"http://{self.config.http.host}:{self.config.http.port}/webhook"
         self.server = RasaServer(
             model,
             port=self.config.rasa_port,
-            action_url=action_url,
+            action_url=self.actions.url,
             run_dir=self.config.data_dir / "rasa",
+            api_token=self.token,
+            action_token=self.actions.token,
         )
         await self.server.start()
         self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")
@@ -114,18 +126,28 @@ def dialogs_state(server: RasaServer, answering: bool) -> tuple[State, str]:
 async def parse_lines(config: Config, stdin: IO[str], stdout: IO[str]) -> int:
     """`clinicline nlu --jsonl`: parse each line with the real Rasa server.
 
-    Uses a server already listening on the configured port, or starts one for the run.
+    Uses a server already listening on the configured port when it accepts the configured
+    `rasa_token`, or starts one for the run.
     """
-    client = RasaClient(f"http://127.0.0.1:{config.rasa_port}", timeout=30.0)
+    token = rasa_token(config)
+    client = RasaClient(f"http://127.0.0.1:{config.rasa_port}", token=token, timeout=30.0)
     server: RasaServer | None = None
     try:
+        if await client.status() == 401:
+            raise StartupError(
+                f"the Rasa server on port {config.rasa_port} holds another token: set "
+                "CLINICLINE_RASA_TOKEN to its token, or choose another --rasa-port"
+            )
         if not await client.ready():
             model = await asyncio.to_thread(ensure_model, config.dialogs_dir)
             server = RasaServer(
                 model,
                 port=config.rasa_port,
+                # Parsing runs no action: the endpoint is a closed port.
                 action_url="http://127.0.0.1:9/webhook",
                 run_dir=Path(config.data_dir) / "rasa-nlu",
+                api_token=token,
+                action_token=secrets.token_urlsafe(32),
             )
             await server.start()
             try:

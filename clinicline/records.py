@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clinicline.config import Config
 from clinicline.errors import ConfigError
+from integrations.errors import ConfigError as StoreConfigError
 from integrations.store import Database
 
 
@@ -23,36 +24,32 @@ async def seed(config: Config, *, demo: bool, patients: Path | None) -> int:
     if not demo and patients is None:
         raise ConfigError("say what to load: --demo and/or --patients FILE.json")
     db = await _open(config)
-    status = 0
     try:
         if demo:
             from integrations.seed.demo import seed_demo
 
             summary = await seed_demo(db, date.today())
             print(json.dumps({"demo": dataclasses.asdict(summary)}))
-        if patients is not None:
-            from integrations.seed.fhir import import_fhir_bundle
-
-            try:
-                bundle = json.loads(patients.read_text())
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ConfigError(f"cannot read FHIR bundle {patients}: {exc}") from exc
-            report = await import_fhir_bundle(db, bundle)
-            print(
-                json.dumps(
-                    {
-                        "imported": report.imported,
-                        "rejected": [
-                            {"index": i, "resourceType": kind, "reason": why}
-                            for i, kind, why in report.rejected
-                        ],
-                    }
-                )
-            )
-            status = 1 if report.rejected else 0
+        return 0 if patients is None else await _import(db, patients)
+    except StoreConfigError as exc:  # e.g. the demo clinic and a clinic's data in one store
+        raise ConfigError(str(exc)) from exc
     finally:
         await db.dispose()
-    return status
+
+
+async def _import(db: Database, patients: Path) -> int:
+    from integrations.seed.fhir import import_fhir_bundle
+
+    try:
+        bundle = json.loads(patients.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read FHIR bundle {patients}: {exc}") from exc
+    report = await import_fhir_bundle(db, bundle)
+    rejected = [
+        {"index": i, "resourceType": kind, "reason": why} for i, kind, why in report.rejected
+    ]
+    print(json.dumps({"imported": report.imported, "rejected": rejected}))
+    return 1 if report.rejected else 0
 
 
 async def print_call(config: Config, call_id: str | None) -> int:

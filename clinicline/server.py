@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.routing_setup import build_routing
 from clinicline.speech import load_speech
+from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
@@ -60,6 +62,7 @@ class Services:
     dialogs: DialogsSupervisor | None = None
     hub: WebSocketHub | None = None
     coordinator: TransferCoordinator | None = None
+    actions: ActionEndpoint | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -102,8 +105,13 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     health.set("store", State.UP, services.db.backend)
     services.recorder = StoreRecorder(services.db)
     services.recorder.start()
+    action_runner: web.AppRunner | None = None
     if dialog == "clinic" and config.rasa_enabled:
-        services.dialogs = DialogsSupervisor(config, health)
+        action_token = config.action_token or secrets.token_urlsafe(32)
+        action_runner, services.actions = await start_action_site(
+            services.db, config.action_listen, action_token
+        )
+        services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
     services.recorder.add_turn_listener(_live_transcript(services.coordinator))
     runner = await _start_web(services)
@@ -169,6 +177,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.recorder is not None:
             await services.recorder.stop()
         await runner.cleanup()
+        if action_runner is not None:
+            await action_runner.cleanup()
         if services.db is not None:
             await services.db.dispose()
     return 0

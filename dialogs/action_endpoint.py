@@ -1,9 +1,16 @@
-"""aiohttp handler that runs rasa-sdk's executor: the app mounts it at POST /webhook."""
+"""aiohttp handler that runs rasa-sdk's executor: Rasa's action-server protocol (POST /webhook).
+
+Who may call it is the listener's business (`clinicline.web.action_site`: loopback, a bearer
+token, JSON only); this handler refuses what is not an action call with 400 and never lets a
+slot value reach a log line.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from rasa_sdk.executor import ActionExecutor
@@ -18,16 +25,36 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class NotAnActionCall(ValueError):
+    """The body is not JSON, or not the object Rasa sends."""
+
+
+def read_action_call(raw: bytes) -> dict[str, Any]:
+    """The action call in `raw`; raises NotAnActionCall (also for JSON nested too deep)."""
+    try:
+        call = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise NotAnActionCall("body is not valid JSON") from exc
+    if not isinstance(call, dict):
+        raise NotAnActionCall("body must be a JSON object")
+    tracker = call.get("tracker")
+    if not isinstance(call.get("next_action"), str) or not isinstance(tracker, dict):
+        raise NotAnActionCall("an action call names next_action and carries a tracker")
+    if not isinstance(tracker.get("sender_id"), str):
+        raise NotAnActionCall("the tracker has no sender_id")
+    return call
+
+
 def action_webhook(executor: ActionExecutor) -> Handler:
     """A handler speaking Rasa's action-server protocol (same status codes as rasa-sdk's)."""
 
     async def webhook(request: web.Request) -> web.Response:
         try:
-            action_call = await request.json()
-        except ValueError:
-            return web.json_response({"error": "Invalid body request"}, status=400)
-        name = action_call.get("next_action")
-        sender = (action_call.get("tracker") or {}).get("sender_id")
+            action_call = read_action_call(await request.read())
+        except NotAnActionCall as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        name = action_call["next_action"]
+        sender = action_call["tracker"]["sender_id"]
         try:
             result = await executor.run(action_call)
         except ActionExecutionRejection as e:
@@ -39,9 +66,10 @@ def action_webhook(executor: ActionExecutor) -> Handler:
             # Rasa resends the call with the domain when it gets 449.
             return web.json_response({"error": e.message, "action_name": e.action_name}, status=449)
         except Exception:
-            # Log the action and call only: tracebacks of slot values could carry PHI.
-            log.exception("action failed", extra={"action": name, "call_id": sender})
-            return web.json_response({"error": "action failed", "action_name": name}, status=500)
+            # The action and the call only; the app's error middleware logs where it failed,
+            # without the exception's message (it can quote a slot value).
+            log.error("action failed", extra={"action": name, "call_id": sender})
+            raise
         return web.json_response(result.model_dump() if result else None)
 
     return webhook

@@ -1,4 +1,5 @@
-"""Client of the Rasa server's REST channel: the voice worker sends each final transcript here."""
+"""Client of the Rasa server: the voice worker sends each final transcript to our token-guarded
+REST channel; /status and /model/parse are Rasa's API, guarded by the same token."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import aiohttp
 from dialogs.errors import DialogUnavailable
 
 log = logging.getLogger(__name__)
+
+# The channel of dialogs/inside_rasa/channel.py (its `name()`).
+CHANNEL_PATH = "/webhooks/clinicline/webhook"
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,9 @@ def to_messages(body: Any) -> list[BotMessage]:
 class RasaClient:
     """One per worker; reuses a connection pool. `close()` when the worker stops."""
 
-    def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, *, token: str, timeout: float = 10.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -45,12 +50,18 @@ class RasaClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
+    @property
+    def _api_auth(self) -> dict[str, str]:
+        """Rasa's `--auth-token` is checked on the query string only."""
+        return {"token": self._token}
+
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
         """Send a caller's utterance; raises DialogUnavailable when Rasa cannot answer."""
-        url = f"{self.base_url}/webhooks/rest/webhook"
+        url = f"{self.base_url}{CHANNEL_PATH}"
         body = {"sender": sender_id, "message": text, "metadata": metadata}
+        headers = {"Authorization": f"Bearer {self._token}"}
         try:
-            async with self._http().post(url, json=body) as response:
+            async with self._http().post(url, json=body, headers=headers) as response:
                 if response.status != 200:
                     raise DialogUnavailable(f"Rasa answered HTTP {response.status}")
                 return to_messages(await response.json())
@@ -59,10 +70,22 @@ class RasaClient:
             reason = type(e).__name__
             raise DialogUnavailable(f"Rasa at {self.base_url} unreachable: {reason}") from e
 
+    async def status(self) -> int | None:
+        """HTTP status of /status (401: a server holding another token), None if unreachable."""
+        try:
+            async with self._http().get(
+                f"{self.base_url}/status", params=self._api_auth
+            ) as response:
+                return response.status
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
     async def ready(self) -> bool:
         """True once the server answers /status with a loaded model."""
         try:
-            async with self._http().get(f"{self.base_url}/status") as response:
+            async with self._http().get(
+                f"{self.base_url}/status", params=self._api_auth
+            ) as response:
                 if response.status != 200:
                     return False
                 body = await response.json()
@@ -73,8 +96,9 @@ class RasaClient:
     async def parse(self, text: str) -> dict[str, Any]:
         """NLU only (/model/parse): used by evaluation, not by calls."""
         try:
-            async with self._http().post(f"{self.base_url}/model/parse",
-                                         json={"text": text}) as response:
+            async with self._http().post(
+                f"{self.base_url}/model/parse", json={"text": text}, params=self._api_auth
+            ) as response:
                 response.raise_for_status()
                 body: dict[str, Any] = await response.json()
                 return body

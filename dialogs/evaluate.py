@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -52,8 +53,8 @@ async def evaluate(client: RasaClient, rows: list[tuple[str, str]]) -> Evaluatio
     return result
 
 
-async def _main(path: Path, url: str) -> int:
-    client = RasaClient(url)
+async def _main(path: Path, url: str, token: str) -> int:
+    client = RasaClient(url, token=token)
     try:
         result = await evaluate(client, read_labelled(path))
     finally:
@@ -68,5 +69,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path)
     parser.add_argument("--url", default="http://127.0.0.1:5005")
+    parser.add_argument("--token", default=os.environ.get("CLINICLINE_RASA_TOKEN", ""),
+                        help="the server's API token (default: CLINICLINE_RASA_TOKEN)")
     args = parser.parse_args()
-    sys.exit(asyncio.run(_main(args.file, args.url)))
+    sys.exit(asyncio.run(_main(args.file, args.url, args.token)))

@@ -1,4 +1,10 @@
-"""Run and supervise the Rasa server (its own venv, its own process), restarting it if it dies."""
+"""Run and supervise the Rasa server (its own venv, its own process), restarting it if it dies.
+
+Both directions are authenticated: we call Rasa with `api_token` (its HTTP API through
+`--auth-token`, our REST channel through a bearer header), and Rasa calls our action endpoint
+with `action_token` in a bearer header (endpoints.yml `headers`, which rasa.utils.endpoints
+sends on every request). Both tokens reach the Rasa process only through its environment.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from pathlib import Path
 import aiohttp
 
 from dialogs.errors import DialogUnavailable
+from dialogs.inside_rasa.launch import TOKEN_ENV
 from dialogs.lifeline import die_with_parent
 from dialogs.train import PROJECT_DIR, RASA_BIN, rasa_env
 
@@ -24,6 +31,7 @@ RESTART_DELAY = 2.0  # doubled after each quick crash, up to MAX_RESTART_DELAY
 MAX_RESTART_DELAY = 60.0
 # A Rasa that ran this long before exiting was not crash-looping: restart it promptly.
 STABLE_AFTER = 120.0
+ACTION_TOKEN_ENV = "CLINICLINE_ACTION_TOKEN"
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -34,14 +42,21 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def write_endpoints(path: Path, action_url: str) -> Path:
-    """Per-run endpoints file: Rasa calls the app's own action webhook on the right port."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f'action_endpoint:\n  url: "{action_url}"\n', encoding="utf-8")
+    """Per-run endpoints file: Rasa calls the app's action endpoint on the right port, with the
+    action token (Rasa substitutes `${VAR}` from its environment; the file holds no secret)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.write_text(
+        "action_endpoint:\n"
+        f'  url: "{action_url}"\n'
+        "  headers:\n"
+        f"    Authorization: Bearer ${{{ACTION_TOKEN_ENV}}}\n",
+        encoding="utf-8",
+    )
     return path
 
 
 class RasaServer:
-    """`rasa run --enable-api` as a supervised subprocess bound to loopback."""
+    """`rasa run --enable-api --auth-token` as a supervised subprocess bound to loopback."""
 
     def __init__(
         self,
@@ -50,8 +65,12 @@ class RasaServer:
         port: int,
         action_url: str,
         run_dir: Path,
+        api_token: str,
+        action_token: str,
         rasa_bin: Path = RASA_BIN,
     ) -> None:
+        if not api_token or not action_token:
+            raise ValueError("the Rasa server needs both its API token and the action token")
         self.model = model
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
@@ -59,6 +78,7 @@ class RasaServer:
         self.log_file = run_dir / "rasa.log"
         self.endpoints = write_endpoints(run_dir / "endpoints.yml", action_url)
         self._rasa_bin = rasa_bin
+        self._tokens = {TOKEN_ENV: api_token, ACTION_TOKEN_ENV: action_token}
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
@@ -72,12 +92,17 @@ class RasaServer:
         return self._process is not None and self._process.returncode is None
 
     def _command(self) -> list[str]:
+        # `rasa run` through our launcher, which adds --auth-token from the environment.
         return [
-            str(self._rasa_bin), "run", "--enable-api",
-            "-i", "127.0.0.1", "-p", str(self.port),
+            str(self._rasa_bin.with_name("python")), "-m", "dialogs.inside_rasa.launch",
+            "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.port),
             "-m", str(self.model), "--endpoints", str(self.endpoints),
             "--credentials", str(PROJECT_DIR / "credentials.yml"),
         ]
+
+    def _env(self) -> dict[str, str]:
+        # Its two tokens, and the repository on its path for the channel and the launcher.
+        return {**rasa_env(), **self._tokens, "PYTHONPATH": str(PROJECT_DIR.parent)}
 
     async def _spawn(self) -> bool:
         """Start Rasa unless its port is taken; its own process group, dying with us."""
@@ -85,10 +110,10 @@ class RasaServer:
             self.waiting_reason = f"port {self.port} is held by another process"
             log.error("rasa not started: port %s is held by another process", self.port)
             return False
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command(), cwd=self.run_dir, env=rasa_env(),
+                *self._command(), cwd=self.run_dir, env=self._env(),
                 stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
                 preexec_fn=die_with_parent(),
             )
@@ -124,7 +149,8 @@ class RasaServer:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while time.monotonic() < deadline:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
-                    async with http.get(f"{self.base_url}/status") as response:
+                    token = {"token": self._tokens[TOKEN_ENV]}
+                    async with http.get(f"{self.base_url}/status", params=token) as response:
                         if response.status == 200 and (await response.json()).get("model_file"):
                             return
                 await asyncio.sleep(1.0)

@@ -24,8 +24,9 @@ TRAINING_INPUTS = ("config.yml", "domain.yml", "data")
 
 
 def rasa_env() -> dict[str, str]:
-    """Environment for every Rasa subprocess: no telemetry, quiet TensorFlow."""
-    env = dict(os.environ)
+    """Environment for every Rasa subprocess: no telemetry, quiet TensorFlow, and nothing of
+    the app's own configuration (data keys, tokens): Rasa is given what it needs explicitly."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINICLINE_")}
     env.update(
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",

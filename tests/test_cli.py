@@ -22,6 +22,8 @@ COMMANDS = [
     ["triage"],
     ["nlu"],
     ["bench"],
+    ["staff", "add"],
+    ["staff", "reset"],
 ]
 
 
@@ -83,3 +85,26 @@ def test_nlu_jsonl_parses_with_the_real_rasa_server() -> None:
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert [o["intent"] for o in out] == ["request_refill", "reschedule_appointment"]
     assert all(0 < o["confidence"] <= 1 and isinstance(o["entities"], list) for o in out)
+
+
+def test_the_first_admin_gets_a_one_time_password_and_demo_data_stays_apart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = f"sqlite+aiosqlite:///{tmp_path}/clinic.db"
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "name": [{"family": "Real",
+         "given": ["Pat"]}], "birthDate": "1980-01-02"}}]}))
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *args, "--db", db], capture_output=True, text=True,
+                              cwd=ROOT, check=False, timeout=120)
+
+    assert cli("seed", "--patients", str(bundle)).returncode == 0
+    added = cli("staff", "add", "admin", "--role", "supervisor", "--name", "First Admin")
+    assert added.returncode == 0, added.stderr
+    first = json.loads(added.stdout)
+    assert first["username"] == "admin" and len(first["one_time_password"]) >= 16
+    demo = cli("seed", "--demo")
+    assert demo.returncode == 2
+    assert "demo clinic" in demo.stderr and "Traceback" not in demo.stderr
+    again = json.loads(cli("staff", "reset", "admin").stdout)
+    assert again["one_time_password"] != first["one_time_password"]

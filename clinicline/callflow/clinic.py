@@ -288,9 +288,10 @@ class ClinicConversation:
         if self.state.in_menu:
             return self._menu(call, turn)
         text = turn.text if turn.text is not None else (turn.digits or "")
+        # No caller number: the actions read it from the call record, and Rasa's tracker
+        # need not hold it.
         metadata = {
             "call_id": call.call_id,
-            "caller_number": call.caller_number,
             "triage_level": self.state.level.value,
             "verified": await self._verified(call.call_id),
         }

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from clinicline.web.middleware import bodies_are_json, errors_without_phi, forwarded_by
 
 if TYPE_CHECKING:
     from clinicline.server import Services
@@ -21,19 +24,30 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if services.health.taking_calls else 503)
 
 
+def guarded_app(*, trusted_proxies: Iterable[str] = ()) -> web.Application:
+    """An application whose every request passes the shared checks of `middleware.py`."""
+    return web.Application(
+        client_max_size=MAX_REQUEST_BYTES,
+        middlewares=[
+            errors_without_phi,
+            forwarded_by(trusted_proxies),
+            bodies_are_json(MAX_REQUEST_BYTES),
+        ],
+    )
+
+
 def create_app(services: Services) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = guarded_app(trusted_proxies=services.config.trusted_proxies)
     app[SERVICES] = services
     app.router.add_get("/health", health)
-    if services.db is not None:
-        # Rasa's custom actions, served by the app itself (no second web server).
-        from dialogs.action_endpoint import action_webhook
-        from dialogs.actions import build_action_executor
-
-        app.router.add_post("/webhook", action_webhook(build_action_executor(services.db)))
     if services.db is not None and services.hub is not None and services.coordinator is not None:
         from clinicline.web.console import setup_console
 
-        secret = services.config.console_secret.encode() or None
-        setup_console(app, services.db, services.hub, services.coordinator, secret=secret)
+        config = services.config
+        setup_console(
+            app, services.db, services.hub, services.coordinator,
+            secret=config.console_secret.encode() or None,
+            idle_seconds=config.console_idle_minutes * 60,
+            hash_workers=config.login_hash_workers,
+        )
     return app

@@ -10,7 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import Deps, call_id, patient_id
+from dialogs.actions.context import Deps, call_id
 from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
@@ -32,7 +32,7 @@ def describe(item: dict[str, Any]) -> str:
 
 
 async def load_upcoming(deps: Deps, tracker: Tracker) -> list[dict[str, Any]]:
-    pid = patient_id(tracker)
+    pid = await deps.patient_id(tracker)
     if pid is None:
         return []
     async with deps.db.session() as s:
@@ -139,7 +139,7 @@ class _Submit(Action):
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
         handed = await finish_handoff(self.deps, dispatcher, tracker)
-        if handed is not None or patient_id(tracker) is None:
+        if handed is not None or await self.deps.patient_id(tracker) is None:
             return (handed or []) + reset
         if tracker.get_slot("appointments") == []:
             dispatcher.utter_message(text="I don't see any upcoming appointments for you.")
@@ -184,7 +184,7 @@ class ActionSubmitCancel(_Submit):
     intent = "cancel_appointment"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
-        pid, appointment = patient_id(tracker), tracker.get_slot("appointment_id")
+        pid, appointment = await self.deps.patient_id(tracker), tracker.get_slot("appointment_id")
         if tracker.get_slot("cancel_confirmed") is not True or pid is None or appointment is None:
             dispatcher.utter_message(text="Okay, I've kept your appointment.")
             return None

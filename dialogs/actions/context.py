@@ -1,4 +1,10 @@
-"""What every custom action needs: the store, a clock, and the call facts carried by the tracker."""
+"""What every custom action needs: the store, a clock, and the facts of the call.
+
+Rasa's tracker is dialog state, not a source of truth: slots and message metadata are only as
+trustworthy as whoever could write to that conversation. Who is verified, which patient, and
+the caller's number are therefore read from the call record in the store, keyed by the call
+id (Rasa's sender id, which only our token-holding voice worker can choose).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +19,24 @@ from rasa_sdk import Tracker
 from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.store.database import Database
+from integrations.store.models import Call
 
 log = logging.getLogger(__name__)
 
 
 def _local_now() -> datetime:
     return datetime.now().replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the store knows about a call; a call it never opened knows nothing."""
+
+    exists: bool = False
+    verified_patient_id: int | None = None
+    pending_patient_id: int | None = None
+    caller_number: str | None = None
+    triage_level: str = "none"
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,19 @@ class Deps:
             except NotFound:
                 log.warning("call record missing", extra={"call_id": call_id})
 
+    async def facts(self, call_id: str) -> CallFacts:
+        """The call record's identity facts (the only ones any action trusts)."""
+        async with self.db.session() as s:
+            call = await s.get(Call, call_id)
+            if call is None:
+                return CallFacts()
+            return CallFacts(True, call.verified_patient_id, call.pending_patient_id,
+                             call.caller_number, call.triage_level)
+
+    async def patient_id(self, tracker: Tracker) -> int | None:
+        """The patient verified on this call, or None: every patient-specific action asks."""
+        return (await self.facts(call_id(tracker))).verified_patient_id
+
     async def event(self, call_id: str, kind: str, data: dict[str, Any]) -> None:
         """Append an event (intent, verification…) to the call record, tolerating no record."""
         async with self.db.session() as s:
@@ -57,15 +88,6 @@ class Deps:
 def call_id(tracker: Tracker) -> str:
     """The voice worker uses the call id as Rasa's sender id."""
     return str(tracker.sender_id)
-
-
-def metadata(tracker: Tracker) -> dict[str, Any]:
-    """Metadata of the latest caller message ({caller_number, triage_level, verified, call_id})."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            meta = event.get("metadata") or {}
-            return dict(meta) if isinstance(meta, dict) else {}
-    return {}
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -87,11 +109,3 @@ def text_of_last(tracker: Tracker, intents: set[str]) -> tuple[str | None, str]:
         if name in intents:
             return str(name), str(event.get("text") or "")
     return None, ""
-
-
-def patient_id(tracker: Tracker) -> int | None:
-    """The verified patient, or None: every patient-specific action checks this first."""
-    if not tracker.get_slot("verified"):
-        return None
-    value = tracker.get_slot("patient_id")
-    return int(value) if value is not None else None

@@ -1,7 +1,9 @@
 """Identity check shared by every form: full name, date of birth read back, then verification.
 
 Nothing about the patient is said before `verify_caller` says "verified". The caller's number
-may narrow the search inside the service but never verifies on its own.
+may narrow the search inside the service but never verifies on its own. The outcome is kept in
+the call record (`verified_patient_id`, `pending_patient_id`), and that record, not the
+tracker's `verified`/`patient_id` slots, decides what later actions may reveal or change.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import Deps, call_id, latest_intent, metadata
+from dialogs.actions.context import Deps, call_id, latest_intent
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
@@ -71,7 +73,7 @@ class IdentityFormValidation(FormValidationAction):
     ) -> list[str]:
         if tracker.get_slot("handoff"):
             return []  # a transfer ends the form; the submit action sends the payload
-        if tracker.get_slot("verified"):
+        if await self.deps.patient_id(tracker) is not None:
             return [s for s in domain_slots if s not in IDENTITY_SLOTS]
         if not tracker.get_slot("pending_patient"):
             # The matched name is read back only when the store was not sure of it.
@@ -82,7 +84,8 @@ class IdentityFormValidation(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        if tracker.get_slot("verified") and tracker.get_slot("requested_slot") is None:
+        verified = await self.deps.patient_id(tracker) is not None
+        if verified and tracker.get_slot("requested_slot") is None:
             # The form just started for a caller verified earlier in the call.
             slots = await self.prefill(dispatcher, tracker)
             events = [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]
@@ -147,27 +150,33 @@ class IdentityFormValidation(FormValidationAction):
     async def _verify(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
         name = str(tracker.get_slot("patient_name") or "")
         born = date.fromisoformat(str(tracker.get_slot("dob")))
-        number = metadata(tracker).get("caller_number")
         cid = call_id(tracker)
+        facts = await self.deps.facts(cid)
+        if not facts.exists:
+            # No call record, nowhere to keep the outcome: verify nobody, hand over to people.
+            return {"dob_confirmed": None, "pending_patient": None,
+                    "handoff": "verification_failed"}
         async with self.deps.db.session() as s:
-            result = await verify_caller(s, name, born, number, call_id=cid)
+            result = await verify_caller(s, name, born, facts.caller_number, call_id=cid)
         await self.deps.event(cid, "verification", {"status": result.status})
         if result.status == "verified" and result.patient_id is not None:
             if result.needs_confirmation:
-                pending = {"id": result.patient_id, "name": result.display_name or ""}
-                return {"dob_confirmed": True, "pending_patient": pending}
+                await self.deps.record(cid, pending_patient_id=result.patient_id)
+                return {"dob_confirmed": True,
+                        "pending_patient": {"name": result.display_name or ""}}
             return await self._verified(dispatcher, tracker, result.patient_id,
                                         result.display_name or "")
-        return self._failed(dispatcher, tracker)
+        return await self._failed(dispatcher, tracker)
 
     async def _verified(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, pid: int, display_name: str
     ) -> Slots:
-        await self.deps.record(call_id(tracker), verified_patient_id=pid)
+        await self.deps.record(call_id(tracker), verified_patient_id=pid, pending_patient_id=None)
         first = display_name.split(" ")[0]
         dispatcher.utter_message(text=f"Thank you{', ' + first if first else ''}.")
+        # `verified` steers the dialog only; the patient's id stays in the call record.
         slots: Slots = {"dob_confirmed": True, "name_confirmed": True, "verified": True,
-                        "patient_id": pid, "first_name": first or None, "pending_patient": None}
+                        "patient_id": None, "first_name": first or None, "pending_patient": None}
         tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in slots.items()])
         filled = await self.prefill(dispatcher, tracker)
         tracker.add_slots([{"event": "slot", "name": k, "value": v} for k, v in filled.items()])
@@ -178,15 +187,17 @@ class IdentityFormValidation(FormValidationAction):
     ) -> Slots:
         pending = tracker.get_slot("pending_patient") or {}
         answer = value if isinstance(value, bool) else yes_no(str(value or ""))
-        if answer is True and pending:
-            return await self._verified(dispatcher, tracker, int(pending["id"]),
-                                        str(pending["name"]))
+        pending_id = (await self.deps.facts(call_id(tracker))).pending_patient_id
+        if answer is True and pending_id is not None:
+            return await self._verified(dispatcher, tracker, pending_id,
+                                        str(pending.get("name") or ""))
         if answer is None:
             dispatcher.utter_message(text="Sorry, was that a yes or a no?")
             return {"name_confirmed": None}
-        return self._failed(dispatcher, tracker)
+        return await self._failed(dispatcher, tracker)
 
-    def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+    async def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        await self.deps.record(call_id(tracker), pending_patient_id=None)
         failures = int(tracker.get_slot("id_failures") or 0) + 1
         if failures >= MAX_ID_FAILURES:
             return {"dob_confirmed": None, "id_failures": failures, "pending_patient": None,

@@ -14,7 +14,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import call_id, patient_id
+from dialogs.actions.context import call_id
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_moment
 from integrations.errors import SlotTaken
@@ -95,7 +95,7 @@ class SlotOfferingValidation(IdentityFormValidation):
         return {"slot_choice": offers[index]["start"], "booking": booking_to_slot(booking)}
 
     async def _take(self, tracker: Tracker, slot_id: int) -> Booking:
-        pid = patient_id(tracker)
+        pid = await self.deps.patient_id(tracker)
         if pid is None:
             raise SlotTaken("caller not verified")  # unreachable: identity slots come first
         async with self.deps.db.session() as s:

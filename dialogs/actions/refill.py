@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import Deps, call_id, patient_id, text_of_last
+from dialogs.actions.context import Deps, call_id, text_of_last
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.transfers import finish_handoff
 from integrations.services.refills import Medication, active_medications, request_refill
@@ -30,7 +30,7 @@ class ValidateRefillForm(IdentityFormValidation):
     form = "refill_form"
 
     async def _medications(self, tracker: Tracker) -> list[Medication]:
-        pid = patient_id(tracker)
+        pid = await self.deps.patient_id(tracker)
         if pid is None:
             return []
         async with self.deps.db.session() as s:
@@ -122,7 +122,7 @@ class ActionSubmitRefill(Action):
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
         handed = await finish_handoff(self.deps, dispatcher, tracker)
-        pid, med_id = patient_id(tracker), tracker.get_slot("medication_id")
+        pid, med_id = await self.deps.patient_id(tracker), tracker.get_slot("medication_id")
         if handed is not None or pid is None or med_id is None:
             return (handed or []) + reset
         cid = call_id(tracker)

@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.appointments import load_upcoming
-from dialogs.actions.context import Deps, call_id, latest_text, patient_id, text_of_last
+from dialogs.actions.context import Deps, call_id, latest_text, text_of_last
 from dialogs.actions.phrasing import speak_moment
 from dialogs.actions.transfers import finish_handoff, transfer
 from dialogs.knowledge import Knowledge
@@ -36,7 +36,7 @@ class ActionServeRequest(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         handed = await finish_handoff(self.deps, dispatcher, tracker)
-        pid = patient_id(tracker)
+        pid = await self.deps.patient_id(tracker)
         if handed is not None or pid is None:
             return handed or []
         intent, said = text_of_last(tracker, IDENTITY_REQUESTS)
@@ -107,7 +107,7 @@ class ActionBilling(Action):
         if found:
             async with self.deps.db.session() as s:
                 await create_task(s, kind="insurance_update", queue="billing",
-                                  patient_id=patient_id(tracker), call_id=cid,
+                                  patient_id=await self.deps.patient_id(tracker), call_id=cid,
                                   note=f"New insurance member ID given by phone: {found}")
             dispatcher.utter_message(text="Thanks, I've noted the new member ID.")
         await transfer(self.deps, dispatcher, tracker, queue="billing",

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import Deps, call_id, metadata
+from dialogs.actions.context import Deps, call_id
 
 # What a form's `handoff` slot can hold, and where each goes.
 HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
@@ -70,7 +70,7 @@ class ActionTransferNurse(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        level = metadata(tracker).get("triage_level") or "none"
+        level = (await self.deps.facts(call_id(tracker))).triage_level
         reason = f"symptom reported (triage {level})"
         await transfer(self.deps, dispatcher, tracker, queue="nurse", reason=reason,
                        say="I'll connect you with a nurse now.", intent="report_symptom")

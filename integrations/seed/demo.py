@@ -8,7 +8,9 @@ every run builds the same clinic.
 Demo staff sign in with the password "<username>-demo" (front1-demo, sched1-demo,
 billing1-demo, pharm1-demo, nurse1-demo, nurse2-demo, super1-demo) and ring at
 sip:<username>@127.0.0.1:<5070 + n> in the order of `demo_clinic.STAFF` (front1 at 5070,
-nurse1 at 5074, super1 at 5076). These passwords are for the demo only.
+nurse1 at 5074, super1 at 5076). These passwords are for the demo only: the store is marked
+as the demo's, no clinic's data can be loaded beside them, and outside a demo store the
+console refuses them (`integrations.services.store_mode`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.passwords import hash_password
 from integrations.seed import demo_clinic as clinic
+from integrations.services.store_mode import claim_mode
 from integrations.services.transaction import atomic
 from integrations.store.database import Database
 from integrations.store.models import (
@@ -56,7 +59,10 @@ class SeedSummary:
 
 
 async def seed_demo(db: Database, today: date) -> SeedSummary:
-    """Seed the demo clinic with slots from `today` for four weeks; see the module docstring."""
+    """Seed the demo clinic with slots from `today` for four weeks; see the module docstring.
+    A store holding a clinic's own data is refused (`store_mode`)."""
+    async with db.session() as s:
+        await claim_mode(s, "demo")
     async with db.session() as s, atomic(s):
         locations = await _locations(s)
         providers = await _providers(s)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField
 from integrations.seed import fhir_records as fr
+from integrations.services.store_mode import claim_mode
 from integrations.services.transaction import atomic
 from integrations.store.database import Database
 from integrations.store.models import (
@@ -100,6 +101,8 @@ async def import_fhir_bundle(
     """Import the valid resources of `bundle`; see the module docstring."""
     report = ImportReport()
     parsed = _check_all(bundle, today or date.today(), report)
+    async with db.session() as s:
+        await claim_mode(s, "clinic")  # never beside the demo clinic's public passwords
     async with db.session() as s, atomic(s):
         writer = _Writer(s)
         for kind in ORDER:

@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
-from integrations.passwords import verify_password
 from integrations.services.transaction import atomic
 from integrations.store.models import Agent, CallQueue
 
@@ -36,13 +35,69 @@ def _info(a: Agent) -> AgentInfo:
     return AgentInfo(a.id, a.name, a.username, a.role, a.sip_uri, tuple(a.skills), a.presence)
 
 
-async def authenticate(s: AsyncSession, username: str, password: str) -> AgentInfo | None:
-    """The agent when the password is right, else None (same answer for unknown usernames)."""
+@dataclass(frozen=True)
+class SignInRecord:
+    """What checking a sign-in needs; the hash is compared off the event loop by the caller."""
+
+    agent: AgentInfo
+    password_hash: str
+    must_change_password: bool
+
+
+async def sign_in_record(s: AsyncSession, username: str) -> SignInRecord | None:
     async with atomic(s):
         agent = await s.scalar(select(Agent).where(Agent.username == username))
-        if agent is None or not verify_password(password, agent.password_hash):
+        if agent is None:
             return None
+        return SignInRecord(_info(agent), agent.password_hash, agent.must_change_password)
+
+
+async def set_password_hash(
+    s: AsyncSession, agent_id: int, password_hash: str, *, must_change: bool = False
+) -> None:
+    """Store a new hash (made by `integrations.passwords`); `must_change` for a password the
+    agent did not choose, such as a one-time password handed over by an administrator."""
+    async with atomic(s):
+        agent = await s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        agent.password_hash = password_hash
+        agent.must_change_password = must_change
+
+
+ROLES = frozenset({"agent", "nurse", "supervisor"})
+
+
+async def add_agent(
+    s: AsyncSession,
+    *,
+    username: str,
+    name: str,
+    role: str,
+    password_hash: str,
+    skills: tuple[str, ...] = (),
+    sip_uri: str = "",
+) -> AgentInfo:
+    """A new staff account that must choose its own password at first sign-in."""
+    if role not in ROLES:
+        raise InvalidField(f"role must be one of {sorted(ROLES)}")
+    if not username or len(username) > 64 or not username.isascii():
+        raise InvalidField("username must be 1..64 ASCII characters")
+    async with atomic(s):
+        if await s.scalar(select(Agent.id).where(Agent.username == username)) is not None:
+            raise InvalidField(f"username {username!r} is taken")
+        agent = Agent(name=name, username=username, role=role, skills=list(skills),
+                      sip_uri=sip_uri, presence="offline", password_hash=password_hash,
+                      must_change_password=True)
+        s.add(agent)
+        await s.flush()
         return _info(agent)
+
+
+async def agent_by_username(s: AsyncSession, username: str) -> AgentInfo | None:
+    async with atomic(s):
+        agent = await s.scalar(select(Agent).where(Agent.username == username))
+        return None if agent is None else _info(agent)
 
 
 async def list_agents(s: AsyncSession) -> list[AgentInfo]:

@@ -40,6 +40,7 @@ TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})
 SETTABLE_FIELDS = frozenset(
     {
         "verified_patient_id",
+        "pending_patient_id",
         "triage_level",
         "flags",
         "emergency_message_played",

@@ -19,6 +19,8 @@ from integrations.errors import NotFound
 from integrations.phone_numbers import normalise_phone
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
+from integrations.store.crypto import cipher_of
+from integrations.store.indexes import dob_key, number_key
 from integrations.store.models import Patient, PatientPhone
 from nlu.names import name_score
 
@@ -72,7 +74,7 @@ async def verify_caller(
     """Verify the caller against patients born on `dob`; see the module docstring for the rule."""
     async with atomic(s):
         number = normalise_phone(caller_number)
-        patients = (await s.scalars(select(Patient).where(Patient.dob == dob))).all()
+        patients = (await s.scalars(select(Patient).where(Patient.dob_index == _dob(s, dob)))).all()
         candidates = [
             _Candidate(p, name_score(spoken_name, p.full_name), _has_number(p, number))
             for p in patients
@@ -93,6 +95,11 @@ async def verify_caller(
         if chosen is None:
             return Verification(status, None, None)
         return Verification("verified", chosen.id, chosen.full_name, confirm)
+
+
+def _dob(s: AsyncSession, dob: date) -> str:
+    """Dates of birth are stored encrypted: patients are found by the date's blind index."""
+    return dob_key(cipher_of(s), dob)
 
 
 def _has_number(patient: Patient, number: str | None) -> bool:
@@ -143,7 +150,7 @@ async def patients_by_number(s: AsyncSession, caller_number: str | None) -> list
         rows = await s.scalars(
             select(Patient)
             .join(PatientPhone)
-            .where(PatientPhone.number == number)
+            .where(PatientPhone.number_index == number_key(cipher_of(s), number))
             .order_by(Patient.id)
         )
         return [_info(p) for p in rows.unique()]
@@ -153,6 +160,6 @@ async def names_born_on(s: AsyncSession, dob: date) -> list[str]:
     """Full names of patients born on `dob`: vocabulary to bias a second ASR pass on the name."""
     async with atomic(s):
         rows = await s.execute(
-            select(Patient.first_name, Patient.last_name).where(Patient.dob == dob)
+            select(Patient.first_name, Patient.last_name).where(Patient.dob_index == _dob(s, dob))
         )
         return sorted({f"{first} {last}" for first, last in rows})

@@ -51,6 +51,8 @@ SELF_SERVICE_DISPOSITIONS = (
 CALLBACK_KINDS = ("callback", "nurse_callback")
 TRANSFER_EVENTS = ("transfer_offered", "transfer_answered", "transfer_abandoned")
 MAX_WINDOW = timedelta(days=366)
+# Calls happen in these years; outside them date arithmetic overflows (year 1, year 9999).
+YEARS = range(2000, 2200)
 MAX_PARAM_CHARS = 40
 _INTENT_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")
 
@@ -113,13 +115,15 @@ def _parse_point(raw: str, name: str, zone: tzinfo) -> tuple[datetime, bool]:
     if "T" in text and " " in text:
         text = text.replace(" ", "+")
     try:
-        if len(text) == 10:
-            return _midnight(date.fromisoformat(text), zone), True
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidField(
             f"'{name}' must be a date (YYYY-MM-DD) or an ISO 8601 date-time, not {raw[:50]!r}"
         ) from None
+    if moment.year not in YEARS:
+        raise InvalidField(f"'{name}' must fall between {YEARS.start} and {YEARS.stop - 1}")
+    if len(text) == 10:
+        return _midnight(moment.date(), zone), True
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC), False

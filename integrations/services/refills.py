@@ -58,10 +58,12 @@ async def active_medications(s: AsyncSession, patient_id: int) -> list[Medicatio
         rows = await s.scalars(
             select(MedicationRow)
             .where(MedicationRow.patient_id == patient_id, MedicationRow.active.is_(True))
-            .order_by(MedicationRow.name, MedicationRow.id)
+            .order_by(MedicationRow.id)
         )
         add_audit(s, actor="bot", action="view_medications", patient_id=patient_id)
-        return [Medication(m.id, m.name, m.strength, m.refills_left, m.controlled) for m in rows]
+        meds = [Medication(m.id, m.name, m.strength, m.refills_left, m.controlled) for m in rows]
+        # Names are encrypted at rest, so the alphabetical order is made here, not in SQL.
+        return sorted(meds, key=lambda m: (m.name, m.id))
 
 
 def _label(m: MedicationRow) -> str:

@@ -1,4 +1,5 @@
-"""Encryption at rest for transcripts, event data and recordings (Fernet, AES-128-CBC + HMAC).
+"""Encryption at rest for PHI columns, transcripts, event data and recordings (Fernet,
+AES-128-CBC + HMAC), and keyed blind indexes for the columns looked up by equality.
 
 Key resolution, in order: the key passed to `Database.connect`; the environment variable
 CLINICLINE_DATA_KEY; for a file-backed SQLite database, a key file next to it (`<db>.key`,
@@ -6,18 +7,26 @@ created with mode 0600 on first use); for an in-memory SQLite database, a key ge
 the life of the process. A PostgreSQL database without an explicit or environment key is
 refused, because a key generated on one host would leave other hosts unable to read.
 Several keys may be given comma-separated: the first encrypts, all decrypt (key rotation).
+
+A Fernet token differs every time, so a value that must be found (a date of birth, a phone
+number) also gets a blind index beside it: HMAC-SHA256 under a separate index key. That key
+is random, kept in the store itself (`store_meta`) encrypted under the data key, so rotating
+the data key never changes an index and the store holds nothing readable without the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from integrations.errors import ConfigError, StoreError
 
@@ -29,6 +38,7 @@ class Cipher:
     """Encrypts and decrypts small values for one database."""
 
     def __init__(self, keys: list[bytes]) -> None:
+        self.index_key: bytes | None = None  # loaded from the store by `Database`
         if not keys:
             raise ConfigError("at least one data key is required")
         try:
@@ -61,6 +71,28 @@ class Cipher:
     def decrypt_json(self, token: bytes) -> Any:
         return json.loads(self.decrypt(token))
 
+    def blind(self, value: str) -> str:
+        """The blind index of `value` (already normalised: an ISO date, an E.164 number)."""
+        if self.index_key is None:
+            raise ConfigError("the store's index key is not loaded; open sessions with "
+                              "Database.session()")
+        return hmac.new(self.index_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+_DIALECT_ATTR = "clinicline_cipher"
+
+
+def attach(dialect: Dialect, cipher: Cipher) -> None:
+    """Let the encrypted column types of this engine find its cipher (one per engine)."""
+    setattr(dialect, _DIALECT_ATTR, cipher)
+
+
+def cipher_of_dialect(dialect: Dialect) -> Cipher:
+    cipher = getattr(dialect, _DIALECT_ATTR, None)
+    if not isinstance(cipher, Cipher):
+        raise ConfigError("encrypted columns need an engine made by Database.connect()")
+    return cipher
+
 
 def _split_keys(raw: bytes) -> list[bytes]:
     return [k.strip() for k in raw.split(b",") if k.strip()]
@@ -86,8 +118,9 @@ def resolve_keys(url: str, explicit: bytes | None) -> list[bytes]:
 
 def _load_or_create_key_file(path: Path) -> bytes:
     if path.exists():
+        keep_private(path)
         return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key()
     # O_EXCL: two processes starting together must not each write a different key.
     try:
@@ -99,12 +132,28 @@ def _load_or_create_key_file(path: Path) -> bytes:
     return key
 
 
+def keep_private(path: Path) -> None:
+    """Owner-only permissions on a file holding PHI or keys (a file copied in or created
+    before this rule kept whatever the umask gave it)."""
+    if path.exists() and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+def create_private(path: Path) -> None:
+    """Create `path` empty and owner-only unless it exists; tighten it if it does."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        keep_private(path)
+
+
 def session_info(cipher: Cipher) -> dict[str, Any]:
     """The `info` dict sessions are created with, so services can reach the cipher."""
     return {_SESSION_KEY: cipher}
 
 
-def cipher_of(session: AsyncSession) -> Cipher:
+def cipher_of(session: AsyncSession | Session) -> Cipher:
     """The cipher of the database this session belongs to."""
     cipher = session.info.get(_SESSION_KEY)
     if not isinstance(cipher, Cipher):

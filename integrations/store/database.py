@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,8 +12,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,11 +23,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from integrations.errors import ConfigError
-from integrations.store.crypto import Cipher, resolve_keys, session_info
-from integrations.store.models import Base
+from integrations.errors import ConfigError, StoreError
+from integrations.store import indexes  # noqa: F401  (registers the blind-index hook)
+from integrations.store.crypto import (
+    Cipher,
+    attach,
+    create_private,
+    keep_private,
+    resolve_keys,
+    session_info,
+)
+from integrations.store.models import Base, StoreMeta
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/clinicline.db"
+INDEX_KEY = "index_key"  # the store_meta row holding the blind-index key, encrypted
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
 
@@ -60,7 +73,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                _private_sqlite_files(Path(parsed.database))
             # Writers wait for each other instead of failing at once with "database is locked".
             kwargs["connect_args"] = {"timeout": 15}
         else:
@@ -68,6 +81,7 @@ class Database:
             if schema:
                 kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
         engine = create_async_engine(url, **kwargs)
+        attach(engine.dialect, cipher)
         if backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         log.info("database connected", extra={"backend": backend})
@@ -80,8 +94,19 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session for one unit of work; services commit or roll back themselves."""
+        if self.cipher.index_key is None:
+            await self._load_index_key()
         async with self._sessions() as s:
             yield s
+
+    async def _load_index_key(self) -> None:
+        """The blind-index key from `store_meta`, made on first use (see `crypto.py`). Before
+        the schema exists there is none to load: lookups will say so if one is needed."""
+        try:
+            async with self.engine.begin() as conn:
+                self.cipher.index_key = await conn.run_sync(ensure_index_key, self.cipher)
+        except DBAPIError:
+            return
 
     async def create_all(self) -> None:
         """Create every table straight from the models (tests, throwaway databases)."""
@@ -89,9 +114,29 @@ class Database:
             await conn.run_sync(Base.metadata.create_all)
 
     async def migrate(self, revision: str = "head") -> None:
-        """Bring the schema to `revision` with Alembic, on this database's own connection."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+        """Bring the schema to `revision` with Alembic, on this database's own connection.
+
+        SQLite alters a table by copying it and dropping the old one; with foreign keys on,
+        that drop would cascade into every child table (dropping `calls` empties
+        `call_turns`). So on SQLite the migration runs with them off — SQLite's own recipe —
+        is checked with `foreign_key_check` before it commits, and its connection is thrown
+        away afterwards rather than returned to the pool with the checks off.
+        """
+        async with self.engine.connect() as conn:
+            sqlite = self.backend == "sqlite"
+            if sqlite:
+                # Before any write: SQLite ignores this pragma inside a transaction.
+                await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await conn.run_sync(_upgrade, revision)
+                if sqlite:
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise StoreError(f"migration left {len(broken)} dangling references")
+                await conn.commit()
+            finally:
+                if sqlite:
+                    await conn.invalidate()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -107,6 +152,29 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
+
+
+def ensure_index_key(connection: Connection, cipher: Cipher) -> bytes:
+    """Read the store's blind-index key, creating it if the store has none yet (two processes
+    racing: the first insert wins and both read it). Used by `Database` and by migrations."""
+    table = StoreMeta.__table__  # Core, not ORM: migrations run this on a bare connection
+    query = select(table.c.value).where(table.c.name == INDEX_KEY)
+    stored = connection.scalar(query)
+    if stored is None:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        fresh = cipher.encrypt(base64.b64encode(os.urandom(32))).decode()
+        connection.execute(insert(table).values(name=INDEX_KEY, value=fresh)  # type: ignore[arg-type]
+                           .on_conflict_do_nothing(index_elements=["name"]))
+        stored = connection.scalar(query)
+    return base64.b64decode(cipher.decrypt(str(stored).encode()))
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """The database file and its journal files are readable by the service user only; its
+    folder is made owner-only when we create it."""
+    create_private(path)
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        keep_private(companion)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

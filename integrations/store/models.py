@@ -2,7 +2,11 @@
 
 Clinic wall-clock times (slots, appointments) are naive local datetimes; instants (calls,
 audit, task timestamps) are `UTCDateTime`. Transcript text, event data, screen-pop payloads
-and recordings are stored only as Fernet tokens (`*_enc` columns), see `crypto.py`.
+and recordings are stored only as Fernet tokens (`*_enc` columns), see `crypto.py`; so are
+patients' names, dates of birth, phone numbers, medications, task notes and caller numbers
+(`EncryptedText`/`EncryptedDate` columns, decrypted on read). Columns looked up by equality
+have a blind index beside them (`dob_index`, `number_index`), kept up to date on flush by
+`indexes.py`. SECURITY.md says which columns are encrypted and why the others are not.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -29,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from integrations.store.types import UTCDateTime, utcnow
+from integrations.store.types import EncryptedDate, EncryptedText, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -106,9 +109,10 @@ class Patient(Base):
     __tablename__ = "patients"
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str | None] = mapped_column(String(32), unique=True)
-    first_name: Mapped[str] = mapped_column(String(80))
-    last_name: Mapped[str] = mapped_column(String(80))
-    dob: Mapped[date] = mapped_column(Date, index=True)
+    first_name: Mapped[str] = mapped_column(EncryptedText)
+    last_name: Mapped[str] = mapped_column(EncryptedText)
+    dob: Mapped[date] = mapped_column(EncryptedDate)
+    dob_index: Mapped[str] = mapped_column(String(32), index=True)
     sex: Mapped[str | None] = mapped_column(String(16))
     fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -125,10 +129,13 @@ class PatientPhone(Base):
     __tablename__ = "patient_phones"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    number: Mapped[str] = mapped_column(String(32), index=True)  # E.164, see phone_numbers.py
+    number: Mapped[str] = mapped_column(EncryptedText)  # E.164, see phone_numbers.py
+    number_index: Mapped[str] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="mobile")
     patient: Mapped[Patient] = relationship(back_populates="phones")
-    __table_args__ = (UniqueConstraint("patient_id", "number", name="uq_patient_phones_number"),)
+    __table_args__ = (
+        UniqueConstraint("patient_id", "number_index", name="uq_patient_phones_number_index"),
+    )
 
 
 class Appointment(Base):
@@ -168,8 +175,8 @@ class Medication(Base):
     __tablename__ = "medications"
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    name: Mapped[str] = mapped_column(String(120))
-    strength: Mapped[str] = mapped_column(String(40), default="")
+    name: Mapped[str] = mapped_column(EncryptedText)
+    strength: Mapped[str] = mapped_column(EncryptedText, default="")
     refills_left: Mapped[int] = mapped_column(Integer, default=0)
     controlled: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -211,6 +218,11 @@ class Agent(Base):
     sip_uri: Mapped[str] = mapped_column(String(255), default="")
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     presence: Mapped[str] = mapped_column(String(16), default="offline")
+    # A password someone else chose (a one-time password, a demo password in a clinic's
+    # store): the console lets this agent do nothing until they set their own.
+    must_change_password: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(
@@ -233,7 +245,7 @@ class StaffTask(Base):
     queue: Mapped[str] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     claimed_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(EncryptedText, default="")
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -244,10 +256,12 @@ class StaffTask(Base):
 class Call(Base):
     __tablename__ = "calls"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    caller_number: Mapped[str | None] = mapped_column(String(32))
+    caller_number: Mapped[str | None] = mapped_column(EncryptedText)
     started: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     ended: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
+    # The store's loose match awaiting the caller's "yes, that's me" (never a verification).
+    pending_patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     triage_level: Mapped[str] = mapped_column(String(16), default="none")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     emergency_message_played: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -276,6 +290,25 @@ class CallEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     data_enc: Mapped[bytes] = mapped_column(LargeBinary)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInThrottle(Base):
+    """Failed console sign-ins per key (an address, an address + user, a user), with the
+    back-off they earned: shared by every app process, updated atomically."""
+
+    __tablename__ = "sign_in_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class StoreMeta(Base):
+    """Facts about the store itself: whether it holds the demo clinic or a clinic's data."""
+
+    __tablename__ = "store_meta"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
 
 
 class AuditEvent(Base):

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from clinicline.web.app import guarded_app
 from clinicline.web.console import WebSocketHub, setup_console
 from integrations.services.agents import list_agents
 from integrations.store import Database
@@ -37,6 +38,7 @@ class Server:
     hub: WebSocketHub
     coordinator: TransferCoordinator
     agent_ids: dict[str, int]
+    app: web.Application
 
 
 
@@ -49,17 +51,19 @@ async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]
     coordinator = TransferCoordinator(
         db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
     )
-    app = web.Application()
+    # As in `serve`: the shared middleware in front; loopback trusted as a TLS proxy so that
+    # tests can speak for other client addresses (X-Forwarded-For) and for https.
+    app = guarded_app(trusted_proxies=("127.0.0.1",))
     setup_console(app, db, hub, coordinator, secret=b"console-test-secret")
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     async with db.session() as s:
         ids = {a.username: a.agent_id for a in await list_agents(s)}
     try:
-        yield Server(f"http://127.0.0.1:{port}", db, hub, coordinator, ids)
+        yield Server(f"http://127.0.0.1:{port}", db, hub, coordinator, ids, app)
     finally:
         await runner.cleanup()
         await db.dispose()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
+from clinicline.web.console.guards import CONSOLE
 from integrations.services import calls
 from integrations.services.agents import set_presence
 from integrations.services.audit import audit_trail
@@ -74,7 +76,9 @@ async def test_oversized_and_malformed_bodies_are_refused(client: aiohttp.Client
         assert response.status == 400
 
 
-async def test_repeated_wrong_passwords_lock_the_username(client: aiohttp.ClientSession):
+async def test_repeated_wrong_passwords_lock_the_username(client: aiohttp.ClientSession, server):
+    frozen = datetime.now(UTC)
+    server.app[CONSOLE].signin.clock = lambda: frozen  # no back-off runs out mid-test
     for _ in range(5):
         async with client.post(
             "/console/login", json={"username": "nurse1", "password": "guess"}

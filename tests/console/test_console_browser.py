@@ -163,3 +163,29 @@ async def test_live_transcript_lines_reach_the_offered_card(
     await expect(page.locator("#calls .card .transcript li").last).to_have_text(
         "caller: it is spreading to my arm"
     )
+
+
+async def test_first_sign_in_with_a_one_time_password_asks_for_a_new_one(
+    context: BrowserContext, server: Server
+) -> None:
+    from integrations.passwords import hash_password
+    from integrations.services.agents import add_agent
+
+    async with server.db.session() as s:
+        await add_agent(s, username="admin", name="First Admin", role="supervisor",
+                        password_hash=hash_password("one-time-secret"))
+    page = await context.new_page()
+    await page.goto(f"{server.url}/console")
+    await page.fill("#username", "admin")
+    await page.fill("#password", "one-time-secret")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#password-view")).to_be_visible()
+    await expect(page.locator("#console-view")).to_be_hidden()
+    await page.reload()  # reloading does not get past the form either
+    await expect(page.locator("#password-view")).to_be_visible()
+    await page.fill("#current-password", "one-time-secret")
+    await page.fill("#new-password", "my own long passphrase")
+    await page.fill("#repeat-password", "my own long passphrase")
+    await page.click("#password-form button[type=submit]")
+    await expect(page.locator("#console-view")).to_be_visible()
+    await expect(page.locator("#password-view")).to_be_hidden()

@@ -139,6 +139,10 @@ async def test_signed_out_is_401(client) -> None:
         ({"from": "2031-03-04", "to": "2031-03-03"}, "'from' must be before 'to'"),
         ({"from": "2020-01-01", "to": "2031-03-03"}, "the window may span at most 366 days"),
         ({"from": "9" * 5000}, "'from' must be a date"),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "'from' must fall between 2000 and 2199"),
+        ({"from": "9999-12-30", "to": "9999-12-31"}, "'from' must fall between"),
+        ({"to": "0001-01-01T00:00:00"}, "'to' must fall between"),
+        ({"from": "２０３１-０３-０３"}, "'from' must be a date"),
         ({"start": DAY}, "unknown parameter(s) ['start']; use 'from' and 'to'"),
     ],
 )

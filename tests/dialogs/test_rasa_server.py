@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,13 +17,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from dialogs.action_endpoint import action_webhook
-from dialogs.actions import build_action_executor
-from dialogs.client import BotMessage, RasaClient
+from clinicline.config import HostPort
+from clinicline.web.action_site import start_action_site
+from dialogs.client import CHANNEL_PATH, BotMessage, RasaClient
 from dialogs.evaluate import evaluate, read_labelled
 from dialogs.server import RasaServer
 from dialogs.train import PROJECT_DIR, RASA_BIN, ensure_model, rasa_env
@@ -50,6 +52,9 @@ class Stack:
     server: RasaServer
     client: RasaClient
     db: Database
+    token: str
+    action_token: str
+    actions: web.AppRunner
 
 
 @pytest.fixture(scope="session")
@@ -59,19 +64,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     db = await Database.connect(f"sqlite+aiosqlite:///{work}/clinic.db", Fernet.generate_key())
     await db.create_all()
     await seed_demo(db, date.today())
-    app = web.Application()
-    app.router.add_post("/webhook", action_webhook(build_action_executor(db)))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    action_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", action_port).start()
-    server = RasaServer(model, port=free_port(),
-                        action_url=f"http://127.0.0.1:{action_port}/webhook", run_dir=work)
+    token, action_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    runner, actions = await start_action_site(db, HostPort("127.0.0.1", 0), action_token)
+    server = RasaServer(model, port=free_port(), action_url=actions.url, run_dir=work,
+                        api_token=token, action_token=action_token)
     await server.start()
-    client = RasaClient(server.base_url)
+    client = RasaClient(server.base_url, token=token)
     try:
         await server.wait_ready()
-        yield Stack(model, server, client, db)
+        yield Stack(model, server, client, db, token, action_token, runner)
     finally:
         await client.close()
         await server.stop()
@@ -131,6 +132,77 @@ async def test_refill_call_over_the_rest_channel(stack: Stack) -> None:
     assert report["verified"] is True
     assert report["disposition"] == "refill_requested"
     assert any("lisinopril" in m for m in report["refill_requests"])
+
+
+# -- Rasa's own doors ---------------------------------------------------------------------------
+# Before: `rasa run --enable-api` without a token, so anyone reaching the port could read a
+# call's tracker (date of birth, caller number) and write events into it.
+
+
+async def _request(method: str, url: str, **kwargs: object) -> int:
+    async with aiohttp.ClientSession() as http, http.request(method, url, **kwargs) as r:  # type: ignore[arg-type]
+        return r.status
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/conversations/{call}/tracker", None),
+        ("POST", "/conversations/{call}/tracker/events",
+         {"event": "slot", "name": "verified", "value": True}),
+        ("PUT", "/conversations/{call}/tracker/events", []),
+        ("POST", "/conversations/{call}/messages", {"text": "hi", "sender": "user"}),
+        ("POST", "/model/parse", {"text": "i need a refill"}),
+        ("GET", "/status", None),
+        ("GET", "/domain", None),
+    ],
+)
+async def test_rasas_api_refuses_requests_without_its_token(
+    stack: Stack, method: str, path: str, body: object
+) -> None:
+    url = stack.server.base_url + path.format(call="rest-refill-any")
+    assert await _request(method, url, json=body) == 401
+    assert await _request(method, url, json=body, params={"token": "not-the-token"}) == 401
+
+
+async def test_a_tracker_is_readable_with_the_token(stack: Stack) -> None:
+    url = f"{stack.server.base_url}/conversations/someone/tracker"
+    assert await _request("GET", url, params={"token": stack.token}) == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer not-the-token"}, {"Content-Type": "text/plain"}],
+    ids=["no token", "wrong token", "cross-site text/plain"],
+)
+async def test_the_rest_channel_refuses_messages_without_the_token(
+    stack: Stack, headers: dict[str, str]
+) -> None:
+    body = {"sender": "someone-else", "message": "hi"}
+    status = await _request("POST", stack.server.base_url + CHANNEL_PATH, json=body,
+                            headers=headers)
+    assert status == 401
+    # Rasa's stock REST channel, open to anyone, is not served at all.
+    stock = stack.server.base_url + "/webhooks/rest/webhook"
+    assert await _request("POST", stock, json=body) == 404
+
+
+async def test_the_tokens_are_neither_on_the_command_line_nor_in_the_log(stack: Stack) -> None:
+    process = stack.server._process
+    assert process is not None
+    cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode(errors="replace")
+    assert stack.token not in cmdline and stack.action_token not in cmdline
+    assert "dialogs.inside_rasa.launch" in cmdline
+    log = stack.server.log_file.read_text(errors="replace")
+    assert stack.token not in log and stack.action_token not in log
+
+
+async def test_rasa_is_bound_to_loopback(stack: Stack) -> None:
+    port = stack.server.port
+    listening = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    local = [line.split()[1] for line in listening if line.split()[3] == "0A"]
+    assert f"0100007F:{port:04X}" in local
+    assert f"00000000:{port:04X}" not in local
 
 
 async def test_server_is_restarted_when_it_dies(stack: Stack) -> None:

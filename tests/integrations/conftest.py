@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from integrations.seed.demo import seed_demo
@@ -47,12 +47,14 @@ def data_key() -> bytes:
 
 
 @asynccontextmanager
-async def fresh_database(backend: str, folder: Path, key: bytes) -> AsyncIterator[Database]:
+async def fresh_database(
+    backend: str, folder: Path, key: bytes, revision: str = "head"
+) -> AsyncIterator[Database]:
     """A migrated, empty database; PostgreSQL gets a private schema dropped afterwards."""
     if backend == "sqlite":
         database = await Database.connect(f"sqlite+aiosqlite:///{folder}/clinic.db", key)
         try:
-            await database.migrate()
+            await database.migrate(revision)
             yield database
         finally:
             await database.dispose()
@@ -67,7 +69,7 @@ async def fresh_database(backend: str, folder: Path, key: bytes) -> AsyncIterato
         pytest.skip(f"PostgreSQL not reachable at CLINICLINE_TEST_PG_URL: {exc}")
     database = await Database.connect(PG_URL, key, schema=schema)
     try:
-        await database.migrate()
+        await database.migrate(revision)
         yield database
     finally:
         await database.dispose()
@@ -121,7 +123,7 @@ async def add_patient(
 async def medication_ids(db: Database, patient_id: int) -> dict[str, int]:
     async with db.session() as s:
         rows = await s.execute(
-            text("SELECT name, id FROM medications WHERE patient_id = :p"), {"p": patient_id}
+            select(Medication.name, Medication.id).where(Medication.patient_id == patient_id)
         )
         return {name: id_ for name, id_ in rows}
 

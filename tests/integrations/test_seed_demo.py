@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
+from integrations.passwords import verify_password
 from integrations.seed.demo import seed_demo
 from integrations.services import agents, refills, scheduling
 from integrations.store import Database
@@ -22,7 +23,7 @@ async def test_seeding_twice_adds_nothing_the_second_time(db: Database) -> None:
 
 async def test_maria_lopez_has_refillable_lisinopril_and_metformin(demo_db: Database) -> None:
     async with demo_db.session() as s:
-        maria = await s.scalar(select(Patient).where(Patient.last_name == "Lopez"))
+        maria = await s.scalar(select(Patient).where(Patient.mrn == "DEMO0001"))
         assert maria is not None
         assert (maria.first_name, maria.dob) == ("Maria", date(1972, 3, 4))
         assert [p.number for p in maria.phones] == ["+15550100001"]
@@ -62,8 +63,10 @@ async def test_a_later_seed_only_adds_the_new_days(db: Database) -> None:
 
 async def test_demo_staff_sign_in_with_their_documented_passwords(demo_db: Database) -> None:
     async with demo_db.session() as s:
-        nurse = await agents.authenticate(s, "nurse1", "nurse1-demo")
-        assert await agents.authenticate(s, "nurse1", "wrong") is None
+        record = await agents.sign_in_record(s, "nurse1")
+        assert record is not None and verify_password("nurse1-demo", record.password_hash)
+        assert not verify_password("wrong", record.password_hash)
+        nurse = record.agent
         queues = {q.name for q in await agents.list_queues(s)}
         await agents.set_presence(s, nurse.agent_id, "available")  # type: ignore[union-attr]
         on_duty = await agents.agents_for_queue(s, "nurse")

@@ -13,7 +13,9 @@ from aiohttp import web
 from clinicline.web.console import api_views, auth_views, call_views, metrics_views, task_views
 from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
-from clinicline.web.console.sessions import SessionStore
+from clinicline.web.console.sessions import IDLE_SECONDS, SessionStore
+from clinicline.web.console.signin import SignIn
+from integrations.passwords import PasswordWorkers
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
 
@@ -27,16 +29,26 @@ def setup_console(
     coordinator: TransferCoordinator,
     *,
     secret: bytes | None = None,
+    idle_seconds: float = IDLE_SECONDS,
+    hash_workers: int = 1,
 ) -> None:
     """Mount the console on `app`. Pass a stable `secret` (from the config) so sessions
     survive a restart of the web app; without one, each start signs cookies afresh."""
-    app[CONSOLE] = Console(db, hub, coordinator, SessionStore(secret or secrets.token_bytes(32)))
+    sessions = SessionStore(secret or secrets.token_bytes(32), idle_seconds=idle_seconds)
+    passwords = PasswordWorkers(hash_workers)
+    app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
     app.on_shutdown.append(hub.close_all)
+
+    async def stop_hashing(_app: web.Application) -> None:
+        passwords.close()
+
+    app.on_cleanup.append(stop_hashing)
     r = app.router
     r.add_get("/console", auth_views.page)
     r.add_static("/console/static", auth_views.STATIC_DIR, show_index=False)
     r.add_post("/console/login", auth_views.login)
     r.add_post("/console/logout", auth_views.logout)
+    r.add_post("/console/password", auth_views.change_password)
     r.add_get("/console/me", auth_views.me)
     r.add_get("/console/ws", call_views.websocket)
     r.add_post("/console/presence", call_views.presence)

@@ -18,7 +18,7 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
-from integrations.services.agents import authenticate, set_presence
+from integrations.services.agents import set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
 # No inline script or style, nothing from other origins, never framed.
@@ -39,6 +39,18 @@ async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC_DIR / "console.html", headers=PAGE_HEADERS)
 
 
+def _client(request: web.Request) -> str:
+    """The client's address (behind a trusted proxy, the one it forwarded; see middleware)."""
+    return request.remote or "unknown"
+
+
+def _refusal(status: int, message: str, retry_after: float | None) -> web.Response:
+    response = error(status, message)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return response
+
+
 async def login(request: web.Request) -> web.Response:
     if not same_origin(request):
         return error(403, "cross-origin request refused")
@@ -49,19 +61,16 @@ async def login(request: web.Request) -> web.Response:
         password = text_field(data, "password", max_len=256)
     except BadBody as exc:
         return error(exc.status, str(exc))
-    if console.sessions.locked_out(username):
-        return error(429, "too many failed sign-ins; wait a minute")
-    async with console.db.session() as s:
-        agent = await authenticate(s, username, password)
-    if agent is None:
-        console.sessions.failed(username)
-        return error(401, "wrong username or password")
-    console.sessions.succeeded(username)
-    staff = Staff.of(agent)
-    response = web.json_response({"agent": staff.to_json()}, headers=NO_STORE)
+    outcome = await console.signin.check(_client(request), username, password)
+    if outcome.agent is None:
+        return _refusal(outcome.status, outcome.message, outcome.retry_after)
+    staff = Staff.of(outcome.agent)
+    body = {"agent": staff.to_json(), "must_change_password": outcome.must_change_password}
+    response = web.json_response(body, headers=NO_STORE)
+    cookie = console.sessions.open(staff, must_change_password=outcome.must_change_password)
     response.set_cookie(
         COOKIE_NAME,
-        console.sessions.open(staff),
+        cookie,
         max_age=SESSION_SECONDS,
         path="/",
         httponly=True,
@@ -71,7 +80,22 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@requires(post=True)
+@requires(post=True, before_password_change=True)
+async def change_password(request: web.Request) -> web.Response:
+    """POST /console/password {current, new}: the agent's own password (forced at first sign-in
+    with a one-time password)."""
+    console, staff = console_of(request), signed_in(request)
+    data = await json_body(request)
+    current = text_field(data, "current", max_len=256)
+    new = text_field(data, "new", max_len=256)
+    outcome = await console.signin.change_password(_client(request), staff.username, current, new)
+    if outcome.agent is None:
+        return _refusal(outcome.status, outcome.message, outcome.retry_after)
+    console.sessions.password_changed(request.cookies.get(COOKIE_NAME))
+    return web.json_response({"ok": True}, headers=NO_STORE)
+
+
+@requires(post=True, before_password_change=True)
 async def logout(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
@@ -84,6 +108,11 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
-@requires()
+@requires(before_password_change=True)
 async def me(request: web.Request) -> web.Response:
-    return web.json_response({"agent": signed_in(request).to_json()}, headers=NO_STORE)
+    signed = console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
+    must_change = signed is not None and signed.must_change_password
+    return web.json_response(
+        {"agent": signed_in(request).to_json(), "must_change_password": must_change},
+        headers=NO_STORE,
+    )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
+    Console,
     call_id_param,
     console_of,
     error,
@@ -116,6 +118,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
     console.hub.register(staff.agent_id, staff.username, ws)
+    watchdog = asyncio.create_task(_close_when_signed_out(console, request, ws))
     try:
         await ws.send_json({"type": "hello", "agent_id": staff.agent_id})
         async for message in ws:
@@ -123,5 +126,20 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if message.type == WSMsgType.TEXT and message.data == "ping":
                 await ws.send_str("pong")
     finally:
+        watchdog.cancel()
         console.hub.unregister(staff.agent_id, ws)
     return ws
+
+
+SESSION_CHECK_SECONDS = 15.0
+
+
+async def _close_when_signed_out(
+    console: Console, request: web.Request, ws: web.WebSocketResponse
+) -> None:
+    """The feed carries PHI: it ends with the session (sign-out, idle timeout, 8 hours)."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    while not ws.closed:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        if not console.sessions.alive(cookie):
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import COOKIE_NAME, SessionStore, Staff
+from clinicline.web.console.signin import SignIn
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
 
@@ -30,6 +31,7 @@ class Console:
     hub: WebSocketHub
     coordinator: TransferCoordinator
     sessions: SessionStore
+    signin: SignIn
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("clinicline_console", Console)
@@ -57,17 +59,26 @@ def same_origin(request: web.Request) -> bool:
     return referer == expected or referer.startswith(expected + "/")
 
 
-def requires(*roles: str, post: bool = False) -> Callable[[Handler], Handler]:
-    """Guard a handler: a valid session (401), one of `roles` if given (403), and for POSTs
-    the same-origin check (403)."""
+def requires(
+    *roles: str, post: bool = False, before_password_change: bool = False
+) -> Callable[[Handler], Handler]:
+    """Guard a handler: a valid session (401), one of `roles` if given (403), for POSTs the
+    same-origin check (403), and a password of the agent's own choosing (403) unless the
+    handler is one of the few a forced password change needs (`before_password_change`)."""
 
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
             if post and not same_origin(request):
                 return error(403, "cross-origin request refused")
-            staff = console_of(request).sessions.staff_for(request.cookies.get(COOKIE_NAME))
-            if staff is None:
+            signed = console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
+            if signed is None:
                 return error(401, "sign in first")
+            if signed.must_change_password and not before_password_change:
+                return web.json_response(
+                    {"error": "choose your own password first", "must_change_password": True},
+                    status=403, headers=NO_STORE,
+                )
+            staff = signed.staff
             if roles and staff.role not in roles:
                 return error(403, "your role cannot do this")
             request[_STAFF_KEY] = staff
@@ -102,7 +113,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         raise BadBody(413, "request body too large")
     try:
         data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" nested too deep
         raise BadBody(400, "body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise BadBody(400, "body must be a JSON object")
@@ -117,14 +128,17 @@ def text_field(data: dict[str, Any], name: str, *, max_len: int, required: bool 
 
 
 def int_param(request: web.Request, name: str) -> int:
+    # ASCII only: str.isdigit() and int() also take "１" (fullwidth) or "١" (Arabic-Indic).
     raw = request.match_info.get(name, "")
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise BadBody(400, f"'{name}' must be a number")
     return int(raw)
 
 
 def call_id_param(request: web.Request) -> str:
     raw = request.match_info.get("call_id", "")
-    if not 0 < len(raw) <= 64 or not all(c.isalnum() or c in "-_.@" for c in raw):
+    if not 0 < len(raw) <= 64 or not raw.isascii() or not all(
+        c.isalnum() or c in "-_.@" for c in raw
+    ):
         raise BadBody(400, "malformed call id")
     return raw

@@ -25,6 +25,7 @@ function show(signedIn, agent) {
   current = signedIn ? agent : null;
   const supervisor = signedIn && agent.role === "supervisor";
   $("#login-view").hidden = signedIn;
+  $("#password-view").hidden = true;
   $("#console-view").hidden = !signedIn;
   $("#metrics-view").hidden = true;
   $("#views").hidden = !supervisor;
@@ -350,6 +351,41 @@ async function signedIn(agent) {
   await loadTasks();
 }
 
+// Signed in with a one-time password: nothing else works until the agent chooses their own.
+function askForOwnPassword(agent) {
+  show(false);
+  $("#login-view").hidden = true;
+  $("#password-view").hidden = false;
+  $("#logout").hidden = false;
+  $("#who").hidden = false;
+  $("#who").textContent = `${agent.name} (${agent.role})`;
+  $("#current-password").focus();
+}
+
+async function changePassword(agent) {
+  const fresh = $("#new-password").value;
+  if (fresh !== $("#repeat-password").value) {
+    $("#password-error").textContent = "the two new passwords differ";
+    return;
+  }
+  const result = await api("POST", "/console/password", {
+    current: $("#current-password").value,
+    new: fresh,
+  });
+  document.querySelectorAll("#password-form input").forEach((input) => { input.value = ""; });
+  if (!result.ok) {
+    $("#password-error").textContent = result.data.error || "could not change the password";
+    return;
+  }
+  $("#password-error").textContent = "";
+  await signedIn(agent);
+}
+
+async function enter(body) {
+  if (body.must_change_password) askForOwnPassword(body.agent);
+  else await signedIn(body.agent);
+}
+
 async function start() {
   $("#login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -360,7 +396,13 @@ async function start() {
     $("#password").value = "";
     if (!result.ok) { $("#login-error").textContent = result.data.error || "sign-in failed"; return; }
     $("#login-error").textContent = "";
-    await signedIn(result.data.agent);
+    await enter(result.data);
+  });
+  $("#password-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const me = await api("GET", "/console/me");
+    if (me.ok) await changePassword(me.data.agent);
+    else show(false);
   });
   $("#logout").addEventListener("click", async () => {
     await api("POST", "/console/logout", {});
@@ -381,7 +423,7 @@ async function start() {
     loadMetrics();
   });
   const me = await api("GET", "/console/me");
-  if (me.ok) await signedIn(me.data.agent);
+  if (me.ok) await enter(me.data);
   else show(false);
 }
 
