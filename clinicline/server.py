@@ -91,6 +91,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if config.triage_lexicon
         else TriageEngine.default()
     )
+    if services.triage.net is not None:
+        # The safety net's model loads here, not on a caller's first words (lexicon-only,
+        # with one warning, when it cannot load).
+        await asyncio.to_thread(services.triage.net.warm_up)
     try:
         services.db = await Database.connect(config.db)
         await services.db.migrate()
