@@ -30,6 +30,7 @@ from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.routing_setup import build_routing
 from clinicline.speech import load_speech
+from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
@@ -209,6 +210,8 @@ def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo
         recorder.open(call)
         if dialog == "echo":
             return EchoConversation(triage)
+        if dialog == "triage-probe":
+            return TriageProbeConversation.from_environment(triage)
         return ClinicConversation(
             triage=triage,
             dialog=supervisor.client if supervisor is not None else fallback,
