@@ -74,11 +74,12 @@ def test_triage_jsonl_shows_the_nets_category_description_and_score_and_the_symp
 ) -> None:
     lexicon = tmp_path / "stroke_only.yaml"
     lexicon.write_text(_STROKE_ONLY)
-    lines = "he has gone grey and sweaty and keeps rubbing his left shoulder\nmy leg hurts\n"
-    described, symptom = _triage_jsonl(lines, "--lexicon", str(lexicon))
-    assert described["level"] == "urgent" and described["sources"] == ["net"]
-    assert described["net"]["category"] == "cardiac"
-    assert described["net"]["description"] and 0 < described["net"]["score"] <= 1
+    described = "my husband is dripping with sweat and says his whole upper body feels heavy"
+    lines = f"{described}\nmy leg hurts\n"
+    net, symptom = _triage_jsonl(lines, "--lexicon", str(lexicon))
+    assert net["level"] == "urgent" and net["sources"] == ["net"]
+    assert net["net"]["category"] == "cardiac"
+    assert net["net"]["description"] and 0 < net["net"]["score"] <= 1
     assert symptom["symptom"] is True
 
 

@@ -1,12 +1,15 @@
-"""Choose the safety net's margin by cross-validation: `python -m nlu.triage.calibrate SETS`.
+"""Choose the safety net's thresholds by cross-validation: `python -m nlu.triage.calibrate SETS`.
 
-For every line of the given sets the lexicon is run first; the net is scored only where the
-lexicon left the line at none without cancelling anything (exactly where it may act). The
-rule: the smallest margin whose false alarms on the benign lines (none + tricky) stay within
-the target. K-fold cross-validation (lines dealt to folds by a hash of their text, so the
-split is stable) measures what that rule does on lines it did not see: each fold's margin is
-chosen on the other folds and scored on it. The margin to ship is the rule applied to all
-lines; write it into net_bank.yaml.
+For every line the lexicon runs first; the net is scored only where the lexicon left the line
+at none without cancelling anything (exactly where the net may act). Two thresholds are
+chosen together: `min_score` (the least cosine with a red-flag description) and `margin` (by
+how much it must beat the closest benign description). The rule: among the pairs whose false
+alarms on the benign lines (none + tricky) stay within the target, the one that recognises
+most red-flag lines on its own (every emergent and urgent line, scored as if the lexicon had
+missed it: the lines the lexicon will miss tomorrow are ones nobody wrote today). K-fold
+cross-validation (lines dealt to folds by a hash of their text, so the split is stable)
+measures that rule on lines it did not see. The thresholds to ship are the rule applied to
+all lines; write them into net_bank.yaml.
 """
 
 from __future__ import annotations
@@ -20,20 +23,30 @@ from pathlib import Path
 from nlu.triage.engine import TriageEngine
 from nlu.triage.evaluate import Case, read_set
 from nlu.triage.model import Level
+from nlu.triage.net import NetScore, SafetyNet
 
 _POSITIVE = {"emergent", "urgent", "escalate"}
 _BENIGN = {"none", "tricky"}
-GRID = [round(0.005 * i, 3) for i in range(0, 81)]  # margins 0.00 .. 0.40
+MIN_SCORES = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
+MARGINS = tuple(round(0.01 * i, 2) for i in range(0, 21))  # 0.00 .. 0.20
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     case: Case
-    missed: bool  # a positive line the lexicon left at none
-    margin: float | None  # the net's margin where it may act, else None
+    may_act: bool  # the lexicon left it at none and cancelled nothing
+    net: NetScore | None
 
-    def fires(self, margin: float) -> bool:
-        return self.margin is not None and self.margin >= margin
+    @property
+    def positive(self) -> bool:
+        return self.case.label in _POSITIVE
+
+    @property
+    def benign(self) -> bool:
+        return self.case.label in _BENIGN
+
+
+Thresholds = tuple[float, float]  # (min_score, margin)
 
 
 def score_cases(engine: TriageEngine, cases: list[Case]) -> list[Scored]:
@@ -41,52 +54,42 @@ def score_cases(engine: TriageEngine, cases: list[Case]) -> list[Scored]:
     out = []
     for case in cases:
         result = engine.assess(case.text)
-        acts = result.level is Level.NONE and not result.suppressed
-        net = engine.net.score(case.text) if acts else None
-        out.append(Scored(case, acts and case.label in _POSITIVE and result.level is Level.NONE,
-                          None if net is None else net.margin))
+        may_act = result.level is Level.NONE and not result.suppressed
+        out.append(Scored(case, may_act, engine.net.score(case.text)))
     return out
 
 
-def false_alarm_rate(lines: list[Scored], margin: float) -> float:
-    benign = [s for s in lines if s.case.label in _BENIGN]
-    return sum(s.fires(margin) for s in benign) / max(len(benign), 1)
+def _fires(net: SafetyNet, s: Scored, th: Thresholds) -> bool:
+    return s.net is not None and net.fires(s.net, margin=th[1], min_score=th[0])
 
 
-def choose_margin(lines: list[Scored], target: float) -> float:
-    """The smallest margin on the grid whose benign false-alarm rate is within the target."""
-    for margin in GRID:
-        if false_alarm_rate(lines, margin) <= target:
-            return margin
-    return GRID[-1]
+def false_alarms(net: SafetyNet, lines: list[Scored], th: Thresholds) -> tuple[int, int]:
+    benign = [s for s in lines if s.benign]
+    return sum(s.may_act and _fires(net, s, th) for s in benign), len(benign)
+
+
+def standalone_recall(net: SafetyNet, lines: list[Scored], th: Thresholds) -> tuple[int, int]:
+    positive = [s for s in lines if s.positive]
+    return sum(_fires(net, s, th) for s in positive), len(positive)
+
+
+def choose(net: SafetyNet, lines: list[Scored], target: float) -> Thresholds:
+    best: tuple[int, float, Thresholds] | None = None
+    for min_score in MIN_SCORES:
+        for margin in MARGINS:
+            th = (min_score, margin)
+            wrong, benign = false_alarms(net, lines, th)
+            if wrong > target * benign:
+                continue
+            caught = standalone_recall(net, lines, th)[0]
+            key = (caught, margin + min_score, th)  # ties: the stricter pair
+            if best is None or key[:2] > best[:2]:
+                best = key
+    return best[2] if best is not None else (MIN_SCORES[-1], MARGINS[-1])
 
 
 def fold_of(case: Case, k: int) -> int:
     return int(hashlib.sha256(case.text.encode()).hexdigest(), 16) % k
-
-
-@dataclass(frozen=True, slots=True)
-class FoldResult:
-    margin: float
-    recovered: int
-    missed: int
-    false_alarms: int
-    benign: int
-
-
-def cross_validate(lines: list[Scored], k: int, target: float) -> list[FoldResult]:
-    results = []
-    for fold in range(k):
-        train = [s for s in lines if fold_of(s.case, k) != fold]
-        test = [s for s in lines if fold_of(s.case, k) == fold]
-        margin = choose_margin(train, target)
-        misses = [s for s in test if s.missed]
-        benign = [s for s in test if s.case.label in _BENIGN]
-        results.append(FoldResult(
-            margin, sum(s.fires(margin) for s in misses), len(misses),
-            sum(s.fires(margin) for s in benign), len(benign),
-        ))  # fmt: skip
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,24 +100,33 @@ def main(argv: list[str] | None = None) -> int:
                         help="false alarms allowed on benign lines (default 2 %%)")
     args = parser.parse_args(argv)
     engine = TriageEngine.default()
-    if engine.net is None or not engine.net.warm_up():
+    net = engine.net
+    if net is None or not net.warm_up():
         print("the safety net's model did not load", file=sys.stderr)
         return 1
     lines = [s for path in args.files for s in score_cases(engine, read_set(path))]
-    folds = cross_validate(lines, args.folds, args.target)
-    print("| fold | margin chosen on the other folds | lexicon misses recovered "
-          "| benign false alarms |")
-    print("|---|---|---|---|")
-    for i, f in enumerate(folds):
-        print(f"| {i + 1} | {f.margin:.3f} | {f.recovered}/{f.missed} "
-              f"| {f.false_alarms}/{f.benign} |")
-    rec, mis = sum(f.recovered for f in folds), sum(f.missed for f in folds)
-    fa, ben = sum(f.false_alarms for f in folds), sum(f.benign for f in folds)
-    print(f"| all | — | {rec}/{mis} ({100 * rec / max(mis, 1):.1f} %) "
-          f"| {fa}/{ben} ({100 * fa / max(ben, 1):.1f} %) |")
-    chosen = choose_margin(lines, args.target)
-    print(f"\nmargin on all {len(lines)} lines: {chosen:.3f} "
-          f"(bank now: {engine.net.bank.margin:.3f})")
+    print("| fold | min_score, margin (chosen on the other folds) | red-flag lines recognised "
+          "alone | lexicon misses recovered | benign false alarms |")
+    print("|---|---|---|---|---|")
+    totals = [0, 0, 0, 0, 0, 0]
+    for fold in range(args.folds):
+        train = [s for s in lines if fold_of(s.case, args.folds) != fold]
+        test = [s for s in lines if fold_of(s.case, args.folds) == fold]
+        th = choose(net, train, args.target)
+        alone = standalone_recall(net, test, th)
+        misses = [s for s in test if s.positive and s.may_act]
+        recovered = sum(_fires(net, s, th) for s in misses)
+        wrong = false_alarms(net, test, th)
+        for i, v in enumerate((*alone, recovered, len(misses), *wrong)):
+            totals[i] += v
+        print(f"| {fold + 1} | {th[0]:.2f}, {th[1]:.2f} | {alone[0]}/{alone[1]} "
+              f"| {recovered}/{len(misses)} | {wrong[0]}/{wrong[1]} |")
+    a, n, r, m, w, b = totals
+    print(f"| all | — | {a}/{n} ({100 * a / max(n, 1):.1f} %) | {r}/{m} "
+          f"| {w}/{b} ({100 * w / max(b, 1):.1f} %) |")
+    th = choose(net, lines, args.target)
+    print(f"\nchosen on all {len(lines)} lines: min_score {th[0]:.2f}, margin {th[1]:.2f} "
+          f"(bank now: {net.bank.min_score:.2f}, {net.bank.margin:.2f})")
     return 0
 
 

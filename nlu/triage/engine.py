@@ -233,15 +233,17 @@ def _history_level(
     remote = _in_spans(ctx.remote_history, norm)
     recent = _in_spans(ctx.recent_history, norm)
 
-    def cue_reaches(cues: set[int]) -> bool:
+    def cue_reaches(cues: set[int], inside: bool = False) -> bool:
         for idx in cues:
+            if inside and first <= idx <= last:  # "a bee sting last summer that swelled"
+                return True
             if lo <= idx < first and not _break_between(norm, ctx, idx, first):
                 return True
             if last < idx < hi and not _break_between(norm, ctx, last, idx):
                 return True
         return False
 
-    if remote and cue_reaches(remote):
+    if remote and cue_reaches(remote, inside=True):
         return Level.NONE if category.remote_history == "suppress" else Level.URGENT
     if recent and category.recent_history == "urgent" and cue_reaches(recent):
         return min(category.level, Level.URGENT, key=lambda lv: lv.rank)

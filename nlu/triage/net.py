@@ -2,11 +2,11 @@
 
 Each final utterance is compared (cosine of sentence embeddings) with a bank of red-flag
 descriptions per category and with benign counter-descriptions (`net_bank.yaml`, data a
-supervisor can read). It fires when the closest red-flag description beats the closest benign
-one by the bank's margin, unless the utterance says the trouble is over ("fine now"). It only
-ever raises `none` to `urgent` (the nurse, now): deciding `emergent` stays with the
-deterministic lexicon. Embeddings do not understand negation, so the engine keeps the net
-silent wherever the lexicon suppressed a match on purpose.
+supervisor can read). It fires when the closest red-flag description is close enough and beats
+the closest benign one by the bank's margin, unless the utterance says the trouble is over
+("fine now"). It only ever raises `none` to `urgent` (the nurse, now): deciding `emergent`
+stays with the deterministic lexicon. Embeddings do not understand negation, so the engine
+keeps the net silent wherever the lexicon suppressed a match on purpose.
 
 If the model cannot load, triage goes on lexicon-only and says so once in the log.
 """
@@ -32,7 +32,9 @@ from nlu.triage.text import normalise
 log = logging.getLogger(__name__)
 
 DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
-_BANK_KEYS = {"version", "margin", "min_words", "silent_when", "categories", "benign"}
+_BANK_KEYS = {
+    "version", "margin", "min_score", "min_words", "silent_when", "categories", "benign",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class NetBank:
 
     source: str
     margin: float
+    min_score: float
     min_words: int
     silent_when: re.Pattern[str]
     descriptions: tuple[tuple[str, str], ...]  # (category, description)
@@ -77,6 +80,9 @@ def parse_bank(data: Any, source: str) -> NetBank:
     margin = data.get("margin")
     if not isinstance(margin, int | float) or not -1.0 < float(margin) < 1.0:
         raise LexiconError(source, "'margin' must be a number between -1 and 1")
+    min_score = data.get("min_score", 0.0)
+    if not isinstance(min_score, int | float) or not 0.0 <= float(min_score) < 1.0:
+        raise LexiconError(source, "'min_score' must be a number between 0 and 1")
     min_words = data.get("min_words", 3)
     if not isinstance(min_words, int) or min_words < 1:
         raise LexiconError(source, "'min_words' must be a positive whole number")
@@ -101,8 +107,9 @@ def parse_bank(data: Any, source: str) -> NetBank:
     if duplicates:
         raise LexiconError(source, f"sentences listed twice: {duplicates[:3]}")
     return NetBank(
-        source, float(margin), min_words, silent_when, tuple(descriptions), tuple(benign)
-    )
+        source, float(margin), float(min_score), min_words, silent_when, tuple(descriptions),
+        tuple(benign),
+    )  # fmt: skip
 
 
 def load_bank(path: str | Path) -> NetBank:
@@ -144,9 +151,16 @@ class SafetyNet:
     def match(self, text: str) -> NetMatch | None:
         """The description this utterance is a red flag like, or None when the net is silent."""
         scored = self.score(text)
-        if scored is None or scored.margin < self.bank.margin:
+        if scored is None or not self.fires(scored):
             return None
         return NetMatch(scored.category, scored.description, round(scored.score, 4))
+
+    def fires(self, scored: NetScore, margin: float | None = None,
+              min_score: float | None = None) -> bool:
+        """Close enough to a red flag, and closer to it than to anything ordinary."""
+        margin = self.bank.margin if margin is None else margin
+        min_score = self.bank.min_score if min_score is None else min_score
+        return scored.score >= min_score and scored.margin >= margin
 
     def score(self, text: str) -> NetScore | None:
         """The closest red-flag and benign descriptions; None when unscorable or unavailable."""

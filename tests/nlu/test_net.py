@@ -15,9 +15,10 @@ from nlu.triage.evaluate import read_set
 from nlu.triage.net import DEFAULT_BANK, SafetyNet, load_bank, parse_bank
 
 HERE = Path(__file__).parent
-SETS = sorted(HERE.glob("triage_*.tsv"))
+# The development sets (never the held-out one, which is read once, for the report).
+SETS = sorted(p for p in HERE.glob("triage_*.tsv") if "heldout" not in p.name)
 # Described, not named: no rule of the lexicon is meant to know these words.
-DESCRIBED = "he has gone grey and sweaty and keeps rubbing his left shoulder"
+DESCRIBED = "my husband is dripping with sweat and says his whole upper body feels heavy"
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def engine() -> TriageEngine:
 
 def test_shipped_bank_validates_and_names_only_lexicon_categories(engine: TriageEngine) -> None:
     bank = load_bank(DEFAULT_BANK)
-    assert 0 < bank.margin < 0.5 and bank.benign
+    assert 0 <= bank.margin < 0.5 and 0 < bank.min_score < 1 and bank.benign
     assert {category for category, _ in bank.descriptions} <= set(engine.categories)
 
 
