@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -93,9 +94,11 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         else TriageEngine.default()
     )
     if services.triage.net is not None:
-        # The safety net's model loads here, not on a caller's first words (lexicon-only,
-        # with one warning, when it cannot load).
-        await asyncio.to_thread(services.triage.net.warm_up)
+        # The safety net's model loads now, beside the rest of start-up, not on a caller's
+        # first words (lexicon-only, with one warning, when it cannot load).
+        threading.Thread(
+            target=services.triage.net.warm_up, name="triage-net-warm-up", daemon=True
+        ).start()
     try:
         services.db = await Database.connect(config.db)
         await services.db.migrate()

@@ -12,8 +12,10 @@ get), the semantic net alone on what the lexicon left at none, and both together
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -161,17 +163,53 @@ def markdown_table(reports: dict[str, Report]) -> str:
     return "\n".join(lines)
 
 
+def symptom_cases(engine: TriageEngine, cases: list[Case]) -> list[Case]:
+    """The lines that describe a symptom (the screening question's trigger)."""
+    return [case for case in cases if engine.assess(case.text).symptom]
+
+
+def intent_report(cases: list[Case], intents_jsonl: Path) -> str:
+    """How often Rasa's report_symptom won on symptom lines, from `clinicline nlu --jsonl`."""
+    intents = {}
+    for line in intents_jsonl.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            parsed = json.loads(line)
+            intents[parsed["text"]] = parsed["intent"]
+    rows = ["| label | symptom lines | report_symptom won | what won instead (top 3) |",
+            "|---|---|---|---|"]
+    for label in ("emergent", "urgent", "escalate", "none", "tricky", "all"):
+        chosen = [c for c in cases if label in (c.label, "all") and c.text in intents]
+        if not chosen:
+            continue
+        won = sum(intents[c.text] == "report_symptom" for c in chosen)
+        others = Counter(intents[c.text] for c in chosen if intents[c.text] != "report_symptom")
+        top = ", ".join(f"{name} {n}" for name, n in others.most_common(3))
+        rows.append(f"| {label} | {len(chosen)} | {_pct((won, len(chosen)))} | {top} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("files", type=Path, nargs="+")
     parser.add_argument("--lexicon", type=Path, default=None)
     parser.add_argument("--no-net", action="store_true", help="the lexicon alone")
     parser.add_argument("--misses", action="store_true", help="list the lines each layer got wrong")
+    parser.add_argument("--symptom-lines", action="store_true",
+                        help="print the lines that describe a symptom (to pipe to clinicline nlu)")
+    parser.add_argument("--intents", type=Path,
+                        help="clinicline nlu --jsonl on those lines: how often report_symptom won")
     args = parser.parse_args(argv)
     engine = TriageEngine.from_file(
         args.lexicon or Path(__file__).with_name("lexicon.yaml"),
         **({"net_bank": None} if args.no_net else {}),
     )
+    if args.symptom_lines or args.intents:
+        symptomatic = [c for p in args.files for c in symptom_cases(engine, read_set(p))]
+        if args.intents:
+            print(intent_report(symptomatic, args.intents))
+        else:
+            print("\n".join(dict.fromkeys(c.text for c in symptomatic)))
+        return 0
     if engine.net is not None and not engine.net.warm_up():
         print("the safety net's model did not load: lexicon only", file=sys.stderr)
     for path in args.files:
