@@ -32,15 +32,17 @@ SETS = {
 }
 
 
-def emergent_lines() -> list[tuple[str, str]]:
-    """(set name, text) of every emergent line of the sets that exist here."""
-    return [
-        (name, case.text)
-        for name, path in SETS.items()
-        if path.exists()
-        for case in read_set(path)
-        if case.label == "emergent"
-    ]
+def emergent_lines(heldout_every: int = 1) -> list[tuple[str, str]]:
+    """(set name, text) of the emergent lines of the sets that exist here: all of the shared
+    dev set's, and every n-th of the held-out set's (a sample across its categories)."""
+    lines = []
+    for name, path in SETS.items():
+        if not path.exists():
+            continue
+        emergent = [case.text for case in read_set(path) if case.label == "emergent"]
+        step = heldout_every if name == "held-out set" else 1
+        lines += [(name, text) for text in emergent[::step]]
+    return lines
 
 
 def _words(text: str) -> set[str]:
@@ -115,7 +117,7 @@ async def run_triage_speech(args: argparse.Namespace) -> int:
     store = out / "triage_speech.json"
     results: dict[str, Any] = json.loads(store.read_text()) if store.exists() else {}
     voices = [v for v in str(args.voices).split(",") if v]
-    lines = emergent_lines()
+    lines = emergent_lines(args.heldout_every)
     engine = TriageEngine.default()
     assert engine.net is not None and engine.net.warm_up()
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,19 +129,20 @@ async def run_triage_speech(args: argparse.Namespace) -> int:
         try:
             server.wait_ready()
             deadline = time.monotonic() + 60 * args.budget_minutes
-            for voice in voices:
-                done = results.setdefault(voice, {})
-                todo = [(s, t) for s, t in lines if t not in done]
-                for chunk in _chunks(todo, args.lines_per_call):
-                    if time.monotonic() > deadline:
-                        break
+            # Voices take turns chunk by chunk, so a run cut short covers every voice alike.
+            for chunk in _chunks(lines, args.lines_per_call):
+                for voice in voices:
+                    done = results.setdefault(voice, {})
+                    todo = [(s, t) for s, t in chunk if t not in done]
+                    if not todo or time.monotonic() > deadline:
+                        continue
                     log = await phone_call_log(
-                        server.uri, server.db_url, [t for _, t in chunk], voice, server.env
+                        server.uri, server.db_url, [t for _, t in todo], voice, server.env
                     )
                     heard = _read_probe(probe, log.get("call_id", ""))
                     # The phone ends each call with "goodbye": its own slot, dropped.
-                    spoken = [t for _, t in chunk] + ["goodbye"]
-                    for (set_name, text), got in zip(chunk, align(spoken, heard)[:-1], strict=True):
+                    spoken = [t for _, t in todo] + ["goodbye"]
+                    for (set_name, text), got in zip(todo, align(spoken, heard)[:-1], strict=True):
                         done[text] = _line_record(set_name, got)
                     store.write_text(json.dumps(results, indent=1))
         finally:

@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--voices", default="piper,flite,espeak", help="for --triage-speech")
     bench.add_argument("--lines-per-call", type=int, default=12, help="for --triage-speech")
     bench.add_argument(
+        "--heldout-every", type=int, default=1, metavar="N",
+        help="for --triage-speech: every N-th emergent line of the held-out set (1: all)",
+    )  # fmt: skip
+    bench.add_argument(
         "--budget-minutes", type=float, default=10.0, help="for --triage-speech: stop after"
     )
     return parser
