@@ -55,17 +55,31 @@ def _overlap(heard: str, line: str) -> float:
 
 
 def align(lines: list[str], heard: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Give each transcript (partial or final) to the line it was heard for, in order; a
-    line may be split into several transcripts, or lost."""
+    """Give each transcript (partial or final) to the line it was heard for.
+
+    A monotone alignment that maximises the words shared between transcripts and their lines:
+    a line may be split into several transcripts or lost altogether, and a garbled transcript
+    stays with the line before it rather than pulling the rest out of step.
+    """
+    if not lines or not heard:
+        return [[] for _ in lines]
+    skip = 1e-3  # a small cost per line passed over, so ties keep transcripts in step
+    scores = [[_overlap(e["text"], line) for line in lines] for e in heard]
+    best = [[0.0] * len(lines) for _ in heard]
+    back = [[0] * len(lines) for _ in heard]
+    for j in range(len(lines)):
+        best[0][j] = scores[0][j] - skip * j
+    for k in range(1, len(heard)):
+        for j in range(len(lines)):
+            options = [best[k - 1][p] - skip * (j - p) for p in range(j + 1)]
+            prev = options.index(max(options))
+            back[k][j] = prev
+            best[k][j] = scores[k][j] + options[prev]
+    j = max(range(len(lines)), key=lambda p: best[-1][p])
     assigned: list[list[dict[str, Any]]] = [[] for _ in lines]
-    i = 0
-    for entry in heard:
-        while i + 1 < len(lines) and _overlap(entry["text"], lines[i + 1]) > _overlap(
-            entry["text"], lines[i]
-        ) and (assigned[i] or _overlap(entry["text"], lines[i]) < 0.3):
-            i += 1
-        if lines:
-            assigned[i].append(entry)
+    for k in range(len(heard) - 1, -1, -1):
+        assigned[j].insert(0, heard[k])
+        j = back[k][j]
     return assigned
 
 
@@ -140,6 +154,9 @@ async def run_triage_speech(args: argparse.Namespace) -> int:
                         server.uri, server.db_url, [t for _, t in todo], voice, server.env
                     )
                     heard = _read_probe(probe, log.get("call_id", ""))
+                    results.setdefault("_calls", []).append(
+                        {"voice": voice, "lines": [t for _, t in todo], "heard": heard}
+                    )
                     # The phone ends each call with "goodbye": its own slot, dropped.
                     spoken = [t for _, t in todo] + ["goodbye"]
                     for (set_name, text), got in zip(todo, align(spoken, heard)[:-1], strict=True):
@@ -173,6 +190,8 @@ def speech_markdown(
     ]
     missed: list[str] = []
     for voice, done in results.items():
+        if voice.startswith("_"):
+            continue
         for set_name in dict.fromkeys(s for s, _ in lines):
             texts = [t for s, t in lines if s == set_name and t in done]
             if not texts:
@@ -196,8 +215,8 @@ def speech_markdown(
             missed += [f"| {voice} | {t} | {heard[t] or '(nothing)'} |"
                        for t in texts if not scores[t]["together_urgent"]]
     partials = sum(
-        1 for done in results.values() for r in done.values()
-        for t in r["transcripts"] if not t["final"]
+        1 for voice, done in results.items() if not voice.startswith("_")
+        for r in done.values() for t in r["transcripts"] if not t["final"]
     )  # fmt: skip
     out += [
         "",
