@@ -62,7 +62,8 @@ class TriageProbeConversation:
         return ()
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
-        return [Hangup("silence")] if count >= 3 else []
+        # The phone may take a while to synthesise a long line: only a long silence ends it.
+        return [Hangup("silence")] if count >= 10 else []
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
         return "info_given"
