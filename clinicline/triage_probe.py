@@ -14,10 +14,12 @@ import json
 import os
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from nlu.triage import TriageEngine
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome, Hangup, Say
+from voice.session.phase import CallPhase
 
 PROBE_LOG_ENV = "CLINICLINE_TRIAGE_PROBE_LOG"
 
@@ -38,12 +40,15 @@ class TriageProbeConversation:
     async def start(self, call: CallInfo) -> Sequence[Action]:
         return [Say("Ready.")]
 
-    def screen(self, call: CallInfo, text: str, final: bool) -> Sequence[Action]:
+    def screen(
+        self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
+    ) -> Sequence[Action]:
         lexicon = self.triage.assess(text)
         together = self.triage.assess_final(text) if final else lexicon
         self._write({
             "call_id": call.call_id,
             "final": final,
+            "phase": str(phase),
             "text": text,
             "lexicon": str(lexicon.level),
             "together": str(together.level),
@@ -60,6 +65,14 @@ class TriageProbeConversation:
 
     def hints(self, call: CallInfo) -> Sequence[str]:
         return ()
+
+    def phase(self, call: CallInfo) -> CallPhase | None:
+        return None
+
+    def played(
+        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
+    ) -> None:
+        return None
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         # The phone may take a while to synthesise a long line: only a long silence ends it.
