@@ -62,7 +62,7 @@ class _ProcessSampler:
                 self.peak_rss_mb = max(self.peak_rss_mb, int(line.split()[1]) / 1024)
 
 
-async def _phone(
+async def phone_call_log(
     uri: str, db: str, lines: list[str], voice: str, env: dict[str, str]
 ) -> dict[str, Any]:
     args = [
@@ -129,7 +129,7 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
                 for i in range(n):
                     lines = [SENTENCES[(i + k) % len(SENTENCES)] for k in range(turns)]
                     jobs.append(
-                        _phone(
+                        phone_call_log(
                             server.uri, server.db_url, lines, voices[i % len(voices)], server.env
                         )
                     )

@@ -67,9 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--dialog",
-        choices=["clinic", "echo"],
+        choices=["clinic", "echo", "triage-probe"],
         default="clinic",
-        help="'clinic' (triage + Rasa, the product) or 'echo' (repeats the caller; audio checks)",
+        help="'clinic' (triage + Rasa, the product), 'echo' (repeats the caller; audio checks) "
+        "or 'triage-probe' (logs each transcript's triage to $CLINICLINE_TRIAGE_PROBE_LOG; "
+        "benchmarks)",
     )
 
     call = sub.add_parser("call", help="call the clinic as a simulated patient (a real SIP client)")
@@ -189,6 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
     triage = sub.add_parser("triage", help="red-flag triage of utterances")
     triage.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
     triage.add_argument("--lexicon", type=Path, help="lexicon file (default: the built-in)")
+    triage.add_argument(
+        "--lexicon-only",
+        action="store_true",
+        help="skip the semantic safety net (what partial transcripts get)",
+    )
 
     nlu = sub.add_parser("nlu", help="intent and entities of utterances via the Rasa server")
     nlu.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
@@ -212,6 +219,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--only-signin", action="store_true",
         help="only a live call's latency during 1,000 sign-ins, and the sign-in attacks",
+    )
+    bench.add_argument(
+        "--triage-speech",
+        action="store_true",
+        help="speak the emergent triage lines in three voices through real calls "
+        "(resumable: results accumulate in OUT/triage_speech.json)",
+    )
+    bench.add_argument("--voices", default="piper,flite,espeak", help="for --triage-speech")
+    bench.add_argument("--lines-per-call", type=int, default=12, help="for --triage-speech")
+    bench.add_argument(
+        "--heldout-every", type=int, default=1, metavar="N",
+        help="for --triage-speech: every N-th emergent line of the held-out set (1: all)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--budget-minutes", type=float, default=10.0, help="for --triage-speech: stop after"
     )
     return parser
 
@@ -276,6 +298,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.records import nlu_jsonl
 
         return asyncio.run(nlu_jsonl(_config(args)))
+    if args.command == "bench" and args.triage_speech:
+        from clinicline.bench_triage import run_triage_speech
+
+        return asyncio.run(run_triage_speech(args))
     if args.command == "bench":
         from clinicline.bench import run_bench
 
@@ -287,11 +313,14 @@ def _triage(args: argparse.Namespace) -> int:
     from nlu.triage import TriageEngine
 
     engine = TriageEngine.from_file(args.lexicon) if args.lexicon else TriageEngine.default()
+    # Each line is judged as a final transcript: the lexicon, then the safety net (its
+    # category, the description it matched and the score are in "net").
+    assess = engine.assess if args.lexicon_only else engine.assess_final
     for line in sys.stdin:
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        print(json.dumps(engine.assess(text).to_json()), flush=True)
+        print(json.dumps(assess(text).to_json()), flush=True)
     return 0
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,7 @@ from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.routing_setup import build_routing
 from clinicline.speech import load_speech
+from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
@@ -95,6 +97,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if config.triage_lexicon
         else TriageEngine.default()
     )
+    if services.triage.net is not None:
+        # The safety net's model loads now, beside the rest of start-up, not on a caller's
+        # first words (lexicon-only, with one warning, when it cannot load).
+        threading.Thread(
+            target=services.triage.net.warm_up, name="triage-net-warm-up", daemon=True
+        ).start()
     try:
         services.db = await Database.connect(config.db)
         await services.db.migrate()
@@ -257,6 +265,8 @@ def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo
         recorder.open(call)
         if dialog == "echo":
             return EchoConversation(triage)
+        if dialog == "triage-probe":
+            return TriageProbeConversation.from_environment(triage)
         return ClinicConversation(
             triage=triage,
             dialog=supervisor.client if supervisor is not None else fallback,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -35,22 +36,53 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert done.returncode == 0 and "usage:" in done.stdout
 
 
-def test_triage_jsonl_answers_one_object_per_line() -> None:
-    lines = (
-        "my dad is slurring his words and his face looks droopy\n\nI need to refill my inhaler\n"
-    )
+def _triage_jsonl(lines: str, *options: str) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [*CLI, "triage", "--jsonl"],
+        [*CLI, "triage", "--jsonl", *options],
         input=lines,
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=60,
+        timeout=120,
         check=True,
     )
-    out = [json.loads(line) for line in done.stdout.splitlines()]
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_triage_jsonl_answers_one_object_per_line() -> None:
+    lines = (
+        "my dad is slurring his words and his face looks droopy\n\nI need to refill my inhaler\n"
+    )
+    out = _triage_jsonl(lines)
     assert [o["level"] for o in out] == ["emergent", "none"]
     assert out[0]["flags"] and out[0]["matched"] and out[0]["text"].startswith("my dad")
+
+
+# A lexicon that knows only strokes, so that the described heart attack below is the net's.
+_STROKE_ONLY = """
+context:
+  negators: ["no", not, never]
+  negation_bridge: [any, have, a]
+categories:
+  stroke:
+    level: emergent
+    phrases: ["stroke"]
+    examples: ["she is having a stroke"]
+"""
+
+
+def test_triage_jsonl_shows_the_nets_category_description_and_score_and_the_symptom(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    lexicon = tmp_path / "stroke_only.yaml"
+    lexicon.write_text(_STROKE_ONLY)
+    described = "my husband is dripping with sweat and says his whole upper body feels heavy"
+    lines = f"{described}\nmy leg hurts\n"
+    net, symptom = _triage_jsonl(lines, "--lexicon", str(lexicon))
+    assert net["level"] == "urgent" and net["sources"] == ["net"]
+    assert net["net"]["category"] == "cardiac"
+    assert net["net"]["description"] and 0 < net["net"]["score"] <= 1
+    assert symptom["symptom"] is True
 
 
 def test_bad_config_is_a_clear_error_not_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,16 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from clinicline.callflow.prompts import EMERGENCY_PROMPTS
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.screening import (
+    Answer,
+    SymptomScreen,
+    answer_of,
+    emergency_actions,
+    is_crisis,
+    person_now_actions,
+)
 from clinicline.callflow.vocabulary import caller_hints, patient_hints
 from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
@@ -102,6 +111,7 @@ class _State:
     in_menu: bool = False
     expecting: str | None = None  # what the dialog's last question asked for
     ended_by_dialog: bool = False
+    symptoms: SymptomScreen = field(default_factory=SymptomScreen)
 
 
 def expected_answer(messages: Sequence[BotMessage]) -> str | None:
@@ -162,12 +172,16 @@ class ClinicConversation:
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
+        self._last_final: TriageResult | None = None  # of the caller's latest utterance
 
     # -- safety first ------------------------------------------------------------------
     def screen(
         self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
     ) -> Sequence[Action]:
-        result = self.triage.assess(text)
+        # Partials: the lexicon alone (fast, synchronous); final words: the net behind it.
+        result = self.triage.assess_final(text) if final else self.triage.assess(text)
+        if final:
+            self._last_final = result
         if result.level == Level.NONE:
             return []
         new = [f.category for f in result.flags if f.category not in self.state.flags]
@@ -179,15 +193,17 @@ class ClinicConversation:
             "flags": list(self.state.flags),
             "matched": result.matched,
             "phase": phase.value,
+            "source": ",".join(dict.fromkeys(result.sources)),
         }
         if result.level == Level.EMERGENT and not self.state.escalated:
             self.state.escalated = True
             self._mark_transfer(call, "nurse", flagged=True)
-            reason = "red flag: " + ", ".join(f.category for f in result.flags)
-            return [
-                PlayPrompt("emergency", barge_in=False),
-                Transfer("nurse", reason, emergent=True, context=context),
-            ]
+            return emergency_actions(result, context)
+        if (is_crisis(result) or result.net is not None) and self.state.transfer_queue != "nurse":
+            # No offer to decline: a person now (never a callback for a flagged caller).
+            self.state.urgent_offered = True
+            self._mark_transfer(call, "nurse", flagged=True)
+            return person_now_actions(result, context)
         bridged = phase is CallPhase.BRIDGED
         rerouted = new and self.state.transfer_queue != "nurse"
         if phase in _TRANSFER_PHASES and (bridged or rerouted):
@@ -220,6 +236,10 @@ class ClinicConversation:
                 "matched": result.matched,
                 "phase": phase.value,
                 "at": datetime.now(UTC).isoformat(),
+                "sources": result.sources,
+                "net": None
+                if result.net is None
+                else {"description": result.net.description, "score": round(result.net.score, 3)},
             },
         )
 
@@ -231,7 +251,7 @@ class ClinicConversation:
     def played(
         self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
     ) -> None:
-        if prompt != "emergency":
+        if prompt not in EMERGENCY_PROMPTS:
             return
         self._spawn_event(
             call,
@@ -287,6 +307,51 @@ class ClinicConversation:
                 return await self._urgent_answer(call, answer)
         if self.state.in_menu:
             return self._menu(call, turn)
+        screening = self.state.symptoms
+        if screening.pending or screening.offering_nurse:
+            actions = self._symptom_answer(call, turn)
+            if actions is not None:
+                return actions
+            turn = CallerTurn(text=screening.held_text)  # the dialog takes what they first said
+            screening.held_text = None
+        elif screening.should_ask(self._last_final, turn):
+            # A symptom nobody flagged never goes straight to self-service.
+            self._spawn_event(call, "screening_question", {"asked": True})
+            return screening.ask(turn)
+        return await self._dialog_turn(call, turn)
+
+    def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:
+        """The caller's answer to the screening question or to the nurse offer; None: on to
+        the dialog with what they first said."""
+        screening, answer = self.state.symptoms, answer_of(turn)
+        if screening.pending:
+            if answer is Answer.UNCLEAR and screening.tries == 0:
+                screening.tries += 1
+                return [PlayPrompt("screening_question")]
+            screening.pending = False
+            self._spawn_event(call, "screening_question", {"answer": answer.value})
+            if answer is Answer.NO:
+                screening.offering_nurse = True
+                return [PlayPrompt("nurse_offer")]
+            # Yes, or still unclear after asking twice: the emergent path (the safe side).
+            self.state.escalated = True
+            self.state.level = Level.EMERGENT
+            self.state.flags.append("screening_positive")
+            self.recorder.fields(call, triage_level="emergent", flags=list(self.state.flags))
+            self._mark_transfer(call, "nurse", flagged=True)
+            reason = f"screening question: {answer.value}"
+            return [
+                PlayPrompt("emergency", barge_in=False),
+                Transfer("nurse", reason, emergent=True, context={"level": "emergent"}),
+            ]
+        screening.offering_nurse = False
+        if answer is Answer.YES:
+            self._mark_transfer(call, "nurse")
+            transfer = Transfer("nurse", "symptom: the caller chose a nurse")
+            return [PlayPrompt("nurse_transfer"), transfer]
+        return None
+
+    async def _dialog_turn(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         text = turn.text if turn.text is not None else (turn.digits or "")
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.

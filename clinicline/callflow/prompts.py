@@ -10,6 +10,15 @@ EMERGENCY_MESSAGE = (
     "If this is a medical emergency, hang up and dial 911 now. "
     "I am connecting you to a nurse right away. Please stay on the line."
 )
+# The emergency message for a caller who speaks of harming themselves: 911 first, and the
+# crisis line (988) they can reach at any time.
+EMERGENCY_CRISIS_MESSAGE = (
+    "If you are in danger right now, hang up and dial 911. You can also call or text 988, "
+    "the Suicide and Crisis Lifeline. I am connecting you to a nurse right away. "
+    "Please stay on the line."
+)
+# Both count as "the emergency message" in the call record.
+EMERGENCY_PROMPTS = frozenset({"emergency", "emergency_crisis"})
 
 
 def clinic_prompts(clinic_name: str) -> dict[str, str]:
@@ -21,6 +30,24 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
             "How can I help you today?"
         ),
         "emergency": EMERGENCY_MESSAGE,
+        "emergency_crisis": EMERGENCY_CRISIS_MESSAGE,
+        "crisis": (
+            "Thank you for telling me. You are not alone. You can call or text 988, the "
+            "Suicide and Crisis Lifeline, at any time. I'm connecting you with a nurse now. "
+            "Please stay on the line."
+        ),
+        "nurse_now": (
+            "I'd like a nurse to talk with you about that right away, so I'm connecting you "
+            "now. If this is an emergency, hang up and dial 911."
+        ),
+        "screening_question": (
+            "Before we go on: are you having chest pain, trouble breathing, severe bleeding, "
+            "or thoughts of harming yourself right now? Please say yes or no."
+        ),
+        "nurse_offer": (
+            "Thank you. Would you like to talk with a nurse about how you are feeling? "
+            "Please say yes or no."
+        ),
         "reprompt": "Sorry, I didn't hear anything. How can I help you?",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
         "goodbye": "Thank you for calling. Goodbye.",

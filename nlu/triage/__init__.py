@@ -1,7 +1,9 @@
-"""Red-flag triage: deterministic rules that decide whether a caller needs a human now."""
+"""Red-flag triage: deterministic rules first, a semantic safety net behind them, and a symptom
+signal for the dialog's screening question."""
 
 from nlu.triage.engine import TriageEngine
 from nlu.triage.errors import LexiconError
-from nlu.triage.model import Flag, Level, TriageResult
+from nlu.triage.model import Flag, Level, NetMatch, TriageResult
+from nlu.triage.net import SafetyNet
 
-__all__ = ["Flag", "LexiconError", "Level", "TriageEngine", "TriageResult"]
+__all__ = ["Flag", "LexiconError", "Level", "NetMatch", "SafetyNet", "TriageEngine", "TriageResult"]

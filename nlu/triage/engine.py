@@ -3,16 +3,20 @@
 A rule match counts unless it is negated ("no chest pain"), told as remote history ("had a
 stroke years ago"), or part of a benign phrase ("stroke clinic"). Recent history ("fainted
 yesterday") is softened to urgent. Deterministic, and fast enough for every partial transcript.
+On final transcripts a semantic net (`nlu.triage.net`) may raise what no rule caught to urgent.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from nlu.triage.errors import LexiconError
 from nlu.triage.lexicon import Category, Context, Lexicon, load_lexicon
 from nlu.triage.model import Flag, Level, TriageResult
+from nlu.triage.net import DEFAULT_BANK, SafetyNet, load_bank
+from nlu.triage.symptoms import DEFAULT_SYMPTOMS, SymptomSignal, load_symptoms
 from nlu.triage.text import Normalised, normalise
 
 DEFAULT_LEXICON = Path(__file__).with_name("lexicon.yaml")
@@ -27,55 +31,131 @@ _MAX_LIST_ITEM = 3
 class TriageEngine:
     """Assess transcripts against one validated lexicon."""
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(
+        self,
+        lexicon: Lexicon,
+        *,
+        symptoms: SymptomSignal | None = None,
+        net: SafetyNet | None = None,
+    ) -> None:
         self.lexicon = lexicon
+        self.symptoms = symptoms
+        self.net = net
         self._self_test()
 
     @classmethod
     def default(cls) -> TriageEngine:
+        """The shipped lexicon, symptom words and safety net (its model loads on first use)."""
         return cls.from_file(DEFAULT_LEXICON)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> TriageEngine:
-        """Load, validate and self-test a lexicon file (raises LexiconError)."""
-        return cls(load_lexicon(path))
+    def from_file(
+        cls,
+        path: str | Path,
+        *,
+        symptoms: str | Path | None = DEFAULT_SYMPTOMS,
+        net_bank: str | Path | None = DEFAULT_BANK,
+    ) -> TriageEngine:
+        """Load, validate and self-test a lexicon file (raises LexiconError).
+
+        The shipped symptom words and safety-net bank come along unless set to None.
+        """
+        return cls(
+            load_lexicon(path),
+            symptoms=load_symptoms(symptoms) if symptoms is not None else None,
+            net=SafetyNet(load_bank(net_bank)) if net_bank is not None else None,
+        )
 
     @property
     def categories(self) -> list[str]:
         return [c.name for c in self.lexicon.categories]
 
     def assess(self, text: str) -> TriageResult:
+        """The lexicon's verdict, whether a rule was suppressed, and the symptom signal.
+
+        Deterministic and synchronous: this is what screens every partial transcript.
+        """
         norm = normalise(text)
         ctx = self.lexicon.context
         benign = [m.span() for m in ctx.benign.finditer(norm.text)]
         flags: list[Flag] = []
+        suppressed = False
         for category in self.lexicon.categories:
-            flag = self._first_flag(category, norm, ctx, benign)
+            flag, cancelled = self._first_flag(category, norm, ctx, benign)
+            suppressed = suppressed or cancelled
             if flag is not None:
                 flags.append(flag)
         level = max((f.level for f in flags), key=lambda lv: lv.rank, default=Level.NONE)
-        return TriageResult(text=text, level=level, flags=tuple(flags))
+        symptom, symptom_negated = self._symptom_words(norm, ctx, benign)
+        return TriageResult(
+            text=text,
+            level=level,
+            flags=tuple(flags),
+            suppressed=suppressed or symptom_negated,
+            symptom=symptom,
+        )
+
+    def assess_final(self, text: str) -> TriageResult:
+        """A final transcript: the lexicon first, then the semantic net where nothing fired.
+
+        The net may only raise `none` to `urgent`, and stays silent where the lexicon
+        suppressed a match on purpose (negation, history, a benign phrase). Without a net,
+        or when its model cannot load, this is `assess`.
+        """
+        result = self.assess(text)
+        # "No fever", "history of seizures", "stroke clinic": embeddings cannot tell these
+        # from the real thing, so where the rules cancelled words on purpose the net is quiet.
+        if self.net is None or result.level is not Level.NONE or result.suppressed:
+            return result
+        match = self.net.match(text)
+        if match is None:
+            return result
+        flag = Flag(match.category, Level.URGENT, match.description, source="net")
+        return replace(result, level=Level.URGENT, flags=(flag,), net=match)
+
+    def _symptom_words(
+        self, norm: Normalised, ctx: Context, benign: list[tuple[int, int]]
+    ) -> tuple[bool, bool]:
+        """Whether a symptom is described, and whether a symptom word was negated."""
+        if self.symptoms is None:
+            return False, False
+        exclusions = benign + self.symptoms.excluded_spans(norm.text)
+        described = negated = False
+        for start, end in self.symptoms.matches(norm.text):
+            if any(b0 <= start and end <= b1 for b0, b1 in exclusions):
+                continue
+            first, last = norm.token_at(start), norm.token_at(max(end - 1, start))
+            if _negated(norm, ctx, first, last):
+                negated = True
+            else:
+                described = True
+        return described, negated
 
     def _first_flag(
         self, category: Category, norm: Normalised, ctx: Context, benign: list[tuple[int, int]]
-    ) -> Flag | None:
+    ) -> tuple[Flag | None, bool]:
+        """The category's flag on this text, and whether a match of it was cancelled."""
         softened: Flag | None = None
+        cancelled = False
         for rule in category.rules:
             for match in rule.finditer(norm.text):
                 start, end = match.span()
                 if any(b0 <= start and end <= b1 for b0, b1 in benign):
+                    cancelled = True
                     continue
                 first, last = norm.token_at(start), norm.token_at(max(end - 1, start))
                 if _negated(norm, ctx, first, last):
+                    cancelled = True
                     continue
                 level = _history_level(category, norm, ctx, first, last)
                 if level is Level.NONE:
+                    cancelled = True
                     continue
                 flag = Flag(category.name, level, norm.raw_span(first, last))
                 if level is category.level:
-                    return flag
+                    return flag, cancelled
                 softened = softened or flag
-        return softened
+        return softened, cancelled
 
     def _self_test(self) -> None:
         """Every example must fire its category; every counter-example must not."""
@@ -89,11 +169,22 @@ class TriageEngine:
                 if category.name in self.assess(counter).categories:
                     raise LexiconError(source, f"counter-example {counter!r} fires",
                                        category.name)
+        if self.symptoms is not None:
+            self._self_test_symptoms(self.symptoms)
         for line in self.lexicon.must_not_escalate:
             result = self.assess(line)
             if result.level is not Level.NONE:
                 raise LexiconError(source, f"{line!r} must not escalate but fires "
                                    f"{result.categories}")
+
+
+    def _self_test_symptoms(self, symptoms: SymptomSignal) -> None:
+        for example in symptoms.examples:
+            if not self.assess(example).symptom:
+                raise LexiconError(symptoms.source, f"example {example!r} is not a symptom")
+        for counter in symptoms.not_examples:
+            if self.assess(counter).symptom:
+                raise LexiconError(symptoms.source, f"counter-example {counter!r} is a symptom")
 
 
 def _in_spans(pattern: re.Pattern[str], norm: Normalised) -> set[int]:
@@ -142,15 +233,17 @@ def _history_level(
     remote = _in_spans(ctx.remote_history, norm)
     recent = _in_spans(ctx.recent_history, norm)
 
-    def cue_reaches(cues: set[int]) -> bool:
+    def cue_reaches(cues: set[int], inside: bool = False) -> bool:
         for idx in cues:
+            if inside and first <= idx <= last:  # "a bee sting last summer that swelled"
+                return True
             if lo <= idx < first and not _break_between(norm, ctx, idx, first):
                 return True
             if last < idx < hi and not _break_between(norm, ctx, last, idx):
                 return True
         return False
 
-    if remote and cue_reaches(remote):
+    if remote and cue_reaches(remote, inside=True):
         return Level.NONE if category.remote_history == "suppress" else Level.URGENT
     if recent and category.recent_history == "urgent" and cue_reaches(recent):
         return min(category.level, Level.URGENT, key=lambda lv: lv.rank)

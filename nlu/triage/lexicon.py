@@ -224,13 +224,17 @@ def parse_lexicon(data: Any, source: str) -> Lexicon:
     )
 
 
-def load_lexicon(path: str | Path) -> Lexicon:
-    """Read a lexicon file; YAML errors and schema errors both become LexiconError."""
+def read_triage_file(path: str | Path) -> Any:
+    """Parse one of triage's YAML data files; unreadable or invalid YAML becomes LexiconError."""
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise _fail(source, f"cannot read the file: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise _fail(source, f"not valid YAML: {exc}") from exc
-    return parse_lexicon(data, source)
+
+
+def load_lexicon(path: str | Path) -> Lexicon:
+    """Read a lexicon file; YAML errors and schema errors both become LexiconError."""
+    return parse_lexicon(read_triage_file(path), str(path))

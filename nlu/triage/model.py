@@ -24,20 +24,43 @@ _RANK = {Level.NONE: 0, Level.URGENT: 1, Level.EMERGENT: 2}
 
 @dataclass(frozen=True, slots=True)
 class Flag:
-    """One red-flag category that fired, at which level, on which of the caller's words."""
+    """One red-flag category that fired, at which level, on which of the caller's words.
+
+    `source` says which layer raised it: "lexicon" (a rule a supervisor can read) or "net"
+    (the semantic safety net, which only ever raises to urgent).
+    """
 
     category: str
     level: Level
     matched: str
+    source: str = "lexicon"
+
+
+@dataclass(frozen=True, slots=True)
+class NetMatch:
+    """The red-flag description of the net's bank an utterance came closest to, and how close."""
+
+    category: str
+    description: str
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
 class TriageResult:
-    """The verdict on one transcript: the highest level among its flags."""
+    """The verdict on one transcript: the highest level among its flags.
+
+    `suppressed`: a rule or a symptom word matched but negation, history or a benign phrase
+    cancelled it ("no fever", "had a stroke years ago"); the net stays silent then.
+    `symptom`: the caller describes a bodily or mental symptom, so a dialog should screen for
+    red flags before any self-service. `net`: set when the semantic net raised the level.
+    """
 
     text: str
     level: Level
     flags: tuple[Flag, ...]
+    net: NetMatch | None = None
+    suppressed: bool = False
+    symptom: bool = False
 
     @property
     def matched(self) -> list[str]:
@@ -47,10 +70,25 @@ class TriageResult:
     def categories(self) -> list[str]:
         return [flag.category for flag in self.flags]
 
+    @property
+    def sources(self) -> list[str]:
+        return [flag.source for flag in self.flags]
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "text": self.text,
             "level": str(self.level),
             "flags": self.categories,
             "matched": self.matched,
+            "sources": self.sources,
+            "suppressed": self.suppressed,
+            "symptom": self.symptom,
+            "net": None,
         }
+        if self.net is not None:
+            doc["net"] = {
+                "category": self.net.category,
+                "description": self.net.description,
+                "score": round(self.net.score, 4),
+            }
+        return doc

@@ -335,3 +335,118 @@ async def test_the_dialog_phase_follows_what_the_bot_asked(
     keypad = _conversation(db, recorder, UnreachableDialogStandIn())
     await keypad.start(call)
     assert keypad.phase(call) is CallPhase.KEYPAD_MENU
+
+
+async def test_a_described_heart_attack_no_rule_matches_goes_to_a_nurse_at_once(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    text = "my husband is dripping with sweat and says his whole upper body feels heavy"
+    assert conversation.triage.assess(text).level.value == "none"  # the lexicon is silent
+    actions = conversation.screen(call, text, True)
+    assert isinstance(actions[0], PlayPrompt) and actions[0].name == "nurse_now"
+    transfer = actions[1]
+    assert isinstance(transfer, Transfer) and transfer.queue == "nurse"
+    assert not transfer.emergent and "described" in transfer.reason
+    report = await _report(db, recorder, call)
+    triage = [e["data"] for e in report["events"] if e["kind"] == "triage"]
+    assert triage[0]["sources"] == ["net"] and triage[0]["net"]["score"] > 0, triage
+    assert report["triage_level"] == "urgent" and dialog.sent == []
+
+
+@pytest.mark.parametrize(
+    ("said", "prompt", "emergent"),
+    [
+        ("I want to kill myself", "emergency_crisis", True),
+        ("I've been thinking about not being here anymore", "crisis", False),
+        ("I just feel hopeless and like nothing will get better", "crisis", False),
+    ],
+)
+async def test_a_caller_speaking_of_self_harm_hears_the_crisis_line_and_reaches_a_person(
+    db: Database, recorder: StoreRecorder, said: str, prompt: str, emergent: bool
+) -> None:
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    actions = conversation.screen(call, said, True)
+    assert [a.name for a in actions if isinstance(a, PlayPrompt)] == [prompt]
+    transfers = [a for a in actions if isinstance(a, Transfer)]
+    assert [(t.queue, t.emergent) for t in transfers] == [("nurse", emergent)]
+    # No offer to decline, now or later.
+    later = await conversation.respond(call, CallerTurn(text="no thanks"))
+    assert not any(isinstance(a, Say) and "connect you with a nurse" in a.text for a in later)
+
+
+async def _answers(
+    conversation: ClinicConversation, call: CallInfo, *said: str
+) -> list[list[Any]]:
+    replies = []
+    for text in said:
+        conversation.screen(call, text, True)  # as the session does before respond()
+        replies.append(list(await conversation.respond(call, CallerTurn(text=text))))
+    return replies
+
+
+async def test_a_symptom_no_layer_flags_gets_the_screening_question_and_yes_is_an_emergency(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    question, after_yes = await _answers(conversation, call, "my leg hurts", "yes")
+    assert [a.name for a in question] == ["screening_question"]
+    assert isinstance(after_yes[0], PlayPrompt) and after_yes[0].name == "emergency"
+    assert isinstance(after_yes[1], Transfer) and after_yes[1].emergent
+    assert dialog.sent == []  # the symptom never reached self-service
+    report = await _report(db, recorder, call)
+    assert report["triage_level"] == "emergent" and "screening_positive" in report["flags"]
+
+
+async def test_no_to_the_screening_question_offers_the_nurse_line_before_the_dialog(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    said = "my knee has been sore for a few weeks and I want to see the doctor"
+    question, offer, onwards = await _answers(conversation, call, said, "no", "no thank you")
+    assert [a.name for a in question] == ["screening_question"]
+    assert [a.name for a in offer] == ["nurse_offer"]
+    assert dialog.sent == [said]  # then the dialog takes what they first said
+    assert isinstance(onwards[0], Say)
+    # Asked once per call: a second symptom goes straight on.
+    await _answers(conversation, call, "and my throat is sore too")
+    assert dialog.sent == [said, "and my throat is sore too"]
+
+
+async def test_a_caller_who_wants_the_nurse_after_the_screening_question_gets_one(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    *_, chose = await _answers(conversation, call, "I have a rash on my arm", "no", "yes please")
+    transfers = [a for a in chose if isinstance(a, Transfer)]
+    assert [(t.queue, t.emergent) for t in transfers] == [("nurse", False)]
+    assert dialog.sent == []
+
+
+async def test_an_unclear_answer_to_the_screening_question_twice_takes_the_safe_side(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    replies = await _answers(conversation, call, "my ear hurts", "banana", "what")
+    assert replies[1] == [PlayPrompt("screening_question")]  # asked again once
+    assert any(isinstance(a, Transfer) and a.emergent for a in replies[2])
+
+
+async def test_a_request_without_a_symptom_goes_straight_to_the_dialog(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await _answers(conversation, call, "I need a refill of my lisinopril")
+    assert dialog.sent == ["I need a refill of my lisinopril"]

@@ -255,6 +255,7 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
     assert plays, ("the emergency message never played", kinds)
     lag = (datetime.fromisoformat(plays[0]["started"]) - datetime.fromisoformat(flag["at"]))
     if phase is not CallPhase.EMERGENCY:
+        print(f"{phase.value}: emergency message {lag.total_seconds():.3f} s after the flag")
         assert lag.total_seconds() < MESSAGE_LAG_BOUND, (lag, plays, flag)
     assert plays[0]["outcome"] == "completed" and record["emergency_message_played"], plays
     if phase is CallPhase.EMERGENCY:

@@ -36,13 +36,18 @@ def _edited(**changes: object) -> dict[str, object]:
     return data
 
 
+def _lexicon_only(path: Path) -> TriageEngine:
+    """These tests are about the lexicon file alone: no symptom words, no net."""
+    return TriageEngine.from_file(path, symptoms=None, net_bank=None)
+
+
 def test_shipped_lexicon_loads_and_passes_its_self_test() -> None:
     engine = TriageEngine.from_file(DEFAULT_LEXICON)
     assert len(engine.categories) >= 20
 
 
 def test_minimal_valid_lexicon_loads(tmp_path: Path) -> None:
-    engine = TriageEngine.from_file(_write(tmp_path, MINIMAL))
+    engine = _lexicon_only(_write(tmp_path, MINIMAL))
     assert engine.assess("my chest hurts").categories == ["cardiac"]
 
 
@@ -65,7 +70,7 @@ def test_bad_category_edit_is_rejected_naming_file_category_and_reason(
 ) -> None:
     path = _write(tmp_path, _edited(**changes))
     with pytest.raises(LexiconError) as caught:
-        TriageEngine.from_file(path)
+        _lexicon_only(path)
     message = str(caught.value)
     assert str(path) in message
     assert "'cardiac'" in message
@@ -76,16 +81,16 @@ def test_invalid_yaml_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("categories: [unclosed\n", encoding="utf-8")
     with pytest.raises(LexiconError, match="not valid YAML"):
-        TriageEngine.from_file(path)
+        _lexicon_only(path)
 
 
 def test_missing_file_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match="cannot read"):
-        TriageEngine.from_file(tmp_path / "absent.yaml")
+        _lexicon_only(tmp_path / "absent.yaml")
 
 
 def test_line_that_must_not_escalate_but_does_is_rejected(tmp_path: Path) -> None:
     data = yaml.safe_load(yaml.safe_dump(MINIMAL))
     data["must_not_escalate"] = ["chest pain in my dream"]
     with pytest.raises(LexiconError, match="must not escalate"):
-        TriageEngine.from_file(_write(tmp_path, data))
+        _lexicon_only(_write(tmp_path, data))

@@ -34,4 +34,7 @@ PROMPT_PHASES: dict[str, CallPhase] = {
     "goodbye": CallPhase.GOODBYE,
     "silence_goodbye": CallPhase.GOODBYE,
     "emergency": CallPhase.EMERGENCY,
+    "emergency_crisis": CallPhase.EMERGENCY,
+    "crisis": CallPhase.TRANSFER_HOLD,
+    "nurse_now": CallPhase.TRANSFER_HOLD,
 }

@@ -1,0 +1,196 @@
+"""Specifications of the semantic safety net and the symptom signal (real model, real bank)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nlu.triage import Level, LexiconError, TriageEngine
+from nlu.triage.embedder import SHARED, Embedder, ModelFiles, packaged_model_files
+from nlu.triage.evaluate import read_set
+from nlu.triage.net import DEFAULT_BANK, SafetyNet, load_bank, parse_bank
+
+HERE = Path(__file__).parent
+# The development sets (never the held-out one, which is read once, for the report).
+SETS = sorted(p for p in HERE.glob("triage_*.tsv") if "heldout" not in p.name)
+# Described, not named: no rule of the lexicon is meant to know these words.
+DESCRIBED = "my husband is dripping with sweat and says his whole upper body feels heavy"
+
+
+@pytest.fixture(scope="module")
+def engine() -> TriageEngine:
+    engine = TriageEngine.default()
+    assert engine.net is not None and engine.net.warm_up()
+    return engine
+
+
+def test_shipped_bank_validates_and_names_only_lexicon_categories(engine: TriageEngine) -> None:
+    bank = load_bank(DEFAULT_BANK)
+    assert 0 <= bank.margin < 0.5 and 0 < bank.min_score < 1 and bank.benign
+    assert {category for category, _ in bank.descriptions} <= set(engine.categories)
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ({"margin": "high"}, "'margin' must be a number"),
+        ({"categories": {"cardiac": []}}, "must be a non-empty list"),
+        ({"categories": {"cardiac": ["ok", ""]}}, "only non-empty strings"),
+        ({"benign": None}, "'benign' must be a non-empty list"),
+        ({"silent_when": ["(unclosed"]}, "'silent_when' does not compile"),
+        ({"colour": "red"}, "the bank must be a mapping with keys"),
+        ({"benign": ["I need a refill", "I need a refill"]}, "sentences listed twice"),
+    ],
+)
+def test_a_bad_bank_edit_is_rejected_with_the_reason(edit: dict[str, object], reason: str) -> None:
+    data = yaml.safe_load(DEFAULT_BANK.read_text())
+    data.update(edit)
+    with pytest.raises(LexiconError, match=reason):
+        parse_bank(data, "net_bank.yaml")
+
+
+def test_a_description_no_rule_knows_is_raised_to_urgent_with_its_match(
+    engine: TriageEngine,
+) -> None:
+    assert engine.assess(DESCRIBED).level is Level.NONE
+    result = engine.assess_final(DESCRIBED)
+    assert result.level is Level.URGENT
+    assert result.net is not None and result.net.category == "cardiac"
+    assert result.flags[0].source == "net" and result.flags[0].category == "cardiac"
+    bank_lines = {line for _, line in engine.net.bank.descriptions}  # type: ignore[union-attr]
+    assert result.net.description in bank_lines and 0 < result.net.score <= 1
+    assert result.to_json()["net"]["description"] == result.net.description
+
+
+@pytest.mark.parametrize("path", SETS, ids=lambda p: p.name)
+def test_the_net_only_raises_none_to_urgent(engine: TriageEngine, path: Path) -> None:
+    for case in read_set(path):
+        lexicon, final = engine.assess(case.text), engine.assess_final(case.text)
+        if lexicon.level is not Level.NONE:
+            assert final == lexicon, case.text
+        elif final.net is not None:
+            assert final.level is Level.URGENT and [f.source for f in final.flags] == ["net"]
+        else:
+            assert final == lexicon
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i do not have any chest pain or pressure",
+        "she had a stroke two years ago and needs a form",
+        "i am booking a follow up at the stroke clinic",
+        "no trouble breathing at all",
+    ],
+)
+def test_the_net_is_silent_where_the_lexicon_suppressed_a_match(
+    engine: TriageEngine, text: str
+) -> None:
+    result = engine.assess_final(text)
+    assert result.suppressed and result.level is Level.NONE and result.net is None
+
+
+def test_the_net_is_silent_when_the_caller_says_it_is_over(engine: TriageEngine) -> None:
+    assert engine.net is not None
+    assert engine.net.match("my son fell off the swing but he is fine now") is None
+
+
+def test_the_model_is_loaded_once_per_process_even_under_concurrent_first_use() -> None:
+    calls: list[ModelFiles] = []
+    gate = threading.Barrier(8)
+
+    def counting_loader(files: ModelFiles) -> Embedder:
+        calls.append(files)
+        return SHARED.get(files)
+
+    net = SafetyNet(load_bank(DEFAULT_BANK), loader=counting_loader)
+
+    def first_use() -> None:
+        gate.wait()
+        net.match(DESCRIBED)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    loads = SHARED.loads
+    other = TriageEngine.default()
+    assert other.net is not None and other.net.warm_up()
+    assert SHARED.loads == loads  # a second engine shares the process's model
+    assert SHARED.get(packaged_model_files()) is SHARED.get(packaged_model_files())
+
+
+def test_without_its_model_triage_runs_lexicon_only_and_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = ModelFiles(onnx=tmp_path / "absent.onnx", tokenizer=tmp_path / "absent.json")
+    net = SafetyNet(load_bank(DEFAULT_BANK), model_files=missing)
+    base = TriageEngine.default()
+    engine = TriageEngine(base.lexicon, symptoms=base.symptoms, net=net)
+    with caplog.at_level(logging.WARNING, logger="nlu.triage.net"):
+        for _ in range(3):
+            assert engine.assess_final(DESCRIBED) == engine.assess(DESCRIBED)
+        assert engine.assess_final("I can't breathe").level is Level.EMERGENT
+    assert not net.available
+    warnings = [r for r in caplog.records if "lexicon only" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_partials_get_the_lexicon_alone(engine: TriageEngine) -> None:
+    assert engine.assess(DESCRIBED).net is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my leg hurts",
+        "I've had a headache for three days",
+        "I feel weird",
+        "I can't sleep",
+        "my stomach has been bothering me and I threw up",
+        "she's got a rash all over her belly",
+        "I've been so dizzy today",
+        "my son has a fever and a cough",
+        "I twisted my ankle",
+        "I feel anxious all the time",
+        "there's blood in my pee",
+        "my back is killing me",
+    ],
+)
+def test_a_described_symptom_is_signalled(engine: TriageEngine, text: str) -> None:
+    assert engine.assess(text).symptom
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I need a refill of my pain medication",
+        "can I get the results of my blood test",
+        "I'd like to book a physical",
+        "I need to renew my allergy medicine",
+        "what time do you close on Fridays",
+        "I have no pain at all, I just need my records",
+        "I need my prescription for migraine pills sent to the pharmacy",
+        "my doctor ordered blood work",
+        "can you fax my sick note to my employer",
+        "I have a question about my bill",
+    ],
+)
+def test_no_symptom_is_signalled_for_ordinary_requests(engine: TriageEngine, text: str) -> None:
+    assert not engine.assess(text).symptom
+
+
+def test_a_bad_symptom_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "symptoms.yaml"
+    path.write_text("patterns: ['hurts']\nexamples: ['my knee is fine']\n")
+    with pytest.raises(LexiconError, match="is not a symptom"):
+        TriageEngine.from_file(
+            Path(__file__).parents[2] / "nlu" / "triage" / "lexicon.yaml",
+            symptoms=path, net_bank=None,
+        )  # fmt: skip
