@@ -43,7 +43,12 @@ def test_live_check_never_makes_a_down_component_look_better() -> None:
 def rasa(tmp_path: Path) -> RasaServer:
     """Never started: its state is what a supervisor sees between Rasa processes."""
     return RasaServer(
-        tmp_path / "model.tar.gz", port=9, action_url="http://127.0.0.1:9/webhook", run_dir=tmp_path
+        tmp_path / "model.tar.gz",
+        port=9,
+        action_url="http://127.0.0.1:9/webhook",
+        run_dir=tmp_path,
+        api_token="api-token-for-this-test",
+        action_token="action-token-for-this-test",
     )
 
 
