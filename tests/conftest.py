@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ONE_AT_A_TIME = ("tests/callflow/", "tests/test_process_supervision.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         where = Path(str(item.path)).relative_to(ROOT).as_posix()
