@@ -52,6 +52,18 @@ def engine() -> TriageEngine:
         ("major_trauma", "there has been a moped crash and my cousin is hurt"),
         ("pregnancy_emergency", "my partner is in labour and the baby is coming now"),
         ("burns", "he got drain cleaner on his face"),
+        # means, plans and safety in everyday words
+        ("suicide_self_harm", "I keep thinking about stepping in front of a train"),
+        ("suicide_self_harm", "I do not think I can keep myself safe tonight"),
+        ("suicide_self_harm", "my daughter has been self harming and says she has had enough"),
+        ("suicide_self_harm", "he has locked himself in the bathroom with a razor"),
+        ("suicide_self_harm", "I have been planning how I would do it"),
+        ("suicide_self_harm", "everyone would be happier if I was gone"),
+        # extent measured the way people measure it
+        ("severe_bleeding", "she is passing big clots and soaking a pad every half hour"),
+        ("anaphylaxis", "he has a nut allergy, he ate a biscuit and he is going blotchy"),
+        ("head_injury", "after the fall he has clear fluid coming from his nose"),
+        ("infant_emergency", "my baby's cry has gone weak and high pitched"),
         # signs that together make an emergency of an urgent complaint
         ("meningitis_signs", "my son is feverish, his neck is stiff and the light hurts his eyes"),
         ("diabetic_emergency",
@@ -107,6 +119,12 @@ def test_urgent_category_escalates(engine: TriageEngine, category: str, text: st
         "my husband says I stop breathing when I snore",
         "just the odd wheeze when I have a cold, I need my asthma review",
         "my daughter is doing a school project on strokes",
+        # the new self-harm, bleeding and allergy rules stay quiet on ordinary talk
+        "I am going to jump in the shower, can you call me back",
+        "I drove into a wall in the car park last week, can I get my neck looked at",
+        "i self harmed when i was younger and want to ask about the scars",
+        "I sometimes pass small clots with my period, is that normal",
+        "my son has a nut allergy, he ate a cookie last month and got hives, can we be referred",
     ],
 )
 def test_ordinary_calls_with_alarming_words_stay_none(engine: TriageEngine, text: str) -> None:
