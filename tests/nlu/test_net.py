@@ -109,6 +109,7 @@ def test_the_net_is_silent_when_the_caller_says_it_is_over(engine: TriageEngine)
         ("I get a slight ache in my chest now and then when I climb the stairs", True),
         ("my chest has been a bit tight for months, could I book a check up", True),
         ("I am ringing for my results and my heart flutters sometimes", True),
+        ("we are planning a baby and I have epilepsy, is my medicine all right", True),
         # ...unless it is also said to be bad or sudden now
         ("I am ringing for my results but I can barely breathe right now", False),
         ("a bit of a headache and now suddenly I cannot see out of one eye", False),

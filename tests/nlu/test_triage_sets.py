@@ -45,7 +45,7 @@ def test_second_tuning_set(engine: TriageEngine) -> None:
     assert r["together"].escalated("emergent", "urgent")[0] >= 321  # of 324
     assert r["lexicon"].escalated("none") == (0, 227)
     assert r["together"].escalated("none")[0] <= 1  # of 227, ordinary calls
-    assert r["together"].escalated("none", "tricky")[0] <= 4  # of 359
+    assert r["together"].escalated("none", "tricky")[0] <= 3  # of 359
 
 
 def test_own_case_set(engine: TriageEngine) -> None:
