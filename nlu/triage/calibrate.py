@@ -1,9 +1,10 @@
 """Choose the safety net's thresholds by cross-validation: `python -m nlu.triage.calibrate SETS`.
 
 For every line the lexicon runs first; the net is scored only where the lexicon left the line
-at none without cancelling anything (exactly where the net may act). Two thresholds are
-chosen together: `min_score` (the least cosine with a red-flag description) and `margin` (by
-how much it must beat the closest benign description). The rule: among the pairs whose false
+at none without cancelling anything (exactly where the net may act). Three thresholds are
+chosen together: `min_score` (the least cosine with a red-flag description), `margin` (by
+how much it must beat the closest benign description) and `mild_margin` (how much more when the
+caller plays it down: "a bit", "sometimes", "for years"). The rule: among the triples whose false
 alarms on the benign lines (none + tricky) stay within the target, the one that recognises
 most red-flag lines on its own (every emergent and urgent line, scored as if the lexicon had
 missed it: the lines the lexicon will miss tomorrow are ones nobody wrote today). K-fold
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,7 @@ _POSITIVE = {"emergent", "urgent", "escalate"}
 _BENIGN = {"none", "tricky"}
 MIN_SCORES = (0.30, 0.35, 0.40, 0.45, 0.50, 0.55)
 MARGINS = tuple(round(0.01 * i, 2) for i in range(0, 21))  # 0.00 .. 0.20
+MILD_MARGINS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.30, 1.0)  # 1.0: a played-down line never fires
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,7 @@ class Scored:
         return self.case.label in _BENIGN
 
 
-Thresholds = tuple[float, float]  # (min_score, margin)
+Thresholds = tuple[float, float, float]  # (min_score, margin, mild_margin)
 
 
 def score_cases(engine: TriageEngine, cases: list[Case]) -> list[Scored]:
@@ -60,7 +63,8 @@ def score_cases(engine: TriageEngine, cases: list[Case]) -> list[Scored]:
 
 
 def _fires(net: SafetyNet, s: Scored, th: Thresholds) -> bool:
-    return s.net is not None and net.fires(s.net, margin=th[1], min_score=th[0])
+    return s.net is not None and net.fires(s.net, margin=th[1], min_score=th[0],
+                                           mild_margin=th[2])
 
 
 def false_alarms(net: SafetyNet, lines: list[Scored], th: Thresholds) -> tuple[int, int]:
@@ -75,17 +79,15 @@ def standalone_recall(net: SafetyNet, lines: list[Scored], th: Thresholds) -> tu
 
 def choose(net: SafetyNet, lines: list[Scored], target: float) -> Thresholds:
     best: tuple[int, float, Thresholds] | None = None
-    for min_score in MIN_SCORES:
-        for margin in MARGINS:
-            th = (min_score, margin)
-            wrong, benign = false_alarms(net, lines, th)
-            if wrong > target * benign:
-                continue
-            caught = standalone_recall(net, lines, th)[0]
-            key = (caught, margin + min_score, th)  # ties: the stricter pair
-            if best is None or key[:2] > best[:2]:
-                best = key
-    return best[2] if best is not None else (MIN_SCORES[-1], MARGINS[-1])
+    for th in itertools.product(MIN_SCORES, MARGINS, MILD_MARGINS):
+        wrong, benign = false_alarms(net, lines, th)
+        if wrong > target * benign:
+            continue
+        caught = standalone_recall(net, lines, th)[0]
+        key = (caught, sum(th), th)  # ties: the stricter thresholds
+        if best is None or key[:2] > best[:2]:
+            best = key
+    return best[2] if best is not None else (MIN_SCORES[-1], MARGINS[-1], MILD_MARGINS[-1])
 
 
 def fold_of(case: Case, k: int) -> int:
@@ -105,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         print("the safety net's model did not load", file=sys.stderr)
         return 1
     lines = [s for path in args.files for s in score_cases(engine, read_set(path))]
-    print("| fold | min_score, margin (chosen on the other folds) | red-flag lines recognised "
-          "alone | lexicon misses recovered | benign false alarms |")
+    print("| fold | min_score, margin, mild_margin (chosen on the other folds) "
+          "| red-flag lines recognised alone | lexicon misses recovered | benign false alarms |")
     print("|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0, 0]
     for fold in range(args.folds):
@@ -119,14 +121,16 @@ def main(argv: list[str] | None = None) -> int:
         wrong = false_alarms(net, test, th)
         for i, v in enumerate((*alone, recovered, len(misses), *wrong)):
             totals[i] += v
-        print(f"| {fold + 1} | {th[0]:.2f}, {th[1]:.2f} | {alone[0]}/{alone[1]} "
+        print(f"| {fold + 1} | {th[0]:.2f}, {th[1]:.2f}, {th[2]:.2f} | {alone[0]}/{alone[1]} "
               f"| {recovered}/{len(misses)} | {wrong[0]}/{wrong[1]} |")
     a, n, r, m, w, b = totals
     print(f"| all | — | {a}/{n} ({100 * a / max(n, 1):.1f} %) | {r}/{m} "
           f"| {w}/{b} ({100 * w / max(b, 1):.1f} %) |")
     th = choose(net, lines, args.target)
-    print(f"\nchosen on all {len(lines)} lines: min_score {th[0]:.2f}, margin {th[1]:.2f} "
-          f"(bank now: {net.bank.min_score:.2f}, {net.bank.margin:.2f})")
+    bank = net.bank
+    print(f"\nchosen on all {len(lines)} lines: min_score {th[0]:.2f}, margin {th[1]:.2f}, "
+          f"mild_margin {th[2]:.2f} (bank now: {bank.min_score:.2f}, {bank.margin:.2f}, "
+          f"{bank.mild_margin:.2f})")
     return 0
 
 

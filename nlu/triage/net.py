@@ -4,9 +4,13 @@ Each final utterance is compared (cosine of sentence embeddings) with a bank of 
 descriptions per category and with benign counter-descriptions (`net_bank.yaml`, data a
 supervisor can read). It fires when the closest red-flag description is close enough and beats
 the closest benign one by the bank's margin, unless the utterance says the trouble is over
-("fine now"). It only ever raises `none` to `urgent` (the nurse, now): deciding `emergent`
-stays with the deterministic lexicon. Embeddings do not understand negation, so the engine
-keeps the net silent wherever the lexicon suppressed a match on purpose.
+("fine now"). When the caller plays it down ("a bit", "sometimes", "for years", "still
+playing", a refill or a result) and says nothing bad or sudden ("barely", "right now"), the red
+flag must win by a wider margin: mild and long-standing complaints are what the dialog's
+screening question is for, not a nurse at once. It only ever raises `none` to `urgent` (the
+nurse, now): deciding `emergent` stays with the deterministic lexicon. Embeddings do not
+understand negation, so the engine keeps the net silent wherever the lexicon suppressed a match
+on purpose.
 
 If the model cannot load, triage goes on lexicon-only and says so once in the log.
 """
@@ -34,7 +38,9 @@ log = logging.getLogger(__name__)
 DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
 _BANK_KEYS = {
     "version", "margin", "min_score", "min_words", "silent_when", "categories", "benign",
+    "mild_when", "mild_margin", "mild_exempt", "severe_when",
 }
+_NEVER = "(?!x)x"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,10 @@ class NetBank:
     silent_when: re.Pattern[str]
     descriptions: tuple[tuple[str, str], ...]  # (category, description)
     benign: tuple[str, ...]
+    mild_when: re.Pattern[str] = re.compile(_NEVER)
+    mild_margin: float = 0.0  # the extra margin a played-down utterance needs
+    mild_exempt: frozenset[str] = frozenset()  # categories never played down (self-harm)
+    severe_when: re.Pattern[str] = re.compile(_NEVER)  # words that undo a playing-down
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +69,7 @@ class NetScore:
     score: float  # cosine with the closest red-flag description
     benign: str
     benign_score: float  # cosine with the closest benign description
+    mild: bool = False  # the caller plays it down, and the category may be played down
 
     @property
     def margin(self) -> float:
@@ -96,20 +107,33 @@ def parse_bank(data: Any, source: str) -> NetBank:
         descriptions += [(name, line) for line in _strings(lines, f"category {name!r}", source)]
     texts = [line for _, line in descriptions]
     benign = _strings(data.get("benign"), "'benign'", source)
-    silent = data.get("silent_when") or []
-    if not isinstance(silent, list) or not all(isinstance(p, str) and p for p in silent):
-        raise LexiconError(source, "'silent_when' must be a list of regexes")
-    try:
-        silent_when = re.compile("|".join(rf"(?<!\S)(?:{p})(?!\S)" for p in silent) or "(?!x)x")
-    except re.error as exc:
-        raise LexiconError(source, f"'silent_when' does not compile: {exc}") from exc
+    silent_when = _word_regex(data.get("silent_when"), "silent_when", source)
+    mild_when = _word_regex(data.get("mild_when"), "mild_when", source)
+    severe_when = _word_regex(data.get("severe_when"), "severe_when", source)
+    mild_margin = data.get("mild_margin", 0.0)
+    if not isinstance(mild_margin, int | float) or not 0.0 <= float(mild_margin) <= 2.0:
+        raise LexiconError(source, "'mild_margin' must be a number between 0 and 2")
+    exempt = data.get("mild_exempt") or []
+    if not isinstance(exempt, list) or not set(exempt) <= {c for c, _ in descriptions}:
+        raise LexiconError(source, "'mild_exempt' must list categories of the bank")
     duplicates = sorted({t for t in texts + benign if (texts + benign).count(t) > 1})
     if duplicates:
         raise LexiconError(source, f"sentences listed twice: {duplicates[:3]}")
     return NetBank(
         source, float(margin), float(min_score), min_words, silent_when, tuple(descriptions),
-        tuple(benign),
+        tuple(benign), mild_when, float(mild_margin), frozenset(exempt), severe_when,
     )  # fmt: skip
+
+
+def _word_regex(value: Any, key: str, source: str) -> re.Pattern[str]:
+    """A list of regexes over the canonical transcript, matched on whole words."""
+    patterns = value or []
+    if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+        raise LexiconError(source, f"'{key}' must be a list of regexes")
+    try:
+        return re.compile("|".join(rf"(?<!\S)(?:{p})(?!\S)" for p in patterns) or _NEVER)
+    except re.error as exc:
+        raise LexiconError(source, f"'{key}' does not compile: {exc}") from exc
 
 
 def load_bank(path: str | Path) -> NetBank:
@@ -156,17 +180,23 @@ class SafetyNet:
         return NetMatch(scored.category, scored.description, round(scored.score, 4))
 
     def fires(self, scored: NetScore, margin: float | None = None,
-              min_score: float | None = None) -> bool:
-        """Close enough to a red flag, and closer to it than to anything ordinary."""
+              min_score: float | None = None, mild_margin: float | None = None) -> bool:
+        """Close enough to a red flag, and closer to it than to anything ordinary.
+
+        A played-down utterance must beat the ordinary by `mild_margin` more.
+        """
         margin = self.bank.margin if margin is None else margin
         min_score = self.bank.min_score if min_score is None else min_score
+        if scored.mild:
+            margin += self.bank.mild_margin if mild_margin is None else mild_margin
         return scored.score >= min_score and scored.margin >= margin
 
     def score(self, text: str) -> NetScore | None:
         """The closest red-flag and benign descriptions; None when unscorable or unavailable."""
         if len(text.split()) < self.bank.min_words:
             return None
-        if self.bank.silent_when.search(normalise(text).text):
+        canonical = normalise(text).text
+        if self.bank.silent_when.search(canonical):
             return None
         embedder = self._load()
         if embedder is None or self._red is None or self._benign is None:
@@ -176,9 +206,15 @@ class SafetyNet:
         benign = self._benign @ vector
         best, worst = int(np.argmax(red)), int(np.argmax(benign))
         category, description = self.bank.descriptions[best]
-        return NetScore(
-            category, description, float(red[best]), self.bank.benign[worst], float(benign[worst])
+        mild = (
+            category not in self.bank.mild_exempt
+            and self.bank.mild_when.search(canonical) is not None
+            and self.bank.severe_when.search(canonical) is None
         )
+        return NetScore(
+            category, description, float(red[best]), self.bank.benign[worst],
+            float(benign[worst]), mild,
+        )  # fmt: skip
 
     def _load(self) -> Embedder | None:
         if self._ready:

@@ -44,6 +44,9 @@ def test_shipped_bank_validates_and_names_only_lexicon_categories(engine: Triage
         ({"silent_when": ["(unclosed"]}, "'silent_when' does not compile"),
         ({"colour": "red"}, "the bank must be a mapping with keys"),
         ({"benign": ["I need a refill", "I need a refill"]}, "sentences listed twice"),
+        ({"mild_margin": 3}, "'mild_margin' must be a number between 0 and 2"),
+        ({"mild_exempt": ["no_such_category"]}, "'mild_exempt' must list categories"),
+        ({"severe_when": ["(unclosed"]}, "'severe_when' does not compile"),
     ],
 )
 def test_a_bad_bank_edit_is_rejected_with_the_reason(edit: dict[str, object], reason: str) -> None:
@@ -97,6 +100,40 @@ def test_the_net_is_silent_where_the_lexicon_suppressed_a_match(
 def test_the_net_is_silent_when_the_caller_says_it_is_over(engine: TriageEngine) -> None:
     assert engine.net is not None
     assert engine.net.match("my son fell off the swing but he is fine now") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "mild"),
+    [
+        # played down by how much, how often, how long, or a routine request
+        ("I get a slight ache in my chest now and then when I climb the stairs", True),
+        ("my chest has been a bit tight for months, could I book a check up", True),
+        ("I am ringing for my results and my heart flutters sometimes", True),
+        ("we are planning a baby and I have epilepsy, is my medicine all right", True),
+        # ...unless it is also said to be bad or sudden now
+        ("I am ringing for my results but I can barely breathe right now", False),
+        ("a bit of a headache and now suddenly I cannot see out of one eye", False),
+        ("my chest is crushing and I am sweating", False),
+    ],
+)
+def test_a_played_down_line_needs_the_wider_margin(
+    engine: TriageEngine, text: str, mild: bool
+) -> None:
+    assert engine.net is not None
+    scored = engine.net.score(text)
+    assert scored is not None and scored.mild is mild
+    wide = engine.net.bank.margin + engine.net.bank.mild_margin
+    fires = scored.score >= engine.net.bank.min_score and scored.margin >= (
+        wide if mild else engine.net.bank.margin
+    )
+    assert engine.net.fires(scored) is fires
+
+
+def test_self_harm_is_never_played_down(engine: TriageEngine) -> None:
+    assert engine.net is not None
+    scored = engine.net.score("sometimes I think everyone would be better off without me around")
+    assert scored is not None and scored.category == "suicide_self_harm"
+    assert not scored.mild
 
 
 def test_the_model_is_loaded_once_per_process_even_under_concurrent_first_use() -> None:

@@ -13,9 +13,7 @@ from nlu.triage.evaluate import evaluate, read_cases
 CASES = Path(__file__).with_name("triage_cases.tsv")
 GENERALISATION = Path(__file__).with_name("triage_generalisation.tsv")
 # Lines of the generalisation set the lexicon does not catch yet; each needs a rule, not a string.
-KNOWN_MISSES = {
-    "she's breathing like she's run a marathon and she's just sitting there",
-}
+KNOWN_MISSES: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +38,39 @@ def engine() -> TriageEngine:
         ("infant_emergency", "my 3 week old is burning up"),
         ("burns", "he spilled scalding coffee all over his lap and it is blistering"),
         ("major_trauma", "my son was hit by a car on his bike"),
+        # described, not named: a hand that lets go, words that will not come together
+        ("stroke", "the spoon slipped out of her hand and her words are coming out wrong"),
+        ("stroke", "he cannot string a sentence together all of a sudden"),
+        ("breathing", "my grandson can only say one word at a time between breaths"),
+        ("unresponsive", "my aunt is slumped on the sofa and she will not answer"),
+        ("unresponsive", "she keeps drifting off and now she is gone completely unresponsive"),
+        ("seizure", "my nephew has had three fits this morning"),
+        # passive ideation as people put it
+        ("suicide_self_harm", "he'd rather be dead, he told me so tonight"),
+        ("suicide_self_harm", "she keeps saying she wants to go to sleep and never wake up"),
+        ("overdose_poisoning", "our toddler ate some berries off a bush and is now very drowsy"),
+        ("major_trauma", "there has been a moped crash and my cousin is hurt"),
+        ("pregnancy_emergency", "my partner is in labour and the baby is coming now"),
+        ("burns", "he got drain cleaner on his face"),
+        # means, plans and safety in everyday words
+        ("suicide_self_harm", "I keep thinking about stepping in front of a train"),
+        ("suicide_self_harm", "I do not think I can keep myself safe tonight"),
+        ("suicide_self_harm", "my daughter has been self harming and says she has had enough"),
+        ("suicide_self_harm", "he has locked himself in the bathroom with a razor"),
+        ("suicide_self_harm", "I have been planning how I would do it"),
+        ("suicide_self_harm", "everyone would be happier if I was gone"),
+        # extent measured the way people measure it
+        ("severe_bleeding", "she is passing big clots and soaking a pad every half hour"),
+        ("anaphylaxis", "he has a nut allergy, he ate a biscuit and he is going blotchy"),
+        ("head_injury", "after the fall he has clear fluid coming from his nose"),
+        ("infant_emergency", "my baby's cry has gone weak and high pitched"),
+        # signs that together make an emergency of an urgent complaint
+        ("meningitis_signs", "my son is feverish, his neck is stiff and the light hurts his eyes"),
+        ("diabetic_emergency",
+         "my type 1 son is vomiting and his breath smells like nail varnish remover"),
+        ("hypertensive_emergency",
+         "his blood pressure is 220 over 130 and he has a splitting headache"),
+        ("abdominal_emergency", "she is being sick green bile and her tummy is swollen"),
     ],
 )
 def test_emergent_category_fires_on_unseen_phrasing(
@@ -69,6 +100,35 @@ def test_urgent_category_escalates(engine: TriageEngine, category: str, text: st
     result = engine.assess(text)
     assert result.level is not Level.NONE
     assert category in result.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # figures of speech and ordinary exertion
+        "I nearly passed out when I opened the bill",
+        "sorry I am out of breath, I ran here from the bus stop",
+        "I can barely lift my arms after the gym session",
+        # history: dated from an event, a month, family history, already seen and sorted
+        "since my heart attack I take a statin and need a refill",
+        "after my TIA the specialist wants a follow up scan",
+        "I had an allergic reaction in March and want an allergy test",
+        "everyone on my mum's side had strokes, can I get checked",
+        # long-standing and mild
+        "she always feels faint when she has a blood test",
+        "my husband says I stop breathing when I snore",
+        "just the odd wheeze when I have a cold, I need my asthma review",
+        "my daughter is doing a school project on strokes",
+        # the new self-harm, bleeding and allergy rules stay quiet on ordinary talk
+        "I am going to jump in the shower, can you call me back",
+        "I drove into a wall in the car park last week, can I get my neck looked at",
+        "i self harmed when i was younger and want to ask about the scars",
+        "I sometimes pass small clots with my period, is that normal",
+        "my son has a nut allergy, he ate a cookie last month and got hives, can we be referred",
+    ],
+)
+def test_ordinary_calls_with_alarming_words_stay_none(engine: TriageEngine, text: str) -> None:
+    assert engine.assess_final(text).level is Level.NONE  # neither the lexicon nor the net
 
 
 @pytest.mark.parametrize(

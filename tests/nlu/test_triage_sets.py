@@ -1,8 +1,8 @@
 """Recall and false alarms per layer on the development sets, held at the levels reached.
 
 The floors are what the lexicon and the safety net reach today (docs/triage.md): a change that
-loses a caught line or adds a false alarm fails here. The held-out set is not used: it is read
-once, for the report (`python -m nlu.triage.evaluate tests/nlu/triage_heldout.tsv`).
+loses a caught line or adds a false alarm fails here. The held-out sets are not used: they are read
+once per round, for the report (`python -m nlu.triage.evaluate tests/nlu/triage_heldout*.tsv`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,21 @@ def _layers(engine: TriageEngine, path: Path) -> dict[str, Report]:
 
 def test_tuning_set(engine: TriageEngine) -> None:
     r = _layers(engine, HERE / "triage_tuning.tsv")
-    assert r["lexicon"].rate("emergent") >= (108, 112)
+    assert r["lexicon"].rate("emergent") >= (110, 112)
     assert r["together"].escalated("emergent") == (112, 112)
     assert r["together"].escalated("emergent", "urgent") == (171, 171)
     assert r["together"].escalated("none", "tricky")[0] <= 2  # of 190
     assert r["lexicon"].escalated("none") == (0, 110)
+
+
+def test_second_tuning_set(engine: TriageEngine) -> None:
+    r = _layers(engine, HERE / "triage_tuning2.tsv")
+    assert r["lexicon"].rate("emergent") >= (213, 215)
+    assert r["together"].escalated("emergent") == (215, 215)
+    assert r["together"].escalated("emergent", "urgent")[0] >= 321  # of 324
+    assert r["lexicon"].escalated("none") == (0, 227)
+    assert r["together"].escalated("none")[0] <= 1  # of 227, ordinary calls
+    assert r["together"].escalated("none", "tricky")[0] <= 3  # of 359
 
 
 def test_own_case_set(engine: TriageEngine) -> None:
