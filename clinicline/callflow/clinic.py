@@ -314,6 +314,9 @@ class ClinicConversation:
                 return actions
             turn = CallerTurn(text=screening.held_text)  # the dialog takes what they first said
             screening.held_text = None
+            # They have just said no to a nurse: the symptom words that would lead the dialog
+            # to the nurse queue are not a request for one.
+            return await self._dialog_turn(call, turn, nurse_declined=True)
         elif screening.should_ask(self._last_final, turn):
             # A symptom nobody flagged never goes straight to self-service.
             self._spawn_event(call, "screening_question", {"asked": True})
@@ -351,7 +354,9 @@ class ClinicConversation:
             return [PlayPrompt("nurse_transfer"), transfer]
         return None
 
-    async def _dialog_turn(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+    async def _dialog_turn(
+        self, call: CallInfo, turn: CallerTurn, nurse_declined: bool = False
+    ) -> Sequence[Action]:
         text = turn.text if turn.text is not None else (turn.digits or "")
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.
@@ -369,6 +374,9 @@ class ClinicConversation:
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         self.state.expecting = expected_answer(messages)
         actions = bot_actions(messages)
+        if nurse_declined and any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions):
+            self._spawn_event(call, "nurse_declined", {"dialog_offered": "nurse"})
+            return [PlayPrompt("nurse_declined")]
         for action in actions:
             if isinstance(action, Transfer):
                 self._mark_transfer(call, action.queue)

@@ -48,6 +48,7 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
             "Thank you. Would you like to talk with a nurse about how you are feeling? "
             "Please say yes or no."
         ),
+        "nurse_declined": "All right. What can I help you with today?",
         "reprompt": "Sorry, I didn't hear anything. How can I help you?",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
         "goodbye": "Thank you for calling. Goodbye.",

@@ -420,6 +420,31 @@ async def test_no_to_the_screening_question_offers_the_nurse_line_before_the_dia
     assert dialog.sent == [said, "and my throat is sore too"]
 
 
+class NurseRoutingDialogStandIn(RecordingDialogStandIn):
+    """Stands in for Rasa filing a symptom under report_symptom: it sends the caller to a nurse."""
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        self.sent.append(text)
+        transfer = {"kind": "transfer", "queue": "nurse", "reason": "report_symptom"}
+        return [BotMessage("I'll connect you with a nurse now.", transfer)]
+
+
+async def test_a_caller_who_declined_the_nurse_is_not_sent_to_one_by_the_dialog(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = NurseRoutingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    said = "I have had a rash on my arm for a week and want to see someone"
+    *_, onwards = await _answers(conversation, call, said, "no", "no thanks")
+    assert dialog.sent == [said]
+    assert not [a for a in onwards if isinstance(a, Transfer)], onwards
+    assert [a.name for a in onwards if isinstance(a, PlayPrompt)] == ["nurse_declined"]
+    # What they ask next goes to the dialog as usual.
+    await _answers(conversation, call, "I need to book an appointment")
+    assert dialog.sent == [said, "I need to book an appointment"]
+
+
 async def test_a_caller_who_wants_the_nurse_after_the_screening_question_gets_one(
     db: Database, recorder: StoreRecorder
 ) -> None:

@@ -106,6 +106,8 @@ def test_a_benign_symptom_is_offered_the_nurse_line_before_self_service(
     said = _bot_said(record)
     assert said.index("chest pain") < said.index("talk with a nurse"), said
     assert record["triage_level"] == "none" and not record["emergency_messages"]
-    # Only after the caller declined the nurse did the dialog take the request and answer.
+    # Only after the caller declined the nurse did the dialog take the request and answer,
+    # and it did not send them to the nurse they had just declined.
     after_offer = said.split("please say yes or no.")[-1].strip()
     assert after_offer and not record["transferred"], said
+    assert "nurse" not in after_offer, said
