@@ -32,7 +32,7 @@ run: setup
 
 test: setup lint
 	deploy/start-postgres.sh
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 2 --dist loadgroup
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 2
 
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"

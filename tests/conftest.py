@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,17 +15,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # These answer as the demo clinic's staff at its fixed SIP addresses (127.0.0.1:5070 and up,
 # the on-call line at 5090) or run Rasa in the shared test data folder: run beside each other
-# they would pick up each other's transfers. With `pytest -n 2` (make test) they stay together
-# on one worker, in order, while the other worker takes everything else.
+# they would pick up each other's transfers. With `pytest -n 2` (make test) they run in order
+# on one worker while the other worker takes everything else, a module at a time.
 ONE_AT_A_TIME = ("tests/callflow/", "tests/test_process_supervision.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups off the markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        where = Path(str(item.path)).relative_to(ROOT).as_posix()
-        if where.startswith(ONE_AT_A_TIME):
-            item.add_marker(pytest.mark.xdist_group("demo-clinic-staff"))
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # xdist's own `loadgroup` marks groups by renaming node ids, which pytest 9 ignores.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StaffPhonesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(ONE_AT_A_TIME):
+                return "demo-clinic-staff"
+            return nodeid.split("::", 1)[0]  # a module's fixtures are set up once
+
+    return StaffPhonesTogether(config, log)
 
 
 @pytest.fixture(scope="session")
