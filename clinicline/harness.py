@@ -274,3 +274,15 @@ def wait_for_record(server: ServerProcess, call_id: str, timeout: float = 15.0) 
         time.sleep(0.5)
         record = call_record(server, call_id)
     return record
+
+
+# How the test phone's recogniser (whisper tiny.en) writes a spoken "nine one one": seen as
+# "911", "9-1-1", "9 1 1" and, on a loaded machine, "900-11". What the server played is
+# checked in its record; this only says the caller's phone heard the number.
+_SPOKEN_911 = ("911", "9-1-1", "9 1 1", "nine one one", "900-11")
+
+
+def heard_911(heard: str) -> bool:
+    """True when a phone's transcript contains the emergency number, however it was written."""
+    text = heard.lower()
+    return any(form in text for form in _SPOKEN_911)

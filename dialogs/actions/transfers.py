@@ -31,13 +31,15 @@ async def transfer(
     say: str = "One moment. I'm connecting you now.",
     intent: str | None = None,
 ) -> None:
-    """Say a short line, send the transfer payload, and write the outcome to the call record."""
+    """Say a short line, send the transfer payload, and write the request to the call record.
+
+    Only the queue asked for: `transferred` (and the "transferred" disposition) are routing's
+    to write once a person has taken the call; the call may yet end unanswered, or the
+    conversation may decline the hand-off (a caller who has just said no to a nurse)."""
     dispatcher.utter_message(text=say)
     dispatcher.utter_message(json_message=payloads.transfer(queue, reason))
-    await deps.record(
-        call_id(tracker), intent=intent, transferred=True, transfer_queue=queue,
-        disposition=disposition,
-    )
+    outcome = {} if disposition == "transferred" else {"disposition": disposition}
+    await deps.record(call_id(tracker), intent=intent, transfer_queue=queue, **outcome)
 
 
 async def finish_handoff(

@@ -17,7 +17,7 @@ import time
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, wait_for_record
+from clinicline.harness import ROOT, ServerProcess, heard_911, phone_call, wait_for_record
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +142,7 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
     assert "emergent" in heard_by_nurse, heard_by_nurse  # the whispered summary
     assert "pain" in heard_by_nurse or "still here" in heard_by_nurse, heard_by_nurse  # the caller
     heard_by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
-    assert "911" in heard_by_caller and "nurse" in heard_by_caller
+    assert heard_911(heard_by_caller) and "nurse" in heard_by_caller
     assert "here with you" in heard_by_caller, heard_by_caller  # the nurse, after the bridge
     record = wait_for_record(clinic, result["call_id"])
     assert record["transferred"] and record["disposition"] == "emergency_transferred"
