@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -39,7 +39,7 @@ from voice.session.actions import (
     Transfer,
 )
 from voice.session.conversation import CallRecorder, Conversation
-from voice.session.hearing import CallerInput
+from voice.session.hearing import CallerInput, utc_now
 from voice.session.inbox import Ended, Inbox, RedFlag, Utterance
 from voice.session.phase import PROMPT_PHASES, CallPhase
 from voice.tts.base import split_for_streaming
@@ -85,10 +85,6 @@ class SessionConfig:
     # working for the last 250 ms of it.
     vad: VadConfig = VadConfig(hangover_ms=250)
     confirm_ms: int = 250
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class CallSession:
@@ -279,7 +275,7 @@ class CallSession:
             self._latency_origin = None
 
     async def _say(self, text: str, barge_in: bool) -> None:
-        start = _now()
+        start = utc_now()
         pieces = (
             chunk
             for piece in split_for_streaming(text)
@@ -295,12 +291,12 @@ class CallSession:
         """Into the transcript, also when a red flag or a stop cut the words off (so from a
         `finally`, as a task of its own that the end of the call does not cancel)."""
         said = text if finished else text + " [interrupted]"
-        write = self._loop.create_task(self.recorder.turn(self.call, "bot", said, start, _now()))
+        write = self._loop.create_task(self.recorder.turn(self.call, "bot", said, start, utc_now()))
         self._writes.add(write)
         write.add_done_callback(self._writes.discard)
 
     async def _play_prompt(self, name: str, barge_in: bool) -> None:
-        start = _now()
+        start = utc_now()
         outcome = "interrupted"
         self._playing = PROMPT_PHASES.get(name)
         try:
@@ -311,7 +307,7 @@ class CallSession:
                 outcome = "caller_hung_up"
         finally:
             self._playing = None
-            end = _now()
+            end = utc_now()
             if self.caller_gone.is_set() and outcome == "interrupted":
                 outcome = "caller_hung_up"
             # Told whatever happened, also when a red flag or a stop cut the prompt off:
@@ -386,7 +382,7 @@ class CallSession:
         self.input.close()
         for task in list(self._tasks):
             task.cancel()
-        outcome = CallOutcome(_now(), by, reason)
+        outcome = CallOutcome(utc_now(), by, reason)
         # Shielded: a cancellation arriving now must not leave the record open.
         await asyncio.shield(self._close_record(outcome))
 

@@ -44,7 +44,8 @@ class _Pending:
     decode: asyncio.Task[Transcript | None]
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """The time turns and outcomes are stamped with (one clock for the whole session)."""
     return datetime.now(UTC)
 
 
@@ -185,7 +186,7 @@ class CallerInput:
                 return None
 
     async def _transcribe(self, pending: _Pending) -> None:
-        end = _now()
+        end = utc_now()
         start = datetime.fromtimestamp(end.timestamp() - pending.seconds, UTC)
         try:
             transcript = await pending.decode
@@ -255,7 +256,7 @@ class CallerInput:
             return
         if self._screen(digits, final=True, phase=self._digits_phase):
             return
-        now = _now()
+        now = utc_now()
         self._on_utterance(
             Utterance(CallerTurn(digits=digits, start=now, end=now), self._loop.time())
         )
