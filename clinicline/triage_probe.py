@@ -14,9 +14,9 @@ import json
 import os
 import threading
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 
+from clinicline.callflow.echo import DiagnosticDialog
 from nlu.triage import TriageEngine
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome, Hangup, Say
 from voice.session.phase import CallPhase
@@ -24,7 +24,7 @@ from voice.session.phase import CallPhase
 PROBE_LOG_ENV = "CLINICLINE_TRIAGE_PROBE_LOG"
 
 
-class TriageProbeConversation:
+class TriageProbeConversation(DiagnosticDialog):
     def __init__(self, triage: TriageEngine, log_path: Path) -> None:
         self.triage = triage
         self.log_path = log_path
@@ -62,17 +62,6 @@ class TriageProbeConversation:
         if (turn.text or "").strip().lower().rstrip(".!") in {"goodbye", "bye", "good bye"}:
             return [Hangup("caller said goodbye")]
         return [Say("Next.")]
-
-    def hints(self, call: CallInfo) -> Sequence[str]:
-        return ()
-
-    def phase(self, call: CallInfo) -> CallPhase | None:
-        return None
-
-    def played(
-        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
-    ) -> None:
-        return None
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         # The phone may take a while to synthesise a long line: only a long silence ends it.

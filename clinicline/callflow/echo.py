@@ -23,7 +23,23 @@ from voice.session.actions import (
 from voice.session.phase import CallPhase
 
 
-class EchoConversation:
+class DiagnosticDialog:
+    """The Conversation hooks a diagnostic dialog has no use for: no recogniser vocabulary,
+    no phases of its own beyond listening, nothing to note when a prompt was played."""
+
+    def hints(self, call: CallInfo) -> Sequence[str]:
+        return ()
+
+    def phase(self, call: CallInfo) -> CallPhase | None:
+        return None
+
+    def played(
+        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
+    ) -> None:
+        return None
+
+
+class EchoConversation(DiagnosticDialog):
     def __init__(self, triage: TriageEngine, recorder_finish: object | None = None) -> None:
         self.triage = triage
         self.escalated = False
@@ -49,17 +65,6 @@ class EchoConversation:
         if text.lower().rstrip(".!") in {"goodbye", "bye", "good bye"}:
             return [PlayPrompt("goodbye", barge_in=False), Hangup("caller said goodbye")]
         return [Say(f"I heard: {text}")]
-
-    def hints(self, call: CallInfo) -> Sequence[str]:
-        return ()
-
-    def phase(self, call: CallInfo) -> CallPhase | None:
-        return None
-
-    def played(
-        self, call: CallInfo, prompt: str, started: datetime, ended: datetime, outcome: str
-    ) -> None:
-        return None
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         if count >= 3:
