@@ -98,7 +98,9 @@ def test_a_benign_symptom_is_offered_the_nurse_line_before_self_service(
     rasa_clinic: ServerProcess,
 ) -> None:
     result = phone_call(
-        rasa_clinic, "--say", "I have had a rash on my arm for a week and want to see someone",
+        rasa_clinic,
+        # Two symptom words: one misheard word ("rash" heard as "rush") must not hide it.
+        "--say", "I have had a cough and a sore throat for a week and want to see someone",
         # Whole answers: a bare "no" is short enough for the recogniser to miss now and then.
         "--say", "no I am not", "--say", "no thank you", "--listen", "3", "--no-transcribe",
     )  # fmt: skip
