@@ -41,7 +41,7 @@ from voice.sip.account import LocalAccount, create_account
 from voice.sip.admission import SHUTTING_DOWN, AdmissionPolicy, CallAdmission, Refusal
 from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number, make_call
 from voice.sip.endpoint import EndpointInfo, SipEndpoint
-from voice.sip.media import MediaTap
+from voice.sip.media import MediaTap, TapPool
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,13 @@ class VoiceWorker:
         self._account: LocalAccount | None = None
         self._legs: dict[str, _Leg] = {}
         self._consults: set[ConsultLeg] = set()
-        self._retiring: list[MediaTap] = []
+        self._taps: TapPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> EndpointInfo:
         self._loop = asyncio.get_running_loop()
+        self._taps = TapPool(self._loop)
         info = self.endpoint.start(judge=self._judge)
         self._account = create_account(
             self.endpoint.host, self.endpoint.port, on_incoming=self._on_incoming
@@ -194,7 +195,8 @@ class VoiceWorker:
             self._forget(leg)
         for consult in list(self._consults):
             self._forget_consult(consult)
-        self._retiring.clear()  # every call is down and pumped out: nothing calls the taps
+        if self._taps is not None:
+            self._taps.close()  # the bridge's clock has stopped: nothing calls the taps now
         gc.collect()
 
     # -- SIP callbacks (asyncio thread) -----------------------------------------------------
@@ -258,7 +260,7 @@ class VoiceWorker:
             return
         if leg.sip.disconnected:
             return
-        assert self._loop is not None
+        assert self._loop is not None and self._taps is not None
         media = leg.media
         session = CallSession(
             leg.info,
@@ -273,7 +275,7 @@ class VoiceWorker:
             transfer=self.transfer,
             config=self.session_config,
         )
-        tap = MediaTap(self._loop, session.on_frame, name=f"tap-{leg.info.call_id[:8]}")
+        tap = self._taps.acquire(session.on_frame)
         session.media = tap
         media.startTransmit(tap)
         tap.startTransmit(media)
@@ -319,27 +321,10 @@ class VoiceWorker:
         consult.tap = consult.media = consult.sip = None
 
     def _retire(self, tap: MediaTap | None, media: pj.AudioMedia | None) -> None:
-        """Disconnect a media tap now and destroy it a few clock ticks later.
-
-        pjmedia's clock thread may be inside the tap's callback, waiting for the GIL, at
-        the moment we let go of it: destroying the port then frees it under that callback
-        (a segfault). Once unconnected the bridge stops calling it; 0.5 s is 25 ticks.
-        `media` is None once its call is down: the bridge has already removed the call's
-        port with every connection to it, and its slot number may belong to a new call.
-        """
-        if tap is None:
-            return
-        for source, sink in ((media, tap), (tap, media)):
-            if source is not None and sink is not None:
-                with contextlib.suppress(pj.Error):
-                    source.stopTransmit(sink)
-        self._retiring.append(tap)
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_later(0.5, self._drop_retired, tap)
-
-    def _drop_retired(self, tap: MediaTap) -> None:
-        if tap in self._retiring:
-            self._retiring.remove(tap)
+        """Unhook a media tap and give it back to the pool (taps are never destroyed while
+        the bridge runs: see `voice.sip.media`)."""
+        if tap is not None and self._taps is not None:
+            self._taps.release(tap, media)
 
     # -- transfers ------------------------------------------------------------------------------
     async def dial(
@@ -351,9 +336,9 @@ class VoiceWorker:
     ) -> ConsultLeg:
         """Call `uri` (a consult leg); returns once it answered, failed, rang out, or
         `give_up` was set (the caller hung up meanwhile)."""
-        assert self._account is not None and self._loop is not None
+        assert self._account is not None and self._loop is not None and self._taps is not None
         consult = ConsultLeg(uri)
-        loop = self._loop
+        loop, taps = self._loop, self._taps
 
         def on_media(media: pj.AudioMedia) -> None:
             def heard(pcm: np.ndarray) -> None:
@@ -361,7 +346,7 @@ class VoiceWorker:
                 if consult.listener is not None:
                     consult.listener(pcm)
 
-            consult.tap = MediaTap(loop, heard, name="consult")
+            consult.tap = taps.acquire(heard)
             media.startTransmit(consult.tap)
             consult.tap.startTransmit(media)
             consult.media = media

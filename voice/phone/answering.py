@@ -25,7 +25,7 @@ from voice.phone.phone import (
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, answer
 from voice.sip.endpoint import SipEndpoint
-from voice.sip.media import MediaTap
+from voice.sip.media import TapPool
 
 
 @dataclass
@@ -96,11 +96,13 @@ class AnsweringPhone:
         self._frames: list[list[np.ndarray]] = []
         self._replaced_at_frame: list[int | None] = []
         self._account: Any = None
+        self._taps: TapPool | None = None
 
     async def run(self, calls: int = 1, timeout: float = 120.0) -> AnswerLog:
         endpoint = SipEndpoint(self.host, self.port, user_agent="clinicline-agent-phone")
         endpoint.start()
         loop = asyncio.get_running_loop()
+        self._taps = TapPool(loop)
         queue: asyncio.Queue[tuple[SipCall, str]] = asyncio.Queue()
         holder: dict[str, Any] = {}
 
@@ -129,7 +131,8 @@ class AnsweringPhone:
         finally:
             holder.clear()
             self._account = None
-            await endpoint.shutdown()
+            await endpoint.shutdown(release=self._taps.close)
+            self._taps = None
         return self.log
 
     async def _handle(self, sip: SipCall, message: str) -> None:
@@ -139,7 +142,8 @@ class AnsweringPhone:
         self._frames.append(frames)
         self._replaced_at_frame.append(None)
         index = len(self._frames) - 1
-        loop = asyncio.get_running_loop()
+        taps = self._taps
+        assert taps is not None
         connected, ended = asyncio.Event(), asyncio.Event()
         # "tap" stays one object for the whole conversation; "call" is the current dialog,
         # which an INVITE with Replaces swaps; "calls" keeps every Call object alive.
@@ -150,7 +154,7 @@ class AnsweringPhone:
                 return
             tap = holder["tap"]
             if tap is None:
-                tap = holder["tap"] = MediaTap(loop, frames.append, name="agent")
+                tap = holder["tap"] = taps.acquire(frames.append)
             elif holder["media"] is not None:
                 for source, sink in ((holder["media"], tap), (tap, holder["media"])):
                     with contextlib.suppress(Exception):  # the replaced call's port may be gone
@@ -228,7 +232,9 @@ class AnsweringPhone:
             record.ended_at = time.time()
             holder["call"].hangup_quietly()
             await asyncio.sleep(0.5)
-        await asyncio.sleep(0.2)  # a media callback under way finishes before the port goes
+        if holder["tap"] is not None:
+            up = not holder["call"].disconnected
+            taps.release(holder["tap"], holder["media"] if up else None)
         for call in holder["calls"]:
             call.events = CallEvents()
         holder.clear()

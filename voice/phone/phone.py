@@ -283,11 +283,9 @@ class PatientPhone:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(ended.wait(), 3.0)
             self.log.duration_s = round(time.monotonic() - started, 2)
-            # Let a media callback already under way finish before its port is freed.
-            await asyncio.sleep(0.2)
-            line.release()
             del sip
-            await endpoint.shutdown()
+            # The tap goes once the bridge's clock has stopped (see `voice.sip.media`).
+            await endpoint.shutdown(release=line.release)
         if recording is not None and listener.frames:
             write_wav(recording, np.concatenate(listener.frames))
             self.log.recording = str(recording)

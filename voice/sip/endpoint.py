@@ -173,6 +173,10 @@ class SipEndpoint:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
         await self.pump_for(0.3)
+        # Stop the conference bridge's clock first: while it ticks, it calls every media
+        # port, and destroying a Python media port under it can crash (`voice.sip.media`).
+        with contextlib.suppress(pj.Error):
+            self._ep.audDevManager().setNoDev()
         if release is not None:
             release()
         for obj in self._objects:
