@@ -30,8 +30,8 @@ from clinicline.harness import (
 )
 
 # (INVITEs a second, seconds, source). The last comes from an address listed in
-# sip_trusted_sources, as a proxy in front forwards everything: only the slot and media
-# bounds hold it, so the worker takes calls and hangs them up as fast as they may come.
+# sip_trusted_sources, as a proxy in front forwards everything: only the slots and its share
+# of the media bound hold it, so the worker takes 3 of its calls a second and hangs them up.
 TRUSTED_SOURCE = "127.0.0.4"
 FLOODS = ((50, 60, FLOOD_SOURCE), (200, 60, FLOOD_SOURCE), (200, 60, TRUSTED_SOURCE))
 PROBE_EVERY = 10.0  # a real call is placed this often during a flood
@@ -195,9 +195,10 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        "A trusted source (`sip_trusted_sources`, the proxy in front) has no per-source bound: "
-        "only the call slots and the media set-up bound (4 a second) hold its flood back, so "
-        "the worker answers and hangs up calls as fast as they may come.",
+        "A trusted source (`sip_trusted_sources`, the proxy in front) has no per-source rate: "
+        "the call slots and its share of the media set-up bound (3 of the 4 a second) hold "
+        "its flood back, so the worker answers and hangs up 3 of its calls a second and "
+        "keeps one set-up a second for everyone else.",
         "",
         "SIPp counts a refusal (503 + Retry-After, or 486) as an unexpected message; an "
         "unanswered call is one the worker dropped without a word (a source over its rate is "

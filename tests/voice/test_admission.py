@@ -79,9 +79,23 @@ def test_trusted_proxy_is_not_rate_limited_per_source() -> None:
     admission, clock = _admission(trusted_sources=frozenset({"10.0.0.5"}), transfer_reserve=0)
     admitted = 0
     for _ in range(40):
-        clock.now += 0.3  # 3.3 INVITEs a second: over a caller's rate, under the media bound
+        clock.now += 0.4  # 2.5 INVITEs a second: over a caller's rate, under its media share
         admitted += admission.decide("10.0.0.5", 0, 4) is None
     assert admitted == 40
+
+
+def test_a_trusted_flood_leaves_a_media_setup_a_second_for_everyone_else() -> None:
+    admission, clock = _admission(trusted_sources=frozenset({"10.0.0.5"}), transfer_reserve=0)
+    flood_admitted = others_admitted = 0
+    for second in range(30):
+        for tick in range(200):  # 200 INVITEs a second from the proxy
+            clock.now = 1000.0 + second + tick / 200
+            flood_admitted += admission.decide("10.0.0.5", 0, 4) is None
+            if tick == 100:  # one real caller from elsewhere each second, mid-flood
+                others_admitted += admission.decide(f"203.0.113.{second}", 0, 4) is None
+    assert others_admitted == 30
+    # The flood got its share (3 a second, after a burst of 3), and not one set-up more.
+    assert 3 * 30 <= flood_admitted <= 3 * 30 + 3
 
 
 def test_source_table_stays_bounded_under_spoofed_addresses() -> None:
