@@ -239,7 +239,10 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
     kinds = [e["kind"] for e in events]
     said_in = [e["data"] for e in events if e["kind"] == "triage"]
     flag = next((t for t in said_in if t["phase"] == phase.value), None)
-    assert flag is not None, (f"no flag in {phase.value}", [t["phase"] for t in said_in], kinds)
+    heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
+    assert flag is not None, (
+        f"no flag in {phase.value}", [t["phase"] for t in said_in], kinds, heard
+    )
     assert flag["level"] == "emergent", flag
 
     if phase is CallPhase.BRIDGED:
@@ -351,4 +354,5 @@ async def test_a_red_flag_while_a_nurse_hears_the_summary_keeps_her_and_tells_he
     assert record["transferred"] and record["disposition"] == "emergency_transferred", record
     assert [p["emergent"] for p in pops] == [False, True], pops  # her card turned emergent
     heard = json.loads(out[out.index("{") :])["calls"][0]["heard"].lower()
-    assert "update" in heard and "emergent" in heard, heard
+    # The whisper says "emergent"; the agent phone's recogniser sometimes writes "emergency".
+    assert "update" in heard and "emergen" in heard, heard
