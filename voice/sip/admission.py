@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 MEDIA_SETUPS_PER_SECOND = 4.0
 MEDIA_SETUP_BURST = 4
-# The most of the media bound one source address may use (see the module docstring).
+# The most of the media bound one trusted source may use (see the module docstring).
 SOURCE_MEDIA_SHARE_PER_SECOND = MEDIA_SETUPS_PER_SECOND - 1
 SOURCE_MEDIA_SHARE_BURST = MEDIA_SETUP_BURST - 1
 # Per-source buckets kept; the least recently seen source is forgotten first. A flood from
@@ -97,8 +97,6 @@ class _Source:
     invites: TokenBucket
     # One refusal a second is answered; the rest of a flood is dropped unanswered.
     answers: TokenBucket
-    # A trusted source's share of the global media set-up bound (the others have `invites`).
-    media: TokenBucket
 
 
 @dataclass
@@ -123,6 +121,11 @@ class CallAdmission:
         self._clock = clock
         self._sources: collections.OrderedDict[str, _Source] = collections.OrderedDict()
         self._media = TokenBucket(MEDIA_SETUPS_PER_SECOND, MEDIA_SETUP_BURST, clock())
+        # Each trusted source's share of the media bound; the others have their `invites`.
+        self._shares = {
+            source: TokenBucket(SOURCE_MEDIA_SHARE_PER_SECOND, SOURCE_MEDIA_SHARE_BURST, clock())
+            for source in policy.trusted_sources
+        }
         self.counters = AdmissionCounters()
 
     def slots_free(self, in_use: int, cap: int) -> int:
@@ -132,16 +135,15 @@ class CallAdmission:
     def decide(self, source: str, in_use: int, cap: int) -> Refusal | None:
         """None to admit the INVITE from `source` while `in_use` of `cap` slots are held."""
         now = self._clock()
-        state = self._source(source, now)
-        trusted = source in self.policy.trusted_sources
-        if not trusted:
-            refusal = self._source_refusal(source, state, now)
+        share = self._shares.get(source)
+        if share is None:
+            refusal = self._source_refusal(source, now)
             if refusal is not None:
                 return refusal
         if self.slots_free(in_use, cap) < 1:
             self.counters.busy += 1
             return BUSY
-        for bucket in (state.media, self._media) if trusted else (self._media,):
+        for bucket in (self._media,) if share is None else (share, self._media):
             if not bucket.take(now):
                 self.counters.media_limited += 1
                 wait = max(1, math.ceil(bucket.seconds_to_token(now)))
@@ -149,22 +151,18 @@ class CallAdmission:
         self.counters.admitted += 1
         return None
 
-    def _source(self, source: str, now: float) -> _Source:
+    def _source_refusal(self, source: str, now: float) -> Refusal | None:
         state = self._sources.get(source)
         if state is None:
             policy = self.policy
             state = _Source(
                 TokenBucket(policy.per_source_rate, policy.per_source_burst, now),
                 TokenBucket(1.0, 1, now),
-                TokenBucket(SOURCE_MEDIA_SHARE_PER_SECOND, SOURCE_MEDIA_SHARE_BURST, now),
             )
             self._sources[source] = state
             if len(self._sources) > MAX_TRACKED_SOURCES:
                 self._sources.popitem(last=False)
         self._sources.move_to_end(source)
-        return state
-
-    def _source_refusal(self, source: str, state: _Source, now: float) -> Refusal | None:
         if state.invites.take(now):
             return None
         self._count_source(source)
