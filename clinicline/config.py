@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from clinicline.errors import ConfigError
+from integrations.errors import ConfigError as StoreConfigError
+from integrations.store.database import store_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,6 +114,12 @@ class Config:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        try:
+            # Operators write `sqlite:///…` and `postgresql://…`; the store needs the async
+            # driver named. The dataclass is frozen, so the normalised URL is set this way.
+            object.__setattr__(self, "db", store_url(self.db))
+        except StoreConfigError as exc:
+            raise ConfigError(f"setting db: {exc}") from exc
         if self.sip_invite_rate <= 0 or self.sip_invite_burst < 1 or self.sip_ack_timeout <= 0:
             raise ConfigError(
                 "settings sip_invite_rate and sip_ack_timeout must be positive, "
@@ -135,12 +143,6 @@ class Config:
                 raise ConfigError(
                     f"setting trusted_proxies: {proxy!r} is not an address or network"
                 ) from exc
-
-    @property
-    def sqlite_path(self) -> Path | None:
-        """The SQLite file behind `db`, when the store is SQLite."""
-        prefix = "sqlite+aiosqlite:///"
-        return Path(self.db[len(prefix) :]) if self.db.startswith(prefix) else None
 
 
 _ENV_PREFIX = "CLINICLINE_"

@@ -36,9 +36,33 @@ from integrations.store.crypto import (
 from integrations.store.models import Base, StoreMeta
 
 DEFAULT_URL = "sqlite+aiosqlite:///var/clinicline.db"
+# The async driver for each backend people name in a URL. `sqlite:///…` and `postgresql://…`
+# (or `postgres://…`, as Heroku-style tools write it) are what operators type; SQLAlchemy's
+# async engine needs the driver spelled out, and a sync one (psycopg2, pysqlite) would fail
+# at the first query.
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
 INDEX_KEY = "index_key"  # the store_meta row holding the blind-index key, encrypted
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
+
+
+def store_url(url: str) -> str:
+    """`url` with the async driver this store uses: `sqlite:///x.db` → `sqlite+aiosqlite:///x.db`,
+    `postgresql://…` or `postgres://…` → `postgresql+asyncpg://…`; anything else is refused."""
+    try:
+        parsed = make_url(url.strip())
+    except Exception as exc:  # SQLAlchemy raises ArgumentError and ValueError alike
+        raise ConfigError(
+            f"store URL {url!r} is not a database URL: write sqlite:///path/to/file.db "
+            "or postgresql://user:password@host:5432/name"
+        ) from exc
+    backend = parsed.get_backend_name()
+    driver = ASYNC_DRIVERS.get(backend)
+    if driver is None:
+        raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    backend = "postgresql" if backend == "postgres" else backend
+    # Only the scheme changes: re-rendering the parsed URL would re-quote the rest.
+    return f"{backend}+{driver}://{url.strip().partition('://')[2]}"
 
 
 class Database:
@@ -63,10 +87,9 @@ class Database:
 
         `schema` (PostgreSQL only) puts every table in that schema, e.g. one per clinic.
         """
+        url = store_url(url)
         parsed = make_url(url)
         backend = parsed.get_backend_name()
-        if backend not in ("sqlite", "postgresql"):
-            raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql")
         if schema and backend != "postgresql":
             raise ConfigError("a schema can only be chosen on PostgreSQL")
         cipher = Cipher(resolve_keys(url, encryption_key))
