@@ -1,15 +1,22 @@
-"""In-process presence registry: who is idle since when, and which agent is reserved for a call.
+"""Presence as routing sees it: idle times and agent reservations, kept in the shared store.
 
-The store's `agents.presence` column is the persisted state; this registry adds what routing
-needs at call speed and the store does not hold: the end of each agent's last call (for
-longest-idle-first) and reservations, so two transfers racing for one agent cannot both win.
+`Presence` binds the store's presence service (`integrations.services.presence`) to one
+database, so routing and the console say `await presence.call_ended(agent, at)` without
+opening sessions. Nothing is kept in this process: any app process may offer any call, and
+a process that dies leaves nothing behind but reservations that lapse within `lease`.
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from integrations.services import presence as store
+from integrations.store import Database
+
+# How long a reservation holds an agent if its holder never frees it (a process died):
+# longer than an offer can last (ringing 20 s, the whisper, 15 s to press 1), short enough
+# that a lost holder keeps no nurse from callers for long. Once she answers she is `busy`.
+RESERVATION_LEASE = timedelta(seconds=120)
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -21,62 +28,39 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-@dataclass(frozen=True)
-class Reservation:
-    agent_id: int
-    call_id: str
-    at: datetime | None
-
-
 class Presence:
-    """Idle tracking and agent reservations; every method is atomic (a lock guards the maps).
+    """Idle tracking and reservations for one store; every call is one short transaction."""
 
-    The lock matters because pjsua2 callbacks may report call ends from another thread.
-    """
+    def __init__(self, db: Database, *, lease: timedelta = RESERVATION_LEASE) -> None:
+        self.db = db
+        self.lease = lease
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._idle_since: dict[int, datetime] = {}
-        self._reserved: dict[int, Reservation] = {}
+    async def idle_since(self, agent_id: int) -> datetime | None:
+        """When the agent last finished a call or became available; None = not idle."""
+        async with self.db.session() as s:
+            since = (await store.idle_since(s, [agent_id])).get(agent_id)
+        return None if since is None else as_utc(since)
 
-    def idle_since(self, agent_id: int) -> datetime | None:
-        """When the agent last finished a call or became available; None = never seen."""
-        with self._lock:
-            return self._idle_since.get(agent_id)
+    async def became_available(self, agent_id: int, at: datetime) -> None:
+        async with self.db.session() as s:
+            await store.became_available(s, agent_id, as_utc(at))
 
-    def became_available(self, agent_id: int, at: datetime) -> None:
-        """The agent signed in or finished wrap-up; keeps an earlier idle start if known."""
-        with self._lock:
-            self._idle_since.setdefault(agent_id, as_utc(at))
+    async def call_ended(self, agent_id: int, at: datetime) -> None:
+        async with self.db.session() as s:
+            await store.call_ended(s, agent_id, as_utc(at))
 
-    def call_ended(self, agent_id: int, at: datetime) -> None:
-        """The agent's call ended: the idle clock restarts now and any reservation is freed."""
-        with self._lock:
-            self._idle_since[agent_id] = as_utc(at)
-            self._reserved.pop(agent_id, None)
+    async def signed_out(self, agent_id: int) -> None:
+        async with self.db.session() as s:
+            await store.signed_out(s, agent_id)
 
-    def signed_out(self, agent_id: int) -> None:
-        with self._lock:
-            self._idle_since.pop(agent_id, None)
-            self._reserved.pop(agent_id, None)
+    async def reserve(self, agent_id: int, call_id: str, at: datetime) -> bool:
+        async with self.db.session() as s:
+            return await store.reserve(s, agent_id, call_id, now=as_utc(at), lease=self.lease)
 
-    def reserve(self, agent_id: int, call_id: str, at: datetime | None = None) -> bool:
-        """Hold the agent for `call_id`; False when another call holds them already."""
-        with self._lock:
-            held = self._reserved.get(agent_id)
-            if held is not None and held.call_id != call_id:
-                return False
-            self._reserved[agent_id] = Reservation(agent_id, call_id, at)
-            return True
+    async def release(self, agent_id: int, call_id: str) -> None:
+        async with self.db.session() as s:
+            await store.release(s, agent_id, call_id)
 
-    def release(self, agent_id: int, call_id: str) -> None:
-        """Free the agent if (and only if) `call_id` holds them."""
-        with self._lock:
-            held = self._reserved.get(agent_id)
-            if held is not None and held.call_id == call_id:
-                del self._reserved[agent_id]
-
-    def reserved_for(self, agent_id: int) -> str | None:
-        with self._lock:
-            held = self._reserved.get(agent_id)
-            return None if held is None else held.call_id
+    async def reserved_for(self, agent_id: int, at: datetime | None = None) -> str | None:
+        async with self.db.session() as s:
+            return await store.reserved_for(s, agent_id, now=as_utc(at or datetime.now(UTC)))

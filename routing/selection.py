@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import NotFound
+from integrations.services import presence as presence_store
 from integrations.services.agents import AgentInfo, agents_for_queue
-from routing.presence import Presence, as_utc
+from routing.presence import RESERVATION_LEASE, as_utc
 
 
 def rank_longest_idle(
-    candidates: list[AgentInfo], presence: Presence, now: datetime
+    candidates: list[AgentInfo], idle: dict[int, datetime], now: datetime
 ) -> list[AgentInfo]:
     """Longest idle first; agents with no idle record count as idle since forever, by id."""
 
     now = as_utc(now)
 
     def key(agent: AgentInfo) -> tuple[float, int]:
-        since = presence.idle_since(agent.agent_id)
-        idle = float("inf") if since is None else (now - since).total_seconds()
-        return (-idle, agent.agent_id)
+        since = idle.get(agent.agent_id)
+        waited = float("inf") if since is None else (now - as_utc(since)).total_seconds()
+        return (-waited, agent.agent_id)
 
     return sorted(candidates, key=key)
 
@@ -32,25 +33,27 @@ async def pick_agent(
     *,
     exclude: set[int],
     now: datetime,
-    presence: Presence,
     reserve_for: str | None = None,
+    lease: timedelta = RESERVATION_LEASE,
 ) -> AgentInfo | None:
     """The best free agent for `queue`, or None (also None for a queue the store lacks).
 
-    With `reserve_for`, the agent is also reserved for that call id. Ranking and reserving
-    run without an await in between, so on one event loop no other transfer can slip in.
+    With `reserve_for`, the agent is also reserved for that call id, in the store: when
+    another process (or another transfer here) takes the best agent first, the next best is
+    tried, so racing transfers never share an agent.
     """
+    now = as_utc(now)
     try:
         candidates = await agents_for_queue(s, queue, available_only=True)
     except NotFound:
         return None
-    ranked = rank_longest_idle(
-        [a for a in candidates if a.agent_id not in exclude and a.sip_uri], presence, now
-    )
+    candidates = [a for a in candidates if a.agent_id not in exclude and a.sip_uri]
+    idle = await presence_store.idle_since(s, (a.agent_id for a in candidates))
+    ranked = rank_longest_idle(candidates, idle, now)
+    if reserve_for is None:
+        held = await presence_store.reserved_agents(s, now=now)
+        return next((a for a in ranked if a.agent_id not in held), None)
     for agent in ranked:
-        if reserve_for is None:
-            if presence.reserved_for(agent.agent_id) is None:
-                return agent
-        elif presence.reserve(agent.agent_id, reserve_for, now):
+        if await presence_store.reserve(s, agent.agent_id, reserve_for, now=now, lease=lease):
             return agent
     return None

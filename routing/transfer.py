@@ -73,7 +73,7 @@ class TransferCoordinator:
         self.db = db
         self.hub = hub
         self.hours = hours
-        self.presence = presence or Presence()
+        self.presence = presence or Presence(db)
         self.tokens = tokens or ContextTokens()
         self.webhooks = webhooks
         self._clock = clock
@@ -192,8 +192,8 @@ class TransferCoordinator:
         async with self.db.session() as s:
             # Everyone is eligible again: whoever declined a while ago may be free now.
             agent = await pick_agent(
-                s, plan.queue, exclude=set(), now=now, presence=self.presence,
-                reserve_for=plan.call_id,
+                s, plan.queue, exclude=set(), now=now, reserve_for=plan.call_id,
+                lease=self.presence.lease,
             )  # fmt: skip
         if agent is None:
             return None
@@ -327,7 +327,7 @@ class TransferCoordinator:
         self.tokens.revoke_call(plan.call_id)
         if plan.agent is None:
             return
-        self.presence.call_ended(plan.agent.agent_id, at)
+        await self.presence.call_ended(plan.agent.agent_id, at)
         async with self.db.session() as s:
             await agent_service.set_presence(s, plan.agent.agent_id, "wrap_up")
         await self.hub.call_ended(plan.agent.agent_id, plan.call_id)
@@ -377,7 +377,7 @@ class TransferCoordinator:
 
     async def _drop_offer(self, plan: TransferPlan, reason: str) -> None:
         if plan.agent is not None:
-            self.presence.release(plan.agent.agent_id, plan.call_id)
+            await self.presence.release(plan.agent.agent_id, plan.call_id)
             await self.hub.withdraw(plan.agent.agent_id, plan.call_id, reason)
 
     async def _next(
@@ -393,8 +393,9 @@ class TransferCoordinator:
         call_id, queue = payload.call_id, payload.queue
         async with self.db.session() as s:
             agent = await pick_agent(
-                s, queue, exclude=set(tried), now=now, presence=self.presence, reserve_for=call_id
-            )
+                s, queue, exclude=set(tried), now=now, reserve_for=call_id,
+                lease=self.presence.lease,
+            )  # fmt: skip
         if agent is not None:
             plan = await self._offer(agent, payload, whisper, tried, attempt, now, task_id)
         elif flagged or queue == self.hours.on_call_queue:

@@ -68,9 +68,10 @@ def store_url(url: str) -> str:
 class Database:
     """One clinic database: build it with `await Database.connect(url)`."""
 
-    def __init__(self, engine: AsyncEngine, cipher: Cipher) -> None:
+    def __init__(self, engine: AsyncEngine, cipher: Cipher, schema: str | None = None) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.schema = schema
         self._sessions = async_sessionmaker(
             engine, expire_on_commit=False, info=session_info(cipher)
         )
@@ -108,7 +109,7 @@ class Database:
         if backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         log.info("database connected", extra={"backend": backend})
-        return cls(engine, cipher)
+        return cls(engine, cipher, schema)
 
     @property
     def backend(self) -> str:

@@ -223,12 +223,54 @@ class Agent(Base):
     must_change_password: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # When the agent last finished a call or became available (longest idle is offered
+    # first); None: not idle, or never seen since signing in.
+    idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(
             "presence IN ('offline', 'available', 'busy', 'away', 'wrap_up')", name="presence"
         ),
     )
+
+
+class AgentReservation(Base):
+    """An agent held for one call's transfer offer. The primary key makes the hold exclusive
+    across every process; a hold lapses at `expires_at`, so a process that dies holding one
+    cannot keep the agent from callers."""
+
+    __tablename__ = "agent_reservations"
+    agent_id: Mapped[int] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    reserved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in console session, seen by every app process. The row's key is a hash of the
+    cookie's session id, so the table alone signs nobody in."""
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ContextToken(Base):
+    """The CTI payload behind an `X-Clinicline-Context` token, found by a hash of the token;
+    the payload is PHI and stored only encrypted."""
+
+    __tablename__ = "context_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    uses_left: Mapped[int] = mapped_column(Integer)
 
 
 class CallQueue(Base):

@@ -78,6 +78,17 @@ async def fresh_database(
         await admin.dispose()
 
 
+@asynccontextmanager
+async def same_store(db: Database, key: bytes) -> AsyncIterator[Database]:
+    """The store behind `db` through a pool of its own, as another process would open it."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    other = await Database.connect(url, key, schema=db.schema)
+    try:
+        yield other
+    finally:
+        await other.dispose()
+
+
 @pytest.fixture(params=BACKENDS)
 async def db(
     request: pytest.FixtureRequest, tmp_path: Path, data_key: bytes

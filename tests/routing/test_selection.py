@@ -27,29 +27,29 @@ async def make_available(db: Database, *usernames: str) -> dict[str, int]:
 
 async def test_nobody_available_means_no_agent(clinic_db: Database) -> None:
     async with clinic_db.session() as s:
-        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, presence=Presence())
+        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
     assert agent is None
 
 
 async def test_only_agents_with_the_queue_skill_are_picked(clinic_db: Database) -> None:
     await make_available(clinic_db, "billing1", "nurse2")
     async with clinic_db.session() as s:
-        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, presence=Presence())
+        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
     assert agent is not None and agent.username == "nurse2"
 
 
 async def test_longest_idle_agent_is_picked_first(clinic_db: Database) -> None:
     ids = await make_available(clinic_db, "nurse1", "nurse2")
-    presence = Presence()
-    presence.call_ended(ids["nurse1"], OPEN_NOW - timedelta(minutes=2))
-    presence.call_ended(ids["nurse2"], OPEN_NOW - timedelta(minutes=9))
+    presence = Presence(clinic_db)
+    await presence.call_ended(ids["nurse1"], OPEN_NOW - timedelta(minutes=2))
+    await presence.call_ended(ids["nurse2"], OPEN_NOW - timedelta(minutes=9))
     async with clinic_db.session() as s:
-        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, presence=presence)
+        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
     assert agent is not None and agent.username == "nurse2"
     # nurse2 just finished a call: now nurse1 has waited longest.
-    presence.call_ended(ids["nurse2"], OPEN_NOW)
+    await presence.call_ended(ids["nurse2"], OPEN_NOW)
     async with clinic_db.session() as s:
-        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, presence=presence)
+        agent = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
     assert agent is not None and agent.username == "nurse1"
 
 
@@ -57,36 +57,36 @@ async def test_excluded_agents_are_skipped(clinic_db: Database) -> None:
     ids = await make_available(clinic_db, "nurse1", "nurse2")
     async with clinic_db.session() as s:
         agent = await pick_agent(
-            s, "nurse", exclude={ids["nurse1"]}, now=OPEN_NOW, presence=Presence()
+            s, "nurse", exclude={ids["nurse1"]}, now=OPEN_NOW
         )
     assert agent is not None and agent.username == "nurse2"
 
 
 async def test_unknown_queue_yields_no_agent(clinic_db: Database) -> None:
     async with clinic_db.session() as s:
-        agent = await pick_agent(s, "astrology", exclude=set(), now=OPEN_NOW, presence=Presence())
+        agent = await pick_agent(s, "astrology", exclude=set(), now=OPEN_NOW)
     assert agent is None
 
 
-def test_reservation_is_exclusive_until_released() -> None:
-    presence = Presence()
-    assert presence.reserve(7, "call-a")
-    assert presence.reserve(7, "call-a")  # the same call asking again keeps it
-    assert not presence.reserve(7, "call-b")
-    presence.release(7, "call-b")  # another call cannot free it
-    assert presence.reserved_for(7) == "call-a"
-    presence.release(7, "call-a")
-    assert presence.reserve(7, "call-b")
+async def test_a_reserved_agent_is_not_offered_to_another_call(clinic_db: Database) -> None:
+    ids = await make_available(clinic_db, "nurse1", "nurse2")
+    presence = Presence(clinic_db)
+    assert await presence.reserve(ids["nurse1"], "call-a", OPEN_NOW)
+    async with clinic_db.session() as s:
+        free = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
+        taken = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, reserve_for="call-b")
+    assert free is not None and free.username == "nurse2"
+    assert taken is not None and taken.username == "nurse2"
+    assert await presence.reserved_for(ids["nurse2"], OPEN_NOW) == "call-b"
 
 
 async def test_racing_transfers_never_share_the_one_free_agent(clinic_db: Database) -> None:
     await make_available(clinic_db, "nurse2")
-    presence = Presence()
 
     async def one(call_id: str) -> int | None:
         async with clinic_db.session() as s:
             agent = await pick_agent(
-                s, "nurse", exclude=set(), now=OPEN_NOW, presence=presence, reserve_for=call_id
+                s, "nurse", exclude=set(), now=OPEN_NOW, reserve_for=call_id
             )
         return None if agent is None else agent.agent_id
 
@@ -96,12 +96,11 @@ async def test_racing_transfers_never_share_the_one_free_agent(clinic_db: Databa
 
 async def test_racing_transfers_spread_over_two_free_agents(clinic_db: Database) -> None:
     await make_available(clinic_db, "nurse1", "nurse2")
-    presence = Presence()
 
     async def one(call_id: str) -> int | None:
         async with clinic_db.session() as s:
             agent = await pick_agent(
-                s, "nurse", exclude=set(), now=OPEN_NOW, presence=presence, reserve_for=call_id
+                s, "nurse", exclude=set(), now=OPEN_NOW, reserve_for=call_id
             )
         return None if agent is None else agent.agent_id
 

@@ -112,7 +112,7 @@ async def test_decline_moves_to_the_next_agent_and_withdraws_the_card(clinic_db:
     assert second.agent is not None and first.agent is not None
     assert second.agent.agent_id != first.agent.agent_id and second.attempt == 2
     assert hub.withdrawn == [(first.agent.agent_id, "call-1", "declined")]
-    assert coordinator.presence.reserved_for(first.agent.agent_id) is None
+    assert await coordinator.presence.reserved_for(first.agent.agent_id, OPEN_NOW) is None
 
 
 async def test_no_answer_marks_the_agent_away(clinic_db: Database) -> None:
@@ -176,7 +176,7 @@ async def test_call_end_puts_agent_in_wrap_up_and_restarts_idle_clock(clinic_db:
     await coordinator.on_call_ended(plan)
     assert hub.lines == [(ids["nurse2"], "call-1", "hello")]
     assert hub.ended == [(ids["nurse2"], "call-1")]
-    assert coordinator.presence.idle_since(ids["nurse2"]) == as_utc(clock.now)
+    assert await coordinator.presence.idle_since(ids["nurse2"]) == as_utc(clock.now)
 
 
 async def test_console_accept_is_refused_for_an_agent_not_offered(clinic_db: Database) -> None:

@@ -100,7 +100,7 @@ async def logout(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
     console.sessions.close(request.cookies.get(COOKIE_NAME))
-    console.coordinator.presence.signed_out(staff.agent_id)
+    await console.coordinator.presence.signed_out(staff.agent_id)
     async with console.db.session() as s:
         await set_presence(s, staff.agent_id, "offline")
     response = web.json_response({"ok": True}, headers=NO_STORE)

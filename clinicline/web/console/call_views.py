@@ -44,9 +44,9 @@ async def presence(request: web.Request) -> web.Response:
         await set_presence(s, staff.agent_id, state)
     registry = console.coordinator.presence
     if state == "available":
-        registry.became_available(staff.agent_id, datetime.now(UTC))
+        await registry.became_available(staff.agent_id, datetime.now(UTC))
     elif state == "offline":
-        registry.signed_out(staff.agent_id)
+        await registry.signed_out(staff.agent_id)
     return web.json_response({"presence": state}, headers=NO_STORE)
 
 
@@ -99,7 +99,7 @@ async def wrap_up(request: web.Request) -> web.Response:
             await set_presence(s, staff.agent_id, "available")
     except NotFound:
         return error(404, "no such call")
-    console.coordinator.presence.call_ended(staff.agent_id, now)
+    await console.coordinator.presence.call_ended(staff.agent_id, now)
     return web.json_response(
         {"call_id": call_id, "disposition": disposition, "presence": "available"},
         headers=NO_STORE,

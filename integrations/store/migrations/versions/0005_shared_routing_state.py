@@ -1,0 +1,79 @@
+"""Routing and console state every process shares: agent reservations and idle times, console
+sessions and context tokens, which each lived in one process's memory before.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from integrations.store.types import UTCDateTime
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("agents") as batch_op:
+        batch_op.add_column(sa.Column("idle_since", UTCDateTime(), nullable=True))
+    op.create_table(
+        "agent_reservations",
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("call_id", sa.String(length=64), nullable=False),
+        sa.Column("reserved_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], ondelete="CASCADE",
+            name=op.f("fk_agent_reservations_agent_id_agents"),
+        ),
+        sa.PrimaryKeyConstraint("agent_id", name=op.f("pk_agent_reservations")),
+    )
+    op.create_index(
+        op.f("ix_agent_reservations_call_id"), "agent_reservations", ["call_id"]
+    )
+    op.create_table(
+        "console_sessions",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("last_seen", UTCDateTime(), nullable=False),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agent_id"], ["agents.id"], ondelete="CASCADE",
+            name=op.f("fk_console_sessions_agent_id_agents"),
+        ),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_console_sessions")),
+    )
+    op.create_index(op.f("ix_console_sessions_agent_id"), "console_sessions", ["agent_id"])
+    op.create_index(op.f("ix_console_sessions_expires_at"), "console_sessions", ["expires_at"])
+    op.create_table(
+        "context_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("call_id", sa.String(length=64), nullable=False),
+        sa.Column("payload_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("expires_at", UTCDateTime(), nullable=False),
+        sa.Column("uses_left", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_context_tokens")),
+    )
+    op.create_index(op.f("ix_context_tokens_call_id"), "context_tokens", ["call_id"])
+    op.create_index(op.f("ix_context_tokens_expires_at"), "context_tokens", ["expires_at"])
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_context_tokens_expires_at"), table_name="context_tokens")
+    op.drop_index(op.f("ix_context_tokens_call_id"), table_name="context_tokens")
+    op.drop_table("context_tokens")
+    op.drop_index(op.f("ix_console_sessions_expires_at"), table_name="console_sessions")
+    op.drop_index(op.f("ix_console_sessions_agent_id"), table_name="console_sessions")
+    op.drop_table("console_sessions")
+    op.drop_index(op.f("ix_agent_reservations_call_id"), table_name="agent_reservations")
+    op.drop_table("agent_reservations")
+    with op.batch_alter_table("agents") as batch_op:
+        batch_op.drop_column("idle_since")
