@@ -101,7 +101,6 @@ class Config:
     # the phone is enough.
     transfer_accept: str = "key"
     accept_timeout: float = 15.0  # seconds to press 1 before the next agent is tried
-    console_secret: str = ""  # signs console cookies; empty: a new secret each start
     # A console session ends after this many minutes without a request from it.
     console_idle_minutes: float = 30.0
     # Addresses or networks of the reverse proxies that terminate TLS in front of the web app:

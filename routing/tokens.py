@@ -1,36 +1,24 @@
 """Opaque context tokens for the consult INVITE's `X-Clinicline-Context` header.
 
-A token is 128 random bits plus an HMAC tag over them; it carries no PHI and means nothing
-outside this process. The payload stays here, found by the token until it expires or has been
-resolved `max_uses` times. Forged, expired and used-up tokens all resolve to None.
+A token is 256 random bits in URL-safe base64: it carries no PHI and means nothing by
+itself. The payload stays in the shared store (`integrations.services.context_tokens`),
+encrypted, found by the token's hash until it expires or has been resolved `max_uses` times,
+so the agent's desktop may ask any app process. Unknown, expired and used-up tokens all
+resolve to None.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from integrations.services import context_tokens as rows
+from integrations.store import Database
+
 HEADER = "X-Clinicline-Context"
-_TAG_BYTES = 16
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-@dataclass
-class _Entry:
-    call_id: str
-    payload: dict[str, Any]
-    expires: float
-    uses_left: int
+MAX_TOKEN_CHARS = 128
 
 
 class ContextTokens:
@@ -38,68 +26,41 @@ class ContextTokens:
 
     def __init__(
         self,
-        secret: bytes | None = None,
+        db: Database,
         *,
         ttl_seconds: float = 120.0,
         max_uses: int = 1,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._key = secret or secrets.token_bytes(32)
+        self.db = db
         self.ttl_seconds = ttl_seconds
         self.max_uses = max_uses
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
 
-    def _tag(self, nonce: str) -> str:
-        digest = hmac.new(self._key, nonce.encode("utf-8"), hashlib.sha256).digest()
-        return _b64(digest[:_TAG_BYTES])
-
-    def issue(self, call_id: str, payload: dict[str, Any]) -> str:
-        """A fresh token for `payload` (header-safe: URL-safe base64 and one dot, ~66 chars)."""
-        nonce = _b64(secrets.token_bytes(16))
-        with self._lock:
-            self._purge()
-            self._entries[nonce] = _Entry(
-                call_id, payload, self._clock() + self.ttl_seconds, self.max_uses
-            )
-        return f"{nonce}.{self._tag(nonce)}"
-
-    def resolve(self, token: str) -> dict[str, Any] | None:
-        """The payload, once per allowed use and before expiry; None for anything else."""
-        entry = self._take(token)
-        return None if entry is None else entry.payload
-
-    def resolve_call(self, token: str) -> tuple[str, dict[str, Any]] | None:
-        """Like `resolve`, also naming the call the token was issued for."""
-        entry = self._take(token)
-        return None if entry is None else (entry.call_id, entry.payload)
-
-    def revoke_call(self, call_id: str) -> None:
-        """Forget every token of a call (it ended or its transfer was answered elsewhere)."""
-        with self._lock:
-            for nonce in [n for n, e in self._entries.items() if e.call_id == call_id]:
-                del self._entries[nonce]
-
-    def _take(self, token: str) -> _Entry | None:
-        if not isinstance(token, str) or len(token) > 128:
-            return None
-        nonce, sep, tag = token.partition(".")
-        if not sep or not hmac.compare_digest(tag.encode(), self._tag(nonce).encode()):
-            return None
-        with self._lock:
-            entry = self._entries.get(nonce)
-            if entry is None:
-                return None
-            if self._clock() >= entry.expires:
-                del self._entries[nonce]
-                return None
-            entry.uses_left -= 1
-            if entry.uses_left <= 0:
-                del self._entries[nonce]
-            return entry
-
-    def _purge(self) -> None:
+    async def issue(self, call_id: str, payload: dict[str, Any]) -> str:
+        """A fresh token for `payload` (header-safe: 43 characters of URL-safe base64)."""
+        token = secrets.token_urlsafe(32)
         now = self._clock()
-        for nonce in [n for n, e in self._entries.items() if now >= e.expires]:
-            del self._entries[nonce]
+        async with self.db.session() as s:
+            await rows.store_token(
+                s, token, call_id, payload, now=now, uses=self.max_uses,
+                expires_at=now + timedelta(seconds=self.ttl_seconds),
+            )  # fmt: skip
+        return token
+
+    async def resolve(self, token: str) -> dict[str, Any] | None:
+        """The payload, once per allowed use and before expiry; None for anything else."""
+        found = await self.resolve_call(token)
+        return None if found is None else found[1]
+
+    async def resolve_call(self, token: str) -> tuple[str, dict[str, Any]] | None:
+        """Like `resolve`, also naming the call the token was issued for."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        async with self.db.session() as s:
+            return await rows.take_token(s, token, now=self._clock())
+
+    async def revoke_call(self, call_id: str) -> None:
+        """Forget every token of a call (it ended or its transfer was answered elsewhere)."""
+        async with self.db.session() as s:
+            await rows.revoke_call(s, call_id)

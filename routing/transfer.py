@@ -74,7 +74,7 @@ class TransferCoordinator:
         self.hub = hub
         self.hours = hours
         self.presence = presence or Presence(db)
-        self.tokens = tokens or ContextTokens()
+        self.tokens = tokens or ContextTokens(db)
         self.webhooks = webhooks
         self._clock = clock
         self._pending: dict[str, TransferPlan] = {}
@@ -209,7 +209,7 @@ class TransferCoordinator:
         await self._drop_offer(plan, "caller hung up")
         self._pending.pop(plan.call_id, None)
         self.stop_holding(plan.call_id)
-        self.tokens.revoke_call(plan.call_id)
+        await self.tokens.revoke_call(plan.call_id)
         waited = (at - plan.payload.transfer_requested).total_seconds()
         async with self.db.session() as s:
             await calls.add_event(
@@ -229,7 +229,7 @@ class TransferCoordinator:
         self._pending.pop(plan.call_id, None)
         self.stop_holding(plan.call_id)
         self._connected.pop(plan.call_id, None)
-        self.tokens.revoke_call(plan.call_id)
+        await self.tokens.revoke_call(plan.call_id)
         payload = plan.payload
         flagged = payload.emergent or payload.triage.level != "none"
         async with self.db.session() as s:
@@ -260,7 +260,7 @@ class TransferCoordinator:
         await self._drop_offer(plan, "red flag: moved to the nurse line")
         self._pending.pop(plan.call_id, None)
         self.stop_holding(plan.call_id)
-        self.tokens.revoke_call(plan.call_id)
+        await self.tokens.revoke_call(plan.call_id)
         async with self.db.session() as s:
             await calls.add_event(
                 s, call_id=plan.call_id, kind="transfer_escalated", data=self._event_data(plan)
@@ -324,7 +324,7 @@ class TransferCoordinator:
         """The bridged call ended: the agent goes to wrap-up and their idle clock restarts."""
         at = at or self._clock()
         self._connected.pop(plan.call_id, None)
-        self.tokens.revoke_call(plan.call_id)
+        await self.tokens.revoke_call(plan.call_id)
         if plan.agent is None:
             return
         await self.presence.call_ended(plan.agent.agent_id, at)
@@ -399,9 +399,10 @@ class TransferCoordinator:
         if agent is not None:
             plan = await self._offer(agent, payload, whisper, tried, attempt, now, task_id)
         elif flagged or queue == self.hours.on_call_queue:
+            token = await self.tokens.issue(call_id, payload.to_json())
             plan = TransferPlan(
                 call_id=call_id, target="on_call", queue=queue, agent=None,
-                sip_uri=self.hours.on_call_uri, token=self.tokens.issue(call_id, payload.to_json()),
+                sip_uri=self.hours.on_call_uri, token=token,
                 payload=payload, whisper=whisper, attempt=attempt, tried=tried, offered_at=now,
             )
             self._pending[call_id] = plan
@@ -425,7 +426,7 @@ class TransferCoordinator:
         call_id = payload.call_id
         plan = TransferPlan(
             call_id=call_id, target="agent", queue=payload.queue, agent=agent,
-            sip_uri=agent.sip_uri, token=self.tokens.issue(call_id, payload.to_json()),
+            sip_uri=agent.sip_uri, token=await self.tokens.issue(call_id, payload.to_json()),
             payload=payload, whisper=whisper, attempt=attempt, tried=tried, task_id=task_id,
             offered_at=now,
         )

@@ -46,7 +46,6 @@ def create_app(services: Services) -> web.Application:
         config = services.config
         setup_console(
             app, services.db, services.hub, services.coordinator,
-            secret=config.console_secret.encode() or None,
             idle_seconds=config.console_idle_minutes * 60,
             hash_workers=config.login_hash_workers,
         )

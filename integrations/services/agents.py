@@ -31,7 +31,7 @@ class QueueInfo:
     skills: tuple[str, ...]
 
 
-def _info(a: Agent) -> AgentInfo:
+def agent_info(a: Agent) -> AgentInfo:
     return AgentInfo(a.id, a.name, a.username, a.role, a.sip_uri, tuple(a.skills), a.presence)
 
 
@@ -49,7 +49,7 @@ async def sign_in_record(s: AsyncSession, username: str) -> SignInRecord | None:
         agent = await s.scalar(select(Agent).where(Agent.username == username))
         if agent is None:
             return None
-        return SignInRecord(_info(agent), agent.password_hash, agent.must_change_password)
+        return SignInRecord(agent_info(agent), agent.password_hash, agent.must_change_password)
 
 
 async def set_password_hash(
@@ -91,18 +91,18 @@ async def add_agent(
                       must_change_password=True)
         s.add(agent)
         await s.flush()
-        return _info(agent)
+        return agent_info(agent)
 
 
 async def agent_by_username(s: AsyncSession, username: str) -> AgentInfo | None:
     async with atomic(s):
         agent = await s.scalar(select(Agent).where(Agent.username == username))
-        return None if agent is None else _info(agent)
+        return None if agent is None else agent_info(agent)
 
 
 async def list_agents(s: AsyncSession) -> list[AgentInfo]:
     async with atomic(s):
-        return [_info(a) for a in await s.scalars(select(Agent).order_by(Agent.id))]
+        return [agent_info(a) for a in await s.scalars(select(Agent).order_by(Agent.id))]
 
 
 async def list_queues(s: AsyncSession) -> list[QueueInfo]:
@@ -132,7 +132,7 @@ async def agents_for_queue(
         needed = set(q.skills)
         agents = await s.scalars(select(Agent).order_by(Agent.id))
         return [
-            _info(a)
+            agent_info(a)
             for a in agents
             if needed <= set(a.skills) and (not available_only or a.presence == "available")
         ]

@@ -54,7 +54,7 @@ async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]
     # As in `serve`: the shared middleware in front; loopback trusted as a TLS proxy so that
     # tests can speak for other client addresses (X-Forwarded-For) and for https.
     app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator, secret=b"console-test-secret")
+    setup_console(app, db, hub, coordinator)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

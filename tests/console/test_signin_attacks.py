@@ -174,15 +174,15 @@ async def test_an_old_scrypt_hash_signs_in_and_is_upgraded(
 
 async def test_an_idle_session_ends(server: Server, http: aiohttp.ClientSession, clock: Clock):
     sessions = server.app[CONSOLE].sessions
-    now = [1000.0]
+    now = [datetime(2031, 3, 3, 9, tzinfo=UTC)]
     sessions.clock = lambda: now[0]
     assert (await login(http, "nurse1", "nurse1-demo"))[0] == 200
     async with http.get("/console/me") as response:
         assert response.status == 200
-    now[0] += sessions.idle_seconds - 1
+    now[0] += timedelta(seconds=sessions.idle_seconds - 1)
     async with http.get("/console/me") as response:
         assert response.status == 200  # activity keeps it alive
-    now[0] += sessions.idle_seconds
+    now[0] += timedelta(seconds=sessions.idle_seconds)
     async with http.get("/console/me") as response:
         assert response.status == 401
 
@@ -194,12 +194,12 @@ async def test_the_live_feed_closes_when_the_session_idles_out(
 
     monkeypatch.setattr(call_views, "SESSION_CHECK_SECONDS", 0.05)
     sessions = server.app[CONSOLE].sessions
-    now = [1000.0]
+    now = [datetime(2031, 3, 3, 9, tzinfo=UTC)]
     sessions.clock = lambda: now[0]
     assert (await login(http, "nurse1", "nurse1-demo"))[0] == 200
     async with http.ws_connect("/console/ws", headers={"Origin": server.url}) as ws:
         assert (await ws.receive_json())["type"] == "hello"
-        now[0] += sessions.idle_seconds + 1
+        now[0] += timedelta(seconds=sessions.idle_seconds + 1)
         message = await asyncio.wait_for(ws.receive(), 5)
     assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
 

@@ -84,7 +84,7 @@ async def test_open_hours_offer_goes_to_a_skilled_agent_with_token(clinic_db: Da
     plan = await coordinator.plan(request())
     assert plan.target == "agent" and plan.agent is not None
     assert plan.agent.agent_id == ids["nurse2"] and plan.sip_uri == plan.agent.sip_uri
-    assert plan.token and coordinator.tokens.resolve(plan.token) == plan.payload.to_json()
+    assert plan.token and await coordinator.tokens.resolve(plan.token) == plan.payload.to_json()
     [(agent_id, pop)] = hub.offers
     assert agent_id == ids["nurse2"] and pop.whisper.startswith("Verified patient Maria Lopez")
 
@@ -164,7 +164,7 @@ async def test_abandoned_transfer_is_recorded(clinic_db: Database) -> None:
     assert report["disposition"] == "abandoned"
     [event] = [e["data"] for e in report["events"] if e["kind"] == "transfer_abandoned"]
     assert event["seconds_waiting"] == 30.0
-    assert plan.token is not None and coordinator.tokens.resolve(plan.token) is None
+    assert plan.token is not None and await coordinator.tokens.resolve(plan.token) is None
 
 
 async def test_call_end_puts_agent_in_wrap_up_and_restarts_idle_clock(clinic_db: Database):
@@ -218,7 +218,7 @@ async def test_a_transfer_cut_off_by_a_restart_leaves_an_urgent_nurse_callback(
     assert task.note is not None and task.note.startswith("URGENT")
     assert hub.withdrawn == [(ids["nurse2"], "call-1", "call interrupted")]
     assert coordinator.pending("call-1") is None
-    assert plan.token is not None and coordinator.tokens.resolve(plan.token) is None
+    assert plan.token is not None and await coordinator.tokens.resolve(plan.token) is None
 
 
 async def test_a_held_caller_gets_the_agent_who_frees_up_and_keeps_one_callback_task(

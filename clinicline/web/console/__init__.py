@@ -6,8 +6,6 @@ and the supervisors' figures.
 
 from __future__ import annotations
 
-import secrets
-
 from aiohttp import web
 
 from clinicline.web.console import api_views, auth_views, call_views, metrics_views, task_views
@@ -28,13 +26,11 @@ def setup_console(
     hub: WebSocketHub,
     coordinator: TransferCoordinator,
     *,
-    secret: bytes | None = None,
     idle_seconds: float = IDLE_SECONDS,
     hash_workers: int = 1,
 ) -> None:
-    """Mount the console on `app`. Pass a stable `secret` (from the config) so sessions
-    survive a restart of the web app; without one, each start signs cookies afresh."""
-    sessions = SessionStore(secret or secrets.token_bytes(32), idle_seconds=idle_seconds)
+    """Mount the console on `app`; its sessions live in `db`, shared by every app process."""
+    sessions = SessionStore(db, idle_seconds=idle_seconds)
     passwords = PasswordWorkers(hash_workers)
     app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
     app.on_shutdown.append(hub.close_all)

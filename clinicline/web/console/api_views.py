@@ -18,15 +18,13 @@ from integrations.errors import NotFound
 from integrations.services.audit import record_access
 from integrations.services.call_report import call_report
 
-MAX_TOKEN_CHARS = 128
-
 
 @requires()
 async def context(request: web.Request) -> web.Response:
     """GET /api/context/{token}: the CTI payload, once; forged, used or expired tokens 404."""
     console, staff = console_of(request), signed_in(request)
     token = request.match_info.get("token", "")
-    found = None if len(token) > MAX_TOKEN_CHARS else console.coordinator.tokens.resolve_call(token)
+    found = await console.coordinator.tokens.resolve_call(token)
     if found is None:
         return error(404, "unknown or expired context")
     call_id, payload = found

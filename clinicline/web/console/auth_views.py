@@ -67,7 +67,7 @@ async def login(request: web.Request) -> web.Response:
     staff = Staff.of(outcome.agent)
     body = {"agent": staff.to_json(), "must_change_password": outcome.must_change_password}
     response = web.json_response(body, headers=NO_STORE)
-    cookie = console.sessions.open(staff, must_change_password=outcome.must_change_password)
+    cookie = await console.sessions.open(staff, must_change_password=outcome.must_change_password)
     response.set_cookie(
         COOKIE_NAME,
         cookie,
@@ -91,7 +91,7 @@ async def change_password(request: web.Request) -> web.Response:
     outcome = await console.signin.change_password(_client(request), staff.username, current, new)
     if outcome.agent is None:
         return _refusal(outcome.status, outcome.message, outcome.retry_after)
-    console.sessions.password_changed(request.cookies.get(COOKIE_NAME))
+    await console.sessions.password_changed(request.cookies.get(COOKIE_NAME))
     return web.json_response({"ok": True}, headers=NO_STORE)
 
 
@@ -99,7 +99,7 @@ async def change_password(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     console = console_of(request)
     staff = signed_in(request)
-    console.sessions.close(request.cookies.get(COOKIE_NAME))
+    await console.sessions.close(request.cookies.get(COOKIE_NAME))
     await console.coordinator.presence.signed_out(staff.agent_id)
     async with console.db.session() as s:
         await set_presence(s, staff.agent_id, "offline")
@@ -110,7 +110,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @requires(before_password_change=True)
 async def me(request: web.Request) -> web.Response:
-    signed = console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
+    signed = await console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
     must_change = signed is not None and signed.must_change_password
     return web.json_response(
         {"agent": signed_in(request).to_json(), "must_change_password": must_change},

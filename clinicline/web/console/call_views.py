@@ -112,7 +112,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # Browsers always send Origin on WebSocket handshakes; a foreign page must not connect.
     if not same_origin(request):
         return error(403, "cross-origin WebSocket refused")
-    staff = console.sessions.staff_for(request.cookies.get(COOKIE_NAME))
+    staff = await console.sessions.staff_for(request.cookies.get(COOKIE_NAME))
     if staff is None:
         return error(401, "sign in first")
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
@@ -141,5 +141,5 @@ async def _close_when_signed_out(
     cookie = request.cookies.get(COOKIE_NAME)
     while not ws.closed:
         await asyncio.sleep(SESSION_CHECK_SECONDS)
-        if not console.sessions.alive(cookie):
+        if not await console.sessions.alive(cookie):
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"session ended")

@@ -70,7 +70,8 @@ def requires(
         async def guarded(request: web.Request) -> web.StreamResponse:
             if post and not same_origin(request):
                 return error(403, "cross-origin request refused")
-            signed = console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
+            cookie = request.cookies.get(COOKIE_NAME)
+            signed = await console_of(request).sessions.session_for(cookie)
             if signed is None:
                 return error(401, "sign in first")
             if signed.must_change_password and not before_password_change:

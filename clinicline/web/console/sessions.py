@@ -1,26 +1,28 @@
-"""Console sign-in sessions: server-side records behind an HMAC-signed, HttpOnly cookie.
+"""Console sign-in sessions: rows in the shared store behind a random, HttpOnly cookie.
 
-The cookie holds only a random session id and its signature; who the agent is stays on the
-server, so logging out (or a restart) ends the session for good. A session also ends after
-`idle_seconds` without a request, and one opened with a password the agent did not choose is
-good for nothing but choosing their own. Failed sign-ins are throttled in the store
-(`integrations.services.throttle`), where every app process sees them.
+The cookie holds only a random session id (256 bits); who the agent is stays on the server,
+in the store (`integrations.services.console_sessions`), so any app process serves any
+signed-in agent, a restart signs nobody out, and logging out ends the session everywhere. A
+session also ends after `idle_seconds` without a request, and one opened with a password the
+agent did not choose is good for nothing but choosing their own. Failed sign-ins are
+throttled in the store too (`integrations.services.throttle`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from integrations.services import console_sessions as rows
 from integrations.services.agents import AgentInfo
+from integrations.store import Database
 
 COOKIE_NAME = "clinicline_console"
 SESSION_SECONDS = 8 * 3600
 IDLE_SECONDS = 30 * 60
+MAX_COOKIE_CHARS = 100
 
 
 @dataclass(frozen=True)
@@ -51,78 +53,73 @@ class Staff:
         }
 
 
-@dataclass
-class _Session:
-    staff: Staff
-    expires: float
-    last_seen: float
-    must_change_password: bool = False
-
-    def ended(self, now: float, idle_seconds: float) -> bool:
-        return now >= self.expires or now - self.last_seen >= idle_seconds
-
-
 @dataclass(frozen=True)
 class SignedIn:
     staff: Staff
     must_change_password: bool
 
 
+def _session_id(cookie: str | None) -> str | None:
+    """The cookie's value when it could be a session id at all (bounded, plain ASCII)."""
+    if not cookie or len(cookie) > MAX_COOKIE_CHARS or not cookie.isascii():
+        return None
+    return cookie
+
+
 @dataclass
 class SessionStore:
-    secret: bytes
-    clock: Callable[[], float] = time.monotonic
+    db: Database
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     idle_seconds: float = IDLE_SECONDS
-    _sessions: dict[str, _Session] = field(default_factory=dict)
 
-    def _sign(self, sid: str) -> str:
-        return hmac.new(self.secret, sid.encode(), hashlib.sha256).hexdigest()
+    @property
+    def _idle(self) -> timedelta:
+        return timedelta(seconds=self.idle_seconds)
 
-    def open(self, staff: Staff, *, must_change_password: bool = False) -> str:
+    async def open(self, staff: Staff, *, must_change_password: bool = False) -> str:
         """Start a session; returns the cookie value."""
-        sid = secrets.token_urlsafe(24)
-        now = self.clock()
-        self._sessions[sid] = _Session(staff, now + SESSION_SECONDS, now, must_change_password)
-        self._drop_expired(now)
-        return f"{sid}.{self._sign(sid)}"
+        session_id = secrets.token_urlsafe(32)
+        async with self.db.session() as s:
+            await rows.open_session(
+                s, session_id, staff.agent_id, now=self.clock(),
+                lifetime=timedelta(seconds=SESSION_SECONDS),
+                must_change_password=must_change_password,
+            )  # fmt: skip
+        return session_id
 
-    def session_for(self, cookie: str | None) -> SignedIn | None:
+    async def session_for(self, cookie: str | None) -> SignedIn | None:
         """The session behind a cookie, counting this request as activity."""
-        if not cookie or len(cookie) > 200:
-            return None
-        sid, _, signature = cookie.partition(".")
-        if not hmac.compare_digest(signature.encode(), self._sign(sid).encode()):
-            return None
-        session = self._sessions.get(sid)
-        if session is None:
-            return None
-        now = self.clock()
-        if session.ended(now, self.idle_seconds):
-            del self._sessions[sid]
-            return None
-        session.last_seen = now
-        return SignedIn(session.staff, session.must_change_password)
+        return await self._find(cookie, touch=True)
 
-    def alive(self, cookie: str | None) -> bool:
+    async def alive(self, cookie: str | None) -> bool:
         """Whether the session still stands, without counting this as activity (the live
         feed asks this; an open socket is not a person at the desk)."""
-        session = self._sessions.get((cookie or "").partition(".")[0])
-        return session is not None and not session.ended(self.clock(), self.idle_seconds)
+        return await self._find(cookie, touch=False) is not None
 
-    def staff_for(self, cookie: str | None) -> Staff | None:
-        signed = self.session_for(cookie)
+    async def staff_for(self, cookie: str | None) -> Staff | None:
+        signed = await self.session_for(cookie)
         return None if signed is None or signed.must_change_password else signed.staff
 
-    def password_changed(self, cookie: str | None) -> None:
-        session = self._sessions.get((cookie or "").partition(".")[0])
-        if session is not None:
-            session.must_change_password = False
+    async def password_changed(self, cookie: str | None) -> None:
+        session_id = _session_id(cookie)
+        if session_id is not None:
+            async with self.db.session() as s:
+                await rows.password_changed(s, session_id)
 
-    def _drop_expired(self, now: float) -> None:
-        gone = [sid for sid, x in self._sessions.items() if x.ended(now, self.idle_seconds)]
-        for sid in gone:
-            del self._sessions[sid]
+    async def close(self, cookie: str | None) -> None:
+        session_id = _session_id(cookie)
+        if session_id is not None:
+            async with self.db.session() as s:
+                await rows.close_session(s, session_id)
 
-    def close(self, cookie: str | None) -> None:
-        if cookie:
-            self._sessions.pop(cookie.partition(".")[0], None)
+    async def _find(self, cookie: str | None, *, touch: bool) -> SignedIn | None:
+        session_id = _session_id(cookie)
+        if session_id is None:
+            return None
+        async with self.db.session() as s:
+            row = await rows.find_session(
+                s, session_id, now=self.clock(), idle=self._idle, touch=touch
+            )
+        if row is None:
+            return None
+        return SignedIn(Staff.of(row.agent), row.must_change_password)
