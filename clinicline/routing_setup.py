@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from clinicline.config import Config
 from clinicline.errors import ConfigError
+from clinicline.web.console.bus import ConsoleBus
 from clinicline.web.console.hub import WebSocketHub
 from integrations.store import Database
 from routing.hours import BusinessHours
@@ -37,5 +38,6 @@ def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferC
             config.data_dir / "webhooks-dead-letter.jsonl",
             encrypt=db.cipher.encrypt,
         )
-    hub = WebSocketHub(db)
+    # On PostgreSQL, consoles open on other app processes get their messages over the bus.
+    hub = WebSocketHub(db, ConsoleBus.for_store(db))
     return hub, TransferCoordinator(db, hub, hours=hours, webhooks=webhooks)

@@ -121,6 +121,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         )
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
+    try:
+        await services.hub.start()
+    except Exception as exc:
+        raise StartupError(f"cannot listen to the other app processes: {exc}") from exc
     services.recorder.add_turn_listener(_live_transcript(services.coordinator))
     runner = await _start_web(services)
     try:

@@ -273,6 +273,19 @@ class ContextToken(Base):
     uses_left: Mapped[int] = mapped_column(Integer)
 
 
+class ConsoleMessage(Base):
+    """A message for an agent's console, written by the process that has it for the app
+    processes that hold the agent's sockets (PostgreSQL NOTIFY carries only the row id).
+    Messages carry PHI (screen-pops, transcript lines): encrypted, and pruned after minutes."""
+
+    __tablename__ = "console_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[int] = mapped_column(Integer)
+    origin: Mapped[str] = mapped_column(String(40))
+    message_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class CallQueue(Base):
     __tablename__ = "queues"
     id: Mapped[int] = mapped_column(primary_key=True)

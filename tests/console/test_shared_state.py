@@ -1,5 +1,6 @@
 """Two app processes on one store: a sign-in, a context token and a sign-out made on one are
-honoured by the other, because none of them lives in a process's memory."""
+honoured by the other, and on PostgreSQL a screen-pop routed by one reaches a console open on
+the other, because none of it lives in a single process's memory."""
 
 from __future__ import annotations
 
@@ -8,22 +9,38 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
+from sqlalchemy import select
 
 from clinicline.harness import ROOT
+from clinicline.web.app import guarded_app
+from clinicline.web.console import WebSocketHub, setup_console
+from clinicline.web.console.bus import ConsoleBus
+from integrations.seed.demo import seed_demo
+from integrations.services.agents import list_agents
+from integrations.services.audit import audit_trail
+from integrations.store.models import ConsoleMessage
+from routing.cti import TranscriptLine
+from routing.hours import BusinessHours
+from routing.transfer import TransferCoordinator
 from tests.console.conftest import Server
 from tests.console.test_console_api import planned_call
-from tests.demo_store import DATA_KEY
+from tests.demo_store import DATA_KEY, MONDAY, OPEN_NOW
+from tests.integrations.conftest import fresh_database
 
 
-@pytest.fixture
-async def other_app(server: Server) -> AsyncIterator[str]:
-    """The console in a process of its own over the same store file; its base URL."""
+@asynccontextmanager
+async def other_app_process(server: Server) -> AsyncIterator[str]:
+    """The console in a process of its own over the same store; its base URL."""
     url = server.db.engine.url.render_as_string(hide_password=False)
+    schema = [server.db.schema] if server.db.schema else []
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.console.app_process", url,
+        sys.executable, "-m", "tests.console.app_process", url, *schema,
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         env={**os.environ, "CLINICLINE_DATA_KEY": DATA_KEY.decode()},
     )  # fmt: skip
@@ -47,16 +64,22 @@ def browser_at(url: str, jar: aiohttp.CookieJar) -> aiohttp.ClientSession:
     return aiohttp.ClientSession(base_url=url, cookie_jar=jar, headers={"Origin": url})
 
 
-async def test_a_session_and_a_token_are_honoured_by_another_app_process(
-    server: Server, other_app: str
-) -> None:
+async def sign_in(session: aiohttp.ClientSession, username: str) -> None:
+    async with session.post(
+        "/console/login", json={"username": username, "password": f"{username}-demo"}
+    ) as response:
+        assert response.status == 200
+
+
+async def test_a_session_and_a_token_are_honoured_by_another_app_process(server: Server) -> None:
     token = await planned_call(server, "call-shared")
     jar = aiohttp.CookieJar(unsafe=True)
-    async with browser_at(server.url, jar) as here, browser_at(other_app, jar) as there:
-        async with here.post(
-            "/console/login", json={"username": "nurse2", "password": "nurse2-demo"}
-        ) as response:
-            assert response.status == 200
+    async with (
+        other_app_process(server) as other,
+        browser_at(server.url, jar) as here,
+        browser_at(other, jar) as there,
+    ):
+        await sign_in(here, "nurse2")
         async with there.get("/console/me") as response:
             assert response.status == 200
             assert (await response.json())["agent"]["username"] == "nurse2"
@@ -71,8 +94,59 @@ async def test_a_session_and_a_token_are_honoured_by_another_app_process(
         cookie = {c.key: c.value for c in jar}["clinicline_console"]
         async with there.post("/console/logout") as response:
             assert response.status == 200
-    async with aiohttp.ClientSession(base_url=server.url) as stale:
         headers = {"Cookie": f"clinicline_console={cookie}"}
-        async with stale.get("/console/me", headers=headers) as response:
+        async with (
+            aiohttp.ClientSession(base_url=server.url) as stale,
+            stale.get("/console/me", headers=headers) as response,
+        ):
             assert response.status == 401
 
+
+@pytest.fixture
+async def pg_server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The console in this process over a seeded PostgreSQL schema of its own, with the bus."""
+    async with fresh_database("postgresql", tmp_path, DATA_KEY) as db:
+        await seed_demo(db, MONDAY)
+        hub = WebSocketHub(db, ConsoleBus.for_store(db))
+        await hub.start()
+        coordinator = TransferCoordinator(
+            db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
+        )
+        app = guarded_app(trusted_proxies=("127.0.0.1",))
+        setup_console(app, db, hub, coordinator)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        async with db.session() as s:
+            ids = {a.username: a.agent_id for a in await list_agents(s)}
+        try:
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            yield Server(url, db, hub, coordinator, ids, app)
+        finally:
+            await runner.cleanup()
+
+
+async def test_a_screen_pop_reaches_a_console_open_on_another_app_process(
+    pg_server: Server,
+) -> None:
+    server, nurse = pg_server, pg_server.agent_ids["nurse2"]
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with other_app_process(server) as other, browser_at(other, jar) as there:
+        await sign_in(there, "nurse2")
+        async with there.ws_connect("/console/ws", headers={"Origin": other}) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "hello"
+            assert not server.hub.connected(nurse)  # her console is open on the other one
+            await planned_call(server, "call-elsewhere")  # routed by this process
+            offer = await ws.receive_json(timeout=10)
+            assert offer["type"] == "offer" and offer["pop"]["call_id"] == "call-elsewhere"
+            assert offer["pop"]["emergent"] is True
+            line = TranscriptLine("caller", "it is getting worse", OPEN_NOW)
+            await server.coordinator.transcript_line("call-elsewhere", line)
+            heard = await ws.receive_json(timeout=10)
+            assert heard["type"] == "transcript" and heard["line"]["text"] == line.text
+    # The process that showed it audited the view, under the nurse's name.
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+        stored = (await s.scalars(select(ConsoleMessage.message_enc))).all()
+    assert any(a.action == "screen_pop" and a.actor == "nurse2" for a in trail)
+    assert stored and all(b"Maria" not in m for m in stored)  # PHI only encrypted

@@ -1,7 +1,8 @@
 """`WebSocketHub`: routing's `ConsoleHub` over the agents' open console WebSockets.
 
 Every screen-pop or transcript line that reaches a screen is a view of PHI, so each delivery
-writes an audit event under the receiving agent's name.
+writes an audit event under the receiving agent's name. Messages for agents whose console is
+open on another app process travel through `ConsoleBus` (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from clinicline.web.console.bus import ConsoleBus
 from integrations.services.audit import record_access
 from integrations.store import Database
 from routing.cti import TranscriptLine
@@ -22,14 +24,27 @@ log = logging.getLogger(__name__)
 
 
 class WebSocketHub:
-    """Open console sockets per agent; implements `routing.hub.ConsoleHub`."""
+    """Open console sockets per agent; implements `routing.hub.ConsoleHub`.
 
-    def __init__(self, db: Database) -> None:
+    With a `ConsoleBus` (PostgreSQL), every message is also published for the other app
+    processes, which hand it to the sockets they hold for the agent; each process audits
+    what reached its own screens.
+    """
+
+    def __init__(self, db: Database, bus: ConsoleBus | None = None) -> None:
         self.db = db
+        self.bus = bus
         self._sockets: dict[int, dict[web.WebSocketResponse, str]] = defaultdict(dict)
         self._registered: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        # Per live call, forgotten when the call ends for the agent: whose patient it is
+        # (for the audit rows of later messages), and whose screens got its transcript.
         self._transcript_audited: set[tuple[int, str]] = set()
         self._patients: dict[str, int | None] = {}
+
+    async def start(self) -> None:
+        """Start receiving other app processes' messages (when there is a bus)."""
+        if self.bus is not None:
+            await self.bus.start(self.deliver)
 
     def register(self, agent_id: int, username: str, ws: web.WebSocketResponse) -> None:
         self._sockets[agent_id][ws] = username
@@ -48,69 +63,85 @@ class WebSocketHub:
         """Until the agent has a console open (tests: push only once the page is listening)."""
         await asyncio.wait_for(self._registered[agent_id].wait(), timeout)
 
-    async def _send(self, agent_id: int, message: dict[str, Any]) -> list[str]:
-        """Send to each of the agent's sockets; the usernames of those that received it."""
-        delivered: list[str] = []
+    async def _send(self, agent_id: int, message: dict[str, Any]) -> bool:
+        """To the agent's sockets here and, through the bus, elsewhere; True when a socket
+        here received it (what other processes delivered is not waited for)."""
+        delivered = await self.deliver(agent_id, message)
+        if self.bus is not None:
+            try:
+                await self.bus.publish(agent_id, message)
+            except Exception:  # noqa: BLE001 - the call goes on; the agent's phone still rings
+                log.exception("console message not published to other app processes")
+        return delivered
+
+    async def deliver(self, agent_id: int, message: dict[str, Any]) -> bool:
+        """Hand `message` to the sockets this process holds for the agent, and audit the
+        views of PHI it made. The bus calls this with other processes' messages."""
+        received: list[str] = []
         for ws, username in list(self._sockets.get(agent_id, {}).items()):
             try:
                 await ws.send_json(message)
-                delivered.append(username)
+                received.append(username)
             except (ConnectionError, RuntimeError):
                 self.unregister(agent_id, ws)
-        return delivered
+        await self._audit(agent_id, received, message)
+        return bool(received)
 
-    async def offer(self, agent_id: int, pop: ScreenPop) -> bool:
-        patient = pop.payload.patient
-        patient_id = None if patient is None else patient.patient_id
-        self._patients[pop.call_id] = patient_id
-        delivered = await self._send(agent_id, {"type": "offer", "pop": pop.to_json()})
-        await self._audit(delivered, "screen_pop", pop.call_id, {"queue": pop.queue})
-        return bool(delivered)
-
-    async def _audit(
-        self, delivered: list[str], action: str, call_id: str, detail: dict[str, Any] | None = None
-    ) -> None:
-        """A delivery that reached a screen is a view of PHI: one audit row, under the
-        first receiving agent's name."""
-        if not delivered:
+    async def _audit(self, agent_id: int, received: list[str], message: dict[str, Any]) -> None:
+        """A message that reached a screen is a view of PHI: one audit row, under the first
+        receiving agent's name (one per agent and call for the live transcript)."""
+        kind, call_id = message.get("type"), str(message.get("call_id", ""))
+        if kind == "offer":
+            pop = message["pop"]
+            call_id = pop["call_id"]
+            patient = pop["payload"].get("patient") or {}
+            self._patients[call_id] = patient.get("id")
+        elif kind in ("ended", "withdraw"):  # a new offer of the call sets it again
+            self._patients.pop(call_id, None)
+            self._transcript_audited.discard((agent_id, call_id))
+        if not received:
+            return
+        if kind == "offer":
+            action, detail = "screen_pop", {"queue": message["pop"]["queue"]}
+        elif kind == "flag":
+            action, detail = "red_flag_alert", {"level": message["alert"]["level"]}
+        elif kind == "transcript" and (agent_id, call_id) not in self._transcript_audited:
+            self._transcript_audited.add((agent_id, call_id))
+            action, detail = "live_transcript", None
+        else:
             return
         async with self.db.session() as s:
             await record_access(
-                s,
-                actor=delivered[0],
-                action=action,
-                patient_id=self._patients.get(call_id),
-                call_id=call_id,
-                detail=detail,
-            )
+                s, actor=received[0], action=action, patient_id=self._patients.get(call_id),
+                call_id=call_id, detail=detail,
+            )  # fmt: skip
+
+    async def offer(self, agent_id: int, pop: ScreenPop) -> bool:
+        return await self._send(agent_id, {"type": "offer", "pop": pop.to_json()})
 
     async def withdraw(self, agent_id: int, call_id: str, reason: str) -> None:
         await self._send(agent_id, {"type": "withdraw", "call_id": call_id, "reason": reason})
 
     async def transcript_line(self, agent_id: int, call_id: str, line: TranscriptLine) -> None:
-        delivered = await self._send(
+        await self._send(
             agent_id, {"type": "transcript", "call_id": call_id, "line": line.to_json()}
         )
-        # One audit row per agent and call for the live transcript, not one per line.
-        if delivered and (agent_id, call_id) not in self._transcript_audited:
-            self._transcript_audited.add((agent_id, call_id))
-            await self._audit(delivered, "live_transcript", call_id)
 
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         await self._send(agent_id, {"type": "ended", "call_id": call_id})
 
     async def flag(self, agent_id: int, call_id: str, alert: FlagAlert) -> None:
-        delivered = await self._send(
-            agent_id, {"type": "flag", "call_id": call_id, "alert": alert.to_json()}
-        )
-        await self._audit(delivered, "red_flag_alert", call_id, {"level": alert.level})
+        await self._send(agent_id, {"type": "flag", "call_id": call_id, "alert": alert.to_json()})
 
     async def notify(self, agent_id: int, message: dict[str, Any]) -> None:
         """A non-PHI message to the agent's consoles (presence changes, task updates)."""
         await self._send(agent_id, message)
 
     async def close_all(self, app: web.Application | None = None) -> None:
-        """Close every socket (on shutdown: AppRunner.cleanup otherwise waits for them)."""
+        """Close every socket (on shutdown: AppRunner.cleanup otherwise waits for them) and
+        stop listening to the other app processes."""
+        if self.bus is not None:
+            await self.bus.stop()
         for agent_id in list(self._sockets):
             for ws in list(self._sockets.get(agent_id, {})):
                 await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")

@@ -1,5 +1,6 @@
 """Routing and console state every process shares: agent reservations and idle times, console
-sessions and context tokens, which each lived in one process's memory before.
+sessions, context tokens and messages for consoles on other app processes, which each lived in
+one process's memory before.
 
 Revision ID: 0005
 Revises: 0004
@@ -64,9 +65,21 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_context_tokens_call_id"), "context_tokens", ["call_id"])
     op.create_index(op.f("ix_context_tokens_expires_at"), "context_tokens", ["expires_at"])
+    op.create_table(
+        "console_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("agent_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(length=40), nullable=False),
+        sa.Column("message_enc", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_console_messages")),
+    )
+    op.create_index(op.f("ix_console_messages_created_at"), "console_messages", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_console_messages_created_at"), table_name="console_messages")
+    op.drop_table("console_messages")
     op.drop_index(op.f("ix_context_tokens_expires_at"), table_name="context_tokens")
     op.drop_index(op.f("ix_context_tokens_call_id"), table_name="context_tokens")
     op.drop_table("context_tokens")
