@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from integrations.services import agents as agent_service
-from integrations.services import calls, tasks
+from integrations.services import calls, hold_line, tasks
 from integrations.services.agents import AgentInfo
 from integrations.store import Database
 from routing.context import TransferRequest
@@ -80,7 +80,6 @@ class TransferCoordinator:
         self._pending: dict[str, TransferPlan] = {}
         self._connected: dict[str, TransferPlan] = {}
         self._offered: dict[str, set[int]] = {}
-        self._hold_since: dict[str, tuple[str, datetime]] = {}  # call -> (queue, since)
         self._listeners: list[PlanListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -126,7 +125,7 @@ class TransferCoordinator:
         """The agent (or on-call line) took the call: record time to answer, mark them busy."""
         at = at or self._clock()
         self._pending.pop(plan.call_id, None)
-        self.stop_holding(plan.call_id)
+        await self.stop_holding(plan.call_id)
         self._connected[plan.call_id] = plan
         seconds = (at - plan.payload.transfer_requested).total_seconds()
         disposition = "emergency_transferred" if plan.payload.emergent else "transferred"
@@ -160,33 +159,33 @@ class TransferCoordinator:
         # An agent who lets a transfer ring out is marked away, so the next call skips them.
         return await self._move_on(plan, "transfer_no_answer", away=True)
 
-    def start_holding(self, plan: TransferPlan) -> int:
+    async def start_holding(self, plan: TransferPlan) -> int:
         """A routine caller chose to hold; returns their place in line (1 = next).
 
         Callers keep the place they first took, also when an offer to an agent fails and
-        they go back to holding.
+        they go back to holding. The line is in the store: one line across every worker.
         """
-        self._hold_since.setdefault(plan.call_id, (plan.queue, self._clock()))
-        return self.place_in_line(plan.call_id)
+        now = self._clock()
+        async with self.db.session() as s:
+            await hold_line.join(s, plan.call_id, plan.queue, now=now)
+            return await hold_line.place(s, plan.call_id, now=now) or 1
 
-    def stop_holding(self, call_id: str) -> None:
+    async def stop_holding(self, call_id: str) -> None:
         """The caller left the line for good (answered, hung up, took the callback)."""
-        self._hold_since.pop(call_id, None)
+        async with self.db.session() as s:
+            await hold_line.leave(s, call_id)
 
-    def place_in_line(self, call_id: str) -> int:
-        queue, since = self._hold_since[call_id]
-        ahead = [
-            other
-            for other, (q, t) in self._hold_since.items()
-            if q == queue and (t, other) < (since, call_id)
-        ]
-        return len(ahead) + 1
+    async def place_in_line(self, call_id: str) -> int | None:
+        """Their place (1 = next), or None for a caller not holding."""
+        async with self.db.session() as s:
+            return await hold_line.place(s, call_id, now=self._clock())
 
     async def retry_waiting(self, plan: TransferPlan) -> TransferPlan | None:
         """A caller holding for the next free person: an agent plan if someone is free now
         and nobody has held longer, else None (their callback task stands, so hanging up
         loses nothing)."""
-        if plan.call_id in self._hold_since and self.place_in_line(plan.call_id) > 1:
+        place = await self.place_in_line(plan.call_id)
+        if place is not None and place > 1:
             return None  # first come, first served
         now = self._clock()
         async with self.db.session() as s:
@@ -208,7 +207,7 @@ class TransferCoordinator:
         at = at or self._clock()
         await self._drop_offer(plan, "caller hung up")
         self._pending.pop(plan.call_id, None)
-        self.stop_holding(plan.call_id)
+        await self.stop_holding(plan.call_id)
         await self.tokens.revoke_call(plan.call_id)
         waited = (at - plan.payload.transfer_requested).total_seconds()
         async with self.db.session() as s:
@@ -227,7 +226,7 @@ class TransferCoordinator:
         at = at or self._clock()
         await self._drop_offer(plan, "call interrupted")
         self._pending.pop(plan.call_id, None)
-        self.stop_holding(plan.call_id)
+        await self.stop_holding(plan.call_id)
         self._connected.pop(plan.call_id, None)
         await self.tokens.revoke_call(plan.call_id)
         payload = plan.payload
@@ -259,7 +258,7 @@ class TransferCoordinator:
         the new transfer plans afresh. A held caller's callback task stays open."""
         await self._drop_offer(plan, "red flag: moved to the nurse line")
         self._pending.pop(plan.call_id, None)
-        self.stop_holding(plan.call_id)
+        await self.stop_holding(plan.call_id)
         await self.tokens.revoke_call(plan.call_id)
         async with self.db.session() as s:
             await calls.add_event(

@@ -131,7 +131,7 @@ class WarmTransfer:
             raise
         finally:
             self._stop_hold(attempt)
-            self.coordinator.stop_holding(call_id)  # however it ended, they left the line
+            await self.coordinator.stop_holding(call_id)  # however it ended, they left the line
             log.info("call %s: transfer finished", call_id)
 
     async def _run(self, attempt: _Attempt) -> None:

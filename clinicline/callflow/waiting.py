@@ -107,7 +107,7 @@ class QueueWait:
         loop = asyncio.get_running_loop()
         started = loop.time()
         reminded = started
-        place = self.coordinator.start_holding(plan)
+        place = await self.coordinator.start_holding(plan)
         await session.recorder.event(session.call, "holding", {"place_in_line": place})
         music = loop.create_task(self.hold_music(session))
         handed_over = False
@@ -126,7 +126,7 @@ class QueueWait:
                 if loop.time() - reminded > self.settings.reminder:
                     music.cancel()
                     session.media.clear()
-                    await session.perform(self._reminder(plan.call_id))
+                    await session.perform(await self._reminder(plan.call_id))
                     music = loop.create_task(self.hold_music(session))
                     reminded = loop.time()
                 await session.perform([CollectDigits(max_digits=1, purpose="queue_choice")])
@@ -143,11 +143,11 @@ class QueueWait:
             if not handed_over:
                 # The caller is off the line (callback, hang-up, red flag or time's up);
                 # while an agent rings for them they keep their place.
-                self.coordinator.stop_holding(session.call.call_id)
+                await self.coordinator.stop_holding(session.call.call_id)
 
-    def _reminder(self, call_id: str) -> list[Action]:
-        place = self.coordinator.place_in_line(call_id)
-        if place == 1:
+    async def _reminder(self, call_id: str) -> list[Action]:
+        place = await self.coordinator.place_in_line(call_id)
+        if place is None or place == 1:
             return [PlayPrompt("still_holding_next")]
         return [
             Say(f"Thank you for holding. You are number {place} in line."),

@@ -286,6 +286,17 @@ class ConsoleMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class HoldLine(Base):
+    """Routine callers holding for the next free person, first come first served across
+    every worker; a row its worker stopped refreshing (it died) no longer keeps a place."""
+
+    __tablename__ = "hold_line"
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(40), index=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CallQueue(Base):
     __tablename__ = "queues"
     id: Mapped[int] = mapped_column(primary_key=True)

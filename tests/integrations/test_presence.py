@@ -1,11 +1,11 @@
-"""Reservations and idle times in the shared store: what two processes routing calls see."""
+"""Reservations, idle times and the hold line in the shared store: what two processes see."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from integrations.services import presence
+from integrations.services import hold_line, presence
 from integrations.services.agents import add_agent
 from integrations.store import Database
 from tests.integrations.conftest import same_store
@@ -78,3 +78,31 @@ async def test_idle_times_and_their_ends_are_shared(db: Database, data_key: byte
         assert await presence.reserved_for(s, nurse, now=T0) is None
         await presence.signed_out(s, nurse)
         assert await presence.idle_since(s, [nurse]) == {}
+
+
+async def test_the_hold_line_is_one_line_across_workers(db: Database, data_key: bytes) -> None:
+    async with db.session() as s:
+        await hold_line.join(s, "call-a", "billing", now=T0)
+    async with same_store(db, data_key) as other:
+        async with other.session() as s:
+            await hold_line.join(s, "call-b", "billing", now=T0 + timedelta(seconds=5))
+            await hold_line.join(s, "call-n", "nurse", now=T0 + timedelta(seconds=9))
+            assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=10)) == 2
+            assert await hold_line.place(s, "call-n", now=T0 + timedelta(seconds=10)) == 1
+    async with db.session() as s:
+        # Coming back to the line keeps the place first taken.
+        await hold_line.join(s, "call-a", "billing", now=T0 + timedelta(seconds=30))
+        assert await hold_line.place(s, "call-a", now=T0 + timedelta(seconds=30)) == 1
+        await hold_line.leave(s, "call-a")
+        assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=31)) == 1
+        assert await hold_line.place(s, "call-a", now=T0 + timedelta(seconds=31)) is None
+
+
+async def test_a_caller_whose_worker_died_keeps_no_place(db: Database) -> None:
+    async with db.session() as s:
+        await hold_line.join(s, "call-of-a-dead-worker", "billing", now=T0)
+        await hold_line.join(s, "call-b", "billing", now=T0 + timedelta(seconds=1))
+        # call-b's worker keeps asking; the dead worker's caller is never refreshed.
+        later = T0 + hold_line.STALE + timedelta(seconds=2)
+        assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=6)) == 2
+        assert await hold_line.place(s, "call-b", now=later) == 1

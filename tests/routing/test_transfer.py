@@ -256,8 +256,8 @@ async def test_held_callers_are_served_first_come_first_served(clinic_db: Databa
     first = await coordinator.plan(request(queue="billing"))
     clock.now += timedelta(seconds=20)
     second = await coordinator.plan(replace(request(queue="billing"), call_id="call-2"))
-    assert coordinator.start_holding(first) == 1
-    assert coordinator.start_holding(second) == 2
+    assert await coordinator.start_holding(first) == 1
+    assert await coordinator.start_holding(second) == 2
     async with clinic_db.session() as s:
         await set_presence(s, ids["billing1"], "available")
     # The one free agent goes to whoever has held longest, even if the other asks first.
@@ -266,6 +266,7 @@ async def test_held_callers_are_served_first_come_first_served(clinic_db: Databa
     assert offer is not None and offer.call_id == "call-1"
     # An offer that rings out sends them back to the line with their place kept.
     back = await coordinator.on_no_answer(offer)
-    assert coordinator.start_holding(back) == 1 and coordinator.place_in_line("call-2") == 2
-    coordinator.stop_holding("call-1")
-    assert coordinator.place_in_line("call-2") == 1
+    assert await coordinator.start_holding(back) == 1
+    assert await coordinator.place_in_line("call-2") == 2
+    await coordinator.stop_holding("call-1")
+    assert await coordinator.place_in_line("call-2") == 1

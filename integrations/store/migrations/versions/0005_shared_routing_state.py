@@ -1,6 +1,6 @@
-"""Routing and console state every process shares: agent reservations and idle times, console
-sessions, context tokens and messages for consoles on other app processes, which each lived in
-one process's memory before.
+"""Routing and console state every process shares, which each lived in one process's memory
+before: agent reservations and idle times, console sessions, context tokens, messages for
+consoles open on other app processes, and the hold line.
 
 Revision ID: 0005
 Revises: 0004
@@ -75,9 +75,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_messages")),
     )
     op.create_index(op.f("ix_console_messages_created_at"), "console_messages", ["created_at"])
+    op.create_table(
+        "hold_line",
+        sa.Column("call_id", sa.String(length=64), nullable=False),
+        sa.Column("queue", sa.String(length=40), nullable=False),
+        sa.Column("since", UTCDateTime(), nullable=False),
+        sa.Column("seen_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("call_id", name=op.f("pk_hold_line")),
+    )
+    op.create_index(op.f("ix_hold_line_queue"), "hold_line", ["queue"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_hold_line_queue"), table_name="hold_line")
+    op.drop_table("hold_line")
     op.drop_index(op.f("ix_console_messages_created_at"), table_name="console_messages")
     op.drop_table("console_messages")
     op.drop_index(op.f("ix_context_tokens_expires_at"), table_name="context_tokens")
