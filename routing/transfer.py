@@ -79,7 +79,6 @@ class TransferCoordinator:
         self._clock = clock
         self._pending: dict[str, TransferPlan] = {}
         self._connected: dict[str, TransferPlan] = {}
-        self._offered: dict[str, set[int]] = {}
         self._listeners: list[PlanListener] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -89,10 +88,6 @@ class TransferCoordinator:
 
     def connected(self, call_id: str) -> TransferPlan | None:
         return self._connected.get(call_id)
-
-    def offered_to(self, call_id: str) -> frozenset[int]:
-        """Agents this process offered the call to (the console's right to see it)."""
-        return frozenset(self._offered.get(call_id, ()))
 
     def add_listener(self, listener: PlanListener) -> None:
         """Called with ("accepted" | "replanned", plan) when the console changes a transfer."""
@@ -429,7 +424,6 @@ class TransferCoordinator:
             payload=payload, whisper=whisper, attempt=attempt, tried=tried, task_id=task_id,
             offered_at=now,
         )
-        self._offered.setdefault(call_id, set()).add(agent.agent_id)
         self._pending[call_id] = plan
         pop = ScreenPop(call_id, payload, whisper, payload.queue, payload.emergent)
         if not await self.hub.offer(agent.agent_id, pop):

@@ -120,6 +120,31 @@ async def add_event(
         s.add(event)
 
 
+async def offer_state(s: AsyncSession, call_id: str) -> tuple[frozenset[int], int | None]:
+    """From the call's own record, whichever process wrote it: every agent the call was
+    offered to, and the agent its transfer is waiting for now (None when no offer stands:
+    answered, declined, rung out, withdrawn, or never made)."""
+    async with atomic(s):
+        rows = await s.scalars(
+            select(CallEvent)
+            .where(CallEvent.call_id == call_id, CallEvent.kind.startswith("transfer_"))
+            .order_by(CallEvent.id)
+        )
+        cipher = cipher_of(s)
+        offered: set[int] = set()
+        waiting_for: int | None = None
+        for event in rows:
+            data = cipher.decrypt_json(event.data_enc)
+            if event.kind == "transfer_offered":
+                waiting_for = data.get("agent_id")
+                if waiting_for is not None:
+                    offered.add(waiting_for)
+            elif not (event.kind == "transfer_escalated" and data.get("in_place")):
+                # A red flag told to the nurse already on the line keeps her offer standing.
+                waiting_for = None
+        return frozenset(offered), waiting_for
+
+
 async def set_fields(s: AsyncSession, call_id: str, **fields: Any) -> None:
     """Set outcome fields of the call; names outside the contract raise `InvalidField`."""
     unknown = set(fields) - SETTABLE_FIELDS

@@ -144,3 +144,25 @@ async def test_reopening_a_call_keeps_the_first_record(db: Database) -> None:
             s, call_id="o1", caller_number="+15559999999", started=T0 + timedelta(minutes=1)
         )
         assert (await calls.call_report(s, "o1"))["caller"] == "+15550100001"
+
+
+async def test_offer_state_reads_who_was_offered_and_who_is_awaited_from_the_record(
+    db: Database,
+) -> None:
+    async with db.session() as s:
+        await calls.open_call(s, call_id="c-offer", caller_number="+15550100001", started=T0)
+
+    async def event(kind: str, **data: object) -> tuple[frozenset[int], int | None]:
+        async with db.session() as s:
+            await calls.add_event(s, call_id="c-offer", kind=kind, data=dict(data))
+            return await calls.offer_state(s, "c-offer")
+
+    async with db.session() as s:
+        assert await calls.offer_state(s, "c-offer") == (frozenset(), None)
+    assert await event("transfer_offered", agent_id=7) == (frozenset({7}), 7)
+    assert await event("transfer_declined", agent_id=7) == (frozenset({7}), None)
+    assert await event("transfer_offered", agent_id=9) == (frozenset({7, 9}), 9)
+    # A red flag told to the nurse already on the line keeps her offer standing.
+    assert await event("transfer_escalated", agent_id=9, in_place=True) == (frozenset({7, 9}), 9)
+    assert await event("transfer_answered", agent_id=9) == (frozenset({7, 9}), None)
+    assert await event("transfer_offered", agent_id=None) == (frozenset({7, 9}), None)  # on call

@@ -83,12 +83,11 @@ async def test_idle_times_and_their_ends_are_shared(db: Database, data_key: byte
 async def test_the_hold_line_is_one_line_across_workers(db: Database, data_key: bytes) -> None:
     async with db.session() as s:
         await hold_line.join(s, "call-a", "billing", now=T0)
-    async with same_store(db, data_key) as other:
-        async with other.session() as s:
-            await hold_line.join(s, "call-b", "billing", now=T0 + timedelta(seconds=5))
-            await hold_line.join(s, "call-n", "nurse", now=T0 + timedelta(seconds=9))
-            assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=10)) == 2
-            assert await hold_line.place(s, "call-n", now=T0 + timedelta(seconds=10)) == 1
+    async with same_store(db, data_key) as other, other.session() as s:
+        await hold_line.join(s, "call-b", "billing", now=T0 + timedelta(seconds=5))
+        await hold_line.join(s, "call-n", "nurse", now=T0 + timedelta(seconds=9))
+        assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=10)) == 2
+        assert await hold_line.place(s, "call-n", now=T0 + timedelta(seconds=10)) == 1
     async with db.session() as s:
         # Coming back to the line keeps the place first taken.
         await hold_line.join(s, "call-a", "billing", now=T0 + timedelta(seconds=30))

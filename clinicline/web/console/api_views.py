@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from clinicline.web.console.guards import (
@@ -15,6 +13,7 @@ from clinicline.web.console.guards import (
     signed_in,
 )
 from integrations.errors import NotFound
+from integrations.services import calls
 from integrations.services.audit import record_access
 from integrations.services.call_report import call_report
 
@@ -40,14 +39,6 @@ async def context(request: web.Request) -> web.Response:
     return web.json_response(payload, headers=NO_STORE)
 
 
-def _was_sent_to(report: dict[str, Any], agent_id: int) -> bool:
-    """The call record shows a transfer offered to this agent (survives a restart)."""
-    return any(
-        e["kind"].startswith("transfer_") and e["data"].get("agent_id") == agent_id
-        for e in report["events"]
-    )
-
-
 @requires()
 async def call_record(request: web.Request) -> web.Response:
     """GET /api/calls/{call_id}: supervisors, or the agent the call was transferred to."""
@@ -58,12 +49,8 @@ async def call_record(request: web.Request) -> web.Response:
             report = await call_report(s, call_id)
         except NotFound:
             return error(404, "no such call")
-        allowed = (
-            staff.is_supervisor
-            or staff.agent_id in console.coordinator.offered_to(call_id)
-            or _was_sent_to(report, staff.agent_id)
-        )
-        if not allowed:
+        offered, _ = await calls.offer_state(s, call_id)
+        if not staff.is_supervisor and staff.agent_id not in offered:
             return error(403, "this call was not sent to you")
         patient = report.get("patient") or {}
         await record_access(

@@ -83,8 +83,11 @@ async def wrap_up(request: web.Request) -> web.Response:
     notes = text_field(data, "notes", max_len=MAX_NOTES, required=False)
     if disposition not in calls.DISPOSITIONS:
         raise BadBody(400, f"disposition must be one of {sorted(calls.DISPOSITIONS)}")
-    if not staff.is_supervisor and staff.agent_id not in console.coordinator.offered_to(call_id):
-        return error(403, "this call was not sent to you")
+    if not staff.is_supervisor:
+        async with console.db.session() as s:
+            offered, _ = await calls.offer_state(s, call_id)
+        if staff.agent_id not in offered:
+            return error(403, "this call was not sent to you")
     now = datetime.now(UTC)
     try:
         async with console.db.session() as s:
