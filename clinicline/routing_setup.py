@@ -40,4 +40,6 @@ def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferC
         )
     # On PostgreSQL, consoles open on other app processes get their messages over the bus.
     hub = WebSocketHub(db, ConsoleBus.for_store(db))
-    return hub, TransferCoordinator(db, hub, hours=hours, webhooks=webhooks)
+    coordinator = TransferCoordinator(db, hub, hours=hours, webhooks=webhooks)
+    hub.on_answer = coordinator.answer_from_elsewhere
+    return hub, coordinator

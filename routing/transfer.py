@@ -345,6 +345,19 @@ class TransferCoordinator:
             await listener("replanned", nxt)
         return nxt
 
+    async def answer_from_elsewhere(self, call_id: str, agent_id: int, answer: str) -> None:
+        """An Accept or Decline the agent gave on another app process's console: acted on
+        here if this process holds that transfer and it still waits for her, else ignored."""
+        if call_id not in self._pending:
+            return
+        try:
+            if answer == "accepted":
+                await self.accept(call_id, agent_id)
+            elif answer == "declined":
+                await self.decline(call_id, agent_id)
+        except UnknownTransfer:
+            log.info("console answer arrived for an offer that had moved on")
+
     async def aclose(self) -> None:
         """Wait for webhook deliveries still in flight (call on shutdown)."""
         if self._background:

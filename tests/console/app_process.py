@@ -26,6 +26,7 @@ async def serve(url: str, schema: str | None) -> None:
     hub = WebSocketHub(db, ConsoleBus.for_store(db))
     await hub.start()
     coordinator = TransferCoordinator(db, hub, hours=BusinessHours.default())
+    hub.on_answer = coordinator.answer_from_elsewhere
     app = guarded_app(trusted_proxies=("127.0.0.1",))
     setup_console(app, db, hub, coordinator)
     runner = web.AppRunner(app)

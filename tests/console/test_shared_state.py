@@ -27,7 +27,7 @@ from integrations.services.audit import audit_trail
 from integrations.store.models import ConsoleMessage
 from routing.cti import TranscriptLine
 from routing.hours import BusinessHours
-from routing.transfer import TransferCoordinator
+from routing.transfer import TransferCoordinator, TransferPlan
 from tests.console.conftest import Server
 from tests.console.test_console_api import planned_call
 from tests.demo_store import DATA_KEY, MONDAY, OPEN_NOW
@@ -112,6 +112,7 @@ async def pg_server(tmp_path: Path) -> AsyncIterator[Server]:
         coordinator = TransferCoordinator(
             db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
         )
+        hub.on_answer = coordinator.answer_from_elsewhere
         app = guarded_app(trusted_proxies=("127.0.0.1",))
         setup_console(app, db, hub, coordinator)
         runner = web.AppRunner(app)
@@ -150,3 +151,27 @@ async def test_a_screen_pop_reaches_a_console_open_on_another_app_process(
         stored = (await s.scalars(select(ConsoleMessage.message_enc))).all()
     assert any(a.action == "screen_pop" and a.actor == "nurse2" for a in trail)
     assert stored and all(b"Maria" not in m for m in stored)  # PHI only encrypted
+
+
+async def test_accept_on_another_processs_console_reaches_the_transfer(pg_server: Server) -> None:
+    server = pg_server
+    answers: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+
+    async def listener(kind: str, plan: TransferPlan) -> None:
+        await answers.put((kind, plan.call_id))
+
+    server.coordinator.add_listener(listener)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with other_app_process(server) as other, browser_at(other, jar) as there:
+        await sign_in(there, "nurse1")  # not offered anything: refused
+        async with there.post("/console/calls/call-taken/accept") as response:
+            assert response.status == 409
+        await sign_in(there, "nurse2")
+        async with there.ws_connect("/console/ws", headers={"Origin": other}) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "hello"
+            await planned_call(server, "call-taken")
+            assert (await ws.receive_json(timeout=10))["type"] == "offer"
+            async with there.post("/console/calls/call-taken/accept") as response:
+                assert response.status == 202
+                assert (await response.json())["forwarded"] is True
+            assert await asyncio.wait_for(answers.get(), 10) == ("accepted", "call-taken")

@@ -65,6 +65,17 @@ async def _answer_offer(request: web.Request, answer: str) -> web.Response:
     console, staff = console_of(request), signed_in(request)
     call_id = call_id_param(request)
     coordinator = console.coordinator
+    if coordinator.pending(call_id) is None:
+        # Another process holds this transfer (the agent's console is served here): if the
+        # call's record says the offer still waits for her, her answer goes to it.
+        async with console.db.session() as s:
+            _, waiting_for = await calls.offer_state(s, call_id)
+        if waiting_for == staff.agent_id and await console.hub.forward_answer(
+            staff.agent_id, call_id, answer
+        ):
+            body = {"call_id": call_id, "state": answer, "forwarded": True}
+            return web.json_response(body, status=202, headers=NO_STORE)
+        return error(409, "this call is no longer offered to you")
     act = coordinator.accept if answer == "accepted" else coordinator.decline
     try:
         await act(call_id, staff.agent_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -34,12 +35,24 @@ class WebSocketHub:
     def __init__(self, db: Database, bus: ConsoleBus | None = None) -> None:
         self.db = db
         self.bus = bus
+        # Routing's handler for answers given on another process's console (set by whoever
+        # builds the coordinator).
+        self.on_answer: Callable[[str, int, str], Awaitable[None]] | None = None
         self._sockets: dict[int, dict[web.WebSocketResponse, str]] = defaultdict(dict)
         self._registered: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
         # Per live call, forgotten when the call ends for the agent: whose patient it is
         # (for the audit rows of later messages), and whose screens got its transcript.
         self._transcript_audited: set[tuple[int, str]] = set()
         self._patients: dict[str, int | None] = {}
+
+    async def forward_answer(self, agent_id: int, call_id: str, answer: str) -> bool:
+        """An agent's Accept or Decline for a call another process routes: sent over the bus
+        to whichever process holds the transfer. False when there is no bus."""
+        if self.bus is None:
+            return False
+        body = {"type": "routing_answer", "call_id": call_id, "answer": answer}
+        await self.bus.publish(agent_id, body)
+        return True
 
     async def start(self) -> None:
         """Start receiving other app processes' messages (when there is a bus)."""
@@ -77,6 +90,10 @@ class WebSocketHub:
     async def deliver(self, agent_id: int, message: dict[str, Any]) -> bool:
         """Hand `message` to the sockets this process holds for the agent, and audit the
         views of PHI it made. The bus calls this with other processes' messages."""
+        if message.get("type") == "routing_answer":  # for routing, never for a screen
+            if self.on_answer is not None:
+                await self.on_answer(str(message["call_id"]), agent_id, str(message["answer"]))
+            return False
         received: list[str] = []
         for ws, username in list(self._sockets.get(agent_id, {}).items()):
             try:
