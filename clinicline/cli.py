@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clinicline.config import Config, load_config
-from clinicline.errors import ClinicLineError
+from clinicline.errors import ClinicLineError, ConfigError
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sip: bool = False, http: bool = False) -> None:
@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--rasa-port", type=int, help="port of the supervised Rasa server")
     serve.add_argument(
         "--no-rasa", action="store_true", help="do not start Rasa (keypad menu only)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="voice workers (default 1: one process). N > 1: Kamailio on the SIP address in "
+        "front of N workers on the next ports, sharing a PostgreSQL store (--db postgresql://…)",
     )
     serve.add_argument(
         "--dialog",
@@ -263,6 +270,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
+        if args.workers > 1:
+            from clinicline.cluster import Cluster, passthrough_args
+
+            cluster = Cluster(
+                _config(args), args.workers, dialog=args.dialog,
+                passthrough=passthrough_args(args),
+            )  # fmt: skip
+            return asyncio.run(cluster.run())
+        if args.workers < 1:
+            raise ConfigError("--workers must be at least 1")
         from clinicline.server import serve
 
         return asyncio.run(serve(_config(args), dialog=args.dialog))

@@ -81,7 +81,8 @@ class DialogsSupervisor:
             model,
             port=self.config.rasa_port,
             action_url=self.actions.url,
-            run_dir=self.config.data_dir / "rasa",
+            # One folder per Rasa port: several workers on one machine each run their own.
+            run_dir=self.config.data_dir / "rasa" / f"port-{self.config.rasa_port}",
             api_token=self.token,
             action_token=self.actions.token,
         )

@@ -1,0 +1,239 @@
+"""`clinicline serve --workers N`: Kamailio in front of N voice workers on one machine.
+
+Each worker is a whole `clinicline serve` process (one pjsua2 endpoint, ≤ 4 calls, its own
+web app and Rasa server) on its own ports; they share the store, which must be PostgreSQL:
+reservations, sessions, tokens, the hold line and console messages live there, so any worker's
+console serves any agent and any worker may route to any nurse. Kamailio, with the project's
+own config (`deploy/kamailio/clinicline.cfg`), listens on the clinic's SIP address and spreads
+callers over the workers. This process supervises them all: a worker that dies is started again
+(Kamailio's OPTIONS probes take it out of rotation within ~2 s and back when it answers), and
+SIGINT/SIGTERM stops everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from clinicline.config import PROJECT_ROOT, Config, HostPort
+from clinicline.errors import ConfigError, StartupError
+
+KAMAILIO = Path("/usr/sbin/kamailio")
+TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"
+CALL_SLOTS = 4  # the pjsua2 wheel's cap per process (ARCHITECTURE.md)
+RESTART_DELAY = 1.0
+STOP_GRACE = 30.0
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerPorts:
+    index: int
+    sip: HostPort
+    http: HostPort
+    rasa_port: int
+
+
+def worker_ports(config: Config, workers: int) -> list[WorkerPorts]:
+    """Kamailio takes the configured SIP address; worker i takes the SIP port after it plus
+    i, the configured web port plus i and the Rasa port plus i."""
+    return [
+        WorkerPorts(
+            i,
+            HostPort(config.sip.host, config.sip.port + 1 + i),
+            HostPort(config.http.host, config.http.port + i),
+            config.rasa_port + i,
+        )
+        for i in range(workers)
+    ]
+
+
+def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dialog: str) -> Path:
+    """Write the Kamailio config and dispatcher list for these workers; the config's path."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    reserve = config.sip_transfer_reserve if dialog == "clinic" else 0
+    maxload = max(1, CALL_SLOTS - reserve)
+    listing = folder / "dispatcher.list"
+    listing.write_text(
+        "".join(f"1 sip:{w.sip} 0 0 duid=w{w.index};maxload={maxload}\n" for w in ports)
+    )
+    trusted = [_subnet_test(source) for source in config.sip_trusted_sources]
+    fields = {
+        "LISTEN": str(config.sip),
+        "CTL_SOCKET": str(folder / "kamailio.ctl"),
+        "DISPATCHER_LIST": str(listing),
+        "MAXLOAD": str(maxload),
+        "HASH_EXPIRE": str(int(config.max_call_seconds) + 120),
+        # pike counts requests per address per 2 s: the per-source INVITE burst, doubled
+        # for the ACKs and BYEs of the same calls.
+        "PIKE_DENSITY": str(max(10, 2 * config.sip_invite_burst)),
+        "TRUSTED_TEST": " || ".join(trusted) if trusted else "0",
+    }
+    text = TEMPLATE.read_text()
+    for name, value in fields.items():
+        text = text.replace(f"@@{name}@@", value)
+    rendered = folder / "kamailio.cfg"
+    rendered.write_text(text)
+    return rendered
+
+
+def _subnet_test(source: str) -> str:
+    network = ipaddress.ip_network(source, strict=False)  # checked by Config already
+    return f'is_in_subnet("$si", "{network}")'
+
+
+def _udp_port_taken(address: HostPort) -> bool:
+    """A second Kamailio on a port in use starts without error and steals traffic: look first."""
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address.host, address.port))
+        except OSError:
+            return True
+    return False
+
+
+class Cluster:
+    """Kamailio and N worker processes, started, watched and stopped together."""
+
+    def __init__(
+        self, config: Config, workers: int, *, dialog: str, passthrough: list[str]
+    ) -> None:
+        if workers < 2:
+            raise ConfigError("a cluster has at least 2 workers (--workers 1 runs one server)")
+        if not config.db.startswith("postgresql"):
+            raise ConfigError(
+                "several workers share their state through PostgreSQL: pass "
+                "--db postgresql://user:password@host/name (and CLINICLINE_DATA_KEY)"
+            )
+        if not os.environ.get("CLINICLINE_DATA_KEY"):
+            raise ConfigError("several workers need one data key: set CLINICLINE_DATA_KEY")
+        if not KAMAILIO.exists():
+            raise StartupError(f"{KAMAILIO} is missing: run `make run` once to install it")
+        self.config = config
+        self.dialog = dialog
+        self.passthrough = passthrough
+        self.ports = worker_ports(config, workers)
+        self.folder = config.data_dir / "kamailio"
+        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._kamailio: asyncio.subprocess.Process | None = None
+        self._stopping = asyncio.Event()
+        self.restarts = [0] * workers
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        if _udp_port_taken(self.config.sip):
+            raise StartupError(f"UDP {self.config.sip} is in use: is another front running?")
+        config_path = render_kamailio(self.config, self.ports, self.folder, self.dialog)
+        try:
+            await self._start_kamailio(config_path)
+            watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
+            print(
+                f"clinicline cluster: sip:clinic@{self.config.sip} (Kamailio) over "
+                f"{len(self.ports)} workers; consoles at "
+                + ", ".join(f"http://{w.http}" for w in self.ports),
+                flush=True,
+            )
+            await self._stopping.wait()
+            log.info("stopping the cluster")
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+        finally:
+            await self._stop_all()
+        return 0
+
+    async def _start_kamailio(self, config_path: Path) -> None:
+        pid_file = self.folder / "kamailio.pid"
+        check = await asyncio.create_subprocess_exec(
+            str(KAMAILIO), "-c", "-f", str(config_path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await check.communicate()
+        if check.returncode != 0:
+            raise StartupError(f"Kamailio refused its config: {out.decode()[-1500:]}")
+        log_file = (self.folder / "kamailio.log").open("ab")
+        self._kamailio = await asyncio.create_subprocess_exec(
+            str(KAMAILIO), "-DD", "-E", "-f", str(config_path), "-P", str(pid_file),
+            "-m", "64", "-M", "8", stdout=log_file, stderr=log_file,
+        )  # fmt: skip
+        log_file.close()
+        for _ in range(50):  # until it has bound the clinic's address
+            if _udp_port_taken(self.config.sip) or self._kamailio.returncode is not None:
+                break
+            await asyncio.sleep(0.1)
+        if self._kamailio.returncode is not None or not _udp_port_taken(self.config.sip):
+            raise StartupError(f"Kamailio did not start; see {self.folder / 'kamailio.log'}")
+
+    def _worker_command(self, ports: WorkerPorts) -> list[str]:
+        return [
+            sys.executable, "-m", "clinicline.cli", "serve", "--workers", "1",
+            "--sip", str(ports.sip), "--http", str(ports.http),
+            "--rasa-port", str(ports.rasa_port), "--dialog", self.dialog,
+            "--db", self.config.db, *self.passthrough,
+        ]  # fmt: skip
+
+    def _worker_env(self) -> dict[str, str]:
+        # Every INVITE now comes from Kamailio's address: the per-source bound would starve
+        # them all, so the front is trusted and pike guards the door instead.
+        trusted = dict.fromkeys([*self.config.sip_trusted_sources, self.config.sip.host])
+        return {**os.environ, "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted)}
+
+    async def _keep_running(self, ports: WorkerPorts) -> None:
+        """Run worker `ports.index`, and again whenever it exits, until the cluster stops."""
+        while not self._stopping.is_set():
+            proc = await asyncio.create_subprocess_exec(
+                *self._worker_command(ports), env=self._worker_env(), cwd=PROJECT_ROOT
+            )
+            self._procs[ports.index] = proc
+            code = await proc.wait()
+            if self._stopping.is_set():
+                return
+            self.restarts[ports.index] += 1
+            log.warning(
+                "worker %d exited with %s; starting it again (restart %d)",
+                ports.index, code, self.restarts[ports.index],
+            )  # fmt: skip
+            await asyncio.sleep(RESTART_DELAY)
+
+    async def _stop_all(self) -> None:
+        running = [p for p in self._procs.values() if p.returncode is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_GRACE)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if self._kamailio is not None and self._kamailio.returncode is None:
+            self._kamailio.terminate()
+            try:
+                await asyncio.wait_for(self._kamailio.wait(), 10)
+            except TimeoutError:
+                self._kamailio.kill()
+                await self._kamailio.wait()
+
+
+def passthrough_args(args: object) -> list[str]:
+    """The `serve` flags every worker gets as given (ports and the store are set per worker)."""
+    out: list[str] = []
+    config_file = getattr(args, "config", None)
+    if config_file is not None:
+        out += ["--config", str(config_file)]
+    for flag, name in (("--asr-engine", "asr_engine"), ("--vosk-model-dir", "vosk_model_dir")):
+        value = getattr(args, name, None)
+        if value is not None:
+            out += [flag, str(value)]
+    if getattr(args, "no_rasa", False):
+        out.append("--no-rasa")
+    return out

@@ -1,0 +1,190 @@
+"""`clinicline serve --workers 2`: Kamailio in front of two real workers on one PostgreSQL
+store; calls spread over both, and a worker SIGKILLed mid-run costs no new caller."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from clinicline.harness import ROOT, free_port
+from tests.integrations.conftest import PG_URL
+
+CLI = [sys.executable, "-m", "clinicline.cli"]
+PJSIP_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} ")
+STARTUP_SECONDS = 240
+
+
+@dataclass
+class Cluster:
+    sip_port: int
+    http_ports: list[int]
+    db_url: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def health(self, worker: int) -> dict[str, Any] | None:
+        try:
+            url = f"http://127.0.0.1:{self.http_ports[worker]}/health"
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return json.loads(response.read())
+        except OSError:
+            return None
+
+    def worker_pid(self, worker: int) -> int:
+        """The pid of the worker serving SIP on the port after Kamailio's, plus `worker`."""
+        out = subprocess.run(
+            ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.process.pid)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        marker = f"--sip 127.0.0.1:{self.sip_port + 1 + worker} "
+        found = [int(line.split()[0]) for line in out.splitlines() if marker in line]
+        assert len(found) == 1, out
+        return found[0]
+
+    def call(self, *args: str, timeout: float = 90) -> dict[str, Any]:
+        done = subprocess.run(
+            [*CLI, "call", "--to", f"sip:clinic@127.0.0.1:{self.sip_port}", "--no-transcribe",
+             "--db", self.db_url, *args],
+            capture_output=True, text=True, cwd=ROOT, env=self.env, timeout=timeout, check=False,
+        )  # fmt: skip
+        # pjsip's own log lines (they start with a time of day) share stdout with the JSON.
+        body = [line for line in done.stdout.splitlines() if not PJSIP_LINE.match(line)]
+        start = next((i for i, line in enumerate(body) if line.startswith("{")), None)
+        assert start is not None, done.stderr[-2000:]
+        return json.loads("\n".join(body[start:]))
+
+
+def _three_free_udp_ports() -> int:
+    """A port P with P+1 and P+2 free too (Kamailio and two workers)."""
+    for _ in range(50):
+        base = free_port(socket.SOCK_DGRAM)
+        try:
+            for offset in (1, 2):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no three consecutive free UDP ports")
+
+
+def _two_free_tcp_ports() -> int:
+    for _ in range(50):
+        base = free_port()
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind(("127.0.0.1", base + 1))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError("no two consecutive free TCP ports")
+
+
+async def _database(action: str, name: str) -> None:
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'{action} DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    name = f"clinicline_cluster_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_database("CREATE", name))
+    except OSError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    db_url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    work = tmp_path_factory.mktemp("cluster")
+    env = {
+        **os.environ,
+        "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
+        "CLINICLINE_DATA_DIR": str(work / "data"),
+    }
+    seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    sip, http = _three_free_udp_ports(), _two_free_tcp_ports()
+    log = work / "cluster.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--workers", "2", "--no-rasa", "--sip", f"127.0.0.1:{sip}",
+             "--http", f"127.0.0.1:{http}", "--db", db_url],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    running = Cluster(sip, [http, http + 1], db_url, env, process, log)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not all((running.health(i) or {}).get("status") == "ready" for i in (0, 1)):
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        asyncio.run(_database("DROP", name))
+
+
+def test_calls_through_kamailio_spread_over_both_workers(cluster: Cluster) -> None:
+    with subprocess.Popen(
+        [*CLI, "call", "--to", f"sip:clinic@127.0.0.1:{cluster.sip_port}", "--no-transcribe",
+         "--hangup-after", "12", "--db", cluster.db_url],
+        cwd=ROOT, env=cluster.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) as first:  # fmt: skip
+        second = cluster.call("--hangup-after", "8")
+        assert second["connected"] and second["status"] == 200
+        first.wait(60)
+    answered = [(cluster.health(i) or {})["components"]["workers"]["calls_answered"]
+                for i in (0, 1)]  # fmt: skip
+    # Call-load dispatch: the second caller went to the worker that had none.
+    assert all(n >= 1 for n in answered), answered
+
+
+def test_a_killed_worker_costs_no_new_caller_and_comes_back(cluster: Cluster) -> None:
+    victim = cluster.worker_pid(1)
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.monotonic()
+    for _ in range(3):  # new callers at once, while Kamailio has yet to notice
+        record = cluster.call("--hangup-after", "3")
+        assert record["connected"] and record["status"] == 200, record
+    assert time.monotonic() - killed_at < 60
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while (cluster.health(1) or {}).get("status") != "ready":
+        assert time.monotonic() < deadline, cluster.log.read_text()[-3000:]
+        time.sleep(1)
+    assert cluster.worker_pid(1) != victim
+    assert "worker 1 exited with -9; starting it again" in cluster.log.read_text()
+
+
+def test_several_workers_need_postgresql(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "--workers", "2", "--db", f"sqlite:///{tmp_path}/clinic.db"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "PostgreSQL" in done.stderr and "Traceback" not in done.stderr
