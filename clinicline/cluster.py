@@ -13,6 +13,7 @@ SIGINT/SIGTERM stops everything.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -20,10 +21,13 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
+from integrations.services import calls
+from integrations.store import Database
 
 KAMAILIO = Path("/usr/sbin/kamailio")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"
@@ -124,6 +128,7 @@ class Cluster:
         self.folder = config.data_dir / "kamailio"
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._kamailio: asyncio.subprocess.Process | None = None
+        self._db: Database | None = None
         self._stopping = asyncio.Event()
         self.restarts = [0] * workers
 
@@ -134,6 +139,12 @@ class Cluster:
         if _udp_port_taken(self.config.sip):
             raise StartupError(f"UDP {self.config.sip} is in use: is another front running?")
         config_path = render_kamailio(self.config, self.ports, self.folder, self.dialog)
+        try:
+            # Migrated once here: workers starting together must not race to do it.
+            self._db = await Database.connect(self.config.db)
+            await self._db.migrate()
+        except Exception as exc:
+            raise StartupError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
         try:
             await self._start_kamailio(config_path)
             watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
@@ -203,7 +214,22 @@ class Cluster:
                 "worker %d exited with %s; starting it again (restart %d)",
                 ports.index, code, self.restarts[ports.index],
             )  # fmt: skip
+            await self._close_lost_calls(ports)
             await asyncio.sleep(RESTART_DELAY)
+
+    async def _close_lost_calls(self, ports: WorkerPorts) -> None:
+        """The calls the dead worker held are closed now, each with a callback task."""
+        if self._db is None:
+            return
+        name = dataclasses.replace(self.config, sip=ports.sip).worker_name
+        try:
+            async with self._db.session() as s:
+                lost = await calls.close_lost_calls(s, name, ended=datetime.now(UTC))
+        except Exception:  # noqa: BLE001 - the restarted worker closes them itself
+            log.exception("could not close the calls worker %d lost", ports.index)
+            return
+        if lost:
+            log.warning("worker %d lost %d call(s): closed, callbacks left", ports.index, len(lost))
 
     async def _stop_all(self) -> None:
         running = [p for p in self._procs.values() if p.returncode is None]
@@ -215,6 +241,8 @@ class Cluster:
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
+        if self._db is not None:
+            await self._db.dispose()
         if self._kamailio is not None and self._kamailio.returncode is None:
             self._kamailio.terminate()
             try:

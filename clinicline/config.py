@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,6 +143,13 @@ class Config:
                 raise ConfigError(
                     f"setting trusted_proxies: {proxy!r} is not an address or network"
                 ) from exc
+
+
+    @property
+    def worker_name(self) -> str:
+        """This voice worker's name on its call records: host and SIP address, unique on a
+        site, the same across its restarts (so a restarted worker closes what it lost)."""
+        return f"{socket.gethostname()[:40]}/{self.sip}"
 
 
 _ENV_PREFIX = "CLINICLINE_"

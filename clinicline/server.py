@@ -15,7 +15,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -37,6 +37,7 @@ from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
+from integrations.services import calls
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from routing.cti import TranscriptLine
@@ -111,7 +112,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             f"cannot open the store at its configured URL: {type(exc).__name__}: {exc}"
         ) from exc
     health.set("store", State.UP, services.db.backend)
-    services.recorder = StoreRecorder(services.db)
+    await _close_calls_lost_by_an_earlier_run(services.db, config.worker_name)
+    services.recorder = StoreRecorder(services.db, worker=config.worker_name)
     services.recorder.start()
     action_runner: web.AppRunner | None = None
     if dialog == "clinic" and config.rasa_enabled:
@@ -194,6 +196,15 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.db is not None:
             await services.db.dispose()
     return 0
+
+
+async def _close_calls_lost_by_an_earlier_run(db: Database, worker: str) -> None:
+    """Calls this worker held when it last died are closed now (the supervisor may have done
+    it already), each with a callback task: nothing the caller asked for is lost silently."""
+    async with db.session() as s:
+        lost = await calls.close_lost_calls(s, worker, ended=datetime.now(UTC))
+    if lost:
+        log.warning("closed %d call(s) this worker lost when it last stopped", len(lost))
 
 
 def _admission_policy(config: Config, dialog: str) -> AdmissionPolicy:

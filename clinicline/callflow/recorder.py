@@ -33,8 +33,9 @@ TurnListener = Callable[[str, str, str, datetime], Awaitable[None]]
 class StoreRecorder:
     """The `CallRecorder` of the product: turns and events into the call record."""
 
-    def __init__(self, db: Database, max_wait: float = 120.0) -> None:
+    def __init__(self, db: Database, max_wait: float = 120.0, *, worker: str | None = None) -> None:
         self.db = db
+        self.worker = worker  # named on each call record: its calls are closed if it dies
         self.max_wait = max_wait
         self._queue: asyncio.Queue[tuple[str, Write]] = asyncio.Queue()
         self._opened: set[str] = set()
@@ -105,8 +106,9 @@ class StoreRecorder:
         self.submit(
             call.call_id,
             lambda s: call_records.open_call(
-                s, call_id=call.call_id, caller_number=call.caller_number, started=call.started
-            ),
+                s, call_id=call.call_id, caller_number=call.caller_number, started=call.started,
+                worker=self.worker,
+            ),  # fmt: skip
         )
 
     async def turn(

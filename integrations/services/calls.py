@@ -34,6 +34,7 @@ DISPOSITIONS = frozenset(
         "abandoned",
         "caller_hung_up",
         "transfer_failed",
+        "worker_lost",
     }
 )
 TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})
@@ -60,6 +61,7 @@ __all__ = [
     "add_turn",
     "call_report",
     "close_call",
+    "close_lost_calls",
     "last_call_id",
     "load_recording",
     "open_call",
@@ -84,15 +86,50 @@ def _check_disposition(disposition: str | None) -> None:
 
 
 async def open_call(
-    s: AsyncSession, *, call_id: str, caller_number: str | None, started: datetime
+    s: AsyncSession,
+    *,
+    call_id: str,
+    caller_number: str | None,
+    started: datetime,
+    worker: str | None = None,
 ) -> None:
-    """Start the record of a call; opening the same call id again changes nothing."""
+    """Start the record of a call (held by `worker`); opening it again changes nothing."""
     async with atomic(s):
         if await s.get(Call, call_id) is not None:
             return
         # Keep the raw caller ID when it is not a dialable number (anonymous, SIP name).
         number = normalise_phone(caller_number) or caller_number
-        s.add(Call(id=call_id, caller_number=number, started=started))
+        s.add(Call(id=call_id, caller_number=number, started=started, worker=worker))
+
+
+async def close_lost_calls(s: AsyncSession, worker: str, *, ended: datetime) -> list[str]:
+    """The worker died (or restarted) with calls open: close each as `worker_lost`, and leave
+    a callback task for each caller, an urgent nurse callback where a red flag had fired.
+    Returns the call ids closed; run by whoever notices (the supervisor, the worker itself
+    when it starts again), and harmless to run twice."""
+    async with atomic(s):
+        lost = list(
+            await s.scalars(select(Call).where(Call.worker == worker, Call.ended.is_(None)))
+        )
+        for call in lost:
+            call.ended = ended
+            call.disposition = "worker_lost"
+            s.add(CallEvent(call_id=call.id, kind="worker_lost",
+                            data_enc=cipher_of(s).encrypt_json({"worker": worker})))
+            flagged = call.triage_level != "none" or bool(call.flags)
+            stage_task(
+                s,
+                kind="nurse_callback" if flagged else "callback",
+                queue="nurse" if flagged else (call.transfer_queue or "front_desk"),
+                patient_id=call.verified_patient_id,
+                call_id=call.id,
+                note=(
+                    "URGENT: red-flag caller cut off (the line's worker failed). Call back now."
+                    if flagged
+                    else "Caller cut off (the line's worker failed): call back."
+                ),
+            )  # fmt: skip
+        return [call.id for call in lost]
 
 
 async def add_turn(

@@ -336,6 +336,8 @@ class Call(Base):
     screen_pop_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     disposition: Mapped[str | None] = mapped_column(String(40))
     recording_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The voice worker holding the call's legs: if it dies, whoever notices closes its calls.
+    worker: Mapped[str | None] = mapped_column(String(80), index=True)
 
 
 class CallTurn(Base):

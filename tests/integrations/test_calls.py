@@ -166,3 +166,28 @@ async def test_offer_state_reads_who_was_offered_and_who_is_awaited_from_the_rec
     assert await event("transfer_escalated", agent_id=9, in_place=True) == (frozenset({7, 9}), 9)
     assert await event("transfer_answered", agent_id=9) == (frozenset({7, 9}), None)
     assert await event("transfer_offered", agent_id=None) == (frozenset({7, 9}), None)  # on call
+
+
+async def test_the_calls_a_dead_worker_held_are_closed_with_callbacks(db: Database) -> None:
+    async with db.session() as s:
+        for call_id, worker in (("c-lost", "w1"), ("c-flagged", "w1"), ("c-other", "w2")):
+            await calls.open_call(s, call_id=call_id, caller_number=None, started=T0,
+                                  worker=worker)  # fmt: skip
+        await calls.set_fields(s, "c-flagged", triage_level="emergent", flags=["chest_pain"])
+        await calls.open_call(s, call_id="c-done", caller_number=None, started=T0, worker="w1")
+        await calls.close_call(s, call_id="c-done", ended=T0, disposition="info_given")
+    later = T0 + timedelta(minutes=3)
+    async with db.session() as s:
+        assert sorted(await calls.close_lost_calls(s, "w1", ended=later)) == [
+            "c-flagged", "c-lost"
+        ]
+        assert await calls.close_lost_calls(s, "w1", ended=later) == []  # twice is harmless
+        lost = await calls.call_report(s, "c-lost")
+        flagged = await calls.call_report(s, "c-flagged")
+        untouched = await calls.call_report(s, "c-other")
+        done = await calls.call_report(s, "c-done")
+    assert lost["disposition"] == "worker_lost" and lost["ended"] is not None
+    assert [(t["kind"], t["queue"]) for t in lost["tasks"]] == [("callback", "front_desk")]
+    assert [(t["kind"], t["queue"]) for t in flagged["tasks"]] == [("nurse_callback", "nurse")]
+    assert untouched["ended"] is None and untouched["tasks"] == []
+    assert done["disposition"] == "info_given" and done["tasks"] == []

@@ -1,6 +1,6 @@
 """Routing and console state every process shares, which each lived in one process's memory
 before: agent reservations and idle times, console sessions, context tokens, messages for
-consoles open on other app processes, and the hold line.
+consoles open on other app processes, the hold line, and which worker holds each call.
 
 Revision ID: 0005
 Revises: 0004
@@ -23,6 +23,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("agents") as batch_op:
         batch_op.add_column(sa.Column("idle_since", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("calls") as batch_op:
+        batch_op.add_column(sa.Column("worker", sa.String(length=80), nullable=True))
+        batch_op.create_index(batch_op.f("ix_calls_worker"), ["worker"])
     op.create_table(
         "agent_reservations",
         sa.Column("agent_id", sa.Integer(), nullable=False),
@@ -99,5 +102,8 @@ def downgrade() -> None:
     op.drop_table("console_sessions")
     op.drop_index(op.f("ix_agent_reservations_call_id"), table_name="agent_reservations")
     op.drop_table("agent_reservations")
+    with op.batch_alter_table("calls") as batch_op:
+        batch_op.drop_index(batch_op.f("ix_calls_worker"))
+        batch_op.drop_column("worker")
     with op.batch_alter_table("agents") as batch_op:
         batch_op.drop_column("idle_since")
