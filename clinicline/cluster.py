@@ -63,17 +63,19 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
     """Write the Kamailio config and dispatcher list for these workers; the config's path."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     reserve = config.sip_transfer_reserve if dialog == "clinic" else 0
-    maxload = max(1, CALL_SLOTS - reserve)
+    callers = max(1, CALL_SLOTS - reserve)
     listing = folder / "dispatcher.list"
-    listing.write_text(
-        "".join(f"1 sip:{w.sip} 0 0 duid=w{w.index};maxload={maxload}\n" for w in ports)
-    )
+    # maxload=0: Kamailio's count ranks the workers but never refuses on its own. It counts
+    # a call until a BYE passes through, so calls whose ACK or BYE never came (a flood pike
+    # cut off) would hold "load" for the hash's expiry and shut out real callers; each
+    # worker's own front door knows its free slots and answers 486, which fails over.
+    listing.write_text("".join(f"1 sip:{w.sip} 0 0 duid=w{w.index};maxload=0\n" for w in ports))
     trusted = [_subnet_test(source) for source in config.sip_trusted_sources]
     fields = {
         "LISTEN": str(config.sip),
         "CTL_SOCKET": str(folder / "kamailio.ctl"),
         "DISPATCHER_LIST": str(listing),
-        "MAXLOAD": str(maxload),
+        "CALLERS": str(callers),
         "HASH_EXPIRE": str(int(config.max_call_seconds) + 120),
         # pike counts requests per address per 2 s: the per-source INVITE burst, doubled
         # for the ACKs and BYEs of the same calls.

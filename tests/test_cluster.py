@@ -213,6 +213,68 @@ def test_a_killed_worker_costs_no_new_caller_closes_its_call_and_comes_back(
     assert f"worker {victim_index} exited with -9; starting it again" in log
 
 
+def _torture_messages(port: int) -> list[bytes]:
+    """Malformed requests in the spirit of RFC 4475 (our own, one per kind of damage)."""
+    head = f"sip:clinic@127.0.0.1:{port}"
+    via = "Via: SIP/2.0/UDP 127.0.0.9:5999;branch=z9hG4bK-torture"
+    common = f"From: <sip:t@127.0.0.9>;tag=1\r\nTo: <{head}>\r\nCall-ID: torture-{{n}}\r\n"
+    bodies = [
+        b"\x00\xff" * 300,  # not text at all
+        f"INVITE {head} SIP/2.0\r\n\r\n",  # no headers
+        f"INVITE {head} SIP/7.0\r\n{via}\r\n{common}CSeq: 1 INVITE\r\n\r\n",  # version
+        f"INVITE {head} SIP/2.0\r\n{via}\r\n{common}CSeq: 99999999999999999999 INVITE\r\n"
+        "Max-Forwards: -1\r\n\r\n",  # numbers out of range
+        f"INVITE {head} SIP/2.0\r\n{via}\r\n{common}CSeq: 1 INVITE\r\nContent-Length: 5000"
+        "\r\nContent-Length: 3\r\n\r\nv=0",  # two lengths, both wrong
+        f"INVITE sip:{'a' * 6000}@127.0.0.1 SIP/2.0\r\n{via}\r\n{common}CSeq: 1 INVITE\r\n\r\n",
+        f"NEWMETHOD {head} SIP/2.0\r\n{via}\r\n{common}CSeq: 1 NEWMETHOD\r\n"
+        "Max-Forwards: 70\r\n\r\n",  # unknown method
+        f"INVITE <{head}> SIP/2.0\r\nVia: SIP/2.0/UDP [::1\r\n{common}CSeq: 1 INVITE\r\n\r\n",
+        f"INVITE {head} SIP/2.0\r\n{via}\r\n{common}CSeq: 1 BYE\r\n"
+        "Content-Type: application/sdp\r\nContent-Length: 10\r\n\r\n\x00\x01garbage",
+    ]
+    out = []
+    for n, body in enumerate(bodies):
+        out.append(body if isinstance(body, bytes) else body.replace("{n}", str(n)).encode())
+    return out
+
+
+def test_torture_and_a_flood_through_kamailio_leave_every_process_standing(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for message in _torture_messages(cluster.sip_port):
+            sock.sendto(message, ("127.0.0.1", cluster.sip_port))
+    # An INVITE flood from one address, with a real caller placed in the middle of it.
+    flood = subprocess.Popen(
+        ["sipp", f"127.0.0.1:{cluster.sip_port}", "-sn", "uac", "-s", "clinic",
+         "-r", "100", "-m", "800", "-i", "127.0.0.2", "-p", str(free_port(socket.SOCK_DGRAM)),
+         "-recv_timeout", "4000", "-timeout", "20", "-nostdin"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(2)
+        record = cluster.call("--hangup-after", "3")
+        assert record["connected"] and record["status"] == 200, record
+    finally:
+        flood.wait(60)
+    assert cluster.process.poll() is None
+    kamailio = subprocess.run(["pgrep", "-P", str(cluster.process.pid), "kamailio"],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+    assert kamailio.stdout.strip(), "Kamailio is gone"
+    for worker in (0, 1):
+        health = cluster.health(worker)
+        assert health is not None and health["status"] in ("ready", "degraded"), health
+    # pike dropped the flood at the front: the workers saw a small share of it.
+    answered = sum(
+        (cluster.health(i) or {})["components"]["workers"]["calls_answered"] for i in (0, 1)
+    )
+    assert answered < 400, answered
+    assert "pike: dropping requests from 127.0.0.2" in (
+        cluster.log.parent / "data" / "kamailio" / "kamailio.log"
+    ).read_text()
+
+
 def _active_calls(cluster: Cluster, worker: int) -> int | None:
     health = cluster.health(worker)
     return None if health is None else health["components"]["workers"]["active_calls"]
