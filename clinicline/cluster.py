@@ -13,6 +13,7 @@ SIGINT/SIGTERM stops everything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -133,6 +134,7 @@ class Cluster:
         self._db: Database | None = None
         self._stopping = asyncio.Event()
         self.restarts = [0] * workers
+        self.kamailio_restarts = 0
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -150,6 +152,7 @@ class Cluster:
         try:
             await self._start_kamailio(config_path)
             watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
+            watchers.append(asyncio.create_task(self._keep_kamailio(config_path)))
             print(
                 f"clinicline cluster: sip:clinic@{self.config.sip} (Kamailio) over "
                 f"{len(self.ports)} workers; consoles at "
@@ -178,6 +181,7 @@ class Cluster:
         self._kamailio = await asyncio.create_subprocess_exec(
             str(KAMAILIO), "-DD", "-E", "-f", str(config_path), "-P", str(pid_file),
             "-m", "64", "-M", "8", stdout=log_file, stderr=log_file,
+            start_new_session=True,  # its own group: its children go with it (_kill_kamailio)
         )  # fmt: skip
         log_file.close()
         for _ in range(50):  # until it has bound the clinic's address
@@ -186,6 +190,31 @@ class Cluster:
             await asyncio.sleep(0.1)
         if self._kamailio.returncode is not None or not _udp_port_taken(self.config.sip):
             raise StartupError(f"Kamailio did not start; see {self.folder / 'kamailio.log'}")
+
+    async def _keep_kamailio(self, config_path: Path) -> None:
+        """Start Kamailio again if it dies: calls in progress keep their audio (it flows
+        between caller and worker), and their BYEs route through the new one (Record-Route
+        needs no state); new callers wait only for the restart."""
+        while not self._stopping.is_set():
+            assert self._kamailio is not None
+            code = await self._kamailio.wait()
+            if self._stopping.is_set():
+                return
+            self.kamailio_restarts += 1
+            log.warning("Kamailio exited with %s; starting it again", code)
+            self._kill_kamailio_group()  # children of a killed Kamailio still hold its port
+            await asyncio.sleep(RESTART_DELAY)
+            try:
+                await self._start_kamailio(config_path)
+            except StartupError as exc:  # e.g. its port still held: try again shortly
+                log.error("Kamailio did not come back: %s", exc)
+                await asyncio.sleep(5)
+
+    def _kill_kamailio_group(self) -> None:
+        if self._kamailio is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._kamailio.pid, signal.SIGKILL)
 
     def _worker_command(self, ports: WorkerPorts) -> list[str]:
         return [
@@ -252,6 +281,7 @@ class Cluster:
             except TimeoutError:
                 self._kamailio.kill()
                 await self._kamailio.wait()
+        self._kill_kamailio_group()
 
 
 def passthrough_args(args: object) -> list[str]:
