@@ -232,12 +232,18 @@ class Cluster:
 
     async def _keep_running(self, ports: WorkerPorts) -> None:
         """Run worker `ports.index`, and again whenever it exits, until the cluster stops."""
+        delay = RESTART_DELAY
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
+            started = loop.time()
             proc = await asyncio.create_subprocess_exec(
                 *self._worker_command(ports), env=self._worker_env(), cwd=PROJECT_ROOT
             )
             self._procs[ports.index] = proc
             code = await proc.wait()
+            # A worker that cannot even start (a bad config, the store unreachable) is
+            # retried ever more slowly, up to a minute apart, not in a tight loop.
+            delay = RESTART_DELAY if loop.time() - started > 60 else min(delay * 2, 60.0)
             if self._stopping.is_set():
                 return
             self.restarts[ports.index] += 1
@@ -246,7 +252,7 @@ class Cluster:
                 ports.index, code, self.restarts[ports.index],
             )  # fmt: skip
             await self._close_lost_calls(ports)
-            await asyncio.sleep(RESTART_DELAY)
+            await asyncio.sleep(delay)
 
     async def _close_lost_calls(self, ports: WorkerPorts) -> None:
         """The calls the dead worker held are closed now, each with a callback task."""

@@ -80,6 +80,7 @@ class ConsoleBus:
                         raw.add_termination_listener(lambda _c, event=lost: event.set())
                         await raw.add_listener(self.channel, self._on_notify)
                         if not first:
+                            log.warning("console bus listening again; catching up")
                             self._spawn(self._catch_up(self._seen))
                         first = False
                         self._listening.set()
