@@ -25,11 +25,13 @@ from integrations.seed.demo import seed_demo
 from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.store.models import ConsoleMessage
-from routing.cti import TranscriptLine
+from routing.cti import CtiPayload, TranscriptLine
 from routing.hours import BusinessHours
+from routing.hub import ScreenPop
 from routing.transfer import TransferCoordinator, TransferPlan
 from tests.console.conftest import Server
 from tests.console.test_console_api import planned_call
+from tests.console.test_console_browser import emergent_request, open_call
 from tests.demo_store import DATA_KEY, MONDAY, OPEN_NOW
 from tests.integrations.conftest import fresh_database
 
@@ -175,3 +177,27 @@ async def test_accept_on_another_processs_console_reaches_the_transfer(pg_server
                 assert response.status == 202
                 assert (await response.json())["forwarded"] is True
             assert await asyncio.wait_for(answers.get(), 10) == ("accepted", "call-taken")
+
+
+async def test_routing_knows_the_card_is_up_on_another_process_before_it_rings(
+    pg_server: Server,
+) -> None:
+    """`offer` returns True only once a console showed the card: the worker rings her phone
+    after it, so the card is ahead of the ring wherever her console is open."""
+    server, nurse = pg_server, pg_server.agent_ids["nurse2"]
+    pop = ScreenPop("call-ahead", await _payload(server, "call-ahead"), "Caller", "nurse", True)
+    assert await server.hub.offer(nurse, pop) is False  # no console open anywhere
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with other_app_process(server) as other, browser_at(other, jar) as there:
+        await sign_in(there, "nurse2")
+        async with there.ws_connect("/console/ws", headers={"Origin": other}) as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "hello"
+            assert await server.hub.offer(nurse, pop) is True
+            shown = await ws.receive_json(timeout=1)  # already on her screen
+            assert shown["type"] == "offer" and shown["pop"]["call_id"] == "call-ahead"
+
+
+async def _payload(server: Server, call_id: str) -> CtiPayload:
+    await open_call(server, call_id)
+    plan = await server.coordinator.plan(emergent_request(call_id))
+    return plan.payload

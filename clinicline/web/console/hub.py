@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import WSCloseCode, web
@@ -22,6 +23,9 @@ from routing.cti import TranscriptLine
 from routing.hub import FlagAlert, ScreenPop
 
 log = logging.getLogger(__name__)
+# How long routing waits for another process to show an offer before ringing the phone:
+# the bus's round trip is milliseconds; an agent with no console open anywhere costs this.
+OFFER_SHOWN_WAIT = 0.3
 
 
 class WebSocketHub:
@@ -44,6 +48,8 @@ class WebSocketHub:
         # (for the audit rows of later messages), and whose screens got its transcript.
         self._transcript_audited: set[tuple[int, str]] = set()
         self._patients: dict[str, int | None] = {}
+        # Offers sent over the bus, waiting for the word that a console showed them.
+        self._awaiting_shown: dict[tuple[int, str], asyncio.Future[bool]] = {}
 
     async def forward_answer(self, agent_id: int, call_id: str, answer: str) -> bool:
         """An agent's Accept or Decline for a call another process routes: sent over the bus
@@ -57,7 +63,7 @@ class WebSocketHub:
     async def start(self) -> None:
         """Start receiving other app processes' messages (when there is a bus)."""
         if self.bus is not None:
-            await self.bus.start(self.deliver)
+            await self.bus.start(partial(self.deliver, from_bus=True))
 
     def register(self, agent_id: int, username: str, ws: web.WebSocketResponse) -> None:
         self._sockets[agent_id][ws] = username
@@ -87,12 +93,19 @@ class WebSocketHub:
                 log.exception("console message not published to other app processes")
         return delivered
 
-    async def deliver(self, agent_id: int, message: dict[str, Any]) -> bool:
+    async def deliver(
+        self, agent_id: int, message: dict[str, Any], *, from_bus: bool = False
+    ) -> bool:
         """Hand `message` to the sockets this process holds for the agent, and audit the
         views of PHI it made. The bus calls this with other processes' messages."""
         if message.get("type") == "routing_answer":  # for routing, never for a screen
             if self.on_answer is not None:
                 await self.on_answer(str(message["call_id"]), agent_id, str(message["answer"]))
+            return False
+        if message.get("type") == "offer_shown":  # another process showed our offer
+            waiter = self._awaiting_shown.get((agent_id, str(message["call_id"])))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(True)
             return False
         received: list[str] = []
         for ws, username in list(self._sockets.get(agent_id, {}).items()):
@@ -102,6 +115,10 @@ class WebSocketHub:
             except (ConnectionError, RuntimeError):
                 self.unregister(agent_id, ws)
         await self._audit(agent_id, received, message)
+        if from_bus and received and message.get("type") == "offer" and self.bus is not None:
+            # Whoever routes the call may be waiting for this before ringing her phone.
+            shown = {"type": "offer_shown", "call_id": message["pop"]["call_id"]}
+            await self.bus.publish(agent_id, shown)
         return bool(received)
 
     async def _audit(self, agent_id: int, received: list[str], message: dict[str, Any]) -> None:
@@ -134,7 +151,22 @@ class WebSocketHub:
             )  # fmt: skip
 
     async def offer(self, agent_id: int, pop: ScreenPop) -> bool:
-        return await self._send(agent_id, {"type": "offer", "pop": pop.to_json()})
+        """True once a console of the agent's shows the card. When none is open here, the
+        process holding hers says so over the bus: waiting (briefly) for that word keeps the
+        card ahead of her phone ringing, wherever her console is open."""
+        message = {"type": "offer", "pop": pop.to_json()}
+        if self.bus is None or self.connected(agent_id):
+            return await self._send(agent_id, message)
+        shown = asyncio.get_running_loop().create_future()
+        key = (agent_id, pop.call_id)
+        self._awaiting_shown[key] = shown
+        try:
+            await self._send(agent_id, message)
+            return await asyncio.wait_for(shown, OFFER_SHOWN_WAIT)
+        except TimeoutError:
+            return False  # no console open anywhere (or the bus is slow): her phone rings
+        finally:
+            self._awaiting_shown.pop(key, None)
 
     async def withdraw(self, agent_id: int, call_id: str, reason: str) -> None:
         await self._send(agent_id, {"type": "withdraw", "call_id": call_id, "reason": reason})
