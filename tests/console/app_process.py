@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from aiohttp import web
-
-from clinicline.web.app import guarded_app
-from clinicline.web.console import WebSocketHub, setup_console
+from clinicline.web.console import WebSocketHub
 from clinicline.web.console.bus import ConsoleBus
 from integrations.store import Database
 from routing.hours import BusinessHours
 from routing.transfer import TransferCoordinator
+from tests.console.conftest import console_on_loopback
 
 
 async def serve(url: str, schema: str | None) -> None:
@@ -26,19 +24,12 @@ async def serve(url: str, schema: str | None) -> None:
     hub = WebSocketHub(db, ConsoleBus.for_store(db))
     await hub.start()
     coordinator = TransferCoordinator(db, hub, hours=BusinessHours.default())
-    hub.on_answer = coordinator.answer_from_elsewhere
-    app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(f"ready {runner.addresses[0][1]}", flush=True)
     try:
-        # Until the test closes our stdin (or dies, which closes it too).
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        async with console_on_loopback(db, hub, coordinator) as (_app, base):
+            print(f"ready {base.rsplit(':', 1)[1]}", flush=True)
+            # Until the test closes our stdin (or dies, which closes it too).
+            await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     finally:
-        await runner.cleanup()
         await db.dispose()
 
 

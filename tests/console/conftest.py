@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,30 @@ class Server:
 
 
 
+@asynccontextmanager
+async def console_on_loopback(
+    db: Database, hub: WebSocketHub, coordinator: TransferCoordinator
+) -> AsyncIterator[tuple[web.Application, str]]:
+    """The console app on a free loopback port, as `serve` mounts it: the shared middleware
+    in front, loopback trusted as a TLS proxy so that tests can speak for other client
+    addresses (X-Forwarded-For) and for https. Yields the app and its base URL."""
+    hub.on_answer = coordinator.answer_from_elsewhere
+    app = guarded_app(trusted_proxies=("127.0.0.1",))
+    setup_console(app, db, hub, coordinator)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield app, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def agent_ids(db: Database) -> dict[str, int]:
+    async with db.session() as s:
+        return {a.username: a.agent_id for a in await list_agents(s)}
+
+
 @pytest.fixture
 async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]:
     path = tmp_path / "clinic.db"
@@ -51,21 +76,10 @@ async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]
     coordinator = TransferCoordinator(
         db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
     )
-    # As in `serve`: the shared middleware in front; loopback trusted as a TLS proxy so that
-    # tests can speak for other client addresses (X-Forwarded-For) and for https.
-    app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    async with db.session() as s:
-        ids = {a.username: a.agent_id for a in await list_agents(s)}
     try:
-        yield Server(f"http://127.0.0.1:{port}", db, hub, coordinator, ids, app)
+        async with console_on_loopback(db, hub, coordinator) as (app, url):
+            yield Server(url, db, hub, coordinator, await agent_ids(db), app)
     finally:
-        await runner.cleanup()
         await db.dispose()
 
 

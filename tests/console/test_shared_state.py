@@ -14,22 +14,19 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import select
 
 from clinicline.harness import ROOT
-from clinicline.web.app import guarded_app
-from clinicline.web.console import WebSocketHub, setup_console
+from clinicline.web.console import WebSocketHub
 from clinicline.web.console.bus import ConsoleBus
 from integrations.seed.demo import seed_demo
-from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.store.models import ConsoleMessage
 from routing.cti import CtiPayload, TranscriptLine
 from routing.hours import BusinessHours
 from routing.hub import ScreenPop
 from routing.transfer import TransferCoordinator, TransferPlan
-from tests.console.conftest import Server
+from tests.console.conftest import Server, agent_ids, console_on_loopback
 from tests.console.test_console_api import planned_call
 from tests.console.test_console_browser import emergent_request, open_call
 from tests.demo_store import DATA_KEY, MONDAY, OPEN_NOW
@@ -114,19 +111,8 @@ async def pg_server(tmp_path: Path) -> AsyncIterator[Server]:
         coordinator = TransferCoordinator(
             db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
         )
-        hub.on_answer = coordinator.answer_from_elsewhere
-        app = guarded_app(trusted_proxies=("127.0.0.1",))
-        setup_console(app, db, hub, coordinator)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        async with db.session() as s:
-            ids = {a.username: a.agent_id for a in await list_agents(s)}
-        try:
-            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-            yield Server(url, db, hub, coordinator, ids, app)
-        finally:
-            await runner.cleanup()
+        async with console_on_loopback(db, hub, coordinator) as (app, url):
+            yield Server(url, db, hub, coordinator, await agent_ids(db), app)
 
 
 async def test_a_screen_pop_reaches_a_console_open_on_another_app_process(
