@@ -260,6 +260,54 @@ def test_a_restarted_kamailio_leaves_calls_talking_and_takes_new_ones(cluster: C
     assert shown["disposition"] != "worker_lost"
 
 
+def _raw_invite(port: int) -> bytes:
+    """A minimal INVITE from a socket of our own, to read the front's answer directly."""
+    return (
+        f"INVITE sip:clinic@127.0.0.1:{port} SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-full-1;rport\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=full1\r\n"
+        f"To: <sip:clinic@127.0.0.1:{port}>\r\nCall-ID: all-full-probe\r\n"
+        "CSeq: 1 INVITE\r\nContact: <sip:probe@127.0.0.1:{local}>\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
+    cluster: Cluster,
+) -> None:
+    callers = []
+    try:
+        for _ in range(6):  # 3 callers fill a worker (its 4th slot waits for a transfer)
+            callers.append(subprocess.Popen(
+                [*CLI, "call", "--to", f"sip:clinic@127.0.0.1:{cluster.sip_port}",
+                 "--no-transcribe", "--hangup-after", "40", "--db", cluster.db_url],
+                cwd=ROOT, env=cluster.env, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+            time.sleep(0.5)  # within the workers' media set-up rate for their one source
+        deadline = time.monotonic() + 60
+        while sum(_active_calls(cluster, i) or 0 for i in (0, 1)) < 6:
+            assert time.monotonic() < deadline, [cluster.health(i) for i in (0, 1)]
+            time.sleep(0.5)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            probe.settimeout(10)
+            local = probe.getsockname()[1]
+            invite = _raw_invite(cluster.sip_port).replace(b"{local}", str(local).encode())
+            probe.sendto(invite, ("127.0.0.1", cluster.sip_port))
+            final = ""
+            while not final:
+                reply = probe.recv(65535).decode(errors="replace")
+                if not reply.startswith("SIP/2.0 1"):
+                    final = reply
+        assert final.startswith("SIP/2.0 486"), final
+        assert "Retry-After:" in final, final
+        record = cluster.call("--hangup-after", "2")  # a real phone hears the same
+        assert not record["connected"] and record["status"] == 486, record
+    finally:
+        for caller in callers:
+            caller.wait(90)
+
+
 def _torture_messages(port: int) -> list[bytes]:
     """Malformed requests in the spirit of RFC 4475 (our own, one per kind of damage)."""
     head = f"sip:clinic@127.0.0.1:{port}"
