@@ -134,7 +134,6 @@ class Cluster:
         self._db: Database | None = None
         self._stopping = asyncio.Event()
         self.restarts = [0] * workers
-        self.kamailio_restarts = 0
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -200,7 +199,6 @@ class Cluster:
             code = await self._kamailio.wait()
             if self._stopping.is_set():
                 return
-            self.kamailio_restarts += 1
             log.warning("Kamailio exited with %s; starting it again", code)
             self._kill_kamailio_group()  # children of a killed Kamailio still hold its port
             await asyncio.sleep(RESTART_DELAY)

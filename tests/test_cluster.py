@@ -78,30 +78,18 @@ def _call_json(stdout: str) -> dict[str, Any]:
     return result
 
 
-def _three_free_udp_ports() -> int:
-    """A port P with P+1 and P+2 free too (Kamailio and two workers)."""
+def _free_run(kind: int, count: int) -> int:
+    """A loopback port P with P+1 … P+count-1 free too (Kamailio and the workers after it)."""
     for _ in range(50):
-        base = free_port(socket.SOCK_DGRAM)
+        base = free_port(kind)
         try:
-            for offset in (1, 2):
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            for offset in range(1, count):
+                with socket.socket(socket.AF_INET, kind) as probe:
                     probe.bind(("127.0.0.1", base + offset))
             return base
         except OSError:
             continue
-    raise RuntimeError("no three consecutive free UDP ports")
-
-
-def _two_free_tcp_ports() -> int:
-    for _ in range(50):
-        base = free_port()
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-                probe.bind(("127.0.0.1", base + 1))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError("no two consecutive free TCP ports")
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 async def _database(action: str, name: str) -> None:
@@ -130,7 +118,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert seeded.returncode == 0, seeded.stderr[-2000:]
-    sip, http = _three_free_udp_ports(), _two_free_tcp_ports()
+    sip, http = _free_run(socket.SOCK_DGRAM, 3), _free_run(socket.SOCK_STREAM, 2)
     log = work / "cluster.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

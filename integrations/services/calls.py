@@ -6,6 +6,7 @@ database's key before they reach a row (see `integrations.store.crypto`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -157,10 +158,30 @@ async def add_event(
         s.add(event)
 
 
-async def offer_state(s: AsyncSession, call_id: str) -> tuple[frozenset[int], int | None]:
-    """From the call's own record, whichever process wrote it: every agent the call was
-    offered to, and the agent its transfer is waiting for now (None when no offer stands:
-    answered, declined, rung out, withdrawn, or never made)."""
+OfferState = tuple[frozenset[int], int | None]  # agents offered the call, agent awaited now
+
+
+def offer_state_of(events: Iterable[tuple[str, dict[str, Any]]]) -> OfferState:
+    """From a call's events (kind, data), oldest first: every agent the call was offered to,
+    and the agent its transfer is waiting for now (None when no offer stands: answered,
+    declined, rung out, withdrawn, or never made)."""
+    offered: set[int] = set()
+    waiting_for: int | None = None
+    for kind, data in events:
+        if not kind.startswith("transfer_"):
+            continue
+        if kind == "transfer_offered":
+            waiting_for = data.get("agent_id")
+            if waiting_for is not None:
+                offered.add(waiting_for)
+        elif not (kind == "transfer_escalated" and data.get("in_place")):
+            # A red flag told to the nurse already on the line keeps her offer standing.
+            waiting_for = None
+    return frozenset(offered), waiting_for
+
+
+async def offer_state(s: AsyncSession, call_id: str) -> OfferState:
+    """`offer_state_of` the call's record, whichever process wrote it."""
     async with atomic(s):
         rows = await s.scalars(
             select(CallEvent)
@@ -168,18 +189,7 @@ async def offer_state(s: AsyncSession, call_id: str) -> tuple[frozenset[int], in
             .order_by(CallEvent.id)
         )
         cipher = cipher_of(s)
-        offered: set[int] = set()
-        waiting_for: int | None = None
-        for event in rows:
-            data = cipher.decrypt_json(event.data_enc)
-            if event.kind == "transfer_offered":
-                waiting_for = data.get("agent_id")
-                if waiting_for is not None:
-                    offered.add(waiting_for)
-            elif not (event.kind == "transfer_escalated" and data.get("in_place")):
-                # A red flag told to the nurse already on the line keeps her offer standing.
-                waiting_for = None
-        return frozenset(offered), waiting_for
+        return offer_state_of((e.kind, cipher.decrypt_json(e.data_enc)) for e in rows)
 
 
 async def set_fields(s: AsyncSession, call_id: str, **fields: Any) -> None:

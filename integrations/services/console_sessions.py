@@ -7,7 +7,6 @@ on every look-up, so a role taken away takes effect at the agent's next request.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.agents import AgentInfo, agent_info
 from integrations.services.transaction import atomic
+from integrations.store.crypto import secret_digest
 from integrations.store.models import Agent, ConsoleSession
 
 # A request refreshes `last_seen` only when the stored one is older than this: the idle
@@ -27,10 +27,6 @@ TOUCH_EVERY = timedelta(seconds=30)
 class SessionRow:
     agent: AgentInfo
     must_change_password: bool
-
-
-def id_hash(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 
 
 async def open_session(
@@ -47,7 +43,7 @@ async def open_session(
         await s.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
         s.add(
             ConsoleSession(
-                id_hash=id_hash(session_id), agent_id=agent_id, created_at=now,
+                id_hash=secret_digest(session_id), agent_id=agent_id, created_at=now,
                 expires_at=now + lifetime, last_seen=now,
                 must_change_password=must_change_password,
             )
@@ -59,7 +55,7 @@ async def find_session(
 ) -> SessionRow | None:
     """The live session behind `session_id`; with `touch`, this counts as activity. A
     session past its lifetime or idle timeout is deleted and None returned."""
-    key = id_hash(session_id)
+    key = secret_digest(session_id)
     async with atomic(s):
         row = (
             await s.execute(
@@ -85,11 +81,12 @@ async def password_changed(s: AsyncSession, session_id: str) -> None:
     async with atomic(s):
         await s.execute(
             update(ConsoleSession)
-            .where(ConsoleSession.id_hash == id_hash(session_id))
+            .where(ConsoleSession.id_hash == secret_digest(session_id))
             .values(must_change_password=False)
         )
 
 
 async def close_session(s: AsyncSession, session_id: str) -> None:
     async with atomic(s):
-        await s.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == id_hash(session_id)))
+        key = secret_digest(session_id)
+        await s.execute(delete(ConsoleSession).where(ConsoleSession.id_hash == key))

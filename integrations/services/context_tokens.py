@@ -8,7 +8,6 @@ resolves once even when two processes are asked at the same instant.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +15,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.transaction import atomic
-from integrations.store.crypto import cipher_of
+from integrations.store.crypto import cipher_of, secret_digest
 from integrations.store.models import ContextToken
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 async def store_token(
@@ -39,7 +34,7 @@ async def store_token(
         await s.execute(delete(ContextToken).where(ContextToken.expires_at <= now))
         s.add(
             ContextToken(
-                token_hash=token_hash(token), call_id=call_id,
+                token_hash=secret_digest(token), call_id=call_id,
                 payload_enc=cipher_of(s).encrypt_json(payload), expires_at=expires_at,
                 uses_left=uses,
             )
@@ -53,7 +48,7 @@ async def take_token(
     stmt = (
         update(ContextToken)
         .where(
-            ContextToken.token_hash == token_hash(token),
+            ContextToken.token_hash == secret_digest(token),
             ContextToken.uses_left > 0,
             ContextToken.expires_at > now,
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.transaction import atomic
+from integrations.store.database import insert_for
 from integrations.store.models import HoldLine
 
 # Longer than a caller can be away from the line while an agent's phone rings for them.
@@ -23,7 +23,7 @@ STALE = timedelta(seconds=90)
 
 async def join(s: AsyncSession, call_id: str, queue: str, *, now: datetime) -> None:
     """The caller holds in `queue`; one who comes back keeps the place first taken."""
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(s.get_bind().dialect.name)
     stmt = insert(HoldLine).values(call_id=call_id, queue=queue, since=now, seen_at=now)
     async with atomic(s):
         await s.execute(

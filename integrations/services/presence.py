@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.transaction import atomic
+from integrations.store.database import insert_for
 from integrations.store.models import Agent, AgentReservation
 
 
@@ -66,7 +66,7 @@ async def reserve(
     renewal) or has lapsed. The database serialises racing writers on the primary key, and
     RETURNING says whether this writer's row is the one that stands.
     """
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(s.get_bind().dialect.name)
     row = AgentReservation
     stmt = insert(row).values(
         agent_id=agent_id, call_id=call_id, reserved_at=now, expires_at=now + lease

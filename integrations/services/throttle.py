@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Insert, case, delete, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.transaction import atomic
+from integrations.store.database import insert_for
 from integrations.store.models import SignInThrottle
 from integrations.store.types import UTCDateTime
 
@@ -71,11 +71,9 @@ def keys_for(address: str, username: str) -> list[tuple[str, Policy]]:
 def _insert_new(dialect: str, key: str, now: datetime) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING: the key's row exists afterwards, whoever made it."""
     row = {"key": key, "failures": 0, "blocked_until": None, "last_failure": now}
-    if dialect == "postgresql":
-        return postgresql.insert(SignInThrottle).values(row).on_conflict_do_nothing(
-            index_elements=["key"])
-    return sqlite.insert(SignInThrottle).values(row).on_conflict_do_nothing(
-        index_elements=["key"])
+    insert = insert_for(dialect)(SignInThrottle).values(row)
+    statement: Insert = insert.on_conflict_do_nothing(index_elements=["key"])
+    return statement
 
 
 def _charged_failures(policy: Policy, now: datetime) -> ColumnElement[int]:

@@ -82,6 +82,13 @@ class Cipher:
 _DIALECT_ATTR = "clinicline_cipher"
 
 
+def secret_digest(secret: str) -> str:
+    """How a bearer secret (a console session id, a context token) is kept in the store: its
+    SHA-256, so a row is found by the secret and the table alone grants nothing. The secrets
+    are 256 random bits, so no key or salt is needed."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
 def attach(dialect: Dialect, cipher: Cipher) -> None:
     """Let the encrypted column types of this engine find its cipher (one per engine)."""
     setattr(dialect, _DIALECT_ATTR, cipher)

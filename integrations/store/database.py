@@ -46,6 +46,12 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
 
 
+def insert_for(dialect: str) -> Any:
+    """The INSERT construct with ON CONFLICT for this backend (`sqlite` or `postgresql`):
+    the two dialects spell upserts alike, but each needs its own construct."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def store_url(url: str) -> str:
     """`url` with the async driver this store uses: `sqlite:///x.db` → `sqlite+aiosqlite:///x.db`,
     `postgresql://…` or `postgres://…` → `postgresql+asyncpg://…`; anything else is refused."""
@@ -185,7 +191,7 @@ def ensure_index_key(connection: Connection, cipher: Cipher) -> bytes:
     query = select(table.c.value).where(table.c.name == INDEX_KEY)
     stored = connection.scalar(query)
     if stored is None:
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        insert = insert_for(connection.dialect.name)
         fresh = cipher.encrypt(base64.b64encode(os.urandom(32))).decode()
         connection.execute(insert(table).values(name=INDEX_KEY, value=fresh)  # type: ignore[arg-type]
                            .on_conflict_do_nothing(index_elements=["name"]))
