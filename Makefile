@@ -25,6 +25,7 @@ $(RASA_VENV)/bin/rasa: requirements/rasa.txt
 rasa: $(RASA_VENV)/bin/rasa
 
 setup: system $(VENV)/.installed rasa
+	$(VENV)/bin/clinicline triage --prepare
 
 run: setup
 	$(VENV)/bin/clinicline seed --demo

@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip the semantic safety net (what partial transcripts get)",
     )
+    triage.add_argument(
+        "--prepare",
+        action="store_true",
+        help="load the safety net and embed its bank now (kept on disk for every process), exit",
+    )
 
     nlu = sub.add_parser("nlu", help="intent and entities of utterances via the Rasa server")
     nlu.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
@@ -330,6 +335,12 @@ def _triage(args: argparse.Namespace) -> int:
     from nlu.triage import TriageEngine
 
     engine = TriageEngine.from_file(args.lexicon) if args.lexicon else TriageEngine.default()
+    if args.prepare:
+        # `make run` and `make test` call this once, so that no server or test process spends
+        # its first seconds embedding thousands of bank sentences.
+        ready = engine.net is not None and engine.net.warm_up()
+        print("safety net ready" if ready else "safety net unavailable: lexicon only")
+        return 0 if ready else 1
     # Each line is judged as a final transcript: the lexicon, then the safety net (its
     # category, the description it matched and the score are in "net").
     assess = engine.assess if args.lexicon_only else engine.assess_final

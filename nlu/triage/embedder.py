@@ -11,7 +11,10 @@ The model is loaded at most once per process and per file pair, lazily and threa
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import logging
+import os
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -19,7 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger(__name__)
+
 _MAX_TOKENS = 128
+_BATCH = 32  # texts per model run: padding to the longest of a few similar lengths is cheap
+_CACHE_KEEP = 4  # embedded banks kept on disk (one per bank version in use)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +71,26 @@ class Embedder:
             str(files.onnx), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._lock = threading.Lock()
+        # Which weights and tokenizer these are: embeddings cached on disk are keyed by it.
+        self.fingerprint = hashlib.sha256(
+            "|".join(f"{p.resolve()}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                     for p in (files.onnx, files.tokenizer)).encode()
+        ).hexdigest()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """One float32 row of unit length per text."""
+        if len(texts) <= _BATCH:
+            return self._embed_batch(texts)
+        # Sorted by length so that each run pads to about its own length, not the longest text.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
+        for start in range(0, len(order), _BATCH):
+            chunk = order[start:start + _BATCH]
+            for index, row in zip(chunk, self._embed_batch([texts[i] for i in chunk]), strict=True):
+                rows[index] = row
+        return np.vstack(rows)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(texts)
@@ -87,6 +111,49 @@ def _tokenizer_json(path: Path) -> str:
             name = next(n for n in archive.namelist() if n.endswith("tokenizer.json"))
             return archive.read(name).decode("utf-8")
     return path.read_text(encoding="utf-8")
+
+
+def default_cache_dir() -> Path:
+    """Where embedded banks are kept between runs: $CLINICLINE_CACHE_DIR or ~/.cache/clinicline."""
+    configured = os.environ.get("CLINICLINE_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "clinicline"
+
+
+def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path | None) -> np.ndarray:
+    """`embedder.embed(texts)`, read from disk when the same model embedded the same texts before.
+
+    A bank of a few thousand sentences takes ~15 s to embed on one core and every process
+    (workers, tests, the evaluate command) needs it: the first one writes it, the others read
+    it in milliseconds. The key is the model's fingerprint and the texts, so an edited bank or
+    another model never reads stale rows. Any cache trouble only costs the time to embed.
+    """
+    fingerprint = getattr(embedder, "fingerprint", None)
+    if cache_dir is None or not isinstance(fingerprint, str):
+        return embedder.embed(texts)
+    digest = hashlib.sha256(fingerprint.encode())
+    for text in texts:
+        digest.update(text.encode("utf-8") + b"\0")
+    path = cache_dir / f"triage-net-{digest.hexdigest()[:32]}.npy"
+    try:
+        rows = np.load(path)
+        if rows.shape[0] == len(texts):
+            os.utime(path)  # recently used: kept by the pruning below
+            return np.asarray(rows, dtype=np.float32)
+    except (OSError, ValueError):
+        pass
+    rows = embedder.embed(texts)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.partial.npy")
+        np.save(partial, rows)
+        os.replace(partial, path)  # readers see a whole file or none
+        kept = sorted(cache_dir.glob("triage-net-*.npy"), key=lambda p: p.stat().st_mtime)
+        for stale in kept[:-_CACHE_KEEP]:
+            if ".partial." not in stale.name:
+                stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not keep the embedded triage bank on disk: %s", exc)
+    return rows
 
 
 class _SharedEmbedders:

@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from nlu.triage.embedder import SHARED, Embedder, ModelFiles, packaged_model_files
+from nlu.triage.embedder import (
+    SHARED,
+    Embedder,
+    ModelFiles,
+    default_cache_dir,
+    embed_cached,
+    packaged_model_files,
+)
 from nlu.triage.errors import LexiconError
 from nlu.triage.lexicon import read_triage_file
 from nlu.triage.model import NetMatch
@@ -38,8 +45,11 @@ log = logging.getLogger(__name__)
 DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
 _BANK_KEYS = {
     "version", "margin", "min_score", "min_words", "silent_when", "categories", "benign",
-    "mild_when", "mild_margin", "mild_exempt", "severe_when",
+    "mild_when", "mild_margin", "mild_exempt", "severe_when", "examples",
 }
+_RED_LABELS = {"emergent", "urgent", "escalate"}
+_BENIGN_LABELS = {"none", "tricky"}
+HAND_WRITTEN = "net_bank.yaml"  # the origin of the bank's own sentences
 _NEVER = "(?!x)x"
 
 
@@ -58,6 +68,10 @@ class NetBank:
     mild_margin: float = 0.0  # the extra margin a played-down utterance needs
     mild_exempt: frozenset[str] = frozenset()  # categories never played down (self-harm)
     severe_when: re.Pattern[str] = re.compile(_NEVER)  # words that undo a playing-down
+    # Where each description and benign sentence comes from: HAND_WRITTEN, or the name of the
+    # example file (calibration leaves one file out at a time).
+    description_origins: tuple[str, ...] = ()
+    benign_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +119,29 @@ def parse_bank(data: Any, source: str) -> NetBank:
         if not isinstance(name, str) or not name.strip():
             raise LexiconError(source, "category names must be non-empty strings")
         descriptions += [(name, line) for line in _strings(lines, f"category {name!r}", source)]
-    texts = [line for _, line in descriptions]
     benign = _strings(data.get("benign"), "'benign'", source)
+    texts = [line for _, line in descriptions]
+    duplicates = sorted({t for t in texts + benign if (texts + benign).count(t) > 1})
+    if duplicates:
+        raise LexiconError(source, f"sentences listed twice: {duplicates[:3]}")
+    red_origins = [HAND_WRITTEN] * len(descriptions)
+    benign_origins = [HAND_WRITTEN] * len(benign)
+    examples = data.get("examples") or []
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        raise LexiconError(source, "'examples' must be a list of file names")
+    seen = set(texts + benign)  # a sentence already in the bank or an earlier file is kept once
+    for name in examples:
+        red, ordinary = _read_examples(Path(source).parent / name, source)
+        for category, text in red:
+            if text not in seen:
+                seen.add(text)
+                descriptions.append((category, text))
+                red_origins.append(name)
+        for text in ordinary:
+            if text not in seen:
+                seen.add(text)
+                benign.append(text)
+                benign_origins.append(name)
     silent_when = _word_regex(data.get("silent_when"), "silent_when", source)
     mild_when = _word_regex(data.get("mild_when"), "mild_when", source)
     severe_when = _word_regex(data.get("severe_when"), "severe_when", source)
@@ -116,13 +151,43 @@ def parse_bank(data: Any, source: str) -> NetBank:
     exempt = data.get("mild_exempt") or []
     if not isinstance(exempt, list) or not set(exempt) <= {c for c, _ in descriptions}:
         raise LexiconError(source, "'mild_exempt' must list categories of the bank")
-    duplicates = sorted({t for t in texts + benign if (texts + benign).count(t) > 1})
-    if duplicates:
-        raise LexiconError(source, f"sentences listed twice: {duplicates[:3]}")
     return NetBank(
         source, float(margin), float(min_score), min_words, silent_when, tuple(descriptions),
         tuple(benign), mild_when, float(mild_margin), frozenset(exempt), severe_when,
+        tuple(red_origins), tuple(benign_origins),
     )  # fmt: skip
+
+
+def _read_examples(path: Path, source: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """A labelled set's red-flag lines (category, text) and ordinary lines.
+
+    Lines are `label<TAB>category<TAB>text`; a red-flag line's category must be a snake_case
+    name (it is spoken to the nurse). A text labelled both ways is an error: the net would
+    compare callers with a sentence that means two things.
+    """
+    if not path.is_file():
+        raise LexiconError(source, f"example file {path.name!r} is missing")
+    red: dict[str, str] = {}
+    ordinary: set[str] = set()
+    order: list[str] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = [part.strip() for part in line.split("\t")]
+        if len(parts) != 3 or parts[0] not in _RED_LABELS | _BENIGN_LABELS or not parts[2]:
+            raise LexiconError(source, f"{path.name} line {number}: want label, category, text")
+        label, category, text = parts[0], parts[1], " ".join(parts[2].split())
+        if label in _RED_LABELS and not re.fullmatch(r"[a-z]+(?:_[a-z]+)*", category):
+            raise LexiconError(source, f"{path.name} line {number}: category {category!r}")
+        if (label in _RED_LABELS and text in ordinary) or (label in _BENIGN_LABELS and text in red):
+            raise LexiconError(source, f"{path.name} line {number}: labelled both ways: {text!r}")
+        if text not in red and text not in ordinary:
+            order.append(text)
+        if label in _RED_LABELS:
+            red.setdefault(text, category)
+        else:
+            ordinary.add(text)
+    return [(red[t], t) for t in order if t in red], [t for t in order if t in ordinary]
 
 
 def _word_regex(value: Any, key: str, source: str) -> re.Pattern[str]:
@@ -153,8 +218,10 @@ class SafetyNet:
         *,
         model_files: ModelFiles | None = None,
         loader: Callable[[ModelFiles], Embedder] = SHARED.get,
+        cache_dir: Path | None = None,
     ) -> None:
         self.bank = bank
+        self._cache_dir = cache_dir
         self._files = model_files
         self._loader = loader
         self._lock = threading.Lock()
@@ -193,6 +260,17 @@ class SafetyNet:
 
     def score(self, text: str) -> NetScore | None:
         """The closest red-flag and benign descriptions; None when unscorable or unavailable."""
+        return self._score(text, leave_out=None)
+
+    def score_held_out(self, text: str, origin: str) -> NetScore | None:
+        """`score` as if the bank had none of `origin`'s sentences, nor this text itself.
+
+        Calibration asks this of every line of an example file, one file at a time: how the
+        net would judge a caller's sentence that nobody had added to the bank.
+        """
+        return self._score(text, leave_out=origin)
+
+    def _score(self, text: str, leave_out: str | None) -> NetScore | None:
         if len(text.split()) < self.bank.min_words:
             return None
         canonical = normalise(text).text
@@ -201,18 +279,24 @@ class SafetyNet:
         embedder = self._load()
         if embedder is None or self._red is None or self._benign is None:
             return None
+        bank = self.bank
         vector = embedder.embed([text])[0]
         red = self._red @ vector
         benign = self._benign @ vector
+        if leave_out is not None:
+            origins = zip(bank.description_origins, bank.descriptions, strict=True)
+            red[[o == leave_out or d == text for o, (_, d) in origins]] = -1.0
+            origins_benign = zip(bank.benign_origins, bank.benign, strict=True)
+            benign[[o == leave_out or b == text for o, b in origins_benign]] = -1.0
         best, worst = int(np.argmax(red)), int(np.argmax(benign))
-        category, description = self.bank.descriptions[best]
+        category, description = bank.descriptions[best]
         mild = (
-            category not in self.bank.mild_exempt
-            and self.bank.mild_when.search(canonical) is not None
-            and self.bank.severe_when.search(canonical) is None
+            category not in bank.mild_exempt
+            and bank.mild_when.search(canonical) is not None
+            and bank.severe_when.search(canonical) is None
         )
         return NetScore(
-            category, description, float(red[best]), self.bank.benign[worst],
+            category, description, float(red[best]), bank.benign[worst],
             float(benign[worst]), mild,
         )  # fmt: skip
 
@@ -224,8 +308,11 @@ class SafetyNet:
                 try:
                     files = self._files or packaged_model_files()
                     embedder = self._loader(files)
-                    self._red = embedder.embed([d for _, d in self.bank.descriptions])
-                    self._benign = embedder.embed(list(self.bank.benign))
+                    cache = self._cache_dir or default_cache_dir()
+                    texts = [d for _, d in self.bank.descriptions] + list(self.bank.benign)
+                    rows = embed_cached(embedder, texts, cache)
+                    self._red = rows[: len(self.bank.descriptions)]
+                    self._benign = rows[len(self.bank.descriptions):]
                     self._embedder = embedder
                 except Exception as exc:  # any failure: the lexicon still works alone
                     log.warning("triage safety net unavailable, lexicon only: %s", exc)

@@ -15,8 +15,8 @@ from nlu.triage.evaluate import read_set
 from nlu.triage.net import DEFAULT_BANK, SafetyNet, load_bank, parse_bank
 
 HERE = Path(__file__).parent
-# The development sets (never the held-out one, which is read once, for the report).
-SETS = sorted(p for p in HERE.glob("triage_*.tsv") if "heldout" not in p.name)
+# The labelled example sets the bank is made of (never a held-out set, read once per round).
+SETS = sorted(DEFAULT_BANK.with_name("examples").glob("*.tsv"))
 # Described, not named: no rule of the lexicon is meant to know these words.
 DESCRIBED = "my husband is dripping with sweat and says his whole upper body feels heavy"
 
@@ -53,7 +53,7 @@ def test_a_bad_bank_edit_is_rejected_with_the_reason(edit: dict[str, object], re
     data = yaml.safe_load(DEFAULT_BANK.read_text())
     data.update(edit)
     with pytest.raises(LexiconError, match=reason):
-        parse_bank(data, "net_bank.yaml")
+        parse_bank(data, str(DEFAULT_BANK))
 
 
 def test_a_description_no_rule_knows_is_raised_to_urgent_with_its_match(
@@ -231,3 +231,87 @@ def test_a_bad_symptom_file_is_rejected(tmp_path: Path) -> None:
             Path(__file__).parents[2] / "nlu" / "triage" / "lexicon.yaml",
             symptoms=path, net_bank=None,
         )  # fmt: skip
+
+
+def _bank_with_examples(tmp_path: Path, lines: str) -> Path:
+    """The shipped bank's settings and hand-written lines, with one example file of our own."""
+    data = yaml.safe_load(DEFAULT_BANK.read_text())
+    data["examples"] = ["mine.tsv"]
+    (tmp_path / "mine.tsv").write_text(lines)
+    path = tmp_path / "net_bank.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_example_lines_join_the_bank_with_their_file_as_origin(tmp_path: Path) -> None:
+    bank = load_bank(_bank_with_examples(tmp_path, (
+        "# a comment\n"
+        "emergent\tcardiac\tmy dad keeps rubbing his chest and he has gone a funny colour\n"
+        "urgent\thigh_fever\tthe baby is burning up and floppy since lunch\n"
+        "none\tscheduling\tcan I move my smear test to next week\n"
+        "tricky\ttricky\tthis parking fine nearly gave me a heart attack\n"
+    )))
+    mine = [(c, d) for (c, d), o in zip(bank.descriptions, bank.description_origins, strict=True)
+            if o == "mine.tsv"]
+    assert mine == [
+        ("cardiac", "my dad keeps rubbing his chest and he has gone a funny colour"),
+        ("high_fever", "the baby is burning up and floppy since lunch"),
+    ]
+    benign = [b for b, o in zip(bank.benign, bank.benign_origins, strict=True) if o == "mine.tsv"]
+    assert benign == ["can I move my smear test to next week",
+                      "this parking fine nearly gave me a heart attack"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "reason"),
+    [
+        ("urgent\tcardiac\tmy chest hurts a lot\nnone\tnone\tmy chest hurts a lot\n",
+         "labelled both ways"),
+        ("emergent\tChest Pain!\tmy chest hurts a lot\n", "category 'Chest Pain!'"),
+        ("emergent\tmy chest hurts a lot\n", "want label, category, text"),
+        ("maybe\tcardiac\tmy chest hurts a lot\n", "want label, category, text"),
+    ],
+)
+def test_a_bad_example_file_is_rejected_with_the_line(
+    tmp_path: Path, lines: str, reason: str
+) -> None:
+    with pytest.raises(LexiconError, match=reason):
+        load_bank(_bank_with_examples(tmp_path, lines))
+
+
+def test_a_missing_example_file_is_named(tmp_path: Path) -> None:
+    path = _bank_with_examples(tmp_path, "")
+    (tmp_path / "mine.tsv").unlink()
+    with pytest.raises(LexiconError, match="example file 'mine.tsv' is missing"):
+        load_bank(path)
+
+
+def test_the_embedded_bank_is_kept_on_disk_and_never_read_stale(tmp_path: Path) -> None:
+    embedded: list[int] = []
+
+    class Counting:
+        """The real embedder, counting how many sentences it is asked to embed."""
+
+        def __init__(self, real: Embedder) -> None:
+            self.real, self.fingerprint = real, real.fingerprint
+
+        def embed(self, texts: list[str]) -> object:
+            embedded.append(len(texts))
+            return self.real.embed(texts)
+
+    def loader(files: ModelFiles) -> Embedder:
+        return Counting(SHARED.get(files))  # type: ignore[return-value]
+
+    first = load_bank(_bank_with_examples(tmp_path, "urgent\tcardiac\tmy chest is so tight\n"))
+    size = len(first.descriptions) + len(first.benign)
+    cache = tmp_path / "cache"
+    assert SafetyNet(first, loader=loader, cache_dir=cache).warm_up()
+    assert embedded == [size]  # embedded once, then kept
+    again = SafetyNet(first, loader=loader, cache_dir=cache)
+    assert again.score(DESCRIBED) is not None
+    assert embedded == [size, 1]  # only the caller's sentence this time
+    edited = load_bank(_bank_with_examples(tmp_path, "urgent\tcardiac\tmy chest is so heavy\n"))
+    assert SafetyNet(edited, loader=loader, cache_dir=cache).warm_up()
+    assert embedded == [size, 1, size]  # another bank is embedded anew, not read stale
+    (next(cache.glob("triage-net-*.npy"))).write_bytes(b"not an array")
+    assert SafetyNet(first, loader=loader, cache_dir=cache).warm_up()  # a broken file costs time

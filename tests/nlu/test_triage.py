@@ -10,8 +10,9 @@ import pytest
 from nlu.triage import Level, TriageEngine
 from nlu.triage.evaluate import evaluate, read_cases
 
-CASES = Path(__file__).with_name("triage_cases.tsv")
-GENERALISATION = Path(__file__).with_name("triage_generalisation.tsv")
+EXAMPLES = Path(__file__).parents[2] / "nlu" / "triage" / "examples"
+CASES = EXAMPLES / "own_cases.tsv"
+GENERALISATION = EXAMPLES / "generalisation.tsv"
 # Lines of the generalisation set the lexicon does not catch yet; each needs a rule, not a string.
 KNOWN_MISSES: set[str] = set()
 

@@ -1,8 +1,11 @@
-"""Recall and false alarms per layer on the development sets, held at the levels reached.
+"""Recall and false alarms per layer on the labelled example sets, held at the levels reached.
 
-The floors are what the lexicon and the safety net reach today (docs/triage.md): a change that
-loses a caught line or adds a false alarm fails here. The held-out sets are not used: they are read
-once per round, for the report (`python -m nlu.triage.evaluate tests/nlu/triage_heldout*.tsv`).
+The example sets are also the safety net's bank (net_bank.yaml `examples`), so the net is
+measured the only honest way: every line of a file against the bank without that file
+(`SafetyNet.score_held_out`), as `python -m nlu.triage.calibrate` does. The lexicon is
+measured on every line. The floors are today's figures (docs/triage.md): a change that loses
+a caught line or adds a false alarm fails here. Held-out sets are never used here: they are
+read once per round, for the report (`python -m nlu.triage.evaluate tests/nlu/triage_heldout*.tsv`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from nlu.triage import TriageEngine
+from nlu.triage.calibrate import Scored, false_alarms, score_cases, standalone_recall
 from nlu.triage.evaluate import Report, evaluate_layers, read_set
+from nlu.triage.net import DEFAULT_BANK, SafetyNet
 
-HERE = Path(__file__).parent
-SHARED = HERE.parents[2] / "shared" / "eval" / "triage.tsv"
+EXAMPLES = DEFAULT_BANK.with_name("examples")
+SHARED = Path(__file__).parents[3] / "shared" / "eval" / "triage.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -25,55 +30,82 @@ def engine() -> TriageEngine:
     return engine
 
 
-def _layers(engine: TriageEngine, path: Path) -> dict[str, Report]:
-    return evaluate_layers(engine, read_set(path))
+def _lexicon(engine: TriageEngine, name: str) -> Report:
+    return evaluate_layers(engine, read_set(EXAMPLES / name))["lexicon"]
 
 
-def test_tuning_set(engine: TriageEngine) -> None:
-    r = _layers(engine, HERE / "triage_tuning.tsv")
-    assert r["lexicon"].rate("emergent") >= (110, 112)
-    assert r["together"].escalated("emergent") == (112, 112)
-    assert r["together"].escalated("emergent", "urgent") == (171, 171)
-    assert r["together"].escalated("none", "tricky")[0] <= 2  # of 190
-    assert r["lexicon"].escalated("none") == (0, 110)
+@pytest.mark.parametrize(
+    ("name", "emergent", "benign_alarms"),
+    [
+        ("tuning1.tsv", (110, 112), 2),
+        ("tuning2.tsv", (213, 215), 2),
+        ("own_cases.tsv", (178, 178), 0),
+        ("generalisation.tsv", (245, 245), 0),
+        ("blind_round1.tsv", (202, 238), 16),
+        ("blind_round2.tsv", (191, 215), 13),
+        ("plain_symptoms.tsv", (0, 0), 0),
+    ],
+)
+def test_the_lexicon_on_each_example_set(
+    engine: TriageEngine, name: str, emergent: tuple[int, int], benign_alarms: int
+) -> None:
+    r = _lexicon(engine, name)
+    assert r.rate("emergent") >= emergent
+    assert r.rate("emergent")[1] == emergent[1]
+    assert r.escalated("none", "tricky")[0] <= benign_alarms
+    assert r.escalated("none")[0] <= 2  # ordinary calls, not one set over 1 %
 
 
-def test_second_tuning_set(engine: TriageEngine) -> None:
-    r = _layers(engine, HERE / "triage_tuning2.tsv")
-    assert r["lexicon"].rate("emergent") >= (213, 215)
-    assert r["together"].escalated("emergent") == (215, 215)
-    assert r["together"].escalated("emergent", "urgent")[0] >= 321  # of 324
-    assert r["lexicon"].escalated("none") == (0, 227)
-    assert r["together"].escalated("none")[0] <= 1  # of 227, ordinary calls
-    assert r["together"].escalated("none", "tricky")[0] <= 3  # of 359
+def test_plain_symptoms_are_signalled_for_the_screening_question(engine: TriageEngine) -> None:
+    cases = read_set(EXAMPLES / "plain_symptoms.tsv")
+    assert sum(engine.assess(case.text).symptom for case in cases) >= 49  # of 50
 
 
-def test_own_case_set(engine: TriageEngine) -> None:
-    r = _layers(engine, HERE / "triage_cases.tsv")
-    assert r["together"].rate("emergent") == (178, 178)
-    assert r["together"].escalated("emergent", "urgent") == (245, 245)
-    assert r["lexicon"].escalated("none", "tricky") == (0, 127)
-    assert r["together"].escalated("none", "tricky")[0] <= 1
+@pytest.fixture(scope="module")
+def held_out(engine: TriageEngine) -> dict[str, list[Scored]]:
+    """Every example line, scored by the net with its own file left out of the bank."""
+    return {
+        path.name: score_cases(engine, read_set(path), f"examples/{path.name}")
+        for path in sorted(EXAMPLES.glob("*.tsv"))
+    }
 
 
-def test_generalisation_set(engine: TriageEngine) -> None:
-    r = _layers(engine, HERE / "triage_generalisation.tsv")
-    assert r["lexicon"].rate("emergent")[0] >= 244
-    assert r["together"].escalated("emergent", "urgent") == (299, 299)
-    assert r["lexicon"].escalated("none", "tricky") == (0, 160)
-    assert r["together"].escalated("none", "tricky")[0] <= 2
+def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
+    engine: TriageEngine, held_out: dict[str, list[Scored]]
+) -> None:
+    net = engine.net
+    assert isinstance(net, SafetyNet)
+    shipped = (net.bank.min_score, net.bank.margin, net.bank.mild_margin)
+    lines = [s for group in held_out.values() for s in group]
+    caught, red = standalone_recall(net, lines, shipped)
+    wrong, benign = false_alarms(net, lines, shipped)
+    assert red == 1727 and benign == 1625
+    assert caught >= 1455  # 1459 (84.5 %) as shipped
+    assert wrong <= 20  # 19 (1.2 %) as shipped
+    # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
+    misses = [s for s in lines if s.positive and s.may_act]
+    recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
+    assert (recovered, len(misses)) >= (76, 118) and len(misses) == 118  # 78 as shipped
 
 
-def test_plain_symptoms_are_not_escalated_but_signalled(engine: TriageEngine) -> None:
-    path = HERE / "triage_plain_symptoms.tsv"
-    r = _layers(engine, path)
-    assert r["together"].escalated("none") == (0, 50)
-    assert sum(engine.assess(case.text).symptom for case in read_set(path)) >= 49
+def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
+    net = engine.net
+    assert isinstance(net, SafetyNet)
+    red_category, red_line = next(
+        (c, d) for (c, d), o in zip(net.bank.descriptions, net.bank.description_origins,
+                                    strict=True) if o == "examples/tuning1.tsv"
+    )
+    seen = net.score(red_line)
+    unseen = net.score_held_out(red_line, "examples/tuning1.tsv")
+    assert seen is not None and unseen is not None
+    assert seen.description == red_line and seen.score == pytest.approx(1.0, abs=1e-3)
+    assert unseen.description != red_line and unseen.score < seen.score
+    assert red_category == seen.category
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="the shared dev set lives beside the repository")
 def test_shared_dev_set(engine: TriageEngine) -> None:
-    r = _layers(engine, SHARED)
+    r = evaluate_layers(engine, read_set(SHARED))
     assert r["lexicon"].rate("emergent") == (15, 15)
     assert r["together"].escalated("emergent", "escalate") == (22, 22)
     assert r["together"].escalated("none", "tricky") == (0, 14)
