@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 RASA_VENV := .venv-rasa
-SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio postgresql
+SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules postgresql
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 

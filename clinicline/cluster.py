@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
 from integrations.services import calls
@@ -82,13 +84,25 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
         # for the ACKs and BYEs of the same calls.
         "PIKE_DENSITY": str(max(10, 2 * config.sip_invite_burst)),
         "TRUSTED_TEST": " || ".join(trusted) if trusted else "0",
+        "STORE_URL": kamailio_store_url(config.db),
     }
     text = TEMPLATE.read_text()
     for name, value in fields.items():
         text = text.replace(f"@@{name}@@", value)
     rendered = folder / "kamailio.cfg"
+    rendered.touch(mode=0o600)  # it holds the store's password
     rendered.write_text(text)
     return rendered
+
+
+def kamailio_store_url(db: str) -> str:
+    """The store's URL as Kamailio's db_postgres reads it: postgres://user:password@host:port/db."""
+    url = make_url(db)
+    credentials = url.username or ""
+    if url.password:
+        credentials += f":{url.password}"
+    at = f"{credentials}@" if credentials else ""
+    return f"postgres://{at}{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
 
 
 def _subnet_test(source: str) -> str:
@@ -226,7 +240,11 @@ class Cluster:
         # Every INVITE now comes from Kamailio's address: the per-source bound would starve
         # them all, so the front is trusted and pike guards the door instead.
         trusted = dict.fromkeys([*self.config.sip_trusted_sources, self.config.sip.host])
-        return {**os.environ, "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted)}
+        return {
+            **os.environ,
+            "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted),
+            "CLINICLINE_SIP_BEHIND_FRONT": "true",
+        }
 
     async def _keep_running(self, ports: WorkerPorts) -> None:
         """Run worker `ports.index`, and again whenever it exits, until the cluster stops."""

@@ -57,6 +57,9 @@ class Config:
     sip_invite_rate: float = 1.0
     sip_invite_burst: int = 5
     sip_trusted_sources: tuple[str, ...] = ()
+    # Behind the SIP front (`serve --workers N` sets it): a worker's own 486 only tells Kamailio
+    # to try the next worker, and the front counts the callers it places nowhere.
+    sip_behind_front: bool = False
     sip_transfer_reserve: int = 1
     sip_ack_timeout: float = 4.0
     http: HostPort = HostPort("127.0.0.1", 8080)

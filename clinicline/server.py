@@ -37,7 +37,7 @@ from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
-from integrations.services import calls
+from integrations.services import calls, turned_away
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from routing.cti import TranscriptLine
@@ -129,6 +129,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         raise StartupError(f"cannot listen to the other app processes: {exc}") from exc
     services.recorder.add_turn_listener(_live_transcript(services.coordinator))
     runner = await _start_web(services)
+    refusals: TurnedAwayCounter | None = None
+    counting: asyncio.Task[None] | None = None
     try:
         if services.dialogs is not None:
             services.dialogs.start()
@@ -174,6 +176,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
         )
         _watch_worker(health, services.worker)
+        if not config.sip_behind_front:
+            refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
+            counting = asyncio.create_task(refusals.run(), name="count-turned-away")
         if services.dialogs is None:
             health.set(
                 "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
@@ -184,6 +189,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     finally:
         if services.worker is not None:
             await services.worker.stop()
+        if counting is not None and refusals is not None:
+            counting.cancel()
+            await asyncio.gather(counting, return_exceptions=True)
+            await refusals.flush()  # the last few seconds' refusals too
         if services.dialogs is not None:
             await services.dialogs.stop()
         if services.coordinator is not None:
@@ -205,6 +214,41 @@ async def _close_calls_lost_by_an_earlier_run(db: Database, worker: str) -> None
         lost = await calls.close_lost_calls(s, worker, ended=datetime.now(UTC))
     if lost:
         log.warning("closed %d call(s) this worker lost when it last stopped", len(lost))
+
+
+class TurnedAwayCounter:
+    """A lone worker's busy refusals (486), written to the store every few seconds.
+
+    The SIP thread only bumps a counter (`AdmissionCounters.busy`): a burst of refused
+    INVITEs costs one row per interval, not one write each. A failed write is retried with
+    the next one, so nothing is dropped while the store is briefly away.
+    """
+
+    INTERVAL = 5.0
+
+    def __init__(self, db: Database, worker: VoiceWorker, door: str) -> None:
+        self._db = db
+        self._worker = worker
+        self._door = door
+        self._written = worker.admission.counters.busy
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.INTERVAL)
+            await self.flush()
+
+    async def flush(self) -> None:
+        busy = self._worker.admission.counters.busy
+        if busy <= self._written:
+            return
+        try:
+            async with self._db.session() as s:
+                await turned_away.record(s, busy - self._written, self._door, datetime.now(UTC))
+        except Exception as exc:  # the store is away: counted again at the next flush
+            log.warning("could not count %d turned-away caller(s) yet: %s",
+                        busy - self._written, type(exc).__name__)
+            return
+        self._written = busy
 
 
 def _admission_policy(config: Config, dialog: str) -> AdmissionPolicy:

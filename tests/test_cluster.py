@@ -68,6 +68,22 @@ class Cluster:
         )  # fmt: skip
         return _call_json(done.stdout)
 
+    def turned_away(self) -> dict[str, int]:
+        """Callers counted as turned away in the store, by the door that refused them."""
+
+        async def read() -> dict[str, int]:
+            engine = create_async_engine(self.db_url)
+            try:
+                async with engine.connect() as conn:
+                    rows = await conn.execute(
+                        text("SELECT door, SUM(callers) FROM turned_away GROUP BY door")
+                    )
+                    return {door: int(n) for door, n in rows}
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(read())
+
 
 def _call_json(stdout: str) -> dict[str, Any]:
     """The call's JSON log; pjsip's own lines (they start with a time of day) share stdout."""
@@ -291,6 +307,10 @@ def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
         assert "Retry-After:" in final, final
         record = cluster.call("--hangup-after", "2")  # a real phone hears the same
         assert not record["connected"] and record["status"] == 486, record
+        # Both refusals are in the supervisors' figures, counted once each by the front; the
+        # workers' own 486s (each told Kamailio to try the other) are not counted again.
+        counted = cluster.turned_away()
+        assert counted.get("front", 0) >= 2 and set(counted) == {"front"}, counted
     finally:
         for caller in callers:
             caller.wait(90)

@@ -8,9 +8,11 @@ it started may live on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,6 +57,14 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def turned_away(server: ServerProcess) -> int:
+    """Callers the store counts as turned away (no caller is recorded, only how many)."""
+    path = server.db_url.split("///", 1)[1]
+    with contextlib.closing(sqlite3.connect(path)) as store:
+        (total,) = store.execute("SELECT COALESCE(SUM(callers), 0) FROM turned_away").fetchone()
+    return int(total)
 
 
 def rasa_pids(server: ServerProcess) -> set[int]:
@@ -148,6 +158,13 @@ def test_full_worker_is_degraded_keeps_a_slot_for_transfers_and_recovers(
         assert "kept for transfers" in workers["detail"]
         fourth = phone_call(clinic, "--listen", "1", "--no-transcribe")
         assert not fourth["connected"] and fourth["status"] == 486, fourth
+        # The lone worker is its own front door: it counts the caller it turned away for the
+        # supervisors' figures (written every few seconds).
+        deadline = time.monotonic() + 20
+        while (counted := turned_away(clinic)) < 1:
+            assert time.monotonic() < deadline, clinic.log()[-2000:]
+            time.sleep(0.5)
+        assert counted == 1
     finally:
         for caller in callers:
             caller.wait(90)

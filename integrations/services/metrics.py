@@ -18,7 +18,9 @@ and callbacks it created. Definitions:
   or disposition 'abandoned' on a call that had asked for a queue); a call the bot ended for
   silence is not counted here;
 - handle time: from answer to hang-up of ended calls, bot and person together;
-- time to answer: `seconds_to_answer` of each `transfer_answered` event.
+- time to answer: `seconds_to_answer` of each `transfer_answered` event;
+- turned away: callers refused with 486 because every line was busy (they never became a
+  call, so they are not in `total`; see integrations/services/turned_away.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField
+from integrations.services import turned_away
 from integrations.services.transaction import atomic
 from integrations.store.crypto import cipher_of
 from integrations.store.models import Appointment, Call, CallEvent, RefillRequest, StaffTask
@@ -229,6 +232,7 @@ class CallMetrics:
     reschedules: int
     callbacks_created: int
     callbacks_open: int
+    turned_away: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -243,6 +247,7 @@ class CallMetrics:
                 "abandoned": self.abandoned,
                 "emergent": self.emergent,
                 "urgent": self.urgent,
+                "turned_away": self.turned_away,
             },
             "rates": {
                 "containment": _rate(self.contained, self.ended),
@@ -359,6 +364,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
                 StaffTask.kind.in_(CALLBACK_KINDS), StaffTask.status != "done"
             )
         )
+        refused = await turned_away.count(s, window.start, window.end)
 
     all_times: list[float] = []
     contained_times: list[float] = []
@@ -410,6 +416,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
         reschedules=reschedules,
         callbacks_created=int(callbacks_created or 0),
         callbacks_open=int(callbacks_open or 0),
+        turned_away=refused,
     )
 
 

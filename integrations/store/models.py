@@ -297,6 +297,17 @@ class HoldLine(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class TurnedAway(Base):
+    """Callers refused because every line was busy (no caller is recorded, only how many)."""
+
+    __tablename__ = "turned_away"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
+    callers: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    reason: Mapped[str] = mapped_column(String(32))
+    door: Mapped[str] = mapped_column(String(80))  # "front" (Kamailio) or the worker's name
+
+
 class CallQueue(Base):
     __tablename__ = "queues"
     id: Mapped[int] = mapped_column(primary_key=True)

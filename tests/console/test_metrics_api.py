@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from integrations.services import calls
+from integrations.services import calls, turned_away
 from integrations.store.models import AuditEvent
 from tests.console.conftest import Server
 from tests.console.test_console_api import sign_in
@@ -21,8 +21,10 @@ CALLER = "+15550100001"
 
 
 async def seed_calls(server: Server) -> None:
-    """Four calls on DAY: two contained, one answered transfer, one abandoned transfer."""
+    """Four calls on DAY: two contained, one answered transfer, one abandoned transfer; and
+    two callers turned away with every line busy."""
     async with server.db.session() as s:
+        await turned_away.record(s, 2, "front", T0 + timedelta(minutes=5))
         for i, (seconds, disposition, fields, events) in enumerate(
             [
                 (120, "refill_requested", {}, [("intent", {"name": "request_refill"})]),
@@ -82,6 +84,7 @@ async def test_a_supervisor_reads_the_days_figures(client, server: Server) -> No
     assert figures["calls"]["transferred"] == 1
     assert figures["calls"]["abandoned"] == 1
     assert figures["calls"]["emergent"] == 1
+    assert figures["calls"]["turned_away"] == 2  # callers refused, never calls
     assert figures["rates"]["containment"] == 0.5
     assert figures["handle_time_seconds"]["all"]["median"] == 105.0
     assert figures["time_to_answer_seconds"]["median"] == 12.0

@@ -28,6 +28,7 @@ async def test_a_supervisor_sees_the_numbers(context: BrowserContext, server: Se
     await expect(page.locator("#m-containment-rate")).to_have_text("50.0 %")
     await expect(page.locator("#m-transferred")).to_have_text("1")
     await expect(page.locator("#m-abandoned")).to_have_text("1")
+    await expect(page.locator("#m-turned-away")).to_have_text("2")
     await expect(page.locator("#m-abandonment-rate")).to_have_text("50.0 %")
     await expect(page.locator("#m-emergent")).to_have_text("1")
     await expect(page.locator("#m-handle-median")).to_have_text("1 min 45 s")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from integrations.errors import InvalidField
-from integrations.services import calls, refills, scheduling, tasks
+from integrations.services import calls, refills, scheduling, tasks, turned_away
 from integrations.services.metrics import Window, call_metrics, parse_window, percentile
 from integrations.store import Database
 from tests.integrations.conftest import NOW, add_patient, add_small_clinic, medication_ids
@@ -203,6 +203,7 @@ async def test_a_clinic_day_in_numbers(db: Database) -> None:
         "abandoned": 1,
         "emergent": 1,
         "urgent": 1,
+        "turned_away": 0,
     }
     assert metrics["rates"] == {"containment": 0.444, "transfer": 0.222, "abandonment": 0.333}
     # 30 60 90 100 120 180 200 240 300
@@ -267,6 +268,20 @@ async def test_the_utc_day_differs_from_the_clinic_day(db: Database) -> None:
     assert utc["calls"]["total"] == 10
     assert utc["by_disposition"].get("caller_hung_up") is None
     assert utc["callbacks"]["created"] == 2
+
+
+async def test_callers_turned_away_are_counted_in_their_window(db: Database) -> None:
+    async with db.session() as s:
+        await turned_away.record(s, 1, "front", T0)
+        await turned_away.record(s, 3, "clinic-host/sip:5060", T0 + timedelta(hours=2))
+        await turned_away.record(s, 0, "front", T0)  # nothing refused: no row
+        await turned_away.record(s, 2, "front", T0 + timedelta(days=1))  # the next day
+    async with db.session() as s:
+        day = (await call_metrics(s, Window.day(DAY, NEW_YORK))).to_json()
+        before = (await call_metrics(s, Window.day(DAY - timedelta(days=1), NEW_YORK))).to_json()
+    assert day["calls"]["turned_away"] == 4
+    assert day["calls"]["total"] == 0  # a refused caller never became a call
+    assert before["calls"]["turned_away"] == 0
 
 
 async def test_an_empty_window_gives_zeros_and_no_rates(db: Database) -> None:

@@ -308,6 +308,7 @@ function renderMetrics(m) {
   setText("m-abandoned", count(m.calls.abandoned));
   setText("m-abandonment-rate", percent(m.rates.abandonment));
   setText("m-transfer-requested", count(m.calls.transfer_requested));
+  setText("m-turned-away", count(m.calls.turned_away));
   setText("m-emergent", count(m.calls.emergent));
   setText("m-urgent", count(m.calls.urgent));
   setText("m-handle-median", duration(m.handle_time_seconds.all.median));
