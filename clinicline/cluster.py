@@ -22,7 +22,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -73,9 +73,13 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
     # cut off) would hold "load" for the hash's expiry and shut out real callers; each
     # worker's own front door knows its free slots and answers 486, which fails over.
     listing.write_text("".join(f"1 sip:{w.sip} 0 0 duid=w{w.index};maxload=0\n" for w in ports))
-    trusted = [_subnet_test(source) for source in config.sip_trusted_sources]
+    # The workers' own requests (BYE, REFER, re-INVITE) must never be taken for a flood.
+    sources = dict.fromkeys([*config.sip_trusted_sources, *(w.sip.host for w in ports)])
+    trusted = [_subnet_test(source) for source in sources]
     fields = {
         "LISTEN": str(config.sip),
+        "TLS_LISTEN": str(tls_address(config)),
+        "TLS_CONFIG": str(write_tls_config(config, folder)),
         "CTL_SOCKET": str(folder / "kamailio.ctl"),
         "DISPATCHER_LIST": str(listing),
         "CALLERS": str(callers),
@@ -93,6 +97,66 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
     rendered.touch(mode=0o600)  # it holds the store's password
     rendered.write_text(text)
     return rendered
+
+
+def tls_address(config: Config) -> HostPort:
+    """Where the front takes SIP over TLS (TCP): `sip_tls_port`, or the SIP port + 1."""
+    return HostPort(config.sip.host, config.sip_tls_port or config.sip.port + 1)
+
+
+def write_tls_config(config: Config, folder: Path) -> Path:
+    """Kamailio's TLS profile, with a self-signed certificate made on first use.
+
+    The certificate (10 years, the front's address as its subject name) is kept in the data
+    folder and reused, so phones that pinned it keep working across restarts; a clinic puts
+    its own certificate and key in the same two files.
+    """
+    tls = folder / "tls"
+    tls.mkdir(mode=0o700, parents=True, exist_ok=True)
+    certificate, key = tls / "front.crt", tls / "front.key"
+    if not (certificate.exists() and key.exists()):
+        _self_signed(config.sip.host, certificate, key)
+    profile = tls / "tls.cfg"
+    profile.write_text(
+        "# Written by clinicline serve --workers N (clinicline/cluster.py).\n"
+        "[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+        f"require_certificate = no\ncertificate = {certificate}\nprivate_key = {key}\n\n"
+        "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+        "require_certificate = no\n"
+    )
+    return profile
+
+
+def _self_signed(host: str, certificate: Path, key: Path) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"clinicline SIP front {host}")])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .sign(private, hashes.SHA256())
+    )
+    key.touch(mode=0o600)
+    key.write_bytes(private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 def kamailio_store_url(db: str) -> str:

@@ -60,6 +60,9 @@ class Config:
     # Behind the SIP front (`serve --workers N` sets it): a worker's own 486 only tells Kamailio
     # to try the next worker, and the front counts the callers it places nowhere.
     sip_behind_front: bool = False
+    # SIP over TLS at the front (`serve --workers N`), on this TCP port; 0: the SIP port + 1
+    # (5061 beside the default 5060). Kamailio ends TLS there and talks UDP to the workers.
+    sip_tls_port: int = 0
     sip_transfer_reserve: int = 1
     sip_ack_timeout: float = 4.0
     http: HostPort = HostPort("127.0.0.1", 8080)

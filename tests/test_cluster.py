@@ -9,16 +9,19 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 import uuid
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import text
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from clinicline.harness import ROOT, free_port
 from tests.integrations.conftest import PG_URL
+from voice.phone.phone import BOT_AUDIO_RMS
 
 CLI = [sys.executable, "-m", "clinicline.cli"]
 PJSIP_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} ")
@@ -60,10 +64,10 @@ class Cluster:
         assert len(found) == 1, out
         return found[0]
 
-    def call(self, *args: str, timeout: float = 90) -> dict[str, Any]:
+    def call(self, *args: str, timeout: float = 90, to: str = "") -> dict[str, Any]:
         done = subprocess.run(
-            [*CLI, "call", "--to", f"sip:clinic@127.0.0.1:{self.sip_port}", "--no-transcribe",
-             "--db", self.db_url, *args],
+            [*CLI, "call", "--to", to or f"sip:clinic@127.0.0.1:{self.sip_port}",
+             "--no-transcribe", "--db", self.db_url, *args],
             capture_output=True, text=True, cwd=ROOT, env=self.env, timeout=timeout, check=False,
         )  # fmt: skip
         return _call_json(done.stdout)
@@ -185,6 +189,31 @@ def test_calls_through_kamailio_spread_over_both_workers(cluster: Cluster) -> No
     assert all(n >= 1 for n in answered), answered
 
 
+def test_a_caller_over_tls_talks_with_a_worker_through_the_front(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    # The front's TLS port is the SIP port + 1 over TCP (5061 beside 5060 by default).
+    secure = f"sip:clinic@127.0.0.1:{cluster.sip_port + 1};transport=tls"
+    heard = tmp_path / "heard.wav"
+    record = cluster.call("--hangup-after", "6", "--record", str(heard), to=secure)
+    assert record["connected"] and record["status"] == 200, record
+    # Signalled over TLS to the front, on over UDP to a worker: the caller hears its greeting.
+    with wave.open(str(heard)) as recording:
+        rate = recording.getframerate()
+        pcm = np.frombuffer(recording.readframes(recording.getnframes()), dtype=np.int16)
+    seconds = [pcm[i:i + rate].astype(np.float64) for i in range(0, len(pcm), rate)]
+    voiced = sum(float(np.sqrt(np.mean(s**2))) >= BOT_AUDIO_RMS for s in seconds if len(s))
+    assert voiced >= 3, f"{voiced} of {len(seconds)} seconds carried the bot's voice"
+    with socket.create_connection(("127.0.0.1", cluster.sip_port + 1), timeout=5) as raw:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # self-signed
+        with context.wrap_socket(raw) as tls:
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+            certificate = tls.getpeercert(binary_form=True)
+    made = (cluster.log.parent / "data" / "kamailio" / "tls" / "front.crt").read_text()
+    assert ssl.DER_cert_to_PEM_cert(certificate).strip() == made.strip()
+
+
 def test_a_killed_worker_costs_no_new_caller_closes_its_call_and_comes_back(
     cluster: Cluster,
 ) -> None:
@@ -290,7 +319,8 @@ def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
             time.sleep(0.5)  # within the workers' media set-up rate for their one source
         deadline = time.monotonic() + 60
         while sum(_active_calls(cluster, i) or 0 for i in (0, 1)) < 6:
-            assert time.monotonic() < deadline, [cluster.health(i) for i in (0, 1)]
+            assert time.monotonic() < deadline, ([_active_calls(cluster, i) for i in (0, 1)],
+                                                 cluster.turned_away())
             time.sleep(0.5)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
             probe.bind(("127.0.0.1", 0))

@@ -247,7 +247,7 @@ class PatientPhone:
 
     async def call(self, uri: str, script: CallScript, recording: Path | None = None) -> CallLog:
         endpoint = SipEndpoint(self.host, 0, user_agent="clinicline-phone")
-        endpoint.start()
+        endpoint.start(tls_client=uri.startswith("sips:") or "transport=tls" in uri.lower())
         account = create_account(self.host, 0, user=self.caller)
         endpoint.keep(account)
         endpoint.run_pump()

@@ -81,8 +81,15 @@ class SipEndpoint:
         self._door: FrontDoor | None = None
         self.info: EndpointInfo | None = None
 
-    def start(self, *, null_audio: bool = True, judge: Judge | None = None) -> EndpointInfo:
-        """Start pjsua; with `judge`, every new INVITE passes it before pjsua takes it."""
+    def start(
+        self, *, null_audio: bool = True, judge: Judge | None = None, tls_client: bool = False
+    ) -> EndpointInfo:
+        """Start pjsua; with `judge`, every new INVITE passes it before pjsua takes it.
+
+        `tls_client` adds a SIP-over-TLS transport (an ephemeral port) for calling a
+        `;transport=tls` URI, such as the SIP front's TLS port. It does not check the server's
+        certificate: the front's is self-signed (a real phone is given the clinic's CA).
+        """
         ep = _Endpoint()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
@@ -104,6 +111,12 @@ class SipEndpoint:
         tcfg.port = self.port
         try:
             ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+            if tls_client:
+                secure = pj.TransportConfig()
+                secure.boundAddress = self.host
+                secure.port = 0
+                secure.tlsConfig.verifyServer = False
+                ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, secure)
         except pj.Error as exc:
             ep.libDestroy()
             raise OSError(
