@@ -2,8 +2,10 @@
 
 Each final utterance is compared (cosine of sentence embeddings) with a bank of red-flag
 descriptions per category and with benign counter-descriptions (`net_bank.yaml`, data a
-supervisor can read). It fires when the closest red-flag description is close enough and beats
-the closest benign one by the bank's margin, unless the utterance says the trouble is over
+supervisor can read): the bank's own sentences and the labelled example files it lists
+(`examples/`, thousands of callers' sentences written by different people). It fires when the
+closest red-flag description is close enough and beats the closest benign one by the bank's
+margin, unless the utterance says the trouble is over
 ("fine now"). When the caller plays it down ("a bit", "sometimes", "for years", "still
 playing", a refill or a result) and says nothing bad or sudden ("barely", "right now"), the red
 flag must win by a wider margin: mild and long-standing complaints are what the dialog's
@@ -129,17 +131,23 @@ def parse_bank(data: Any, source: str) -> NetBank:
     examples = data.get("examples") or []
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         raise LexiconError(source, "'examples' must be a list of file names")
-    seen = set(texts + benign)  # a sentence already in the bank or an earlier file is kept once
+    # A sentence already in the bank or in an earlier file is kept once; one labelled a red
+    # flag in one place and ordinary in another is an error, as within one file.
+    red_seen, benign_seen = set(texts), set(benign)
     for name in examples:
         red, ordinary = _read_examples(Path(source).parent / name, source)
         for category, text in red:
-            if text not in seen:
-                seen.add(text)
+            if text in benign_seen:
+                raise LexiconError(source, f"{name}: a red flag elsewhere ordinary: {text!r}")
+            if text not in red_seen:
+                red_seen.add(text)
                 descriptions.append((category, text))
                 red_origins.append(name)
         for text in ordinary:
-            if text not in seen:
-                seen.add(text)
+            if text in red_seen:
+                raise LexiconError(source, f"{name}: ordinary, elsewhere a red flag: {text!r}")
+            if text not in benign_seen:
+                benign_seen.add(text)
                 benign.append(text)
                 benign_origins.append(name)
     silent_when = _word_regex(data.get("silent_when"), "silent_when", source)

@@ -282,6 +282,16 @@ def test_a_bad_example_file_is_rejected_with_the_line(
         load_bank(_bank_with_examples(tmp_path, lines))
 
 
+def test_a_sentence_labelled_both_ways_across_files_is_rejected(tmp_path: Path) -> None:
+    path = _bank_with_examples(tmp_path, "urgent\tcardiac\tmy chest feels odd\n")
+    (tmp_path / "other.tsv").write_text("none\tnone\tmy chest feels odd\n")
+    data = yaml.safe_load(path.read_text())
+    data["examples"].append("other.tsv")
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(LexiconError, match="ordinary, elsewhere a red flag"):
+        load_bank(path)
+
+
 def test_a_missing_example_file_is_named(tmp_path: Path) -> None:
     path = _bank_with_examples(tmp_path, "")
     (tmp_path / "mine.tsv").unlink()
