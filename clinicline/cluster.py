@@ -21,15 +21,17 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
-from integrations.services import calls
+from integrations.services import calls, processes
 from integrations.store import Database
 
 KAMAILIO = Path("/usr/sbin/kamailio")
@@ -49,12 +51,12 @@ class WorkerPorts:
 
 
 def worker_ports(config: Config, workers: int) -> list[WorkerPorts]:
-    """Kamailio takes the configured SIP address; worker i takes the SIP port after it plus
-    i, the configured web port plus i and the Rasa port plus i."""
+    """Kamailio takes the configured SIP address (and the next port for TLS); worker i takes
+    the SIP port + 2 + i, the configured web port plus i and the Rasa port plus i."""
     return [
         WorkerPorts(
             i,
-            HostPort(config.sip.host, config.sip.port + 1 + i),
+            HostPort(config.sip.host, config.sip.port + 2 + i),
             HostPort(config.http.host, config.http.port + i),
             config.rasa_port + i,
         )
@@ -100,7 +102,12 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
 
 
 def tls_address(config: Config) -> HostPort:
-    """Where the front takes SIP over TLS (TCP): `sip_tls_port`, or the SIP port + 1."""
+    """Where the front takes SIP over TLS (TCP): `sip_tls_port`, or the SIP port + 1.
+
+    No worker may have that port number, even over UDP: Kamailio knows itself by host and
+    port, so a worker at its TLS port would be taken for Kamailio and in-dialog requests to
+    it (ACK, BYE) would not be relayed. The workers start at the SIP port + 2.
+    """
     return HostPort(config.sip.host, config.sip_tls_port or config.sip.port + 1)
 
 
@@ -206,6 +213,12 @@ class Cluster:
         self.dialog = dialog
         self.passthrough = passthrough
         self.ports = worker_ports(config, workers)
+        if tls_address(config).port in {w.sip.port for w in self.ports}:
+            raise ConfigError(
+                f"sip_tls_port {tls_address(config).port} is a worker's SIP port: Kamailio "
+                "would take that worker for itself; choose a port outside "
+                f"{self.ports[0].sip.port}-{self.ports[-1].sip.port}"
+            )
         self.folder = config.data_dir / "kamailio"
         self._procs: dict[int, asyncio.subprocess.Process] = {}
         self._kamailio: asyncio.subprocess.Process | None = None
@@ -230,6 +243,7 @@ class Cluster:
             await self._start_kamailio(config_path)
             watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
             watchers.append(asyncio.create_task(self._keep_kamailio(config_path)))
+            watchers.append(asyncio.create_task(self._report_front()))
             print(
                 f"clinicline cluster: sip:clinic@{self.config.sip} (Kamailio) over "
                 f"{len(self.ports)} workers; consoles at "
@@ -286,6 +300,30 @@ class Cluster:
                 log.error("Kamailio did not come back: %s", exc)
                 await asyncio.sleep(5)
 
+    async def _report_front(self) -> None:
+        """The SIP front's row in the site's process list (the workers write their own)."""
+        name = f"{socket.gethostname()[:40]}/front {self.config.sip}"
+        started = datetime.now(UTC)
+        detail = f"Kamailio, TLS on {tls_address(self.config)}"
+
+        async def write(s: AsyncSession, now: datetime) -> None:
+            running = self._kamailio is not None and self._kamailio.returncode is None
+            await processes.beat(s, name, "front", "up" if running else "restarting",
+                                 now=now, started_at=started, detail=detail)
+
+        while True:
+            await self._note(write)
+            await asyncio.sleep(5)
+
+    async def _note(self, write: Callable[[AsyncSession, datetime], Awaitable[None]]) -> None:
+        if self._db is None:
+            return
+        try:
+            async with self._db.session() as s:
+                await write(s, datetime.now(UTC))
+        except Exception as exc:  # noqa: BLE001 - the site view waits for the store
+            log.warning("could not update the site's process list: %s", type(exc).__name__)
+
     def _kill_kamailio_group(self) -> None:
         if self._kamailio is None:
             return
@@ -331,8 +369,21 @@ class Cluster:
                 "worker %d exited with %s; starting it again (restart %d)",
                 ports.index, code, self.restarts[ports.index],
             )  # fmt: skip
+            await self._note(self._restarting(ports, code))
             await self._close_lost_calls(ports)
             await asyncio.sleep(delay)
+
+    def _restarting(
+        self, ports: WorkerPorts, code: int | None
+    ) -> Callable[[AsyncSession, datetime], Awaitable[None]]:
+        """The dead worker's row says so until it beats again."""
+        name = dataclasses.replace(self.config, sip=ports.sip).worker_name
+        detail = f"exited with {code}; restart {self.restarts[ports.index]}"
+
+        async def write(s: AsyncSession, now: datetime) -> None:
+            await processes.mark(s, name, "restarting", detail, now=now)
+
+        return write
 
     async def _close_lost_calls(self, ports: WorkerPorts) -> None:
         """The calls the dead worker held are closed now, each with a callback task."""

@@ -31,6 +31,7 @@ from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.routing_setup import build_routing
+from clinicline.site_beat import SiteHeartbeat
 from clinicline.speech import load_speech
 from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.action_site import ActionEndpoint, start_action_site
@@ -131,6 +132,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     runner = await _start_web(services)
     refusals: TurnedAwayCounter | None = None
     counting: asyncio.Task[None] | None = None
+    site: SiteHeartbeat | None = None
+    beating: asyncio.Task[None] | None = None
     try:
         if services.dialogs is not None:
             services.dialogs.start()
@@ -179,6 +182,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if not config.sip_behind_front:
             refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
             counting = asyncio.create_task(refusals.run(), name="count-turned-away")
+        site = SiteHeartbeat(services.db, health, services.worker, config.worker_name)
+        beating = asyncio.create_task(site.run(), name="site-heartbeat")
         if services.dialogs is None:
             health.set(
                 "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
@@ -193,6 +198,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             counting.cancel()
             await asyncio.gather(counting, return_exceptions=True)
             await refusals.flush()  # the last few seconds' refusals too
+        if beating is not None and site is not None:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            await site.beat("stopped")
         if services.dialogs is not None:
             await services.dialogs.stop()
         if services.coordinator is not None:

@@ -4,6 +4,7 @@ store; calls spread over both, and a worker SIGKILLed mid-run costs no new calle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -12,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -53,13 +55,22 @@ class Cluster:
         except OSError:
             return None
 
+    def site(self, worker: int) -> dict[str, str]:
+        """Every process of the site by name, and its state, as worker `worker`'s /health
+        shows them (read from the store every 5 s)."""
+        component = ((self.health(worker) or {}).get("components") or {}).get("site") or {}
+        return {p["name"]: p["state"] for p in component.get("processes", [])}
+
+    def worker_name(self, worker: int) -> str:
+        return f"{socket.gethostname()[:40]}/127.0.0.1:{self.sip_port + 2 + worker}"
+
     def worker_pid(self, worker: int) -> int:
-        """The pid of the worker serving SIP on the port after Kamailio's, plus `worker`."""
+        """The pid of the worker serving SIP on the SIP port + 2 + `worker`."""
         out = subprocess.run(
             ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(self.process.pid)],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
-        marker = f"--sip 127.0.0.1:{self.sip_port + 1 + worker} "
+        marker = f"--sip 127.0.0.1:{self.sip_port + 2 + worker} "
         found = [int(line.split()[0]) for line in out.splitlines() if marker in line]
         assert len(found) == 1, out
         return found[0]
@@ -121,15 +132,10 @@ async def _database(action: str, name: str) -> None:
         await admin.dispose()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    name = f"clinicline_cluster_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_database("CREATE", name))
-    except OSError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    db_url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    work = tmp_path_factory.mktemp("cluster")
+@contextlib.contextmanager
+def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
+    """`clinicline serve --workers 2 --no-rasa` on `db_url` (seeded here), until it is ready
+    and both workers are in Kamailio's rotation; stopped with SIGTERM afterwards."""
     env = {
         **os.environ,
         "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
@@ -138,7 +144,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert seeded.returncode == 0, seeded.stderr[-2000:]
-    sip, http = _free_run(socket.SOCK_DGRAM, 3), _free_run(socket.SOCK_STREAM, 2)
+    sip, http = _free_run(socket.SOCK_DGRAM, 4), _free_run(socket.SOCK_STREAM, 2)
     log = work / "cluster.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -164,6 +170,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    name = f"clinicline_cluster_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_database("CREATE", name))
+    except OSError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    try:
+        db_url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+        with running_cluster(db_url, tmp_path_factory.mktemp("cluster")) as running:
+            yield running
+    finally:
         asyncio.run(_database("DROP", name))
 
 
@@ -187,6 +207,11 @@ def test_calls_through_kamailio_spread_over_both_workers(cluster: Cluster) -> No
                 for i in (0, 1)]  # fmt: skip
     # Call-load dispatch: the second caller went to the worker that had none.
     assert all(n >= 1 for n in answered), answered
+    # Either worker's /health shows the whole site: both workers and the SIP front.
+    site = cluster.site(1)
+    front = f"{socket.gethostname()[:40]}/front 127.0.0.1:{cluster.sip_port}"
+    assert site == {front: "up", cluster.worker_name(0): "ready",
+                    cluster.worker_name(1): "ready"}, site
 
 
 def test_a_caller_over_tls_talks_with_a_worker_through_the_front(
@@ -231,10 +256,23 @@ def test_a_killed_worker_costs_no_new_caller_closes_its_call_and_comes_back(
             holding = [i for i in (0, 1) if _active_calls(cluster, i) == 1]
         victim_index = holding[0]
         victim = cluster.worker_pid(victim_index)
+        survivor, dead = 1 - victim_index, cluster.worker_name(victim_index)
+        # The site's process list, watched while the new callers come in: the supervisor
+        # marks the dead worker `restarting` until its successor beats (a few seconds).
+        states: list[str] = []
+        watching = threading.Event()
+        watcher = threading.Thread(target=lambda: _watch_state(cluster, dead, states, watching))
+        watching.set()
+        watcher.start()
         os.kill(victim, signal.SIGKILL)
-        for _ in range(3):  # new callers at once, while Kamailio has yet to notice
-            record = cluster.call("--hangup-after", "3")
-            assert record["connected"] and record["status"] == 200, record
+        try:
+            for _ in range(3):  # new callers at once, while Kamailio has yet to notice
+                record = cluster.call("--hangup-after", "3")
+                assert record["connected"] and record["status"] == 200, record
+        finally:
+            watching.clear()
+            watcher.join()
+        assert "restarting" in states, states
         out, _ = on_the_line.communicate(timeout=60)
     lost_call = _call_json(out)["call_id"]
     # The supervisor (or the worker, restarted) closed the lost call and left a callback.
@@ -252,8 +290,32 @@ def test_a_killed_worker_costs_no_new_caller_closes_its_call_and_comes_back(
         assert time.monotonic() < deadline, cluster.log.read_text()[-3000:]
         time.sleep(1)
     assert cluster.worker_pid(victim_index) != victim
+    deadline = time.monotonic() + 15
+    while cluster.site(survivor).get(dead) != "ready":  # and that it is back
+        assert time.monotonic() < deadline, cluster.site(survivor)
+        time.sleep(0.5)
     log = cluster.log.read_text()
     assert f"worker {victim_index} exited with -9; starting it again" in log
+
+
+def _watch_state(cluster: Cluster, name: str, seen: list[str], watching: threading.Event) -> None:
+    """Every state the store gives process `name`, until `watching` is cleared."""
+
+    async def read() -> None:
+        engine = create_async_engine(cluster.db_url)
+        try:
+            while watching.is_set():
+                async with engine.connect() as conn:
+                    state = await conn.scalar(
+                        text("SELECT state FROM processes WHERE name = :name"), {"name": name}
+                    )
+                if state is not None and (not seen or seen[-1] != state):
+                    seen.append(str(state))
+                await asyncio.sleep(0.2)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(read())
 
 
 def test_a_restarted_kamailio_leaves_calls_talking_and_takes_new_ones(cluster: Cluster) -> None:
@@ -411,6 +473,18 @@ def test_torture_and_a_flood_through_kamailio_leave_every_process_standing(
 def _active_calls(cluster: Cluster, worker: int) -> int | None:
     health = cluster.health(worker)
     return None if health is None else health["components"]["workers"]["active_calls"]
+
+
+def test_a_tls_port_on_a_workers_port_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "--workers", "2", "--sip", "127.0.0.1:5860",
+         "--db", "postgresql://clinicline:clinicline@127.0.0.1:5432/x"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
+             "CLINICLINE_SIP_TLS_PORT": "5863", "CLINICLINE_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "sip_tls_port 5863 is a worker's SIP port" in done.stderr, done.stderr[-2000:]
 
 
 def test_several_workers_need_postgresql(tmp_path: Path) -> None:

@@ -308,6 +308,19 @@ class TurnedAway(Base):
     door: Mapped[str] = mapped_column(String(80))  # "front" (Kamailio) or the worker's name
 
 
+class ProcessBeat(Base):
+    """A process of the site as it last reported itself (a worker, the SIP front)."""
+
+    __tablename__ = "processes"
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    active_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CallQueue(Base):
     __tablename__ = "queues"
     id: Mapped[int] = mapped_column(primary_key=True)
