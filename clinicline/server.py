@@ -182,8 +182,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if not config.sip_behind_front:
             refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
             counting = asyncio.create_task(refusals.run(), name="count-turned-away")
-        site = SiteHeartbeat(services.db, health, services.worker, config.worker_name)
-        beating = asyncio.create_task(site.run(), name="site-heartbeat")
+        if services.db.backend == "postgresql":  # on SQLite this process is the whole site
+            site = SiteHeartbeat(services.db, health, services.worker, config.worker_name)
+            beating = asyncio.create_task(site.run(), name="site-heartbeat")
         if services.dialogs is None:
             health.set(
                 "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
