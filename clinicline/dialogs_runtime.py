@@ -14,18 +14,40 @@ import secrets
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy.engine import make_url
+
 from clinicline.config import Config
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.web.action_site import ActionEndpoint
 from dialogs.client import RasaClient
 from dialogs.errors import DialogError
+from dialogs.inside_rasa.launch import TRACKER_KEY_ENV, TRACKER_URL_ENV
 from dialogs.server import RasaServer
 from dialogs.train import ensure_model
+from integrations.store.crypto import resolve_keys
+from integrations.store.database import store_url
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+
+
+def tracker_store_env(config: Config) -> dict[str, str]:
+    """Where Rasa keeps its conversations, for its environment: the site's PostgreSQL store,
+    or for a SQLite store (one process, one Rasa) a file of its own beside it (`x.db` →
+    `x-trackers.db`), so that Rasa's writes never lock the app's database. Encrypted under
+    the store's own data key."""
+    url = make_url(store_url(config.db))
+    if url.get_backend_name() == "postgresql":
+        sync = url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    elif url.database and url.database != ":memory:":
+        database = Path(url.database).resolve()
+        sync = f"sqlite:///{database.with_name(database.stem + '-trackers.db')}"
+    else:
+        sync = f"sqlite:///{Path(config.data_dir).resolve() / 'dialog-trackers.db'}"
+    keys = b",".join(resolve_keys(store_url(config.db), None)).decode()
+    return {TRACKER_URL_ENV: sync, TRACKER_KEY_ENV: keys}
 
 
 def rasa_token(config: Config) -> str:
@@ -85,6 +107,7 @@ class DialogsSupervisor:
             run_dir=self.config.data_dir / "rasa" / f"port-{self.config.rasa_port}",
             api_token=self.token,
             action_token=self.actions.token,
+            tracker_env=tracker_store_env(self.config),
         )
         await self.server.start()
         self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")

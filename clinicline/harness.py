@@ -39,6 +39,20 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 @dataclass
+def free_port_run(kind: int, count: int) -> int:
+    """A loopback port P with P+1 … P+count-1 free too (a SIP front and its workers)."""
+    for _ in range(50):
+        base = free_port(kind)
+        try:
+            for offset in range(1, count):
+                with socket.socket(socket.AF_INET, kind) as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 class ServerProcess:
     """A running `clinicline serve`; stop() sends SIGTERM like an operator would."""
 
@@ -141,8 +155,11 @@ def start_demo_clinic(
     data_dir: Path,
     env: dict[str, str],
     extra_args: Sequence[str] = ("--no-rasa",),
+    ready_timeout: float = 120.0,
+    want: Sequence[str] = ("ready", "degraded"),
 ) -> ServerProcess:
-    """`serve` with the product dialog on a freshly seeded demo clinic in `tmp`, ready."""
+    """`serve` with the product dialog on a freshly seeded demo clinic in `tmp`, ready (with
+    Rasa, want ("ready",): the dialogs are up)."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
     subprocess.run(
         [*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, capture_output=True, timeout=120,
@@ -151,7 +168,7 @@ def start_demo_clinic(
     server = start_server(
         tmp, data_dir=data_dir, dialog="clinic", db_url=db_url, extra_args=extra_args, env=env
     )
-    server.wait_ready()
+    server.wait_ready(ready_timeout, want)
     return server
 
 

@@ -41,15 +41,22 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def write_endpoints(path: Path, action_url: str) -> Path:
+def write_endpoints(path: Path, action_url: str, *, shared_trackers: bool = False) -> Path:
     """Per-run endpoints file: Rasa calls the app's action endpoint on the right port, with the
-    action token (Rasa substitutes `${VAR}` from its environment; the file holds no secret)."""
+    action token (Rasa substitutes `${VAR}` from its environment; the file holds no secret).
+    With `shared_trackers`, conversations are kept encrypted in the store (its URL and key
+    reach Rasa through the environment too)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    trackers = (
+        "tracker_store:\n  type: dialogs.inside_rasa.tracker_store.EncryptedTrackerStore\n"
+        if shared_trackers
+        else ""
+    )
     path.write_text(
         "action_endpoint:\n"
         f'  url: "{action_url}"\n'
         "  headers:\n"
-        f"    Authorization: Bearer ${{{ACTION_TOKEN_ENV}}}\n",
+        f"    Authorization: Bearer ${{{ACTION_TOKEN_ENV}}}\n" + trackers,
         encoding="utf-8",
     )
     return path
@@ -68,6 +75,7 @@ class RasaServer:
         api_token: str,
         action_token: str,
         rasa_bin: Path = RASA_BIN,
+        tracker_env: dict[str, str] | None = None,
     ) -> None:
         if not api_token or not action_token:
             raise ValueError("the Rasa server needs both its API token and the action token")
@@ -76,9 +84,12 @@ class RasaServer:
         self.base_url = f"http://127.0.0.1:{port}"
         self.run_dir = run_dir
         self.log_file = run_dir / "rasa.log"
-        self.endpoints = write_endpoints(run_dir / "endpoints.yml", action_url)
+        self.endpoints = write_endpoints(
+            run_dir / "endpoints.yml", action_url, shared_trackers=bool(tracker_env)
+        )
         self._rasa_bin = rasa_bin
-        self._tokens = {TOKEN_ENV: api_token, ACTION_TOKEN_ENV: action_token}
+        # The tokens, and the tracker store's URL and key when it has one.
+        self._tokens = {TOKEN_ENV: api_token, ACTION_TOKEN_ENV: action_token, **(tracker_env or {})}
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = False
@@ -94,10 +105,21 @@ class RasaServer:
     def _command(self) -> list[str]:
         # `rasa run` through our launcher, which adds --auth-token from the environment.
         return [
-            str(self._rasa_bin.with_name("python")), "-m", "dialogs.inside_rasa.launch",
-            "run", "--enable-api", "-i", "127.0.0.1", "-p", str(self.port),
-            "-m", str(self.model), "--endpoints", str(self.endpoints),
-            "--credentials", str(PROJECT_DIR / "credentials.yml"),
+            str(self._rasa_bin.with_name("python")),
+            "-m",
+            "dialogs.inside_rasa.launch",
+            "run",
+            "--enable-api",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-m",
+            str(self.model),
+            "--endpoints",
+            str(self.endpoints),
+            "--credentials",
+            str(PROJECT_DIR / "credentials.yml"),
         ]
 
     def _env(self) -> dict[str, str]:
@@ -113,8 +135,12 @@ class RasaServer:
         self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self.log_file.open("ab") as out:
             self._process = await asyncio.create_subprocess_exec(
-                *self._command(), cwd=self.run_dir, env=self._env(),
-                stdout=out, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                *self._command(),
+                cwd=self.run_dir,
+                env=self._env(),
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
                 preexec_fn=die_with_parent(),
             )
         self.waiting_reason = ""

@@ -29,7 +29,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from clinicline.harness import ROOT, free_port
+from clinicline.harness import ROOT, free_port, free_port_run
 from tests.integrations.conftest import PG_URL
 from voice.phone.phone import BOT_AUDIO_RMS
 
@@ -109,20 +109,6 @@ def _call_json(stdout: str) -> dict[str, Any]:
     return result
 
 
-def _free_run(kind: int, count: int) -> int:
-    """A loopback port P with P+1 … P+count-1 free too (Kamailio and the workers after it)."""
-    for _ in range(50):
-        base = free_port(kind)
-        try:
-            for offset in range(1, count):
-                with socket.socket(socket.AF_INET, kind) as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
 async def _database(action: str, name: str) -> None:
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
@@ -144,7 +130,7 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert seeded.returncode == 0, seeded.stderr[-2000:]
-    sip, http = _free_run(socket.SOCK_DGRAM, 4), _free_run(socket.SOCK_STREAM, 2)
+    sip, http = free_port_run(socket.SOCK_DGRAM, 4), free_port_run(socket.SOCK_STREAM, 2)
     log = work / "cluster.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

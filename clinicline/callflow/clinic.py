@@ -109,6 +109,8 @@ class _State:
     flagged_transfer: bool = False  # a transfer for a red flag (emergent or urgent)
     menu_attempts: int = 0
     in_menu: bool = False
+    # In the keypad menu only because the dialogs were down: back to them once they are up.
+    menu_for_outage: bool = False
     expecting: str | None = None  # what the dialog's last question asked for
     ended_by_dialog: bool = False
     symptoms: SymptomScreen = field(default_factory=SymptomScreen)
@@ -279,7 +281,7 @@ class ClinicConversation:
         # Hints load while the greeting plays: the greeting never waits for the store.
         self._hint_task = asyncio.get_running_loop().create_task(self._load_hints(call))
         if not self.gate.available:
-            self.state.in_menu = True
+            self.state.in_menu = self.state.menu_for_outage = True
             return [PlayPrompt("greeting"), PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         return [PlayPrompt("greeting")]
 
@@ -305,6 +307,11 @@ class ClinicConversation:
             answer = yes_no(turn.text or "")
             if answer is not None:
                 return await self._urgent_answer(call, answer)
+        if self.state.in_menu and self._dialogs_back(turn):
+            # The conversation goes on where it stopped: Rasa keeps it in the shared store.
+            self.state.in_menu = self.state.menu_for_outage = False
+            self.state.menu_attempts = 0
+            self._spawn_event(call, "dialogs_back", {})
         if self.state.in_menu:
             return self._menu(call, turn)
         screening = self.state.symptoms
@@ -369,7 +376,7 @@ class ClinicConversation:
             messages = await self.dialog.send(call.call_id, text, metadata)
         except DialogUnavailable:
             log.warning("call %s: dialogs unavailable, keypad menu", call.call_id)
-            self.state.in_menu = True
+            self.state.in_menu = self.state.menu_for_outage = True
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         self.state.expecting = expected_answer(messages)
@@ -406,6 +413,15 @@ class ClinicConversation:
                 "Is there anything else I can help with?"
             )
         ]
+
+    def _dialogs_back(self, turn: CallerTurn) -> bool:
+        """Words (not keys) from a caller sent to the keypad by an outage that is over."""
+        return (
+            self.state.menu_for_outage
+            and bool(turn.text and turn.text.strip())
+            and not turn.digits
+            and self.gate.available
+        )
 
     def _menu(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         choice = (turn.digits or "").strip()

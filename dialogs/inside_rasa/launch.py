@@ -8,6 +8,9 @@ import os
 import sys
 
 TOKEN_ENV = "CLINICLINE_RASA_TOKEN"
+# The tracker store's synchronous SQLAlchemy URL and Fernet key(s) (tracker_store.py).
+TRACKER_URL_ENV = "CLINICLINE_TRACKER_STORE_URL"
+TRACKER_KEY_ENV = "CLINICLINE_TRACKER_STORE_KEY"
 
 
 def rasa_argv(args: list[str], token: str) -> list[str]:

@@ -88,7 +88,8 @@ def test_my_leg_hurts_then_yes_to_the_screening_question_is_an_emergency(
         rasa_clinic, "--say", "my leg hurts", "--say", "yes", "--listen", "3", "--no-transcribe"
     )
     record = wait_for_record(rasa_clinic, result["call_id"])
-    assert _screening(record) == [{"asked": True}, {"answer": "yes"}], record["events"]
+    heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
+    assert _screening(record) == [{"asked": True}, {"answer": "yes"}], (heard, record["events"])
     assert [p["outcome"] for p in record["emergency_messages"]] == ["completed"]
     assert record["triage_level"] == "emergent" and "screening_positive" in record["flags"]
     assert not record["intents"], record["intents"]  # nothing went to self-service
