@@ -352,6 +352,9 @@ def _markdown(results: dict[str, Any]) -> str:
         "The SIP front under INVITE floods: [sip_front.md](sip_front.md) "
         "(`clinicline bench --only-sip`).",
         "",
+        "Concurrent callers through Kamailio to several workers, and the soak: "
+        "[load.md](load.md) (`clinicline bench --load`).",
+        "",
         "![turn latency](latency.png)",
         "",
     ]
@@ -359,7 +362,7 @@ def _markdown(results: dict[str, Any]) -> str:
 
 
 async def run_bench(args: argparse.Namespace, config: Config) -> int:
-    levels = [int(x) for x in str(args.calls).split(",") if x.strip()]
+    levels = [int(x) for x in (args.calls or "1,4").split(",") if x.strip()]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {

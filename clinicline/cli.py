@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure turn latency, ASR error, CPU and memory")
     _add_common(bench)
     bench.add_argument("--out", type=Path, default=Path("docs/bench"))
-    bench.add_argument("--calls", default="1,4", help="concurrency levels, e.g. 1,4")
+    bench.add_argument(
+        "--calls", help="concurrency levels, e.g. 1,4 (default 1,4; with --load 1,4,8,12,16)"
+    )
     bench.add_argument("--turns", type=int, default=4, help="caller turns per call")
     bench.add_argument("--skip-dialogs", action="store_true", help="skip the Rasa part")
     bench.add_argument(
@@ -237,6 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="speak the emergent triage lines in three voices through real calls "
         "(resumable: results accumulate in OUT/triage_speech.json)",
+    )
+    bench.add_argument(
+        "--load", action="store_true",
+        help="concurrent callers through Kamailio in front of --workers workers on a fresh "
+        "PostgreSQL database -> OUT/load.md",
+    )  # fmt: skip
+    bench.add_argument("--workers", type=int, default=4, help="for --load")
+    bench.add_argument(
+        "--soak", type=int, default=0, metavar="N",
+        help="for --load: N calls, the first --calls level at a time; memory slope per kind",
+    )  # fmt: skip
+    bench.add_argument(
+        "--no-rasa", action="store_true", help="for --load: the keypad dialog, no Rasa servers"
     )
     bench.add_argument("--voices", default="piper,flite,espeak", help="for --triage-speech")
     bench.add_argument("--lines-per-call", type=int, default=12, help="for --triage-speech")
@@ -324,6 +339,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_triage import run_triage_speech
 
         return asyncio.run(run_triage_speech(args))
+    if args.command == "bench" and args.load:
+        from clinicline.bench_load import run_bench_load
+
+        default = "8" if args.soak else "1,4,8,12,16"
+        levels = [int(x) for x in (args.calls or default).split(",") if x.strip()]
+        asyncio.run(
+            run_bench_load(
+                args.out, levels, args.workers, args.turns, not args.no_rasa, soak=args.soak
+            )
+        )
+        print((args.out / "load.md").read_text())
+        return 0
     if args.command == "bench":
         from clinicline.bench import run_bench
 

@@ -38,7 +38,6 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
             continue
 
 
-@dataclass
 def free_port_run(kind: int, count: int) -> int:
     """A loopback port P with P+1 … P+count-1 free too (a SIP front and its workers)."""
     for _ in range(50):
@@ -53,6 +52,7 @@ def free_port_run(kind: int, count: int) -> int:
     raise RuntimeError(f"no {count} consecutive free ports")
 
 
+@dataclass
 class ServerProcess:
     """A running `clinicline serve`; stop() sends SIGTERM like an operator would."""
 

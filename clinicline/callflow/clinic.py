@@ -463,6 +463,9 @@ class ClinicConversation:
         if count > self.silence_reprompts:
             self.state.ended_by_dialog = True
             return [PlayPrompt("silence_goodbye", barge_in=False), Hangup("silence")]
+        if self.state.in_menu and not self.state.transferred:
+            # "How can I help you?" would invite words the keypad menu cannot take.
+            return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         return [PlayPrompt("reprompt")]
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:

@@ -184,6 +184,46 @@ async def test_rasa_dying_mid_call_falls_back_to_the_keypad(
     assert isinstance(actions[0], PlayPrompt) and actions[0].name == "keypad_menu"
 
 
+async def test_words_after_an_outage_go_back_to_the_dialog_once_it_is_up(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="I'd like to make an appointment"))
+    conversation.dialog = conversation.gate = UnreachableDialogStandIn()
+    down = await conversation.respond(call, CallerTurn(text="hello is anybody there"))
+    assert isinstance(down[0], PlayPrompt) and down[0].name == "keypad_menu"
+    # Silence in the menu replays the menu, not "how can I help you?"
+    quiet = await conversation.silence(call, 1)
+    assert isinstance(quiet[0], PlayPrompt) and quiet[0].name == "keypad_menu"
+    # Still down: words are not a choice; the menu again.
+    again = await conversation.respond(call, CallerTurn(text="Aisha Khan"))
+    assert isinstance(again[0], PlayPrompt) and again[0].name == "keypad_menu"
+    conversation.dialog = conversation.gate = dialog  # Rasa is back
+    back = await conversation.respond(call, CallerTurn(text="Aisha Khan"))
+    assert dialog.sent == ["I'd like to make an appointment", "Aisha Khan"]
+    assert isinstance(back[0], Say) and "full name" in back[0].text
+    report = await _report(db, recorder, call)
+    kinds = [e["kind"] for e in report["events"]]
+    assert kinds.index("dialogs_unavailable") < kinds.index("dialogs_back")
+
+
+async def test_keys_after_an_outage_are_still_a_menu_choice_when_the_dialog_is_back(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    conversation.gate = UnreachableDialogStandIn()
+    await conversation.start(call)  # down from the start: the keypad menu
+    conversation.gate = dialog
+    actions = await conversation.respond(call, CallerTurn(digits="1"))
+    assert any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions)
+    assert dialog.sent == []
+
+
 async def _keypad_choice(
     db: Database, recorder: StoreRecorder, digits: str
 ) -> tuple[ClinicConversation, CallInfo]:
