@@ -373,6 +373,12 @@ async def run_soak(
         points.append((done, sampler.resident_mb()))
         print(json.dumps({"calls_done": done, "failed": failed, "rss_mb": points[-1][1]}),
               flush=True)  # fmt: skip
+    # What each worker still holds once every call is over: live legs, pjsua2 calls, slots.
+    held = [
+        {k: (_health(port).get("components") or {}).get("workers", {}).get(k)
+         for k in ("active_calls", "sip_calls", "slots_in_use")}
+        for port in site.http_ports
+    ]  # fmt: skip
     steady = points[1:] if len(points) > 2 else points
     slopes: dict[str, float | None] = {}
     for kind in ("workers", "rasa", "kamailio", "supervisor"):
@@ -392,6 +398,7 @@ async def run_soak(
         "rss_mb_first": {k: round(v, 1) for k, v in points[0][1].items()},
         "rss_mb_last": {k: round(v, 1) for k, v in points[-1][1].items()},
         "rss_slope_mb_per_100_calls": slopes,
+        "held_after": held,
     }
 
 
@@ -453,6 +460,17 @@ def _soak_markdown(run: dict[str, Any]) -> list[str]:
             f"| {kind} | {soak['rss_mb_first'][kind]} | {soak['rss_mb_last'][kind]} "
             f"| {slopes[kind]} |"
         )
+    if soak.get("held_after"):
+        lines += [
+            "",
+            "Held by each worker after the last call (live call legs / pjsua2 calls / call "
+            "slots, from its /health): "
+            + ", ".join(
+                f"{h['active_calls']} / {h['sip_calls']} / {h['slots_in_use']}"
+                for h in soak["held_after"]
+            )
+            + ".",
+        ]
     return [*lines, ""]
 
 

@@ -68,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="voice workers (default 1: one process). N > 1: Kamailio on the SIP address in "
-        "front of N workers on the next ports, sharing a PostgreSQL store (--db postgresql://…)",
+        help="voice workers (default: 1 on SQLite; on PostgreSQL what this machine's cores "
+        "carry, at least 2). N > 1: Kamailio on the SIP address in front of N workers on the "
+        "next ports, sharing a PostgreSQL store (--db postgresql://…)",
     )
     serve.add_argument(
         "--dialog",
@@ -290,19 +290,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
-        if args.workers > 1:
+        from clinicline.cluster import default_workers
+
+        config = _config(args)
+        workers = args.workers
+        if workers is None:
+            workers = default_workers(config, len(os.sched_getaffinity(0)))
+        if workers > 1:
             from clinicline.cluster import Cluster, passthrough_args
 
-            cluster = Cluster(
-                _config(args), args.workers, dialog=args.dialog,
-                passthrough=passthrough_args(args),
-            )  # fmt: skip
+            passthrough = passthrough_args(args)
+            cluster = Cluster(config, workers, dialog=args.dialog, passthrough=passthrough)
             return asyncio.run(cluster.run())
-        if args.workers < 1:
+        if workers < 1:
             raise ConfigError("--workers must be at least 1")
         from clinicline.server import serve
 
-        return asyncio.run(serve(_config(args), dialog=args.dialog))
+        return asyncio.run(serve(config, dialog=args.dialog))
     if args.command == "call":
         from clinicline.calling import run_call
 

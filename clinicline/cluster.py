@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import logging
+import math
 import os
 import signal
 import socket
@@ -33,13 +34,27 @@ from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
 from integrations.services import calls, processes
 from integrations.store import Database
+from integrations.store.database import store_url
 
 KAMAILIO = Path("/usr/sbin/kamailio")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"
 CALL_SLOTS = 4  # the pjsua2 wheel's cap per process (ARCHITECTURE.md)
 RESTART_DELAY = 1.0
 STOP_GRACE = 30.0
+# Measured with `clinicline bench --load` on a 2-core machine (docs/bench/load.md): about one
+# concurrent call per core keeps the p95 turn latency within 1.5 s.
+CALLS_PER_CORE = 1.0
 log = logging.getLogger(__name__)
+
+
+def default_workers(config: Config, cores: int) -> int:
+    """`serve` without --workers: one process on SQLite (it owns the file); on PostgreSQL the
+    workers whose callers the cores carry, and never fewer than two, so that a dead worker's
+    next callers have somewhere to go."""
+    if make_url(store_url(config.db)).get_backend_name() != "postgresql":
+        return 1
+    callers_per_worker = max(1, CALL_SLOTS - config.sip_transfer_reserve)
+    return max(2, math.ceil(cores * CALLS_PER_CORE / callers_per_worker))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from clinicline.cluster import default_workers
+from clinicline.config import load_config
 from clinicline.harness import ROOT, free_port, free_port_run
 from tests.integrations.conftest import PG_URL
 from voice.phone.phone import BOT_AUDIO_RMS
@@ -479,3 +481,19 @@ def test_several_workers_need_postgresql(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "PostgreSQL" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("db", "cores", "reserve", "workers"),
+    [
+        ("sqlite:///var/clinic.db", 16, 1, 1),  # one process owns a SQLite file
+        ("postgresql://u:p@127.0.0.1/clinic", 2, 1, 2),  # failover needs a second worker
+        ("postgresql://u:p@127.0.0.1/clinic", 12, 1, 4),  # 12 calls, 3 callers a worker
+        ("postgresql://u:p@127.0.0.1/clinic", 12, 0, 3),  # no slot kept for transfers
+    ],
+)
+def test_serve_without_workers_runs_what_the_cores_carry(
+    db: str, cores: int, reserve: int, workers: int
+) -> None:
+    config = load_config(env={}, overrides={"db": db, "sip_transfer_reserve": reserve})
+    assert default_workers(config, cores) == workers

@@ -8,6 +8,7 @@ restart takes (the silence timeout is long here, so the quiet is not taken for a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from clinicline.harness import ROOT, ServerProcess, free_port, start_demo_clinic, wait_for_record
 
@@ -63,16 +65,22 @@ def _dialogs(server: ServerProcess) -> dict[str, object]:
         return {}
 
 
-def _conversations(trackers: Path) -> int:
+def _answered_conversations(trackers: Path, key: bytes) -> int:
+    """Callers' conversations whose stored tracker already holds a bot reply. (Rasa stores a
+    tracker as soon as a message arrives, before it answers: a kill then would lose the turn
+    itself, not what the store kept.)"""
     if not trackers.exists():
         return 0
     try:
         with sqlite3.connect(trackers) as db:
             # Not the supervisor's own warm-up conversations ("warm-up-…").
-            query = "SELECT COUNT(*) FROM dialog_trackers WHERE sender_id NOT LIKE 'warm-up-%'"
-            return int(db.execute(query).fetchone()[0])
+            rows = db.execute(
+                "SELECT data FROM dialog_trackers WHERE sender_id NOT LIKE 'warm-up-%'"
+            ).fetchall()
     except sqlite3.Error:
         return 0  # the table is being created
+    events = [json.loads(Fernet(key).decrypt(bytes(r[0])))["events"] for r in rows]
+    return sum(any(e.get("event") == "bot" for e in conversation) for conversation in events)
 
 
 def _wait(condition: object, timeout: float, what: str) -> None:
@@ -99,8 +107,10 @@ def test_rasa_killed_mid_conversation_keypad_meanwhile_then_the_conversation_res
         cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
-        # Her first turn is in the store: the conversation exists outside Rasa now.
-        _wait(lambda: _conversations(trackers) > 0, 90, "the first turn's tracker")
+        # Her first turn and its answer are in the store: the conversation exists outside
+        # Rasa now.
+        key = Path(server.db_url.split("///", 1)[1] + ".key").read_bytes().strip()
+        _wait(lambda: _answered_conversations(trackers, key) > 0, 90, "the first answer")
         os.kill(_rasa_pid(server), signal.SIGKILL)
         _wait(lambda: _dialogs(server).get("state") != "up", 30, "the gate to close")
         _wait(lambda: _dialogs(server).get("state") == "up", 150, "Rasa to be back")
