@@ -37,7 +37,7 @@ SENTENCES = (
 )
 
 
-def _pct(values: list[float], q: float) -> float | None:
+def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
@@ -156,8 +156,8 @@ async def bench_voice(levels: list[int], turns: int, voices: list[str]) -> dict[
                     "calls": n,
                     "calls_connected": sum(1 for log in logs if log.get("connected")),
                     "turns_measured": len(latencies),
-                    "latency_ms_median": _pct(latencies, 0.5),
-                    "latency_ms_p95": _pct(latencies, 0.95),
+                    "latency_ms_median": percentile(latencies, 0.5),
+                    "latency_ms_p95": percentile(latencies, 0.95),
                     "latency_ms": latencies,
                     "cpu_core_fraction": round(cpu / wall, 3),
                     "cpu_core_fraction_per_call": round(cpu / wall / n, 3),
@@ -207,7 +207,7 @@ async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[s
                 out[str(n)] = {
                     "turns": len(times),
                     "median_ms": round(statistics.median(times), 1),
-                    "p95_ms": round(_pct(times, 0.95) or 0, 1),
+                    "p95_ms": round(percentile(times, 0.95) or 0, 1),
                 }
             await client.close()
             return out
@@ -248,15 +248,16 @@ async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
                     "calls": repeats,
                     "turns": len(times),
                     "median_ms": round(statistics.median(times), 1) if times else None,
-                    "p95_ms": round(_pct(times, 0.95) or 0, 1),
+                    "p95_ms": round(percentile(times, 0.95) or 0, 1),
                 }
         finally:
             server.stop()
     return out
 
 
-def _code_version() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+def code_version() -> str:
+    """The commit measured, marked -dirty when the tree had changes."""
+    done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                           text=True, check=False, cwd=Path(__file__).resolve().parent)
     return done.stdout.strip()
 
@@ -388,7 +389,7 @@ async def run_bench(args: argparse.Namespace, config: Config) -> int:
         if previous.exists():
             results = {**json.loads(previous.read_text()), "signin_run": results["date"]}
         run = await bench_signin(Path(__file__).resolve().parent.parent)
-        run.update(date=results.get("signin_run", results["date"]), code=_code_version())
+        run.update(date=results.get("signin_run", results["date"]), code=code_version())
         results.setdefault("signin", {"runs": {}})["runs"]["after"] = run
     elif args.only_clinic:
         # Keep the last full run's other sections; replace the product-dialog one.

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from clinicline.bench import code_version, percentile
 from clinicline.harness import ROOT, free_port_run
 
 # Requests that stay in self-service (no transfer to a queue nobody staffs, whose hold music
@@ -51,10 +52,8 @@ DEFAULT_PG = "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicli
 
 
 def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 1)
+    value = percentile(values, q)
+    return None if value is None else round(value, 1)
 
 
 # -- processes by kind, from /proc ------------------------------------------------------------
@@ -558,12 +557,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _code_version() -> str:
-    done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                          text=True, check=False, cwd=ROOT)  # fmt: skip
-    return done.stdout.strip()
-
-
 async def run_bench_load(
     out: Path, levels: list[int], workers: int, turns: int, rasa: bool = True, soak: int = 0
 ) -> dict[str, Any]:
@@ -578,7 +571,7 @@ async def run_bench_load(
     db_url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     run: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "code": _code_version(),
+        "code": code_version(),
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clinicline.bench import SENTENCES, _pct, _ProcessSampler
+from clinicline.bench import SENTENCES, _ProcessSampler, percentile
 from clinicline.harness import (
     FLOOD_SOURCE,
     ServerProcess,
@@ -47,7 +47,7 @@ def _summary(values: list[float]) -> dict[str, Any]:
     return {
         "turns": len(values),
         "median_ms": round(statistics.median(values), 1) if values else None,
-        "p95_ms": round(_pct(values, 0.95) or 0, 1) if values else None,
+        "p95_ms": round(percentile(values, 0.95) or 0, 1) if values else None,
     }
 
 
