@@ -64,8 +64,10 @@ class Row:
 ROWS: dict[CallPhase, Row] = {
     CallPhase.GREETING: Row("keypad", ("--barge", f"1.0:{COLLAPSE}")),
     CallPhase.LISTENING: Row("rasa", ("--say", CHEST)),
+    # A question the bot answers outside any form. Not "opening hours": misheard as "what
+    # are your opening now" it was an appointment request, and the flag fell in the form.
     CallPhase.PROMPT: Row(
-        "rasa", ("--say", "what are your opening hours", "--barge", f"0.8:{CHEST}")
+        "rasa", ("--say", "where is the clinic located", "--barge", f"0.8:{CHEST}")
     ),
     CallPhase.IDENTITY_FORM: Row(
         "rasa", ("--say", "I would like to book an appointment", "--say", COLLAPSE)
@@ -354,9 +356,12 @@ async def test_a_red_flag_while_a_nurse_hears_the_summary_keeps_her_and_tells_he
     assert record["transferred"] and record["disposition"] == "emergency_transferred", record
     assert [p["emergent"] for p in pops] == [False, True], pops  # her card turned emergent
     heard = json.loads(out[out.index("{") :])["calls"][0]["heard"].lower()
-    # The whispered update names the flag and says emergent. The agent phone's recogniser
-    # (whisper tiny) has written that last word as "emergency" and as "stroke", so the audio
-    # check asks for either word after "update"; the record and her card above say emergent.
-    assert "update" in heard, heard
-    update = heard.split("update", 1)[1]
-    assert "cardiac" in update or "emergen" in update, heard
+    # What she heard before the flag named no symptom and no urgency; the whispered update
+    # ("Update. Unverified caller, cardiac ..., emergent.") does. The agent phone's
+    # recogniser (whisper tiny, on a loaded machine) has dropped the short "Update." and
+    # written "emergent" as "emergency" or "stroke", so the audio check asks for any word
+    # only the update says; the record and her card above say exactly what changed.
+    update_words = ("update", "cardiac", "chest", "emergen")
+    assert not any(w in pops[0]["whisper"].lower() for w in update_words), pops[0]
+    assert pops[1]["whisper"].startswith("Update."), pops[1]
+    assert any(w in heard for w in update_words), heard
