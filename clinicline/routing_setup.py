@@ -14,10 +14,15 @@ from routing.transfer import TransferCoordinator
 from routing.webhooks import WebhookSender
 
 
-def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferCoordinator]:
-    hours = (
+def business_hours(config: Config) -> BusinessHours:
+    """The clinic's hours: where transfers go when closed, and what the bot says about them."""
+    return (
         BusinessHours.from_file(config.hours_file) if config.hours_file else BusinessHours.default()
     )
+
+
+def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferCoordinator]:
+    hours = business_hours(config)
     webhooks = None
     if config.webhook_urls:
         if not config.webhook_secret:

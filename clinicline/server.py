@@ -30,7 +30,7 @@ from clinicline.config import Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
-from clinicline.routing_setup import build_routing
+from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
 from clinicline.speech import load_speech
 from clinicline.triage_probe import TriageProbeConversation
@@ -120,7 +120,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     if dialog == "clinic" and config.rasa_enabled:
         action_token = config.action_token or secrets.token_urlsafe(32)
         action_runner, services.actions = await start_action_site(
-            services.db, config.action_listen, action_token
+            services.db, config.action_listen, action_token, business_hours(config)
         )
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)

@@ -7,7 +7,7 @@ to the on-call nurse queue); `is_open(now)` and `route_queue(queue, now)` answer
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -108,6 +108,70 @@ class BusinessHours:
             return queue
         return self.after_hours_queues.get(queue, self.after_hours_default)
 
+    def spoken(self, now: datetime) -> str:
+        """The hours as the phone line says them, from the data routing uses: whether the
+        clinic is open at `now` (and until when, or when it opens next), the weekly hours,
+        and the next holiday in the next two weeks ("We're open now until 6 PM. We're open Monday
+        to Friday, 8 AM to 6 PM, and closed on weekends.")."""
+        local = self.local(now)
+        parts = [self._spoken_status(local), self._spoken_week()]
+        upcoming = [
+            h for d, h in sorted(self.holidays.items())
+            if local.date() < d <= local.date() + timedelta(days=14)
+        ]  # fmt: skip
+        for holiday in upcoming[:1]:  # one on the phone is enough; the next call hears the next
+            when = f"{WEEKDAYS[holiday.day.weekday()].title()}, {_spoken_date(holiday.day)}"
+            if holiday.hours:
+                parts.append(
+                    f"On {when}, {holiday.name}, we're open {_spoken_intervals(holiday.hours)}."
+                )
+            else:
+                parts.append(f"We're closed on {when}, {holiday.name}.")
+        return " ".join(parts)
+
+    def _spoken_status(self, local: datetime) -> str:
+        today = local.date()
+        for start, end in self.intervals_on(today):
+            if start <= local.time() < end:
+                return f"We're open now until {_spoken_time(end)}."
+        holiday = self.holidays.get(today)
+        closed = "We're closed right now"
+        if holiday is not None and not holiday.hours:
+            closed = f"We're closed today for {holiday.name}"
+        for start, _ in self.intervals_on(today):
+            if local.time() < start:
+                return f"{closed}; we open today at {_spoken_time(start)}."
+        for ahead in range(1, 15):
+            day = today + timedelta(days=ahead)
+            intervals = self.intervals_on(day)
+            if intervals:
+                name = "tomorrow" if ahead == 1 else f"on {WEEKDAYS[day.weekday()].title()}"
+                if ahead > 6:
+                    name += f", {_spoken_date(day)}"
+                return f"{closed}; we open again {name} at {_spoken_time(intervals[0][0])}."
+        return f"{closed}."
+
+    def _spoken_week(self) -> str:
+        """Runs of weekdays with the same hours: "Monday to Friday, 8 AM to 6 PM"."""
+        runs: list[tuple[int, int, tuple[Interval, ...]]] = []
+        for index, intervals in enumerate(self.weekly):
+            if runs and runs[-1][2] == intervals and runs[-1][1] == index - 1:
+                runs[-1] = (runs[-1][0], index, intervals)
+            else:
+                runs.append((index, index, intervals))
+        open_runs = [(f"{_day_span(a, b)}, {_spoken_intervals(iv)}") for a, b, iv in runs if iv]
+        closed_days = [i for i, iv in enumerate(self.weekly) if not iv]
+        if not open_runs:
+            return "We have no regular opening hours."
+        sentence = "We're open " + _spoken_list(open_runs)
+        if closed_days == [5, 6]:
+            sentence += ", and closed on weekends"
+        elif closed_days:
+            sentence += ", and closed on " + _spoken_list(
+                [WEEKDAYS[i].title() for i in closed_days]
+            )
+        return sentence + "."
+
 
 def _parse_time(text: str, where: str) -> time:
     if text == "24:00":
@@ -153,3 +217,32 @@ def _holidays(items: Any, source: str) -> dict[date, Holiday]:
         hours = _intervals(item.get("hours") or [], where)
         out[day] = Holiday(day, str(item.get("name", "")), hours)
     return out
+
+
+def _spoken_time(moment: time) -> str:
+    if moment == time(0, 0):
+        return "midnight"
+    if moment == time(12, 0):
+        return "noon"
+    hour = moment.hour % 12 or 12
+    minutes = f":{moment.minute:02d}" if moment.minute else ""
+    return f"{hour}{minutes} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _spoken_intervals(intervals: tuple[Interval, ...]) -> str:
+    return _spoken_list([f"{_spoken_time(a)} to {_spoken_time(b)}" for a, b in intervals])
+
+
+def _spoken_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _day_span(first: int, last: int) -> str:
+    if first == last:
+        return WEEKDAYS[first].title()
+    joiner = " and " if last == first + 1 else " to "
+    return WEEKDAYS[first].title() + joiner + WEEKDAYS[last].title()
+
+
+def _spoken_date(day: date) -> str:
+    return f"{day.strftime('%B')} {day.day}"

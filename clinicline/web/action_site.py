@@ -24,6 +24,7 @@ from clinicline.web.middleware import bodies_are_json, errors_without_phi, probl
 from dialogs.action_endpoint import action_webhook
 from dialogs.actions import build_action_executor
 from integrations.store import Database
+from routing.hours import BusinessHours
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,11 @@ def bearer_token(token: str) -> Middleware:
 
 
 def action_app(
-    db: Database, token: str, *, clock: Callable[[], datetime] | None = None
+    db: Database,
+    token: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    hours: BusinessHours | None = None,
 ) -> web.Application:
     if not token:
         raise StartupError("the action endpoint needs a token")
@@ -65,15 +70,16 @@ def action_app(
         middlewares=[errors_without_phi, bearer_token(token),
                      bodies_are_json(MAX_ACTION_CALL_BYTES)],
     )
-    app.router.add_post("/webhook", action_webhook(build_action_executor(db, clock=clock)))
+    executor = build_action_executor(db, clock=clock, hours=hours)
+    app.router.add_post("/webhook", action_webhook(executor))
     return app
 
 
 async def start_action_site(
-    db: Database, listen: HostPort, token: str
+    db: Database, listen: HostPort, token: str, hours: BusinessHours | None = None
 ) -> tuple[web.AppRunner, ActionEndpoint]:
     """Serve the actions on `listen` (port 0: any free port); returns the runner and the URL."""
-    runner = web.AppRunner(action_app(db, token), access_log=None)
+    runner = web.AppRunner(action_app(db, token, hours=hours), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, listen.host, listen.port)
     try:

@@ -46,6 +46,7 @@ from dialogs.actions.requests import (
 from dialogs.actions.transfers import ActionTransferFrontDesk, ActionTransferNurse
 from dialogs.knowledge import DEFAULT_FILE, Knowledge
 from integrations.store.database import Database
+from routing.hours import BusinessHours
 
 __all__ = ["Deps", "build_action_executor", "build_actions"]
 
@@ -71,9 +72,12 @@ def build_action_executor(
     *,
     clock: Callable[[], datetime] | None = None,
     knowledge_file: Path = DEFAULT_FILE,
+    hours: BusinessHours | None = None,
 ) -> ActionExecutor:
-    """An executor serving the clinic's actions against `db` (clock injectable for tests)."""
-    deps = Deps(db, clock) if clock is not None else Deps(db)
+    """An executor serving the clinic's actions against `db` (clock injectable for tests;
+    `hours`: the business hours routing uses, so the bot says the same)."""
+    hours = hours or BusinessHours.default()
+    deps = Deps(db, hours=hours) if clock is None else Deps(db, clock, hours)
     executor = ActionExecutor()
     for action in build_actions(deps, Knowledge.load(knowledge_file)):
         executor.register_action(action)

@@ -20,6 +20,7 @@ from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.store.database import Database
 from integrations.store.models import Call
+from routing.hours import BusinessHours
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,16 @@ class Deps:
 
     db: Database
     clock: Callable[[], datetime] = field(default=_local_now)
+    hours: BusinessHours = field(default_factory=BusinessHours.default)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def hours_now(self) -> datetime:
+        """The moment for the clinic's hours: the machine's own clock made time-zone aware
+        (the hours file converts it to the clinic's zone); an injected clock as given."""
+        now = self.clock()
+        return now.astimezone() if self.clock is _local_now and now.tzinfo is None else now
 
     def today(self) -> date:
         return self.clock().date()
@@ -69,8 +77,13 @@ class Deps:
             call = await s.get(Call, call_id)
             if call is None:
                 return CallFacts()
-            return CallFacts(True, call.verified_patient_id, call.pending_patient_id,
-                             call.caller_number, call.triage_level)
+            return CallFacts(
+                True,
+                call.verified_patient_id,
+                call.pending_patient_id,
+                call.caller_number,
+                call.triage_level,
+            )
 
     async def patient_id(self, tracker: Tracker) -> int | None:
         """The patient verified on this call, or None: every patient-specific action asks."""

@@ -128,6 +128,8 @@ class ActionClinicInfo(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         topic, answer = self.knowledge.answer(latest_text(tracker))
+        if "{hours}" in answer:
+            answer = answer.replace("{hours}", self.deps.hours.spoken(self.deps.hours_now()))
         dispatcher.utter_message(text=answer)
         if topic:
             await self.deps.record(call_id(tracker), intent="clinic_info",

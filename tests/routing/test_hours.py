@@ -91,3 +91,46 @@ def test_malformed_hours_are_refused_with_a_reason(raw: dict, reason: str) -> No
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(HoursConfigError, match="cannot read"):
         BusinessHours.from_file(tmp_path / "nope.yaml")
+
+
+# What the phone line says about the hours: the same data the routing above decides by.
+def test_spoken_open_now_with_the_week(hours: BusinessHours) -> None:
+    assert hours.spoken(at(MONDAY, 10)) == (
+        "We're open now until 6 PM. "
+        "We're open Monday to Friday, 8 AM to 6 PM, and closed on weekends."
+    )
+
+
+def test_spoken_before_opening_and_after_closing(hours: BusinessHours) -> None:
+    assert hours.spoken(at(MONDAY, 7)).startswith("We're closed right now; we open today at 8 AM.")
+    assert hours.spoken(at(MONDAY, 18)).startswith("We're closed right now; we open again tomorrow")
+    friday_evening = at(date(2031, 3, 7), 19)
+    assert "we open again on Monday at 8 AM" in hours.spoken(friday_evening)
+
+
+def test_spoken_holidays_from_the_hours_file(hours: BusinessHours) -> None:
+    christmas = hours.spoken(at(date(2026, 12, 25), 9))
+    assert christmas.startswith("We're closed today for Christmas Day; we open again on Monday")
+    # The short day ahead is announced; on it, closing time is its own.
+    before = hours.spoken(at(date(2026, 12, 21), 9))
+    assert "On Thursday, December 24, Christmas Eve, we're open 8 AM to noon." in before
+    assert hours.spoken(at(date(2026, 12, 24), 11)).startswith("We're open now until noon.")
+
+
+def test_spoken_week_with_a_lunch_break_and_a_saturday_morning() -> None:
+    custom = BusinessHours.from_dict({
+        "timezone": "Europe/London",
+        "weekly": {day: ["08:30-12:30", "13:30-17:00"] for day in
+                   ("monday", "tuesday", "wednesday", "thursday")}
+        | {"friday": ["08:30-12:30"], "saturday": ["09:00-12:00"]},
+    })  # fmt: skip
+    assert custom.spoken(at(MONDAY, 12, 45)) == (
+        "We're closed right now; we open today at 1:30 PM. We're open Monday to Thursday, "
+        "8:30 AM to 12:30 PM and 1:30 PM to 5 PM, Friday, 8:30 AM to 12:30 PM and Saturday, "
+        "9 AM to noon, and closed on Sunday."
+    )
+    # An aware moment is turned into the clinic's own time first (10:00 UTC = 10:00 in
+    # London in March before the clocks change).
+    assert custom.spoken(datetime(2031, 3, 8, 10, 0, tzinfo=UTC)).startswith(
+        "We're open now until noon."
+    )
