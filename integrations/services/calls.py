@@ -7,6 +7,7 @@ database's key before they reach a row (see `integrations.store.crypto`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -190,6 +191,35 @@ async def offer_state(s: AsyncSession, call_id: str) -> OfferState:
         )
         cipher = cipher_of(s)
         return offer_state_of((e.kind, cipher.decrypt_json(e.data_enc)) for e in rows)
+
+
+@dataclass(frozen=True)
+class HandlingState:
+    """Who took a transferred call (an answered transfer leg) and who has wrapped it up."""
+
+    answered_by: frozenset[int]
+    wrapped_up_by: frozenset[int]
+
+
+async def handling_state(s: AsyncSession, call_id: str) -> HandlingState:
+    """From the call's `transfer_answered` and `wrap_up` events, whichever process wrote them."""
+    async with atomic(s):
+        rows = await s.scalars(
+            select(CallEvent)
+            .where(
+                CallEvent.call_id == call_id,
+                CallEvent.kind.in_(("transfer_answered", "wrap_up")),
+            )
+            .order_by(CallEvent.id)
+        )
+        cipher = cipher_of(s)
+        answered: set[int] = set()
+        wrapped: set[int] = set()
+        for event in rows:
+            agent = cipher.decrypt_json(event.data_enc).get("agent_id")
+            if agent is not None:
+                (answered if event.kind == "transfer_answered" else wrapped).add(int(agent))
+        return HandlingState(frozenset(answered), frozenset(wrapped))
 
 
 async def set_fields(s: AsyncSession, call_id: str, **fields: Any) -> None:

@@ -141,6 +141,51 @@ async def test_wrap_up_of_someone_elses_call_is_forbidden(client, server: Server
         assert (await calls.call_report(s, "call-wrap"))["disposition"] is None
 
 
+async def test_only_the_agent_who_took_the_call_wraps_it_up_once(
+    client, server: Server
+) -> None:
+    await planned_call(server, "call-took")
+    plan = server.coordinator.pending("call-took")
+    assert plan is not None and plan.agent is not None and plan.agent.username == "nurse2"
+    await sign_in(client, "nurse2")
+    wrap = {"disposition": "info_given"}
+    # Offered to her, but her phone has not answered: she has not taken it.
+    async with client.post("/console/calls/call-took/wrapup", json=wrap) as response:
+        assert response.status == 403
+        assert "did not take" in (await response.json())["error"]
+    # Her phone answers (what the voice worker reports when the consult leg connects).
+    await server.coordinator.on_answered(plan)
+    async with client.post("/console/calls/call-took/wrapup", json=wrap) as response:
+        assert response.status == 200
+    async with client.post(
+        "/console/calls/call-took/wrapup", json={"disposition": "transferred"}
+    ) as response:
+        assert response.status == 409
+    async with server.db.session() as s:
+        report = await calls.call_report(s, "call-took")
+    assert report["disposition"] == "info_given"
+    assert [e["kind"] for e in report["events"]].count("wrap_up") == 1
+    # A supervisor may correct it; that is one more wrap-up event under her name.
+    await sign_in(client, "super1")
+    async with client.post(
+        "/console/calls/call-took/wrapup", json={"disposition": "transferred"}
+    ) as response:
+        assert response.status == 200
+
+
+async def test_an_agent_who_declined_cannot_wrap_up(client, server: Server) -> None:
+    await planned_call(server, "call-declined")
+    await sign_in(client, "nurse2")
+    async with client.post("/console/calls/call-declined/decline", json={}) as response:
+        assert response.status == 200
+    async with client.post(
+        "/console/calls/call-declined/wrapup", json={"disposition": "info_given"}
+    ) as response:
+        assert response.status == 403
+    async with server.db.session() as s:
+        assert (await calls.call_report(s, "call-declined"))["disposition"] is None
+
+
 async def test_unknown_disposition_and_presence_are_rejected(client, server: Server) -> None:
     await planned_call(server, "call-bad")
     await sign_in(client, "nurse2")

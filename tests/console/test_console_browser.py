@@ -94,6 +94,9 @@ async def test_screen_pop_accept_and_wrap_up(context: BrowserContext, server: Se
 
     await card.locator("button.accept").click()
     await expect(card.locator(".state")).to_have_text("connected")
+    # Her phone answers: what the voice worker reports when the consult leg connects (no
+    # voice worker in this test). Only then may she wrap the call up.
+    await server.coordinator.on_answered(plan)
     await card.locator("select.disposition").select_option("emergency_transferred")
     await card.locator("textarea.notes").fill("advised 911, stayed on line")
     await card.locator(".wrapup button[type=submit]").click()
