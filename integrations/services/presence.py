@@ -51,6 +51,39 @@ async def call_ended(s: AsyncSession, agent_id: int, at: datetime) -> None:
         await s.execute(delete(AgentReservation).where(AgentReservation.agent_id == agent_id))
 
 
+async def console_seen(s: AsyncSession, agent_ids: Iterable[int], at: datetime) -> None:
+    """These agents have a console open (on the calling process) at `at`."""
+    ids = list(agent_ids)
+    if not ids:
+        return
+    async with atomic(s):
+        await s.execute(update(Agent).where(Agent.id.in_(ids)).values(console_seen_at=at))
+
+
+async def lapse_absent_consoles(
+    s: AsyncSession, *, now: datetime, grace: timedelta
+) -> list[int]:
+    """Set `away` every agent marked available whose console no process has seen since
+    `now - grace`; their idle clock stops and any reservation is freed. Agents who never
+    opened a console are left as they are. Returns the agents set away."""
+    absent = (
+        Agent.presence == "available",
+        Agent.console_seen_at.is_not(None),
+        Agent.console_seen_at < now - grace,
+    )
+    async with atomic(s):
+        # One statement decides and changes: a console that came back meanwhile is not lapsed.
+        lapsed = await s.execute(
+            update(Agent).where(*absent)
+            .values(presence="away", idle_since=None)
+            .returning(Agent.id)
+        )  # fmt: skip
+        ids = sorted(lapsed.scalars())
+        if ids:
+            await s.execute(delete(AgentReservation).where(AgentReservation.agent_id.in_(ids)))
+        return ids
+
+
 async def signed_out(s: AsyncSession, agent_id: int) -> None:
     async with atomic(s):
         await s.execute(update(Agent).where(Agent.id == agent_id).values(idle_since=None))

@@ -226,6 +226,9 @@ class Agent(Base):
     # When the agent last finished a call or became available (longest idle is offered
     # first); None: not idle, or never seen since signing in.
     idle_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When an app process last held a console socket of this agent (None: never opened
+    # one): an agent marked available whose console is gone is set away.
+    console_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(

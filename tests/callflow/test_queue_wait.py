@@ -28,6 +28,7 @@ from clinicline.harness import (
     start_demo_clinic,
     wait_for_record,
 )
+from tests.callflow.console_agent import open_console
 
 pytestmark = pytest.mark.slow
 
@@ -142,6 +143,8 @@ async def test_a_caller_who_holds_reaches_the_agent_who_becomes_free(
             f"{base}/console/login", json={"username": "front1", "password": "front1-demo"}
         ) as r:
             assert r.status == 200, await r.text()
+        # Her console is open, as an agent's is: presence follows it.
+        _console = await open_console(http, base)  # read until http closes
         async with http.post(f"{base}/console/presence", json={"presence": "available"}) as r:
             assert r.status == 200, await r.text()
         result = await caller

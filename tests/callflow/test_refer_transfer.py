@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from tests.callflow.console_agent import open_console
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,8 @@ async def test_the_nurse_takes_over_the_caller_by_refer_and_the_worker_lets_go(
             f"{base}/console/login", json={"username": "nurse1", "password": "nurse1-demo"}
         ) as r:
             assert r.status == 200, await r.text()
+        # Her console is open, as an agent's is: presence follows it.
+        _console = await open_console(http, base)  # read until http closes
         async with http.post(f"{base}/console/presence", json={"presence": "available"}) as r:
             assert r.status == 200, await r.text()
         caller = asyncio.create_task(

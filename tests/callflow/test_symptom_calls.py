@@ -18,6 +18,7 @@ import aiohttp
 import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, wait_for_record
+from tests.callflow.console_agent import open_console
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +57,8 @@ async def test_a_described_heart_attack_no_rule_matches_reaches_the_nurse(
         login = {"username": "nurse1", "password": "nurse1-demo"}
         async with http.post(f"{base}/console/login", json=login) as r:
             assert r.status == 200, await r.text()
+        # Her console is open, as an agent's is: presence follows it.
+        _console = await open_console(http, base)  # read until http closes
         async with http.post(f"{base}/console/presence", json={"presence": "available"}) as r:
             assert r.status == 200
         assert nurse.stdout is not None and "agent phone ready" in nurse.stdout.readline()

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
 
 pytestmark = pytest.mark.slow
 
@@ -41,18 +41,8 @@ def clinic(
         assert server.stop() == 0, server.log()[-3000:]
 
 
-async def _sign_in(base: str, username: str, presence: str = "available") -> aiohttp.ClientSession:
-    # unsafe=True: keep cookies from an IP-address host (the console on 127.0.0.1)
-    http = aiohttp.ClientSession(
-        headers={"Origin": base}, cookie_jar=aiohttp.CookieJar(unsafe=True)
-    )
-    async with http.post(
-        f"{base}/console/login", json={"username": username, "password": f"{username}-demo"}
-    ) as r:
-        assert r.status == 200, await r.text()
-    async with http.post(f"{base}/console/presence", json={"presence": presence}) as r:
-        assert r.status == 200, await r.text()
-    return http
+async def _sign_in(base: str, username: str, presence: str = "available") -> ConsoleAgent:
+    return await sign_in_at_console(base, username, presence)
 
 
 def _agent_phone(server: ServerProcess, where: str, user: str, mode: str) -> subprocess.Popen[str]:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from integrations.services import hold_line, presence
-from integrations.services.agents import add_agent
+from integrations.services.agents import add_agent, list_agents, set_presence
 from integrations.store import Database
 from tests.integrations.conftest import same_store
 
@@ -105,3 +105,35 @@ async def test_a_caller_whose_worker_died_keeps_no_place(db: Database) -> None:
         later = T0 + hold_line.STALE + timedelta(seconds=2)
         assert await hold_line.place(s, "call-b", now=T0 + timedelta(seconds=6)) == 2
         assert await hold_line.place(s, "call-b", now=later) == 1
+
+
+async def test_a_console_another_process_still_sees_is_not_lapsed(
+    db: Database, data_key: bytes
+) -> None:
+    """Attendance across processes: one process holds her console socket and beats; another
+    process's sweep must not set her away, and sets her away once no one has seen it."""
+    nurse = await a_nurse(db)
+    grace = timedelta(seconds=30)
+    async with db.session() as s:
+        await set_presence(s, nurse, "available")
+        await presence.became_available(s, nurse, T0)
+        await presence.console_seen(s, [nurse], T0)
+    assert await reserve(db, nurse, "call-offered")
+    async with same_store(db, data_key) as other:
+        async with db.session() as s:  # the process holding her socket beats
+            await presence.console_seen(s, [nurse], T0 + timedelta(seconds=25))
+        async with other.session() as s:
+            assert (
+                await presence.lapse_absent_consoles(
+                    s, now=T0 + grace + timedelta(seconds=5), grace=grace
+                )
+                == []
+            )
+            lapsed = await presence.lapse_absent_consoles(
+                s, now=T0 + timedelta(seconds=56), grace=grace
+            )
+        assert lapsed == [nurse]
+    async with db.session() as s:
+        assert {a.agent_id: a.presence for a in await list_agents(s)}[nurse] == "away"
+        assert await presence.idle_since(s, [nurse]) == {}
+        assert await presence.reserved_for(s, nurse, now=T0) is None

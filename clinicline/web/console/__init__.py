@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from clinicline.web.console import api_views, auth_views, call_views, metrics_views, task_views
+from clinicline.web.console.attendance import BEAT_SECONDS, GRACE_SECONDS, ConsoleAttendance
 from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import IDLE_SECONDS, SessionStore
@@ -28,11 +29,18 @@ def setup_console(
     *,
     idle_seconds: float = IDLE_SECONDS,
     hash_workers: int = 1,
+    console_grace: float = GRACE_SECONDS,
 ) -> None:
-    """Mount the console on `app`; its sessions live in `db`, shared by every app process."""
+    """Mount the console on `app`; its sessions live in `db`, shared by every app process.
+    `console_grace`: how long an agent's console may be gone before she is set away."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
     passwords = PasswordWorkers(hash_workers)
     app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
+    attendance = ConsoleAttendance(
+        db, hub, grace=console_grace, beat_seconds=min(BEAT_SECONDS, console_grace / 3)
+    )
+    app.on_startup.append(attendance.start)
+    app.on_shutdown.append(attendance.stop)
     app.on_shutdown.append(hub.close_all)
 
     async def stop_hashing(_app: web.Application) -> None:

@@ -24,6 +24,7 @@ from clinicline.web.console.guards import (
 from clinicline.web.console.sessions import COOKIE_NAME
 from integrations.errors import NotFound
 from integrations.services import calls
+from integrations.services import presence as presence_store
 from integrations.services.agents import set_presence
 from routing.errors import UnknownTransfer
 
@@ -42,6 +43,8 @@ async def presence(request: web.Request) -> web.Response:
         raise BadBody(400, f"presence must be one of {sorted(CONSOLE_PRESENCES)}")
     async with console.db.session() as s:
         await set_presence(s, staff.agent_id, state)
+        # Said from her console: it is open now (the attendance beat keeps it so).
+        await presence_store.console_seen(s, [staff.agent_id], datetime.now(UTC))
     registry = console.coordinator.presence
     if state == "available":
         await registry.became_available(staff.agent_id, datetime.now(UTC))

@@ -75,6 +75,10 @@ class WebSocketHub:
             del self._sockets[agent_id]
             self._registered[agent_id].clear()
 
+    def agents_connected(self) -> list[int]:
+        """The agents with a console socket open on this process."""
+        return [agent_id for agent_id, sockets in self._sockets.items() if sockets]
+
     def connected(self, agent_id: int) -> bool:
         return bool(self._sockets.get(agent_id))
 
