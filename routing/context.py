@@ -62,9 +62,12 @@ async def request_from_store(
             identifiers_used=identifiers_used,
         )
     matched: list[str] = []
+    flagged_at: datetime | None = None
     for event in report["events"]:
         if event["kind"] == "triage":
             matched.extend(str(m) for m in event["data"].get("matched", ()))
+            if flagged_at is None and event["data"].get("at"):
+                flagged_at = datetime.fromisoformat(str(event["data"]["at"]))
     intents = [i for i in report["intents"] if i]
     return TransferRequest(
         call_id=call_id,
@@ -78,6 +81,7 @@ async def request_from_store(
             level=report["triage_level"],
             flags=tuple(report["flags"]),
             trigger_words=tuple(dict.fromkeys(matched)),
+            flagged_at=flagged_at,
         ),
         transcript=tuple(
             TranscriptLine(t["speaker"], t["text"], datetime.fromisoformat(t["start"]))

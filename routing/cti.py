@@ -1,6 +1,7 @@
 """The versioned CTI screen-pop payload an agent sees when a call is handed over to them.
 
-`CtiPayload.to_json()` is the wire form (validated by `cti_schema.json`, schema_version 1.0);
+`CtiPayload.to_json()` is the wire form (validated by `cti_schema.json`, schema_version 1.1:
+1.0 plus `triage.flagged_at`);
 `summary_sentence()` is the short line whispered to the agent before the caller is bridged.
 """
 
@@ -12,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_FILE = Path(__file__).with_name("cti_schema.json")
 LEVELS = ("none", "urgent", "emergent")
 
@@ -45,12 +46,14 @@ class TriageContext:
     level: str = "none"
     flags: tuple[str, ...] = ()  # categories, e.g. "chest_pain"
     trigger_words: tuple[str, ...] = ()  # the caller's words that fired them
+    flagged_at: datetime | None = None  # when the first red flag of the call fired
 
     def to_json(self) -> dict[str, Any]:
         return {
             "level": self.level,
             "flags": list(self.flags),
             "trigger_words": list(self.trigger_words),
+            "flagged_at": None if self.flagged_at is None else self.flagged_at.isoformat(),
         }
 
 

@@ -61,6 +61,11 @@ class ConsoleHub(Protocol):
         """Append a live transcript line to the agent's card for `call_id`."""
         ...
 
+    async def call_connected(self, agent_id: int, call_id: str) -> None:
+        """The agent's phone answered and she has the caller (or is about to): the card says
+        connected only now, not when she pressed Accept."""
+        ...
+
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         """The agent's leg ended: the console asks for a disposition and notes."""
         ...

@@ -145,6 +145,8 @@ class TransferCoordinator:
                 await tasks.complete_task(
                     s, plan.task_id, note="Caller held and reached the team; no callback needed."
                 )
+        if plan.agent is not None:
+            await self.hub.call_connected(plan.agent.agent_id, plan.call_id)
         self._fire("transfer.answered", plan)
 
     async def on_declined(self, plan: TransferPlan, at: datetime | None = None) -> TransferPlan:
@@ -272,6 +274,7 @@ class TransferCoordinator:
             level=alert.level,
             flags=tuple(dict.fromkeys([*old.flags, *alert.flags])),
             trigger_words=tuple(dict.fromkeys([*old.trigger_words, *alert.trigger_words])),
+            flagged_at=old.flagged_at or datetime.fromisoformat(alert.at),
         )
         payload = replace(plan.payload, triage=triage, emergent=plan.payload.emergent or emergent)
         whisper = "Update. " + summary_sentence(payload)

@@ -3,7 +3,9 @@ accept, wrap-up, tasks, and refusals for the signed-out and the wrong role."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
 
@@ -76,6 +78,51 @@ async def test_presence_change_is_persisted(context: BrowserContext, server: Ser
     assert presence["nurse2"] == "available"
 
 
+# Desktop notifications cannot be seen from a headless browser: the page's Notification is
+# replaced by one that records what it was asked to show (the only stand-in in this file).
+RECORD_NOTIFICATIONS = """
+window.__notifications = [];
+window.Notification = class {
+  static permission = "granted";
+  static requestPermission() { return Promise.resolve("granted"); }
+  constructor(title, options) { window.__notifications.push({ title, body: options.body }); }
+};
+"""
+
+
+async def test_an_emergent_offer_cannot_be_missed(context: BrowserContext, server: Server) -> None:
+    await context.add_init_script(RECORD_NOTIFICATIONS)
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-alert")
+    flagged_at = datetime.now(UTC) - timedelta(seconds=20)
+    request = emergent_request("call-alert")
+    request = replace(request, triage=replace(request.triage, flagged_at=flagged_at))
+    plan = await server.coordinator.plan(request)
+    assert plan.agent is not None and plan.agent.username == "nurse2"
+
+    card = page.locator("#calls .card")
+    # Who, why, and how long ago the flag fired, on the card's first line.
+    await expect(card.locator(".who")).to_have_text("Maria Lopez (verified)")
+    await expect(card.locator(".why")).to_have_text('chest pain — "crushing chest pressure"')
+    await expect(card.locator(".since")).to_have_text(re.compile(r"flag [2-5]\d s ago"))
+    # Title, announcement to screen readers, focus, the page's alert state, a notification
+    # that names no patient.
+    await expect(page).to_have_title(re.compile("^EMERGENT call"))
+    await expect(page.locator("#announcer")).to_have_text(
+        "Emergent call offered: Maria Lopez (verified), chest pain"
+    )
+    await expect(page.locator("#announcer")).to_have_attribute("aria-live", "assertive")
+    await expect(card).to_be_focused()
+    await expect(page.locator("body")).to_have_attribute("data-alerting", "emergent")
+    shown = await page.evaluate("window.__notifications")
+    assert shown == [{"title": "Emergent call offered", "body": "Red flag: chest pain"}]
+    # Answered: the alert stands down.
+    await card.locator("button.accept").click()
+    await expect(page).to_have_title("clinicline agent console")
+    await expect(page.locator("body")).not_to_have_attribute("data-alerting", "emergent")
+
+
 async def test_screen_pop_accept_and_wrap_up(context: BrowserContext, server: Server) -> None:
     page = await sign_in(context, server, "nurse2")
     await go_available(page, server, "nurse2")
@@ -93,10 +140,14 @@ async def test_screen_pop_accept_and_wrap_up(context: BrowserContext, server: Se
     )
 
     await card.locator("button.accept").click()
-    await expect(card.locator(".state")).to_have_text("connected")
+    # Accepting is not talking: the card says connected only once her phone has the caller.
+    await expect(card.locator(".state")).to_have_text("accepted: answer your phone")
+    await expect(card.locator(".wrapup")).to_be_hidden()
     # Her phone answers: what the voice worker reports when the consult leg connects (no
     # voice worker in this test). Only then may she wrap the call up.
     await server.coordinator.on_answered(plan)
+    await expect(card.locator(".state")).to_have_text("connected")
+    await expect(page.locator("#presence-state")).to_have_text("busy")
     await card.locator("select.disposition").select_option("emergency_transferred")
     await card.locator("textarea.notes").fill("advised 911, stayed on line")
     await card.locator(".wrapup button[type=submit]").click()

@@ -41,7 +41,7 @@ def payload(**changes: object) -> CtiPayload:
 
 def test_full_payload_validates_against_the_schema() -> None:
     doc = payload().to_json()
-    assert doc["schema_version"] == "1.0"
+    assert doc["schema_version"] == "1.1"
     assert schema_errors(doc, load_schema()) == []
 
 

@@ -29,6 +29,7 @@ class RecordingHub:
     withdrawn: list[tuple[int, str, str]] = field(default_factory=list)
     lines: list[tuple[int, str, str]] = field(default_factory=list)
     ended: list[tuple[int, str]] = field(default_factory=list)
+    connected: list[tuple[int, str]] = field(default_factory=list)
 
     async def offer(self, agent_id: int, pop: ScreenPop) -> bool:
         self.offers.append((agent_id, pop))
@@ -39,6 +40,9 @@ class RecordingHub:
 
     async def transcript_line(self, agent_id: int, call_id: str, line: TranscriptLine) -> None:
         self.lines.append((agent_id, call_id, line.text))
+
+    async def call_connected(self, agent_id: int, call_id: str) -> None:
+        self.connected.append((agent_id, call_id))
 
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         self.ended.append((agent_id, call_id))
@@ -90,10 +94,12 @@ async def test_open_hours_offer_goes_to_a_skilled_agent_with_token(clinic_db: Da
 
 
 async def test_answer_records_time_to_answer_and_marks_agent_busy(clinic_db: Database) -> None:
-    coordinator, _, clock, ids = await setup(clinic_db, OPEN_NOW, "nurse2")
+    coordinator, hub, clock, ids = await setup(clinic_db, OPEN_NOW, "nurse2")
     plan = await coordinator.plan(request())
     clock.now += timedelta(seconds=12)
+    assert hub.connected == []  # offered and ringing: her card does not say connected yet
     await coordinator.on_answered(plan)
+    assert hub.connected == [(ids["nurse2"], "call-1")]
     async with clinic_db.session() as s:
         report = await calls.call_report(s, "call-1")
         agents = {a.agent_id: a.presence for a in await list_agents(s)}
@@ -101,7 +107,7 @@ async def test_answer_records_time_to_answer_and_marks_agent_busy(clinic_db: Dat
     assert answered[0]["seconds_to_answer"] == 12.0
     assert report["transferred"] and report["transfer_queue"] == "nurse"
     assert report["disposition"] == "transferred"
-    assert report["screen_pop"]["schema_version"] == "1.0"
+    assert report["screen_pop"]["schema_version"] == "1.1"
     assert agents[ids["nurse2"]] == "busy"
 
 

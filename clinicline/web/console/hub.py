@@ -180,6 +180,9 @@ class WebSocketHub:
             agent_id, {"type": "transcript", "call_id": call_id, "line": line.to_json()}
         )
 
+    async def call_connected(self, agent_id: int, call_id: str) -> None:
+        await self._send(agent_id, {"type": "connected", "call_id": call_id})
+
     async def call_ended(self, agent_id: int, call_id: str) -> None:
         await self._send(agent_id, {"type": "ended", "call_id": call_id})
 

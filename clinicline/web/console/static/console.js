@@ -71,15 +71,20 @@ function handle(message) {
     const card = cardFor(message.call_id);
     if (card) { card.remove(); say(`Call withdrawn: ${message.reason}`); }
     emptyCheck();
+    settleAlert();
   } else if (message.type === "transcript") {
     const card = cardFor(message.call_id);
     if (card) addLine(card, message.line);
   } else if (message.type === "flag") {
     const card = cardFor(message.call_id);
     if (card) showFlag(card, message.alert);
+  } else if (message.type === "connected") {
+    const card = cardFor(message.call_id);
+    if (card) { $(".state", card).textContent = "connected"; toWrapUp(card); }
+    setPresenceLabel("busy");
   } else if (message.type === "ended") {
     const card = cardFor(message.call_id);
-    if (card) toWrapUp(card);
+    if (card) { $(".state", card).textContent = "ended"; toWrapUp(card); }
   }
 }
 
@@ -116,6 +121,92 @@ function showFlag(card, alert) {
   say(`Red flag on your call: ${alert.flags.join(", ")}`);
 }
 
+// The card's first line: who is calling (name and whether verified), why (the flags and the
+// caller's own words, or the reason), and, ticking, how long ago the first red flag fired.
+function headline(card, pop) {
+  const payload = pop.payload;
+  const patient = payload.patient;
+  let who = "Unverified caller";
+  if (patient && patient.name) {
+    who = patient.verified ? `${patient.name} (verified)` : `${patient.name}? (not verified)`;
+  }
+  const flags = payload.triage.flags.map((f) => f.replaceAll("_", " "));
+  const words = payload.triage.trigger_words.length
+    ? ` — "${payload.triage.trigger_words.join('", "')}"` : "";
+  $(".who", card).textContent = who;
+  $(".why", card).textContent = flags.length ? `${flags.join(", ")}${words}` : payload.reason;
+  const since = payload.triage.flagged_at
+    || (pop.emergent ? payload.timestamps.transfer_requested : null);
+  if (since) card.dataset.flaggedAt = since;
+  tickSince(card);
+}
+
+function tickSince(card) {
+  const since = card.dataset.flaggedAt;
+  if (!since) return;
+  const seconds = Math.max(0, Math.round((Date.now() - new Date(since).getTime()) / 1000));
+  const ago = seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+  $(".since", card).textContent = `flag ${ago} ago`;
+}
+
+setInterval(() => document.querySelectorAll("#calls .card").forEach(tickSince), 1000);
+
+// ---- emergent offers: impossible to miss ----------------------------------------------
+const TITLE = document.title;
+let audio = null;
+
+function beep() {
+  // Three short tones, made here (no sound file to fetch); browsers allow it after the
+  // sign-in click.
+  try {
+    audio = audio || new AudioContext();
+    [0, 0.3, 0.6].forEach((offset) => {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = 880;
+      gain.gain.value = 0.2;
+      tone.connect(gain).connect(audio.destination);
+      tone.start(audio.currentTime + offset);
+      tone.stop(audio.currentTime + offset + 0.18);
+    });
+  } catch (_) { /* no audio device: the other signals still fire */ }
+}
+
+function notifyDesktop(flags) {
+  // No name or words on the desktop notification: it may show on a shared or locked screen.
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  try {
+    new Notification("Emergent call offered", {
+      body: flags.length ? `Red flag: ${flags.join(", ")}` : "Emergent call",
+      requireInteraction: true, tag: "clinicline-emergent",
+    });
+  } catch (_) { /* notifications unsupported here */ }
+}
+
+function alertEmergent(card, pop) {
+  const flags = pop.payload.triage.flags.map((f) => f.replaceAll("_", " "));
+  card.classList.add("emergent");
+  document.body.dataset.alerting = "emergent";
+  document.title = `EMERGENT call — ${TITLE}`;
+  $("#announcer").textContent =
+    `Emergent call offered: ${$(".who", card).textContent}, ${flags.join(", ") || "red flag"}`;
+  beep();
+  notifyDesktop(flags);
+  window.focus();
+  card.focus();
+  card.scrollIntoView({ block: "center" });
+}
+
+// The alert stands while any emergent card is still waiting for an answer.
+function settleAlert() {
+  const waiting = [...document.querySelectorAll("#calls .card.emergent")]
+    .some((c) => !$(".actions", c).hidden);
+  if (waiting) return;
+  delete document.body.dataset.alerting;
+  document.title = TITLE;
+  $("#announcer").textContent = "";
+}
+
 function renderOffer(pop) {
   const payload = pop.payload;
   const existing = cardFor(pop.call_id);
@@ -126,6 +217,7 @@ function renderOffer(pop) {
   const badge = $(".level", card);
   badge.textContent = level;
   badge.classList.add(`level-${level}`);
+  headline(card, pop);
   $(".queue", card).textContent = pop.queue;
   $(".summary", card).textContent = pop.whisper;
   $(".flags", card).textContent = payload.triage.flags.join(", ") || "none";
@@ -139,6 +231,8 @@ function renderOffer(pop) {
   $(".wrapup", card).addEventListener("submit", (event) => { event.preventDefault(); wrapUp(card); });
   $("#calls").prepend(card);
   emptyCheck();
+  if (pop.emergent || level === "emergent") alertEmergent(card, pop);
+  else settleAlert();
 }
 
 function callPath(card, action) {
@@ -148,14 +242,16 @@ function callPath(card, action) {
 function toWrapUp(card) {
   $(".actions", card).hidden = true;
   $(".wrapup", card).hidden = false;
+  settleAlert();
 }
 
 async function accept(card) {
   const result = await api("POST", callPath(card, "accept"), {});
   if (!result.ok) { say(result.data.error || "could not accept"); return; }
-  $(".state", card).textContent = "connected";
-  setPresenceLabel("busy");
-  toWrapUp(card);
+  // Connected only when her phone has the caller: the server says so ("connected").
+  $(".state", card).textContent = "accepted: answer your phone";
+  $(".actions", card).hidden = true;
+  settleAlert();
 }
 
 async function decline(card) {
@@ -163,6 +259,7 @@ async function decline(card) {
   if (!result.ok) say(result.data.error || "could not decline");
   card.remove();
   emptyCheck();
+  settleAlert();
 }
 
 async function wrapUp(card) {
@@ -181,6 +278,11 @@ async function wrapUp(card) {
 function setPresenceLabel(state) { $("#presence-state").textContent = state; }
 
 async function setPresence(state) {
+  // Going available (a click: browsers ask only on one) is when desktop notifications for
+  // emergent offers are asked for.
+  if (state === "available" && "Notification" in window && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
   const result = await api("POST", "/console/presence", { presence: state });
   if (result.ok) setPresenceLabel(result.data.presence);
   else say(result.data.error || "could not change presence");
