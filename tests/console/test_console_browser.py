@@ -8,11 +8,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
+from sqlalchemy import select
 
 from integrations.services import calls
 from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.services.tasks import create_task, open_tasks
+from integrations.store.models import AuditEvent
 from routing.context import TransferRequest
 from routing.cti import PatientContext, TranscriptLine, TriageContext
 from tests.console.conftest import OPEN_NOW, Server
@@ -180,6 +182,55 @@ async def test_claim_and_complete_a_task(context: BrowserContext, server: Server
         assert all(t.task_id != task_id for t in await open_tasks(s))
         trail = await audit_trail(s, 2)
     assert any(a.action == "view_task" and a.actor == "pharm1" for a in trail)
+
+
+async def test_a_callback_task_shows_the_number_priority_age_and_who_claimed_it(
+    context: BrowserContext, server: Server
+) -> None:
+    await open_call(server, "call-cb")  # from +15550100001
+    async with server.db.session() as s:
+        await calls.set_fields(s, "call-cb", triage_level="urgent")
+        routine = await create_task(
+            s, kind="callback", queue="front_desk", patient_id=None, call_id=None,
+            note="asked about parking",
+        )
+        flagged = await create_task(
+            s, kind="callback", queue="front_desk", patient_id=None, call_id="call-cb",
+            note="fever for five days",
+        )
+    page = await sign_in(context, server, "front1")
+    rows = page.locator("#tasks tbody tr")
+    # The flagged caller's callback comes first although it is the newer one.
+    await expect(rows.first).to_have_attribute("data-task-id", str(flagged))
+    first = rows.first.locator("td")
+    await expect(first.nth(0)).to_have_text("High")
+    await expect(first.nth(1)).to_have_text("Callback")
+    await expect(first.nth(4)).to_have_text("+15550100001")
+    await expect(first.nth(5)).to_have_text("0 min")
+    await rows.first.locator("button.claim").click()
+    await expect(rows.first.locator("td").nth(7)).to_have_text("claimed by you")
+    routine_row = page.locator(f"#tasks tr[data-task-id='{routine}'] td")
+    await expect(routine_row.nth(0)).to_have_text("")
+    await expect(routine_row.nth(4)).to_have_text("—")
+    # A supervisor sees who has it.
+    assert context.browser is not None
+    supervisor = await context.browser.new_context()
+    try:
+        other = await sign_in(supervisor, server, "super1")
+        claimed = other.locator(f"#tasks tr[data-task-id='{flagged}'] td")
+        await expect(claimed.nth(7)).to_have_text(re.compile("^claimed by (?!you)"))
+    finally:
+        await supervisor.close()
+    # The caller's number on screen is PHI: each showing is audited, under the call.
+    async with server.db.session() as s:
+        viewers = set(
+            await s.scalars(
+                select(AuditEvent.actor).where(
+                    AuditEvent.action == "view_task", AuditEvent.call_id == "call-cb"
+                )
+            )
+        )
+    assert viewers == {"front1", "super1"}
 
 
 async def test_signed_out_page_shows_only_sign_in_and_api_refuses(

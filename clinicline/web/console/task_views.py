@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.web.console.guards import (
@@ -20,10 +22,10 @@ from clinicline.web.console.guards import (
 from clinicline.web.console.sessions import Staff
 from integrations.errors import NotFound
 from integrations.services import tasks
-from integrations.services.agents import list_queues
+from integrations.services.agents import list_agents, list_queues
 from integrations.services.audit import record_access
 from integrations.services.transaction import atomic
-from integrations.store.models import Patient
+from integrations.store.models import Call, Patient
 
 
 async def _queues_for(s: AsyncSession, staff: Staff) -> set[str] | None:
@@ -41,15 +43,52 @@ async def _patient_names(s: AsyncSession, ids: set[int]) -> dict[int, str]:
         return {i: p.full_name for i in ids if (p := await s.get(Patient, i)) is not None}
 
 
-def _task_json(task: tasks.TaskInfo, staff: Staff, names: dict[int, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _CallFacts:
+    """What a task's call adds to it: the number to call back, and how urgent it was."""
+
+    callback_number: str | None
+    triage_level: str
+
+
+async def _call_facts(s: AsyncSession, call_ids: set[str]) -> dict[str, _CallFacts]:
+    if not call_ids:
+        return {}
+    async with atomic(s):
+        rows = await s.scalars(select(Call).where(Call.id.in_(call_ids)))
+        return {c.id: _CallFacts(c.caller_number, c.triage_level) for c in rows}
+
+
+# Callbacks after a red flag come first, then the oldest: a nurse callback is never left
+# behind a routine one.
+_PRIORITY = {"emergent": "high", "urgent": "high"}
+
+
+def _priority(task: tasks.TaskInfo, call: _CallFacts | None) -> str:
+    if task.kind == "nurse_callback" or (call and call.triage_level in _PRIORITY):
+        return "high"
+    return "normal"
+
+
+def _task_json(
+    task: tasks.TaskInfo,
+    staff: Staff,
+    names: dict[int, str],
+    calls: dict[str, _CallFacts],
+    agents: dict[int, str],
+) -> dict[str, Any]:
+    call = calls.get(task.call_id) if task.call_id else None
     return {
         "id": task.task_id,
         "kind": task.kind,
         "queue": task.queue,
         "status": task.status,
         "mine": task.claimed_by == staff.agent_id,
+        "claimed_by": None if task.claimed_by is None else agents.get(task.claimed_by),
         "note": task.note,
         "patient": None if task.patient_id is None else names.get(task.patient_id),
+        "callback_number": None if call is None else call.callback_number,
+        "priority": _priority(task, call),
         "created_at": task.created_at.isoformat(),
     }
 
@@ -61,9 +100,12 @@ async def list_tasks(request: web.Request) -> web.Response:
         allowed = await _queues_for(s, staff)
         visible = [t for t in await tasks.open_tasks(s) if allowed is None or t.queue in allowed]
         names = await _patient_names(s, {t.patient_id for t in visible if t.patient_id})
-        # Each task naming a patient shown on screen is an access to that patient's record.
+        facts = await _call_facts(s, {t.call_id for t in visible if t.call_id})
+        agents = {a.agent_id: a.name for a in await list_agents(s)}
+        # Each task naming a patient or a caller's number shown on screen is an access to PHI.
         for task in visible:
-            if task.patient_id is not None:
+            call = facts.get(task.call_id) if task.call_id else None
+            if task.patient_id is not None or (call and call.callback_number):
                 await record_access(
                     s,
                     actor=staff.username,
@@ -72,9 +114,9 @@ async def list_tasks(request: web.Request) -> web.Response:
                     call_id=task.call_id,
                     detail={"task_id": task.task_id},
                 )
-    return web.json_response(
-        {"tasks": [_task_json(t, staff, names) for t in visible]}, headers=NO_STORE
-    )
+    shown = [_task_json(t, staff, names, facts, agents) for t in visible]
+    shown.sort(key=lambda t: (t["priority"] != "high", t["created_at"]))
+    return web.json_response({"tasks": shown}, headers=NO_STORE)
 
 
 async def _task_for(s: AsyncSession, staff: Staff, task_id: int) -> tasks.TaskInfo | None:

@@ -289,6 +289,24 @@ async function setPresence(state) {
 }
 
 // ---- tasks ----------------------------------------------------------------------------
+const TASK_KINDS = {
+  callback: "Callback", nurse_callback: "Nurse callback", prior_auth: "Prior authorization",
+  referral: "Referral", insurance_update: "Insurance update", refill_review: "Refill review",
+};
+const TASKS_REFRESH_MS = 30000;
+
+function age(iso) {
+  const minutes = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 60000));
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 48 * 60) return `${Math.round(minutes / 60)} h`;
+  return `${Math.round(minutes / 1440)} days`;
+}
+
+// Tasks refresh themselves while the console is open (a callback left by a call appears
+// without anyone pressing Refresh).
+setInterval(() => { if (current !== null && !$("#console-view").hidden) loadTasks(); },
+  TASKS_REFRESH_MS);
+
 async function loadTasks() {
   const result = await api("GET", "/console/tasks");
   const body = $("#tasks tbody");
@@ -297,7 +315,14 @@ async function loadTasks() {
   for (const task of result.data.tasks) {
     const row = document.createElement("tr");
     row.dataset.taskId = String(task.id);
-    for (const value of [task.kind, task.queue, task.patient || "—", task.note, task.status]) {
+    row.className = `priority-${task.priority}`;
+    const status = task.status === "claimed" && task.claimed_by
+      ? `claimed by ${task.mine ? "you" : task.claimed_by}` : task.status;
+    const values = [
+      task.priority === "high" ? "High" : "", TASK_KINDS[task.kind] || task.kind, task.queue,
+      task.patient || "—", task.callback_number || "—", age(task.created_at), task.note, status,
+    ];
+    for (const value of values) {
       const cell = document.createElement("td");
       cell.textContent = value;
       row.append(cell);
