@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from playwright.async_api import BrowserContext, Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from integrations.services import calls
+from integrations.services import calls, hold_line
 from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.services.tasks import create_task, open_tasks
-from integrations.store.models import AuditEvent
+from integrations.store.models import AuditEvent, HoldLine
 from routing.context import TransferRequest
 from routing.cti import PatientContext, TranscriptLine, TriageContext
 from tests.console.conftest import OPEN_NOW, Server
@@ -294,3 +294,46 @@ async def test_first_sign_in_with_a_one_time_password_asks_for_a_new_one(
     await page.click("#password-form button[type=submit]")
     await expect(page.locator("#console-view")).to_be_visible()
     await expect(page.locator("#password-view")).to_be_hidden()
+
+
+async def test_the_live_board_shows_who_waits_and_for_supervisors_every_agent(
+    context: BrowserContext, server: Server
+) -> None:
+    now = datetime.now(UTC)
+    async with server.db.session() as s:
+        for call_id, minutes, level in (("call-w1", 4, "none"), ("call-w2", 1, "urgent")):
+            await calls.open_call(
+                s, call_id=call_id, caller_number="+15550100009",
+                started=now - timedelta(minutes=minutes + 1),
+            )  # fmt: skip
+            await calls.set_fields(s, call_id, triage_level=level, transfer_queue="front_desk")
+            await hold_line.join(s, call_id, "front_desk", now=now - timedelta(minutes=minutes))
+            # Still holding: its worker has refreshed the row every few seconds since.
+            await s.execute(
+                update(HoldLine).where(HoldLine.call_id == call_id).values(seen_at=now)
+            )
+            await s.commit()
+        await calls.open_call(s, call_id="call-e", caller_number=None, started=now)
+        await calls.set_fields(s, "call-e", triage_level="emergent")
+    page = await sign_in(context, server, "front1")
+    line = page.locator("#board-lines tbody tr").first.locator("td")
+    await expect(line.nth(0)).to_have_text("front_desk")
+    await expect(line.nth(1)).to_have_text("2")
+    await expect(line.nth(2)).to_have_text("4 min")
+    await expect(line.nth(3)).to_have_text("1")
+    await expect(page.locator("#board-asking")).to_have_text("2")
+    await expect(page.locator("#board-emergent")).to_have_text(re.compile(r"^1 emergent"))
+    # An agent does not see the others' states; a supervisor does.
+    await expect(page.locator("#board-agents")).to_be_hidden()
+    assert context.browser is not None
+    supervisor = await context.browser.new_context()
+    try:
+        other = await sign_in(supervisor, server, "super1")
+        agents = other.locator("#board-agents")
+        await expect(agents).to_be_visible()
+        await expect(agents.locator("tbody tr")).to_have_count(len(server.agent_ids))
+    finally:
+        await supervisor.close()
+    # Counts and staff names only: no caller number and no patient reach the board.
+    body = await (await page.request.get(f"{server.url}/console/api/board")).text()
+    assert "+1555" not in body and "Lopez" not in body

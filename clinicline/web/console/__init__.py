@@ -63,5 +63,6 @@ def setup_console(
     r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
     r.add_get("/console/api/metrics", metrics_views.metrics)
+    r.add_get("/console/api/board", metrics_views.board)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)

@@ -1,4 +1,5 @@
-"""The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only).
+"""The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only),
+and the live board: GET /console/api/board (everyone signed in).
 
 Aggregates only (counts, rates, timings, breakdowns), so reading them touches no patient's
 record and writes no audit row. `from`/`to` are dates (whole clinic-local days, `to`
@@ -12,8 +13,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires
+from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires, signed_in
 from integrations.errors import InvalidField
+from integrations.services.board import live_board
 from integrations.services.metrics import call_metrics, parse_window
 
 
@@ -33,3 +35,13 @@ async def metrics(request: web.Request) -> web.Response:
     async with console.db.session() as s:
         figures = await call_metrics(s, window)
     return web.json_response(figures.to_json(), headers=NO_STORE)
+
+
+@requires()
+async def board(request: web.Request) -> web.Response:
+    """The live board: queues waiting, calls in progress; every agent's state for
+    supervisors. Counts and staff names only (no audit row)."""
+    console, staff = console_of(request), signed_in(request)
+    async with console.db.session() as s:
+        live = await live_board(s, now=datetime.now(UTC), with_agents=staff.is_supervisor)
+    return web.json_response(live.to_json(), headers=NO_STORE)

@@ -288,6 +288,56 @@ async function setPresence(state) {
   else say(result.data.error || "could not change presence");
 }
 
+// ---- live board ------------------------------------------------------------------------
+const BOARD_REFRESH_MS = 5000;
+
+function waitText(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${Math.round(seconds / 3600)} h`;
+}
+
+function fillBoardRows(tbody, rows) {
+  tbody.replaceChildren();
+  for (const values of rows) {
+    const row = document.createElement("tr");
+    values.forEach((value, i) => {
+      const cell = document.createElement("td");
+      cell.textContent = String(value);
+      if (i > 0 && typeof value !== "string") cell.className = "num";
+      row.append(cell);
+    });
+    tbody.append(row);
+  }
+}
+
+async function loadBoard() {
+  const result = await api("GET", "/console/api/board");
+  if (!result.ok) return;
+  const board = result.data;
+  $("#board-with-bot").textContent = String(board.calls.with_bot);
+  $("#board-asking").textContent = String(board.calls.asking_for_person);
+  $("#board-with-person").textContent = String(board.calls.with_person);
+  const emergent = $("#board-emergent");
+  emergent.hidden = board.calls.emergent === 0;
+  emergent.textContent = board.calls.emergent
+    ? `${board.calls.emergent} emergent (longest ${waitText(board.calls.longest_emergent_s)})` : "";
+  const lines = board.lines.length
+    ? board.lines.map((l) => [l.queue, l.waiting, waitText(l.longest_wait_s), l.flagged])
+    : [["nobody waiting", "", "", ""]];
+  fillBoardRows($("#board-lines tbody"), lines);
+  const agents = $("#board-agents");
+  agents.hidden = board.agents === null;
+  if (board.agents !== null) {
+    fillBoardRows($("tbody", agents), board.agents.map((a) => [
+      a.name, a.role, a.presence, a.idle_s === null ? "—" : waitText(a.idle_s)]));
+  }
+}
+
+setInterval(() => { if (current !== null && !$("#console-view").hidden) loadBoard(); },
+  BOARD_REFRESH_MS);
+
 // ---- tasks ----------------------------------------------------------------------------
 const TASK_KINDS = {
   callback: "Callback", nurse_callback: "Nurse callback", prior_auth: "Prior authorization",
@@ -476,7 +526,7 @@ async function loadMetrics() {
 async function signedIn(agent) {
   show(true, agent);
   connect();
-  await loadTasks();
+  await Promise.all([loadTasks(), loadBoard()]);
 }
 
 // Signed in with a one-time password: nothing else works until the agent chooses their own.
