@@ -218,3 +218,13 @@ async def test_console_page_forbids_inline_script_and_framing(client) -> None:
         assert response.status == 200
         policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+async def test_recent_calls_refuse_a_bad_limit_and_other_parameters(client, server: Server) -> None:
+    await sign_in(client, "super1")
+    for query in ("limit=abc", "limit=0", "limit=100000", "limit=-1", "since=2020-01-01"):
+        async with client.get(f"/console/api/calls?{query}") as response:
+            assert response.status == 400, query
+    async with client.get("/console/api/calls?limit=5") as response:
+        assert response.status == 200
+        assert len((await response.json())["calls"]) <= 5

@@ -337,3 +337,52 @@ async def test_the_live_board_shows_who_waits_and_for_supervisors_every_agent(
     # Counts and staff names only: no caller number and no patient reach the board.
     body = await (await page.request.get(f"{server.url}/console/api/board")).text()
     assert "+1555" not in body and "Lopez" not in body
+
+
+async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
+    context: BrowserContext, server: Server
+) -> None:
+    now = datetime.now(UTC)
+    async with server.db.session() as s:
+        await calls.open_call(
+            s, call_id="call-rec", caller_number="+15550100007", started=now - timedelta(minutes=3)
+        )
+        await calls.add_turn(
+            s, call_id="call-rec", speaker="caller", text="I need my inhaler refilled",
+            start=now - timedelta(minutes=3), end=now - timedelta(minutes=3),
+        )  # fmt: skip
+        await calls.add_event(s, call_id="call-rec", kind="intent", data={"name": "request_refill"})
+        await calls.close_call(s, call_id="call-rec", ended=now, disposition="refill_requested")
+    page = await sign_in(context, server, "super1")
+    await page.click("#views .tab[data-view=calls-view]")
+    row = page.locator("#recent-calls tr[data-call-id='call-rec']")
+    cells = row.locator("td")
+    await expect(cells.nth(1)).to_have_text("3 min")
+    await expect(cells.nth(2)).to_have_text("request refill")
+    await expect(cells.nth(5)).to_have_text("refill requested")
+    # The list names no caller: only opening the record shows the number and the words.
+    assert "+1555" not in await page.locator("#recent-calls").inner_text()
+    await row.locator("button.open-call").click()
+    record = page.locator("#call-record")
+    await expect(record.locator(".record-caller")).to_have_text("+15550100007")
+    await expect(record.locator(".record-transcript li")).to_have_text(
+        ["caller: I need my inhaler refilled"]
+    )
+    async with server.db.session() as s:
+        viewers = list(
+            await s.scalars(
+                select(AuditEvent.actor).where(
+                    AuditEvent.action == "view_call", AuditEvent.call_id == "call-rec"
+                )
+            )
+        )
+    assert viewers == ["super1"]
+    # An agent cannot list calls.
+    agent = await context.browser.new_context() if context.browser else None
+    assert agent is not None
+    try:
+        nurse = await sign_in(agent, server, "nurse2")
+        response = await nurse.request.get(f"{server.url}/console/api/calls")
+        assert response.status == 403
+    finally:
+        await agent.close()

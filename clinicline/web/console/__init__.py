@@ -64,5 +64,6 @@ def setup_console(
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
     r.add_get("/console/api/metrics", metrics_views.metrics)
     r.add_get("/console/api/board", metrics_views.board)
+    r.add_get("/console/api/calls", metrics_views.recent)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)

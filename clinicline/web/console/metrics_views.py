@@ -1,5 +1,6 @@
 """The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only),
-and the live board: GET /console/api/board (everyone signed in).
+the live board: GET /console/api/board (everyone signed in), and the recent calls:
+GET /console/api/calls (supervisors; opening one record is the audited /api/calls/{id}).
 
 Aggregates only (counts, rates, timings, breakdowns), so reading them touches no patient's
 record and writes no audit row. `from`/`to` are dates (whole clinic-local days, `to`
@@ -17,6 +18,7 @@ from clinicline.web.console.guards import NO_STORE, BadBody, console_of, require
 from integrations.errors import InvalidField
 from integrations.services.board import live_board
 from integrations.services.metrics import call_metrics, parse_window
+from integrations.services.recent_calls import MAX_LIMIT, recent_calls
 
 
 @requires("supervisor")
@@ -45,3 +47,18 @@ async def board(request: web.Request) -> web.Response:
     async with console.db.session() as s:
         live = await live_board(s, now=datetime.now(UTC), with_agents=staff.is_supervisor)
     return web.json_response(live.to_json(), headers=NO_STORE)
+
+
+@requires("supervisor")
+async def recent(request: web.Request) -> web.Response:
+    """GET /console/api/calls?limit=N: the newest calls, no PHI (supervisors only)."""
+    console = console_of(request)
+    unknown = set(request.query) - {"limit"}
+    if unknown:
+        raise BadBody(400, f"unknown parameter(s) {sorted(unknown)}; use 'limit'")
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadBody(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    async with console.db.session() as s:
+        rows = await recent_calls(s, limit=int(raw))
+    return web.json_response({"calls": rows}, headers=NO_STORE)

@@ -420,12 +420,80 @@ function stopMetricsTimer() {
 function showView(view) {
   $("#console-view").hidden = view !== "console-view";
   $("#metrics-view").hidden = view !== "metrics-view";
+  $("#calls-view").hidden = view !== "calls-view";
   markTab(view);
   stopMetricsTimer();
   if (view === "metrics-view") {
     loadMetrics();
     metricsTimer = setInterval(loadMetrics, METRICS_REFRESH_MS);
+  } else if (view === "calls-view") {
+    loadRecentCalls();
   }
+}
+
+// ---- supervisor view: recent calls and one call's record ------------------------------
+async function loadRecentCalls() {
+  const result = await api("GET", "/console/api/calls?limit=100");
+  if (!result.ok) { say(result.data.error || "could not load calls"); return; }
+  const body = $("#recent-calls tbody");
+  body.replaceChildren();
+  for (const call of result.data.calls) {
+    const row = document.createElement("tr");
+    row.dataset.callId = call.call_id;
+    const values = [
+      new Date(call.started).toLocaleString(),
+      call.seconds === null ? "live" : waitText(call.seconds),
+      call.intents.map((i) => i.replaceAll("_", " ")).join(", ") || "—",
+      call.triage_level,
+      call.transfer_queue ? `${call.transfer_queue}${call.transferred ? "" : " (not reached)"}` : "—",
+      (call.disposition || "—").replaceAll("_", " "),
+    ];
+    for (const value of values) {
+      const cell = document.createElement("td");
+      cell.textContent = value;
+      row.append(cell);
+    }
+    const cell = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "open-call";
+    button.textContent = "Open";
+    button.addEventListener("click", () => openCallRecord(call.call_id));
+    cell.append(button);
+    row.append(cell);
+    body.append(row);
+  }
+}
+
+async function openCallRecord(callId) {
+  const result = await api("GET", `/api/calls/${encodeURIComponent(callId)}`);
+  if (!result.ok) { say(result.data.error || "could not open the call"); return; }
+  const record = result.data;
+  const panel = $("#call-record");
+  $(".record-title", panel).textContent =
+    `Call of ${new Date(record.started).toLocaleString()} — ${record.triage_level}`;
+  $(".record-caller", panel).textContent = record.caller || "unknown";
+  const patient = record.patient;
+  $(".record-patient", panel).textContent = patient
+    ? `${patient.name || "patient " + patient.id} (verified)` : "not verified";
+  $(".record-flags", panel).textContent = record.flags.join(", ") || "none";
+  $(".record-outcome", panel).textContent = [
+    (record.disposition || "no disposition").replaceAll("_", " "),
+    record.transferred ? `transferred to ${record.transfer_queue}` : "",
+    record.emergency_message_played ? "emergency message played" : "",
+  ].filter(Boolean).join("; ");
+  const transcript = $(".record-transcript", panel);
+  transcript.replaceChildren();
+  record.turns.forEach((turn) => addLine(panel, { speaker: turn.speaker, text: turn.text }));
+  const events = $(".record-events", panel);
+  events.replaceChildren();
+  for (const event of record.events) {
+    const item = document.createElement("li");
+    const at = event.data && event.data.at ? `${new Date(event.data.at).toLocaleTimeString()} ` : "";
+    item.textContent = `${at}${event.kind.replaceAll("_", " ")}`;
+    events.append(item);
+  }
+  panel.hidden = false;
 }
 
 function count(value) { return value === null || value === undefined ? "—" : String(value); }
