@@ -193,6 +193,13 @@ async def offer_state(s: AsyncSession, call_id: str) -> OfferState:
         return offer_state_of((e.kind, cipher.decrypt_json(e.data_enc)) for e in rows)
 
 
+async def call_identity(s: AsyncSession, call_id: str) -> int | None:
+    """The patient this call is verified as, from the store (None: not verified); a call the
+    store does not know raises `NotFound`."""
+    async with atomic(s):
+        return (await _call(s, call_id)).verified_patient_id
+
+
 @dataclass(frozen=True)
 class HandlingState:
     """Who took a transferred call (an answered transfer leg) and who has wrapped it up."""

@@ -386,3 +386,45 @@ async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
         assert response.status == 403
     finally:
         await agent.close()
+
+
+async def test_a_verified_callers_card_opens_her_patient_panel_and_it_is_audited(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-panel")
+    async with server.db.session() as s:  # the dialog verified her (name + date of birth)
+        await calls.set_fields(s, "call-panel", verified_patient_id=1)
+    plan = await server.coordinator.plan(emergent_request("call-panel"))
+    assert plan.agent is not None and plan.agent.username == "nurse2"
+    panel = page.locator("#calls .card .panel")
+    await expect(panel).to_be_visible()
+    await panel.locator("summary").click()
+    await expect(panel.locator(".panel-medications li")).to_have_text(
+        ["lisinopril 10 mg — 3 refill(s) left", "metformin 500 mg — 2 refill(s) left"]
+    )
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+    assert any(a.action == "view_patient_panel" and a.actor == "nurse2" for a in trail)
+
+
+async def test_the_patient_panel_is_the_calls_own_patient_and_only_for_its_agent(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-unverified")
+    plan = await server.coordinator.plan(emergent_request("call-unverified"))
+    assert plan.agent is not None and plan.agent.username == "nurse2"
+    # The payload says Maria Lopez, verified; the store says the call is not verified.
+    response = await page.request.get(f"{server.url}/api/calls/call-unverified/patient")
+    assert response.status == 404
+    assert context.browser is not None
+    other = await context.browser.new_context()
+    try:
+        front = await sign_in(other, server, "front1")
+        response = await front.request.get(f"{server.url}/api/calls/call-unverified/patient")
+        assert response.status == 403
+    finally:
+        await other.close()

@@ -67,3 +67,4 @@ def setup_console(
     r.add_get("/console/api/calls", metrics_views.recent)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
+    r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from clinicline.web.console.guards import (
@@ -16,6 +18,7 @@ from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.services.audit import record_access
 from integrations.services.call_report import call_report
+from integrations.services.patient_panel import patient_panel
 
 
 @requires()
@@ -62,3 +65,34 @@ async def call_record(request: web.Request) -> web.Response:
             call_id=call_id,
         )
     return web.json_response(report, headers=NO_STORE)
+
+
+@requires()
+async def patient_panel_of_call(request: web.Request) -> web.Response:
+    """GET /api/calls/{call_id}/patient: the verified patient's panel (appointments,
+    medications, open tasks, recent calls) for supervisors or the agent the call was sent to.
+    Which patient is the call's own verified patient in the store, never the client's word;
+    an unverified call has no panel."""
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    async with console.db.session() as s:
+        try:
+            patient_id = await calls.call_identity(s, call_id)
+        except NotFound:
+            return error(404, "no such call")
+        if not staff.is_supervisor:
+            offered, _ = await calls.offer_state(s, call_id)
+            if staff.agent_id not in offered:
+                return error(403, "this call was not sent to you")
+        if patient_id is None:
+            return error(404, "the caller is not verified: no patient panel")
+        now = console.coordinator.hours.local(datetime.now(UTC))
+        panel = await patient_panel(s, patient_id, now=now)
+        await record_access(
+            s,
+            actor=staff.username,
+            action="view_patient_panel",
+            patient_id=patient_id,
+            call_id=call_id,
+        )
+    return web.json_response(panel, headers=NO_STORE)

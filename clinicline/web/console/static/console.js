@@ -233,6 +233,37 @@ function renderOffer(pop) {
   emptyCheck();
   if (pop.emergent || level === "emergent") alertEmergent(card, pop);
   else settleAlert();
+  if (payload.patient && payload.patient.verified) loadPatientPanel(card);
+}
+
+function listInto(list, items, empty) {
+  list.replaceChildren();
+  for (const text of items.length ? items : [empty]) {
+    const item = document.createElement("li");
+    item.textContent = text;
+    list.append(item);
+  }
+}
+
+// The verified patient's panel: which patient is the server's own record of the call, and
+// each opening is audited there.
+async function loadPatientPanel(card) {
+  const result = await api("GET", `/api/calls/${encodeURIComponent(card.dataset.callId)}/patient`);
+  if (!result.ok) return;
+  const panel = result.data;
+  const box = $(".panel", card);
+  listInto($(".panel-appointments", box), panel.appointments.map((a) =>
+    `${new Date(a.start).toLocaleString()} — ${a.provider} (${a.visit_type.replaceAll("_", " ")})`),
+    "none booked");
+  listInto($(".panel-medications", box), panel.medications.map((m) =>
+    `${m.name} ${m.strength} — ${m.refills_left} refill(s) left${m.controlled ? ", controlled" : ""}`),
+    "none on file");
+  listInto($(".panel-tasks", box), panel.tasks.map((t) =>
+    `${TASK_KINDS[t.kind] || t.kind} (${t.queue}, ${t.status})`), "none open");
+  listInto($(".panel-calls", box), panel.recent_calls.map((c) =>
+    `${new Date(c.started).toLocaleString()} — ${(c.disposition || "no disposition").replaceAll("_", " ")}`),
+    "none");
+  box.hidden = false;
 }
 
 function callPath(card, action) {
