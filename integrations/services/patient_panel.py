@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import NotFound
+from integrations.services import scheduling
 from integrations.services.transaction import atomic
-from integrations.store.models import Appointment, Call, Medication, Patient, StaffTask
+from integrations.store.models import Call, Medication, Patient, StaffTask
 
 RECENT_CALLS = 5
 UPCOMING = 5
@@ -24,16 +25,7 @@ async def patient_panel(s: AsyncSession, patient_id: int, *, now: datetime) -> d
         patient = await s.get(Patient, patient_id)
         if patient is None:
             raise NotFound(f"no patient {patient_id}")
-        upcoming = await s.scalars(
-            select(Appointment)
-            .where(
-                Appointment.patient_id == patient_id,
-                Appointment.status == "booked",
-                Appointment.start >= now,
-            )
-            .order_by(Appointment.start)
-            .limit(UPCOMING)
-        )
+        booked = (await scheduling.upcoming(s, patient_id, now=now))[:UPCOMING]
         medications = await s.scalars(
             select(Medication)
             .where(Medication.patient_id == patient_id, Medication.active.is_(True))
@@ -55,12 +47,8 @@ async def patient_panel(s: AsyncSession, patient_id: int, *, now: datetime) -> d
             "name": patient.full_name,
             "dob": patient.dob.isoformat(),
             "appointments": [
-                {
-                    "start": a.start.isoformat(),
-                    "provider": a.provider.display_name,
-                    "visit_type": a.visit_type,
-                }
-                for a in upcoming
+                {"start": a.start.isoformat(), "provider": a.provider, "location": a.location}
+                for a in booked
             ],
             "medications": [
                 {

@@ -4,6 +4,8 @@ accept, wrap-up, tasks, and refusals for the signed-out and the wrong role."""
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -28,6 +30,19 @@ async def sign_in(context: BrowserContext, server: Server, username: str) -> Pag
     await page.click("#login-form button[type=submit]")
     await expect(page.locator("#console-view")).to_be_visible()
     return page
+
+
+@asynccontextmanager
+async def another_console(
+    context: BrowserContext, server: Server, username: str
+) -> AsyncIterator[Page]:
+    """A second person's console, in a browser context of its own (its own cookies)."""
+    assert context.browser is not None
+    other = await context.browser.new_context()
+    try:
+        yield await sign_in(other, server, username)
+    finally:
+        await other.close()
 
 
 async def go_available(page: Page, server: Server, username: str) -> None:
@@ -213,14 +228,9 @@ async def test_a_callback_task_shows_the_number_priority_age_and_who_claimed_it(
     await expect(routine_row.nth(0)).to_have_text("")
     await expect(routine_row.nth(4)).to_have_text("—")
     # A supervisor sees who has it.
-    assert context.browser is not None
-    supervisor = await context.browser.new_context()
-    try:
-        other = await sign_in(supervisor, server, "super1")
+    async with another_console(context, server, "super1") as other:
         claimed = other.locator(f"#tasks tr[data-task-id='{flagged}'] td")
         await expect(claimed.nth(7)).to_have_text(re.compile("^claimed by (?!you)"))
-    finally:
-        await supervisor.close()
     # The caller's number on screen is PHI: each showing is audited, under the call.
     async with server.db.session() as s:
         viewers = set(
@@ -325,15 +335,10 @@ async def test_the_live_board_shows_who_waits_and_for_supervisors_every_agent(
     await expect(page.locator("#board-emergent")).to_have_text(re.compile(r"^1 emergent"))
     # An agent does not see the others' states; a supervisor does.
     await expect(page.locator("#board-agents")).to_be_hidden()
-    assert context.browser is not None
-    supervisor = await context.browser.new_context()
-    try:
-        other = await sign_in(supervisor, server, "super1")
+    async with another_console(context, server, "super1") as other:
         agents = other.locator("#board-agents")
         await expect(agents).to_be_visible()
         await expect(agents.locator("tbody tr")).to_have_count(len(server.agent_ids))
-    finally:
-        await supervisor.close()
     # Counts and staff names only: no caller number and no patient reach the board.
     body = await (await page.request.get(f"{server.url}/console/api/board")).text()
     assert "+1555" not in body and "Lopez" not in body
@@ -378,14 +383,9 @@ async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
         )
     assert viewers == ["super1"]
     # An agent cannot list calls.
-    agent = await context.browser.new_context() if context.browser else None
-    assert agent is not None
-    try:
-        nurse = await sign_in(agent, server, "nurse2")
+    async with another_console(context, server, "nurse2") as nurse:
         response = await nurse.request.get(f"{server.url}/console/api/calls")
         assert response.status == 403
-    finally:
-        await agent.close()
 
 
 async def test_a_verified_callers_card_opens_her_patient_panel_and_it_is_audited(
@@ -420,11 +420,6 @@ async def test_the_patient_panel_is_the_calls_own_patient_and_only_for_its_agent
     # The payload says Maria Lopez, verified; the store says the call is not verified.
     response = await page.request.get(f"{server.url}/api/calls/call-unverified/patient")
     assert response.status == 404
-    assert context.browser is not None
-    other = await context.browser.new_context()
-    try:
-        front = await sign_in(other, server, "front1")
+    async with another_console(context, server, "front1") as front:
         response = await front.request.get(f"{server.url}/api/calls/call-unverified/patient")
         assert response.status == 403
-    finally:
-        await other.close()

@@ -253,7 +253,7 @@ async function loadPatientPanel(card) {
   const panel = result.data;
   const box = $(".panel", card);
   listInto($(".panel-appointments", box), panel.appointments.map((a) =>
-    `${new Date(a.start).toLocaleString()} — ${a.provider} (${a.visit_type.replaceAll("_", " ")})`),
+    `${new Date(a.start).toLocaleString()} — ${a.provider}${a.location ? `, ${a.location}` : ""}`),
     "none booked");
   listInto($(".panel-medications", box), panel.medications.map((m) =>
     `${m.name} ${m.strength} — ${m.refills_left} refill(s) left${m.controlled ? ", controlled" : ""}`),
@@ -388,6 +388,14 @@ function age(iso) {
 setInterval(() => { if (current !== null && !$("#console-view").hidden) loadTasks(); },
   TASKS_REFRESH_MS);
 
+function appendCells(row, values) {
+  for (const value of values) {
+    const cell = document.createElement("td");
+    cell.textContent = value;
+    row.append(cell);
+  }
+}
+
 async function loadTasks() {
   const result = await api("GET", "/console/tasks");
   const body = $("#tasks tbody");
@@ -403,11 +411,7 @@ async function loadTasks() {
       task.priority === "high" ? "High" : "", TASK_KINDS[task.kind] || task.kind, task.queue,
       task.patient || "—", task.callback_number || "—", age(task.created_at), task.note, status,
     ];
-    for (const value of values) {
-      const cell = document.createElement("td");
-      cell.textContent = value;
-      row.append(cell);
-    }
+    appendCells(row, values);
     const cell = document.createElement("td");
     const button = document.createElement("button");
     button.type = "button";
@@ -479,11 +483,7 @@ async function loadRecentCalls() {
       call.transfer_queue ? `${call.transfer_queue}${call.transferred ? "" : " (not reached)"}` : "—",
       (call.disposition || "—").replaceAll("_", " "),
     ];
-    for (const value of values) {
-      const cell = document.createElement("td");
-      cell.textContent = value;
-      row.append(cell);
-    }
+    appendCells(row, values);
     const cell = document.createElement("td");
     const button = document.createElement("button");
     button.type = "button";
