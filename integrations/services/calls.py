@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
@@ -202,31 +202,35 @@ async def call_identity(s: AsyncSession, call_id: str) -> int | None:
 
 @dataclass(frozen=True)
 class HandlingState:
-    """Who took a transferred call (an answered transfer leg) and who has wrapped it up."""
+    """Who was offered a transferred call, whose phone took it (an answered transfer leg), and
+    who has wrapped it up."""
 
+    offered: frozenset[int]
     answered_by: frozenset[int]
     wrapped_up_by: frozenset[int]
 
 
 async def handling_state(s: AsyncSession, call_id: str) -> HandlingState:
-    """From the call's `transfer_answered` and `wrap_up` events, whichever process wrote them."""
+    """From the call's transfer and wrap-up events (one read), whichever process wrote them."""
     async with atomic(s):
         rows = await s.scalars(
             select(CallEvent)
             .where(
                 CallEvent.call_id == call_id,
-                CallEvent.kind.in_(("transfer_answered", "wrap_up")),
+                or_(CallEvent.kind.startswith("transfer_"), CallEvent.kind == "wrap_up"),
             )
             .order_by(CallEvent.id)
         )
         cipher = cipher_of(s)
-        answered: set[int] = set()
-        wrapped: set[int] = set()
-        for event in rows:
-            agent = cipher.decrypt_json(event.data_enc).get("agent_id")
-            if agent is not None:
-                (answered if event.kind == "transfer_answered" else wrapped).add(int(agent))
-        return HandlingState(frozenset(answered), frozenset(wrapped))
+        events = [(e.kind, cipher.decrypt_json(e.data_enc)) for e in rows]
+    offered, _ = offer_state_of(events)
+
+    def agents(kind: str) -> frozenset[int]:
+        return frozenset(
+            int(d["agent_id"]) for k, d in events if k == kind and d.get("agent_id") is not None
+        )
+
+    return HandlingState(offered, agents("transfer_answered"), agents("wrap_up"))
 
 
 async def set_fields(s: AsyncSession, call_id: str, **fields: Any) -> None:

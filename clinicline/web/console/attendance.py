@@ -48,7 +48,6 @@ class ConsoleAttendance:
         now = datetime.now(UTC)
         async with self.db.session() as s:
             await presence_store.console_seen(s, self.hub.agents_connected(), now)
-        async with self.db.session() as s:
             lapsed = await presence_store.lapse_absent_consoles(s, now=now, grace=self.grace)
         for agent_id in lapsed:
             log.info(

@@ -97,13 +97,12 @@ async def wrap_up(request: web.Request) -> web.Response:
     notes = text_field(data, "notes", max_len=MAX_NOTES, required=False)
     if disposition not in calls.DISPOSITIONS:
         raise BadBody(400, f"disposition must be one of {sorted(calls.DISPOSITIONS)}")
-    async with console.db.session() as s:
-        offered, _ = await calls.offer_state(s, call_id)
-        handled = await calls.handling_state(s, call_id)
     # Only the agent who took the call wraps it up, once (a supervisor may correct it); an
     # agent who was offered it and declined, or whose phone never answered, may not.
     if not staff.is_supervisor:
-        if staff.agent_id not in offered:
+        async with console.db.session() as s:
+            handled = await calls.handling_state(s, call_id)
+        if staff.agent_id not in handled.offered:
             return error(403, "this call was not sent to you")
         if staff.agent_id not in handled.answered_by:
             return error(403, "you did not take this call")

@@ -61,11 +61,11 @@ async def _call_facts(s: AsyncSession, call_ids: set[str]) -> dict[str, _CallFac
 
 # Callbacks after a red flag come first, then the oldest: a nurse callback is never left
 # behind a routine one.
-_PRIORITY = {"emergent": "high", "urgent": "high"}
+_FLAGGED_LEVELS = frozenset({"urgent", "emergent"})
 
 
 def _priority(task: tasks.TaskInfo, call: _CallFacts | None) -> str:
-    if task.kind == "nurse_callback" or (call and call.triage_level in _PRIORITY):
+    if task.kind == "nurse_callback" or (call and call.triage_level in _FLAGGED_LEVELS):
         return "high"
     return "normal"
 
