@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(resumable: results accumulate in OUT/triage_speech.json)",
     )
     bench.add_argument(
+        "--names", action="store_true",
+        help="hard names heard once and again with the date of birth's patients as hints "
+        "(off-line, several voices) -> OUT/names.md",
+    )  # fmt: skip
+    bench.add_argument(
         "--load", action="store_true",
         help="concurrent callers through Kamailio in front of --workers workers on a fresh "
         "PostgreSQL database -> OUT/load.md",
@@ -343,6 +348,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_triage import run_triage_speech
 
         return asyncio.run(run_triage_speech(args))
+    if args.command == "bench" and args.names:
+        from clinicline.bench_names import demo_vocabulary, run_bench_names
+        from voice.asr.select import make_recognizer
+        from voice.asr.whisper import WhisperConfig
+
+        config = _config(args)
+        recognizer = make_recognizer(
+            config.asr_engine, config.vosk_model_dir, demo_vocabulary(config.vocabulary),
+            whisper=WhisperConfig(cpu_threads=config.asr_threads),
+        )  # fmt: skip
+        return run_bench_names(args, recognizer)
     if args.command == "bench" and args.load:
         from clinicline.bench_load import run_bench_load
 

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.echo import EchoConversation
+from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
@@ -43,6 +44,7 @@ from integrations.store import Database
 from nlu.triage import TriageEngine
 from routing.cti import TranscriptLine
 from routing.transfer import TransferCoordinator
+from voice.asr.base import SpeechRecognizer
 from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
 from voice.session.call_session import SessionConfig
@@ -140,7 +142,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
 
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)
-        factory = _conversation_factory(services, dialog)
+        factory = _conversation_factory(services, dialog, speech.recognizer)
         services.worker = VoiceWorker(
             config.sip.host,
             config.sip.port,
@@ -324,7 +326,9 @@ def _live_transcript(coordinator: TransferCoordinator) -> TurnListener:
     return forward
 
 
-def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo], Conversation]:
+def _conversation_factory(
+    services: Services, dialog: str, recognizer: SpeechRecognizer
+) -> Callable[[CallInfo], Conversation]:
     assert services.triage is not None and services.recorder is not None and services.db
     triage, recorder, db = services.triage, services.recorder, services.db
     supervisor = services.dialogs
@@ -343,6 +347,7 @@ def _conversation_factory(services: Services, dialog: str) -> Callable[[CallInfo
             db=db,
             recorder=recorder,
             silence_reprompts=services.config.silence_reprompts,
+            names=NameRecheck(db, recognizer),
         )
 
     return make

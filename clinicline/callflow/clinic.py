@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.callflow.screening import (
@@ -163,6 +164,7 @@ class ClinicConversation:
         db: Database,
         recorder: StoreRecorder,
         silence_reprompts: int = 2,
+        names: NameRecheck | None = None,
     ) -> None:
         self.triage = triage
         self.dialog = dialog
@@ -170,6 +172,7 @@ class ClinicConversation:
         self.db = db
         self.recorder = recorder
         self.silence_reprompts = silence_reprompts
+        self.names = names
         self.state = _State()
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
@@ -277,6 +280,9 @@ class ClinicConversation:
         # tiny.en, a list of them made "July nineteenth nineteen ninety" come out "July, 1990".
         return self._hints
 
+    def expects_name(self, call: CallInfo) -> bool:
+        return self.state.expecting == "full_name"
+
     async def start(self, call: CallInfo) -> Sequence[Action]:
         # Hints load while the greeting plays: the greeting never waits for the store.
         self._hint_task = asyncio.get_running_loop().create_task(self._load_hints(call))
@@ -371,6 +377,7 @@ class ClinicConversation:
             "call_id": call.call_id,
             "triage_level": self.state.level.value,
             "verified": await self._verified(call.call_id),
+            **await self._name_heard_again(turn),
         }
         try:
             messages = await self.dialog.send(call.call_id, text, metadata)
@@ -390,6 +397,26 @@ class ClinicConversation:
             if isinstance(action, Hangup):
                 self.state.ended_by_dialog = True
         return actions or [PlayPrompt("not_understood")]
+
+    async def _name_heard_again(self, turn: CallerTurn) -> dict[str, Any]:
+        """Keep the audio of the caller's name; once she gives her date of birth, the name is
+        heard again with the names of the patients born that day, and the identity check that
+        follows gets both hearings."""
+        names, expecting = self.names, self.state.expecting
+        if names is None:
+            return {}
+        said = turn.text if turn.text is not None else (turn.digits or "")
+        if expecting == "full_name":
+            names.heard_name(turn.audio)
+            names.heard_date(said)  # both at once: "Maria Lopez, March fourth seventy-two"
+        elif expecting == "dob":
+            names.heard_date(said)
+        elif expecting in ("dob_confirmed", "name_confirmed"):
+            names.heard_date(said)  # a corrected date, if that is what she said
+            again = await names.result()
+            if again is not None:
+                return {"name_heard_again": again.as_metadata()}
+        return {}
 
     async def _urgent_answer(self, call: CallInfo, accept: bool) -> Sequence[Action]:
         if accept:
@@ -470,6 +497,8 @@ class ClinicConversation:
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
         """The disposition to use when the dialogs set none."""
+        if self.names is not None:
+            self.names.close()
         if self.state.transferred:
             # Routing has written the outcome if a person answered; if nobody did, say so,
             # and a flagged caller is called back by a nurse at once.

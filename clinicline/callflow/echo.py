@@ -30,6 +30,9 @@ class DiagnosticDialog:
     def hints(self, call: CallInfo) -> Sequence[str]:
         return ()
 
+    def expects_name(self, call: CallInfo) -> bool:
+        return False
+
     def phase(self, call: CallInfo) -> CallPhase | None:
         return None
 

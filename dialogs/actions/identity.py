@@ -20,7 +20,7 @@ from dialogs.actions import payloads
 from dialogs.actions.context import Deps, call_id, latest_intent
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
-from nlu.dates import parse_dob, speak_date
+from nlu.dates import answered_dob, speak_date
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
@@ -30,7 +30,6 @@ _NAME_LEAD = re.compile(
     r"it'?s|it\s+is|this\s+is|i'?m|i\s+am|name'?s)\s+",
     re.IGNORECASE,
 )
-_KEYPAD_DOB = re.compile(r"^\s*(\d{2})\s*(\d{2})\s*(\d{4})\s*$")
 
 Slots = dict[str, Any]
 
@@ -40,17 +39,14 @@ def clean_name(text: str) -> str:
     return _NAME_LEAD.sub("", text.strip()).strip(" .,!?")
 
 
-def keypad_dob(text: str, today: date) -> date | None:
-    """MMDDYYYY typed on the keypad (the worker sends the digits as the message)."""
-    match = _KEYPAD_DOB.match(text)
-    if not match:
+def name_heard_again(tracker: Tracker, born: date) -> str | None:
+    """The caller's name as the voice worker heard it a second time, with the names of the
+    patients born on `born` as hints; only for the date of birth being verified."""
+    again = (tracker.latest_message.get("metadata") or {}).get("name_heard_again")
+    if not isinstance(again, dict) or again.get("dob") != born.isoformat():
         return None
-    month, day, year = (int(g) for g in match.groups())
-    try:
-        born = date(year, month, day)
-    except ValueError:
-        return None
-    return born if born <= today else None
+    text = clean_name(str(again.get("text") or ""))
+    return text or None
 
 
 class IdentityFormValidation(FormValidationAction):
@@ -118,7 +114,7 @@ class IdentityFormValidation(FormValidationAction):
         if latest_intent(tracker) == "speak_to_human":
             return {"dob": None, "handoff": "front_desk"}
         text, today = str(value or ""), self.deps.today()
-        born = keypad_dob(text, today) or parse_dob(text, today)
+        born = answered_dob(text, today)
         if born is None:
             failures = int(tracker.get_slot("dob_failures") or 0) + 1
             dispatcher.utter_message(text="Sorry, I didn't get that date.")
@@ -138,7 +134,7 @@ class IdentityFormValidation(FormValidationAction):
             dispatcher.utter_message(text="Okay, let's fix that.")
             return {"dob": None, "dob_confirmed": None}
         if answer is None:
-            corrected = keypad_dob(text, self.deps.today()) or parse_dob(text, self.deps.today())
+            corrected = answered_dob(text, self.deps.today())
             if corrected is not None:
                 return {"dob": corrected.isoformat(), "dob_confirmed": None}
         slots = await self._verify(dispatcher, tracker)
@@ -157,8 +153,13 @@ class IdentityFormValidation(FormValidationAction):
             return {"dob_confirmed": None, "pending_patient": None,
                     "handoff": "verification_failed"}
         async with self.deps.db.session() as s:
-            result = await verify_caller(s, name, born, facts.caller_number, call_id=cid)
-        await self.deps.event(cid, "verification", {"status": result.status})
+            result = await verify_caller(
+                s, name, born, facts.caller_number, call_id=cid,
+                heard_again=name_heard_again(tracker, born),
+            )  # fmt: skip
+        await self.deps.event(
+            cid, "verification", {"status": result.status, "second_hearing": result.second_hearing}
+        )
         if result.status == "verified" and result.patient_id is not None:
             if result.needs_confirmation:
                 await self.deps.record(cid, pending_patient_id=result.patient_id)

@@ -45,6 +45,8 @@ class Verification:
     # True when the name alone was not a confident match (caller ID or a namesake margin
     # decided): the dialog should read `display_name` back before going on.
     needs_confirmation: bool = False
+    # True when the name matched only as heard the second time (see `verify_caller`).
+    second_hearing: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ class PatientInfo:
 @dataclass(frozen=True)
 class _Candidate:
     patient: Patient
-    score: float
+    score: float  # the better of the two hearings
     number_matches: bool
+    first_score: float  # the name as first heard, before the date of birth was known
 
 
 async def verify_caller(
@@ -70,23 +73,31 @@ async def verify_caller(
     caller_number: str | None,
     *,
     call_id: str | None = None,
+    heard_again: str | None = None,
 ) -> Verification:
-    """Verify the caller against patients born on `dob`; see the module docstring for the rule."""
+    """Verify the caller against patients born on `dob`; see the module docstring for the rule.
+
+    `heard_again` is the same spoken name decoded a second time with the names of the patients
+    born on `dob` as hints; it counts as the name only at the full threshold, never with the
+    caller-ID allowance, and a patient matched only through it is never read back."""
     async with atomic(s):
         number = normalise_phone(caller_number)
         patients = (await s.scalars(select(Patient).where(Patient.dob_index == _dob(s, dob)))).all()
-        candidates = [
-            _Candidate(p, name_score(spoken_name, p.full_name), _has_number(p, number))
-            for p in patients
-        ]
+        candidates = [_candidate(p, spoken_name, heard_again, number) for p in patients]
         chosen, status, confirm = _decide(candidates)
+        picked = next((c for c in candidates if c.patient is chosen), None)
+        second_hearing = picked is not None and picked.first_score < NAME_MATCH <= picked.score
         add_audit(
             s,
             actor="bot",
             action="verify_caller",
             patient_id=chosen.id if chosen else None,
             call_id=call_id,
-            detail={"status": status, "candidates": len(candidates)},
+            detail={
+                "status": status,
+                "candidates": len(candidates),
+                "second_hearing": second_hearing,
+            },
         )
         log.info(
             "caller verification",
@@ -94,12 +105,27 @@ async def verify_caller(
         )
         if chosen is None:
             return Verification(status, None, None)
-        return Verification("verified", chosen.id, chosen.full_name, confirm)
+        if second_hearing:
+            # Her name was heard right only with the candidates' names as hints: reading one
+            # back would tell a caller who mumbled a name that sounds near it.
+            confirm = False
+        return Verification("verified", chosen.id, chosen.full_name, confirm, second_hearing)
 
 
 def _dob(s: AsyncSession, dob: date) -> str:
     """Dates of birth are stored encrypted: patients are found by the date's blind index."""
     return dob_key(cipher_of(s), dob)
+
+
+def _candidate(
+    patient: Patient, spoken: str, heard_again: str | None, number: str | None
+) -> _Candidate:
+    first = name_score(spoken, patient.full_name)
+    again = name_score(heard_again, patient.full_name) if heard_again else 0.0
+    # A second hearing counts only as a full match: biased by the names it was given, a near
+    # miss of it says little.
+    best = max(first, again) if again >= NAME_MATCH else first
+    return _Candidate(patient, best, _has_number(patient, number), first)
 
 
 def _has_number(patient: Patient, number: str | None) -> bool:
@@ -111,7 +137,8 @@ def _decide(candidates: list[_Candidate]) -> tuple[Patient | None, Status, bool]
     passing = [
         c
         for c in candidates
-        if c.score >= NAME_MATCH or (c.number_matches and c.score >= NAME_MATCH_WITH_CALLER_ID)
+        if c.score >= NAME_MATCH
+        or (c.number_matches and c.first_score >= NAME_MATCH_WITH_CALLER_ID)
     ]
     if not passing:
         return None, "no_match", False

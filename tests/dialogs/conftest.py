@@ -70,17 +70,18 @@ class Conversation:
                                   started=NOW)
         return self
 
-    def user(self, text: str, intent: str = "inform") -> None:
+    def user(self, text: str, intent: str = "inform", **extra: Any) -> None:
         parse = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": []}
         meta = {"caller_number": self.caller_number, "call_id": self.call_id,
-                "triage_level": "none", "verified": bool(self.slots.get("verified"))}
-        self.latest = parse
+                "triage_level": "none", "verified": bool(self.slots.get("verified")), **extra}
+        self.latest = {**parse, "metadata": meta}  # as Rasa's tracker gives it to actions
         self.events.append({"event": "user", "text": text, "parse_data": parse,
                             "metadata": meta})
 
-    def answer(self, slot: str, text: str, intent: str = "inform") -> None:
-        """The caller replies while the form asks for `slot` (Rasa fills it from_text)."""
-        self.user(text, intent)
+    def answer(self, slot: str, text: str, intent: str = "inform", **extra: Any) -> None:
+        """The caller replies while the form asks for `slot` (Rasa fills it from_text);
+        `extra` is more message metadata from the voice worker."""
+        self.user(text, intent, **extra)
         self.slots["requested_slot"] = slot
         self.events.append({"event": "slot", "name": slot, "value": text})
         self.slots[slot] = text

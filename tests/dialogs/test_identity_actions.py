@@ -1,6 +1,11 @@
 """Identity check in the forms: read-back, verification against the store, failures, keypad."""
 
+from datetime import date
+
+import pytest
+
 from tests.dialogs.conftest import Conversation
+from tests.integrations.conftest import add_patient
 
 
 async def _to_readback(c: Conversation, form: str, name: str, dob: str) -> None:
@@ -136,3 +141,23 @@ async def test_no_to_the_name_read_back_counts_as_a_failed_check(
     assert turn.slots["requested_slot"] == "patient_name"
     assert c.slots["id_failures"] == 1
     assert not c.slots.get("verified")
+
+
+@pytest.mark.parametrize(
+    ("hinted_for", "verified"), [("1983-05-17", True), ("1983-05-18", False), (None, False)]
+)
+async def test_the_name_heard_again_counts_only_for_the_date_being_checked(
+    conversation: Conversation, hinted_for: str | None, verified: bool
+) -> None:
+    # From a number not on file, her name was first heard as words; the voice worker heard it
+    # again with the names of the patients born on `hinted_for` as hints.
+    c = await conversation.open("+15550199876")
+    await add_patient(c.db, "Xiaoming", "Okonkwo", date(1983, 5, 17), "+15550100777")
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _to_readback(c, "cancel_form", "the I'm in the Conco", "May seventeenth 1983")
+    again = {"text": "My name is Xiaoming Okonkwo.", "dob": hinted_for} if hinted_for else None
+    c.answer("dob_confirmed", "yes", "affirm", name_heard_again=again)
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert bool(c.slots.get("verified")) is verified
+    assert "I have you as" not in turn.said  # no name read back to an unverified caller
+    assert (await c.report())["verified"] is verified

@@ -2,8 +2,9 @@
 
 from datetime import date, datetime
 
-from dialogs.actions.identity import clean_name, keypad_dob
+from dialogs.actions.identity import clean_name
 from dialogs.actions.phrasing import choose, speak_moment
+from nlu.dates import keypad_dob
 
 OFFERS = [datetime(2031, 3, 4, 9, 0), datetime(2031, 3, 5, 14, 30), datetime(2031, 3, 6, 10, 0)]
 

@@ -111,3 +111,45 @@ async def test_twins_on_one_household_line_are_ambiguous_by_nickname(db: Databas
     await add_patient(db, "Daniel", "Reyes", dob, "+15550100004")
     await add_patient(db, "Danielle", "Reyes", dob, "+15550100004")
     assert (await _verify(db, "Danny Reyes", dob, "+15550100004")).status == "ambiguous"
+
+
+# The same name decoded again with the names of the patients born on the date as hints.
+async def _verify_heard_again(
+    db: Database, first: str, again: str, dob: date, number: str | None = None
+) -> identity.Verification:
+    async with db.session() as s:
+        return await identity.verify_caller(s, first, dob, number, heard_again=again)
+
+
+async def test_a_name_heard_right_the_second_time_verifies_without_a_read_back(
+    db: Database,
+) -> None:
+    born = date(1983, 5, 17)
+    pid = await add_patient(db, "Xiaoming", "Okonkwo", born, "+15550100777")
+    first = "the I'm in the Conco"  # how the recogniser first heard her, no hints
+    assert (await _verify(db, first, born)).status == "no_match"
+    result = await _verify_heard_again(db, first, "Xiaoming Okonkwo", born)
+    assert result == identity.Verification("verified", pid, "Xiaoming Okonkwo", False, True)
+    async with db.session() as s:
+        audit = (await s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()))).first()
+    assert audit is not None and audit.detail["second_hearing"] is True
+
+
+async def test_a_second_hearing_that_is_only_close_counts_for_nothing(db: Database) -> None:
+    born = date(1983, 5, 17)
+    await add_patient(db, "Saoirse", "MacLeod", born, "+15550100777")
+    near = "Sasha MacLeod"  # heard that way again, even with her name as a hint
+    assert identity.name_score(near, "Saoirse MacLeod") >= identity.NAME_MATCH_WITH_CALLER_ID
+    assert identity.name_score(near, "Saoirse MacLeod") < identity.NAME_MATCH
+    # Near is not enough from a hearing biased towards the name, caller ID or not.
+    for number in (None, "+15550100777"):
+        result = await _verify_heard_again(db, "Sir Worsamakloud", near, born, number)
+        assert result.status == "no_match"
+
+
+async def test_a_second_hearing_of_someone_else_s_name_does_not_verify(
+    db: Database, maria: int
+) -> None:
+    # Another person's name said with Maria's date of birth: both hearings stay far from hers.
+    result = await _verify_heard_again(db, "Ethan Smith", "Ethan Smith", DOB)
+    assert result.status == "no_match"

@@ -34,7 +34,11 @@ class StreamingRecognizerStandIn:
         self.partial, self.after = partial, int(after_seconds * 8000)
 
     def new_stream(
-        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+        self,
+        *,
+        grammar: Sequence[str] | None = None,
+        hints: Sequence[str] = (),
+        for_name: bool = False,
     ) -> _Stream:
         return _Stream(self)
 
@@ -176,7 +180,11 @@ class WholeUtteranceStandIn:
         self.text = text
 
     def new_stream(
-        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+        self,
+        *,
+        grammar: Sequence[str] | None = None,
+        hints: Sequence[str] = (),
+        for_name: bool = False,
     ) -> _Utterance:
         return _Utterance(self.text)
 

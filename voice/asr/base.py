@@ -50,8 +50,15 @@ class SpeechRecognizer(Protocol):
     streaming: bool
 
     def new_stream(
-        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+        self,
+        *,
+        grammar: Sequence[str] | None = None,
+        hints: Sequence[str] = (),
+        for_name: bool = False,
     ) -> RecognitionStream:
         """Open a stream; ``grammar`` restricts the answer where the engine can (yes/no,
-        digits), ``hints`` are words this call makes likely (the caller's medications)."""
+        digits), ``hints`` are words this call makes likely (the caller's medications).
+        ``for_name``: the caller is saying a name, which the engine may never have heard:
+        expect only ``hints`` (not the clinic-wide vocabulary) and keep a doubtful result
+        rather than none (the name matcher judges it)."""
         ...

@@ -56,7 +56,11 @@ class VoskRecognizer:
         return f"{self.name} ({self.model_dir}, streaming, loaded in {self.load_seconds:.1f}s)"
 
     def new_stream(
-        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+        self,
+        *,
+        grammar: Sequence[str] | None = None,
+        hints: Sequence[str] = (),
+        for_name: bool = False,
     ) -> VoskStream:
         # Vosk has no hotwords outside a grammar; hints are accepted and unused.
         import vosk

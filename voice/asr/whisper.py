@@ -57,6 +57,7 @@ class WhisperConfig:
     max_new_tokens: int = 80  # ~25 s of speech; caps the loops Whisper falls into on garble
     no_speech_threshold: float = 0.6
     min_avg_logprob: float = -1.0
+    name_min_avg_logprob: float = -2.0  # a name the model never heard (see `transcribe`)
     max_compression_ratio: float = 2.4
     silence_dbfs: float = -55.0  # quieter than this is not worth a decode
     context: str = DEFAULT_CONTEXT
@@ -135,25 +136,39 @@ class WhisperRecognizer:
         )
 
     def new_stream(
-        self, *, grammar: Sequence[str] | None = None, hints: Sequence[str] = ()
+        self,
+        *,
+        grammar: Sequence[str] | None = None,
+        hints: Sequence[str] = (),
+        for_name: bool = False,
     ) -> WhisperStream:
         # Whisper cannot be constrained to a grammar; naming the choices biases it instead.
-        return WhisperStream(self, [*(grammar or ()), *hints])
+        return WhisperStream(self, [*(grammar or ()), *hints], for_name)
 
-    def transcribe(self, pcm: np.ndarray, hints: Sequence[str] = ()) -> Transcript:
+    def transcribe(
+        self, pcm: np.ndarray, hints: Sequence[str] = (), for_name: bool = False
+    ) -> Transcript:
         """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread).
 
         The prompt is the clinic context and vocabulary, with this call's ``hints`` first.
+        A name (``for_name``) gets only the hints: with the clinic's providers and drugs in
+        the prompt, names came out as them ("Xiaoming Okonkwo" as "Maia, amlodipine, a con
+        quo", or "my name is Dr. Okafor"); and its decode is kept down to a lower confidence,
+        since unusual names always decode with low confidence (measured: -1.05 to -1.5 mean
+        log-probability, below the -1.0 that drops noise) and an empty turn loses the call's
+        only chance to hear the name again.
         """
         audio_seconds = len(pcm) / SAMPLE_RATE
         started = time.perf_counter()
         if len(pcm) < SAMPLE_RATE // 10 or frame_dbfs(pcm) < self.config.silence_dbfs:
             return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
         audio = soxr.resample(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, _WHISPER_RATE)
-        prompt = build_prompt(self.config.context, self.vocabulary, hints)
+        vocabulary = () if for_name else self.vocabulary
+        prompt = build_prompt(self.config.context, vocabulary, hints)
         with self._slots:
             segments = self._decode(audio, prompt)
-        text, confidence = self._accept(segments)
+        floor = self.config.name_min_avg_logprob if for_name else self.config.min_avg_logprob
+        text, confidence = self._accept(segments, floor)
         return Transcript(text, confidence, audio_seconds, time.perf_counter() - started)
 
     def _decode(self, audio: np.ndarray, prompt: str | None) -> list[Any]:
@@ -175,14 +190,14 @@ class WhisperRecognizer:
         )
         return list(segments)  # the generator decodes lazily: do it under the semaphore
 
-    def _accept(self, segments: list[Any]) -> tuple[str, float]:
+    def _accept(self, segments: list[Any], min_avg_logprob: float) -> tuple[str, float]:
         cfg = self.config
         kept = []
         for seg in segments:
             doubtful_speech = seg.no_speech_prob > cfg.no_speech_threshold
-            if doubtful_speech and seg.avg_logprob < cfg.min_avg_logprob / 2:
+            if doubtful_speech and seg.avg_logprob < min_avg_logprob / 2:
                 continue
-            if seg.avg_logprob < cfg.min_avg_logprob:
+            if seg.avg_logprob < min_avg_logprob:
                 continue
             text = trim_repetition(seg.text.strip())
             if _compression_ratio(text) > cfg.max_compression_ratio:
@@ -199,9 +214,12 @@ class WhisperRecognizer:
 class WhisperStream:
     """Buffers an utterance; ``finish`` runs the decode on the shared model."""
 
-    def __init__(self, recognizer: WhisperRecognizer, hints: Sequence[str]) -> None:
+    def __init__(
+        self, recognizer: WhisperRecognizer, hints: Sequence[str], for_name: bool = False
+    ) -> None:
         self._recognizer = recognizer
         self._hints = tuple(hints)
+        self._for_name = for_name
         self._chunks: list[np.ndarray] = []
 
     def accept(self, pcm: np.ndarray) -> str | None:
@@ -211,4 +229,4 @@ class WhisperStream:
     def finish(self) -> Transcript:
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         self._chunks = []
-        return self._recognizer.transcribe(pcm, self._hints)
+        return self._recognizer.transcribe(pcm, self._hints, self._for_name)

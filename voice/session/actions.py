@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class CallInfo:
@@ -30,6 +32,9 @@ class CallerTurn:
     start: datetime | None = None
     end: datetime | None = None
     confidence: float | None = None
+    # The words' audio (8 kHz int16), kept for this call only: the conversation may want to
+    # hear them again with better hints (a name, once the date of birth narrows who it is).
+    audio: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

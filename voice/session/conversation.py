@@ -48,6 +48,10 @@ class Conversation(Protocol):
         """Words the next caller turn is likely to hold (names, medications) for the recogniser."""
         ...
 
+    def expects_name(self, call: CallInfo) -> bool:
+        """The bot has just asked the caller for a name: the recogniser hears it as one."""
+        ...
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         """The caller said nothing for a while; `count` counts consecutive silences."""
         ...

@@ -154,7 +154,10 @@ class CallerInput:
         if self._carry is not None:
             pcm, phase = np.concatenate([self._carry[0], ended.pcm]), self._carry[1]
             self._carry = None
-        stream = self.recognizer.new_stream(hints=self.conversation.hints(self.call))
+        stream = self.recognizer.new_stream(
+            hints=self.conversation.hints(self.call),
+            for_name=self.conversation.expects_name(self.call),
+        )
         decode = self._loop.create_task(self._decode(stream, pcm))
         pending = _Pending(pcm, len(pcm) / 8000, self._loop.time(), phase, decode)
         self._pending = pending
@@ -199,7 +202,9 @@ class CallerInput:
         if self._screen(text, final=True, phase=pending.phase):
             return
         confidence = transcript.confidence if transcript is not None else None
-        turn = CallerTurn(text=text, start=start, end=end, confidence=confidence)
+        turn = CallerTurn(
+            text=text, start=start, end=end, confidence=confidence, audio=pending.pcm
+        )
         self._on_utterance(Utterance(turn, pending.origin, self._loop.time()))
 
     def _screen(self, text: str, *, final: bool, phase: CallPhase) -> bool:

@@ -1,0 +1,188 @@
+"""`clinicline bench --names`: hard names heard once, and again with the date of birth's patients.
+
+Each name of a sample from the demo clinic's pools (everyday names mixed with names speech
+recognisers find hard) is spoken by voices the recogniser was never tuned on, passed through a
+telephone channel (band limit + G.711), and decoded by the server's recogniser (with the demo
+clinic's providers and medications as its vocabulary) three ways:
+
+- first hearing: no hints, as when the caller's number is not on file;
+- second hearing: the names of the patients "born that day" as the only hints (her own and two
+  others), as `clinicline.callflow.name_recheck` does;
+- impostor: the same audio, hinted with two *other* patients' names only: what a caller who
+  knows a date of birth but says another name would get.
+
+A hearing matches when `nlu.names.name_score` reaches the verification threshold. Output:
+OUT/names.md and OUT/names.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from integrations.seed import demo_clinic
+from integrations.services.identity import NAME_MATCH
+from nlu.names import name_score
+from voice.asr.base import SpeechRecognizer
+from voice.audio.frames import SAMPLE_RATE
+from voice.audio.wav import telephone_channel
+from voice.tts.external import CommandSynthesizer, EspeakSynthesizer, FliteSynthesizer
+
+NAMES = 30
+OTHERS = 2  # patients sharing the date of birth, besides the caller
+
+
+def _voices() -> dict[str, CommandSynthesizer]:
+    return {
+        "espeak en-us": EspeakSynthesizer("en-us"),
+        "espeak en-gb": EspeakSynthesizer("en-gb"),
+        "flite slt": FliteSynthesizer("slt"),
+        "flite awb": FliteSynthesizer("awb"),
+    }
+
+
+def demo_vocabulary(extra: Sequence[str] = ()) -> list[str]:
+    """What the server's recogniser expects on every call of the demo clinic: its providers,
+    then its medications (as `clinic_vocabulary` builds it from the store)."""
+    meds = [m.name.split()[0] for m in demo_clinic.MEDICATION_POOL]
+    providers = [display for _name, display, _specialty in demo_clinic.PROVIDERS]
+    return list(dict.fromkeys([*extra, *providers, *meds]))
+
+
+def sample_names(count: int, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    names: list[str] = []
+    while len(names) < count:
+        name = f"{rng.choice(demo_clinic.FIRST_NAMES)} {rng.choice(demo_clinic.LAST_NAMES)}"
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _spoken(voice: CommandSynthesizer, text: str) -> np.ndarray:
+    pcm = np.concatenate(list(voice.synthesize(text)))
+    line = telephone_channel(pcm, SAMPLE_RATE)
+    # The VAD keeps ~240 ms before the words and ~200 ms after them.
+    return np.concatenate(
+        [np.zeros(SAMPLE_RATE * 24 // 100, np.int16), line, np.zeros(SAMPLE_RATE // 5, np.int16)]
+    )
+
+
+def _hear(recognizer: SpeechRecognizer, pcm: np.ndarray, hints: list[str]) -> tuple[str, float]:
+    started = time.perf_counter()
+    stream = recognizer.new_stream(hints=hints, for_name=True)
+    stream.accept(pcm)
+    text = stream.finish().text.strip()
+    return text, (time.perf_counter() - started) * 1000
+
+
+def measure(recognizer: SpeechRecognizer, names: list[str]) -> dict[str, Any]:
+    from nlu.triage import Level, TriageEngine
+
+    triage = TriageEngine.default()
+    rows: list[dict[str, Any]] = []
+    for voice_name, voice in _voices().items():
+        for i, name in enumerate(names):
+            others = [names[(i + k * 7) % len(names)] for k in range(1, OTHERS + 1)]
+            pcm = _spoken(voice, f"My name is {name}.")
+            first, _ = _hear(recognizer, pcm, [])
+            second, ms = _hear(recognizer, pcm, [name, *others])
+            impostor, _ = _hear(recognizer, pcm, others)
+            rows.append({
+                "voice": voice_name, "name": name, "first": first, "second": second,
+                "impostor_hints": others, "impostor": impostor,
+                "first_score": name_score(first, name), "second_score": name_score(second, name),
+                # The impostor's hearing against the patients she would claim to be.
+                "impostor_score": max(name_score(impostor, o) for o in others),
+                "second_ms": round(ms, 1),
+                # Every transcript is screened on a call: a name heard as words can look like
+                # a red flag.
+                "first_flagged": triage.assess_final(first).level != Level.NONE if first else False,
+                "first_empty": not first,
+            })  # fmt: skip
+    return {"names": names, "rows": rows, "threshold": NAME_MATCH}
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    return {
+        "names": n,
+        "first": sum(r["first_score"] >= NAME_MATCH for r in rows),
+        "second": sum(r["second_score"] >= NAME_MATCH for r in rows),
+        "either": sum(max(r["first_score"], r["second_score"]) >= NAME_MATCH for r in rows),
+        "impostor": sum(r["impostor_score"] >= NAME_MATCH for r in rows),
+        "impostor_max": max(r["impostor_score"] for r in rows),
+        "first_empty": sum(r["first_empty"] for r in rows),
+        "first_flagged": sum(r["first_flagged"] for r in rows),
+        "second_ms_median": round(statistics.median(r["second_ms"] for r in rows), 1),
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    rows = results["rows"]
+    voices = list(dict.fromkeys(r["voice"] for r in rows))
+    lines = [
+        "# Names heard twice",
+        "",
+        f"Run {results['date']} on {results['machine']} (`clinicline bench --names`, "
+        f"{results['code']}). {len(results['names'])} names from the demo clinic's pools "
+        "(everyday and hard names), each said as \"My name is …\" by voices the recogniser was "
+        "never tuned on, through a telephone channel (band limit + G.711), decoded by the "
+        "server's recogniser. A hearing matches when the name score reaches "
+        f"{results['threshold']} (the verification threshold).",
+        "",
+        "- **first**: no hints (a number not on file);",
+        f"- **second**: the caller's name and {OTHERS} other patients' names as hints (the "
+        "patients born on the date she gave);",
+        f"- **impostor**: the same audio hinted with the {OTHERS} others only (someone who knows "
+        "a date of birth and says another name): a match here would verify the wrong person.",
+        "",
+        "| voice | names | first hearing matches | second hearing matches | impostor matches "
+        "| impostor best score | second hearing, median decode | first hearing empty "
+        "| first hearing flagged by triage |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for voice in [*voices, "all"]:
+        s = _summary([r for r in rows if voice in ("all", r["voice"])])
+        lines.append(
+            f"| {voice} | {s['names']} | {s['first']} ({100 * s['first'] / s['names']:.0f} %) "
+            f"| {s['second']} ({100 * s['second'] / s['names']:.0f} %) | {s['impostor']} "
+            f"| {s['impostor_max']:.2f} | {s['second_ms_median']} ms | {s['first_empty']} "
+            f"| {s['first_flagged']} |"
+        )
+    missed = [r for r in rows if r["second_score"] < NAME_MATCH]
+    lines += ["", f"Second hearings that still missed ({len(missed)}):", ""]
+    lines += [
+        f"- {r['voice']}: {r['name']} → \"{r['second']}\" ({r['second_score']:.2f})"
+        for r in missed
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_bench_names(args: argparse.Namespace, recognizer: SpeechRecognizer) -> int:
+    import os
+    import platform
+
+    from clinicline.bench import code_version
+
+    results = measure(recognizer, sample_names(NAMES))
+    results.update(
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        machine=f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
+        code=code_version(),
+    )
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "names.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    text = markdown(results)
+    (out / "names.md").write_text(text)
+    print(text)
+    return 0

@@ -1,0 +1,121 @@
+"""A second hearing of the caller's name, once her date of birth narrows who she can be.
+
+A caller from a number that is not on file gives a name the recogniser has never heard
+("Aoife Venkataraman" comes out "always Ben Katerman"), so the name does not match and she
+cannot be verified. Her date of birth narrows the patients she can be to a handful: the audio of
+her name, kept from her answer, is decoded again with their names in the recogniser's prompt.
+
+Measured off-line (`docs/bench/names.md`): names said in voices the recogniser was never tuned
+on matched the patient's name on the first hearing for a small share, on the second for most;
+the same audio heard again with *another* patient's name as the hint never reached the match
+threshold. The second hearing is only another transcript of what the caller said: the identity
+action decides with the same two-identifier rule, and never reads back a name she did not say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from integrations.services.identity import names_born_on
+from integrations.store import Database
+from nlu.dates import answered_dob
+from voice.asr.base import SpeechRecognizer
+
+log = logging.getLogger(__name__)
+
+# The longest a dialog turn waits for the second hearing; it starts a turn earlier (while the
+# bot reads the date back), so this is reached only on a loaded machine.
+WAIT_SECONDS = 3.0
+# Patients sharing one date of birth beyond this are too many to hint: the prompt would be all
+# names and the recogniser starts inventing them.
+MAX_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class HeardAgain:
+    """The name as heard the second time, and the date of birth whose patients were hinted."""
+
+    text: str
+    dob: date
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"text": self.text, "dob": self.dob.isoformat()}
+
+
+class NameRecheck:
+    """One call's kept name audio and the second hearing of it."""
+
+    def __init__(
+        self, db: Database, recognizer: SpeechRecognizer, today: Callable[[], date] = date.today
+    ) -> None:
+        self.db = db
+        self.recognizer = recognizer
+        self.today = today
+        self._audio: np.ndarray | None = None
+        self._task: asyncio.Task[HeardAgain | None] | None = None
+
+    def heard_name(self, audio: np.ndarray | None) -> None:
+        """The caller answered "what is the full name?": keep the audio, forget older hearings."""
+        self._cancel()
+        self._audio = audio
+        if audio is not None:
+            log.info("name audio kept (%.1f s)", len(audio) / 8000)
+
+    def heard_date(self, text: str) -> None:
+        """The caller answered with a date of birth (said or keyed): hear the name again."""
+        if self._audio is None:
+            return
+        born = answered_dob(text, self.today())
+        if born is None:
+            return
+        self._cancel()
+        self._task = asyncio.get_running_loop().create_task(self._hear_again(self._audio, born))
+
+    async def result(self, timeout: float = WAIT_SECONDS) -> HeardAgain | None:
+        """The second hearing, if one was started and it finished in time."""
+        if self._task is None:
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            log.warning("name heard again: not ready within %.1f s", timeout)
+            return None
+
+    def close(self) -> None:
+        self._cancel()
+        self._audio = None
+
+    def _cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _hear_again(self, audio: np.ndarray, born: date) -> HeardAgain | None:
+        try:
+            async with self.db.session() as s:
+                names = await names_born_on(s, born)
+        except Exception:  # only a better chance of a match: the call goes on without it
+            log.warning("name heard again: no candidates (store unavailable)")
+            return None
+        if not names or len(names) > MAX_CANDIDATES:
+            log.info("name not heard again: %d patients born that day", len(names))
+            return None
+
+        def decode() -> str:
+            stream = self.recognizer.new_stream(hints=names, for_name=True)
+            stream.accept(audio)
+            return stream.finish().text.strip()
+
+        try:
+            text = await asyncio.to_thread(decode)
+        except Exception:
+            log.exception("name heard again: recognition failed")
+            return None
+        log.info("name heard again with %d candidate(s)", len(names))
+        return HeardAgain(text, born) if text else None
