@@ -9,7 +9,10 @@ clinic's providers and medications as its vocabulary) three ways:
 - second hearing: the names of the patients "born that day" as the only hints (her own and two
   others), as `clinicline.callflow.name_recheck` does;
 - impostor: the same audio, hinted with two *other* patients' names only: what a caller who
-  knows a date of birth but says another name would get.
+  knows a date of birth but says another name would get;
+- decoy: the same audio hinted with two decoy names (`name_recheck.decoys_for`); a hearing
+  that comes out as a decoy shows the recogniser repeating its prompt, and the product then
+  does not use the second hearing ("after the decoy check").
 
 A hearing matches when `nlu.names.name_score` reaches the verification threshold. Output:
 OUT/names.md and OUT/names.json.
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from clinicline.callflow.name_recheck import decoys_for, repeats_prompt
 from integrations.seed import demo_clinic
 from integrations.services.identity import NAME_MATCH
 from nlu.names import name_score
@@ -96,6 +100,8 @@ def measure(recognizer: SpeechRecognizer, names: list[str]) -> dict[str, Any]:
             first, _ = _hear(recognizer, pcm, [])
             second, ms = _hear(recognizer, pcm, [name, *others])
             impostor, _ = _hear(recognizer, pcm, others)
+            decoys = decoys_for([name, *others])
+            decoy, _ = _hear(recognizer, pcm, decoys)
             rows.append({
                 "voice": voice_name, "name": name, "first": first, "second": second,
                 "impostor_hints": others, "impostor": impostor,
@@ -103,6 +109,7 @@ def measure(recognizer: SpeechRecognizer, names: list[str]) -> dict[str, Any]:
                 # The impostor's hearing against the patients she would claim to be.
                 "impostor_score": max(name_score(impostor, o) for o in others),
                 "second_ms": round(ms, 1),
+                "decoy": decoy, "repeats_prompt": repeats_prompt(decoy, decoys),
                 # Every transcript is screened on a call: a name heard as words can look like
                 # a red flag.
                 "first_flagged": triage.assess_final(first).level != Level.NONE if first else False,
@@ -120,6 +127,12 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "either": sum(max(r["first_score"], r["second_score"]) >= NAME_MATCH for r in rows),
         "impostor": sum(r["impostor_score"] >= NAME_MATCH for r in rows),
         "impostor_max": max(r["impostor_score"] for r in rows),
+        "second_kept": sum(
+            r["second_score"] >= NAME_MATCH and not r["repeats_prompt"] for r in rows
+        ),
+        "impostor_kept": sum(
+            r["impostor_score"] >= NAME_MATCH and not r["repeats_prompt"] for r in rows
+        ),
         "first_empty": sum(r["first_empty"] for r in rows),
         "first_flagged": sum(r["first_flagged"] for r in rows),
         "second_ms_median": round(statistics.median(r["second_ms"] for r in rows), 1),
@@ -146,17 +159,17 @@ def markdown(results: dict[str, Any]) -> str:
         "a date of birth and says another name): a match here would verify the wrong person.",
         "",
         "| voice | names | first hearing matches | second hearing matches | impostor matches "
-        "| impostor best score | second hearing, median decode | first hearing empty "
-        "| first hearing flagged by triage |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| second hearing matches after the decoy check | impostor matches after the decoy check "
+        "| second hearing, median decode | first hearing empty | first hearing flagged by triage |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for voice in [*voices, "all"]:
         s = _summary([r for r in rows if voice in ("all", r["voice"])])
         lines.append(
             f"| {voice} | {s['names']} | {s['first']} ({100 * s['first'] / s['names']:.0f} %) "
             f"| {s['second']} ({100 * s['second'] / s['names']:.0f} %) | {s['impostor']} "
-            f"| {s['impostor_max']:.2f} | {s['second_ms_median']} ms | {s['first_empty']} "
-            f"| {s['first_flagged']} |"
+            f"| {s['second_kept']} | {s['impostor_kept']} | {s['second_ms_median']} ms "
+            f"| {s['first_empty']} | {s['first_flagged']} |"
         )
     missed = [r for r in rows if r["second_score"] < NAME_MATCH]
     lines += ["", f"Second hearings that still missed ({len(missed)}):", ""]

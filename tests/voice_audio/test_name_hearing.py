@@ -1,0 +1,74 @@
+"""The name heard again once the date of birth is known: real whisper, real store, flite's voice."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.fernet import Fernet
+
+from clinicline.callflow.name_recheck import (
+    DECOY_MATCH,
+    NameRecheck,
+    decoys_for,
+    repeats_prompt,
+)
+from integrations.store import Database
+from nlu.names import name_score
+from tests.integrations.conftest import add_patient, fresh_database
+from voice.asr.whisper import WhisperRecognizer
+from voice.audio.wav import telephone_channel
+from voice.tts.external import FliteSynthesizer
+
+BORN = date(1991, 10, 2)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    async with fresh_database("sqlite", tmp_path, Fernet.generate_key()) as database:
+        yield database
+
+
+def _said(flite: FliteSynthesizer, text: str) -> np.ndarray:
+    line = telephone_channel(np.concatenate(list(flite.synthesize(text))), 8000)
+    return np.concatenate([np.zeros(1920, np.int16), line, np.zeros(1600, np.int16)])
+
+
+async def test_a_name_first_heard_as_words_is_heard_right_once_the_date_is_known(
+    db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    await add_patient(db, "Siobhan", "Wojciechowski", BORN, "+15550100777")
+    await add_patient(db, "Marcus", "Lopez", BORN, "+15550100778")  # born the same day
+    audio = _said(flite, "Siobhan Wojciechowski")
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    names.heard_name(audio)
+    assert await names.result() is None  # nothing to hear again before a date
+    names.heard_date("yes")  # not a date: nothing starts
+    assert await names.result() is None
+    names.heard_date("October second nineteen ninety one")
+    again = await names.result(timeout=60)
+    assert again is not None and again.dob == BORN
+    assert name_score(again.text, "Siobhan Wojciechowski") >= 0.85, again.text
+    assert again.as_metadata() == {"text": again.text, "dob": "1991-10-02"}
+
+
+async def test_nobody_born_that_day_means_no_second_hearing(
+    db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    await add_patient(db, "Siobhan", "Wojciechowski", BORN, "+15550100777")
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    names.heard_name(_said(flite, "Siobhan Wojciechowski"))
+    names.heard_date("10021992")  # keyed, a year off
+    assert await names.result(timeout=60) is None
+
+
+def test_decoys_sound_like_no_candidate_and_a_decoy_heard_is_a_repeated_prompt() -> None:
+    candidates = ["Peter Lindgren", "Margaret Holloway Smith"]
+    decoys = decoys_for(candidates)
+    assert len(decoys) == 2
+    assert all(name_score(d, c) < DECOY_MATCH for d in decoys for c in candidates)
+    assert repeats_prompt(f"My name is {decoys[0]}.", decoys)
+    assert not repeats_prompt("Shout out, boy, to Hoskey.", decoys)
