@@ -1,4 +1,4 @@
-"""`clinicline bench --names`: hard names heard once, and again with the date of birth's patients.
+"""`clinicline bench --names`: hard names heard once and again, and dates of birth said in words.
 
 Each name of a sample from the demo clinic's pools (everyday names mixed with names speech
 recognisers find hard) is spoken by voices the recogniser was never tuned on, passed through a
@@ -14,8 +14,9 @@ clinic's providers and medications as its vocabulary) three ways:
   that comes out as a decoy shows the recogniser repeating its prompt, and the product then
   does not use the second hearing ("after the decoy check").
 
-A hearing matches when `nlu.names.name_score` reaches the verification threshold. Output:
-OUT/names.md and OUT/names.json.
+A hearing matches when `nlu.names.name_score` reaches the verification threshold. Then dates of
+birth said in words by the same voices, heard as the answer to "and the date of birth?" and as
+any other turn. Output: OUT/names.md and OUT/names.json.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import random
 import statistics
 import time
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,9 @@ import numpy as np
 from clinicline.callflow.name_recheck import decoys_for, repeats_prompt
 from integrations.seed import demo_clinic
 from integrations.services.identity import NAME_MATCH
+from nlu.dates import MONTH_NAMES, answered_dob
 from nlu.names import name_score
-from voice.asr.base import SpeechRecognizer
+from voice.asr.base import AnswerKind, SpeechRecognizer
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.wav import telephone_channel
 from voice.tts.external import CommandSynthesizer, EspeakSynthesizer, FliteSynthesizer
@@ -61,6 +64,93 @@ def demo_vocabulary(extra: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys([*extra, *providers, *meds]))
 
 
+_ORDINALS = (
+    "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+    "seventeenth", "eighteenth", "nineteenth", "twentieth",
+)  # fmt: skip
+_SMALL = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)  # fmt: skip
+_TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty", 6: "sixty", 7: "seventy",
+         8: "eighty", 9: "ninety"}  # fmt: skip
+
+
+def _number(n: int) -> str:
+    return _SMALL[n] if n < 20 else _TENS[n // 10] + ("" if n % 10 == 0 else f" {_SMALL[n % 10]}")
+
+
+def _ordinal(n: int) -> str:
+    if n <= 20:
+        return _ORDINALS[n]
+    return "thirtieth" if n == 30 else f"{_TENS[n // 10]} {_ORDINALS[n % 10]}"
+
+
+def _year(y: int, modern: bool) -> str:
+    """1972 as "nineteen seventy two"; 2005 as "two thousand and five" or "twenty oh five"."""
+    if y < 2000:
+        return f"{_number(y // 100)} {_number(y % 100)}"
+    rest = y - 2000
+    if modern:
+        return "twenty " + (f"oh {_SMALL[rest]}" if rest < 10 else _number(rest))
+    return "two thousand" + ("" if rest == 0 else f" and {_number(rest)}")
+
+
+def ways_to_say(d: date) -> list[str]:
+    """Ten ways a caller says a date of birth (the first five and the last are all words)."""
+    month = MONTH_NAMES[d.month - 1]
+    day, short = _ordinal(d.day), d.year % 100
+    two_digit = f"oh {_SMALL[short]}" if short < 10 else _number(short)
+    return [
+        f"{month} {day} {_year(d.year, False)}",
+        f"{month} {d.day}, {d.year}",
+        f"the {day} of {month} {_year(d.year, False)}",
+        f"{d.day} {month} {d.year}",
+        f"{_number(d.month)} {_number(d.day)} {_year(d.year, True)}",
+        f"{d.month}/{d.day}/{d.year}",
+        f"{month} the {day}, {_year(d.year, True)}",
+        f"it's {month} {day} {_year(d.year, False)}",
+        f"I was born on {month} {day}, {d.year}",
+        f"{month} {day} {two_digit}",
+    ]
+
+
+BIRTHDAYS = (
+    date(2000, 3, 4), date(1958, 11, 20), date(2001, 9, 14), date(1990, 7, 19),
+    date(1983, 5, 17), date(1935, 12, 1), date(2005, 1, 9), date(1972, 10, 30),
+    date(1969, 6, 21), date(2010, 2, 28),
+)  # fmt: skip
+SPOKEN_WAYS = (0, 2, 4, 6, 7, 9)  # the forms of `ways_to_say` that are words, not digits
+
+
+def measure_dates(recognizer: SpeechRecognizer) -> list[dict[str, Any]]:
+    """Each birthday said the spoken ways by every voice, heard as an answer to "date of
+    birth?" (answer="date") and as any other turn (the clinic's vocabulary in the prompt)."""
+    today = date.today()
+    rows: list[dict[str, Any]] = []
+    for voice_name, voice in _voices().items():
+        for born in BIRTHDAYS:
+            for way in SPOKEN_WAYS:
+                said = ways_to_say(born)[way]
+                pcm = _spoken(voice, said)
+                as_answer = _hear_as(recognizer, pcm, "date")
+                as_any = _hear_as(recognizer, pcm, None)
+                rows.append({
+                    "voice": voice_name, "said": said, "heard": as_answer, "heard_before": as_any,
+                    "understood": answered_dob(as_answer, today) == born,
+                    "understood_before": answered_dob(as_any, today) == born,
+                })  # fmt: skip
+    return rows
+
+
+def _hear_as(recognizer: SpeechRecognizer, pcm: np.ndarray, answer: AnswerKind | None) -> str:
+    stream = recognizer.new_stream(answer=answer)
+    stream.accept(pcm)
+    return stream.finish().text.strip()
+
+
 def sample_names(count: int, seed: int = 11) -> list[str]:
     rng = random.Random(seed)
     names: list[str] = []
@@ -82,7 +172,7 @@ def _spoken(voice: CommandSynthesizer, text: str) -> np.ndarray:
 
 def _hear(recognizer: SpeechRecognizer, pcm: np.ndarray, hints: list[str]) -> tuple[str, float]:
     started = time.perf_counter()
-    stream = recognizer.new_stream(hints=hints, for_name=True)
+    stream = recognizer.new_stream(hints=hints, answer="name")
     stream.accept(pcm)
     text = stream.finish().text.strip()
     return text, (time.perf_counter() - started) * 1000
@@ -171,6 +261,29 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {s['second_kept']} | {s['impostor_kept']} | {s['second_ms_median']} ms "
             f"| {s['first_empty']} | {s['first_flagged']} |"
         )
+    dates = results.get("dates") or []
+    if dates:
+        lines += [
+            "",
+            "## Dates of birth said in words",
+            "",
+            f"{len(BIRTHDAYS)} birthdays, each said {len(SPOKEN_WAYS)} ways in words (\"March "
+            "fourth two thousand\", \"the ninth of January two thousand and five\", \"ten "
+            "thirty nineteen seventy two\", \"June twenty first sixty nine\"…), heard as the "
+            "answer to \"and the date of birth?\" is heard on a call (no clinic vocabulary in "
+            "the prompt, doubtful decodes kept) and as any other turn is heard (the clinic's "
+            "vocabulary in the prompt: how date answers were heard before); understood = "
+            "`nlu.dates.answered_dob` (the same parser for both) gives the date said.",
+            "",
+            "| voice | said | understood as an answer | understood as any other turn |",
+            "|---|---|---|---|",
+        ]
+        for voice in [*dict.fromkeys(r["voice"] for r in dates), "all"]:
+            some = [r for r in dates if voice in ("all", r["voice"])]
+            lines.append(
+                f"| {voice} | {len(some)} | {sum(r['understood'] for r in some)} "
+                f"| {sum(r['understood_before'] for r in some)} |"
+            )
     missed = [r for r in rows if r["second_score"] < NAME_MATCH]
     lines += ["", f"Second hearings that still missed ({len(missed)}):", ""]
     lines += [
@@ -187,6 +300,7 @@ def run_bench_names(args: argparse.Namespace, recognizer: SpeechRecognizer) -> i
     from clinicline.bench import code_version
 
     results = measure(recognizer, sample_names(NAMES))
+    results["dates"] = measure_dates(recognizer)
     results.update(
         date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         machine=f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",

@@ -187,7 +187,7 @@ def parse_dob(text: str, today: date) -> date | None:
         found = _with_month_name(repaired, heard_as, today)
         if found is not None:
             return found
-    return _all_numbers(tokens, today)
+    return _all_numbers(tokens, today) or _glued_month_day(tokens, today)
 
 
 def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
@@ -200,9 +200,45 @@ def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | No
         day, used = after
         rest = tokens[month_at + 1 + used :]
     else:
-        return None
+        return _glued_day_year(tokens[month_at + 1 :], month, today)
     year = _year_from(rest, today)
     return _valid_dob(year, month, day, today) if year else None
+
+
+# Whisper writes some dates said in words as digits run together: "January 905" for "January
+# ninth, oh five", "719 1990" for "seven nineteen nineteen ninety", "517, 1983". Only a split
+# that makes exactly one valid date is used: the date is read back to the caller anyway.
+def _only(found: set[date]) -> date | None:
+    return found.pop() if len(found) == 1 else None
+
+
+def _glued_day_year(rest: list[str], month: int, today: date) -> date | None:
+    """ "2810" after "February": day 28, year (20)10."""
+    if len(rest) != 1 or not rest[0].isdigit() or len(rest[0]) not in (3, 4):
+        return None
+    run = rest[0]
+    found = {
+        _valid_dob(_full_year(int(run[cut:]), 2, today), month, int(run[:cut]), today)
+        for cut in (1, 2)
+        if len(run) - cut == 2
+    }
+    return _only({d for d in found if d is not None})
+
+
+def _glued_month_day(tokens: list[str], today: date) -> date | None:
+    """ "719 1990": month 7, day 19; "1030 1972": month 10, day 30."""
+    if len(tokens) < 2 or not tokens[0].isdigit() or len(tokens[0]) not in (3, 4):
+        return None
+    year = _year_from(tokens[1:], today)
+    if year is None:
+        return None
+    run = tokens[0]
+    found = {
+        _valid_dob(year, int(run[:cut]), int(run[cut:]), today)
+        for cut in (1, 2)
+        if len(run) - cut <= 2  # a day has at most two digits
+    }
+    return _only({d for d in found if d is not None})
 
 
 def _all_numbers(tokens: list[str], today: date) -> date | None:

@@ -46,6 +46,7 @@ from integrations.store import Database
 from integrations.store.models import Call
 from nlu.confirm import yes_no
 from nlu.triage import Level, TriageEngine, TriageResult
+from voice.asr.base import AnswerKind
 from voice.session.actions import (
     Action,
     CallerTurn,
@@ -69,6 +70,8 @@ _EXPECT_PHASES = {
     "dob_confirmed": CallPhase.IDENTITY_FORM,
     "name_confirmed": CallPhase.IDENTITY_FORM,
 }
+# Dialog questions whose answers the recogniser hears as such (see `WhisperRecognizer`).
+_EXPECT_ANSWERS: dict[str, AnswerKind] = {"full_name": "name", "dob": "date"}
 # Phases in which a routine transfer is under way: an urgent flag moves it to the nurses.
 _TRANSFER_PHASES = frozenset(
     {
@@ -117,7 +120,7 @@ class _State:
     symptoms: SymptomScreen = field(default_factory=SymptomScreen)
 
 
-def expected_answer(messages: Sequence[BotMessage]) -> str | None:
+def asked_for(messages: Sequence[BotMessage]) -> str | None:
     """What the dialog's reply asks the caller for ("dob", "full_name"...), if it says."""
     for message in reversed(messages):
         payload = message.payload or {}
@@ -280,8 +283,8 @@ class ClinicConversation:
         # tiny.en, a list of them made "July nineteenth nineteen ninety" come out "July, 1990".
         return self._hints
 
-    def expects_name(self, call: CallInfo) -> bool:
-        return self.state.expecting == "full_name"
+    def expected_answer(self, call: CallInfo) -> AnswerKind | None:
+        return _EXPECT_ANSWERS.get(self.state.expecting or "")
 
     async def start(self, call: CallInfo) -> Sequence[Action]:
         # Hints load while the greeting plays: the greeting never waits for the store.
@@ -386,7 +389,7 @@ class ClinicConversation:
             self.state.in_menu = self.state.menu_for_outage = True
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
-        self.state.expecting = expected_answer(messages)
+        self.state.expecting = asked_for(messages)
         actions = bot_actions(messages)
         if nurse_declined and any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions):
             self._spawn_event(call, "nurse_declined", {"dialog_offered": "nurse"})

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from nlu.triage import Level, TriageEngine
+from voice.asr.base import AnswerKind
 from voice.session.actions import (
     Action,
     CallerTurn,
@@ -30,8 +31,8 @@ class DiagnosticDialog:
     def hints(self, call: CallInfo) -> Sequence[str]:
         return ()
 
-    def expects_name(self, call: CallInfo) -> bool:
-        return False
+    def expected_answer(self, call: CallInfo) -> AnswerKind | None:
+        return None
 
     def phase(self, call: CallInfo) -> CallPhase | None:
         return None

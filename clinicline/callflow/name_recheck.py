@@ -134,7 +134,7 @@ class NameRecheck:
         decoys = decoys_for(names)
 
         def decode(hints: Sequence[str]) -> str:
-            stream = self.recognizer.new_stream(hints=hints, for_name=True)
+            stream = self.recognizer.new_stream(hints=hints, answer="name")
             stream.accept(audio)
             return stream.finish().text.strip()
 

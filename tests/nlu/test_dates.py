@@ -6,7 +6,8 @@ from datetime import date, datetime, time
 
 import pytest
 
-from nlu.dates import parse_dob, parse_when, speak_date
+from clinicline.bench_names import BIRTHDAYS, ways_to_say
+from nlu.dates import answered_dob, parse_dob, parse_when, speak_date
 
 TODAY = date(2026, 11, 27)  # a Friday
 NOW = datetime(2026, 11, 27, 9, 30)
@@ -133,3 +134,29 @@ def test_dob_survives_common_mishearings_without_inventing_dates(
     heard: str, expected: date | None
 ) -> None:
     assert parse_dob(heard, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("heard", "expected"),
+    [
+        # Dates said in words that whisper wrote as digits run together.
+        ("719 1990.", date(1990, 7, 19)),  # "seven nineteen nineteen ninety"
+        ("517, 1983.", date(1983, 5, 17)),
+        ("621-1969", date(1969, 6, 21)),
+        ("1030-1972.", date(1972, 10, 30)),
+        ("February 2810.", date(2010, 2, 28)),  # "February twenty eighth ten"
+        ("January 905.", date(2005, 1, 9)),  # "January ninth oh five"
+        ("121 1935", None),  # January 21 or December 1: never a guess
+        ("1313 1990", None),
+        ("March 4444", None),
+    ],
+)
+def test_digits_run_together_are_split_only_one_way(heard: str, expected: date | None) -> None:
+    assert answered_dob(heard, TODAY) == expected
+
+
+def test_a_hundred_ways_of_saying_a_date_of_birth_are_understood() -> None:
+    said = [(d, text) for d in BIRTHDAYS for text in ways_to_say(d)]
+    assert len(said) == 100
+    heard = [(text, d, answered_dob(text, TODAY)) for d, text in said]
+    assert [(text, got) for text, d, got in heard if got != d] == []

@@ -38,7 +38,7 @@ class StreamingRecognizerStandIn:
         *,
         grammar: Sequence[str] | None = None,
         hints: Sequence[str] = (),
-        for_name: bool = False,
+        answer: str | None = None,
     ) -> _Stream:
         return _Stream(self)
 
@@ -184,7 +184,7 @@ class WholeUtteranceStandIn:
         *,
         grammar: Sequence[str] | None = None,
         hints: Sequence[str] = (),
-        for_name: bool = False,
+        answer: str | None = None,
     ) -> _Utterance:
         return _Utterance(self.text)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+# What the caller was just asked for, when the dialog says: engines may tune for it.
+AnswerKind = Literal["name", "date"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +57,11 @@ class SpeechRecognizer(Protocol):
         *,
         grammar: Sequence[str] | None = None,
         hints: Sequence[str] = (),
-        for_name: bool = False,
+        answer: AnswerKind | None = None,
     ) -> RecognitionStream:
         """Open a stream; ``grammar`` restricts the answer where the engine can (yes/no,
         digits), ``hints`` are words this call makes likely (the caller's medications).
-        ``for_name``: the caller is saying a name, which the engine may never have heard:
-        expect only ``hints`` (not the clinic-wide vocabulary) and keep a doubtful result
-        rather than none (the name matcher judges it)."""
+        ``answer``: what the caller was just asked for. A name the engine may never have
+        heard, or a date: expect only ``hints`` (not the clinic-wide vocabulary) and keep a
+        doubtful result rather than none (the name matcher or date parser judges it)."""
         ...

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice.asr.base import Transcript
+from voice.asr.base import AnswerKind, Transcript
 from voice.audio.frames import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class VoskRecognizer:
         *,
         grammar: Sequence[str] | None = None,
         hints: Sequence[str] = (),
-        for_name: bool = False,
+        answer: AnswerKind | None = None,
     ) -> VoskStream:
         # Vosk has no hotwords outside a grammar; hints are accepted and unused.
         import vosk

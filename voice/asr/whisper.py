@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from voice.asr.base import Transcript
+from voice.asr.base import AnswerKind, Transcript
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.vad import frame_dbfs
 
@@ -57,7 +57,7 @@ class WhisperConfig:
     max_new_tokens: int = 80  # ~25 s of speech; caps the loops Whisper falls into on garble
     no_speech_threshold: float = 0.6
     min_avg_logprob: float = -1.0
-    name_min_avg_logprob: float = -2.0  # a name the model never heard (see `transcribe`)
+    answer_min_avg_logprob: float = -2.0  # a name or date asked for (see `transcribe`)
     max_compression_ratio: float = 2.4
     silence_dbfs: float = -55.0  # quieter than this is not worth a decode
     context: str = DEFAULT_CONTEXT
@@ -140,34 +140,35 @@ class WhisperRecognizer:
         *,
         grammar: Sequence[str] | None = None,
         hints: Sequence[str] = (),
-        for_name: bool = False,
+        answer: AnswerKind | None = None,
     ) -> WhisperStream:
         # Whisper cannot be constrained to a grammar; naming the choices biases it instead.
-        return WhisperStream(self, [*(grammar or ()), *hints], for_name)
+        return WhisperStream(self, [*(grammar or ()), *hints], answer)
 
     def transcribe(
-        self, pcm: np.ndarray, hints: Sequence[str] = (), for_name: bool = False
+        self, pcm: np.ndarray, hints: Sequence[str] = (), answer: AnswerKind | None = None
     ) -> Transcript:
         """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread).
 
         The prompt is the clinic context and vocabulary, with this call's ``hints`` first.
-        A name (``for_name``) gets only the hints: with the clinic's providers and drugs in
-        the prompt, names came out as them ("Xiaoming Okonkwo" as "Maia, amlodipine, a con
-        quo", or "my name is Dr. Okafor"); and its decode is kept down to a lower confidence,
-        since unusual names always decode with low confidence (measured: -1.05 to -1.5 mean
-        log-probability, below the -1.0 that drops noise) and an empty turn loses the call's
-        only chance to hear the name again.
+        A name or a date (``answer``) gets only the hints: with the clinic's providers and
+        drugs in the prompt, names came out as them ("Xiaoming Okonkwo" as "Maia, amlodipine,
+        a con quo", or "my name is Dr. Okafor") and dates too ("January the ninth, twenty oh
+        five" as "And very good height, ventilopine"); and its decode is kept down to a lower
+        confidence, since unusual names decode with low confidence (measured: -1.05 to -1.5
+        mean log-probability, below the -1.0 that drops noise) and an empty turn loses the
+        call's only chance to hear the name again.
         """
         audio_seconds = len(pcm) / SAMPLE_RATE
         started = time.perf_counter()
         if len(pcm) < SAMPLE_RATE // 10 or frame_dbfs(pcm) < self.config.silence_dbfs:
             return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
         audio = soxr.resample(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, _WHISPER_RATE)
-        vocabulary = () if for_name else self.vocabulary
+        vocabulary = () if answer else self.vocabulary
         prompt = build_prompt(self.config.context, vocabulary, hints)
         with self._slots:
             segments = self._decode(audio, prompt)
-        floor = self.config.name_min_avg_logprob if for_name else self.config.min_avg_logprob
+        floor = self.config.answer_min_avg_logprob if answer else self.config.min_avg_logprob
         text, confidence = self._accept(segments, floor)
         return Transcript(text, confidence, audio_seconds, time.perf_counter() - started)
 
@@ -215,11 +216,11 @@ class WhisperStream:
     """Buffers an utterance; ``finish`` runs the decode on the shared model."""
 
     def __init__(
-        self, recognizer: WhisperRecognizer, hints: Sequence[str], for_name: bool = False
+        self, recognizer: WhisperRecognizer, hints: Sequence[str], answer: AnswerKind | None = None
     ) -> None:
         self._recognizer = recognizer
         self._hints = tuple(hints)
-        self._for_name = for_name
+        self._answer: AnswerKind | None = answer
         self._chunks: list[np.ndarray] = []
 
     def accept(self, pcm: np.ndarray) -> str | None:
@@ -229,4 +230,4 @@ class WhisperStream:
     def finish(self) -> Transcript:
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         self._chunks = []
-        return self._recognizer.transcribe(pcm, self._hints, self._for_name)
+        return self._recognizer.transcribe(pcm, self._hints, self._answer)

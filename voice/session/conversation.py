@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from voice.asr.base import AnswerKind
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome
 from voice.session.phase import CallPhase
 
@@ -48,8 +49,9 @@ class Conversation(Protocol):
         """Words the next caller turn is likely to hold (names, medications) for the recogniser."""
         ...
 
-    def expects_name(self, call: CallInfo) -> bool:
-        """The bot has just asked the caller for a name: the recogniser hears it as one."""
+    def expected_answer(self, call: CallInfo) -> AnswerKind | None:
+        """What the bot has just asked the caller for ("name", "date"), if that narrows what
+        the recogniser should expect; None for anything else."""
         ...
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:

@@ -156,7 +156,7 @@ class CallerInput:
             self._carry = None
         stream = self.recognizer.new_stream(
             hints=self.conversation.hints(self.call),
-            for_name=self.conversation.expects_name(self.call),
+            answer=self.conversation.expected_answer(self.call),
         )
         decode = self._loop.create_task(self._decode(stream, pcm))
         pending = _Pending(pcm, len(pcm) / 8000, self._loop.time(), phase, decode)
