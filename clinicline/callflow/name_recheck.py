@@ -82,6 +82,7 @@ class NameRecheck:
         self.recognizer = recognizer
         self.today = today
         self._audio: np.ndarray | None = None
+        self._born: date | None = None
         self._task: asyncio.Task[HeardAgain | None] | None = None
 
     def heard_name(self, audio: np.ndarray | None) -> None:
@@ -96,9 +97,10 @@ class NameRecheck:
         if self._audio is None:
             return
         born = answered_dob(text, self.today())
-        if born is None:
-            return
+        if born is None or (self._task is not None and born == self._born):
+            return  # no date, or the same date said again: the hearing under way stands
         self._cancel()
+        self._born = born
         self._task = asyncio.get_running_loop().create_task(self._hear_again(self._audio, born))
 
     async def result(self, timeout: float = WAIT_SECONDS) -> HeardAgain | None:

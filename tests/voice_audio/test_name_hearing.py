@@ -49,6 +49,9 @@ async def test_a_name_first_heard_as_words_is_heard_right_once_the_date_is_known
     names.heard_date("yes")  # not a date: nothing starts
     assert await names.result() is None
     names.heard_date("October second nineteen ninety one")
+    first = names._task
+    names.heard_date("yes, October 2nd, 1991")  # the same date again: the same hearing
+    assert names._task is first
     again = await names.result(timeout=60)
     assert again is not None and again.dob == BORN
     assert name_score(again.text, "Siobhan Wojciechowski") >= 0.85, again.text
