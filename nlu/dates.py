@@ -143,27 +143,6 @@ def _arabic_days(text: str) -> str:
     return _ROMAN_DAY.sub(repl, text)
 
 
-_KEYPAD_DOB = re.compile(r"^\s*(\d{2})\s*(\d{2})\s*(\d{4})\s*$")
-
-
-def keypad_dob(text: str, today: date) -> date | None:
-    """MMDDYYYY typed on the keypad (the worker sends the digits as the message)."""
-    match = _KEYPAD_DOB.match(text)
-    if not match:
-        return None
-    month, day, year = (int(g) for g in match.groups())
-    try:
-        born = date(year, month, day)
-    except ValueError:
-        return None
-    return born if born <= today else None
-
-
-def answered_dob(text: str, today: date) -> date | None:
-    """A date of birth given as the answer to "what is the date of birth?": keyed or said."""
-    return keypad_dob(text, today) or parse_dob(text, today)
-
-
 def parse_dob(text: str, today: date) -> date | None:
     """A date of birth from any spoken or keyed form, or None if unusable.
 

@@ -380,7 +380,7 @@ class ClinicConversation:
             "call_id": call.call_id,
             "triage_level": self.state.level.value,
             "verified": await self._verified(call.call_id),
-            **await self._name_heard_again(turn),
+            **await self._name_heard_again(turn, text),
         }
         try:
             messages = await self.dialog.send(call.call_id, text, metadata)
@@ -401,14 +401,13 @@ class ClinicConversation:
                 self.state.ended_by_dialog = True
         return actions or [PlayPrompt("not_understood")]
 
-    async def _name_heard_again(self, turn: CallerTurn) -> dict[str, Any]:
+    async def _name_heard_again(self, turn: CallerTurn, said: str) -> dict[str, Any]:
         """Keep the audio of the caller's name; once she gives her date of birth, the name is
         heard again with the names of the patients born that day, and the identity check that
         follows gets both hearings."""
         names, expecting = self.names, self.state.expecting
         if names is None:
             return {}
-        said = turn.text if turn.text is not None else (turn.digits or "")
         if expecting == "full_name":
             names.heard_name(turn.audio)
             names.heard_date(said)  # both at once: "Maria Lopez, March fourth seventy-two"

@@ -10,7 +10,7 @@ on matched the patient's name on the first hearing for a small share, on the sec
 the same audio heard again with *other* patients' names as hints came out as one of those names
 for 2 of 120 (the recogniser repeating its prompt). So the audio is heard a third time with
 decoy names nobody is called: when it comes out as a decoy, the recogniser is only repeating
-its prompt for this audio, and the second hearing is not used. That caught both, and kept 99 of
+its prompt for this audio, and the second hearing is not used. That caught both, and kept 97 of
 the 102 second hearings that matched. The second hearing is only another transcript of what the
 caller said: the identity action decides with the same two-identifier rule, and never reads back
 a name she did not say.
@@ -28,7 +28,7 @@ import numpy as np
 
 from integrations.services.identity import names_born_on
 from integrations.store import Database
-from nlu.dates import answered_dob
+from nlu.dates import parse_dob
 from nlu.names import name_score
 from voice.asr.base import SpeechRecognizer
 
@@ -96,7 +96,7 @@ class NameRecheck:
         """The caller answered with a date of birth (said or keyed): hear the name again."""
         if self._audio is None:
             return
-        born = answered_dob(text, self.today())
+        born = parse_dob(text, self.today())
         if born is None or (self._task is not None and born == self._born):
             return  # no date, or the same date said again: the hearing under way stands
         self._cancel()
@@ -142,7 +142,9 @@ class NameRecheck:
 
         try:
             text = await asyncio.to_thread(decode, names)
-            decoy_hearing = await asyncio.to_thread(decode, decoys) if text else ""
+            if not text:
+                return None
+            decoy_hearing = await asyncio.to_thread(decode, decoys)
         except Exception:
             log.exception("name heard again: recognition failed")
             return None
@@ -150,4 +152,4 @@ class NameRecheck:
             log.warning("name heard again: not used, the recogniser repeats its prompt")
             return None
         log.info("name heard again with %d candidate(s)", len(names))
-        return HeardAgain(text, born) if text else None
+        return HeardAgain(text, born)

@@ -20,7 +20,7 @@ from dialogs.actions import payloads
 from dialogs.actions.context import Deps, call_id, latest_intent
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
-from nlu.dates import answered_dob, speak_date
+from nlu.dates import parse_dob, speak_date
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
@@ -114,7 +114,7 @@ class IdentityFormValidation(FormValidationAction):
         if latest_intent(tracker) == "speak_to_human":
             return {"dob": None, "handoff": "front_desk"}
         text, today = str(value or ""), self.deps.today()
-        born = answered_dob(text, today)
+        born = parse_dob(text, today)
         if born is None:
             failures = int(tracker.get_slot("dob_failures") or 0) + 1
             dispatcher.utter_message(text="Sorry, I didn't get that date.")
@@ -134,7 +134,7 @@ class IdentityFormValidation(FormValidationAction):
             dispatcher.utter_message(text="Okay, let's fix that.")
             return {"dob": None, "dob_confirmed": None}
         if answer is None:
-            corrected = answered_dob(text, self.deps.today())
+            corrected = parse_dob(text, self.deps.today())
             if corrected is not None:
                 return {"dob": corrected.isoformat(), "dob_confirmed": None}
         slots = await self._verify(dispatcher, tracker)

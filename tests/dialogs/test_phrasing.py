@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 from dialogs.actions.identity import clean_name
 from dialogs.actions.phrasing import choose, speak_moment
-from nlu.dates import keypad_dob
+from nlu.dates import parse_dob
 
 OFFERS = [datetime(2031, 3, 4, 9, 0), datetime(2031, 3, 5, 14, 30), datetime(2031, 3, 6, 10, 0)]
 
@@ -37,10 +37,10 @@ def test_name_lead_in_is_dropped() -> None:
 
 def test_keypad_dob_is_month_day_year_and_never_future() -> None:
     today = date(2031, 3, 3)
-    assert keypad_dob("03041972", today) == date(1972, 3, 4)
-    assert keypad_dob("13041972", today) is None
-    assert keypad_dob("01012040", today) is None
-    assert keypad_dob("0304", today) is None
+    assert parse_dob("03041972", today) == date(1972, 3, 4)
+    assert parse_dob("13041972", today) is None
+    assert parse_dob("01012040", today) is None
+    assert parse_dob("0304", today) is None
 
 
 def test_caller_can_pick_an_offer_by_the_doctor_name() -> None:

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 
 from clinicline.bench_names import BIRTHDAYS, ways_to_say
-from nlu.dates import answered_dob, parse_dob, parse_when, speak_date
+from nlu.dates import parse_dob, parse_when, speak_date
 
 TODAY = date(2026, 11, 27)  # a Friday
 NOW = datetime(2026, 11, 27, 9, 30)
@@ -152,11 +152,11 @@ def test_dob_survives_common_mishearings_without_inventing_dates(
     ],
 )
 def test_digits_run_together_are_split_only_one_way(heard: str, expected: date | None) -> None:
-    assert answered_dob(heard, TODAY) == expected
+    assert parse_dob(heard, TODAY) == expected
 
 
 def test_a_hundred_ways_of_saying_a_date_of_birth_are_understood() -> None:
     said = [(d, text) for d in BIRTHDAYS for text in ways_to_say(d)]
     assert len(said) == 100
-    heard = [(text, d, answered_dob(text, TODAY)) for d, text in said]
+    heard = [(text, d, parse_dob(text, TODAY)) for d, text in said]
     assert [(text, got) for text, d, got in heard if got != d] == []
