@@ -193,11 +193,9 @@ class TransferCoordinator:
             )  # fmt: skip
         if agent is None:
             return None
-        nxt = await self._offer(
+        return await self._offer(
             agent, plan.payload, plan.whisper, plan.tried, plan.attempt + 1, now, plan.task_id
         )
-        await self._offered_event(nxt)
-        return nxt
 
     async def on_abandoned(self, plan: TransferPlan, at: datetime | None = None) -> None:
         """The caller hung up before anyone answered."""
@@ -407,8 +405,8 @@ class TransferCoordinator:
                 lease=self.presence.lease,
             )  # fmt: skip
         if agent is not None:
-            plan = await self._offer(agent, payload, whisper, tried, attempt, now, task_id)
-        elif flagged or queue == self.hours.on_call_queue:
+            return await self._offer(agent, payload, whisper, tried, attempt, now, task_id)
+        if flagged or queue == self.hours.on_call_queue:
             token = await self.tokens.issue(call_id, payload.to_json())
             plan = TransferPlan(
                 call_id=call_id, target="on_call", queue=queue, agent=None,
@@ -432,7 +430,9 @@ class TransferCoordinator:
         now: datetime,
         task_id: int | None,
     ) -> TransferPlan:
-        """Offer the call to `agent`: a context token, and the pop on their console."""
+        """Offer the call to `agent`: a context token, the offer in the call's record, then
+        the pop on their console (recorded first: the console asks for the patient panel as
+        soon as the pop lands, and the server grants it only to agents the record names)."""
         call_id = payload.call_id
         plan = TransferPlan(
             call_id=call_id, target="agent", queue=payload.queue, agent=agent,
@@ -441,6 +441,7 @@ class TransferCoordinator:
             offered_at=now,
         )
         self._pending[call_id] = plan
+        await self._offered_event(plan)
         pop = ScreenPop(call_id, payload, whisper, payload.queue, payload.emergent)
         if not await self.hub.offer(agent.agent_id, pop):
             log.info("agent has no console open", extra={"call_id": call_id})

@@ -93,6 +93,33 @@ async def test_open_hours_offer_goes_to_a_skilled_agent_with_token(clinic_db: Da
     assert agent_id == ids["nurse2"] and pop.whisper.startswith("Verified patient Maria Lopez")
 
 
+@dataclass
+class RecordCheckingHub(RecordingHub):
+    """A console that, like the real one, asks the server about the call the moment its pop
+    lands: was the offer already in the call's record?"""
+
+    db: Database | None = None
+    on_record: list[bool] = field(default_factory=list)
+
+    async def offer(self, agent_id: int, pop: ScreenPop) -> bool:
+        assert self.db is not None
+        async with self.db.session() as s:
+            offered, waiting_for = await calls.offer_state(s, pop.call_id)
+        self.on_record.append(agent_id in offered and waiting_for == agent_id)
+        return await super().offer(agent_id, pop)
+
+
+async def test_the_offer_is_on_record_before_the_pop_reaches_the_console(
+    clinic_db: Database,
+) -> None:
+    coordinator, _, _, _ = await setup(clinic_db, OPEN_NOW, "nurse1", "nurse2")
+    hub = RecordCheckingHub(db=clinic_db)
+    coordinator.hub = hub
+    first = await coordinator.plan(request(emergent=True))
+    await coordinator.on_declined(first)  # the second offer, to the other nurse
+    assert hub.on_record == [True, True]
+
+
 async def test_answer_records_time_to_answer_and_marks_agent_busy(clinic_db: Database) -> None:
     coordinator, hub, clock, ids = await setup(clinic_db, OPEN_NOW, "nurse2")
     plan = await coordinator.plan(request())
