@@ -204,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the semantic safety net (what partial transcripts get)",
     )
     triage.add_argument(
+        "--answering",
+        action="store_true",
+        help="judge each line as an answer to the name or date-of-birth question",
+    )
+    triage.add_argument(
         "--prepare",
         action="store_true",
         help="load the safety net and embed its bank now (kept on disk for every process), exit",
@@ -390,12 +395,15 @@ def _triage(args: argparse.Namespace) -> int:
         return 0 if ready else 1
     # Each line is judged as a final transcript: the lexicon, then the safety net (its
     # category, the description it matched and the score are in "net").
-    assess = engine.assess if args.lexicon_only else engine.assess_final
     for line in sys.stdin:
         text = line.rstrip("\n")
         if not text.strip():
             continue
-        print(json.dumps(assess(text).to_json()), flush=True)
+        if args.lexicon_only:
+            result = engine.assess(text)
+        else:
+            result = engine.assess_final(text, answering=args.answering)
+        print(json.dumps(result.to_json()), flush=True)
     return 0
 
 

@@ -58,6 +58,14 @@ def test_triage_jsonl_answers_one_object_per_line() -> None:
     assert out[0]["flags"] and out[0]["matched"] and out[0]["text"].startswith("my dad")
 
 
+def test_triage_jsonl_answering_holds_answers_to_the_higher_bar() -> None:
+    # An unknown surname as whisper wrote it (names bench), then a description said instead.
+    lines = "Free port wet, the only rope.\nhe is all clammy and pale\n"
+    out = _triage_jsonl(lines, "--answering")
+    assert [o["level"] for o in out] == ["none", "urgent"]
+    assert out[1]["net"]["score"] >= 0.6
+
+
 # A lexicon that knows only strokes, so that the described heart attack below is the net's.
 _STROKE_ONLY = """
 context:

@@ -187,7 +187,11 @@ class ClinicConversation:
         self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
     ) -> Sequence[Action]:
         # Partials: the lexicon alone (fast, synchronous); final words: the net behind it.
-        result = self.triage.assess_final(text) if final else self.triage.assess(text)
+        if final:
+            answering = self.expected_answer(call) is not None
+            result = self.triage.assess_final(text, answering=answering)
+        else:
+            result = self.triage.assess(text)
         if final:
             self._last_final = result
         if result.level == Level.NONE:

@@ -109,7 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     bank_dir = Path(net.bank.source).parent
     every = net.bank.description_origins + net.bank.benign_origins
     origins = list(dict.fromkeys(o for o in every if o != HAND_WRITTEN))
-    scored = {o: score_cases(engine, read_set(bank_dir / o), o) for o in origins}
+    # Answers to the bot's own questions are formulaic: tomorrow's date of birth sounds like the
+    # file's, which is always in the bank. Each is scored against the bank without itself only.
+    scored = {
+        o: score_cases(engine, read_set(bank_dir / o), "" if o in net.bank.answer_files else o)
+        for o in origins
+    }
     print("| left out | min_score, margin, mild_margin (chosen on the other files) "
           "| red-flag lines recognised alone | lexicon misses recovered | benign false alarms |")
     print("|---|---|---|---|---|")

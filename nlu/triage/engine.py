@@ -95,19 +95,20 @@ class TriageEngine:
             symptom=symptom,
         )
 
-    def assess_final(self, text: str) -> TriageResult:
+    def assess_final(self, text: str, *, answering: bool = False) -> TriageResult:
         """A final transcript: the lexicon first, then the semantic net where nothing fired.
 
         The net may only raise `none` to `urgent`, and stays silent where the lexicon
         suppressed a match on purpose (negation, history, a benign phrase). Without a net,
-        or when its model cannot load, this is `assess`.
+        or when its model cannot load, this is `assess`. `answering`: the words answer the
+        question for the caller's name or date of birth (`SafetyNet.match` asks more words).
         """
         result = self.assess(text)
         # "No fever", "history of seizures", "stroke clinic": embeddings cannot tell these
         # from the real thing, so where the rules cancelled words on purpose the net is quiet.
         if self.net is None or result.level is not Level.NONE or result.suppressed:
             return result
-        match = self.net.match(text)
+        match = self.net.match(text, answering=answering)
         if match is None:
             return result
         flag = Flag(match.category, Level.URGENT, match.description, source="net")

@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
 _BANK_KEYS = {
-    "version", "margin", "min_score", "min_words", "silent_when", "categories", "benign",
-    "mild_when", "mild_margin", "mild_exempt", "severe_when", "examples",
+    "version", "margin", "min_score", "answer_min_score", "min_words", "silent_when", "categories",
+    "benign", "mild_when", "mild_margin", "mild_exempt", "severe_when", "examples", "answers",
 }
 _RED_LABELS = {"emergent", "urgent", "escalate"}
 _BENIGN_LABELS = {"none", "tricky"}
@@ -68,12 +68,16 @@ class NetBank:
     benign: tuple[str, ...]
     mild_when: re.Pattern[str] = re.compile(_NEVER)
     mild_margin: float = 0.0  # the extra margin a played-down utterance needs
+    answer_min_score: float = 0.0  # the floor on answers to "your name?" and "date of birth?"
     mild_exempt: frozenset[str] = frozenset()  # categories never played down (self-harm)
     severe_when: re.Pattern[str] = re.compile(_NEVER)  # words that undo a playing-down
     # Where each description and benign sentence comes from: HAND_WRITTEN, or the name of the
     # example file (calibration leaves one file out at a time).
     description_origins: tuple[str, ...] = ()
     benign_origins: tuple[str, ...] = ()
+    # Files of answers to the bot's own questions (dates of birth, names): ordinary lines that
+    # stand for every caller's answer, so calibration keeps them in the bank (see calibrate).
+    answer_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,9 @@ def parse_bank(data: Any, source: str) -> NetBank:
     min_words = data.get("min_words", 3)
     if not isinstance(min_words, int) or min_words < 1:
         raise LexiconError(source, "'min_words' must be a positive whole number")
+    answer_min_score = data.get("answer_min_score", min_score)
+    if not isinstance(answer_min_score, int | float) or not min_score <= answer_min_score < 1:
+        raise LexiconError(source, "'answer_min_score' must be a number from min_score to 1")
     categories = data.get("categories")
     if not isinstance(categories, dict) or not categories:
         raise LexiconError(source, "'categories' must map category names to descriptions")
@@ -131,11 +138,16 @@ def parse_bank(data: Any, source: str) -> NetBank:
     examples = data.get("examples") or []
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         raise LexiconError(source, "'examples' must be a list of file names")
+    answers = data.get("answers") or []
+    if not isinstance(answers, list) or not all(isinstance(e, str) for e in answers):
+        raise LexiconError(source, "'answers' must be a list of file names")
     # A sentence already in the bank or in an earlier file is kept once; one labelled a red
     # flag in one place and ordinary in another is an error, as within one file.
     red_seen, benign_seen = set(texts), set(benign)
-    for name in examples:
+    for name in [*examples, *answers]:
         red, ordinary = _read_examples(Path(source).parent / name, source)
+        if red and name in answers:
+            raise LexiconError(source, f"{name}: answers are ordinary lines, not red flags")
         for category, text in red:
             if text in benign_seen:
                 raise LexiconError(source, f"{name}: a red flag elsewhere ordinary: {text!r}")
@@ -161,8 +173,8 @@ def parse_bank(data: Any, source: str) -> NetBank:
         raise LexiconError(source, "'mild_exempt' must list categories of the bank")
     return NetBank(
         source, float(margin), float(min_score), min_words, silent_when, tuple(descriptions),
-        tuple(benign), mild_when, float(mild_margin), frozenset(exempt), severe_when,
-        tuple(red_origins), tuple(benign_origins),
+        tuple(benign), mild_when, float(mild_margin), float(answer_min_score), frozenset(exempt),
+        severe_when, tuple(red_origins), tuple(benign_origins), tuple(answers),
     )  # fmt: skip
 
 
@@ -247,10 +259,16 @@ class SafetyNet:
         """Load the model and embed the bank now (call at start-up, off the event loop)."""
         return self.available
 
-    def match(self, text: str) -> NetMatch | None:
-        """The description this utterance is a red flag like, or None when the net is silent."""
+    def match(self, text: str, *, answering: bool = False) -> NetMatch | None:
+        """The description this utterance is a red flag like, or None when the net is silent.
+
+        `answering`: the caller was asked for her name or date of birth. A recogniser that
+        mishears a name writes a run of ordinary words ("I'm always going to remain"), which
+        can sit near some description by chance; such answers need `answer_min_score`.
+        """
         scored = self.score(text)
-        if scored is None or not self.fires(scored):
+        floor = self.bank.answer_min_score if answering else None
+        if scored is None or not self.fires(scored, min_score=floor):
             return None
         return NetMatch(scored.category, scored.description, round(scored.score, 4))
 
@@ -271,7 +289,8 @@ class SafetyNet:
         return self._score(text, leave_out=None)
 
     def score_held_out(self, text: str, origin: str) -> NetScore | None:
-        """`score` as if the bank had none of `origin`'s sentences, nor this text itself.
+        """`score` as if the bank had none of `origin`'s sentences, nor this text itself
+        (`origin` "": only the text itself is left out).
 
         Calibration asks this of every line of an example file, one file at a time: how the
         net would judge a caller's sentence that nobody had added to the bank.

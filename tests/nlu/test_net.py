@@ -50,6 +50,8 @@ def test_shipped_bank_validates_and_names_only_lexicon_categories(engine: Triage
         ({"mild_margin": 3}, "'mild_margin' must be a number between 0 and 2"),
         ({"mild_exempt": ["no_such_category"]}, "'mild_exempt' must list categories"),
         ({"severe_when": ["(unclosed"]}, "'severe_when' does not compile"),
+        ({"answer_min_score": 0.1}, "'answer_min_score' must be a number from min_score"),
+        ({"answers": "dates.tsv"}, "'answers' must be a list of file names"),
     ],
 )
 def test_a_bad_bank_edit_is_rejected_with_the_reason(edit: dict[str, object], reason: str) -> None:
@@ -130,6 +132,36 @@ def test_a_played_down_line_needs_the_wider_margin(
         wide if mild else engine.net.bank.margin
     )
     assert engine.net.fires(scored) is fires
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It's January 9, 2005.",  # a real answer that once sat near "can't tell what year it is"
+        "september the fourteenth two thousand and one",
+        "um my date of birth is the 3rd of march 1962",
+        "my name is Siobhan Wojciechowski",
+    ],
+)
+def test_answers_to_the_identity_questions_raise_nothing(engine: TriageEngine, text: str) -> None:
+    assert engine.assess_final(text, answering=True).level is Level.NONE
+    assert engine.assess_final(text).level is Level.NONE
+
+
+def test_an_answer_turn_needs_the_answer_floor_and_a_real_description_still_clears_it(
+    engine: TriageEngine,
+) -> None:
+    net = engine.net
+    assert net is not None and net.bank.answer_min_score > net.bank.min_score
+    # A misheard name (from the names bench): near a description by chance, below the floor.
+    misheard = "Free port wet, the only rope."
+    scored = net.score(misheard)
+    assert scored is not None and scored.score < net.bank.answer_min_score
+    assert engine.assess_final(misheard, answering=True).level is Level.NONE
+    # Said instead of a name, a description the lexicon does not know still reaches a nurse.
+    described = "he is all clammy and pale"
+    assert engine.assess(described).level is Level.NONE
+    assert engine.assess_final(described, answering=True).level is Level.URGENT
 
 
 def test_self_harm_is_never_played_down(engine: TriageEngine) -> None:
@@ -239,7 +271,7 @@ def test_a_bad_symptom_file_is_rejected(tmp_path: Path) -> None:
 def _bank_with_examples(tmp_path: Path, lines: str) -> Path:
     """The shipped bank's settings and hand-written lines, with one example file of our own."""
     data = yaml.safe_load(DEFAULT_BANK.read_text())
-    data["examples"] = ["mine.tsv"]
+    data["examples"], data["answers"] = ["mine.tsv"], []
     (tmp_path / "mine.tsv").write_text(lines)
     path = tmp_path / "net_bank.yaml"
     path.write_text(yaml.safe_dump(data))
@@ -280,6 +312,19 @@ def test_a_bad_example_file_is_rejected_with_the_line(
 ) -> None:
     with pytest.raises(LexiconError, match=reason):
         load_bank(_bank_with_examples(tmp_path, lines))
+
+
+def test_a_file_of_answers_may_hold_only_ordinary_lines(tmp_path: Path) -> None:
+    path = _bank_with_examples(tmp_path, "none\tnone\tmy date of birth is the 3rd of May 1950\n")
+    data = yaml.safe_load(path.read_text())
+    data["examples"], data["answers"] = [], ["mine.tsv"]
+    path.write_text(yaml.safe_dump(data))
+    bank = load_bank(path)
+    assert bank.answer_files == ("mine.tsv",)
+    assert "my date of birth is the 3rd of May 1950" in bank.benign
+    (tmp_path / "mine.tsv").write_text("urgent\tcardiac\tmy chest feels odd\n")
+    with pytest.raises(LexiconError, match="answers are ordinary lines"):
+        load_bank(path)
 
 
 def test_a_sentence_labelled_both_ways_across_files_is_rejected(tmp_path: Path) -> None:

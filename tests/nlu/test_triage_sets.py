@@ -46,6 +46,7 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("blind_round3.tsv", (88, 121), 11),
         ("blind_round4.tsv", (165, 230), 33),
         ("plain_symptoms.tsv", (0, 0), 0),
+        ("identity_answers.tsv", (0, 0), 0),
     ],
 )
 def test_the_lexicon_on_each_example_set(
@@ -65,9 +66,15 @@ def test_plain_symptoms_are_signalled_for_the_screening_question(engine: TriageE
 
 @pytest.fixture(scope="module")
 def held_out(engine: TriageEngine) -> dict[str, list[Scored]]:
-    """Every example line, scored by the net with its own file left out of the bank."""
+    """Every example line, scored by the net with its own file left out of the bank (a file of
+    answers to the bot's own questions stays in it: only the line itself is left out)."""
+    assert engine.net is not None
+    answers = engine.net.bank.answer_files
     return {
-        path.name: score_cases(engine, read_set(path), f"examples/{path.name}")
+        path.name: score_cases(
+            engine, read_set(path),
+            "" if f"examples/{path.name}" in answers else f"examples/{path.name}",
+        )  # fmt: skip
         for path in sorted(EXAMPLES.glob("*.tsv"))
     }
 
@@ -81,13 +88,13 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     lines = [s for group in held_out.values() for s in group]
     caught, red = standalone_recall(net, lines, shipped)
     wrong, benign = false_alarms(net, lines, shipped)
-    assert red == 2240 and benign == 2103
-    assert caught >= 1872  # 1876 (83.8 %) as shipped
-    assert wrong <= 22  # 21 (1.0 %) as shipped
+    assert red == 2240 and benign == 2313
+    assert caught >= 2020  # 2024 (90.4 %) as shipped
+    assert wrong <= 46  # 45 (1.9 %) as shipped; on ordinary calls alone 25/1402
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    assert (recovered, len(misses)) >= (183, 248) and len(misses) == 248  # 185 as shipped
+    assert (recovered, len(misses)) >= (197, 248) and len(misses) == 248  # 199 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
