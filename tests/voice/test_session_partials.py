@@ -54,6 +54,9 @@ class _Stream:
     def finish(self) -> Transcript:
         return Transcript(self.owner.partial, 0.9, self.samples / 8000, 0.0)
 
+    def cancel(self) -> None:
+        pass
+
 
 class QueueMedia:
     """The playback queue of a call, drained at real time by a task (as pjmedia would)."""
@@ -199,6 +202,9 @@ class _Utterance:
 
     def finish(self) -> Transcript:
         return Transcript(self.text, 0.9, self.samples / 8000, 0.0)
+
+    def cancel(self) -> None:
+        pass
 
 
 class GoodbyeAtOnce(EchoConversation):

@@ -97,6 +97,21 @@ def test_concurrent_calls_share_one_model_and_get_their_own_words(
     assert "nurse" in together[1].lower() and "cancel" in together[2].lower()
 
 
+def test_a_decode_cancelled_while_it_waits_for_the_model_never_runs(
+    whisper: WhisperRecognizer, piper: object, phone_speech: Render
+) -> None:
+    audio = phone_speech(piper, "I need a refill.")
+    wanted, dropped = whisper.new_stream(), whisper.new_stream()
+    wanted.accept(audio)
+    dropped.accept(audio)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        with whisper._slots:  # another call's decode holds the shared model
+            results = [pool.submit(wanted.finish), pool.submit(dropped.finish)]
+            dropped.cancel()  # its caller went on speaking
+        wanted_text, dropped_text = (r.result().text for r in results)
+    assert "refill" in wanted_text.lower() and dropped_text == ""
+
+
 def test_hints_come_before_clinic_vocabulary_and_the_prompt_stays_short() -> None:
     prompt = build_prompt("Clinic call.", ["aspirin"] * 3 + [f"drug{i}" for i in range(500)],
                           hints=["Doctor Okafor"])

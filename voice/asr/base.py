@@ -43,6 +43,12 @@ class RecognitionStream(Protocol):
         """Return the final transcript; the stream must not be used afterwards."""
         ...
 
+    def cancel(self) -> None:
+        """Nobody wants this utterance any more (the caller went on speaking, or hung up).
+        A decode still waiting for the engine must not start: on a shared engine it would
+        hold the slot another call is waiting for. One already running may finish."""
+        ...
+
 
 @runtime_checkable
 class SpeechRecognizer(Protocol):

@@ -102,6 +102,9 @@ class VoskStream:
         text = " ".join([*self._segments, _clean(partial)]).strip()
         return text or None
 
+    def cancel(self) -> None:
+        """Nothing to skip: Vosk decodes as audio arrives, and finishing is cheap."""
+
     def finish(self) -> Transcript:
         started = time.perf_counter()
         self._keep(json.loads(self._rec.FinalResult()))  # type: ignore[attr-defined]

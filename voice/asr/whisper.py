@@ -146,7 +146,11 @@ class WhisperRecognizer:
         return WhisperStream(self, [*(grammar or ()), *hints], answer)
 
     def transcribe(
-        self, pcm: np.ndarray, hints: Sequence[str] = (), answer: AnswerKind | None = None
+        self,
+        pcm: np.ndarray,
+        hints: Sequence[str] = (),
+        answer: AnswerKind | None = None,
+        cancelled: threading.Event | None = None,
     ) -> Transcript:
         """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread).
 
@@ -157,7 +161,8 @@ class WhisperRecognizer:
         five" as "And very good height, ventilopine"); and its decode is kept down to a lower
         confidence, since unusual names decode with low confidence (measured: -1.05 to -1.5
         mean log-probability, below the -1.0 that drops noise) and an empty turn loses the
-        call's only chance to hear the name again.
+        call's only chance to hear the name again. A decode ``cancelled`` while it waited for
+        the model's slot is skipped (an empty transcript).
         """
         audio_seconds = len(pcm) / SAMPLE_RATE
         started = time.perf_counter()
@@ -167,6 +172,8 @@ class WhisperRecognizer:
         vocabulary = () if answer else self.vocabulary
         prompt = build_prompt(self.config.context, vocabulary, hints)
         with self._slots:
+            if cancelled is not None and cancelled.is_set():
+                return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
             segments = self._decode(audio, prompt)
         floor = self.config.answer_min_avg_logprob if answer else self.config.min_avg_logprob
         text, confidence = self._accept(segments, floor)
@@ -222,12 +229,16 @@ class WhisperStream:
         self._hints = tuple(hints)
         self._answer: AnswerKind | None = answer
         self._chunks: list[np.ndarray] = []
+        self._cancelled = threading.Event()
 
     def accept(self, pcm: np.ndarray) -> str | None:
         self._chunks.append(np.asarray(pcm, dtype=np.int16))
         return None
 
+    def cancel(self) -> None:
+        self._cancelled.set()
+
     def finish(self) -> Transcript:
         pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
         self._chunks = []
-        return self._recognizer.transcribe(pcm, self._hints, self._answer)
+        return self._recognizer.transcribe(pcm, self._hints, self._answer, self._cancelled)

@@ -184,6 +184,11 @@ class CallerInput:
         async with self._asr_lock:
             try:
                 return await asyncio.to_thread(run)
+            except asyncio.CancelledError:
+                # The caller went on speaking: if the decode still waits for the shared
+                # model, it must not run (the thread itself cannot be cancelled).
+                stream.cancel()
+                raise
             except Exception:
                 log.exception("call %s: recognition failed", self.call.call_id)
                 return None
