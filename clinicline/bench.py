@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -215,9 +216,12 @@ async def bench_dialogs(config: Config, levels: list[int], turns: int) -> dict[s
             await server.stop()
 
 
-async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
+async def bench_clinic(
+    scripts: list[Path], repeats: int, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The product dialog end to end: the scripted patient calls against `serve` (demo clinic,
-    real Rasa), one call at a time, turn latency as the calling phone measures it."""
+    real Rasa), one call at a time, turn latency as the calling phone measures it. `env`:
+    settings of the server (CLINICLINE_* overrides)."""
     from clinicline.harness import ROOT, free_port, start_server
 
     out: dict[str, Any] = {}
@@ -229,7 +233,7 @@ async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
         )  # fmt: skip
         server = start_server(
             Path(tmp), data_dir=Path("var/bench-data").resolve(), dialog="clinic",
-            db_url=db_url, extra_args=["--rasa-port", str(free_port())],
+            db_url=db_url, extra_args=["--rasa-port", str(free_port())], env=env,
         )  # fmt: skip
         try:
             server.wait_ready(timeout=900, want=("ready",))
@@ -253,6 +257,26 @@ async def bench_clinic(scripts: list[Path], repeats: int) -> dict[str, Any]:
         finally:
             server.stop()
     return out
+
+
+def write_report(
+    out: Path, stem: str, results: dict[str, Any], render: Callable[[dict[str, Any]], str]
+) -> int:
+    """Stamp an off-line bench's results with when, on what and which code they ran; write
+    OUT/stem.json and OUT/stem.md (`render`) and print the markdown."""
+    import os
+
+    results.update(
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        machine=f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
+        code=code_version(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    text = render(results)
+    (out / f"{stem}.md").write_text(text)
+    print(text)
+    return 0
 
 
 def code_version() -> str:
@@ -355,6 +379,13 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
         "Concurrent callers through Kamailio to several workers, and the soak: "
         "[load.md](load.md) (`clinicline bench --load`).",
+        "",
+        "Hard names heard once, and again with the patients born on the caller's date of birth "
+        "as hints: [names.md](names.md) (`clinicline bench --names`).",
+        "",
+        "When a caller's turn ends (pauses mid-sentence, how soon a finished turn ends, the "
+        "scripted calls before and now): [turns.md](turns.md) (`clinicline bench "
+        "--turn-taking`).",
         "",
         "![turn latency](latency.png)",
         "",

@@ -22,13 +22,11 @@ any other turn. Output: OUT/names.md and OUT/names.json.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -292,22 +290,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def run_bench_names(args: argparse.Namespace, recognizer: SpeechRecognizer) -> int:
-    import os
-    import platform
-
-    from clinicline.bench import code_version
+    from clinicline.bench import write_report
 
     results = measure(recognizer, sample_names(NAMES))
     results["dates"] = measure_dates(recognizer)
-    results.update(
-        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        machine=f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
-        code=code_version(),
-    )
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "names.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    text = markdown(results)
-    (out / "names.md").write_text(text)
-    print(text)
-    return 0
+    return write_report(args.out, "names", results, markdown)

@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(off-line, several voices) -> OUT/names.md",
     )  # fmt: skip
     bench.add_argument(
+        "--turn-taking", action="store_true",
+        help="callers cut off by mid-sentence pauses and how soon turns end, before and now "
+        "(off-line), then the scripted calls' turn latency both ways -> OUT/turns.md",
+    )  # fmt: skip
+    bench.add_argument("--no-calls", action="store_true", help="for --turn-taking: off-line only")
+    bench.add_argument(
         "--load", action="store_true",
         help="concurrent callers through Kamailio in front of --workers workers on a fresh "
         "PostgreSQL database -> OUT/load.md",
@@ -361,9 +367,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         config = _config(args)
         recognizer = make_recognizer(
             config.asr_engine, config.vosk_model_dir, demo_vocabulary(config.vocabulary),
-            whisper=WhisperConfig(cpu_threads=config.asr_threads),
+            whisper=WhisperConfig(
+                cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds
+            ),
         )  # fmt: skip
         return run_bench_names(args, recognizer)
+    if args.command == "bench" and args.turn_taking:
+        from clinicline.bench_turns import run_bench_turns
+
+        return run_bench_turns(args)
     if args.command == "bench" and args.load:
         from clinicline.bench_load import run_bench_load
 

@@ -73,6 +73,7 @@ class Config:
     vosk_model_dir: Path | None = None
     # Decodes run one at a time, so both cores of a small machine go to the one running.
     asr_threads: int = 2
+    asr_window_seconds: float = 15.0  # whisper's encoder window (voice/asr/whisper.py); 30: its own
     tts_threads: int = 1
     # Words the recogniser should expect: the clinic's medications and providers.
     vocabulary: tuple[str, ...] = ()
@@ -91,7 +92,10 @@ class Config:
     # Seconds of caller silence before a reprompt; after `silence_reprompts` reprompts, goodbye.
     silence_timeout: float = 8.0
     silence_reprompts: int = 2
-    vad_hangover_ms: int = 500
+    # The pause that ends a caller's turn when her words are finished, and when they hang
+    # ("I need to move my"); recognition starts after 250 ms (voice.session.turn_end).
+    turn_end_ms: int = 350
+    turn_end_unfinished_ms: int = 900
     max_call_seconds: float = 900.0
     clinic_name: str = "Riverside Family Clinic"
     # Routing and the agent console.

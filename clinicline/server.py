@@ -49,6 +49,7 @@ from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
 from voice.session.call_session import SessionConfig
 from voice.session.conversation import Conversation
+from voice.session.turn_end import TurnEndConfig
 from voice.sip.admission import AdmissionPolicy
 from voice.worker import VoiceWorker
 
@@ -152,9 +153,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             session_config=SessionConfig(
                 silence_timeout=config.silence_timeout,
                 max_call_seconds=config.max_call_seconds,
-                # Recognition starts halfway through the turn-end pause.
-                vad=VadConfig(hangover_ms=config.vad_hangover_ms // 2),
-                confirm_ms=config.vad_hangover_ms - config.vad_hangover_ms // 2,
+                # Recognition starts after 250 ms (sooner if the turn ends sooner).
+                vad=VadConfig(hangover_ms=min(250, config.turn_end_ms)),
+                turn=TurnEndConfig(config.turn_end_ms, config.turn_end_unfinished_ms),
             ),
             admission=_admission_policy(config, dialog),
             ack_timeout=config.sip_ack_timeout,

@@ -38,7 +38,9 @@ async def load_speech(
         config.asr_engine,
         config.vosk_model_dir,
         vocabulary,
-        whisper=WhisperConfig(cpu_threads=config.asr_threads),
+        whisper=WhisperConfig(
+            cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds
+        ),
     )
     description = describe_recognizer(recognizer)
     log.info("speech recognition: %s", description)

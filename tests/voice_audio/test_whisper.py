@@ -112,6 +112,17 @@ def test_a_decode_cancelled_while_it_waits_for_the_model_never_runs(
     assert "refill" in wanted_text.lower() and dropped_text == ""
 
 
+def test_an_utterance_longer_than_the_window_is_heard_to_its_end(
+    whisper: WhisperRecognizer, piper: object, phone_speech: Render
+) -> None:
+    assert whisper.config.window_seconds < 20
+    pause = silence(5.5)  # few words (the decode stops at 80 tokens), much time
+    parts = [phone_speech(piper, SENTENCES[0]), pause, phone_speech(piper, SENTENCES[4]), pause]
+    audio = np.concatenate([*parts, phone_speech(piper, "And my last question is parking.")])
+    assert len(audio) / 8000 > whisper.config.window_seconds + 2
+    assert "parking" in whisper.transcribe(audio).text.lower()
+
+
 def test_hints_come_before_clinic_vocabulary_and_the_prompt_stays_short() -> None:
     prompt = build_prompt("Clinic call.", ["aspirin"] * 3 + [f"drug{i}" for i in range(500)],
                           hints=["Doctor Okafor"])

@@ -42,6 +42,7 @@ from voice.session.conversation import CallRecorder, Conversation
 from voice.session.hearing import CallerInput, utc_now
 from voice.session.inbox import Ended, Inbox, RedFlag, Utterance
 from voice.session.phase import PROMPT_PHASES, CallPhase
+from voice.session.turn_end import TurnEndConfig
 from voice.tts.base import split_for_streaming
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,10 @@ class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
-    # Turn-taking sees a 500 ms pause (VAD hangover + confirm), while the recogniser has been
-    # working for the last 250 ms of it.
+    # Recognition starts after a 250 ms pause; the turn ends at 350 ms when the words are in
+    # and finished, at 900 ms when they hang (voice.session.turn_end).
     vad: VadConfig = VadConfig(hangover_ms=250)
-    confirm_ms: int = 250
+    turn: TurnEndConfig = TurnEndConfig()
 
 
 class CallSession:
@@ -122,7 +123,7 @@ class CallSession:
             recorder=recorder,
             recognizer=recognizer,
             vad=self.config.vad,
-            confirm_ms=self.config.confirm_ms,
+            turn=self.config.turn,
             digit_timeout=self.config.digit_timeout,
             phase=lambda: self.phase,
             on_speech=self._caller_spoke,

@@ -5,8 +5,9 @@ sees it; a red flag goes straight to `on_red_flag`, whatever the rest of the cal
 What passes the screen becomes an `Utterance` for the run loop.
 
 Turn-taking: the VAD ends an utterance after a short pause so recognition can start at once;
-the turn only counts as over once `confirm_ms` more of silence has passed. Speech within that
-window joins the utterance, which is then recognised whole.
+the turn counts as over once the pause reaches `TurnEndConfig.finished_ms` and the words are
+in, or `unfinished_ms` when the words hang ("I need to move my", see `turn_end`). Speech within
+that window joins the utterance, which is then recognised whole.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from voice.session.conversation import CallRecorder, Conversation
 from voice.session.inbox import Utterance
 from voice.session.live import LivePartials
 from voice.session.phase import CallPhase
+from voice.session.turn_end import TurnEndConfig, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class CallerInput:
         recorder: CallRecorder,
         recognizer: SpeechRecognizer,
         vad: VadConfig,
-        confirm_ms: int,
+        turn: TurnEndConfig,
         digit_timeout: float,
         phase: Callable[[], CallPhase],
         on_speech: Callable[[], None],
@@ -72,7 +74,11 @@ class CallerInput:
         self.conversation = conversation
         self.recorder = recorder
         self.recognizer = recognizer
-        self._confirm_ms = confirm_ms
+        if turn.finished_ms < vad.hangover_ms:
+            raise ValueError("a turn cannot end before the utterance detector's pause")
+        # Counted from the detector's end of speech, itself `hangover_ms` after the last word.
+        self._wait_finished = (turn.finished_ms - vad.hangover_ms) / 1000
+        self._wait_unfinished = (turn.unfinished_ms - vad.hangover_ms) / 1000
         self._digit_timeout = digit_timeout
         self._phase = phase
         self._on_speech, self._on_digit = on_speech, on_digit
@@ -87,6 +93,7 @@ class CallerInput:
         self._collect: CollectDigits | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
         self._pending: _Pending | None = None
+        self._judged: _Pending | None = None
         self._carry: tuple[np.ndarray, CallPhase] | None = None
         self._speech_phase = CallPhase.LISTENING
         self._live: LivePartials | None = None
@@ -161,7 +168,32 @@ class CallerInput:
         decode = self._loop.create_task(self._decode(stream, pcm))
         pending = _Pending(pcm, len(pcm) / 8000, self._loop.time(), phase, decode)
         self._pending = pending
-        self._loop.call_later(self._confirm_ms / 1000, self._confirm, pending)
+        decode.add_done_callback(lambda _task: self._words_in(pending))
+        self._loop.call_later(self._wait_finished, self._short_pause_over, pending)
+
+    def _short_pause_over(self, pending: _Pending) -> None:
+        if self._pending is pending and pending.decode.done():
+            self._judge(pending)  # else the words, when in, decide
+
+    def _words_in(self, pending: _Pending) -> None:
+        if self._pending is pending and self._loop.time() - pending.origin >= self._wait_finished:
+            self._judge(pending)  # else the short pause, when over, decides
+
+    def _judge(self, pending: _Pending) -> None:
+        """The pause is long enough for finished words: are they finished? (Once per
+        utterance: the timer and the words can both arrive in the same loop turn.)"""
+        if self.closed or pending.decode.cancelled() or self._judged is pending:
+            return
+        self._judged = pending
+        transcript = pending.decode.result()
+        text = transcript.text if transcript is not None else ""
+        if not sounds_unfinished(text, self.conversation.expected_answer(self.call)):
+            self._confirm(pending)
+            return
+        # Wait for the rest of the sentence, but a red flag in what was said acts now.
+        self._screen(text, final=False, phase=pending.phase)
+        waited = self._loop.time() - pending.origin
+        self._loop.call_later(max(0.0, self._wait_unfinished - waited), self._confirm, pending)
 
     def _confirm(self, pending: _Pending) -> None:
         if self._pending is not pending or self.closed:
