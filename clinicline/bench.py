@@ -239,6 +239,7 @@ async def bench_clinic(
             server.wait_ready(timeout=900, want=("ready",))
             for script in scripts:
                 times: list[float] = []
+                said = heard = 0  # a latency means little if the caller's words were lost
                 for _ in range(repeats):
                     proc = await asyncio.create_subprocess_exec(
                         sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri,
@@ -248,9 +249,14 @@ async def bench_clinic(
                     text = (await proc.communicate())[0].decode()
                     log = json.loads(text[text.index("{") :]) if "{" in text else {"turns": []}
                     times += [t["latency_ms"] for t in log["turns"] if t.get("latency_ms")]
+                    said += len(log["turns"])
+                    if log.get("call_id"):
+                        heard += len(await _caller_turns(server.db_url, log["call_id"]))
                 out[script.stem] = {
                     "calls": repeats,
                     "turns": len(times),
+                    "caller_turns_said": said,
+                    "caller_turns_heard": heard,
                     "median_ms": round(statistics.median(times), 1) if times else None,
                     "p95_ms": round(percentile(times, 0.95) or 0, 1),
                 }

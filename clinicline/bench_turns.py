@@ -6,8 +6,8 @@
    two goes. Each first part is spoken by Piper and three voices the project never tuned on,
    passed through a telephone channel and decoded by the server's recogniser, as the server has
    it when the pause begins. For pauses of 300 to 800 ms: does the turn end inside the pause
-   (the caller is cut off)? Judged by the turn-taking of before (500 ms whatever the words,
-   whisper's own 30 s window) and of now (`voice.session.turn_end`, the 15 s window).
+   (the caller is cut off)? Judged by the turn-taking of before (500 ms whatever the words)
+   and of now (`voice.session.turn_end`).
 2. How soon a finished turn ends (off-line, same clips and whole sentences): the pause after the
    last word until the turn is over, before and now.
 3. Through real calls (unless `--no-calls`): the scripted patient calls against the
@@ -138,7 +138,8 @@ def measure(turn: TurnEndConfig) -> dict[str, Any]:
                                              n_ms, None), 1),
                 "end_ms_before": round(_turn_end_ms(BEFORE_MS, None, b.text, b_ms, None), 1),
             })  # fmt: skip
-    rule = {"finished_ms": turn.finished_ms, "unfinished_ms": turn.unfinished_ms}
+    rule = {"finished_ms": turn.finished_ms, "unfinished_ms": turn.unfinished_ms,
+            "window_seconds": now.config.window_seconds}  # fmt: skip
     return {"splits": rows, "whole": whole, "turn": rule}
 
 
@@ -180,8 +181,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Before: the turn ended {BEFORE_MS} ms after the last word whatever the words "
         "(recognition from 250 ms, whisper's own 30 s window). Now: "
         f"{turn['finished_ms']} ms when the words are finished, {turn['unfinished_ms']} ms "
-        "when they hang (`voice/session/turn_end.py`), a 15 s window; either way not before "
-        "the words are in.",
+        "when they hang (`voice/session/turn_end.py`), whisper's window "
+        f"{turn['window_seconds']:g} s; either way not before the words are in.",
         "",
         "## Callers cut off by a pause mid-sentence",
         "",
@@ -236,17 +237,19 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "## Through real calls (scripted patient calls, demo clinic, real Rasa)",
             "",
-            "The calling phone's end of speech to the first bot audio packet.",
+            "The calling phone's end of speech to the first bot audio packet; 'heard' counts "
+            "the caller's lines the call's record holds (a lost line makes a turn look slow "
+            "or fast for the wrong reason).",
             "",
-            "| script | before: turns, median, p95 | now: turns, median, p95 |",
+            "| script | before: heard, median, p95 | now: heard, median, p95 |",
             "|---|---|---|",
         ]
         for script in calls.get("now", {}):
             cells = []
             for label in ("before", "now"):
                 r = calls.get(label, {}).get(script, {})
-                cells.append(f"{r.get('turns', 0)}, {r.get('median_ms')} ms, "
-                             f"{r.get('p95_ms')} ms")  # fmt: skip
+                cells.append(f"{r.get('caller_turns_heard', 0)}/{r.get('caller_turns_said', 0)}, "
+                             f"{r.get('median_ms')} ms, {r.get('p95_ms')} ms")  # fmt: skip
             lines.append(f"| {script} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -73,7 +73,7 @@ class Config:
     vosk_model_dir: Path | None = None
     # Decodes run one at a time, so both cores of a small machine go to the one running.
     asr_threads: int = 2
-    asr_window_seconds: float = 15.0  # whisper's encoder window (voice/asr/whisper.py); 30: its own
+    asr_window_seconds: float = 30.0  # whisper's encoder window (voice/asr/whisper.py): its own
     tts_threads: int = 1
     # Words the recogniser should expect: the clinic's medications and providers.
     vocabulary: tuple[str, ...] = ()

@@ -5,13 +5,17 @@ greedy at temperature 0 with a token cap, and output the model itself doubts (li
 speech, very low log-probability, looping text) is dropped: on silence and line noise
 Whisper otherwise invents sentences.
 
-The encoder sees a window shorter than Whisper's 30 seconds. faster-whisper always pads an
-utterance to 30 s, and encoding that window is most of a decode (228 of ~300 ms for tiny.en on
-one thread); encoding 15 s takes ~50 ms. Measured on 57 telephone-band clips in three voices
-(0.5-18.6 s): word errors 26.5 % with the 30 s window, 25.4 % with 15 s (or the utterance plus
-2 s when longer), median decode 295 -> 97 ms; shorter windows hurt (12 s: 36 %). So the
-decode here calls CTranslate2's encoder and greedy generator itself, with faster-whisper's
-features, prompt layout and token suppression.
+The decode calls CTranslate2's encoder and greedy generator itself, with faster-whisper's
+features, prompt layout and token suppression, so that the encoder's window can be chosen
+(`window_seconds`). faster-whisper always pads an utterance to Whisper's 30 s, and encoding
+that window is most of a decode (228 of ~300 ms for tiny.en on one thread); encoding 15 s
+takes ~50 ms. Measured on telephone-band clips in three and four voices (0.5-18.6 s): word
+errors within a point either way over four runs (e.g. 24.0 % at 30 s, 24.6-27.3 % at 15 s),
+red flags heard the same (140/165 both), decodes 300 -> 90-100 ms. But short answers lose
+confidence (piper's "yes", "no", "yeah": median log-probability -0.1 at 30 s, -0.5 at 15 s;
+2 of 30 fell under the floor and were dropped, and in a real call the "yes" to a date read back
+was lost) and line noise came out as "T-t" at 15 and 20 s. So the default stays 30 s; 15 s is
+a setting for those who measure it on their own callers first.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ class WhisperConfig:
     answer_min_avg_logprob: float = -2.0  # a name or date asked for (see `transcribe`)
     max_compression_ratio: float = 2.4
     silence_dbfs: float = -55.0  # quieter than this is not worth a decode
-    window_seconds: float = 15.0  # the encoder's window (see the module notes); 30: Whisper's own
+    window_seconds: float = 30.0  # the encoder's window (see the module notes): Whisper's own
     context: str = DEFAULT_CONTEXT
 
 
