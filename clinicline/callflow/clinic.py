@@ -189,11 +189,9 @@ class ClinicConversation:
         # Partials: the lexicon alone (fast, synchronous); final words: the net behind it.
         if final:
             answering = self.expected_answer(call) is not None
-            result = self.triage.assess_final(text, answering=answering)
+            result = self._last_final = self.triage.assess_final(text, answering=answering)
         else:
             result = self.triage.assess(text)
-        if final:
-            self._last_final = result
         if result.level == Level.NONE:
             return []
         new = [f.category for f in result.flags if f.category not in self.state.flags]
