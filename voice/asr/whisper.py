@@ -197,12 +197,12 @@ class WhisperRecognizer:
         with self._slots:
             if cancelled is not None and cancelled.is_set():
                 return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
-            segments = self._decode(audio, prompt)
+            decoded = self._decode(audio, prompt)
         floor = self.config.answer_min_avg_logprob if answer else self.config.min_avg_logprob
-        text, confidence = self._accept(segments, floor)
+        text, confidence = self._accept(decoded, floor)
         return Transcript(text, confidence, audio_seconds, time.perf_counter() - started)
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> list[Decoded]:
+    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
         """Greedy decode of one utterance (at most 30 s: the VAD cuts longer speech) in a
         window of `window_seconds`, or the utterance plus 2 s when that is longer."""
         features = self._model.feature_extractor(audio)
@@ -234,27 +234,22 @@ class WhisperRecognizer:
         ids = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
         # faster-whisper's average: the summed log-probability over the tokens and the end.
         avg_logprob = result.scores[0] * len(ids) / (len(ids) + 1)
-        return [Decoded(tokenizer.decode(ids), avg_logprob, result.no_speech_prob)]
+        return Decoded(tokenizer.decode(ids), avg_logprob, result.no_speech_prob)
 
-    def _accept(self, segments: list[Decoded], min_avg_logprob: float) -> tuple[str, float]:
-        cfg = self.config
-        kept = []
-        for seg in segments:
-            doubtful_speech = seg.no_speech_prob > cfg.no_speech_threshold
-            if doubtful_speech and seg.avg_logprob < min_avg_logprob / 2:
-                continue
-            if seg.avg_logprob < min_avg_logprob:
-                continue
-            text = trim_repetition(seg.text.strip())
-            if _compression_ratio(text) > cfg.max_compression_ratio:
-                log.info("whisper: dropped a repetitive segment")
-                continue
-            kept.append((seg, text))
-        text = " ".join(t for _, t in kept).strip()
+    def _accept(self, decoded: Decoded, min_avg_logprob: float) -> tuple[str, float]:
+        """The text and its confidence, or nothing when the model itself doubts it."""
+        doubtful_speech = decoded.no_speech_prob > self.config.no_speech_threshold
+        if doubtful_speech and decoded.avg_logprob < min_avg_logprob / 2:
+            return "", 0.0
+        if decoded.avg_logprob < min_avg_logprob:
+            return "", 0.0
+        text = trim_repetition(decoded.text.strip())
+        if _compression_ratio(text) > self.config.max_compression_ratio:
+            log.info("whisper: dropped a repetitive decode")
+            return "", 0.0
         if not text:
             return "", 0.0
-        confidence = float(np.exp(np.mean([seg.avg_logprob for seg, _ in kept])))
-        return text, confidence
+        return text, float(np.exp(decoded.avg_logprob))
 
 
 @dataclass(frozen=True, slots=True)
