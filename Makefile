@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 RASA_VENV := .venv-rasa
+FHIR_VENV := .venv-fhir
 SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules postgresql
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system rasa run test test-fast lint bench clean
+.PHONY: setup system rasa fhir-server run test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,12 @@ $(RASA_VENV)/bin/rasa: requirements/rasa.txt
 
 rasa: $(RASA_VENV)/bin/rasa
 
+# Only the tests need it: the EHR adapter is tested against a real FHIR R4 server.
+$(FHIR_VENV)/bin/sekmet: requirements/fhir-server.txt
+	deploy/setup-fhir-server.sh $(FHIR_VENV)
+
+fhir-server: $(FHIR_VENV)/bin/sekmet
+
 setup: system $(VENV)/.installed rasa
 	$(VENV)/bin/clinicline triage --prepare
 
@@ -31,7 +38,7 @@ run: setup
 	$(VENV)/bin/clinicline seed --demo
 	exec $(VENV)/bin/clinicline serve
 
-test: setup lint
+test: setup fhir-server lint
 	deploy/start-postgres.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 2
 

@@ -30,7 +30,7 @@ def _config(args: argparse.Namespace) -> Config:
         "sip": getattr(args, "sip", None),
         "http": getattr(args, "http", None),
     }
-    for name in ("asr_engine", "vosk_model_dir", "rasa_port"):
+    for name in ("asr_engine", "vosk_model_dir", "rasa_port", "ehr"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     if getattr(args, "no_rasa", False):
@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--vosk-model-dir", type=Path, help="Vosk model directory")
     serve.add_argument("--rasa-port", type=int, help="port of the supervised Rasa server")
+    serve.add_argument(
+        "--ehr",
+        help="the clinic's EHR as the source of truth, fhir+http(s)://host/fhir "
+        "(token: CLINICLINE_EHR_TOKEN); default: the local store",
+    )
     serve.add_argument(
         "--no-rasa", action="store_true", help="do not start Rasa (keypad menu only)"
     )

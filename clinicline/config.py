@@ -67,6 +67,15 @@ class Config:
     sip_ack_timeout: float = 4.0
     http: HostPort = HostPort("127.0.0.1", 8080)
     db: str = "sqlite+aiosqlite:///var/clinicline.db"
+    # The clinic's EHR as the source of truth (integrations/ehr), e.g.
+    # "fhir+https://ehr.example.org/fhir"; empty: the local store is the record. Its bearer
+    # token comes apart from the URL (CLINICLINE_EHR_TOKEN), and each request to it gives up
+    # after `ehr_timeout` seconds: a caller is waiting on it.
+    ehr: str = ""
+    ehr_token: str = ""
+    ehr_timeout: float = 8.0
+    # Seconds between two passes of the refill outbox (requests the EHR has not taken yet).
+    ehr_outbox_seconds: float = 60.0
     data_dir: Path = PROJECT_ROOT / "var"
     # ASR: "auto" picks Vosk when a model directory is configured, otherwise whisper.
     asr_engine: str = "auto"

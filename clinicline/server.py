@@ -39,6 +39,9 @@ from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
+from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+from integrations.ehr.sync import EhrSync
+from integrations.errors import ConfigError as IntegrationsConfigError
 from integrations.services import calls, turned_away
 from integrations.store import Database
 from nlu.triage import TriageEngine
@@ -120,10 +123,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     services.recorder = StoreRecorder(services.db, worker=config.worker_name)
     services.recorder.start()
     action_runner: web.AppRunner | None = None
+    ehr = ehr_sync(config, services.db)
+    outbox: asyncio.Task[None] | None = None
     if dialog == "clinic" and config.rasa_enabled:
         action_token = config.action_token or secrets.token_urlsafe(32)
         action_runner, services.actions = await start_action_site(
-            services.db, config.action_listen, action_token, business_hours(config)
+            services.db, config.action_listen, action_token, business_hours(config), ehr
         )
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
@@ -140,6 +145,10 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     try:
         if services.dialogs is not None:
             services.dialogs.start()
+        if ehr is not None:
+            outbox = asyncio.create_task(
+                ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-refill-outbox"
+            )
 
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)
@@ -208,6 +217,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             await site.beat("stopped")
         if services.dialogs is not None:
             await services.dialogs.stop()
+        if outbox is not None:
+            outbox.cancel()
+            await asyncio.gather(outbox, return_exceptions=True)
         if services.coordinator is not None:
             await services.coordinator.aclose()
         if services.recorder is not None:
@@ -218,6 +230,18 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.db is not None:
             await services.db.dispose()
     return 0
+
+
+def ehr_sync(config: Config, db: Database) -> EhrSync | None:
+    """The EHR the dialogs read and write through, when one is configured."""
+    if not config.ehr:
+        return None
+    try:
+        settings = EhrSettings.from_url(config.ehr, config.ehr_token or None, config.ehr_timeout)
+    except IntegrationsConfigError as exc:
+        raise StartupError(str(exc)) from exc
+    log.info("EHR: %s is the source of truth", settings.base_url)
+    return EhrSync(db, FhirEhr(settings))
 
 
 async def _close_calls_lost_by_an_earlier_run(db: Database, worker: str) -> None:

@@ -23,3 +23,7 @@ class UnknownVisitType(StoreError):
 
 class InvalidField(StoreError):
     """A field name or value is not part of the contract."""
+
+
+class EhrUnavailable(StoreError):
+    """The EHR did not answer, or not in FHIR: tell the caller, keep the request, retry later."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from integrations.seed.demo import seed_demo
 from integrations.store import Database
 from tests.demo_store import DATA_KEY, MONDAY
+from tests.integrations.fhir_server import FhirServer, running_fhir_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,3 +54,10 @@ async def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     finally:
         await db.dispose()
     return path
+
+
+@pytest.fixture(scope="session")
+def fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirServer]:
+    """A real FHIR R4 server (sekmet-fhir), one per test process; tests add data of their own."""
+    with running_fhir_server(tmp_path_factory.mktemp("fhir")) as server:
+        yield server

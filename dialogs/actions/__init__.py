@@ -45,6 +45,7 @@ from dialogs.actions.requests import (
 )
 from dialogs.actions.transfers import ActionTransferFrontDesk, ActionTransferNurse
 from dialogs.knowledge import DEFAULT_FILE, Knowledge
+from integrations.ehr.sync import EhrSync
 from integrations.store.database import Database
 from routing.hours import BusinessHours
 
@@ -73,11 +74,12 @@ def build_action_executor(
     clock: Callable[[], datetime] | None = None,
     knowledge_file: Path = DEFAULT_FILE,
     hours: BusinessHours | None = None,
+    ehr: EhrSync | None = None,
 ) -> ActionExecutor:
     """An executor serving the clinic's actions against `db` (clock injectable for tests;
     `hours`: the business hours routing uses, so the bot says the same)."""
     hours = hours or BusinessHours.default()
-    deps = Deps(db, hours=hours) if clock is None else Deps(db, clock, hours)
+    deps = Deps(db, hours=hours, ehr=ehr) if clock is None else Deps(db, clock, hours, ehr)
     executor = ActionExecutor()
     for action in build_actions(deps, Knowledge.load(knowledge_file)):
         executor.register_action(action)

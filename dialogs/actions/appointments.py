@@ -15,9 +15,14 @@ from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
 from dialogs.actions.transfers import finish_handoff
+from integrations.errors import EhrUnavailable
 from integrations.services.scheduling import AppointmentInfo, cancel, upcoming
 from nlu.confirm import yes_no
 
+EHR_DOWN_CANCEL = (
+    "I'm sorry, I can't reach our scheduling system right now, so your appointment is not "
+    "cancelled yet. Someone from the front desk will call you back to cancel it."
+)
 FLOW_SLOTS = ("when_text", "slot_choice", "offered_slots", "booking", "appointment_choice",
               "appointment_id", "appointments", "cancel_confirmed")
 
@@ -35,6 +40,8 @@ async def load_upcoming(deps: Deps, tracker: Tracker) -> list[dict[str, Any]]:
     pid = await deps.patient_id(tracker)
     if pid is None:
         return []
+    if deps.ehr is not None:
+        await deps.ehr.before_appointments(pid, deps.now())
     async with deps.db.session() as s:
         return [appointment_to_slot(a) for a in await upcoming(s, pid)]
 
@@ -188,8 +195,17 @@ class ActionSubmitCancel(_Submit):
         if tracker.get_slot("cancel_confirmed") is not True or pid is None or appointment is None:
             dispatcher.utter_message(text="Okay, I've kept your appointment.")
             return None
-        async with self.deps.db.session() as s:
-            await cancel(s, call_id=call_id(tracker), patient_id=pid,
-                         appointment_id=int(appointment))
+        try:
+            await self._cancel(call_id(tracker), pid, int(appointment))
+        except EhrUnavailable:
+            dispatcher.utter_message(text=EHR_DOWN_CANCEL)
+            return None
         dispatcher.utter_message(text="Your appointment is cancelled.")
         return "appointment_cancelled"
+
+    async def _cancel(self, cid: str, pid: int, appointment_id: int) -> None:
+        if self.deps.ehr is not None:
+            await self.deps.ehr.cancel(call_id=cid, patient_id=pid, appointment_id=appointment_id)
+            return
+        async with self.deps.db.session() as s:
+            await cancel(s, call_id=cid, patient_id=pid, appointment_id=appointment_id)

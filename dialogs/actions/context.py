@@ -16,6 +16,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from integrations.ehr.sync import EhrSync
 from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.store.database import Database
@@ -47,6 +48,8 @@ class Deps:
     db: Database
     clock: Callable[[], datetime] = field(default=_local_now)
     hours: BusinessHours = field(default_factory=BusinessHours.default)
+    # The clinic's EHR when it is the source of truth (`--ehr`); None: the local store is.
+    ehr: EhrSync | None = None
 
     def now(self) -> datetime:
         return self.clock()

@@ -152,6 +152,9 @@ class IdentityFormValidation(FormValidationAction):
             # No call record, nowhere to keep the outcome: verify nobody, hand over to people.
             return {"dob_confirmed": None, "pending_patient": None,
                     "handoff": "verification_failed"}
+        if self.deps.ehr is not None:
+            # The EHR's patients born that day, as it has them now (down: the last mirrored).
+            await self.deps.ehr.before_verification(born.isoformat())
         async with self.deps.db.session() as s:
             result = await verify_caller(
                 s, name, born, facts.caller_number, call_id=cid,

@@ -17,11 +17,22 @@ from rasa_sdk.types import DomainDict
 from dialogs.actions.context import call_id
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_moment
-from integrations.errors import SlotTaken
-from integrations.services.scheduling import Booking, SlotOffer, book, find_slots, reschedule
+from integrations.errors import EhrUnavailable, SlotTaken
+from integrations.services.scheduling import (
+    Booking,
+    SlotOffer,
+    book,
+    find_slots,
+    reschedule,
+    search_window,
+)
 from nlu.confirm import yes_no
 from nlu.dates import WhenRequest, parse_when
 
+EHR_DOWN_BOOKING = (
+    "I'm sorry, I can't reach our scheduling system right now, so that time is not booked. "
+    "Someone from the front desk will call you back to book it."
+)
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
 
 
@@ -39,6 +50,8 @@ class SlotOfferingValidation(IdentityFormValidation):
     """Validator for forms that end by picking a slot (schedule, reschedule)."""
 
     async def _offers(self, when: WhenRequest | None) -> list[dict[str, Any]]:
+        if self.deps.ehr is not None:
+            await self.deps.ehr.before_slots(*search_window(when, self.deps.now()))
         async with self.deps.db.session() as s:
             found = await find_slots(s, when=when, limit=3, now=self.deps.now())
         return [offer_to_slot(o) for o in found]
@@ -92,12 +105,22 @@ class SlotOfferingValidation(IdentityFormValidation):
             dispatcher.utter_message(text="I'm sorry, that time was just taken.")
             return {"slot_choice": None, "offered_slots": fresh or None,
                     "when_text": tracker.get_slot("when_text") if fresh else None}
+        except EhrUnavailable:
+            # Nothing was booked (the EHR did not take it); a callback task holds the request.
+            dispatcher.utter_message(text=EHR_DOWN_BOOKING)
+            return {"slot_choice": offers[index]["start"], "booking": None}
         return {"slot_choice": offers[index]["start"], "booking": booking_to_slot(booking)}
 
     async def _take(self, tracker: Tracker, slot_id: int) -> Booking:
         pid = await self.deps.patient_id(tracker)
         if pid is None:
             raise SlotTaken("caller not verified")  # unreachable: identity slots come first
+        ehr, cid = self.deps.ehr, call_id(tracker)
+        if ehr is not None and self.form == "reschedule_form":
+            return await ehr.reschedule(call_id=cid, patient_id=pid, slot_id=slot_id,
+                                        appointment_id=int(tracker.get_slot("appointment_id")))
+        if ehr is not None:
+            return await ehr.book(call_id=cid, patient_id=pid, slot_id=slot_id)
         async with self.deps.db.session() as s:
             if self.form == "reschedule_form":
                 return await reschedule(

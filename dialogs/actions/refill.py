@@ -33,6 +33,8 @@ class ValidateRefillForm(IdentityFormValidation):
         pid = await self.deps.patient_id(tracker)
         if pid is None:
             return []
+        if self.deps.ehr is not None:
+            await self.deps.ehr.before_medications(pid)
         async with self.deps.db.session() as s:
             return await active_medications(s, pid)
 
@@ -130,6 +132,9 @@ class ActionSubmitRefill(Action):
             outcome = await request_refill(
                 s, call_id=cid, patient_id=pid, medication_id=int(med_id)
             )
+        if self.deps.ehr is not None:
+            # On record here already; the outbox retries whatever the EHR does not take now.
+            await self.deps.ehr.send_refills()
         if outcome.status == "needs_review":
             dispatcher.utter_message(
                 text=f"I've passed your {outcome.medication} request on. The nurse will review it "
@@ -142,7 +147,7 @@ class ActionSubmitRefill(Action):
             )
         else:
             dispatcher.utter_message(
-                text=f"Done. I've sent the refill request for {outcome.medication}. "
+                text=f"Done. I've put in the refill request for {outcome.medication}. "
                 f"It should be ready {outcome.turnaround}."
             )
         await self.deps.record(cid, intent="request_refill", disposition="refill_requested")

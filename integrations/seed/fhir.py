@@ -96,13 +96,16 @@ def _check_all(bundle: dict[str, Any], today: date, report: ImportReport) -> lis
 
 
 async def import_fhir_bundle(
-    db: Database, bundle: dict[str, Any], *, today: date | None = None
+    db: Database, bundle: dict[str, Any], *, today: date | None = None, claim: bool = True
 ) -> ImportReport:
-    """Import the valid resources of `bundle`; see the module docstring."""
+    """Import the valid resources of `bundle`; see the module docstring. `claim=False` leaves
+    the store's mode as it is: the EHR mirror (integrations/ehr) refreshes a store that an
+    operator set up, demo clinic included, and imports nothing it did not ask the EHR for."""
     report = ImportReport()
     parsed = _check_all(bundle, today or date.today(), report)
-    async with db.session() as s:
-        await claim_mode(s, "clinic")  # never beside the demo clinic's public passwords
+    if claim:
+        async with db.session() as s:
+            await claim_mode(s, "clinic")  # never beside the demo clinic's public passwords
     async with db.session() as s, atomic(s):
         writer = _Writer(s)
         for kind in ORDER:

@@ -121,7 +121,7 @@ def _ref(value: Any, field: str) -> str:
     return ref
 
 
-def _datetime(value: Any, field: str) -> datetime:
+def wall_clock(value: Any, field: str) -> datetime:
     if not isinstance(value, str):
         raise Rejected(f"{field} is missing")
     try:
@@ -211,8 +211,8 @@ def parse_appointment(
     status = _APPT_STATUS.get(str(resource.get("status")))
     if status is None:
         raise Rejected(f"status {resource.get('status')!r} cannot be imported")
-    start = _datetime(resource.get("start"), "start")
-    end = _datetime(resource.get("end"), "end")
+    start = wall_clock(resource.get("start"), "start")
+    end = wall_clock(resource.get("end"), "end")
     if end <= start:
         raise Rejected("end is not after start")
     refs = [_ref(p.get("actor"), "participant.actor") for p in resource.get("participant") or []]

@@ -88,6 +88,14 @@ def _spread(slots: list[Slot], limit: int) -> list[Slot]:
     return sorted(chosen, key=lambda slot: slot.start)
 
 
+def search_window(when: WhenRequest | None, now: datetime) -> tuple[datetime, datetime]:
+    """[lower, upper) start times a request for `when` searches (the horizon when vague)."""
+    if when is None:
+        return now, now + DEFAULT_HORIZON
+    lower = max(now, datetime.combine(when.start, time.min))
+    return lower, datetime.combine(when.end + timedelta(days=1), time.min)
+
+
 async def find_slots(
     s: AsyncSession,
     *,
@@ -103,10 +111,7 @@ async def find_slots(
         if await s.scalar(select(VisitType.id).where(VisitType.code == visit_type)) is None:
             known = sorted((await s.scalars(select(VisitType.code))).all())
             raise UnknownVisitType(f"unknown visit type {visit_type!r}; known: {known}")
-        lower, upper = now, now + DEFAULT_HORIZON
-        if when is not None:
-            lower = max(now, datetime.combine(when.start, time.min))
-            upper = datetime.combine(when.end + timedelta(days=1), time.min)
+        lower, upper = search_window(when, now)
         query = (
             select(Slot)
             .where(
@@ -164,7 +169,7 @@ async def _new_appointment(
     return appt
 
 
-async def _same_call_booking(
+async def same_call_booking(
     s: AsyncSession, *, call_id: str, patient_id: int, slot_id: int
 ) -> Appointment | None:
     return await s.scalar(
@@ -183,7 +188,7 @@ async def book(
     """Book the slot for the patient; a retry by the same call returns the same booking."""
     try:
         async with atomic(s):
-            again = await _same_call_booking(
+            again = await same_call_booking(
                 s, call_id=call_id, patient_id=patient_id, slot_id=slot_id
             )
             appt = again or await _new_appointment(

@@ -97,6 +97,10 @@ class Slot(Base):
     end: Mapped[datetime] = mapped_column(DateTime)
     visit_type_code: Mapped[str | None] = mapped_column(String(40))  # None: any visit type
     status: Mapped[str] = mapped_column(String(16), default="free")
+    # Set when the slot is mirrored from an EHR (integrations/ehr): the EHR's id, and the version
+    # a booking must still match (If-Match) so two callers never get the same slot.
+    fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    fhir_version: Mapped[str | None] = mapped_column(String(32))
     provider: Mapped[Provider] = relationship(lazy="joined")
     location: Mapped[Location] = relationship(lazy="joined")
     __table_args__ = (
@@ -191,6 +195,8 @@ class RefillRequest(Base):
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     task_id: Mapped[int | None] = mapped_column(ForeignKey("staff_tasks.id"))
+    # The FHIR Task this request became in the EHR; None while it waits to be sent (outbox).
+    ehr_task_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     medication: Mapped[Medication] = relationship(lazy="joined")
     __table_args__ = (

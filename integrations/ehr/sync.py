@@ -1,0 +1,332 @@
+"""What the dialogs call when an EHR is the source of truth: refresh before reading, write to
+the EHR before the local store, and never announce what the EHR did not take.
+
+- Reads (`before_*`) refresh the mirror; when the EHR is down they say so (False) and the
+  dialog goes on with the last mirrored state — a caller is still verified, never refused.
+- Bookings, reschedules and cancellations are one EHR transaction each, the slot guarded by
+  the version it was offered at (If-Match). 412: another booking won, `SlotTaken`. The EHR
+  down: `EhrUnavailable`, nothing is booked or cancelled here either, and a front-desk
+  callback task keeps the caller's request so nothing is lost.
+- Refill requests are filed locally as before (the caller is told what is true: the request
+  is on record) and sent to the EHR as Tasks by `send_refills`, an outbox that retries every
+  request not yet sent; a retry finds the Task an earlier attempt created (its identifier).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from integrations.ehr import resources as fhir
+from integrations.ehr.fhir_client import FhirEhr
+from integrations.ehr.mirror import EhrMirror
+from integrations.errors import EhrUnavailable, NotFound, SlotTaken
+from integrations.services import scheduling
+from integrations.services.audit import add_audit
+from integrations.services.tasks import create_task
+from integrations.services.transaction import atomic
+from integrations.store.database import Database
+from integrations.store.models import Appointment, Patient, Provider, RefillRequest, Slot
+
+log = logging.getLogger(__name__)
+
+CALLBACK_QUEUE = "front_desk"
+
+
+@dataclass(frozen=True)
+class _Hold:
+    """A slot as the EHR knows it, with what a booking of it must name."""
+
+    slot: str
+    version: str | None
+    practitioner: str
+    start: datetime
+    end: datetime
+
+
+class EhrSync:
+    def __init__(self, db: Database, ehr: FhirEhr) -> None:
+        self.db, self.ehr = db, ehr
+        self.mirror = EhrMirror(db, ehr)
+
+    async def _refreshed(self, what: str, refresh: Any) -> bool:
+        try:
+            await refresh
+        except EhrUnavailable as exc:
+            log.warning(
+                "EHR read failed; using the last mirrored %s", what, extra={"why": str(exc)}
+            )
+            return False
+        return True
+
+    async def before_verification(self, dob: str) -> bool:
+        return await self._refreshed("patients", self.mirror.patients_born_on(dob))
+
+    async def before_medications(self, patient_id: int) -> bool:
+        return await self._refreshed("medications", self.mirror.medications_of(patient_id))
+
+    async def before_appointments(self, patient_id: int, now: datetime) -> bool:
+        return await self._refreshed("appointments", self.mirror.appointments_of(patient_id, now))
+
+    async def before_slots(self, lower: datetime, upper: datetime) -> bool:
+        return await self._refreshed("slots", self.mirror.slots_between(lower, upper))
+
+    # -- writes -------------------------------------------------------------------------
+
+    async def book(
+        self, *, call_id: str, patient_id: int, slot_id: int, visit_type: str = "follow_up"
+    ) -> scheduling.Booking:
+        """Book in the EHR, then here; see the module docstring for the failures."""
+        async with self.db.session() as s:
+            again = await scheduling.same_call_booking(
+                s, call_id=call_id, patient_id=patient_id, slot_id=slot_id
+            )
+            if again is not None:
+                return scheduling.Booking(again.id, again.start, again.provider.display_name)
+        patient, hold = await self._patient(patient_id), await self._hold(slot_id)
+        key = f"{call_id}:{hold.slot}"
+        try:
+            entries = await self._claim(hold, patient, visit_type, key)
+            appointment = await self._write(entries, key, hold)
+        except EhrUnavailable:
+            await self._callback(call_id, patient_id, f"A booking by phone for {_when(hold)}")
+            raise
+        async with self.db.session() as s:
+            booking = await scheduling.book(
+                s, call_id=call_id, patient_id=patient_id, slot_id=slot_id, visit_type=visit_type
+            )
+            await self._link(s, booking.appointment_id, appointment)
+        return booking
+
+    async def reschedule(
+        self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
+    ) -> scheduling.Booking:
+        """Move the appointment in the EHR (new slot taken, old one freed, old appointment
+        cancelled) in one transaction, then here."""
+        patient, hold = await self._patient(patient_id), await self._hold(slot_id)
+        old_id, old_slot = await self._booked(patient_id, appointment_id)
+        key = f"{call_id}:{hold.slot}"
+        try:
+            old = await self.ehr.read("Appointment", old_id)
+            kind = str((old.get("appointmentType") or {}).get("text") or "follow_up")
+            entries = [
+                *await self._claim(hold, patient, kind, key),
+                _put({**old, "status": "cancelled"}),
+            ]
+            if old_slot:
+                entries.append(_put({**await self.ehr.read("Slot", old_slot), "status": "free"}))
+            new = await self._write(entries, key, hold)
+        except EhrUnavailable:
+            await self._callback(call_id, patient_id, f"A move by phone to {_when(hold)}")
+            raise
+        async with self.db.session() as s:
+            booking = await scheduling.reschedule(
+                s,
+                call_id=call_id,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+                slot_id=slot_id,
+            )
+            await self._link(s, booking.appointment_id, new)
+        return booking
+
+    async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
+        fhir_id, slot = await self._booked(patient_id, appointment_id)
+        try:
+            current = await self.ehr.read("Appointment", fhir_id)
+            entries = [_put({**current, "status": "cancelled"})]
+            if slot:
+                entries.append(_put({**await self.ehr.read("Slot", slot), "status": "free"}))
+            await self.ehr.transaction(_transaction(entries))
+        except EhrUnavailable:
+            await self._callback(call_id, patient_id, "A cancellation by phone")
+            raise
+        async with self.db.session() as s:
+            await scheduling.cancel(
+                s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
+            )
+
+    async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
+        """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""
+        try:
+            answer = await self.ehr.transaction(_transaction(entries))
+            return FhirEhr.ids(answer)[1]
+        except SlotTaken:
+            # Ours after all when an earlier attempt landed but its answer was lost.
+            mine = await self.ehr.search("Appointment", identifier=f"{fhir.BOOKING_SYSTEM}|{key}")
+            if mine:
+                return str(mine[0]["id"])
+            await self._refresh_slot(hold.slot)
+            raise
+
+    async def _refresh_slot(self, fhir_id: str) -> None:
+        try:
+            await self.mirror.slot(fhir_id)
+        except EhrUnavailable:
+            log.warning("could not re-read a slot another booking took")
+
+    async def _callback(self, call_id: str, patient_id: int, what: str) -> None:
+        """Keep the caller's request for a person when the EHR did not take it."""
+        async with self.db.session() as s:
+            await create_task(
+                s,
+                kind="callback",
+                queue=CALLBACK_QUEUE,
+                patient_id=patient_id,
+                call_id=call_id,
+                note=f"{what} could not be written to the EHR (it did not answer). "
+                "Call the patient back to complete it.",
+            )
+        log.warning("EHR write failed; callback task created", extra={"call_id": call_id})
+
+    async def _patient(self, patient_id: int) -> str:
+        fhir_id = await self.mirror.fhir_id_of(Patient, patient_id)
+        if fhir_id is None:
+            raise NotFound(f"patient {patient_id} is not in the EHR")
+        return fhir_id
+
+    async def _hold(self, slot_id: int) -> _Hold:
+        async with self.db.session() as s:
+            slot = await s.get(Slot, slot_id)
+            if slot is None or slot.fhir_id is None:
+                raise NotFound(f"slot {slot_id} is not one the EHR offered")
+            if slot.status != "free":
+                raise SlotTaken(f"slot {slot_id} is no longer free")
+            practitioner = await s.scalar(
+                select(Provider.fhir_id).where(Provider.id == slot.provider_id)
+            )
+            if practitioner is None:
+                raise NotFound(f"slot {slot_id}'s provider is not in the EHR")
+            return _Hold(slot.fhir_id, slot.fhir_version, practitioner, slot.start, slot.end)
+
+    async def _booked(self, patient_id: int, appointment_id: int) -> tuple[str, str | None]:
+        """The EHR ids of the patient's live appointment and of its slot."""
+        async with self.db.session() as s:
+            appt = await s.get(Appointment, appointment_id)
+            if appt is None or appt.patient_id != patient_id or appt.fhir_id is None:
+                raise NotFound(f"appointment {appointment_id} is not this patient's in the EHR")
+            slot = await s.get(Slot, appt.slot_id) if appt.slot_id else None
+            return appt.fhir_id, slot.fhir_id if slot else None
+
+    async def _claim(
+        self, hold: _Hold, patient: str, visit_type: str, key: str
+    ) -> list[dict[str, Any]]:
+        """The entries that take the slot and book it for the patient."""
+        booking = fhir.appointment(
+            slot_id=hold.slot,
+            patient_id=patient,
+            practitioner_id=hold.practitioner,
+            start=hold.start,
+            end=hold.end,
+            visit_type=visit_type,
+            booking_key=key,
+        )
+        return [await self._take_slot(hold), self._post(booking)]
+
+    async def _take_slot(self, hold: _Hold) -> dict[str, Any]:
+        """The PUT that marks the slot busy, only if it is still the version we offered."""
+        current = await self.ehr.read("Slot", hold.slot)
+        if current.get("status") != "free":
+            await self._refresh_slot(hold.slot)
+            raise SlotTaken("the EHR has the slot busy")
+        version = hold.version or str((current.get("meta") or {}).get("versionId") or "")
+        entry = _put({**current, "status": "busy"})
+        if version:
+            entry["request"]["ifMatch"] = f'W/"{version}"'
+        return entry
+
+    @staticmethod
+    def _post(resource: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "resource": resource,
+            "request": {"method": "POST", "url": resource["resourceType"]},
+        }
+
+    async def _link(self, s: Any, appointment_id: int, fhir_id: str) -> None:
+        async with atomic(s):
+            appt = await s.get(Appointment, appointment_id)
+            if appt is not None and appt.fhir_id is None:
+                appt.fhir_id = fhir_id
+                slot = await s.get(Slot, appt.slot_id) if appt.slot_id else None
+                if slot is not None:
+                    slot.fhir_version = None  # re-read before anyone books it again
+
+    # -- the refill outbox --------------------------------------------------------------
+
+    async def run_outbox(self, every: float) -> None:
+        """Send waiting refill requests every `every` seconds until cancelled."""
+        while True:
+            try:
+                await self.send_refills()
+            except Exception:  # the loop must outlive one bad pass; the next one retries
+                log.exception("refill outbox pass failed")
+            await asyncio.sleep(every)
+
+    async def send_refills(self, now: datetime | None = None) -> int:
+        """Send every refill request not yet in the EHR as a Task; how many landed."""
+        async with self.db.session() as s:
+            pending = (
+                await s.scalars(
+                    select(RefillRequest)
+                    .where(RefillRequest.ehr_task_id.is_(None))
+                    .order_by(RefillRequest.id)
+                )
+            ).all()
+            work = [(r.id, r.patient_id, r.medication.fhir_id, r.created_at) for r in pending]
+        sent = 0
+        for request_id, patient_id, medication, created in work:
+            patient = await self.mirror.fhir_id_of(Patient, patient_id)
+            if patient is None:
+                continue  # a patient the EHR never had: the local task is the whole record
+            key = fhir.refill_key(request_id, patient, medication)
+            task = fhir.refill_task(
+                key=key,
+                patient_id=patient,
+                medication_request_id=medication,
+                authored=created or now or datetime.now(),
+            )
+            try:
+                task_id = await self.ehr.create(
+                    task, if_none_exist=f"identifier={fhir.REFILL_SYSTEM}|{key}"
+                )
+            except EhrUnavailable as exc:
+                log.warning(
+                    "refill outbox: the EHR did not take it; retrying later",
+                    extra={"why": str(exc)},
+                )
+                break
+            async with self.db.session() as s, atomic(s):
+                row = await s.get(RefillRequest, request_id)
+                if row is not None:
+                    row.ehr_task_id = task_id
+                    add_audit(
+                        s,
+                        actor="bot",
+                        action="refill_sent_to_ehr",
+                        patient_id=patient_id,
+                        detail={"request_id": request_id},
+                    )
+            sent += 1
+        return sent
+
+
+def _put(resource: dict[str, Any]) -> dict[str, Any]:
+    """An update of a resource as read, minus the server's own bookkeeping (meta)."""
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    return {
+        "resource": body,
+        "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
+    }
+
+
+def _when(hold: _Hold) -> str:
+    return hold.start.strftime("%A %d %B at %H:%M")
+
+
+def _transaction(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}
