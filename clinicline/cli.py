@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(seed)
     seed.add_argument("--demo", action="store_true", help="load the demo clinic")
     seed.add_argument("--patients", type=Path, help="FHIR R4 Bundle (JSON) to import")
+    seed.add_argument(
+        "--ehr",
+        help="then write what the store holds to this EHR, fhir+http(s)://host/fhir "
+        "(token: CLINICLINE_EHR_TOKEN), so `serve --ehr` works against the same records",
+    )
 
     staff = sub.add_parser("staff", help="staff accounts: add one, or reset a password")
     staff_sub = staff.add_subparsers(dest="staff_command", required=True)

@@ -30,11 +30,28 @@ async def seed(config: Config, *, demo: bool, patients: Path | None) -> int:
 
             summary = await seed_demo(db, date.today())
             print(json.dumps({"demo": dataclasses.asdict(summary)}))
-        return 0 if patients is None else await _import(db, patients)
+        code = 0 if patients is None else await _import(db, patients)
+        if config.ehr:
+            await _export(db, config)
+        return code
     except StoreConfigError as exc:  # e.g. the demo clinic and a clinic's data in one store
         raise ConfigError(str(exc)) from exc
     finally:
         await db.dispose()
+
+
+async def _export(db: Database, config: Config) -> None:
+    from integrations.ehr.export import export_to_ehr
+    from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+    from integrations.errors import EhrUnavailable
+
+    settings = EhrSettings.from_url(config.ehr, config.ehr_token or None, config.ehr_timeout * 8)
+    try:
+        report = await export_to_ehr(db, FhirEhr(settings))
+    except EhrUnavailable as exc:
+        why = f"the EHR at {settings.base_url} did not take the records: {exc}"
+        raise ConfigError(why) from exc
+    print(json.dumps({"ehr": settings.base_url, "written": report.written}))
 
 
 async def _import(db: Database, patients: Path) -> int:

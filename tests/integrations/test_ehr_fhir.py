@@ -9,9 +9,13 @@ backends by their tests)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +363,41 @@ async def _stand_in_ehr(real: FhirServer, behaviour: str) -> AsyncIterator[str]:
         yield f"fhir+http://127.0.0.1:{port}/fhir"
     finally:
         await runner.cleanup()
+
+
+async def test_the_demo_clinic_seeded_into_an_ehr_is_verified_and_booked_through_it(
+    fhir_server: FhirServer, store: Database, tmp_path: Path
+) -> None:
+    """`clinicline seed --demo --ehr …` as an operator runs it; then a store that holds none of
+    it verifies a demo patient and books one of the demo's slots, in the EHR."""
+    seeded = tmp_path / "seeded.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db",
+         f"sqlite:///{seeded}", "--ehr", fhir_server.ehr_url],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "CLINICLINE_EHR_TOKEN": fhir_server.token},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    written = json.loads(done.stdout.strip().splitlines()[-1])["written"]
+    assert written["Patient"] == 41 and written["Slot"] > 500 and written["Appointment"] >= 1
+
+    sync = _sync(store, fhir_server)
+    assert await sync.before_verification("1990-07-19")
+    async with store.session() as s:
+        aisha = await verify_caller(s, "Aisha Khan", date(1990, 7, 19), None)
+    assert aisha.status == "verified" and aisha.patient_id is not None
+    tomorrow = date.today() + timedelta(days=1)
+    lower = datetime.combine(tomorrow, time.min)
+    assert await sync.before_slots(lower, lower + timedelta(days=7))
+    async with store.session() as s:
+        offers = await scheduling.find_slots(s, when=None, now=lower, limit=3)
+    assert offers, "the demo's slots are offered from the EHR"
+    booking = await sync.book(call_id="demo-ehr", patient_id=aisha.patient_id,
+                              slot_id=offers[0].slot_id)
+    async with store.session() as s:
+        patient = await s.get(Patient, aisha.patient_id)
+        assert patient is not None
+        fhir_id = patient.fhir_id
+    booked = [a for a in _appointments_in_ehr(fhir_server, str(fhir_id))
+              if a["status"] == "booked"]
+    assert any(a["start"] == booking.start.astimezone().isoformat() for a in booked), booked
