@@ -13,9 +13,9 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
@@ -73,6 +73,7 @@ class Services:
     hub: WebSocketHub | None = None
     coordinator: TransferCoordinator | None = None
     actions: ActionEndpoint | None = None
+    ehr: EhrSync | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -123,7 +124,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     services.recorder = StoreRecorder(services.db, worker=config.worker_name)
     services.recorder.start()
     action_runner: web.AppRunner | None = None
-    ehr = ehr_sync(config, services.db)
+    services.ehr = ehr = ehr_sync(config, services.db)
     outbox: asyncio.Task[None] | None = None
     if dialog == "clinic" and config.rasa_enabled:
         action_token = config.action_token or secrets.token_urlsafe(32)
@@ -230,6 +231,17 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.db is not None:
             await services.db.dispose()
     return 0
+
+
+def _ehr_patients(ehr: EhrSync | None) -> Callable[[date], Awaitable[object]] | None:
+    """Patients born on a date, read from the EHR before the name is heard again with theirs."""
+    if ehr is None:
+        return None
+
+    async def refresh(born: date) -> object:
+        return await ehr.before_verification(born.isoformat())
+
+    return refresh
 
 
 def ehr_sync(config: Config, db: Database) -> EhrSync | None:
@@ -372,7 +384,7 @@ def _conversation_factory(
             db=db,
             recorder=recorder,
             silence_reprompts=services.config.silence_reprompts,
-            names=NameRecheck(db, recognizer),
+            names=NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
         )
 
     return make

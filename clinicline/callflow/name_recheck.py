@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -76,11 +76,18 @@ class NameRecheck:
     """One call's kept name audio and the second hearing of it."""
 
     def __init__(
-        self, db: Database, recognizer: SpeechRecognizer, today: Callable[[], date] = date.today
+        self,
+        db: Database,
+        recognizer: SpeechRecognizer,
+        today: Callable[[], date] = date.today,
+        refresh: Callable[[date], Awaitable[object]] | None = None,
     ) -> None:
         self.db = db
         self.recognizer = recognizer
         self.today = today
+        # With an EHR as the source of truth: bring its patients born that day into the store
+        # first, or a patient it has and the store does not yet is not among the hints.
+        self.refresh = refresh
         self._audio: np.ndarray | None = None
         self._born: date | None = None
         self._task: asyncio.Task[HeardAgain | None] | None = None
@@ -124,6 +131,8 @@ class NameRecheck:
 
     async def _hear_again(self, audio: np.ndarray, born: date) -> HeardAgain | None:
         try:
+            if self.refresh is not None:
+                await self.refresh(born)
             async with self.db.session() as s:
                 names = await names_born_on(s, born)
         except Exception:  # only a better chance of a match: the call goes on without it

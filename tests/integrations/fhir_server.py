@@ -63,7 +63,9 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, clock_time(hour, minute))
 
 
-def add_clinic(server: FhirServer, day: date, family: str) -> dict[str, str]:
+def add_clinic(
+    server: FhirServer, day: date, family: str, born: date = date(1961, 7, 14)
+) -> dict[str, str]:
     """A practitioner with four free slots on `day` and a patient on a refillable medication,
     written to the EHR as its own users would; the EHR's ids by role."""
     refs = {k: f"urn:uuid:{uuid.uuid4()}" for k in ("doctor", "place", "schedule", "patient")}
@@ -77,7 +79,7 @@ def add_clinic(server: FhirServer, day: date, family: str) -> dict[str, str]:
             {"reference": refs["doctor"]}, {"reference": refs["place"]}]}),
         (refs["patient"], {"resourceType": "Patient",
                            "name": [{"use": "official", "family": family, "given": ["Rosa"]}],
-                           "birthDate": "1961-07-14",
+                           "birthDate": born.isoformat(),
                            "telecom": [{"system": "phone", "value": "+1 555 010 4477"}]}),
         (f"urn:uuid:{uuid.uuid4()}", {
             "resourceType": "MedicationRequest", "status": "active", "intent": "order",

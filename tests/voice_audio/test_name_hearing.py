@@ -16,9 +16,12 @@ from clinicline.callflow.name_recheck import (
     decoys_for,
     repeats_prompt,
 )
+from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+from integrations.ehr.sync import EhrSync
 from integrations.store import Database
 from nlu.names import name_score
 from tests.integrations.conftest import add_patient, fresh_database
+from tests.integrations.fhir_server import FhirServer, add_clinic
 from voice.asr.whisper import WhisperRecognizer
 from voice.audio.wav import telephone_channel
 from voice.tts.external import FliteSynthesizer
@@ -56,6 +59,26 @@ async def test_a_name_first_heard_as_words_is_heard_right_once_the_date_is_known
     assert again is not None and again.dob == BORN
     assert name_score(again.text, "Siobhan Wojciechowski") >= 0.85, again.text
     assert again.as_metadata() == {"text": again.text, "dob": "1991-10-02"}
+
+
+async def test_a_patient_only_the_ehr_has_is_among_the_names_heard_again(
+    db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer, fhir_server: FhirServer
+) -> None:
+    """With an EHR as the source of truth the store has never seen her: her name is a hint
+    only because the EHR's patients born that day are read first."""
+    born = date(1983, 11, 27)
+    add_clinic(fhir_server, date(2031, 3, 20), "Wojciechowski", born=born)
+    sync = EhrSync(db, FhirEhr(EhrSettings.from_url(fhir_server.ehr_url, fhir_server.token)))
+
+    async def refresh(day: date) -> object:
+        return await sync.before_verification(day.isoformat())
+
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1), refresh=refresh)
+    names.heard_name(_said(flite, "Rosa Wojciechowski"))
+    names.heard_date("November twenty seventh nineteen eighty three")
+    again = await names.result(timeout=60)
+    assert again is not None and again.dob == born
+    assert name_score(again.text, "Rosa Wojciechowski") >= 0.85, again.text
 
 
 async def test_nobody_born_that_day_means_no_second_hearing(
