@@ -4,11 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 RASA_VENV := .venv-rasa
 FHIR_VENV := .venv-fhir
-SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules postgresql
+SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules postgresql nodejs
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system rasa fhir-server run test test-fast lint bench clean
+.PHONY: setup system rasa fhir-server test-peers run test test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ $(FHIR_VENV)/bin/sekmet: requirements/fhir-server.txt
 
 fhir-server: $(FHIR_VENV)/bin/sekmet
 
+# Independent peers the tests talk to (an HL7 v2 interface engine), from npm.
+tests/peers/node_modules/.installed: tests/peers/package-lock.json
+	@command -v npm >/dev/null || deploy/install-system.sh npm
+	cd tests/peers && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+test-peers: tests/peers/node_modules/.installed
+
 setup: system $(VENV)/.installed rasa
 	$(VENV)/bin/clinicline triage --prepare
 
@@ -38,7 +46,7 @@ run: setup
 	$(VENV)/bin/clinicline seed --demo
 	exec $(VENV)/bin/clinicline serve
 
-test: setup fhir-server lint
+test: setup fhir-server test-peers lint
 	deploy/start-postgres.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 2
 

@@ -76,6 +76,14 @@ class Config:
     ehr_timeout: float = 8.0
     # Seconds between two passes of the refill outbox (requests the EHR has not taken yet).
     ehr_outbox_seconds: float = 60.0
+    # HL7 v2 with the clinic's interface engine (integrations/hl7): SIU messages for every
+    # booking, move and cancellation go to `hl7_peer` (HOST:PORT, MLLP; empty: none are sent);
+    # SIU from the engine is received on `hl7_listen` (empty: not listened for), only from
+    # `hl7_allow` (addresses or networks of the engine).
+    hl7_peer: str = ""
+    hl7_listen: str = ""
+    hl7_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    hl7_outbox_seconds: float = 5.0
     data_dir: Path = PROJECT_ROOT / "var"
     # ASR: "auto" picks Vosk when a model directory is configured, otherwise whisper.
     asr_engine: str = "auto"
@@ -155,6 +163,14 @@ class Config:
                 raise ConfigError(
                     f"setting {name}: {value!r} is not one of {', '.join(allowed)}"
                 )
+        for name in ("hl7_peer", "hl7_listen"):
+            if getattr(self, name):
+                HostPort.parse(getattr(self, name))  # refused now, not at the first message
+        for network in self.hl7_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"setting hl7_allow: {network!r} is not an address") from exc
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)

@@ -31,6 +31,7 @@ from clinicline.config import Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
+from clinicline.hl7_link import Hl7Link
 from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
 from clinicline.speech import load_speech
@@ -126,6 +127,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     action_runner: web.AppRunner | None = None
     services.ehr = ehr = ehr_sync(config, services.db)
     outbox: asyncio.Task[None] | None = None
+    hl7 = Hl7Link(config, services.db)
     if dialog == "clinic" and config.rasa_enabled:
         action_token = config.action_token or secrets.token_urlsafe(32)
         action_runner, services.actions = await start_action_site(
@@ -150,6 +152,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             outbox = asyncio.create_task(
                 ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-refill-outbox"
             )
+        await hl7.start()
 
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)
@@ -221,6 +224,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if outbox is not None:
             outbox.cancel()
             await asyncio.gather(outbox, return_exceptions=True)
+        await hl7.stop()
         if services.coordinator is not None:
             await services.coordinator.aclose()
         if services.recorder is not None:

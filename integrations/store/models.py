@@ -423,3 +423,32 @@ class AuditEvent(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     call_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Hl7Message(Base):
+    """An HL7 v2 SIU message owed to the clinic's interface engine for one appointment change
+    (integrations/hl7): its delivery state is the outbox and, once given up, the dead letter.
+    The message text is built from the appointment when sent, so no copy of PHI waits here."""
+
+    __tablename__ = "hl7_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The audit row of the change (book, reschedule, cancel): one message per change, whichever
+    # process noticed it first.
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    trigger: Mapped[str] = mapped_column(String(4))  # S12 book, S14 modify, S15 cancel
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    # S14: the appointment it replaces (whose placer id the engine knows).
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    control_id: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # A sender holds the message until then: two processes never send it at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
+        CheckConstraint("trigger IN ('S12', 'S14', 'S15')", name="trigger"),
+    )

@@ -1,0 +1,46 @@
+"""The HL7 v2 link with the clinic's interface engine, as configured: the SIU outbox when
+`hl7_peer` is set, the SIU listener when `hl7_listen` is (see integrations/hl7)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from clinicline.config import Config, HostPort
+from clinicline.errors import StartupError
+from integrations.hl7.inbound import Hl7Inbound
+from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
+from integrations.store import Database
+
+log = logging.getLogger(__name__)
+
+
+class Hl7Link:
+    def __init__(self, config: Config, db: Database) -> None:
+        self.config, self.db = config, db
+        self._sending: asyncio.Task[None] | None = None
+        self._inbound: Hl7Inbound | None = None
+
+    async def start(self) -> None:
+        if self.config.hl7_peer:
+            peer = HostPort.parse(self.config.hl7_peer)
+            outbox = Hl7Outbox(self.db, Hl7Settings(peer.host, peer.port))
+            self._sending = asyncio.create_task(
+                outbox.run(self.config.hl7_outbox_seconds), name="hl7-outbox"
+            )
+            log.info("HL7: appointment changes go to %s", peer)
+        if self.config.hl7_listen:
+            listen = HostPort.parse(self.config.hl7_listen)
+            self._inbound = Hl7Inbound(self.db, self.config.hl7_allow)
+            try:
+                port = await self._inbound.start(listen.host, listen.port)
+            except OSError as exc:
+                raise StartupError(f"cannot listen for HL7 on {listen}: {exc}") from exc
+            log.info("HL7: scheduling messages received on %s:%d", listen.host, port)
+
+    async def stop(self) -> None:
+        if self._sending is not None:
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
+        if self._inbound is not None:
+            await self._inbound.stop()
