@@ -5,7 +5,7 @@ hears "booked" only when the EHR took it; her refill reaches the EHR as a Task."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +109,29 @@ async def test_a_refill_from_the_ehrs_medication_list_lands_there_as_a_task(
     assert "refill request for lisinopril" in end.said
     (task,) = fhir_server.search(f"Task?patient=Patient/{ids['patient']}")
     assert task["status"] == "requested"
+
+
+async def test_a_slot_the_ehr_gave_away_meanwhile_is_refused_and_fresh_ones_offered(
+    fhir_server: FhirServer, empty_store: Database, domain: dict[str, Any]
+) -> None:
+    """The front desk books the offered time in the EHR while the caller decides: the EHR
+    refuses our booking (the slot's version changed, 412) and she is offered others."""
+    add_clinic(fhir_server, TUESDAY, "Sorensen", born=date(1958, 2, 3))
+    c = await _conversation(empty_store, domain, fhir_server.ehr_url, fhir_server.token).open(
+        None)
+    c.user("I'd like to make an appointment", "schedule_appointment")
+    for slot, text in (("patient_name", "Rosa Sorensen"), ("dob", "February 3rd 1958"),
+                       ("dob_confirmed", "yes")):
+        c.answer(slot, text)
+        await c.run("validate_schedule_form", "schedule_form")
+    c.answer("when_text", "tuesday morning")
+    await c.run("validate_schedule_form", "schedule_form")
+    first = c.slots["offered_slots"][0]
+    stamp = datetime.fromisoformat(first["start"]).astimezone().isoformat().replace("+", "%2B")
+    for taken in fhir_server.search(f"Slot?start={stamp}"):
+        taken["status"] = "busy"
+        assert fhir_server.call("PUT", f"Slot/{taken['id']}", taken)[0] == 200
+    c.answer("slot_choice", "the first one")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert "just taken" in turn.said
+    assert first["start"] not in [o["start"] for o in c.slots["offered_slots"]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -30,6 +30,7 @@ from integrations.store.models import (
     Slot,
     VisitType,
 )
+from tests.integrations.hl7_engine import Engine, running_engine
 
 PG_URL = os.environ.get(
     "CLINICLINE_TEST_PG_URL",
@@ -76,6 +77,13 @@ async def fresh_database(
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """The clinic's HL7 interface engine (node-hl7-server), answering AA until told otherwise."""
+    with running_engine(tmp_path) as peer:
+        yield peer
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sqlalchemy import select
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import CALLBACK_QUEUE, EhrSync
 from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
+from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
 from integrations.services import refills, scheduling
 from integrations.services.identity import verify_caller
 from integrations.services.tasks import open_tasks
@@ -34,6 +35,7 @@ from integrations.store.models import Appointment, Patient, RefillRequest, Slot,
 from tests.integrations.conftest import fresh_database
 from tests.integrations.fhir_server import FhirServer, add_clinic
 from tests.integrations.fhir_server import at as _at
+from tests.integrations.hl7_engine import Engine
 
 NOW = datetime(2031, 3, 3, 7, 0)
 
@@ -401,3 +403,31 @@ async def test_the_demo_clinic_seeded_into_an_ehr_is_verified_and_booked_through
     booked = [a for a in _appointments_in_ehr(fhir_server, str(fhir_id))
               if a["status"] == "booked"]
     assert any(a["start"] == booking.start.astimezone().isoformat() for a in booked), booked
+
+
+async def test_a_booking_by_phone_is_in_the_ehr_and_announced_to_the_interface_engine(
+    fhir_server: FhirServer, store: Database, engine: Engine
+) -> None:
+    """Both integrations at once: the FHIR server has the appointment, the HL7 engine its SIU
+    (the patient named by her EHR id), and the cancellation follows both ways."""
+    day = date(2031, 3, 19)
+    ids = add_clinic(fhir_server, day, "Eriksen", born=date(1949, 12, 1))
+    sync = _sync(store, fhir_server)
+    outbox = Hl7Outbox(store, Hl7Settings("127.0.0.1", engine.port, timeout_s=5),
+                       clock=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    await outbox.collect()  # switched on
+    assert await sync.before_verification("1949-12-01")
+    async with store.session() as s:
+        who = await verify_caller(s, "Rosa Eriksen", date(1949, 12, 1), None)
+    assert who.patient_id is not None
+    offers = await _offers(store, sync, day)
+    booking = await sync.book(call_id="both", patient_id=who.patient_id, slot_id=offers[0].slot_id)
+    await sync.cancel(call_id="both", patient_id=who.patient_id,
+                      appointment_id=booking.appointment_id)
+    await outbox.collect()
+    assert await outbox.send_due() == 2
+    (appointment,) = _appointments_in_ehr(fhir_server, ids["patient"])
+    assert appointment["status"] == "cancelled"
+    sent = engine.received()
+    assert [m["type"] for m in sent] == ["SIU^S12", "SIU^S15"]
+    assert {m["patient"] for m in sent} == {ids["patient"]}

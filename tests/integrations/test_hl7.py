@@ -5,17 +5,12 @@ it SIU of its own. Every change reaches the engine in order or stays on record a
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from integrations.hl7.inbound import Hl7Inbound
@@ -24,49 +19,7 @@ from integrations.services import scheduling
 from integrations.store import Database
 from integrations.store.models import Hl7Message, Slot
 from tests.integrations.conftest import MONDAY, NOW, add_patient, add_small_clinic
-
-PEERS = Path(__file__).resolve().parents[1] / "peers"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Engine:
-    port: int
-    folder: Path
-
-    def answer(self, mode: str) -> None:
-        (self.folder / "mode").write_text(mode)
-
-    def received(self) -> list[dict[str, Any]]:
-        path = self.folder / "received.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    if not (PEERS / "node_modules" / "node-hl7-server").exists():
-        raise RuntimeError("the HL7 peer is missing: run `make test-peers` (make test does)")
-    port = _free_port()
-    folder = tmp_path / "engine"
-    folder.mkdir()
-    proc = subprocess.Popen(
-        ["node", str(PEERS / "hl7_engine.js"), str(port), str(folder)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "listening"
-    try:
-        yield Engine(port, folder)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+from tests.integrations.hl7_engine import PEERS, Engine, free_port
 
 
 class Clock:
@@ -139,7 +92,7 @@ async def test_an_engine_that_is_down_gets_the_message_when_it_is_back(
 ) -> None:
     patient, slots = await _clinic(db)
     clock = Clock()
-    port = _free_port()
+    port = free_port()
     outbox = _outbox(db, port, clock)
     clock.now = datetime(2000, 1, 1, tzinfo=UTC)
     await outbox.collect()
@@ -204,7 +157,7 @@ async def test_a_message_never_acknowledged_becomes_a_dead_letter_after_its_atte
     patient, slots = await _clinic(db)
     clock = Clock()
     clock.now = datetime(2000, 1, 1, tzinfo=UTC)
-    outbox = _outbox(db, _free_port(), clock, max_attempts=3)
+    outbox = _outbox(db, free_port(), clock, max_attempts=3)
     await outbox.collect()
     async with db.session() as s:
         await scheduling.book(s, call_id="c1", patient_id=patient, slot_id=slots[0])

@@ -1,0 +1,58 @@
+"""An HL7 v2 interface engine for the tests: node-hl7-server (tests/peers/hl7_engine.js), an
+independent MLLP implementation that records what it receives and answers as told."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PEERS = Path(__file__).resolve().parents[1] / "peers"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Engine:
+    port: int
+    folder: Path
+
+    def answer(self, mode: str) -> None:
+        (self.folder / "mode").write_text(mode)
+
+    def received(self) -> list[dict[str, Any]]:
+        path = self.folder / "received.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@contextmanager
+def running_engine(tmp_path: Path) -> Iterator[Engine]:
+    if not (PEERS / "node_modules" / "node-hl7-server").exists():
+        raise RuntimeError("the HL7 peer is missing: run `make test-peers` (make test does)")
+    port = free_port()
+    folder = tmp_path / "engine"
+    folder.mkdir()
+    proc = subprocess.Popen(
+        ["node", str(PEERS / "hl7_engine.js"), str(port), str(folder)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "listening"
+    try:
+        yield Engine(port, folder)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
