@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from clinicline.callflow.clinic import ClinicConversation
+from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.echo import EchoConversation
 from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.recorder import StoreRecorder, TurnListener
@@ -389,6 +390,7 @@ def _conversation_factory(
             recorder=recorder,
             silence_reprompts=services.config.silence_reprompts,
             names=NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
+            dates=DateRecheck(recognizer),
         )
 
     return make

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
 from clinicline.callflow.recorder import StoreRecorder
@@ -168,6 +169,7 @@ class ClinicConversation:
         recorder: StoreRecorder,
         silence_reprompts: int = 2,
         names: NameRecheck | None = None,
+        dates: DateRecheck | None = None,
     ) -> None:
         self.triage = triage
         self.dialog = dialog
@@ -176,6 +178,7 @@ class ClinicConversation:
         self.recorder = recorder
         self.silence_reprompts = silence_reprompts
         self.names = names
+        self.dates = dates
         self.state = _State()
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
@@ -376,6 +379,11 @@ class ClinicConversation:
         self, call: CallInfo, turn: CallerTurn, nurse_declined: bool = False
     ) -> Sequence[Action]:
         text = turn.text if turn.text is not None else (turn.digits or "")
+        if self.state.expecting == "dob" and self.dates is not None and turn.text is not None:
+            again = await self.dates.heard_again(text, turn.audio)
+            if again is not None:
+                self._spawn_event(call, "date_heard_again", {})
+                text = again
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.
         metadata = {

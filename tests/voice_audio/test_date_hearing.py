@@ -1,0 +1,93 @@
+"""A date of birth heard again with dates in the prompt: real whisper, flite's voice, the
+birthdays and spoken forms of the names bench."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from clinicline.bench_names import BIRTHDAYS, SPOKEN_WAYS, _spoken, ways_to_say
+from clinicline.callflow.clinic import ClinicConversation
+from clinicline.callflow.date_recheck import DateRecheck
+from clinicline.callflow.recorder import StoreRecorder
+from integrations.services.call_report import call_report
+from integrations.store import Database
+from nlu.dates import parse_dob
+from nlu.triage import TriageEngine
+from tests.callflow.test_clinic_conversation import AsksForStandIn
+from voice.asr.whisper import WhisperRecognizer
+from voice.session.actions import CallerTurn, CallInfo
+from voice.tts.external import FliteSynthesizer
+
+TODAY = date(2026, 12, 1)
+
+
+def _first_hearing(whisper: WhisperRecognizer, audio: object) -> str:
+    stream = whisper.new_stream(hints=[], answer="date")
+    stream.accept(audio)  # type: ignore[arg-type]
+    return stream.finish().text.strip()
+
+
+async def test_dates_said_in_words_are_understood_more_often_heard_again(
+    whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    voice = flite
+    recheck = DateRecheck(whisper, today=lambda: TODAY)
+    first = again = wrong_again = 0
+    for born in BIRTHDAYS:
+        for way in SPOKEN_WAYS:
+            audio = _spoken(voice, ways_to_say(born)[way])
+            heard = _first_hearing(whisper, audio)
+            understood = parse_dob(heard, TODAY)
+            first += understood == born
+            second = await recheck.heard_again(heard, audio)
+            if understood is not None:
+                assert second is None  # a date heard the first time is not heard again
+                again += understood == born
+                continue
+            final = parse_dob(second, TODAY) if second else None
+            again += final == born
+            wrong_again += final is not None and final != born
+    assert again > first, (first, again)
+    assert wrong_again <= again - first, (first, again, wrong_again)
+
+
+async def test_no_audio_or_a_date_already_heard_means_no_second_hearing(
+    whisper: WhisperRecognizer,
+) -> None:
+    recheck = DateRecheck(whisper, today=lambda: TODAY)
+    assert await recheck.heard_again("July 19, 1990", None) is None
+    assert await recheck.heard_again("the nineteenth of July 1990", None) is None
+    assert await recheck.heard_again("mumble", None) is None
+
+
+async def test_on_a_call_the_dialog_gets_the_date_heard_again_and_the_record_says_so(
+    whisper: WhisperRecognizer, tmp_path: Path
+) -> None:
+    """The clinic conversation, expecting a date of birth, with a Rasa stand-in that records
+    what it is sent (the real dialogs are exercised on real calls elsewhere)."""
+    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
+    await db.migrate()
+    recorder = StoreRecorder(db)
+    recorder.start()
+    try:
+        dialog = AsksForStandIn("dob")
+        conversation = ClinicConversation(
+            triage=TriageEngine.default(), dialog=dialog, gate=dialog, db=db, recorder=recorder,
+            dates=DateRecheck(whisper, today=lambda: TODAY),
+        )
+        call = CallInfo(call_id="date-again", caller_number=None, started=datetime.now(UTC))
+        recorder.open(call)
+        await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
+        audio = _spoken(FliteSynthesizer("awb"), "December first nineteen thirty five")
+        first = _first_hearing(whisper, audio)
+        assert parse_dob(first, TODAY) is None, first  # what the recogniser makes of it at first
+        await conversation.respond(call, CallerTurn(text=first, audio=audio))
+        assert parse_dob(dialog.sent[-1], TODAY) == date(1935, 12, 1), dialog.sent
+        await recorder.flush()
+        async with db.session() as s:
+            report = await call_report(s, "date-again")
+        assert "date_heard_again" in [e["kind"] for e in report["events"]]
+    finally:
+        await recorder.stop()
+        await db.dispose()
