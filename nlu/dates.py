@@ -124,6 +124,10 @@ def _year_from(tokens: list[str], today: date) -> int | None:
 _ROMAN_DAY = re.compile(r"\b(?=[XVI]{2,6}\b)(X{0,3})(IX|IV|V?I{0,3})\b")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
 _MONTH_SOUNDALIKES = {"mark": "march", "marc": "march", "marsh": "march", "marks": "march"}
+# A day said as a word right after the month, written as its homophone ("It's March for 2000"
+# for "March fourth two thousand", the names bench's awb voice): only in that place.
+_DAY_SOUNDALIKES = {"for": "four", "fore": "four", "to": "two", "too": "two", "won": "one",
+                    "ate": "eight"}  # fmt: skip
 
 
 def _roman(numeral: str) -> int:
@@ -171,6 +175,9 @@ def parse_dob(text: str, today: date) -> date | None:
 
 def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
     month = MONTHS[tokens[month_at]]
+    if month_at + 1 < len(tokens) and tokens[month_at + 1] in _DAY_SOUNDALIKES:
+        tokens = [*tokens[: month_at + 1], _DAY_SOUNDALIKES[tokens[month_at + 1]],
+                  *tokens[month_at + 2 :]]  # fmt: skip
     before = _day_at(tokens, 0) if month_at else None
     after = _day_at(tokens, month_at + 1)
     if before is not None and before[1] == month_at:  # "the fourth of march 1972"

@@ -5,7 +5,7 @@ nineteen ninety" came out "2-9-19-19-19" on a real call). Heard again with a few
 out in its prompt, the same audio comes out as a date more often. Measured off-line with the
 server's recogniser on the names bench's birthdays (10 dates in 6 spoken forms, 60 answers per
 voice; 2026-12-01): understood at the first hearing or the second, flite slt 51 → 52, flite awb
-46 → 50, piper 51 → 52, espeak en-us 12 → 15 (and 4 wrong dates, all espeak's). Only answers
+47 → 51, piper 52 → 53, espeak en-us 12 → 15 (and 4 wrong dates, all espeak's). Only answers
 with no date get the second hearing, and each date is read back to the caller ("I have … Is that
 right?") like any other, so a wrong one costs the turn a miss costs.
 A second hearing that comes out as one of the prompt's own dates is the recogniser repeating

@@ -45,6 +45,9 @@ def test_dob_in_any_spoken_or_keyed_form(text: str) -> None:
         ("25/12/1980", date(1980, 12, 25)),
         ("seven twelve sixty", date(1960, 7, 12)),
         ("feb 29 2000", date(2000, 2, 29)),
+        # A day word heard as its homophone right after the month (a real decode).
+        ("It's March for 2000.", date(2000, 3, 4)),
+        ("July to, 1990", date(1990, 7, 2)),
     ],
 )
 def test_dob_variants(text: str, expected: date) -> None:
