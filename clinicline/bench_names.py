@@ -125,8 +125,14 @@ SPOKEN_WAYS = (0, 2, 4, 6, 7, 9)  # the forms of `ways_to_say` that are words, n
 
 def measure_dates(recognizer: SpeechRecognizer) -> list[dict[str, Any]]:
     """Each birthday said the spoken ways by every voice, heard as an answer to "date of
-    birth?" (answer="date") and as any other turn (the clinic's vocabulary in the prompt)."""
+    birth?" (answer="date"), then again with dates in the prompt when that gave no date (as a
+    call does, `DateRecheck`), and as any other turn (the clinic's vocabulary in the prompt)."""
+    import asyncio
+
+    from clinicline.callflow.date_recheck import DateRecheck
+
     today = date.today()
+    recheck = DateRecheck(recognizer, today=lambda: today)
     rows: list[dict[str, Any]] = []
     for voice_name, voice in _voices().items():
         for born in BIRTHDAYS:
@@ -135,9 +141,14 @@ def measure_dates(recognizer: SpeechRecognizer) -> list[dict[str, Any]]:
                 pcm = _spoken(voice, said)
                 as_answer, _ = _hear(recognizer, pcm, [], "date")
                 as_any, _ = _hear(recognizer, pcm, [], None)
+                again = asyncio.run(recheck.heard_again(as_answer, pcm))
+                final = parse_dob(again or as_answer, today)
                 rows.append({
                     "voice": voice_name, "said": said, "heard": as_answer, "heard_before": as_any,
+                    "heard_again": again,
                     "understood": parse_dob(as_answer, today) == born,
+                    "understood_again": final == born,
+                    "wrong_again": again is not None and final != born,
                     "understood_before": parse_dob(as_any, today) == born,
                 })  # fmt: skip
     return rows
@@ -269,15 +280,21 @@ def markdown(results: dict[str, Any]) -> str:
             "answer to \"and the date of birth?\" is heard on a call (no clinic vocabulary in "
             "the prompt, doubtful decodes kept) and as any other turn is heard (the clinic's "
             "vocabulary in the prompt: how date answers were heard before); understood = "
-            "`nlu.dates.parse_dob` (the same parser for both) gives the date said.",
+            "`nlu.dates.parse_dob` (the same parser for both) gives the date said. **Heard "
+            "again**: an answer that gave no date, decoded again with a few dates written out in "
+            "the prompt, as a call does (`clinicline/callflow/date_recheck.py`); a wrong date "
+            "from it is read back to the caller like any other.",
             "",
-            "| voice | said | understood as an answer | understood as any other turn |",
-            "|---|---|---|---|",
+            "| voice | said | understood as an answer | understood once heard again "
+            "| wrong dates from the second hearing | understood as any other turn |",
+            "|---|---|---|---|---|---|",
         ]
         for voice in [*dict.fromkeys(r["voice"] for r in dates), "all"]:
             some = [r for r in dates if voice in ("all", r["voice"])]
             lines.append(
                 f"| {voice} | {len(some)} | {sum(r['understood'] for r in some)} "
+                f"| {sum(r.get('understood_again', False) for r in some)} "
+                f"| {sum(r.get('wrong_again', False) for r in some)} "
                 f"| {sum(r['understood_before'] for r in some)} |"
             )
     missed = [r for r in rows if r["second_score"] < NAME_MATCH]

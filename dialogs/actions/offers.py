@@ -29,10 +29,13 @@ from integrations.services.scheduling import (
 from nlu.confirm import yes_no
 from nlu.dates import WhenRequest, parse_when
 
-EHR_DOWN_BOOKING = (
-    "I'm sorry, I can't reach our scheduling system right now, so that time is not booked. "
-    "Someone from the front desk will call you back to book it."
-)
+# Said when the EHR did not take the change: nothing is announced that did not happen.
+EHR_DOWN = {
+    "schedule_form": "I'm sorry, I can't reach our scheduling system right now, so that time "
+    "is not booked. Someone from the front desk will call you back to book it.",
+    "reschedule_form": "I'm sorry, I can't reach our scheduling system right now, so your "
+    "appointment has not been moved. Someone from the front desk will call you back to move it.",
+}
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
 
 
@@ -107,7 +110,7 @@ class SlotOfferingValidation(IdentityFormValidation):
                     "when_text": tracker.get_slot("when_text") if fresh else None}
         except EhrUnavailable:
             # Nothing was booked (the EHR did not take it); a callback task holds the request.
-            dispatcher.utter_message(text=EHR_DOWN_BOOKING)
+            dispatcher.utter_message(text=EHR_DOWN.get(self.form, EHR_DOWN["schedule_form"]))
             return {"slot_choice": offers[index]["start"], "booking": None}
         return {"slot_choice": offers[index]["start"], "booking": booking_to_slot(booking)}
 

@@ -38,6 +38,10 @@ def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
 class EhrMirror:
     def __init__(self, db: Database, ehr: FhirEhr) -> None:
         self.db, self.ehr = db, ehr
+        # Schedule -> (provider, location) in this store: three EHR reads each, on every slot
+        # search of every call otherwise. A read cache only (a schedule's practitioner and
+        # place do not change under it); nothing is decided from it that the EHR is not asked.
+        self._places: dict[str, tuple[int, int]] = {}
 
     async def _import(self, resources: list[dict[str, Any]]) -> None:
         if not resources:
@@ -106,7 +110,10 @@ class EhrMirror:
                 log.warning("EHR slot not mirrored", extra={"reason": str(exc)})
         places: dict[str, tuple[int, int] | None] = {}
         for schedule_ref in sorted({r.schedule for r in records}):
-            places[schedule_ref] = await self._place(schedule_ref)
+            place = self._places.get(schedule_ref) or await self._place(schedule_ref)
+            if place is not None:
+                self._places[schedule_ref] = place
+            places[schedule_ref] = place
         async with self.db.session() as s, atomic(s):
             for rec in records:
                 place = places.get(rec.schedule)
