@@ -32,7 +32,7 @@ from clinicline.config import Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
-from clinicline.hl7_link import Hl7Link
+from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
 from clinicline.speech import load_speech
@@ -154,6 +154,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-refill-outbox"
             )
         await hl7.start()
+        watch_integrations(health, ehr, hl7)
 
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)

@@ -1,4 +1,5 @@
-"""What /health says: live capacity checks, and the dialogs only `up` when our Rasa answers."""
+"""What /health says: live capacity checks, the dialogs only `up` when our Rasa answers, the
+EHR and the HL7 interface engine as this process last found them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from clinicline.config import load_config
 from clinicline.dialogs_runtime import dialogs_state
 from clinicline.health import Health, State
+from clinicline.hl7_link import Hl7Link, watch_integrations
 from dialogs.server import RasaServer, port_in_use
+from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+from integrations.ehr.sync import EhrSync
+from integrations.store import Database
+from tests.integrations.fhir_server import FhirServer
 
 
 def _ready_health() -> Health:
@@ -70,3 +77,54 @@ def test_port_held_by_another_process_is_reported(rasa: RasaServer) -> None:
     rasa.waiting_reason = f"port {port} is held by another process"
     state, detail = dialogs_state(rasa, answering=False)
     assert state is State.DOWN and "held by another process" in detail
+
+
+async def test_the_ehr_and_the_interface_engine_show_on_the_health_page(
+    fhir_server: FhirServer, tmp_path: Path
+) -> None:
+    """A real FHIR server that answers, then one that does not; HL7 configured and not."""
+    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
+    await db.migrate()
+    try:
+        answering = EhrSync(
+            db, FhirEhr(EhrSettings.from_url(fhir_server.ehr_url, fhir_server.token))
+        )
+        health = _ready_health()
+        no_hl7 = Hl7Link(load_config(env={}), db)
+        watch_integrations(health, answering, no_hl7)
+        assert await answering.before_verification("1961-07-14")
+        page = health.to_json()
+        assert page["components"]["ehr"]["state"] == "up"
+        assert page["components"]["ehr"]["refills_waiting"] == 0
+        assert page["components"]["hl7"]["state"] == "disabled"
+        assert page["status"] == "ready"
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = s.getsockname()[1]
+        silent = EhrSync(
+            db,
+            FhirEhr(EhrSettings.from_url(f"fhir+http://127.0.0.1:{closed}/fhir", "t", timeout_s=2)),
+        )
+        health = _ready_health()
+        hl7 = Hl7Link(load_config(env={"CLINICLINE_HL7_PEER": f"127.0.0.1:{closed}"}), db)
+        await hl7.start()
+        try:
+            watch_integrations(health, silent, hl7)
+            assert not await silent.before_verification("1961-07-14")
+            assert hl7.outbox is not None
+            await hl7.outbox.count()
+            page = health.to_json()
+            assert page["components"]["ehr"]["state"] == "degraded"
+            assert "could not be reached" in page["components"]["ehr"]["detail"]
+            assert page["components"]["hl7"] == {
+                "state": "up",
+                "detail": "SIU over MLLP",
+                "waiting": 0,
+                "dead_letters": 0,
+            }
+            assert page["status"] == "degraded"
+        finally:
+            await hl7.stop()
+    finally:
+        await db.dispose()

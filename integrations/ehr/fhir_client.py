@@ -59,6 +59,9 @@ class FhirEhr:
 
     def __init__(self, settings: EhrSettings) -> None:
         self.settings = settings
+        # The last request's failure (None: it answered), for the health page: this process's
+        # view of the EHR, no PHI (the errors below never carry resources).
+        self.last_error: str | None = None
         self._client = AsyncFHIRClient(
             settings.base_url,
             authorization=f"Bearer {settings.token}" if settings.token else None,
@@ -133,6 +136,20 @@ class FhirEhr:
 
     async def _request(
         self, method: str, path: str, *, params: dict[str, Any] | None = None, data: Any = None
+    ) -> dict[str, Any]:
+        try:
+            answer = await self._answer(method, path, params, data)
+        except EhrUnavailable as exc:
+            self.last_error = str(exc)
+            raise
+        except SlotTaken:
+            self.last_error = None  # it answered: the slot had changed
+            raise
+        self.last_error = None
+        return answer
+
+    async def _answer(
+        self, method: str, path: str, params: dict[str, Any] | None, data: Any
     ) -> dict[str, Any]:
         try:
             answer = await self._client.execute(path, method=method, data=data, params=params)

@@ -53,6 +53,7 @@ class EhrSync:
     def __init__(self, db: Database, ehr: FhirEhr) -> None:
         self.db, self.ehr = db, ehr
         self.mirror = EhrMirror(db, ehr)
+        self.refills_waiting = 0  # after the last outbox pass (the health page shows it)
 
     async def _refreshed(self, what: str, refresh: Any) -> bool:
         try:
@@ -279,9 +280,11 @@ class EhrSync:
             ).all()
             work = [(r.id, r.patient_id, r.medication.fhir_id, r.created_at) for r in pending]
         sent = 0
+        self.refills_waiting = len(work)
         for request_id, patient_id, medication, created in work:
             patient = await self.mirror.fhir_id_of(Patient, patient_id)
             if patient is None:
+                self.refills_waiting -= 1
                 continue  # a patient the EHR never had: the local task is the whole record
             key = fhir.refill_key(request_id, patient, medication)
             task = fhir.refill_task(
@@ -312,6 +315,7 @@ class EhrSync:
                         detail={"request_id": request_id},
                     )
             sent += 1
+            self.refills_waiting -= 1
         return sent
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hl7.mllp import open_hl7_connection
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, func, select, update
 
 from integrations.hl7.siu import BadMessage, Sender, Visit, read_ack, siu
 from integrations.services.transaction import atomic
@@ -62,6 +62,10 @@ class Hl7Outbox:
         self, db: Database, settings: Hl7Settings, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self.db, self.settings, self.clock = db, settings, clock
+        # After the last pass, for the health page: messages waiting, dead letters, and why
+        # the last delivery failed (None: it went through).
+        self.waiting = self.dead = 0
+        self.last_error: str | None = None
 
     async def run(self, every: float) -> None:
         """Collect and send every `every` seconds until cancelled."""
@@ -69,6 +73,7 @@ class Hl7Outbox:
             try:
                 await self.collect()
                 await self.send_due()
+                await self.count()
             except Exception:  # the loop must outlive one bad pass; the next one retries
                 log.exception("HL7 outbox pass failed")
             await asyncio.sleep(every)
@@ -122,6 +127,14 @@ class Hl7Outbox:
                 await s.execute(insert.on_conflict_do_nothing(index_elements=["audit_event_id"]))
             return len(rows)
 
+    async def count(self) -> None:
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(Hl7Message.status, func.count()).group_by(Hl7Message.status)
+            )
+            by_status = {str(status): int(n) for status, n in rows.all()}
+        self.waiting, self.dead = by_status.get("pending", 0), by_status.get("dead", 0)
+
     async def send_due(self) -> int:
         """Send waiting messages in order while the engine takes them; how many it took."""
         sent = 0
@@ -168,7 +181,9 @@ class Hl7Outbox:
             answer = await asyncio.wait_for(self._exchange(text), self.settings.timeout_s)
             ack = read_ack(answer)
         except (OSError, TimeoutError, BadMessage, asyncio.IncompleteReadError) as exc:
-            return await self._retry(message, f"{type(exc).__name__}: no acknowledgement")
+            self.last_error = f"{type(exc).__name__}: no acknowledgement"
+            return await self._retry(message, self.last_error)
+        self.last_error = None if ack.accepted else f"{ack.code}: {ack.text}"[:200]
         if ack.accepted:
             return await self._settle(message, "sent", None)
         if ack.rejected:
