@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from integrations.ehr import resources as fhir
 from integrations.ehr.fhir_client import FhirEhr
@@ -97,6 +97,7 @@ class EhrSync:
         except EhrUnavailable:
             await self._callback(call_id, patient_id, f"A booking by phone for {_when(hold)}")
             raise
+        await self._ours(slot_id)
         async with self.db.session() as s:
             booking = await scheduling.book(
                 s, call_id=call_id, patient_id=patient_id, slot_id=slot_id, visit_type=visit_type
@@ -125,6 +126,7 @@ class EhrSync:
         except EhrUnavailable:
             await self._callback(call_id, patient_id, f"A move by phone to {_when(hold)}")
             raise
+        await self._ours(slot_id)
         async with self.db.session() as s:
             booking = await scheduling.reschedule(
                 s,
@@ -164,6 +166,23 @@ class EhrSync:
                 return str(mine[0]["id"])
             await self._refresh_slot(hold.slot)
             raise
+
+    async def _ours(self, slot_id: int) -> None:
+        """The EHR has just booked the slot for us. Another call's slot search may have
+        mirrored it as busy in the meantime (it is, with our appointment): free it here for
+        our own booking to take, or the caller would hear "just taken" of her own visit."""
+        async with self.db.session() as s, atomic(s):
+            held = await s.scalar(
+                select(Appointment.id).where(
+                    Appointment.slot_id == slot_id, Appointment.status == "booked"
+                )
+            )
+            if held is None:
+                await s.execute(
+                    update(Slot)
+                    .where(Slot.id == slot_id, Slot.status == "booked")
+                    .values(status="free")
+                )
 
     async def _refresh_slot(self, fhir_id: str) -> None:
         try:

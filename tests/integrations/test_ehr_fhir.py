@@ -431,3 +431,41 @@ async def test_a_booking_by_phone_is_in_the_ehr_and_announced_to_the_interface_e
     sent = engine.received()
     assert [m["type"] for m in sent] == ["SIU^S12", "SIU^S15"]
     assert {m["patient"] for m in sent} == {ids["patient"]}
+
+
+class _NeighbourSearchesMeanwhile(FhirEhr):
+    """The real EHR client; right after our booking transaction lands, another call on the
+    same store searches slots (as a second caller would at that moment)."""
+
+    neighbour: EhrSync | None = None
+    window: tuple[datetime, datetime] | None = None
+
+    async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
+        answer = await super().transaction(bundle)
+        if self.neighbour is not None and self.window is not None:
+            assert await self.neighbour.before_slots(*self.window)
+        return answer
+
+
+async def test_a_slot_mirrored_busy_between_our_ehr_write_and_ours_is_still_her_booking(
+    fhir_server: FhirServer, store: Database
+) -> None:
+    day = date(2031, 3, 21)
+    ids = add_clinic(fhir_server, day, "Valdivia", born=date(1977, 4, 8))
+    settings = EhrSettings.from_url(fhir_server.ehr_url, fhir_server.token, timeout_s=10)
+    client = _NeighbourSearchesMeanwhile(settings)
+    sync = EhrSync(store, client)
+    assert await sync.before_verification("1977-04-08")
+    async with store.session() as s:
+        who = await verify_caller(s, "Rosa Valdivia", date(1977, 4, 8), None)
+    assert who.patient_id is not None
+    offers = await _offers(store, sync, day)
+    client.neighbour = EhrSync(store, FhirEhr(settings))
+    client.window = (datetime.combine(day, time.min), datetime.combine(day, time.max))
+    booking = await sync.book(call_id="raced", patient_id=who.patient_id,
+                              slot_id=offers[0].slot_id)
+    assert booking.start == offers[0].start
+    (appointment,) = _appointments_in_ehr(fhir_server, ids["patient"])
+    async with store.session() as s:
+        local = await s.get(Appointment, booking.appointment_id)
+        assert local is not None and local.fhir_id == appointment["id"]
