@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,7 +56,7 @@ class EhrSync:
         self.mirror = EhrMirror(db, ehr)
         self.refills_waiting = 0  # after the last outbox pass (the health page shows it)
 
-    async def _refreshed(self, what: str, refresh: Any) -> bool:
+    async def _refreshed(self, what: str, refresh: Awaitable[None]) -> bool:
         try:
             await refresh
         except EhrUnavailable as exc:
