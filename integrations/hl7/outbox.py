@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from hl7.mllp import open_hl7_connection
 from sqlalchemy import exists, func, select, update
@@ -205,36 +206,35 @@ class Hl7Outbox:
         attempts = message.attempts + 1
         if attempts >= self.settings.max_attempts:
             return await self._settle(message, "dead", f"gave up after {attempts}: {why}"[:200])
-        async with self.db.session() as s, atomic(s):
-            await s.execute(
-                update(Hl7Message)
-                .where(Hl7Message.id == message.id)
-                .values(
-                    attempts=attempts,
-                    last_error=why,
-                    claimed_until=None,
-                    next_attempt_at=self.clock() + self.settings.pause(attempts),
-                )
-            )
+        await self._update(
+            message,
+            attempts=attempts,
+            last_error=why,
+            next_attempt_at=self.clock() + self.settings.pause(attempts),
+        )
         log.warning("HL7 %s not delivered (attempt %d): %s", message.trigger, attempts, why)
         return "later"
 
     async def _settle(self, message: Hl7Message, status: str, why: str | None) -> str:
+        await self._update(
+            message,
+            status=status,
+            attempts=message.attempts + 1,
+            last_error=why,
+            sent_at=self.clock() if status == "sent" else None,
+        )
+        if status == "dead":
+            log.error("HL7 %s dead-lettered (message %d): %s", message.trigger, message.id, why)
+        return status
+
+    async def _update(self, message: Hl7Message, **values: Any) -> None:
+        """Record a delivery attempt's outcome and let go of the message."""
         async with self.db.session() as s, atomic(s):
             await s.execute(
                 update(Hl7Message)
                 .where(Hl7Message.id == message.id)
-                .values(
-                    status=status,
-                    attempts=message.attempts + 1,
-                    last_error=why,
-                    claimed_until=None,
-                    sent_at=self.clock() if status == "sent" else None,
-                )
+                .values(claimed_until=None, **values)
             )
-        if status == "dead":
-            log.error("HL7 %s dead-lettered (message %d): %s", message.trigger, message.id, why)
-        return status
 
     async def _visit(self, message: Hl7Message) -> Visit:
         async with self.db.session() as s:
