@@ -4,12 +4,16 @@ Dates said in words are what the recogniser gets wrong most on a phone line ("Ju
 nineteen ninety" came out "2-9-19-19-19" on a real call). Heard again with a few dates written
 out in its prompt, the same audio comes out as a date more often. Measured off-line with the
 server's recogniser on the names bench's birthdays (10 dates in 6 spoken forms, 60 answers per
-voice; 2026-12-01): understood at the first hearing or the second, flite slt 51 → 52, flite awb
-47 → 51, piper 52 → 53, espeak en-us 12 → 15 (and 4 wrong dates, all espeak's). Only answers
-with no date get the second hearing, and each date is read back to the caller ("I have … Is that
-right?") like any other, so a wrong one costs the turn a miss costs.
+voice; 2026-12-01): understood at the first hearing or the second, flite slt 51 → 53, flite awb
+47 → 51, piper 51 → 54, espeak en-us 12 → 17 (and 8 wrong dates: slt 2, awb 1, espeak 5).
+Only answers with no date get the second hearing, and each date is read back to the caller ("I
+have … Is that right?") like any other, so a wrong one costs the turn a miss costs.
 A second hearing that comes out as one of the prompt's own dates is the recogniser repeating
 its prompt, and is not used.
+
+A date that makes the caller over 100 is heard again too: "July 19th, 1990" came out "July 19,
+1919" on a real call (2026-12-01), a slip the recogniser makes with spoken years and a birth
+date almost no caller has. The second hearing replaces it only with a date under 100 years.
 """
 
 from __future__ import annotations
@@ -26,8 +30,11 @@ from voice.asr.base import SpeechRecognizer
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = ("July 19, 1990", "March 4, 2000", "November 20, 1958", "October 30, 1972")
-_EXAMPLE_DATES = {date(1990, 7, 19), date(2000, 3, 4), date(1958, 11, 20), date(1972, 10, 30)}
+# Dates nobody in the demo clinic or the names bench is born on: a caller born on one of them
+# could never be heard again (a second hearing equal to an example is dropped).
+EXAMPLES = ("August 23, 1967", "April 2, 2004", "December 11, 1949", "June 30, 1985")
+_EXAMPLE_DATES = {date(1967, 8, 23), date(2004, 4, 2), date(1949, 12, 11), date(1985, 6, 30)}
+UNLIKELY_AGE = 100
 
 
 class DateRecheck:
@@ -37,8 +44,10 @@ class DateRecheck:
         self.recognizer, self.today = recognizer, today
 
     async def heard_again(self, said: str, audio: np.ndarray | None) -> str | None:
-        """The answer heard again, when `said` is no date and the second hearing is one."""
-        if audio is None or parse_dob(said, self.today()) is not None:
+        """The answer heard again, when `said` is no date (or one over 100 years ago) and the
+        second hearing is a likelier one."""
+        first = parse_dob(said, self.today())
+        if audio is None or (first is not None and not self._unlikely(first)):
             return None
 
         def decode() -> str:
@@ -52,6 +61,13 @@ class DateRecheck:
             log.exception("date heard again: recognition failed")
             return None
         born = parse_dob(text, self.today())
-        if born is None or born in _EXAMPLE_DATES:
+        if born is None or born in _EXAMPLE_DATES or born == first:
             return None
+        if first is not None and self._unlikely(born):
+            return None  # no likelier: the first hearing stands
         return text
+
+    def _unlikely(self, born: date) -> bool:
+        today = self.today()
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        return age > UNLIKELY_AGE

@@ -91,3 +91,17 @@ async def test_on_a_call_the_dialog_gets_the_date_heard_again_and_the_record_say
     finally:
         await recorder.stop()
         await db.dispose()
+
+
+async def test_a_date_over_a_hundred_years_ago_is_heard_again_and_replaced_only_by_a_likelier(
+    whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    """The slip of a real call ("July 19, 1919" for "July 19th, 1990") as the first hearing,
+    with flite's audio of what was said: the second hearing is the likelier date. A caller who
+    is over 100 keeps her date when hearing again gives it again."""
+    recheck = DateRecheck(whisper, today=lambda: TODAY)
+    said_1990 = _spoken(flite, "July nineteenth, nineteen ninety")
+    again = await recheck.heard_again("July 19, 1919.", said_1990)
+    assert again is not None and parse_dob(again, TODAY) == date(1990, 7, 19), again
+    said_1919 = _spoken(flite, "March third, nineteen nineteen")
+    assert await recheck.heard_again("March 3, 1919.", said_1919) is None
