@@ -353,15 +353,20 @@ class Cluster:
             "--db", self.config.db, *self.passthrough,
         ]  # fmt: skip
 
-    def _worker_env(self) -> dict[str, str]:
+    def _worker_env(self, index: int = 0) -> dict[str, str]:
         # Every INVITE now comes from Kamailio's address: the per-source bound would starve
         # them all, so the front is trusted and pike guards the door instead.
         trusted = dict.fromkeys([*self.config.sip_trusted_sources, self.config.sip.host])
-        return {
+        env = {
             **os.environ,
             "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted),
             "CLINICLINE_SIP_BEHIND_FRONT": "true",
         }
+        if index > 0:
+            # One listener for the interface engine's SIU (its port is the site's, like the
+            # SIP front's); every worker still sends (the HL7 outbox is shared in the store).
+            env["CLINICLINE_HL7_LISTEN"] = ""
+        return env
 
     async def _keep_running(self, ports: WorkerPorts) -> None:
         """Run worker `ports.index`, and again whenever it exits, until the cluster stops."""
@@ -370,7 +375,7 @@ class Cluster:
         while not self._stopping.is_set():
             started = loop.time()
             proc = await asyncio.create_subprocess_exec(
-                *self._worker_command(ports), env=self._worker_env(), cwd=PROJECT_ROOT
+                *self._worker_command(ports), env=self._worker_env(ports.index), cwd=PROJECT_ROOT
             )
             self._procs[ports.index] = proc
             code = await proc.wait()
@@ -442,7 +447,11 @@ def passthrough_args(args: object) -> list[str]:
     config_file = getattr(args, "config", None)
     if config_file is not None:
         out += ["--config", str(config_file)]
-    for flag, name in (("--asr-engine", "asr_engine"), ("--vosk-model-dir", "vosk_model_dir")):
+    for flag, name in (
+        ("--asr-engine", "asr_engine"),
+        ("--vosk-model-dir", "vosk_model_dir"),
+        ("--ehr", "ehr"),
+    ):
         value = getattr(args, name, None)
         if value is not None:
             out += [flag, str(value)]

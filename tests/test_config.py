@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
+from clinicline.cluster import Cluster, passthrough_args
 from clinicline.config import load_config
 from clinicline.errors import ConfigError
 
@@ -33,3 +36,19 @@ def test_the_ehr_and_hl7_settings_come_from_the_environment() -> None:
     assert config.ehr == "fhir+https://ehr.example.org/fhir" and config.ehr_token == "t0ken"
     assert config.hl7_peer == "10.1.2.3:2575"
     assert config.hl7_allow == ("10.1.2.3", "10.1.3.0/24")
+
+
+def test_with_several_workers_the_ehr_reaches_each_and_one_listens_for_the_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`serve --workers N --ehr …`: every worker gets the EHR; only worker 0 listens for SIU
+    (the others would fail to bind the same port), all of them may send it."""
+    monkeypatch.setenv("CLINICLINE_DATA_KEY", "k")
+    monkeypatch.setenv("CLINICLINE_HL7_LISTEN", "127.0.0.1:2576")
+    args = argparse.Namespace(config=None, asr_engine=None, vosk_model_dir=None,
+                              ehr="fhir+http://127.0.0.1:8090/fhir", no_rasa=False)
+    assert passthrough_args(args)[-2:] == ["--ehr", "fhir+http://127.0.0.1:8090/fhir"]
+    config = load_config(env={}, overrides={"db": "postgresql://u:p@127.0.0.1/x"})
+    cluster = Cluster(config, 2, dialog="clinic", passthrough=[])
+    assert cluster._worker_env(0)["CLINICLINE_HL7_LISTEN"] == "127.0.0.1:2576"
+    assert cluster._worker_env(1)["CLINICLINE_HL7_LISTEN"] == ""
