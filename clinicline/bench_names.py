@@ -36,7 +36,7 @@ from integrations.seed import demo_clinic
 from integrations.services.identity import NAME_MATCH
 from nlu.dates import MONTH_NAMES, parse_dob
 from nlu.names import name_score
-from voice.asr.base import AnswerKind, SpeechRecognizer
+from voice.asr.base import AnswerKind, SpeechRecognizer, hear_again
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.wav import telephone_channel
 from voice.tts.external import CommandSynthesizer, EspeakSynthesizer, FliteSynthesizer
@@ -181,9 +181,7 @@ def _hear(
 ) -> tuple[str, float]:
     """What the recogniser makes of the audio, and the decode's milliseconds."""
     started = time.perf_counter()
-    stream = recognizer.new_stream(hints=hints, answer=answer)
-    stream.accept(pcm)
-    text = stream.finish().text.strip()
+    text = hear_again(recognizer, pcm, hints=hints, answer=answer)
     return text, (time.perf_counter() - started) * 1000
 
 

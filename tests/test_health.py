@@ -10,6 +10,7 @@ import pytest
 
 from clinicline.config import load_config
 from clinicline.dialogs_runtime import dialogs_state
+from clinicline.harness import free_port
 from clinicline.health import Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from dialogs.server import RasaServer, port_in_use
@@ -99,9 +100,7 @@ async def test_the_ehr_and_the_interface_engine_show_on_the_health_page(
         assert page["components"]["hl7"]["state"] == "disabled"
         assert page["status"] == "ready"
 
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            closed = s.getsockname()[1]
+        closed = free_port()
         silent = EhrSync(
             db,
             FhirEhr(EhrSettings.from_url(f"fhir+http://127.0.0.1:{closed}/fhir", "t", timeout_s=2)),

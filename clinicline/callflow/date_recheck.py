@@ -26,7 +26,7 @@ from datetime import date
 import numpy as np
 
 from nlu.dates import parse_dob
-from voice.asr.base import SpeechRecognizer
+from voice.asr.base import SpeechRecognizer, hear_again
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,10 @@ class DateRecheck:
         if audio is None or (first is not None and not self._unlikely(first)):
             return None
 
-        def decode() -> str:
-            stream = self.recognizer.new_stream(hints=EXAMPLES, answer="date")
-            stream.accept(audio)
-            return stream.finish().text.strip()
-
         try:
-            text = await asyncio.to_thread(decode)
+            text = await asyncio.to_thread(
+                hear_again, self.recognizer, audio, hints=EXAMPLES, answer="date"
+            )
         except Exception:  # only a better chance: the dialog asks again without it
             log.exception("date heard again: recognition failed")
             return None

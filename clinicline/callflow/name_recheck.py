@@ -30,7 +30,7 @@ from integrations.services.identity import names_born_on
 from integrations.store import Database
 from nlu.dates import parse_dob
 from nlu.names import name_score
-from voice.asr.base import SpeechRecognizer
+from voice.asr.base import SpeechRecognizer, hear_again
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,7 @@ class NameRecheck:
         decoys = decoys_for(names)
 
         def decode(hints: Sequence[str]) -> str:
-            stream = self.recognizer.new_stream(hints=hints, answer="name")
-            stream.accept(audio)
-            return stream.finish().text.strip()
+            return hear_again(self.recognizer, audio, hints=hints, answer="name")
 
         try:
             text = await asyncio.to_thread(decode, names)

@@ -152,14 +152,15 @@ class IdentityFormValidation(FormValidationAction):
             # No call record, nowhere to keep the outcome: verify nobody, hand over to people.
             return {"dob_confirmed": None, "pending_patient": None,
                     "handoff": "verification_failed"}
-        if self.deps.ehr is not None:
+        heard_again = name_heard_again(tracker, born)
+        if self.deps.ehr is not None and heard_again is None:
             # The EHR's patients born that day, as it has them now (down: the last mirrored).
+            # A second hearing of the name read them for this date a moment ago: not twice.
             await self.deps.ehr.before_verification(born.isoformat())
         async with self.deps.db.session() as s:
             result = await verify_caller(
-                s, name, born, facts.caller_number, call_id=cid,
-                heard_again=name_heard_again(tracker, born),
-            )  # fmt: skip
+                s, name, born, facts.caller_number, call_id=cid, heard_again=heard_again
+            )
         await self.deps.event(
             cid, "verification", {"status": result.status, "second_hearing": result.second_hearing}
         )

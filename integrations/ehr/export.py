@@ -50,10 +50,7 @@ class _Batch:
 
     def post(self, resource: dict[str, Any], row: Any, if_none_exist: str | None = None) -> str:
         url = f"urn:uuid:{uuid.uuid4()}"
-        request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
-        if if_none_exist:
-            request["ifNoneExist"] = if_none_exist
-        self.entries.append({"fullUrl": url, "resource": resource, "request": request})
+        self.entries.append({"fullUrl": url, **fhir.post(resource, if_none_exist)})
         self.rows.append(row)
         return url
 
@@ -91,9 +88,7 @@ async def export_to_ehr(
 async def _write(ehr: FhirEhr, report: ExportReport, batch: _Batch) -> None:
     if not batch.entries:
         return
-    answer = await ehr.transaction(
-        {"resourceType": "Bundle", "type": "transaction", "entry": batch.entries}
-    )
+    answer = await ehr.transaction(batch.entries)
     for row, fhir_id, entry in zip(batch.rows, FhirEhr.ids(answer), answer["entry"], strict=True):
         if row is None:
             continue
@@ -101,6 +96,11 @@ async def _write(ehr: FhirEhr, report: ExportReport, batch: _Batch) -> None:
         if isinstance(row, Slot):
             row.fhir_version = str((entry.get("resource") or {}).get("meta", {}).get("versionId"))
         report.add(type(row).__name__, 1)
+
+
+async def _created(ehr: FhirEhr, batch: _Batch) -> list[str]:
+    """The EHR ids of a batch of conditional creates, in order (none for an empty batch)."""
+    return FhirEhr.ids(await ehr.transaction(batch.entries)) if batch.entries else []
 
 
 async def _places(s: Any, ehr: FhirEhr) -> dict[int, str]:
@@ -113,12 +113,8 @@ async def _places(s: Any, ehr: FhirEhr) -> dict[int, str]:
             "identifier": [{"system": PLACE_SYSTEM, "value": place.name}],
         }
         batch.post(resource, None, f"identifier={PLACE_SYSTEM}|{place.name}")
-    if not batch.entries:
-        return {}
-    answer = await ehr.transaction(
-        {"resourceType": "Bundle", "type": "transaction", "entry": batch.entries}
-    )
-    return {p.id: f"Location/{i}" for p, i in zip(rows, FhirEhr.ids(answer), strict=True)}
+    ids = await _created(ehr, batch)
+    return {p.id: f"Location/{i}" for p, i in zip(rows, ids, strict=True)}
 
 
 async def _practitioners(s: Any) -> _Batch:
@@ -167,12 +163,8 @@ async def _schedules(s: Any, ehr: FhirEhr, places: dict[int, str]) -> dict[tuple
         }
         batch.post(resource, None, f"identifier={SCHEDULE_SYSTEM}|{key}")
         keys.append((provider_id, location_id))
-    if not batch.entries:
-        return {}
-    answer = await ehr.transaction(
-        {"resourceType": "Bundle", "type": "transaction", "entry": batch.entries}
-    )
-    return {k: f"Schedule/{i}" for k, i in zip(keys, FhirEhr.ids(answer), strict=True)}
+    ids = await _created(ehr, batch)
+    return {k: f"Schedule/{i}" for k, i in zip(keys, ids, strict=True)}
 
 
 async def _appointments(s: Any, since: datetime) -> _Batch:

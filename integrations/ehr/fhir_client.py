@@ -97,26 +97,9 @@ class FhirEhr:
     async def read(self, kind: str, fhir_id: str) -> dict[str, Any]:
         return await self._request("get", f"{kind}/{fhir_id}")
 
-    async def create(self, resource: dict[str, Any], *, if_none_exist: str | None = None) -> str:
-        """Create `resource` (or find the one `if_none_exist` names); returns its id."""
-        bundle = {
-            "resourceType": "Bundle",
-            "type": "transaction",
-            "entry": [
-                {
-                    "resource": resource,
-                    "request": {
-                        "method": "POST",
-                        "url": resource["resourceType"],
-                        **({"ifNoneExist": if_none_exist} if if_none_exist else {}),
-                    },
-                }
-            ],
-        }
-        return self.ids(await self.transaction(bundle))[0]
-
-    async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        """Run a transaction Bundle: all of it or none of it. A 412 is `SlotTaken`."""
+    async def transaction(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """Run `entries` as one transaction Bundle: all or none. A 412 is `SlotTaken`."""
+        bundle = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
         answer = await self._request("post", "", data=bundle)
         if answer.get("resourceType") != "Bundle":
             raise EhrUnavailable("the EHR answered a transaction with no Bundle")

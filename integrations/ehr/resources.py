@@ -17,6 +17,21 @@ REFILL_SYSTEM = "urn:clinicline:refill-request"
 BOOKING_SYSTEM = "urn:clinicline:booking"
 
 
+def post(resource: dict[str, Any], if_none_exist: str | None = None) -> dict[str, Any]:
+    """A transaction entry creating `resource` (or finding the one `if_none_exist` names)."""
+    request: dict[str, Any] = {"method": "POST", "url": resource["resourceType"]}
+    if if_none_exist:
+        request["ifNoneExist"] = if_none_exist
+    return {"resource": resource, "request": request}
+
+
+def put(resource: dict[str, Any]) -> dict[str, Any]:
+    """A transaction entry updating a resource as read, minus the server's bookkeeping (meta)."""
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    url = f"{resource['resourceType']}/{resource['id']}"
+    return {"resource": body, "request": {"method": "PUT", "url": url}}
+
+
 def instant(when: datetime) -> str:
     """A wall-clock datetime as a FHIR instant with this host's offset."""
     return when.astimezone().isoformat(timespec="seconds")

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.ehr import resources as fhir
 from integrations.ehr.fhir_client import FhirEhr
@@ -98,13 +99,13 @@ class EhrSync:
         except EhrUnavailable:
             await self._callback(call_id, patient_id, f"A booking by phone for {_when(hold)}")
             raise
-        await self._ours(slot_id)
-        async with self.db.session() as s:
-            booking = await scheduling.book(
+        return await self._here(
+            slot_id,
+            appointment,
+            lambda s: scheduling.book(
                 s, call_id=call_id, patient_id=patient_id, slot_id=slot_id, visit_type=visit_type
-            )
-            await self._link(s, booking.appointment_id, appointment)
-        return booking
+            ),
+        )
 
     async def reschedule(
         self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
@@ -115,38 +116,30 @@ class EhrSync:
         old_id, old_slot = await self._booked(patient_id, appointment_id)
         key = f"{call_id}:{hold.slot}"
         try:
-            old = await self.ehr.read("Appointment", old_id)
+            cancelled = await self._cancelled(old_id, old_slot)
+            old = cancelled[0]["resource"]
             kind = str((old.get("appointmentType") or {}).get("text") or "follow_up")
-            entries = [
-                *await self._claim(hold, patient, kind, key),
-                _put({**old, "status": "cancelled"}),
-            ]
-            if old_slot:
-                entries.append(_put({**await self.ehr.read("Slot", old_slot), "status": "free"}))
+            entries = [*await self._claim(hold, patient, kind, key), *cancelled]
             new = await self._write(entries, key, hold)
         except EhrUnavailable:
             await self._callback(call_id, patient_id, f"A move by phone to {_when(hold)}")
             raise
-        await self._ours(slot_id)
-        async with self.db.session() as s:
-            booking = await scheduling.reschedule(
+        return await self._here(
+            slot_id,
+            new,
+            lambda s: scheduling.reschedule(
                 s,
                 call_id=call_id,
                 patient_id=patient_id,
                 appointment_id=appointment_id,
                 slot_id=slot_id,
-            )
-            await self._link(s, booking.appointment_id, new)
-        return booking
+            ),
+        )
 
     async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
         fhir_id, slot = await self._booked(patient_id, appointment_id)
         try:
-            current = await self.ehr.read("Appointment", fhir_id)
-            entries = [_put({**current, "status": "cancelled"})]
-            if slot:
-                entries.append(_put({**await self.ehr.read("Slot", slot), "status": "free"}))
-            await self.ehr.transaction(_transaction(entries))
+            await self.ehr.transaction(await self._cancelled(fhir_id, slot))
         except EhrUnavailable:
             await self._callback(call_id, patient_id, "A cancellation by phone")
             raise
@@ -158,7 +151,7 @@ class EhrSync:
     async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
         """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""
         try:
-            answer = await self.ehr.transaction(_transaction(entries))
+            answer = await self.ehr.transaction(entries)
             return FhirEhr.ids(answer)[1]
         except SlotTaken:
             # Ours after all when an earlier attempt landed but its answer was lost.
@@ -167,6 +160,29 @@ class EhrSync:
                 return str(mine[0]["id"])
             await self._refresh_slot(hold.slot)
             raise
+
+    async def _cancelled(self, appointment: str, slot: str | None) -> list[dict[str, Any]]:
+        """The entries that cancel an EHR appointment and free its slot (the appointment's
+        entry first)."""
+        entries = [
+            fhir.put({**await self.ehr.read("Appointment", appointment), "status": "cancelled"})
+        ]
+        if slot:
+            entries.append(fhir.put({**await self.ehr.read("Slot", slot), "status": "free"}))
+        return entries
+
+    async def _here(
+        self,
+        slot_id: int,
+        fhir_id: str,
+        write: Callable[[AsyncSession], Awaitable[scheduling.Booking]],
+    ) -> scheduling.Booking:
+        """The booking the EHR took, written here too and linked to its EHR appointment."""
+        await self._ours(slot_id)
+        async with self.db.session() as s:
+            booking = await write(s)
+            await self._link(s, booking.appointment_id, fhir_id)
+        return booking
 
     async def _ours(self, slot_id: int) -> None:
         """The EHR has just booked the slot for us. Another call's slot search may have
@@ -247,7 +263,7 @@ class EhrSync:
             visit_type=visit_type,
             booking_key=key,
         )
-        return [await self._take_slot(hold), self._post(booking)]
+        return [await self._take_slot(hold), fhir.post(booking)]
 
     async def _take_slot(self, hold: _Hold) -> dict[str, Any]:
         """The PUT that marks the slot busy, only if it is still the version we offered."""
@@ -256,19 +272,12 @@ class EhrSync:
             await self._refresh_slot(hold.slot)
             raise SlotTaken("the EHR has the slot busy")
         version = hold.version or str((current.get("meta") or {}).get("versionId") or "")
-        entry = _put({**current, "status": "busy"})
+        entry = fhir.put({**current, "status": "busy"})
         if version:
             entry["request"]["ifMatch"] = f'W/"{version}"'
         return entry
 
-    @staticmethod
-    def _post(resource: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "resource": resource,
-            "request": {"method": "POST", "url": resource["resourceType"]},
-        }
-
-    async def _link(self, s: Any, appointment_id: int, fhir_id: str) -> None:
+    async def _link(self, s: AsyncSession, appointment_id: int, fhir_id: str) -> None:
         async with atomic(s):
             appt = await s.get(Appointment, appointment_id)
             if appt is not None and appt.fhir_id is None:
@@ -314,9 +323,8 @@ class EhrSync:
                 authored=created or now or datetime.now(),
             )
             try:
-                task_id = await self.ehr.create(
-                    task, if_none_exist=f"identifier={fhir.REFILL_SYSTEM}|{key}"
-                )
+                entry = fhir.post(task, f"identifier={fhir.REFILL_SYSTEM}|{key}")
+                (task_id,) = FhirEhr.ids(await self.ehr.transaction([entry]))
             except EhrUnavailable as exc:
                 log.warning(
                     "refill outbox: the EHR did not take it; retrying later",
@@ -339,18 +347,5 @@ class EhrSync:
         return sent
 
 
-def _put(resource: dict[str, Any]) -> dict[str, Any]:
-    """An update of a resource as read, minus the server's own bookkeeping (meta)."""
-    body = {k: v for k, v in resource.items() if k != "meta"}
-    return {
-        "resource": body,
-        "request": {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"},
-    }
-
-
 def _when(hold: _Hold) -> str:
     return hold.start.strftime("%A %d %B at %H:%M")
-
-
-def _transaction(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "transaction", "entry": entries}

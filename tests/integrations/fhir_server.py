@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -19,6 +18,8 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+
+from clinicline.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SEKMET = ROOT / ".venv-fhir" / "bin" / "sekmet"
@@ -103,17 +104,11 @@ def add_clinic(
     return dict(zip(("doctor", "place", "schedule", "patient"), ids[:4], strict=True))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def running_fhir_server(folder: Path) -> Iterator[FhirServer]:
     if not SEKMET.exists():
         raise RuntimeError(f"{SEKMET} is missing: run `make fhir-server` (make test does)")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}/fhir"
     settings = folder / "settings.yaml"
     settings.write_text(

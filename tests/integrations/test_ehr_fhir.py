@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from clinicline.harness import free_port
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import CALLBACK_QUEUE, EhrSync
 from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
@@ -220,7 +221,7 @@ async def test_with_the_ehr_down_nothing_is_booked_and_the_request_is_kept_for_a
     sync = _sync(store, fhir_server)
     pid = await _verified(store, sync, "Ferreira")
     offers = await _offers(store, sync, day)
-    down = EhrSync(store, FhirEhr(EhrSettings.from_url(f"fhir+http://127.0.0.1:{_closed_port()}/fhir",
+    down = EhrSync(store, FhirEhr(EhrSettings.from_url(f"fhir+http://127.0.0.1:{free_port()}/fhir",
                                                        "t", timeout_s=2)))
     # Reads fall back to what was last mirrored: the caller is still verified.
     assert not await down.before_verification("1961-07-14")
@@ -274,7 +275,7 @@ async def test_refill_requests_reach_the_ehr_as_tasks_even_after_it_was_down(
                                                medication_id=med.id)
     assert outcome.status == "created"
     down = EhrSync(store, FhirEhr(EhrSettings.from_url(
-        f"fhir+http://127.0.0.1:{_closed_port()}/fhir", "t", timeout_s=2)))
+        f"fhir+http://127.0.0.1:{free_port()}/fhir", "t", timeout_s=2)))
     assert await down.send_refills() == 0
     async with store.session() as s:
         (row,) = (await s.scalars(select(RefillRequest))).all()
@@ -325,14 +326,6 @@ async def test_a_wrong_token_is_refused_and_reads_fall_back(
 def test_an_ehr_url_with_credentials_or_no_http_is_refused(url: str) -> None:
     with pytest.raises(ConfigError):
         EhrSettings.from_url(url)
-
-
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _StandIn:

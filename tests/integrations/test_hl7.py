@@ -13,13 +13,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from clinicline.harness import free_port
 from integrations.hl7.inbound import Hl7Inbound
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
 from integrations.services import scheduling
 from integrations.store import Database
 from integrations.store.models import Hl7Message, Slot
 from tests.integrations.conftest import MONDAY, NOW, add_patient, add_small_clinic
-from tests.integrations.hl7_engine import PEERS, Engine, free_port
+from tests.integrations.hl7_engine import PEERS, Engine
 
 
 class Clock:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
+
 from clinicline.bench_names import BIRTHDAYS, SPOKEN_WAYS, _spoken, ways_to_say
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.date_recheck import DateRecheck
@@ -15,6 +17,7 @@ from integrations.store import Database
 from nlu.dates import parse_dob
 from nlu.triage import TriageEngine
 from tests.callflow.test_clinic_conversation import AsksForStandIn
+from voice.asr.base import hear_again
 from voice.asr.whisper import WhisperRecognizer
 from voice.session.actions import CallerTurn, CallInfo
 from voice.tts.external import FliteSynthesizer
@@ -22,10 +25,8 @@ from voice.tts.external import FliteSynthesizer
 TODAY = date(2026, 12, 1)
 
 
-def _first_hearing(whisper: WhisperRecognizer, audio: object) -> str:
-    stream = whisper.new_stream(hints=[], answer="date")
-    stream.accept(audio)  # type: ignore[arg-type]
-    return stream.finish().text.strip()
+def _first_hearing(whisper: WhisperRecognizer, audio: np.ndarray) -> str:
+    return hear_again(whisper, audio, answer="date")  # as a date answer is first heard
 
 
 async def test_dates_said_in_words_are_understood_more_often_heard_again(

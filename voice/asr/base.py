@@ -71,3 +71,17 @@ class SpeechRecognizer(Protocol):
         heard, or a date: expect only ``hints`` (not the clinic-wide vocabulary) and keep a
         doubtful result rather than none (the name matcher or date parser judges it)."""
         ...
+
+
+def hear_again(
+    recognizer: SpeechRecognizer,
+    pcm: np.ndarray,
+    *,
+    hints: Sequence[str] = (),
+    answer: AnswerKind | None = None,
+) -> str:
+    """Decode audio already heard once, whole, with other hints: a second hearing. Blocking
+    (run it in a thread)."""
+    stream = recognizer.new_stream(hints=hints, answer=answer)
+    stream.accept(pcm)
+    return stream.finish().text.strip()
