@@ -107,7 +107,7 @@ class StoreRecorder:
             call.call_id,
             lambda s: call_records.open_call(
                 s, call_id=call.call_id, caller_number=call.caller_number, started=call.started,
-                worker=self.worker,
+                worker=self.worker, direction=call.direction,
             ),  # fmt: skip
         )
 

@@ -45,6 +45,7 @@ async def call_report(
         report: dict[str, Any] = {
             "call_id": call.id,
             "caller": call.caller_number,
+            "direction": call.direction,
             "started": _iso(call.started),
             "ended": _iso(call.ended),
             **await _identity(s, call),

@@ -37,6 +37,9 @@ DISPOSITIONS = frozenset(
         "caller_hung_up",
         "transfer_failed",
         "worker_lost",
+        "appointment_confirmed",
+        "voicemail_left",
+        "opted_out",
     }
 )
 TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})
@@ -94,14 +97,24 @@ async def open_call(
     caller_number: str | None,
     started: datetime,
     worker: str | None = None,
+    direction: str = "inbound",
 ) -> None:
-    """Start the record of a call (held by `worker`); opening it again changes nothing."""
+    """Start the record of a call (held by `worker`); opening it again changes nothing.
+    An outbound call's `caller_number` is the number the clinic dialled."""
     async with atomic(s):
         if await s.get(Call, call_id) is not None:
             return
         # Keep the raw caller ID when it is not a dialable number (anonymous, SIP name).
         number = normalise_phone(caller_number) or caller_number
-        s.add(Call(id=call_id, caller_number=number, started=started, worker=worker))
+        s.add(
+            Call(
+                id=call_id,
+                caller_number=number,
+                started=started,
+                worker=worker,
+                direction=direction,
+            )
+        )
 
 
 async def close_lost_calls(s: AsyncSession, worker: str, *, ended: datetime) -> list[str]:

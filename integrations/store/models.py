@@ -119,6 +119,8 @@ class Patient(Base):
     dob_index: Mapped[str] = mapped_column(String(32), index=True)
     sex: Mapped[str | None] = mapped_column(String(16))
     fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Her own IANA time zone when it differs from the clinic's (outbound call windows).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     phones: Mapped[list[PatientPhone]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", lazy="selectin"
@@ -371,6 +373,8 @@ class Call(Base):
     recording_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The voice worker holding the call's legs: if it dies, whoever notices closes its calls.
     worker: Mapped[str | None] = mapped_column(String(80), index=True)
+    # "outbound": the clinic called (a campaign); `caller_number` is then the number dialled.
+    direction: Mapped[str] = mapped_column(String(8), default="inbound", server_default="inbound")
 
 
 class CallTurn(Base):
@@ -452,3 +456,85 @@ class Hl7Message(Base):
         CheckConstraint("status IN ('pending', 'sent', 'dead')", name="status"),
         CheckConstraint("trigger IN ('S12', 'S14', 'S15')", name="trigger"),
     )
+
+
+class Campaign(Base):
+    """An outbound campaign (clinicline/outbound): whom to call, when, how often, how fast."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    # The call window, in each patient's own time zone (the clinic's when she has none).
+    window_start: Mapped[time] = mapped_column(Time)
+    window_end: Mapped[time] = mapped_column(Time)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_minutes: Mapped[int] = mapped_column(Integer, default=60)  # doubled each retry
+    pace_per_minute: Mapped[int] = mapped_column(Integer, default=4)
+    # Say the patient's first name in a voicemail message (some clinics allow it).
+    voicemail_first_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'running', 'paused', 'done')", name="status"),
+        CheckConstraint(
+            "kind IN ('reminder', 'results_ready', 'post_discharge', 'provider_out')",
+            name="kind",
+        ),
+    )
+
+
+class CampaignTarget(Base):
+    """One patient (and, for reminders, one appointment) a campaign calls until it ends."""
+
+    __tablename__ = "campaign_targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # A dialer holds the target until then: two processes never call her at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'dialing', 'done')", name="status"),
+        UniqueConstraint("campaign_id", "patient_id", "appointment_id", name="uq_campaign_target"),
+    )
+
+
+class CampaignAttempt(Base):
+    """One dial of a target and how it ended (`result`), with the call record if answered."""
+
+    __tablename__ = "campaign_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("campaign_targets.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    started: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ended: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sip_status: Mapped[int | None] = mapped_column(Integer)
+    result: Mapped[str | None] = mapped_column(String(24))
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(80))
+
+
+class DoNotCall(Base):
+    """A number (blind index only) or a patient the clinic must not call: the do-not-call list
+    and every "stop calling me" heard on a call."""
+
+    __tablename__ = "do_not_call"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_index: Mapped[str | None] = mapped_column(String(32), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(24))  # "opt_out", "list"
+    call_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,6 +21,8 @@ class CallInfo:
     caller_number: str | None
     started: datetime
     worker: str = ""
+    # "outbound" when the clinic placed the call; `caller_number` is then the number dialled.
+    direction: str = "inbound"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,78 @@
+"""What a patient called by the clinic means: "stop calling me", and the choice she makes.
+
+Deterministic and small on purpose: an opt-out must be honoured the moment it is said, whatever
+else the call is doing, and the choice offered on a reminder ("confirm, cancel or reschedule")
+has a few words and a key each. Phrases are grouped by how people put them, not listed by
+sentence: a verb of calling with a stop or a negation, or asking to be taken off a list.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+_CALL = r"(?:call(?:ing|s)?|ring(?:ing)?|phon(?:e|ing)|contact(?:ing)?|bother(?:ing)?)"
+_OPT_OUT = re.compile(
+    r"\b(?:"
+    # "stop calling me", "quit calling", "stop these calls", "no more calls"
+    rf"(?:stop|quit|cease|end)\s+(?:\w+\s+){{0,2}}{_CALL}"
+    rf"|no\s+more\s+(?:\w+\s+)?{_CALL}"
+    # "don't call me again", "do not contact me", "never call this number"
+    rf"|(?:don'?t|do\s+not|never|dont)\s+(?:ever\s+)?{_CALL}\s+(?:me|us|here|this|again|anymore)"
+    # "take me off your list", "remove me from", "unsubscribe", "opt out"
+    r"|(?:take|get)\s+(?:me|us|this\s+number|my\s+number)\s+off"
+    r"|remove\s+(?:me|us|this\s+number|my\s+number)"
+    r"|unsubscribe|opt\s*(?:-\s*)?out|do\s+not\s+call\s+list|do-not-call"
+    r")\b",
+    re.IGNORECASE,
+)
+
+Choice = Literal["confirm", "cancel", "reschedule"]
+_CHOICES: tuple[tuple[Choice, re.Pattern[str]], ...] = (
+    # Moving first: "cancel and reschedule" and "I can't make it, can we move it" mean a move.
+    (
+        "reschedule",
+        re.compile(
+            r"\b(?:re-?schedul\w*|re-?book\w*|move\s+(?:it|my|the)|change\s+(?:it|the|my)"
+            r"|another\s+(?:time|day|date)|different\s+(?:time|day|date)|a\s+new\s+time"
+            r"|push\s+it|later\s+(?:time|date|day)|three)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "cancel",
+        re.compile(
+            r"\b(?:cancel\w*|call\s+it\s+off|won'?t\s+(?:be\s+)?(?:able\s+to\s+)?(?:make|come)"
+            r"|can'?t\s+(?:make|come)|not\s+(?:be\s+)?coming|don'?t\s+need\s+it|two)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "confirm",
+        re.compile(
+            r"\b(?:confirm\w*|i'?ll\s+be\s+there|i\s+will\s+be\s+there|see\s+you\s+then"
+            r"|keep\s+it|that\s+works|sounds\s+good|yes|yeah|yep|sure|one)\b",
+            re.IGNORECASE,
+        ),
+    ),
+)
+_KEYS: dict[str, Choice] = {"1": "confirm", "2": "cancel", "3": "reschedule"}
+_KEEP = re.compile(r"\b(?:don'?t|do\s+not|not|no\s+need\s+to)\s+(?:cancel|move|change)", re.I)
+
+
+def wants_no_calls(text: str) -> bool:
+    """True when the words ask the clinic to stop calling."""
+    return bool(_OPT_OUT.search(text.replace("\u2019", "'")))
+
+
+def reminder_choice(text: str | None, digits: str | None = None) -> Choice | None:
+    """Confirm (1), cancel (2) or reschedule (3) from keys or words; None when unclear."""
+    if digits:
+        return _KEYS.get(digits.strip()[:1])
+    clean = (text or "").replace("\u2019", "'")
+    if _KEEP.search(clean):  # "don't cancel it": she keeps it
+        return "confirm"
+    for choice, pattern in _CHOICES:
+        if pattern.search(clean):
+            return choice
+    return None
