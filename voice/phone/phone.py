@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,8 +85,8 @@ class PhoneTiming:
     turn_max: float | None = None  # stop waiting for the bot's reply after this long
 
 
-class _Listener:
-    """Tracks bot speech on received frames; keeps the whole recording."""
+class Listener:
+    """Tracks the far end's speech on received frames; keeps the whole recording."""
 
     def __init__(self) -> None:
         self.frames: list[np.ndarray] = []
@@ -128,7 +128,7 @@ class _Line:
         self,
         loop: asyncio.AbstractEventLoop,
         account: Any,
-        listener: _Listener,
+        listener: Listener,
         log: CallLog,
         accept_refer: bool,
     ) -> None:
@@ -251,7 +251,7 @@ class PatientPhone:
         account = create_account(self.host, 0, user=self.caller)
         endpoint.keep(account)
         endpoint.run_pump()
-        listener = _Listener()
+        listener = Listener()
         line = _Line(asyncio.get_running_loop(), account, listener, self.log, self.accept_refer)
         connected, ended = line.connected, line.ended
         self._line = line
@@ -293,27 +293,19 @@ class PatientPhone:
         return self.log
 
     async def _wait_bot_done(
-        self, listener: _Listener, ended: asyncio.Event, start_timeout: float
+        self, listener: Listener, ended: asyncio.Event, start_timeout: float
     ) -> None:
         """Wait for the bot to speak (up to start_timeout) and then fall quiet."""
         t = self.timing
-        deadline = time.monotonic() + start_timeout
-        give_up = None if t.turn_max is None else time.monotonic() + t.turn_max
-        while not ended.is_set():
-            now = time.monotonic()
-            if give_up is not None and now > give_up:
-                return
-            if listener.first_voiced_after is None:
-                if now > deadline:
-                    return
-            elif (
-                listener.last_voiced_at is not None
-                and now - listener.last_voiced_at >= t.bot_quiet_gap
-            ):
-                return
-            await asyncio.sleep(0.02)
+        await wait_bot_done(
+            listener,
+            ended,
+            start_timeout=start_timeout,
+            quiet_gap=t.bot_quiet_gap,
+            turn_max=t.turn_max,
+        )
 
-    async def _wait_bot_started(self, listener: _Listener, ended: asyncio.Event) -> None:
+    async def _wait_bot_started(self, listener: Listener, ended: asyncio.Event) -> None:
         deadline = time.monotonic() + self.timing.bot_start_timeout
         while (
             listener.first_voiced_after is None
@@ -323,33 +315,13 @@ class PatientPhone:
             await asyncio.sleep(0.02)
 
     async def _speak(self, tap: MediaTap, step: Step, line: _Line, ended: asyncio.Event) -> None:
-        if isinstance(step, WaitStep):
-            await asyncio.sleep(step.seconds)
-            return
-        if isinstance(step, DtmfStep):
-            for digit in step.digits:
-                if line.call is not None:
-                    line.call.send_dtmf(digit, step.method)
-                await asyncio.sleep(0.25)
-            return
-        if isinstance(step, PlayStep):
-            audio = read_wav(step.path, SAMPLE_RATE)
-        else:  # SayStep or BargeStep
-            chunks = await asyncio.to_thread(lambda: list(self.voice.synthesize(step.text)))
-            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-        if isinstance(step, SayStep | BargeStep):
-            # Synthesised speech ends in silence; cut it so "end of speech" is the real end
-            # and the measured latency is not flattered by the pause.
-            audio = _trim_silence(audio, margin_frames=3)
-        tap.enqueue(audio)
-        while tap.queued_frames and not ended.is_set():  # the bot may hang up mid-line
-            await asyncio.sleep(0.01)
+        await speak_step(self.voice, tap, step, ended, lambda: line.call)
 
     async def _converse(
         self,
         line: _Line,
         tap: MediaTap,
-        listener: _Listener,
+        listener: Listener,
         steps: Sequence[Step],
         ended: asyncio.Event,
     ) -> None:
@@ -394,7 +366,7 @@ class PatientPhone:
 
     def transcribe(self, transcriber: Transcriber) -> None:
         """Fill in what the bot said in each span (after the call, off the media path)."""
-        listener: _Listener | None = getattr(self, "_segments", None)
+        listener: Listener | None = getattr(self, "_segments", None)
         spans = getattr(self, "_heard_spans", [])
         if listener is None:
             return
@@ -416,6 +388,65 @@ class PatientPhone:
             tail = texts[len(self.log.turns) + 1]
             if tail:
                 self.log.turns[-1].heard = (self.log.turns[-1].heard + " " + tail).strip()
+
+
+async def wait_bot_done(
+    listener: Listener,
+    ended: asyncio.Event,
+    *,
+    start_timeout: float,
+    quiet_gap: float,
+    turn_max: float | None = None,
+) -> None:
+    """Wait for the far end to start speaking (giving up after `start_timeout`; only speech
+    after the listener's last `mark()` counts) and then to fall quiet for `quiet_gap`
+    seconds; `turn_max` caps the whole wait. Returns at once once `ended` is set."""
+    deadline = time.monotonic() + start_timeout
+    give_up = None if turn_max is None else time.monotonic() + turn_max
+    while not ended.is_set():
+        now = time.monotonic()
+        if give_up is not None and now > give_up:
+            return
+        if listener.first_voiced_after is None:
+            if now > deadline:
+                return
+        elif listener.last_voiced_at is not None and now - listener.last_voiced_at >= quiet_gap:
+            return
+        await asyncio.sleep(0.02)
+
+
+async def speak_step(
+    voice: Voice,
+    tap: MediaTap,
+    step: Step,
+    ended: asyncio.Event,
+    call: Callable[[], SipCall | None],
+) -> None:
+    """Play one script step into the call: speech (synthesised, silence cut), a WAV, DTMF
+    digits (sent on `call()`, the dialog media flows on now) or a pause. Returns once the
+    audio has gone out, or the call has ended."""
+    if isinstance(step, WaitStep):
+        await asyncio.sleep(step.seconds)
+        return
+    if isinstance(step, DtmfStep):
+        for digit in step.digits:
+            sip = call()
+            if sip is not None:
+                sip.send_dtmf(digit, step.method)
+            await asyncio.sleep(0.25)
+        return
+    if isinstance(step, PlayStep):
+        audio = read_wav(step.path, SAMPLE_RATE)
+    else:  # SayStep or BargeStep
+        chunks = await asyncio.to_thread(lambda: list(voice.synthesize(step.text)))
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+    if isinstance(step, SayStep | BargeStep):
+        # Synthesised speech ends in silence; cut it so "end of speech" is the real end
+        # and the measured latency is not flattered by the pause.
+        audio = _trim_silence(audio, margin_frames=3)
+    tap.enqueue(audio)
+    while tap.queued_frames and not ended.is_set():  # the far end may hang up mid-line
+        await asyncio.sleep(0.01)
 
 
 def transcribe_speech(transcriber: Transcriber, audio: np.ndarray) -> str:
