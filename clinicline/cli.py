@@ -196,6 +196,21 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (add, reset):
         _add_common(p)
 
+    campaign = sub.add_parser(
+        "campaign", help="outbound campaigns: create, start, pause, status, export"
+    )
+    from clinicline.outbound.commands import add_campaign_arguments
+
+    for p in add_campaign_arguments(campaign):
+        _add_common(p)
+
+    callees = sub.add_parser(
+        "callees", help="simulated patients' phones answering campaign calls (tests, demos)"
+    )
+    from voice.phone.callees import add_callees_arguments
+
+    add_callees_arguments(callees)
+
     calls = sub.add_parser("calls", help="show call records")
     calls_sub = calls.add_subparsers(dest="calls_command", required=True)
     show = calls_sub.add_parser("show", help="one call's record")
@@ -254,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="speak the emergent triage lines in three voices through real calls "
         "(resumable: results accumulate in OUT/triage_speech.json)",
+    )
+    bench.add_argument(
+        "--amd", action="store_true",
+        help="answering-machine detection on human and voicemail greetings in several voices "
+        "(off-line) -> OUT/amd.md",
     )
     bench.add_argument(
         "--names", action="store_true",
@@ -354,6 +374,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(
             add_staff(_config(args), args.username, args.name, args.role, skills, args.sip_uri)
         )
+    if args.command == "campaign":
+        from clinicline.outbound.commands import run_campaign
+
+        return asyncio.run(run_campaign(args, _config(args)))
+    if args.command == "callees":
+        from voice.phone.callees import run_callees
+
+        return run_callees(args)
     if args.command == "calls":
         from clinicline.records import print_call
 
@@ -369,6 +397,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_triage import run_triage_speech
 
         return asyncio.run(run_triage_speech(args))
+    if args.command == "bench" and args.amd:
+        from clinicline.bench_amd import run_bench_amd
+
+        return run_bench_amd(args)
     if args.command == "bench" and args.names:
         from clinicline.bench_names import demo_vocabulary, run_bench_names
         from voice.asr.select import make_recognizer

@@ -115,6 +115,15 @@ class Config:
     turn_end_unfinished_ms: int = 900
     max_call_seconds: float = 900.0
     clinic_name: str = "Riverside Family Clinic"
+    # The number patients are told to call back (voicemail messages, campaign calls).
+    clinic_phone: str = "555-0100"
+    # Outbound campaigns (clinicline/outbound): the SIP URI each patient's number is dialled
+    # through, with {number} in it ("sip:{number}@gateway.example:5060"); empty: this worker
+    # places no campaign calls. At most `outbound_slots` at once per worker, and never the
+    # last free slots (one for an inbound caller, `sip_transfer_reserve` for transfers).
+    outbound_trunk: str = ""
+    outbound_slots: int = 1
+    outbound_ring_timeout: float = 25.0
     # Routing and the agent console.
     hours_file: Path | None = None  # None: routing/clinic_hours.yaml
     ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
@@ -163,6 +172,16 @@ class Config:
                 raise ConfigError(
                     f"setting {name}: {value!r} is not one of {', '.join(allowed)}"
                 )
+        if self.outbound_trunk and (
+            "{number}" not in self.outbound_trunk
+            or not self.outbound_trunk.startswith(("sip:", "sips:"))
+        ):
+            raise ConfigError(
+                "setting outbound_trunk: expected a sip: URI with {number} in it, got "
+                f"{self.outbound_trunk!r}"
+            )
+        if self.outbound_slots < 0 or self.outbound_ring_timeout <= 0:
+            raise ConfigError("settings outbound_slots and outbound_ring_timeout must be positive")
         for name in ("hl7_peer", "hl7_listen"):
             if getattr(self, name):
                 HostPort.parse(getattr(self, name))  # refused now, not at the first message

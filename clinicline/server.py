@@ -33,6 +33,8 @@ from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
 from clinicline.health import Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
+from clinicline.outbound.conversation import ClinicLine
+from clinicline.outbound.dialer import Dialer, DialerSettings
 from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
 from clinicline.speech import load_speech
@@ -146,6 +148,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     counting: asyncio.Task[None] | None = None
     site: SiteHeartbeat | None = None
     beating: asyncio.Task[None] | None = None
+    dialing: asyncio.Task[None] | None = None
     try:
         if services.dialogs is not None:
             services.dialogs.start()
@@ -159,6 +162,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)
         factory = _conversation_factory(services, dialog, speech.recognizer)
+        parts = _clinic_parts(services, speech.recognizer)
         services.worker = VoiceWorker(
             config.sip.host,
             config.sip.port,
@@ -207,10 +211,28 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             health.set(
                 "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
             )
+        if config.outbound_trunk and dialog == "clinic" and config.outbound_slots > 0:
+            dialer = Dialer(
+                db=services.db,
+                worker=services.worker,
+                settings=DialerSettings(
+                    trunk=config.outbound_trunk,
+                    line=ClinicLine(config.clinic_name, config.clinic_phone),
+                    clinic_zone=business_hours(config).timezone,
+                    slots=config.outbound_slots,
+                    ring_timeout=config.outbound_ring_timeout,
+                ),
+                conversation_kwargs=parts,
+                ehr=ehr,
+            )
+            dialing = asyncio.create_task(dialer.run(), name="campaign-dialer")
         print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:
+        if dialing is not None:
+            dialing.cancel()  # campaign calls under way end with the worker's goodbye
+            await asyncio.gather(dialing, return_exceptions=True)
         if services.worker is not None:
             await services.worker.stop()
         if counting is not None and refusals is not None:
@@ -369,29 +391,46 @@ def _live_transcript(coordinator: TransferCoordinator) -> TurnListener:
     return forward
 
 
-def _conversation_factory(
-    services: Services, dialog: str, recognizer: SpeechRecognizer
-) -> Callable[[CallInfo], Conversation]:
+def _clinic_parts(
+    services: Services, recognizer: SpeechRecognizer
+) -> Callable[[CallInfo], dict[str, Any]]:
+    """What every product conversation of a call is built from (inbound or a campaign's);
+    opens the call's record."""
     assert services.triage is not None and services.recorder is not None and services.db
     triage, recorder, db = services.triage, services.recorder, services.db
     supervisor = services.dialogs
     fallback = _NoDialogs()
 
-    def make(call: CallInfo) -> Conversation:
+    def parts(call: CallInfo) -> dict[str, Any]:
         recorder.open(call)
+        return {
+            "triage": triage,
+            "dialog": supervisor.client if supervisor is not None else fallback,
+            "gate": supervisor if supervisor is not None else fallback,
+            "db": db,
+            "recorder": recorder,
+            "silence_reprompts": services.config.silence_reprompts,
+            "names": NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
+            "dates": DateRecheck(recognizer),
+        }
+
+    return parts
+
+
+def _conversation_factory(
+    services: Services, dialog: str, recognizer: SpeechRecognizer
+) -> Callable[[CallInfo], Conversation]:
+    assert services.triage is not None and services.recorder is not None
+    triage, recorder = services.triage, services.recorder
+    parts = _clinic_parts(services, recognizer)
+
+    def make(call: CallInfo) -> Conversation:
         if dialog == "echo":
+            recorder.open(call)
             return EchoConversation(triage)
         if dialog == "triage-probe":
+            recorder.open(call)
             return TriageProbeConversation.from_environment(triage)
-        return ClinicConversation(
-            triage=triage,
-            dialog=supervisor.client if supervisor is not None else fallback,
-            gate=supervisor if supervisor is not None else fallback,
-            db=db,
-            recorder=recorder,
-            silence_reprompts=services.config.silence_reprompts,
-            names=NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
-            dates=DateRecheck(recognizer),
-        )
+        return ClinicConversation(**parts(call))
 
     return make

@@ -16,7 +16,7 @@ _OPT_OUT = re.compile(
     r"\b(?:"
     # "stop calling me", "quit calling", "stop these calls", "no more calls"
     rf"(?:stop|quit|cease|end)\s+(?:\w+\s+){{0,2}}{_CALL}"
-    rf"|no\s+more\s+(?:\w+\s+)?{_CALL}"
+    rf"|no\s+more\s+(?:\w+\s+){{0,2}}{_CALL}"
     # "don't call me again", "do not contact me", "never call this number"
     rf"|(?:don'?t|do\s+not|never|dont)\s+(?:ever\s+)?{_CALL}\s+(?:me|us|here|this|again|anymore)"
     # "take me off your list", "remove me from", "unsubscribe", "opt out"

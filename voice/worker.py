@@ -28,6 +28,7 @@ import numpy as np
 import pjsua2 as pj
 
 from voice.asr.base import SpeechRecognizer
+from voice.audio.amd import AmdConfig, AmdResult, AnsweringMachineDetector, MessageCue, Verdict
 from voice.session.actions import CallInfo
 from voice.session.call_session import (
     CallSession,
@@ -260,11 +261,17 @@ class VoiceWorker:
             return
         if leg.sip.disconnected:
             return
-        assert self._loop is not None and self._taps is not None
-        media = leg.media
-        session = CallSession(
+        assert self._taps is not None
+        session = self._session(leg, self.conversation_factory(leg.info))
+        tap = self._taps.acquire(session.on_frame)
+        leg.media.startTransmit(tap)
+        tap.startTransmit(leg.media)
+        self._run(leg, session, tap)
+
+    def _session(self, leg: _Leg, conversation: Conversation) -> CallSession:
+        return CallSession(
             leg.info,
-            conversation=self.conversation_factory(leg.info),
+            conversation=conversation,
             recorder=self.recorder,
             media=_NullMedia(),
             recognizer=self.plant.recognizer,
@@ -275,10 +282,10 @@ class VoiceWorker:
             transfer=self.transfer,
             config=self.session_config,
         )
-        tap = self._taps.acquire(session.on_frame)
+
+    def _run(self, leg: _Leg, session: CallSession, tap: MediaTap) -> None:
+        assert self._loop is not None
         session.media = tap
-        media.startTransmit(tap)
-        tap.startTransmit(media)
         leg.session, leg.tap = session, tap
         leg.task = self._loop.create_task(session.run(), name=f"call-{leg.info.call_id}")
         # By reference: a task kept alive (a traceback, a slow shutdown) must not keep the leg.
@@ -325,6 +332,113 @@ class VoiceWorker:
         the bridge runs: see `voice.sip.media`)."""
         if tap is not None and self._taps is not None:
             self._taps.release(tap, media)
+
+    # -- outbound calls ---------------------------------------------------------------------
+    @property
+    def outbound_calls(self) -> int:
+        return sum(1 for leg in self._legs.values() if leg.extra.get("outbound"))
+
+    async def call_out(
+        self,
+        uri: str,
+        *,
+        number: str,
+        choose: Callable[[CallInfo, AmdResult], Conversation | None],
+        headers: dict[str, str] | None = None,
+        ring_timeout: float = 30.0,
+        amd: AmdConfig | None = None,
+    ) -> OutboundCall:
+        """Call `uri` for the clinic (a campaign) and return once the call is over.
+
+        Nobody answering, busy or a failure ends it with that SIP status. Once answered, the
+        callee's first seconds decide who it is (`voice.audio.amd`): a person gets the
+        conversation `choose` gives at once; a voicemail box gets it after its beep (or after
+        its greeting falls silent); dead air, or `choose` giving None, is hung up. From then on
+        it is a call like any other: screened for red flags, transferable, recorded.
+        """
+        assert self._account is not None and self._loop is not None and self._taps is not None
+        outcome = OutboundCall()
+        answered, gone = asyncio.Event(), asyncio.Event()
+        leg = _Leg(sip=None, info=CallInfo("", number, datetime.now(UTC), self.name))
+        router = _Router(AnsweringMachineDetector(amd))
+
+        def on_media(media: pj.AudioMedia) -> None:
+            leg.media = media
+            if leg.confirmed:
+                answered.set()
+
+        def on_confirmed() -> None:
+            leg.confirmed = True
+            if leg.media is not None:
+                answered.set()
+
+        def on_disconnected(code: int, reason: str) -> None:
+            outcome.status = code
+            gone.set()
+            if leg.info.call_id:
+                self._on_disconnected(leg, code, reason)
+
+        def on_dtmf(digit: str, method: str) -> None:
+            if leg.session is not None:
+                leg.session.on_dtmf(digit, method)
+
+        events = CallEvents(
+            on_media=on_media,
+            on_confirmed=on_confirmed,
+            on_disconnected=on_disconnected,
+            on_dtmf=on_dtmf,
+        )
+        try:
+            sip = make_call(self._account, uri, events, headers)
+        except pj.Error as exc:
+            log.warning("outbound call could not be placed: %s", exc.reason)
+            outcome.status = 500
+            return outcome
+        leg.sip = sip
+        leg.extra["outbound"] = True
+        leg.info = CallInfo(
+            call_ref(sip.getInfo().callIdString),
+            number,
+            datetime.now(UTC),
+            self.name,
+            direction="outbound",
+        )
+        self._legs[leg.info.call_id] = leg
+        if not await _first(answered, gone, timeout=ring_timeout):
+            outcome.status = 408  # rang out: the hang-up is a CANCEL
+        if gone.is_set() or not answered.is_set():
+            await self._end_outbound(leg, gone)
+            return outcome
+        outcome.answered = True
+        outcome.call = leg.info
+        assert leg.media is not None
+        tap = self._taps.acquire(router.feed)
+        leg.media.startTransmit(tap)
+        tap.startTransmit(leg.media)
+        leg.tap = tap
+        detected = await _first(router.ready, gone, timeout=router.limit)
+        outcome.amd, outcome.cue = router.result, router.cue
+        conversation = None
+        if detected and not gone.is_set() and router.result is not None:
+            conversation = choose(leg.info, router.result)
+        if conversation is None:
+            await self._end_outbound(leg, gone)
+            return outcome
+        outcome.conversation = conversation
+        session = self._session(leg, conversation)
+        router.session = session
+        self._run(leg, session, tap)
+        assert leg.task is not None
+        await asyncio.wait([leg.task])  # the session's end (ours being cancelled still raises)
+        return outcome
+
+    async def _end_outbound(self, leg: _Leg, gone: asyncio.Event) -> None:
+        """Hang up an outbound leg that got no session, and let go of it."""
+        if leg.sip is not None and not gone.is_set():
+            leg.sip.hangup_quietly()
+        await _first(gone, timeout=REFER_TEARDOWN)
+        assert self._loop is not None
+        self._loop.call_soon(self._forget, leg)
 
     # -- transfers ------------------------------------------------------------------------------
     async def dial(
@@ -568,6 +682,66 @@ class ConsultLeg:
     def hangup(self) -> None:
         if self.sip is not None:
             self.sip.hangup_quietly()
+
+
+@dataclass
+class OutboundCall:
+    """What became of one outbound call."""
+
+    status: int | None = None  # the SIP status it ended with (486 busy, 408 rang out...)
+    answered: bool = False
+    amd: AmdResult | None = None  # who answered: a person, a voicemail box, dead air
+    cue: str | None = None  # for a voicemail box: what let the message start ("beep"...)
+    call: CallInfo | None = None
+    conversation: Conversation | None = None  # the one that ran, to read its outcome
+
+
+class _Router:
+    """An outbound call's audio: to the answering-machine detector, then (for a voicemail
+    box) to the wait for its beep, then to the call's session."""
+
+    def __init__(self, detector: AnsweringMachineDetector) -> None:
+        self.detector = detector
+        self.cue_watch: MessageCue | None = None
+        self.result: AmdResult | None = None
+        self.cue: str | None = None
+        self.ready = asyncio.Event()
+        self.session: CallSession | None = None
+        # Detection takes a few seconds; a voicemail greeting and its beep up to ~30 s more.
+        self.limit = 45.0
+
+    def feed(self, pcm: np.ndarray) -> None:
+        if self.session is not None:
+            self.session.on_frame(pcm)
+            return
+        if self.ready.is_set():
+            return
+        if self.result is None:
+            self.result = self.detector.feed(pcm)
+            if self.result is None:
+                return
+            if self.result.verdict is not Verdict.MACHINE:
+                self.ready.set()
+                return
+            self.cue_watch = MessageCue(detector=self.detector)
+            return
+        assert self.cue_watch is not None
+        self.cue = self.cue_watch.feed(pcm)
+        if self.cue is not None:
+            self.ready.set()
+
+
+async def _first(*events: asyncio.Event, timeout: float) -> bool:
+    """Wait for the first of `events`; False when none was set within `timeout`."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        done, _pending = await asyncio.wait(
+            waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return bool(done)
 
 
 class _NullMedia:

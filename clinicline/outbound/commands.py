@@ -1,0 +1,171 @@
+"""`clinicline campaign create|start|pause|status|export|dnc`: campaigns from a shell.
+
+The running server's workers place the calls (`outbound_trunk` set); these commands only
+write and read the campaign in the store, so they work from any machine that reaches it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from datetime import date, time
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicline.config import Config
+from clinicline.errors import ConfigError
+from integrations.errors import InvalidField, NotFound
+from integrations.services import campaigns
+from integrations.store import Database
+
+ACTOR = "cli"
+
+
+def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The subcommands; returns their parsers (for the common --db/--config options)."""
+    sub = parser.add_subparsers(dest="campaign_command", required=True)
+    create = sub.add_parser("create", help="a draft campaign from appointments or a list")
+    create.add_argument("--name", required=True)
+    create.add_argument("--kind", choices=campaigns.KINDS, default="reminder")
+    create.add_argument(
+        "--appointments",
+        metavar="FROM[:TO]",
+        help="every booked appointment on these days (YYYY-MM-DD), for reminders and "
+        "provider-out calls",
+    )
+    create.add_argument("--provider", type=int, help="only this provider's appointments")
+    create.add_argument(
+        "--patients",
+        type=Path,
+        help="a CSV of patient_id[,appointment_id] lines (a header line is allowed)",
+    )
+    create.add_argument("--window", default="09:00-19:00", help="call window, patient's time")
+    create.add_argument("--max-attempts", type=int, default=3)
+    create.add_argument("--retry-minutes", type=int, default=60, help="doubled after each try")
+    create.add_argument("--pace", type=int, default=4, help="calls started per minute, at most")
+    create.add_argument(
+        "--voicemail-first-name",
+        action="store_true",
+        help="say the patient's first name in voicemail messages (off: no name at all)",
+    )
+    steer = []
+    for verb, what in (("start", "start (or resume) dialing"), ("pause", "stop new calls")):
+        p = sub.add_parser(verb, help=what)
+        p.add_argument("campaign_id", type=int)
+        steer.append(p)
+    status = sub.add_parser("status", help="progress and outcomes (counts only)")
+    status.add_argument("campaign_id", type=int, nargs="?", help="default: every campaign")
+    export = sub.add_parser("export", help="one CSV row per patient called: outcome, attempts")
+    export.add_argument("campaign_id", type=int)
+    dnc = sub.add_parser("dnc", help="put a number on the do-not-call list")
+    dnc.add_argument("number")
+    return [create, *steer, status, export, dnc]
+
+
+def _window(text: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
+    except ValueError as exc:
+        raise ConfigError(f"--window: expected HH:MM-HH:MM, got {text!r}") from exc
+    return start, end
+
+
+def _days(text: str) -> tuple[date, date]:
+    first, _, last = text.partition(":")
+    try:
+        return date.fromisoformat(first), date.fromisoformat(last or first)
+    except ValueError as exc:
+        raise ConfigError(
+            f"--appointments: expected YYYY-MM-DD[:YYYY-MM-DD], got {text!r}"
+        ) from exc
+
+
+def _listed(path: Path) -> list[tuple[int, int | None]]:
+    rows: list[tuple[int, int | None]] = []
+    try:
+        with path.open(newline="") as handle:
+            for number, row in enumerate(csv.reader(handle), 1):
+                cells = [c.strip() for c in row if c.strip()]
+                if not cells or (number == 1 and not cells[0].isdigit()):
+                    continue  # a blank line or the header
+                if not all(c.isdigit() for c in cells[:2]):
+                    raise ConfigError(f"{path}:{number}: expected patient_id[,appointment_id]")
+                rows.append((int(cells[0]), int(cells[1]) if len(cells) > 1 else None))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    return rows
+
+
+async def run_campaign(args: argparse.Namespace, config: Config) -> int:
+    db = await Database.connect(config.db)
+    try:
+        await db.migrate()
+        async with db.session() as s:
+            try:
+                return await _run(args, s)
+            except (InvalidField, NotFound) as exc:
+                raise ConfigError(str(exc)) from exc
+    finally:
+        await db.dispose()
+
+
+async def _run(args: argparse.Namespace, s: AsyncSession) -> int:
+    command = args.campaign_command
+    if command == "create":
+        targets: list[tuple[int, int | None]] = []
+        if args.appointments:
+            first, last = _days(args.appointments)
+            targets += await campaigns.appointment_targets(s, first, last, args.provider)
+        if args.patients:
+            targets += _listed(args.patients)
+        if not args.appointments and not args.patients:
+            raise ConfigError("say whom to call: --appointments FROM[:TO] and/or --patients F.csv")
+        start, end = _window(args.window)
+        settings = campaigns.CampaignSettings(
+            window_start=start,
+            window_end=end,
+            max_attempts=args.max_attempts,
+            retry_minutes=args.retry_minutes,
+            pace_per_minute=args.pace,
+            voicemail_first_name=args.voicemail_first_name,
+        )
+        campaign_id = await campaigns.create_campaign(
+            s, name=args.name, kind=args.kind, targets=targets, settings=settings, created_by=ACTOR
+        )
+        print(
+            json.dumps({"campaign": campaign_id, "targets": len(set(targets)), "status": "draft"})
+        )
+        return 0
+    if command in ("start", "pause"):
+        state = "running" if command == "start" else "paused"
+        now = await campaigns.set_status(s, args.campaign_id, state, actor=ACTOR)
+        print(json.dumps({"campaign": args.campaign_id, "status": now}))
+        return 0
+    if command == "status":
+        ids = [args.campaign_id] if args.campaign_id else await campaigns.campaign_ids(s)
+        report = [(await campaigns.campaign_status(s, i)).as_json() for i in ids]
+        print(json.dumps(report[0] if args.campaign_id else report, indent=2))
+        return 0
+    if command == "export":
+        rows = await campaigns.campaign_results(s, args.campaign_id)
+        writer = csv.DictWriter(
+            sys.stdout,
+            fieldnames=[
+                "target",
+                "patient_id",
+                "appointment_id",
+                "status",
+                "attempts",
+                "outcome",
+                "last_call_id",
+            ],
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+        return 0
+    await campaigns.do_not_call(s, number=args.number, patient_id=None, reason="list", actor=ACTOR)
+    print(json.dumps({"do_not_call": "added"}))
+    return 0

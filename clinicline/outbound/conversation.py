@@ -1,0 +1,572 @@
+"""The clinic's side of a call it placed: a person who answered, or a voicemail box.
+
+`OutreachConversation` is the product conversation (`ClinicConversation`) with another middle:
+red flags are screened on every word exactly as on an inbound call (the emergency message,
+the nurse transfer, the screening question for a described symptom all come from there), and
+"stop calling me" is honoured whenever it is said. What differs is what the bot asks:
+
+1. who it is: the full name, then the date of birth, checked against the patient the campaign
+   is calling (`verify_caller`, full threshold, no caller-ID allowance). Nothing about her — not
+   even why we call — is said before that; two failed checks end the call politely;
+2. then, by campaign kind: a reminder (confirm 1, cancel 2, reschedule 3; a move is offered
+   the next two free times with the same provider), a provider-out notice (the same, without
+   "confirm"), results ready (never read: a nurse now, or a nurse's call back), or a
+   post-discharge check-in (a few questions; an answer that worries gets a nurse callback).
+
+`VoicemailConversation` leaves a message with no PHI after the beep and hangs up.
+The outcome each reaches is read by the dialer (`clinicline.outbound.dialer`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from clinicline.callflow.clinic import ClinicConversation
+from dialogs.actions.phrasing import choose, speak_moment
+from integrations.ehr.fhir_client import EhrUnavailable
+from integrations.errors import NotFound, SlotTaken
+from integrations.services import scheduling
+from integrations.services.campaigns import do_not_call
+from integrations.services.identity import verify_caller
+from integrations.services.tasks import create_task
+from integrations.store.models import Appointment, Patient
+from nlu.confirm import yes_no
+from nlu.dates import parse_dob
+from nlu.outreach import reminder_choice, wants_no_calls
+from nlu.triage import Level
+from voice.asr.base import AnswerKind
+from voice.session.actions import (
+    Action,
+    CallerTurn,
+    CallInfo,
+    CallOutcome,
+    Hangup,
+    PlayPrompt,
+    Say,
+    Transfer,
+)
+
+log = logging.getLogger(__name__)
+
+# Post-discharge check-in: each answer is screened like any caller's words; the flag says
+# which answer asks for a nurse's call back ("no" to the first two, "yes" to the last).
+CHECK_IN = (
+    ("How have you been feeling since you went home? Are you feeling better?", False),
+    ("Have you been able to take your medicines as prescribed?", False),
+    ("Do you have any new symptoms, or any that are getting worse?", True),
+)
+
+
+@dataclass(frozen=True)
+class Outreach:
+    """Whom the campaign calls and why (the number and name are PHI: never logged)."""
+
+    kind: str
+    patient_id: int
+    appointment_id: int | None
+    number: str
+    first_name: str
+    voicemail_first_name: bool = False
+
+
+@dataclass(frozen=True)
+class ClinicLine:
+    name: str
+    callback_number: str
+
+
+class AppointmentDesk:
+    """Cancel and move appointments where the clinic keeps them: the EHR first when there is
+    one (`EhrSync`), else the local store; the same rules as an inbound call's."""
+
+    def __init__(self, db: Any, ehr: Any | None = None) -> None:
+        self.db, self.ehr = db, ehr
+
+    async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
+        if self.ehr is not None:
+            await self.ehr.cancel(
+                call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
+            )
+            return
+        async with self.db.session() as s:
+            await scheduling.cancel(
+                s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
+            )
+
+    async def offers(self, provider_id: int, after: datetime) -> list[scheduling.SlotOffer]:
+        if self.ehr is not None:
+            await self.ehr.before_slots(after, after + scheduling.DEFAULT_HORIZON)
+        async with self.db.session() as s:
+            return await scheduling.find_slots(
+                s, when=None, provider_id=provider_id, limit=2, now=after
+            )
+
+    async def move(
+        self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
+    ) -> scheduling.Booking:
+        if self.ehr is not None:
+            booking: scheduling.Booking = await self.ehr.reschedule(
+                call_id=call_id,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+                slot_id=slot_id,
+            )
+            return booking
+        async with self.db.session() as s:
+            return await scheduling.reschedule(
+                s,
+                call_id=call_id,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+                slot_id=slot_id,
+            )
+
+
+@dataclass
+class _Outreach:
+    step: str = "name"  # name, dob, choice, offers, results, check_in, done
+    name_said: str = ""
+    failed_checks: int = 0
+    verified: bool = False
+    offers: list[scheduling.SlotOffer] = field(default_factory=list)
+    question: int = 0
+    worries: list[str] = field(default_factory=list)
+    unclear: int = 0
+    outcome: str | None = None
+
+
+class OutreachConversation(ClinicConversation):
+    """A campaign's call answered by a person; see the module docstring."""
+
+    def __init__(
+        self, *, outreach: Outreach, line: ClinicLine, desk: AppointmentDesk, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.outreach = outreach
+        self.line = line
+        self.desk = desk
+        self.out = _Outreach()
+        self._patient: tuple[str, date] | None = None
+        self._appointment: Appointment | None = None
+
+    # -- what the dialer reads ---------------------------------------------------------
+    @property
+    def outcome(self) -> str | None:
+        """How the call ended for the campaign; None: nobody was reached (dial again)."""
+        if self.out.outcome is not None:
+            return self.out.outcome
+        if self.state.escalated or self.state.flagged_transfer:
+            return "escalated"
+        if self.out.verified:
+            return "reached"
+        return None
+
+    # -- the call ----------------------------------------------------------------------
+    async def start(self, call: CallInfo) -> Sequence[Action]:
+        try:
+            async with self.db.session() as s:
+                patient = await s.get(Patient, self.outreach.patient_id)
+                if patient is not None:
+                    self._patient = (patient.full_name, patient.dob)
+                    # Her name sharpens the recogniser; it is never said before she is verified.
+                    self._hints = [patient.full_name]
+                if self.outreach.appointment_id is not None:
+                    self._appointment = await s.get(Appointment, self.outreach.appointment_id)
+        except Exception:
+            log.warning("call %s: the store is unavailable for an outbound call", call.call_id)
+        self.state.expecting = "full_name"
+        return [
+            Say(
+                f"Hello, this is {self.line.name} calling with a message for one of our "
+                "patients. To protect your privacy, may I have your full name, please?"
+            )
+        ]
+
+    def expected_answer(self, call: CallInfo) -> AnswerKind | None:
+        return {"name": "name", "dob": "date"}.get(self.out.step)  # type: ignore[return-value]
+
+    async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        if not self.state.escalated and wants_no_calls(turn.text or ""):
+            return await self._opt_out(call)
+        return await super().respond(call, turn)
+
+    async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
+        if count > self.silence_reprompts:
+            return [
+                Say(f"I'll let you go. You can reach us at {self.line.callback_number}. Goodbye."),
+                Hangup("silence"),
+            ]
+        return [Say("Are you still there? " + self._question())]
+
+    async def _dialog_turn(
+        self, call: CallInfo, turn: CallerTurn, nurse_declined: bool = False
+    ) -> Sequence[Action]:
+        """The outreach's own middle (ClinicConversation sends Rasa this turn)."""
+        text = turn.text or ""
+        step = self.out.step
+        if step == "name":
+            self.out.name_said = text
+            self.out.step = "dob"
+            self.state.expecting = "dob"
+            return [Say("Thank you. And your date of birth?")]
+        if step == "dob":
+            return await self._check_identity(call, turn)
+        if step == "choice":
+            return await self._choice(call, turn)
+        if step == "offers":
+            return await self._picked(call, turn)
+        if step == "results":
+            return await self._results_choice(call, turn)
+        if step == "check_in":
+            return await self._check_in(call, turn)
+        return [Say("Thank you. Goodbye."), Hangup("done")]
+
+    def _question(self) -> str:
+        return {
+            "name": "May I have your full name, please?",
+            "dob": "What is your date of birth?",
+            "choice": self._choices(),
+            "offers": "Which time would you like, the first or the second?",
+            "results": "Press 1 to speak with a nurse now, or 2 for a nurse to call you back.",
+            "check_in": CHECK_IN[min(self.out.question, len(CHECK_IN) - 1)][0],
+        }.get(self.out.step, "")
+
+    # -- who it is ---------------------------------------------------------------------
+    async def _check_identity(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        text = turn.text if turn.text is not None else (turn.digits or "")
+        if self.dates is not None and turn.text is not None:
+            again = await self.dates.heard_again(text, turn.audio)
+            if again is not None:
+                self._spawn_event(call, "date_heard_again", {})
+                text = again
+        dob = parse_dob(text, date.today())
+        verified = False
+        if dob is not None and self._patient is not None:
+            async with self.db.session() as s:
+                found = await verify_caller(s, self.out.name_said, dob, None, call_id=call.call_id)
+            verified = (
+                found.status == "verified"
+                and found.patient_id == self.outreach.patient_id
+                and not found.needs_confirmation
+            )
+        self._spawn_event(call, "outreach_identity", {"verified": verified})
+        if not verified:
+            self.out.failed_checks += 1
+            if self.out.failed_checks >= 2:
+                self.out.outcome, self.out.step = "not_verified", "done"
+                self.recorder.fields(call, disposition="verification_failed")
+                return [
+                    Say(
+                        "I'm sorry, I wasn't able to confirm who I'm speaking with, so I can't "
+                        f"go on. Please call us at {self.line.callback_number}. Goodbye."
+                    ),
+                    Hangup("not verified"),
+                ]
+            self.out.step, self.state.expecting = "name", "full_name"
+            return [
+                Say(
+                    "I'm sorry, I couldn't match that. Let's try once more. "
+                    "Please say your full name."
+                )
+            ]
+        self.out.verified = True
+        self.state.expecting = None
+        self.recorder.fields(call, verified_patient_id=self.outreach.patient_id)
+        return self._purpose()
+
+    def _purpose(self) -> list[Action]:
+        """Why we called, said only now that she is verified."""
+        kind, appointment = self.outreach.kind, self._appointment
+        if kind in ("reminder", "provider_out") and appointment is not None:
+            self.out.step = "choice"
+            when = speak_moment(appointment.start)
+            who = appointment.provider.display_name
+            if kind == "provider_out":
+                opening = (
+                    f"Thank you. {who} is not able to see patients at your appointment on "
+                    f"{when}, so it needs to move."
+                )
+            else:
+                opening = f"Thank you. This is a reminder of your appointment with {who} on {when}."
+            return [Say(f"{opening} {self._choices()}")]
+        if kind == "results_ready":
+            self.out.step = "results"
+            return [
+                Say(
+                    "Thank you. Your test results are ready. For your privacy, results are not "
+                    "given by this automated call. To speak with a nurse about them now, press 1 "
+                    "or say nurse. To have a nurse call you back, press 2 or say call me back."
+                )
+            ]
+        if kind == "post_discharge":
+            self.out.step = "check_in"
+            return [
+                Say(
+                    "Thank you. We're calling to check on you since you left the hospital. "
+                    + CHECK_IN[0][0]
+                )
+            ]
+        self.out.step, self.out.outcome = "done", "not_needed"
+        return [Say("Thank you. There is nothing more we need today. Goodbye."), Hangup("done")]
+
+    def _choices(self) -> str:
+        if self.outreach.kind == "provider_out":
+            return (
+                "To choose a new time, say reschedule or press 3. "
+                "To cancel it, say cancel or press 2."
+            )
+        return (
+            "To confirm it, say confirm or press 1. To cancel, say cancel or press 2. "
+            "To move it to another time, say reschedule or press 3."
+        )
+
+    # -- a reminder --------------------------------------------------------------------
+    async def _choice(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        picked = reminder_choice(turn.text, turn.digits)
+        if picked == "confirm" and self.outreach.kind == "provider_out":
+            picked = None  # that time cannot be kept
+        appointment = self._appointment
+        assert appointment is not None
+        if picked is None:
+            return self._unclear(call)
+        if picked == "confirm":
+            self._spawn_event(call, "appointment_confirmed", {"appointment_id": appointment.id})
+            self.out.outcome, self.out.step = "confirmed", "done"
+            self.recorder.fields(call, disposition="appointment_confirmed")
+            return [
+                Say("Thank you, your appointment is confirmed. We'll see you then. Goodbye."),
+                Hangup("done"),
+            ]
+        if picked == "cancel":
+            try:
+                await self.desk.cancel(
+                    call_id=call.call_id,
+                    patient_id=self.outreach.patient_id,
+                    appointment_id=appointment.id,
+                )
+            except EhrUnavailable:
+                return self._desk_down(call, "cancel")
+            self.out.outcome, self.out.step = "cancelled", "done"
+            self.recorder.fields(call, disposition="appointment_cancelled")
+            return [
+                Say(
+                    "Your appointment is cancelled. If you'd like to book another, call us at "
+                    f"{self.line.callback_number}. Goodbye."
+                ),
+                Hangup("done"),
+            ]
+        try:
+            self.out.offers = await self.desk.offers(appointment.provider_id, datetime.now())
+        except EhrUnavailable:
+            self.out.offers = []
+        self.out.offers = [o for o in self.out.offers if o.start != appointment.start]
+        if not self.out.offers:
+            return await self._reschedule_later(call)
+        self.out.step = "offers"
+        times = " or ".join(speak_moment(o.start) for o in self.out.offers)
+        return [
+            Say(f"I can offer {times}. Which would you like? Say first or second, or press 1 or 2.")
+        ]
+
+    async def _picked(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        starts = [o.start for o in self.out.offers]
+        index = choose(turn.digits or turn.text or "", starts, yes_means_first=len(starts) == 1)
+        if index is None or index >= len(starts):
+            return self._unclear(call)
+        offer, appointment = self.out.offers[index], self._appointment
+        assert appointment is not None
+        try:
+            booking = await self.desk.move(
+                call_id=call.call_id,
+                patient_id=self.outreach.patient_id,
+                appointment_id=appointment.id,
+                slot_id=offer.slot_id,
+            )
+        except SlotTaken:
+            self.out.step = "choice"
+            return await self._choice(call, CallerTurn(digits="3"))
+        except (EhrUnavailable, NotFound):
+            return self._desk_down(call, "move")
+        self.out.outcome, self.out.step = "rescheduled", "done"
+        self.recorder.fields(call, disposition="appointment_rescheduled")
+        return [
+            Say(
+                f"Done. Your appointment is now {speak_moment(booking.start)} with "
+                f"{booking.provider}. Goodbye."
+            ),
+            Hangup("done"),
+        ]
+
+    async def _reschedule_later(self, call: CallInfo) -> Sequence[Action]:
+        await self._task(
+            call,
+            "scheduling",
+            "Campaign call: the patient asked to move her appointment; "
+            "no free time was found on the call.",
+        )
+        self.out.outcome, self.out.step = "reschedule_requested", "done"
+        return [
+            Say(
+                "I don't have another time to offer right now. Someone from scheduling will "
+                "call you back to find one. Goodbye."
+            ),
+            Hangup("done"),
+        ]
+
+    def _desk_down(self, call: CallInfo, what: str) -> list[Action]:
+        # The EHR sync has already left a callback task for a person; nothing was changed.
+        self.out.outcome, self.out.step = "reschedule_requested", "done"
+        self.recorder.fields(call, disposition="task_created")
+        return [
+            Say(
+                f"I'm sorry, I can't {what} it right now, and nothing has been changed. Someone "
+                "from the clinic will call you back today to finish it. Goodbye."
+            ),
+            Hangup("done"),
+        ]
+
+    # -- results ready -----------------------------------------------------------------
+    async def _results_choice(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        said = (turn.text or "").lower()
+        key = (turn.digits or "").strip()[:1]
+        if key == "1" or "nurse" in said and "back" not in said:
+            self.out.outcome, self.out.step = "reached", "done"
+            self._mark_transfer(call, "nurse")
+            return [
+                PlayPrompt("nurse_transfer"),
+                Transfer("nurse", "results ready: the patient asked for a nurse"),
+            ]
+        if key == "2" or "back" in said or yes_no(said) is False:
+            await self._task(
+                call,
+                "nurse",
+                "Results-ready call: the patient asked for a nurse to call back about her results.",
+            )
+            self.out.outcome, self.out.step = "reached", "done"
+            return [Say("A nurse will call you back about your results. Goodbye."), Hangup("done")]
+        return self._unclear(call)
+
+    # -- post-discharge check-in -------------------------------------------------------
+    async def _check_in(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        question, worry_if = CHECK_IN[self.out.question]
+        answer = yes_no(turn.text or "")
+        self._spawn_event(
+            call, "check_in_answer", {"question": self.out.question, "answer": answer}
+        )
+        if answer is worry_if or self.state.level is not Level.NONE:
+            self.out.worries.append(question)
+        self.out.question += 1
+        if self.out.question < len(CHECK_IN):
+            return [Say(CHECK_IN[self.out.question][0])]
+        self.out.outcome, self.out.step = "reached", "done"
+        if self.out.worries:
+            await self._task(
+                call,
+                "nurse",
+                "Post-discharge check-in: answers that need a nurse's call back today.",
+            )
+            return [
+                Say(
+                    "Thank you. A nurse will call you back today. If things get worse, call 911 "
+                    "or go to the nearest emergency room. Goodbye."
+                ),
+                Hangup("done"),
+            ]
+        return [
+            Say(
+                f"Thank you, that's all. If anything changes, call us at "
+                f"{self.line.callback_number}, or 911 in an emergency. Goodbye."
+            ),
+            Hangup("done"),
+        ]
+
+    # -- shared ------------------------------------------------------------------------
+    def _unclear(self, call: CallInfo) -> list[Action]:
+        """Asked again twice; then a person at the front desk takes it from there."""
+        self.out.unclear += 1
+        if self.out.unclear > 2:
+            self.out.outcome = self.out.outcome or "reached"
+            self.out.step = "done"
+            self._mark_transfer(call, "front_desk")
+            return [PlayPrompt("transfer"), Transfer("front_desk", "campaign call: unclear answer")]
+        return [Say("Sorry, I didn't catch that. " + self._question())]
+
+    async def _task(self, call: CallInfo, queue: str, note: str) -> None:
+        async with self.db.session() as s:
+            await create_task(
+                s,
+                kind="nurse_callback" if queue == "nurse" else "callback",
+                queue=queue,
+                patient_id=self.outreach.patient_id,
+                call_id=call.call_id,
+                note=note,
+            )
+
+    async def _opt_out(self, call: CallInfo) -> Sequence[Action]:
+        self.out.outcome, self.out.step = "opted_out", "done"
+        try:
+            async with self.db.session() as s:
+                await do_not_call(
+                    s,
+                    number=self.outreach.number,
+                    patient_id=self.outreach.patient_id,
+                    reason="opt_out",
+                    call_id=call.call_id,
+                )
+        except Exception:
+            # Said is said: the dialer still ends her target as opted out, and the list gets
+            # her when the store is back (the outcome is written with the attempt).
+            log.exception("call %s: the opt-out could not be written yet", call.call_id)
+        self._spawn_event(call, "opted_out", {})
+        self.recorder.fields(call, disposition="opted_out")
+        return [
+            Say("Understood. We won't call this number again with automated calls. Goodbye."),
+            Hangup("opted out"),
+        ]
+
+
+class VoicemailConversation(ClinicConversation):
+    """Leaves the campaign's message on a voicemail box, with no PHI, then hangs up.
+
+    Still the product conversation underneath: if a person was taken for a machine and says
+    a red flag over the message, the emergency path runs as on any call."""
+
+    def __init__(self, *, outreach: Outreach, line: ClinicLine, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.outreach, self.line = outreach, line
+        self.left = False
+
+    @property
+    def outcome(self) -> str | None:
+        return "voicemail_left" if self.left else None
+
+    def message(self) -> str:
+        whom = f" for {self.outreach.first_name}" if self.outreach.voicemail_first_name else ""
+        return (
+            f"Hello, this is {self.line.name} calling{whom}. Please call us back at "
+            f"{self.line.callback_number}. Thank you."
+        )
+
+    async def start(self, call: CallInfo) -> Sequence[Action]:
+        self._spawn_event(call, "voicemail", {"first_name": self.outreach.voicemail_first_name})
+        return [Say(self.message(), barge_in=False), Hangup("voicemail left")]
+
+    async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        if self.state.escalated or self.state.level is not Level.NONE:
+            return await super().respond(call, turn)
+        return []  # words over the message: a recording, or nothing we act on
+
+    async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
+        return []
+
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
+        disposition = await super().finish(call, outcome)
+        # The message counts as left only when we hung up after saying it to its end.
+        self.left = outcome.hung_up_by == "bot" and not self.state.transferred
+        if self.left:
+            return "voicemail_left"
+        return disposition

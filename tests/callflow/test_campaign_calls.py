@@ -1,0 +1,272 @@
+"""A reminder campaign placed by the real server to a bank of simulated patients' phones.
+
+Between processes, over SIP, with real audio both ways: `clinicline serve` (no Rasa: the
+campaign's dialog is the product conversation's own) dials through `outbound_trunk` to
+`python -m voice.phone.callees`, which answers each demo patient's number as a person (with
+Piper's voice), a voicemail box or a busy line. The campaign is created and started with the
+`clinicline campaign` commands, as a supervisor would; the tests then read the campaign, the
+call records, the store and what the phones heard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from clinicline.harness import CLI, ROOT, ServerProcess, crash_lines, free_port, start_server
+from integrations.store import Database
+from integrations.store.models import Appointment, Patient
+from tests.callflow.conftest import HOURS
+
+MARIA, JAMES, AISHA = "DEMO0001", "DEMO0002", "DEMO0003"
+
+
+@dataclass
+class Run:
+    server: ServerProcess
+    db_url: str
+    campaign: dict[str, Any]
+    results: dict[str, dict[str, Any]]  # by MRN
+    bank: dict[str, dict[str, Any]]  # by MRN: the phone's own log of its (last) call
+    bank_calls: list[dict[str, Any]]
+    people: dict[str, dict[str, Any]]  # by MRN: number, names, appointment
+    tmp: Path
+
+
+def _cli(db_url: str, *args: str) -> Any:
+    done = subprocess.run(
+        [*CLI, *args, "--db", db_url], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout) if done.stdout.strip().startswith(("{", "[")) else done.stdout
+
+
+async def _people(db_url: str) -> dict[str, dict[str, Any]]:
+    db = await Database.connect(db_url)
+    try:
+        async with db.session() as s:
+            rows = (
+                await s.execute(
+                    select(Patient, Appointment)
+                    .join(Appointment, Appointment.patient_id == Patient.id)
+                    .where(Appointment.status == "booked")
+                )
+            ).all()
+            return {
+                p.mrn: {
+                    "id": p.id,
+                    "first": p.first_name,
+                    "last": p.last_name,
+                    "number": p.phones[0].number,
+                    "appointment": a.id,
+                    "start": a.start,
+                }
+                for p, a in rows
+                if p.mrn
+            }
+    finally:
+        await db.dispose()
+
+
+def _plan(people: dict[str, dict[str, Any]]) -> str:
+    others = sorted(m for m in people if m not in (MARIA, JAMES, AISHA))
+    voicemail, busy = others[0], others[1]
+    return f"""numbers:
+  "{people[MARIA]["number"]}":
+    kind: human
+    lines: ["Hello?", "Maria Lopez.", "March fourth, nineteen seventy two.", "Yes, I'll be there."]
+  "{people[JAMES]["number"]}":
+    kind: human
+    lines: ["Hello?", "Please stop calling me."]
+  "{people[AISHA]["number"]}":
+    kind: human
+    lines: ["Hello?", "Aisha Khan.", "July nineteenth, nineteen ninety.", "I need to reschedule it.", "The first one, please."]
+  "{people[voicemail]["number"]}":
+    kind: voicemail
+    greeting: "Hi, you've reached my phone. I can't take your call right now. Please leave a message after the tone and I'll get back to you."
+    record_seconds: 20
+  "{people[busy]["number"]}": busy
+"""  # noqa: E501
+
+
+@pytest.fixture(scope="module")
+def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[Run]:
+    import asyncio
+
+    tmp = tmp_path_factory.mktemp("campaign")
+    db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
+    subprocess.run(
+        [*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, capture_output=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    people = asyncio.run(_people(db_url))
+    assert {MARIA, JAMES, AISHA} <= set(people) and len(people) >= 5, sorted(people)
+    (tmp / "plan.yaml").write_text(_plan(people))
+    port = free_port(socket.SOCK_DGRAM)
+    err_path, out_path = tmp / "bank.err", tmp / "bank.json"
+    # Five patients; the busy line is tried twice.
+    with err_path.open("w") as err:
+        bank = subprocess.Popen(
+            [
+                sys.executable, "-m", "voice.phone.callees", "--listen", f"127.0.0.1:{port}",
+                "--plan", str(tmp / "plan.yaml"), "--voice", "piper", "--calls", "6",
+                "--timeout", "600", "--json", str(out_path),
+            ],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL, stderr=err,
+        )  # fmt: skip
+    server = start_server(
+        tmp,
+        data_dir=speech_data_dir,
+        dialog="clinic",
+        db_url=db_url,
+        extra_args=["--no-rasa"],
+        env={
+            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_OUTBOUND_TRUNK": f"sip:{{number}}@127.0.0.1:{port}",
+            "CLINICLINE_OUTBOUND_SLOTS": "2",
+            "CLINICLINE_OUTBOUND_RING_TIMEOUT": "10",
+        },
+    )
+    try:
+        server.wait_ready(180, ("ready", "degraded"))
+        deadline = time.monotonic() + 60
+        while "callee bank ready" not in err_path.read_text():
+            assert bank.poll() is None and time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.2)
+        today = date.today()
+        created = _cli(
+            db_url, "campaign", "create", "--name", "reminders", "--kind", "reminder",
+            "--appointments", f"{today}:{today + timedelta(days=40)}", "--window", "00:00-23:59",
+            "--max-attempts", "2", "--retry-minutes", "0", "--pace", "10",
+        )  # fmt: skip
+        campaign_id = str(created["campaign"])
+        assert _cli(db_url, "campaign", "start", campaign_id)["status"] == "running"
+        deadline = time.monotonic() + 600
+        status = _cli(db_url, "campaign", "status", campaign_id)
+        while status["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(3)
+            status = _cli(db_url, "campaign", "status", campaign_id)
+        bank.wait(120)  # it stops after its sixth call and transcribes what it heard
+        log = json.loads(out_path.read_text())
+        export = _cli(db_url, "campaign", "export", campaign_id)
+        lines = export.strip().splitlines()
+        header = lines[0].split(",")
+        rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
+        by_patient = {str(p["id"]): mrn for mrn, p in people.items()}
+        results = {by_patient[r["patient_id"]]: r for r in rows}
+        by_number = {p["number"]: mrn for mrn, p in people.items()}
+        bank_log = {by_number["+" + c["number"].lstrip("+")]: c for c in log["calls"]}
+        yield Run(server, db_url, status, results, bank_log, log["calls"], people, tmp)
+    finally:
+        if bank.poll() is None:
+            bank.send_signal(signal.SIGTERM)
+            try:
+                bank.wait(30)
+            except subprocess.TimeoutExpired:
+                bank.kill()
+                bank.wait()
+        code = server.stop()
+        text = err_path.read_text()
+        assert not crash_lines(text) and "Traceback" not in text, text[-3000:]
+        assert code == 0, server.log()[-3000:]
+
+
+def _record(run: Run, mrn: str) -> dict[str, Any]:
+    call_id = run.results[mrn]["last_call_id"]
+    assert call_id, run.results[mrn]
+    return _cli(run.db_url, "calls", "show", call_id)  # type: ignore[no-any-return]
+
+
+def test_every_patient_ends_with_an_outcome(campaign_run: Run) -> None:
+    status = campaign_run.campaign
+    assert status["status"] == "done", status
+    others = sorted(m for m in campaign_run.people if m not in (MARIA, JAMES, AISHA))
+    outcomes = {mrn: r["outcome"] for mrn, r in campaign_run.results.items()}
+    assert outcomes == {
+        MARIA: "confirmed",
+        JAMES: "opted_out",
+        AISHA: "rescheduled",
+        others[0]: "voicemail_left",
+        others[1]: "busy",
+        **{m: outcomes[m] for m in others[2:]},
+    }, outcomes
+    assert campaign_run.results[others[1]]["attempts"] == "2"  # busy: tried again, then ended
+    assert status["attempts"]["busy"] == 2
+
+
+def test_a_person_is_verified_before_hearing_anything_about_her_and_confirms(
+    campaign_run: Run,
+) -> None:
+    phone = campaign_run.bank[MARIA]
+    before = phone["heard_turns"][0].lower() if phone["heard_turns"] else phone["heard"].lower()
+    assert "appointment" not in before and "maria" not in before, phone["heard_turns"]
+    assert "confirmed" in phone["heard"].lower()
+    record = _record(campaign_run, MARIA)
+    assert record["direction"] == "outbound"
+    assert record["disposition"] == "appointment_confirmed"
+    assert record["verified"] is True or record.get("verified_patient_id"), record
+    kinds = [e["kind"] for e in record["events"]]
+    assert "answering_machine_detection" in kinds and "appointment_confirmed" in kinds
+
+
+def test_stop_calling_me_is_honoured_at_once_and_on_the_next_campaign(campaign_run: Run) -> None:
+    phone = campaign_run.bank[JAMES]
+    assert "won't call" in phone["heard"].lower() or "will not call" in phone["heard"].lower()
+    assert _record(campaign_run, JAMES)["disposition"] == "opted_out"
+    james = campaign_run.people[JAMES]
+    listed = campaign_run.tmp / "again.csv"
+    listed.write_text(f"patient_id,appointment_id\n{james['id']},{james['appointment']}\n")
+    created = _cli(
+        campaign_run.db_url, "campaign", "create", "--name", "again", "--patients", str(listed)
+    )
+    campaign_id = str(created["campaign"])
+    _cli(campaign_run.db_url, "campaign", "start", campaign_id)
+    deadline = time.monotonic() + 30
+    status = _cli(campaign_run.db_url, "campaign", "status", campaign_id)
+    while status["status"] != "done" and time.monotonic() < deadline:
+        time.sleep(1)
+        status = _cli(campaign_run.db_url, "campaign", "status", campaign_id)
+    assert status["outcomes"] == {"do_not_call": 1} and status["attempts"] == {}, status
+
+
+def test_a_reschedule_moves_the_appointment_to_an_offered_time(campaign_run: Run) -> None:
+    import asyncio
+
+    aisha = campaign_run.people[AISHA]
+    assert "your appointment is now" in campaign_run.bank[AISHA]["heard"].lower()
+    after = asyncio.run(_people(campaign_run.db_url))[AISHA]
+    assert after["appointment"] != aisha["appointment"]
+    assert after["start"] != aisha["start"]
+    assert _record(campaign_run, AISHA)["disposition"] == "appointment_rescheduled"
+
+
+def test_a_voicemail_gets_a_message_with_no_patient_data_after_the_beep(campaign_run: Run) -> None:
+    others = sorted(m for m in campaign_run.people if m not in (MARIA, JAMES, AISHA))
+    box, person = campaign_run.bank[others[0]], campaign_run.people[others[0]]
+    message = box["message_left"].lower()
+    assert "call us back" in message and "riverside" in message, message
+    for secret in (person["first"], person["last"], "appointment"):
+        assert secret.lower() not in message
+
+
+def test_sip_headers_carry_no_patient_data(campaign_run: Run) -> None:
+    names = {w.lower() for p in campaign_run.people.values() for w in (p["first"], p["last"])}
+    for call in campaign_run.bank_calls:
+        headers = {k: v for k, v in call["headers"].items() if k.lower() != "to"}
+        text = " ".join(headers.values()).lower()
+        assert not any(name in text for name in names), headers
+        assert call["number"].lstrip("+")[-7:] not in text, headers
