@@ -456,7 +456,7 @@ async def settle_attempt(
         attempt.ended, attempt.result = now, result
         attempt.sip_status, attempt.call_id = sip_status, call_id
         target.attempts += 1
-        target.claimed_until = None
+        target.claimed_until, target.updated_at = None, now
         if outcome is None and result in RETRYABLE and target.attempts < campaign.max_attempts:
             gap = timedelta(minutes=campaign.retry_minutes) * 2 ** (target.attempts - 1)
             later = now + min(gap, MAX_RETRY_GAP)

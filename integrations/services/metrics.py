@@ -21,6 +21,11 @@ and callbacks it created. Definitions:
 - time to answer: `seconds_to_answer` of each `transfer_answered` event;
 - turned away: callers refused with 486 because every line was busy (they never became a
   call, so they are not in `total`; see integrations/services/turned_away.py).
+
+Every figure above is of inbound calls: the calls campaigns place (`direction` outbound) would
+read as short, "contained" calls. They have their own section, `outbound`: the dials started
+in the window by result (answered, voicemail, busy, no answer, dead air, failed), the patients
+whose campaign call ended in the window by outcome, and the outbound calls that were emergent.
 """
 
 from __future__ import annotations
@@ -40,7 +45,15 @@ from integrations.errors import InvalidField
 from integrations.services import turned_away
 from integrations.services.transaction import atomic
 from integrations.store.crypto import cipher_of
-from integrations.store.models import Appointment, Call, CallEvent, RefillRequest, StaffTask
+from integrations.store.models import (
+    Appointment,
+    Call,
+    CallEvent,
+    CampaignAttempt,
+    CampaignTarget,
+    RefillRequest,
+    StaffTask,
+)
 
 # Outcomes the caller got from the bot alone (a task counts: the bot took the request).
 SELF_SERVICE_DISPOSITIONS = (
@@ -233,6 +246,7 @@ class CallMetrics:
     callbacks_created: int
     callbacks_open: int
     turned_away: int = 0
+    outbound: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,6 +280,7 @@ class CallMetrics:
             "refill_requests": self.refill_requests,
             "appointments": {"booked": self.bookings, "rescheduled": self.reschedules},
             "callbacks": {"created": self.callbacks_created, "open": self.callbacks_open},
+            "outbound": self.outbound or {},
         }
 
 
@@ -300,7 +315,9 @@ def _contained() -> ColumnElement[bool]:
 
 async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
     """Every supervisor figure for calls that started in `window`."""
-    in_window = and_(Call.started >= window.start, Call.started < window.end)
+    in_window = and_(
+        Call.started >= window.start, Call.started < window.end, Call.direction == "inbound"
+    )
     asked = _asked()
     async with atomic(s):
         totals = (
@@ -365,6 +382,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
             )
         )
         refused = await turned_away.count(s, window.start, window.end)
+        outbound = await _outbound_figures(s, window)
 
     all_times: list[float] = []
     contained_times: list[float] = []
@@ -417,6 +435,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
         callbacks_created=int(callbacks_created or 0),
         callbacks_open=int(callbacks_open or 0),
         turned_away=refused,
+        outbound=outbound,
     )
 
 
@@ -431,6 +450,7 @@ async def _event_figures(
         .where(
             Call.started >= window.start,
             Call.started < window.end,
+            Call.direction == "inbound",
             CallEvent.kind.in_(("transfer_answered", "intent")),
         )
         .order_by(CallEvent.id)
@@ -456,6 +476,46 @@ async def _event_figures(
                 intents_of[call_id].add(name)
     counts: Counter[str] = Counter(name for names in intents_of.values() for name in names)
     return answered, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def _outbound_figures(s: AsyncSession, window: Window) -> dict[str, Any]:
+    """The campaigns' side (see the module docstring)."""
+    attempts = {
+        (result or "in_progress"): int(n)
+        for result, n in await s.execute(
+            select(CampaignAttempt.result, func.count(CampaignAttempt.id))
+            .where(CampaignAttempt.started >= window.start, CampaignAttempt.started < window.end)
+            .group_by(CampaignAttempt.result)
+        )
+    }
+    outcomes = {
+        str(outcome): int(n)
+        for outcome, n in await s.execute(
+            select(CampaignTarget.outcome, func.count(CampaignTarget.id))
+            .where(
+                CampaignTarget.status == "done",
+                CampaignTarget.updated_at >= window.start,
+                CampaignTarget.updated_at < window.end,
+            )
+            .group_by(CampaignTarget.outcome)
+        )
+    }
+    calls, emergent = (
+        await s.execute(
+            select(func.count(Call.id), _count(Call.triage_level == "emergent")).where(
+                Call.started >= window.start,
+                Call.started < window.end,
+                Call.direction == "outbound",
+            )
+        )
+    ).one()
+    return {
+        "dials": sum(attempts.values()),
+        "dials_by_result": dict(sorted(attempts.items())),
+        "calls_answered": int(calls),
+        "emergent": int(emergent or 0),
+        "outcomes": dict(sorted(outcomes.items())),
+    }
 
 
 async def _appointment_figures(s: AsyncSession, in_window: ColumnElement[bool]) -> tuple[int, int]:

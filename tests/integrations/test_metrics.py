@@ -373,3 +373,50 @@ def test_percentile_interpolates_like_percentile_cont() -> None:
     assert percentile([7.0], 0.9) == 7.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([10.0, 0.0, 20.0], 0.9) == pytest.approx(18.0)
+
+
+async def test_campaign_calls_have_their_own_figures_and_leave_the_inbound_ones_alone(
+    db: Database,
+) -> None:
+    from integrations.services import campaigns
+
+    await seed_day(db)
+    async with db.session() as s:
+        before = (await call_metrics(s, Window.day(DAY, NEW_YORK))).to_json()
+    pid = await add_patient(db, "Ann", "Outbound", date(1960, 1, 2), "+15550107777")
+    anytime = campaigns.CampaignSettings(
+        window_start=datetime.min.time(), window_end=datetime.max.time().replace(microsecond=0)
+    )
+    async with db.session() as s:
+        campaign_id = await campaigns.create_campaign(
+            s, name="c", kind="results_ready", targets=[(pid, None)], settings=anytime,
+            created_by="t",
+        )  # fmt: skip
+        await campaigns.set_status(s, campaign_id, "running", actor="t")
+        busy = await campaigns.claim_next(s, now=T0, clinic_zone=NEW_YORK, worker="w")
+        assert busy is not None
+        await campaigns.settle_attempt(s, busy, result="busy", now=T0, clinic_zone=NEW_YORK)
+    later = T0 + timedelta(hours=2)
+    async with db.session() as s:
+        dial = await campaigns.claim_next(s, now=later, clinic_zone=NEW_YORK, worker="w")
+        assert dial is not None
+        await calls.open_call(
+            s, call_id="out-1", caller_number=dial.number, started=later, direction="outbound"
+        )
+        await calls.close_call(
+            s, call_id="out-1", ended=later + timedelta(seconds=40), disposition="task_created"
+        )
+        await campaigns.settle_attempt(
+            s, dial, result="answered", outcome="reached", call_id="out-1", now=later,
+            clinic_zone=NEW_YORK,
+        )  # fmt: skip
+    async with db.session() as s:
+        after = (await call_metrics(s, Window.day(DAY, NEW_YORK))).to_json()
+    outbound = after.pop("outbound")
+    before.pop("outbound")
+    after["callbacks"], before["callbacks"] = None, None
+    assert after == before  # containment, handle time, dispositions: inbound only
+    assert outbound["dials"] == 2
+    assert outbound["dials_by_result"] == {"answered": 1, "busy": 1}
+    assert outbound["calls_answered"] == 1 and outbound["emergent"] == 0
+    assert outbound["outcomes"] == {"reached": 1}
