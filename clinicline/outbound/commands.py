@@ -10,7 +10,6 @@ import argparse
 import csv
 import json
 import sys
-from datetime import date, time
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,24 +64,6 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
     return [create, *steer, status, export, dnc]
 
 
-def _window(text: str) -> tuple[time, time]:
-    try:
-        start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
-    except ValueError as exc:
-        raise ConfigError(f"--window: expected HH:MM-HH:MM, got {text!r}") from exc
-    return start, end
-
-
-def _days(text: str) -> tuple[date, date]:
-    first, _, last = text.partition(":")
-    try:
-        return date.fromisoformat(first), date.fromisoformat(last or first)
-    except ValueError as exc:
-        raise ConfigError(
-            f"--appointments: expected YYYY-MM-DD[:YYYY-MM-DD], got {text!r}"
-        ) from exc
-
-
 def _listed(path: Path) -> list[tuple[int, int | None]]:
     rows: list[tuple[int, int | None]] = []
     try:
@@ -106,7 +87,7 @@ async def run_campaign(args: argparse.Namespace, config: Config) -> int:
         async with db.session() as s:
             try:
                 return await _run(args, s)
-            except (InvalidField, NotFound) as exc:
+            except (InvalidField, NotFound) as exc:  # said plainly, no traceback
                 raise ConfigError(str(exc)) from exc
     finally:
         await db.dispose()
@@ -117,13 +98,13 @@ async def _run(args: argparse.Namespace, s: AsyncSession) -> int:
     if command == "create":
         targets: list[tuple[int, int | None]] = []
         if args.appointments:
-            first, last = _days(args.appointments)
+            first, last = campaigns.days_of(args.appointments)
             targets += await campaigns.appointment_targets(s, first, last, args.provider)
         if args.patients:
             targets += _listed(args.patients)
         if not args.appointments and not args.patients:
             raise ConfigError("say whom to call: --appointments FROM[:TO] and/or --patients F.csv")
-        start, end = _window(args.window)
+        start, end = campaigns.window_of(args.window)
         settings = campaigns.CampaignSettings(
             window_start=start,
             window_end=end,
@@ -151,18 +132,7 @@ async def _run(args: argparse.Namespace, s: AsyncSession) -> int:
         return 0
     if command == "export":
         rows = await campaigns.campaign_results(s, args.campaign_id)
-        writer = csv.DictWriter(
-            sys.stdout,
-            fieldnames=[
-                "target",
-                "patient_id",
-                "appointment_id",
-                "status",
-                "attempts",
-                "outcome",
-                "last_call_id",
-            ],
-        )
+        writer = csv.DictWriter(sys.stdout, fieldnames=campaigns.RESULT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
         return 0

@@ -134,6 +134,24 @@ class CampaignStatus:
 
 
 # -- creating and steering ---------------------------------------------------------------------
+def window_of(text: str) -> tuple[time, time]:
+    """'09:00-19:00' -> the call window's bounds."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-", 1))
+    except ValueError as exc:
+        raise InvalidField(f"the call window must be HH:MM-HH:MM, not {text!r}") from exc
+    return start, end
+
+
+def days_of(text: str) -> tuple[date, date]:
+    """'2031-03-04' or '2031-03-04:2031-03-06' -> the first and last day."""
+    first, _, last = text.strip().partition(":")
+    try:
+        return date.fromisoformat(first), date.fromisoformat(last or first)
+    except ValueError as exc:
+        raise InvalidField(f"days must be YYYY-MM-DD[:YYYY-MM-DD], not {text!r}") from exc
+
+
 async def create_campaign(
     s: AsyncSession,
     *,
@@ -517,6 +535,17 @@ async def campaign_status(s: AsyncSession, campaign_id: int) -> CampaignStatus:
 
 async def campaign_ids(s: AsyncSession) -> list[int]:
     return list(await s.scalars(select(Campaign.id).order_by(Campaign.id.desc())))
+
+
+RESULT_COLUMNS = [
+    "target",
+    "patient_id",
+    "appointment_id",
+    "status",
+    "attempts",
+    "outcome",
+    "last_call_id",
+]
 
 
 async def campaign_results(s: AsyncSession, campaign_id: int) -> list[dict[str, object]]:

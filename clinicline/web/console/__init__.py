@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from clinicline.web.console import api_views, auth_views, call_views, metrics_views, task_views
+from clinicline.web.console import (
+    api_views,
+    auth_views,
+    call_views,
+    campaign_views,
+    metrics_views,
+    task_views,
+)
 from clinicline.web.console.attendance import BEAT_SECONDS, GRACE_SECONDS, ConsoleAttendance
 from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
@@ -65,6 +72,11 @@ def setup_console(
     r.add_get("/console/api/metrics", metrics_views.metrics)
     r.add_get("/console/api/board", metrics_views.board)
     r.add_get("/console/api/calls", metrics_views.recent)
+    r.add_get("/console/api/campaigns", campaign_views.list_campaigns)
+    r.add_post("/console/api/campaigns", campaign_views.create)
+    r.add_post("/console/api/campaigns/{campaign_id}/start", campaign_views.start)
+    r.add_post("/console/api/campaigns/{campaign_id}/pause", campaign_views.pause)
+    r.add_get("/console/api/campaigns/{campaign_id}/export", campaign_views.export)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

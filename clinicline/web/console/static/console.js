@@ -28,6 +28,8 @@ function show(signedIn, agent) {
   $("#password-view").hidden = true;
   $("#console-view").hidden = !signedIn;
   $("#metrics-view").hidden = true;
+  $("#campaigns-view").hidden = true;
+  $("#calls-view").hidden = true;
   $("#views").hidden = !supervisor;
   markTab("console-view");
   if (!supervisor) stopMetricsTimer();
@@ -456,6 +458,7 @@ function showView(view) {
   $("#console-view").hidden = view !== "console-view";
   $("#metrics-view").hidden = view !== "metrics-view";
   $("#calls-view").hidden = view !== "calls-view";
+  $("#campaigns-view").hidden = view !== "campaigns-view";
   markTab(view);
   stopMetricsTimer();
   if (view === "metrics-view") {
@@ -463,7 +466,73 @@ function showView(view) {
     metricsTimer = setInterval(loadMetrics, METRICS_REFRESH_MS);
   } else if (view === "calls-view") {
     loadRecentCalls();
+  } else if (view === "campaigns-view") {
+    loadCampaigns();
+    metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
   }
+}
+
+// ---- supervisor view: campaigns -------------------------------------------------------
+const CAMPAIGN_REFRESH_MS = 10000;
+
+async function loadCampaigns() {
+  const result = await api("GET", "/console/api/campaigns");
+  if (!result.ok) { setText("campaign-status", result.data.error || "could not load campaigns"); return; }
+  const body = $("#campaigns tbody");
+  body.replaceChildren();
+  for (const c of result.data.campaigns) {
+    const row = document.createElement("tr");
+    row.dataset.campaignId = String(c.id);
+    const outcomes = Object.entries(c.outcomes).map(([k, v]) => `${k.replaceAll("_", " ")} ${v}`).join(", ");
+    appendCells(row, [
+      c.name, c.kind.replaceAll("_", " "), c.status, c.window, String(c.targets),
+      String(c.by_status.done || 0), outcomes || "—",
+    ]);
+    const cell = document.createElement("td");
+    if (c.status !== "done") {
+      const steer = document.createElement("button");
+      steer.type = "button";
+      steer.className = "steer";
+      const verb = c.status === "running" ? "pause" : "start";
+      steer.textContent = verb === "pause" ? "Pause" : "Start";
+      steer.addEventListener("click", async () => {
+        const done = await api("POST", `/console/api/campaigns/${c.id}/${verb}`, {});
+        setText("campaign-status", done.ok ? `${c.name}: ${done.data.status}` : (done.data.error || "failed"));
+        loadCampaigns();
+      });
+      cell.append(steer);
+    }
+    const link = document.createElement("a");
+    link.href = `/console/api/campaigns/${c.id}/export`;
+    link.textContent = "Export";
+    link.className = "export";
+    cell.append(" ", link);
+    row.append(cell);
+    body.append(row);
+  }
+}
+
+async function createCampaign() {
+  const from = $("#campaign-from").value;
+  const to = $("#campaign-to").value || from;
+  const ids = $("#campaign-patients").value.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (ids.some((id) => !Number.isInteger(id))) { setText("campaign-status", "patient ids are numbers"); return; }
+  const body = {
+    name: $("#campaign-name").value,
+    kind: $("#campaign-kind").value,
+    patients: ids,
+    window: $("#campaign-window").value,
+    max_attempts: Number($("#campaign-attempts").value),
+    retry_minutes: Number($("#campaign-retry").value),
+    pace: Number($("#campaign-pace").value),
+    voicemail_first_name: $("#campaign-first-name").checked,
+  };
+  if (from) body.appointments = `${from}:${to}`;
+  const result = await api("POST", "/console/api/campaigns", body);
+  setText("campaign-status", result.ok
+    ? `Created “${result.data.name}”: ${result.data.targets} patients, not started yet`
+    : (result.data.error || "could not create the campaign"));
+  if (result.ok) loadCampaigns();
 }
 
 // ---- supervisor view: recent calls and one call's record ------------------------------
@@ -596,6 +665,8 @@ function renderMetrics(m) {
   setText("m-rescheduled", count(m.appointments.rescheduled));
   setText("m-callbacks-open", count(m.callbacks.open));
   setText("m-callbacks-created", count(m.callbacks.created));
+  setText("m-dials", count(m.outbound.dials || 0));
+  setText("m-dials-answered", count(m.outbound.calls_answered || 0));
   fillRows("#m-queues", m.by_queue.map((q) => [
     q.queue.replaceAll("_", " "), count(q.requested), count(q.answered), count(q.abandoned), duration(q.median_seconds_to_answer),
   ]));
@@ -694,6 +765,7 @@ async function start() {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   });
   $("#metrics-form").addEventListener("submit", (event) => { event.preventDefault(); loadMetrics(); });
+  $("#campaign-form").addEventListener("submit", (event) => { event.preventDefault(); createCampaign(); });
   $("#metrics-today").addEventListener("click", () => {
     $("#metrics-from").value = "";
     $("#metrics-to").value = "";
