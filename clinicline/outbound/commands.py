@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.config import Config
 from clinicline.errors import ConfigError
-from integrations.errors import InvalidField, NotFound
+from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+from integrations.ehr.mirror import EhrMirror
+from integrations.errors import EhrUnavailable, InvalidField, NotFound
 from integrations.services import campaigns
 from integrations.store import Database
 
@@ -36,6 +38,13 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
         "provider-out calls",
     )
     create.add_argument("--provider", type=int, help="only this provider's appointments")
+    create.add_argument(
+        "--fhir",
+        metavar="QUERY",
+        help="whom a search of the EHR (--ehr) names: 'Appointment?date=ge2031-03-04&"
+        "date=lt2031-03-05&status=booked' or 'Patient?…' (mirrored into the store first)",
+    )
+    create.add_argument("--ehr", help="the EHR --fhir searches: fhir+http(s)://host/fhir")
     create.add_argument(
         "--patients",
         type=Path,
@@ -84,26 +93,44 @@ async def run_campaign(args: argparse.Namespace, config: Config) -> int:
     db = await Database.connect(config.db)
     try:
         await db.migrate()
-        async with db.session() as s:
-            try:
-                return await _run(args, s)
-            except (InvalidField, NotFound) as exc:  # said plainly, no traceback
-                raise ConfigError(str(exc)) from exc
+        try:
+            found = await _searched(args, config, db)
+            async with db.session() as s:
+                return await _run(args, s, found)
+        except (InvalidField, NotFound, EhrUnavailable) as exc:  # said plainly, no traceback
+            raise ConfigError(str(exc)) from exc
     finally:
         await db.dispose()
 
 
-async def _run(args: argparse.Namespace, s: AsyncSession) -> int:
+async def _searched(
+    args: argparse.Namespace, config: Config, db: Database
+) -> list[tuple[int, int | None]]:
+    """The targets a FHIR search of the clinic's EHR names (`create --fhir`)."""
+    query = getattr(args, "fhir", None)
+    if not query:
+        return []
+    if not config.ehr:
+        raise ConfigError("--fhir searches the clinic's EHR: set --ehr (or CLINICLINE_EHR)")
+    settings = EhrSettings.from_url(config.ehr, config.ehr_token or None, config.ehr_timeout)
+    return await EhrMirror(db, FhirEhr(settings)).campaign_targets(query)
+
+
+async def _run(
+    args: argparse.Namespace, s: AsyncSession, searched: list[tuple[int, int | None]]
+) -> int:
     command = args.campaign_command
     if command == "create":
-        targets: list[tuple[int, int | None]] = []
+        targets: list[tuple[int, int | None]] = list(searched)
         if args.appointments:
             first, last = campaigns.days_of(args.appointments)
             targets += await campaigns.appointment_targets(s, first, last, args.provider)
         if args.patients:
             targets += _listed(args.patients)
-        if not args.appointments and not args.patients:
-            raise ConfigError("say whom to call: --appointments FROM[:TO] and/or --patients F.csv")
+        if not args.appointments and not args.patients and not args.fhir:
+            raise ConfigError(
+                "say whom to call: --appointments FROM[:TO], --patients F.csv or --fhir QUERY"
+            )
         start, end = campaigns.window_of(args.window)
         settings = campaigns.CampaignSettings(
             window_start=start,

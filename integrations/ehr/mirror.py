@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from sqlalchemy import select, update
 
 from integrations.ehr import resources as fhir
 from integrations.ehr.fhir_client import FhirEhr
+from integrations.errors import InvalidField
 from integrations.seed.fhir import import_fhir_bundle
 from integrations.seed.fhir_records import Rejected
 from integrations.services.transaction import atomic
@@ -90,6 +92,49 @@ class EhrMirror:
             "Appointment", patient=f"Patient/{fhir_id}", date=f"ge{fhir.instant(since)}"
         )
         await self._import(found)
+
+    async def campaign_targets(self, query: str) -> list[tuple[int, int | None]]:
+        """Whom a FHIR search names, mirrored here first: the patients of `Patient?…`, or the
+        booked appointments (and their patients and practitioners) of `Appointment?…`; as
+        (patient id, appointment id or None) in this store, for a campaign."""
+        kind, _, query_string = query.strip().partition("?")
+        if kind not in ("Appointment", "Patient") or not query_string:
+            raise InvalidField("a campaign's FHIR search is Appointment?… or Patient?…")
+        try:
+            params = {
+                name: values if len(values) > 1 else values[0]
+                for name, values in parse_qs(query_string, strict_parsing=True).items()
+            }
+        except ValueError as exc:
+            raise InvalidField(f"not a FHIR search query: {exc}") from exc
+        found = await self.ehr.search(kind, **params)
+        if kind == "Patient":
+            await self._import(found)
+            ids = await self._local(Patient, [str(r.get("id")) for r in found])
+            return [(patient_id, None) for patient_id in ids]
+        refs = {
+            str((p.get("actor") or {}).get("reference") or "")
+            for r in found
+            for p in r.get("participant") or []
+        }
+        related = [
+            await self.ehr.read(*ref.split("/", 1))
+            for ref in sorted(refs)
+            if ref.startswith(("Patient/", "Practitioner/"))
+        ]
+        await self._import([*related, *found])
+        listed = [str(r.get("id")) for r in found]
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(Appointment.patient_id, Appointment.id).where(
+                    Appointment.fhir_id.in_(listed), Appointment.status == "booked"
+                )
+            )
+            return [(patient_id, appointment_id) for patient_id, appointment_id in rows]
+
+    async def _local(self, model: type[Patient], fhir_ids: list[str]) -> list[int]:
+        async with self.db.session() as s:
+            return list(await s.scalars(select(model.id).where(model.fhir_id.in_(fhir_ids))))
 
     async def slots_between(self, lower: datetime, upper: datetime) -> None:
         """Every slot starting in [lower, upper), free or not, with its current version."""
