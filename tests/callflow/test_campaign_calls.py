@@ -26,12 +26,22 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clinicline.harness import CLI, ROOT, ServerProcess, crash_lines, free_port, start_server
+from clinicline.harness import (
+    CLI,
+    ROOT,
+    ServerProcess,
+    crash_lines,
+    free_port,
+    heard_911,
+    phone_call,
+    start_server,
+)
 from integrations.store import Database
 from integrations.store.models import Appointment, Patient
 from tests.callflow.conftest import HOURS
 
-MARIA, JAMES, AISHA = "DEMO0001", "DEMO0002", "DEMO0003"
+MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
+RED_FLAG = "My chest hurts really bad and I can't catch my breath."
 
 
 @dataclass
@@ -44,6 +54,8 @@ class Run:
     bank_calls: list[dict[str, Any]]
     people: dict[str, dict[str, Any]]  # by MRN: number, names, appointment
     tmp: Path
+    check_in: dict[str, Any]  # the post-discharge campaign (one patient, a red flag)
+    inbound: dict[str, Any]  # an inbound call placed while the campaigns ran
 
 
 def _cli(db_url: str, *args: str) -> Any:
@@ -65,7 +77,7 @@ async def _people(db_url: str) -> dict[str, dict[str, Any]]:
                     .where(Appointment.status == "booked")
                 )
             ).all()
-            return {
+            found = {
                 p.mrn: {
                     "id": p.id,
                     "first": p.first_name,
@@ -77,12 +89,23 @@ async def _people(db_url: str) -> dict[str, dict[str, Any]]:
                 for p, a in rows
                 if p.mrn
             }
+            daniel = await s.scalar(select(Patient).where(Patient.mrn == DANIEL))
+            assert daniel is not None
+            found[DANIEL] = {
+                "id": daniel.id,
+                "first": daniel.first_name,
+                "last": daniel.last_name,
+                "number": daniel.phones[0].number,
+                "appointment": None,
+                "start": None,
+            }
+            return found
     finally:
         await db.dispose()
 
 
 def _plan(people: dict[str, dict[str, Any]]) -> str:
-    others = sorted(m for m in people if m not in (MARIA, JAMES, AISHA))
+    others = _others(people)
     voicemail, busy = others[0], others[1]
     return f"""numbers:
   "{people[MARIA]["number"]}":
@@ -99,7 +122,25 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
     greeting: "Hi, you've reached my phone. I can't take your call right now. Please leave a message after the tone and I'll get back to you."
     record_seconds: 20
   "{people[busy]["number"]}": busy
+  "{people[DANIEL]["number"]}":
+    kind: human
+    lines: ["Hello?", "{RED_FLAG}"]
+    hangup_after: 50
 """  # noqa: E501
+
+
+def _others(people: dict[str, dict[str, Any]]) -> list[str]:
+    """The demo patients with an appointment besides the three key ones (voicemail, busy)."""
+    return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL))
+
+
+def _wait_done(db_url: str, campaign_id: str, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    status: dict[str, Any] = _cli(db_url, "campaign", "status", campaign_id)
+    while status["status"] != "done" and time.monotonic() < deadline:
+        time.sleep(3)
+        status = _cli(db_url, "campaign", "status", campaign_id)
+    return status
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +158,12 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
     (tmp / "plan.yaml").write_text(_plan(people))
     port = free_port(socket.SOCK_DGRAM)
     err_path, out_path = tmp / "bank.err", tmp / "bank.json"
-    # Five patients; the busy line is tried twice.
+    # Five reminders (the busy line tried twice) and one post-discharge check-in.
     with err_path.open("w") as err:
         bank = subprocess.Popen(
             [
                 sys.executable, "-m", "voice.phone.callees", "--listen", f"127.0.0.1:{port}",
-                "--plan", str(tmp / "plan.yaml"), "--voice", "piper", "--calls", "6",
+                "--plan", str(tmp / "plan.yaml"), "--voice", "piper", "--calls", "7",
                 "--timeout", "600", "--json", str(out_path),
             ],
             cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -154,13 +195,21 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
             "--max-attempts", "2", "--retry-minutes", "0", "--pace", "10",
         )  # fmt: skip
         campaign_id = str(created["campaign"])
+        listed = tmp / "discharged.csv"
+        listed.write_text(f"{people[DANIEL]['id']}\n")
+        check_in = str(
+            _cli(
+                db_url, "campaign", "create", "--name", "check-ins", "--kind", "post_discharge",
+                "--patients", str(listed), "--window", "00:00-23:59",
+            )["campaign"]
+        )  # fmt: skip
         assert _cli(db_url, "campaign", "start", campaign_id)["status"] == "running"
-        deadline = time.monotonic() + 600
-        status = _cli(db_url, "campaign", "status", campaign_id)
-        while status["status"] != "done" and time.monotonic() < deadline:
-            time.sleep(3)
-            status = _cli(db_url, "campaign", "status", campaign_id)
-        bank.wait(120)  # it stops after its sixth call and transcribes what it heard
+        assert _cli(db_url, "campaign", "start", check_in)["status"] == "running"
+        time.sleep(4)  # two campaign calls under way
+        inbound = phone_call(server, "--voice", "flite", "--wait", "2", timeout=120)
+        status = _wait_done(db_url, campaign_id, 600)
+        checked = _wait_done(db_url, check_in, 120)
+        bank.wait(120)  # it stops after its seventh call and transcribes what it heard
         log = json.loads(out_path.read_text())
         export = _cli(db_url, "campaign", "export", campaign_id)
         lines = export.strip().splitlines()
@@ -170,7 +219,9 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
         results = {by_patient[r["patient_id"]]: r for r in rows}
         by_number = {p["number"]: mrn for mrn, p in people.items()}
         bank_log = {by_number["+" + c["number"].lstrip("+")]: c for c in log["calls"]}
-        yield Run(server, db_url, status, results, bank_log, log["calls"], people, tmp)
+        yield Run(
+            server, db_url, status, results, bank_log, log["calls"], people, tmp, checked, inbound
+        )
     finally:
         if bank.poll() is None:
             bank.send_signal(signal.SIGTERM)
@@ -194,7 +245,7 @@ def _record(run: Run, mrn: str) -> dict[str, Any]:
 def test_every_patient_ends_with_an_outcome(campaign_run: Run) -> None:
     status = campaign_run.campaign
     assert status["status"] == "done", status
-    others = sorted(m for m in campaign_run.people if m not in (MARIA, JAMES, AISHA))
+    others = _others(campaign_run.people)
     outcomes = {mrn: r["outcome"] for mrn, r in campaign_run.results.items()}
     assert outcomes == {
         MARIA: "confirmed",
@@ -255,7 +306,7 @@ def test_a_reschedule_moves_the_appointment_to_an_offered_time(campaign_run: Run
 
 
 def test_a_voicemail_gets_a_message_with_no_patient_data_after_the_beep(campaign_run: Run) -> None:
-    others = sorted(m for m in campaign_run.people if m not in (MARIA, JAMES, AISHA))
+    others = _others(campaign_run.people)
     box, person = campaign_run.bank[others[0]], campaign_run.people[others[0]]
     message = box["message_left"].lower()
     assert "call us back" in message and "riverside" in message, message
@@ -270,3 +321,23 @@ def test_sip_headers_carry_no_patient_data(campaign_run: Run) -> None:
         text = " ".join(headers.values()).lower()
         assert not any(name in text for name in names), headers
         assert call["number"].lstrip("+")[-7:] not in text, headers
+
+
+def test_a_red_flag_on_a_campaign_call_takes_the_emergent_path_before_any_identity_check(
+    campaign_run: Run,
+) -> None:
+    assert campaign_run.check_in["outcomes"] == {"escalated": 1}, campaign_run.check_in
+    phone = campaign_run.bank[DANIEL]
+    assert heard_911(phone["heard"]), phone["heard"]
+    export = _cli(campaign_run.db_url, "campaign", "export", str(campaign_run.check_in["id"]))
+    call_id = export.strip().splitlines()[1].split(",")[-1]
+    record = _cli(campaign_run.db_url, "calls", "show", call_id)
+    assert record["triage_level"] == "emergent" and record["direction"] == "outbound"
+    assert record["emergency_message_played"] is True
+    assert record["verified"] is False  # nothing waited for her name and date of birth
+
+
+def test_inbound_calls_are_answered_while_campaigns_run(campaign_run: Run) -> None:
+    inbound = campaign_run.inbound
+    assert inbound["connected"] and inbound["status"] == 200, inbound
+    assert "thank you for calling" in inbound["greeting"].lower(), inbound["greeting"]
