@@ -271,6 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(resumable: results accumulate in OUT/triage_speech.json)",
     )
     bench.add_argument(
+        "--campaign", action="store_true",
+        help="a reminder campaign of 20 patients against test phones, end to end "
+        "(real calls, ~15 min) -> OUT/campaign.md",
+    )
+    bench.add_argument(
         "--amd", action="store_true",
         help="answering-machine detection on human and voicemail greetings in several voices "
         "(off-line) -> OUT/amd.md",
@@ -397,6 +402,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_triage import run_triage_speech
 
         return asyncio.run(run_triage_speech(args))
+    if args.command == "bench" and args.campaign:
+        from clinicline.bench_campaign import run_bench_campaign
+
+        return run_bench_campaign(args)
     if args.command == "bench" and args.amd:
         from clinicline.bench_amd import run_bench_amd
 
