@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from clinicline.harness import CLI, ROOT, free_port, phone_call, start_server
+from clinicline.harness import CLI, ROOT, free_port, phone_call, start_server, stop_process
 from integrations.services import scheduling
 from integrations.store import Database
 from integrations.store.models import Patient, PatientPhone
@@ -268,9 +267,7 @@ def run_bench_campaign(args: argparse.Namespace) -> int:
             _cli(db_url, "campaign", "start", again)
             second = _wait(db_url, again, 60)
         finally:
-            if bank.poll() is None:
-                bank.send_signal(signal.SIGTERM)
-                bank.wait(30)
+            stop_process(bank)
             bank_err.close()
             server.stop()
     results = _results(people, rows, records, bank_log, status, second, inbound, minutes, zone)

@@ -12,7 +12,7 @@ from typing import Any
 from clinicline.callcheck import differences
 from clinicline.config import Config
 from clinicline.errors import ConfigError
-from voice.phone.phone import PatientPhone, PhoneTiming, Voice
+from voice.phone.phone import PatientPhone, PhoneTiming
 from voice.phone.script import (
     CallScript,
     DtmfStep,
@@ -24,6 +24,7 @@ from voice.phone.script import (
     load_script,
     parse_barge,
 )
+from voice.tts.select import make_voice
 
 
 def build_script(args: argparse.Namespace) -> CallScript:
@@ -50,20 +51,6 @@ def build_script(args: argparse.Namespace) -> CallScript:
         expect=script.expect,
         patient=script.patient,
     )
-
-
-def make_voice(name: str) -> Voice:
-    if name == "espeak":
-        from voice.tts.external import EspeakSynthesizer
-
-        return EspeakSynthesizer()
-    if name == "flite":
-        from voice.tts.external import FliteSynthesizer
-
-        return FliteSynthesizer()
-    from voice.tts.piper import PiperSynthesizer
-
-    return PiperSynthesizer()
 
 
 async def fetch_record(config: Config, call_id: str, wait: float = 10.0) -> dict[str, Any] | None:

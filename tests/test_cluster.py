@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from clinicline.cluster import default_workers
 from clinicline.config import load_config
-from clinicline.harness import ROOT, free_port, free_port_run
+from clinicline.harness import ROOT, free_port, free_port_run, stop_process
 from tests.integrations.conftest import PG_URL
 from voice.phone.phone import BOT_AUDIO_RMS
 
@@ -152,12 +152,7 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
         time.sleep(3)
         yield running
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 60)
 
 
 @pytest.fixture(scope="module")

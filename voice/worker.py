@@ -373,7 +373,8 @@ class VoiceWorker:
                 answered.set()
 
         def on_disconnected(code: int, reason: str) -> None:
-            outcome.status = code
+            if outcome.status != 408:  # our CANCEL after ringing out ends it with 487 or so
+                outcome.status = code
             gone.set()
             if leg.info.call_id:
                 self._on_disconnected(leg, code, reason)
@@ -428,6 +429,10 @@ class VoiceWorker:
         session = self._session(leg, conversation)
         router.session = session
         self._run(leg, session, tap)
+        if router.result is not None and router.result.greeting_ms > 0:
+            # What was said while we listened is screened too: a panicked "my husband
+            # collapsed, he's not breathing" on pickup is a long greeting, taken for a machine.
+            session.input.screen_only(router.heard_audio(), leg.info.started)
         assert leg.task is not None
         await asyncio.wait([leg.task])  # the session's end (ours being cancelled still raises)
         return outcome
@@ -709,6 +714,11 @@ class _Router:
         self.session: CallSession | None = None
         # Detection takes a few seconds; a voicemail greeting and its beep up to ~30 s more.
         self.limit = 45.0
+        self._heard: list[np.ndarray] = []  # until the session starts (then screened)
+
+    def heard_audio(self) -> np.ndarray:
+        heard, self._heard = self._heard, []
+        return np.concatenate(heard) if heard else np.zeros(0, dtype=np.int16)
 
     def feed(self, pcm: np.ndarray) -> None:
         if self.session is not None:
@@ -716,6 +726,7 @@ class _Router:
             return
         if self.ready.is_set():
             return
+        self._heard.append(pcm.copy())
         if self.result is None:
             self.result = self.detector.feed(pcm)
             if self.result is None:

@@ -542,6 +542,8 @@ class VoicemailConversation(ClinicConversation):
 
     @property
     def outcome(self) -> str | None:
+        if self.state.escalated or self.state.flagged_transfer:
+            return "escalated"  # a person after all, and one with a red flag
         return "voicemail_left" if self.left else None
 
     def message(self) -> str:

@@ -61,8 +61,8 @@ def attempt_result(call: OutboundCall, outcome: str | None) -> str:
         return "failed"
     if call.amd is None or call.amd.verdict is Verdict.SILENCE:
         return "dead_air"
-    if call.amd.verdict is Verdict.MACHINE:
-        return "voicemail" if outcome == "voicemail_left" else "hung_up"
+    if outcome == "voicemail_left":
+        return "voicemail"
     return "answered" if outcome is not None else "hung_up"
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -35,13 +34,16 @@ from clinicline.harness import (
     heard_911,
     phone_call,
     start_server,
+    stop_process,
 )
 from integrations.store import Database
 from integrations.store.models import Appointment, Patient
 from tests.callflow.conftest import HOURS
 
 MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
-RED_FLAG = "My chest hurts really bad and I can't catch my breath."
+# Said on pickup, before the bot has said a word: a long "greeting" that the detector may well
+# take for a voicemail box. It is screened all the same.
+RED_FLAG = "Hello? Please help, my chest hurts really bad and I can't catch my breath."
 
 
 @dataclass
@@ -124,7 +126,7 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
   "{people[busy]["number"]}": busy
   "{people[DANIEL]["number"]}":
     kind: human
-    lines: ["Hello?", "{RED_FLAG}"]
+    lines: ["{RED_FLAG}"]
     hangup_after: 50
 """  # noqa: E501
 
@@ -223,13 +225,7 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
             server, db_url, status, results, bank_log, log["calls"], people, tmp, checked, inbound
         )
     finally:
-        if bank.poll() is None:
-            bank.send_signal(signal.SIGTERM)
-            try:
-                bank.wait(30)
-            except subprocess.TimeoutExpired:
-                bank.kill()
-                bank.wait()
+        stop_process(bank)
         code = server.stop()
         text = err_path.read_text()
         assert not crash_lines(text) and "Traceback" not in text, text[-3000:]
@@ -323,7 +319,7 @@ def test_sip_headers_carry_no_patient_data(campaign_run: Run) -> None:
         assert call["number"].lstrip("+")[-7:] not in text, headers
 
 
-def test_a_red_flag_on_a_campaign_call_takes_the_emergent_path_before_any_identity_check(
+def test_a_red_flag_said_on_pickup_takes_the_emergent_path_before_anything_else(
     campaign_run: Run,
 ) -> None:
     assert campaign_run.check_in["outcomes"] == {"escalated": 1}, campaign_run.check_in
@@ -335,6 +331,8 @@ def test_a_red_flag_on_a_campaign_call_takes_the_emergent_path_before_any_identi
     assert record["triage_level"] == "emergent" and record["direction"] == "outbound"
     assert record["emergency_message_played"] is True
     assert record["verified"] is False  # nothing waited for her name and date of birth
+    said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "caller").lower()
+    assert "chest" in said, record["turns"]
 
 
 def test_inbound_calls_are_answered_while_campaigns_run(campaign_run: Run) -> None:

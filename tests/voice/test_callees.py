@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from clinicline.harness import CLI, ROOT, crash_lines, free_port
+from clinicline.harness import CLI, ROOT, crash_lines, free_port, stop_process
 from voice.asr.wer import word_error_rate
 from voice.phone.callees import (
     Behaviour,
@@ -222,13 +221,7 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
         assert log["refused_over_cap"] == 0
         yield Calls({c["number"]: c for c in log["calls"]}, dialer)
     finally:
-        if bank.poll() is None:
-            bank.send_signal(signal.SIGTERM)
-            try:
-                bank.wait(30)
-            except subprocess.TimeoutExpired:
-                bank.kill()
-                bank.wait()
+        stop_process(bank)
         text = err_path.read_text()
         assert not crash_lines(text) and "Traceback" not in text, text[-3000:]
 

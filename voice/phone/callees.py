@@ -78,6 +78,7 @@ from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, answer, call_ref
 from voice.sip.endpoint import SipEndpoint, _stdout_to_stderr
 from voice.sip.media import MediaTap, TapPool
+from voice.tts.select import make_voice
 
 log = logging.getLogger(__name__)
 
@@ -625,20 +626,6 @@ def add_callees_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _make_voice(name: str) -> Voice:
-    if name == "espeak":
-        from voice.tts.external import EspeakSynthesizer
-
-        return EspeakSynthesizer()
-    if name == "flite":
-        from voice.tts.external import FliteSynthesizer
-
-        return FliteSynthesizer()
-    from voice.tts.piper import PiperSynthesizer
-
-    return PiperSynthesizer()
-
-
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.strip().rpartition(":")
     if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
@@ -662,7 +649,7 @@ def run_callees(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, plan: dict[str, Behaviour], host: str, port: int) -> int:
-    voice = await asyncio.to_thread(_make_voice, args.voice)
+    voice = await asyncio.to_thread(make_voice, args.voice)
     bank = CalleeBank(voice, host, port, plan)
     stop = asyncio.Event()
     if args.calls is not None:

@@ -244,6 +244,22 @@ class CallerInput:
         )
         self._on_utterance(Utterance(turn, pending.origin, self._loop.time()))
 
+    def screen_only(self, pcm: np.ndarray, start: datetime) -> None:
+        """Words heard before the conversation began (what the callee said while an outbound
+        call decided who had answered): recorded and screened for red flags, never a turn."""
+        self._transcribing += 1
+        task = self._spawn(self._screen_only(pcm, start))
+        task.add_done_callback(self._transcribed)
+
+    async def _screen_only(self, pcm: np.ndarray, start: datetime) -> None:
+        stream = self.recognizer.new_stream(hints=(), answer=None)
+        transcript = await self._decode(stream, pcm)
+        text = transcript.text.strip() if transcript is not None else ""
+        if not text or self.closed:
+            return
+        await self.recorder.turn(self.call, "caller", text, start, utc_now())
+        self._screen(text, final=True, phase=CallPhase.LISTENING)
+
     def _screen(self, text: str, *, final: bool, phase: CallPhase) -> bool:
         """Safety first: True when the words raised a red flag (already handed on)."""
         actions = self.conversation.screen(self.call, text, final, phase)
