@@ -374,7 +374,11 @@ class OutreachConversation(ClinicConversation):
 
     async def _picked(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         starts = [o.start for o in self.out.offers]
-        index = choose(turn.digits or turn.text or "", starts, yes_means_first=len(starts) == 1)
+        key = (turn.digits or "").strip()[:1]
+        if key:  # keys are positions ("press 1 or 2"), never hours
+            index: int | None = int(key) - 1 if key.isdigit() and key != "0" else None
+        else:
+            index = choose(turn.text or "", starts, yes_means_first=len(starts) == 1)
         if index is None or index >= len(starts):
             return self._unclear(call)
         offer, appointment = self.out.offers[index], self._appointment
