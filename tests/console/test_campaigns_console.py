@@ -82,6 +82,7 @@ async def test_a_supervisor_creates_starts_pauses_and_exports_a_campaign(
         ({"name": "x", "kind": "reminder", "patients": [1], "sql": "drop"}, "unknown field"),
         ({"name": "", "kind": "reminder", "patients": [1]}, "'name'"),
         ({"name": "x", "kind": "reminder", "patients": list(range(6000))}, "too large"),
+        ({"name": "x", "kind": "reminder", "fhir": "Appointment?date=ge2031-03-04"}, "no EHR"),
     ],
 )
 async def test_bad_campaigns_are_refused_with_the_reason(

@@ -13,6 +13,7 @@ from clinicline.web.console import (
     auth_views,
     call_views,
     campaign_views,
+    integration_views,
     metrics_views,
     task_views,
 )
@@ -77,6 +78,11 @@ def setup_console(
     r.add_post("/console/api/campaigns/{campaign_id}/start", campaign_views.start)
     r.add_post("/console/api/campaigns/{campaign_id}/pause", campaign_views.pause)
     r.add_get("/console/api/campaigns/{campaign_id}/export", campaign_views.export)
+    r.add_get("/console/api/hl7/dead-letters", integration_views.list_dead_letters)
+    r.add_post(
+        "/console/api/hl7/dead-letters/{message_id}/send-again",
+        integration_views.send_dead_letter_again,
+    )
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from clinicline.web.app import SERVICES
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
@@ -27,7 +28,7 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
-from integrations.errors import InvalidField, NotFound
+from integrations.errors import EhrUnavailable, InvalidField, NotFound
 from integrations.services import campaigns
 from integrations.services.audit import record_access
 
@@ -43,6 +44,7 @@ _FIELDS = {
     "retry_minutes",
     "pace",
     "voicemail_first_name",
+    "fhir",
 }
 
 
@@ -111,8 +113,8 @@ async def create(request: web.Request) -> web.Response:
             pace_per_minute=_whole(data, "pace", 4),
             voicemail_first_name=voicemail_name,
         )
+        targets = _listed(data) + await _searched(request, data)
         async with console.db.session() as s:
-            targets = _listed(data)
             if days:
                 first, last = campaigns.days_of(days)
                 targets += await campaigns.appointment_targets(s, first, last, provider)
@@ -127,7 +129,21 @@ async def create(request: web.Request) -> web.Response:
             status = await campaigns.campaign_status(s, campaign_id)
     except (InvalidField, NotFound) as exc:
         raise BadBody(400, str(exc)) from exc
+    except EhrUnavailable as exc:
+        raise BadBody(503, "the EHR is unavailable; try again later") from exc
     return web.json_response(status.as_json(), status=201, headers=NO_STORE)
+
+
+async def _searched(request: web.Request, data: dict[str, Any]) -> list[tuple[int, int | None]]:
+    """Whom the EHR's FHIR search in `fhir` names (mirrored here first)."""
+    query = text_field(data, "fhir", max_len=500, required=False)
+    if not query:
+        return []
+    ehr = getattr(request.app.get(SERVICES), "ehr", None)
+    if ehr is None:
+        raise BadBody(400, "this clinic has no EHR connected (serve --ehr) to search")
+    targets: list[tuple[int, int | None]] = await ehr.mirror.campaign_targets(query)
+    return targets
 
 
 async def _steer(request: web.Request, state: str) -> web.Response:

@@ -29,6 +29,7 @@ function show(signedIn, agent) {
   $("#console-view").hidden = !signedIn;
   $("#metrics-view").hidden = true;
   $("#campaigns-view").hidden = true;
+  $("#engine-view").hidden = true;
   $("#calls-view").hidden = true;
   $("#views").hidden = !supervisor;
   markTab("console-view");
@@ -459,6 +460,7 @@ function showView(view) {
   $("#metrics-view").hidden = view !== "metrics-view";
   $("#calls-view").hidden = view !== "calls-view";
   $("#campaigns-view").hidden = view !== "campaigns-view";
+  $("#engine-view").hidden = view !== "engine-view";
   markTab(view);
   stopMetricsTimer();
   if (view === "metrics-view") {
@@ -466,9 +468,42 @@ function showView(view) {
     metricsTimer = setInterval(loadMetrics, METRICS_REFRESH_MS);
   } else if (view === "calls-view") {
     loadRecentCalls();
+  } else if (view === "engine-view") {
+    loadDeadLetters();
   } else if (view === "campaigns-view") {
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
+  }
+}
+
+// ---- supervisor view: the interface engine's dead letters ----------------------------------
+const TRIGGER_NAMES = { S12: "booking", S14: "move", S15: "cancellation" };
+
+async function loadDeadLetters() {
+  const result = await api("GET", "/console/api/hl7/dead-letters");
+  if (!result.ok) { setText("engine-status", result.data.error || "could not load"); return; }
+  const body = $("#dead-letters tbody");
+  body.replaceChildren();
+  setText("engine-status", result.data.dead_letters.length ? "" : "None: the engine took every message.");
+  for (const m of result.data.dead_letters) {
+    const row = document.createElement("tr");
+    appendCells(row, [
+      String(m.id), `${m.trigger} (${TRIGGER_NAMES[m.trigger] || "?"})`, String(m.appointment_id),
+      String(m.attempts), m.reason || "—", new Date(m.created_at).toLocaleString(),
+    ]);
+    const cell = document.createElement("td");
+    const again = document.createElement("button");
+    again.type = "button";
+    again.className = "send-again";
+    again.textContent = "Send again";
+    again.addEventListener("click", async () => {
+      const done = await api("POST", `/console/api/hl7/dead-letters/${m.id}/send-again`, {});
+      setText("engine-status", done.ok ? `Message ${m.id} is back in line.` : (done.data.error || "failed"));
+      loadDeadLetters();
+    });
+    cell.append(again);
+    row.append(cell);
+    body.append(row);
   }
 }
 
@@ -528,6 +563,8 @@ async function createCampaign() {
     voicemail_first_name: $("#campaign-first-name").checked,
   };
   if (from) body.appointments = `${from}:${to}`;
+  const search = $("#campaign-fhir").value.trim();
+  if (search) body.fhir = search;
   const result = await api("POST", "/console/api/campaigns", body);
   setText("campaign-status", result.ok
     ? `Created “${result.data.name}”: ${result.data.targets} patients, not started yet`
