@@ -27,6 +27,7 @@ from typing import Any
 
 from clinicline.callflow.clinic import ClinicConversation
 from dialogs.actions.phrasing import choose, speak_moment
+from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.fhir_client import EhrUnavailable
 from integrations.errors import NotFound, SlotTaken
 from integrations.services import scheduling
@@ -77,53 +78,6 @@ class Outreach:
 class ClinicLine:
     name: str
     callback_number: str
-
-
-class AppointmentDesk:
-    """Cancel and move appointments where the clinic keeps them: the EHR first when there is
-    one (`EhrSync`), else the local store; the same rules as an inbound call's."""
-
-    def __init__(self, db: Any, ehr: Any | None = None) -> None:
-        self.db, self.ehr = db, ehr
-
-    async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
-        if self.ehr is not None:
-            await self.ehr.cancel(
-                call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
-            )
-            return
-        async with self.db.session() as s:
-            await scheduling.cancel(
-                s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
-            )
-
-    async def offers(self, provider_id: int, after: datetime) -> list[scheduling.SlotOffer]:
-        if self.ehr is not None:
-            await self.ehr.before_slots(after, after + scheduling.DEFAULT_HORIZON)
-        async with self.db.session() as s:
-            return await scheduling.find_slots(
-                s, when=None, provider_id=provider_id, limit=2, now=after
-            )
-
-    async def move(
-        self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
-    ) -> scheduling.Booking:
-        if self.ehr is not None:
-            booking: scheduling.Booking = await self.ehr.reschedule(
-                call_id=call_id,
-                patient_id=patient_id,
-                appointment_id=appointment_id,
-                slot_id=slot_id,
-            )
-            return booking
-        async with self.db.session() as s:
-            return await scheduling.reschedule(
-                s,
-                call_id=call_id,
-                patient_id=patient_id,
-                appointment_id=appointment_id,
-                slot_id=slot_id,
-            )
 
 
 @dataclass
@@ -360,7 +314,7 @@ class OutreachConversation(ClinicConversation):
                 Hangup("done"),
             ]
         try:
-            self.out.offers = await self.desk.offers(appointment.provider_id, datetime.now())
+            self.out.offers = await self.desk.next_free(appointment.provider_id, datetime.now())
         except EhrUnavailable:
             self.out.offers = []
         self.out.offers = [o for o in self.out.offers if o.start != appointment.start]

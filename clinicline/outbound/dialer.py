@@ -21,12 +21,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from clinicline.outbound.conversation import (
-    AppointmentDesk,
     ClinicLine,
     Outreach,
     OutreachConversation,
     VoicemailConversation,
 )
+from integrations.ehr.desk import AppointmentDesk
 from integrations.services.calls import add_event
 from integrations.services.campaigns import Dial, claim_next, settle_attempt
 from integrations.store import Database

@@ -16,7 +16,7 @@ from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
 from dialogs.actions.transfers import finish_handoff
 from integrations.errors import EhrUnavailable
-from integrations.services.scheduling import AppointmentInfo, cancel, upcoming
+from integrations.services.scheduling import AppointmentInfo, upcoming
 from nlu.confirm import yes_no
 
 EHR_DOWN_CANCEL = (
@@ -204,8 +204,4 @@ class ActionSubmitCancel(_Submit):
         return "appointment_cancelled"
 
     async def _cancel(self, cid: str, pid: int, appointment_id: int) -> None:
-        if self.deps.ehr is not None:
-            await self.deps.ehr.cancel(call_id=cid, patient_id=pid, appointment_id=appointment_id)
-            return
-        async with self.deps.db.session() as s:
-            await cancel(s, call_id=cid, patient_id=pid, appointment_id=appointment_id)
+        await self.deps.desk.cancel(call_id=cid, patient_id=pid, appointment_id=appointment_id)

@@ -16,6 +16,7 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
+from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.sync import EhrSync
 from integrations.errors import NotFound
 from integrations.services import calls
@@ -53,6 +54,11 @@ class Deps:
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def desk(self) -> AppointmentDesk:
+        """Where bookings, moves and cancellations go: the EHR first, if there is one."""
+        return AppointmentDesk(self.db, self.ehr)
 
     def hours_now(self) -> datetime:
         """The moment for the clinic's hours: the machine's own clock made time-zone aware

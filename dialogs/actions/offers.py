@@ -21,9 +21,7 @@ from integrations.errors import EhrUnavailable, SlotTaken
 from integrations.services.scheduling import (
     Booking,
     SlotOffer,
-    book,
     find_slots,
-    reschedule,
     search_window,
 )
 from nlu.confirm import yes_no
@@ -118,19 +116,11 @@ class SlotOfferingValidation(IdentityFormValidation):
         pid = await self.deps.patient_id(tracker)
         if pid is None:
             raise SlotTaken("caller not verified")  # unreachable: identity slots come first
-        ehr, cid = self.deps.ehr, call_id(tracker)
-        if ehr is not None and self.form == "reschedule_form":
-            return await ehr.reschedule(call_id=cid, patient_id=pid, slot_id=slot_id,
-                                        appointment_id=int(tracker.get_slot("appointment_id")))
-        if ehr is not None:
-            return await ehr.book(call_id=cid, patient_id=pid, slot_id=slot_id)
-        async with self.deps.db.session() as s:
-            if self.form == "reschedule_form":
-                return await reschedule(
-                    s, call_id=call_id(tracker), patient_id=pid,
-                    appointment_id=int(tracker.get_slot("appointment_id")), slot_id=slot_id,
-                )
-            return await book(s, call_id=call_id(tracker), patient_id=pid, slot_id=slot_id)
+        desk, cid = self.deps.desk, call_id(tracker)
+        if self.form == "reschedule_form":
+            return await desk.move(call_id=cid, patient_id=pid, slot_id=slot_id,
+                                   appointment_id=int(tracker.get_slot("appointment_id")))
+        return await desk.book(call_id=cid, patient_id=pid, slot_id=slot_id)
 
 
 class ActionAskWhenText(Action):

@@ -1,20 +1,27 @@
-"""Servers the real-call tests of the call flow share.
+"""Servers and stores the tests of the call flow share.
 
 `rasa_clinic`: `clinicline serve` with the product dialog on the real Rasa server (it loads in
 ~40 s and takes 1.2 GB, so one per test run), on a freshly seeded demo clinic, open around the
 clock. Tests that need the keypad menu (Rasa off) start their own server.
+
+`db` and `recorder`: a demo clinic seeded today in a SQLite file of the test's own, and a
+call recorder writing to it, for the conversations' turn-by-turn tests.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from clinicline.callflow.recorder import StoreRecorder
 from clinicline.harness import ROOT, ServerProcess, free_port, start_server
+from integrations.seed.demo import seed_demo
+from integrations.store import Database
 
 HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
 
@@ -53,3 +60,20 @@ def rasa_clinic(
     finally:
         code = server.stop()
         assert code == 0, f"server did not stop cleanly ({code}):\n{server.log()[-3000:]}"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    store = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
+    await store.migrate()
+    await seed_demo(store, date.today())
+    yield store
+    await store.dispose()
+
+
+@pytest.fixture
+async def recorder(db: Database) -> AsyncIterator[StoreRecorder]:
+    rec = StoreRecorder(db)
+    rec.start()
+    yield rec
+    await rec.stop()

@@ -7,9 +7,7 @@ real server is exercised in tests/dialogs and tests/callflow/test_scripted_calls
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.recorder import StoreRecorder
 from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
-from integrations.seed.demo import seed_demo
 from integrations.services.call_report import call_report
 from integrations.services.calls import set_fields
 from integrations.services.tasks import open_tasks
@@ -68,23 +65,6 @@ class UnreachableDialogStandIn:
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
         raise DialogUnavailable("connection refused")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    store = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
-    await store.migrate()
-    await seed_demo(store, date.today())
-    yield store
-    await store.dispose()
-
-
-@pytest.fixture
-async def recorder(db: Database) -> AsyncIterator[StoreRecorder]:
-    rec = StoreRecorder(db)
-    rec.start()
-    yield rec
-    await rec.stop()
 
 
 def _call(number: str = "+15550100001") -> CallInfo:

@@ -4,24 +4,20 @@ fails the test if it is."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.outbound.conversation import (
-    AppointmentDesk,
     ClinicLine,
     Outreach,
     OutreachConversation,
     VoicemailConversation,
 )
+from integrations.ehr.desk import AppointmentDesk
 from integrations.errors import EhrUnavailable
-from integrations.seed.demo import seed_demo
 from integrations.services.call_report import call_report
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
@@ -49,23 +45,6 @@ class DownEhrStandIn:
 
     async def before_slots(self, *_: Any) -> bool:
         raise EhrUnavailable("connection refused")
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    store = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
-    await store.migrate()
-    await seed_demo(store, date.today())
-    yield store
-    await store.dispose()
-
-
-@pytest.fixture
-async def recorder(db: Database) -> AsyncIterator[StoreRecorder]:
-    rec = StoreRecorder(db)
-    rec.start()
-    yield rec
-    await rec.stop()
 
 
 async def _maria(db: Database) -> tuple[int, int]:

@@ -1,0 +1,63 @@
+"""Book, move and cancel appointments where the clinic keeps them: in the EHR first when one is
+connected (`EhrSync`: the EHR's transaction, then the mirror), else in the local store. One
+place for that choice, used by the inbound dialogs' actions and by campaign calls alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from integrations.ehr.sync import EhrSync
+from integrations.services import scheduling
+from integrations.store import Database
+
+
+class AppointmentDesk:
+    def __init__(self, db: Database, ehr: EhrSync | None = None) -> None:
+        self.db, self.ehr = db, ehr
+
+    async def book(self, *, call_id: str, patient_id: int, slot_id: int) -> scheduling.Booking:
+        if self.ehr is not None:
+            return await self.ehr.book(call_id=call_id, patient_id=patient_id, slot_id=slot_id)
+        async with self.db.session() as s:
+            return await scheduling.book(
+                s, call_id=call_id, patient_id=patient_id, slot_id=slot_id
+            )
+
+    async def move(
+        self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
+    ) -> scheduling.Booking:
+        if self.ehr is not None:
+            return await self.ehr.reschedule(
+                call_id=call_id,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+                slot_id=slot_id,
+            )
+        async with self.db.session() as s:
+            return await scheduling.reschedule(
+                s,
+                call_id=call_id,
+                patient_id=patient_id,
+                appointment_id=appointment_id,
+                slot_id=slot_id,
+            )
+
+    async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
+        if self.ehr is not None:
+            await self.ehr.cancel(
+                call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
+            )
+            return
+        async with self.db.session() as s:
+            await scheduling.cancel(
+                s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
+            )
+
+    async def next_free(self, provider_id: int, after: datetime) -> list[scheduling.SlotOffer]:
+        """The provider's next two free times after `after` (the EHR's, mirrored, if any)."""
+        if self.ehr is not None:
+            await self.ehr.before_slots(after, after + scheduling.DEFAULT_HORIZON)
+        async with self.db.session() as s:
+            return await scheduling.find_slots(
+                s, when=None, provider_id=provider_id, limit=2, now=after
+            )
