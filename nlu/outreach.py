@@ -35,7 +35,7 @@ _CHOICES: tuple[tuple[Choice, re.Pattern[str]], ...] = (
         re.compile(
             r"\b(?:re-?schedul\w*|re-?book\w*|move\s+(?:it|my|the)|change\s+(?:it|the|my)"
             r"|another\s+(?:time|day|date)|different\s+(?:time|day|date)|a\s+new\s+time"
-            r"|push\s+it|later\s+(?:time|date|day)|three)\b",
+            r"|push\s+it|later\s+(?:time|date|day))\b",
             re.IGNORECASE,
         ),
     ),
@@ -43,7 +43,7 @@ _CHOICES: tuple[tuple[Choice, re.Pattern[str]], ...] = (
         "cancel",
         re.compile(
             r"\b(?:cancel\w*|call\s+it\s+off|won'?t\s+(?:be\s+)?(?:able\s+to\s+)?(?:make|come)"
-            r"|can'?t\s+(?:make|come)|not\s+(?:be\s+)?coming|don'?t\s+need\s+it|two)\b",
+            r"|can'?t\s+(?:make|come)|not\s+(?:be\s+)?coming|don'?t\s+need\s+it)\b",
             re.IGNORECASE,
         ),
     ),
@@ -51,12 +51,20 @@ _CHOICES: tuple[tuple[Choice, re.Pattern[str]], ...] = (
         "confirm",
         re.compile(
             r"\b(?:confirm\w*|i'?ll\s+be\s+there|i\s+will\s+be\s+there|see\s+you\s+then"
-            r"|keep\s+it|that\s+works|sounds\s+good|yes|yeah|yep|sure|one)\b",
+            r"|keep\s+it|that\s+works|sounds\s+good|yes|yeah|yep|sure)\b",
             re.IGNORECASE,
         ),
     ),
 )
 _KEYS: dict[str, Choice] = {"1": "confirm", "2": "cancel", "3": "reschedule"}
+# A key said instead of pressed: the whole answer is "3", "press three", "option two"... and
+# only then — "the second one" is no "1".
+_SPOKEN_KEY = re.compile(
+    r"^\W*(?:(?:i'?ll\s+)?(?:press|pressing|option|number|choice)\s+)?"
+    r"(1|2|3|one|two|three)\W*(?:please)?\W*$",
+    re.IGNORECASE,
+)
+_KEY_WORDS = {"one": "1", "two": "2", "three": "3"}
 _KEEP = re.compile(r"\b(?:don'?t|do\s+not|not|no\s+need\s+to)\s+(?:cancel|move|change)", re.I)
 
 
@@ -70,6 +78,10 @@ def reminder_choice(text: str | None, digits: str | None = None) -> Choice | Non
     if digits:
         return _KEYS.get(digits.strip()[:1])
     clean = (text or "").replace("\u2019", "'")
+    spoken = _SPOKEN_KEY.match(clean.strip())
+    if spoken:
+        key = spoken.group(1).lower()
+        return _KEYS[_KEY_WORDS.get(key, key)]
     if _KEEP.search(clean):  # "don't cancel it": she keeps it
         return "confirm"
     for choice, pattern in _CHOICES:

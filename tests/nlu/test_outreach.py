@@ -54,6 +54,11 @@ def test_ordinary_answers_are_not_opt_outs(said: str) -> None:
         (None, "2", "cancel"),
         (None, "3", "reschedule"),
         (None, "9", None),
+        ("Press 3.", None, "reschedule"),
+        ("option two please", None, "cancel"),
+        ("One.", None, "confirm"),
+        ("the second one", None, None),
+        ("I have one question", None, None),
         ("what was that", None, None),
     ],
 )
