@@ -288,7 +288,16 @@ class OutreachConversation(ClinicConversation):
         if picked is None:
             return self._unclear(call)
         if picked == "confirm":
-            self._spawn_event(call, "appointment_confirmed", {"appointment_id": appointment.id})
+            try:
+                in_ehr = await self.desk.confirm(
+                    call_id=call.call_id,
+                    patient_id=self.outreach.patient_id,
+                    appointment_id=appointment.id,
+                )
+            except NotFound:  # cancelled or moved meanwhile (by the front desk, the EHR)
+                return await self._desk_down(call, "confirm", task_left=False)
+            event: dict[str, object] = {"appointment_id": appointment.id, "in_ehr": in_ehr}
+            self._spawn_event(call, "appointment_confirmed", event)
             self.out.outcome, self.out.step = "confirmed", "done"
             self.recorder.fields(call, disposition="appointment_confirmed")
             return [
@@ -303,7 +312,9 @@ class OutreachConversation(ClinicConversation):
                     appointment_id=appointment.id,
                 )
             except EhrUnavailable:
-                return self._desk_down(call, "cancel")
+                return await self._desk_down(call, "cancel", task_left=True)
+            except NotFound:  # moved meanwhile
+                return await self._desk_down(call, "cancel", task_left=False)
             self.out.outcome, self.out.step = "cancelled", "done"
             self.recorder.fields(call, disposition="appointment_cancelled")
             return [
@@ -347,8 +358,10 @@ class OutreachConversation(ClinicConversation):
         except SlotTaken:
             self.out.step = "choice"
             return await self._choice(call, CallerTurn(digits="3"))
-        except (EhrUnavailable, NotFound):
-            return self._desk_down(call, "move")
+        except EhrUnavailable:
+            return await self._desk_down(call, "move", task_left=True)
+        except NotFound:  # moved or cancelled meanwhile
+            return await self._desk_down(call, "move", task_left=False)
         self.out.outcome, self.out.step = "rescheduled", "done"
         self.recorder.fields(call, disposition="appointment_rescheduled")
         return [
@@ -375,8 +388,16 @@ class OutreachConversation(ClinicConversation):
             Hangup("done"),
         ]
 
-    def _desk_down(self, call: CallInfo, what: str) -> list[Action]:
-        # The EHR sync has already left a callback task for a person; nothing was changed.
+    async def _desk_down(self, call: CallInfo, what: str, *, task_left: bool) -> list[Action]:
+        """Nothing was changed: the EHR was down (its sync has left a callback task then,
+        `task_left`) or the appointment changed meanwhile (a task is left here)."""
+        if not task_left:
+            await self._task(
+                call,
+                "scheduling",
+                f"Campaign call: the patient wanted to {what} her appointment, which had "
+                "changed since the campaign began. Call her back.",
+            )
         self.out.outcome, self.out.step = "reschedule_requested", "done"
         self.recorder.fields(call, disposition="task_created")
         return [

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from integrations.ehr.sync import EhrSync
+from integrations.errors import EhrUnavailable
 from integrations.services import scheduling
 from integrations.store import Database
 
@@ -19,9 +20,7 @@ class AppointmentDesk:
         if self.ehr is not None:
             return await self.ehr.book(call_id=call_id, patient_id=patient_id, slot_id=slot_id)
         async with self.db.session() as s:
-            return await scheduling.book(
-                s, call_id=call_id, patient_id=patient_id, slot_id=slot_id
-            )
+            return await scheduling.book(s, call_id=call_id, patient_id=patient_id, slot_id=slot_id)
 
     async def move(
         self, *, call_id: str, patient_id: int, appointment_id: int, slot_id: int
@@ -52,6 +51,23 @@ class AppointmentDesk:
             await scheduling.cancel(
                 s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
             )
+
+    async def confirm(self, *, call_id: str, patient_id: int, appointment_id: int) -> bool:
+        """Record that she will come, in the EHR too when there is one; False when the EHR
+        could not take it (it is then only in the local record, which says so)."""
+        in_ehr: bool | None = None
+        if self.ehr is not None:
+            try:
+                await self.ehr.confirm(patient_id=patient_id, appointment_id=appointment_id)
+                in_ehr = True
+            except EhrUnavailable:
+                in_ehr = False
+        async with self.db.session() as s:
+            await scheduling.confirm(
+                s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id,
+                in_ehr=in_ehr,
+            )  # fmt: skip
+        return in_ehr is not False
 
     async def next_free(self, provider_id: int, after: datetime) -> list[scheduling.SlotOffer]:
         """The provider's next two free times after `after` (the EHR's, mirrored, if any)."""

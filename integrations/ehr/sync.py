@@ -148,6 +148,17 @@ class EhrSync:
                 s, call_id=call_id, patient_id=patient_id, appointment_id=appointment_id
             )
 
+    async def confirm(self, *, patient_id: int, appointment_id: int) -> None:
+        """She will come: her participation in the EHR's appointment becomes `accepted`
+        (the version read is the one written over: `If-Match` by the transaction's PUT)."""
+        fhir_id, _slot = await self._booked(patient_id, appointment_id)
+        patient = f"Patient/{await self._patient(patient_id)}"
+        appointment = await self.ehr.read("Appointment", fhir_id)
+        for participant in appointment.get("participant") or []:
+            if (participant.get("actor") or {}).get("reference") == patient:
+                participant["status"] = "accepted"
+        await self.ehr.transaction([fhir.put(appointment)])
+
     async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
         """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""
         try:

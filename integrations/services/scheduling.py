@@ -271,6 +271,25 @@ async def cancel(s: AsyncSession, *, call_id: str, patient_id: int, appointment_
         _audit(s, "cancel_appointment", appt, call_id)
 
 
+async def confirm(
+    s: AsyncSession, *, call_id: str, patient_id: int, appointment_id: int, in_ehr: bool | None
+) -> None:
+    """The patient said she will come: recorded in the audit trail (the appointment stays
+    booked). `in_ehr`: whether the EHR took it too (None: no EHR)."""
+    async with atomic(s):
+        appt = await _live_appointment(s, patient_id, appointment_id)
+        if appt.status != "booked":
+            raise NotFound(f"appointment {appointment_id} is {appt.status}, not booked")
+        add_audit(
+            s,
+            actor="bot",
+            action="confirm_appointment",
+            patient_id=patient_id,
+            call_id=call_id,
+            detail={"appointment_id": appointment_id, "in_ehr": in_ehr},
+        )
+
+
 async def upcoming(
     s: AsyncSession, patient_id: int, *, now: datetime | None = None
 ) -> list[AppointmentInfo]:

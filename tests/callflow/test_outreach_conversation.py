@@ -232,3 +232,24 @@ async def test_a_voicemail_message_names_no_one_unless_the_campaign_says_so(
         assert "555-0100" in message
         await box.finish(call, CallOutcome(datetime.now(UTC), "bot"))
         assert box.outcome == "voicemail_left"
+
+
+async def test_an_appointment_cancelled_since_the_campaign_began_is_never_confirmed(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    from integrations.services import scheduling
+
+    conversation, call = await _outreach(db, recorder)
+    await _verified(conversation, call)
+    patient_id, appointment_id = await _maria(db)
+    async with db.session() as s:  # the front desk cancels it while the call goes on
+        await scheduling.cancel(
+            s, call_id="desk", patient_id=patient_id, appointment_id=appointment_id
+        )
+    actions = await conversation.respond(call, CallerTurn(text="yes I'll be there"))
+    assert "nothing has been changed" in _said(actions)
+    assert conversation.outcome == "reschedule_requested"
+    async with db.session() as s:
+        tasks = await open_tasks(s, "scheduling")
+    assert any(t.call_id == call.call_id for t in tasks)
+    assert (await _report(recorder, db, call))["disposition"] == "task_created"

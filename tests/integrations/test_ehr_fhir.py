@@ -462,3 +462,30 @@ async def test_a_slot_mirrored_busy_between_our_ehr_write_and_ours_is_still_her_
     async with store.session() as s:
         local = await s.get(Appointment, booking.appointment_id)
         assert local is not None and local.fhir_id == appointment["id"]
+
+
+async def test_a_confirmation_reaches_the_ehr_as_her_participation_accepted(
+    fhir_server: FhirServer, store: Database
+) -> None:
+    from integrations.ehr.desk import AppointmentDesk
+    from integrations.store.models import AuditEvent
+
+    day = date(2031, 3, 12)
+    ids = add_clinic(fhir_server, day, "Mbeki")
+    sync = _sync(store, fhir_server)
+    pid = await _verified(store, sync, "Mbeki")
+    offers = await _offers(store, sync, day)
+    booked = await sync.book(call_id="c1", patient_id=pid, slot_id=offers[0].slot_id)
+    desk = AppointmentDesk(store, sync)
+    assert await desk.confirm(call_id="c2", patient_id=pid, appointment_id=booked.appointment_id)
+    (appointment,) = _appointments_in_ehr(fhir_server, ids["patient"])
+    mine = [
+        p for p in appointment["participant"]
+        if p["actor"]["reference"] == f"Patient/{ids['patient']}"
+    ]  # fmt: skip
+    assert [p["status"] for p in mine] == ["accepted"] and appointment["status"] == "booked"
+    async with store.session() as s:
+        audit = await s.scalar(
+            select(AuditEvent).where(AuditEvent.action == "confirm_appointment")
+        )
+    assert audit is not None and audit.detail["in_ehr"] is True and audit.call_id == "c2"
