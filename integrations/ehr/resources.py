@@ -25,11 +25,16 @@ def post(resource: dict[str, Any], if_none_exist: str | None = None) -> dict[str
     return {"resource": resource, "request": request}
 
 
-def put(resource: dict[str, Any]) -> dict[str, Any]:
-    """A transaction entry updating a resource as read, minus the server's bookkeeping (meta)."""
+def put(resource: dict[str, Any], *, if_unchanged: bool = False) -> dict[str, Any]:
+    """A transaction entry updating a resource as read, minus the server's bookkeeping (meta);
+    `if_unchanged`: only if it is still the version read (If-Match, else 412)."""
     body = {k: v for k, v in resource.items() if k != "meta"}
     url = f"{resource['resourceType']}/{resource['id']}"
-    return {"resource": body, "request": {"method": "PUT", "url": url}}
+    request: dict[str, Any] = {"method": "PUT", "url": url}
+    version = (resource.get("meta") or {}).get("versionId")
+    if if_unchanged and version:
+        request["ifMatch"] = f'W/"{version}"'
+    return {"resource": body, "request": request}
 
 
 def instant(when: datetime) -> str:

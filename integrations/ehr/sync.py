@@ -150,14 +150,23 @@ class EhrSync:
 
     async def confirm(self, *, patient_id: int, appointment_id: int) -> None:
         """She will come: her participation in the EHR's appointment becomes `accepted`
-        (the version read is the one written over: `If-Match` by the transaction's PUT)."""
+        (only over the version read: `If-Match`); one the EHR no longer has booked is not
+        confirmed (`NotFound`)."""
         fhir_id, _slot = await self._booked(patient_id, appointment_id)
         patient = f"Patient/{await self._patient(patient_id)}"
-        appointment = await self.ehr.read("Appointment", fhir_id)
-        for participant in appointment.get("participant") or []:
-            if (participant.get("actor") or {}).get("reference") == patient:
-                participant["status"] = "accepted"
-        await self.ehr.transaction([fhir.put(appointment)])
+        for attempt in range(2):  # someone changed it between our read and write: once more
+            appointment = await self.ehr.read("Appointment", fhir_id)
+            if appointment.get("status") != "booked":
+                raise NotFound(f"the EHR has appointment {fhir_id} {appointment.get('status')}")
+            for participant in appointment.get("participant") or []:
+                if (participant.get("actor") or {}).get("reference") == patient:
+                    participant["status"] = "accepted"
+            try:
+                await self.ehr.transaction([fhir.put(appointment, if_unchanged=True)])
+                return
+            except SlotTaken:  # 412: not the version read
+                if attempt:
+                    raise EhrUnavailable("the appointment keeps changing in the EHR") from None
 
     async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
         """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""
