@@ -85,8 +85,10 @@ def test_dtmf_reaches_the_server(
     assert record["dtmf"] == "42#", record["dtmf"]
     methods = {e["data"]["method"] for e in record["events"] if e["kind"] == "dtmf"}
     assert methods == {method}
-    # The bot reads the digits back; the phone's recogniser hears "4" as "for" at times.
-    assert "press" in result["turns"][0]["heard"].lower()
+    # The bot reads the digits back. Checked in the server's record: the phone's own hearing
+    # of it is cut off when the reply comes after its 2 s of listening (seen under load).
+    bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
+    assert "You pressed 4 2." in bot, bot  # "#" ends the entry
 
 
 def test_fifth_concurrent_call_is_refused_while_four_run(server: ServerProcess) -> None:
@@ -161,9 +163,10 @@ def test_white_noise_is_not_taken_for_words(server: ServerProcess, tmp_path: Pat
     write_wav(wav, (rng.normal(0, 3000, 8000 * 5)).clip(-32768, 32767).astype(np.int16))
     result = phone_call(server, "--play", str(wav), "--say", "goodbye", "--no-transcribe")
     record = wait_for_record(server, result["call_id"])
-    assert _caller_turns(record) == ["Goodbye."] or [
-        t.lower().strip(".!") for t in _caller_turns(record)
-    ] == ["goodbye"]
+    # One caller turn, the farewell (whisper writes Piper's "goodbye" as "Goodbye." or "Bye
+    # bye." from run to run): five seconds of noise before it gave no words.
+    (said,) = _caller_turns(record)
+    assert "bye" in said.lower(), said
 
 
 def test_caller_hanging_up_mid_prompt_closes_the_record(server: ServerProcess) -> None:
