@@ -223,6 +223,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                     ring_timeout=config.outbound_ring_timeout,
                 ),
                 conversation_kwargs=parts,
+                recorder=services.recorder,
                 ehr=ehr,
             )
             dialing = asyncio.create_task(dialer.run(), name="campaign-dialer")

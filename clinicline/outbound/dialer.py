@@ -27,12 +27,12 @@ from clinicline.outbound.conversation import (
     VoicemailConversation,
 )
 from integrations.ehr.desk import AppointmentDesk
-from integrations.services.calls import add_event
+from integrations.ehr.sync import EhrSync
 from integrations.services.campaigns import Dial, claim_next, settle_attempt
 from integrations.store import Database
 from voice.audio.amd import AmdResult, Verdict
 from voice.session.actions import CallInfo
-from voice.session.conversation import Conversation
+from voice.session.conversation import CallRecorder, Conversation
 from voice.worker import OutboundCall, VoiceWorker
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,12 @@ class Dialer:
         worker: VoiceWorker,
         settings: DialerSettings,
         conversation_kwargs: Callable[[CallInfo], dict[str, Any]],
-        ehr: Any | None = None,
+        recorder: CallRecorder,
+        ehr: EhrSync | None = None,
     ) -> None:
         self.db, self.worker, self.settings = db, worker, settings
         self.conversation_kwargs = conversation_kwargs
+        self.recorder = recorder
         self.desk = AppointmentDesk(db, ehr)
         self._calls: set[asyncio.Task[str | None]] = set()
 
@@ -159,13 +161,15 @@ class Dialer:
         outcome = getattr(conversation, "outcome", None) if conversation is not None else None
         result = attempt_result(placed, outcome)
         call_id = placed.call.call_id if placed.call is not None else None
-        if placed.amd is not None and call_id is not None:
-            self._note_detection(call_id, placed)
+        await self._note_detection(placed)
         return await self._settle(dial, result, placed.status, call_id, outcome)
 
-    def _note_detection(self, call_id: str, placed: OutboundCall) -> None:
+    async def _note_detection(self, placed: OutboundCall) -> None:
+        """Who answered, on the call's record (through its recorder, which retries); dead air
+        and calls nobody answered have no record, their attempt says it."""
         amd = placed.amd
-        assert amd is not None
+        if amd is None or placed.call is None or placed.conversation is None:
+            return
         data: dict[str, object] = {
             "verdict": amd.verdict.value,
             "reason": amd.reason,
@@ -173,14 +177,7 @@ class Dialer:
             "greeting_ms": amd.greeting_ms,
             "cue": placed.cue,
         }
-        asyncio.get_running_loop().create_task(self._event(call_id, data))
-
-    async def _event(self, call_id: str, data: dict[str, object]) -> None:
-        try:
-            async with self.db.session() as s:
-                await add_event(s, call_id=call_id, kind="answering_machine_detection", data=data)
-        except Exception:
-            log.warning("call %s: detection result not recorded", call_id)
+        await self.recorder.event(placed.call, "answering_machine_detection", data)
 
     async def _settle(
         self,
