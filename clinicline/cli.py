@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     seed = sub.add_parser("seed", help="load the demo clinic or a FHIR R4 bundle into the store")
     _add_common(seed)
     seed.add_argument("--demo", action="store_true", help="load the demo clinic")
+    seed.add_argument(
+        "--staff-port",
+        type=int,
+        help="the demo staff's desk phones answer at 127.0.0.1:PORT and up, one port each "
+        "(default 5070: front1 5070 ... nurse1 5074 ... super1 5076)",
+    )
     seed.add_argument("--patients", type=Path, help="FHIR R4 Bundle (JSON) to import")
     seed.add_argument(
         "--ehr",
@@ -369,7 +375,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "seed":
         from clinicline.records import seed
 
-        return asyncio.run(seed(_config(args), demo=args.demo, patients=args.patients))
+        return asyncio.run(
+            seed(_config(args), demo=args.demo, patients=args.patients, staff_port=args.staff_port)
+        )
     if args.command == "staff":
         from clinicline.staff import add_staff, reset_password
 

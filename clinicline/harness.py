@@ -162,19 +162,30 @@ def start_demo_clinic(
     extra_args: Sequence[str] = ("--no-rasa",),
     ready_timeout: float = 120.0,
     want: Sequence[str] = ("ready", "degraded"),
+    staff_port: int | None = None,
 ) -> ServerProcess:
     """`serve` with the product dialog on a freshly seeded demo clinic in `tmp`, ready (with
-    Rasa, want ("ready",): the dialogs are up)."""
+    Rasa, want ("ready",): the dialogs are up); its staff phones at `staff_port` and up."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, capture_output=True, timeout=120,
-        check=True,
-    )  # fmt: skip
+    seed_demo_clinic(db_url, staff_port, env=env)
     server = start_server(
         tmp, data_dir=data_dir, dialog="clinic", db_url=db_url, extra_args=extra_args, env=env
     )
     server.wait_ready(ready_timeout, want)
     return server
+
+
+def seed_demo_clinic(
+    db_url: str, staff_port: int | None = None, env: dict[str, str] | None = None
+) -> None:
+    """`clinicline seed --demo` into `db_url`, the staff phones at `staff_port` and up."""
+    ports = ["--staff-port", str(staff_port)] if staff_port else []
+    done = subprocess.run(
+        [*CLI, "seed", "--demo", "--db", db_url, *ports], cwd=ROOT, capture_output=True,
+        text=True, timeout=120, check=False, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"seeding the demo clinic failed:\n{done.stderr[-3000:]}")
 
 
 def phone_call(server: ServerProcess, *args: str, timeout: float = 180.0) -> dict[str, Any]:

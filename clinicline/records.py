@@ -20,15 +20,18 @@ async def _open(config: Config) -> Database:
     return db
 
 
-async def seed(config: Config, *, demo: bool, patients: Path | None) -> int:
+async def seed(
+    config: Config, *, demo: bool, patients: Path | None, staff_port: int | None = None
+) -> int:
     if not demo and patients is None:
         raise ConfigError("say what to load: --demo and/or --patients FILE.json")
     db = await _open(config)
     try:
         if demo:
             from integrations.seed.demo import seed_demo
+            from integrations.seed.demo_clinic import SIP_FIRST_PORT
 
-            summary = await seed_demo(db, date.today())
+            summary = await seed_demo(db, date.today(), staff_port=staff_port or SIP_FIRST_PORT)
             print(json.dumps({"demo": dataclasses.asdict(summary)}))
         code = 0 if patients is None else await _import(db, patients)
         if config.ehr:

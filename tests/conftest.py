@@ -15,24 +15,19 @@ from tests.integrations.fhir_server import FhirServer, running_fhir_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# These answer as the demo clinic's staff at its fixed SIP addresses (127.0.0.1:5070 and up,
-# the on-call line at 5090) or run Rasa in the shared test data folder: run beside each other
-# they would pick up each other's transfers. With `pytest -n 2` (make test) they run in order
-# on one worker while the other worker takes everything else, a module at a time.
-ONE_AT_A_TIME = ("tests/callflow/", "tests/test_process_supervision.py")
-
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `pytest -n 2` (make test) a module runs whole on one worker, so its servers and
+    phones start once. The call-flow modules run on both workers side by side: each worker's
+    demo clinics ring staff phones of its own (`tests.staff_lines`)."""
     # xdist's own `loadgroup` marks groups by renaming node ids, which pytest 9 ignores.
     from xdist.scheduler import LoadScopeScheduling
 
-    class StaffPhonesTogether(LoadScopeScheduling):
+    class ModuleAtATime(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if nodeid.startswith(ONE_AT_A_TIME):
-                return "demo-clinic-staff"
-            return nodeid.split("::", 1)[0]  # a module's fixtures are set up once
+            return nodeid.split("::", 1)[0]
 
-    return StaffPhonesTogether(config, log)
+    return ModuleAtATime(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ from clinicline.cluster import default_workers
 from clinicline.config import load_config
 from clinicline.harness import ROOT, free_port, free_port_run, stop_process
 from tests.integrations.conftest import PG_URL
+from tests.staff_lines import STAFF_PORT
 from voice.phone.phone import BOT_AUDIO_RMS
 
 CLI = [sys.executable, "-m", "clinicline.cli"]
@@ -129,7 +130,8 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
         "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
         "CLINICLINE_DATA_DIR": str(work / "data"),
     }
-    seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, env=env,
+    seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url, "--staff-port",
+                             str(STAFF_PORT)], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert seeded.returncode == 0, seeded.stderr[-2000:]
     sip, http = free_port_run(socket.SOCK_DGRAM, 4), free_port_run(socket.SOCK_STREAM, 2)

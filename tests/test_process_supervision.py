@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from clinicline.harness import ServerProcess, free_port, phone_call, start_demo_clinic
+from tests.staff_lines import STAFF_PORT
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +109,11 @@ def clinic(
     tmp = tmp_path_factory.mktemp("supervision")
     rasa_port = squatter.getsockname()[1]
     server = start_demo_clinic(
-        tmp, data_dir=speech_data_dir, env={}, extra_args=("--rasa-port", str(rasa_port))
+        tmp,
+        data_dir=speech_data_dir,
+        env={},
+        extra_args=("--rasa-port", str(rasa_port)),
+        staff_port=STAFF_PORT,
     )
     try:
         yield server

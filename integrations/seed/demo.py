@@ -58,9 +58,12 @@ class SeedSummary:
     agents: int
 
 
-async def seed_demo(db: Database, today: date) -> SeedSummary:
+async def seed_demo(
+    db: Database, today: date, *, staff_port: int = clinic.SIP_FIRST_PORT
+) -> SeedSummary:
     """Seed the demo clinic with slots from `today` for four weeks; see the module docstring.
-    A store holding a clinic's own data is refused (`store_mode`)."""
+    The staff's desk phones answer at 127.0.0.1:`staff_port` and up, one port each. A store
+    holding a clinic's own data is refused (`store_mode`)."""
     async with db.session() as s:
         await claim_mode(s, "demo")
     async with db.session() as s, atomic(s):
@@ -72,7 +75,7 @@ async def seed_demo(db: Database, today: date) -> SeedSummary:
         patients, meds = await _patients(s)
         appointments = await _appointments(s, today, providers)
         queues = await _queues(s)
-        agents = await _agents(s)
+        agents = await _agents(s, staff_port)
         return SeedSummary(
             locations=locations.created,
             providers=providers.created,
@@ -292,7 +295,7 @@ async def _queues(s: AsyncSession) -> int:
     return len(new)
 
 
-async def _agents(s: AsyncSession) -> int:
+async def _agents(s: AsyncSession, first_port: int) -> int:
     existing = set((await s.scalars(select(Agent.username))).all())
     created = 0
     for n, (username, name, role, skills) in enumerate(clinic.STAFF):
@@ -306,7 +309,7 @@ async def _agents(s: AsyncSession) -> int:
                 role=role,
                 skills=list(skills),
                 presence="offline",
-                sip_uri=f"sip:{username}@{clinic.SIP_HOST}:{clinic.SIP_FIRST_PORT + n}",
+                sip_uri=f"sip:{username}@{clinic.SIP_HOST}:{first_port + n}",
             )
         )
         created += 1

@@ -10,8 +10,6 @@ call recorder writing to it, for the conversations' turn-by-turn tests.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
 from pathlib import Path
@@ -19,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from clinicline.callflow.recorder import StoreRecorder
-from clinicline.harness import ROOT, ServerProcess, free_port, start_server
+from clinicline.harness import ServerProcess, free_port, seed_demo_clinic, start_server
 from integrations.seed.demo import seed_demo
 from integrations.store import Database
-
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+from tests.staff_lines import STAFF_PORT, always_open_hours
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +29,7 @@ def rasa_clinic(
 ) -> Iterator[ServerProcess]:
     tmp = tmp_path_factory.mktemp("rasa-clinic")
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    seeded = subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert seeded.returncode == 0, seeded.stderr
+    seed_demo_clinic(db_url, STAFF_PORT)
     server = start_server(
         tmp,
         data_dir=speech_data_dir,
@@ -48,7 +37,7 @@ def rasa_clinic(
         db_url=db_url,
         extra_args=["--rasa-port", str(free_port())],
         env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_RING_TIMEOUT": "10",
             "CLINICLINE_CONSOLE_SECRET": "test-secret",
         },

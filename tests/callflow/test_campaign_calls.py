@@ -33,12 +33,13 @@ from clinicline.harness import (
     free_port,
     heard_911,
     phone_call,
+    seed_demo_clinic,
     start_server,
     stop_process,
 )
 from integrations.store import Database
 from integrations.store.models import Appointment, Patient
-from tests.callflow.conftest import HOURS
+from tests.staff_lines import STAFF_PORT, always_open_hours
 
 MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
 # Said on pickup, before the bot has said a word: a long "greeting" that the detector may well
@@ -151,10 +152,7 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
 
     tmp = tmp_path_factory.mktemp("campaign")
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [*CLI, "seed", "--demo", "--db", db_url], cwd=ROOT, capture_output=True, timeout=120,
-        check=True,
-    )  # fmt: skip
+    seed_demo_clinic(db_url, STAFF_PORT)
     people = asyncio.run(_people(db_url))
     assert {MARIA, JAMES, AISHA} <= set(people) and len(people) >= 5, sorted(people)
     (tmp / "plan.yaml").write_text(_plan(people))
@@ -178,7 +176,7 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
         db_url=db_url,
         extra_args=["--no-rasa"],
         env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_OUTBOUND_TRUNK": f"sip:{{number}}@127.0.0.1:{port}",
             "CLINICLINE_OUTBOUND_SLOTS": "2",
             "CLINICLINE_OUTBOUND_RING_TIMEOUT": "10",

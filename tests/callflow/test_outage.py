@@ -20,6 +20,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from clinicline.harness import ROOT, heard_911, phone_call, start_server
+from tests.staff_lines import ON_CALL, always_open_hours
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +29,6 @@ PG_URL = os.environ.get(
     "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicline_test",
 )
 OUTAGE_DB = "clinicline_outage"
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
-ON_CALL_SIP = "127.0.0.1:5090"  # the on-call line in that hours file
 
 
 async def _admin(sql: str) -> None:
@@ -60,7 +59,7 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
 ) -> None:
     env = {
         "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
-        "CLINICLINE_HOURS_FILE": str(HOURS),
+        "CLINICLINE_HOURS_FILE": str(always_open_hours()),
         "CLINICLINE_RING_TIMEOUT": "10",
     }
     server = start_server(
@@ -85,7 +84,7 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
                 "clinicline.cli",
                 "answer",
                 "--listen",
-                ON_CALL_SIP,
+                ON_CALL,
                 "--user",
                 "oncall",
                 "--answer-after",

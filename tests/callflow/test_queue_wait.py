@@ -29,11 +29,11 @@ from clinicline.harness import (
     wait_for_record,
 )
 from tests.callflow.console_agent import open_console
+from tests.staff_lines import STAFF_PORT, always_open_hours, desk
 
 pytestmark = pytest.mark.slow
 
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
-FRONT_DESK = "127.0.0.1:5070"  # front1 in the demo clinic
+FRONT_DESK = desk("front1")
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +42,10 @@ def clinic(
 ) -> Iterator[ServerProcess]:
     server = start_demo_clinic(
         tmp_path_factory.mktemp("queue-wait"),
+        staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
         env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_RING_TIMEOUT": "8",
             "CLINICLINE_MAX_HOLD_SECONDS": "90",
         },

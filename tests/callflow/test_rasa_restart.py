@@ -22,10 +22,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from clinicline.harness import ROOT, ServerProcess, free_port, start_demo_clinic, wait_for_record
+from tests.staff_lines import STAFF_PORT, always_open_hours
 
 pytestmark = pytest.mark.slow
 
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
 AISHA = "+15550100003"  # the demo clinic's Aisha Khan
 
 
@@ -35,8 +35,9 @@ def patient_clinic(
 ) -> Iterator[ServerProcess]:
     server = start_demo_clinic(
         tmp_path_factory.mktemp("rasa-restart"),
+        staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
-        env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_SILENCE_TIMEOUT": "60"},
+        env={"CLINICLINE_HOURS_FILE": str(always_open_hours()), "CLINICLINE_SILENCE_TIMEOUT": "60"},
         extra_args=["--rasa-port", str(free_port())],
         ready_timeout=900,
         want=("ready",),

@@ -27,13 +27,12 @@ import aiohttp
 import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from tests.staff_lines import ON_CALL, STAFF_PORT, always_open_hours, desk
 from voice.session.phase import CallPhase
 
 pytestmark = pytest.mark.slow
 
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
-FRONT_DESK = "127.0.0.1:5070"  # front1 in the demo clinic
-ON_CALL = "127.0.0.1:5090"  # the on-call line of the hours file
+FRONT_DESK = desk("front1")
 # The emergency message must start this soon after the flag fired. The goal is one second
 # (what `clinicline bench` reports); this bound only catches a message that waits for
 # something else to finish, as the hold prompt once made it wait 43 s.
@@ -114,9 +113,10 @@ def keypad_clinic(
 ) -> Iterator[ServerProcess]:
     server = start_demo_clinic(
         tmp_path_factory.mktemp("red-flag-phases"),
+        staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
         env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_RING_TIMEOUT": "10",
             "CLINICLINE_ACCEPT_TIMEOUT": "14",
             "CLINICLINE_MAX_HOLD_SECONDS": "60",
@@ -243,7 +243,10 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
     flag = next((t for t in said_in if t["phase"] == phase.value), None)
     heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
     assert flag is not None, (
-        f"no flag in {phase.value}", [t["phase"] for t in said_in], kinds, heard
+        f"no flag in {phase.value}",
+        [t["phase"] for t in said_in],
+        kinds,
+        heard,
     )
     assert flag["level"] == "emergent", flag
 
@@ -258,7 +261,7 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
 
     plays = record["emergency_messages"]
     assert plays, ("the emergency message never played", kinds)
-    lag = (datetime.fromisoformat(plays[0]["started"]) - datetime.fromisoformat(flag["at"]))
+    lag = datetime.fromisoformat(plays[0]["started"]) - datetime.fromisoformat(flag["at"])
     if phase is not CallPhase.EMERGENCY:
         print(f"{phase.value}: emergency message {lag.total_seconds():.3f} s after the flag")
         assert lag.total_seconds() < MESSAGE_LAG_BOUND, (lag, plays, flag)
@@ -309,7 +312,7 @@ async def test_a_red_flag_while_a_nurse_hears_the_summary_keeps_her_and_tells_he
     )
     nurse = subprocess.Popen(
         [
-            sys.executable, "-m", "clinicline.cli", "answer", "--listen", "127.0.0.1:5074",
+            sys.executable, "-m", "clinicline.cli", "answer", "--listen", desk("nurse1"),
             "--user", "nurse1", "--answer-after", "1", "--accept-after", "13", "--stay", "44",
             "--say", "This is the nurse, I am with you.", "--timeout", "120",
         ],

@@ -21,11 +21,11 @@ import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
 from tests.callflow.console_agent import open_console
+from tests.staff_lines import STAFF_PORT, always_open_hours, desk
 
 pytestmark = pytest.mark.slow
 
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
-NURSE = "127.0.0.1:5074"  # nurse1 in the demo clinic
+NURSE = desk("nurse1")
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,10 @@ def clinic(
 ) -> Iterator[ServerProcess]:
     server = start_demo_clinic(
         tmp_path_factory.mktemp("refer"),
+        staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
         env={
-            "CLINICLINE_HOURS_FILE": str(HOURS),
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_RING_TIMEOUT": "10",
             "CLINICLINE_TRANSFER_MODE": "refer",
         },

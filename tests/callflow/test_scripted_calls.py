@@ -18,11 +18,12 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from clinicline.harness import ROOT, ServerProcess, heard_911, phone_call, wait_for_record
+from tests.staff_lines import desk
 
 pytestmark = pytest.mark.slow
 
 CALLS = ROOT.parent / "shared" / "eval" / "calls"
-NURSE_SIP = "127.0.0.1:5074"  # nurse1 in the demo clinic
+NURSE_SIP = desk("nurse1")
 CHROMIUM_ARGS = [
     "--disable-gpu",
     "--disable-sync",

@@ -19,10 +19,11 @@ import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, wait_for_record
 from tests.callflow.console_agent import open_console
+from tests.staff_lines import desk
 
 pytestmark = pytest.mark.slow
 
-NURSE_SIP = "127.0.0.1:5074"  # nurse1 in the demo clinic
+NURSE_SIP = desk("nurse1")
 DESCRIBED_HEART_ATTACK = (
     "my husband is dripping with sweat and says his whole upper body feels heavy"
 )

@@ -18,12 +18,11 @@ import pytest
 
 from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
 from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
+from tests.staff_lines import ON_CALL, STAFF_PORT, always_open_hours, desk
 
 pytestmark = pytest.mark.slow
 
-HOURS = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
-NURSES = {"nurse1": "127.0.0.1:5074", "nurse2": "127.0.0.1:5075"}
-ON_CALL = "127.0.0.1:5090"
+NURSES = {"nurse1": desk("nurse1"), "nurse2": desk("nurse2")}
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +31,9 @@ def clinic(
 ) -> Iterator[ServerProcess]:
     server = start_demo_clinic(
         tmp_path_factory.mktemp("transfers"),
+        staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
-        env={"CLINICLINE_HOURS_FILE": str(HOURS), "CLINICLINE_RING_TIMEOUT": "6"},
+        env={"CLINICLINE_HOURS_FILE": str(always_open_hours()), "CLINICLINE_RING_TIMEOUT": "6"},
     )
     try:
         yield server

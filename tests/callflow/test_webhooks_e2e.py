@@ -32,12 +32,14 @@ from clinicline.harness import (
     ServerProcess,
     free_port,
     phone_call,
+    seed_demo_clinic,
     start_server,
     wait_for_record,
 )
 from integrations.store.crypto import Cipher, resolve_keys
 from routing.cti import SCHEMA_VERSION, load_schema
 from routing.schema_check import schema_errors
+from tests.staff_lines import STAFF_PORT
 
 pytestmark = pytest.mark.slow
 
@@ -144,13 +146,7 @@ class Clinic:
 def _start_clinic(tmp: Path, webhook_urls: list[str]) -> Clinic:
     """A seeded demo clinic (nobody signed in) whose on-call line rings a free local port."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "clinicline.cli", "seed", "--demo", "--db", db_url],
-        cwd=ROOT,
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
+    seed_demo_clinic(db_url, STAFF_PORT)
     on_call_listen = f"127.0.0.1:{free_port()}"
     hours = tmp / "hours.yaml"
     hours.write_text(

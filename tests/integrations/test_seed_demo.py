@@ -74,3 +74,12 @@ async def test_demo_staff_sign_in_with_their_documented_passwords(demo_db: Datab
     assert nurse.sip_uri.startswith("sip:nurse1@127.0.0.1:")
     assert queues == {"front_desk", "nurse", "pharmacy", "billing", "scheduling"}
     assert [a.username for a in on_duty] == ["nurse1"]
+
+
+async def test_the_staff_phones_answer_from_the_port_asked_for(db: Database) -> None:
+    await seed_demo(db, MONDAY, staff_port=6170)
+    async with db.session() as s:
+        front = await agents.sign_in_record(s, "front1")
+        nurse = await agents.sign_in_record(s, "nurse1")
+    assert front is not None and front.agent.sip_uri == "sip:front1@127.0.0.1:6170"
+    assert nurse is not None and nurse.agent.sip_uri == "sip:nurse1@127.0.0.1:6174"

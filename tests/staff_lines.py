@@ -1,0 +1,44 @@
+"""Where the demo clinic's staff phones answer in this test process.
+
+The demo clinic's staff have desk phones at 127.0.0.1:5070 and up (`clinicline seed --demo`)
+and the always-open hours file rings the on-call line at 5090. Under `pytest -n 2` two test
+processes run call-flow tests side by side: each seeds its clinics with a port range of its own
+(`--staff-port`) and rings its own on-call line, so neither picks up the other's transfers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from integrations.seed.demo_clinic import SIP_FIRST_PORT, SIP_HOST, STAFF
+
+ROOT = Path(__file__).resolve().parent.parent
+HOURS_TEMPLATE = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
+TEMPLATE_ON_CALL = "sip:oncall@127.0.0.1:5090"
+PORTS_PER_PROCESS = 200
+
+
+def _process_index() -> int:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw1" under xdist; unset alone
+    return int(worker.removeprefix("gw") or 0)
+
+
+STAFF_PORT = SIP_FIRST_PORT + PORTS_PER_PROCESS * _process_index()
+ON_CALL = f"{SIP_HOST}:{STAFF_PORT + 20}"
+
+
+def desk(username: str) -> str:
+    """HOST:PORT of a demo staff member's phone, as `clinicline seed --staff-port` wrote it."""
+    names = [name for name, *_ in STAFF]
+    return f"{SIP_HOST}:{STAFF_PORT + names.index(username)}"
+
+
+def always_open_hours() -> Path:
+    """The always-open hours file, its on-call line at this process's `ON_CALL`."""
+    text = HOURS_TEMPLATE.read_text()
+    assert TEMPLATE_ON_CALL in text
+    path = ROOT / "var" / "test-hours" / f"always-open-{STAFF_PORT}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.replace(TEMPLATE_ON_CALL, f"sip:oncall@{ON_CALL}"))
+    return path
