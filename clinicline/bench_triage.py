@@ -112,14 +112,16 @@ def score_line(engine: TriageEngine, record: dict[str, Any]) -> dict[str, bool]:
     partials get the lexicon alone, finals the lexicon and then the net."""
     lexicon = [engine.assess(t["text"]).level for t in record["transcripts"]]
     together = [
-        (engine.assess_final(t["text"]) if t["final"] else engine.assess(t["text"])).level
+        engine.assess_final(t["text"]) if t["final"] else engine.assess(t["text"])
         for t in record["transcripts"]
     ]
     return {
         "heard": any(t["final"] for t in record["transcripts"]),
         "lexicon_emergent": any(level is Level.EMERGENT for level in lexicon),
         "lexicon_urgent": any(level is not Level.NONE for level in lexicon),
-        "together_urgent": any(level is not Level.NONE for level in together),
+        "together_urgent": any(r.level is not Level.NONE for r in together),
+        # Nothing flagged, but the call asks the red-flag screening question first.
+        "urgent_or_asked": any(r.level is not Level.NONE or r.screen for r in together),
     }
 
 
@@ -182,11 +184,15 @@ def speech_markdown(
         "--dialog triage-probe` (whisper tiny.en); a line is caught when a transcript heard "
         "for it is flagged. `clinicline bench --triage-speech` (in chunks, under the CPU lock). "
         "The recogniser's transcripts are kept, and triage is applied to them with the current "
-        "lexicon and net (deterministic: the code the server runs on each transcript).",
+        "lexicon and net (deterministic: the code the server runs on each transcript). "
+        "'or asked': nothing flagged, but the call asks the red-flag screening question "
+        "(symptom words, or words the net finds close to a red flag). Missed lines are listed "
+        "for the shared set only: the held-out set stays unread.",
         "",
         "| voice | set | lines spoken | heard | lexicon: emergent | lexicon: >= urgent "
-        "| lexicon + net: >= urgent | on the written text: >= urgent | WER |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| lexicon + net: >= urgent | >= urgent or asked | on the written text: >= urgent "
+        "| WER |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     missed: list[str] = []
     for voice, done in results.items():
@@ -210,10 +216,11 @@ def speech_markdown(
             out.append(
                 f"| {voice} | {set_name} | {n} | {pct('heard')} | {pct('lexicon_emergent')} "
                 f"| {pct('lexicon_urgent')} | {pct('together_urgent')} "
-                f"| {written}/{n} | {wer.rate:.1%} |"
+                f"| {pct('urgent_or_asked')} | {written}/{n} | {wer.rate:.1%} |"
             )
-            missed += [f"| {voice} | {t} | {heard[t] or '(nothing)'} |"
-                       for t in texts if not scores[t]["together_urgent"]]
+            if set_name != "held-out set":
+                missed += [f"| {voice} | {t} | {heard[t] or '(nothing)'} |"
+                           for t in texts if not scores[t]["together_urgent"]]
     partials = sum(
         1 for voice, done in results.items() if not voice.startswith("_")
         for r in done.values() for t in r["transcripts"] if not t["final"]
@@ -223,7 +230,7 @@ def speech_markdown(
         f"Partial transcripts screened: {partials} (whisper decodes whole utterances; partials "
         "come only from a streaming engine such as Vosk, for which no English model ships here).",
         "",
-        "## Lines missed on speech (not even urgent)",
+        "## Lines of the shared set missed on speech (not even urgent)",
         "",
         "| voice | said | heard |",
         "|---|---|---|",

@@ -340,7 +340,7 @@ class ClinicConversation:
             return await self._dialog_turn(call, turn, nurse_declined=True)
         elif screening.should_ask(self._last_final, turn):
             # A symptom nobody flagged never goes straight to self-service.
-            self._spawn_event(call, "screening_question", {"asked": True})
+            self._spawn_event(call, "screening_question", _screening_cause(self._last_final))
             return screening.ask(turn)
         return await self._dialog_turn(call, turn)
 
@@ -543,3 +543,14 @@ async def _add_event(s: Any, call_id: str, kind: str, data: dict[str, object]) -
     from integrations.services.calls import add_event
 
     await add_event(s, call_id=call_id, kind=kind, data=data)
+
+
+def _screening_cause(result: TriageResult | None) -> dict[str, object]:
+    """Why the screening question was asked, for the record: symptom words, or what the net
+    found the words close to."""
+    cause: dict[str, object] = {"asked": True}
+    if result is not None and result.symptom:
+        cause["symptom"] = True
+    elif result is not None and result.near is not None:
+        cause["near"] = {"category": result.near.category, "score": result.near.score}
+    return cause

@@ -7,7 +7,8 @@ Rules, in order:
 - self-harm or hopelessness at any level, or a flag only the semantic net raised: a person
   at once (the nurse queue; flagged callers never end in a callback), no offer to decline;
 - other urgent flags: the dialog offers the nurse (see `ClinicConversation.respond`);
-- a symptom with no flag: before any self-service, "are you having chest pain, trouble
+- a symptom with no flag, or words the net found close to a red flag without raising the call
+  (`TriageResult.near`): before any self-service, "are you having chest pain, trouble
   breathing, severe bleeding, or thoughts of harming yourself right now?" Yes takes the
   emergent path; no offers the nurse line first; then the dialog goes on.
 """
@@ -77,14 +78,14 @@ class SymptomScreen:
     held_text: str | None = None  # what the caller said first, for the dialog afterwards
 
     def should_ask(self, result: TriageResult | None, turn: CallerTurn) -> bool:
-        """A described symptom that no layer flagged, the first time in the call."""
+        """A described symptom, or words close to a red flag, that no layer flagged, the
+        first time in the call."""
         return (
             not self.asked
             and result is not None
             and turn.text is not None
             and result.text == turn.text
-            and result.symptom
-            and result.level.rank == 0
+            and result.screen
         )
 
     def ask(self, turn: CallerTurn) -> list[Action]:

@@ -108,9 +108,14 @@ class TriageEngine:
         # from the real thing, so where the rules cancelled words on purpose the net is quiet.
         if self.net is None or result.level is not Level.NONE or result.suppressed:
             return result
-        match = self.net.match(text, answering=answering)
-        if match is None:
+        verdict = self.net.verdict(text, answering=answering)
+        if verdict is None:
             return result
+        if verdict.near:
+            return replace(result, near=verdict.match)
+        if not verdict.fires:
+            return result
+        match = verdict.match
         flag = Flag(match.category, Level.URGENT, match.description, source="net")
         return replace(result, level=Level.URGENT, flags=(flag,), net=match)
 

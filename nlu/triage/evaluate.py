@@ -41,6 +41,7 @@ class Report:
     totals: dict[str, int] = field(default_factory=dict)
     correct: dict[str, int] = field(default_factory=dict)
     at_least_urgent: dict[str, int] = field(default_factory=dict)
+    asked: dict[str, int] = field(default_factory=dict)  # left at none, screening question asked
     misses: list[tuple[str, str, str]] = field(default_factory=list)
     mean_ms: float = 0.0
 
@@ -117,6 +118,9 @@ def evaluate_layers(engine: TriageEngine, cases: list[Case]) -> dict[str, Report
         spent["together"] += time.perf_counter() - t1
         _tally(reports["lexicon"], case.label, case.text, lexicon.level)
         _tally(reports["together"], case.label, case.text, together.level)
+        if together.screen:
+            asked = reports["together"].asked
+            asked[case.label] = asked.get(case.label, 0) + 1
         if lexicon.level is Level.NONE:
             _tally(reports["net"], case.label, case.text, _net_level(together))
     for layer in LAYERS:
@@ -161,6 +165,23 @@ def markdown_table(reports: dict[str, Report]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in summary_rows(reports)]
     return "\n".join(lines)
+
+
+def screening_line(report: Report) -> str:
+    """What the call does with lines nothing flagged: asks the screening question when symptom
+    words or the net's closeness say so (`TriageResult.screen`)."""
+
+    def reached(*labels: str) -> tuple[int, int]:
+        flagged, total = report.escalated(*labels)
+        return flagged + sum(report.asked.get(lb, 0) for lb in labels), total
+
+    def asked(label: str) -> tuple[int, int]:
+        return report.asked.get(label, 0), report.totals.get(label, 0)
+
+    return (f"at least urgent or asked the screening question: emergent "
+            f"{_pct(reached('emergent'))}, emergent+urgent "
+            f"{_pct(reached('emergent', *_ESCALATE))}; asked with nothing flagged: none "
+            f"{_pct(asked('none'))}, tricky {_pct(asked('tricky'))}")
 
 
 def symptom_cases(engine: TriageEngine, cases: list[Case]) -> list[Case]:
@@ -218,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## {path.name} ({len(cases)} lines)\n")
         print("net: counted on the lines the lexicon left at none; 'together' is assess_final\n")
         print(markdown_table(reports))
+        print("\n" + screening_line(reports["together"]))
         print(f"\nmean time per line: lexicon {reports['lexicon'].mean_ms:.3f} ms, "
               f"together {reports['together'].mean_ms:.3f} ms")
         if args.misses:

@@ -53,6 +53,8 @@ class TriageResult:
     cancelled it ("no fever", "had a stroke years ago"); the net stays silent then.
     `symptom`: the caller describes a bodily or mental symptom, so a dialog should screen for
     red flags before any self-service. `net`: set when the semantic net raised the level.
+    `near`: the net found the words close to a red flag without raising the level: the dialog
+    asks the screening question, as for a symptom.
     """
 
     text: str
@@ -61,6 +63,12 @@ class TriageResult:
     net: NetMatch | None = None
     suppressed: bool = False
     symptom: bool = False
+    near: NetMatch | None = None
+
+    @property
+    def screen(self) -> bool:
+        """Nothing flagged, but the caller should be asked the red-flag screening question."""
+        return self.level is Level.NONE and (self.symptom or self.near is not None)
 
     @property
     def matched(self) -> list[str]:
@@ -83,12 +91,18 @@ class TriageResult:
             "sources": self.sources,
             "suppressed": self.suppressed,
             "symptom": self.symptom,
-            "net": None,
+            "net": _match_json(self.net),
+            "near": _match_json(self.near),
+            "screen": self.screen,
         }
-        if self.net is not None:
-            doc["net"] = {
-                "category": self.net.category,
-                "description": self.net.description,
-                "score": round(self.net.score, 4),
-            }
         return doc
+
+
+def _match_json(match: NetMatch | None) -> dict[str, Any] | None:
+    if match is None:
+        return None
+    return {
+        "category": match.category,
+        "description": match.description,
+        "score": round(match.score, 4),
+    }

@@ -48,6 +48,7 @@ DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
 _BANK_KEYS = {
     "version", "margin", "min_score", "answer_min_score", "min_words", "silent_when", "categories",
     "benign", "mild_when", "mild_margin", "mild_exempt", "severe_when", "examples", "answers",
+    "screen_min_score", "screen_margin",
 }
 _RED_LABELS = {"emergent", "urgent", "escalate"}
 _BENIGN_LABELS = {"none", "tricky"}
@@ -78,6 +79,20 @@ class NetBank:
     # Files of answers to the bot's own questions (dates of birth, names): ordinary lines that
     # stand for every caller's answer, so calibration keeps them in the bank (see calibrate).
     answer_files: tuple[str, ...] = ()
+    # Closer to a red flag than this (and not further from it than the ordinary by more than
+    # `screen_margin`), an utterance that does not fire is asked the screening question.
+    screen_min_score: float = 1.0
+    screen_margin: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class NetVerdict:
+    """The net's judgement of one final utterance: the closest red-flag description, whether
+    it raises the call to urgent, and whether it is only close enough to ask about."""
+
+    match: NetMatch
+    fires: bool
+    near: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,12 @@ def parse_bank(data: Any, source: str) -> NetBank:
     answer_min_score = data.get("answer_min_score", min_score)
     if not isinstance(answer_min_score, int | float) or not min_score <= answer_min_score < 1:
         raise LexiconError(source, "'answer_min_score' must be a number from min_score to 1")
+    screen_min_score = data.get("screen_min_score", 1.0)
+    if not isinstance(screen_min_score, int | float) or not 0 <= screen_min_score <= 1:
+        raise LexiconError(source, "'screen_min_score' must be a number between 0 and 1")
+    screen_margin = data.get("screen_margin", 1.0)
+    if not isinstance(screen_margin, int | float) or not -1 < screen_margin <= 1:
+        raise LexiconError(source, "'screen_margin' must be a number between -1 and 1")
     categories = data.get("categories")
     if not isinstance(categories, dict) or not categories:
         raise LexiconError(source, "'categories' must map category names to descriptions")
@@ -175,6 +196,7 @@ def parse_bank(data: Any, source: str) -> NetBank:
         source, float(margin), float(min_score), min_words, silent_when, tuple(descriptions),
         tuple(benign), mild_when, float(mild_margin), float(answer_min_score), frozenset(exempt),
         severe_when, tuple(red_origins), tuple(benign_origins), tuple(answers),
+        float(screen_min_score), float(screen_margin),
     )  # fmt: skip
 
 
@@ -266,11 +288,28 @@ class SafetyNet:
         mishears a name writes a run of ordinary words ("I'm always going to remain"), which
         can sit near some description by chance; such answers need `answer_min_score`.
         """
+        verdict = self.verdict(text, answering=answering)
+        return verdict.match if verdict is not None and verdict.fires else None
+
+    def verdict(self, text: str, *, answering: bool = False) -> NetVerdict | None:
+        """Whether the utterance is a red flag (`fires`), or only close to one (`near`: the
+        dialog asks the screening question); None when unscorable or the net is unavailable.
+        Answers to the name and date-of-birth questions are never `near`: ordinary words a
+        recogniser made of a name land there by chance (see `match`)."""
         scored = self.score(text)
-        floor = self.bank.answer_min_score if answering else None
-        if scored is None or not self.fires(scored, min_score=floor):
+        if scored is None:
             return None
-        return NetMatch(scored.category, scored.description, round(scored.score, 4))
+        floor = self.bank.answer_min_score if answering else None
+        fires = self.fires(scored, min_score=floor)
+        near = not fires and not answering and self.near(scored)
+        return NetVerdict(
+            NetMatch(scored.category, scored.description, round(scored.score, 4)), fires, near
+        )
+
+    def near(self, scored: NetScore) -> bool:
+        """Close to a red flag by the bank's screening thresholds (whether or not it fires)."""
+        bank = self.bank
+        return scored.score >= bank.screen_min_score and scored.margin >= bank.screen_margin
 
     def fires(self, scored: NetScore, margin: float | None = None,
               min_score: float | None = None, mild_margin: float | None = None) -> bool:

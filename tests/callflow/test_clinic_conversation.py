@@ -460,6 +460,24 @@ async def test_no_to_the_screening_question_offers_the_nurse_line_before_the_dia
     assert dialog.sent == [said, "and my throat is sore too"]
 
 
+async def test_words_only_close_to_a_red_flag_get_the_screening_question_too(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    # No symptom word and no flag: the net finds it close to a red flag, not enough to raise.
+    said = "my daughter has been in bed all day and will not eat"
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    question, offer = await _answers(conversation, call, said, "no")
+    assert [a.name for a in question] == ["screening_question"]
+    assert [a.name for a in offer] == ["nurse_offer"]
+    assert dialog.sent == []
+    report = await _report(db, recorder, call)
+    asked = [e["data"] for e in report["events"] if e["kind"] == "screening_question"][0]
+    assert "symptom" not in asked and asked["near"]["category"], asked
+    assert report["triage_level"] == "none"
+
+
 class NurseRoutingDialogStandIn(RecordingDialogStandIn):
     """Stands in for Rasa filing a symptom under report_symptom: it sends the caller to a nurse."""
 

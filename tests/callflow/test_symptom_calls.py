@@ -93,7 +93,10 @@ def test_my_leg_hurts_then_yes_to_the_screening_question_is_an_emergency(
     )
     record = wait_for_record(rasa_clinic, result["call_id"])
     heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
-    assert _screening(record) == [{"asked": True}, {"answer": "yes"}], (heard, record["events"])
+    assert _screening(record) == [{"asked": True, "symptom": True}, {"answer": "yes"}], (
+        heard,
+        record["events"],
+    )
     assert [p["outcome"] for p in record["emergency_messages"]] == ["completed"]
     assert record["triage_level"] == "emergent" and "screening_positive" in record["flags"]
     assert not record["intents"], record["intents"]  # nothing went to self-service
@@ -111,7 +114,10 @@ def test_a_benign_symptom_is_offered_the_nurse_line_before_self_service(
     )  # fmt: skip
     record = wait_for_record(rasa_clinic, result["call_id"])
     heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
-    assert _screening(record) == [{"asked": True}, {"answer": "no"}], (heard, record["events"])
+    assert _screening(record) == [{"asked": True, "symptom": True}, {"answer": "no"}], (
+        heard,
+        record["events"],
+    )
     said = _bot_said(record)
     context = f"{said} || caller: {heard}"
     assert said.index("chest pain") < said.index("talk with a nurse"), context

@@ -373,3 +373,50 @@ def test_the_embedded_bank_is_kept_on_disk_and_never_read_stale(tmp_path: Path) 
     assert embedded == [size, 1, size]  # another bank is embedded anew, not read stale
     (next(cache.glob("triage-net-*.npy"))).write_bytes(b"not an array")
     assert SafetyNet(first, loader=loader, cache_dir=cache).warm_up()  # a broken file costs time
+
+
+def test_words_close_to_a_red_flag_that_do_not_fire_ask_the_screening_question(
+    engine: TriageEngine,
+) -> None:
+    net = engine.net
+    assert net is not None
+    bank = net.bank
+    assert bank.screen_min_score < bank.min_score and bank.screen_margin < bank.margin
+    near = fired = 0
+    # Lines the bank does not hold (the blind set of round 5): every example is in the bank.
+    for case in read_set(HERE / "triage_heldout5.tsv"):
+        result = engine.assess_final(case.text)
+        scored = None if result.level is not Level.NONE else net.score(case.text)
+        if scored is None or result.suppressed:
+            assert result.near is None
+            continue
+        if result.near is not None:
+            near += 1
+            assert not net.fires(scored) and net.near(scored) and result.screen
+            assert result.near.category == scored.category
+            assert result.to_json()["near"]["category"] == scored.category
+        else:
+            fired += net.fires(scored)
+            assert not net.near(scored) or net.fires(scored)
+    assert near > 0  # the file holds lines the net only comes close to
+
+
+def test_answers_to_the_identity_questions_are_never_near(engine: TriageEngine) -> None:
+    answers = read_set(DEFAULT_BANK.with_name("examples") / "identity_answers.tsv")
+    for case in answers:
+        result = engine.assess_final(case.text, answering=True)
+        assert result.near is None and result.level is Level.NONE, case.text
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        ({"screen_min_score": 1.5}, "'screen_min_score' must be a number between 0 and 1"),
+        ({"screen_margin": "low"}, "'screen_margin' must be a number between -1 and 1"),
+    ],
+)
+def test_bad_screening_thresholds_are_rejected(edit: dict[str, object], reason: str) -> None:
+    data = yaml.safe_load(DEFAULT_BANK.read_text())
+    data.update(edit)
+    with pytest.raises(LexiconError, match=reason):
+        parse_bank(data, str(DEFAULT_BANK))
