@@ -1,8 +1,13 @@
 """The model is retrained only when the training inputs change."""
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
+from dialogs import train
+from dialogs.errors import TrainingFailed
 from dialogs.train import PROJECT_DIR, ensure_model, project_hash
 
 
@@ -33,3 +38,42 @@ def test_existing_model_for_the_same_content_is_reused(tmp_path: Path) -> None:
     cached = models / f"clinicline-{project_hash(project)}.tar.gz"
     cached.write_bytes(b"model")
     assert ensure_model(project, models) == cached
+
+
+def test_processes_asking_at_once_train_once_and_never_see_half_a_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in for `rasa train` (minutes on this machine): it counts its runs, writes the
+    # model slowly into the --out folder it was given, and that folder is not the models one.
+    runs = tmp_path / "runs"
+    trainer = tmp_path / "rasa"
+    trainer.write_text(
+        "#!/bin/sh\n"
+        f'echo run >> "{runs}"\n'
+        'while [ "$1" != "--out" ]; do shift; done; out="$2"\n'
+        'while [ "$1" != "--fixed-model-name" ]; do shift; done; name="$2"\n'
+        'printf half > "$out/$name.tar.gz"; sleep 1; printf ", whole" >> "$out/$name.tar.gz"\n'
+    )
+    trainer.chmod(0o755)
+    monkeypatch.setattr(train, "RASA_BIN", trainer)
+    project, models = _copy_project(tmp_path), tmp_path / "models"
+    with ThreadPoolExecutor(3) as pool:
+        paths = list(pool.map(lambda _: ensure_model(project, models), range(3)))
+    assert len(set(paths)) == 1 and paths[0].read_text() == "half, whole"
+    assert runs.read_text().count("run") == 1
+    assert [p.name for p in models.iterdir() if not p.name.startswith(".training.lock")] == [
+        paths[0].name
+    ]
+
+
+def test_a_failed_training_leaves_no_model_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = tmp_path / "rasa"
+    trainer.write_text("#!/bin/sh\necho 'no data' >&2\nexit 1\n")
+    trainer.chmod(0o755)
+    monkeypatch.setattr(train, "RASA_BIN", trainer)
+    project, models = _copy_project(tmp_path), tmp_path / "models"
+    with pytest.raises(TrainingFailed, match="no data"):
+        ensure_model(project, models)
+    assert not list(models.glob("*.tar.gz"))
