@@ -38,7 +38,12 @@ def always_open_hours() -> Path:
     """The always-open hours file, its on-call line at this process's `ON_CALL`."""
     text = HOURS_TEMPLATE.read_text()
     assert TEMPLATE_ON_CALL in text
+    text = text.replace(TEMPLATE_ON_CALL, f"sip:oncall@{ON_CALL}")
     path = ROOT / "var" / "test-hours" / f"always-open-{STAFF_PORT}.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text.replace(TEMPLATE_ON_CALL, f"sip:oncall@{ON_CALL}"))
+    if not path.exists() or path.read_text() != text:
+        # Servers of earlier tests may be reading it: the file changes in one step.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = path.with_suffix(".new")
+        fresh.write_text(text)
+        os.replace(fresh, path)
     return path
