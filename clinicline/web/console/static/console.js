@@ -711,7 +711,12 @@ function renderMetrics(m) {
   fillRows("#m-intents", Object.entries(m.by_intent).map(([k, v]) => [k.replaceAll("_", " "), count(v)]));
 }
 
+// Numbers are asked for on opening the tab, on the form and by the timer: only the answer to
+// the latest question is shown, so a slow earlier answer never overwrites a newer one.
+let metricsAsked = 0;
+
 async function loadMetrics() {
+  const asked = ++metricsAsked;
   const query = new URLSearchParams();
   const from = $("#metrics-from").value;
   const to = $("#metrics-to").value;
@@ -720,6 +725,7 @@ async function loadMetrics() {
   const suffix = query.toString() ? `?${query}` : "";
   setText("metrics-status", "Loading…");
   const result = await api("GET", `/console/api/metrics${suffix}`);
+  if (asked !== metricsAsked) return;
   if (!result.ok) {
     setText("metrics-status", result.data.error || `could not load the numbers (${result.status})`);
     if (result.status === 401 || result.status === 403) stopMetricsTimer();
