@@ -48,7 +48,7 @@ run: setup
 
 test: setup fhir-server test-peers lint
 	deploy/start-postgres.sh
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 2
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 3
 
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"

@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Under `pytest -n 2` (make test) a module runs whole on one worker, so its servers and
-    phones start once. The call-flow modules run on both workers side by side: each worker's
-    demo clinics ring staff phones of its own (`tests.staff_lines`)."""
+    """Under `pytest -n 3` (make test) a module runs whole on one worker, so its servers and
+    phones start once. The call-flow modules run on every worker side by side: each worker's
+    demo clinics ring staff phones of its own (`tests.staff_lines`). Most tests wait on calls
+    in real time (the CPU is about half used with two workers), hence more workers than cores."""
     # xdist's own `loadgroup` marks groups by renaming node ids, which pytest 9 ignores.
     from xdist.scheduler import LoadScopeScheduling
 

@@ -1,9 +1,10 @@
 """Where the demo clinic's staff phones answer in this test process.
 
 The demo clinic's staff have desk phones at 127.0.0.1:5070 and up (`clinicline seed --demo`)
-and the always-open hours file rings the on-call line at 5090. Under `pytest -n 2` two test
+and the always-open hours file rings the on-call line at 5090. Under `pytest -n 3` three test
 processes run call-flow tests side by side: each seeds its clinics with a port range of its own
-(`--staff-port`) and rings its own on-call line, so neither picks up the other's transfers.
+(`--staff-port`: 5070, 5270, 5470) and rings its own on-call line, so none picks up another's
+transfers.
 """
 
 from __future__ import annotations
