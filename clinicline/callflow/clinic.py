@@ -36,6 +36,7 @@ from clinicline.callflow.screening import (
     answer_of,
     emergency_actions,
     is_crisis,
+    near_crisis,
     person_now_actions,
 )
 from clinicline.callflow.vocabulary import caller_hints, patient_hints
@@ -341,7 +342,7 @@ class ClinicConversation:
         elif screening.should_ask(self._last_final, turn):
             # A symptom nobody flagged never goes straight to self-service.
             self._spawn_event(call, "screening_question", _screening_cause(self._last_final))
-            return screening.ask(turn)
+            return screening.ask(turn, crisis=near_crisis(self._last_final))
         return await self._dialog_turn(call, turn)
 
     def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:
@@ -364,8 +365,9 @@ class ClinicConversation:
             self.recorder.fields(call, triage_level="emergent", flags=list(self.state.flags))
             self._mark_transfer(call, "nurse", flagged=True)
             reason = f"screening question: {answer.value}"
+            prompt = "emergency_crisis" if screening.crisis else "emergency"
             return [
-                PlayPrompt("emergency", barge_in=False),
+                PlayPrompt(prompt, barge_in=False),
                 Transfer("nurse", reason, emergent=True, context={"level": "emergent"}),
             ]
         screening.offering_nurse = False

@@ -31,6 +31,13 @@ def is_crisis(result: TriageResult) -> bool:
     return net in CRISIS_CATEGORIES or any(c in CRISIS_CATEGORIES for c in result.categories)
 
 
+def near_crisis(result: TriageResult | None) -> bool:
+    """Nothing flagged, but the words came closest to self-harm or hopelessness."""
+    return result is not None and result.near is not None and (
+        result.near.category in CRISIS_CATEGORIES
+    )
+
+
 def emergency_actions(result: TriageResult, context: dict[str, object]) -> list[Action]:
     prompt = "emergency_crisis" if is_crisis(result) else "emergency"
     reason = "red flag: " + ", ".join(result.categories)
@@ -76,6 +83,7 @@ class SymptomScreen:
     tries: int = 0
     offering_nurse: bool = False  # "would you like a nurse?" was asked
     held_text: str | None = None  # what the caller said first, for the dialog afterwards
+    crisis: bool = False  # what they said came close to self-harm: a yes hears the crisis line
 
     def should_ask(self, result: TriageResult | None, turn: CallerTurn) -> bool:
         """A described symptom, or words close to a red flag, that no layer flagged, the
@@ -88,7 +96,8 @@ class SymptomScreen:
             and result.screen
         )
 
-    def ask(self, turn: CallerTurn) -> list[Action]:
+    def ask(self, turn: CallerTurn, *, crisis: bool = False) -> list[Action]:
         self.asked = self.pending = True
         self.held_text = turn.text
+        self.crisis = crisis
         return [PlayPrompt("screening_question")]

@@ -478,6 +478,22 @@ async def test_words_only_close_to_a_red_flag_get_the_screening_question_too(
     assert report["triage_level"] == "none"
 
 
+async def test_yes_after_words_close_to_hopelessness_hears_the_crisis_line(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    # Closest to the bank's hopelessness descriptions, not close enough to raise the call.
+    said = "my daughter has been in bed all day and will not eat"
+    conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
+    recorder.open(call)
+    question, after_yes = await _answers(conversation, call, said, "yes")
+    assert [a.name for a in question] == ["screening_question"]
+    assert isinstance(after_yes[0], PlayPrompt) and after_yes[0].name == "emergency_crisis"
+    assert isinstance(after_yes[1], Transfer) and after_yes[1].emergent
+    report = await _report(db, recorder, call)
+    asked = [e["data"] for e in report["events"] if e["kind"] == "screening_question"][0]
+    assert asked["near"]["category"] == "depression_hopelessness", asked
+
+
 class NurseRoutingDialogStandIn(RecordingDialogStandIn):
     """Stands in for Rasa filing a symptom under report_symptom: it sends the caller to a nurse."""
 
