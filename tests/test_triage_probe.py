@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clinicline.bench_triage import align
+from clinicline.bench_triage import align, score_line
 from clinicline.triage_probe import TriageProbeConversation
 from nlu.triage import TriageEngine
 from voice.session.actions import CallerTurn, CallInfo, Hangup, Say
@@ -57,3 +57,16 @@ def test_a_garbled_transcript_does_not_pull_the_rest_out_of_step() -> None:
     assigned = align(lines, heard)
     assert [len(group) for group in assigned] == [1, 1, 1]
     assert assigned[2][0]["text"] == "She's having a seizure."
+
+
+def test_a_line_heard_close_to_a_red_flag_counts_as_asked_not_as_urgent(
+    engine: TriageEngine,
+) -> None:
+    near = {"transcripts": [{"text": "my daughter has been in bed all day and will not eat",
+                             "final": True}]}
+    flagged = {"transcripts": [{"text": "He's not breathing.", "final": True}]}
+    nothing = {"transcripts": [{"text": "I'd like to book a check-up.", "final": True}]}
+    assert score_line(engine, near)["urgent_or_asked"]
+    assert not score_line(engine, near)["together_urgent"]
+    assert score_line(engine, flagged)["together_urgent"]
+    assert not score_line(engine, nothing)["urgent_or_asked"]
