@@ -334,6 +334,10 @@ class ClinicConversation:
             actions = self._symptom_answer(call, turn)
             if actions is not None:
                 return actions
+            if screening.near_only:
+                screening.held_text = None
+                self._spawn_event(call, "nurse_declined", {"then": "asked what they need"})
+                return [PlayPrompt("nurse_declined")]
             turn = CallerTurn(text=screening.held_text)  # the dialog takes what they first said
             screening.held_text = None
             # They have just said no to a nurse: the symptom words that would lead the dialog
@@ -342,7 +346,9 @@ class ClinicConversation:
         elif screening.should_ask(self._last_final, turn):
             # A symptom nobody flagged never goes straight to self-service.
             self._spawn_event(call, "screening_question", _screening_cause(self._last_final))
-            return screening.ask(turn, crisis=near_crisis(self._last_final))
+            last = self._last_final
+            near_only = last is not None and not last.symptom
+            return screening.ask(turn, crisis=near_crisis(last), near_only=near_only)
         return await self._dialog_turn(call, turn)
 
     def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:

@@ -84,6 +84,10 @@ class SymptomScreen:
     offering_nurse: bool = False  # "would you like a nurse?" was asked
     held_text: str | None = None  # what the caller said first, for the dialog afterwards
     crisis: bool = False  # what they said came close to self-harm: a yes hears the crisis line
+    # Asked because the words came close to a red flag, not for symptom words: they described
+    # a worry, not a request, so after two noes the caller is asked what she needs instead of
+    # the dialog guessing a request from them (it filed one under billing on a real call).
+    near_only: bool = False
 
     def should_ask(self, result: TriageResult | None, turn: CallerTurn) -> bool:
         """A described symptom, or words close to a red flag, that no layer flagged, the
@@ -96,8 +100,10 @@ class SymptomScreen:
             and result.screen
         )
 
-    def ask(self, turn: CallerTurn, *, crisis: bool = False) -> list[Action]:
+    def ask(
+        self, turn: CallerTurn, *, crisis: bool = False, near_only: bool = False
+    ) -> list[Action]:
         self.asked = self.pending = True
         self.held_text = turn.text
-        self.crisis = crisis
+        self.crisis, self.near_only = crisis, near_only
         return [PlayPrompt("screening_question")]

@@ -468,10 +468,14 @@ async def test_words_only_close_to_a_red_flag_get_the_screening_question_too(
     dialog = RecordingDialogStandIn()
     conversation, call = _conversation(db, recorder, dialog), _call()
     recorder.open(call)
-    question, offer = await _answers(conversation, call, said, "no")
+    question, offer, declined = await _answers(conversation, call, said, "no", "no thank you")
     assert [a.name for a in question] == ["screening_question"]
     assert [a.name for a in offer] == ["nurse_offer"]
+    # A worry described, no request: she is asked what she needs, nothing is guessed from it.
+    assert declined == [PlayPrompt("nurse_declined")]
     assert dialog.sent == []
+    await _answers(conversation, call, "I need to book a check-up")
+    assert dialog.sent == ["I need to book a check-up"]
     report = await _report(db, recorder, call)
     asked = [e["data"] for e in report["events"] if e["kind"] == "screening_question"][0]
     assert "symptom" not in asked and asked["near"]["category"], asked
