@@ -52,6 +52,8 @@ def test_shipped_bank_validates_and_names_only_lexicon_categories(engine: Triage
         ({"severe_when": ["(unclosed"]}, "'severe_when' does not compile"),
         ({"answer_min_score": 0.1}, "'answer_min_score' must be a number from min_score"),
         ({"answers": "dates.tsv"}, "'answers' must be a list of file names"),
+        ({"screen_min_score": 1.5}, "'screen_min_score' must be a number between 0 and 1"),
+        ({"screen_margin": "low"}, "'screen_margin' must be a number between -1 and 1"),
     ],
 )
 def test_a_bad_bank_edit_is_rejected_with_the_reason(edit: dict[str, object], reason: str) -> None:
@@ -406,17 +408,3 @@ def test_answers_to_the_identity_questions_are_never_near(engine: TriageEngine) 
     for case in answers:
         result = engine.assess_final(case.text, answering=True)
         assert result.near is None and result.level is Level.NONE, case.text
-
-
-@pytest.mark.parametrize(
-    ("edit", "reason"),
-    [
-        ({"screen_min_score": 1.5}, "'screen_min_score' must be a number between 0 and 1"),
-        ({"screen_margin": "low"}, "'screen_margin' must be a number between -1 and 1"),
-    ],
-)
-def test_bad_screening_thresholds_are_rejected(edit: dict[str, object], reason: str) -> None:
-    data = yaml.safe_load(DEFAULT_BANK.read_text())
-    data.update(edit)
-    with pytest.raises(LexiconError, match=reason):
-        parse_bank(data, str(DEFAULT_BANK))
