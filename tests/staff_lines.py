@@ -35,11 +35,16 @@ def desk(username: str) -> str:
     return f"{SIP_HOST}:{STAFF_PORT + names.index(username)}"
 
 
-def always_open_hours() -> Path:
-    """The always-open hours file, its on-call line at this process's `ON_CALL`."""
+def always_open_text(on_call: str) -> str:
+    """The always-open hours file's text with the on-call line at `on_call` (HOST:PORT)."""
     text = HOURS_TEMPLATE.read_text()
     assert TEMPLATE_ON_CALL in text
-    text = text.replace(TEMPLATE_ON_CALL, f"sip:oncall@{ON_CALL}")
+    return text.replace(TEMPLATE_ON_CALL, f"sip:oncall@{on_call}")
+
+
+def always_open_hours() -> Path:
+    """The always-open hours file, its on-call line at this process's `ON_CALL`."""
+    text = always_open_text(ON_CALL)
     path = ROOT / "var" / "test-hours" / f"always-open-{STAFF_PORT}.yaml"
     if not path.exists() or path.read_text() != text:
         # Servers of earlier tests may be reading it: the file changes in one step.

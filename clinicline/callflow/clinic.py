@@ -36,7 +36,6 @@ from clinicline.callflow.screening import (
     answer_of,
     emergency_actions,
     is_crisis,
-    near_crisis,
     person_now_actions,
 )
 from clinicline.callflow.vocabulary import caller_hints, patient_hints
@@ -346,9 +345,7 @@ class ClinicConversation:
         elif screening.should_ask(self._last_final, turn):
             # A symptom nobody flagged never goes straight to self-service.
             self._spawn_event(call, "screening_question", _screening_cause(self._last_final))
-            last = self._last_final
-            near_only = last is not None and not last.symptom
-            return screening.ask(turn, crisis=near_crisis(last), near_only=near_only)
+            return screening.ask(turn, self._last_final)
         return await self._dialog_turn(call, turn)
 
     def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:

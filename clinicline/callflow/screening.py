@@ -83,11 +83,20 @@ class SymptomScreen:
     tries: int = 0
     offering_nurse: bool = False  # "would you like a nurse?" was asked
     held_text: str | None = None  # what the caller said first, for the dialog afterwards
-    crisis: bool = False  # what they said came close to self-harm: a yes hears the crisis line
-    # Asked because the words came close to a red flag, not for symptom words: they described
-    # a worry, not a request, so after two noes the caller is asked what she needs instead of
-    # the dialog guessing a request from them (it filed one under billing on a real call).
-    near_only: bool = False
+    cause: TriageResult | None = None  # triage of what they said first
+
+    @property
+    def crisis(self) -> bool:
+        """What they said came closest to self-harm: a yes hears the crisis line (988)."""
+        return near_crisis(self.cause)
+
+    @property
+    def near_only(self) -> bool:
+        """Asked because the words came close to a red flag, not for symptom words: they
+        described a worry, not a request, so after two noes the caller is asked what she needs
+        instead of the dialog guessing a request from them (it filed one under billing on a
+        real call)."""
+        return self.cause is not None and not self.cause.symptom
 
     def should_ask(self, result: TriageResult | None, turn: CallerTurn) -> bool:
         """A described symptom, or words close to a red flag, that no layer flagged, the
@@ -100,10 +109,8 @@ class SymptomScreen:
             and result.screen
         )
 
-    def ask(
-        self, turn: CallerTurn, *, crisis: bool = False, near_only: bool = False
-    ) -> list[Action]:
+    def ask(self, turn: CallerTurn, cause: TriageResult | None) -> list[Action]:
         self.asked = self.pending = True
         self.held_text = turn.text
-        self.crisis, self.near_only = crisis, near_only
+        self.cause = cause
         return [PlayPrompt("screening_question")]

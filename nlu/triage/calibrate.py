@@ -117,8 +117,8 @@ def _fires_shipped(net: SafetyNet, s: Scored) -> bool:
     return s.net is not None and net.fires(s.net)
 
 
-def _near(s: Scored, th: ScreenThresholds) -> bool:
-    return s.net is not None and s.net.score >= th[0] and s.net.margin >= th[1]
+def _near(net: SafetyNet, s: Scored, th: ScreenThresholds) -> bool:
+    return s.net is not None and net.near(s.net, min_score=th[0], margin=th[1])
 
 
 def screen_counts(
@@ -129,8 +129,8 @@ def screen_counts(
     left = _unasked(net, lines)
     red = [s for s in left if s.positive]
     ordinary = sum(s.case.label == "none" for s in lines)
-    asked = sum(_near(s, th) for s in left if s.case.label == "none")
-    return sum(_near(s, th) for s in red), len(red), asked, ordinary
+    asked = sum(_near(net, s, th) for s in left if s.case.label == "none")
+    return sum(_near(net, s, th) for s in red), len(red), asked, ordinary
 
 
 def choose_screen(net: SafetyNet, lines: list[Scored], target: float) -> ScreenThresholds:

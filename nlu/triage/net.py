@@ -306,10 +306,14 @@ class SafetyNet:
             NetMatch(scored.category, scored.description, round(scored.score, 4)), fires, near
         )
 
-    def near(self, scored: NetScore) -> bool:
-        """Close to a red flag by the bank's screening thresholds (whether or not it fires)."""
-        bank = self.bank
-        return scored.score >= bank.screen_min_score and scored.margin >= bank.screen_margin
+    def near(
+        self, scored: NetScore, min_score: float | None = None, margin: float | None = None
+    ) -> bool:
+        """Close to a red flag by the screening thresholds (the bank's unless given), whether
+        or not it fires."""
+        min_score = self.bank.screen_min_score if min_score is None else min_score
+        margin = self.bank.screen_margin if margin is None else margin
+        return scored.score >= min_score and scored.margin >= margin
 
     def fires(self, scored: NetScore, margin: float | None = None,
               min_score: float | None = None, mild_margin: float | None = None) -> bool:

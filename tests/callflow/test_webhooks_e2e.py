@@ -39,7 +39,7 @@ from clinicline.harness import (
 from integrations.store.crypto import Cipher, resolve_keys
 from routing.cti import SCHEMA_VERSION, load_schema
 from routing.schema_check import schema_errors
-from tests.staff_lines import STAFF_PORT
+from tests.staff_lines import STAFF_PORT, always_open_text
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,6 @@ ALLOWED_HEADERS = {
     "x-clinicline-signature",
     "x-clinicline-event",
 }
-HOURS_TEMPLATE = ROOT / "tests" / "fixtures" / "hours_always_open.yaml"
 SPEECH_CACHE = ROOT / "var" / "test-data" / "prompts"
 
 
@@ -149,11 +148,7 @@ def _start_clinic(tmp: Path, webhook_urls: list[str]) -> Clinic:
     seed_demo_clinic(db_url, STAFF_PORT)
     on_call_listen = f"127.0.0.1:{free_port()}"
     hours = tmp / "hours.yaml"
-    hours.write_text(
-        HOURS_TEMPLATE.read_text().replace(
-            "sip:oncall@127.0.0.1:5090", f"sip:oncall@{on_call_listen}"
-        )
-    )
+    hours.write_text(always_open_text(on_call_listen))
     assert on_call_listen in hours.read_text()
     # Our own data dir, so the dead-letter file is this server's alone; the prompt cache is
     # the one every test server shares (rendered once per machine).
