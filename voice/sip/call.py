@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,8 +46,20 @@ class CallEvents:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+# The C++ half of every SipCall is deleted by `release_calls`, never by Python's garbage
+# collector. pjsua2's `~Call` clears the user data of, and hangs up, whatever call holds the
+# slot (pjsua call id) the object was made for; pjsua gives that slot to a new call as soon as
+# the old one ends. So a finished call's object collected a few calls later cut a stranger's
+# call and left that call's object deaf to its events (seen in a test: a reminder call ended
+# two seconds in), and one collected after `libDestroy` aborted the process.
+_OWNED: dict[int, SipCall] = {}
+# `sys.getrefcount` of an owned call nothing else refers to: the registry, the SWIG director
+# that keeps the Python half alive for C++, the loop's name in `release_calls`, the argument.
+_ONLY_OURS = 4
+
+
 class SipCall(pj.Call):
-    """One call leg, inbound or outbound."""
+    """One call leg, inbound or outbound. Drop it freely: `release_calls` deletes it later."""
 
     def __init__(
         self,
@@ -55,9 +68,12 @@ class SipCall(pj.Call):
         events: CallEvents | None = None,
     ) -> None:
         super().__init__(account, call_id)
+        self.__disown__()  # C++ owns the object now; it is deleted in `release_calls`
+        _OWNED[id(self)] = self
         self.events = events or CallEvents()
         self.media_connected = False
         self.disconnected = False
+        self.abandoned = False  # let go of while still up: `release_calls` hung it up
         self.sip_call_id = ""
         # (local tag, remote tag) of the dialog, from the first 2xx we send to an INVITE:
         # what `terminate_unconfirmed` needs to find the dialog in pjsip.
@@ -185,6 +201,36 @@ class SipCall(pj.Call):
         prm.statusCode = code
         with contextlib.suppress(pj.Error):
             self.hangup(prm)
+
+
+def release_calls(*, everything: bool = False) -> int:
+    """Delete the call objects nothing refers to any more, once their slot is idle; returns
+    how many were deleted. One whose call is still up is hung up first, as pjsua2 would on
+    deleting it. Call it on the pjsua thread, outside any callback. EVERYTHING, just before
+    `libDestroy`: delete every call object left, referred to or not (none may outlive the
+    library)."""
+    released = 0
+    for key in list(_OWNED):
+        call = _OWNED[key]
+        if not everything:
+            if sys.getrefcount(call) > _ONLY_OURS:
+                continue
+            slot = native.call_slot_state(call.getId(), int(call.this))
+            if slot == "own" and not call.abandoned:
+                call.abandoned = True
+                call.hangup_quietly()
+            if slot != "idle":
+                continue
+        del _OWNED[key]
+        call.events = CallEvents()
+        pj._pjsua2.delete_Call(call)
+        released += 1
+    return released
+
+
+def owned_calls() -> int:
+    """Call objects not deleted yet (in use, or waiting for their slot to be harmless)."""
+    return len(_OWNED)
 
 
 def answer(call: SipCall, code: int, headers: dict[str, str] | None = None) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pjsua2 as pj
 
 from voice.sip import native
+from voice.sip.call import release_calls
 from voice.sip.front_door import FrontDoor, Judge
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,8 @@ class SipEndpoint:
             ep = self.ep
             while True:
                 handled = ep.libHandleEvents(0)
+                if handled == 0:
+                    release_calls()  # here, never from a callback: see `release_calls`
                 # Stay responsive while SIP traffic flows; back off a little when idle.
                 await asyncio.sleep(0 if handled > 0 else idle_sleep)
 
@@ -192,6 +195,12 @@ class SipEndpoint:
             self._ep.audDevManager().setNoDev()
         if release is not None:
             release()
+        gc.collect()
+        release_calls()
+        # A call object still referred to now would be deleted after the library, aborting
+        # the process: delete it while the library is here (nothing may use it after this).
+        if left := release_calls(everything=True):
+            log.warning("%d call object(s) still referred to at shutdown; deleted", left)
         for obj in self._objects:
             shutdown = getattr(obj, "shutdown", None)
             if callable(shutdown):

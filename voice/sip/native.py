@@ -100,6 +100,8 @@ def _lib() -> ctypes.CDLL:
     signatures: dict[str, tuple[object, list[object]]] = {
         "pjsua_call_get_max_count": (ctypes.c_uint, []),
         "pjsua_call_get_count": (ctypes.c_uint, []),
+        "pjsua_call_is_active": (c_int, [c_int]),
+        "pjsua_call_get_user_data": (void_p, [c_int]),
         "pjsua_get_pjsip_endpt": (void_p, []),
         "pjsua_pool_create": (void_p, [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_size_t]),
         "pj_pool_release": (None, [void_p]),
@@ -132,6 +134,20 @@ def call_cap() -> int:
 def call_count() -> int:
     """Call slots pjsua holds right now, inbound and outbound."""
     return int(_lib().pjsua_call_get_count())
+
+
+def call_slot_state(call_id: int, call_object: int) -> str:
+    """What slot CALL_ID is to CALL_OBJECT (the address of a pjsua2 `Call`): "idle" (no live
+    call, no other object attached), "own" (its live call), or "taken" (another's)."""
+    if not 0 <= call_id < call_cap():
+        return "idle"
+    lib = _lib()
+    attached = lib.pjsua_call_get_user_data(call_id)
+    if attached is not None and attached != call_object:
+        return "taken"
+    if lib.pjsua_call_is_active(call_id):
+        return "own" if attached == call_object else "taken"
+    return "idle"
 
 
 def respond_stateless(rx_data: int, code: int, reason: str, retry_after: int | None) -> bool:
