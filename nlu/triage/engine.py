@@ -143,6 +143,11 @@ class TriageEngine:
         """The category's flag on this text, and whether a match of it was cancelled."""
         softened: Flag | None = None
         cancelled = False
+        milder = (
+            [m.span() for m in category.urgent_within.finditer(norm.text)]
+            if category.urgent_within is not None
+            else []
+        )
         for rule in category.rules:
             for match in rule.finditer(norm.text):
                 start, end = match.span()
@@ -157,6 +162,8 @@ class TriageEngine:
                 if level is Level.NONE:
                     cancelled = True
                     continue
+                if any(m0 <= start and end <= m1 for m0, m1 in milder):
+                    level = min(level, Level.URGENT, key=lambda lv: lv.rank)
                 flag = Flag(category.name, level, norm.raw_span(first, last))
                 if level is category.level:
                     return flag, cancelled
@@ -175,6 +182,11 @@ class TriageEngine:
                 if category.name in self.assess(counter).categories:
                     raise LexiconError(source, f"counter-example {counter!r} fires",
                                        category.name)
+            for example in category.urgent_examples:
+                flags = [f for f in self.assess(example).flags if f.category == category.name]
+                if not flags or flags[0].level is not Level.URGENT:
+                    raise LexiconError(source, f"urgent example {example!r} does not fire "
+                                       "at urgent", category.name)
         if self.symptoms is not None:
             self._self_test_symptoms(self.symptoms)
         for line in self.lexicon.must_not_escalate:

@@ -24,7 +24,7 @@ _HISTORY_MODES = {"suppress", "urgent"}
 _RECENT_MODES = {"urgent", "keep"}
 _CATEGORY_KEYS = {
     "level", "description", "phrases", "patterns", "near", "examples", "not_examples",
-    "remote_history", "recent_history",
+    "remote_history", "recent_history", "urgent_within", "urgent_examples",
 }
 _CONTEXT_KEYS = {
     "negators", "negation_bridge", "pseudo_negation", "pseudo_negation_after", "clause_breaks",
@@ -43,6 +43,10 @@ class Category:
     not_examples: tuple[str, ...]
     remote_history: str
     recent_history: str
+    # A match wholly inside one of these spans fires at `urgent` (for an emergent category):
+    # "out of breath on the stairs" is a nurse's question, "out of breath" alone is not.
+    urgent_within: re.Pattern[str] | None = None
+    urgent_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,12 @@ def _category(
     if remote not in _HISTORY_MODES or recent not in _RECENT_MODES:
         raise _fail(source, "remote_history must be suppress|urgent, recent_history urgent|keep",
                     name)
+    milder = _string_list(body.get("urgent_within"), "urgent_within", source, name)
+    milder_examples = _string_list(body.get("urgent_examples"), "urgent_examples", source, name)
+    if milder and level is not Level.EMERGENT:
+        raise _fail(source, "urgent_within is for emergent categories", name)
+    if milder and not milder_examples:
+        raise _fail(source, "urgent_within needs urgent_examples that prove it", name)
     return Category(
         name=name,
         level=level,
@@ -160,6 +170,8 @@ def _category(
         not_examples=tuple(_string_list(body.get("not_examples"), "not_examples", source, name)),
         remote_history=remote,
         recent_history=recent,
+        urgent_within=_alternation(milder, vocab, source) if milder else None,
+        urgent_examples=tuple(milder_examples),
     )
 
 

@@ -63,6 +63,15 @@ def test_minimal_valid_lexicon_loads(tmp_path: Path) -> None:
         ({"patterns": ["chest @ache"]}, "unknown vocabulary @ache"),
         ({"near": [{"terms": ["chest"], "within": 3}]}, "near rule needs 2-3 terms"),
         ({"colour": "red"}, "unknown keys ['colour']"),
+        ({"urgent_within": ["chest @pain at the gym"]}, "needs urgent_examples"),
+        (
+            {"urgent_within": ["chest @pain at the gym"], "urgent_examples": ["chest pain now"]},
+            "urgent example 'chest pain now' does not fire at urgent",
+        ),
+        (
+            {"level": "urgent", "urgent_within": ["x"], "urgent_examples": ["chest pain"]},
+            "urgent_within is for emergent categories",
+        ),
     ],
 )
 def test_bad_category_edit_is_rejected_naming_file_category_and_reason(
@@ -94,3 +103,16 @@ def test_line_that_must_not_escalate_but_does_is_rejected(tmp_path: Path) -> Non
     data["must_not_escalate"] = ["chest pain in my dream"]
     with pytest.raises(LexiconError, match="must not escalate"):
         _lexicon_only(_write(tmp_path, data))
+
+
+def test_a_match_inside_an_urgent_within_span_is_urgent_and_one_outside_still_emergent(
+    tmp_path: Path,
+) -> None:
+    edited = _edited(
+        urgent_within=["chest @pain (?:only )?at the gym"],
+        urgent_examples=["i get chest pain at the gym"],
+    )
+    engine = _lexicon_only(_write(tmp_path, edited))
+    assert engine.assess("i get chest pain only at the gym").level.value == "urgent"
+    assert engine.assess("chest pain at the gym and chest pain now").level.value == "emergent"
+    assert engine.assess("my chest hurts").level.value == "emergent"
