@@ -385,8 +385,8 @@ def test_words_close_to_a_red_flag_that_do_not_fire_ask_the_screening_question(
     bank = net.bank
     assert bank.screen_min_score < bank.min_score and bank.screen_margin < bank.margin
     near = fired = 0
-    # Lines the bank does not hold (the blind set of round 8): every example is in the bank.
-    for case in read_set(HERE / "triage_heldout6.tsv"):
+    # Lines the bank does not hold (the blind set of round 9): every example is in the bank.
+    for case in read_set(HERE / "triage_heldout7.tsv"):
         result = engine.assess_final(case.text)
         scored = None if result.level is not Level.NONE else net.score(case.text)
         if scored is None or result.suppressed:
