@@ -197,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=["agent", "nurse", "supervisor"], default="agent")
     add.add_argument("--skills", default="", help="comma-separated queue skills")
     add.add_argument("--sip-uri", default="", help="SIP URI of the person's phone")
+    add.add_argument("--may-publish", action="store_true",
+                     help="may publish the call flow's wording in the console (administrators)")
     reset = staff_sub.add_parser("reset", help="a new one-time password for an account")
     reset.add_argument("username")
     for p in (add, reset):
@@ -385,7 +387,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return asyncio.run(reset_password(_config(args), args.username))
         skills = tuple(x.strip() for x in args.skills.split(",") if x.strip())
         return asyncio.run(
-            add_staff(_config(args), args.username, args.name, args.role, skills, args.sip_uri)
+            add_staff(_config(args), args.username, args.name, args.role, skills, args.sip_uri,
+                      may_publish=args.may_publish)
         )
     if args.command == "campaign":
         from clinicline.outbound.commands import run_campaign

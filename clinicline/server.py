@@ -24,6 +24,7 @@ from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.echo import EchoConversation
 from clinicline.callflow.name_recheck import NameRecheck
+from clinicline.callflow.prompts import clinic_prompts
 from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
@@ -31,6 +32,7 @@ from clinicline.callflow.waiting import WaitSettings
 from clinicline.config import Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
+from clinicline.flows.live import PublishedPrompts
 from clinicline.health import Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.outbound.conversation import ClinicLine
@@ -41,6 +43,7 @@ from clinicline.speech import load_speech
 from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.action_site import ActionEndpoint, start_action_site
 from clinicline.web.app import create_app
+from clinicline.web.console.flow_views import FlowTools
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
@@ -58,6 +61,7 @@ from voice.session.call_session import SessionConfig
 from voice.session.conversation import Conversation
 from voice.session.turn_end import TurnEndConfig
 from voice.sip.admission import AdmissionPolicy
+from voice.tts.cache import PromptCache
 from voice.worker import VoiceWorker
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,7 @@ class Services:
     coordinator: TransferCoordinator | None = None
     actions: ActionEndpoint | None = None
     ehr: EhrSync | None = None
+    flows: FlowTools | None = None
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -138,6 +143,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         )
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
+    services.flows = FlowTools(clinic_prompts(config.clinic_name))
     try:
         await services.hub.start()
     except Exception as exc:
@@ -149,6 +155,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     site: SiteHeartbeat | None = None
     beating: asyncio.Task[None] | None = None
     dialing: asyncio.Task[None] | None = None
+    wording: PublishedPrompts | None = None
     try:
         if services.dialogs is not None:
             services.dialogs.start()
@@ -161,6 +168,14 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
 
         vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
         speech = await load_speech(config, health, vocabulary)
+        assert isinstance(speech.prompts, PromptCache)  # load_speech's: rendered to disk
+        services.flows.prompts = speech.prompts
+        wording = PublishedPrompts(services.db, speech.prompts, services.flows.defaults)
+        try:  # the published wording before the first call; the built-in one if it fails
+            await wording.check()
+        except Exception as exc:
+            log.warning("prompts: the built-in wording plays (%s)", type(exc).__name__)
+        wording.start()
         factory = _conversation_factory(services, dialog, speech.recognizer)
         parts = _clinic_parts(services, speech.recognizer)
         services.worker = VoiceWorker(
@@ -231,6 +246,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:
+        if wording is not None:
+            await wording.stop()
         if dialing is not None:
             dialing.cancel()  # campaign calls under way end with the worker's goodbye
             await asyncio.gather(dialing, return_exceptions=True)

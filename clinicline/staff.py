@@ -23,7 +23,14 @@ def one_time_password() -> str:
 
 
 async def add_staff(
-    config: Config, username: str, name: str, role: str, skills: tuple[str, ...], sip_uri: str
+    config: Config,
+    username: str,
+    name: str,
+    role: str,
+    skills: tuple[str, ...],
+    sip_uri: str,
+    *,
+    may_publish: bool = False,
 ) -> int:
     password = one_time_password()
     db = await Database.connect(config.db)
@@ -32,12 +39,12 @@ async def add_staff(
         async with db.session() as s:
             agent = await add_agent(s, username=username, name=name or username, role=role,
                                     password_hash=hash_password(password), skills=skills,
-                                    sip_uri=sip_uri)
+                                    sip_uri=sip_uri, may_publish=may_publish)
     except InvalidField as exc:
         raise ConfigError(str(exc)) from exc
     finally:
         await db.dispose()
-    print(json.dumps({"username": agent.username, "role": agent.role,
+    print(json.dumps({"username": agent.username, "role": agent.role, "may_publish": may_publish,
                       "one_time_password": password,
                       "note": "valid only to choose a new password at first sign-in"}))
     return 0

@@ -48,5 +48,6 @@ def create_app(services: Services) -> web.Application:
             app, services.db, services.hub, services.coordinator,
             idle_seconds=config.console_idle_minutes * 60,
             hash_workers=config.login_hash_workers,
+            flows=services.flows,
         )
     return app

@@ -310,6 +310,7 @@ async def _agents(s: AsyncSession, first_port: int) -> int:
                 skills=list(skills),
                 presence="offline",
                 sip_uri=f"sip:{username}@{clinic.SIP_HOST}:{first_port + n}",
+                may_publish=username in clinic.PUBLISHERS,
             )
         )
         created += 1

@@ -100,7 +100,11 @@ STAFF = (
         "supervisor",
         ["front_desk", "scheduling", "billing", "pharmacy", "nurse"],
     ),
+    # A second supervisor: approves the first's emergency wording, cannot publish.
+    ("super2", "Priya Raman", "supervisor", ["front_desk", "scheduling"]),
 )
+# Staff with the right to publish the call flow's wording (the clinic's administrators).
+PUBLISHERS = frozenset({"super1"})
 SIP_HOST = "127.0.0.1"
 SIP_FIRST_PORT = 5070
 

@@ -77,8 +77,10 @@ async def add_agent(
     password_hash: str,
     skills: tuple[str, ...] = (),
     sip_uri: str = "",
+    may_publish: bool = False,
 ) -> AgentInfo:
-    """A new staff account that must choose its own password at first sign-in."""
+    """A new staff account that must choose its own password at first sign-in;
+    `may_publish`: it may publish the call flow's wording (an administrator)."""
     if role not in ROLES:
         raise InvalidField(f"role must be one of {sorted(ROLES)}")
     if not username or len(username) > 64 or not username.isascii():
@@ -88,7 +90,7 @@ async def add_agent(
             raise InvalidField(f"username {username!r} is taken")
         agent = Agent(name=name, username=username, role=role, skills=list(skills),
                       sip_uri=sip_uri, presence="offline", password_hash=password_hash,
-                      must_change_password=True)
+                      must_change_password=True, may_publish=may_publish)
         s.add(agent)
         await s.flush()
         return agent_info(agent)
@@ -98,6 +100,12 @@ async def agent_by_username(s: AsyncSession, username: str) -> AgentInfo | None:
     async with atomic(s):
         agent = await s.scalar(select(Agent).where(Agent.username == username))
         return None if agent is None else agent_info(agent)
+
+
+async def may_publish(s: AsyncSession, agent_id: int) -> bool:
+    """Whether the agent may publish the call flow's wording, as the store says now."""
+    async with atomic(s):
+        return bool(await s.scalar(select(Agent.may_publish).where(Agent.id == agent_id)))
 
 
 async def list_agents(s: AsyncSession) -> list[AgentInfo]:

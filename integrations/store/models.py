@@ -237,6 +237,9 @@ class Agent(Base):
     # When an app process last held a console socket of this agent (None: never opened
     # one): an agent marked available whose console is gone is set away.
     console_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # May publish a version of the call flow's wording (the clinic's administrators): editing
+    # is every supervisor's, putting it in front of callers is not.
+    may_publish: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(
@@ -427,6 +430,31 @@ class AuditEvent(Base):
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
     call_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PromptVersion(Base):
+    """One version of the words the call flow says (greeting, hold, emergency message, …).
+
+    Every edit makes a new row holding every prompt's text, so nothing is overwritten and any
+    version can be published again (a rollback). The version callers hear is the one
+    published last; each voice worker reads it from here, not from its own memory.
+    """
+
+    __tablename__ = "prompt_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON)
+    # The version this one was made from, and the prompts changed from it. Unique: history is
+    # one line, so of two edits made from the same version only the first is kept.
+    based_on: Mapped[int | None] = mapped_column(ForeignKey("prompt_versions.id"), unique=True)
+    changed: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A second supervisor's approval, needed when the emergency message changed.
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[str | None] = mapped_column(String(80))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class Hl7Message(Base):

@@ -6,6 +6,7 @@ Each test gets its own copy of a store seeded once per session, its own aiohttp 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,13 +17,16 @@ import pytest
 from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
+from clinicline.callflow.prompts import clinic_prompts
 from clinicline.web.app import guarded_app
-from clinicline.web.console import WebSocketHub, setup_console
+from clinicline.web.console import FlowTools, WebSocketHub, setup_console
 from integrations.services.agents import list_agents
 from integrations.store import Database
 from routing.hours import BusinessHours
 from routing.transfer import TransferCoordinator
 from tests.demo_store import DATA_KEY, OPEN_NOW
+from voice.tts.cache import PromptCache
+from voice.tts.piper import PiperSynthesizer
 
 CHROMIUM_ARGS = [
     "--disable-gpu",
@@ -45,14 +49,17 @@ class Server:
 
 @asynccontextmanager
 async def console_on_loopback(
-    db: Database, hub: WebSocketHub, coordinator: TransferCoordinator
+    db: Database,
+    hub: WebSocketHub,
+    coordinator: TransferCoordinator,
+    flows: FlowTools | None = None,
 ) -> AsyncIterator[tuple[web.Application, str]]:
     """The console app on a free loopback port, as `serve` mounts it: the shared middleware
     in front, loopback trusted as a TLS proxy so that tests can speak for other client
     addresses (X-Forwarded-For) and for https. Yields the app and its base URL."""
     hub.on_answer = coordinator.answer_from_elsewhere
     app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator)
+    setup_console(app, db, hub, coordinator, flows=flows)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -67,8 +74,11 @@ async def agent_ids(db: Database) -> dict[str, int]:
         return {a.username: a.agent_id for a in await list_agents(s)}
 
 
-@pytest.fixture
-async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]:
+@asynccontextmanager
+async def serving(
+    tmp_path: Path, seeded_template: Path, flows: FlowTools | None = None
+) -> AsyncIterator[Server]:
+    """A console on its own copy of the seeded demo store."""
     path = tmp_path / "clinic.db"
     shutil.copy(seeded_template, path)
     db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
@@ -77,10 +87,36 @@ async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]
         db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
     )
     try:
-        async with console_on_loopback(db, hub, coordinator) as (app, url):
+        async with console_on_loopback(db, hub, coordinator, flows) as (app, url):
             yield Server(url, db, hub, coordinator, await agent_ids(db), app)
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, seeded_template: Path) -> AsyncIterator[Server]:
+    async with serving(tmp_path, seeded_template) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperSynthesizer:
+    """The clinic's voice (Piper), loaded once per test process: it speaks the Flows previews."""
+    return PiperSynthesizer(threads=1)
+
+
+@pytest.fixture
+async def flows_server(
+    tmp_path: Path, seeded_template: Path, piper: PiperSynthesizer, speech_data_dir: Path
+) -> AsyncIterator[Server]:
+    """A console whose Flows area has the voice loaded, as `serve` gives it once speech is up:
+    on the disk cache every test server shares, where the built-in wording is rendered once."""
+    cache = PromptCache(piper, speech_data_dir / "prompts")
+    defaults = clinic_prompts("Riverside Clinic")
+    await asyncio.to_thread(cache.prepare, defaults)
+    tools = FlowTools(defaults, cache)
+    async with serving(tmp_path, seeded_template, tools) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

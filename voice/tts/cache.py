@@ -50,8 +50,34 @@ class PromptCache:
         self.reused = 0  # prompts read back from an earlier run
 
     def render(self, prompts: Mapping[str, str]) -> int:
-        """Make every prompt ready (synthesising only those not on disk); returns the count."""
+        """Make every prompt ready (synthesising only those not on disk); returns the count.
+
+        All or nothing: the new wording replaces the old only once every prompt has rendered,
+        so a call never hears a half-changed set, and a failure leaves the old one playing."""
+        texts, audios, paths = self._prepare(prompts)
+        self._audio.update(audios)
+        self._texts.update(texts)
+        self._paths.update(paths)
+        log.info("prompts ready: %d synthesized, %d reused", self.synthesized, self.reused)
+        return len(prompts)
+
+    def prepare(self, prompts: Mapping[str, str]) -> dict[str, float]:
+        """Render PROMPTS to disk without playing them (a wording about to be published: the
+        workers then find the files ready); returns each prompt's length in seconds."""
+        _texts, audios, _paths = self._prepare(prompts)
+        return {name: len(audio) / SAMPLE_RATE for name, audio in audios.items()}
+
+    def speak(self, text: str) -> np.ndarray:
+        """TEXT in the prompts' voice, kept nowhere (a preview of wording not saved yet)."""
+        return self._synthesize(text)
+
+    def _prepare(
+        self, prompts: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[str, np.ndarray], dict[str, Path]]:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        texts: dict[str, str] = {}
+        audios: dict[str, np.ndarray] = {}
+        paths: dict[str, Path] = {}
         for name, text in prompts.items():
             path = self._file_for(name, text)
             if path.exists():
@@ -61,9 +87,8 @@ class PromptCache:
                 audio = self._synthesize(text)
                 self._write_atomically(path, audio)
                 self.synthesized += 1
-            self._texts[name], self._audio[name], self._paths[name] = text, audio, path
-        log.info("prompts ready: %d synthesized, %d reused", self.synthesized, self.reused)
-        return len(prompts)
+            texts[name], audios[name], paths[name] = text, audio, path
+        return texts, audios, paths
 
     @property
     def names(self) -> list[str]:

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from clinicline.callflow.prompts import clinic_prompts
 from clinicline.web.console import (
     api_views,
     auth_views,
     call_views,
     campaign_views,
+    flow_views,
     integration_views,
     metrics_views,
     task_views,
 )
 from clinicline.web.console.attendance import BEAT_SECONDS, GRACE_SECONDS, ConsoleAttendance
+from clinicline.web.console.flow_views import FLOWS, FlowTools
 from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import IDLE_SECONDS, SessionStore
@@ -26,7 +29,7 @@ from integrations.passwords import PasswordWorkers
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
 
-__all__ = ["WebSocketHub", "setup_console"]
+__all__ = ["FlowTools", "WebSocketHub", "setup_console"]
 
 
 def setup_console(
@@ -38,10 +41,14 @@ def setup_console(
     idle_seconds: float = IDLE_SECONDS,
     hash_workers: int = 1,
     console_grace: float = GRACE_SECONDS,
+    flows: FlowTools | None = None,
 ) -> None:
     """Mount the console on `app`; its sessions live in `db`, shared by every app process.
-    `console_grace`: how long an agent's console may be gone before she is set away."""
+    `console_grace`: how long an agent's console may be gone before she is set away.
+    `flows`: the wording's defaults and the voice for the Flows area (its prompt cache may
+    be set later, once the speech models load)."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
+    app[FLOWS] = flows or FlowTools(clinic_prompts("the clinic"))
     passwords = PasswordWorkers(hash_workers)
     app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
     attendance = ConsoleAttendance(
@@ -83,6 +90,7 @@ def setup_console(
         "/console/api/hl7/dead-letters/{message_id}/send-again",
         integration_views.send_dead_letter_again,
     )
+    flow_views.add_routes(r)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

@@ -21,11 +21,13 @@ from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
 from integrations.services.agents import set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
-# No inline script or style, nothing from other origins, never framed.
+# No inline script or style, nothing from other origins, never framed. Audio plays from blob:
+# URLs the page made itself from its own origin's answers (a prompt's preview).
 PAGE_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
-        "img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+        "img-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

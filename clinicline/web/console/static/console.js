@@ -30,6 +30,7 @@ function show(signedIn, agent) {
   $("#metrics-view").hidden = true;
   $("#campaigns-view").hidden = true;
   $("#engine-view").hidden = true;
+  $("#flows-view").hidden = true;
   $("#calls-view").hidden = true;
   $("#views").hidden = !supervisor;
   markTab("console-view");
@@ -461,6 +462,7 @@ function showView(view) {
   $("#calls-view").hidden = view !== "calls-view";
   $("#campaigns-view").hidden = view !== "campaigns-view";
   $("#engine-view").hidden = view !== "engine-view";
+  $("#flows-view").hidden = view !== "flows-view";
   markTab(view);
   stopMetricsTimer();
   if (view === "metrics-view") {
@@ -470,6 +472,8 @@ function showView(view) {
     loadRecentCalls();
   } else if (view === "engine-view") {
     loadDeadLetters();
+  } else if (view === "flows-view") {
+    loadFlows();
   } else if (view === "campaigns-view") {
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
@@ -505,6 +509,116 @@ async function loadDeadLetters() {
     row.append(cell);
     body.append(row);
   }
+}
+
+// ---- supervisor view: the Flows area (the line's wording) ----------------------------------
+let flows = null; // the last state the server gave: versions, prompts, rights
+
+function flowsSay(text) { setText("flows-state", text); }
+function flowsError(text) { setText("flows-error", text || ""); }
+
+async function loadFlows() {
+  const result = await api("GET", "/console/api/flows/prompts");
+  if (!result.ok) { flowsError(result.data.error || "could not load the prompts"); return; }
+  flows = result.data;
+  const pending = flows.newest !== null && !flows.newest_published;
+  flowsSay(flows.published === null
+    ? (pending ? `Version ${flows.newest} is a draft; callers hear the built-in wording.` : "Callers hear the built-in wording.")
+    : (pending ? `Callers hear version ${flows.published}; version ${flows.newest} is a draft.` : `Callers hear version ${flows.published}.`));
+  $("#flows-publish").hidden = !(pending && flows.may_publish);
+  $("#flows-approve").hidden = !(pending && flows.emergency_needs_approval);
+  const body = $("#flows-prompts tbody");
+  body.replaceChildren();
+  for (const p of flows.prompts) {
+    const row = document.createElement("tr");
+    row.dataset.prompt = p.name;
+    const name = document.createElement("td");
+    name.textContent = p.emergency ? `${p.name} (emergency)` : p.name;
+    if (p.text !== p.published_text) name.append(" · changed, not published");
+    const words = document.createElement("td");
+    const area = document.createElement("textarea");
+    area.value = p.text;
+    area.rows = 2;
+    area.cols = 70;
+    area.maxLength = flows.max_chars * 4;
+    area.setAttribute("aria-label", `Words of the ${p.name} prompt`);
+    words.append(area);
+    const actions = document.createElement("td");
+    const hear = document.createElement("button");
+    hear.type = "button";
+    hear.className = "hear";
+    hear.textContent = "Hear it";
+    hear.addEventListener("click", () => hearPrompt(p.name, area.value));
+    const save = document.createElement("button");
+    save.type = "button";
+    save.className = "save";
+    save.textContent = "Save";
+    save.addEventListener("click", () => savePrompt(p.name, area.value));
+    actions.append(hear, " ", save);
+    row.append(name, words, actions);
+    body.append(row);
+  }
+  const history = $("#flows-history tbody");
+  history.replaceChildren();
+  for (const v of flows.history) {
+    const row = document.createElement("tr");
+    row.dataset.version = String(v.id);
+    appendCells(row, [
+      String(v.id), v.note || v.changed.join(", "), v.created_by, new Date(v.created_at).toLocaleString(),
+      v.approved_by || "—", v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
+    ]);
+    const cell = document.createElement("td");
+    if (v.published_at && v.id !== flows.published && flows.may_publish) {
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "rollback";
+      back.textContent = "Publish this wording again";
+      back.addEventListener("click", () => flowsAct(`/console/api/flows/versions/${v.id}/rollback`, `Version ${v.id}'s wording is published again.`));
+      cell.append(back);
+    }
+    row.append(cell);
+    history.append(row);
+  }
+}
+
+async function hearPrompt(name, text) {
+  flowsError("");
+  const response = await fetch("/console/api/flows/preview", {
+    method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, text }),
+  });
+  if (!response.ok) {
+    let message = "could not speak it";
+    try { message = (await response.json()).error || message; } catch (_) { /* not JSON */ }
+    flowsError(message);
+    return;
+  }
+  const audio = $("#flows-audio");
+  if (audio.src) URL.revokeObjectURL(audio.src);
+  audio.src = URL.createObjectURL(await response.blob());
+  audio.hidden = false;
+  audio.dataset.prompt = name;
+  audio.play().catch(() => { /* autoplay refused: the controls are there */ });
+}
+
+async function savePrompt(name, text) {
+  flowsError("");
+  const result = await api("POST", `/console/api/flows/prompts/${encodeURIComponent(name)}`, { text, base: flows ? flows.newest : null });
+  if (!result.ok) {
+    // On a conflict the words typed stay in the box: reload shows the other edit beside them.
+    flowsError(result.data.error || "could not save");
+    return;
+  }
+  await loadFlows();
+  flowsSay(`Saved as version ${result.data.id}: not published yet.`);
+}
+
+async function flowsAct(path, done) {
+  flowsError("");
+  const result = await api("POST", path, {});
+  if (!result.ok) { flowsError(result.data.error || "refused"); return; }
+  await loadFlows();
+  flowsSay(done);
 }
 
 // ---- supervisor view: campaigns -------------------------------------------------------
@@ -809,6 +923,13 @@ async function start() {
   });
   $("#metrics-form").addEventListener("submit", (event) => { event.preventDefault(); loadMetrics(); });
   $("#campaign-form").addEventListener("submit", (event) => { event.preventDefault(); createCampaign(); });
+  $("#flows-publish").addEventListener("click", () => {
+    if (flows) flowsSay("Rendering the new words in the clinic's voice, then publishing…");
+    if (flows) flowsAct(`/console/api/flows/versions/${flows.newest}/publish`, `Version ${flows.newest} is published: the next calls hear it.`);
+  });
+  $("#flows-approve").addEventListener("click", () => {
+    if (flows) flowsAct(`/console/api/flows/versions/${flows.newest}/approve`, `You approved version ${flows.newest}'s emergency wording.`);
+  });
   $("#metrics-today").addEventListener("click", () => {
     $("#metrics-from").value = "";
     $("#metrics-to").value = "";

@@ -1,0 +1,307 @@
+"""Versions of the words the call flow says: edit, approve, publish, roll back.
+
+Every edit is a new `PromptVersion` holding every prompt's text; the version published last
+is what callers hear (each voice worker reads it from the store: `clinicline.flows.live`).
+The rules, all checked here whoever calls (console or command line):
+
+- a prompt's text has a known name, 1 to `MAX_PROMPT_CHARS` characters, and the words safety
+  needs: 911 in the greeting and both emergency messages, 988 wherever the crisis line is;
+- an edit names the version it was made from; if someone saved another edit since, it is
+  refused (`EditConflict`): the other edit stays, this one is redone on top of it;
+- a version whose emergency wording was never published before needs a second supervisor's
+  approval, from someone who did not write that wording;
+- only staff with the publish right publish or roll back, and a rollback goes only to a
+  version that was published before (its wording was checked then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicline.callflow.prompts import EMERGENCY_PROMPTS
+from integrations.services.audit import add_audit
+from integrations.services.transaction import atomic
+from integrations.store.models import PromptVersion
+from integrations.store.types import utcnow
+
+MAX_PROMPT_CHARS = 600
+# Words a prompt may not lose: the way to emergency help, and the crisis line.
+REQUIRED_WORDS: dict[str, tuple[str, ...]] = {
+    "greeting": ("911",),
+    "emergency": ("911",),
+    "emergency_crisis": ("911", "988"),
+    "crisis": ("988",),
+}
+
+
+class FlowError(ValueError):
+    """An edit, approval or publication the rules refuse; the message says why."""
+
+
+class EditConflict(FlowError):
+    """Someone saved another version since the one this edit was made from."""
+
+    def __init__(self, newest: PromptVersion) -> None:
+        super().__init__(
+            f"{newest.created_by} saved version {newest.id} in the meantime; "
+            "your edit was not saved: reload, and make it again on top of theirs"
+        )
+        self.newest_id = newest.id
+
+
+class NotAllowed(FlowError):
+    """The actor lacks the right (publishing) or is the wrong person (approving own words)."""
+
+
+@dataclass(frozen=True)
+class VersionSummary:
+    """One version as the history shows it: who, when, what changed, who approved, published."""
+
+    id: int
+    based_on: int | None
+    changed: list[str]
+    note: str
+    created_by: str
+    created_at: datetime
+    approved_by: str | None
+    published_by: str | None
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, row: PromptVersion) -> VersionSummary:
+        return cls(
+            row.id, row.based_on, list(row.changed), row.note, row.created_by, row.created_at,
+            row.approved_by, row.published_by, row.published_at,
+        )  # fmt: skip
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "based_on": self.based_on,
+            "changed": self.changed,
+            "note": self.note,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "approved_by": self.approved_by,
+            "published_by": self.published_by,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
+
+def check_prompt(defaults: Mapping[str, str], name: str, text: str) -> str:
+    """The text as it will be stored (trimmed), or FlowError saying what is wrong with it."""
+    if name not in defaults:
+        raise FlowError(f"there is no prompt named {name!r}")
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise FlowError(f"the {name} prompt cannot be empty")
+    if len(cleaned) > MAX_PROMPT_CHARS:
+        raise FlowError(
+            f"the {name} prompt is {len(cleaned)} characters; at most {MAX_PROMPT_CHARS}"
+        )
+    if not cleaned.isprintable():
+        raise FlowError(f"the {name} prompt holds characters that cannot be spoken")
+    missing = [w for w in REQUIRED_WORDS.get(name, ()) if w not in cleaned]
+    if missing:
+        raise FlowError(f"the {name} prompt must keep {' and '.join(missing)}")
+    return cleaned
+
+
+def texts_of(row: PromptVersion | None, defaults: Mapping[str, str]) -> dict[str, str]:
+    """Every prompt's words in a version (a prompt added to the code since: its default)."""
+    stored = row.texts if row is not None else {}
+    return {name: stored.get(name, text) for name, text in defaults.items()}
+
+
+async def newest_version(s: AsyncSession) -> PromptVersion | None:
+    return await s.scalar(select(PromptVersion).order_by(PromptVersion.id.desc()).limit(1))
+
+
+async def published_version(s: AsyncSession) -> PromptVersion | None:
+    """The version callers hear (None: nothing published, the built-in wording plays)."""
+    return await s.scalar(
+        select(PromptVersion)
+        .where(PromptVersion.published_at.is_not(None))
+        .order_by(PromptVersion.published_at.desc(), PromptVersion.id.desc())
+        .limit(1)
+    )
+
+
+async def version_texts(
+    s: AsyncSession, defaults: Mapping[str, str], version_id: int
+) -> dict[str, str] | None:
+    """Every prompt's words in a version (None: no such version)."""
+    row = await s.get(PromptVersion, version_id)
+    return texts_of(row, defaults) if row is not None else None
+
+
+async def history(s: AsyncSession, limit: int = 100) -> list[VersionSummary]:
+    rows = await s.scalars(select(PromptVersion).order_by(PromptVersion.id.desc()).limit(limit))
+    return [VersionSummary.of(r) for r in rows]
+
+
+async def save_prompt(
+    s: AsyncSession,
+    defaults: Mapping[str, str],
+    *,
+    name: str,
+    text: str,
+    base: int | None,
+    actor: str,
+) -> VersionSummary:
+    """A new version: BASE (the version the editor saw; None before any) with NAME's text."""
+    cleaned = check_prompt(defaults, name, text)
+    async with atomic(s):
+        newest = await newest_version(s)
+        if newest is None and base is not None:
+            raise FlowError(f"there is no version {base}")
+        if newest is not None and newest.id != base:
+            raise EditConflict(newest)
+        texts = texts_of(newest, defaults)
+        if texts[name] == cleaned:
+            raise FlowError(f"the {name} prompt already says that")
+        texts[name] = cleaned
+        row = PromptVersion(
+            texts=texts, based_on=base, changed=[name], note=f"{name} edited", created_by=actor
+        )
+        await _add_on_top(s, row)
+        add_audit(s, actor=actor, action="prompt_edit", patient_id=None,
+                  detail={"version": row.id, "prompt": name})
+        return VersionSummary.of(row)
+
+
+async def _emergency_wording_known(
+    s: AsyncSession, row: PromptVersion, defaults: Mapping[str, str]
+) -> bool:
+    """The version's emergency wording is the built-in one or was published before."""
+    wording = {n: t for n, t in texts_of(row, defaults).items() if n in EMERGENCY_PROMPTS}
+    if wording == {n: t for n, t in defaults.items() if n in EMERGENCY_PROMPTS}:
+        return True
+    published = await s.scalars(
+        select(PromptVersion).where(PromptVersion.published_at.is_not(None))
+    )
+    return any(
+        {n: t for n, t in texts_of(p, defaults).items() if n in EMERGENCY_PROMPTS} == wording
+        for p in published
+    )
+
+
+async def _emergency_authors(s: AsyncSession, row: PromptVersion) -> set[str]:
+    """Who wrote emergency wording in this version's line since it was last published."""
+    authors: set[str] = set()
+    current: PromptVersion | None = row
+    while current is not None and current.published_at is None:
+        if EMERGENCY_PROMPTS & set(current.changed):
+            authors.add(current.created_by)
+        current = await s.get(PromptVersion, current.based_on) if current.based_on else None
+    return authors
+
+
+async def approve(
+    s: AsyncSession, defaults: Mapping[str, str], version_id: int, actor: str
+) -> VersionSummary:
+    """A second supervisor approves the version's new emergency wording."""
+    async with atomic(s):
+        row = await _version(s, version_id)
+        if await _emergency_wording_known(s, row, defaults):
+            raise FlowError(f"version {version_id} does not change the emergency message")
+        if actor in await _emergency_authors(s, row):
+            raise NotAllowed("the emergency message is approved by a second supervisor, "
+                             "not by someone who wrote it")
+        row.approved_by, row.approved_at = actor, utcnow()
+        add_audit(s, actor=actor, action="prompt_approve", patient_id=None,
+                  detail={"version": version_id})
+        return VersionSummary.of(row)
+
+
+async def publish(
+    s: AsyncSession,
+    defaults: Mapping[str, str],
+    version_id: int,
+    actor: str,
+    *,
+    may_publish: bool,
+    rendered_check: str | None = None,
+) -> VersionSummary:
+    """Put VERSION in front of callers. `rendered_check`: what the caller's rendering of the
+    changed prompts found wrong (None: every one rendered), refused here."""
+    if not may_publish:
+        raise NotAllowed("you cannot publish: ask an administrator with the publish right")
+    if rendered_check:
+        raise FlowError(rendered_check)
+    async with atomic(s):
+        row = await _version(s, version_id)
+        for name, text in texts_of(row, defaults).items():
+            check_prompt(defaults, name, text)
+        if row.approved_by is None and not await _emergency_wording_known(s, row, defaults):
+            raise NotAllowed(
+                f"version {version_id} changes the emergency message: a second supervisor "
+                "must approve it first"
+            )
+        row.published_by, row.published_at = actor, utcnow()
+        add_audit(s, actor=actor, action="prompt_publish", patient_id=None,
+                  detail={"version": version_id})
+        return VersionSummary.of(row)
+
+
+async def roll_back(
+    s: AsyncSession,
+    defaults: Mapping[str, str],
+    version_id: int,
+    actor: str,
+    *,
+    may_publish: bool,
+) -> VersionSummary:
+    """Publish again the wording of VERSION, published before, as a new version on top."""
+    if not may_publish:
+        raise NotAllowed("you cannot roll back: ask an administrator with the publish right")
+    async with atomic(s):
+        target = await _version(s, version_id)
+        if target.published_at is None:
+            raise FlowError(f"version {version_id} was never published; roll back only to one "
+                            "that was")
+        newest = await newest_version(s)
+        assert newest is not None
+        before, after = texts_of(newest, defaults), texts_of(target, defaults)
+        row = PromptVersion(
+            texts=after,
+            based_on=newest.id,
+            changed=sorted(n for n in after if after[n] != before[n]),
+            note=f"rollback to version {version_id}",
+            created_by=actor,
+            approved_by=target.approved_by,
+            approved_at=target.approved_at,
+            published_by=actor,
+            published_at=utcnow(),
+        )
+        await _add_on_top(s, row)
+        add_audit(s, actor=actor, action="prompt_rollback", patient_id=None,
+                  detail={"version": row.id, "to": version_id})
+        return VersionSummary.of(row)
+
+
+async def _add_on_top(s: AsyncSession, row: PromptVersion) -> None:
+    """Write ROW after the version it was made from, or EditConflict: another process wrote a
+    version on top of that one between our read and this write (`based_on` is unique)."""
+    s.add(row)
+    try:
+        await s.flush()
+    except IntegrityError:
+        await s.rollback()
+        again = await newest_version(s)
+        assert again is not None
+        raise EditConflict(again) from None
+
+
+async def _version(s: AsyncSession, version_id: int) -> PromptVersion:
+    row = await s.get(PromptVersion, version_id)
+    if row is None:
+        raise FlowError(f"there is no version {version_id}")
+    return row

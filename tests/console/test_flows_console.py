@@ -1,0 +1,211 @@
+"""The Flows area: supervisors edit the wording and hear it in the clinic's voice (Piper),
+administrators publish, a second supervisor approves the emergency message, rollback restores;
+agents see none of it. API with aiohttp, the tab in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aiohttp
+import pytest
+from playwright.async_api import BrowserContext, expect
+from sqlalchemy import select
+
+from clinicline.callflow.prompts import clinic_prompts
+from integrations.store.models import AuditEvent
+from tests.console.conftest import Server
+from tests.console.test_console_api import sign_in
+from tests.console.test_console_browser import sign_in as browser_sign_in
+
+DEFAULTS = clinic_prompts("Riverside Clinic")
+PROMPTS = "/console/api/flows/prompts"
+
+
+@asynccontextmanager
+async def signed_in(server: Server, username: str) -> AsyncIterator[aiohttp.ClientSession]:
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(
+        base_url=server.url, cookie_jar=jar, headers={"Origin": server.url}
+    ) as session:
+        await sign_in(session, username)
+        yield session
+
+
+async def _state(client: aiohttp.ClientSession) -> dict:
+    async with client.get(PROMPTS) as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def _post(client: aiohttp.ClientSession, path: str, body: dict) -> tuple[int, dict]:
+    async with client.post(path, json=body) as response:
+        return response.status, await response.json()
+
+
+async def test_agents_and_nurses_reach_no_part_of_the_flows_area(flows_server: Server) -> None:
+    for username in ("front1", "nurse1"):
+        async with signed_in(flows_server, username) as client:
+            async with client.get(PROMPTS) as response:
+                assert response.status == 403
+            status, _ = await _post(client, f"{PROMPTS}/hold", {"text": "Hold.", "base": None})
+            assert status == 403
+            status, _ = await _post(client, "/console/api/flows/versions/1/publish", {})
+            assert status == 403
+
+
+async def test_a_supervisor_hears_a_prompt_in_the_clinics_voice_before_saving(
+    flows_server: Server,
+) -> None:
+    async with signed_in(flows_server, "super2") as client:
+        async with client.post(
+            "/console/api/flows/preview",
+            json={"name": "hold", "text": "Please hold while I find the right person for you."},
+        ) as response:
+            assert response.status == 200 and response.content_type == "audio/wav"
+            audio = await response.read()
+        with wave.open(io.BytesIO(audio)) as w:
+            assert (w.getframerate(), w.getnchannels()) == (8000, 1)
+            assert w.getnframes() / 8000 > 1.5  # a sentence spoken, not a click
+        for body, status, reason in [
+            ({"name": "hold", "text": ""}, 400, "'text' must be"),
+            ({"name": "emergency", "text": "Please wait for a nurse."}, 400, "must keep 911"),
+            ({"name": "no_such_prompt", "text": "Hi."}, 400, "no prompt named"),
+        ]:
+            got, data = await _post(client, "/console/api/flows/preview", body)
+            assert got == status and reason in data["error"], data
+        # A 10 MB prompt is refused before it is read.
+        async with client.post(
+            f"{PROMPTS}/hold", data=b'{"text": "' + b"a" * 10_000_000 + b'"}',
+            headers={"Content-Type": "application/json"},
+        ) as response:
+            assert response.status == 413
+    async with flows_server.db.session() as s:
+        edits = select(AuditEvent.id).where(AuditEvent.action == "prompt_edit")
+        assert await s.scalar(edits) is None
+
+
+async def test_two_supervisors_editing_at_once_the_second_is_told_and_nothing_is_lost(
+    flows_server: Server,
+) -> None:
+    async with (
+        signed_in(flows_server, "super1") as first,
+        signed_in(flows_server, "super2") as second,
+    ):
+        seen_by_first, seen_by_second = await _state(first), await _state(second)
+        assert seen_by_first["newest"] is None and seen_by_second["newest"] is None
+        status, saved = await _post(
+            first, f"{PROMPTS}/hold", {"text": "Hold on, I am finding someone.", "base": None}
+        )
+        assert status == 201
+        status, refused = await _post(
+            second, f"{PROMPTS}/hold", {"text": "Please wait a moment.", "base": None}
+        )
+        assert status == 409 and "super1 saved version" in refused["error"], refused
+        now = await _state(second)
+        hold = next(p for p in now["prompts"] if p["name"] == "hold")
+        assert now["newest"] == saved["id"] and hold["text"] == "Hold on, I am finding someone."
+        assert hold["published_text"] == DEFAULTS["hold"]  # saved is not published
+        status, again = await _post(
+            second, f"{PROMPTS}/goodbye",
+            {"text": "Thanks for calling, bye.", "base": now["newest"]},
+        )  # fmt: skip
+        assert status == 201 and again["based_on"] == saved["id"]
+
+
+async def test_publish_needs_the_right_and_new_emergency_words_a_second_supervisor(
+    flows_server: Server,
+) -> None:
+    wording = "If this is a medical emergency, hang up and dial 911 now. A nurse is coming."
+    async with (
+        signed_in(flows_server, "super1") as admin,
+        signed_in(flows_server, "super2") as colleague,
+    ):
+        status, saved = await _post(admin, f"{PROMPTS}/emergency", {"text": wording, "base": None})
+        assert status == 201
+        state = await _state(colleague)
+        assert state["emergency_needs_approval"] and not state["may_publish"]
+        publish = f"/console/api/flows/versions/{saved['id']}/publish"
+        status, data = await _post(colleague, publish, {})
+        assert status == 403 and "publish right" in data["error"]
+        status, data = await _post(admin, publish, {})
+        assert status == 403 and "second supervisor" in data["error"]
+        approve = f"/console/api/flows/versions/{saved['id']}/approve"
+        status, data = await _post(admin, approve, {})
+        assert status == 403 and "not by someone who wrote it" in data["error"]
+        status, data = await _post(colleague, approve, {})
+        assert status == 200 and data["approved_by"] == "super2"
+        status, data = await _post(admin, publish, {})
+        assert status == 200 and data["published_by"] == "super1"
+        state = await _state(admin)
+        emergency = next(p for p in state["prompts"] if p["name"] == "emergency")
+        assert state["published"] == saved["id"] and emergency["published_text"] == wording
+        # Rollback: the built-in wording was never a published version; an earlier one is.
+        status, _ = await _post(admin, f"{PROMPTS}/hold", {"text": "Hold, please.",
+                                                          "base": saved["id"]})
+        newest = (await _state(admin))["newest"]
+        status, data = await _post(admin, f"/console/api/flows/versions/{newest}/publish", {})
+        assert status == 200
+        status, back = await _post(
+            admin, f"/console/api/flows/versions/{saved['id']}/rollback", {}
+        )
+        assert status == 200 and back["note"] == f"rollback to version {saved['id']}"
+        state = await _state(admin)
+        hold = next(p for p in state["prompts"] if p["name"] == "hold")
+        assert state["published"] == back["id"] and hold["published_text"] == DEFAULTS["hold"]
+    async with flows_server.db.session() as s:
+        actions = list(
+            await s.scalars(
+                select(AuditEvent.action).where(AuditEvent.action.like("prompt_%"))
+                .order_by(AuditEvent.id)
+            )
+        )
+    assert actions == [
+        "prompt_edit", "prompt_approve", "prompt_publish", "prompt_edit", "prompt_publish",
+        "prompt_rollback",
+    ]
+
+
+@pytest.mark.parametrize("username", ["front1"])
+async def test_an_agent_has_no_flows_tab(
+    context: BrowserContext, flows_server: Server, username: str
+) -> None:
+    page = await browser_sign_in(context, flows_server, username)
+    await expect(page.locator("#views")).to_be_hidden()
+    await expect(page.locator("#flows-view")).to_be_hidden()
+
+
+async def test_the_flows_tab_edit_hear_save_publish(
+    context: BrowserContext, flows_server: Server
+) -> None:
+    page = await browser_sign_in(context, flows_server, "super1")
+    await page.click("#views .tab[data-view=flows-view]")
+    await expect(page.locator("#flows-state")).to_have_text("Callers hear the built-in wording.")
+    row = page.locator("#flows-prompts tr[data-prompt=hold]")
+    await row.locator("textarea").fill("Please hold, a member of our team will be with you soon.")
+    await row.locator("button.hear").click()
+    audio = page.locator("#flows-audio")
+    await expect(audio).to_be_visible()
+    await expect(audio).to_have_attribute("data-prompt", "hold")
+    seconds = await page.wait_for_function(
+        "() => { const a = document.querySelector('#flows-audio');"
+        " return a.readyState >= 1 && a.duration > 1 ? a.duration : null; }"
+    )
+    assert await seconds.json_value() > 1
+    await row.locator("button.save").click()
+    await expect(page.locator("#flows-state")).to_contain_text("Saved as version")
+    await expect(row.locator("td").first).to_contain_text("changed, not published")
+    await expect(page.locator("#flows-approve")).to_be_hidden()  # not the emergency message
+    await page.click("#flows-publish")
+    # Publishing renders the changed prompt in the clinic's voice first.
+    await expect(page.locator("#flows-state")).to_contain_text("is published", timeout=60_000)
+    await expect(page.locator("#flows-history tbody tr")).to_have_count(1)
+    await expect(page.locator("#flows-history tbody tr").first).to_contain_text("super1")
+    # A bad edit says why and keeps the words typed.
+    emergency = page.locator("#flows-prompts tr[data-prompt=emergency] textarea")
+    await emergency.fill("Please stay on the line.")
+    await page.locator("#flows-prompts tr[data-prompt=emergency] button.save").click()
+    await expect(page.locator("#flows-error")).to_contain_text("must keep 911")
+    await expect(emergency).to_have_value("Please stay on the line.")
