@@ -14,6 +14,21 @@ from tests.demo_store import DATA_KEY, MONDAY
 from tests.integrations.fhir_server import FhirServer, running_fhir_server
 
 ROOT = Path(__file__).resolve().parent.parent
+# The longest modules, handed out first so that none starts last on a worker while the others
+# sit idle (measured with `make test` on 2026-12-02: red-flag phases 903 s of 5,206 s in all,
+# the next ones 400 s and less). Only the order changes; a module not listed runs after these.
+LONGEST_FIRST = (
+    "tests/callflow/test_red_flag_phases.py",
+    "tests/voice/test_calls.py",
+    "tests/callflow/test_queue_wait.py",
+    "tests/callflow/test_rasa_restart.py",
+    "tests/test_cluster.py",
+    "tests/voice/test_sip_front.py",
+    "tests/callflow/test_campaign_calls.py",
+    "tests/callflow/test_scripted_calls.py",
+    "tests/callflow/test_symptom_calls.py",
+    "tests/nlu/test_triage_sets.py",
+)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -25,8 +40,18 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleAtATime(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             return nodeid.split("::", 1)[0]
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not self.ordered:  # the queue is complete when the first unit is handed out
+                for scope in reversed(LONGEST_FIRST):
+                    if scope in self.workqueue:
+                        self.workqueue.move_to_end(scope, last=False)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return ModuleAtATime(config, log)
 
