@@ -16,6 +16,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -29,10 +30,10 @@ from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.callflow.waiting import WaitSettings
-from clinicline.config import Config
+from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
-from clinicline.flows.live import PublishedPrompts
+from clinicline.flows.live import PublishedLexicon, PublishedPrompts
 from clinicline.health import Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.outbound.conversation import ClinicLine
@@ -52,6 +53,7 @@ from integrations.errors import ConfigError as IntegrationsConfigError
 from integrations.services import calls, turned_away
 from integrations.store import Database
 from nlu.triage import TriageEngine
+from nlu.triage.engine import DEFAULT_LEXICON
 from routing.cti import TranscriptLine
 from routing.transfer import TransferCoordinator
 from voice.asr.base import SpeechRecognizer
@@ -143,7 +145,20 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         )
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
-    services.flows = FlowTools(clinic_prompts(config.clinic_name))
+    lexicon_base = Path(config.triage_lexicon) if config.triage_lexicon else DEFAULT_LEXICON
+    # The shared development set sits beside a checkout; an installed clinic has none.
+    shared_dev_set = PROJECT_ROOT.parent / "shared" / "eval" / "triage.tsv"
+    services.flows = FlowTools(
+        clinic_prompts(config.clinic_name),
+        lexicon_base=lexicon_base,
+        regression_sets=(shared_dev_set,) if shared_dev_set.exists() else (),
+    )
+    red_flag_words = PublishedLexicon(services.db, services.triage, lexicon_base)
+    try:  # the clinic's published red-flag words before the first call
+        await red_flag_words.check()
+    except Exception as exc:
+        log.warning("triage: the shipped lexicon alone decides (%s)", type(exc).__name__)
+    red_flag_words.start()
     try:
         await services.hub.start()
     except Exception as exc:
@@ -246,6 +261,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:
+        await red_flag_words.stop()
         if wording is not None:
             await wording.stop()
         if dialing is not None:

@@ -1,4 +1,5 @@
-"""Each voice worker plays the wording published last, picked up without a restart.
+"""Each voice worker plays the wording and judges with the red-flag words published last,
+picked up without a restart.
 
 The worker starts with the built-in wording rendered (the emergency message never waits for
 the store), then asks the store every few seconds which version is published. A new one is
@@ -12,9 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
+from clinicline.flows.lexicon import published_lexicon
 from clinicline.flows.versions import published_version, texts_of
 from integrations.store import Database
+from nlu.triage import TriageEngine
+from nlu.triage.clinic_edits import with_edits
 from voice.tts.cache import PromptCache
 
 log = logging.getLogger(__name__)
@@ -22,7 +27,41 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
 
 
-class PublishedPrompts:
+class _StoreWatch:
+    """Asks the store every `poll_seconds` (`check`); a failure keeps what is in use."""
+
+    poll_seconds: float = POLL_SECONDS
+    _task: asyncio.Task[None] | None = None
+
+    async def check(self) -> bool:
+        raise NotImplementedError
+
+    def in_use_now(self) -> str:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name=type(self).__name__
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the store down, words that cannot be rendered or loaded
+                log.warning("keeping %s (%s: %s)", self.in_use_now(), type(exc).__name__, exc)
+            await asyncio.sleep(self.poll_seconds)
+
+
+class PublishedPrompts(_StoreWatch):
     """Keeps a worker's prompt cache on the published version of the wording."""
 
     def __init__(
@@ -38,7 +77,6 @@ class PublishedPrompts:
         self.poll_seconds = poll_seconds
         self.on_change = on_change
         self.playing: int | None = None  # the version rendered and playing (None: built-in)
-        self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> bool:
         """Render and switch to the published version if it is not the one playing; True
@@ -56,22 +94,37 @@ class PublishedPrompts:
             self.on_change(version)
         return True
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="published-prompts")
+    def in_use_now(self) -> str:
+        return f"prompts version {self.playing or 'built-in'}"
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the store down, a voice that cannot render the words
-                log.warning("prompts: keeping version %s (%s: %s)",
-                            self.playing or "built-in", type(exc).__name__, exc)
-            await asyncio.sleep(self.poll_seconds)
+class PublishedLexicon(_StoreWatch):
+    """Keeps a worker's triage engine on the clinic's published red-flag words.
+
+    The shipped lexicon is in use from the start; the clinic's edits go on top of it once
+    published. Only edits that passed the regression are ever published; a version that does
+    not load (a lexicon file changed under it) is logged and the lexicon in use stays.
+    """
+
+    def __init__(
+        self, db: Database, engine: TriageEngine, base: Path, *, poll_seconds: float = POLL_SECONDS
+    ) -> None:
+        self.db, self.engine, self.base = db, engine, base
+        self.poll_seconds = poll_seconds
+        self.in_use: int | None = None  # the version in use (None: the shipped lexicon alone)
+
+    async def check(self) -> bool:
+        async with self.db.session() as s:
+            row = await published_lexicon(s)
+            version = row.id if row is not None else None
+            edits = dict(row.edits) if row is not None else {}
+        if version == self.in_use:
+            return False
+        lexicon = await asyncio.to_thread(with_edits, edits, self.base, f"version {version}")
+        await asyncio.to_thread(self.engine.use_lexicon, lexicon)
+        self.in_use = version
+        log.info("triage: now deciding with red-flag words version %s", version or "shipped")
+        return True
+
+    def in_use_now(self) -> str:
+        return f"red-flag words version {self.in_use or 'shipped'}"

@@ -22,10 +22,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
+from clinicline.flows.history import (
+    EditConflict,
+    FlowError,
+    NotAllowed,
+    add_on_top,
+    check_base,
+    history_of,
+    newest_of,
+    published_of,
+    rollback_rows,
+    version_of,
+)
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
 from integrations.store.models import PromptVersion
@@ -39,25 +50,6 @@ REQUIRED_WORDS: dict[str, tuple[str, ...]] = {
     "emergency_crisis": ("911", "988"),
     "crisis": ("988",),
 }
-
-
-class FlowError(ValueError):
-    """An edit, approval or publication the rules refuse; the message says why."""
-
-
-class EditConflict(FlowError):
-    """Someone saved another version since the one this edit was made from."""
-
-    def __init__(self, newest: PromptVersion) -> None:
-        super().__init__(
-            f"{newest.created_by} saved version {newest.id} in the meantime; "
-            "your edit was not saved: reload, and make it again on top of theirs"
-        )
-        self.newest_id = newest.id
-
-
-class NotAllowed(FlowError):
-    """The actor lacks the right (publishing) or is the wrong person (approving own words)."""
 
 
 @dataclass(frozen=True)
@@ -120,18 +112,16 @@ def texts_of(row: PromptVersion | None, defaults: Mapping[str, str]) -> dict[str
     return {name: stored.get(name, text) for name, text in defaults.items()}
 
 
+__all__ = ["EditConflict", "FlowError", "NotAllowed"]
+
+
 async def newest_version(s: AsyncSession) -> PromptVersion | None:
-    return await s.scalar(select(PromptVersion).order_by(PromptVersion.id.desc()).limit(1))
+    return await newest_of(s, PromptVersion)
 
 
 async def published_version(s: AsyncSession) -> PromptVersion | None:
     """The version callers hear (None: nothing published, the built-in wording plays)."""
-    return await s.scalar(
-        select(PromptVersion)
-        .where(PromptVersion.published_at.is_not(None))
-        .order_by(PromptVersion.published_at.desc(), PromptVersion.id.desc())
-        .limit(1)
-    )
+    return await published_of(s, PromptVersion)
 
 
 async def version_texts(
@@ -143,8 +133,7 @@ async def version_texts(
 
 
 async def history(s: AsyncSession, limit: int = 100) -> list[VersionSummary]:
-    rows = await s.scalars(select(PromptVersion).order_by(PromptVersion.id.desc()).limit(limit))
-    return [VersionSummary.of(r) for r in rows]
+    return [VersionSummary.of(r) for r in await history_of(s, PromptVersion, limit)]
 
 
 async def save_prompt(
@@ -160,10 +149,7 @@ async def save_prompt(
     cleaned = check_prompt(defaults, name, text)
     async with atomic(s):
         newest = await newest_version(s)
-        if newest is None and base is not None:
-            raise FlowError(f"there is no version {base}")
-        if newest is not None and newest.id != base:
-            raise EditConflict(newest)
+        check_base(newest, base)
         texts = texts_of(newest, defaults)
         if texts[name] == cleaned:
             raise FlowError(f"the {name} prompt already says that")
@@ -171,7 +157,7 @@ async def save_prompt(
         row = PromptVersion(
             texts=texts, based_on=base, changed=[name], note=f"{name} edited", created_by=actor
         )
-        await _add_on_top(s, row)
+        await add_on_top(s, row)
         add_audit(s, actor=actor, action="prompt_edit", patient_id=None,
                   detail={"version": row.id, "prompt": name})
         return VersionSummary.of(row)
@@ -209,7 +195,7 @@ async def approve(
 ) -> VersionSummary:
     """A second supervisor approves the version's new emergency wording."""
     async with atomic(s):
-        row = await _version(s, version_id)
+        row = await version_of(s, PromptVersion, version_id)
         if await _emergency_wording_known(s, row, defaults):
             raise FlowError(f"version {version_id} does not change the emergency message")
         if actor in await _emergency_authors(s, row):
@@ -237,7 +223,7 @@ async def publish(
     if rendered_check:
         raise FlowError(rendered_check)
     async with atomic(s):
-        row = await _version(s, version_id)
+        row = await version_of(s, PromptVersion, version_id)
         for name, text in texts_of(row, defaults).items():
             check_prompt(defaults, name, text)
         if row.approved_by is None and not await _emergency_wording_known(s, row, defaults):
@@ -260,15 +246,8 @@ async def roll_back(
     may_publish: bool,
 ) -> VersionSummary:
     """Publish again the wording of VERSION, published before, as a new version on top."""
-    if not may_publish:
-        raise NotAllowed("you cannot roll back: ask an administrator with the publish right")
     async with atomic(s):
-        target = await _version(s, version_id)
-        if target.published_at is None:
-            raise FlowError(f"version {version_id} was never published; roll back only to one "
-                            "that was")
-        newest = await newest_version(s)
-        assert newest is not None
+        target, newest = await rollback_rows(s, PromptVersion, version_id, may_publish=may_publish)
         before, after = texts_of(newest, defaults), texts_of(target, defaults)
         row = PromptVersion(
             texts=after,
@@ -281,27 +260,7 @@ async def roll_back(
             published_by=actor,
             published_at=utcnow(),
         )
-        await _add_on_top(s, row)
+        await add_on_top(s, row)
         add_audit(s, actor=actor, action="prompt_rollback", patient_id=None,
                   detail={"version": row.id, "to": version_id})
         return VersionSummary.of(row)
-
-
-async def _add_on_top(s: AsyncSession, row: PromptVersion) -> None:
-    """Write ROW after the version it was made from, or EditConflict: another process wrote a
-    version on top of that one between our read and this write (`based_on` is unique)."""
-    s.add(row)
-    try:
-        await s.flush()
-    except IntegrityError:
-        await s.rollback()
-        again = await newest_version(s)
-        assert again is not None
-        raise EditConflict(again) from None
-
-
-async def _version(s: AsyncSession, version_id: int) -> PromptVersion:
-    row = await s.get(PromptVersion, version_id)
-    if row is None:
-        raise FlowError(f"there is no version {version_id}")
-    return row

@@ -457,6 +457,26 @@ class PromptVersion(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
+class LexiconVersion(Base):
+    """One version of a clinic's own red-flag words, on top of the shipped lexicon.
+
+    `edits` holds every addition (`nlu.triage.clinic_edits`), so any version can be published
+    again; `regression` is what the edit did to the labelled sets when it was made (kept for
+    the history: no version that lost a red flag or raised a quiet line is ever saved).
+    """
+
+    __tablename__ = "lexicon_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edits: Mapped[dict[str, list[dict[str, str]]]] = mapped_column(JSON)
+    based_on: Mapped[int | None] = mapped_column(ForeignKey("lexicon_versions.id"), unique=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    regression: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(80))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class Hl7Message(Base):
     """An HL7 v2 SIU message owed to the clinic's interface engine for one appointment change
     (integrations/hl7): its delivery state is the outbox and, once given up, the dead letter.

@@ -66,6 +66,12 @@ class TriageEngine:
             net=SafetyNet(load_bank(net_bank)) if net_bank is not None else None,
         )
 
+    def use_lexicon(self, lexicon: Lexicon) -> None:
+        """Decide with LEXICON from the next sentence on (a clinic's published edits). It must
+        pass the same self-test first; on LexiconError the lexicon in use stays."""
+        TriageEngine(lexicon, symptoms=self.symptoms)
+        self.lexicon = lexicon
+
     @property
     def categories(self) -> list[str]:
         return [c.name for c in self.lexicon.categories]

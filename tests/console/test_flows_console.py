@@ -209,3 +209,88 @@ async def test_the_flows_tab_edit_hear_save_publish(
     await page.locator("#flows-prompts tr[data-prompt=emergency] button.save").click()
     await expect(page.locator("#flows-error")).to_contain_text("must keep 911")
     await expect(emergency).to_have_value("Please stay on the line.")
+
+
+LEXICON = "/console/api/flows/lexicon"
+SEIZURE_HEARD_AS = "my brothers having a seas year and his head hit the table on the way down"
+
+
+async def test_red_flag_words_are_tried_on_every_sentence_before_they_are_kept(
+    flows_server: Server,
+) -> None:
+    async with (
+        signed_in(flows_server, "super1") as admin,
+        signed_in(flows_server, "super2") as colleague,
+    ):
+        status, saved = await _post(
+            colleague, LEXICON, {"category": "seizure", "phrase": "Seas  Year", "base": None}
+        )
+        assert status == 201, saved
+        assert saved["regression"]["lines"] > 5000 and saved["regression"]["gained"] >= 1
+        publish = f"{LEXICON}/{saved['id']}/publish"
+        status, data = await _post(colleague, publish, {})
+        assert status == 403 and "publish right" in data["error"]
+        status, data = await _post(admin, publish, {})
+        assert status == 200 and data["published_by"] == "super1"
+        async with admin.get(LEXICON) as response:
+            state = await response.json()
+        assert state["published"] == saved["id"]
+        assert state["published_edits"] == {"seizure": [{"phrase": "seas year"}]}
+        assert {"name": "seizure", "level": "emergent"}.items() <= next(
+            c for c in state["categories"] if c["name"] == "seizure"
+        ).items()
+        # A word that raises quiet sentences is refused, with them; nothing is saved.
+        status, refused = await _post(
+            admin, LEXICON, {"category": "cardiac", "phrase": "heart", "base": saved["id"]}
+        )
+        assert status == 422 and refused["regression"]["new_alarm_count"] >= 10, refused
+        raised = refused["regression"]["new_alarms"]
+        assert all(line["label"] in ("none", "tricky") for line in raised)
+        # Taking the clinic's word away again would lose the red flag it catches: refused.
+        status, refused = await _post(
+            admin, f"{LEXICON}/remove", {"category": "seizure", "index": 0, "base": saved["id"]}
+        )
+        assert status == 422, refused
+        assert any(line["text"].lower() == SEIZURE_HEARD_AS
+                   for line in refused["regression"]["lost"]), refused
+        for body, reason in [
+            ({"category": "cardiac", "pattern": "chest (pain", "base": saved["id"]},
+             "does not compile"),
+            ({"category": "nonsense", "phrase": "x", "base": saved["id"]}, "no category"),
+            ({"category": "seizure", "phrase": "x", "pattern": "y", "base": saved["id"]},
+             "either 'phrase'"),
+            ({"category": "seizure", "phrase": "fits", "base": None}, "in the meantime"),
+        ]:
+            status, data = await _post(admin, LEXICON, body)
+            assert status in (400, 409) and reason in data["error"], (body, data)
+        async with admin.get(LEXICON) as response:
+            assert (await response.json())["newest"] == saved["id"]  # nothing refused was kept
+    async with flows_server.db.session() as s:
+        actions = list(
+            await s.scalars(
+                select(AuditEvent.action).where(AuditEvent.action.like("lexicon_%"))
+                .order_by(AuditEvent.id)
+            )
+        )
+    assert actions == ["lexicon_edit", "lexicon_publish"]
+
+
+async def test_the_red_flag_words_form_shows_what_an_edit_would_break(
+    context: BrowserContext, flows_server: Server
+) -> None:
+    page = await browser_sign_in(context, flows_server, "super1")
+    await page.click("#views .tab[data-view=flows-view]")
+    await expect(page.locator("#lexicon-state")).to_contain_text("shipped words decide")
+    await page.select_option("#lexicon-category", "cardiac")
+    await page.fill("#lexicon-words", "heart")
+    await page.click("#lexicon-form button[type=submit]")
+    await expect(page.locator("#lexicon-error")).to_contain_text("refused", timeout=60_000)
+    assert await page.locator("#lexicon-broken li").count() >= 10
+    await expect(page.locator("#lexicon-broken li").first).to_contain_text("would be")
+    await page.select_option("#lexicon-category", "seizure")
+    await page.fill("#lexicon-words", "seas year")
+    await page.click("#lexicon-form button[type=submit]")
+    await expect(page.locator("#lexicon-state")).to_contain_text("Saved as version", timeout=60_000)
+    await expect(page.locator("#lexicon-edits tbody tr")).to_have_count(1)
+    await page.click("#lexicon-publish")
+    await expect(page.locator("#lexicon-state")).to_contain_text("is published")

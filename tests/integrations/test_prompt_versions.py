@@ -216,3 +216,30 @@ async def test_a_worker_plays_the_published_wording_and_keeps_it_when_the_store_
             await gone.dispose()
     finally:
         await live.stop()
+
+
+async def test_a_worker_judges_with_the_published_red_flag_words(db: Database) -> None:
+    from clinicline.flows import lexicon as clinic_lexicon
+    from clinicline.flows.live import PublishedLexicon
+    from nlu.triage import TriageEngine
+    from nlu.triage.engine import DEFAULT_LEXICON
+
+    line = "my brothers having a seas year and his head hit the table"
+    engine = TriageEngine.from_file(DEFAULT_LEXICON, symptoms=None, net_bank=None)
+    live = PublishedLexicon(db, engine, DEFAULT_LEXICON)
+    assert not await live.check() and engine.assess(line).level.value == "none"
+    async with db.session() as s:
+        with pytest.raises(versions.FlowError, match="not saved"):
+            await clinic_lexicon.save_edits(
+                s, edits={"seizure": [{"phrase": "seas year"}]}, base=None, actor="super1",
+                note="x", regression={"passed": False},
+            )  # fmt: skip
+        saved = await clinic_lexicon.save_edits(
+            s, edits={"seizure": [{"phrase": "seas year"}]}, base=None, actor="super1",
+            note="seizure: + phrase", regression={"passed": True, "lines": 1},
+        )  # fmt: skip
+    assert not await live.check()  # saved, not published: the shipped words still decide
+    async with db.session() as s:
+        await clinic_lexicon.publish_lexicon(s, saved.id, "super1", may_publish=True)
+    assert await live.check() and live.in_use == saved.id
+    assert engine.assess(line).categories == ["seizure"]

@@ -1,5 +1,12 @@
 """The Flows area: supervisors edit the call flow's wording; administrators publish it.
 
+GET  /console/api/flows/lexicon                 the red-flag categories, the clinic's own words
+                                                (newest and published), the history
+POST /console/api/flows/lexicon                 {base, category, phrase|pattern}: tested by
+                                                the triage regression, kept only if it passes
+POST /console/api/flows/lexicon/remove          {base, category, index}: the same gate
+POST /console/api/flows/lexicon/{id}/publish    workers judge callers' words with it
+POST /console/api/flows/lexicon/{id}/rollback   an earlier published version, again
 GET  /console/api/flows/prompts                 every prompt (newest, published, built-in
                                                 wording), the history, what needs approval
 POST /console/api/flows/prompts/{name}          {text, base}: a new version (409 when someone
@@ -20,12 +27,14 @@ import asyncio
 import io
 import wave
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
-from clinicline.flows import versions
+from clinicline.flows import lexicon, versions
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
@@ -37,6 +46,9 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from integrations.services.agents import may_publish
+from nlu.triage.clinic_edits import BENIGN, Edits, categories_of, check_edits
+from nlu.triage.engine import DEFAULT_LEXICON
+from nlu.triage.errors import LexiconError
 from voice.audio.frames import SAMPLE_RATE
 from voice.tts.cache import PromptCache
 
@@ -51,8 +63,14 @@ class FlowTools:
 
     defaults: dict[str, str]
     prompts: PromptCache | None = None
+    # The lexicon the clinic's red-flag words go on top of, and more labelled sets for the
+    # regression (the shared development set where it is there).
+    lexicon_base: Path = DEFAULT_LEXICON
+    regression_sets: tuple[Path, ...] = ()
     # One synthesis at a time per process: previews must not starve the calls of CPU.
     speaking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # One regression at a time: each takes a core for ~10 s.
+    testing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
 
 FLOWS: web.AppKey[FlowTools] = web.AppKey("clinicline_flows", FlowTools)
@@ -203,20 +221,156 @@ async def publish(request: web.Request) -> web.Response:
 
 @requires("supervisor", post=True)
 async def roll_back(request: web.Request) -> web.Response:
+    defaults = _tools(request).defaults
+
+    async def act(s: AsyncSession, version_id: int, actor: str, *, may_publish: bool) -> Any:
+        return await versions.roll_back(s, defaults, version_id, actor, may_publish=may_publish)
+
+    return await _with_publish_right(request, act)
+
+
+# ---- the clinic's red-flag words ------------------------------------------------------------
+
+
+@requires("supervisor")
+async def lexicon_state(request: web.Request) -> web.Response:
     console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    async with console.db.session() as s:
+        newest = await lexicon.newest_lexicon(s)
+        published = await lexicon.published_lexicon(s)
+        log = await lexicon.lexicon_history(s)
+        publisher = await may_publish(s, staff.agent_id)
+    body = {
+        "categories": [*categories_of(tools.lexicon_base),
+                       {"name": BENIGN, "level": "none",
+                        "description": "words that are not a red flag (\"the stroke clinic\")"}],
+        "newest": newest.id if newest is not None else None,
+        "published": published.id if published is not None else None,
+        "newest_published": newest is not None and newest.published_at is not None,
+        "edits": newest.edits if newest is not None else {},
+        "published_edits": published.edits if published is not None else {},
+        "may_publish": publisher,
+        "history": [v.as_json() for v in log],
+    }  # fmt: skip
+    return web.json_response(body, headers=NO_STORE)
+
+
+async def _gated_save(
+    request: web.Request, base: int | None, edits: Edits, note: str
+) -> web.Response:
+    """Run the triage regression on EDITS against the published words; save only a pass."""
+    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    async with console.db.session() as s:
+        published = await lexicon.published_lexicon(s)
+        before = dict(published.edits) if published is not None else {}
+    async with tools.testing:
+        result = await lexicon.run_regression(
+            before, edits, tools.lexicon_base, tools.regression_sets
+        )
+    if "error" in result:
+        raise BadBody(400, str(result["error"]))
+    if not result.get("passed"):
+        return web.json_response(
+            {"error": "refused: this edit changes how the sets are judged", "regression": result},
+            status=422, headers=NO_STORE,
+        )
+    try:
+        async with console.db.session() as s:
+            saved = await lexicon.save_edits(
+                s, edits=edits, base=base, actor=staff.username, note=note, regression=result
+            )
+    except versions.FlowError as exc:
+        raise _refused(exc) from exc
+    return web.json_response(
+        {**saved.as_json(), "regression": result}, status=201, headers=NO_STORE
+    )
+
+
+async def _newest_edits(request: web.Request, base: int | None) -> Edits:
+    async with console_of(request).db.session() as s:
+        newest = await lexicon.newest_lexicon(s)
+    if (newest.id if newest is not None else None) != base:
+        who = f"{newest.created_by} saved version {newest.id}" if newest else "nothing is saved"
+        raise BadBody(409, f"{who} in the meantime; reload and make your edit again")
+    return check_edits(dict(newest.edits)) if newest is not None else {}
+
+
+@requires("supervisor", post=True)
+async def lexicon_add(request: web.Request) -> web.Response:
+    tools = _tools(request)
+    data = await json_body(request)
+    base = _base(data)
+    category = text_field(data, "category", max_len=64)
+    known = {c["name"] for c in categories_of(tools.lexicon_base)} | {BENIGN}
+    if category not in known:
+        raise BadBody(400, f"there is no category {category!r}")
+    kinds = [k for k in ("phrase", "pattern") if k in data]
+    if len(kinds) != 1:
+        raise BadBody(400, "send either 'phrase' (plain words) or 'pattern' (a regex)")
+    words = text_field(data, kinds[0], max_len=300).strip()
+    if not words:
+        raise BadBody(400, f"the {kinds[0]} is empty")
+    if kinds[0] == "phrase":
+        words = " ".join(words.lower().split())
+    edits = await _newest_edits(request, base)
+    if {kinds[0]: words} in edits.get(category, []):
+        raise BadBody(400, f"{category} already has that {kinds[0]}")
+    edits[category] = [*edits.get(category, []), {kinds[0]: words}]
+    try:
+        check_edits(edits)
+    except LexiconError as exc:
+        raise BadBody(400, str(exc)) from exc
+    return await _gated_save(request, base, edits, f"{category}: + {kinds[0]} {words!r}")
+
+
+@requires("supervisor", post=True)
+async def lexicon_remove(request: web.Request) -> web.Response:
+    data = await json_body(request)
+    base = _base(data)
+    category = text_field(data, "category", max_len=64)
+    index = data.get("index")
+    edits = await _newest_edits(request, base)
+    entries = edits.get(category, [])
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(entries):
+        raise BadBody(400, f"'index' must name one of {category}'s {len(entries)} entries")
+    removed = entries[index]
+    edits[category] = entries[:index] + entries[index + 1 :]
+    if not edits[category]:
+        del edits[category]
+    kind, words = next(iter(removed.items()))
+    return await _gated_save(request, base, edits, f"{category}: - {kind} {words!r}")
+
+
+@requires("supervisor", post=True)
+async def lexicon_publish(request: web.Request) -> web.Response:
+    return await _with_publish_right(request, lexicon.publish_lexicon)
+
+
+@requires("supervisor", post=True)
+async def lexicon_roll_back(request: web.Request) -> web.Response:
+    return await _with_publish_right(request, lexicon.roll_back_lexicon)
+
+
+async def _with_publish_right(request: web.Request, act: Any) -> web.Response:
+    """ACT on the version in the path, told whether the signed-in person may publish (as the
+    store says now, never as the browser says)."""
+    console, staff = console_of(request), signed_in(request)
     version_id = int_param(request, "version_id")
     try:
         async with console.db.session() as s:
             allowed = await may_publish(s, staff.agent_id)
-            done = await versions.roll_back(
-                s, tools.defaults, version_id, staff.username, may_publish=allowed
-            )
+            done = await act(s, version_id, staff.username, may_publish=allowed)
     except versions.FlowError as exc:
         raise _refused(exc) from exc
     return web.json_response(done.as_json(), headers=NO_STORE)
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/console/api/flows/lexicon", lexicon_state)
+    router.add_post("/console/api/flows/lexicon", lexicon_add)
+    router.add_post("/console/api/flows/lexicon/remove", lexicon_remove)
+    router.add_post("/console/api/flows/lexicon/{version_id}/publish", lexicon_publish)
+    router.add_post("/console/api/flows/lexicon/{version_id}/rollback", lexicon_roll_back)
     router.add_get("/console/api/flows/prompts", state)
     router.add_post("/console/api/flows/prompts/{name}", save)
     router.add_post("/console/api/flows/preview", preview)

@@ -474,6 +474,7 @@ function showView(view) {
     loadDeadLetters();
   } else if (view === "flows-view") {
     loadFlows();
+    loadLexicon();
   } else if (view === "campaigns-view") {
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
@@ -579,6 +580,104 @@ async function loadFlows() {
     row.append(cell);
     history.append(row);
   }
+}
+
+// ---- the clinic's red-flag words -----------------------------------------------------------
+let lexicon = null;
+
+async function loadLexicon() {
+  const result = await api("GET", "/console/api/flows/lexicon");
+  if (!result.ok) { setText("lexicon-error", result.data.error || "could not load the red-flag words"); return; }
+  lexicon = result.data;
+  const select = $("#lexicon-category");
+  if (!select.options.length) {
+    for (const c of lexicon.categories) {
+      const option = document.createElement("option");
+      option.value = c.name;
+      option.textContent = `${c.name.replaceAll("_", " ")} (${c.level})`;
+      option.title = c.description;
+      select.append(option);
+    }
+  }
+  const pending = lexicon.newest !== null && !lexicon.newest_published;
+  setText("lexicon-state", lexicon.published === null
+    ? (pending ? `Version ${lexicon.newest} is not published; the shipped words decide.` : "The shipped words decide; the clinic has added none.")
+    : (pending ? `Version ${lexicon.published} decides; version ${lexicon.newest} is not published.` : `Version ${lexicon.published} decides.`));
+  $("#lexicon-publish").hidden = !(pending && lexicon.may_publish);
+  const body = $("#lexicon-edits tbody");
+  body.replaceChildren();
+  for (const [category, entries] of Object.entries(lexicon.edits)) {
+    entries.forEach((entry, index) => {
+      const [kind, words] = Object.entries(entry)[0];
+      const row = document.createElement("tr");
+      appendCells(row, [category, kind, words]);
+      const cell = document.createElement("td");
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove";
+      remove.textContent = "Remove and test";
+      remove.addEventListener("click", () => changeLexicon("/console/api/flows/lexicon/remove", { category, index }));
+      cell.append(remove);
+      row.append(cell);
+      body.append(row);
+    });
+  }
+  const history = $("#lexicon-history tbody");
+  history.replaceChildren();
+  for (const v of lexicon.history) {
+    const row = document.createElement("tr");
+    row.dataset.version = String(v.id);
+    appendCells(row, [
+      String(v.id), v.note, v.created_by, new Date(v.created_at).toLocaleString(),
+      v.regression.lines ? String(v.regression.lines) : "—",
+      v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
+    ]);
+    const cell = document.createElement("td");
+    if (v.published_at && v.id !== lexicon.published && lexicon.may_publish) {
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "rollback";
+      back.textContent = "Publish these words again";
+      back.addEventListener("click", () => lexiconAct(`/console/api/flows/lexicon/${v.id}/rollback`, `Version ${v.id}'s words decide again.`));
+      cell.append(back);
+    }
+    row.append(cell);
+    history.append(row);
+  }
+}
+
+async function changeLexicon(path, body) {
+  setText("lexicon-error", "");
+  $("#lexicon-broken").replaceChildren();
+  setText("lexicon-state", "Trying it on every labelled sentence…");
+  const result = await api("POST", path, { ...body, base: lexicon ? lexicon.newest : null });
+  if (!result.ok) {
+    setText("lexicon-error", result.data.error || "refused");
+    const broken = result.data.regression;
+    if (broken) {
+      const list = $("#lexicon-broken");
+      for (const line of [...broken.lost, ...broken.new_alarms]) {
+        const item = document.createElement("li");
+        item.textContent = `${line.label}: “${line.text}” was ${line.was}, would be ${line.now}`;
+        list.append(item);
+      }
+    }
+    await loadLexicon();
+    setText("lexicon-state", "Not saved.");
+    return;
+  }
+  await loadLexicon();
+  const r = result.data.regression;
+  setText("lexicon-state", `Saved as version ${result.data.id}: ${r.lines} sentences tried, none lost, no new alarm` +
+    (r.gained ? `, ${r.gained} red flags caught that were not` : "") + ". Not published yet.");
+}
+
+async function lexiconAct(path, done) {
+  setText("lexicon-error", "");
+  const result = await api("POST", path, {});
+  if (!result.ok) { setText("lexicon-error", result.data.error || "refused"); return; }
+  await loadLexicon();
+  setText("lexicon-state", done);
 }
 
 async function hearPrompt(name, text) {
@@ -926,6 +1025,16 @@ async function start() {
   $("#flows-publish").addEventListener("click", () => {
     if (flows) flowsSay("Rendering the new words in the clinic's voice, then publishing…");
     if (flows) flowsAct(`/console/api/flows/versions/${flows.newest}/publish`, `Version ${flows.newest} is published: the next calls hear it.`);
+  });
+  $("#lexicon-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    changeLexicon("/console/api/flows/lexicon", {
+      category: $("#lexicon-category").value,
+      [$("#lexicon-kind").value]: $("#lexicon-words").value,
+    });
+  });
+  $("#lexicon-publish").addEventListener("click", () => {
+    if (lexicon) lexiconAct(`/console/api/flows/lexicon/${lexicon.newest}/publish`, `Version ${lexicon.newest} is published: callers' words are judged with it.`);
   });
   $("#flows-approve").addEventListener("click", () => {
     if (flows) flowsAct(`/console/api/flows/versions/${flows.newest}/approve`, `You approved version ${flows.newest}'s emergency wording.`);
