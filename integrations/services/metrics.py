@@ -18,7 +18,12 @@ and callbacks it created. Definitions:
   or disposition 'abandoned' on a call that had asked for a queue); a call the bot ended for
   silence is not counted here;
 - handle time: from answer to hang-up of ended calls, bot and person together;
-- time to answer: `seconds_to_answer` of each `transfer_answered` event;
+- time to answer: `seconds_to_answer` of each `transfer_answered` event; its mean is the
+  average speed of answer;
+- first-contact resolution: of the ended calls of a verified patient with a reason (one of
+  `REASON_INTENTS`), those after which the same patient did not call again for one of the same
+  reasons within `FCR_DAYS` days. A call of the last `FCR_DAYS` days may still be followed by
+  one: its figure is as of now;
 - turned away: callers refused with 486 because every line was busy (they never became a
   call, so they are not in `total`; see integrations/services/turned_away.py).
 
@@ -65,6 +70,13 @@ SELF_SERVICE_DISPOSITIONS = (
     "task_created",
 )
 CALLBACK_KINDS = ("callback", "nurse_callback")
+# Why patients call, as the dialogs name it (greetings, yes and no are not reasons).
+REASON_INTENTS = frozenset({
+    "request_refill", "schedule_appointment", "reschedule_appointment", "cancel_appointment",
+    "appointment_info", "test_results", "billing_insurance", "prior_authorization", "referral",
+    "speak_to_human", "report_symptom", "clinic_info",
+})  # fmt: skip
+FCR_DAYS = 7
 TRANSFER_EVENTS = ("transfer_offered", "transfer_answered", "transfer_abandoned")
 MAX_WINDOW = timedelta(days=366)
 # Calls happen in these years; outside them date arithmetic overflows (year 1, year 9999).
@@ -193,15 +205,17 @@ class Timing:
     count: int
     median: float | None
     p90: float | None
+    mean: float | None = None
 
     @classmethod
     def of(cls, values: list[float]) -> Timing:
         return cls(
-            len(values), _seconds(percentile(values, 0.5)), _seconds(percentile(values, 0.9))
-        )
+            len(values), _seconds(percentile(values, 0.5)), _seconds(percentile(values, 0.9)),
+            _seconds(sum(values) / len(values)) if values else None,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "median": self.median, "p90": self.p90}
+        return {"count": self.count, "median": self.median, "p90": self.p90, "mean": self.mean}
 
 
 @dataclass(frozen=True)
@@ -247,6 +261,7 @@ class CallMetrics:
     callbacks_open: int
     turned_away: int = 0
     outbound: dict[str, Any] | None = None
+    first_contact: tuple[int, int] = (0, 0)  # (resolved, calls with a patient and a reason)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,6 +289,12 @@ class CallMetrics:
                 "transferred": self.handle_time_transferred.to_json(),
             },
             "time_to_answer_seconds": self.time_to_answer.to_json(),
+            "first_contact_resolution": {
+                "resolved": self.first_contact[0],
+                "calls": self.first_contact[1],
+                "rate": _rate(*self.first_contact),
+                "days": FCR_DAYS,
+            },
             "by_disposition": self.by_disposition,
             "by_intent": self.by_intent,
             "by_queue": [q.to_json() for q in self.by_queue],
@@ -364,6 +385,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
             )
         ).all()
         answered, intents = await _event_figures(s, window)
+        first_contact = await _first_contact(s, window)
         refills = await s.scalar(
             select(func.count(RefillRequest.id))
             .join(Call, Call.id == RefillRequest.call_id)
@@ -436,6 +458,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
         callbacks_open=int(callbacks_open or 0),
         turned_away=refused,
         outbound=outbound,
+        first_contact=first_contact,
     )
 
 
@@ -476,6 +499,69 @@ async def _event_figures(
                 intents_of[call_id].add(name)
     counts: Counter[str] = Counter(name for names in intents_of.values() for name in names)
     return answered, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+async def _reasons(s: AsyncSession, call_ids: Iterable[str]) -> dict[str, set[str]]:
+    """The reasons (intents) each call gave, read from its encrypted intent events."""
+    ids = list(call_ids)
+    reasons: dict[str, set[str]] = defaultdict(set)
+    cipher = cipher_of(s)
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        rows = await s.execute(
+            select(CallEvent.call_id, CallEvent.data_enc).where(
+                CallEvent.kind == "intent", CallEvent.call_id.in_(ids[start : start + 500])
+            )
+        )
+        for call_id, data_enc in rows:
+            try:
+                data = cipher.decrypt_json(data_enc)
+            except Exception:
+                continue
+            name = data.get("name", data.get("intent")) if isinstance(data, dict) else None
+            if name in REASON_INTENTS:
+                reasons[call_id].add(str(name))
+    return reasons
+
+
+async def _first_contact(s: AsyncSession, window: Window) -> tuple[int, int]:
+    """(resolved at first contact, ended calls of a known patient with a reason) for the
+    calls that started in the window; see the module's definition."""
+    later = timedelta(days=FCR_DAYS)
+    rows = (
+        await s.execute(
+            select(Call.id, Call.verified_patient_id, Call.started).where(
+                Call.direction == "inbound",
+                Call.verified_patient_id.is_not(None),
+                Call.started >= window.start,
+                Call.started < window.end + later,
+            )
+        )
+    ).all()
+    reasons = await _reasons(s, (call_id for call_id, _, _ in rows))
+    ended = set(
+        await s.scalars(
+            select(Call.id).where(
+                Call.id.in_([r[0] for r in rows if r[2] < window.end] or [""]),
+                Call.ended.is_not(None),
+            )
+        )
+    )
+    by_patient: dict[int | None, list[tuple[datetime, str]]] = defaultdict(list)
+    for call_id, patient, began in rows:
+        by_patient[patient].append((began, call_id))
+    resolved = counted = 0
+    for call_id, patient, began in rows:
+        why = reasons.get(call_id, set())
+        if call_id not in ended or not why:
+            continue
+        counted += 1
+        again = any(
+            began < other_began <= began + later and bool(reasons.get(other, set()) & why)
+            for other_began, other in by_patient[patient]
+            if other != call_id
+        )
+        resolved += not again
+    return resolved, counted
 
 
 async def _outbound_figures(s: AsyncSession, window: Window) -> dict[str, Any]:

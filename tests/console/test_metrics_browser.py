@@ -34,6 +34,10 @@ async def test_a_supervisor_sees_the_numbers(context: BrowserContext, server: Se
     await expect(page.locator("#m-handle-median")).to_have_text("1 min 45 s")
     await expect(page.locator("#m-handle-p90")).to_have_text("4 min 06 s")
     await expect(page.locator("#m-answer-median")).to_have_text("12 s")
+    await expect(page.locator("#m-answer-mean")).to_have_text("12 s")  # one answer: the mean
+    # No call of the day came from a verified patient with a reason: nothing to count.
+    await expect(page.locator("#m-fcr-rate")).to_have_text("—")
+    await expect(page.locator("#m-fcr")).to_have_text("0 of 0 calls")
     await expect(page.locator("#metrics-window")).to_have_text(
         "from Mar 3, 2031, 12:00 AM to Mar 4, 2031, 12:00 AM (America/New_York)"
     )

@@ -208,11 +208,14 @@ async def test_a_clinic_day_in_numbers(db: Database) -> None:
     assert metrics["rates"] == {"containment": 0.444, "transfer": 0.222, "abandonment": 0.333}
     # 30 60 90 100 120 180 200 240 300
     assert metrics["handle_time_seconds"] == {
-        "all": {"count": 9, "median": 120.0, "p90": 252.0},
-        "contained": {"count": 4, "median": 150.0, "p90": 222.0},
-        "transferred": {"count": 2, "median": 250.0, "p90": 290.0},
+        "all": {"count": 9, "median": 120.0, "p90": 252.0, "mean": 146.7},  # 1320 / 9
+        "contained": {"count": 4, "median": 150.0, "p90": 222.0, "mean": 160.0},  # 100 120 180 240
+        "transferred": {"count": 2, "median": 250.0, "p90": 290.0, "mean": 250.0},
     }
-    assert metrics["time_to_answer_seconds"] == {"count": 2, "median": 14.0, "p90": 18.8}
+    # The mean is the average speed of answer.
+    assert metrics["time_to_answer_seconds"] == {
+        "count": 2, "median": 14.0, "p90": 18.8, "mean": 14.0
+    }
     assert metrics["by_queue"] == [
         {
             "queue": "front_desk",
@@ -290,7 +293,10 @@ async def test_an_empty_window_gives_zeros_and_no_rates(db: Database) -> None:
         empty = (await call_metrics(s, Window.day(date(2031, 6, 1), NEW_YORK))).to_json()
     assert set(empty["calls"].values()) == {0}
     assert empty["rates"] == {"containment": None, "transfer": None, "abandonment": None}
-    assert empty["handle_time_seconds"]["all"] == {"count": 0, "median": None, "p90": None}
+    assert empty["handle_time_seconds"]["all"] == {
+        "count": 0, "median": None, "p90": None, "mean": None
+    }
+    assert empty["first_contact_resolution"] == {"resolved": 0, "calls": 0, "rate": None, "days": 7}
     assert empty["by_queue"] == [] and empty["by_intent"] == {} and empty["by_disposition"] == {}
     assert empty["callbacks"] == {"created": 0, "open": 2}  # the backlog is counted now
 
@@ -420,3 +426,33 @@ async def test_campaign_calls_have_their_own_figures_and_leave_the_inbound_ones_
     assert outbound["dials_by_result"] == {"answered": 1, "busy": 1}
     assert outbound["calls_answered"] == 1 and outbound["emergent"] == 0
     assert outbound["outcomes"] == {"reached": 1}
+
+
+async def test_first_contact_resolution_counts_patients_who_did_not_call_again_for_it(
+    db: Database,
+) -> None:
+    """Maria calls for a refill and calls again for it two days later (not resolved the
+    first time); James books, and calls a week and a half later for the same (resolved);
+    Maria's second call is resolved; an unverified call and a call with no reason don't count."""
+    await add_small_clinic(db, days=2)
+    maria = await add_patient(db, "Maria", "Lopez", date(1972, 3, 4), CALLER)
+    james = await add_patient(db, "James", "Carter", date(1958, 11, 20), "+15550100002")
+    day = timedelta(days=1)
+    plan = [
+        ("m1", T0, maria, ("request_refill", "affirm")),
+        ("m2", T0 + 2 * day, maria, ("request_refill",)),
+        ("j1", T0 + day, james, ("schedule_appointment",)),
+        ("j2", T0 + 11 * day, james, ("schedule_appointment",)),
+        ("x1", T0 + day, None, ("test_results",)),
+        ("g1", T0 + day, maria, ("greet", "goodbye")),
+    ]
+    for call_id, start, patient, intents in plan:
+        await _call(db, call_id, start, 60, "info_given", intents=intents)
+        if patient is not None:
+            async with db.session() as s:
+                await calls.set_fields(s, call_id, verified_patient_id=patient)
+    week = Window(T0 - timedelta(hours=1), T0 + 7 * day, "UTC")
+    async with db.session() as s:
+        fcr = (await call_metrics(s, week)).to_json()["first_contact_resolution"]
+    # m1 (called again within 7 days for the same reason), m2 and j1 (resolved): 2 of 3.
+    assert fcr == {"resolved": 2, "calls": 3, "rate": 0.667, "days": 7}

@@ -910,6 +910,11 @@ function renderMetrics(m) {
   setText("m-handle-p90", duration(m.handle_time_seconds.all.p90));
   setText("m-answer-median", duration(m.time_to_answer_seconds.median));
   setText("m-answer-p90", duration(m.time_to_answer_seconds.p90));
+  setText("m-answer-mean", duration(m.time_to_answer_seconds.mean));
+  const fcr = m.first_contact_resolution;
+  setText("m-fcr-rate", percent(fcr.rate));
+  setText("m-fcr", `${count(fcr.resolved)} of ${count(fcr.calls)} calls`);
+  setText("m-fcr-days", String(fcr.days));
   setText("m-refills", count(m.refill_requests));
   setText("m-booked", count(m.appointments.booked));
   setText("m-rescheduled", count(m.appointments.rescheduled));
