@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -262,6 +263,8 @@ class CallMetrics:
     turned_away: int = 0
     outbound: dict[str, Any] | None = None
     first_contact: tuple[int, int] = (0, 0)  # (resolved, calls with a patient and a reason)
+    by_hour: list[int] | None = None  # calls started in each clinic-local hour, 0..23
+    by_day: list[dict[str, Any]] | None = None  # per clinic-local day: calls, rates
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -295,6 +298,8 @@ class CallMetrics:
                 "rate": _rate(*self.first_contact),
                 "days": FCR_DAYS,
             },
+            "by_hour": self.by_hour or [0] * 24,
+            "by_day": self.by_day or [],
             "by_disposition": self.by_disposition,
             "by_intent": self.by_intent,
             "by_queue": [q.to_json() for q in self.by_queue],
@@ -377,13 +382,12 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
                 .order_by(Call.transfer_queue)
             )
         ).all()
-        durations = (
+        every_call = (
             await s.execute(
-                select(Call.started, Call.ended, _contained(), Call.transferred).where(
-                    in_window, Call.ended.is_not(None)
-                )
+                select(Call.started, Call.ended, _contained(), Call.transferred).where(in_window)
             )
         ).all()
+        durations = [row for row in every_call if row[1] is not None]
         answered, intents = await _event_figures(s, window)
         first_contact = await _first_contact(s, window)
         refills = await s.scalar(
@@ -418,6 +422,7 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
             contained_times.append(seconds)
         if was_transferred:
             transferred_times.append(seconds)
+    by_hour, by_day = _over_time(every_call, window)
     answer_times = [seconds for _, seconds in answered]
     per_queue: dict[str, list[float]] = defaultdict(list)
     for queue, seconds in answered:
@@ -459,6 +464,8 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
         turned_away=refused,
         outbound=outbound,
         first_contact=first_contact,
+        by_hour=by_hour,
+        by_day=by_day,
     )
 
 
@@ -499,6 +506,31 @@ async def _event_figures(
                 intents_of[call_id].add(name)
     counts: Counter[str] = Counter(name for names in intents_of.values() for name in names)
     return answered, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _over_time(rows: Iterable[Any], window: Window) -> tuple[list[int], list[dict[str, Any]]]:
+    """Calls per clinic-local hour of the day, and per clinic-local day with its containment
+    and transfer rates (of the calls ended that day), for the Numbers tab's charts."""
+    try:
+        zone: tzinfo = ZoneInfo(window.timezone)
+    except (ValueError, KeyError):  # a window named otherwise than by a zone key: its UTC hours
+        zone = UTC
+    hours = [0] * 24
+    days: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # calls ended cont. trans.
+    for began, finished, was_contained, was_transferred in rows:
+        local = began.astimezone(zone)
+        hours[local.hour] += 1
+        tally = days[local.date()]
+        tally[0] += 1
+        if finished is not None:
+            tally[1] += 1
+            tally[2] += bool(was_contained)
+            tally[3] += bool(was_transferred)
+    return hours, [
+        {"day": day.isoformat(), "calls": calls, "containment": _rate(contained, ended),
+         "transfer": _rate(transferred, ended)}
+        for day, (calls, ended, contained, transferred) in sorted(days.items())
+    ]  # fmt: skip
 
 
 async def _reasons(s: AsyncSession, call_ids: Iterable[str]) -> dict[str, set[str]]:

@@ -157,3 +157,30 @@ async def test_bad_windows_are_400_with_a_clear_message(
         assert response.status == 400
         error = (await response.json())["error"]
     assert error.startswith(message), error
+
+
+async def test_the_figures_export_as_csv_for_supervisors_only_and_audited(
+    client, server: Server
+) -> None:
+    await seed_calls(server)
+    await sign_in(client, "front1")
+    async with client.get("/console/api/metrics/export", params={"from": DAY}) as response:
+        assert response.status == 403
+    await sign_in(client, "super1")
+    async with client.get(
+        "/console/api/metrics/export", params={"from": DAY, "to": DAY}
+    ) as response:
+        assert response.status == 200 and response.content_type == "text/csv"
+        assert "numbers-2031-03-03" in response.headers["Content-Disposition"]
+        text = await response.text()
+    rows = dict(line.split(",", 1) for line in text.strip().splitlines()[1:])
+    assert rows["calls.total"] == "4" and rows["rates.containment"] == "0.5"
+    assert rows["by_hour.9"] == "4" and rows["by_day.0.day"] == DAY
+    assert CALLER not in text and "m-0" not in text  # aggregates only
+    async with server.db.session() as s:
+        audited = await s.scalar(
+            select(func.count(AuditEvent.id)).where(
+                AuditEvent.action == "metrics_export", AuditEvent.actor == "super1"
+            )
+        )
+    assert audited == 1

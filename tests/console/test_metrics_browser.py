@@ -38,6 +38,18 @@ async def test_a_supervisor_sees_the_numbers(context: BrowserContext, server: Se
     # No call of the day came from a verified patient with a reason: nothing to count.
     await expect(page.locator("#m-fcr-rate")).to_have_text("—")
     await expect(page.locator("#m-fcr")).to_have_text("0 of 0 calls")
+    # The charts: four calls between 09:00 and 09:30 at the clinic; one day at 50 % contained.
+    bars = page.locator("#m-hours .bar-cell")
+    await expect(bars).to_have_count(24)
+    await expect(page.locator("#m-hours .bar-cell[data-hour='9']")).to_have_attribute(
+        "data-calls", "4"
+    )
+    await expect(page.locator("#m-days tbody tr td")).to_have_text(
+        [DAY, "4", "50.0 %", "25.0 %"]
+    )
+    await expect(page.locator("#metrics-export")).to_have_attribute(
+        "href", f"/console/api/metrics/export?from={DAY}&to={DAY}"
+    )
     await expect(page.locator("#metrics-window")).to_have_text(
         "from Mar 3, 2031, 12:00 AM to Mar 4, 2031, 12:00 AM (America/New_York)"
     )

@@ -206,6 +206,12 @@ async def test_a_clinic_day_in_numbers(db: Database) -> None:
         "turned_away": 0,
     }
     assert metrics["rates"] == {"containment": 0.444, "transfer": 0.222, "abandonment": 0.333}
+    # The charts: one clinic-local day, its rates those of the window; calls by local hour.
+    assert metrics["by_day"] == [
+        {"day": "2031-03-03", "calls": 10, "containment": 0.444, "transfer": 0.222}
+    ]
+    assert sum(metrics["by_hour"]) == 10 and len(metrics["by_hour"]) == 24
+    assert metrics["by_hour"][9] >= 1 and sum(metrics["by_hour"][:5]) == 0  # 09:00 New York
     # 30 60 90 100 120 180 200 240 300
     assert metrics["handle_time_seconds"] == {
         "all": {"count": 9, "median": 120.0, "p90": 252.0, "mean": 146.7},  # 1320 / 9

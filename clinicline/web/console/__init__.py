@@ -78,6 +78,7 @@ def setup_console(
     r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
     r.add_get("/console/api/metrics", metrics_views.metrics)
+    r.add_get("/console/api/metrics/export", metrics_views.export)
     r.add_get("/console/api/board", metrics_views.board)
     r.add_get("/console/api/calls", metrics_views.recent)
     r.add_get("/console/api/campaigns", campaign_views.list_campaigns)

@@ -1,4 +1,5 @@
-"""The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only),
+"""The supervisor view's figures: GET /console/api/metrics?from=...&to=... (supervisors only;
+/console/api/metrics/export: the same as CSV, audited),
 the live board: GET /console/api/board (everyone signed in), and the recent calls:
 GET /console/api/calls (supervisors; opening one record is the audited /api/calls/{id}).
 
@@ -10,19 +11,22 @@ clinic's timezone (the business-hours file's `timezone`).
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires, signed_in
 from integrations.errors import InvalidField
+from integrations.services.audit import record_access
 from integrations.services.board import live_board
-from integrations.services.metrics import call_metrics, parse_window
+from integrations.services.metrics import CallMetrics, call_metrics, parse_window
 from integrations.services.recent_calls import MAX_LIMIT, recent_calls
 
 
-@requires("supervisor")
-async def metrics(request: web.Request) -> web.Response:
+async def _figures(request: web.Request) -> CallMetrics:
     console = console_of(request)
     unknown = set(request.query) - {"from", "to"}
     if unknown:
@@ -35,8 +39,44 @@ async def metrics(request: web.Request) -> web.Response:
     except InvalidField as exc:
         raise BadBody(400, str(exc)) from exc
     async with console.db.session() as s:
-        figures = await call_metrics(s, window)
+        return await call_metrics(s, window)
+
+
+@requires("supervisor")
+async def metrics(request: web.Request) -> web.Response:
+    figures = await _figures(request)
     return web.json_response(figures.to_json(), headers=NO_STORE)
+
+
+def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
+    """The figures as (name, value) rows: nested names joined with dots."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in _flat(f"{prefix}.{k}" if prefix else k, v)]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in _flat(f"{prefix}.{i}", v)]
+    return [(prefix, "" if value is None else str(value))]
+
+
+@requires("supervisor")
+async def export(request: web.Request) -> web.Response:
+    """The same figures as CSV (figure, value), for a spreadsheet. Aggregates only, but what
+    leaves the console is audited all the same."""
+    console, staff = console_of(request), signed_in(request)
+    figures = (await _figures(request)).to_json()
+    async with console.db.session() as s:
+        await record_access(
+            s, actor=staff.username, action="metrics_export", patient_id=None,
+            detail={"window": figures["window"]},
+        )  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["figure", "value"])
+    writer.writerows(_flat("", figures))
+    day = figures["window"]["from"][:10]
+    return web.Response(
+        text=out.getvalue(), content_type="text/csv",
+        headers={**NO_STORE, "Content-Disposition": f'attachment; filename="numbers-{day}.csv"'},
+    )  # fmt: skip
 
 
 @requires()

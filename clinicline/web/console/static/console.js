@@ -481,6 +481,44 @@ function showView(view) {
   }
 }
 
+// Bars are sized through the CSSOM (never inline style markup: the page's CSP forbids it).
+function drawHours(hours) {
+  const chart = $("#m-hours");
+  chart.replaceChildren();
+  const most = Math.max(1, ...hours);
+  hours.forEach((n, hour) => {
+    const bar = document.createElement("div");
+    bar.className = "bar-cell";
+    bar.dataset.hour = String(hour);
+    bar.dataset.calls = String(n);
+    bar.title = `${String(hour).padStart(2, "0")}:00 — ${n} call${n === 1 ? "" : "s"}`;
+    bar.style.height = `${(100 * n) / most}%`;
+    chart.append(bar);
+  });
+}
+
+function rateCell(rate) {
+  const cell = document.createElement("td");
+  if (rate === null) { cell.textContent = "—"; return cell; }
+  const bar = document.createElement("span");
+  bar.className = "rate-bar";
+  bar.style.width = `${Math.round(rate * 100)}px`;
+  cell.append(bar, percent(rate));
+  return cell;
+}
+
+function drawDays(days) {
+  const body = $("#m-days tbody");
+  body.replaceChildren();
+  for (const d of days) {
+    const row = document.createElement("tr");
+    appendCells(row, [d.day, count(d.calls)]);
+    row.children[1].className = "num";
+    row.append(rateCell(d.containment), rateCell(d.transfer));
+    body.append(row);
+  }
+}
+
 // ---- supervisor view: the interface engine's dead letters ----------------------------------
 const TRIGGER_NAMES = { S12: "booking", S14: "move", S15: "cancellation" };
 
@@ -927,6 +965,12 @@ function renderMetrics(m) {
   ]));
   fillRows("#m-dispositions", Object.entries(m.by_disposition).map(([k, v]) => [k.replaceAll("_", " "), count(v)]));
   fillRows("#m-intents", Object.entries(m.by_intent).map(([k, v]) => [k.replaceAll("_", " "), count(v)]));
+  drawHours(m.by_hour);
+  drawDays(m.by_day);
+  const query = new URLSearchParams();
+  if ($("#metrics-from").value) query.set("from", $("#metrics-from").value);
+  if ($("#metrics-to").value) query.set("to", $("#metrics-to").value);
+  $("#metrics-export").href = `/console/api/metrics/export${query.toString() ? "?" + query : ""}`;
 }
 
 // Numbers are asked for on opening the tab, on the form and by the timer: only the answer to
