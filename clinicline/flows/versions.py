@@ -132,6 +132,21 @@ async def version_texts(
     return texts_of(row, defaults) if row is not None else None
 
 
+async def changes(
+    s: AsyncSession, defaults: Mapping[str, str], version_id: int
+) -> list[dict[str, str]]:
+    """What a version changed from the one it was made from: each prompt's words before and
+    after (the history's readable diff)."""
+    row = await version_of(s, PromptVersion, version_id)
+    before_row = await s.get(PromptVersion, row.based_on) if row.based_on else None
+    before, after = texts_of(before_row, defaults), texts_of(row, defaults)
+    return [
+        {"prompt": name, "before": before[name], "after": after[name]}
+        for name in defaults
+        if before[name] != after[name]
+    ]
+
+
 async def history(s: AsyncSession, limit: int = 100) -> list[VersionSummary]:
     return [VersionSummary.of(r) for r in await history_of(s, PromptVersion, limit)]
 

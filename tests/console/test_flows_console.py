@@ -203,6 +203,14 @@ async def test_the_flows_tab_edit_hear_save_publish(
     await expect(page.locator("#flows-state")).to_contain_text("is published", timeout=60_000)
     await expect(page.locator("#flows-history tbody tr")).to_have_count(1)
     await expect(page.locator("#flows-history tbody tr").first).to_contain_text("super1")
+    # The history's readable diff: the words before and after.
+    await page.locator("#flows-history tbody tr").first.locator("button.changes").click()
+    changes = page.locator("#flows-changes li")
+    await expect(changes).to_have_count(1)
+    await expect(changes.locator("del")).to_have_text(DEFAULTS["hold"])
+    await expect(changes.locator("ins")).to_have_text(
+        "Please hold, a member of our team will be with you soon."
+    )
     # A bad edit says why and keeps the words typed.
     emergency = page.locator("#flows-prompts tr[data-prompt=emergency] textarea")
     await emergency.fill("Please stay on the line.")

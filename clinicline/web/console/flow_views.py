@@ -12,6 +12,7 @@ GET  /console/api/flows/prompts                 every prompt (newest, published,
 POST /console/api/flows/prompts/{name}          {text, base}: a new version (409 when someone
                                                 saved since `base`)
 POST /console/api/flows/preview                 {name, text}: the words spoken (audio/wav)
+GET  /console/api/flows/versions/{id}/changes   each prompt's words before and after
 POST /console/api/flows/versions/{id}/approve   a second supervisor approves emergency wording
 POST /console/api/flows/versions/{id}/publish   callers hear it (publish right)
 POST /console/api/flows/versions/{id}/rollback  a version published before, published again
@@ -172,6 +173,18 @@ async def preview(request: web.Request) -> web.Response:
         w.setframerate(SAMPLE_RATE)
         w.writeframes(audio.tobytes())
     return web.Response(body=out.getvalue(), content_type="audio/wav", headers=NO_STORE)
+
+
+@requires("supervisor")
+async def version_changes(request: web.Request) -> web.Response:
+    console, tools = console_of(request), _tools(request)
+    version_id = int_param(request, "version_id")
+    try:
+        async with console.db.session() as s:
+            changed = await versions.changes(s, tools.defaults, version_id)
+    except versions.FlowError as exc:
+        raise _refused(exc) from exc
+    return web.json_response({"version": version_id, "changes": changed}, headers=NO_STORE)
 
 
 @requires("supervisor", post=True)
@@ -374,6 +387,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/console/api/flows/prompts", state)
     router.add_post("/console/api/flows/prompts/{name}", save)
     router.add_post("/console/api/flows/preview", preview)
+    router.add_get("/console/api/flows/versions/{version_id}/changes", version_changes)
     router.add_post("/console/api/flows/versions/{version_id}/approve", approve)
     router.add_post("/console/api/flows/versions/{version_id}/publish", publish)
     router.add_post("/console/api/flows/versions/{version_id}/rollback", roll_back)

@@ -607,6 +607,12 @@ async function loadFlows() {
       v.approved_by || "—", v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
+    const what = document.createElement("button");
+    what.type = "button";
+    what.className = "changes";
+    what.textContent = "What changed";
+    what.addEventListener("click", () => showChanges(v.id));
+    cell.append(what, " ");
     if (v.published_at && v.id !== flows.published && flows.may_publish) {
       const back = document.createElement("button");
       back.type = "button";
@@ -716,6 +722,26 @@ async function lexiconAct(path, done) {
   if (!result.ok) { setText("lexicon-error", result.data.error || "refused"); return; }
   await loadLexicon();
   setText("lexicon-state", done);
+}
+
+async function showChanges(versionId) {
+  const result = await api("GET", `/console/api/flows/versions/${versionId}/changes`);
+  const list = $("#flows-changes");
+  list.replaceChildren();
+  if (!result.ok) { flowsError(result.data.error || "could not load the changes"); return; }
+  list.dataset.version = String(versionId);
+  for (const c of result.data.changes) {
+    const item = document.createElement("li");
+    const name = document.createElement("strong");
+    name.textContent = c.prompt;
+    const was = document.createElement("del");
+    was.textContent = c.before;
+    const now = document.createElement("ins");
+    now.textContent = c.after;
+    item.append(name, ": ", was, " → ", now);
+    list.append(item);
+  }
+  list.hidden = false;
 }
 
 async function hearPrompt(name, text) {
