@@ -1,4 +1,4 @@
-"""`clinicline campaign create|start|pause|status|export|dnc`: campaigns from a shell.
+"""`clinicline campaign create|start|pause|status|export|dnc [--remove]`: campaigns from a shell.
 
 The running server's workers place the calls (`outbound_trunk` set); these commands only
 write and read the campaign in the store, so they work from any machine that reaches it.
@@ -68,8 +68,10 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
     status.add_argument("campaign_id", type=int, nargs="?", help="default: every campaign")
     export = sub.add_parser("export", help="one CSV row per patient called: outcome, attempts")
     export.add_argument("campaign_id", type=int)
-    dnc = sub.add_parser("dnc", help="put a number on the do-not-call list")
+    dnc = sub.add_parser("dnc", help="put a number on the do-not-call list (or take it off)")
     dnc.add_argument("number")
+    dnc.add_argument("--remove", action="store_true",
+                     help="take the number off the list (a patient's own opt-out stays)")
     return [create, *steer, status, export, dnc]
 
 
@@ -162,6 +164,10 @@ async def _run(
         writer = csv.DictWriter(sys.stdout, fieldnames=campaigns.RESULT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+        return 0
+    if args.remove:
+        removed = await campaigns.allow_calls_again(s, number=args.number, actor=ACTOR)
+        print(json.dumps({"do_not_call": "removed", "entries": removed}))
         return 0
     await campaigns.do_not_call(s, number=args.number, patient_id=None, reason="list", actor=ACTOR)
     print(json.dumps({"do_not_call": "added"}))

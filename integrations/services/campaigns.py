@@ -286,6 +286,29 @@ async def do_not_call(
         )
 
 
+async def allow_calls_again(s: AsyncSession, *, number: str, actor: str) -> int:
+    """Take a number off the do-not-call list (a clinic's list entry made by mistake, or the
+    number's owner asked again); returns how many entries went. A patient's own "stop calling
+    me" stays: it is kept by patient, and only she can take it back."""
+    normal = normalise_phone(number)
+    if normal is None:
+        raise InvalidField(f"{number!r} is not a phone number")
+    async with atomic(s):
+        index = number_key(cipher_of(s), normal)
+        entries = list(
+            await s.scalars(
+                select(DoNotCall).where(
+                    DoNotCall.number_index == index, DoNotCall.reason != "opt_out"
+                )
+            )
+        )
+        for entry in entries:
+            await s.delete(entry)
+        add_audit(s, actor=actor, action="do_not_call_removed", patient_id=None,
+                  detail={"entries": len(entries)})
+        return len(entries)
+
+
 async def _on_do_not_call(s: AsyncSession, patient_id: int, number: str) -> bool:
     index = number_key(cipher_of(s), number)
     found = await s.scalar(

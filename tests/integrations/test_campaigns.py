@@ -130,6 +130,25 @@ async def test_the_do_not_call_list_and_an_opt_out_are_honoured_at_once(db: Data
         assert (await campaigns.campaign_status(s, third)).outcomes == {"do_not_call": 1}
 
 
+async def test_a_number_taken_off_the_list_is_called_again_but_an_opt_out_stays(
+    db: Database,
+) -> None:
+    listed, opting = await _patients(db, 2)
+    async with db.session() as s:
+        await campaigns.do_not_call(
+            s, number="(555) 020-0000", patient_id=None, reason="list", actor="test"
+        )
+        await campaigns.do_not_call(s, number=None, patient_id=opting, reason="opt_out")
+        with pytest.raises(InvalidField, match="not a phone number"):
+            await campaigns.allow_calls_again(s, number="call me", actor="test")
+        assert await campaigns.allow_calls_again(s, number="555-020-0000", actor="test") == 1
+        assert await campaigns.allow_calls_again(s, number="555-020-0000", actor="test") == 0
+    await _campaign(db, [listed, opting])
+    dial = await _claim(db)
+    assert dial is not None and dial.patient_id == listed  # her number may be called again
+    assert await _claim(db) is None  # the patient who said "stop calling me" is not
+
+
 async def test_pace_limits_dials_per_minute_across_processes(db: Database, data_key: bytes) -> None:
     patients = await _patients(db, 4)
     paced = CampaignSettings(window_start=time(0, 0), window_end=time(23, 59), pace_per_minute=2)
