@@ -152,6 +152,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         clinic_prompts(config.clinic_name),
         lexicon_base=lexicon_base,
         regression_sets=(shared_dev_set,) if shared_dev_set.exists() else (),
+        triage=services.triage,
     )
     red_flag_words = PublishedLexicon(services.db, services.triage, lexicon_base)
     try:  # the clinic's published red-flag words before the first call

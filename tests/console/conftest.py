@@ -22,6 +22,8 @@ from clinicline.web.app import guarded_app
 from clinicline.web.console import FlowTools, WebSocketHub, setup_console
 from integrations.services.agents import list_agents
 from integrations.store import Database
+from nlu.triage import TriageEngine
+from nlu.triage.engine import DEFAULT_LEXICON
 from routing.hours import BusinessHours
 from routing.transfer import TransferCoordinator
 from tests.demo_store import DATA_KEY, OPEN_NOW
@@ -114,7 +116,9 @@ async def flows_server(
     cache = PromptCache(piper, speech_data_dir / "prompts")
     defaults = clinic_prompts("Riverside Clinic")
     await asyncio.to_thread(cache.prepare, defaults)
-    tools = FlowTools(defaults, cache)
+    # The lexicon and the symptom words; the safety net's model is the server's, not loaded here.
+    triage = TriageEngine.from_file(DEFAULT_LEXICON, net_bank=None)
+    tools = FlowTools(defaults, cache, triage=triage)
     async with serving(tmp_path, seeded_template, tools) as running:
         yield running
 

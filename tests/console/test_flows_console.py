@@ -302,3 +302,30 @@ async def test_the_red_flag_words_form_shows_what_an_edit_would_break(
     await expect(page.locator("#lexicon-edits tbody tr")).to_have_count(1)
     await page.click("#lexicon-publish")
     await expect(page.locator("#lexicon-state")).to_contain_text("is published")
+
+
+async def test_a_sentence_is_tried_with_the_draft_words_before_they_are_published(
+    context: BrowserContext, flows_server: Server
+) -> None:
+    async with signed_in(flows_server, "super1") as admin:
+        status, before = await _post(admin, "/console/api/flows/try", {"text": SEIZURE_HEARD_AS})
+        assert status == 200 and before["level"] == "none" and before["version"] is None
+        status, saved = await _post(
+            admin, LEXICON, {"category": "seizure", "phrase": "seas year", "base": None}
+        )
+        assert status == 201
+        status, draft = await _post(admin, "/console/api/flows/try", {"text": SEIZURE_HEARD_AS})
+        assert draft["level"] == "emergent" and draft["flags"] == ["seizure"]
+        assert draft["version"] == saved["id"] and "emergency message" in draft["outcome"]
+        status, published = await _post(
+            admin, "/console/api/flows/try", {"text": SEIZURE_HEARD_AS, "words": "published"}
+        )
+        assert published["level"] == "none"  # not published yet: callers are judged without it
+        status, data = await _post(admin, "/console/api/flows/try", {"text": "x" * 501})
+        assert status == 400
+    page = await browser_sign_in(context, flows_server, "super2")
+    await page.click("#views .tab[data-view=flows-view]")
+    await page.fill("#try-text", "my dad's lips are going blue and he can't breathe")
+    await page.click("#try-form button[type=submit]")
+    await expect(page.locator("#try-result")).to_contain_text("emergent (breathing")
+    await expect(page.locator("#try-result")).to_contain_text("the emergency message at once")

@@ -7,6 +7,8 @@ POST /console/api/flows/lexicon                 {base, category, phrase|pattern}
 POST /console/api/flows/lexicon/remove          {base, category, index}: the same gate
 POST /console/api/flows/lexicon/{id}/publish    workers judge callers' words with it
 POST /console/api/flows/lexicon/{id}/rollback   an earlier published version, again
+POST /console/api/flows/try                     {text, words: draft|published}: what triage
+                                                makes of a sentence, and what the line does
 GET  /console/api/flows/prompts                 every prompt (newest, published, built-in
                                                 wording), the history, what needs approval
 POST /console/api/flows/prompts/{name}          {text, base}: a new version (409 when someone
@@ -47,7 +49,8 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from integrations.services.agents import may_publish
-from nlu.triage.clinic_edits import BENIGN, Edits, categories_of, check_edits
+from nlu.triage import TriageEngine
+from nlu.triage.clinic_edits import BENIGN, Edits, categories_of, check_edits, with_edits
 from nlu.triage.engine import DEFAULT_LEXICON
 from nlu.triage.errors import LexiconError
 from voice.audio.frames import SAMPLE_RATE
@@ -68,6 +71,8 @@ class FlowTools:
     # regression (the shared development set where it is there).
     lexicon_base: Path = DEFAULT_LEXICON
     regression_sets: tuple[Path, ...] = ()
+    # The server's triage engine (its safety net and symptom words), for trying a sentence.
+    triage: TriageEngine | None = None
     # One synthesis at a time per process: previews must not starve the calls of CPU.
     speaking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # One regression at a time: each takes a core for ~10 s.
@@ -378,7 +383,49 @@ async def _with_publish_right(request: web.Request, act: Any) -> web.Response:
     return web.json_response(done.as_json(), headers=NO_STORE)
 
 
+# What the line does with a sentence once triage has judged it (clinicline.callflow.clinic).
+_OUTCOMES = {
+    "emergent": "the emergency message at once, then the nurse (or the on-call line)",
+    "urgent": "a nurse, now",
+    "screen": "the red-flag screening question before anything else",
+    "none": "the dialogs (self-service)",
+}
+
+
+@requires("supervisor", post=True)
+async def try_sentence(request: web.Request) -> web.Response:
+    """Judge a typed sentence with the draft (newest) or the published red-flag words, the
+    safety net and the symptom words, as a caller's final words are judged. Nothing is kept."""
+    console, tools = console_of(request), _tools(request)
+    data = await json_body(request)
+    text = text_field(data, "text", max_len=500)
+    which = data.get("words", "draft")
+    if which not in ("draft", "published"):
+        raise BadBody(400, "'words' is 'draft' or 'published'")
+    if tools.triage is None:  # a console without a server's engine: load one, once
+        tools.triage = await asyncio.to_thread(TriageEngine.default)
+    live = tools.triage
+    async with console.db.session() as s:
+        row = await (
+            lexicon.newest_lexicon(s) if which == "draft" else lexicon.published_lexicon(s)
+        )
+        edits = dict(row.edits) if row is not None else {}
+    try:
+        words = await asyncio.to_thread(with_edits, edits, tools.lexicon_base)
+        engine = TriageEngine(words, symptoms=live.symptoms, net=live.net)
+        result = await asyncio.to_thread(engine.assess_final, text)
+    except LexiconError as exc:
+        raise BadBody(400, str(exc)) from exc
+    verdict = result.level.value if result.level.value != "none" or not result.screen else "screen"
+    return web.json_response(
+        {**result.to_json(), "version": row.id if row is not None else None,
+         "outcome": _OUTCOMES[verdict]},
+        headers=NO_STORE,
+    )  # fmt: skip
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/console/api/flows/try", try_sentence)
     router.add_get("/console/api/flows/lexicon", lexicon_state)
     router.add_post("/console/api/flows/lexicon", lexicon_add)
     router.add_post("/console/api/flows/lexicon/remove", lexicon_remove)

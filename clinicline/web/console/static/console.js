@@ -1108,6 +1108,15 @@ async function start() {
       [$("#lexicon-kind").value]: $("#lexicon-words").value,
     });
   });
+  $("#try-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const result = await api("POST", "/console/api/flows/try", { text: $("#try-text").value, words: $("#try-words").value });
+    if (!result.ok) { setText("try-result", result.data.error || "could not try it"); return; }
+    const r = result.data;
+    const why = r.flags.length ? ` (${r.flags.join(", ").replaceAll("_", " ")}: “${r.matched.join("”, “")}”)` : "";
+    const close = r.near ? ` — closest red flag: ${r.near.category.replaceAll("_", " ")}, ${r.near.score.toFixed(2)}` : "";
+    setText("try-result", `${r.level}${why}${close}. The line: ${r.outcome}.`);
+  });
   $("#lexicon-publish").addEventListener("click", () => {
     if (lexicon) lexiconAct(`/console/api/flows/lexicon/${lexicon.newest}/publish`, `Version ${lexicon.newest} is published: callers' words are judged with it.`);
   });
