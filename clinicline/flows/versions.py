@@ -42,6 +42,9 @@ from integrations.services.transaction import atomic
 from integrations.store.models import PromptVersion
 from integrations.store.types import utcnow
 
+# The errors are the history's, named here for the callers of this module.
+__all__ = ["EditConflict", "FlowError", "NotAllowed"]
+
 MAX_PROMPT_CHARS = 600
 # Words a prompt may not lose: the way to emergency help, and the crisis line.
 REQUIRED_WORDS: dict[str, tuple[str, ...]] = {
@@ -110,9 +113,6 @@ def texts_of(row: PromptVersion | None, defaults: Mapping[str, str]) -> dict[str
     """Every prompt's words in a version (a prompt added to the code since: its default)."""
     stored = row.texts if row is not None else {}
     return {name: stored.get(name, text) for name, text in defaults.items()}
-
-
-__all__ = ["EditConflict", "FlowError", "NotAllowed"]
 
 
 async def newest_version(s: AsyncSession) -> PromptVersion | None:
