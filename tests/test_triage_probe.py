@@ -62,7 +62,7 @@ def test_a_garbled_transcript_does_not_pull_the_rest_out_of_step() -> None:
 def test_a_line_heard_close_to_a_red_flag_counts_as_asked_not_as_urgent(
     engine: TriageEngine,
 ) -> None:
-    near = {"transcripts": [{"text": "my daughter has been in bed all day and will not eat",
+    near = {"transcripts": [{"text": "my daughter seems a bit fed up",
                              "final": True}]}
     flagged = {"transcripts": [{"text": "He's not breathing.", "final": True}]}
     nothing = {"transcripts": [{"text": "I'd like to book a check-up.", "final": True}]}

@@ -464,7 +464,7 @@ async def test_words_only_close_to_a_red_flag_get_the_screening_question_too(
     db: Database, recorder: StoreRecorder
 ) -> None:
     # No symptom word and no flag: the net finds it close to a red flag, not enough to raise.
-    said = "my daughter has been in bed all day and will not eat"
+    said = "my daughter seems a bit fed up"
     dialog = RecordingDialogStandIn()
     conversation, call = _conversation(db, recorder, dialog), _call()
     recorder.open(call)
@@ -486,7 +486,7 @@ async def test_yes_after_words_close_to_hopelessness_hears_the_crisis_line(
     db: Database, recorder: StoreRecorder
 ) -> None:
     # Closest to the bank's hopelessness descriptions, not close enough to raise the call.
-    said = "my daughter has been in bed all day and will not eat"
+    said = "my daughter seems a bit fed up"
     conversation, call = _conversation(db, recorder, RecordingDialogStandIn()), _call()
     recorder.open(call)
     question, after_yes = await _answers(conversation, call, said, "yes")
