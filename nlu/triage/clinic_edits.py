@@ -31,6 +31,7 @@ from nlu.triage.evaluate import Case, read_set
 from nlu.triage.lexicon import Lexicon, parse_lexicon, read_triage_file
 from nlu.triage.model import Level
 from nlu.triage.net import DEFAULT_BANK
+from nlu.triage.text import normalise
 
 EXAMPLES = DEFAULT_BANK.with_name("examples")
 BENIGN = "benign"  # the edits' key for words that are not a red flag
@@ -46,6 +47,12 @@ _STRESS = tuple(
 ) + ("a" * 5000, "pain " * 1000)
 
 Edits = dict[str, list[dict[str, str]]]
+
+
+def phrase_of(words: str) -> str:
+    """A supervisor's words as the lexicon sees a caller's: lowercase, no punctuation,
+    contractions expanded ("Can't breathe!" -> "cannot breathe"), so that the phrase matches."""
+    return normalise(words).text
 
 
 def check_edits(raw: Any) -> Edits:

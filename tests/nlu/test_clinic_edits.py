@@ -14,6 +14,7 @@ from nlu.triage.clinic_edits import (
     BENIGN,
     check_edits,
     labelled_sets,
+    phrase_of,
     regress,
     stress,
     with_edits,
@@ -37,6 +38,15 @@ def test_an_added_phrase_fires_its_category_and_the_shipped_rules_stay() -> None
     assert edited.assess("my chest hurts so bad").categories == ["cardiac"]
     # The shipped rules around it still apply: negation cancels the clinic's words too.
     assert edited.assess("no seas year today").level.value == "none"
+
+
+def test_a_phrase_typed_with_capitals_and_contractions_matches_what_callers_say() -> None:
+    phrase = phrase_of("Tongue feels like COTTON WOOL!")
+    assert phrase == "tongue feels like cotton wool"
+    assert phrase_of("I can't feel my face") == "i cannot feel my face"
+    said = "My mum keeps saying her tongue feels like cotton wool."
+    assert _engine({}).assess(said).level.value == "none"
+    assert _engine({"stroke": [{"phrase": phrase}]}).assess(said).categories == ["stroke"]
 
 
 def test_benign_words_silence_a_false_alarm() -> None:

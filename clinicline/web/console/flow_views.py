@@ -50,7 +50,14 @@ from clinicline.web.console.guards import (
 )
 from integrations.services.agents import may_publish
 from nlu.triage import TriageEngine
-from nlu.triage.clinic_edits import BENIGN, Edits, categories_of, check_edits, with_edits
+from nlu.triage.clinic_edits import (
+    BENIGN,
+    Edits,
+    categories_of,
+    check_edits,
+    phrase_of,
+    with_edits,
+)
 from nlu.triage.engine import DEFAULT_LEXICON
 from nlu.triage.errors import LexiconError
 from voice.audio.frames import SAMPLE_RATE
@@ -329,7 +336,9 @@ async def lexicon_add(request: web.Request) -> web.Response:
     if not words:
         raise BadBody(400, f"the {kinds[0]} is empty")
     if kinds[0] == "phrase":
-        words = " ".join(words.lower().split())
+        words = phrase_of(words)
+        if not words:
+            raise BadBody(400, "the phrase has no words")
     edits = await _newest_edits(request, base)
     if {kinds[0]: words} in edits.get(category, []):
         raise BadBody(400, f"{category} already has that {kinds[0]}")
