@@ -33,6 +33,12 @@ class NotAllowed(FlowError):
     """The actor lacks the right (publishing) or is the wrong person (approving own words)."""
 
 
+def require_publish_right(may_publish: bool, doing: str = "publish") -> None:
+    """Only staff with the publish right put a version in front of callers."""
+    if not may_publish:
+        raise NotAllowed(f"you cannot {doing}: ask an administrator with the publish right")
+
+
 async def newest_of(s: AsyncSession, model: type[Versioned]) -> Versioned | None:
     row: Versioned | None = await s.scalar(select(model).order_by(model.id.desc()).limit(1))
     return row
@@ -87,8 +93,7 @@ async def rollback_rows(
     """(the version to publish again, the newest one to put the copy on top of), or refused:
     only staff with the publish right roll back, and only to a version published before
     (checked when it was)."""
-    if not may_publish:
-        raise NotAllowed("you cannot roll back: ask an administrator with the publish right")
+    require_publish_right(may_publish, "roll back")
     target = await version_of(s, model, version_id)
     if target.published_at is None:
         raise FlowError(f"version {version_id} was never published; roll back only to one that was")

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.flows.history import (
     FlowError,
-    NotAllowed,
     add_on_top,
     check_base,
     history_of,
     newest_of,
     published_of,
+    require_publish_right,
     rollback_rows,
     version_of,
 )
@@ -136,8 +136,7 @@ async def save_edits(
 async def publish_lexicon(
     s: AsyncSession, version_id: int, actor: str, *, may_publish: bool
 ) -> LexiconSummary:
-    if not may_publish:
-        raise NotAllowed("you cannot publish: ask an administrator with the publish right")
+    require_publish_right(may_publish)
     async with atomic(s):
         row = await version_of(s, LexiconVersion, version_id)
         if not row.regression.get("passed"):

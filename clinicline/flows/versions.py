@@ -34,6 +34,7 @@ from clinicline.flows.history import (
     history_of,
     newest_of,
     published_of,
+    require_publish_right,
     rollback_rows,
     version_of,
 )
@@ -233,8 +234,7 @@ async def publish(
 ) -> VersionSummary:
     """Put VERSION in front of callers. `rendered_check`: what the caller's rendering of the
     changed prompts found wrong (None: every one rendered), refused here."""
-    if not may_publish:
-        raise NotAllowed("you cannot publish: ask an administrator with the publish right")
+    require_publish_right(may_publish)
     if rendered_check:
         raise FlowError(rendered_check)
     async with atomic(s):

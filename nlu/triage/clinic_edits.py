@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import re
 import sys
@@ -110,12 +111,18 @@ def with_edits(edits: Mapping[str, Sequence[Mapping[str, str]]], base: Path = DE
 
 def categories_of(base: Path = DEFAULT_LEXICON) -> list[dict[str, str]]:
     """The lexicon's categories as supervisors pick them: name, level, what it is about."""
+    return [dict(c) for c in _categories(base)]
+
+
+@functools.cache
+def _categories(base: Path) -> tuple[dict[str, str], ...]:
+    # Read once per process: the shipped file changes with a release, not while serving.
     data = read_triage_file(base)
-    return [
+    return tuple(
         {"name": str(name), "level": str(body.get("level", "")),
          "description": str(body.get("description", ""))}
         for name, body in (data.get("categories") or {}).items()
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 @dataclass

@@ -78,8 +78,10 @@ class FlowTools:
     # regression (the shared development set where it is there).
     lexicon_base: Path = DEFAULT_LEXICON
     regression_sets: tuple[Path, ...] = ()
-    # The server's triage engine (its safety net and symptom words), for trying a sentence.
+    # The server's triage engine (its safety net and symptom words), for trying a sentence,
+    # and the last engine built from a version of the clinic's words (its self-test is costly).
     triage: TriageEngine | None = None
+    tried: tuple[int | None, TriageEngine] | None = None
     # One synthesis at a time per process: previews must not starve the calls of CPU.
     speaking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # One regression at a time: each takes a core for ~10 s.
@@ -419,15 +421,20 @@ async def try_sentence(request: web.Request) -> web.Response:
             lexicon.newest_lexicon(s) if which == "draft" else lexicon.published_lexicon(s)
         )
         edits = dict(row.edits) if row is not None else {}
+    version = row.id if row is not None else None
     try:
-        words = await asyncio.to_thread(with_edits, edits, tools.lexicon_base)
-        engine = TriageEngine(words, symptoms=live.symptoms, net=live.net)
-        result = await asyncio.to_thread(engine.assess_final, text)
+        if tools.tried is None or tools.tried[0] != version:
+            words = await asyncio.to_thread(with_edits, edits, tools.lexicon_base)
+            built = await asyncio.to_thread(
+                TriageEngine, words, symptoms=live.symptoms, net=live.net
+            )
+            tools.tried = (version, built)
+        result = await asyncio.to_thread(tools.tried[1].assess_final, text)
     except LexiconError as exc:
         raise BadBody(400, str(exc)) from exc
     verdict = result.level.value if result.level.value != "none" or not result.screen else "screen"
     return web.json_response(
-        {**result.to_json(), "version": row.id if row is not None else None,
+        {**result.to_json(), "version": version,
          "outcome": _OUTCOMES[verdict]},
         headers=NO_STORE,
     )  # fmt: skip
