@@ -40,9 +40,7 @@ class _StoreWatch:
         raise NotImplementedError
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(
-            self._run(), name=type(self).__name__
-        )
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=type(self).__name__)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -51,13 +49,20 @@ class _StoreWatch:
             self._task = None
 
     async def _run(self) -> None:
+        # The same failure comes back at every poll until someone acts (a published version
+        # that no longer fits, the store down): warn when it starts or changes, not every 3 s.
+        last_failure: str | None = None
         while True:
             try:
                 await self.check()
+                last_failure = None
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store down, words that cannot be rendered or loaded
-                log.warning("keeping %s (%s: %s)", self.in_use_now(), type(exc).__name__, exc)
+                failure = f"{type(exc).__name__}: {exc}"
+                if failure != last_failure:
+                    log.warning("keeping %s (%s)", self.in_use_now(), failure)
+                last_failure = failure
             await asyncio.sleep(self.poll_seconds)
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -388,8 +388,9 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
             )
         ).all()
         durations = [row for row in every_call if row[1] is not None]
-        answered, intents = await _event_figures(s, window)
-        first_contact = await _first_contact(s, window)
+        answered, intents_of = await _event_figures(s, window)
+        intents = _intent_counts(intents_of)
+        first_contact = await _first_contact(s, window, intents_of)
         refills = await s.scalar(
             select(func.count(RefillRequest.id))
             .join(Call, Call.id == RefillRequest.call_id)
@@ -471,9 +472,10 @@ async def call_metrics(s: AsyncSession, window: Window) -> CallMetrics:
 
 async def _event_figures(
     s: AsyncSession, window: Window
-) -> tuple[list[tuple[str, float]], dict[str, int]]:
-    """(queue, seconds to answer) per answered transfer, and calls per intent. Event data is
-    encrypted, so the kinds are filtered in SQL and only the numbers and names are read."""
+) -> tuple[list[tuple[str, float]], dict[str, set[str]]]:
+    """(queue, seconds to answer) per answered transfer, and the intents of each inbound call
+    that started in the window (a call without any is absent). Event data is encrypted, so
+    the kinds are filtered in SQL and only the numbers and names are read."""
     rows = await s.execute(
         select(CallEvent.call_id, CallEvent.kind, CallEvent.data_enc, Call.transfer_queue)
         .join(Call, Call.id == CallEvent.call_id)
@@ -504,8 +506,13 @@ async def _event_figures(
             name = data.get("name", data.get("intent"))
             if isinstance(name, str) and _INTENT_NAME.match(name):
                 intents_of[call_id].add(name)
+    return answered, intents_of
+
+
+def _intent_counts(intents_of: Mapping[str, set[str]]) -> dict[str, int]:
+    """Calls per intent, most asked first."""
     counts: Counter[str] = Counter(name for names in intents_of.values() for name in names)
-    return answered, dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def _over_time(rows: Iterable[Any], window: Window) -> tuple[list[int], list[dict[str, Any]]]:
@@ -555,9 +562,12 @@ async def _reasons(s: AsyncSession, call_ids: Iterable[str]) -> dict[str, set[st
     return reasons
 
 
-async def _first_contact(s: AsyncSession, window: Window) -> tuple[int, int]:
+async def _first_contact(
+    s: AsyncSession, window: Window, intents_in_window: Mapping[str, set[str]]
+) -> tuple[int, int]:
     """(resolved at first contact, ended calls of a known patient with a reason) for the
-    calls that started in the window; see the module's definition."""
+    calls that started in the window; see the module's definition. INTENTS_IN_WINDOW: what
+    `_event_figures` read already; only the later calls' events are decrypted here."""
     later = timedelta(days=FCR_DAYS)
     rows = (
         await s.execute(
@@ -569,7 +579,10 @@ async def _first_contact(s: AsyncSession, window: Window) -> tuple[int, int]:
             )
         )
     ).all()
-    reasons = await _reasons(s, (call_id for call_id, _, _ in rows))
+    reasons = await _reasons(s, (call_id for call_id, _, began in rows if began >= window.end))
+    for call_id, _, began in rows:
+        if began < window.end and (why := intents_in_window.get(call_id, set()) & REASON_INTENTS):
+            reasons[call_id] = why
     ended = set(
         await s.scalars(
             select(Call.id).where(

@@ -24,6 +24,9 @@ from voice.sip.front_door import FrontDoor, Judge
 
 log = logging.getLogger(__name__)
 
+# How often the idle pump deletes call objects nothing refers to any more.
+RELEASE_EVERY_S = 0.25
+
 # Preferred codecs first; without priorities two pjsua2 peers settle on speex.
 CODEC_PRIORITY = {"PCMU/8000": 255, "PCMA/8000": 254, "G722/16000": 253}
 # Whatever `maxCalls` says, the wheel's compile-time PJSUA_MAX_CALLS wins; we ask for more
@@ -160,10 +163,15 @@ class SipEndpoint:
 
         async def pump() -> None:
             ep = self.ep
+            loop = asyncio.get_running_loop()
+            next_release = 0.0
             while True:
                 handled = ep.libHandleEvents(0)
-                if handled == 0:
-                    release_calls()  # here, never from a callback: see `release_calls`
+                # Here, never from a callback (see `release_calls`); a few times a second
+                # is soon enough for objects waiting only for their slot to go idle.
+                if handled == 0 and loop.time() >= next_release:
+                    release_calls()
+                    next_release = loop.time() + RELEASE_EVERY_S
                 # Stay responsive while SIP traffic flows; back off a little when idle.
                 await asyncio.sleep(0 if handled > 0 else idle_sleep)
 
