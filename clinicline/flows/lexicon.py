@@ -65,7 +65,7 @@ class LexiconSummary:
         }  # fmt: skip
 
 
-# The regression of one edit over ~6,000 labelled lines takes ~10 s here; a pattern that
+# The regression of one edit over ~6,600 labelled lines takes ~15 s here; a pattern that
 # backtracks without end is stopped at this limit and refused.
 REGRESSION_TIMEOUT_S = 180.0
 

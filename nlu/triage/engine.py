@@ -9,6 +9,7 @@ On final transcripts a semantic net (`nlu.triage.net`) may raise what no rule ca
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -261,9 +262,11 @@ def _history_level(
         for idx in cues:
             if inside and first <= idx <= last:  # "a bee sting last summer that swelled"
                 return True
-            if lo <= idx < first and not _break_between(norm, ctx, idx, first):
+            if lo <= idx < first and not _break_between(norm, ctx, idx, first) \
+                    and not _clause_now_between(norm.tokens, idx, first):
                 return True
-            if last < idx < hi and not _break_between(norm, ctx, last, idx):
+            if last < idx < hi and not _break_between(norm, ctx, last, idx) \
+                    and not _clause_of_its_own_between(norm.tokens, last, idx):
                 return True
         return False
 
@@ -276,3 +279,35 @@ def _history_level(
 
 def _break_between(norm: Normalised, ctx: Context, a: int, b: int) -> bool:
     return any(tok in ctx.clause_breaks for tok in norm.tokens[a + 1 : b])
+
+
+# Transcripts have no commas, so a clause with a subject of its own is found by its words.
+_SUBJECTS = frozenset({"i", "he", "she", "they", "we"})
+_PAST = frozenset({"had", "got", "was", "were"})
+_SAME_THING = frozenset({"one", "it", "them", "that", "those", "these", "some", "this"})
+_PRESENT = frozenset({"is", "are", "am", "keeps", "keep", "cannot", "will", "can"})
+
+
+def _clause_of_its_own_between(tokens: Sequence[str], last: int, cue: int) -> bool:
+    """A time told after the match belongs to a later clause with its own subject and
+    object: "holding his chest he had a bypass a few years back" (the bypass is the past,
+    not the chest) — but not "the chest pain he had a few years back"."""
+    for k in range(last + 1, cue - 1):
+        if tokens[k] not in _SUBJECTS:
+            continue
+        verb = k + 1
+        if tokens[verb] in {"has", "have"} and verb + 1 < cue and tokens[verb + 1] == "had":
+            verb += 1
+        # "... had one as a kid": "one", "it" name the same thing, not something else.
+        if tokens[verb] in _PAST and verb + 1 < cue and tokens[verb + 1] not in _SAME_THING:
+            return True
+    return False
+
+
+def _clause_now_between(tokens: Sequence[str], cue: int, first: int) -> bool:
+    """A time told before the match that a new clause in the present follows: "had her
+    tonsils out last week and she is spitting out blood"."""
+    return any(
+        tokens[k] in _SUBJECTS and tokens[k + 1] in _PRESENT and (k == 0 or tokens[k - 1] != "that")
+        for k in range(cue + 1, first - 1)
+    )

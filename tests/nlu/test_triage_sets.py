@@ -17,6 +17,7 @@ import pytest
 from nlu.triage import TriageEngine
 from nlu.triage.calibrate import Scored, false_alarms, score_cases, standalone_recall
 from nlu.triage.evaluate import Report, evaluate_layers, read_set
+from nlu.triage.model import Level
 from nlu.triage.net import DEFAULT_BANK, SafetyNet
 
 EXAMPLES = DEFAULT_BANK.with_name("examples")
@@ -41,12 +42,14 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("tuning2.tsv", (213, 215), 2),
         ("own_cases.tsv", (178, 178), 0),
         ("generalisation.tsv", (245, 245), 0),
-        ("blind_round1.tsv", (212, 238), 16),
-        ("blind_round2.tsv", (198, 215), 13),
-        ("blind_round3.tsv", (98, 121), 11),
-        ("blind_round4.tsv", (177, 230), 33),
-        ("blind_round5.tsv", (184, 240), 26),
-        ("blind_round6.tsv", (228, 250), 13),
+        ("blind_round1.tsv", (220, 238), 15),
+        ("blind_round2.tsv", (201, 215), 13),
+        ("blind_round3.tsv", (106, 121), 10),
+        ("blind_round4.tsv", (195, 230), 32),
+        ("blind_round5.tsv", (197, 240), 24),
+        ("blind_round6.tsv", (234, 250), 13),
+        ("blind_round7.tsv", (261, 266), 16),
+        ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
         ("identity_answers.tsv", (0, 0), 0),
     ],
@@ -90,13 +93,13 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     lines = [s for group in held_out.values() for s in group]
     caught, red = standalone_recall(net, lines, shipped)
     wrong, benign = false_alarms(net, lines, shipped)
-    assert red == 2944 and benign == 2937
-    assert caught >= 2650  # 2654 (90.1 %) as shipped
-    assert wrong <= 53  # 52 (1.8 %) as shipped
+    assert red == 3330 and benign == 3517
+    assert caught >= 3080  # 3084 (92.6 %) as shipped
+    assert wrong <= 70  # 69 (2.0 %) as shipped
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    assert (recovered, len(misses)) >= (279, 363) and len(misses) == 363  # 281 as shipped
+    assert (recovered, len(misses)) >= (303, 373) and len(misses) == 373  # 305 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
@@ -120,3 +123,13 @@ def test_shared_dev_set(engine: TriageEngine) -> None:
     assert r["lexicon"].rate("emergent") == (15, 15)
     assert r["together"].escalated("emergent", "escalate") == (22, 22)
     assert r["together"].escalated("none", "tricky") == (0, 14)
+
+
+def test_short_turns_mid_call_never_raise_a_red_flag(engine: TriageEngine) -> None:
+    """Answers, closings, menu picks and errands ("option two please", "I'm calling for my
+    mum"), written apart from the bank's own turns: thresholds chosen on whole sentences alone
+    fired on 11 of these 150 (round 10, before the turns joined the bank)."""
+    turns = read_set(Path(__file__).with_name("triage_turns_heldout.tsv"))
+    assert len(turns) == 150
+    raised = [t.text for t in turns if engine.assess_final(t.text).level is not Level.NONE]
+    assert len(raised) <= 1, raised  # 0 as shipped
