@@ -33,7 +33,7 @@ from clinicline.callflow.waiting import WaitSettings
 from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import StartupError
-from clinicline.flows.live import PublishedLexicon, PublishedPrompts
+from clinicline.flows.live import PublishedDialogWording, PublishedLexicon, PublishedPrompts
 from clinicline.health import Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.outbound.conversation import ClinicLine
@@ -47,6 +47,7 @@ from clinicline.web.app import create_app
 from clinicline.web.console.flow_views import FlowTools
 from clinicline.web.console.hub import WebSocketHub
 from dialogs.errors import DialogUnavailable
+from dialogs.wording import DialogWording
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import EhrSync
 from integrations.errors import ConfigError as IntegrationsConfigError
@@ -64,6 +65,7 @@ from voice.session.conversation import Conversation
 from voice.session.turn_end import TurnEndConfig
 from voice.sip.admission import AdmissionPolicy
 from voice.tts.cache import PromptCache
+from voice.tts.phrases import PhraseSynthesizer
 from voice.worker import VoiceWorker
 
 log = logging.getLogger(__name__)
@@ -138,18 +140,22 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     services.ehr = ehr = ehr_sync(config, services.db)
     outbox: asyncio.Task[None] | None = None
     hl7 = Hl7Link(config, services.db)
+    # The dialogs' replies in this process: the file's, then the published ones.
+    dialog_wording = DialogWording.from_file()
     if dialog == "clinic" and config.rasa_enabled:
         action_token = config.action_token or secrets.token_urlsafe(32)
         action_runner, services.actions = await start_action_site(
-            services.db, config.action_listen, action_token, business_hours(config), ehr
-        )
+            services.db, config.action_listen, action_token, business_hours(config), ehr,
+            wording=dialog_wording,
+        )  # fmt: skip
         services.dialogs = DialogsSupervisor(config, health, services.actions)
     services.hub, services.coordinator = build_routing(config, services.db)
     lexicon_base = Path(config.triage_lexicon) if config.triage_lexicon else DEFAULT_LEXICON
     # The shared development set sits beside a checkout; an installed clinic has none.
     shared_dev_set = PROJECT_ROOT.parent / "shared" / "eval" / "triage.tsv"
     services.flows = FlowTools(
-        clinic_prompts(config.clinic_name),
+        clinic_prompts(config.clinic_name) | dialog_wording.defaults(),
+        wording=dialog_wording,
         lexicon_base=lexicon_base,
         regression_sets=(shared_dev_set,) if shared_dev_set.exists() else (),
         triage=services.triage,
@@ -160,6 +166,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     except Exception as exc:
         log.warning("triage: the shipped lexicon alone decides (%s)", type(exc).__name__)
     red_flag_words.start()
+    replies = PublishedDialogWording(services.db, dialog_wording)
+    try:  # the published replies before the first call; the file's if it fails
+        await replies.check()
+    except Exception as exc:
+        log.warning("dialog replies: the built-in wording is spoken (%s)", type(exc).__name__)
+    replies.start()
     try:
         await services.hub.start()
     except Exception as exc:
@@ -186,7 +198,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         speech = await load_speech(config, health, vocabulary)
         assert isinstance(speech.prompts, PromptCache)  # load_speech's: rendered to disk
         services.flows.prompts = speech.prompts
-        wording = PublishedPrompts(services.db, speech.prompts, services.flows.defaults)
+        wording = PublishedPrompts(services.db, speech.prompts, clinic_prompts(config.clinic_name))
+        if isinstance(speech.synthesizer, PhraseSynthesizer):
+            # The replies published before the worker's voice loaded, then each new version.
+            phrases = speech.synthesizer
+            await asyncio.to_thread(phrases.learn, dialog_wording.fixed_texts())
+            replies.on_change = phrases.learn
         try:  # the published wording before the first call; the built-in one if it fails
             await wording.check()
         except Exception as exc:
@@ -263,6 +280,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         log.info("stopping: finishing calls")
     finally:
         await red_flag_words.stop()
+        await replies.stop()
         if wording is not None:
             await wording.stop()
         if dialing is not None:
@@ -357,8 +375,11 @@ class TurnedAwayCounter:
             async with self._db.session() as s:
                 await turned_away.record(s, busy - self._written, self._door, datetime.now(UTC))
         except Exception as exc:  # the store is away: counted again at the next flush
-            log.warning("could not count %d turned-away caller(s) yet: %s",
-                        busy - self._written, type(exc).__name__)
+            log.warning(
+                "could not count %d turned-away caller(s) yet: %s",
+                busy - self._written,
+                type(exc).__name__,
+            )
             return
         self._written = busy
 

@@ -85,3 +85,31 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         ),
         "shutdown": "I'm sorry, we need to end this call now. Please call us back. Goodbye.",
     }
+
+
+# Where the caller hears each prompt, shown beside it in the console's Flows area.
+PROMPT_USES: dict[str, str] = {
+    "greeting": "The start of every inbound call",
+    "emergency": "At once, when a red flag is heard at any moment of a call",
+    "emergency_crisis": "At once, when the red flag is suicide or self-harm",
+    "crisis": "Words of self-harm heard as urgent, before the nurse takes the call",
+    "nurse_now": "An urgent red flag (or one only the safety net heard): a nurse now",
+    "screening_question": "A symptom no red flag matched, before any self-service",
+    "nurse_offer": "The screening question answered no",
+    "nurse_declined": "The nurse offer declined",
+    "reprompt": "The caller said nothing after a question",
+    "not_understood": "The words could not be made out, or the dialogs gave no reply",
+    "goodbye": "The end of a call the bot closes",
+    "silence_goodbye": "The caller stayed silent after the reprompt",
+    "hold": "While a person's phone rings",
+    "transfer": "A transfer to the front desk, billing or the pharmacy starts",
+    "nurse_transfer": "A transfer to the nurses starts",
+    "keypad_menu": "The dialogs cannot be reached: the keypad takes over",
+    "no_agent": "Nobody took a transfer and no call back was taken",
+    "busy_choice": "Everyone is busy: hold or a call back",
+    "busy_hold_only": "Everyone is busy and the caller's number is unknown (no call back)",
+    "still_holding_next": "On hold, next in line",
+    "still_holding": "On hold, after \"You are number N in line\"",
+    "callback_confirmed": "The caller chose a call back",
+    "shutdown": "The worker is stopping with the call still up",
+}

@@ -1,5 +1,6 @@
 """Each voice worker plays the wording and judges with the red-flag words published last,
-picked up without a restart.
+and each process's dialog actions speak the replies published last, picked up without a
+restart.
 
 The worker starts with the built-in wording rendered (the emergency message never waits for
 the store), then asks the store every few seconds which version is published. A new one is
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from clinicline.flows.lexicon import published_lexicon
 from clinicline.flows.versions import published_version, texts_of
+from dialogs.wording import DialogWording
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from nlu.triage.clinic_edits import with_edits
@@ -133,3 +135,41 @@ class PublishedLexicon(_StoreWatch):
 
     def in_use_now(self) -> str:
         return f"red-flag words version {self.in_use or 'shipped'}"
+
+
+class PublishedDialogWording(_StoreWatch):
+    """Keeps a process's dialog replies (`dialogs/wording.yaml`, `dialog.<name>` in a version)
+    on the published version: the actions' next reply uses it. ON_CHANGE (the voice worker's
+    phrase cache) is given the new fixed replies and renders them before the switch, so a
+    caller never waits for a reply's synthesis."""
+
+    def __init__(
+        self,
+        db: Database,
+        wording: DialogWording,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        on_change: Callable[[list[str]], object] | None = None,
+    ) -> None:
+        self.db, self.wording = db, wording
+        self.poll_seconds = poll_seconds
+        self.on_change = on_change
+        self.in_use: int | None = None  # the version spoken (None: the file's replies)
+
+    async def check(self) -> bool:
+        async with self.db.session() as s:
+            row = await published_version(s)
+            version = row.id if row is not None else None
+            texts = texts_of(row, self.wording.defaults())
+        if version == self.in_use:
+            return False
+        if self.on_change is not None:
+            fixed = sorted({t for t in texts.values() if "{" not in t})
+            await asyncio.to_thread(self.on_change, fixed)
+        self.wording.use(texts)
+        self.in_use = version
+        log.info("dialog replies: now speaking version %s", version or "built-in")
+        return True
+
+    def in_use_now(self) -> str:
+        return f"dialog replies version {self.in_use or 'built-in'}"

@@ -38,6 +38,7 @@ from clinicline.flows.history import (
     rollback_rows,
     version_of,
 )
+from dialogs.wording import WordingError, fields_of
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
 from integrations.store.models import PromptVersion
@@ -107,6 +108,18 @@ def check_prompt(defaults: Mapping[str, str], name: str, text: str) -> str:
     missing = [w for w in REQUIRED_WORDS.get(name, ()) if w not in cleaned]
     if missing:
         raise FlowError(f"the {name} prompt must keep {' and '.join(missing)}")
+    # Words in braces are filled in by the dialog when it speaks ({medication}); an edit keeps
+    # exactly the default's, or the reply would lose them or fail.
+    try:
+        fields = fields_of(cleaned)
+    except WordingError as exc:
+        raise FlowError(f"the {name} prompt: {exc}") from None
+    wanted = fields_of(defaults[name])
+    if fields != wanted:
+        if not wanted:
+            raise FlowError(f"the {name} prompt has no words in braces; write it out in full")
+        listed = ", ".join("{" + f + "}" for f in sorted(wanted))
+        raise FlowError(f"the {name} prompt must keep exactly these words in braces: {listed}")
     return cleaned
 
 

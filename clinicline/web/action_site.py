@@ -23,6 +23,7 @@ from clinicline.errors import StartupError
 from clinicline.web.middleware import bodies_are_json, errors_without_phi, problem
 from dialogs.action_endpoint import action_webhook
 from dialogs.actions import build_action_executor
+from dialogs.wording import DialogWording
 from integrations.ehr.sync import EhrSync
 from integrations.store import Database
 from routing.hours import BusinessHours
@@ -64,6 +65,7 @@ def action_app(
     clock: Callable[[], datetime] | None = None,
     hours: BusinessHours | None = None,
     ehr: EhrSync | None = None,
+    wording: DialogWording | None = None,
 ) -> web.Application:
     if not token:
         raise StartupError("the action endpoint needs a token")
@@ -72,7 +74,7 @@ def action_app(
         middlewares=[errors_without_phi, bearer_token(token),
                      bodies_are_json(MAX_ACTION_CALL_BYTES)],
     )
-    executor = build_action_executor(db, clock=clock, hours=hours, ehr=ehr)
+    executor = build_action_executor(db, clock=clock, hours=hours, ehr=ehr, wording=wording)
     app.router.add_post("/webhook", action_webhook(executor))
     return app
 
@@ -83,9 +85,11 @@ async def start_action_site(
     token: str,
     hours: BusinessHours | None = None,
     ehr: EhrSync | None = None,
+    wording: DialogWording | None = None,
 ) -> tuple[web.AppRunner, ActionEndpoint]:
     """Serve the actions on `listen` (port 0: any free port); returns the runner and the URL."""
-    runner = web.AppRunner(action_app(db, token, hours=hours, ehr=ehr), access_log=None)
+    app = action_app(db, token, hours=hours, ehr=ehr, wording=wording)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, listen.host, listen.port)
     try:

@@ -45,6 +45,7 @@ from dialogs.actions.requests import (
 )
 from dialogs.actions.transfers import ActionTransferFrontDesk, ActionTransferNurse
 from dialogs.knowledge import DEFAULT_FILE, Knowledge
+from dialogs.wording import DialogWording
 from integrations.ehr.sync import EhrSync
 from integrations.store.database import Database
 from routing.hours import BusinessHours
@@ -57,13 +58,13 @@ def build_actions(deps: Deps, knowledge: Knowledge) -> list[Action]:
     return [
         ValidateIdentityForm(deps), ValidateRefillForm(deps), ValidateScheduleForm(deps),
         ValidateRescheduleForm(deps), ValidateCancelForm(deps),
-        ActionAskPatientName(), ActionAskDob(), ActionAskDobConfirmed(), ActionAskNameConfirmed(),
-        ActionAskMedication(),
-        ActionAskRefillConfirmed(), ActionAskWhenText(), ActionAskSlotChoice(),
-        ActionAskAppointmentChoice(), ActionAskCancelConfirmed(),
+        ActionAskPatientName(deps), ActionAskDob(deps), ActionAskDobConfirmed(deps),
+        ActionAskNameConfirmed(deps), ActionAskMedication(deps), ActionAskRefillConfirmed(deps),
+        ActionAskWhenText(deps), ActionAskSlotChoice(deps), ActionAskAppointmentChoice(deps),
+        ActionAskCancelConfirmed(deps),
         ActionSubmitRefill(deps), ActionSubmitSchedule(deps), ActionSubmitReschedule(deps),
         ActionSubmitCancel(deps), ActionServeRequest(deps), ActionBilling(deps),
-        ActionClinicInfo(deps, knowledge), ActionGoodbye(),
+        ActionClinicInfo(deps, knowledge), ActionGoodbye(deps),
         ActionTransferNurse(deps), ActionTransferFrontDesk(deps),
     ]
 
@@ -75,11 +76,15 @@ def build_action_executor(
     knowledge_file: Path = DEFAULT_FILE,
     hours: BusinessHours | None = None,
     ehr: EhrSync | None = None,
+    wording: DialogWording | None = None,
 ) -> ActionExecutor:
     """An executor serving the clinic's actions against `db` (clock injectable for tests;
-    `hours`: the business hours routing uses, so the bot says the same)."""
+    `hours`: the business hours routing uses, so the bot says the same; `wording`: the
+    process's live replies, kept on the published version by the server)."""
     hours = hours or BusinessHours.default()
-    deps = Deps(db, hours=hours, ehr=ehr) if clock is None else Deps(db, clock, hours, ehr)
+    wording = wording or DialogWording.from_file()
+    deps = (Deps(db, hours=hours, ehr=ehr, wording=wording) if clock is None
+            else Deps(db, clock, hours, ehr, wording))
     executor = ActionExecutor()
     for action in build_actions(deps, Knowledge.load(knowledge_file)):
         executor.register_action(action)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import Deps, call_id
+from dialogs.actions.context import ActionWithDeps, Deps, call_id
 from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
@@ -19,10 +19,6 @@ from integrations.errors import EhrUnavailable
 from integrations.services.scheduling import AppointmentInfo, upcoming
 from nlu.confirm import yes_no
 
-EHR_DOWN_CANCEL = (
-    "I'm sorry, I can't reach our scheduling system right now, so your appointment is not "
-    "cancelled yet. Someone from the front desk will call you back to cancel it."
-)
 FLOW_SLOTS = ("when_text", "slot_choice", "offered_slots", "booking", "appointment_choice",
               "appointment_id", "appointments", "cancel_confirmed")
 
@@ -75,7 +71,7 @@ class AppointmentChoiceValidation(SlotOfferingValidation):
         starts = [datetime.fromisoformat(i["start"]) for i in items]
         index = choose(str(value or ""), starts, yes_means_first=False)
         if index is None:
-            dispatcher.utter_message(text="Sorry, which appointment do you mean?")
+            dispatcher.utter_message(text=self.deps.say("which_appointment_again"))
             return {"appointment_choice": None}
         return {"appointment_choice": items[index]["start"],
                 "appointment_id": items[index]["appointment_id"]}
@@ -96,11 +92,11 @@ class ValidateCancelForm(AppointmentChoiceValidation):
     ) -> Slots:
         answer = value if isinstance(value, bool) else yes_no(str(value or ""))
         if answer is None:
-            dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+            dispatcher.utter_message(text=self.deps.say("yes_or_no"))
         return {"cancel_confirmed": answer}
 
 
-class ActionAskAppointmentChoice(Action):
+class ActionAskAppointmentChoice(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_appointment_choice"
 
@@ -108,13 +104,12 @@ class ActionAskAppointmentChoice(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         items = [describe(i) for i in tracker.get_slot("appointments") or []]
-        dispatcher.utter_message(
-            text=f"You have {len(items)} appointments: {', and '.join(items)}. Which one?"
-        )
+        dispatcher.utter_message(text=self.deps.say(
+            "which_appointment", count=len(items), appointments=", and ".join(items)))
         return []
 
 
-class ActionAskCancelConfirmed(Action):
+class ActionAskCancelConfirmed(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_cancel_confirmed"
 
@@ -125,18 +120,15 @@ class ActionAskCancelConfirmed(Action):
         item = next((i for i in tracker.get_slot("appointments") or []
                      if i["appointment_id"] == wanted), None)
         what = describe(item) if item else "that appointment"
-        dispatcher.utter_message(text=f"Your appointment on {what}. Shall I cancel it?")
+        dispatcher.utter_message(text=self.deps.say("confirm_cancel", appointment=what))
         return []
 
 
-class _Submit(Action):
+class _Submit(ActionWithDeps):
     """Shared ending of the appointment flows: hand-offs, the outcome line, 'anything else?'."""
 
     action_name = ""
     intent = ""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     def name(self) -> str:
         return self.action_name
@@ -149,13 +141,13 @@ class _Submit(Action):
         if handed is not None or await self.deps.patient_id(tracker) is None:
             return (handed or []) + reset
         if tracker.get_slot("appointments") == []:
-            dispatcher.utter_message(text="I don't see any upcoming appointments for you.")
+            dispatcher.utter_message(text=self.deps.say("no_upcoming_appointments"))
         else:
             disposition = await self.finish(dispatcher, tracker)
             if disposition:
                 await self.deps.record(call_id(tracker), intent=self.intent,
                                        disposition=disposition)
-        dispatcher.utter_message(text="Is there anything else?")
+        dispatcher.utter_message(text=self.deps.say("anything_else"))
         return reset
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
@@ -170,7 +162,7 @@ class ActionSubmitSchedule(_Submit):
         booking = tracker.get_slot("booking")
         if not booking:
             return None
-        dispatcher.utter_message(text=f"You're booked. That's {describe(booking)}.")
+        dispatcher.utter_message(text=self.deps.say("booked", appointment=describe(booking)))
         return "appointment_booked"
 
 
@@ -182,7 +174,7 @@ class ActionSubmitReschedule(_Submit):
         booking = tracker.get_slot("booking")
         if not booking:
             return None
-        dispatcher.utter_message(text=f"Done. Your appointment is now {describe(booking)}.")
+        dispatcher.utter_message(text=self.deps.say("moved", appointment=describe(booking)))
         return "appointment_rescheduled"
 
 
@@ -193,14 +185,14 @@ class ActionSubmitCancel(_Submit):
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         pid, appointment = await self.deps.patient_id(tracker), tracker.get_slot("appointment_id")
         if tracker.get_slot("cancel_confirmed") is not True or pid is None or appointment is None:
-            dispatcher.utter_message(text="Okay, I've kept your appointment.")
+            dispatcher.utter_message(text=self.deps.say("kept_appointment"))
             return None
         try:
             await self._cancel(call_id(tracker), pid, int(appointment))
         except EhrUnavailable:
-            dispatcher.utter_message(text=EHR_DOWN_CANCEL)
+            dispatcher.utter_message(text=self.deps.say("cancel_system_down"))
             return None
-        dispatcher.utter_message(text="Your appointment is cancelled.")
+        dispatcher.utter_message(text=self.deps.say("cancelled"))
         return "appointment_cancelled"
 
     async def _cancel(self, cid: str, pid: int, appointment_id: int) -> None:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 
+from dialogs.wording import DialogWording
 from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.sync import EhrSync
 from integrations.errors import NotFound
@@ -51,6 +52,13 @@ class Deps:
     hours: BusinessHours = field(default_factory=BusinessHours.default)
     # The clinic's EHR when it is the source of truth (`--ehr`); None: the local store is.
     ehr: EhrSync | None = None
+    # The replies' words: the file's, or those published in the console (kept up to date
+    # by the server's `PublishedDialogWording`).
+    wording: DialogWording = field(default_factory=DialogWording.from_file)
+
+    def say(self, reply: str, /, **words: object) -> str:
+        """The words of a reply (`dialogs/wording.yaml`), with its words in braces filled."""
+        return self.wording.say(reply, **words)
 
     def now(self) -> datetime:
         return self.clock()
@@ -131,3 +139,10 @@ def text_of_last(tracker: Tracker, intents: set[str]) -> tuple[str | None, str]:
         if name in intents:
             return str(name), str(event.get("text") or "")
     return None, ""
+
+
+class ActionWithDeps(Action):
+    """An action given the dependencies: the store, the clock, and the words it says."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps

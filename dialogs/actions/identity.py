@@ -12,12 +12,12 @@ import re
 from datetime import date
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import Deps, call_id, latest_intent
+from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
@@ -104,7 +104,7 @@ class IdentityFormValidation(FormValidationAction):
             return {"patient_name": None, "handoff": "front_desk"}
         name = clean_name(str(value or ""))
         if not re.search(r"[a-zA-Z]{2}", name):
-            dispatcher.utter_message(text="Sorry, I didn't catch the name.")
+            dispatcher.utter_message(text=self.deps.say("name_not_caught"))
             return {"patient_name": None}
         return {"patient_name": name}
 
@@ -117,7 +117,7 @@ class IdentityFormValidation(FormValidationAction):
         born = parse_dob(text, today)
         if born is None:
             failures = int(tracker.get_slot("dob_failures") or 0) + 1
-            dispatcher.utter_message(text="Sorry, I didn't get that date.")
+            dispatcher.utter_message(text=self.deps.say("dob_not_caught"))
             return {"dob": None, "dob_failures": failures}
         return {"dob": born.isoformat()}
 
@@ -131,7 +131,7 @@ class IdentityFormValidation(FormValidationAction):
         text = str(value or "")
         answer = yes_no(text)
         if answer is False:
-            dispatcher.utter_message(text="Okay, let's fix that.")
+            dispatcher.utter_message(text=self.deps.say("fix_it"))
             return {"dob": None, "dob_confirmed": None}
         if answer is None:
             corrected = parse_dob(text, self.deps.today())
@@ -178,7 +178,9 @@ class IdentityFormValidation(FormValidationAction):
     ) -> Slots:
         await self.deps.record(call_id(tracker), verified_patient_id=pid, pending_patient_id=None)
         first = display_name.split(" ")[0]
-        dispatcher.utter_message(text=f"Thank you{', ' + first if first else ''}.")
+        thanks = self.deps.say("verified", first_name=first) if first else \
+            self.deps.say("verified_no_name")
+        dispatcher.utter_message(text=thanks)
         # `verified` steers the dialog only; the patient's id stays in the call record.
         slots: Slots = {"dob_confirmed": True, "name_confirmed": True, "verified": True,
                         "patient_id": None, "first_name": first or None, "pending_patient": None}
@@ -197,7 +199,7 @@ class IdentityFormValidation(FormValidationAction):
             return await self._verified(dispatcher, tracker, pending_id,
                                         str(pending.get("name") or ""))
         if answer is None:
-            dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+            dispatcher.utter_message(text=self.deps.say("yes_or_no"))
             return {"name_confirmed": None}
         return await self._failed(dispatcher, tracker)
 
@@ -207,9 +209,7 @@ class IdentityFormValidation(FormValidationAction):
         if failures >= MAX_ID_FAILURES:
             return {"dob_confirmed": None, "id_failures": failures, "pending_patient": None,
                     "handoff": "verification_failed"}
-        dispatcher.utter_message(
-            text="I couldn't match that name and date of birth. Let's try once more."
-        )
+        dispatcher.utter_message(text=self.deps.say("no_match_try_again"))
         return {"patient_name": None, "dob": None, "dob_confirmed": None, "name_confirmed": None,
                 "pending_patient": None, "id_failures": failures}
 
@@ -220,22 +220,19 @@ class ValidateIdentityForm(IdentityFormValidation):
     form = "identity_form"
 
 
-class ActionAskPatientName(Action):
+class ActionAskPatientName(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_patient_name"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        if tracker.get_slot("id_failures"):
-            text = "What is the patient's full name?"
-        else:
-            text = "Sure. First, what is the patient's full name?"
+        text = self.deps.say("ask_name_again" if tracker.get_slot("id_failures") else "ask_name")
         dispatcher.utter_message(text=text, json_message=payloads.expect("full_name"))
         return []
 
 
-class ActionAskDob(Action):
+class ActionAskDob(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_dob"
 
@@ -245,18 +242,16 @@ class ActionAskDob(Action):
         if int(tracker.get_slot("dob_failures") or 0) >= KEYPAD_AFTER_FAILURES:
             # Speech failed twice: digits on the keypad are unambiguous.
             dispatcher.utter_message(
-                text="Please type the date of birth on your keypad. "
-                "Two digits for the month, two for the day, and four for the year.",
-                json_message=payloads.collect_digits("dob"),
+                text=self.deps.say("ask_dob_keypad"), json_message=payloads.collect_digits("dob")
             )
         else:
             dispatcher.utter_message(
-                text="And the date of birth?", json_message=payloads.expect("dob")
+                text=self.deps.say("ask_dob"), json_message=payloads.expect("dob")
             )
         return []
 
 
-class ActionAskDobConfirmed(Action):
+class ActionAskDobConfirmed(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_dob_confirmed"
 
@@ -265,13 +260,13 @@ class ActionAskDobConfirmed(Action):
     ) -> list[dict[str, Any]]:
         born = date.fromisoformat(str(tracker.get_slot("dob")))
         dispatcher.utter_message(
-            text=f"I have {speak_date(born)}. Is that right?",
+            text=self.deps.say("confirm_dob", date_of_birth=speak_date(born)),
             json_message=payloads.expect("dob_confirmed"),
         )
         return []
 
 
-class ActionAskNameConfirmed(Action):
+class ActionAskNameConfirmed(ActionWithDeps):
     """Asked only when the store matched the name loosely (caller ID or a namesake decided)."""
 
     def name(self) -> str:
@@ -282,7 +277,7 @@ class ActionAskNameConfirmed(Action):
     ) -> list[dict[str, Any]]:
         pending = tracker.get_slot("pending_patient") or {}
         dispatcher.utter_message(
-            text=f"I have you as {pending.get('name')}. Is that right?",
+            text=self.deps.say("confirm_name", name=pending.get("name")),
             json_message=payloads.expect("name_confirmed"),
         )
         return []

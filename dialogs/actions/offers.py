@@ -10,11 +10,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import call_id
+from dialogs.actions.context import ActionWithDeps, call_id
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_moment
 from integrations.errors import EhrUnavailable, SlotTaken
@@ -28,12 +28,7 @@ from nlu.confirm import yes_no
 from nlu.dates import WhenRequest, parse_when
 
 # Said when the EHR did not take the change: nothing is announced that did not happen.
-EHR_DOWN = {
-    "schedule_form": "I'm sorry, I can't reach our scheduling system right now, so that time "
-    "is not booked. Someone from the front desk will call you back to book it.",
-    "reschedule_form": "I'm sorry, I can't reach our scheduling system right now, so your "
-    "appointment has not been moved. Someone from the front desk will call you back to move it.",
-}
+SYSTEM_DOWN = {"schedule_form": "book_system_down", "reschedule_form": "move_system_down"}
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
 
 
@@ -63,7 +58,7 @@ class SlotOfferingValidation(IdentityFormValidation):
             return None
         offers = await self._offers(when)
         if not offers:
-            dispatcher.utter_message(text="Sorry, nothing is open then.")
+            dispatcher.utter_message(text=self.deps.say("nothing_open"))
             return {"when_text": None, "offered_slots": None}
         return {"when_text": text, "offered_slots": offers}
 
@@ -79,7 +74,7 @@ class SlotOfferingValidation(IdentityFormValidation):
             return {"when_text": value}  # already turned into offers this turn
         slots = await self._when_slots(str(value or ""), dispatcher)
         if slots is None:
-            dispatcher.utter_message(text="Sorry, which day works for you?")
+            dispatcher.utter_message(text=self.deps.say("which_day"))
             return {"when_text": None}
         return slots
 
@@ -89,26 +84,27 @@ class SlotOfferingValidation(IdentityFormValidation):
         offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
         text = str(value or "")
         if yes_no(text) is False or not offers:
-            dispatcher.utter_message(text="Okay.")
+            dispatcher.utter_message(text=self.deps.say("okay"))
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
         starts = [datetime.fromisoformat(o["start"]) for o in offers]
         index = by_provider(text, offers)
         if index is None:
             index = choose(text, starts, yes_means_first=yes_no(text) is True)
         if index is None:
-            dispatcher.utter_message(text="Sorry, which one would you like?")
+            dispatcher.utter_message(text=self.deps.say("which_offer"))
             return {"slot_choice": None}
         try:
             booking = await self._take(tracker, int(offers[index]["slot_id"]))
         except SlotTaken:
             fresh = await self._offers(parse_when(str(tracker.get_slot("when_text") or ""),
                                                   self.deps.now()))
-            dispatcher.utter_message(text="I'm sorry, that time was just taken.")
+            dispatcher.utter_message(text=self.deps.say("time_just_taken"))
             return {"slot_choice": None, "offered_slots": fresh or None,
                     "when_text": tracker.get_slot("when_text") if fresh else None}
         except EhrUnavailable:
             # Nothing was booked (the EHR did not take it); a callback task holds the request.
-            dispatcher.utter_message(text=EHR_DOWN.get(self.form, EHR_DOWN["schedule_form"]))
+            reply = SYSTEM_DOWN.get(self.form, "book_system_down")
+            dispatcher.utter_message(text=self.deps.say(reply))
             return {"slot_choice": offers[index]["start"], "booking": None}
         return {"slot_choice": offers[index]["start"], "booking": booking_to_slot(booking)}
 
@@ -123,7 +119,7 @@ class SlotOfferingValidation(IdentityFormValidation):
         return await desk.book(call_id=cid, patient_id=pid, slot_id=slot_id)
 
 
-class ActionAskWhenText(Action):
+class ActionAskWhenText(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_when_text"
 
@@ -132,16 +128,15 @@ class ActionAskWhenText(Action):
     ) -> list[dict[str, Any]]:
         chosen = _chosen_appointment(tracker)
         if tracker.active_loop.get("name") == "reschedule_form" and chosen:
-            dispatcher.utter_message(
-                text=f"Your appointment is {speak_moment(datetime.fromisoformat(chosen['start']))}"
-                f" with {chosen['provider']}. What new day and time suit you?"
-            )
+            moment = speak_moment(datetime.fromisoformat(chosen["start"]))
+            dispatcher.utter_message(text=self.deps.say(
+                "ask_when_instead", appointment=f"{moment} with {chosen['provider']}"))
         else:
-            dispatcher.utter_message(text="What day and time suit you?")
+            dispatcher.utter_message(text=self.deps.say("ask_when"))
         return []
 
 
-class ActionAskSlotChoice(Action):
+class ActionAskSlotChoice(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_slot_choice"
 
@@ -154,17 +149,17 @@ class ActionAskSlotChoice(Action):
             # Same time with several providers: say the time once, then the names.
             names = [o["provider"] for o in offers]
             when = speak_moment(datetime.fromisoformat(offers[0]["start"]))
-            lines = [f"I have {when}, with {', '.join(names[:-1])} or {names[-1]}.",
-                     f"Shall I {verb} {names[0]}?"]
+            text = self.deps.say("offer_same_time", moment=when, providers=", ".join(names[:-1]),
+                                 last_provider=names[-1], first_provider=names[0], action=verb)
         else:
             said = [f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
                     for o in offers]
-            lines = [f"I have {said[0]}."]
             if len(said) > 1:
-                lines.append(f"I also have {' or '.join(said[1:])}.")
-            lines.append(f"Shall I {verb} the first one?" if len(said) > 1
-                         else f"Shall I {verb} it?")
-        dispatcher.utter_message(text=" ".join(lines))
+                text = self.deps.say("offer_several", offer=said[0],
+                                     other_offers=" or ".join(said[1:]), action=verb)
+            else:
+                text = self.deps.say("offer_one", offer=said[0], action=verb)
+        dispatcher.utter_message(text=text)
         return []
 
 

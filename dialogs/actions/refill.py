@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from dialogs.actions.context import Deps, call_id, text_of_last
+from dialogs.actions.context import ActionWithDeps, call_id, text_of_last
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.transfers import finish_handoff
 from integrations.services.refills import Medication, active_medications, request_refill
@@ -46,7 +46,7 @@ class ValidateRefillForm(IdentityFormValidation):
     async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
         meds = await self._medications(tracker)
         if not meds:
-            dispatcher.utter_message(text="I don't see an active prescription I can refill.")
+            dispatcher.utter_message(text=self.deps.say("no_active_prescription"))
             return {"handoff": "pharmacy"}
         _, request = text_of_last(tracker, {"request_refill"})
         found = self._match(request, meds) if request else None
@@ -69,11 +69,9 @@ class ValidateRefillForm(IdentityFormValidation):
             return {"medication": label(found[0]), "medication_id": found[0].id}
         misses = int(tracker.get_slot("medication_failures") or 0) + 1
         if misses >= MAX_MEDICATION_MISSES:
-            dispatcher.utter_message(text="I couldn't find that one on your list.")
+            dispatcher.utter_message(text=self.deps.say("medication_not_on_list"))
             return {"medication": None, "medication_failures": misses, "handoff": "pharmacy"}
-        dispatcher.utter_message(
-            text="Sorry, I couldn't find that one. Could you say the name again?"
-        )
+        dispatcher.utter_message(text=self.deps.say("medication_not_caught"))
         return {"medication": None, "medication_failures": misses}
 
     async def validate_refill_confirmed(
@@ -83,24 +81,24 @@ class ValidateRefillForm(IdentityFormValidation):
         if answer is True:
             return {"refill_confirmed": True}
         if answer is False:
-            dispatcher.utter_message(text="Okay.")
+            dispatcher.utter_message(text=self.deps.say("okay"))
             return {"medication": None, "medication_id": None, "refill_confirmed": None}
-        dispatcher.utter_message(text="Sorry, was that a yes or a no?")
+        dispatcher.utter_message(text=self.deps.say("yes_or_no"))
         return {"refill_confirmed": None}
 
 
-class ActionAskMedication(Action):
+class ActionAskMedication(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_medication"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text="Which medication do you need refilled?")
+        dispatcher.utter_message(text=self.deps.say("ask_medication"))
         return []
 
 
-class ActionAskRefillConfirmed(Action):
+class ActionAskRefillConfirmed(ActionWithDeps):
     def name(self) -> str:
         return "action_ask_refill_confirmed"
 
@@ -108,14 +106,11 @@ class ActionAskRefillConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         medication = tracker.get_slot("medication")
-        dispatcher.utter_message(text=f"{medication}. Shall I send a refill request?")
+        dispatcher.utter_message(text=self.deps.say("confirm_refill", medication=medication))
         return []
 
 
-class ActionSubmitRefill(Action):
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
+class ActionSubmitRefill(ActionWithDeps):
     def name(self) -> str:
         return "action_submit_refill"
 
@@ -135,21 +130,10 @@ class ActionSubmitRefill(Action):
         if self.deps.ehr is not None:
             # On record here already; the outbox retries whatever the EHR does not take now.
             await self.deps.ehr.send_refills()
-        if outcome.status == "needs_review":
-            dispatcher.utter_message(
-                text=f"I've passed your {outcome.medication} request on. The nurse will review it "
-                f"and call you back, {outcome.turnaround}."
-            )
-        elif outcome.status == "already_requested":
-            dispatcher.utter_message(
-                text=f"A refill of {outcome.medication} is already in. "
-                f"It should be ready {outcome.turnaround}."
-            )
-        else:
-            dispatcher.utter_message(
-                text=f"Done. I've put in the refill request for {outcome.medication}. "
-                f"It should be ready {outcome.turnaround}."
-            )
+        reply = {"needs_review": "refill_to_nurse", "already_requested": "refill_already_in"}
+        dispatcher.utter_message(text=self.deps.say(reply.get(outcome.status, "refill_sent"),
+                                                    medication=outcome.medication,
+                                                    turnaround=outcome.turnaround))
         await self.deps.record(cid, intent="request_refill", disposition="refill_requested")
-        dispatcher.utter_message(text="Is there anything else?")
+        dispatcher.utter_message(text=self.deps.say("anything_else"))
         return reset

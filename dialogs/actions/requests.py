@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.appointments import load_upcoming
-from dialogs.actions.context import Deps, call_id, latest_text, text_of_last
+from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_text, text_of_last
 from dialogs.actions.phrasing import speak_moment
 from dialogs.actions.transfers import finish_handoff, transfer
 from dialogs.knowledge import Knowledge
@@ -23,11 +23,8 @@ IDENTITY_REQUESTS = {"appointment_info", "test_results", "prior_authorization", 
 MIN_MEMBER_ID = 6
 
 
-class ActionServeRequest(Action):
+class ActionServeRequest(ActionWithDeps):
     """Runs after the identity form for the requests that only need a verified caller."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     def name(self) -> str:
         return "action_serve_request"
@@ -46,33 +43,27 @@ class ActionServeRequest(Action):
             disposition = "info_given"
         elif intent == "test_results":
             await self._task(cid, pid, "nurse_callback", "nurse", "Caller asked about results.")
-            dispatcher.utter_message(
-                text="I can't give results over this line. "
-                "I've asked a nurse to call you back about them."
-            )
+            dispatcher.utter_message(text=self.deps.say("results_callback"))
             disposition = "task_created"
         else:
             kind = "prior_auth" if intent == "prior_authorization" else "referral"
             await self._task(cid, pid, kind, "front_desk", f"Caller said: {said}")
-            dispatcher.utter_message(
-                text="I've passed that to our staff. They'll follow up with you."
-            )
+            dispatcher.utter_message(text=self.deps.say("passed_to_staff"))
             disposition = "task_created"
         await self.deps.record(cid, intent=intent, disposition=disposition)
-        dispatcher.utter_message(text="Is there anything else?")
+        dispatcher.utter_message(text=self.deps.say("anything_else"))
         return []
 
     async def _appointment_info(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         items = await load_upcoming(self.deps, tracker)
         if not items:
-            dispatcher.utter_message(text="I don't see any upcoming appointments for you.")
+            dispatcher.utter_message(text=self.deps.say("no_upcoming_appointments"))
             return
         first = items[0]
         when = speak_moment(datetime.fromisoformat(first["start"]))
-        dispatcher.utter_message(
-            text=f"Your next appointment is {when}, "
-            f"with {first['provider']} at {first['location']}."
-        )
+        dispatcher.utter_message(text=self.deps.say(
+            "next_appointment", moment=when, provider=first["provider"],
+            location=first["location"]))
 
     async def _task(self, cid: str, pid: int, kind: str, queue: str, note: str) -> int:
         async with self.deps.db.session() as s:
@@ -90,11 +81,8 @@ def member_id(text: str) -> str | None:
     return None
 
 
-class ActionBilling(Action):
+class ActionBilling(ActionWithDeps):
     """Takes a new member ID when given (a staff task), then hands the caller to billing."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     def name(self) -> str:
         return "action_billing"
@@ -109,10 +97,10 @@ class ActionBilling(Action):
                 await create_task(s, kind="insurance_update", queue="billing",
                                   patient_id=await self.deps.patient_id(tracker), call_id=cid,
                                   note=f"New insurance member ID given by phone: {found}")
-            dispatcher.utter_message(text="Thanks, I've noted the new member ID.")
+            dispatcher.utter_message(text=self.deps.say("member_id_noted"))
         await transfer(self.deps, dispatcher, tracker, queue="billing",
                        reason="billing or insurance question", intent="billing_insurance",
-                       say="I'll connect you with our billing team.")
+                       say="connecting_billing")
         return []
 
 
@@ -134,17 +122,17 @@ class ActionClinicInfo(Action):
         if topic:
             await self.deps.record(call_id(tracker), intent="clinic_info",
                                    disposition="info_given")
-        dispatcher.utter_message(text="Is there anything else?")
+        dispatcher.utter_message(text=self.deps.say("anything_else"))
         return []
 
 
-class ActionGoodbye(Action):
+class ActionGoodbye(ActionWithDeps):
     def name(self) -> str:
         return "action_goodbye"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text="Thank you for calling. Goodbye.")
+        dispatcher.utter_message(text=self.deps.say("goodbye"))
         dispatcher.utter_message(json_message=payloads.hangup())
         return []

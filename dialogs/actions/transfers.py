@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import Deps, call_id
+from dialogs.actions.context import ActionWithDeps, Deps, call_id
 
 # What a form's `handoff` slot can hold, and where each goes.
 HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
@@ -28,15 +28,16 @@ async def transfer(
     queue: payloads.Queue,
     reason: str,
     disposition: str = "transferred",
-    say: str = "One moment. I'm connecting you now.",
+    say: str = "connecting",
     intent: str | None = None,
 ) -> None:
-    """Say a short line, send the transfer payload, and write the request to the call record.
+    """Say a short line (the reply SAY), send the transfer payload, and write the request to
+    the call record.
 
     Only the queue asked for: `transferred` (and the "transferred" disposition) are routing's
     to write once a person has taken the call; the call may yet end unanswered, or the
     conversation may decline the hand-off (a caller who has just said no to a nurse)."""
-    dispatcher.utter_message(text=say)
+    dispatcher.utter_message(text=deps.say(say))
     dispatcher.utter_message(json_message=payloads.transfer(queue, reason))
     outcome = {} if disposition == "transferred" else {"disposition": disposition}
     await deps.record(call_id(tracker), intent=intent, transfer_queue=queue, **outcome)
@@ -51,20 +52,16 @@ async def finish_handoff(
         return None
     queue, reason, disposition = HANDOFFS.get(str(handoff), HANDOFFS["front_desk"])
     say = {
-        "verification_failed": "I'm sorry, I couldn't verify your identity. "
-        "Let me connect you to our front desk.",
-        "pharmacy": "Let me connect you to our pharmacy team.",
-    }.get(str(handoff), "One moment. I'm connecting you now.")
+        "verification_failed": "not_verified_front_desk",
+        "pharmacy": "connecting_pharmacy",
+    }.get(str(handoff), "connecting")
     await transfer(deps, dispatcher, tracker, queue=queue, reason=reason,
                    disposition=disposition, say=say)
     return [SlotSet("handoff", None)]
 
 
-class ActionTransferNurse(Action):
+class ActionTransferNurse(ActionWithDeps):
     """A non-emergent symptom goes to a nurse; emergencies are handled before Rasa by triage."""
-
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
 
     def name(self) -> str:
         return "action_transfer_nurse"
@@ -75,14 +72,11 @@ class ActionTransferNurse(Action):
         level = (await self.deps.facts(call_id(tracker))).triage_level
         reason = f"symptom reported (triage {level})"
         await transfer(self.deps, dispatcher, tracker, queue="nurse", reason=reason,
-                       say="I'll connect you with a nurse now.", intent="report_symptom")
+                       say="connecting_nurse", intent="report_symptom")
         return []
 
 
-class ActionTransferFrontDesk(Action):
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
-
+class ActionTransferFrontDesk(ActionWithDeps):
     def name(self) -> str:
         return "action_transfer_front_desk"
 

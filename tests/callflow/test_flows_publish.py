@@ -78,10 +78,15 @@ async def _publish_greeting(client: aiohttp.ClientSession, text: str) -> int:
     return int(saved["id"])
 
 
-async def _playing(clinic: ServerProcess, version: int, timeout: float = 60.0) -> None:
+async def _playing(
+    clinic: ServerProcess,
+    version: int,
+    timeout: float = 60.0,
+    what: str = "prompts: now playing version",
+) -> None:
     """Until the worker's log says it plays VERSION (it asks the store every few seconds)."""
     deadline = time.monotonic() + timeout
-    while f"prompts: now playing version {version}" not in clinic.log():
+    while f"{what} {version}" not in clinic.log():
         assert time.monotonic() < deadline, clinic.log()[-3000:]
         await asyncio.sleep(0.5)
 
@@ -100,6 +105,8 @@ async def test_published_wording_reaches_the_next_call_and_spares_the_call_under
     await asyncio.sleep(6)
     first = await _publish_greeting(admin, FIRST)
     await _playing(clinic, first)
+    # The dialogs' replies follow the same published version (the action endpoint's wording).
+    await _playing(clinic, first, what="dialog replies: now speaking version")
     ongoing = await under_way
     assert "thank you for calling" in _greeting_heard(ongoing), ongoing
     record = wait_for_record(clinic, ongoing["call_id"])

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, BrowserContext, async_playwright
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.web.app import guarded_app
 from clinicline.web.console import FlowTools, WebSocketHub, setup_console
+from dialogs.wording import DialogWording
 from integrations.services.agents import list_agents
 from integrations.store import Database
 from nlu.triage import TriageEngine
@@ -118,7 +119,9 @@ async def flows_server(
     await asyncio.to_thread(cache.prepare, defaults)
     # The lexicon and the symptom words; the safety net's model is the server's, not loaded here.
     triage = TriageEngine.from_file(DEFAULT_LEXICON, net_bank=None)
-    tools = FlowTools(defaults, cache, triage=triage)
+    # The dialogs' replies are edited there too (`dialog.<name>`), beside the call's prompts.
+    wording = DialogWording.from_file()
+    tools = FlowTools(defaults | wording.defaults(), cache, wording=wording, triage=triage)
     async with serving(tmp_path, seeded_template, tools) as running:
         yield running
 

@@ -87,6 +87,40 @@ async def test_a_supervisor_hears_a_prompt_in_the_clinics_voice_before_saving(
         assert await s.scalar(edits) is None
 
 
+async def test_the_dialogs_replies_are_listed_heard_and_checked_beside_the_prompts(
+    flows_server: Server,
+) -> None:
+    async with signed_in(flows_server, "super2") as client:
+        state = await _state(client)
+        groups = [p["group"] for p in state["prompts"]]
+        assert groups == sorted(groups, key=["call", "dialog"].index)  # the call's, then replies
+        reply = next(p for p in state["prompts"] if p["name"] == "dialog.confirm_refill")
+        assert reply["fills"] == ["medication"] and "Refills" in reply["used"]
+        hold = next(p for p in state["prompts"] if p["name"] == "hold")
+        assert hold["fills"] == [] and hold["used"]
+        # Heard with sample words in the braces (a drug's name), not the braces read out.
+        async with client.post(
+            "/console/api/flows/preview",
+            json={"name": "dialog.confirm_refill", "text": "{medication}, is that the one?"},
+        ) as response:
+            assert response.status == 200
+            with wave.open(io.BytesIO(await response.read())) as w:
+                assert w.getnframes() / 8000 > 1.0
+        for body, reason in [
+            ({"text": "Shall I send it?", "base": None}, "{medication}"),
+            ({"text": "Shall I send {drug}?", "base": None}, "{medication}"),
+            ({"text": "Shall I send {medication?", "base": None}, "braces"),
+        ]:
+            got, data = await _post(client, f"{PROMPTS}/dialog.confirm_refill", body)
+            assert got == 400 and reason in data["error"], data
+        got, data = await _post(client, f"{PROMPTS}/hold", {"text": "Hold, {name}.", "base": None})
+        assert got == 400 and "no words in braces" in data["error"]
+        got, saved = await _post(client, f"{PROMPTS}/dialog.confirm_refill",
+                                 {"text": "You'd like {medication}, is that right?",
+                                  "base": None})
+        assert got == 201
+
+
 async def test_two_supervisors_editing_at_once_the_second_is_told_and_nothing_is_lost(
     flows_server: Server,
 ) -> None:

@@ -25,6 +25,7 @@ from clinicline.web.console.guards import CONSOLE, Console
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import IDLE_SECONDS, SessionStore
 from clinicline.web.console.signin import SignIn
+from dialogs.wording import DialogWording
 from integrations.passwords import PasswordWorkers
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
@@ -48,7 +49,10 @@ def setup_console(
     `flows`: the wording's defaults and the voice for the Flows area (its prompt cache may
     be set later, once the speech models load)."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
-    app[FLOWS] = flows or FlowTools(clinic_prompts("the clinic"))
+    if flows is None:
+        wording = DialogWording.from_file()
+        flows = FlowTools(clinic_prompts("the clinic") | wording.defaults(), wording=wording)
+    app[FLOWS] = flows
     passwords = PasswordWorkers(hash_workers)
     app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
     attendance = ConsoleAttendance(

@@ -36,7 +36,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicline.callflow.prompts import EMERGENCY_PROMPTS
+from clinicline.callflow.prompts import EMERGENCY_PROMPTS, PROMPT_USES
 from clinicline.flows import lexicon, versions
 from clinicline.web.console.guards import (
     NO_STORE,
@@ -48,6 +48,7 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
+from dialogs.wording import PREFIX, DialogWording, fields_of
 from integrations.services.agents import may_publish
 from nlu.triage import TriageEngine
 from nlu.triage.clinic_edits import (
@@ -74,6 +75,9 @@ class FlowTools:
 
     defaults: dict[str, str]
     prompts: PromptCache | None = None
+    # The dialogs' replies (`dialog.<name>` among the defaults): where each is used, and the
+    # sample words a preview fills into its braces.
+    wording: DialogWording = field(default_factory=DialogWording.from_file)
     # The lexicon the clinic's red-flag words go on top of, and more labelled sets for the
     # regression (the shared development set where it is there).
     lexicon_base: Path = DEFAULT_LEXICON
@@ -86,6 +90,14 @@ class FlowTools:
     speaking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # One regression at a time: each takes a core for ~10 s.
     testing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+
+
+    def used(self, name: str) -> str:
+        """Where the caller hears a prompt or reply, for the editor."""
+        if name.startswith(PREFIX):
+            reply = self.wording.replies.get(name.removeprefix(PREFIX))
+            return reply.used if reply is not None else ""
+        return PROMPT_USES.get(name, "")
 
 
 FLOWS: web.AppKey[FlowTools] = web.AppKey("clinicline_flows", FlowTools)
@@ -132,6 +144,9 @@ async def state(request: web.Request) -> web.Response:
                 "default_text": default,
                 "emergency": name in EMERGENCY_PROMPTS,
                 "must_keep": list(versions.REQUIRED_WORDS.get(name, ())),
+                "group": "dialog" if name.startswith(PREFIX) else "call",
+                "used": tools.used(name),
+                "fills": sorted(fields_of(default)),
             }
             for name, default in tools.defaults.items()
         ],
@@ -179,7 +194,7 @@ async def preview(request: web.Request) -> web.Response:
     if cache is None:
         raise BadBody(503, "the voice is still loading; try again in a minute")
     async with tools.speaking:
-        audio = await asyncio.to_thread(cache.speak, cleaned)
+        audio = await asyncio.to_thread(cache.speak, tools.wording.with_samples(cleaned))
     out = io.BytesIO()
     with wave.open(out, "wb") as w:
         w.setnchannels(1)
@@ -218,9 +233,11 @@ async def _render_check(tools: FlowTools, texts: dict[str, str]) -> str | None:
     cache = tools.prompts
     if cache is None:
         return "the voice is still loading; publish in a minute"
+    # A reply's words in braces are filled when it is spoken; rendered here with samples.
+    spoken = {name: tools.wording.with_samples(text) for name, text in texts.items()}
     try:
         async with tools.speaking:
-            seconds = await asyncio.to_thread(cache.prepare, texts)
+            seconds = await asyncio.to_thread(cache.prepare, spoken)
     except Exception as exc:  # a voice that cannot say the words is reported, not raised
         return f"the wording could not be rendered ({type(exc).__name__})"
     silent = sorted(n for n, s in seconds.items() if s < MIN_PROMPT_SECONDS)

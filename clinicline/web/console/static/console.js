@@ -568,12 +568,36 @@ async function loadFlows() {
   $("#flows-approve").hidden = !(pending && flows.emergency_needs_approval);
   const body = $("#flows-prompts tbody");
   body.replaceChildren();
+  let group = null;
   for (const p of flows.prompts) {
+    if (p.group !== group) {  // the call's prompts, then the dialogs' replies
+      group = p.group;
+      const heading = document.createElement("tr");
+      heading.className = "group";
+      const cell = document.createElement("th");
+      cell.colSpan = 3;
+      cell.scope = "rowgroup";
+      cell.textContent = group === "dialog" ? "What the dialogs answer" : "What every call hears";
+      heading.append(cell);
+      body.append(heading);
+    }
     const row = document.createElement("tr");
     row.dataset.prompt = p.name;
     const name = document.createElement("td");
     name.textContent = p.emergency ? `${p.name} (emergency)` : p.name;
     if (p.text !== p.published_text) name.append(" · changed, not published");
+    if (p.used) {
+      const used = document.createElement("div");
+      used.className = "used";
+      used.textContent = p.used;
+      name.append(used);
+    }
+    if (p.fills.length) {
+      const fills = document.createElement("div");
+      fills.className = "fills";
+      fills.textContent = "Keep: " + p.fills.map((f) => `{${f}}`).join(" ");
+      name.append(fills);
+    }
     const words = document.createElement("td");
     const area = document.createElement("textarea");
     area.value = p.text;
