@@ -375,11 +375,8 @@ class TurnedAwayCounter:
             async with self._db.session() as s:
                 await turned_away.record(s, busy - self._written, self._door, datetime.now(UTC))
         except Exception as exc:  # the store is away: counted again at the next flush
-            log.warning(
-                "could not count %d turned-away caller(s) yet: %s",
-                busy - self._written,
-                type(exc).__name__,
-            )
+            log.warning("could not count %d turned-away caller(s) yet: %s",
+                        busy - self._written, type(exc).__name__)
             return
         self._written = busy
 

@@ -14,7 +14,6 @@ import logging
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import yaml
@@ -133,10 +132,3 @@ class DialogWording:
     def with_samples(self, text: str) -> str:
         """TEXT with sample words in its braces, for hearing it in the console."""
         return text.format(**{f: self.samples.get(f, f) for f in fields_of(text)})
-
-
-@cache
-def shipped_wording() -> DialogWording:
-    """The file's replies (read once per process): what an action says when nothing else is
-    given to it (tests, scripts). Servers give each action the process's live wording."""
-    return DialogWording.from_file()

@@ -141,7 +141,11 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
     assert "chest" not in token.lower() and len(token) < 200  # an opaque token, no PHI in SIP
     heard_by_nurse = nurse_log["heard"].lower()
     assert "emergent" in heard_by_nurse, heard_by_nurse  # the whispered summary
-    assert "pain" in heard_by_nurse or "still here" in heard_by_nurse, heard_by_nurse  # the caller
+    # The caller, after the bridge: under load the line can start while the summary still
+    # plays, and the nurse hears only its end ("… getting worse"); any of its words will do
+    # (none of them is in the summary).
+    caller_words = ("pain", "still here", "worse")
+    assert any(w in heard_by_nurse for w in caller_words), heard_by_nurse
     heard_by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
     # The test phone's recogniser sometimes clips "I am connecting you to a nurse" to
     # "I'm connectin...": either word shows the rest of the emergency message arrived.

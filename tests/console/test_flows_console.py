@@ -97,7 +97,8 @@ async def test_the_dialogs_replies_are_listed_heard_and_checked_beside_the_promp
         reply = next(p for p in state["prompts"] if p["name"] == "dialog.confirm_refill")
         assert reply["fills"] == ["medication"] and "Refills" in reply["used"]
         hold = next(p for p in state["prompts"] if p["name"] == "hold")
-        assert hold["fills"] == [] and hold["used"]
+        assert hold["fills"] == [] and "rings" in hold["used"]
+        assert all(p["used"] for p in state["prompts"])  # every prompt says where it is heard
         # Heard with sample words in the braces (a drug's name), not the braces read out.
         async with client.post(
             "/console/api/flows/preview",

@@ -131,3 +131,39 @@ async def test_a_published_reply_is_what_the_dialog_says_next(
         "You'd like lisinopril 10 mg, is that right?"
     )
     assert (await c.run("action_goodbye")).texts == ["Thanks for calling. Take care."]
+
+
+# Replies an action picks by a variable, and the words in braces it gives them.
+_PICKED = {
+    frozenset({"refill_to_nurse", "refill_already_in", "refill_sent"}):
+        {"medication", "turnaround"},
+    frozenset({"book_system_down", "move_system_down", "connecting", "connecting_nurse",
+               "connecting_billing", "connecting_pharmacy", "not_verified_front_desk"}): set(),
+}  # fmt: skip
+
+
+def test_every_reply_is_given_exactly_the_words_in_its_braces() -> None:
+    """An action that gives a reply fewer words than its braces would fail on a call; one
+    that gives more means a word the caller never hears. Checked on every `say` call."""
+    import ast
+
+    replies = load_replies()
+    checked: set[str] = set()
+    for path in sorted(ACTIONS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "say" and node.args):
+                continue
+            given = {k.arg for k in node.keywords if k.arg is not None}
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names = {first.value}
+            elif isinstance(first, ast.IfExp):  # say("a" if ... else "b")
+                names = {b.value for b in (first.body, first.orelse)
+                         if isinstance(b, ast.Constant) and isinstance(b.value, str)}
+            else:
+                names = next(set(group) for group, words in _PICKED.items() if words == given)
+            for name in names:
+                assert replies[name].fields == given, (path.name, name, given)
+                checked.add(name)
+    assert checked == set(replies), set(replies) - checked

@@ -91,7 +91,6 @@ class FlowTools:
     # One regression at a time: each takes a core for ~10 s.
     testing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
 
-
     def used(self, name: str) -> str:
         """Where the caller hears a prompt or reply, for the editor."""
         if name.startswith(PREFIX):
