@@ -2,7 +2,8 @@
 
 - a heart attack described in words no lexicon rule matches: the semantic net raises it to
   urgent and the caller reaches the nurse at once (a real nurse phone takes the call);
-- "my leg hurts", then "yes" to the screening question: the emergency message;
+- "my leg has been hurting since this morning", then "yes" to the screening question: the
+  emergency message;
 - a benign symptom: the screening question, then the nurse line offered before self-service.
 """
 
@@ -88,9 +89,12 @@ async def test_a_described_heart_attack_no_rule_matches_reaches_the_nurse(
 def test_my_leg_hurts_then_yes_to_the_screening_question_is_an_emergency(
     rasa_clinic: ServerProcess,
 ) -> None:
+    # A whole sentence: three words alone were once heard as "My light curve." and nothing
+    # was asked (the recogniser's miss, not the rule's: "my leg hurts" is a symptom as typed).
     result = phone_call(
-        rasa_clinic, "--say", "my leg hurts", "--say", "yes", "--listen", "3", "--no-transcribe"
-    )
+        rasa_clinic, "--say", "my leg has been hurting since this morning", "--say", "yes",
+        "--listen", "3", "--no-transcribe",
+    )  # fmt: skip
     record = wait_for_record(rasa_clinic, result["call_id"])
     heard = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
     assert _screening(record) == [{"asked": True, "symptom": True}, {"answer": "yes"}], (
