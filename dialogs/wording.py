@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,11 @@ def fields_of(text: str) -> frozenset[str]:
         if name is not None and (not name.isidentifier() or spec or conv):
             raise WordingError(f"{{{name}}} is not a plain word in braces in {text!r}")
     return frozenset(names)
+
+
+def fixed_of(texts: Iterable[str]) -> list[str]:
+    """The texts that need nothing filled in, once each, in a stable order."""
+    return sorted({t for t in texts if "{" not in t})
 
 
 def load_replies(path: Path = WORDING_FILE) -> dict[str, Reply]:
@@ -127,7 +132,7 @@ class DialogWording:
 
     def fixed_texts(self) -> list[str]:
         """The texts in use that need nothing filled in: rendered ahead of calls."""
-        return sorted({t for t in self._texts.values() if "{" not in t})
+        return fixed_of(self._texts.values())
 
     def with_samples(self, text: str) -> str:
         """TEXT with sample words in its braces, for hearing it in the console."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from clinicline.flows.lexicon import published_lexicon
 from clinicline.flows.versions import published_version, texts_of
-from dialogs.wording import DialogWording
+from dialogs.wording import DialogWording, fixed_of
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from nlu.triage.clinic_edits import with_edits
@@ -164,8 +164,7 @@ class PublishedDialogWording(_StoreWatch):
         if version == self.in_use:
             return False
         if self.on_change is not None:
-            fixed = sorted({t for t in texts.values() if "{" not in t})
-            await asyncio.to_thread(self.on_change, fixed)
+            await asyncio.to_thread(self.on_change, fixed_of(texts.values()))
         self.wording.use(texts)
         self.in_use = version
         log.info("dialog replies: now speaking version %s", version or "built-in")

@@ -228,12 +228,18 @@ async def approve(request: web.Request) -> web.Response:
 
 
 async def _render_check(tools: FlowTools, texts: dict[str, str]) -> str | None:
-    """Render every prompt of a version to disk before it is published: what failed, or None."""
+    """Render the words a version changes to disk before it is published: what failed, or
+    None. (The built-in words are rendered by every worker at start; rendering them again,
+    or sample-filled replies no call will play, would only cost the CPU calls need.)"""
     cache = tools.prompts
     if cache is None:
         return "the voice is still loading; publish in a minute"
-    # A reply's words in braces are filled when it is spoken; rendered here with samples.
-    spoken = {name: tools.wording.with_samples(text) for name, text in texts.items()}
+    # A reply's words in braces are filled when it is spoken; checked here with samples.
+    spoken = {
+        name: tools.wording.with_samples(text)
+        for name, text in texts.items()
+        if text != tools.defaults.get(name)
+    }
     try:
         async with tools.speaking:
             seconds = await asyncio.to_thread(cache.prepare, spoken)
