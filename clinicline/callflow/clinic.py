@@ -183,6 +183,7 @@ class ClinicConversation:
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
+        self._patient_task: asyncio.Task[None] | None = None
         self._last_final: TriageResult | None = None  # of the caller's latest utterance
 
     # -- safety first ------------------------------------------------------------------
@@ -391,10 +392,11 @@ class ClinicConversation:
                 text = again
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.
+        # Nothing read from the store before the turn: the actions read who is verified from
+        # the store themselves, never from what the worker sends.
         metadata = {
             "call_id": call.call_id,
             "triage_level": self.state.level.value,
-            "verified": await self._verified(call.call_id),
             **await self._name_heard_again(turn, text),
         }
         try:
@@ -405,6 +407,11 @@ class ClinicConversation:
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         self.state.expecting = asked_for(messages)
+        if self._patient_task is None or self._patient_task.done():
+            # While the reply plays: once the caller is verified, listen for her own words.
+            self._patient_task = asyncio.get_running_loop().create_task(
+                self._hear_for_patient(call.call_id)
+            )
         actions = bot_actions(messages)
         if nurse_declined and any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions):
             self._spawn_event(call, "nurse_declined", {"dialog_offered": "nurse"})
@@ -489,19 +496,18 @@ class ClinicConversation:
         self.state.flagged_transfer = self.state.flagged_transfer or flagged
         self.recorder.fields(call, transfer_queue=queue)
 
-    async def _verified(self, call_id: str) -> bool:
+    async def _hear_for_patient(self, call_id: str) -> None:
+        """Once the call has a verified patient, her own medications come first in the hints."""
         try:
             async with self.db.session() as s:
                 patient = await s.scalar(select(Call.verified_patient_id).where(Call.id == call_id))
             if patient is not None and patient != self._hinted_patient:
-                # Once we know who it is, listen for their own medications first.
                 self._hinted_patient = patient
                 self._hints = list(
                     dict.fromkeys([*await patient_hints(self.db, patient), *self._hints])
                 )
-            return patient is not None
-        except Exception:  # the store being down must not stop the dialog
-            return False
+        except Exception:  # hints only sharpen recognition; the call goes on without them
+            log.warning("call %s: no patient hints (store unavailable)", call_id)
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         if count > self.silence_reprompts:

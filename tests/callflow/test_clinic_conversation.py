@@ -7,10 +7,12 @@ real server is exercised in tests/dialogs and tests/callflow/test_scripted_calls
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.recorder import StoreRecorder
@@ -18,8 +20,10 @@ from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
 from integrations.services.call_report import call_report
 from integrations.services.calls import set_fields
+from integrations.services.refills import active_medications
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
+from integrations.store.models import Patient
 from nlu.triage import TriageEngine
 from voice.session.actions import (
     CallerTurn,
@@ -553,3 +557,41 @@ async def test_a_request_without_a_symptom_goes_straight_to_the_dialog(
     recorder.open(call)
     await _answers(conversation, call, "I need a refill of my lisinopril")
     assert dialog.sent == ["I need a refill of my lisinopril"]
+
+
+async def test_once_the_caller_is_verified_her_own_medications_are_listened_for_first(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """The store is read after the dialog's turn, while its reply plays, not before it: the
+    turn sends the dialog no word of verification (the actions read it from the store)."""
+    sent: list[dict[str, Any]] = []
+
+    class MetadataStandIn(RecordingDialogStandIn):
+        async def send(
+            self, sender_id: str, text: str, metadata: dict[str, Any]
+        ) -> list[BotMessage]:
+            sent.append(metadata)
+            return await super().send(sender_id, text, metadata)
+
+    conversation = _conversation(db, recorder, MetadataStandIn())
+    call = _call("+15550100999")  # a number not on file: no hints to start with
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="I need a refill"))
+    await asyncio.sleep(0.2)
+    assert list(conversation.hints(call)) == []
+    async with db.session() as s:
+        patient = await s.scalar(select(Patient).order_by(Patient.id).limit(1))
+        assert patient is not None
+        own = [m.name for m in await active_medications(s, patient.id)]
+    assert own
+    await recorder.flush()
+    async with db.session() as s:  # what the identity check writes once she is verified
+        await set_fields(s, call.call_id, verified_patient_id=patient.id)
+    await conversation.respond(call, CallerTurn(text="the blue ones"))
+    for _ in range(50):
+        if list(conversation.hints(call))[: len(own)] == own:
+            break
+        await asyncio.sleep(0.05)
+    assert list(conversation.hints(call))[: len(own)] == own
+    assert sent and not any("verified" in m for m in sent)
