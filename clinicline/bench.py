@@ -389,6 +389,9 @@ def _markdown(results: dict[str, Any]) -> str:
         "Hard names heard once, and again with the patients born on the caller's date of birth "
         "as hints: [names.md](names.md) (`clinicline bench --names`).",
         "",
+        "Dates of birth said in words, heard freely and held to dates, on development and "
+        "held-out voices: [dates.md](dates.md) (`clinicline bench --dates`).",
+        "",
         "When a caller's turn ends (pauses mid-sentence, how soon a finished turn ends, the "
         "scripted calls before and now): [turns.md](turns.md) (`clinicline bench "
         "--turn-taking`).",

@@ -14,9 +14,8 @@ clinic's providers and medications as its vocabulary) three ways:
   that comes out as a decoy shows the recogniser repeating its prompt, and the product then
   does not use the second hearing ("after the decoy check").
 
-A hearing matches when `nlu.names.name_score` reaches the verification threshold. Then dates of
-birth said in words by the same voices, heard as the answer to "and the date of birth?" and as
-any other turn. Output: OUT/names.md and OUT/names.json.
+A hearing matches when `nlu.names.name_score` reaches the verification threshold. (Dates of birth:
+`clinicline bench --dates`.) Output: OUT/names.md and OUT/names.json.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ import numpy as np
 from clinicline.callflow.name_recheck import decoys_for, repeats_prompt
 from integrations.seed import demo_clinic
 from integrations.services.identity import NAME_MATCH
-from nlu.dates import MONTH_NAMES, parse_dob
+from nlu.dates import MONTH_NAMES
 from nlu.names import name_score
 from voice.asr.base import AnswerKind, SpeechRecognizer, hear_again
 from voice.audio.frames import SAMPLE_RATE
@@ -121,37 +120,6 @@ BIRTHDAYS = (
     date(1969, 6, 21), date(2010, 2, 28),
 )  # fmt: skip
 SPOKEN_WAYS = (0, 2, 4, 6, 7, 9)  # the forms of `ways_to_say` that are words, not digits
-
-
-def measure_dates(recognizer: SpeechRecognizer) -> list[dict[str, Any]]:
-    """Each birthday said the spoken ways by every voice, heard as an answer to "date of
-    birth?" (answer="date"), then again with dates in the prompt when that gave no date (as a
-    call does, `DateRecheck`), and as any other turn (the clinic's vocabulary in the prompt)."""
-    import asyncio
-
-    from clinicline.callflow.date_recheck import DateRecheck
-
-    today = date.today()
-    recheck = DateRecheck(recognizer, today=lambda: today)
-    rows: list[dict[str, Any]] = []
-    for voice_name, voice in _voices().items():
-        for born in BIRTHDAYS:
-            for way in SPOKEN_WAYS:
-                said = ways_to_say(born)[way]
-                pcm = _spoken(voice, said)
-                as_answer, _ = _hear(recognizer, pcm, [], "date")
-                as_any, _ = _hear(recognizer, pcm, [], None)
-                again = asyncio.run(recheck.heard_again(as_answer, pcm))
-                final = parse_dob(again or as_answer, today)
-                rows.append({
-                    "voice": voice_name, "said": said, "heard": as_answer, "heard_before": as_any,
-                    "heard_again": again,
-                    "understood": parse_dob(as_answer, today) == born,
-                    "understood_again": final == born,
-                    "wrong_again": again is not None and final != born,
-                    "understood_before": parse_dob(as_any, today) == born,
-                })  # fmt: skip
-    return rows
 
 
 def sample_names(count: int, seed: int = 11) -> list[str]:
@@ -266,35 +234,11 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {s['second_kept']} | {s['impostor_kept']} | {s['second_ms_median']} ms "
             f"| {s['first_empty']} | {s['first_flagged']} |"
         )
-    dates = results.get("dates") or []
-    if dates:
-        lines += [
-            "",
-            "## Dates of birth said in words",
-            "",
-            f"{len(BIRTHDAYS)} birthdays, each said {len(SPOKEN_WAYS)} ways in words (\"March "
-            "fourth two thousand\", \"the ninth of January two thousand and five\", \"ten "
-            "thirty nineteen seventy two\", \"June twenty first sixty nine\"…), heard as the "
-            "answer to \"and the date of birth?\" is heard on a call (no clinic vocabulary in "
-            "the prompt, doubtful decodes kept) and as any other turn is heard (the clinic's "
-            "vocabulary in the prompt: how date answers were heard before); understood = "
-            "`nlu.dates.parse_dob` (the same parser for both) gives the date said. **Heard "
-            "again**: an answer that gave no date, decoded again with a few dates written out in "
-            "the prompt, as a call does (`clinicline/callflow/date_recheck.py`); a wrong date "
-            "from it is read back to the caller like any other.",
-            "",
-            "| voice | said | understood as an answer | understood once heard again "
-            "| wrong dates from the second hearing | understood as any other turn |",
-            "|---|---|---|---|---|---|",
-        ]
-        for voice in [*dict.fromkeys(r["voice"] for r in dates), "all"]:
-            some = [r for r in dates if voice in ("all", r["voice"])]
-            lines.append(
-                f"| {voice} | {len(some)} | {sum(r['understood'] for r in some)} "
-                f"| {sum(r.get('understood_again', False) for r in some)} "
-                f"| {sum(r.get('wrong_again', False) for r in some)} "
-                f"| {sum(r['understood_before'] for r in some)} |"
-            )
+    lines += [
+        "",
+        "Dates of birth said in words, heard as a call hears them: [dates.md](dates.md) "
+        "(`clinicline bench --dates`).",
+    ]
     missed = [r for r in rows if r["second_score"] < NAME_MATCH]
     lines += ["", f"Second hearings that still missed ({len(missed)}):", ""]
     lines += [
@@ -308,5 +252,4 @@ def run_bench_names(args: argparse.Namespace, recognizer: SpeechRecognizer) -> i
     from clinicline.bench import write_report
 
     results = measure(recognizer, sample_names(NAMES))
-    results["dates"] = measure_dates(recognizer)
     return write_report(args.out, "names", results, markdown)

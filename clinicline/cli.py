@@ -294,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(off-line, several voices) -> OUT/names.md",
     )  # fmt: skip
     bench.add_argument(
+        "--dates", action="store_true",
+        help="dates of birth said in words, heard as a call hears them: free and held to "
+        "dates, development and held-out sets (off-line, several voices) -> OUT/dates.md",
+    )  # fmt: skip
+    bench.add_argument(
         "--turn-taking", action="store_true",
         help="callers cut off by mid-sentence pauses and how soon turns end, before and now "
         "(off-line), then the scripted calls' turn latency both ways -> OUT/turns.md",
@@ -421,7 +426,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_amd import run_bench_amd
 
         return run_bench_amd(args)
-    if args.command == "bench" and args.names:
+    if args.command == "bench" and (args.names or args.dates):
+        from clinicline.bench_dates import run_bench_dates
         from clinicline.bench_names import demo_vocabulary, run_bench_names
         from voice.asr.select import make_recognizer
         from voice.asr.whisper import WhisperConfig
@@ -433,6 +439,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds
             ),
         )  # fmt: skip
+        if args.dates:
+            return run_bench_dates(args, recognizer)
         return run_bench_names(args, recognizer)
     if args.command == "bench" and args.turn_taking:
         from clinicline.bench_turns import run_bench_turns

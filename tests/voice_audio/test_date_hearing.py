@@ -1,5 +1,5 @@
-"""A date of birth heard again with dates in the prompt: real whisper, flite's voice, the
-birthdays and spoken forms of the names bench."""
+"""A date of birth heard again (held to dates with Whisper): real whisper, flite's and espeak-ng's
+voices, the birthdays and spoken forms of the names bench."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 
 from clinicline.bench_names import BIRTHDAYS, SPOKEN_WAYS, _spoken, ways_to_say
 from clinicline.callflow.clinic import ClinicConversation
-from clinicline.callflow.date_recheck import DateRecheck
+from clinicline.callflow.date_recheck import EXAMPLES, DateRecheck
 from clinicline.callflow.recorder import StoreRecorder
 from integrations.services.call_report import call_report
 from integrations.store import Database
@@ -20,7 +20,7 @@ from tests.callflow.test_clinic_conversation import AsksForStandIn
 from voice.asr.base import hear_again
 from voice.asr.whisper import WhisperRecognizer
 from voice.session.actions import CallerTurn, CallInfo
-from voice.tts.external import FliteSynthesizer
+from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 
 TODAY = date(2026, 12, 1)
 
@@ -106,3 +106,43 @@ async def test_a_date_over_a_hundred_years_ago_is_heard_again_and_replaced_only_
     assert again is not None and parse_dob(again, TODAY) == date(1990, 7, 19), again
     said_1919 = _spoken(flite, "March third, nineteen nineteen")
     assert await recheck.heard_again("March 3, 1919.", said_1919) is None
+
+
+async def test_held_to_dates_the_second_hearing_understands_what_the_free_one_cannot(
+    whisper: WhisperRecognizer,
+) -> None:
+    """espeak-ng's dates, which a free decode turns into words ("And very high in 2000 and
+    high"): three birthdays of the names bench in its six spoken forms, heard again freely with
+    dates in the prompt (the product's second hearing before) and held to dates (now)."""
+    voice = EspeakSynthesizer("en-us")
+    recheck = DateRecheck(whisper, today=lambda: TODAY)
+    free = held = held_wrong = 0
+    for born in (date(2005, 1, 9), date(2010, 2, 28), date(1969, 6, 21)):
+        for way in SPOKEN_WAYS:
+            audio = _spoken(voice, ways_to_say(born)[way])
+            heard = _first_hearing(whisper, audio)
+            again = hear_again(whisper, audio, hints=EXAMPLES, answer="date")
+            free += parse_dob(heard, TODAY) == born or parse_dob(again, TODAY) == born
+            second = await recheck.heard_again(heard, audio)
+            final = parse_dob(second or heard, TODAY)
+            held += final == born
+            held_wrong += second is not None and final != born
+    assert held >= free + 4, (free, held)
+    assert held_wrong < held, (held, held_wrong)  # a wrong date is read back: it costs a turn
+
+
+async def test_an_answer_that_holds_no_date_is_not_made_into_one(
+    whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    """The grammar holds only dates: the confidence floor keeps words that are none out."""
+    recheck = DateRecheck(whisper, today=lambda: TODAY)
+    made = []
+    for words in (
+        "I don't know it off the top of my head", "hang on let me check", "Mary Smith",
+        "what do you need that for?", "I'm calling for my mother", "my chest really hurts",
+    ):  # fmt: skip
+        audio = _spoken(flite, words)
+        heard = _first_hearing(whisper, audio)
+        if parse_dob(heard, TODAY) is None and await recheck.heard_again(heard, audio):
+            made.append(words)
+    assert len(made) <= 1, made

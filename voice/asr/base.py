@@ -73,6 +73,16 @@ class SpeechRecognizer(Protocol):
         ...
 
 
+@runtime_checkable
+class DateListener(Protocol):
+    """A recogniser that can hear an utterance as a date of birth and nothing else."""
+
+    def hear_date(self, pcm: np.ndarray, examples: Sequence[str], this_year: int) -> Transcript:
+        """The likeliest date said (written as the engine writes dates), with the engine's
+        confidence in it; an empty transcript when nothing could be heard. Blocking."""
+        ...
+
+
 def hear_again(
     recognizer: SpeechRecognizer,
     pcm: np.ndarray,

@@ -1,0 +1,247 @@
+"""`clinicline bench --dates`: dates of birth said in words, heard as a call hears them.
+
+Each date is spoken by a synthetic voice, passed through a telephone channel (band limit +
+G.711) and heard by the server's recogniser as the answer to "and the date of birth?" is: a
+first hearing (free decode, no clinic vocabulary); when that gives no date (or one over 100
+years ago), a second hearing. Two second hearings are compared on the same audio:
+
+- **free**: decoded again with a few dates written out in the prompt (the product's second
+  hearing before, and still the one of recognisers that cannot be held to dates);
+- **held to dates**: the likeliest date of the grammar of written dates
+  (`voice.asr.constrained`), kept at `MIN_DATE_CONFIDENCE` (the product's second hearing now,
+  `clinicline/callflow/date_recheck.py`).
+
+Two sets: **development** (the names bench's 10 birthdays in its 6 spoken forms, four voices:
+what the choices of the held-to-dates hearing were looked at on) and **held-out** (20 other
+birthdays in 5 other spoken forms, five other voices, run once to report). Answers that hold
+no date ("I don't know it", a name, a symptom) measure how often a second hearing makes a date
+out of words that are none. Understood = `nlu.dates.parse_dob` gives the date said.
+Output: OUT/dates.md and OUT/dates.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from clinicline.bench_names import (
+    BIRTHDAYS,
+    SPOKEN_WAYS,
+    _number,
+    _ordinal,
+    _spoken,
+    _year,
+    ways_to_say,
+)
+from clinicline.callflow.date_recheck import EXAMPLES, DateRecheck
+from nlu.dates import MONTH_NAMES, parse_dob
+from voice.asr.base import SpeechRecognizer, hear_again
+from voice.tts.select import Voice
+
+NOT_DATES_DEVELOPMENT = (
+    "I don't know it off the top of my head", "hang on let me check", "sorry, what did you say?",
+    "I'd rather not say", "can I just talk to someone", "my chest really hurts",
+    "it's on my card somewhere", "no", "yes", "um", "I'm not sure", "what do you need that for?",
+    "Mary Smith", "I'm calling for my mother", "it's the same as my husband's",
+    "just a moment please", "I need a refill of my lisinopril", "my appointment is on Tuesday",
+    "room twelve", "I was born in Ohio",
+)  # fmt: skip
+NOT_DATES_HELD_OUT = (
+    "give me a second to find it", "why do you need to know", "I can't remember right now",
+    "Robert Johnson", "it's for my son actually", "what was the question", "okay",
+    "I've got a terrible headache", "can you say that again", "I'm on my lunch break",
+    "let me ask my wife", "the number on my insurance card", "nope", "I already told you",
+    "I just want to book a checkup",
+)  # fmt: skip
+
+
+def held_out_ways(born: date) -> list[str]:
+    """Five ways of saying a date of birth that the development set does not use."""
+    month, day = MONTH_NAMES[born.month - 1], _ordinal(born.day)
+    short = born.year % 100
+    two_digit = f"oh {_number(short)}" if short < 10 else _number(short)
+    return [
+        f"my date of birth is {month} {day}, {_year(born.year, False)}",
+        f"{day} {month} {_year(born.year, True)}",
+        f"{_number(born.month)} {_number(born.day)} {two_digit}",
+        f"{month} {_number(born.day)} {_year(born.year, False)}",
+        f"um, it's the {day} of {month}, {_year(born.year, True)}",
+    ]
+
+
+def held_out_birthdays(count: int = 20, seed: int = 2026) -> list[date]:
+    """Birthdays from 1931 to 2023, none of the development set's or the prompt's."""
+    rng = random.Random(seed)
+    taken = {*BIRTHDAYS, *(parse_dob(e, date(2026, 1, 1)) for e in EXAMPLES)}
+    found: list[date] = []
+    while len(found) < count:
+        born = date(1931, 1, 1) + timedelta(days=rng.randrange(93 * 365))
+        if born not in taken and born not in found:
+            found.append(born)
+    return found
+
+
+def _voices(names: Sequence[str]) -> dict[str, Voice]:
+    from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
+
+    voices: dict[str, Voice] = {}
+    for name in names:
+        engine, _, variant = name.partition(" ")
+        if engine == "espeak":
+            voices[name] = EspeakSynthesizer(variant)
+        elif engine == "flite":
+            voices[name] = FliteSynthesizer(variant)
+        else:
+            from voice.tts.piper import PiperSynthesizer
+
+            voices[name] = PiperSynthesizer()
+    return voices
+
+
+DEVELOPMENT_VOICES = ("espeak en-us", "espeak en-gb", "flite slt", "flite awb")
+HELD_OUT_VOICES = ("flite rms", "flite kal16", "espeak en-gb-scotland", "espeak en-029", "piper")
+
+
+def _free_again(recognizer: SpeechRecognizer, pcm: Any, first: date | None, today: date) -> str:
+    """The free second hearing, with the rules it had in the product."""
+    text = hear_again(recognizer, pcm, hints=EXAMPLES, answer="date")
+    born = parse_dob(text, today)
+    examples = {parse_dob(e, today) for e in EXAMPLES}
+    return "" if born is None or born in examples or born == first else text
+
+
+def measure(
+    recognizer: SpeechRecognizer,
+    voices: dict[str, Voice],
+    said: list[tuple[str, date | None]],
+    today: date,
+) -> list[dict[str, Any]]:
+    recheck = DateRecheck(recognizer, today=lambda: today)
+    rows: list[dict[str, Any]] = []
+    for voice_name, voice in voices.items():
+        for words, born in said:
+            pcm = _spoken(voice, words)  # type: ignore[arg-type]
+            first = hear_again(recognizer, pcm, answer="date")
+            first_date = parse_dob(first, today)
+            started = time.perf_counter()
+            held = asyncio.run(recheck.heard_again(first, pcm))
+            held_ms = (time.perf_counter() - started) * 1000
+            asked_again = held is not None or first_date is None or recheck.unlikely(first_date)
+            free = _free_again(recognizer, pcm, first_date, today) if asked_again else ""
+            final_held = parse_dob(held or first, today)
+            final_free = parse_dob(free or first, today)
+            rows.append({
+                "voice": voice_name, "said": words, "born": born.isoformat() if born else None,
+                "first": first, "held": held, "free": free or None,
+                "first_ok": first_date == born if born else first_date is None,
+                "free_ok": final_free == born if born else final_free is None,
+                "held_ok": final_held == born if born else final_held is None,
+                "free_wrong": bool(free) and final_free != born,
+                "held_wrong": held is not None and final_held != born,
+                "second_hearing": asked_again,
+                "held_ms": round(held_ms, 1) if asked_again else None,
+            })  # fmt: skip
+    return rows
+
+
+def run(recognizer: SpeechRecognizer, today: date) -> dict[str, Any]:
+    development = [(ways_to_say(b)[w], b) for b in BIRTHDAYS for w in SPOKEN_WAYS]
+    held_out = [(way, b) for b in held_out_birthdays() for way in held_out_ways(b)]
+    return {
+        "today": today.isoformat(),
+        "development": measure(
+            recognizer, _voices(DEVELOPMENT_VOICES),
+            development + [(w, None) for w in NOT_DATES_DEVELOPMENT], today,
+        ),
+        "held_out": measure(
+            recognizer, _voices(HELD_OUT_VOICES),
+            held_out + [(w, None) for w in NOT_DATES_HELD_OUT], today,
+        ),
+    }  # fmt: skip
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| voice | dates said | understood at the first hearing | + free second hearing "
+        "| + held to dates | wrong dates: free / held | answers with no date | made a date: "
+        "free / held | second hearing held to dates, median |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for voice in [*dict.fromkeys(r["voice"] for r in rows), "all"]:
+        some = [r for r in rows if voice in ("all", r["voice"])]
+        dates = [r for r in some if r["born"]]
+        none = [r for r in some if not r["born"]]
+        n = len(dates)
+
+        count = {key: _count(dates, key) for key in ("first_ok", "free_ok", "held_ok")}
+        wrong = f"{_count(dates, 'free_wrong')} / {_count(dates, 'held_wrong')}"
+        made = f"{len(none) - _count(none, 'free_ok')} / {len(none) - _count(none, 'held_ok')}"
+        times = [r["held_ms"] for r in some if r["held_ms"] is not None]
+        median = f"{statistics.median(times):.0f} ms" if times else "–"
+        lines.append(
+            f"| {voice} | {n} | {_share(count['first_ok'], n)} | {_share(count['free_ok'], n)} "
+            f"| {_share(count['held_ok'], n)} | {wrong} | {len(none)} | {made} | {median} |"
+        )
+    return lines
+
+
+def _count(rows: list[dict[str, Any]], key: str) -> int:
+    return sum(bool(r[key]) for r in rows)
+
+
+def _share(k: int, n: int) -> str:
+    return f"{k} ({100 * k / n:.0f} %)" if n else "0"
+
+
+def _misses(rows: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"- {r['voice']}: \"{r['said']}\" → \"{r['first']}\" → \"{r['held'] or ''}\""
+        for r in rows
+        if r["born"] and not r["held_ok"]
+    ]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Dates of birth heard as a call hears them",
+        "",
+        f"Run {results['date']} on {results['machine']} (`clinicline bench --dates`, "
+        f"{results['code']}), today {results['today']}. Each answer is spoken by a synthetic "
+        "voice, passed through a telephone channel and heard as the answer to \"and the date of "
+        "birth?\" is on a call. When the first hearing gives no date (or one over 100 years "
+        "ago) it is heard again, freely with dates in the prompt (before) or held to the dates "
+        "Whisper can write (now); understood = `parse_dob` gives the date said. Every date heard "
+        "is read back to the caller (\"I have … Is that right?\"), so a wrong one costs a turn.",
+        "",
+        "## Held-out: 20 other birthdays, 5 other ways of saying them, 5 other voices",
+        "",
+        *_table(results["held_out"]),
+        "",
+        "## Development: the names bench's 10 birthdays in 6 spoken forms, 4 voices",
+        "",
+        "The held-to-dates hearing's choices (window, prompt, beam, confidence floor) were "
+        "looked at on this set.",
+        "",
+        *_table(results["development"]),
+        "",
+        "## Held-out dates still not understood",
+        "",
+        *_misses(results["held_out"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_bench_dates(
+    args: argparse.Namespace,
+    recognizer: SpeechRecognizer,
+    today: Callable[[], date] = date.today,
+) -> int:
+    from clinicline.bench import write_report
+
+    return write_report(args.out, "dates", run(recognizer, today()), markdown)
