@@ -170,7 +170,9 @@ def parse_dob(text: str, today: date) -> date | None:
         found = _with_month_name(repaired, heard_as, today)
         if found is not None:
             return found
-    return _all_numbers(tokens, today) or _glued_month_day(tokens, today)
+    return (
+        _all_numbers(tokens, today) or _glued_month_day(tokens, today) or _one_run(tokens, today)
+    )
 
 
 def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
@@ -224,6 +226,29 @@ def _glued_month_day(tokens: list[str], today: date) -> date | None:
         for cut in (1, 2)
         if len(run) - cut <= 2  # a day has at most two digits
     }
+    return _only({d for d in found if d is not None})
+
+
+def _one_run(tokens: list[str], today: date) -> date | None:
+    """A whole date in one run of digits: "52087" for "five twenty eighty seven", "61631" for
+    "six sixteen thirty one", "6149" for "six one forty nine" (month, day, then a two- or
+    four-digit year). A four-digit run that can be a year of birth is that year alone."""
+    if len(tokens) != 1 or not tokens[0].isdigit() or len(tokens[0]) not in (4, 5, 7):
+        return None
+    run = tokens[0]
+    if len(run) == 4 and 1900 <= int(run) <= today.year:
+        return None
+    found = set()
+    for month_digits in (1, 2):
+        for day_digits in (1, 2):
+            year_digits = len(run) - month_digits - day_digits
+            if year_digits not in (2, 4):
+                continue
+            month, day = int(run[:month_digits]), int(run[month_digits:-year_digits])
+            if run[month_digits] == "0" and day_digits == 2 and day < 10:
+                continue  # "0" does not start a day said as a number of its own
+            year = _full_year(int(run[-year_digits:]), year_digits, today)
+            found.add(_valid_dob(year, month, day, today))
     return _only({d for d in found if d is not None})
 
 

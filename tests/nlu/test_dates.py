@@ -152,6 +152,14 @@ def test_dob_survives_common_mishearings_without_inventing_dates(
         ("121 1935", None),  # January 21 or December 1: never a guess
         ("1313 1990", None),
         ("March 4444", None),
+        # The whole date in one run: month, day, two- or four-digit year.
+        ("52087.", date(1987, 5, 20)),  # "five twenty eighty seven"
+        ("61631", date(1931, 6, 16)),  # "six sixteen thirty one"
+        ("6149", date(1949, 6, 1)),  # "six one forty nine"
+        ("9141990", date(1990, 9, 14)),
+        ("1974", None),  # a year alone is no date of birth
+        ("11122", None),  # January 11 or November 1
+        ("1231990", None),  # January 23 or December 3
     ],
 )
 def test_digits_run_together_are_split_only_one_way(heard: str, expected: date | None) -> None:
