@@ -103,6 +103,7 @@ class DialogsSupervisor:
             model,
             port=self.config.rasa_port,
             action_url=self.actions.url,
+            nlg_url=self.actions.nlg_url,
             # One folder per Rasa port: several workers on one machine each run their own.
             run_dir=self.config.data_dir / "rasa" / f"port-{self.config.rasa_port}",
             api_token=self.token,

@@ -1,4 +1,5 @@
-"""aiohttp handler that runs rasa-sdk's executor: Rasa's action-server protocol (POST /webhook).
+"""aiohttp handlers for Rasa's calls: the action-server protocol (POST /webhook, rasa-sdk's
+executor) and the NLG protocol (POST /nlg, the words of the domain's responses).
 
 Who may call it is the listener's business (`clinicline.web.action_site`: loopback, a bearer
 token, JSON only); this handler refuses what is not an action call with 400 and never lets a
@@ -19,6 +20,8 @@ from rasa_sdk.interfaces import (
     ActionMissingDomainException,
     ActionNotFoundException,
 )
+
+from dialogs.wording import DialogWording, WordingError
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +76,30 @@ def action_webhook(executor: ActionExecutor) -> Handler:
         return web.json_response(result.model_dump() if result else None)
 
     return webhook
+
+
+RESPONSE_PREFIX = "utter_"
+
+
+def nlg_webhook(wording: DialogWording) -> Handler:
+    """Rasa's NLG protocol (POST /nlg): the words of a domain response (`utter_greet`) are the
+    reply of the same name without `utter_` in `wording`, the process's published replies, so
+    that supervisors edit them with every other reply. A response with no reply is refused
+    (Rasa then fails the turn, and the voice worker falls back to the keypad)."""
+
+    async def nlg(request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, RecursionError):
+            return web.json_response({"error": "body is not valid JSON"}, status=400)
+        response = body.get("response") if isinstance(body, dict) else None
+        if not isinstance(response, str) or not response.startswith(RESPONSE_PREFIX):
+            return web.json_response({"error": "an NLG call names an utter_ response"}, status=400)
+        try:
+            text = wording.say(response.removeprefix(RESPONSE_PREFIX))
+        except (WordingError, KeyError, IndexError):
+            log.error("no reply for a domain response", extra={"response": response})
+            return web.json_response({"error": "no such response"}, status=404)
+        return web.json_response({"text": text})
+
+    return nlg

@@ -41,23 +41,24 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def write_endpoints(path: Path, action_url: str, *, shared_trackers: bool = False) -> Path:
+def write_endpoints(
+    path: Path, action_url: str, *, nlg_url: str | None = None, shared_trackers: bool = False
+) -> Path:
     """Per-run endpoints file: Rasa calls the app's action endpoint on the right port, with the
-    action token (Rasa substitutes `${VAR}` from its environment; the file holds no secret).
-    With `shared_trackers`, conversations are kept encrypted in the store (its URL and key
-    reach Rasa through the environment too)."""
+    action token (Rasa substitutes `${VAR}` from its environment; the file holds no secret),
+    and with `nlg_url` asks the same listener for the words of its own responses. With
+    `shared_trackers`, conversations are kept encrypted in the store (its URL and key reach
+    Rasa through the environment too)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     trackers = (
         "tracker_store:\n  type: dialogs.inside_rasa.tracker_store.EncryptedTrackerStore\n"
         if shared_trackers
         else ""
     )
+    bearer = f"  headers:\n    Authorization: Bearer ${{{ACTION_TOKEN_ENV}}}\n"
+    nlg = f'nlg:\n  url: "{nlg_url}"\n{bearer}' if nlg_url else ""
     path.write_text(
-        "action_endpoint:\n"
-        f'  url: "{action_url}"\n'
-        "  headers:\n"
-        f"    Authorization: Bearer ${{{ACTION_TOKEN_ENV}}}\n" + trackers,
-        encoding="utf-8",
+        f'action_endpoint:\n  url: "{action_url}"\n{bearer}{nlg}{trackers}', encoding="utf-8"
     )
     return path
 
@@ -74,6 +75,7 @@ class RasaServer:
         run_dir: Path,
         api_token: str,
         action_token: str,
+        nlg_url: str | None = None,
         rasa_bin: Path = RASA_BIN,
         tracker_env: dict[str, str] | None = None,
     ) -> None:
@@ -85,8 +87,9 @@ class RasaServer:
         self.run_dir = run_dir
         self.log_file = run_dir / "rasa.log"
         self.endpoints = write_endpoints(
-            run_dir / "endpoints.yml", action_url, shared_trackers=bool(tracker_env)
-        )
+            run_dir / "endpoints.yml", action_url, nlg_url=nlg_url,
+            shared_trackers=bool(tracker_env),
+        )  # fmt: skip
         self._rasa_bin = rasa_bin
         # The tokens, and the tracker store's URL and key when it has one.
         self._tokens = {TOKEN_ENV: api_token, ACTION_TOKEN_ENV: action_token, **(tracker_env or {})}

@@ -21,7 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from clinicline.config import HostPort
 from clinicline.errors import StartupError
 from clinicline.web.middleware import bodies_are_json, errors_without_phi, problem
-from dialogs.action_endpoint import action_webhook
+from dialogs.action_endpoint import action_webhook, nlg_webhook
 from dialogs.actions import build_action_executor
 from dialogs.wording import DialogWording
 from integrations.ehr.sync import EhrSync
@@ -41,6 +41,11 @@ class ActionEndpoint:
 
     url: str
     token: str
+
+    @property
+    def nlg_url(self) -> str:
+        """Where Rasa asks for the words of its own responses (same listener and token)."""
+        return self.url.removesuffix("/webhook") + "/nlg"
 
 
 def bearer_token(token: str) -> Middleware:
@@ -74,8 +79,10 @@ def action_app(
         middlewares=[errors_without_phi, bearer_token(token),
                      bodies_are_json(MAX_ACTION_CALL_BYTES)],
     )
+    wording = wording or DialogWording.from_file()
     executor = build_action_executor(db, clock=clock, hours=hours, ehr=ehr, wording=wording)
     app.router.add_post("/webhook", action_webhook(executor))
+    app.router.add_post("/nlg", nlg_webhook(wording))
     return app
 
 

@@ -114,6 +114,21 @@ async def test_the_token_holder_gets_an_answer(endpoint: Endpoint) -> None:
     assert "Goodbye" in text
 
 
+async def test_rasas_nlg_calls_get_the_domain_responses_words_and_only_with_the_token(
+    endpoint: Endpoint,
+) -> None:
+    nlg = endpoint.url.removesuffix("/webhook") + "/nlg"
+    call = json.dumps({"response": "utter_out_of_scope", "arguments": {}, "tracker": {},
+                       "channel": {"name": "rest"}})  # fmt: skip
+    status, text = await post(nlg, call, **bearer())
+    assert status == 200 and json.loads(text)["text"].startswith("Sorry, I can't help with that")
+    assert (await post(nlg, call, **bearer("forged")))[0] == 401
+    unknown = json.dumps({"response": "utter_no_such_thing", "tracker": {}})
+    assert (await post(nlg, unknown, **bearer()))[0] == 404
+    for body in ("[]", '{"response": 3}', '{"response": "greet"}', "not json"):
+        assert (await post(nlg, body, **bearer()))[0] == 400, body
+
+
 async def test_the_public_web_app_has_no_action_endpoint(clinic: Database) -> None:
     from clinicline.web.app import guarded_app
 

@@ -28,6 +28,7 @@ from dialogs.client import CHANNEL_PATH, BotMessage, RasaClient
 from dialogs.evaluate import evaluate, read_labelled
 from dialogs.server import RasaServer
 from dialogs.train import PROJECT_DIR, RASA_BIN, ensure_model, rasa_env
+from dialogs.wording import PREFIX, DialogWording
 from integrations.seed.demo import seed_demo
 from integrations.services import calls
 from integrations.services.call_report import call_report
@@ -55,6 +56,7 @@ class Stack:
     token: str
     action_token: str
     actions: web.AppRunner
+    wording: DialogWording
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +67,17 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     await db.create_all()
     await seed_demo(db, date.today())
     token, action_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    runner, actions = await start_action_site(db, HostPort("127.0.0.1", 0), action_token)
+    wording = DialogWording.from_file()
+    runner, actions = await start_action_site(
+        db, HostPort("127.0.0.1", 0), action_token, wording=wording
+    )
     server = RasaServer(model, port=free_port(), action_url=actions.url, run_dir=work,
-                        api_token=token, action_token=action_token)
+                        api_token=token, action_token=action_token, nlg_url=actions.nlg_url)
     await server.start()
     client = RasaClient(server.base_url, token=token)
     try:
         await server.wait_ready()
-        yield Stack(model, server, client, db, token, action_token, runner)
+        yield Stack(model, server, client, db, token, action_token, runner, wording)
     finally:
         await client.close()
         await server.stop()
@@ -142,6 +147,20 @@ async def test_refill_call_over_the_rest_channel(stack: Stack) -> None:
 async def _request(method: str, url: str, **kwargs: object) -> int:
     async with aiohttp.ClientSession() as http, http.request(method, url, **kwargs) as r:  # type: ignore[arg-type]
         return r.status
+
+
+async def test_rasas_own_responses_speak_the_published_wording(stack: Stack) -> None:
+    """`utter_greet` and the others are uttered by Rasa itself; their words come from the action
+    site (Rasa's NLG endpoint), so a published edit is what the next caller hears."""
+    said = await stack.client.send(f"nlg-{secrets.token_hex(4)}", "hello", {})
+    assert [m.text for m in said] == [stack.wording.say("greet")]
+    assert said[0].text == "Hi, you've reached the clinic. How can I help you today?"
+    stack.wording.use({PREFIX + "greet": "Hello, this is the test clinic. What do you need?"})
+    try:
+        said = await stack.client.send(f"nlg-{secrets.token_hex(4)}", "hello", {})
+        assert [m.text for m in said] == ["Hello, this is the test clinic. What do you need?"]
+    finally:
+        stack.wording.use({})
 
 
 @pytest.mark.parametrize(
