@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from clinicline.callflow.clinic import ClinicConversation
+from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.echo import EchoConversation
 from clinicline.callflow.name_recheck import NameRecheck
@@ -465,6 +466,7 @@ def _clinic_parts(
             "silence_reprompts": services.config.silence_reprompts,
             "names": NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
             "dates": DateRecheck(recognizer),
+            "answers": ConfirmRecheck(recognizer),
         }
 
     return parts

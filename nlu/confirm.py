@@ -28,13 +28,23 @@ _PATTERN = re.compile(
 _POLARITY = dict(_CUES)
 
 
+def answer_phrases() -> list[str]:
+    """Every yes and no the parser knows, written as a recogniser writes a short answer
+    ("Yes", "That's right", "Uh-huh"): what a yes-or-no answer is heard against."""
+    phrases = [*_NO, *_YES]
+    phrases += [p.replace(" ", "-") for p in ("uh huh", "mm hmm")]
+    written = [p for p in phrases if p not in ("ya", "yea") and not p.startswith("thats ")]
+    return [p[0].upper() + p[1:] for p in written]
+
+
 def yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when the reply is neither or unclear.
 
     When a reply holds both ("no wait, yes"), the last cue wins: callers correct themselves.
     Keypad 1 is yes and 2 is no, as read-back prompts offer.
     """
-    clean = " ".join(text.lower().replace("\u2019", "'").replace(",", " ").split()).strip(" .!?")
+    clean = text.lower().replace("\u2019", "'").replace(",", " ").replace("-", " ")
+    clean = " ".join(clean.split()).strip(" .!?")
     if clean in ("1", "one"):
         return True
     if clean in ("2", "two"):

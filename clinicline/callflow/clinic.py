@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
@@ -73,6 +74,9 @@ _EXPECT_PHASES = {
 }
 # Dialog questions whose answers the recogniser hears as such (see `WhisperRecognizer`).
 _EXPECT_ANSWERS: dict[str, AnswerKind] = {"full_name": "name", "dob": "date"}
+# Questions answered yes or no: the answer is heard again held to yes and no (`ConfirmRecheck`).
+_YES_NO_QUESTIONS = frozenset({"dob_confirmed", "name_confirmed", "refill_confirmed",
+                               "cancel_confirmed"})
 # Phases in which a routine transfer is under way: an urgent flag moves it to the nurses.
 _TRANSFER_PHASES = frozenset(
     {
@@ -170,6 +174,7 @@ class ClinicConversation:
         silence_reprompts: int = 2,
         names: NameRecheck | None = None,
         dates: DateRecheck | None = None,
+        answers: ConfirmRecheck | None = None,
     ) -> None:
         self.triage = triage
         self.dialog = dialog
@@ -179,6 +184,7 @@ class ClinicConversation:
         self.silence_reprompts = silence_reprompts
         self.names = names
         self.dates = dates
+        self.answers = answers
         self.state = _State()
         self._hints: list[str] = []
         self._hinted_patient: int | None = None
@@ -389,6 +395,11 @@ class ClinicConversation:
             again = await self.dates.heard_again(text, turn.audio)
             if again is not None:
                 self._spawn_event(call, "date_heard_again", {})
+                text = again
+        elif self.state.expecting in _YES_NO_QUESTIONS and self.answers is not None:
+            again = await self.answers.heard_again(text, turn.audio)
+            if again is not None:
+                self._spawn_event(call, "answer_heard_again", {"yes": yes_no(again)})
                 text = again
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.

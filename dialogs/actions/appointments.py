@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id
 from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
@@ -120,7 +121,10 @@ class ActionAskCancelConfirmed(ActionWithDeps):
         item = next((i for i in tracker.get_slot("appointments") or []
                      if i["appointment_id"] == wanted), None)
         what = describe(item) if item else "that appointment"
-        dispatcher.utter_message(text=self.deps.say("confirm_cancel", appointment=what))
+        dispatcher.utter_message(
+            text=self.deps.say("confirm_cancel", appointment=what),
+            json_message=payloads.expect("cancel_confirmed"),
+        )
         return []
 
 

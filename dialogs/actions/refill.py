@@ -9,6 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, call_id, text_of_last
 from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.transfers import finish_handoff
@@ -106,7 +107,10 @@ class ActionAskRefillConfirmed(ActionWithDeps):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         medication = tracker.get_slot("medication")
-        dispatcher.utter_message(text=self.deps.say("confirm_refill", medication=medication))
+        dispatcher.utter_message(
+            text=self.deps.say("confirm_refill", medication=medication),
+            json_message=payloads.expect("refill_confirmed"),
+        )
         return []
 
 

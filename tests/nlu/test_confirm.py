@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.confirm import yes_no
+from nlu.confirm import answer_phrases, yes_no
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,15 @@ def test_no(text: str) -> None:
 @pytest.mark.parametrize("text", ["I'm not sure", "what", "maybe", "", "hello", "I don't know"])
 def test_unclear(text: str) -> None:
     assert yes_no(text) is None
+
+
+def test_answers_written_with_hyphens_are_answers() -> None:
+    assert yes_no("Uh-huh.") is True and yes_no("Mm-hmm") is True
+
+
+def test_every_answer_phrase_is_read_as_the_answer_it_is() -> None:
+    """The phrases a yes-or-no answer is heard against (`answer_phrases`): each reads as a
+    yes or a no, never as nothing."""
+    phrases = answer_phrases()
+    assert "Yes" in phrases and "Nope" in phrases and "Uh-huh" in phrases
+    assert all(yes_no(p) is not None for p in phrases), [p for p in phrases if yes_no(p) is None]

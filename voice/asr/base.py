@@ -83,6 +83,15 @@ class DateListener(Protocol):
         ...
 
 
+@runtime_checkable
+class PhraseListener(Protocol):
+    """A recogniser that can hear an utterance as one of a few phrases and nothing else."""
+
+    def hear_one_of(self, pcm: np.ndarray, phrases: Sequence[str]) -> Transcript:
+        """The likeliest phrase, with the engine's confidence in it. Blocking."""
+        ...
+
+
 def hear_again(
     recognizer: SpeechRecognizer,
     pcm: np.ndarray,

@@ -79,35 +79,10 @@ class _At:
 States = frozenset[_At]
 
 
-class WrittenDates:
-    """The dates of birth of the last `OLDEST_AGE` years, in the ways Whisper writes dates."""
+class SlotGrammar:
+    """Forms, each a row of slots, each slot a trie of token ids: what may be written."""
 
-    def __init__(self, encode: Callable[[str], list[int]], this_year: int) -> None:
-        def t(texts: Sequence[str]) -> _Trie:
-            return _trie(encode, texts)
-
-        first_year = this_year - OLDEST_AGE
-        years = [f" {y}" for y in range(first_year, this_year + 1)]
-        short_years = [f" '{y:02d}" for y in range(100)] + [f" {y:02d}" for y in range(100)]
-        months = [f" {m}" for m in MONTH_NAMES]
-        days = [f" {d}" for d in range(1, 32)] + [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
-        ordinals = [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
-        ordinals += [f" {_ordinal_word(d)}" for d in range(1, 32)]
-        numeric_months = [f" {m}" for m in range(1, 13)] + [f" {m:02d}" for m in range(1, 10)]
-        numeric_days = [f"{d}" for d in range(1, 32)] + [f"{d:02d}" for d in range(1, 10)]
-        numeric_years = [f"{y}" for y in range(first_year, this_year + 1)]
-        numeric_years += [f"{y:02d}" for y in range(100)]
-        lead, any_year = t(_LEAD_INS), t(years + short_years)
-        comma, end, month = t(["", ","]), t(["", "."]), t(months)
-        separator = t(["/", "-"])
-        self.forms: tuple[tuple[_Trie, ...], ...] = (
-            (lead, month, t(days), comma, any_year, end),  # March 4, 2000
-            (lead, t([" the", " The"]), t(ordinals), t([" of"]), month, comma, any_year, end),
-            (lead, month, t([" the"]), t(ordinals), comma, any_year, end),  # March the 4th, 2000
-            (lead, t(days), month, comma, t(years), end),  # 4 March 2000
-            (lead, t(numeric_months), separator, t(numeric_days), separator,
-             t(numeric_years), end),  # 3/4/2000
-        )  # fmt: skip
+    forms: tuple[tuple[_Trie, ...], ...]
 
     def start(self) -> States:
         return self._reach(_At(form, 0, self.forms[form][0]) for form in range(len(self.forms)))
@@ -141,6 +116,45 @@ class WrittenDates:
         return frozenset(out)
 
 
+class WrittenPhrases(SlotGrammar):
+    """One of a few phrases ("Yes.", "No, that's wrong."), with its punctuation."""
+
+    def __init__(self, encode: Callable[[str], list[int]], phrases: Sequence[str]) -> None:
+        said = [f" {p.strip()}" for p in phrases]
+        self.forms = ((_trie(encode, said), _trie(encode, ["", ".", "!", "?"])),)
+
+
+class WrittenDates(SlotGrammar):
+    """The dates of birth of the last `OLDEST_AGE` years, in the ways Whisper writes dates."""
+
+    def __init__(self, encode: Callable[[str], list[int]], this_year: int) -> None:
+        def t(texts: Sequence[str]) -> _Trie:
+            return _trie(encode, texts)
+
+        first_year = this_year - OLDEST_AGE
+        years = [f" {y}" for y in range(first_year, this_year + 1)]
+        short_years = [f" '{y:02d}" for y in range(100)] + [f" {y:02d}" for y in range(100)]
+        months = [f" {m}" for m in MONTH_NAMES]
+        days = [f" {d}" for d in range(1, 32)] + [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
+        ordinals = [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
+        ordinals += [f" {_ordinal_word(d)}" for d in range(1, 32)]
+        numeric_months = [f" {m}" for m in range(1, 13)] + [f" {m:02d}" for m in range(1, 10)]
+        numeric_days = [f"{d}" for d in range(1, 32)] + [f"{d:02d}" for d in range(1, 10)]
+        numeric_years = [f"{y}" for y in range(first_year, this_year + 1)]
+        numeric_years += [f"{y:02d}" for y in range(100)]
+        lead, any_year = t(_LEAD_INS), t(years + short_years)
+        comma, end, month = t(["", ","]), t(["", "."]), t(months)
+        separator = t(["/", "-"])
+        self.forms: tuple[tuple[_Trie, ...], ...] = (
+            (lead, month, t(days), comma, any_year, end),  # March 4, 2000
+            (lead, t([" the", " The"]), t(ordinals), t([" of"]), month, comma, any_year, end),
+            (lead, month, t([" the"]), t(ordinals), comma, any_year, end),  # March the 4th, 2000
+            (lead, t(days), month, comma, t(years), end),  # 4 March 2000
+            (lead, t(numeric_months), separator, t(numeric_days), separator,
+             t(numeric_years), end),  # 3/4/2000
+        )  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Hypothesis:
     tokens: tuple[int, ...]
@@ -156,7 +170,7 @@ NextLogprobs = Callable[[list[list[int]]], list[np.ndarray | None]]
 
 def search(
     next_logprobs: NextLogprobs,
-    grammar: WrittenDates,
+    grammar: SlotGrammar,
     end_token: int,
     *,
     beam: int = 5,

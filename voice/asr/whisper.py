@@ -34,7 +34,7 @@ import numpy as np
 import soxr
 
 from voice.asr.base import AnswerKind, Transcript
-from voice.asr.constrained import WrittenDates, search
+from voice.asr.constrained import SlotGrammar, WrittenDates, WrittenPhrases, search
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.vad import frame_dbfs
 
@@ -48,7 +48,7 @@ _WHISPER_RATE = 16000
 # and keep the decoder's context cost small.
 _MAX_PROMPT_CHARS = 600
 _MAX_PROMPT_TOKENS = 448 // 2 - 1  # half the decoder's context, less the start token
-_DATE_WINDOW_SECONDS = 10.0  # the encoder's window when a date is heard (see `hear_date`)
+_HELD_WINDOW_SECONDS = 10.0  # the encoder's window when held to a grammar (see `hear_date`)
 _ANY_TOKEN = 262  # " the": forced after a prefix so that the scores after it are returned
 
 
@@ -154,6 +154,7 @@ class WhisperRecognizer:
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._storage = get_ctranslate2_storage
         self._dates: dict[int, WrittenDates] = {}  # the grammar of dates, by the current year
+        self._phrases: dict[tuple[str, ...], WrittenPhrases] = {}
 
     def describe(self) -> str:
         c = self.config
@@ -216,6 +217,22 @@ class WhisperRecognizer:
         30 s, at a third of the time; `examples` (dates written out) go in the prompt
         (25 -> 28 on the same set).
         """
+        grammar = self._dates.get(this_year)
+        if grammar is None:
+            grammar = self._dates[this_year] = WrittenDates(self._tokenizer.encode, this_year)
+        prompt = "Date of birth: " + ". ".join(examples) + "." if examples else None
+        return self._held_to(pcm, grammar, prompt)
+
+    def hear_one_of(self, pcm: np.ndarray, phrases: Sequence[str]) -> Transcript:
+        """The likeliest of PHRASES in one utterance ("Yes.", "No, that's wrong."), with the
+        model's confidence in it, as `hear_date`. Blocking."""
+        key = tuple(phrases)
+        grammar = self._phrases.get(key)
+        if grammar is None:
+            grammar = self._phrases[key] = WrittenPhrases(self._tokenizer.encode, phrases)
+        return self._held_to(pcm, grammar, None)
+
+    def _held_to(self, pcm: np.ndarray, grammar: SlotGrammar, prompt: str | None) -> Transcript:
         audio_seconds = len(pcm) / SAMPLE_RATE
         started = time.perf_counter()
         if len(pcm) < SAMPLE_RATE // 10 or frame_dbfs(pcm) < self.config.silence_dbfs:
@@ -223,14 +240,10 @@ class WhisperRecognizer:
         audio = soxr.resample(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, _WHISPER_RATE)
         tokenizer = self._tokenizer
         start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
-        if examples:
-            written = " Date of birth: " + ". ".join(examples) + "."
-            start = [tokenizer.sot_prev, *tokenizer.encode(written), *start]
-        grammar = self._dates.get(this_year)
-        if grammar is None:
-            grammar = self._dates[this_year] = WrittenDates(tokenizer.encode, this_year)
+        if prompt:
+            start = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt), *start]
         with self._slots:
-            encoded = self._encode(audio, window_seconds=_DATE_WINDOW_SECONDS)
+            encoded = self._encode(audio, window_seconds=_HELD_WINDOW_SECONDS)
             found = search(
                 lambda prefixes: self._next_logprobs(encoded, start, prefixes),
                 grammar,
