@@ -190,6 +190,7 @@ class ClinicConversation:
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
         self._patient_task: asyncio.Task[None] | None = None
+        self._patient_hints_failed = False
         self._last_final: TriageResult | None = None  # of the caller's latest utterance
 
     # -- safety first ------------------------------------------------------------------
@@ -518,7 +519,9 @@ class ClinicConversation:
                     dict.fromkeys([*await patient_hints(self.db, patient), *self._hints])
                 )
         except Exception:  # hints only sharpen recognition; the call goes on without them
-            log.warning("call %s: no patient hints (store unavailable)", call_id)
+            if not self._patient_hints_failed:  # once a call, not after every turn
+                log.warning("call %s: no patient hints (store unavailable)", call_id)
+            self._patient_hints_failed = True
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         if count > self.silence_reprompts:

@@ -1,4 +1,5 @@
-"""Recognition held to what can be said: a date of birth, as Whisper writes one.
+"""Recognition held to what can be said: a date of birth as Whisper writes one, or one of a few
+phrases (a yes or a no).
 
 Asked for a date of birth, a caller says a date, and the words around it are few ("it's",
 "I was born on"). A free decode lets the model's sense of ordinary English win over the audio:
@@ -12,7 +13,8 @@ over the model's own token ids (`encode` is the model's tokenizer, so a word is 
 tokens the model would write). `search` is a beam search over the model's next-token
 log-probabilities that only takes tokens the grammar allows, and ends a hypothesis with the
 end-of-text token only where a form is complete — so a date cut short ("March 4") pays for
-the audio it leaves unexplained.
+the audio it leaves unexplained. `WrittenPhrases` holds a short list instead ("Yes", "Nope",
+"That's not right"), for the answer to a yes-or-no question.
 """
 
 from __future__ import annotations
