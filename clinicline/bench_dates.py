@@ -16,6 +16,11 @@ what the choices of the held-to-dates hearing were looked at on) and **held-out*
 birthdays in 5 other spoken forms, five other voices, run once to report). Answers that hold
 no date ("I don't know it", a name, a symptom) measure how often a second hearing makes a date
 out of words that are none. Understood = `nlu.dates.parse_dob` gives the date said.
+
+Then answers to a yes-or-no question ("Is that right?"), heard freely and, as a call now hears
+them, held to the yes and no answers of `nlu.confirm` (`ConfirmRecheck`): right, the opposite
+answer, and other replies turned into an answer, on a development set (the answers the
+threshold was chosen on) and a held-out one (other phrasings, other voices).
 Output: OUT/dates.md and OUT/dates.json.
 """
 
@@ -39,7 +44,9 @@ from clinicline.bench_names import (
     _year,
     ways_to_say,
 )
+from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import EXAMPLES, DateRecheck
+from nlu.confirm import yes_no
 from nlu.dates import MONTH_NAMES, parse_dob
 from voice.asr.base import SpeechRecognizer, hear_again
 from voice.tts.select import Voice
@@ -58,6 +65,25 @@ NOT_DATES_HELD_OUT = (
     "I've got a terrible headache", "can you say that again", "I'm on my lunch break",
     "let me ask my wife", "the number on my insurance card", "nope", "I already told you",
     "I just want to book a checkup",
+)  # fmt: skip
+
+
+YES_NO_DEVELOPMENT = (
+    ("yes", True), ("yeah", True), ("yep", True), ("that's right", True), ("correct", True),
+    ("yes it is", True), ("uh huh", True), ("yes that's correct", True), ("sure", True),
+    ("no", False), ("nope", False), ("that's wrong", False), ("no it's not", False),
+    ("not quite", False), ("no that's not right", False), ("incorrect", False),
+    ("what did you say", None), ("hold on a second", None),
+    ("March fourth nineteen seventy two", None), ("can you repeat that", None),
+    ("my chest hurts", None), ("Maria Lopez", None),
+)  # fmt: skip
+YES_NO_HELD_OUT = (
+    ("yes ma'am", True), ("yep that's it", True), ("absolutely", True), ("that is correct", True),
+    ("mm hmm", True), ("right", True), ("yeah that's me", True), ("of course", True),
+    ("no no", False), ("nope that's not it", False), ("negative", False), ("no sir", False),
+    ("wrong", False), ("not at all", False), ("no that's wrong", False), ("nah", False),
+    ("sorry?", None), ("who is this", None), ("my daughter handles that", None),
+    ("it's April second", None), ("I feel dizzy", None),
 )  # fmt: skip
 
 
@@ -106,6 +132,31 @@ def _voices(names: Sequence[str]) -> dict[str, Voice]:
 
 DEVELOPMENT_VOICES = ("espeak en-us", "espeak en-gb", "flite slt", "flite awb")
 HELD_OUT_VOICES = ("flite rms", "flite kal16", "espeak en-gb-scotland", "espeak en-029", "piper")
+YES_NO_DEVELOPMENT_VOICES = (*DEVELOPMENT_VOICES, "flite rms")
+YES_NO_HELD_OUT_VOICES = ("flite kal16", "espeak en-gb-scotland", "espeak en-029", "piper")
+
+
+def measure_answers(
+    recognizer: SpeechRecognizer,
+    voices: dict[str, Voice],
+    said: Sequence[tuple[str, bool | None]],
+) -> list[dict[str, Any]]:
+    """Each reply heard freely, then as a call hears it (`ConfirmRecheck`)."""
+    recheck = ConfirmRecheck(recognizer)
+    rows: list[dict[str, Any]] = []
+    for voice_name, voice in voices.items():
+        for words, meant in said:
+            pcm = _spoken(voice, words)  # type: ignore[arg-type]
+            first = hear_again(recognizer, pcm)
+            started = time.perf_counter()
+            again = asyncio.run(recheck.heard_again(first, pcm))
+            ms = (time.perf_counter() - started) * 1000
+            free, final = yes_no(first), yes_no(again) if again is not None else yes_no(first)
+            rows.append({
+                "voice": voice_name, "said": words, "meant": meant, "first": first,
+                "again": again, "free": free, "final": final, "ms": round(ms, 1),
+            })  # fmt: skip
+    return rows
 
 
 def _free_again(recognizer: SpeechRecognizer, pcm: Any, first: date | None, today: date) -> str:
@@ -154,6 +205,12 @@ def run(recognizer: SpeechRecognizer, today: date) -> dict[str, Any]:
     development = [(ways_to_say(b)[w], b) for b in BIRTHDAYS for w in SPOKEN_WAYS]
     held_out = [(way, b) for b in held_out_birthdays() for way in held_out_ways(b)]
     return {
+        "answers_development": measure_answers(
+            recognizer, _voices(YES_NO_DEVELOPMENT_VOICES), YES_NO_DEVELOPMENT
+        ),
+        "answers_held_out": measure_answers(
+            recognizer, _voices(YES_NO_HELD_OUT_VOICES), YES_NO_HELD_OUT
+        ),
         "today": today.isoformat(),
         "development": measure(
             recognizer, _voices(DEVELOPMENT_VOICES),
@@ -187,6 +244,34 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"| {voice} | {n} | {_share(count['first_ok'], n)} | {_share(count['free_ok'], n)} "
             f"| {_share(count['held_ok'], n)} | {wrong} | {len(none)} | {made} | {median} |"
+        )
+    return lines
+
+
+def _tally(answers: list[dict[str, Any]], key: str, *, opposite: bool = False) -> int:
+    """Answers heard as the one meant (or, `opposite`, as the other one)."""
+    return sum(r[key] is not None and (r[key] != r["meant"]) == opposite for r in answers)
+
+
+def _answers_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| voice | answers | right: free / as a call hears it | the opposite: free / as a call "
+        "hears it | other replies | turned into an answer: free / as a call hears it "
+        "| heard again, median |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for voice in [*dict.fromkeys(r["voice"] for r in rows), "all"]:
+        some = [r for r in rows if voice in ("all", r["voice"])]
+        answers = [r for r in some if r["meant"] is not None]
+        other = [r for r in some if r["meant"] is None]
+
+        median = statistics.median(r["ms"] for r in some) if some else 0
+        lines.append(
+            f"| {voice} | {len(answers)} | {_tally(answers, 'free')} / {_tally(answers, 'final')} "
+            f"| {_tally(answers, 'free', opposite=True)} / "
+            f"{_tally(answers, 'final', opposite=True)} | {len(other)} "
+            f"| {sum(r['free'] is not None for r in other)} / "
+            f"{sum(r['final'] is not None for r in other)} | {median:.0f} ms |"
         )
     return lines
 
@@ -233,6 +318,22 @@ def markdown(results: dict[str, Any]) -> str:
         "## Held-out dates still not understood",
         "",
         *_misses(results["held_out"]),
+        "",
+        "## Yes or no",
+        "",
+        "The answer to a yes-or-no question (a read-back, a confirmation), heard freely and as a "
+        "call now hears it: held to the yes and no answers of `nlu.confirm` and taken from "
+        "confidence 0.1 when it says otherwise (`clinicline/callflow/confirm_recheck.py`; "
+        "answers over 3 s are left as heard). Other replies (a question, a corrected date, a "
+        "symptom) must stay what they are.",
+        "",
+        "Held-out: other phrasings, four other voices.",
+        "",
+        *_answers_table(results["answers_held_out"]),
+        "",
+        "Development: the phrasings and voices the threshold was chosen on.",
+        "",
+        *_answers_table(results["answers_development"]),
     ]
     return "\n".join(lines) + "\n"
 
