@@ -149,7 +149,8 @@ def measure_answers(
             pcm = _spoken(voice, words)  # type: ignore[arg-type]
             first = hear_again(recognizer, pcm)
             started = time.perf_counter()
-            again = asyncio.run(recheck.heard_again(first, pcm))
+            # On a call an empty hearing is no turn at all: nothing is heard again.
+            again = asyncio.run(recheck.heard_again(first, pcm)) if first else None
             ms = (time.perf_counter() - started) * 1000
             free, final = yes_no(first), yes_no(again) if again is not None else yes_no(first)
             rows.append({
@@ -181,9 +182,10 @@ def measure(
             first = hear_again(recognizer, pcm, answer="date")
             first_date = parse_dob(first, today)
             started = time.perf_counter()
-            held = asyncio.run(recheck.heard_again(first, pcm))
+            # On a call an empty hearing is no turn at all: nothing is heard again.
+            held = asyncio.run(recheck.heard_again(first, pcm)) if first else None
             held_ms = (time.perf_counter() - started) * 1000
-            asked_again = held is not None or first_date is None or recheck.unlikely(first_date)
+            asked_again = bool(first) and (first_date is None or recheck.unlikely(first_date))
             free = _free_again(recognizer, pcm, first_date, today) if asked_again else ""
             final_held = parse_dob(held or first, today)
             final_free = parse_dob(free or first, today)

@@ -11,8 +11,11 @@ symptom, a name) in five synthetic voices (2026-12-02): the free hearing gave th
 59 of 80 times and the opposite one 5 times; held to answers, 78 and 2. The other replies came
 out as an answer with a confidence of at most 0.063, so the held hearing is used from 0.1; below
 it the free hearing stands (a corrected date reaches the dialog as said). ~150 ms per answer on
-one thread. Red flags are screened on the free hearing before this runs, and the call's record
-keeps what the free hearing wrote.
+one thread. With the server's recogniser (`clinicline bench --dates`, docs/bench/dates.md): 54 →
+73 of 80 right and 3 → 1 opposite on those answers; on 16 other phrasings in four other voices
+36 → 42 of 64 right, but 3 → 4 opposite ("wrong" heard as "Right.", "nah" as "Yeah."). Red flags
+are screened on the free hearing before this runs, and the call's record keeps what the free
+hearing wrote.
 """
 
 from __future__ import annotations
