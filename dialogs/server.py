@@ -157,9 +157,11 @@ class RasaServer:
 
     async def _supervise(self) -> None:
         """Keep one Rasa running; a crash loop backs off instead of spinning."""
+        port_waits = 0  # tries that found the port held: Rasa never ran, so no crash of it
         while not self._stopping:
             started = time.monotonic()
             if await self._spawn():
+                port_waits = 0
                 assert self._process is not None
                 code = await self._process.wait()
                 if self._stopping:
@@ -167,10 +169,13 @@ class RasaServer:
                 self.restarts += 1
                 self.waiting_reason = f"Rasa exited with {code}; restarting"
                 log.error("rasa exited; restarting", extra={"returncode": code})
-            ran_for = time.monotonic() - started
-            self.crashes_in_a_row = 0 if ran_for > STABLE_AFTER else self.crashes_in_a_row + 1
-            delay = min(MAX_RESTART_DELAY, RESTART_DELAY * 2 ** max(0, self.crashes_in_a_row - 1))
-            await asyncio.sleep(delay)
+                ran_for = time.monotonic() - started
+                self.crashes_in_a_row = 0 if ran_for > STABLE_AFTER else self.crashes_in_a_row + 1
+                tries = self.crashes_in_a_row
+            else:
+                port_waits += 1
+                tries = port_waits
+            await asyncio.sleep(min(MAX_RESTART_DELAY, RESTART_DELAY * 2 ** max(0, tries - 1)))
 
     async def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until /status reports a loaded model; raise DialogUnavailable on timeout."""
