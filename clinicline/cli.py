@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import json
 import logging
 import os
@@ -355,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from clinicline.cluster import default_workers
+
+        # A native abort (pjsip, CTranslate2, onnxruntime) leaves every thread's Python stack
+        # in the log: file, function and line only, never a value, so no PHI.
+        faulthandler.enable(file=sys.stderr, all_threads=True)
 
         config = _config(args)
         workers = args.workers

@@ -265,6 +265,30 @@ def start_sipp(
     )
 
 
+def final_answer_to_invite(sip_port: int, timeout: float = 10.0) -> str:
+    """Send one INVITE from a socket of our own and return the first final response to it.
+
+    No phone process to start, so the answer comes within milliseconds: what a test reads
+    is the front's state at that moment, not after a phone's seconds of start-up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        probe.settimeout(timeout)
+        local = probe.getsockname()[1]
+        invite = (
+            f"INVITE sip:clinic@127.0.0.1:{sip_port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-probe-{local};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=probe{local}\r\n"
+            f"To: <sip:clinic@127.0.0.1:{sip_port}>\r\nCall-ID: probe-{local}\r\n"
+            f"CSeq: 1 INVITE\r\nContact: <sip:probe@127.0.0.1:{local}>\r\n"
+            "Content-Length: 0\r\n\r\n"
+        )
+        probe.sendto(invite.encode(), ("127.0.0.1", sip_port))
+        while True:
+            reply = probe.recv(65535).decode(errors="replace")
+            if not reply.startswith("SIP/2.0 1"):  # provisional answers are not the answer
+                return reply
+
+
 def sipp_counts(workdir: Path) -> dict[str, int]:
     """The cumulative counters of SIPp's last statistics line: calls created, completed,
     failed; of the failures, those answered with an error (an unexpected message to SIPp's

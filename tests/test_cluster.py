@@ -31,7 +31,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from clinicline.cluster import default_workers
 from clinicline.config import load_config
-from clinicline.harness import ROOT, free_port, free_port_run, stop_process
+from clinicline.harness import (
+    ROOT,
+    final_answer_to_invite,
+    free_port,
+    free_port_run,
+    stop_process,
+)
 from tests.integrations.conftest import PG_URL
 from tests.staff_lines import STAFF_PORT
 from voice.phone.phone import BOT_AUDIO_RMS
@@ -340,17 +346,6 @@ def test_a_restarted_kamailio_leaves_calls_talking_and_takes_new_ones(cluster: C
     assert shown["disposition"] != "worker_lost"
 
 
-def _raw_invite(port: int) -> bytes:
-    """A minimal INVITE from a socket of our own, to read the front's answer directly."""
-    return (
-        f"INVITE sip:clinic@127.0.0.1:{port} SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK-full-1;rport\r\n"
-        "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=full1\r\n"
-        f"To: <sip:clinic@127.0.0.1:{port}>\r\nCall-ID: all-full-probe\r\n"
-        "CSeq: 1 INVITE\r\nContact: <sip:probe@127.0.0.1:{local}>\r\nContent-Length: 0\r\n\r\n"
-    ).encode()
-
-
 def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
     cluster: Cluster,
 ) -> None:
@@ -369,17 +364,7 @@ def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
             assert time.monotonic() < deadline, ([_active_calls(cluster, i) for i in (0, 1)],
                                                  cluster.turned_away())
             time.sleep(0.5)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            probe.settimeout(10)
-            local = probe.getsockname()[1]
-            invite = _raw_invite(cluster.sip_port).replace(b"{local}", str(local).encode())
-            probe.sendto(invite, ("127.0.0.1", cluster.sip_port))
-            final = ""
-            while not final:
-                reply = probe.recv(65535).decode(errors="replace")
-                if not reply.startswith("SIP/2.0 1"):
-                    final = reply
+        final = final_answer_to_invite(cluster.sip_port)
         assert final.startswith("SIP/2.0 486"), final
         assert "Retry-After:" in final, final
         record = cluster.call("--hangup-after", "2")  # a real phone hears the same
