@@ -68,12 +68,12 @@ Thresholds = tuple[float, float, float]  # (min_score, margin, mild_margin)
 def score_cases(engine: TriageEngine, cases: list[Case], origin: str) -> list[Scored]:
     """Each line as the lexicon and the net (without `origin`'s sentences) judge it."""
     assert engine.net is not None
+    held_out = engine.net.score_held_out_all([case.text for case in cases], origin)
     out = []
-    for case in cases:
+    for case, net_score in zip(cases, held_out, strict=True):
         result = engine.assess(case.text)
         may_act = result.level is Level.NONE and not result.suppressed
-        held_out = engine.net.score_held_out(case.text, origin)
-        out.append(Scored(case, may_act, held_out, result.symptom))
+        out.append(Scored(case, may_act, net_score, result.symptom))
     return out
 
 
