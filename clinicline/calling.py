@@ -41,6 +41,15 @@ def build_script(args: argparse.Namespace) -> CallScript:
             extra.append(PlayStep(Path(value)))
         elif kind == "wait":
             extra.append(WaitStep(float(value)))
+        elif kind == "wait-for":
+            seconds, _, path = str(value).partition(":")
+            try:
+                limit = float(seconds)
+            except ValueError:
+                limit = -1.0
+            if limit < 0 or not path:
+                raise ConfigError(f"--wait-for takes SECONDS:FILE, got {value!r}")
+            extra.append(WaitStep(limit, until=Path(path)))
         elif kind in ("barge", "say-after"):
             extra.append(parse_barge(value, from_bot=kind == "barge"))
         else:

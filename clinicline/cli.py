@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action=_Step, dest="steps", metavar="S", help="stay quiet S seconds"
     )
     call.add_argument(
+        "--wait-for",
+        action=_Step,
+        dest="steps",
+        metavar="S:FILE",
+        help="stay quiet until FILE exists, at most S seconds (a test's signal to go on)",
+    )
+    call.add_argument(
         "--barge",
         action=_Step,
         dest="steps",

@@ -426,7 +426,10 @@ async def speak_step(
     digits (sent on `call()`, the dialog media flows on now) or a pause. Returns once the
     audio has gone out, or the call has ended."""
     if isinstance(step, WaitStep):
-        await asyncio.sleep(step.seconds)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + step.seconds
+        while loop.time() < deadline and not (step.until and step.until.exists()):
+            await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
         return
     if isinstance(step, DtmfStep):
         for digit in step.digits:
@@ -481,7 +484,8 @@ def _describe(step: Step) -> str:
     if isinstance(step, DtmfStep):
         return f"<dtmf {step.digits}>"
     if isinstance(step, WaitStep):
-        return f"<wait {step.seconds:g}s>"
+        until = f" or until {step.until.name}" if step.until else ""
+        return f"<wait {step.seconds:g}s{until}>"
     if isinstance(step, BargeStep):
         return step.text
     return f"<play {step.path.name}>"

@@ -43,9 +43,12 @@ class BargeStep:
 
 @dataclass(frozen=True)
 class WaitStep:
-    """Stay quiet for a while (e.g. until a transfer has connected)."""
+    """Stay quiet for a while (e.g. until a transfer has connected). With `until`, only
+    until that file exists: a test that knows when the clinic is ready says so by creating
+    it, instead of the phone sitting out the longest the clinic could take."""
 
     seconds: float
+    until: Path | None = None
 
 
 Step = SayStep | PlayStep | DtmfStep | WaitStep | BargeStep
