@@ -225,29 +225,38 @@ def run(recognizer: SpeechRecognizer, today: date) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| voice | dates said | understood at the first hearing | + free second hearing "
-        "| + held to dates | wrong dates: free / held | answers with no date | made a date: "
-        "free / held | second hearing held to dates, median |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+def _per_voice(
+    header: list[str], rows: list[dict[str, Any]], cells: Callable[[list[dict[str, Any]]], list[str]]
+) -> list[str]:
+    """A markdown table with a row per voice and one for all voices: `cells` of its rows."""
+    lines = ["| voice | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for voice in [*dict.fromkeys(r["voice"] for r in rows), "all"]:
         some = [r for r in rows if voice in ("all", r["voice"])]
+        lines.append(f"| {voice} | " + " | ".join(cells(some)) + " |")
+    return lines
+
+
+def _table(rows: list[dict[str, Any]]) -> list[str]:
+    def cells(some: list[dict[str, Any]]) -> list[str]:
         dates = [r for r in some if r["born"]]
         none = [r for r in some if not r["born"]]
         n = len(dates)
-
-        count = {key: _count(dates, key) for key in ("first_ok", "free_ok", "held_ok")}
-        wrong = f"{_count(dates, 'free_wrong')} / {_count(dates, 'held_wrong')}"
-        made = f"{len(none) - _count(none, 'free_ok')} / {len(none) - _count(none, 'held_ok')}"
         times = [r["held_ms"] for r in some if r["held_ms"] is not None]
-        median = f"{statistics.median(times):.0f} ms" if times else "–"
-        lines.append(
-            f"| {voice} | {n} | {_share(count['first_ok'], n)} | {_share(count['free_ok'], n)} "
-            f"| {_share(count['held_ok'], n)} | {wrong} | {len(none)} | {made} | {median} |"
-        )
-    return lines
+        return [
+            str(n),
+            *(_share(_count(dates, key), n) for key in ("first_ok", "free_ok", "held_ok")),
+            f"{_count(dates, 'free_wrong')} / {_count(dates, 'held_wrong')}",
+            str(len(none)),
+            f"{len(none) - _count(none, 'free_ok')} / {len(none) - _count(none, 'held_ok')}",
+            f"{statistics.median(times):.0f} ms" if times else "–",
+        ]
+
+    header = [
+        "dates said", "understood at the first hearing", "+ free second hearing",
+        "+ held to dates", "wrong dates: free / held", "answers with no date",
+        "made a date: free / held", "second hearing held to dates, median",
+    ]  # fmt: skip
+    return _per_voice(header, rows, cells)
 
 
 def _tally(answers: list[dict[str, Any]], key: str, *, opposite: bool = False) -> int:
@@ -256,26 +265,27 @@ def _tally(answers: list[dict[str, Any]], key: str, *, opposite: bool = False) -
 
 
 def _answers_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| voice | answers | right: free / as a call hears it | the opposite: free / as a call "
-        "hears it | other replies | turned into an answer: free / as a call hears it "
-        "| heard again, median |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for voice in [*dict.fromkeys(r["voice"] for r in rows), "all"]:
-        some = [r for r in rows if voice in ("all", r["voice"])]
+    def cells(some: list[dict[str, Any]]) -> list[str]:
         answers = [r for r in some if r["meant"] is not None]
         other = [r for r in some if r["meant"] is None]
-
         median = statistics.median(r["ms"] for r in some) if some else 0
-        lines.append(
-            f"| {voice} | {len(answers)} | {_tally(answers, 'free')} / {_tally(answers, 'final')} "
-            f"| {_tally(answers, 'free', opposite=True)} / "
-            f"{_tally(answers, 'final', opposite=True)} | {len(other)} "
-            f"| {sum(r['free'] is not None for r in other)} / "
-            f"{sum(r['final'] is not None for r in other)} | {median:.0f} ms |"
-        )
-    return lines
+        return [
+            str(len(answers)),
+            f"{_tally(answers, 'free')} / {_tally(answers, 'final')}",
+            f"{_tally(answers, 'free', opposite=True)} / "
+            f"{_tally(answers, 'final', opposite=True)}",
+            str(len(other)),
+            f"{sum(r['free'] is not None for r in other)} / "
+            f"{sum(r['final'] is not None for r in other)}",
+            f"{median:.0f} ms",
+        ]
+
+    header = [
+        "answers", "right: free / as a call hears it",
+        "the opposite: free / as a call hears it", "other replies",
+        "turned into an answer: free / as a call hears it", "heard again, median",
+    ]  # fmt: skip
+    return _per_voice(header, rows, cells)
 
 
 def _count(rows: list[dict[str, Any]], key: str) -> int:

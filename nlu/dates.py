@@ -268,16 +268,18 @@ def _all_numbers(tokens: list[str], today: date) -> date | None:
     return _valid_dob(year, month, day, today)
 
 
-def _ordinal_words(n: int) -> str:
+def ordinal_words(n: int, joiner: str = " ") -> str:
+    """A day of the month in words: "fourth", "twenty first" (`joiner` "-": "twenty-first",
+    as Whisper writes it)."""
     if n in _ORDINAL_WORDS:
         return _ORDINAL_WORDS[n]
     tens, unit = divmod(n, 10)
-    return f"{_TENS_WORDS[tens * 10]} {_ORDINAL_WORDS[unit]}"
+    return f"{_TENS_WORDS[tens * 10]}{joiner}{_ORDINAL_WORDS[unit]}"
 
 
 def speak_date(d: date) -> str:
     """How the bot reads a date back: "March fourth, 1972"."""
-    return f"{MONTH_NAMES[d.month - 1]} {_ordinal_words(d.day)}, {d.year}"
+    return f"{MONTH_NAMES[d.month - 1]} {ordinal_words(d.day)}, {d.year}"
 
 
 _WEEKDAYS = {

@@ -3,21 +3,15 @@ answers over a telephone channel."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from clinicline.bench_names import _spoken
-from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.confirm_recheck import ConfirmRecheck
-from clinicline.callflow.recorder import StoreRecorder
-from integrations.services.call_report import call_report
-from integrations.store import Database
 from nlu.confirm import yes_no
-from nlu.triage import TriageEngine
-from tests.callflow.test_clinic_conversation import AsksForStandIn
+from tests.voice_audio.stand_in_call import stand_in_call
 from voice.asr.base import hear_again
 from voice.asr.whisper import WhisperRecognizer
-from voice.session.actions import CallerTurn, CallInfo
+from voice.session.actions import CallerTurn
 from voice.tts.external import FliteSynthesizer
 
 ANSWERS = (
@@ -66,29 +60,13 @@ async def test_on_a_call_the_dialog_gets_the_answer_heard_again_and_the_record_s
 ) -> None:
     """The clinic conversation, after the refill question, with a Rasa stand-in that records
     what it is sent: flite's "nope", which the free hearing writes as no answer at all."""
-    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
-    await db.migrate()
-    recorder = StoreRecorder(db)
-    recorder.start()
-    try:
-        dialog = AsksForStandIn("refill_confirmed")
-        conversation = ClinicConversation(
-            triage=TriageEngine.default(), dialog=dialog, gate=dialog, db=db, recorder=recorder,
-            answers=ConfirmRecheck(whisper),
-        )  # fmt: skip
-        call = CallInfo(call_id="answer-again", caller_number=None, started=datetime.now(UTC))
-        recorder.open(call)
-        await conversation.respond(call, CallerTurn(text="I need a refill"))
+    async with stand_in_call(
+        tmp_path, "refill_confirmed", "answer-again", answers=ConfirmRecheck(whisper)
+    ) as line:
+        await line.conversation.respond(line.call, CallerTurn(text="I need a refill"))
         audio = _spoken(FliteSynthesizer("slt"), "nope")
         first = hear_again(whisper, audio)
         assert yes_no(first) is None, first  # what the recogniser makes of it at first
-        await conversation.respond(call, CallerTurn(text=first, audio=audio))
-        assert yes_no(dialog.sent[-1]) is False, dialog.sent
-        await recorder.flush()
-        async with db.session() as s:
-            report = await call_report(s, "answer-again")
-        events = [e for e in report["events"] if e["kind"] == "answer_heard_again"]
-        assert [e["data"] for e in events] == [{"yes": False}]
-    finally:
-        await recorder.stop()
-        await db.dispose()
+        await line.conversation.respond(line.call, CallerTurn(text=first, audio=audio))
+        assert yes_no(line.dialog.sent[-1]) is False, line.dialog.sent
+        assert await line.event_data("answer_heard_again") == [{"yes": False}]

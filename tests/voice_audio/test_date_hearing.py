@@ -3,23 +3,18 @@ voices, the birthdays and spoken forms of the names bench."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 from clinicline.bench_names import BIRTHDAYS, SPOKEN_WAYS, _spoken, ways_to_say
-from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.date_recheck import EXAMPLES, DateRecheck
-from clinicline.callflow.recorder import StoreRecorder
-from integrations.services.call_report import call_report
-from integrations.store import Database
 from nlu.dates import parse_dob
-from nlu.triage import TriageEngine
-from tests.callflow.test_clinic_conversation import AsksForStandIn
+from tests.voice_audio.stand_in_call import stand_in_call
 from voice.asr.base import hear_again
 from voice.asr.whisper import WhisperRecognizer
-from voice.session.actions import CallerTurn, CallInfo
+from voice.session.actions import CallerTurn
 from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 
 TODAY = date(2026, 12, 1)
@@ -67,31 +62,16 @@ async def test_on_a_call_the_dialog_gets_the_date_heard_again_and_the_record_say
 ) -> None:
     """The clinic conversation, expecting a date of birth, with a Rasa stand-in that records
     what it is sent (the real dialogs are exercised on real calls elsewhere)."""
-    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
-    await db.migrate()
-    recorder = StoreRecorder(db)
-    recorder.start()
-    try:
-        dialog = AsksForStandIn("dob")
-        conversation = ClinicConversation(
-            triage=TriageEngine.default(), dialog=dialog, gate=dialog, db=db, recorder=recorder,
-            dates=DateRecheck(whisper, today=lambda: TODAY),
-        )
-        call = CallInfo(call_id="date-again", caller_number=None, started=datetime.now(UTC))
-        recorder.open(call)
-        await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
+    async with stand_in_call(
+        tmp_path, "dob", "date-again", dates=DateRecheck(whisper, today=lambda: TODAY)
+    ) as line:
+        await line.conversation.respond(line.call, CallerTurn(text="I'd like to book a visit"))
         audio = _spoken(FliteSynthesizer("awb"), "December first nineteen thirty five")
         first = _first_hearing(whisper, audio)
         assert parse_dob(first, TODAY) is None, first  # what the recogniser makes of it at first
-        await conversation.respond(call, CallerTurn(text=first, audio=audio))
-        assert parse_dob(dialog.sent[-1], TODAY) == date(1935, 12, 1), dialog.sent
-        await recorder.flush()
-        async with db.session() as s:
-            report = await call_report(s, "date-again")
-        assert "date_heard_again" in [e["kind"] for e in report["events"]]
-    finally:
-        await recorder.stop()
-        await db.dispose()
+        await line.conversation.respond(line.call, CallerTurn(text=first, audio=audio))
+        assert parse_dob(line.dialog.sent[-1], TODAY) == date(1935, 12, 1), line.dialog.sent
+        assert len(await line.event_data("date_heard_again")) == 1
 
 
 async def test_a_date_over_a_hundred_years_ago_is_heard_again_and_replaced_only_by_a_likelier(

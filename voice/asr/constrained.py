@@ -24,10 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlu.dates import MONTH_NAMES
-from nlu.numbers import ORDINALS
+from nlu.dates import MONTH_NAMES, ordinal_words
 
-_ORDINAL_WORDS = {number: word for word, number in ORDINALS.items()}  # 1-20 and 30
 # Words a caller says before the date when asked for it (the model writes them as it hears them).
 _LEAD_INS = (
     "", " It's", " It is", " I was born on", " My date of birth is", " Born on", " That's",
@@ -38,12 +36,6 @@ OLDEST_AGE = 120  # years: the grammar's earliest birth year is this many years 
 
 def _ordinal_suffix(day: int) -> str:
     return "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
-
-
-def _ordinal_word(day: int) -> str:
-    if day in _ORDINAL_WORDS:
-        return _ORDINAL_WORDS[day]
-    return f"{'thirty' if day > 30 else 'twenty'}-{_ORDINAL_WORDS[day % 10]}"
 
 
 class _Trie:
@@ -139,7 +131,7 @@ class WrittenDates(SlotGrammar):
         months = [f" {m}" for m in MONTH_NAMES]
         days = [f" {d}" for d in range(1, 32)] + [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
         ordinals = [f" {d}{_ordinal_suffix(d)}" for d in range(1, 32)]
-        ordinals += [f" {_ordinal_word(d)}" for d in range(1, 32)]
+        ordinals += [f" {ordinal_words(d, joiner='-')}" for d in range(1, 32)]
         numeric_months = [f" {m}" for m in range(1, 13)] + [f" {m:02d}" for m in range(1, 10)]
         numeric_days = [f"{d}" for d in range(1, 32)] + [f"{d:02d}" for d in range(1, 10)]
         numeric_years = [f"{y}" for y in range(first_year, this_year + 1)]
