@@ -148,6 +148,8 @@ class TriageEngine:
         self, category: Category, norm: Normalised, ctx: Context, benign: list[tuple[int, int]]
     ) -> tuple[Flag | None, bool]:
         """The category's flag on this text, and whether a match of it was cancelled."""
+        if category.any_rule is not None and category.any_rule.search(norm.text) is None:
+            return None, False
         softened: Flag | None = None
         cancelled = False
         milder = (

@@ -47,6 +47,10 @@ class Category:
     # "out of breath on the stairs" is a nurse's question, "out of breath" alone is not.
     urgent_within: re.Pattern[str] | None = None
     urgent_examples: tuple[str, ...] = ()
+    # All the rules as one alternation: a text it does not match fires none of them, so most
+    # categories are ruled out with one scan instead of one per rule. None where the rules
+    # cannot be joined safely (see `_any_of`).
+    any_rule: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +176,21 @@ def _category(
         recent_history=recent,
         urgent_within=_alternation(milder, vocab, source) if milder else None,
         urgent_examples=tuple(milder_examples),
+        any_rule=_any_of(sources),
     )
+
+
+# Group references and inline flags mean something else, or nothing, once patterns are joined.
+_UNJOINABLE = re.compile(r"\\[1-9]|\(\?P[=<]|\(\?[aiLmsux]")
+
+
+def _any_of(sources: list[str]) -> re.Pattern[str] | None:
+    if any(_UNJOINABLE.search(source) for source in sources):
+        return None
+    try:
+        return re.compile(r"(?<!\S)(?:" + "|".join(f"(?:{s})" for s in sources) + r")(?!\S)")
+    except re.error:
+        return None
 
 
 def _alternation(items: list[str], vocab: dict[str, str], source: str) -> re.Pattern[str]:
