@@ -92,9 +92,10 @@ def _wait(condition: object, timeout: float, what: str) -> None:
 
 
 def test_rasa_killed_mid_conversation_keypad_meanwhile_then_the_conversation_resumes(
-    patient_clinic: ServerProcess,
+    patient_clinic: ServerProcess, tmp_path: Path
 ) -> None:
     server = patient_clinic
+    rasa_back = tmp_path / "rasa-is-back"
     trackers = Path(server.db_url.split("///", 1)[1]).with_name("clinic-trackers.db")
     phone = subprocess.Popen(
         [sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri, "--db",
@@ -102,7 +103,8 @@ def test_rasa_killed_mid_conversation_keypad_meanwhile_then_the_conversation_res
          "--say", "I'd like to make an appointment",  # the dialog asks for her full name
          # Rasa is killed as her first turn is stored; this comes seconds later: keypad menu.
          "--say", "hello is anybody there",
-         "--wait", "150",  # a restarted Rasa loads its model (~40 s idle, more when busy)
+         # Quiet while a restarted Rasa loads its model (~40 s idle, more when busy).
+         "--wait-for", f"150:{rasa_back}",
          "--say", "Aisha Khan",  # back: the name goes to the form that asked for it
          "--listen", "8"],
         cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
@@ -115,6 +117,7 @@ def test_rasa_killed_mid_conversation_keypad_meanwhile_then_the_conversation_res
         os.kill(_rasa_pid(server), signal.SIGKILL)
         _wait(lambda: _dialogs(server).get("state") != "up", 30, "the gate to close")
         _wait(lambda: _dialogs(server).get("state") == "up", 150, "Rasa to be back")
+        rasa_back.touch()
         out, _ = phone.communicate(timeout=300)
     finally:
         if phone.poll() is None:
