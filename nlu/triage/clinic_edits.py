@@ -159,8 +159,8 @@ def regress(old: TriageEngine, new: TriageEngine, cases: Sequence[Case]) -> Regr
     """Compare the lexicon before (OLD) and after (NEW) an edit on CASES (the lexicon alone:
     the layer that decides, and the one every partial transcript gets)."""
     report = Regression(lines=len(cases))
-    for case in cases:
-        was, now = old.assess(case.text).level, new.assess(case.text).level
+    levels = old.levels_beside(new, (case.text for case in cases))
+    for case, (was, now) in zip(cases, levels, strict=True):
         line = {"label": case.label, "text": case.text, "was": was.value, "now": now.value}
         if case.label in _RED:
             if now.rank < was.rank:
