@@ -359,7 +359,8 @@ class SafetyNet:
         return scored.score >= min_score and scored.margin >= margin
 
     def score(self, text: str) -> NetScore | None:
-        """The closest red-flag and benign descriptions; None when unscorable or unavailable."""
+        """The closest red-flag and benign descriptions; None when unscorable or unavailable.
+        A sentence the bank holds is not embedded again: its vector is the bank's."""
         return self._score(text, leave_out=None)
 
     def score_held_out(self, text: str, origin: str) -> NetScore | None:
@@ -390,12 +391,19 @@ class SafetyNet:
         return out
 
     def _vectors(self, texts: list[str], embedder: Embedder) -> np.ndarray:
-        assert self._red is not None and self._benign is not None
-        bank_rows = np.vstack([self._red, self._benign])
-        known = self._provenance().row_of_sentence
-        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        """A row per text: the bank's own for a sentence it holds, the others embedded."""
+        held = [self._bank_vector(text) for text in texts]
+        missing = list(dict.fromkeys(t for t, v in zip(texts, held, strict=True) if v is None))
         fresh = dict(zip(missing, embedder.embed(missing), strict=True)) if missing else {}
-        return np.vstack([fresh[t] if t in fresh else bank_rows[known[t]] for t in texts])
+        rows = [fresh[t] if v is None else v for t, v in zip(texts, held, strict=True)]
+        return np.vstack(rows)
+
+    def _bank_vector(self, text: str) -> np.ndarray | None:
+        assert self._red is not None and self._benign is not None
+        row = self._provenance().row_of_sentence.get(text)
+        if row is None:
+            return None
+        return self._red[row] if row < len(self._red) else self._benign[row - len(self._red)]
 
     def _scorable(self, text: str) -> bool:
         if len(text.split()) < self.bank.min_words:
@@ -408,7 +416,7 @@ class SafetyNet:
         embedder = self._load()
         if embedder is None or self._red is None or self._benign is None:
             return None
-        vector = embedder.embed([text])[0]
+        vector = self._vectors([text], embedder)[0]
         return self._judge(text, self._red @ vector, self._benign @ vector, leave_out)
 
     def _judge(
