@@ -225,9 +225,10 @@ def run(recognizer: SpeechRecognizer, today: date) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _per_voice(
-    header: list[str], rows: list[dict[str, Any]], cells: Callable[[list[dict[str, Any]]], list[str]]
-) -> list[str]:
+Rows = list[dict[str, Any]]
+
+
+def _per_voice(header: list[str], rows: Rows, cells: Callable[[Rows], list[str]]) -> list[str]:
     """A markdown table with a row per voice and one for all voices: `cells` of its rows."""
     lines = ["| voice | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
     for voice in [*dict.fromkeys(r["voice"] for r in rows), "all"]:
