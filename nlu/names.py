@@ -18,6 +18,15 @@ _LEAD_INS = re.compile(
     r"his name is)\s+"
 )
 _MIDDLE_WEIGHT = 0.3  # callers often drop middle names; a missing one should cost little
+# What callers say around a name, never a name by itself: asked for her name, a caller who only
+# says "Hello?", "Goodbye." or "Sorry, what?" has not given one (recognisers make these of
+# noise and of a caller talking to someone else, too).
+_SMALL_TALK = frozenset({
+    "hello", "hi", "hey", "hiya", "goodbye", "bye", "thanks", "thank", "you", "yes", "yeah",
+    "yep", "no", "nope", "ok", "okay", "sure", "right", "correct", "what", "sorry", "pardon",
+    "huh", "hmm", "um", "uh", "er", "ah", "oh", "please", "well", "so", "and", "the", "a", "is",
+    "it",
+})  # fmt: skip
 
 
 def _tokens(name: str) -> list[str]:
@@ -25,6 +34,12 @@ def _tokens(name: str) -> list[str]:
     text = _LEAD_INS.sub("", text.strip())
     words = re.findall(r"[a-z']+", text)
     return [w.replace("'", "") for w in words if w not in _TITLES]
+
+
+def holds_a_name(answer: str) -> bool:
+    """Whether an answer to "your full name?" has any word that could be a name: not only
+    greetings, thanks, yes or no and fillers."""
+    return any(word not in _SMALL_TALK for word in re.findall(r"[a-z']+", answer.lower()))
 
 
 def _phonetic(a: str, b: str) -> float:

@@ -27,7 +27,6 @@ LONGEST_FIRST = (
     "tests/callflow/test_campaign_calls.py",
     "tests/callflow/test_scripted_calls.py",
     "tests/callflow/test_symptom_calls.py",
-    "tests/nlu/test_triage_sets.py",
 )
 
 

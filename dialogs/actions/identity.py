@@ -21,12 +21,14 @@ from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
+from nlu.names import holds_a_name
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
 KEYPAD_AFTER_FAILURES = 2
 _NAME_LEAD = re.compile(
-    r"^(?:(?:uh|um|yes|yeah|ok|okay|sure|so)\s+)*(?:(?:my|the|his|her|patient'?s?)\s+name\s+is|"
+    r"^(?:(?:uh|um|yes|yeah|ok|okay|sure|so|hello|hi|hey),?\s+)*"
+    r"(?:(?:my|the|his|her|patient'?s?)\s+name\s+is|"
     r"it'?s|it\s+is|this\s+is|i'?m|i\s+am|name'?s)\s+",
     re.IGNORECASE,
 )
@@ -103,7 +105,7 @@ class IdentityFormValidation(FormValidationAction):
         if latest_intent(tracker) == "speak_to_human":
             return {"patient_name": None, "handoff": "front_desk"}
         name = clean_name(str(value or ""))
-        if not re.search(r"[a-zA-Z]{2}", name):
+        if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
             dispatcher.utter_message(text=self.deps.say("name_not_caught"))
             return {"patient_name": None}
         return {"patient_name": name}

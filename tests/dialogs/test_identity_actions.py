@@ -161,3 +161,19 @@ async def test_the_name_heard_again_counts_only_for_the_date_being_checked(
     assert bool(c.slots.get("verified")) is verified
     assert "I have you as" not in turn.said  # no name read back to an unverified caller
     assert (await c.report())["verified"] is verified
+
+
+@pytest.mark.parametrize("heard", ["Goodbye.", "Hello?", "Thank you.", "Sorry, what?", "Yes."])
+async def test_small_talk_for_a_name_is_asked_again_not_looked_up(
+    conversation: Conversation, heard: str
+) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    c.answer("patient_name", heard)
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert "didn't catch the name" in turn.said, turn.said
+    assert c.slots.get("patient_name") is None and c.slots["requested_slot"] == "patient_name"
+    # A name among the same words is a name.
+    c.answer("patient_name", "Hello, it's Maria Lopez")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["patient_name"] == "Maria Lopez"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.names import name_score
+from nlu.names import holds_a_name, name_score
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,13 @@ def test_score_is_in_unit_interval_and_exact_is_one() -> None:
 
 def test_similar_sounding_different_first_name_is_below_exact_match() -> None:
     assert name_score("Jane Doe", "John Doe") < name_score("John Doe", "John Doe")
+
+
+@pytest.mark.parametrize("answer", ["Goodbye.", "hello?", "Thank you", "um, sorry, what?", "OK"])
+def test_small_talk_holds_no_name(answer: str) -> None:
+    assert not holds_a_name(answer)
+
+
+@pytest.mark.parametrize("answer", ["Maria Lopez", "Hello, it's Ann Lee", "Will Hope", "Joy"])
+def test_an_answer_with_any_other_word_may_be_a_name(answer: str) -> None:
+    assert holds_a_name(answer)
