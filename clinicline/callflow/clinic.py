@@ -419,8 +419,10 @@ class ClinicConversation:
             self._spawn_event(call, "dialogs_unavailable", {})
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
         self.state.expecting = asked_for(messages)
-        if self._patient_task is None or self._patient_task.done():
-            # While the reply plays: once the caller is verified, listen for her own words.
+        just_verified = any((m.payload or {}).get("kind") == "verified" for m in messages)
+        if just_verified and (self._patient_task is None or self._patient_task.done()):
+            # While the reply plays: the caller is verified, listen for her own words. Whom
+            # comes from the call record, read only now, not after every turn.
             self._patient_task = asyncio.get_running_loop().create_task(
                 self._hear_for_patient(call.call_id)
             )

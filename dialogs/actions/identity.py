@@ -182,7 +182,7 @@ class IdentityFormValidation(FormValidationAction):
         first = display_name.split(" ")[0]
         thanks = self.deps.say("verified", first_name=first) if first else \
             self.deps.say("verified_no_name")
-        dispatcher.utter_message(text=thanks)
+        dispatcher.utter_message(text=thanks, json_message=payloads.verified())
         # `verified` steers the dialog only; the patient's id stays in the call record.
         slots: Slots = {"dob_confirmed": True, "name_confirmed": True, "verified": True,
                         "patient_id": None, "first_name": first or None, "pending_patient": None}

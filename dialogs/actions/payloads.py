@@ -25,5 +25,11 @@ def expect(what: str) -> dict[str, Any]:
     return {"kind": "expect", "what": what}
 
 
+def verified() -> dict[str, Any]:
+    """The caller has just been verified: the voice worker reads whom from the call record
+    (never from this payload) and listens for her own medications from then on."""
+    return {"kind": "verified"}
+
+
 def play_prompt(name: str) -> dict[str, Any]:
     return {"kind": "play_prompt", "name": name}

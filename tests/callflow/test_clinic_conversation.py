@@ -562,8 +562,9 @@ async def test_a_request_without_a_symptom_goes_straight_to_the_dialog(
 async def test_once_the_caller_is_verified_her_own_medications_are_listened_for_first(
     db: Database, recorder: StoreRecorder
 ) -> None:
-    """The store is read after the dialog's turn, while its reply plays, not before it: the
-    turn sends the dialog no word of verification (the actions read it from the store)."""
+    """The store is read after the dialog's turn that verified her, while its reply plays,
+    not before every turn: the turn sends the dialog no word of verification (the actions
+    read it from the store), and the dialog's "verified" says when to look, not whom."""
     sent: list[dict[str, Any]] = []
 
     class MetadataStandIn(RecordingDialogStandIn):
@@ -571,6 +572,8 @@ async def test_once_the_caller_is_verified_her_own_medications_are_listened_for_
             self, sender_id: str, text: str, metadata: dict[str, Any]
         ) -> list[BotMessage]:
             sent.append(metadata)
+            if text == "March fourth nineteen seventy two":
+                return [BotMessage("Thank you, you're verified.", {"kind": "verified"})]
             return await super().send(sender_id, text, metadata)
 
     conversation = _conversation(db, recorder, MetadataStandIn())
@@ -589,6 +592,9 @@ async def test_once_the_caller_is_verified_her_own_medications_are_listened_for_
     async with db.session() as s:  # what the identity check writes once she is verified
         await set_fields(s, call.call_id, verified_patient_id=patient.id)
     await conversation.respond(call, CallerTurn(text="the blue ones"))
+    await asyncio.sleep(0.2)
+    assert list(conversation.hints(call)) == []  # no "verified" from the dialog: not looked up
+    await conversation.respond(call, CallerTurn(text="March fourth nineteen seventy two"))
     for _ in range(50):
         if list(conversation.hints(call))[: len(own)] == own:
             break

@@ -37,6 +37,7 @@ async def test_yes_to_readback_verifies_and_takes_the_named_drug(
     c.answer("dob_confirmed", "yes", "affirm")
     turn = await c.run("validate_refill_form", "refill_form")
     assert c.slots["verified"] is True
+    assert {"kind": "verified"} in turn.payloads  # the worker's cue to read whom, and no more
     assert c.slots["medication"] == "lisinopril 10 mg"
     assert c.slots["refill_confirmed"] is True
     assert turn.slots["requested_slot"] is None
