@@ -147,6 +147,9 @@ class Config:
     login_hash_workers: int = 1
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
+    # Tries per event and receiver before it is dead-lettered (each up to 5 s, waits doubling
+    # from 0.5 s to at most 8 s between them): more for a CTI receiver that restarts slowly.
+    webhook_attempts: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -163,6 +166,8 @@ class Config:
             )
         if self.sip_transfer_reserve < 0:
             raise ConfigError("setting sip_transfer_reserve cannot be negative")
+        if not 1 <= self.webhook_attempts <= 20:
+            raise ConfigError("setting webhook_attempts must be 1 to 20")
         for name, allowed in (
             ("transfer_mode", TRANSFER_MODES),
             ("transfer_accept", TRANSFER_ACCEPT),

@@ -11,7 +11,7 @@ from clinicline.web.console.hub import WebSocketHub
 from integrations.store import Database
 from routing.hours import BusinessHours
 from routing.transfer import TransferCoordinator
-from routing.webhooks import WebhookSender
+from routing.webhooks import RetryPolicy, WebhookSender
 
 
 def business_hours(config: Config) -> BusinessHours:
@@ -41,6 +41,7 @@ def build_routing(config: Config, db: Database) -> tuple[WebSocketHub, TransferC
             list(config.webhook_urls),
             config.webhook_secret.encode(),
             config.data_dir / "webhooks-dead-letter.jsonl",
+            policy=RetryPolicy(attempts=config.webhook_attempts),
             encrypt=db.cipher.encrypt,
         )
     # On PostgreSQL, consoles open on other app processes get their messages over the bus.

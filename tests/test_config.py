@@ -26,6 +26,17 @@ def test_a_bad_hl7_setting_is_refused_when_loaded(setting: dict[str, str]) -> No
         load_config(env=env)
 
 
+@pytest.mark.parametrize("attempts", ["0", "21", "-3"])
+def test_webhook_attempts_out_of_range_are_refused(attempts: str) -> None:
+    with pytest.raises(ConfigError, match="webhook_attempts"):
+        load_config(env={"CLINICLINE_WEBHOOK_ATTEMPTS": attempts})
+
+
+def test_webhook_attempts_come_from_the_environment() -> None:
+    assert load_config(env={}).webhook_attempts == 4
+    assert load_config(env={"CLINICLINE_WEBHOOK_ATTEMPTS": "6"}).webhook_attempts == 6
+
+
 def test_the_ehr_and_hl7_settings_come_from_the_environment() -> None:
     config = load_config(env={
         "CLINICLINE_EHR": "fhir+https://ehr.example.org/fhir",

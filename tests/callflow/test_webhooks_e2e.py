@@ -142,8 +142,9 @@ class Clinic:
     on_call_listen: str
 
 
-def _start_clinic(tmp: Path, webhook_urls: list[str]) -> Clinic:
-    """A seeded demo clinic (nobody signed in) whose on-call line rings a free local port."""
+def _start_clinic(tmp: Path, webhook_urls: list[str], attempts: int = 4) -> Clinic:
+    """A seeded demo clinic (nobody signed in) whose on-call line rings a free local port;
+    each webhook event is tried `attempts` times."""
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
     seed_demo_clinic(db_url, STAFF_PORT)
     on_call_listen = f"127.0.0.1:{free_port()}"
@@ -167,6 +168,7 @@ def _start_clinic(tmp: Path, webhook_urls: list[str]) -> Clinic:
             "CLINICLINE_RING_TIMEOUT": "15",
             "CLINICLINE_WEBHOOK_URLS": ",".join(webhook_urls),
             "CLINICLINE_WEBHOOK_SECRET": SECRET,
+            "CLINICLINE_WEBHOOK_ATTEMPTS": str(attempts),
         },
     )
     try:
@@ -284,13 +286,20 @@ def failing_receiver() -> Iterator[Receiver]:
         r.stop()
 
 
+# Each attempt at the failing receiver times out (5 s), and the waits between them double from
+# 0.5 s to 8 s: six attempts last ~45 s, longer than the call takes to end after the answer.
+FAILING_ATTEMPTS = 6
+
+
 @pytest.fixture(scope="module")
 def failing_clinic(
     tmp_path_factory: pytest.TempPathFactory, failing_receiver: Receiver
 ) -> Iterator[tuple[Clinic, str]]:
     """A clinic whose receivers all fail: one answers 500, nothing listens at the other."""
     closed = f"http://127.0.0.1:{free_port()}{HOOK_PATH}"
-    clinic = _start_clinic(tmp_path_factory.mktemp("webhooks-down"), [failing_receiver.url, closed])
+    clinic = _start_clinic(
+        tmp_path_factory.mktemp("webhooks-down"), [failing_receiver.url, closed], FAILING_ATTEMPTS
+    )
     try:
         yield clinic, closed
     finally:
@@ -366,14 +375,14 @@ def _check_dead_letters(
     events: set[str],
     failing_error: str = "HTTP 500",
 ) -> None:
-    """Every event went to both URLs, failed all 4 attempts of the default policy, and was
-    dead-lettered once per URL with the full body."""
+    """Every event went to both URLs, failed all its attempts, and was dead-lettered once
+    per URL with the full body."""
     assert {(r["url"], r["event"]) for r in rows} == {
         (url, event) for url in (failing.url, closed) for event in events
     }, rows
     assert len(rows) == 2 * len(events), rows
     for row in rows:
-        assert row["attempts"] == 4, row
+        assert row["attempts"] == FAILING_ATTEMPTS, row
         if row["url"] == failing.url:
             assert failing_error in row["error"], row
         else:  # connection refused: the client's error type, never a status
@@ -387,8 +396,9 @@ def test_failing_receivers_never_hold_up_the_transfer_and_shutdown_waits_out_the
 ) -> None:
     """One receiver answers 500 after hanging past the sender's 5 s per-attempt timeout,
     nothing listens at the other URL. The call transfers and bridges as if no webhook were
-    configured; SIGTERM comes while deliveries are still retrying (one takes ~23 s), and the
-    server waits them out before it exits: every event ends dead-lettered, none is lost."""
+    configured; SIGTERM comes while deliveries are still retrying (six attempts: ~45 s from
+    the answer, past the end of the call however slow the machine), and the server waits them
+    out before it exits: every event ends dead-lettered, none is lost."""
     clinic, closed = failing_clinic
     failing_receiver.delay = 6.0
     try:
@@ -407,6 +417,6 @@ def test_failing_receivers_never_hold_up_the_transfer_and_shutdown_waits_out_the
     for hit in hits:
         _verify_signature(hit)
         _assert_no_phi_outside_body(hit, record)
-    assert sorted(h.doc["event"] for h in hits) == sorted([*events] * 4)
+    assert sorted(h.doc["event"] for h in hits) == sorted([*events] * FAILING_ATTEMPTS)
     rows = _dead_letters(clinic, call_id)
     _check_dead_letters(rows, failing_receiver, closed, events, "TimeoutError")
