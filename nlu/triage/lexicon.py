@@ -188,8 +188,8 @@ def _any_of(sources: list[str]) -> re.Pattern[str] | None:
     if any(_UNJOINABLE.search(source) for source in sources):
         return None
     try:
-        return re.compile(r"(?<!\S)(?:" + "|".join(f"(?:{s})" for s in sources) + r")(?!\S)")
-    except re.error:
+        return _compile("|".join(f"(?:{s})" for s in sources), "", None)
+    except LexiconError:
         return None
 
 

@@ -381,13 +381,16 @@ class SafetyNet:
         out: list[NetScore | None] = [None] * len(texts)
         if embedder is None or self._red is None or self._benign is None:
             return out
-        scorable = [i for i, text in enumerate(texts) if self._scorable(text)]
+        canonical = [self._canonical_if_scorable(text) for text in texts]
+        scorable = [i for i, c in enumerate(canonical) if c is not None]
         if not scorable:
             return out
         vectors = self._vectors([texts[i] for i in scorable], embedder)
         red_scores, benign_scores = vectors @ self._red.T, vectors @ self._benign.T
         for row, i in enumerate(scorable):
-            out[i] = self._judge(texts[i], red_scores[row], benign_scores[row], origin)
+            out[i] = self._judge(
+                texts[i], str(canonical[i]), red_scores[row], benign_scores[row], origin
+            )
         return out
 
     def _vectors(self, texts: list[str], embedder: Embedder) -> np.ndarray:
@@ -405,22 +408,27 @@ class SafetyNet:
             return None
         return self._red[row] if row < len(self._red) else self._benign[row - len(self._red)]
 
-    def _scorable(self, text: str) -> bool:
+    def _canonical_if_scorable(self, text: str) -> str | None:
+        """The normalised text, or None when the net stays silent on it (too short, or words
+        such as "it's over" that say the red flag is past)."""
         if len(text.split()) < self.bank.min_words:
-            return False
-        return self.bank.silent_when.search(normalise(text).text) is None
+            return None
+        canonical = normalise(text).text
+        return None if self.bank.silent_when.search(canonical) else canonical
 
     def _score(self, text: str, leave_out: str | None) -> NetScore | None:
-        if not self._scorable(text):
+        canonical = self._canonical_if_scorable(text)
+        if canonical is None:
             return None
         embedder = self._load()
         if embedder is None or self._red is None or self._benign is None:
             return None
         vector = self._vectors([text], embedder)[0]
-        return self._judge(text, self._red @ vector, self._benign @ vector, leave_out)
+        return self._judge(text, canonical, self._red @ vector, self._benign @ vector, leave_out)
 
     def _judge(
-        self, text: str, red: np.ndarray, benign: np.ndarray, leave_out: str | None
+        self, text: str, canonical: str, red: np.ndarray, benign: np.ndarray,
+        leave_out: str | None,
     ) -> NetScore:
         """The verdict from the text's similarity to every red and benign bank sentence;
         `leave_out`: as if the bank had none of that file's sentences, nor the text itself."""
@@ -432,7 +440,6 @@ class SafetyNet:
             benign[rows.benign_rows(leave_out, text)] = -1.0
         best, worst = int(np.argmax(red)), int(np.argmax(benign))
         category, description = bank.descriptions[best]
-        canonical = normalise(text).text
         mild = (
             category not in bank.mild_exempt
             and bank.mild_when.search(canonical) is not None
