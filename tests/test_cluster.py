@@ -135,6 +135,9 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
         **os.environ,
         "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
         "CLINICLINE_DATA_DIR": str(work / "data"),
+        # Callers that hold a slot in silence are not sent away while a slow machine
+        # starts the next phone (8 s of silence and two reprompts end a call otherwise).
+        "CLINICLINE_SILENCE_TIMEOUT": "60",
     }
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url, "--staff-port",
                              str(STAFF_PORT)], cwd=ROOT, env=env,
@@ -347,14 +350,16 @@ def test_a_restarted_kamailio_leaves_calls_talking_and_takes_new_ones(cluster: C
 
 
 def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
-    cluster: Cluster,
+    cluster: Cluster, tmp_path: Path
 ) -> None:
     callers = []
+    done = tmp_path / "done"  # the callers hold their slots until the test has its answers
     try:
         for _ in range(6):  # 3 callers fill a worker (its 4th slot waits for a transfer)
             callers.append(subprocess.Popen(
                 [*CLI, "call", "--to", f"sip:clinic@127.0.0.1:{cluster.sip_port}",
-                 "--no-transcribe", "--hangup-after", "40", "--db", cluster.db_url],
+                 "--no-transcribe", "--wait-for", f"150:{done}", "--listen", "0.5",
+                 "--hangup-after", "170", "--db", cluster.db_url],
                 cwd=ROOT, env=cluster.env, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             ))  # fmt: skip
@@ -374,6 +379,7 @@ def test_with_every_worker_full_the_next_caller_gets_486_with_retry_after(
         counted = cluster.turned_away()
         assert counted.get("front", 0) >= 2 and set(counted) == {"front"}, counted
     finally:
+        done.touch()
         for caller in callers:
             caller.wait(90)
 

@@ -182,11 +182,13 @@ def test_full_worker_is_degraded_keeps_a_slot_for_transfers_and_recovers(
 
 def test_killed_rasa_shows_as_down_and_restarting(clinic: ServerProcess) -> None:
     os.killpg(rasa_leader(clinic), signal.SIGKILL)
-    deadline = time.monotonic() + 10  # the supervisor looks every 2 s
-    while (state := dialogs(clinic))["state"] != "down":
+    # /health is refreshed every 2 s. It may first show "not running (restarts: 0)": the
+    # exit is seen a moment before the supervisor counts it and starts another Rasa.
+    deadline = time.monotonic() + 10
+    while (state := dialogs(clinic))["state"] != "down" or state["restarts"] < 1:
         assert time.monotonic() < deadline, state
         time.sleep(0.2)
-    assert "restart" in state["detail"] and state["restarts"] >= 1, state
+    assert "restart" in state["detail"], state
     deadline = time.monotonic() + 30
     while not rasa_pids(clinic):  # a new Rasa of ours is loading
         assert time.monotonic() < deadline, clinic.log()[-2000:]

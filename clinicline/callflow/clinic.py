@@ -274,13 +274,16 @@ class ClinicConversation:
     ) -> None:
         if prompt not in EMERGENCY_PROMPTS:
             return
+        # For whoever watches the log live (an operator, a test): the record has it as well.
+        seconds = (ended - started).total_seconds()
+        log.info("call %s: emergency message %s (%.1f s)", call.call_id, outcome, seconds)
         self._spawn_event(
             call,
             "emergency_message",
             {
                 "started": started.isoformat(),
                 "ended": ended.isoformat(),
-                "seconds": round((ended - started).total_seconds(), 3),
+                "seconds": round(seconds, 3),
                 "outcome": outcome,
             },
         )

@@ -213,9 +213,17 @@ def _phone_log(process: subprocess.Popen[str]) -> dict[str, Any]:
     return json.loads(out[out.index("{") :]) if "{" in out else {"calls": []}
 
 
+async def _when_logged(server: ServerProcess, line: str, signal: Path) -> None:
+    """Create `signal` once the server's log holds one more `line` than it does now."""
+    before = server.log().count(line)
+    while server.log().count(line) == before:
+        await asyncio.sleep(0.3)
+    signal.touch()
+
+
 @pytest.mark.parametrize("phase", list(CallPhase), ids=lambda p: p.value)
 async def test_a_red_flag_is_acted_on_in_every_phase(
-    phase: CallPhase, request: pytest.FixtureRequest, front_desk_console: Any
+    phase: CallPhase, request: pytest.FixtureRequest, front_desk_console: Any, tmp_path: Path
 ) -> None:
     row = ROWS[phase]  # a KeyError here: a phase was added without its row
     server: ServerProcess = request.getfixturevalue(f"{row.server}_clinic")
@@ -226,15 +234,20 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
         assert desk_phone.stdout is not None
         ready = await asyncio.wait_for(asyncio.to_thread(desk_phone.stdout.readline), 60)
         assert "agent phone ready" in ready, ready
+    # The caller stays on until the emergency message has ended (the server logs it; on a
+    # slow machine a pause before it once passed for its end), then leaves 3 s into the
+    # hold music after it: the ring-out to the on-call line is another test's subject.
+    message_over = tmp_path / "message-over"
+    steps = row.steps
+    if phase is not CallPhase.BRIDGED:
+        steps = (*steps, "--wait-for", f"60:{message_over}")
+    watch = asyncio.create_task(_when_logged(server, "emergency message ", message_over))
     try:
-        # The caller leaves once the emergency message and the emergent offer are behind
-        # them: the hold music after them never falls quiet, and the ring-out to the on-call
-        # line is another test's subject.
         result = await asyncio.to_thread(
-            phone_call, server, *row.steps, "--turn-max", "20", "--listen", "3",
-            "--no-transcribe",
+            phone_call, server, *steps, "--turn-max", "20", "--listen", "3", "--no-transcribe",
         )  # fmt: skip
     finally:
+        watch.cancel()
         desk_log = _phone_log(desk_phone) if desk_phone is not None else None
     record = wait_for_record(server, result["call_id"])
     events = record["events"]
