@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaign = sub.add_parser(
         "campaign", help="outbound campaigns: create, start, pause, status, export"
     )
-    from clinicline.outbound.commands import add_campaign_arguments
+    from clinicline.outbound.arguments import add_campaign_arguments
 
     for p in add_campaign_arguments(campaign):
         _add_common(p)
@@ -223,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     callees = sub.add_parser(
         "callees", help="simulated patients' phones answering campaign calls (tests, demos)"
     )
-    from voice.phone.callees import add_callees_arguments
+    from voice.phone.arguments import add_callees_arguments
 
     add_callees_arguments(callees)
 
@@ -390,7 +390,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "answer":
         from clinicline.calling import run_answer
 
-        return asyncio.run(run_answer(args))
+        return asyncio.run(run_answer(args, _config(args)))
     if args.command == "seed":
         from clinicline.records import seed
 

@@ -34,7 +34,7 @@ from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
 from integrations.services import calls, processes
 from integrations.store import Database
-from integrations.store.database import store_url
+from integrations.store.urls import store_url
 
 KAMAILIO = Path("/usr/sbin/kamailio")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"

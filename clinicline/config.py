@@ -18,7 +18,7 @@ from typing import Any
 
 from clinicline.errors import ConfigError
 from integrations.errors import ConfigError as StoreConfigError
-from integrations.store.database import store_url
+from integrations.store.urls import store_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

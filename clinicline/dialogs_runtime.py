@@ -26,7 +26,7 @@ from dialogs.inside_rasa.launch import TRACKER_KEY_ENV, TRACKER_URL_ENV
 from dialogs.server import RasaServer
 from dialogs.train import ensure_model
 from integrations.store.crypto import resolve_keys
-from integrations.store.database import store_url
+from integrations.store.urls import store_url
 
 log = logging.getLogger(__name__)
 

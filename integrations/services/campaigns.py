@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from integrations.errors import InvalidField, NotFound
 from integrations.phone_numbers import normalise_phone
 from integrations.services.audit import add_audit
+from integrations.services.campaign_kinds import KINDS
 from integrations.services.transaction import atomic
 from integrations.store.crypto import cipher_of
 from integrations.store.indexes import number_key
@@ -44,7 +45,6 @@ from integrations.store.models import (
 
 log = logging.getLogger(__name__)
 
-KINDS = ("reminder", "results_ready", "post_discharge", "provider_out")
 # How a target ended. The first group needs a person on the line.
 REACHED_OUTCOMES = (
     "confirmed",

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
@@ -34,13 +34,11 @@ from integrations.store.crypto import (
     session_info,
 )
 from integrations.store.models import Base, StoreMeta
+from integrations.store.urls import DEFAULT_URL, store_url
 
-DEFAULT_URL = "sqlite+aiosqlite:///var/clinicline.db"
-# The async driver for each backend people name in a URL. `sqlite:///…` and `postgresql://…`
-# (or `postgres://…`, as Heroku-style tools write it) are what operators type; SQLAlchemy's
-# async engine needs the driver spelled out, and a sync one (psycopg2, pysqlite) would fail
-# at the first query.
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
 INDEX_KEY = "index_key"  # the store_meta row holding the blind-index key, encrypted
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 log = logging.getLogger(__name__)
@@ -50,25 +48,6 @@ def insert_for(dialect: str) -> Any:
     """The INSERT construct with ON CONFLICT for this backend (`sqlite` or `postgresql`):
     the two dialects spell upserts alike, but each needs its own construct."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
-
-
-def store_url(url: str) -> str:
-    """`url` with the async driver this store uses: `sqlite:///x.db` → `sqlite+aiosqlite:///x.db`,
-    `postgresql://…` or `postgres://…` → `postgresql+asyncpg://…`; anything else is refused."""
-    try:
-        parsed = make_url(url.strip())
-    except Exception as exc:  # SQLAlchemy raises ArgumentError and ValueError alike
-        raise ConfigError(
-            f"store URL {url!r} is not a database URL: write sqlite:///path/to/file.db "
-            "or postgresql://user:password@host:5432/name"
-        ) from exc
-    backend = parsed.get_backend_name()
-    driver = ASYNC_DRIVERS.get(backend)
-    if driver is None:
-        raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql")
-    backend = "postgresql" if backend == "postgres" else backend
-    # Only the scheme changes: re-rendering the parsed URL would re-quote the rest.
-    return f"{backend}+{driver}://{url.strip().partition('://')[2]}"
 
 
 class Database:
@@ -152,6 +131,8 @@ class Database:
         is checked with `foreign_key_check` before it commits, and its connection is thrown
         away afterwards rather than returned to the pool with the checks off.
         """
+        if revision == "head" and await self._at_head():
+            return
         async with self.engine.connect() as conn:
             sqlite = self.backend == "sqlite"
             if sqlite:
@@ -168,12 +149,43 @@ class Database:
                 if sqlite:
                     await conn.invalidate()
 
+    async def _at_head(self) -> bool:
+        """Whether the schema is already at the newest revision. Most processes open a store
+        that is (a server restarting, `calls show`); for them Alembic is not loaded at all."""
+        try:
+            async with self.engine.connect() as conn:
+                rows = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                current = {row[0] for row in rows}
+        except DBAPIError:  # no such table: a new store
+            return False
+        return bool(current) and current == head_revisions()
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+_REVISION = re.compile(r"^revision\b[^=]*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.MULTILINE)
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The revisions no migration builds on (Alembic's heads), read from the scripts' text."""
+    revisions: set[str] = set()
+    built_on: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = script.read_text(encoding="utf-8")
+        if (revision := _REVISION.search(text)) is not None:
+            revisions.add(revision[1])
+        if (down := _DOWN_REVISION.search(text)) is not None:
+            built_on.update(re.findall(r"[\"']([^\"']+)[\"']", down[1]))
+    return frozenset(revisions - built_on)
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     """An Alembic config that needs no alembic.ini: migrations live inside the package."""
+    from alembic.config import Config  # 0.7 s to import: only a process that migrates pays
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -181,6 +193,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+
     command.upgrade(alembic_config(connection), revision)
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from integrations.errors import ConfigError, InvalidField, StoreError
 from integrations.services import calls
 from integrations.store import Database
-from integrations.store.database import alembic_config
+from integrations.store.database import alembic_config, head_revisions
 from integrations.store.models import Base
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -31,6 +31,11 @@ async def test_migrations_build_every_model_table_on_an_empty_database(db: Datab
     assert set(Base.metadata.tables) <= tables
     assert "alembic_version" in tables
     assert diff == []
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    # A store at this revision is opened without loading Alembic.
+    assert head_revisions() == {HEAD}
 
 
 async def test_migrating_twice_is_a_no_op(db: Database) -> None:

@@ -12,7 +12,7 @@ from clinicline.config import Config
 from clinicline.errors import ConfigError
 from clinicline.harness import ROOT
 from integrations.errors import ConfigError as StoreConfigError
-from integrations.store.database import store_url
+from integrations.store.urls import store_url
 
 
 @pytest.mark.parametrize(
