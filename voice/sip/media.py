@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ctypes
 import logging
 import time
 from collections.abc import Callable
@@ -34,6 +35,20 @@ _SILENCE = bytes(FRAME_BYTES)
 # A released tap waits this long before another call gets it, so that a connection still
 # being torn down on the clock thread cannot hand the next caller a frame of the last call.
 QUARANTINE_S = 0.5
+
+
+def frame_bytes(buf: pj.ByteVector, size: int) -> bytes:
+    """The first `size` bytes of a frame's buffer.
+
+    `bytes(buf)` walks SWIG's iterator a byte at a time: 0.36 ms for a 320-byte frame on
+    this 2-core machine under load, paid 50 times a second on every call, in the server and
+    in every test phone. A libstdc++ vector begins with its begin and end pointers, so the
+    bytes are copied in one step instead (1.7 µs); a buffer shorter than `size` by those
+    pointers is read the slow way, which also stands in should the layout ever differ."""
+    begin, end = (ctypes.c_void_p * 2).from_address(int(buf.this))
+    if begin is None or end is None or end - begin < size:
+        return bytes(buf)[:size]
+    return ctypes.string_at(begin, size)
 
 
 def _ignore_frame(_pcm: np.ndarray) -> None:
@@ -74,7 +89,7 @@ class MediaTap(pj.AudioMediaPort):
         try:
             if frame.size < FRAME_BYTES:
                 return
-            pcm = np.frombuffer(bytes(frame.buf), dtype=np.int16)
+            pcm = np.frombuffer(frame_bytes(frame.buf, frame.size), dtype=np.int16)
             self.frames_received += 1
             self._loop.call_soon_threadsafe(self._on_frame, pcm)
         except Exception:  # an exception here would be printed and swallowed by SWIG
