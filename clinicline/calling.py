@@ -26,6 +26,9 @@ from voice.phone.script import (
 )
 from voice.tts.select import make_voice
 
+# Where the test phones keep the lines they have said (see `RememberedVoice`).
+PHONE_LINES = "phone-lines"
+
 
 def build_script(args: argparse.Namespace) -> CallScript:
     """The script file, then any --say/--play/--dtmf steps, in the order given."""
@@ -89,7 +92,7 @@ async def fetch_record(config: Config, call_id: str, wait: float = 10.0) -> dict
 
 async def run_call(args: argparse.Namespace, config: Config) -> int:
     script = build_script(args)
-    voice = await asyncio.to_thread(make_voice, args.voice)
+    voice = await asyncio.to_thread(make_voice, args.voice, config.data_dir / PHONE_LINES)
     timing = PhoneTiming(
         barge_in_after=args.barge_in_after,
         hangup_after=args.hangup_after,
@@ -120,13 +123,13 @@ async def run_call(args: argparse.Namespace, config: Config) -> int:
     return status
 
 
-async def run_answer(args: argparse.Namespace) -> int:
+async def run_answer(args: argparse.Namespace, config: Config) -> int:
     """`clinicline answer`: take transferred calls as a test agent and print what happened."""
     from clinicline.config import HostPort
     from voice.phone.answering import AnsweringPhone
 
     where = HostPort.parse(args.listen)
-    voice = await asyncio.to_thread(make_voice, "piper")
+    voice = await asyncio.to_thread(make_voice, "piper", config.data_dir / PHONE_LINES)
     phone = AnsweringPhone(
         voice,
         where.host,

@@ -85,7 +85,7 @@ class PromptCache:
                 self.reused += 1
             else:
                 audio = self._synthesize(text)
-                self._write_atomically(path, audio)
+                write_wav_atomically(path, audio)
                 self.synthesized += 1
             texts[name], audios[name], paths[name] = text, audio, path
         return texts, audios, paths
@@ -125,13 +125,15 @@ class PromptCache:
             raise ValueError("prompt text produced no audio")
         return np.concatenate(parts)
 
-    def _write_atomically(self, path: Path, audio: np.ndarray) -> None:
-        # Several worker processes may start at once: never let one read a half-written file.
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
-        os.close(fd)
-        try:
-            write_wav(tmp, audio)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+def write_wav_atomically(path: Path, audio: np.ndarray) -> None:
+    """Write a WAV file under its final name only once whole."""
+    # Several processes may start at once: never let one read a half-written file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        write_wav(tmp, audio)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
