@@ -26,6 +26,9 @@ _SMALL_TALK = frozenset({
     "yep", "no", "nope", "ok", "okay", "sure", "right", "correct", "what", "sorry", "pardon",
     "huh", "hmm", "um", "uh", "er", "ah", "oh", "please", "well", "so", "and", "the", "a", "is",
     "it",
+    # taking leave: "never mind, goodbye", "forget it, that's all for now"
+    "never", "mind", "forget", "that's", "all", "for", "now", "see", "later", "cheers", "have",
+    "nice", "day", "take", "care",
 })  # fmt: skip
 
 

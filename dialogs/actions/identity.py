@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
+from dialogs.actions.transfers import GOODBYE
 from integrations.services.identity import verify_caller
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
@@ -106,6 +107,8 @@ class IdentityFormValidation(FormValidationAction):
             return {"patient_name": None, "handoff": "front_desk"}
         name = clean_name(str(value or ""))
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
+            if latest_intent(tracker) == "goodbye":  # "never mind, bye": not asked again
+                return {"patient_name": None, "handoff": GOODBYE}
             dispatcher.utter_message(text=self.deps.say("name_not_caught"))
             return {"patient_name": None}
         return {"patient_name": name}
@@ -117,6 +120,8 @@ class IdentityFormValidation(FormValidationAction):
             return {"dob": None, "handoff": "front_desk"}
         text, today = str(value or ""), self.deps.today()
         born = parse_dob(text, today)
+        if born is None and latest_intent(tracker) == "goodbye":
+            return {"dob": None, "handoff": GOODBYE}
         if born is None:
             failures = int(tracker.get_slot("dob_failures") or 0) + 1
             dispatcher.utter_message(text=self.deps.say("dob_not_caught"))

@@ -18,6 +18,8 @@ HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
     "pharmacy": ("pharmacy", "medication not found on the patient's list", "transferred"),
     "verification_failed": ("front_desk", "identity could not be verified", "verification_failed"),
 }
+# The other way a form ends early: the caller takes her leave instead of answering.
+GOODBYE = "goodbye"
 
 
 async def transfer(
@@ -46,10 +48,15 @@ async def transfer(
 async def finish_handoff(
     deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker
 ) -> list[dict[str, Any]] | None:
-    """If the form ended in a hand-off, carry it out and return the events; else None."""
+    """If the form ended in a hand-off (or a goodbye), carry it out and return the events;
+    else None."""
     handoff = tracker.get_slot("handoff")
     if not handoff:
         return None
+    if handoff == GOODBYE:
+        dispatcher.utter_message(text=deps.say("goodbye"))
+        dispatcher.utter_message(json_message=payloads.hangup())
+        return [SlotSet("handoff", None)]
     queue, reason, disposition = HANDOFFS.get(str(handoff), HANDOFFS["front_desk"])
     say = {
         "verification_failed": "not_verified_front_desk",

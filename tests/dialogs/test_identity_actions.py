@@ -111,6 +111,30 @@ async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversatio
     assert end.payloads[0]["queue"] == "front_desk"
 
 
+@pytest.mark.parametrize(
+    ("slot", "form", "submit"),
+    [("patient_name", "cancel_form", "action_submit_cancel"),
+     ("dob", "refill_form", "action_submit_refill")],
+)
+async def test_goodbye_instead_of_an_answer_ends_the_call(
+    conversation: Conversation, slot: str, form: str, submit: str
+) -> None:
+    c = await conversation.open(None)
+    if form == "cancel_form":
+        c.user("i want to cancel", "cancel_appointment")
+    else:
+        c.user("I need a refill", "request_refill")
+    if slot == "dob":
+        c.answer("patient_name", "Maria Lopez")
+        await c.run(f"validate_{form}", form)
+    c.answer(slot, "never mind, goodbye", "goodbye")
+    turn = await c.run(f"validate_{form}", form)
+    assert turn.slots["requested_slot"] is None and "didn't catch" not in turn.said, turn.said
+    end = await c.run(submit)
+    assert "Goodbye" in end.said and end.payloads == [{"kind": "hangup"}], (end.said, end.payloads)
+    assert not c.slots.get("verified")
+
+
 async def test_loose_match_reads_the_name_back_before_verifying(
     conversation: Conversation,
 ) -> None:
