@@ -14,6 +14,7 @@ from clinicline.config import Config
 from clinicline.errors import ConfigError
 from voice.phone.phone import PatientPhone, PhoneTiming
 from voice.phone.script import (
+    BargeStep,
     CallScript,
     DtmfStep,
     PlayStep,
@@ -93,6 +94,10 @@ async def fetch_record(config: Config, call_id: str, wait: float = 10.0) -> dict
 async def run_call(args: argparse.Namespace, config: Config) -> int:
     script = build_script(args)
     voice = await asyncio.to_thread(make_voice, args.voice, config.data_dir / PHONE_LINES)
+    # Every line is ready before the phone dials: a line rendered mid-call (Piper loading
+    # first) kept one caller quiet past the clinic's silence timeout on a loaded machine.
+    lines = [s.text for s in script.steps if isinstance(s, SayStep | BargeStep)]
+    await asyncio.to_thread(lambda: [list(voice.synthesize(line)) for line in lines])
     timing = PhoneTiming(
         barge_in_after=args.barge_in_after,
         hangup_after=args.hangup_after,
@@ -130,6 +135,8 @@ async def run_answer(args: argparse.Namespace, config: Config) -> int:
 
     where = HostPort.parse(args.listen)
     voice = await asyncio.to_thread(make_voice, "piper", config.data_dir / PHONE_LINES)
+    if args.say:
+        await asyncio.to_thread(lambda: list(voice.synthesize(args.say)))
     phone = AnsweringPhone(
         voice,
         where.host,
