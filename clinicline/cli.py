@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         action=_Step,
         dest="steps",
         metavar="S:FILE",
-        help="stay quiet until FILE exists, at most S seconds (a test's signal to go on)",
+        help="stay quiet until FILE exists, at most S seconds (a test's signal to go on; the "
+        "line before it does not wait for the bot to finish)",
     )
     call.add_argument(
         "--barge",

@@ -352,6 +352,8 @@ class PatientPhone:
                 if following.from_bot:
                     await self._wait_bot_started(listener, ended)
                 await asyncio.sleep(following.after)
+            elif isinstance(following, WaitStep) and following.until is not None:
+                pass  # the signal, not the bot falling quiet, says when to go on
             else:
                 await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
             if listener.first_voiced_after is not None:
