@@ -338,6 +338,15 @@ async def _read_record(db_url: str, key: bytes | None, call_id: str) -> dict[str
     return record
 
 
+async def when_logged(server: ServerProcess, line: str, signal: Path) -> None:
+    """Create `signal` once the server's log holds one more `line` than it does now: a test
+    phone waiting on it (`--wait-for`) goes on at the server's cue, not after a fixed delay."""
+    before = server.log().count(line)
+    while server.log().count(line) == before:
+        await asyncio.sleep(0.3)
+    signal.touch()
+
+
 def wait_for_record(server: ServerProcess, call_id: str, timeout: float = 15.0) -> dict[str, Any]:
     """The record once the server has closed the call."""
     deadline = time.monotonic() + timeout

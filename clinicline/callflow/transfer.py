@@ -416,6 +416,7 @@ class WarmTransfer:
                     consult.hangup()
                     return
                 await self.coordinator.on_answered(plan)
+                log.info("call %s: bridged to the %s queue", session.call.call_id, plan.queue)
                 await self.recorder.event(
                     session.call, "bridged", {"queue": plan.queue, "target": plan.target}
                 )

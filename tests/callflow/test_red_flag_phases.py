@@ -26,7 +26,14 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from clinicline.harness import (
+    ROOT,
+    ServerProcess,
+    phone_call,
+    start_demo_clinic,
+    wait_for_record,
+    when_logged,
+)
 from tests.staff_lines import ON_CALL, STAFF_PORT, always_open_hours, desk
 from voice.session.phase import CallPhase
 
@@ -213,14 +220,6 @@ def _phone_log(process: subprocess.Popen[str]) -> dict[str, Any]:
     return json.loads(out[out.index("{") :]) if "{" in out else {"calls": []}
 
 
-async def _when_logged(server: ServerProcess, line: str, signal: Path) -> None:
-    """Create `signal` once the server's log holds one more `line` than it does now."""
-    before = server.log().count(line)
-    while server.log().count(line) == before:
-        await asyncio.sleep(0.3)
-    signal.touch()
-
-
 @pytest.mark.parametrize("phase", list(CallPhase), ids=lambda p: p.value)
 async def test_a_red_flag_is_acted_on_in_every_phase(
     phase: CallPhase, request: pytest.FixtureRequest, front_desk_console: Any, tmp_path: Path
@@ -241,7 +240,7 @@ async def test_a_red_flag_is_acted_on_in_every_phase(
     steps = row.steps
     if phase is not CallPhase.BRIDGED:
         steps = (*steps, "--wait-for", f"60:{message_over}")
-    watch = asyncio.create_task(_when_logged(server, "emergency message ", message_over))
+    watch = asyncio.create_task(when_logged(server, "emergency message ", message_over))
     try:
         result = await asyncio.to_thread(
             phone_call, server, *steps, "--turn-max", "20", "--listen", "3", "--no-transcribe",

@@ -13,11 +13,19 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from clinicline.harness import ROOT, ServerProcess, heard_911, phone_call, wait_for_record
+from clinicline.harness import (
+    ROOT,
+    ServerProcess,
+    heard_911,
+    phone_call,
+    wait_for_record,
+    when_logged,
+)
 from tests.staff_lines import desk
 
 pytestmark = pytest.mark.slow
@@ -56,7 +64,7 @@ def test_schedule_call_meets_its_expectations(clinic: ServerProcess) -> None:
 
 
 async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
-    clinic: ServerProcess,
+    clinic: ServerProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{clinic.http_port}"
     async with async_playwright() as pw:
@@ -94,6 +102,8 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
                 stderr=subprocess.DEVNULL,
                 text=True,
             )
+            bridged = tmp_path / "bridged"
+            watch = asyncio.create_task(when_logged(clinic, ": bridged to", bridged))
             caller = subprocess.Popen(
                 [
                     sys.executable,
@@ -106,8 +116,9 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
                     clinic.db_url,
                     "--script",
                     str(CALLS / "redflag.yaml"),
-                    "--wait",
-                    "4",
+                    # Her next words once the nurse is on the line (the server logs it).
+                    "--wait-for",
+                    f"120:{bridged}",
                     "--say",
                     "I am still here and the pain is getting worse",
                     "--listen",
@@ -128,6 +139,7 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
             await expect(card.locator(".transcript")).to_contain_text("worse", timeout=90_000)
             caller_out, _ = await _communicate(caller)
             nurse_out, _ = await _communicate(nurse)
+            watch.cancel()
         finally:
             await browser.close()
 

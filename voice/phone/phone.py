@@ -343,8 +343,14 @@ class PatientPhone:
                 break
             said = _describe(step)
             turn = TurnLog(said=said)
+            # What plays while the phone waits for a test's cue (the emergency message, a
+            # nurse picking up) is heard in that step's turn.
+            cued = isinstance(step, WaitStep) and step.until is not None
+            if cued:
+                begin = listener.mark()
             await self._speak(tap, step, line, ended)
-            begin = listener.mark()
+            if not cued:
+                begin = listener.mark()
             spoken_end = time.monotonic()
             following = steps[index + 1] if index + 1 < len(steps) else None
             if isinstance(following, BargeStep):
@@ -356,7 +362,7 @@ class PatientPhone:
                 pass  # the signal, not the bot falling quiet, says when to go on
             else:
                 await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
-            if listener.first_voiced_after is not None:
+            if listener.first_voiced_after is not None and not cued:
                 turn.latency_ms = round((listener.first_voiced_after - spoken_end) * 1000, 1)
             self._heard_spans.append((begin, len(listener.frames)))
             self.log.turns.append(turn)
