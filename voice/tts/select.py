@@ -52,6 +52,7 @@ class RememberedVoice:
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
         self.folder = folder
+        self._voice_id = _voice_id(name)
         self._engine: Voice | None = None
         self._lock = threading.Lock()
 
@@ -60,7 +61,7 @@ class RememberedVoice:
         return self._engine is not None
 
     def synthesize(self, text: str) -> Iterable[np.ndarray]:
-        path = self.folder / f"{self.name}-{prompt_key(self._voice_id(), text)}.wav"
+        path = self.folder / f"{self.name}-{prompt_key(self._voice_id, text)}.wav"
         if path.exists():
             return [read_wav(path, SAMPLE_RATE)]
         with self._lock:
@@ -72,10 +73,11 @@ class RememberedVoice:
             write_wav_atomically(path, np.concatenate(chunks))
         return chunks
 
-    def _voice_id(self) -> str:
-        # Piper's model is named in the key, so another model renders its lines anew.
-        if self.name in ("espeak", "flite"):
-            return self.name
-        from voice.tts.piper import joe_voice_paths
 
-        return f"piper:{joe_voice_paths()[0].name}"
+def _voice_id(name: str) -> str:
+    # Piper's model is named in the key, so another model renders its lines anew.
+    if name in ("espeak", "flite"):
+        return name
+    from voice.tts.piper import joe_voice_paths
+
+    return f"piper:{joe_voice_paths()[0].name}"
