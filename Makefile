@@ -8,7 +8,11 @@ SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kama
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system rasa fhir-server test-peers run test test-fast lint bench clean
+.PHONY: setup system rasa triage-bank fhir-server test-peers test-setup run test test-fast lint bench clean
+
+# The set-up steps are independent installs (apt, three venvs, npm) and checks: on a fresh
+# machine they take minutes each, mostly waiting on downloads, so they run side by side.
+SETUP_MAKE := $(MAKE) --no-print-directory -j4
 
 $(VENV)/.installed: pyproject.toml requirements/models.txt
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
@@ -32,21 +36,28 @@ $(FHIR_VENV)/bin/sekmet: requirements/fhir-server.txt
 fhir-server: $(FHIR_VENV)/bin/sekmet
 
 # Independent peers the tests talk to (an HL7 v2 interface engine), from npm.
-tests/peers/node_modules/.installed: tests/peers/package-lock.json
+tests/peers/node_modules/.installed: tests/peers/package-lock.json | system
 	@command -v npm >/dev/null || deploy/install-system.sh npm
 	cd tests/peers && npm ci --silent --no-audit --no-fund
 	@touch $@
 
 test-peers: tests/peers/node_modules/.installed
 
-setup: system $(VENV)/.installed rasa
+setup: system $(VENV)/.installed rasa triage-bank
+
+# The safety net's bank, embedded once and kept on disk for every process.
+triage-bank: $(VENV)/.installed
 	$(VENV)/bin/clinicline triage --prepare
 
-run: setup
+test-setup: setup fhir-server test-peers lint
+
+run:
+	@$(SETUP_MAKE) setup
 	$(VENV)/bin/clinicline seed --demo
 	exec $(VENV)/bin/clinicline serve
 
-test: setup fhir-server test-peers lint
+test:
+	@$(SETUP_MAKE) test-setup
 	deploy/start-postgres.sh
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 3
 
@@ -57,7 +68,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy clinicline voice nlu integrations routing dialogs
 
-bench: setup
+bench:
+	@$(SETUP_MAKE) setup
 	$(VENV)/bin/clinicline bench
 
 clean:

@@ -7,9 +7,7 @@ whole session, shared by every test here.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import signal
 import socket
 import subprocess
 from collections.abc import AsyncIterator
@@ -222,16 +220,3 @@ async def test_rasa_is_bound_to_loopback(stack: Stack) -> None:
     local = [line.split()[1] for line in listening if line.split()[3] == "0A"]
     assert f"0100007F:{port:04X}" in local
     assert f"00000000:{port:04X}" not in local
-
-
-async def test_server_is_restarted_when_it_dies(stack: Stack) -> None:
-    process = stack.server._process
-    assert process is not None and stack.server.running
-    os.killpg(process.pid, signal.SIGKILL)
-    for _ in range(100):
-        if stack.server.restarts:
-            break
-        await asyncio.sleep(0.1)
-    assert stack.server.restarts == 1
-    await stack.server.wait_ready()
-    assert await stack.client.ready()
