@@ -15,11 +15,10 @@ from tests.integrations.fhir_server import FhirServer, running_fhir_server
 
 ROOT = Path(__file__).resolve().parent.parent
 # The longest modules (or groups), handed out first so that none starts last on a worker while
-# the others sit idle (measured with `make test` on 2026-12-02: red-flag phases 840 s of
-# 7,050 s in all, the Rasa clinic's modules 610 s, the next ones 420 s and less). Only the
-# order changes; a module not listed runs after these.
+# the others sit idle (measured with `make test` on 2026-12-02: the Rasa clinic's modules
+# 1,450 s of 7,050 s in all, the next ones 420 s and less). Only the order changes; a module
+# not listed runs after these.
 LONGEST_FIRST = (
-    "tests/callflow/test_red_flag_phases.py",
     "rasa_clinic",
     "tests/voice/test_calls.py",
     "tests/dialogs/test_rasa_server.py",
@@ -32,6 +31,7 @@ LONGEST_FIRST = (
 # Modules that share the session's Rasa-backed clinic (`rasa_clinic`, ~65 CPU-s and 1.2 GB to
 # load) run on one worker one after the other, so that it loads once per run, not per worker.
 RASA_CLINIC_MODULES = frozenset({
+    "tests/callflow/test_red_flag_phases.py",
     "tests/callflow/test_scripted_calls.py",
     "tests/callflow/test_symptom_calls.py",
     "tests/callflow/test_names_any_phone.py",

@@ -147,9 +147,14 @@ class CallerInput:
 
     def _speech_started(self) -> None:
         if self._pending is not None:
-            # The caller only paused: this utterance goes on, so recognise it whole later.
-            self._carry = (self._pending.pcm, self._pending.phase)
-            self._pending.decode.cancel()
+            # The caller only paused: this utterance goes on, so recognise it whole later. The
+            # words up to the pause are still screened when they are in (not cancelled): a red
+            # flag said before a breath acts then, not once a caller in a panic stops talking.
+            superseded = self._pending
+            self._carry = (superseded.pcm, superseded.phase)
+            superseded.decode.add_done_callback(
+                lambda task: self._screen_words_so_far(task, superseded.phase)
+            )
             self._pending = None
         else:
             self._speech_phase = self._phase()
@@ -282,10 +287,23 @@ class CallerInput:
             self._live = None
 
     def _on_partial(self, text: str) -> None:
+        self._screen_partial(text, self._speech_phase)
+
+    def _screen_partial(self, text: str, phase: CallPhase) -> None:
         if self.closed:
             return
-        if self._screen(text, final=False, phase=self._speech_phase):
+        if self._screen(text, final=False, phase=phase):
             self._spawn(self.recorder.event(self.call, "partial_escalation", {}))
+
+    def _screen_words_so_far(
+        self, decode: asyncio.Task[Transcript | None], phase: CallPhase
+    ) -> None:
+        """The decode of an utterance the caller went on with after a pause: a partial."""
+        if decode.cancelled() or decode.exception() is not None:
+            return
+        transcript = decode.result()
+        if transcript is not None and transcript.text.strip():
+            self._screen_partial(transcript.text.strip(), phase)
 
     # -- keypad -----------------------------------------------------------------------------------
     def on_dtmf(self, digit: str, method: str) -> None:

@@ -1,0 +1,89 @@
+"""A red flag said before a short breath acts while the caller is still talking.
+
+A caller in a panic rarely stops: "my husband just collapsed and he is not breathing", a breath,
+and on. The hearing starts recognising at the breath and, when she goes on, recognises the
+whole utterance again at its end; the words up to the breath are screened as soon as they are
+in. Real Piper speech, fed in real time through the real utterance detector, the real
+turn-taking and the real Whisper model; the conversation is the echo dialog with the real
+triage engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import numpy as np
+
+from clinicline.callflow.echo import EchoConversation
+from nlu.triage import TriageEngine
+from tests.voice.test_session_partials import MemoryRecorder
+from voice.asr.whisper import WhisperRecognizer
+from voice.audio.frames import FRAME_SAMPLES, chunk_frames
+from voice.audio.vad import VadConfig
+from voice.session.actions import CallInfo, PlayPrompt
+from voice.session.hearing import CallerInput
+from voice.session.phase import CallPhase
+from voice.session.turn_end import TurnEndConfig
+from voice.tts.piper import PiperSynthesizer
+
+FLAG = "My husband just collapsed and he is not breathing."
+GOES_ON = (
+    "I don't know what to do, he was fine a minute ago, we were sitting at the table having "
+    "dinner and then he just went down on the floor and now he won't answer me at all."
+)
+
+
+def _spoken(piper: PiperSynthesizer, text: str) -> np.ndarray:
+    """The words without the voice's own leading and trailing silence."""
+    pcm = np.concatenate(list(piper.synthesize(text)))
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 500)
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+async def test_a_red_flag_before_a_breath_acts_before_the_caller_stops(
+    whisper: WhisperRecognizer, piper: PiperSynthesizer
+) -> None:
+    loop = asyncio.get_running_loop()
+    flagged: list[float] = []
+    handed_on: list[str] = []
+    recorder = MemoryRecorder()
+    hearing = CallerInput(
+        CallInfo("flag-before-a-breath", None, datetime.now()),
+        conversation=EchoConversation(TriageEngine.default()),
+        recorder=recorder,
+        recognizer=whisper,
+        vad=VadConfig(hangover_ms=250),
+        turn=TurnEndConfig(finished_ms=350, unfinished_ms=900),
+        digit_timeout=3.0,
+        phase=lambda: CallPhase.LISTENING,
+        on_speech=lambda: None,
+        on_digit=lambda: None,
+        on_utterance=lambda utterance: handed_on.append(utterance.turn.text or ""),
+        on_red_flag=lambda actions: flagged.extend(
+            loop.time() for a in actions if isinstance(a, PlayPrompt) and a.name == "emergency"
+        ),
+    )
+    # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
+    # by the time her voice is back, so the utterance goes on.
+    breath = np.zeros(int(0.26 * 8000) // FRAME_SAMPLES * FRAME_SAMPLES, dtype=np.int16)
+    speech = np.concatenate([_spoken(piper, FLAG), breath, _spoken(piper, GOES_ON)])
+    started = loop.time()
+    try:
+        for i, frame in enumerate(chunk_frames(speech)):  # at the pace a phone line brings it
+            hearing.on_frame(frame.pcm)
+            await asyncio.sleep(max(0.0, started + (i + 1) * 0.02 - loop.time()))
+        stopped = loop.time()
+        for frame in chunk_frames(np.zeros(8000, dtype=np.int16)):
+            hearing.on_frame(frame.pcm)
+            await asyncio.sleep(0.02)
+        for _ in range(100):  # the whole utterance, recognised once she stopped
+            if handed_on or recorder.turns:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        hearing.close()
+    assert flagged, (recorder.turns, handed_on)
+    assert flagged[0] < stopped, (flagged[0] - stopped, recorder.events)
+    assert "partial_escalation" in recorder.events
+    assert len(flagged) == 1  # the whole utterance's words do not play the message twice
