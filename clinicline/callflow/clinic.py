@@ -68,12 +68,15 @@ _QUEUES = {"nurse", "front_desk", "pharmacy", "billing", "scheduling"}
 # What the dialog said it waits for -> the phase of the call meanwhile.
 _EXPECT_PHASES = {
     "full_name": CallPhase.IDENTITY_FORM,
+    "spelled_name": CallPhase.IDENTITY_FORM,
     "dob": CallPhase.IDENTITY_FORM,
     "dob_confirmed": CallPhase.IDENTITY_FORM,
     "name_confirmed": CallPhase.IDENTITY_FORM,
 }
 # Dialog questions whose answers the recogniser hears as such (see `WhisperRecognizer`).
-_EXPECT_ANSWERS: dict[str, AnswerKind] = {"full_name": "name", "dob": "date"}
+_EXPECT_ANSWERS: dict[str, AnswerKind] = {
+    "full_name": "name", "dob": "date", "spelled_name": "spelling",
+}
 # Questions answered yes or no: the answer is heard again held to yes and no (`ConfirmRecheck`).
 _YES_NO_QUESTIONS = frozenset({"dob_confirmed", "name_confirmed", "refill_confirmed",
                                "cancel_confirmed"})
@@ -457,6 +460,10 @@ class ClinicConversation:
             again = await names.result()
             if again is not None:
                 return {"name_heard_again": again.as_metadata()}
+        elif expecting == "spelled_name":
+            spelled = await names.spelled(turn.audio)
+            if spelled is not None:
+                return {"spelling_heard_again": spelled}
         return {}
 
     async def _urgent_answer(self, call: CallInfo, accept: bool) -> Sequence[Action]:

@@ -19,10 +19,11 @@ from rasa_sdk.types import DomainDict
 from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
 from dialogs.actions.transfers import GOODBYE
-from integrations.services.identity import verify_caller
+from integrations.services.identity import Verification, verify_by_spelling, verify_caller
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob, speak_date
 from nlu.names import holds_a_name
+from nlu.spelling import letters_of
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
@@ -50,6 +51,25 @@ def name_heard_again(tracker: Tracker, born: date) -> str | None:
         return None
     text = clean_name(str(again.get("text") or ""))
     return text or None
+
+
+def spelling_asked(tracker: Tracker) -> bool:
+    """After the first failed match the caller spells her surname: the date of birth she
+    confirmed is kept, the name is asked for again as letters."""
+    return (
+        int(tracker.get_slot("id_failures") or 0) == 1
+        and tracker.get_slot("dob_confirmed") is True
+        and bool(tracker.get_slot("dob"))
+    )
+
+
+def spelling_heard_again(tracker: Tracker, born: date) -> str | None:
+    """The spelled surname as the voice worker heard it held to the surnames of the patients
+    born on `born` (`clinicline.callflow.name_recheck`), if it was sure enough of one."""
+    again = (tracker.latest_message.get("metadata") or {}).get("spelling_heard_again")
+    if not isinstance(again, dict) or again.get("dob") != born.isoformat():
+        return None
+    return letters_of(str(again.get("letters") or ""))
 
 
 class IdentityFormValidation(FormValidationAction):
@@ -105,6 +125,8 @@ class IdentityFormValidation(FormValidationAction):
     ) -> Slots:
         if latest_intent(tracker) == "speak_to_human":
             return {"patient_name": None, "handoff": "front_desk"}
+        if spelling_asked(tracker):
+            return await self._verify_spelled(dispatcher, tracker, str(value or ""))
         name = clean_name(str(value or ""))
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
             if latest_intent(tracker) == "goodbye":  # "never mind, bye": not asked again
@@ -180,6 +202,34 @@ class IdentityFormValidation(FormValidationAction):
                                         result.display_name or "")
         return await self._failed(dispatcher, tracker)
 
+    async def _verify_spelled(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, said: str
+    ) -> Slots:
+        """The surname spelled after a failed match, with the date of birth confirmed then.
+        The letters as first heard are tried, then as heard held to the surnames on file."""
+        born = date.fromisoformat(str(tracker.get_slot("dob")))
+        spellings = [x for x in (letters_of(said), spelling_heard_again(tracker, born)) if x]
+        if not spellings and latest_intent(tracker) == "goodbye":
+            return {"patient_name": None, "handoff": GOODBYE}
+        cid = call_id(tracker)
+        if not (await self.deps.facts(cid)).exists:
+            return {"pending_patient": None, "handoff": "verification_failed"}
+        result = Verification("no_match", None, None)
+        for spelled in dict.fromkeys(spellings):
+            async with self.deps.db.session() as s:
+                result = await verify_by_spelling(s, spelled, born, call_id=cid)
+            if result.status == "verified":
+                break
+        await self.deps.event(
+            cid, "verification", {"status": result.status, "spelled": bool(spellings)}
+        )
+        if result.status == "verified" and result.patient_id is not None:
+            slots = await self._verified(
+                dispatcher, tracker, result.patient_id, result.display_name or ""
+            )
+            return {"patient_name": spellings[0], **slots}
+        return await self._failed(dispatcher, tracker)
+
     async def _verified(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, pid: int, display_name: str
     ) -> Slots:
@@ -216,6 +266,12 @@ class IdentityFormValidation(FormValidationAction):
         if failures >= MAX_ID_FAILURES:
             return {"dob_confirmed": None, "id_failures": failures, "pending_patient": None,
                     "handoff": "verification_failed"}
+        if failures == 1 and tracker.get_slot("dob"):
+            # The date of birth was read back and confirmed: the name is what did not match
+            # (an unusual surname the recogniser cannot write). She spells it next.
+            dispatcher.utter_message(text=self.deps.say("no_match_spell"))
+            return {"patient_name": None, "dob_confirmed": True, "name_confirmed": None,
+                    "pending_patient": None, "id_failures": failures}
         dispatcher.utter_message(text=self.deps.say("no_match_try_again"))
         return {"patient_name": None, "dob": None, "dob_confirmed": None, "name_confirmed": None,
                 "pending_patient": None, "id_failures": failures}
@@ -234,6 +290,11 @@ class ActionAskPatientName(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if spelling_asked(tracker):
+            dispatcher.utter_message(
+                text=self.deps.say("ask_spelling"), json_message=payloads.expect("spelled_name")
+            )
+            return []
         text = self.deps.say("ask_name_again" if tracker.get_slot("id_failures") else "ask_name")
         dispatcher.utter_message(text=text, json_message=payloads.expect("full_name"))
         return []

@@ -23,6 +23,7 @@ from integrations.store.crypto import cipher_of
 from integrations.store.indexes import dob_key, number_key
 from integrations.store.models import Patient, PatientPhone
 from nlu.names import name_score
+from nlu.spelling import matching_surname
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,38 @@ async def verify_caller(
         return Verification("verified", chosen.id, chosen.full_name, confirm, second_hearing)
 
 
+async def verify_by_spelling(
+    s: AsyncSession, spelled: str, dob: date, *, call_id: str | None = None
+) -> Verification:
+    """A caller whose spoken name matched nobody spells her surname. The date of birth she
+    confirmed and the surname's letters are the two identifiers: verified when the letters are
+    the surname of one patient born that day (`nlu.spelling.matching_surname`: exact for a
+    short surname, a slip allowed in a long one when no other surname comes as close). Twins,
+    or namesakes born the same day, stay unverified: the letters cannot tell them apart. The
+    matched name is never read back (she did not say it)."""
+    async with atomic(s):
+        patients = (await s.scalars(select(Patient).where(Patient.dob_index == _dob(s, dob)))).all()
+        surname = matching_surname(spelled, [p.last_name for p in patients])
+        matched = [p for p in patients if surname is not None and p.last_name == surname]
+        chosen = matched[0] if len(matched) == 1 else None
+        status: Status = "verified" if chosen else ("ambiguous" if matched else "no_match")
+        add_audit(
+            s,
+            actor="bot",
+            action="verify_caller",
+            patient_id=chosen.id if chosen else None,
+            call_id=call_id,
+            detail={"status": status, "candidates": len(patients), "spelled": True},
+        )
+        log.info(
+            "caller verification by spelling",
+            extra={"call_id": call_id, "status": status, "same_dob": len(patients)},
+        )
+        if chosen is None:
+            return Verification(status, None, None)
+        return Verification("verified", chosen.id, chosen.full_name)
+
+
 def _dob(s: AsyncSession, dob: date) -> str:
     """Dates of birth are stored encrypted: patients are found by the date's blind index."""
     return dob_key(cipher_of(s), dob)
@@ -190,3 +223,10 @@ async def names_born_on(s: AsyncSession, dob: date) -> list[str]:
             select(Patient.first_name, Patient.last_name).where(Patient.dob_index == _dob(s, dob))
         )
         return sorted({f"{first} {last}" for first, last in rows})
+
+
+async def surnames_born_on(s: AsyncSession, dob: date) -> list[str]:
+    """Surnames of patients born on `dob`: what a spelled surname is heard as (held to them)."""
+    async with atomic(s):
+        rows = await s.scalars(select(Patient.last_name).where(Patient.dob_index == _dob(s, dob)))
+        return sorted(set(rows))

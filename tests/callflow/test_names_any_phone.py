@@ -4,7 +4,9 @@ Real calls to the shared `clinicline serve` (real Rasa, pjsua2, whisper), in two
 recogniser was never tuned on (espeak-ng, flite). The patients are added to the store with an
 appointment each; the number they call from is not on file. Each caller asks to cancel, says
 her name and date of birth, and is verified by the name heard a second time with the names of
-the patients born that day as hints; her appointment is cancelled.
+the patients born that day as hints; her appointment is cancelled. A third caller first gives a
+surname the clinic does not have (the one she goes by since she married); asked to spell the
+surname after the failed match, she spells the one on file, and is verified by it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ CALLERS = (
     ("flite", "Siobhan", "Wojciechowski", "1991-10-02", "October second nineteen ninety one"),
 )
 UNKNOWN_NUMBER = "+15550199876"
+# (voice, given, family on file, birth date, the date as she says it, the surname she gives)
+SPELLER = (
+    "espeak", "Aoife", "Venkataraman", "1994-08-23", "August twenty third nineteen ninety four",
+    "Brennan",
+)  # fmt: skip
 
 
 async def _add_callers(db_url: str) -> None:
@@ -36,8 +43,8 @@ async def _add_callers(db_url: str) -> None:
     db = await Database.connect(db_url)
     try:
         async with db.session() as s:
-            slots = await find_slots(s, when=None, limit=len(CALLERS))
-            for n, (_voice, given, family, born, _said) in enumerate(CALLERS):
+            slots = await find_slots(s, when=None, limit=len(CALLERS) + 1)
+            for n, (_voice, given, family, born, _said) in enumerate([*CALLERS, SPELLER[:5]]):
                 patient = Patient(first_name=given, last_name=family, dob=date.fromisoformat(born))
                 patient.phones = [PatientPhone(number=f"+1555010880{n}")]
                 s.add(patient)
@@ -66,15 +73,32 @@ def _cancel_call(clinic: ServerProcess, voice: str, name: str, said_dob: str) ->
     )  # fmt: skip
 
 
+def _spelling_call(clinic: ServerProcess) -> dict[str, Any]:
+    voice, given, family, _born, said_dob, goes_by = SPELLER
+    return phone_call(
+        clinic, "--caller", UNKNOWN_NUMBER, "--voice", voice, "--no-transcribe",
+        "--say", "I need to cancel my appointment",
+        "--say", f"{given} {goes_by}",
+        "--say", said_dob,
+        "--say", "yes",
+        "--say", ", ".join(family.upper()) + ".",
+        "--say", "yes please cancel it",
+        "--say", "no that's all, goodbye",
+        timeout=240,
+    )  # fmt: skip
+
+
 def test_unusual_surnames_from_unknown_numbers_are_verified_and_cancel(
     clinic: ServerProcess,
 ) -> None:
-    with ThreadPoolExecutor(len(CALLERS)) as pool:
+    with ThreadPoolExecutor(len(CALLERS) + 1) as pool:
+        spelling = pool.submit(_spelling_call, clinic)
         calls = list(
             pool.map(
                 lambda c: _cancel_call(clinic, c[0], f"{c[1]} {c[2]}", c[4]), CALLERS
             )
         )
+        spelled_call = spelling.result()
     for (voice, given, family, _born, _said), call in zip(CALLERS, calls, strict=True):
         record = wait_for_record(clinic, call["call_id"])
         turns = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
@@ -88,3 +112,17 @@ def test_unusual_surnames_from_unknown_numbers_are_verified_and_cancel(
         assert record["appointments_changed"] == 1, where
         assert record["disposition"] == "appointment_cancelled", where
         assert not any("have you as" in t for t in said), where  # no name read back
+
+    # The caller who spelled her surname after the name she gave matched nobody.
+    voice, given, family = SPELLER[:3]
+    record = wait_for_record(clinic, spelled_call["call_id"])
+    turns = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
+    checks = [e["data"] for e in record["events"] if e["kind"] == "verification"]
+    said = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
+    where = f"{voice}: heard {turns}, said {said}, verification {checks}"
+    assert checks[0]["status"] == "no_match", where
+    assert any("spell the patient's last name" in t for t in said), where
+    assert checks[-1] == {"status": "verified", "spelled": True}, where
+    assert record["verified"] and record["patient"]["name"] == f"{given} {family}", where
+    assert record["appointments_changed"] == 1, where
+    assert record["disposition"] == "appointment_cancelled", where

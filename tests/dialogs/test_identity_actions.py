@@ -202,3 +202,87 @@ async def test_small_talk_for_a_name_is_asked_again_not_looked_up(
     c.answer("patient_name", "Hello, it's Maria Lopez")
     await c.run("validate_refill_form", "refill_form")
     assert c.slots["patient_name"] == "Maria Lopez"
+
+
+async def _failed_once(
+    c: Conversation, name: str, said_dob: str, form: str = "cancel_form"
+) -> None:
+    """A name that matches nobody born on the date she confirms: the first failed match."""
+    await _to_readback(c, form, name, said_dob)
+    c.answer("dob_confirmed", "yes", "affirm")
+    turn = await c.run(f"validate_{form}", form)
+    assert "couldn't find that name" in turn.said, turn.said
+    assert not c.slots.get("verified")
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    ["V-E-N-K-A-T-A-R-A-M-A-N.", "vee ee en kay ay tee ay are ay em ay en",
+     "V E N K A T A R A N A N"],  # two letters misheard in a long name: still hers
+)  # fmt: skip
+async def test_after_a_failed_match_the_spelled_surname_verifies_with_the_same_date(
+    conversation: Conversation, spelled: str
+) -> None:
+    c = await conversation.open("+15550199876")  # a number not on file
+    await add_patient(c.db, "Aoife", "Venkataraman", date(1990, 7, 19), "+15550100778")
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "always Ben Katerman", "July nineteenth 1990")
+    assert c.slots["requested_slot"] == "patient_name" and c.slots["dob"] == "1990-07-19"
+    ask = await c.run("action_ask_patient_name", "cancel_form")
+    assert ask.said == "Please spell the patient's last name for me, one letter at a time."
+    assert ask.payloads == [{"kind": "expect", "what": "spelled_name"}]
+    c.answer("patient_name", spelled)
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["verified"] is True, turn.said
+    assert "Thank you, Aoife" in turn.said
+    assert (await c.report())["verified"] is True
+
+
+@pytest.mark.parametrize(
+    ("spelled", "heard_again"),
+    [("L-O-P-E-S.", None),  # a short surname: one letter off is someone else
+     ("I don't know how to spell it", None),
+     ("L O P", {"letters": "LOPEZ", "dob": "1972-03-05"})],  # heard again for another date
+)  # fmt: skip
+async def test_a_spelling_that_is_not_her_surname_is_one_more_failure_and_asks_again(
+    conversation: Conversation, spelled: str, heard_again: dict[str, str] | None
+) -> None:
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    c.answer("patient_name", spelled, spelling_heard_again=heard_again)
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert not c.slots.get("verified")
+    assert "try once more" in turn.said, turn.said
+    assert c.slots["id_failures"] == 2
+    # From the start: her name and date of birth again, not letters.
+    assert c.slots["requested_slot"] == "patient_name" and c.slots.get("dob") is None
+    ask = await c.run("action_ask_patient_name", "cancel_form")
+    assert ask.payloads == [{"kind": "expect", "what": "full_name"}]
+
+
+async def test_the_spelling_heard_again_for_her_date_verifies_her(
+    conversation: Conversation,
+) -> None:
+    # Free, the recogniser wrote words; held to the surnames born that day, it heard "LOPEZ".
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    c.answer("patient_name", "Hello, PDC.",
+             spelling_heard_again={"letters": "LOPEZ", "dob": "1972-03-04"})
+    await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["verified"] is True
+
+
+async def test_twins_born_the_same_day_are_not_told_apart_by_a_surname(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    for first in ("Ada", "Ida"):
+        await add_patient(c.db, first, "Quistgaard", date(2001, 9, 14))
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Kissed Guard", "September fourteenth 2001")
+    c.answer("patient_name", "Q-U-I-S-T-G-A-A-R-D")
+    await c.run("validate_cancel_form", "cancel_form")
+    assert not c.slots.get("verified")
+    assert c.slots["id_failures"] == 2

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from clinicline.callflow.name_recheck import (
     DECOY_MATCH,
     NameRecheck,
+    decoy_surnames,
     decoys_for,
     repeats_prompt,
 )
@@ -98,3 +99,34 @@ def test_decoys_sound_like_no_candidate_and_a_decoy_heard_is_a_repeated_prompt()
     assert all(name_score(d, c) < DECOY_MATCH for d in decoys for c in candidates)
     assert repeats_prompt(f"My name is {decoys[0]}.", decoys)
     assert not repeats_prompt("Shout out, boy, to Hoskey.", decoys)
+
+
+@pytest.mark.parametrize("voice", ["flite", "espeak"])
+async def test_a_short_surname_spelled_is_heard_held_to_the_surnames_born_that_day(
+    db: Database, whisper: WhisperRecognizer, voice: str, request: pytest.FixtureRequest
+) -> None:
+    """Free, whisper writes spelled letters as words ("Hello, PDC."; "L-O-B-E-D."); held to
+    the spellings of the surnames of patients born that day (and two decoys'), it hears them."""
+    synthesizer = request.getfixturevalue(voice)
+    await add_patient(db, "Marcus", "Lopez", BORN)
+    await add_patient(db, "Siobhan", "Nguyen", BORN)  # born the same day
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    names.heard_date("October second nineteen ninety one")  # given before, no name audio kept
+    spelled = await names.spelled(_said(synthesizer, "L, O, P, E, Z."))
+    assert spelled == {"letters": "LOPEZ", "dob": "1991-10-02"}
+
+
+async def test_a_spelling_of_nobody_born_that_day_is_not_made_into_one(
+    db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    await add_patient(db, "Marcus", "Lopez", BORN)
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    assert await names.spelled(_said(flite, "L, O, P, E, Z.")) is None  # no date given yet
+    names.heard_date("October second nineteen ninety one")
+    heard = await names.spelled(_said(flite, "W, O, J, C, I, E, C, H, O, W, S, K, I."))
+    assert heard is None or heard["letters"] != "LOPEZ", heard
+
+
+def test_decoy_surnames_are_spelled_unlike_every_candidate() -> None:
+    decoys = decoy_surnames(["Holloway", "Lindgren", "Delgadoe"])
+    assert len(decoys) == 2 and not {"Holloway", "Lindgren", "Delgado"} & set(decoys)

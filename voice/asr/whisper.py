@@ -50,6 +50,7 @@ _MAX_PROMPT_CHARS = 600
 _MAX_PROMPT_TOKENS = 448 // 2 - 1  # half the decoder's context, less the start token
 _HELD_WINDOW_SECONDS = 10.0  # the encoder's window when held to a grammar (see `hear_date`)
 _ANY_TOKEN = 262  # " the": forced after a prefix so that the scores after it are returned
+_KEPT_PHRASE_SETS = 32  # grammars of phrases kept built (the yes/no answers, spelled surnames)
 
 
 def packaged_model_dir() -> Path:
@@ -229,6 +230,8 @@ class WhisperRecognizer:
         key = tuple(phrases)
         grammar = self._phrases.get(key)
         if grammar is None:
+            if len(self._phrases) >= _KEPT_PHRASE_SETS:  # each spelled-name call has its own
+                self._phrases.pop(next(iter(self._phrases)))
             grammar = self._phrases[key] = WrittenPhrases(self._tokenizer.encode, phrases)
         return self._held_to(pcm, grammar, None)
 

@@ -76,8 +76,10 @@ def sounds_unfinished(text: str, answer: AnswerKind | None = None) -> bool:
     """True when the words so far stop where a speaker would go on.
 
     `answer`: what the caller was just asked for. A name of one word, or a date of birth with
-    no year yet, is still coming.
+    no year yet, is still coming; a spelled name only ends at the long pause.
     """
+    if answer == "spelling":
+        return True  # letters come with pauses, and nothing says the last one was said
     stripped = text.strip()
     if stripped.endswith(("...", "…", "-", ",")):
         return True
