@@ -18,6 +18,7 @@ from typing import Any
 
 from clinicline.errors import ConfigError
 from integrations.errors import ConfigError as StoreConfigError
+from integrations.hl7.tls import Hl7Tls
 from integrations.store.urls import store_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,11 @@ class Config:
     hl7_peer: str = ""
     hl7_listen: str = ""
     hl7_allow: tuple[str, ...] = ("127.0.0.1", "::1")
+    # MLLP over TLS, both links, mutually authenticated (integrations/hl7/tls.py): the CA that
+    # signs the engine's certificate, and ours with its key (PEM files). All three, or none.
+    hl7_tls_ca: str = ""
+    hl7_tls_cert: str = ""
+    hl7_tls_key: str = ""
     hl7_outbox_seconds: float = 5.0
     data_dir: Path = PROJECT_ROOT / "var"
     # ASR: "auto" picks Vosk when a model directory is configured, otherwise whisper.
@@ -190,6 +196,17 @@ class Config:
         for name in ("hl7_peer", "hl7_listen"):
             if getattr(self, name):
                 HostPort.parse(getattr(self, name))  # refused now, not at the first message
+        tls_files = (self.hl7_tls_ca, self.hl7_tls_cert, self.hl7_tls_key)
+        if any(tls_files) and not all(tls_files):
+            raise ConfigError(
+                "settings hl7_tls_ca, hl7_tls_cert and hl7_tls_key: set all three, or none"
+            )
+        tls = self.hl7_tls()
+        if tls is not None:
+            try:  # refused now, not at the first message
+                tls.client(), tls.server()
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise ConfigError(f"settings hl7_tls_*: {exc}") from exc
         for network in self.hl7_allow:
             try:
                 ipaddress.ip_network(network, strict=False)
@@ -203,6 +220,11 @@ class Config:
                     f"setting trusted_proxies: {proxy!r} is not an address or network"
                 ) from exc
 
+    def hl7_tls(self) -> Hl7Tls | None:
+        """MLLP over TLS as set (`hl7_tls_*`); None: plain MLLP."""
+        if not (self.hl7_tls_ca and self.hl7_tls_cert and self.hl7_tls_key):
+            return None
+        return Hl7Tls(Path(self.hl7_tls_ca), Path(self.hl7_tls_cert), Path(self.hl7_tls_key))
 
     @property
     def worker_name(self) -> str:

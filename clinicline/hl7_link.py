@@ -26,21 +26,28 @@ class Hl7Link:
         self.outbox: Hl7Outbox | None = None
 
     async def start(self) -> None:
+        tls = self.config.hl7_tls()
         if self.config.hl7_peer:
             peer = HostPort.parse(self.config.hl7_peer)
-            self.outbox = outbox = Hl7Outbox(self.db, Hl7Settings(peer.host, peer.port))
+            settings = Hl7Settings(peer.host, peer.port, tls=tls.client() if tls else None)
+            self.outbox = outbox = Hl7Outbox(self.db, settings)
             self._sending = asyncio.create_task(
                 outbox.run(self.config.hl7_outbox_seconds), name="hl7-outbox"
             )
-            log.info("HL7: appointment changes go to %s", peer)
+            log.info("HL7: appointment changes go to %s%s", peer, " over TLS" if tls else "")
         if self.config.hl7_listen:
             listen = HostPort.parse(self.config.hl7_listen)
             self._inbound = Hl7Inbound(self.db, self.config.hl7_allow)
             try:
-                port = await self._inbound.start(listen.host, listen.port)
+                port = await self._inbound.start(
+                    listen.host, listen.port, tls.server() if tls else None
+                )
             except OSError as exc:
                 raise StartupError(f"cannot listen for HL7 on {listen}: {exc}") from exc
-            log.info("HL7: scheduling messages received on %s:%d", listen.host, port)
+            log.info(
+                "HL7: scheduling messages received on %s:%d%s",
+                listen.host, port, " over TLS" if tls else "",
+            )  # fmt: skip
 
     async def stop(self) -> None:
         if self._sending is not None:
@@ -68,7 +75,7 @@ def watch_integrations(health: Health, ehr: EhrSync | None, hl7: Hl7Link) -> Non
     if outbox is None:
         health.set("hl7", State.DISABLED, "no interface engine configured")
         return
-    health.set("hl7", State.UP, "SIU over MLLP")
+    health.set("hl7", State.UP, "SIU over MLLP" + (" (TLS)" if outbox.settings.tls else ""))
     health.checks["hl7"] = lambda: (
         (State.DEGRADED, f"the last delivery failed: {outbox.last_error}")
         if outbox.last_error

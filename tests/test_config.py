@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
 from clinicline.cluster import Cluster, passthrough_args
 from clinicline.config import load_config
 from clinicline.errors import ConfigError
+from tests.integrations.tls_certs import Authority
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,25 @@ def test_a_bad_hl7_setting_is_refused_when_loaded(setting: dict[str, str]) -> No
     env = {f"CLINICLINE_{k.upper()}": v for k, v in setting.items()}
     with pytest.raises(ConfigError):
         load_config(env=env)
+
+
+def test_hl7_over_tls_needs_all_three_files_and_files_that_load(tmp_path: Path) -> None:
+    folder = Authority("clinic CA").issue(tmp_path / "ours", "clinicline")
+    files = {
+        "CLINICLINE_HL7_TLS_CA": str(folder / "ca.pem"),
+        "CLINICLINE_HL7_TLS_CERT": str(folder / "cert.pem"),
+        "CLINICLINE_HL7_TLS_KEY": str(folder / "key.pem"),
+    }
+    tls = load_config(env=files).hl7_tls()
+    assert tls is not None and tls.cert == folder / "cert.pem"
+    assert load_config(env={}).hl7_tls() is None  # plain MLLP
+    without_key = {k: v for k, v in files.items() if not k.endswith("KEY")}
+    with pytest.raises(ConfigError, match="all three"):
+        load_config(env=without_key)
+    with pytest.raises(ConfigError, match="hl7_tls"):  # the key is not the certificate's
+        load_config(env={**files, "CLINICLINE_HL7_TLS_KEY": str(folder / "ca.pem")})
+    with pytest.raises(ConfigError, match="hl7_tls"):
+        load_config(env={**files, "CLINICLINE_HL7_TLS_CA": str(tmp_path / "missing.pem")})
 
 
 @pytest.mark.parametrize("attempts", ["0", "21", "-3"])

@@ -3,9 +3,11 @@ booked at the front desk's EHR takes its slot off the phone line's offers at onc
 cancellation there gives the slot back.
 
 MLLP has no sign-in of its own, so only the engine's addresses (`allow`) are served: any other
-connection is closed unread. Each message is answered: AA when applied (or nothing to apply),
-AR when it can never be (not SIU, an unknown provider), AE when the store failed (send again).
-Our own messages echoed back (placer CLINICLINE) change nothing.
+connection is closed unread; with TLS on, the engine must also show a certificate signed by the
+clinic's CA, or the handshake fails before a byte of HL7 is read. Each message is answered:
+AA when applied (or nothing to apply), AR when it can never be (not SIU, an unknown provider),
+AE when the store failed (send again). Our own messages echoed back (placer CLINICLINE) change
+nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -44,9 +47,13 @@ class Hl7Inbound:
         self.allow = [ipaddress.ip_network(a, strict=False) for a in allow]
         self._server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on host:port (0: any free port); returns the port."""
-        server: asyncio.Server = await start_hl7_server(self._serve, host, port, encoding="utf-8")
+    async def start(self, host: str, port: int, tls: ssl.SSLContext | None = None) -> int:
+        """Listen on host:port (0: any free port), over TLS with `tls` (`integrations.hl7.tls`:
+        the engine must show a certificate of the clinic's CA); returns the port."""
+        server: asyncio.Server = await start_hl7_server(
+            self._serve, host, port, encoding="utf-8", ssl=tls,
+            ssl_handshake_timeout=10 if tls else None,
+        )  # fmt: skip
         self._server = server
         return int(server.sockets[0].getsockname()[1])
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,7 @@ class Hl7Settings:
     first_pause_s: float = 5.0
     longest_pause_s: float = 600.0
     sender: Sender = field(default_factory=Sender)
+    tls: ssl.SSLContext | None = None  # `integrations.hl7.tls`: MLLP over TLS
 
     def pause(self, attempts: int) -> timedelta:
         return timedelta(
@@ -181,6 +183,9 @@ class Hl7Outbox:
         try:
             answer = await asyncio.wait_for(self._exchange(text), self.settings.timeout_s)
             ack = read_ack(answer)
+        except ssl.SSLError as exc:  # an engine we cannot trust gets nothing: retried, as down
+            self.last_error = f"TLS: {exc.reason or type(exc).__name__}; not sent"
+            return await self._retry(message, self.last_error)
         except (OSError, TimeoutError, BadMessage, asyncio.IncompleteReadError) as exc:
             self.last_error = f"{type(exc).__name__}: no acknowledgement"
             return await self._retry(message, self.last_error)
@@ -193,7 +198,7 @@ class Hl7Outbox:
 
     async def _exchange(self, text: str) -> str:
         reader, writer = await open_hl7_connection(
-            self.settings.host, self.settings.port, encoding="utf-8"
+            self.settings.host, self.settings.port, encoding="utf-8", ssl=self.settings.tls
         )
         try:
             writer.writemessage(text)

@@ -4,6 +4,7 @@ independent MLLP implementation that records what it receives and answers as tol
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,15 +33,18 @@ class Engine:
 
 
 @contextmanager
-def running_engine(tmp_path: Path) -> Iterator[Engine]:
+def running_engine(tmp_path: Path, tls_dir: Path | None = None) -> Iterator[Engine]:
+    """The engine on a free port; with `tls_dir` (ca.pem, cert.pem, key.pem) MLLP over TLS,
+    accepting only clients with a certificate of ca.pem."""
     if not (PEERS / "node_modules" / "node-hl7-server").exists():
         raise RuntimeError("the HL7 peer is missing: run `make test-peers` (make test does)")
     port = free_port()
     folder = tmp_path / "engine"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     proc = subprocess.Popen(
         ["node", str(PEERS / "hl7_engine.js"), str(port), str(folder)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, **({"HL7_TLS_DIR": str(tls_dir)} if tls_dir else {})},
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "listening"

@@ -5,22 +5,33 @@ it SIU of its own. Every change reaches the engine in order or stays on record a
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from clinicline.harness import free_port
 from integrations.hl7.inbound import Hl7Inbound
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
+from integrations.hl7.tls import Hl7Tls
 from integrations.services import scheduling
 from integrations.store import Database
 from integrations.store.models import Hl7Message, Slot
-from tests.integrations.conftest import MONDAY, NOW, add_patient, add_small_clinic
-from tests.integrations.hl7_engine import PEERS, Engine
+from tests.integrations.conftest import (
+    MONDAY,
+    NOW,
+    add_patient,
+    add_small_clinic,
+    fresh_database,
+)
+from tests.integrations.hl7_engine import PEERS, Engine, running_engine
+from tests.integrations.tls_certs import Authority
 
 
 class Clock:
@@ -187,11 +198,12 @@ async def test_two_processes_collecting_at_once_owe_each_change_once(db: Databas
 # -- from the engine ---------------------------------------------------------------------
 
 
-def _engine_sends(port: int, folder: Path, text: str) -> str:
+def _engine_sends(port: int, folder: Path, text: str, tls: dict[str, str] | None = None) -> str:
     message = folder / f"msg-{time.monotonic_ns()}.hl7"
     message.write_text(text)
     done = subprocess.run(["node", str(PEERS / "hl7_send.js"), str(port), str(message)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(tls or {})})
     return done.stdout.strip() or f"exit {done.returncode}"
 
 
@@ -260,5 +272,89 @@ async def test_only_the_engines_addresses_are_served(db: Database, tmp_path: Pat
         assert not answer.startswith("AA")
         async with db.session() as s:
             assert (await s.scalars(select(Slot).where(Slot.status == "booked"))).all() == []
+    finally:
+        await inbound.stop()
+
+
+# -- over TLS --------------------------------------------------------------------------------
+
+
+def _pki(tmp_path: Path) -> tuple[Hl7Tls, Path, Path]:
+    """The clinic's CA signing our certificate and the engine's; an engine with a stranger's."""
+    clinic = Authority("clinic CA")
+    ours = clinic.issue(tmp_path / "clinicline", "clinicline")
+    engine = clinic.issue(tmp_path / "engine-tls", "interface engine")
+    stranger = Authority("someone else's CA").issue(
+        tmp_path / "stranger", "interface engine", trusts=clinic
+    )
+    return Hl7Tls(ours / "ca.pem", ours / "cert.pem", ours / "key.pem"), engine, stranger
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path, data_key: bytes) -> AsyncIterator[Database]:
+    """TLS is the link's, not the store's: these tests run on one backend."""
+    async with fresh_database("sqlite", tmp_path, data_key) as database:
+        yield database
+
+
+async def test_over_tls_the_engine_gets_the_booking_and_a_stranger_gets_nothing(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    db = sqlite_db
+    tls, engine_dir, stranger_dir = _pki(tmp_path)
+    patient, slots = await _clinic(db)
+    clock = Clock()
+    with running_engine(tmp_path / "trusted", engine_dir) as engine:
+        outbox = _outbox(db, engine.port, clock, tls=tls.client())
+        await outbox.collect()
+        async with db.session() as s:
+            await scheduling.book(s, call_id="c1", patient_id=patient, slot_id=slots[0])
+        await outbox.collect()
+        assert await outbox.send_due() == 1, outbox.last_error
+        assert [m["type"] for m in engine.received()] == ["SIU^S12"]
+    # An engine on the same address with a certificate the clinic's CA did not sign: the
+    # handshake fails before a byte of the message is sent; the message waits, as for a down one.
+    with running_engine(tmp_path / "stranger-engine", stranger_dir) as stranger:
+        outbox = _outbox(db, stranger.port, clock, tls=tls.client())
+        async with db.session() as s:
+            await scheduling.book(s, call_id="c2", patient_id=patient, slot_id=slots[1])
+        await outbox.collect()
+        assert await outbox.send_due() == 0
+        assert stranger.received() == []
+    assert outbox.last_error is not None and outbox.last_error.startswith("TLS:"), outbox.last_error
+    waiting = (await _messages(db))[-1]
+    assert waiting.status == "pending" and waiting.attempts == 1
+
+
+async def test_over_tls_only_an_engine_with_the_clinics_certificate_is_heard(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    db = sqlite_db
+    tls, engine_dir, stranger_dir = _pki(tmp_path)
+    ids = await add_small_clinic(db, days=2)
+    inbound = Hl7Inbound(db)
+    port = await inbound.start("127.0.0.1", 0, tls.server())
+    start = datetime.combine(MONDAY, datetime.min.time()).replace(hour=9)
+    booked = _siu("S12", f"CL{ids['nguyen']}", start)
+
+    async def slot_booked() -> bool:
+        async with db.session() as s:
+            return bool((await s.scalars(select(Slot).where(Slot.status == "booked"))).all())
+
+    try:
+        refused = {"HL7_ACK_WAIT_MS": "4000"}
+        for who, env in [
+            ("plain MLLP", refused),
+            ("no certificate", {**refused, "HL7_TLS_DIR": str(engine_dir), "HL7_TLS_NO_CERT": "1"}),
+            ("a stranger's certificate", {**refused, "HL7_TLS_DIR": str(stranger_dir)}),
+        ]:
+            answer = await asyncio.to_thread(_engine_sends, port, tmp_path, booked, env)
+            assert not answer.startswith("AA"), (who, answer)
+            assert not await slot_booked(), who
+        answer = await asyncio.to_thread(
+            _engine_sends, port, tmp_path, booked, {"HL7_TLS_DIR": str(engine_dir)}
+        )
+        assert answer == "AA|"
+        assert await slot_booked()
     finally:
         await inbound.stop()

@@ -2,6 +2,8 @@
 // (node-hl7-server) that records every message it receives as a JSON line and answers with the
 // acknowledgement the test asks for in <dir>/mode: AA (accept), AE (error: retry) or AR (reject).
 // Usage: node hl7_engine.js PORT DIR
+// With HL7_TLS_DIR set, MLLP over TLS: the engine shows cert.pem (key.pem) and accepts only
+// a client showing a certificate signed by ca.pem.
 const fs = require('fs')
 const path = require('path')
 const { Server } = require('node-hl7-server')
@@ -12,7 +14,16 @@ const field = (msg, at) => {
   try { return msg.get(at).toString() } catch (e) { return '' }
 }
 
-const server = new Server({ bindAddress: '127.0.0.1' })
+const tlsDir = process.env.HL7_TLS_DIR
+const tls = tlsDir
+  ? {
+      key: fs.readFileSync(path.join(tlsDir, 'key.pem')),
+      cert: fs.readFileSync(path.join(tlsDir, 'cert.pem')),
+      ca: fs.readFileSync(path.join(tlsDir, 'ca.pem')),
+      requestCert: true
+    }
+  : undefined
+const server = new Server({ bindAddress: '127.0.0.1', tls })
 const inbound = server.createInbound({ port }, async (req, res) => {
   const msg = req.getMessage()
   const modeFile = path.join(dir, 'mode')
