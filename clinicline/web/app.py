@@ -49,5 +49,6 @@ def create_app(services: Services) -> web.Application:
             idle_seconds=config.console_idle_minutes * 60,
             hash_workers=config.login_hash_workers,
             flows=services.flows,
+            ehr=services.ehr,
         )
     return app

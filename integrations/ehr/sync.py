@@ -18,12 +18,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations.ehr import coverage
 from integrations.ehr import resources as fhir
 from integrations.ehr.fhir_client import FhirEhr
 from integrations.ehr.mirror import EhrMirror
@@ -78,6 +79,13 @@ class EhrSync:
 
     async def before_slots(self, lower: datetime, upper: datetime) -> bool:
         return await self._refreshed("slots", self.mirror.slots_between(lower, upper))
+
+    async def coverage(self, patient_id: int, today: date) -> list[dict[str, str | None]]:
+        """The insurance in force the EHR has for the patient (`integrations.ehr.coverage`),
+        read now; EhrUnavailable when it does not answer, NotFound when it has no such patient."""
+        fhir_id = await self._patient(patient_id)
+        found = await self.ehr.search("Coverage", beneficiary=f"Patient/{fhir_id}")
+        return [coverage.summary(c) for c in found if coverage.in_force(c, today)]
 
     # -- writes -------------------------------------------------------------------------
 

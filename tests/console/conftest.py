@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from clinicline.callflow.prompts import clinic_prompts
 from clinicline.web.app import guarded_app
 from clinicline.web.console import FlowTools, WebSocketHub, setup_console
 from dialogs.wording import DialogWording
+from integrations.ehr.sync import EhrSync
 from integrations.services.agents import list_agents
 from integrations.store import Database
 from nlu.triage import TriageEngine
@@ -56,13 +57,14 @@ async def console_on_loopback(
     hub: WebSocketHub,
     coordinator: TransferCoordinator,
     flows: FlowTools | None = None,
+    ehr: EhrSync | None = None,
 ) -> AsyncIterator[tuple[web.Application, str]]:
     """The console app on a free loopback port, as `serve` mounts it: the shared middleware
     in front, loopback trusted as a TLS proxy so that tests can speak for other client
     addresses (X-Forwarded-For) and for https. Yields the app and its base URL."""
     hub.on_answer = coordinator.answer_from_elsewhere
     app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator, flows=flows)
+    setup_console(app, db, hub, coordinator, flows=flows, ehr=ehr)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -79,9 +81,13 @@ async def agent_ids(db: Database) -> dict[str, int]:
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, seeded_template: Path, flows: FlowTools | None = None
+    tmp_path: Path,
+    seeded_template: Path,
+    flows: FlowTools | None = None,
+    ehr: Callable[[Database], EhrSync] | None = None,
 ) -> AsyncIterator[Server]:
-    """A console on its own copy of the seeded demo store."""
+    """A console on its own copy of the seeded demo store (with `ehr`, the EHR on that store
+    is the record)."""
     path = tmp_path / "clinic.db"
     shutil.copy(seeded_template, path)
     db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
@@ -90,7 +96,8 @@ async def serving(
         db, hub, hours=BusinessHours.default(), clock=lambda: OPEN_NOW
     )
     try:
-        async with console_on_loopback(db, hub, coordinator, flows) as (app, url):
+        sync = ehr(db) if ehr is not None else None
+        async with console_on_loopback(db, hub, coordinator, flows, sync) as (app, url):
             yield Server(url, db, hub, coordinator, await agent_ids(db), app)
     finally:
         await db.dispose()

@@ -8,18 +8,23 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
+from integrations.ehr.fhir_client import EhrSettings, FhirEhr
+from integrations.ehr.sync import EhrSync
 from integrations.services import calls, hold_line
 from integrations.services.agents import list_agents
 from integrations.services.audit import audit_trail
 from integrations.services.tasks import create_task, open_tasks
-from integrations.store.models import AuditEvent, HoldLine
+from integrations.store import Database
+from integrations.store.models import AuditEvent, HoldLine, Patient
 from routing.context import TransferRequest
 from routing.cti import PatientContext, TranscriptLine, TriageContext
-from tests.console.conftest import OPEN_NOW, Server
+from tests.console.conftest import OPEN_NOW, Server, serving
+from tests.integrations.fhir_server import FhirServer, add_clinic, add_coverage
 
 
 async def sign_in(context: BrowserContext, server: Server, username: str) -> Page:
@@ -404,9 +409,42 @@ async def test_a_verified_callers_card_opens_her_patient_panel_and_it_is_audited
     await expect(panel.locator(".panel-medications li")).to_have_text(
         ["lisinopril 10 mg — 3 refill(s) left", "metformin 500 mg — 2 refill(s) left"]
     )
+    # Only an EHR has insurance: this clinic has none, and the panel says so.
+    await expect(panel.locator(".panel-insurance li")).to_have_text(
+        ["not shown: no EHR configured"]
+    )
     async with server.db.session() as s:
         trail = await audit_trail(s, 1)
     assert any(a.action == "view_patient_panel" and a.actor == "nurse2" for a in trail)
+
+
+async def test_the_panel_shows_the_insurance_in_force_that_the_ehr_has(
+    context: BrowserContext, tmp_path: Path, seeded_template: Path, fhir_server: FhirServer
+) -> None:
+    """With an EHR as the record, the billing agent sees the payer, plan and the member ID's
+    last four, read from it when she opens the panel; the caller never hears any of it."""
+    ids = add_clinic(fhir_server, date(2031, 3, 6), "Insurwell")
+    add_coverage(fhir_server, ids["patient"], "Blue Cross of Somewhere")
+
+    def ehr(db: Database) -> EhrSync:
+        return EhrSync(db, FhirEhr(EhrSettings.from_url(fhir_server.ehr_url, fhir_server.token)))
+
+    async with serving(tmp_path, seeded_template, ehr=ehr) as server:
+        async with server.db.session() as s:  # the demo patient is the EHR's patient
+            await s.execute(update(Patient).where(Patient.id == 1).values(fhir_id=ids["patient"]))
+            await s.commit()
+        page = await sign_in(context, server, "nurse2")
+        await go_available(page, server, "nurse2")
+        await open_call(server, "call-insured")
+        async with server.db.session() as s:
+            await calls.set_fields(s, "call-insured", verified_patient_id=1)
+        plan = await server.coordinator.plan(emergent_request("call-insured"))
+        assert plan.agent is not None and plan.agent.username == "nurse2"
+        panel = page.locator("#calls .card .panel")
+        await panel.locator("summary").click()
+        await expect(panel.locator(".panel-insurance li")).to_have_text([
+            "Blue Cross of Somewhere — PPO Gold — member ID ending 6789 — until 2032-12-31"
+        ])
 
 
 async def test_the_patient_panel_is_the_calls_own_patient_and_only_for_its_agent(

@@ -154,3 +154,21 @@ def running_fhir_server(folder: Path) -> Iterator[FhirServer]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def add_coverage(
+    server: FhirServer, patient: str, payer: str, *, status: str = "active",
+    plan: str = "PPO Gold", member_id: str = "XJH123456789", until: str = "2032-12-31",
+) -> None:
+    """A Coverage for the EHR's `patient`, as a registration clerk's system writes one."""
+    status_code, answer = server.call("POST", "Coverage", {
+        "resourceType": "Coverage", "status": status,
+        "beneficiary": {"reference": f"Patient/{patient}"},
+        "payor": [{"display": payer}],
+        "subscriberId": member_id,
+        "period": {"start": "2030-01-01", "end": until},
+        "class": [{"type": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/coverage-class", "code": "plan"}]},
+            "value": "PLAN-77", "name": plan}],
+    })  # fmt: skip
+    assert status_code in (200, 201), answer

@@ -34,7 +34,7 @@ from integrations.services.tasks import open_tasks
 from integrations.store import Database
 from integrations.store.models import Appointment, Patient, RefillRequest, Slot, VisitType
 from tests.integrations.conftest import fresh_database
-from tests.integrations.fhir_server import FhirServer, add_clinic
+from tests.integrations.fhir_server import FhirServer, add_clinic, add_coverage
 from tests.integrations.fhir_server import at as _at
 from tests.integrations.hl7_engine import Engine
 
@@ -95,6 +95,25 @@ async def test_a_caller_known_only_to_the_ehr_is_verified_from_it(
     async with store.session() as s:
         wrong = await verify_caller(s, "Rosa Delgado", date(1961, 7, 15), None)
     assert wrong.status == "no_match"
+
+
+async def test_the_insurance_in_force_is_read_from_the_ehr_with_the_member_id_masked(
+    fhir_server: FhirServer, store: Database
+) -> None:
+    ids = add_clinic(fhir_server, date(2031, 3, 5), "Coverdale")
+    add_coverage(fhir_server, ids["patient"], "Blue Cross of Somewhere")
+    add_coverage(fhir_server, ids["patient"], "Old Payer", status="cancelled")
+    add_coverage(fhir_server, ids["patient"], "Lapsed Payer", until="2030-06-30")
+    sync = _sync(store, fhir_server)
+    pid = await _verified(store, sync, "Coverdale")
+    assert await sync.coverage(pid, date(2031, 3, 5)) == [{
+        "payer": "Blue Cross of Somewhere", "plan": "PPO Gold", "member_id_last4": "6789",
+        "until": "2032-12-31",
+    }]  # fmt: skip
+    down = EhrSync(store, FhirEhr(EhrSettings.from_url(f"fhir+http://127.0.0.1:{free_port()}/fhir",
+                                                       "t", timeout_s=2)))
+    with pytest.raises(EhrUnavailable):
+        await down.coverage(pid, date(2031, 3, 5))
 
 
 async def test_demographics_changed_in_the_ehr_are_what_verifies_the_next_call(

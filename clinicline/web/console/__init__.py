@@ -26,6 +26,7 @@ from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import IDLE_SECONDS, SessionStore
 from clinicline.web.console.signin import SignIn
 from dialogs.wording import DialogWording
+from integrations.ehr.sync import EhrSync
 from integrations.passwords import PasswordWorkers
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
@@ -43,18 +44,20 @@ def setup_console(
     hash_workers: int = 1,
     console_grace: float = GRACE_SECONDS,
     flows: FlowTools | None = None,
+    ehr: EhrSync | None = None,
 ) -> None:
     """Mount the console on `app`; its sessions live in `db`, shared by every app process.
     `console_grace`: how long an agent's console may be gone before she is set away.
     `flows`: the wording's defaults and the voice for the Flows area (its prompt cache may
-    be set later, once the speech models load)."""
+    be set later, once the speech models load). `ehr`: the clinic's EHR, when it is the record
+    (the patient panel reads the insurance on file from it)."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
     if flows is None:
         wording = DialogWording.from_file()
         flows = FlowTools(clinic_prompts("the clinic") | wording.defaults(), wording=wording)
     app[FLOWS] = flows
     passwords = PasswordWorkers(hash_workers)
-    app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords))
+    app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords), ehr)
     attendance = ConsoleAttendance(
         db, hub, grace=console_grace, beat_seconds=min(BEAT_SECONDS, console_grace / 3)
     )

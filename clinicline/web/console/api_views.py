@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from aiohttp import web
 
 from clinicline.web.console.guards import (
     NO_STORE,
+    Console,
     call_id_param,
     console_of,
     error,
     requires,
     signed_in,
 )
-from integrations.errors import NotFound
+from integrations.errors import EhrUnavailable, NotFound
 from integrations.services import calls
 from integrations.services.audit import record_access
 from integrations.services.call_report import call_report
@@ -67,6 +69,18 @@ async def call_record(request: web.Request) -> web.Response:
     return web.json_response(report, headers=NO_STORE)
 
 
+async def _insurance(console: Console, patient_id: int, today: date) -> dict[str, Any]:
+    """The insurance on file, which only the EHR has; why there is none to show, if so."""
+    if console.ehr is None:
+        return {"insurance": None, "insurance_note": "no EHR configured"}
+    try:
+        return {"insurance": await console.ehr.coverage(patient_id, today)}
+    except EhrUnavailable:
+        return {"insurance": None, "insurance_note": "the EHR did not answer"}
+    except NotFound:
+        return {"insurance": None, "insurance_note": "the patient is not in the EHR"}
+
+
 @requires()
 async def patient_panel_of_call(request: web.Request) -> web.Response:
     """GET /api/calls/{call_id}/patient: the verified patient's panel (appointments,
@@ -88,6 +102,7 @@ async def patient_panel_of_call(request: web.Request) -> web.Response:
             return error(404, "the caller is not verified: no patient panel")
         now = console.coordinator.hours.local(datetime.now(UTC))
         panel = await patient_panel(s, patient_id, now=now)
+        panel |= await _insurance(console, patient_id, now.date())
         await record_access(
             s,
             actor=staff.username,

@@ -16,6 +16,7 @@ from aiohttp import web
 from clinicline.web.console.hub import WebSocketHub
 from clinicline.web.console.sessions import COOKIE_NAME, SessionStore, Staff
 from clinicline.web.console.signin import SignIn
+from integrations.ehr.sync import EhrSync
 from integrations.store import Database
 from routing.transfer import TransferCoordinator
 
@@ -32,6 +33,7 @@ class Console:
     coordinator: TransferCoordinator
     sessions: SessionStore
     signin: SignIn
+    ehr: EhrSync | None = None  # the clinic's EHR, for what only it has (insurance)
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("clinicline_console", Console)

@@ -262,6 +262,11 @@ async function loadPatientPanel(card) {
   listInto($(".panel-medications", box), panel.medications.map((m) =>
     `${m.name} ${m.strength} — ${m.refills_left} refill(s) left${m.controlled ? ", controlled" : ""}`),
     "none on file");
+  // Only the EHR has it; the note says why there is nothing to show (none configured, down).
+  listInto($(".panel-insurance", box), (panel.insurance || []).map((c) =>
+    [c.payer || "payer not named", c.plan, c.member_id_last4 && `member ID ending ${c.member_id_last4}`,
+     c.until && `until ${c.until}`].filter(Boolean).join(" — ")),
+    panel.insurance ? "none in force" : `not shown: ${panel.insurance_note || "unknown"}`);
   listInto($(".panel-tasks", box), panel.tasks.map((t) =>
     `${TASK_KINDS[t.kind] || t.kind} (${t.queue}, ${t.status})`), "none open");
   listInto($(".panel-calls", box), panel.recent_calls.map((c) =>
