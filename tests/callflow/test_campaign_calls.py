@@ -292,11 +292,17 @@ def test_a_reschedule_moves_the_appointment_to_an_offered_time(campaign_run: Run
     import asyncio
 
     aisha = campaign_run.people[AISHA]
-    assert "your appointment is now" in campaign_run.bank[AISHA]["heard"].lower()
     after = asyncio.run(_people(campaign_run.db_url))[AISHA]
     assert after["appointment"] != aisha["appointment"]
     assert after["start"] != aisha["start"]
-    assert _record(campaign_run, AISHA)["disposition"] == "appointment_rescheduled"
+    record = _record(campaign_run, AISHA)
+    assert record["disposition"] == "appointment_rescheduled"
+    said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "bot")
+    assert "Your appointment is now" in said, said
+    # What her phone made of it (its recogniser once wrote "is not Thursday" for "is now
+    # Thursday"): the new day reached her.
+    heard = campaign_run.bank[AISHA]["heard"].lower()
+    assert "your appointment is" in heard and f"{after['start']:%A}".lower() in heard, heard
 
 
 def test_a_voicemail_gets_a_message_with_no_patient_data_after_the_beep(campaign_run: Run) -> None:
