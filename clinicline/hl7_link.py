@@ -70,7 +70,9 @@ def watch_integrations(health: Health, ehr: EhrSync | None, hl7: Hl7Link) -> Non
             if client.last_error
             else None
         )
-        health.probes["ehr"] = lambda: {"refills_waiting": ehr.refills_waiting}
+        health.probes["ehr"] = lambda: {
+            "refills_waiting": ehr.refills_waiting, "tasks_waiting": ehr.tasks_waiting,
+        }
     outbox = hl7.outbox
     if outbox is None:
         health.set("hl7", State.DISABLED, "no interface engine configured")

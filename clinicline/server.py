@@ -190,7 +190,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             services.dialogs.start()
         if ehr is not None:
             outbox = asyncio.create_task(
-                ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-refill-outbox"
+                ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-outbox"
             )
         await hl7.start()
         watch_integrations(health, ehr, hl7)

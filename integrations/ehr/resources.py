@@ -6,6 +6,7 @@ as `integrations/seed/fhir_records.py` reads them); FHIR instants carry their of
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from integrations.seed.fhir_records import Rejected, reference_kind, wall_clock
 
 # Our business identifiers on resources we create, so a retry finds the first write.
 REFILL_SYSTEM = "urn:clinicline:refill-request"
+STAFF_TASK_SYSTEM = "urn:clinicline:staff-task"
 BOOKING_SYSTEM = "urn:clinicline:booking"
 
 
@@ -155,6 +157,44 @@ def refill_task(
     if medication_request_id:
         task["focus"] = reference("MedicationRequest", medication_request_id)
     return task
+
+
+def staff_task_entries(
+    *, key: str, what: str, note: str, patient_id: str, authored: datetime, urgent: bool
+) -> list[dict[str, Any]]:
+    """A staff task for the EHR as two transaction entries: what the caller asked, as a
+    Communication from the patient (the message), and the work for the clinic's staff, as a
+    Task whose focus is that message (call her back, update her insurance...). Both carry
+    `key`, so a retry finds the first write instead of writing twice."""
+    message_url = f"urn:uuid:{uuid.uuid4()}"
+    identifier = [{"system": STAFF_TASK_SYSTEM, "value": key}]
+    message = {
+        "resourceType": "Communication",
+        "identifier": identifier,
+        "status": "completed",
+        "subject": reference("Patient", patient_id),
+        "sender": reference("Patient", patient_id),
+        "medium": [{"text": "telephone (clinicline)"}],
+        "sent": instant(authored),
+        "payload": [{"contentString": note}],
+    }
+    task = {
+        "resourceType": "Task",
+        "identifier": identifier,
+        "status": "requested",
+        "intent": "order",
+        "priority": "urgent" if urgent else "routine",
+        "code": {"text": what},
+        "description": note,
+        "for": reference("Patient", patient_id),
+        "focus": {"reference": message_url},
+        "authoredOn": instant(authored),
+    }
+    search = f"identifier={STAFF_TASK_SYSTEM}|{key}"
+    return [
+        {**post(message, search), "fullUrl": message_url},
+        post(task, search),
+    ]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +34,14 @@ from integrations.services.audit import add_audit
 from integrations.services.tasks import create_task
 from integrations.services.transaction import atomic
 from integrations.store.database import Database
-from integrations.store.models import Appointment, Patient, Provider, RefillRequest, Slot
+from integrations.store.models import (
+    Appointment,
+    Patient,
+    Provider,
+    RefillRequest,
+    Slot,
+    StaffTask,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +59,23 @@ class _Hold:
     end: datetime
 
 
+_Sent = TypeVar("_Sent", RefillRequest, StaffTask)  # what the outbox sends as a Task
+# Staff task kinds sent to the EHR: what the Task asks of the staff, and whether it is urgent.
+STAFF_TASK_WORK: dict[str, tuple[str, bool]] = {
+    "nurse_callback": ("Nurse callback: call the patient back", True),
+    "callback": ("Call the patient back", False),
+    "prior_auth": ("Prior authorization request (by phone)", False),
+    "referral": ("Referral request (by phone)", False),
+    "insurance_update": ("Update the patient's insurance", False),
+}
+
+
 class EhrSync:
     def __init__(self, db: Database, ehr: FhirEhr) -> None:
         self.db, self.ehr = db, ehr
         self.mirror = EhrMirror(db, ehr)
-        self.refills_waiting = 0  # after the last outbox pass (the health page shows it)
+        # After the last outbox pass (the health page shows them).
+        self.refills_waiting = self.tasks_waiting = 0
 
     async def _refreshed(self, what: str, refresh: Awaitable[None]) -> bool:
         try:
@@ -317,13 +336,82 @@ class EhrSync:
     # -- the refill outbox --------------------------------------------------------------
 
     async def run_outbox(self, every: float) -> None:
-        """Send waiting refill requests every `every` seconds until cancelled."""
+        """Send waiting refill requests and staff tasks every `every` seconds until cancelled."""
         while True:
-            try:
-                await self.send_refills()
-            except Exception:  # the loop must outlive one bad pass; the next one retries
-                log.exception("refill outbox pass failed")
+            for send, what in ((self.send_refills, "refill"), (self.send_tasks, "staff task")):
+                try:
+                    await send()
+                except Exception:  # the loop must outlive one bad pass; the next one retries
+                    log.exception("%s outbox pass failed", what)
             await asyncio.sleep(every)
+
+    async def send_tasks(self) -> int:
+        """Send every staff task the calls left for a patient the EHR has (a callback, a prior
+        authorization...) as a Communication (what the caller asked) and a Task for the
+        clinic's staff; how many landed. A refill review is not sent: its refill request is
+        (`send_refills`). A task for a patient the EHR does not have stays local."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(StaffTask, Patient.fhir_id)
+                    .join(Patient, Patient.id == StaffTask.patient_id)
+                    .where(
+                        StaffTask.ehr_task_id.is_(None),
+                        StaffTask.kind.in_(STAFF_TASK_WORK),
+                        Patient.fhir_id.is_not(None),
+                    )
+                    .order_by(StaffTask.id)
+                )
+            ).all()
+            work = [(t.id, t.kind, t.note, t.created_at, str(fhir_id)) for t, fhir_id in rows]
+        self.tasks_waiting = len(work)
+        sent = 0
+        for task_id, kind, note, created, patient in work:
+            what, urgent = STAFF_TASK_WORK[kind]
+            entries = fhir.staff_task_entries(
+                key=f"{patient}/{task_id}", what=what, note=note, patient_id=patient,
+                authored=created, urgent=urgent,
+            )  # fmt: skip
+            ids = await self._outbox_write(entries, "staff task")
+            if ids is None:
+                break
+            # The Task is the last entry; the Communication it acts on is its focus.
+            await self._sent(
+                StaffTask, task_id, ids[-1], "task_sent_to_ehr", {"task_id": task_id, "kind": kind}
+            )
+            sent += 1
+            self.tasks_waiting -= 1
+        return sent
+
+    async def _outbox_write(self, entries: list[dict[str, Any]], what: str) -> list[str] | None:
+        """One outbox item as a transaction: the ids written, or None when the EHR did not
+        take it (the item waits for the next pass, and the items behind it with it)."""
+        try:
+            return FhirEhr.ids(await self.ehr.transaction(entries))
+        except EhrUnavailable as exc:
+            log.warning(
+                "%s outbox: the EHR did not take it; retrying later", what,
+                extra={"why": str(exc)},
+            )  # fmt: skip
+            return None
+
+    async def _sent(
+        self,
+        model: type[_Sent],
+        row_id: int,
+        task_id: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> None:
+        """Mark an outbox item as the EHR's Task `task_id`, and audit it."""
+        async with self.db.session() as s, atomic(s):
+            row = await s.get(model, row_id)
+            if row is not None:
+                row.ehr_task_id = task_id
+                add_audit(
+                    s, actor="bot", action=action, patient_id=row.patient_id,
+                    detail=detail,
+                )  # fmt: skip
 
     async def send_refills(self, now: datetime | None = None) -> int:
         """Send every refill request not yet in the EHR as a Task; how many landed."""
@@ -350,26 +438,13 @@ class EhrSync:
                 medication_request_id=medication,
                 authored=created or now or datetime.now(),
             )
-            try:
-                entry = fhir.post(task, f"identifier={fhir.REFILL_SYSTEM}|{key}")
-                (task_id,) = FhirEhr.ids(await self.ehr.transaction([entry]))
-            except EhrUnavailable as exc:
-                log.warning(
-                    "refill outbox: the EHR did not take it; retrying later",
-                    extra={"why": str(exc)},
-                )
+            entry = fhir.post(task, f"identifier={fhir.REFILL_SYSTEM}|{key}")
+            ids = await self._outbox_write([entry], "refill")
+            if ids is None:
                 break
-            async with self.db.session() as s, atomic(s):
-                row = await s.get(RefillRequest, request_id)
-                if row is not None:
-                    row.ehr_task_id = task_id
-                    add_audit(
-                        s,
-                        actor="bot",
-                        action="refill_sent_to_ehr",
-                        patient_id=patient_id,
-                        detail={"request_id": request_id},
-                    )
+            await self._sent(
+                RefillRequest, request_id, ids[0], "refill_sent_to_ehr", {"request_id": request_id}
+            )
             sent += 1
             self.refills_waiting -= 1
         return sent

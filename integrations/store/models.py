@@ -352,6 +352,9 @@ class StaffTask(Base):
     note: Mapped[str] = mapped_column(EncryptedText, default="")
     patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"))
     call_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The FHIR Task it became in the EHR (callbacks and the like, `EhrSync.send_tasks`); None
+    # while it waits to be sent, or for good when the EHR does not have the patient.
+    ehr_task_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     __table_args__ = (CheckConstraint("status IN ('open', 'claimed', 'done')", name="status"),)

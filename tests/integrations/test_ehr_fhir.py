@@ -30,10 +30,17 @@ from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
 from integrations.services import refills, scheduling
 from integrations.services.identity import verify_caller
-from integrations.services.tasks import open_tasks
+from integrations.services.tasks import create_task, open_tasks
 from integrations.store import Database
-from integrations.store.models import Appointment, Patient, RefillRequest, Slot, VisitType
-from tests.integrations.conftest import fresh_database
+from integrations.store.models import (
+    Appointment,
+    Patient,
+    RefillRequest,
+    Slot,
+    StaffTask,
+    VisitType,
+)
+from tests.integrations.conftest import add_patient, fresh_database
 from tests.integrations.fhir_server import FhirServer, add_clinic, add_coverage
 from tests.integrations.fhir_server import at as _at
 from tests.integrations.hl7_engine import Engine
@@ -313,6 +320,42 @@ async def test_refill_requests_reach_the_ehr_as_tasks_even_after_it_was_down(
     assert await sync.send_refills() == 1
     assert [t["id"] for t in fhir_server.search(f"Task?patient=Patient/{ids['patient']}")] == [
         task["id"]]
+
+
+async def test_callbacks_reach_the_ehr_as_a_task_on_the_callers_message_once(
+    fhir_server: FhirServer, store: Database
+) -> None:
+    """A nurse callback left by a call lands in the EHR as what the caller asked (a
+    Communication) and the work (an urgent Task on it); the EHR down, it waits, and a second
+    pass writes nothing twice. A task for a patient the EHR never had stays local."""
+    ids = add_clinic(fhir_server, date(2031, 3, 15), "Thistlewood")
+    sync = _sync(store, fhir_server)
+    pid = await _verified(store, sync, "Thistlewood")
+    stranger = await add_patient(store, "Local", "Only", date(1970, 1, 1))
+    async with store.session() as s:
+        nurse = await create_task(s, kind="nurse_callback", queue="nurse", patient_id=pid,
+                                  call_id="call-cb", note="Dizzy since this morning.")
+        await create_task(s, kind="callback", queue="front_desk", patient_id=stranger,
+                          call_id="call-local", note="Wants a call back.")
+        await create_task(s, kind="refill_review", queue="pharmacy", patient_id=pid,
+                          call_id="call-rx", note="Controlled: prescriber review.")
+    down = EhrSync(store, FhirEhr(EhrSettings.from_url(
+        f"fhir+http://127.0.0.1:{free_port()}/fhir", "t", timeout_s=2)))
+    assert await down.send_tasks() == 0 and down.tasks_waiting == 1
+    assert await sync.send_tasks() == 1
+    assert await sync.send_tasks() == 0  # nothing waits, nothing is written twice
+    (task,) = fhir_server.search(f"Task?patient=Patient/{ids['patient']}&priority=urgent")
+    assert task["code"]["text"].startswith("Nurse callback")
+    assert task["description"] == "Dizzy since this morning."
+    message_id = task["focus"]["reference"].split("/")[-1]
+    status, message = fhir_server.call("GET", f"Communication/{message_id}")
+    assert status == 200 and message["payload"] == [{"contentString": "Dizzy since this morning."}]
+    assert message["subject"]["reference"] == f"Patient/{ids['patient']}"
+    async with store.session() as s:
+        row = await s.get(StaffTask, nurse)
+        assert row is not None and row.ehr_task_id == task["id"]
+        local = (await s.scalars(select(StaffTask).where(StaffTask.patient_id == stranger))).one()
+        assert local.ehr_task_id is None
 
 
 async def test_a_medication_stopped_in_the_ehr_is_not_offered_for_refill(
