@@ -159,8 +159,13 @@ def refill_task(
     return task
 
 
+# A staff task's state as the EHR's Task states it.
+TASK_STATUS = {"open": "requested", "claimed": "accepted", "done": "completed"}
+
+
 def staff_task_entries(
-    *, key: str, what: str, note: str, patient_id: str, authored: datetime, urgent: bool
+    *, key: str, what: str, note: str, patient_id: str, authored: datetime, urgent: bool,
+    status: str = "open",
 ) -> list[dict[str, Any]]:
     """A staff task for the EHR as two transaction entries: what the caller asked, as a
     Communication from the patient (the message), and the work for the clinic's staff, as a
@@ -181,7 +186,7 @@ def staff_task_entries(
     task = {
         "resourceType": "Task",
         "identifier": identifier,
-        "status": "requested",
+        "status": TASK_STATUS.get(status, "requested"),
         "intent": "order",
         "priority": "urgent" if urgent else "routine",
         "code": {"text": what},

@@ -363,14 +363,17 @@ class EhrSync:
                     .order_by(StaffTask.id)
                 )
             ).all()
-            work = [(t.id, t.kind, t.note, t.created_at, str(fhir_id)) for t, fhir_id in rows]
+            work = [
+                (t.id, t.kind, t.note, t.status, t.created_at, str(fhir_id)) for t, fhir_id in rows
+            ]
         self.tasks_waiting = len(work)
         sent = 0
-        for task_id, kind, note, created, patient in work:
+        for task_id, kind, note, status, created, patient in work:
             what, urgent = STAFF_TASK_WORK[kind]
+            # A task staff finished while the EHR was down arrives there as done, not as work.
             entries = fhir.staff_task_entries(
                 key=f"{patient}/{task_id}", what=what, note=note, patient_id=patient,
-                authored=created, urgent=urgent,
+                authored=created, urgent=urgent, status=status,
             )  # fmt: skip
             ids = await self._outbox_write(entries, "staff task")
             if ids is None:

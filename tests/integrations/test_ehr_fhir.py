@@ -30,7 +30,7 @@ from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
 from integrations.services import refills, scheduling
 from integrations.services.identity import verify_caller
-from integrations.services.tasks import create_task, open_tasks
+from integrations.services.tasks import complete_task, create_task, open_tasks
 from integrations.store import Database
 from integrations.store.models import (
     Appointment,
@@ -339,11 +339,17 @@ async def test_callbacks_reach_the_ehr_as_a_task_on_the_callers_message_once(
                           call_id="call-local", note="Wants a call back.")
         await create_task(s, kind="refill_review", queue="pharmacy", patient_id=pid,
                           call_id="call-rx", note="Controlled: prescriber review.")
+        # Done by the billing desk while the EHR was down: it arrives there as done.
+        insurance = await create_task(s, kind="insurance_update", queue="billing",
+                                      patient_id=pid, call_id="call-ins", note="New card.")
+        await complete_task(s, insurance)
     down = EhrSync(store, FhirEhr(EhrSettings.from_url(
         f"fhir+http://127.0.0.1:{free_port()}/fhir", "t", timeout_s=2)))
-    assert await down.send_tasks() == 0 and down.tasks_waiting == 1
-    assert await sync.send_tasks() == 1
+    assert await down.send_tasks() == 0 and down.tasks_waiting == 2
+    assert await sync.send_tasks() == 2
     assert await sync.send_tasks() == 0  # nothing waits, nothing is written twice
+    (done,) = fhir_server.search(f"Task?patient=Patient/{ids['patient']}&status=completed")
+    assert done["description"] == "New card."
     (task,) = fhir_server.search(f"Task?patient=Patient/{ids['patient']}&priority=urgent")
     assert task["code"]["text"].startswith("Nurse callback")
     assert task["description"] == "Dizzy since this morning."

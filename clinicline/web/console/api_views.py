@@ -102,7 +102,6 @@ async def patient_panel_of_call(request: web.Request) -> web.Response:
             return error(404, "the caller is not verified: no patient panel")
         now = console.coordinator.hours.local(datetime.now(UTC))
         panel = await patient_panel(s, patient_id, now=now)
-        panel |= await _insurance(console, patient_id, now.date())
         await record_access(
             s,
             actor=staff.username,
@@ -110,4 +109,6 @@ async def patient_panel_of_call(request: web.Request) -> web.Response:
             patient_id=patient_id,
             call_id=call_id,
         )
+    # Read after the store's session is given back: the EHR may take seconds to answer.
+    panel |= await _insurance(console, patient_id, now.date())
     return web.json_response(panel, headers=NO_STORE)
