@@ -8,6 +8,7 @@ import io
 import wave
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -15,6 +16,7 @@ from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
 from clinicline.callflow.prompts import clinic_prompts
+from integrations.services import calls
 from integrations.store.models import AuditEvent
 from tests.console.conftest import Server
 from tests.console.test_console_api import sign_in
@@ -364,3 +366,54 @@ async def test_a_sentence_is_tried_with_the_draft_words_before_they_are_publishe
     await page.click("#try-form button[type=submit]")
     await expect(page.locator("#try-result")).to_contain_text("emergent (breathing")
     await expect(page.locator("#try-result")).to_contain_text("the emergency message at once")
+
+
+async def _call_with_turns(server: Server, call_id: str, turns: list[tuple[str, str]]) -> None:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    async with server.db.session() as s:
+        await calls.open_call(s, call_id=call_id, caller_number="+15550100001", started=start)
+        for n, (speaker, text) in enumerate(turns):
+            at = start + timedelta(seconds=5 * n)
+            await calls.add_turn(s, call_id=call_id, speaker=speaker,  # type: ignore[arg-type]
+                                 text=text, start=at, end=at + timedelta(seconds=2))
+
+
+async def test_the_missed_list_shows_what_the_line_could_not_serve_redacted(
+    context: BrowserContext, flows_server: Server
+) -> None:
+    await _call_with_turns(flows_server, "call-missed", [
+        ("bot", "Thank you for calling. How can I help you today?"),
+        ("caller", "can you fax my records to 555 867 5309 by March fourth"),
+        ("bot", "Sorry, I didn't catch that. Could you say it another way?"),
+        ("caller", "I need a refill of my lisinopril"),
+        ("bot", "Sure. First, what is the patient's full name?"),
+        ("caller", "Maria Lopez"),
+        ("bot", "And the date of birth?"),
+        ("caller", "just put me through to someone"),
+        ("bot", "One moment."), ("bot", "I'm connecting you now."),
+    ])  # fmt: skip
+    async with signed_in(flows_server, "super1") as admin:
+        async with admin.get("/console/api/flows/missed?days=7") as response:
+            assert response.status == 200
+            found = (await response.json())["missed"]
+        async with admin.get("/console/api/flows/missed?days=9000") as response:
+            assert response.status == 400
+    assert [(m["reason"], m["text"]) for m in found] == [
+        ("not understood", "can you fax my records to [PHONE] by [DATE]"),
+        ("asked for a person", "just put me through to someone"),
+    ]
+    async with flows_server.db.session() as s:
+        seen = (await s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "view_missed_turns"))).all()
+    assert len(seen) == 1 and seen[0].actor == "super1"
+    async with (
+        signed_in(flows_server, "nurse2") as nurse,
+        nurse.get("/console/api/flows/missed") as response,
+    ):
+        assert response.status == 403
+    page = await browser_sign_in(context, flows_server, "super2")
+    await page.click("#views .tab[data-view=flows-view]")
+    rows = page.locator("#missed-turns tbody tr")
+    await expect(rows).to_have_count(2)
+    await rows.nth(1).locator("button").click()
+    await expect(page.locator("#try-text")).to_have_value("just put me through to someone")

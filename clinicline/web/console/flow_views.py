@@ -30,6 +30,7 @@ import asyncio
 import io
 import wave
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ from clinicline.web.console.guards import (
 )
 from dialogs.wording import PREFIX, DialogWording, fields_of
 from integrations.services.agents import may_publish
+from integrations.services.audit import record_access
+from integrations.services.missed import MissReply, missed_turns
 from nlu.triage import TriageEngine
 from nlu.triage.clinic_edits import (
     BENIGN,
@@ -462,8 +465,46 @@ async def try_sentence(request: web.Request) -> web.Response:
     )  # fmt: skip
 
 
+# The replies that say the line could not serve the caller, and why that counts as missed.
+_MISS_REPLIES = {
+    "not understood": ("not_understood", f"{PREFIX}default"),
+    "not something the line does": (f"{PREFIX}out_of_scope",),
+    "asked for a person": (f"{PREFIX}connecting",),
+}
+MISSED_DAYS = (1, 7, 30)
+
+
+@requires("supervisor")
+async def missed(request: web.Request) -> web.Response:
+    """GET /console/api/flows/missed?days=7: callers' turns the line did not understand, could
+    not serve or that ended with her asking for a person, redacted; the view is audited."""
+    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    try:
+        days = int(request.query.get("days", "7"))
+    except ValueError:
+        days = 0
+    if days not in MISSED_DAYS:
+        raise BadBody(400, f"'days' is one of {', '.join(map(str, MISSED_DAYS))}")
+    async with console.db.session() as s:
+        said = [versions.texts_of(await versions.newest_version(s), tools.defaults),
+                versions.texts_of(await versions.published_version(s), tools.defaults),
+                tools.defaults]  # fmt: skip
+        replies = [
+            MissReply(reason, tuple({texts[n] for texts in said for n in names if n in texts}))
+            for reason, names in _MISS_REPLIES.items()
+        ]
+        since = datetime.now(UTC) - timedelta(days=days)
+        found = await missed_turns(s, since=since, replies=replies)
+        await record_access(
+            s, actor=staff.username, action="view_missed_turns", patient_id=None,
+            detail={"days": days, "turns": len(found)},
+        )  # fmt: skip
+    return web.json_response({"days": days, "missed": found}, headers=NO_STORE)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/console/api/flows/try", try_sentence)
+    router.add_get("/console/api/flows/missed", missed)
     router.add_get("/console/api/flows/lexicon", lexicon_state)
     router.add_post("/console/api/flows/lexicon", lexicon_add)
     router.add_post("/console/api/flows/lexicon/remove", lexicon_remove)

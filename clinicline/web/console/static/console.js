@@ -480,6 +480,7 @@ function showView(view) {
   } else if (view === "flows-view") {
     loadFlows();
     loadLexicon();
+    loadMissed();
   } else if (view === "campaigns-view") {
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
@@ -560,6 +561,31 @@ let flows = null; // the last state the server gave: versions, prompts, rights
 
 function flowsSay(text) { setText("flows-state", text); }
 function flowsError(text) { setText("flows-error", text || ""); }
+
+// Callers' turns the line missed (redacted by the server); "Try it" puts one in the try box.
+async function loadMissed() {
+  const result = await api("GET", `/console/api/flows/missed?days=${$("#missed-days").value}`);
+  const body = $("#missed-turns tbody");
+  body.replaceChildren();
+  if (!result.ok) { setText("missed-state", result.data.error || "could not load the list"); return; }
+  setText("missed-state", `${result.data.missed.length} turn(s)`);
+  for (const turn of result.data.missed) {
+    const row = document.createElement("tr");
+    for (const text of [new Date(turn.at).toLocaleString(), turn.reason, turn.text]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const cell = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Try it";
+    button.addEventListener("click", () => { $("#try-text").value = turn.text; $("#try-text").focus(); });
+    cell.append(button);
+    row.append(cell);
+    body.append(row);
+  }
+}
 
 async function loadFlows() {
   const result = await api("GET", "/console/api/flows/prompts");
@@ -1137,6 +1163,7 @@ async function start() {
       [$("#lexicon-kind").value]: $("#lexicon-words").value,
     });
   });
+  $("#missed-days").addEventListener("change", loadMissed);
   $("#try-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const result = await api("POST", "/console/api/flows/try", { text: $("#try-text").value, words: $("#try-words").value });
