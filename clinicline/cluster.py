@@ -361,6 +361,10 @@ class Cluster:
             **os.environ,
             "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted),
             "CLINICLINE_SIP_BEHIND_FRONT": "true",
+            # Campaign calls leave through the front, as calls come in through it: the carrier
+            # sees one address for the site, and Kamailio keeps the dialog (Record-Route).
+            "CLINICLINE_OUTBOUND_PROXY": self.config.outbound_proxy
+            or f"sip:{self.config.sip.host}:{self.config.sip.port};lr",
         }
         if index > 0:
             # One listener for the interface engine's SIU (its port is the site's, like the

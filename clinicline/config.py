@@ -130,6 +130,9 @@ class Config:
     outbound_trunk: str = ""
     outbound_slots: int = 1
     outbound_ring_timeout: float = 25.0
+    # The SIP proxy campaign calls leave through ("sip:front.example:5060;lr"): one way out to
+    # the carrier for every worker. `serve --workers N` sets it to its own Kamailio front.
+    outbound_proxy: str = ""
     # Routing and the agent console.
     hours_file: Path | None = None  # None: routing/clinic_hours.yaml
     ring_timeout: float = 20.0  # seconds an agent's phone rings before the next agent
@@ -190,6 +193,10 @@ class Config:
             raise ConfigError(
                 "setting outbound_trunk: expected a sip: URI with {number} in it, got "
                 f"{self.outbound_trunk!r}"
+            )
+        if self.outbound_proxy and not self.outbound_proxy.startswith(("sip:", "sips:")):
+            raise ConfigError(
+                f"setting outbound_proxy: expected a sip: URI, got {self.outbound_proxy!r}"
             )
         if self.outbound_slots < 0 or self.outbound_ring_timeout <= 0:
             raise ConfigError("settings outbound_slots and outbound_ring_timeout must be positive")

@@ -227,6 +227,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             ),
             admission=_admission_policy(config, dialog),
             ack_timeout=config.sip_ack_timeout,
+            outbound_proxy=config.outbound_proxy or None,
         )
         services.worker.transfer = WarmTransfer(
             services.worker,

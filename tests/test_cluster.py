@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from clinicline.cluster import default_workers
@@ -38,6 +38,8 @@ from clinicline.harness import (
     free_port_run,
     stop_process,
 )
+from integrations.store import Database
+from integrations.store.models import Patient
 from tests.integrations.conftest import PG_URL
 from tests.staff_lines import STAFF_PORT
 from voice.phone.phone import BOT_AUDIO_RMS
@@ -127,6 +129,9 @@ async def _database(action: str, name: str) -> None:
         await admin.dispose()
 
 
+CALLEE_BANK_PORT = free_port(socket.SOCK_DGRAM)
+
+
 @contextlib.contextmanager
 def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
     """`clinicline serve --workers 2 --no-rasa` on `db_url` (seeded here), until it is ready
@@ -138,6 +143,9 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
         # Callers that hold a slot in silence are not sent away while a slow machine
         # starts the next phone (8 s of silence and two reprompts end a call otherwise).
         "CLINICLINE_SILENCE_TIMEOUT": "60",
+        # Campaign calls go to a bank of patients' phones a test starts on this port.
+        "CLINICLINE_OUTBOUND_TRUNK": f"sip:{{number}}@127.0.0.1:{CALLEE_BANK_PORT}",
+        "CLINICLINE_OUTBOUND_RING_TIMEOUT": "10",
     }
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url, "--staff-port",
                              str(STAFF_PORT)], cwd=ROOT, env=env,
@@ -449,6 +457,62 @@ def test_torture_and_a_flood_through_kamailio_leave_every_process_standing(
 def _active_calls(cluster: Cluster, worker: int) -> int | None:
     health = cluster.health(worker)
     return None if health is None else health["components"]["workers"]["active_calls"]
+
+
+async def _patient(cluster: Cluster, mrn: str) -> tuple[int, str]:
+    """A demo patient's id and phone number (numbers are encrypted: read with the site's key)."""
+    db = await Database.connect(cluster.db_url, cluster.env["CLINICLINE_DATA_KEY"].encode())
+    try:
+        async with db.session() as s:
+            patient = await s.scalar(select(Patient).where(Patient.mrn == mrn))
+            assert patient is not None
+            return patient.id, patient.phones[0].number
+    finally:
+        await db.dispose()
+
+
+def test_a_campaign_call_leaves_through_the_front(cluster: Cluster, tmp_path: Path) -> None:
+    """A worker's campaign call goes out through Kamailio (the workers' outbound proxy), as
+    callers come in through it: the patient's phone sees the front in Record-Route, and the
+    call is answered, talked through and recorded like any other."""
+    patient_id, number = asyncio.run(_patient(cluster, "DEMO0001"))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        f'numbers:\n  "{number}":\n    kind: human\n'
+        '    lines: ["Hello?", "I am doing fine, thank you."]\n    hangup_after: 25\n'
+    )
+    out, err = tmp_path / "bank.json", tmp_path / "bank.err"
+    with err.open("w") as log:
+        bank = subprocess.Popen(
+            [sys.executable, "-m", "voice.phone.callees", "--listen",
+             f"127.0.0.1:{CALLEE_BANK_PORT}", "--plan", str(plan), "--voice", "flite",
+             "--calls", "1", "--timeout", "180", "--json", str(out), "--no-transcribe"],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "callee bank ready" not in err.read_text():
+            assert bank.poll() is None and time.monotonic() < deadline, err.read_text()
+            time.sleep(0.2)
+        listed = tmp_path / "patients.csv"
+        listed.write_text(f"{patient_id}\n")
+
+        def cli(*args: str) -> Any:
+            done = subprocess.run([*CLI, *args, "--db", cluster.db_url], cwd=ROOT,
+                                  env=cluster.env, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr[-2000:]
+            return json.loads(done.stdout)
+
+        created = cli("campaign", "create", "--name", "through-the-front", "--kind",
+                      "post_discharge", "--patients", str(listed), "--window", "00:00-23:59")
+        assert cli("campaign", "start", str(created["campaign"]))["status"] == "running"
+        bank.wait(150)
+    finally:
+        stop_process(bank)
+    (call,) = json.loads(out.read_text())["calls"]
+    assert call["answered_at"] is not None and call["said"], call  # a real conversation
+    assert f"127.0.0.1:{cluster.sip_port}" in call["headers"].get("Record-Route", ""), call
 
 
 def test_a_tls_port_on_a_workers_port_is_refused(tmp_path: Path) -> None:

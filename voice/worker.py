@@ -95,6 +95,7 @@ class VoiceWorker:
         name: str = "worker-1",
         admission: AdmissionPolicy | None = None,
         ack_timeout: float = ACK_TIMEOUT,
+        outbound_proxy: str | None = None,
     ) -> None:
         self.endpoint = SipEndpoint(host, port, user_agent=f"clinicline/{name}")
         self.plant = plant
@@ -108,7 +109,11 @@ class VoiceWorker:
         self.calls_unacked = 0  # answered, never ACKed, ended by the ACK timer
         self.admission = CallAdmission(admission or AdmissionPolicy())
         self.ack_timeout = ack_timeout
+        self.outbound_proxy = outbound_proxy
         self._account: LocalAccount | None = None
+        # Campaign calls leave through the outbound proxy (the site's front) when one is set;
+        # consult legs to the clinic's own phones go straight from the default account.
+        self._outbound_account: LocalAccount | None = None
         self._legs: dict[str, _Leg] = {}
         self._consults: set[ConsultLeg] = set()
         self._taps: TapPool | None = None
@@ -123,6 +128,11 @@ class VoiceWorker:
             self.endpoint.host, self.endpoint.port, on_incoming=self._on_incoming
         )
         self.endpoint.keep(self._account)
+        if self.outbound_proxy:
+            self._outbound_account = create_account(
+                self.endpoint.host, self.endpoint.port, proxy=self.outbound_proxy, default=False
+            )
+            self.endpoint.keep(self._outbound_account)
         self.endpoint.run_pump()
         log.info(
             "voice worker %s listening on udp:%s:%s, pjsip %s, call cap %d",
@@ -390,7 +400,7 @@ class VoiceWorker:
             on_dtmf=on_dtmf,
         )
         try:
-            sip = make_call(self._account, uri, events, headers)
+            sip = make_call(self._outbound_account or self._account, uri, events, headers)
         except pj.Error as exc:
             log.warning("outbound call could not be placed: %s", exc.reason)
             outcome.status = 500

@@ -234,6 +234,7 @@ KEPT_HEADERS = (
     "P-Preferred-Identity",
     "Remote-Party-ID",
     "User-Agent",
+    "Record-Route",  # a proxy on the way (the site's front, for a cluster's campaign calls)
 )
 _COMPACT = {"f": "From", "t": "To", "m": "Contact", "s": "Subject", "i": "Call-ID"}
 

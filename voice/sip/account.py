@@ -38,8 +38,13 @@ def create_account(
     user: str = "clinic",
     on_incoming: Callable[[int, str], None] | None = None,
     rtp_port: int = 0,
+    *,
+    proxy: str | None = None,
+    default: bool = True,
 ) -> LocalAccount:
-    """Create the default account bound to HOST: RTP stays on the same address as SIP."""
+    """Create an account bound to HOST (the default one unless `default` is False): RTP stays
+    on the same address as SIP. With `proxy` ("sip:host:port;lr"), the calls it places leave
+    through that proxy (a Route header), and their dialogs with them."""
     cfg = pj.AccountConfig()
     cfg.idUri = f"sip:{user}@{host}:{port}" if port else f"sip:{user}@{host}"
     cfg.mediaConfig.transportConfig.boundAddress = host
@@ -47,6 +52,8 @@ def create_account(
     if rtp_port:
         cfg.mediaConfig.transportConfig.port = rtp_port
         cfg.mediaConfig.transportConfig.portRange = 400
+    if proxy:
+        cfg.sipConfig.proxies.append(proxy)
     account = LocalAccount(on_incoming)
-    account.create(cfg, True)
+    account.create(cfg, default)
     return account
