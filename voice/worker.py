@@ -129,6 +129,8 @@ class VoiceWorker:
         )
         self.endpoint.keep(self._account)
         if self.outbound_proxy:
+            # Same identity, created second: pjsua hands an incoming call to the first account
+            # that matches it, so callers still reach the default account (and its handler).
             self._outbound_account = create_account(
                 self.endpoint.host, self.endpoint.port, proxy=self.outbound_proxy, default=False
             )
