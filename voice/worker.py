@@ -129,11 +129,13 @@ class VoiceWorker:
         )
         self.endpoint.keep(self._account)
         if self.outbound_proxy:
-            # Same identity, created second: pjsua hands an incoming call to the first account
-            # that matches it, so callers still reach the default account (and its handler).
+            # Same identity, created second (pjsua hands an incoming call to the first account
+            # that matches it); it has the same handler all the same, so no caller can land on
+            # an account that ignores her.
             self._outbound_account = create_account(
-                self.endpoint.host, self.endpoint.port, proxy=self.outbound_proxy, default=False
-            )
+                self.endpoint.host, self.endpoint.port, on_incoming=self._on_incoming,
+                proxy=self.outbound_proxy, default=False,
+            )  # fmt: skip
             self.endpoint.keep(self._outbound_account)
         self.endpoint.run_pump()
         log.info(
