@@ -80,13 +80,26 @@ def piper() -> PiperSynthesizer:
     return PiperSynthesizer()
 
 
-async def _utterances(piper: PiperSynthesizer, heard: str, pause: float) -> list[Utterance]:
+class Asking(EchoConversation):
+    """The echo dialog, waiting for an answer of one kind (a name, a date, a spelling)."""
+
+    def __init__(self, answer: AnswerKind | None) -> None:
+        super().__init__(TriageEngine.default())
+        self.answer = answer
+
+    def expected_answer(self, call: CallInfo) -> AnswerKind | None:
+        return self.answer
+
+
+async def _utterances(
+    piper: PiperSynthesizer, heard: str, pause: float, answer: AnswerKind | None = None
+) -> list[Utterance]:
     """Two stretches of speech with `pause` seconds between them (after the detector's own
     250 ms), through a hearing whose recogniser hears `heard`: the utterances handed on."""
     got: list[Utterance] = []
     hearing = CallerInput(
         CallInfo("turn-end", None, datetime.now()),
-        conversation=EchoConversation(TriageEngine.default()),
+        conversation=Asking(answer),
         recorder=MemoryRecorder(),
         recognizer=WholeUtteranceStandIn(heard),
         vad=VadConfig(hangover_ms=250),
@@ -124,3 +137,13 @@ async def test_the_same_pause_after_hanging_words_waits_for_the_rest(
     got = await _utterances(piper, "I need to move my", pause=0.4)
     assert len(got) == 1  # the second stretch joined the first
     assert got[0].turn.audio is not None and len(got[0].turn.audio) > 2 * 8000
+
+
+async def test_letters_spelled_with_a_pause_to_think_are_one_answer(
+    piper: PiperSynthesizer,
+) -> None:
+    # 1.1 s of quiet after the detector's 250 ms: past the long pause of a sentence (0.9 s in
+    # all), short of a spelling's (1.6 s).
+    assert len(await _utterances(piper, "L, O, P.", pause=1.1)) == 2
+    got = await _utterances(piper, "L, O, P.", pause=1.1, answer="spelling")
+    assert len(got) == 1

@@ -30,7 +30,7 @@ from voice.session.conversation import CallRecorder, Conversation
 from voice.session.inbox import Utterance
 from voice.session.live import LivePartials
 from voice.session.phase import CallPhase
-from voice.session.turn_end import TurnEndConfig, sounds_unfinished
+from voice.session.turn_end import SPELLING_PAUSE_MS, TurnEndConfig, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class CallerInput:
         # Counted from the detector's end of speech, itself `hangover_ms` after the last word.
         self._wait_finished = (turn.finished_ms - vad.hangover_ms) / 1000
         self._wait_unfinished = (turn.unfinished_ms - vad.hangover_ms) / 1000
+        self._wait_spelling = (max(turn.unfinished_ms, SPELLING_PAUSE_MS) - vad.hangover_ms) / 1000
         self._digit_timeout = digit_timeout
         self._phase = phase
         self._on_speech, self._on_digit = on_speech, on_digit
@@ -192,13 +193,15 @@ class CallerInput:
         self._judged = pending
         transcript = pending.decode.result()
         text = transcript.text if transcript is not None else ""
-        if not sounds_unfinished(text, self.conversation.expected_answer(self.call)):
+        answer = self.conversation.expected_answer(self.call)
+        if not sounds_unfinished(text, answer):
             self._confirm(pending)
             return
         # Wait for the rest of the sentence, but a red flag in what was said acts now.
         self._screen(text, final=False, phase=pending.phase)
         waited = self._loop.time() - pending.origin
-        self._loop.call_later(max(0.0, self._wait_unfinished - waited), self._confirm, pending)
+        wait = self._wait_spelling if answer == "spelling" else self._wait_unfinished
+        self._loop.call_later(max(0.0, wait - waited), self._confirm, pending)
 
     def _confirm(self, pending: _Pending) -> None:
         if self._pending is not pending or self.closed:

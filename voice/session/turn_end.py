@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from voice.asr.base import AnswerKind
 
+# A caller spelling her name thinks between letters: her turn ends after this much quiet.
+SPELLING_PAUSE_MS = 1600
+
 
 @dataclass(frozen=True, slots=True)
 class TurnEndConfig:
