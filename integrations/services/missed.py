@@ -23,8 +23,9 @@ from integrations.store.crypto import cipher_of
 from integrations.store.models import Call, CallTurn, Patient
 from nlu.redact import redact
 
-# At most this many recent calls are read for one list.
+# At most this many recent calls are read for one list, this many turns' calls at a time.
 MAX_CALLS = 500
+CALLS_PER_READ = 50
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,25 @@ async def missed_turns(
             )
         ).all()
         found: list[dict[str, Any]] = []
-        for call_id, started, first, last in calls:
+        for at in range(0, len(calls), CALLS_PER_READ):  # newest first, until enough are found
+            chunk = calls[at : at + CALLS_PER_READ]
             turns = (
                 await s.scalars(
                     select(CallTurn)
-                    .where(CallTurn.call_id == call_id, CallTurn.speaker != "agent")
-                    .order_by(CallTurn.start, CallTurn.id)
+                    .where(
+                        CallTurn.call_id.in_([c.id for c in chunk]), CallTurn.speaker != "agent"
+                    )
+                    .order_by(CallTurn.call_id, CallTurn.start, CallTurn.id)
                 )
             ).all()
-            said = [(t.speaker, cipher.decrypt_text(t.text_enc), t.start) for t in turns]
-            known = [n for n in (first, last, f"{first} {last}" if first else None) if n]
-            found += _missed_in(said, replies, known, started)
+            by_call: dict[str, list[tuple[str, str, datetime]]] = {}
+            for t in turns:
+                by_call.setdefault(t.call_id, []).append(
+                    (t.speaker, cipher.decrypt_text(t.text_enc), t.start)
+                )
+            for call_id, started, first, last in chunk:
+                known = [n for n in (first, last, f"{first} {last}" if first else None) if n]
+                found += _missed_in(by_call.get(call_id, []), replies, known, started)
             if len(found) >= limit:
                 break
         return found[:limit]
