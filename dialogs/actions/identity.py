@@ -172,8 +172,10 @@ class IdentityFormValidation(FormValidationAction):
             slots.update(await self.absorb(text, dispatcher, tracker))
         return slots
 
-    async def _verify(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
-        name = str(tracker.get_slot("patient_name") or "")
+    async def _verify(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, name: str | None = None
+    ) -> Slots:
+        name = name or str(tracker.get_slot("patient_name") or "")
         born = date.fromisoformat(str(tracker.get_slot("dob")))
         cid = call_id(tracker)
         facts = await self.deps.facts(cid)
@@ -211,6 +213,10 @@ class IdentityFormValidation(FormValidationAction):
         spellings = [x for x in (letters_of(said), spelling_heard_again(tracker, born)) if x]
         if not spellings and latest_intent(tracker) == "goodbye":
             return {"patient_name": None, "handoff": GOODBYE}
+        name = clean_name(said)
+        if not spellings and re.search(r"[a-zA-Z]{2}", name) and holds_a_name(name):
+            # She said her name again instead of spelling it: checked with the date she gave.
+            return {"patient_name": name, **await self._verify(dispatcher, tracker, name)}
         cid = call_id(tracker)
         if not (await self.deps.facts(cid)).exists:
             return {"pending_patient": None, "handoff": "verification_failed"}

@@ -286,3 +286,15 @@ async def test_twins_born_the_same_day_are_not_told_apart_by_a_surname(
     await c.run("validate_cancel_form", "cancel_form")
     assert not c.slots.get("verified")
     assert c.slots["id_failures"] == 2
+
+
+async def test_her_name_said_again_instead_of_spelled_is_checked_with_the_date_she_gave(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    c.answer("patient_name", "it's Maria Lopez")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["verified"] is True, turn.said
+    assert c.slots["dob"] == "1972-03-04"
