@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from integrations.seed.demo import seed_demo
-from integrations.store import Database
-from tests.demo_store import DATA_KEY, MONDAY
+from tests.demo_store import write_demo_template
 from tests.integrations.fhir_server import FhirServer, running_fhir_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,14 +73,7 @@ def speech_data_dir() -> Path:
 @pytest.fixture(scope="session")
 async def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated demo clinic, seeded once per session; tests copy the file."""
-    path = tmp_path_factory.mktemp("template") / "clinic.db"
-    db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
-    try:
-        await db.migrate()
-        await seed_demo(db, MONDAY)
-    finally:
-        await db.dispose()
-    return path
+    return await write_demo_template(tmp_path_factory.mktemp("template") / "clinic.db")
 
 
 @pytest.fixture(scope="session")

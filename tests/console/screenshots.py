@@ -14,10 +14,8 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from integrations.seed.demo import seed_demo
 from integrations.services import calls
 from integrations.services.tasks import create_task
-from integrations.store import Database
 from tests.console.conftest import CHROMIUM_ARGS, serving
 from tests.console.test_console_browser import (
     emergent_request,
@@ -25,7 +23,7 @@ from tests.console.test_console_browser import (
     open_call,
     sign_in,
 )
-from tests.demo_store import DATA_KEY, MONDAY
+from tests.demo_store import write_demo_template
 
 SUPERVISOR_TABS = {
     "numbers": "metrics-view",
@@ -40,13 +38,7 @@ async def take(out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     taken: list[Path] = []
     with tempfile.TemporaryDirectory() as work:
-        template = Path(work) / "template.db"
-        db = await Database.connect(f"sqlite+aiosqlite:///{template}", DATA_KEY)
-        try:
-            await db.migrate()
-            await seed_demo(db, MONDAY)
-        finally:
-            await db.dispose()
+        template = await write_demo_template(Path(work) / "template.db")
         async with serving(Path(work), template) as server, async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS

@@ -8,7 +8,7 @@ engine and the playback queue are the real ones, fed with real synthesised speec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -16,10 +16,16 @@ import pytest
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
-from voice.asr.base import Transcript
+from voice.asr.base import SpeechRecognizer, Transcript
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
-from voice.session.actions import CallInfo, CallOutcome, Hangup, PlayPrompt, Say
+from voice.audio.vad import VadConfig
+from voice.session.actions import Action, CallInfo, CallOutcome, Hangup, PlayPrompt, Say
 from voice.session.call_session import CallSession, SessionConfig
+from voice.session.conversation import Conversation
+from voice.session.hearing import CallerInput
+from voice.session.inbox import Utterance
+from voice.session.phase import CallPhase
+from voice.session.turn_end import TurnEndConfig
 from voice.tts.piper import PiperSynthesizer
 
 
@@ -103,6 +109,33 @@ class MemoryRecorder:
 
     async def closed(self, call: CallInfo, outcome: CallOutcome, disposition: str | None) -> None:
         self.events.append("closed")
+
+
+def caller_input(
+    call_id: str,
+    conversation: Conversation,
+    recognizer: SpeechRecognizer,
+    *,
+    recorder: MemoryRecorder | None = None,
+    on_utterance: Callable[[Utterance], None] = lambda _u: None,
+    on_red_flag: Callable[[Sequence[Action]], None] = lambda _a: None,
+) -> CallerInput:
+    """A caller's hearing with the product's turn-taking (250 ms detector pause, turns over
+    at 350 ms, 900 ms when the words hang), listening, for the tests that feed it frames."""
+    return CallerInput(
+        CallInfo(call_id, None, datetime.now()),
+        conversation=conversation,
+        recorder=recorder or MemoryRecorder(),
+        recognizer=recognizer,
+        vad=VadConfig(hangover_ms=250),
+        turn=TurnEndConfig(finished_ms=350, unfinished_ms=900),
+        digit_timeout=3.0,
+        phase=lambda: CallPhase.LISTENING,
+        on_speech=lambda: None,
+        on_digit=lambda: None,
+        on_utterance=on_utterance,
+        on_red_flag=on_red_flag,
+    )
 
 
 class TonePrompts:

@@ -7,21 +7,17 @@ the recogniser is a stand-in that hears a fixed text (the rule reads the words, 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 import numpy as np
 import pytest
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
-from tests.voice.test_session_partials import MemoryRecorder, WholeUtteranceStandIn
+from tests.voice.test_session_partials import WholeUtteranceStandIn, caller_input
 from voice.asr.base import AnswerKind
 from voice.audio.frames import chunk_frames
-from voice.audio.vad import VadConfig
 from voice.session.actions import CallInfo
-from voice.session.hearing import CallerInput
 from voice.session.inbox import Utterance
-from voice.session.phase import CallPhase
 from voice.session.turn_end import TurnEndConfig, sounds_unfinished
 from voice.tts.piper import PiperSynthesizer
 
@@ -97,19 +93,8 @@ async def _utterances(
     """Two stretches of speech with `pause` seconds between them (after the detector's own
     250 ms), through a hearing whose recogniser hears `heard`: the utterances handed on."""
     got: list[Utterance] = []
-    hearing = CallerInput(
-        CallInfo("turn-end", None, datetime.now()),
-        conversation=Asking(answer),
-        recorder=MemoryRecorder(),
-        recognizer=WholeUtteranceStandIn(heard),
-        vad=VadConfig(hangover_ms=250),
-        turn=TurnEndConfig(finished_ms=350, unfinished_ms=900),
-        digit_timeout=3.0,
-        phase=lambda: CallPhase.LISTENING,
-        on_speech=lambda: None,
-        on_digit=lambda: None,
-        on_utterance=got.append,
-        on_red_flag=lambda actions: None,
+    hearing = caller_input(
+        "turn-end", Asking(answer), WholeUtteranceStandIn(heard), on_utterance=got.append
     )
     speech = np.concatenate(list(piper.synthesize("I need to move my appointment")))
     quiet = np.zeros(2400, dtype=np.int16)  # 300 ms: the detector ends the utterance

@@ -11,20 +11,15 @@ triage engine.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 import numpy as np
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
-from tests.voice.test_session_partials import MemoryRecorder
+from tests.voice.test_session_partials import MemoryRecorder, caller_input
 from voice.asr.whisper import WhisperRecognizer
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
-from voice.audio.vad import VadConfig
-from voice.session.actions import CallInfo, PlayPrompt
-from voice.session.hearing import CallerInput
-from voice.session.phase import CallPhase
-from voice.session.turn_end import TurnEndConfig
+from voice.session.actions import PlayPrompt
 from voice.tts.piper import PiperSynthesizer
 
 FLAG = "My husband just collapsed and he is not breathing."
@@ -48,22 +43,14 @@ async def test_a_red_flag_before_a_breath_acts_before_the_caller_stops(
     flagged: list[float] = []
     handed_on: list[str] = []
     recorder = MemoryRecorder()
-    hearing = CallerInput(
-        CallInfo("flag-before-a-breath", None, datetime.now()),
-        conversation=EchoConversation(TriageEngine.default()),
+    hearing = caller_input(
+        "flag-before-a-breath", EchoConversation(TriageEngine.default()), whisper,
         recorder=recorder,
-        recognizer=whisper,
-        vad=VadConfig(hangover_ms=250),
-        turn=TurnEndConfig(finished_ms=350, unfinished_ms=900),
-        digit_timeout=3.0,
-        phase=lambda: CallPhase.LISTENING,
-        on_speech=lambda: None,
-        on_digit=lambda: None,
         on_utterance=lambda utterance: handed_on.append(utterance.turn.text or ""),
         on_red_flag=lambda actions: flagged.extend(
             loop.time() for a in actions if isinstance(a, PlayPrompt) and a.name == "emergency"
         ),
-    )
+    )  # fmt: skip
     # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
     # by the time her voice is back, so the utterance goes on.
     breath = np.zeros(int(0.26 * 8000) // FRAME_SAMPLES * FRAME_SAMPLES, dtype=np.int16)

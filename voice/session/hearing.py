@@ -30,7 +30,7 @@ from voice.session.conversation import CallRecorder, Conversation
 from voice.session.inbox import Utterance
 from voice.session.live import LivePartials
 from voice.session.phase import CallPhase
-from voice.session.turn_end import SPELLING_PAUSE_MS, TurnEndConfig, sounds_unfinished
+from voice.session.turn_end import TurnEndConfig, sounds_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ class CallerInput:
         # Counted from the detector's end of speech, itself `hangover_ms` after the last word.
         self._wait_finished = (turn.finished_ms - vad.hangover_ms) / 1000
         self._wait_unfinished = (turn.unfinished_ms - vad.hangover_ms) / 1000
-        self._wait_spelling = (max(turn.unfinished_ms, SPELLING_PAUSE_MS) - vad.hangover_ms) / 1000
+        spelling_ms = max(turn.unfinished_ms, turn.spelling_ms)
+        self._wait_spelling = (spelling_ms - vad.hangover_ms) / 1000
         self._digit_timeout = digit_timeout
         self._phase = phase
         self._on_speech, self._on_digit = on_speech, on_digit

@@ -14,9 +14,6 @@ from dataclasses import dataclass
 
 from voice.asr.base import AnswerKind
 
-# A caller spelling her name thinks between letters: her turn ends after this much quiet.
-SPELLING_PAUSE_MS = 1600
-
 
 @dataclass(frozen=True, slots=True)
 class TurnEndConfig:
@@ -25,6 +22,7 @@ class TurnEndConfig:
 
     finished_ms: int = 350  # the turn is over (or when the words are in, if later)
     unfinished_ms: int = 900  # ... when the words so far hang
+    spelling_ms: int = 1600  # ... when she spells her name (she thinks between letters)
 
     def __post_init__(self) -> None:
         if not 0 < self.finished_ms <= self.unfinished_ms:
