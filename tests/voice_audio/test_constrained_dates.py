@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from voice.asr.constrained import WrittenDates, search
+from voice.asr.constrained import WrittenDates, WrittenPhrases, search
 
 END = 256  # the end-of-text token of the character tokenizer
 
@@ -73,3 +73,14 @@ def test_words_that_are_no_date_still_come_out_as_a_date_but_an_unlikely_one() -
     grammar = WrittenDates(encode, 2026)
     found = search(scorer(" I don't know it"), grammar, END, max_tokens=40)  # type: ignore[arg-type]
     assert found and math.exp(found[0].average) < 0.01
+
+
+def test_the_search_runs_as_long_as_the_longest_text_the_grammar_allows() -> None:
+    """A surname spelled out is long in tokens ("V-E-N-K-A-T-A-R-A-M-A-N." is 25 here); with
+    no cap given, the search reaches its end instead of stopping at a fixed 16."""
+    spelled = "V-E-N-K-A-T-A-R-A-M-A-N"
+    grammar = WrittenPhrases(encode, [spelled, "H-O-L-L-O-W-A-Y"])
+    assert grammar.longest() == len(f" {spelled}.")
+    found = search(scorer(f" {spelled}."), grammar, END)  # type: ignore[arg-type]
+    assert found and bytes(found[0].tokens).decode() == f" {spelled}."
+    assert not search(scorer(f" {spelled}."), grammar, END, max_tokens=16)  # type: ignore[arg-type]

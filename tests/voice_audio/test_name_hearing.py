@@ -116,6 +116,21 @@ async def test_a_short_surname_spelled_is_heard_held_to_the_surnames_born_that_d
     assert spelled == {"letters": "LOPEZ", "dob": "1991-10-02"}
 
 
+@pytest.mark.parametrize("voice", ["flite", "espeak"])
+async def test_a_long_surname_spelled_is_heard_to_its_last_letter(
+    db: Database, whisper: WhisperRecognizer, voice: str, request: pytest.FixtureRequest
+) -> None:
+    """Twelve letters spelled are some 25 of the model's tokens: the held hearing follows the
+    spelling to its end (it once stopped at 16 tokens and heard nothing)."""
+    synthesizer = request.getfixturevalue(voice)
+    await add_patient(db, "Aoife", "Venkataraman", BORN)
+    await add_patient(db, "Siobhan", "Nguyen", BORN)  # born the same day
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    names.heard_date("October second nineteen ninety one")
+    spelled = await names.spelled(_said(synthesizer, "V, E, N, K, A, T, A, R, A, M, A, N."))
+    assert spelled == {"letters": "VENKATARAMAN", "dob": "1991-10-02"}
+
+
 async def test_a_spelling_of_nobody_born_that_day_is_not_made_into_one(
     db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer
 ) -> None:

@@ -47,6 +47,10 @@ class _Trie:
         self.children: dict[int, _Trie] = {}
         self.end = False
 
+    def depth(self) -> int:
+        """Tokens in the longest alternative."""
+        return 1 + max(child.depth() for child in self.children.values()) if self.children else 0
+
 
 def _trie(encode: Callable[[str], list[int]], texts: Sequence[str]) -> _Trie:
     root = _Trie()
@@ -80,6 +84,10 @@ class SlotGrammar:
 
     def start(self) -> States:
         return self._reach(_At(form, 0, self.forms[form][0]) for form in range(len(self.forms)))
+
+    def longest(self) -> int:
+        """Tokens in the longest text the grammar allows (a search may need that many steps)."""
+        return max(sum(slot.depth() for slot in form) for form in self.forms)
 
     def complete(self, states: States) -> bool:
         return any(at.slot == len(self.forms[at.form]) for at in states)
@@ -168,17 +176,19 @@ def search(
     end_token: int,
     *,
     beam: int = 5,
-    max_tokens: int = 16,
+    max_tokens: int | None = None,
 ) -> list[Hypothesis]:
     """Complete hypotheses the grammar allows, best first. `next_logprobs` gives, for each
     token prefix, the model's log-probabilities over its vocabulary for the next token (None:
     the prefix goes no further).
 
     Stops once the best complete hypothesis scores above every live one (scores only fall as
-    tokens are added)."""
+    tokens are added), or after `max_tokens` steps (by default the grammar's longest text: a
+    fixed cap of 16 lost every surname of more than eight letters spelled "V-E-N-K-...")."""
+    steps = grammar.longest() + 1 if max_tokens is None else max_tokens
     live: list[tuple[list[int], float, States]] = [([], 0.0, grammar.start())]
     done: list[Hypothesis] = []
-    for _ in range(max_tokens):
+    for _ in range(steps):
         if not live:
             break
         grown: list[tuple[list[int], float, States]] = []

@@ -274,10 +274,13 @@ class WhisperRecognizer:
         model = self._model.model
         prompts = [[*start, *prefix, _ANY_TOKEN] for prefix in prefixes]
         batch = ctranslate2.StorageView.from_array(np.repeat(encoded, len(prompts), axis=0))
-        # Room for a few tokens more than the longest prompt (fewer and its own last scores
-        # were missing from the result; measured with CTranslate2 4.8).
+        # CTranslate2 4.8 returns scores for `max_length - len(prompt) + 1` positions counted
+        # from the first forced token, so the scores after a prefix of n tokens need
+        # `max_length >= len(prompt) + n`: a fixed "+6" lost every prefix longer than nine
+        # tokens (a spelled surname, a date said with a lead-in). One more for margin.
+        longest = max(len(prefix) for prefix in prefixes)
         results = model.generate(
-            batch, prompts, beam_size=1, max_length=len(prompts[0]) + 6,
+            batch, prompts, beam_size=1, max_length=max(len(p) for p in prompts) + longest + 1,
             return_logits_vocab=True, suppress_blank=False, suppress_tokens=[],
         )  # fmt: skip
         out: list[np.ndarray | None] = []
@@ -286,7 +289,7 @@ class WhisperRecognizer:
             if len(steps) <= len(prefix):
                 alone = ctranslate2.StorageView.from_array(encoded)
                 steps = model.generate(
-                    alone, [prompt], beam_size=1, max_length=len(prompt) + 10,
+                    alone, [prompt], beam_size=1, max_length=len(prompt) + len(prefix) + 6,
                     return_logits_vocab=True, suppress_blank=False, suppress_tokens=[],
                 )[0].logits[0]  # fmt: skip
             if len(steps) <= len(prefix):
