@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from clinicline.config import Config, load_config
-from clinicline.errors import ClinicLineError, ConfigError
+from clinicline.errors import ClinicLineError
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sip: bool = False, http: bool = False) -> None:
@@ -29,6 +29,7 @@ def _config(args: argparse.Namespace) -> Config:
     overrides = {
         "db": getattr(args, "db", None),
         "sip": getattr(args, "sip", None),
+        "sip_front": getattr(args, "join", None),
         "http": getattr(args, "http", None),
     }
     for name in ("asr_engine", "vosk_model_dir", "rasa_port", "ehr"):
@@ -76,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="voice workers (default: 1 on SQLite; on PostgreSQL what this machine's cores "
         "carry, at least 2). N > 1: Kamailio on the SIP address in front of N workers on the "
-        "next ports, sharing a PostgreSQL store (--db postgresql://…)",
+        "next ports, sharing a PostgreSQL store (--db postgresql://…); 0: Kamailio alone, in "
+        "front of the workers other machines run with --join",
+    )
+    serve.add_argument(
+        "--join",
+        metavar="HOST:PORT",
+        help="run --workers N workers on this machine's --sip address behind the SIP front "
+        "(`serve --workers 0`) at HOST:PORT, sharing its --db (or CLINICLINE_SIP_FRONT)",
     )
     serve.add_argument(
         "--dialog",
@@ -373,14 +381,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         workers = args.workers
         if workers is None:
             workers = default_workers(config, len(os.sched_getaffinity(0)))
-        if workers > 1:
+        if workers != 1 or config.sip_front:
             from clinicline.cluster import Cluster, passthrough_args
 
             passthrough = passthrough_args(args)
             cluster = Cluster(config, workers, dialog=args.dialog, passthrough=passthrough)
             return asyncio.run(cluster.run())
-        if workers < 1:
-            raise ConfigError("--workers must be at least 1")
         from clinicline.server import serve
 
         return asyncio.run(serve(config, dialog=args.dialog))

@@ -8,6 +8,12 @@ own config (`deploy/kamailio/clinicline.cfg`), listens on the clinic's SIP addre
 callers over the workers. This process supervises them all: a worker that dies is started again
 (Kamailio's OPTIONS probes take it out of rotation within ~2 s and back when it answers), and
 SIGINT/SIGTERM stops everything.
+
+Across machines: `serve --workers 0` on the machine with Kamailio and PostgreSQL runs the front
+alone; `serve --workers N --join FRONT_HOST:PORT` on each other machine (a site) runs N workers
+behind it. Every worker behind a front announces its SIP address in the store with its beat,
+and the front keeps Kamailio's list to its own workers and the announced ones (reloaded over
+Kamailio's control socket when it changes).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import ipaddress
 import logging
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -37,10 +44,14 @@ from integrations.store import Database
 from integrations.store.urls import store_url
 
 KAMAILIO = Path("/usr/sbin/kamailio")
+KAMCMD = Path("/usr/sbin/kamcmd")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"
 CALL_SLOTS = 4  # the pjsua2 wheel's cap per process (ARCHITECTURE.md)
 RESTART_DELAY = 1.0
 STOP_GRACE = 30.0
+# How often the front reads which workers other machines announce (a new site's worker takes
+# callers this long after its first beat, plus one OPTIONS probe).
+SITES_INTERVAL = 2.0
 # Measured with `clinicline bench --load` on a 2-core machine (docs/bench/load.md): about one
 # concurrent call per core keeps the p95 turn latency within 1.5 s.
 CALLS_PER_CORE = 1.0
@@ -67,11 +78,13 @@ class WorkerPorts:
 
 def worker_ports(config: Config, workers: int) -> list[WorkerPorts]:
     """Kamailio takes the configured SIP address (and the next port for TLS); worker i takes
-    the SIP port + 2 + i, the configured web port plus i and the Rasa port plus i."""
+    the SIP port + 2 + i, the configured web port plus i and the Rasa port plus i. A site that
+    joins a front elsewhere has no Kamailio here: its workers start at the SIP port itself."""
+    first = 0 if config.sip_front else 2
     return [
         WorkerPorts(
             i,
-            HostPort(config.sip.host, config.sip.port + 2 + i),
+            HostPort(config.sip.host, config.sip.port + first + i),
             HostPort(config.http.host, config.http.port + i),
             config.rasa_port + i,
         )
@@ -84,12 +97,7 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     reserve = config.sip_transfer_reserve if dialog == "clinic" else 0
     callers = max(1, CALL_SLOTS - reserve)
-    listing = folder / "dispatcher.list"
-    # maxload=0: Kamailio's count ranks the workers but never refuses on its own. It counts
-    # a call until a BYE passes through, so calls whose ACK or BYE never came (a flood pike
-    # cut off) would hold "load" for the hash's expiry and shut out real callers; each
-    # worker's own front door knows its free slots and answers 486, which fails over.
-    listing.write_text("".join(f"1 sip:{w.sip} 0 0 duid=w{w.index};maxload=0\n" for w in ports))
+    listing = write_dispatcher_list(folder, [str(w.sip) for w in ports])
     # The workers' own requests (BYE, REFER, re-INVITE) must never be taken for a flood.
     sources = dict.fromkeys([*config.sip_trusted_sources, *(w.sip.host for w in ports)])
     trusted = [_subnet_test(source) for source in sources]
@@ -114,6 +122,22 @@ def render_kamailio(config: Config, ports: list[WorkerPorts], folder: Path, dial
     rendered.touch(mode=0o600)  # it holds the store's password
     rendered.write_text(text)
     return rendered
+
+
+def write_dispatcher_list(folder: Path, addresses: list[str]) -> Path:
+    """Kamailio's list of workers (set 1), one line per SIP address; its path."""
+    listing = folder / "dispatcher.list"
+    # maxload=0: Kamailio's count ranks the workers but never refuses on its own. It counts
+    # a call until a BYE passes through, so calls whose ACK or BYE never came (a flood pike
+    # cut off) would hold "load" for the hash's expiry and shut out real callers; each
+    # worker's own front door knows its free slots and answers 486, which fails over.
+    lines = [
+        f"1 sip:{a} 0 0 duid=w{re.sub(r'[^0-9A-Za-z]', '_', a)};maxload=0\n" for a in addresses
+    ]
+    fresh = listing.with_suffix(".new")
+    fresh.write_text("".join(lines))
+    fresh.replace(listing)  # a Kamailio (re)starting meanwhile reads a whole list
+    return listing
 
 
 def tls_address(config: Config) -> HostPort:
@@ -196,6 +220,13 @@ def _subnet_test(source: str) -> str:
     return f'is_in_subnet("$si", "{network}")'
 
 
+def _is_wildcard(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:  # a host name
+        return False
+
+
 def _udp_port_taken(address: HostPort) -> bool:
     """A second Kamailio on a port in use starts without error and steals traffic: look first."""
     family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
@@ -213,8 +244,21 @@ class Cluster:
     def __init__(
         self, config: Config, workers: int, *, dialog: str, passthrough: list[str]
     ) -> None:
-        if workers < 2:
-            raise ConfigError("a cluster has at least 2 workers (--workers 1 runs one server)")
+        self.front = HostPort.parse(config.sip_front) if config.sip_front else None
+        if workers < 0:
+            raise ConfigError("--workers cannot be negative")
+        if self.front is None and workers == 1:
+            raise ConfigError(
+                "a cluster has at least 2 workers, or 0 for the SIP front alone "
+                "(--workers 1 runs one server)"
+            )
+        if self.front is not None and workers < 1:
+            raise ConfigError("a site that joins a front runs at least 1 worker")
+        if self.front is not None and _is_wildcard(config.sip.host):
+            raise ConfigError(
+                f"--sip {config.sip}: the front reaches a site's workers at this address; give "
+                "the machine's own address, not a wildcard"
+            )
         if not config.db.startswith("postgresql"):
             raise ConfigError(
                 "several workers share their state through PostgreSQL: pass "
@@ -222,13 +266,13 @@ class Cluster:
             )
         if not os.environ.get("CLINICLINE_DATA_KEY"):
             raise ConfigError("several workers need one data key: set CLINICLINE_DATA_KEY")
-        if not KAMAILIO.exists():
+        if self.front is None and not KAMAILIO.exists():
             raise StartupError(f"{KAMAILIO} is missing: run `make run` once to install it")
         self.config = config
         self.dialog = dialog
         self.passthrough = passthrough
         self.ports = worker_ports(config, workers)
-        if tls_address(config).port in {w.sip.port for w in self.ports}:
+        if self.front is None and tls_address(config).port in {w.sip.port for w in self.ports}:
             raise ConfigError(
                 f"sip_tls_port {tls_address(config).port} is a worker's SIP port: Kamailio "
                 "would take that worker for itself; choose a port outside "
@@ -245,9 +289,11 @@ class Cluster:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._stopping.set)
-        if _udp_port_taken(self.config.sip):
-            raise StartupError(f"UDP {self.config.sip} is in use: is another front running?")
-        config_path = render_kamailio(self.config, self.ports, self.folder, self.dialog)
+        config_path: Path | None = None
+        if self.front is None:
+            if _udp_port_taken(self.config.sip):
+                raise StartupError(f"UDP {self.config.sip} is in use: is another front running?")
+            config_path = render_kamailio(self.config, self.ports, self.folder, self.dialog)
         try:
             # Migrated once here: workers starting together must not race to do it.
             self._db = await Database.connect(self.config.db)
@@ -255,16 +301,13 @@ class Cluster:
         except Exception as exc:
             raise StartupError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
         try:
-            await self._start_kamailio(config_path)
             watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
-            watchers.append(asyncio.create_task(self._keep_kamailio(config_path)))
-            watchers.append(asyncio.create_task(self._report_front()))
-            print(
-                f"clinicline cluster: sip:clinic@{self.config.sip} (Kamailio) over "
-                f"{len(self.ports)} workers; consoles at "
-                + ", ".join(f"http://{w.http}" for w in self.ports),
-                flush=True,
-            )
+            if config_path is not None:
+                await self._start_kamailio(config_path)
+                watchers.append(asyncio.create_task(self._keep_kamailio(config_path)))
+                watchers.append(asyncio.create_task(self._report_front()))
+                watchers.append(asyncio.create_task(self._follow_sites()))
+            print(self._describe(), flush=True)
             await self._stopping.wait()
             log.info("stopping the cluster")
             for task in watchers:
@@ -273,6 +316,53 @@ class Cluster:
         finally:
             await self._stop_all()
         return 0
+
+    def _describe(self) -> str:
+        consoles = ", ".join(f"http://{w.http}" for w in self.ports)
+        if self.front is not None:
+            return (
+                f"clinicline site: {len(self.ports)} workers behind the front at {self.front}; "
+                f"consoles at {consoles}"
+            )
+        return (
+            f"clinicline cluster: sip:clinic@{self.config.sip} (Kamailio) over "
+            f"{len(self.ports)} workers here and those other machines announce"
+            + (f"; consoles at {consoles}" if consoles else "")
+        )
+
+    async def _follow_sites(self) -> None:
+        """Keep Kamailio's list of workers to this machine's own and those that other machines'
+        sites announce in the store (`serve --workers N --join`), reloading it on a change."""
+        own = [str(w.sip) for w in self.ports]
+        listed = own
+        while True:
+            await asyncio.sleep(SITES_INTERVAL)
+            if self._db is None:
+                return
+            try:
+                async with self._db.session() as s:
+                    announced = await processes.announced_workers(s, now=datetime.now(UTC))
+            except Exception as exc:  # noqa: BLE001 - the list stands until the store is back
+                log.warning("could not read the announced workers: %s", type(exc).__name__)
+                continue
+            wanted = list(dict.fromkeys([*own, *announced]))
+            if wanted == listed:
+                continue
+            write_dispatcher_list(self.folder, wanted)
+            if await self._reload_dispatcher():
+                log.info("Kamailio now sends callers to %d workers: %s", len(wanted), wanted)
+                listed = wanted
+
+    async def _reload_dispatcher(self) -> bool:
+        reload = await asyncio.create_subprocess_exec(
+            str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", "dispatcher.reload",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await reload.communicate()
+        if reload.returncode != 0:
+            log.warning("Kamailio did not reload its workers: %s", out.decode()[-300:])
+            return False
+        return True
 
     async def _start_kamailio(self, config_path: Path) -> None:
         pid_file = self.folder / "kamailio.pid"
@@ -356,15 +446,18 @@ class Cluster:
     def _worker_env(self, index: int = 0) -> dict[str, str]:
         # Every INVITE now comes from Kamailio's address: the per-source bound would starve
         # them all, so the front is trusted and pike guards the door instead.
-        trusted = dict.fromkeys([*self.config.sip_trusted_sources, self.config.sip.host])
+        front = self.front or self.config.sip
+        trusted = dict.fromkeys([*self.config.sip_trusted_sources, front.host])
         env = {
             **os.environ,
             "CLINICLINE_SIP_TRUSTED_SOURCES": ",".join(trusted),
             "CLINICLINE_SIP_BEHIND_FRONT": "true",
+            # The worker is one server (`--workers 1`), never a site of its own.
+            "CLINICLINE_SIP_FRONT": "",
             # Campaign calls leave through the front, as calls come in through it: the carrier
             # sees one address for the site, and Kamailio keeps the dialog (Record-Route).
             "CLINICLINE_OUTBOUND_PROXY": self.config.outbound_proxy
-            or f"sip:{self.config.sip.host}:{self.config.sip.port};lr",
+            or f"sip:{front.host}:{front.port};lr",
         }
         if index > 0:
             # One listener for the interface engine's SIU (its port is the site's, like the

@@ -61,6 +61,10 @@ class Config:
     # Behind the SIP front (`serve --workers N` sets it): a worker's own 486 only tells Kamailio
     # to try the next worker, and the front counts the callers it places nowhere.
     sip_behind_front: bool = False
+    # HOST:PORT of a SIP front (Kamailio, `serve --workers 0`) on another machine: `serve
+    # --workers N` then runs only its N workers, on this machine's SIP address, and announces
+    # them in the shared store, from which the front keeps its list of workers.
+    sip_front: str = ""
     # SIP over TLS at the front (`serve --workers N`), on this TCP port; 0: the SIP port + 1
     # (5061 beside the default 5060). Kamailio ends TLS there and talks UDP to the workers.
     sip_tls_port: int = 0
@@ -200,7 +204,7 @@ class Config:
             )
         if self.outbound_slots < 0 or self.outbound_ring_timeout <= 0:
             raise ConfigError("settings outbound_slots and outbound_ring_timeout must be positive")
-        for name in ("hl7_peer", "hl7_listen"):
+        for name in ("hl7_peer", "hl7_listen", "sip_front"):
             if getattr(self, name):
                 HostPort.parse(getattr(self, name))  # refused now, not at the first message
         tls_files = (self.hl7_tls_ca, self.hl7_tls_cert, self.hl7_tls_key)

@@ -255,7 +255,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
             counting = asyncio.create_task(refusals.run(), name="count-turned-away")
         if services.db.backend == "postgresql":  # on SQLite this process is the whole site
-            site = SiteHeartbeat(services.db, health, services.worker, config.worker_name)
+            # Behind a front, the worker says where the front reaches it: a front on another
+            # machine knows its workers only from the store.
+            announced = str(config.sip) if config.sip_behind_front else None
+            site = SiteHeartbeat(
+                services.db, health, services.worker, config.worker_name, announced
+            )
             beating = asyncio.create_task(site.run(), name="site-heartbeat")
         if services.dialogs is None:
             health.set(

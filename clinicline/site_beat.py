@@ -24,11 +24,19 @@ COMPONENT = "site"
 
 
 class SiteHeartbeat:
-    def __init__(self, db: Database, health: Health, worker: VoiceWorker, name: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        health: Health,
+        worker: VoiceWorker,
+        name: str,
+        sip_address: str | None = None,
+    ) -> None:
         self._db = db
         self._health = health
         self._worker = worker
         self._name = name
+        self._sip_address = sip_address  # announced to a front on another machine
         self._started = datetime.now(UTC)
 
     async def run(self) -> None:
@@ -43,6 +51,7 @@ class SiteHeartbeat:
                 await processes.beat(
                     s, self._name, "worker", state or self._health.status, now=now,
                     started_at=self._started, active_calls=self._worker.active_calls,
+                    sip_address=self._sip_address,
                 )  # fmt: skip
                 seen = await processes.site(s, now=now)
         except Exception as exc:  # the store is away: say so, beat again next time

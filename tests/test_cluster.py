@@ -549,3 +549,26 @@ def test_serve_without_workers_runs_what_the_cores_carry(
 ) -> None:
     config = load_config(env={}, overrides={"db": db, "sip_transfer_reserve": reserve})
     assert default_workers(config, cores) == workers
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--workers", "0", "--join", "127.0.0.1:5860"], "runs at least 1 worker"),
+        (["--workers", "1", "--join", "127.0.0.1:5860", "--sip", "0.0.0.0:5870"],
+         "give the machine's own address"),
+        (["--workers", "1", "--join", "front-without-port"], "expected HOST:PORT"),
+        (["--workers", "-1"], "cannot be negative"),
+    ],
+)  # fmt: skip
+def test_a_site_that_joins_a_front_is_told_what_is_wrong(
+    tmp_path: Path, args: list[str], refusal: str
+) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", *args, "--db", "postgresql://clinicline:clinicline@127.0.0.1:5432/x"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "CLINICLINE_DATA_KEY": Fernet.generate_key().decode(),
+             "CLINICLINE_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert refusal in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -28,6 +28,7 @@ class ProcessView:
     detail: str
     active_calls: int
     seconds_since_seen: float
+    sip_address: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -37,6 +38,7 @@ class ProcessView:
             "detail": self.detail,
             "active_calls": self.active_calls,
             "seconds_since_seen": round(self.seconds_since_seen, 1),
+            "sip_address": self.sip_address,
         }
 
 
@@ -50,11 +52,13 @@ async def beat(
     started_at: datetime,
     detail: str = "",
     active_calls: int = 0,
+    sip_address: str | None = None,
 ) -> None:
-    """Record how the process `name` is now (one upsert)."""
+    """Record how the process `name` is now (one upsert). A worker behind a SIP front gives
+    the `sip_address` the front reaches it at."""
     values = {
         "role": role, "state": state, "detail": detail[:200], "active_calls": active_calls,
-        "started_at": started_at, "seen_at": now,
+        "started_at": started_at, "seen_at": now, "sip_address": sip_address,
     }  # fmt: skip
     insert = insert_for(s.get_bind().dialect.name)
     stmt = insert(ProcessBeat).values(name=name[:120], **values)
@@ -90,6 +94,24 @@ async def site(s: AsyncSession, *, now: datetime) -> list[ProcessView]:
             row.detail,
             row.active_calls,
             (now - row.seen_at).total_seconds(),
+            row.sip_address,
         )
         for row in rows
     ]
+
+
+async def announced_workers(s: AsyncSession, *, now: datetime) -> list[str]:
+    """The SIP addresses of the workers that announce one and still beat, sorted: where a
+    front sends callers (its OPTIONS probes then take out any that stop answering)."""
+    async with atomic(s):
+        rows = await s.scalars(
+            select(ProcessBeat.sip_address)
+            .where(
+                ProcessBeat.role == "worker",
+                ProcessBeat.sip_address.is_not(None),
+                ProcessBeat.seen_at >= now - SILENT_AFTER,
+                ProcessBeat.state != "restarting",
+            )
+            .order_by(ProcessBeat.sip_address)
+        )
+        return [address for address in rows.all() if address]

@@ -333,6 +333,9 @@ class ProcessBeat(Base):
     active_calls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A worker behind a SIP front: HOST:PORT where the front reaches it (its dispatcher list is
+    # the workers that announce one and still beat).
+    sip_address: Mapped[str | None] = mapped_column(String(80))
 
 
 class CallQueue(Base):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ class ConsoleAgent:
     http: aiohttp.ClientSession
     base: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)  # wall clock, one per message
     reader: asyncio.Task[None] | None = None
 
     async def presence(self, state: str) -> None:
@@ -47,6 +49,7 @@ async def sign_in_at_console(
     async def read() -> None:
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
+                agent.arrived.append(time.time())
                 agent.messages.append(json.loads(message.data))
 
     agent.reader = asyncio.create_task(read())

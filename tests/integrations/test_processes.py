@@ -54,3 +54,30 @@ async def test_a_dead_worker_is_marked_then_silent_then_back(db: Database) -> No
     assert silent[0].state == "silent" and silent[0].seconds_since_seen == 29.0
     assert back[0].state == "ready" and len(back) == 1
     assert later == []  # a process gone for a day is no longer listed
+
+
+async def test_a_front_sends_callers_to_the_workers_that_announce_themselves_and_beat(
+    db: Database,
+) -> None:
+    """What a front on another machine reads: workers with a SIP address, still beating, not
+    being restarted; never a worker that announced none, nor the front itself."""
+    async with db.session() as s:
+        for name, address in [("b/127.0.0.3:5060", "127.0.0.3:5060"),
+                              ("a/127.0.0.2:5060", "127.0.0.2:5060"),
+                              ("a/127.0.0.2:5061", "127.0.0.2:5061"),
+                              ("c/127.0.0.4:5060", "127.0.0.4:5060"),
+                              ("lone/127.0.0.1:5060", None)]:  # fmt: skip
+            await processes.beat(s, name, "worker", "ready", now=T0, started_at=T0,
+                                 sip_address=address)
+        await processes.beat(s, "f/front 127.0.0.1:5060", "front", "up", now=T0, started_at=T0)
+        await processes.mark(s, "a/127.0.0.2:5061", "restarting", "exited with -9",
+                             now=T0 + timedelta(seconds=1))
+        # c stopped beating: silent after three missed beats.
+        for name, address in [("b/127.0.0.3:5060", "127.0.0.3:5060"),
+                              ("a/127.0.0.2:5060", "127.0.0.2:5060")]:  # fmt: skip
+            await processes.beat(s, name, "worker", "ready", now=T0 + timedelta(seconds=14),
+                                 started_at=T0, sip_address=address)
+        announced = await processes.announced_workers(s, now=T0 + timedelta(seconds=20))
+        seen = await processes.site(s, now=T0 + timedelta(seconds=20))
+    assert announced == ["127.0.0.2:5060", "127.0.0.3:5060"]
+    assert {p.name: p.sip_address for p in seen}["b/127.0.0.3:5060"] == "127.0.0.3:5060"
