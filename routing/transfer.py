@@ -376,7 +376,10 @@ class TransferCoordinator:
         async with self.db.session() as s:
             await calls.add_event(s, call_id=plan.call_id, kind=kind, data=self._event_data(plan))
             if away and plan.agent is not None:
-                await agent_service.set_presence(s, plan.agent.agent_id, "away")
+                # Rang out unanswered: away, and the boards say why.
+                await agent_service.set_presence(
+                    s, plan.agent.agent_id, "away", reason="missed_offer"
+                )
         tried = plan.tried | ({plan.agent.agent_id} if plan.agent else set())
         flagged = plan.payload.emergent or plan.payload.triage.level != "none"
         return await self._next(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,24 @@ from integrations.services.transaction import atomic
 from integrations.store.models import Agent, CallQueue
 
 PRESENCES = frozenset({"offline", "available", "busy", "away", "wrap_up"})
+# Why an agent is away. She says which from her console; the system says the last two: her
+# console closed with her marked available, or an offer rang out on her phone unanswered.
+CHOSEN_AWAY_REASONS = ("break", "lunch", "meeting", "training", "admin", "other")
+AWAY_REASONS = frozenset({*CHOSEN_AWAY_REASONS, "console_closed", "missed_offer"})
+
+
+@dataclass(frozen=True)
+class PresenceState:
+    presence: str
+    reason: str | None  # with "away" only
+    since: datetime | None  # when she entered this state (and reason)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "presence": self.presence,
+            "reason": self.reason,
+            "since": None if self.since is None else self.since.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -119,14 +138,42 @@ async def list_queues(s: AsyncSession) -> list[QueueInfo]:
         return [QueueInfo(q.name, tuple(q.skills)) for q in rows]
 
 
-async def set_presence(s: AsyncSession, agent_id: int, presence: str) -> None:
+async def set_presence(
+    s: AsyncSession,
+    agent_id: int,
+    presence: str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> PresenceState:
+    """Put the agent in `presence` (with a `reason` when away: "other" if none is given). Her
+    state timer restarts only when the state or the reason changes, not when one is said
+    again."""
     if presence not in PRESENCES:
         raise InvalidField(f"presence must be one of {sorted(PRESENCES)}")
+    if presence != "away" and reason is not None:
+        raise InvalidField("a reason goes with away only")
+    if presence == "away":
+        reason = reason or "other"
+        if reason not in AWAY_REASONS:
+            raise InvalidField(f"away reason must be one of {sorted(AWAY_REASONS)}")
     async with atomic(s):
         agent = await s.get(Agent, agent_id)
         if agent is None:
             raise NotFound(f"no agent with id {agent_id}")
-        agent.presence = presence
+        changed = (agent.presence, agent.presence_reason) != (presence, reason)
+        if changed or agent.presence_since is None:
+            agent.presence_since = now or datetime.now(UTC)
+        agent.presence, agent.presence_reason = presence, reason
+        return PresenceState(presence, reason, agent.presence_since)
+
+
+async def presence_of(s: AsyncSession, agent_id: int) -> PresenceState:
+    async with atomic(s):
+        agent = await s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        return PresenceState(agent.presence, agent.presence_reason, agent.presence_since)
 
 
 async def agents_for_queue(

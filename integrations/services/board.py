@@ -36,6 +36,8 @@ class AgentState:
     role: str
     presence: str
     idle_s: float | None  # seconds since she became idle (available with no call)
+    reason: str | None = None  # why she is away
+    in_state_s: float | None = None  # seconds in this state (and reason): the state timer
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ async def live_board(s: AsyncSession, *, now: datetime, with_agents: bool) -> Bo
                 idle_s=None
                 if a.idle_since is None or a.presence != "available"
                 else _seconds(now, a.idle_since),
+                reason=a.presence_reason,
+                in_state_s=None if a.presence_since is None else _seconds(now, a.presence_since),
             )
             for a in agents
         ),

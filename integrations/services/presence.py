@@ -75,7 +75,8 @@ async def lapse_absent_consoles(
         # One statement decides and changes: a console that came back meanwhile is not lapsed.
         lapsed = await s.execute(
             update(Agent).where(*absent)
-            .values(presence="away", idle_since=None)
+            .values(presence="away", presence_reason="console_closed", presence_since=now,
+                    idle_since=None)
             .returning(Agent.id)
         )  # fmt: skip
         ids = sorted(lapsed.scalars())

@@ -226,6 +226,10 @@ class Agent(Base):
     sip_uri: Mapped[str] = mapped_column(String(255), default="")
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     presence: Mapped[str] = mapped_column(String(16), default="offline")
+    # Why an agent is away (a break, lunch; or the system's word: her console closed, she
+    # missed an offer), and since when she has been in this state (the boards' state timer).
+    presence_reason: Mapped[str | None] = mapped_column(String(24))
+    presence_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A password someone else chose (a one-time password, a demo password in a clinic's
     # store): the console lets this agent do nothing until they set their own.
     must_change_password: Mapped[bool] = mapped_column(

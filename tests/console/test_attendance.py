@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from clinicline.web.console.attendance import ConsoleAttendance
-from integrations.services.agents import list_agents, set_presence
+from integrations.services.agents import list_agents, presence_of, set_presence
 from routing.selection import pick_agent
 from tests.console.conftest import OPEN_NOW, Server
 
@@ -67,6 +67,8 @@ async def test_a_closed_console_sets_the_agent_away_and_routing_skips_her(
     await asyncio.sleep(GRACE + 0.2)
     assert await attendance.beat() == [server.agent_ids["nurse2"]]
     assert (await _presence(server))["nurse2"] == "away"
+    async with server.db.session() as s:
+        assert (await presence_of(s, server.agent_ids["nurse2"])).reason == "console_closed"
     async with server.db.session() as s:
         picked = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW)
     assert picked is None or picked.username != "nurse2"

@@ -197,6 +197,39 @@ async def test_unknown_disposition_and_presence_are_rejected(client, server: Ser
         assert response.status == 400
 
 
+async def test_away_says_why_and_its_timer_runs_from_the_change_not_the_repeat(
+    client: aiohttp.ClientSession, server: Server
+) -> None:
+    await sign_in(client, "nurse2")
+    async with client.post("/console/presence", json={"presence": "away", "reason": "lunch"}) as r:
+        assert r.status == 200
+        lunch = await r.json()
+    assert (lunch["presence"], lunch["reason"]) == ("away", "lunch") and lunch["since"]
+    async with client.post("/console/presence", json={"presence": "away", "reason": "lunch"}) as r:
+        assert (await r.json())["since"] == lunch["since"]  # said again: the same stretch
+    async with client.post("/console/presence", json={"presence": "away"}) as r:
+        other = await r.json()
+    assert other["reason"] == "other" and other["since"] >= lunch["since"]
+    for body in (
+        {"presence": "available", "reason": "lunch"},  # a reason goes with away only
+        {"presence": "away", "reason": "missed_offer"},  # the system's word, not hers
+        {"presence": "away", "reason": "<b>nap</b>"},
+    ):
+        async with client.post("/console/presence", json=body) as r:
+            assert r.status == 400, body
+    async with client.get("/console/me") as r:
+        assert (await r.json())["presence"] == other
+    async with client.get("/console/api/board") as r:
+        board = await r.json()
+    assert board["you"] == other and board["agents"] is None  # others' states: supervisors'
+    await sign_in(client, "super1")
+    async with client.get("/console/api/board") as r:
+        agents = {a["name"]: a for a in (await r.json())["agents"]}
+    nurse = agents["Tomasz Kowalczyk"]  # nurse2 in the demo clinic
+    assert nurse["presence"] == "away" and nurse["reason"] == "other"
+    assert nurse["in_state_s"] is not None and nurse["in_state_s"] >= 0
+
+
 async def test_logout_ends_the_session_for_good(client: aiohttp.ClientSession) -> None:
     await sign_in(client, "nurse2")
     cookie = {c.key: c.value for c in client.cookie_jar}["clinicline_console"]

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import EhrSync
 from integrations.services import calls, hold_line
-from integrations.services.agents import list_agents
+from integrations.services.agents import list_agents, presence_of, set_presence
 from integrations.services.audit import audit_trail
 from integrations.services.tasks import create_task, open_tasks
 from integrations.store import Database
@@ -98,6 +98,28 @@ async def test_presence_change_is_persisted(context: BrowserContext, server: Ser
     async with server.db.session() as s:
         presence = {a.username: a.presence for a in await list_agents(s)}
     assert presence["nurse2"] == "available"
+
+
+async def test_away_with_a_reason_shows_on_her_console_and_the_supervisors_board(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await page.select_option("#away-reason", "lunch")
+    await page.click("#go-away")
+    await expect(page.locator("#presence-state")).to_have_text("away (lunch)")
+    await expect(page.locator("#presence-timer")).to_have_text(re.compile(r"^\d+ s$"))
+    async with server.db.session() as s:
+        state = await presence_of(s, server.agent_ids["nurse2"])
+    assert (state.presence, state.reason) == ("away", "lunch")
+    # Set away by the system (an offer rang out on her phone): her console learns it with the
+    # board's next refresh, the supervisor reads why on the board.
+    async with server.db.session() as s:
+        await set_presence(s, server.agent_ids["nurse2"], "away", reason="missed_offer")
+    await expect(page.locator("#presence-state")).to_have_text("away (missed a call)")
+    async with another_console(context, server, "super1") as other:
+        row = other.locator("#board-agents tbody tr", has_text="Tomasz Kowalczyk").locator("td")
+        await expect(row.nth(2)).to_have_text("away (missed a call)")
+        await expect(row.nth(3)).to_have_text(re.compile(r"^\d+ s$"))
 
 
 # Desktop notifications cannot be seen from a headless browser: the page's Notification is

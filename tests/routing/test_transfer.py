@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from integrations.services import calls
-from integrations.services.agents import list_agents, set_presence
+from integrations.services.agents import list_agents, presence_of, set_presence
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
 from routing.context import TransferRequest, request_from_store
@@ -155,6 +155,8 @@ async def test_no_answer_marks_the_agent_away(clinic_db: Database) -> None:
     async with clinic_db.session() as s:
         presence = {a.agent_id: a.presence for a in await list_agents(s)}
     assert presence[ids["nurse2"]] == "away"
+    async with clinic_db.session() as s:
+        assert (await presence_of(s, ids["nurse2"])).reason == "missed_offer"  # the board's why
 
 
 async def test_emergent_call_with_nobody_free_rings_the_on_call_line(clinic_db: Database):

@@ -18,7 +18,7 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
-from integrations.services.agents import set_presence
+from integrations.services.agents import presence_of, set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
 # No inline script or style, nothing from other origins, never framed. Audio plays from blob:
@@ -114,7 +114,11 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     signed = await console_of(request).sessions.session_for(request.cookies.get(COOKIE_NAME))
     must_change = signed is not None and signed.must_change_password
+    staff = signed_in(request)
+    async with console_of(request).db.session() as s:
+        state = await presence_of(s, staff.agent_id)  # her console shows it, and its timer
     return web.json_response(
-        {"agent": signed_in(request).to_json(), "must_change_password": must_change},
+        {"agent": staff.to_json(), "must_change_password": must_change,
+         "presence": state.to_json()},
         headers=NO_STORE,
-    )
+    )  # fmt: skip

@@ -25,7 +25,7 @@ from clinicline.web.console.sessions import COOKIE_NAME
 from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.services import presence as presence_store
-from integrations.services.agents import set_presence
+from integrations.services.agents import CHOSEN_AWAY_REASONS, set_presence
 from routing.errors import UnknownTransfer
 
 # What an agent may set from the console; "busy" comes from answering a call.
@@ -41,8 +41,11 @@ async def presence(request: web.Request) -> web.Response:
     state = text_field(data, "presence", max_len=16)
     if state not in CONSOLE_PRESENCES:
         raise BadBody(400, f"presence must be one of {sorted(CONSOLE_PRESENCES)}")
+    reason = data.get("reason")
+    if reason is not None and (state != "away" or reason not in CHOSEN_AWAY_REASONS):
+        raise BadBody(400, f"reason goes with away, one of {', '.join(CHOSEN_AWAY_REASONS)}")
     async with console.db.session() as s:
-        await set_presence(s, staff.agent_id, state)
+        entered = await set_presence(s, staff.agent_id, state, reason=reason)
         # Said from her console: it is open now (the attendance beat keeps it so).
         await presence_store.console_seen(s, [staff.agent_id], datetime.now(UTC))
     registry = console.coordinator.presence
@@ -50,7 +53,7 @@ async def presence(request: web.Request) -> web.Response:
         await registry.became_available(staff.agent_id, datetime.now(UTC))
     elif state == "offline":
         await registry.signed_out(staff.agent_id)
-    return web.json_response({"presence": state}, headers=NO_STORE)
+    return web.json_response(entered.to_json(), headers=NO_STORE)
 
 
 @requires(post=True)

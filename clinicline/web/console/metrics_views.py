@@ -20,6 +20,7 @@ from aiohttp import web
 
 from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires, signed_in
 from integrations.errors import InvalidField
+from integrations.services.agents import presence_of
 from integrations.services.audit import record_access
 from integrations.services.board import live_board
 from integrations.services.metrics import CallMetrics, call_metrics, parse_window
@@ -82,11 +83,13 @@ async def export(request: web.Request) -> web.Response:
 @requires()
 async def board(request: web.Request) -> web.Response:
     """The live board: queues waiting, calls in progress; every agent's state for
-    supervisors. Counts and staff names only (no audit row)."""
+    supervisors; the viewer's own state (the system may have set her away: a missed offer, a
+    closed console). Counts and staff names only (no audit row)."""
     console, staff = console_of(request), signed_in(request)
     async with console.db.session() as s:
         live = await live_board(s, now=datetime.now(UTC), with_agents=staff.is_supervisor)
-    return web.json_response(live.to_json(), headers=NO_STORE)
+        own = await presence_of(s, staff.agent_id)
+    return web.json_response({**live.to_json(), "you": own.to_json()}, headers=NO_STORE)
 
 
 @requires("supervisor")

@@ -315,7 +315,39 @@ async function wrapUp(card) {
 }
 
 // ---- presence -------------------------------------------------------------------------
-function setPresenceLabel(state) { $("#presence-state").textContent = state; }
+// Why an agent is away: the ones she picks, and the two the system sets for her.
+const AWAY_REASONS = {
+  break: "break", lunch: "lunch", meeting: "meeting", training: "training", admin: "admin work",
+  other: "other", console_closed: "console closed", missed_offer: "missed a call",
+};
+const PRESENCE_TICK_MS = 15000;
+let presenceSince = null;
+
+function presenceText(state, reason) {
+  if (state === "away" && reason) return `away (${AWAY_REASONS[reason] || reason})`;
+  return state.replace("_", "-");
+}
+
+// `since` (ISO) from the server; a change the console saw happen starts now.
+function setPresenceLabel(state, reason = null, since = null) {
+  $("#presence-state").textContent = presenceText(state, reason);
+  presenceSince = since ? new Date(since) : new Date();
+  tickPresence();
+}
+
+function tickPresence() {
+  $("#presence-timer").textContent = presenceSince
+    ? waitText(Math.max(0, (Date.now() - presenceSince.getTime()) / 1000)) : "";
+}
+setInterval(tickPresence, PRESENCE_TICK_MS);
+
+function showPresence(state) { setPresenceLabel(state.presence, state.reason, state.since); }
+
+async function goAway() {
+  const result = await api("POST", "/console/presence", { presence: "away", reason: $("#away-reason").value });
+  if (result.ok) showPresence(result.data);
+  else say(result.data.error || "could not change presence");
+}
 
 async function setPresence(state) {
   // Going available (a click: browsers ask only on one) is when desktop notifications for
@@ -324,7 +356,7 @@ async function setPresence(state) {
     Notification.requestPermission().catch(() => {});
   }
   const result = await api("POST", "/console/presence", { presence: state });
-  if (result.ok) setPresenceLabel(result.data.presence);
+  if (result.ok) showPresence(result.data);
   else say(result.data.error || "could not change presence");
 }
 
@@ -356,6 +388,7 @@ async function loadBoard() {
   const result = await api("GET", "/console/api/board");
   if (!result.ok) return;
   const board = result.data;
+  if (board.you) showPresence(board.you);
   $("#board-with-bot").textContent = String(board.calls.with_bot);
   $("#board-asking").textContent = String(board.calls.asking_for_person);
   $("#board-with-person").textContent = String(board.calls.with_person);
@@ -371,7 +404,8 @@ async function loadBoard() {
   agents.hidden = board.agents === null;
   if (board.agents !== null) {
     fillBoardRows($("tbody", agents), board.agents.map((a) => [
-      a.name, a.role, a.presence, a.idle_s === null ? "—" : waitText(a.idle_s)]));
+      a.name, a.role, presenceText(a.presence, a.reason), waitText(a.in_state_s),
+      a.idle_s === null ? "—" : waitText(a.idle_s)]));
   }
 }
 
@@ -1082,6 +1116,8 @@ async function loadMetrics() {
 async function signedIn(agent) {
   show(true, agent);
   connect();
+  const me = await api("GET", "/console/me");
+  if (me.ok && me.data.presence) showPresence(me.data.presence);
   await Promise.all([loadTasks(), loadBoard()]);
 }
 
@@ -1146,6 +1182,7 @@ async function start() {
   document.querySelectorAll("button.presence").forEach((button) => {
     button.addEventListener("click", () => setPresence(button.dataset.presence));
   });
+  $("#go-away").addEventListener("click", goAway);
   $("#refresh-tasks").addEventListener("click", loadTasks);
   document.querySelectorAll("#views .tab").forEach((tab) => {
     tab.addEventListener("click", () => showView(tab.dataset.view));
