@@ -37,6 +37,8 @@ def _config(args: argparse.Namespace) -> Config:
             overrides[name] = getattr(args, name)
     if getattr(args, "no_rasa", False):
         overrides["rasa_enabled"] = False
+    if getattr(args, "app_only", False):
+        overrides["app_only"] = True
     return load_config(getattr(args, "config", None), overrides=overrides)
 
 
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "carry, at least 2). N > 1: Kamailio on the SIP address in front of N workers on the "
         "next ports, sharing a PostgreSQL store (--db postgresql://…); 0: Kamailio alone, in "
         "front of the workers other machines run with --join",
+    )
+    serve.add_argument(
+        "--app-only", action="store_true",
+        help="an app process: the web app, agents' consoles, routing and supervisors' views, "
+        "no voice worker (needs --db postgresql://…, shared with the workers)",
     )
     serve.add_argument(
         "--join",
@@ -381,6 +388,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         workers = args.workers
         if workers is None:
             workers = default_workers(config, len(os.sched_getaffinity(0)))
+        if config.app_only:
+            from clinicline.server import serve
+
+            return asyncio.run(serve(config, dialog=args.dialog))
         if workers != 1 or config.sip_front:
             from clinicline.cluster import Cluster, passthrough_args
 

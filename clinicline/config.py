@@ -65,6 +65,9 @@ class Config:
     # --workers N` then runs only its N workers, on this machine's SIP address, and announces
     # them in the shared store, from which the front keeps its list of workers.
     sip_front: str = ""
+    # `serve --app-only`: consoles, routing and supervisors' views without a voice worker
+    # (no SIP, no speech models); several such processes share the workers' PostgreSQL store.
+    app_only: bool = False
     # SIP over TLS at the front (`serve --workers N`), on this TCP port; 0: the SIP port + 1
     # (5061 beside the default 5060). Kamailio ends TLS there and talks UDP to the workers.
     sip_tls_port: int = 0

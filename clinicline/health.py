@@ -23,6 +23,8 @@ class State(StrEnum):
 
 # Without these no call can be taken at all.
 ESSENTIAL = ("workers", "tts", "store")
+# An app process (`serve --app-only`) takes no calls: it serves consoles while its store is up.
+APP_ESSENTIAL = ("store",)
 
 
 @dataclass
@@ -36,9 +38,12 @@ class Health:
     """Live view of every component; the server updates it, `/health` reads it."""
 
     def __init__(
-        self, names: tuple[str, ...] = ("workers", "asr", "tts", "dialogs", "store")
+        self,
+        names: tuple[str, ...] = ("workers", "asr", "tts", "dialogs", "store"),
+        essential: tuple[str, ...] = ESSENTIAL,
     ) -> None:
         self.components: dict[str, Component] = {name: Component() for name in names}
+        self.essential = essential
         # Live figures read at request time (active calls, refusals), by component.
         self.probes: dict[str, Callable[[], dict[str, Any]]] = {}
         # Live checks read at request time: (state, detail) overrides an `up` component.
@@ -61,11 +66,11 @@ class Health:
 
     @property
     def taking_calls(self) -> bool:
-        return all(self.state_of(n)[0] in (State.UP, State.DEGRADED) for n in ESSENTIAL)
+        return all(self.state_of(n)[0] in (State.UP, State.DEGRADED) for n in self.essential)
 
     @property
     def status(self) -> str:
-        return _overall({name: self.state_of(name)[0] for name in self.components})
+        return _overall({name: self.state_of(name)[0] for name in self.components}, self.essential)
 
     def to_json(self) -> dict[str, Any]:
         components, states = {}, {}
@@ -78,11 +83,11 @@ class Health:
                 **component.info,
                 **(self.probes[name]() if name in self.probes else {}),
             }
-        return {"status": _overall(states), "components": components}
+        return {"status": _overall(states, self.essential), "components": components}
 
 
-def _overall(states: dict[str, State]) -> str:
-    if not all(states[n] in (State.UP, State.DEGRADED) for n in ESSENTIAL):
+def _overall(states: dict[str, State], essential: tuple[str, ...]) -> str:
+    if not all(states[n] in (State.UP, State.DEGRADED) for n in essential):
         return "starting" if State.STARTING in states.values() else "down"
     if all(s in (State.UP, State.DISABLED) for s in states.values()):
         return "ready"

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import secrets
 import signal
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.callflow.waiting import WaitSettings
 from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
-from clinicline.errors import StartupError
+from clinicline.errors import ConfigError, StartupError
 from clinicline.flows.live import PublishedDialogWording, PublishedLexicon, PublishedPrompts
-from clinicline.health import Health, State
+from clinicline.health import APP_ESSENTIAL, Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.outbound.conversation import ClinicLine
 from clinicline.outbound.dialer import Dialer, DialerSettings
@@ -107,7 +108,8 @@ async def _start_web(services: Services) -> web.AppRunner:
 
 async def serve(config: Config, dialog: str = "clinic") -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
-    health = Health()
+    # An app process takes no calls: only its store decides whether it is ready.
+    health = Health(("store",), APP_ESSENTIAL) if config.app_only else Health()
     services = Services(config=config, health=health)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,7 +136,14 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             f"cannot open the store at its configured URL: {type(exc).__name__}: {exc}"
         ) from exc
     health.set("store", State.UP, services.db.backend)
-    await _close_calls_lost_by_an_earlier_run(services.db, config.worker_name)
+    if config.app_only and services.db.backend != "postgresql":
+        await services.db.dispose()
+        raise ConfigError(
+            "an app process shares the workers' routing state through PostgreSQL: pass "
+            "--db postgresql://user:password@host/name"
+        )
+    if not config.app_only:
+        await _close_calls_lost_by_an_earlier_run(services.db, config.worker_name)
     services.recorder = StoreRecorder(services.db, worker=config.worker_name)
     services.recorder.start()
     action_runner: web.AppRunner | None = None
@@ -143,7 +152,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     hl7 = Hl7Link(config, services.db)
     # The dialogs' replies in this process: the file's, then the published ones.
     dialog_wording = DialogWording.from_file()
-    if dialog == "clinic" and config.rasa_enabled:
+    if dialog == "clinic" and config.rasa_enabled and not config.app_only:
         action_token = config.action_token or secrets.token_urlsafe(32)
         action_runner, services.actions = await start_action_site(
             services.db, config.action_listen, action_token, business_hours(config), ehr,
@@ -188,101 +197,112 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     try:
         if services.dialogs is not None:
             services.dialogs.start()
-        if ehr is not None:
+        if ehr is not None and not config.app_only:  # the workers send the EHR's outbox
             outbox = asyncio.create_task(
                 ehr.run_outbox(config.ehr_outbox_seconds), name="ehr-outbox"
             )
-        await hl7.start()
+        if not config.app_only:  # the interface engine talks to the workers
+            await hl7.start()
         watch_integrations(health, ehr, hl7)
 
-        vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
-        speech = await load_speech(config, health, vocabulary)
-        assert isinstance(speech.prompts, PromptCache)  # load_speech's: rendered to disk
-        services.flows.prompts = speech.prompts
-        wording = PublishedPrompts(services.db, speech.prompts, clinic_prompts(config.clinic_name))
-        if isinstance(speech.synthesizer, PhraseSynthesizer):
-            # The replies published before the worker's voice loaded, then each new version.
-            phrases = speech.synthesizer
-            await asyncio.to_thread(phrases.learn, dialog_wording.fixed_texts())
-            replies.on_change = phrases.learn
-        try:  # the published wording before the first call; the built-in one if it fails
-            await wording.check()
-        except Exception as exc:
-            log.warning("prompts: the built-in wording plays (%s)", type(exc).__name__)
-        wording.start()
-        factory = _conversation_factory(services, dialog, speech.recognizer)
-        parts = _clinic_parts(services, speech.recognizer)
-        services.worker = VoiceWorker(
-            config.sip.host,
-            config.sip.port,
-            plant=speech,
-            conversation_factory=factory,
-            recorder=services.recorder,
-            session_config=SessionConfig(
-                silence_timeout=config.silence_timeout,
-                max_call_seconds=config.max_call_seconds,
-                # Recognition starts after 250 ms (sooner if the turn ends sooner).
-                vad=VadConfig(hangover_ms=min(250, config.turn_end_ms)),
-                turn=TurnEndConfig(config.turn_end_ms, config.turn_end_unfinished_ms),
-            ),
-            admission=_admission_policy(config, dialog),
-            ack_timeout=config.sip_ack_timeout,
-            outbound_proxy=config.outbound_proxy or None,
-        )
-        services.worker.transfer = WarmTransfer(
-            services.worker,
-            services.coordinator,
-            services.db,
-            services.recorder,
-            TransferSettings(
-                ring_timeout=config.ring_timeout,
-                waiting=WaitSettings(max_hold=config.max_hold_seconds),
-                mode=config.transfer_mode,
-                accept=config.transfer_accept,
-                accept_timeout=config.accept_timeout,
-            ),
-        )
-        services.coordinator.add_listener(services.worker.transfer.on_console)
-        try:
-            info = await services.worker.start()
-        except OSError as exc:
-            raise StartupError(str(exc)) from exc
-        health.set(
-            "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
-        )
-        _watch_worker(health, services.worker)
-        if not config.sip_behind_front:
-            refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
-            counting = asyncio.create_task(refusals.run(), name="count-turned-away")
-        if services.db.backend == "postgresql":  # on SQLite this process is the whole site
-            # Behind a front, the worker says where the front reaches it: a front on another
-            # machine knows its workers only from the store.
-            announced = str(config.sip) if config.sip_behind_front else None
+        if config.app_only:
+            # Consoles and routing only: offers reach this process's consoles over the
+            # store's notifications, an agent's answer goes back to the worker with the call.
             site = SiteHeartbeat(
-                services.db, health, services.worker, config.worker_name, announced
+                services.db, health, None, f"{socket.gethostname()[:40]}/app {config.http}"
             )
             beating = asyncio.create_task(site.run(), name="site-heartbeat")
-        if services.dialogs is None:
-            health.set(
-                "dialogs", State.DISABLED, f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
+            print(f"clinicline app ready: http://{config.http} (no calls taken here)", flush=True)
+        else:
+            vocabulary = await clinic_vocabulary(services.db, config.vocabulary)
+            speech = await load_speech(config, health, vocabulary)
+            assert isinstance(speech.prompts, PromptCache)  # load_speech's: rendered to disk
+            services.flows.prompts = speech.prompts
+            wording = PublishedPrompts(
+                services.db, speech.prompts, clinic_prompts(config.clinic_name)
             )
-        if config.outbound_trunk and dialog == "clinic" and config.outbound_slots > 0:
-            dialer = Dialer(
-                db=services.db,
-                worker=services.worker,
-                settings=DialerSettings(
-                    trunk=config.outbound_trunk,
-                    line=ClinicLine(config.clinic_name, config.clinic_phone),
-                    clinic_zone=business_hours(config).timezone,
-                    slots=config.outbound_slots,
-                    ring_timeout=config.outbound_ring_timeout,
-                ),
-                conversation_kwargs=parts,
+            if isinstance(speech.synthesizer, PhraseSynthesizer):
+                # The replies published before the worker's voice loaded, then each new version.
+                phrases = speech.synthesizer
+                await asyncio.to_thread(phrases.learn, dialog_wording.fixed_texts())
+                replies.on_change = phrases.learn
+            try:  # the published wording before the first call; the built-in one if it fails
+                await wording.check()
+            except Exception as exc:
+                log.warning("prompts: the built-in wording plays (%s)", type(exc).__name__)
+            wording.start()
+            factory = _conversation_factory(services, dialog, speech.recognizer)
+            parts = _clinic_parts(services, speech.recognizer)
+            services.worker = VoiceWorker(
+                config.sip.host,
+                config.sip.port,
+                plant=speech,
+                conversation_factory=factory,
                 recorder=services.recorder,
-                ehr=ehr,
+                session_config=SessionConfig(
+                    silence_timeout=config.silence_timeout,
+                    max_call_seconds=config.max_call_seconds,
+                    # Recognition starts after 250 ms (sooner if the turn ends sooner).
+                    vad=VadConfig(hangover_ms=min(250, config.turn_end_ms)),
+                    turn=TurnEndConfig(config.turn_end_ms, config.turn_end_unfinished_ms),
+                ),
+                admission=_admission_policy(config, dialog),
+                ack_timeout=config.sip_ack_timeout,
+                outbound_proxy=config.outbound_proxy or None,
             )
-            dialing = asyncio.create_task(dialer.run(), name="campaign-dialer")
-        print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
+            services.worker.transfer = WarmTransfer(
+                services.worker,
+                services.coordinator,
+                services.db,
+                services.recorder,
+                TransferSettings(
+                    ring_timeout=config.ring_timeout,
+                    waiting=WaitSettings(max_hold=config.max_hold_seconds),
+                    mode=config.transfer_mode,
+                    accept=config.transfer_accept,
+                    accept_timeout=config.accept_timeout,
+                ),
+            )
+            services.coordinator.add_listener(services.worker.transfer.on_console)
+            try:
+                info = await services.worker.start()
+            except OSError as exc:
+                raise StartupError(str(exc)) from exc
+            health.set(
+                "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
+            )
+            _watch_worker(health, services.worker)
+            if not config.sip_behind_front:
+                refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
+                counting = asyncio.create_task(refusals.run(), name="count-turned-away")
+            if services.db.backend == "postgresql":  # on SQLite this process is the whole site
+                # Behind a front, the worker says where the front reaches it: a front on another
+                # machine knows its workers only from the store.
+                announced = str(config.sip) if config.sip_behind_front else None
+                site = SiteHeartbeat(
+                    services.db, health, services.worker, config.worker_name, announced
+                )
+                beating = asyncio.create_task(site.run(), name="site-heartbeat")
+            if services.dialogs is None:
+                detail = f"dialog={dialog}, rasa_enabled={config.rasa_enabled}"
+                health.set("dialogs", State.DISABLED, detail)
+            if config.outbound_trunk and dialog == "clinic" and config.outbound_slots > 0:
+                dialer = Dialer(
+                    db=services.db,
+                    worker=services.worker,
+                    settings=DialerSettings(
+                        trunk=config.outbound_trunk,
+                        line=ClinicLine(config.clinic_name, config.clinic_phone),
+                        clinic_zone=business_hours(config).timezone,
+                        slots=config.outbound_slots,
+                        ring_timeout=config.outbound_ring_timeout,
+                    ),
+                    conversation_kwargs=parts,
+                    recorder=services.recorder,
+                    ehr=ehr,
+                )
+                dialing = asyncio.create_task(dialer.run(), name="campaign-dialer")
+            print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:

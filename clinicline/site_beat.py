@@ -28,10 +28,11 @@ class SiteHeartbeat:
         self,
         db: Database,
         health: Health,
-        worker: VoiceWorker,
+        worker: VoiceWorker | None,
         name: str,
         sip_address: str | None = None,
     ) -> None:
+        """`worker` None: an app process (consoles and routing, no calls), listed as "app"."""
         self._db = db
         self._health = health
         self._worker = worker
@@ -49,8 +50,9 @@ class SiteHeartbeat:
         try:
             async with self._db.session() as s:
                 await processes.beat(
-                    s, self._name, "worker", state or self._health.status, now=now,
-                    started_at=self._started, active_calls=self._worker.active_calls,
+                    s, self._name, "worker" if self._worker else "app",
+                    state or self._health.status, now=now, started_at=self._started,
+                    active_calls=self._worker.active_calls if self._worker else 0,
                     sip_address=self._sip_address,
                 )  # fmt: skip
                 seen = await processes.site(s, now=now)

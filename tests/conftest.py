@@ -23,7 +23,7 @@ LONGEST_FIRST = (
     "tests/callflow/test_queue_wait.py",
     "tests/callflow/test_campaign_calls.py",
     "tests/test_cluster.py",
-    "tests/test_two_sites.py",
+    "tests/test_several_machines.py",
     "tests/callflow/test_rasa_restart.py",
     "tests/voice/test_sip_front.py",
 )

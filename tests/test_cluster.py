@@ -572,3 +572,14 @@ def test_a_site_that_joins_a_front_is_told_what_is_wrong(
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-2000:]
     assert refusal in done.stderr and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_an_app_process_needs_the_shared_store(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "serve", "--app-only", "--http", f"127.0.0.1:{free_port()}",
+         "--db", f"sqlite:///{tmp_path}/clinic.db"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
+        env={**os.environ, "CLINICLINE_DATA_DIR": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 2 and "PostgreSQL" in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

@@ -25,11 +25,15 @@ class ConsoleAgent:
         async with self.http.post(f"{self.base}/console/presence", json={"presence": state}) as r:
             assert r.status == 200, await r.text()
 
-    async def close(self) -> None:
+    async def close_socket(self) -> None:
+        """Stop reading her console's socket; her session (cookie) stays."""
         if self.reader is not None:
             self.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reader
+
+    async def close(self) -> None:
+        await self.close_socket()
         await self.http.close()
 
 

@@ -1,11 +1,13 @@
-"""Two sites behind one SIP front, sharing one PostgreSQL: the deployment over several machines,
-played on this one with a loopback address per machine.
+"""Two sites behind one SIP front and an app process, sharing one PostgreSQL: the deployment
+over several machines, played on this one with a loopback address per machine.
 
 The front (`serve --workers 0`: Kamailio alone) listens on 127.0.0.1; site A runs a worker and
 its console on 127.0.0.2, site B on 127.0.0.3 (`serve --workers 1 --join 127.0.0.1:PORT`).
-The front knows the sites' workers only from what they announce in the store. Real processes,
-real SIP calls through Kamailio, real phones for the caller and the staff; Rasa is off (the
-red-flag path and the keypad menu do not need it).
+The front knows the sites' workers only from what they announce in the store. An app process
+(`serve --app-only`: consoles and routing, no calls) serves consoles at site A's address on a
+port of its own, as a second process behind the clinic's console address would. Real
+processes, real SIP calls through Kamailio, real phones for the caller and the staff; Rasa is
+off (the red-flag path and the keypad menu do not need it).
 """
 
 from __future__ import annotations
@@ -69,11 +71,22 @@ class Site:
         return f"{socket.gethostname()[:40]}/{self.host}:{self.sip_port}"
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.console}/health", timeout=3) as response:
-                return bool(json.loads(response.read()).get("status") == "ready")
-        except OSError:
-            return False
+        return _ready(self.console)
+
+
+def _ready(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=3) as response:
+            return bool(json.loads(response.read()).get("status") == "ready")
+    except OSError:
+        return False
+
+
+@dataclass
+class AppProcess:
+    console: str
+    process: subprocess.Popen[bytes]
+    log: Path
 
 
 @dataclass
@@ -81,6 +94,7 @@ class Deployment:
     front: ServerProcess  # the clinic's number: Kamailio on 127.0.0.1
     sites: dict[str, Site]
     ctl_socket: Path
+    app: AppProcess
 
     def rotation(self) -> str:
         """Kamailio's own list of workers, as its control socket gives it."""
@@ -150,18 +164,28 @@ def deployment(
             )  # fmt: skip
             processes.append(started)
             sites[site] = Site(site, host, sip, http, started, log)
+        app_console = f"http://{SITE_ADDRESSES['A']}:{free_port()}"
+        app_log = work / "app.log"
+        app = _start(
+            ["--app-only", "--http", app_console.removeprefix("http://"), "--db", db_url],
+            {**env, "CLINICLINE_DATA_DIR": str(work / "app")}, app_log,
+        )  # fmt: skip
+        processes.append(app)
         running = Deployment(
             ServerProcess(front_port, 0, db_url, work / "front", front, front_log, front_env),
             sites,
             work / "front" / "kamailio" / "kamailio.ctl",
+            AppProcess(app_console, app, app_log),
         )
         deadline = time.monotonic() + STARTUP_SECONDS
         # Ready, and each site's worker in Kamailio's rotation (announced, then probed).
         while not (
             all(s.ready() for s in sites.values())
+            and _ready(app_console)
             and running.rotation().count("FLAGS: AP") == len(sites)
         ):
-            for process, log in [(front, front_log), *((s.process, s.log) for s in sites.values())]:
+            watched = [(front, front_log), (app, app_log)]
+            for process, log in [*watched, *((s.process, s.log) for s in sites.values())]:
                 assert process.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, running.rotation()
             time.sleep(1)
@@ -316,3 +340,51 @@ async def _until_holding(deployment: Deployment, call_id: str) -> None:
             await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
+
+
+async def test_an_app_process_serves_the_nurse_and_its_death_costs_her_nothing(
+    deployment: Deployment,
+) -> None:
+    """The nurse's console is on the app process, which holds no call: the offer reaches it
+    through the store, the worker with the call rings her phone after. The app process is then
+    killed; her session, her call and its wrap-up are all at the next process."""
+    app = deployment.app
+    nurse = await sign_in_at_console(app.console, "nurse1")
+    phone = _staff_phone(deployment, "nurse1", stay=6)
+    try:
+        result = await asyncio.to_thread(
+            phone_call, deployment.front, "--say", "my chest hurts and I can't catch my breath",
+            "--wait", "6", "--listen", "20", "--no-transcribe",
+        )  # fmt: skip
+        answered = await asyncio.to_thread(_answered, phone)
+    finally:
+        await nurse.close_socket()
+    call_id = result["call_id"]
+    record = await asyncio.to_thread(wait_for_record, deployment.front, call_id)
+    assert record["transferred"] and record["transfer_queue"] == "nurse", record
+    assert answered and answered[0]["answered"], answered
+    offers = [
+        at for at, m in zip(nurse.arrived, nurse.messages, strict=True)
+        if m.get("type") == "offer" and m.get("pop", {}).get("call_id") == call_id
+    ]  # fmt: skip
+    assert offers and offers[0] < answered[0]["rang_at"], (offers, answered)
+
+    app.process.kill()  # SIGKILL: no goodbye
+    app.process.wait(30)
+    # Her browser goes to the next process behind the console's address: same host, so the
+    # same cookie; nothing is asked of her again.
+    other = deployment.sites["A"].console
+    async with aiohttp.ClientSession(
+        headers={"Origin": other}, cookie_jar=nurse.http.cookie_jar
+    ) as http:
+        async with http.get(f"{other}/console/me") as r:
+            assert r.status == 200, await r.text()
+            assert (await r.json())["agent"]["username"] == "nurse1"
+        async with http.ws_connect(f"{other}/console/ws") as ws:
+            assert (await ws.receive_json(timeout=10))["type"] == "hello"
+        wrap = {"disposition": "emergency_transferred", "notes": "advised 911"}
+        async with http.post(f"{other}/console/calls/{call_id}/wrapup", json=wrap) as r:
+            assert r.status == 200, await r.text()
+    await nurse.http.close()
+    record = await asyncio.to_thread(wait_for_record, deployment.front, call_id)
+    assert record["disposition"] == "emergency_transferred"
