@@ -389,6 +389,10 @@ def _markdown(results: dict[str, Any]) -> str:
         "Hard names heard once, and again with the patients born on the caller's date of birth "
         "as hints: [names.md](names.md) (`clinicline bench --names`).",
         "",
+        "Surnames spelled letter by letter, heard freely and held to the surnames of the "
+        "patients born that day, with impostor spellings: [spelling.md](spelling.md) "
+        "(`clinicline bench --spelling`).",
+        "",
         "Dates of birth said in words, heard freely and held to dates, on development and "
         "held-out voices: [dates.md](dates.md) (`clinicline bench --dates`).",
         "",

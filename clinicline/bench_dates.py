@@ -146,7 +146,7 @@ def measure_answers(
     rows: list[dict[str, Any]] = []
     for voice_name, voice in voices.items():
         for words, meant in said:
-            pcm = _spoken(voice, words)  # type: ignore[arg-type]
+            pcm = _spoken(voice, words)
             first = hear_again(recognizer, pcm)
             started = time.perf_counter()
             # On a call an empty hearing is no turn at all: nothing is heard again.
@@ -178,7 +178,7 @@ def measure(
     rows: list[dict[str, Any]] = []
     for voice_name, voice in voices.items():
         for words, born in said:
-            pcm = _spoken(voice, words)  # type: ignore[arg-type]
+            pcm = _spoken(voice, words)
             first = hear_again(recognizer, pcm, answer="date")
             first_date = parse_dob(first, today)
             started = time.perf_counter()

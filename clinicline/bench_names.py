@@ -39,6 +39,7 @@ from voice.asr.base import AnswerKind, SpeechRecognizer, hear_again
 from voice.audio.frames import SAMPLE_RATE
 from voice.audio.wav import telephone_channel
 from voice.tts.external import CommandSynthesizer, EspeakSynthesizer, FliteSynthesizer
+from voice.tts.select import Voice
 
 NAMES = 30
 OTHERS = 2  # patients sharing the date of birth, besides the caller
@@ -132,7 +133,7 @@ def sample_names(count: int, seed: int = 11) -> list[str]:
     return names
 
 
-def _spoken(voice: CommandSynthesizer, text: str) -> np.ndarray:
+def _spoken(voice: Voice, text: str) -> np.ndarray:
     pcm = np.concatenate(list(voice.synthesize(text)))
     line = telephone_channel(pcm, SAMPLE_RATE)
     # The VAD keeps ~240 ms before the words and ~200 ms after them.

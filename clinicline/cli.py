@@ -323,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
         "dates, development and held-out sets (off-line, several voices) -> OUT/dates.md",
     )  # fmt: skip
     bench.add_argument(
+        "--spelling", action="store_true",
+        help="surnames spelled letter by letter, heard free and held to the surnames of the "
+        "patients born that day; impostor spellings (off-line, several voices) "
+        "-> OUT/spelling.md",
+    )  # fmt: skip
+    bench.add_argument(
         "--turn-taking", action="store_true",
         help="callers cut off by mid-sentence pauses and how soon turns end, before and now "
         "(off-line), then the scripted calls' turn latency both ways -> OUT/turns.md",
@@ -456,9 +462,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_amd import run_bench_amd
 
         return run_bench_amd(args)
-    if args.command == "bench" and (args.names or args.dates):
+    if args.command == "bench" and (args.names or args.dates or args.spelling):
         from clinicline.bench_dates import run_bench_dates
         from clinicline.bench_names import demo_vocabulary, run_bench_names
+        from clinicline.bench_spelling import run_bench_spelling
         from voice.asr.select import make_recognizer
         from voice.asr.whisper import WhisperConfig
 
@@ -471,6 +478,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.dates:
             return run_bench_dates(args, recognizer)
+        if args.spelling:
+            return run_bench_spelling(args, recognizer)
         return run_bench_names(args, recognizer)
     if args.command == "bench" and args.turn_taking:
         from clinicline.bench_turns import run_bench_turns

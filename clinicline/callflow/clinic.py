@@ -461,7 +461,7 @@ class ClinicConversation:
             if again is not None:
                 return {"name_heard_again": again.as_metadata()}
         elif expecting == "spelled_name":
-            spelled = await names.spelled(turn.audio)
+            spelled = await names.spelled(turn.audio, said)
             if spelled is not None:
                 return {"spelling_heard_again": spelled}
         return {}

@@ -55,6 +55,20 @@ DECOY_MATCH = 0.6
 # letters, flite and espeak-ng voices): the candidates' own 0.15-0.76, surnames that were not
 # candidates 0.009-0.046.
 SPELLING_FLOOR = 0.08
+# But a held hearing is the audio forced onto one of a few spellings, and `clinicline bench
+# --spelling` found 6 of 64 spellings of a surname nobody born that day has come out as a
+# candidate's above that floor ("W-O-J-C-I-E-…" as "THOMPSON"): it would verify a caller as
+# someone else. So the held letters must agree with the letters the free hearing wrote (at most
+# this share of them different), or, when it wrote none, be far surer: on that bench's
+# development set, impostor spellings with no free letters were held at 0.03-0.22, her own
+# surname at 0.14-0.77 (100 of 128 spellings verified at 0.25, 0 of 128 impostors).
+SPELLING_AGREEMENT = 0.5
+SPELLING_FLOOR_UNSEEN = 0.25
+# What callers say before the letters, as Whisper writes it ("It's spelled L-O-P-E-Z.").
+SPELLING_LEAD_INS = (
+    "", "It's ", "It is ", "It's spelled ", "That's ", "Spelled ", "Sure, it's ",
+    "My last name is ",
+)  # fmt: skip
 
 
 def decoys_for(candidates: Sequence[str], count: int = 2) -> list[str]:
@@ -72,6 +86,38 @@ def decoy_surnames(surnames: Sequence[str], count: int = 2) -> list[str]:
         if all(Levenshtein.distance(surname_letters(last), c) >= 3 for c in candidates)
     ]
     return unlike[:count]
+
+
+def hear_spelled(
+    recognizer: PhraseListener, audio: np.ndarray, surnames: Sequence[str]
+) -> tuple[str | None, float]:
+    """The letters of `audio` heard held to the spellings of `surnames` and of two decoys
+    (None: heard as no spelling, or as a decoy's), and the recogniser's confidence in them.
+    Blocking."""
+    decoys = decoy_surnames(surnames)
+    forms = [
+        lead + form
+        for lead in SPELLING_LEAD_INS
+        for surname in [*surnames, *decoys]
+        for form in spelled_forms(surname)
+    ]
+    heard = recognizer.hear_one_of(audio, forms)
+    letters = letters_of(heard.text)
+    if letters in {surname_letters(d) for d in decoys}:
+        log.warning("spelling heard again: not used, heard as a decoy")
+        return None, heard.confidence
+    return letters, heard.confidence
+
+
+def held_spelling_usable(free_text: str, held: str, confidence: float) -> bool:
+    """Whether the held hearing's letters may be tried against the surnames on file: they
+    agree with the letters the turn's free hearing wrote, or it wrote none and the held
+    hearing is far surer."""
+    free = letters_of(free_text)
+    if free:
+        close = Levenshtein.normalized_distance(free, held) <= SPELLING_AGREEMENT
+        return close and confidence >= SPELLING_FLOOR
+    return confidence >= SPELLING_FLOOR_UNSEEN
 
 
 def repeats_prompt(decoy_hearing: str, decoys: Sequence[str]) -> bool:
@@ -141,10 +187,10 @@ class NameRecheck:
             log.warning("name heard again: not ready within %.1f s", timeout)
             return None
 
-    async def spelled(self, audio: np.ndarray | None) -> dict[str, str] | None:
-        """A surname spelled after a failed match, heard held to the spellings of the surnames
-        of the patients born on the date she gave (and of two decoys): its letters, when the
-        recogniser is sure enough of one of them and it is not a decoy."""
+    async def spelled(self, audio: np.ndarray | None, said: str) -> dict[str, str] | None:
+        """A surname spelled after a failed match (`said`: the turn's own transcript), heard
+        held to the spellings of the surnames of the patients born on the date she gave (and
+        of two decoys): its letters, when they are not a decoy's and `held_spelling_usable`."""
         born, recognizer = self._born, self.recognizer
         if audio is None or born is None or not isinstance(recognizer, PhraseListener):
             return None
@@ -156,18 +202,14 @@ class NameRecheck:
             return None
         if not surnames or len(surnames) > MAX_CANDIDATES:
             return None
-        decoys = decoy_surnames(surnames)
-        forms = [form for surname in [*surnames, *decoys] for form in spelled_forms(surname)]
         try:
-            heard = await asyncio.to_thread(recognizer.hear_one_of, audio, forms)
+            letters, confidence = await asyncio.to_thread(
+                hear_spelled, recognizer, audio, surnames
+            )
         except Exception:
             log.exception("spelling heard again: recognition failed")
             return None
-        letters = letters_of(heard.text)
-        if letters is None or heard.confidence < SPELLING_FLOOR:
-            return None
-        if letters in {surname_letters(d) for d in decoys}:
-            log.warning("spelling heard again: not used, heard as a decoy")
+        if letters is None or not held_spelling_usable(said, letters, confidence):
             return None
         return {"letters": letters, "dob": born.isoformat()}
 
