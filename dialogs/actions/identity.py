@@ -123,9 +123,14 @@ class IdentityFormValidation(FormValidationAction):
     async def validate_patient_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        spelling = spelling_asked(tracker)
+        if spelling and letters_of(str(value or "")):
+            # Letters are her answer, whatever intent the NLU guesses for them: on a real call
+            # "F-E-A-T-H-E-R-F-T-O-N-E-H-A-U-H." came out as asking for a person.
+            return await self._verify_spelled(dispatcher, tracker, str(value or ""))
         if latest_intent(tracker) == "speak_to_human":
             return {"patient_name": None, "handoff": "front_desk"}
-        if spelling_asked(tracker):
+        if spelling:
             return await self._verify_spelled(dispatcher, tracker, str(value or ""))
         name = clean_name(str(value or ""))
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):

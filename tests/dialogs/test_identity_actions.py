@@ -261,6 +261,34 @@ async def test_a_spelling_that_is_not_her_surname_is_one_more_failure_and_asks_a
     assert ask.payloads == [{"kind": "expect", "what": "full_name"}]
 
 
+@pytest.mark.parametrize("guessed", ["speak_to_human", "billing"])
+async def test_letters_are_a_spelling_whatever_intent_the_nlu_guesses_for_them(
+    conversation: Conversation, guessed: str
+) -> None:
+    """Out of its training, the NLU calls a string of letters anything; on a real call it took
+    a spelled surname for asking for a person and transferred her instead of verifying."""
+    c = await conversation.open(None)
+    await add_patient(c.db, "Ines", "Featherstonehaugh", date(1951, 2, 11))
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Ines Brennan", "February eleventh nineteen fifty one")
+    await c.run("action_ask_patient_name", "cancel_form")  # "please spell the last name"
+    c.answer("patient_name", "F-E-A-T-H-E-R-F-T-O-N-E-H-A-U-H.", guessed)
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots.get("verified") is True and not c.slots.get("handoff"), turn.said
+
+
+async def test_asking_for_a_person_instead_of_spelling_is_put_through(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await c.run("action_ask_patient_name", "cancel_form")
+    c.answer("patient_name", "can I just talk to someone", "speak_to_human")
+    await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["handoff"] == "front_desk" and not c.slots.get("verified")
+
+
 async def test_the_spelling_heard_again_for_her_date_verifies_her(
     conversation: Conversation,
 ) -> None:
