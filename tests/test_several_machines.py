@@ -196,24 +196,21 @@ def deployment(
         asyncio.run(_database("DROP", name))
 
 
-async def _live_call_worker(db_url: str, known: set[str]) -> tuple[str, str] | None:
-    """The id and worker of a call in progress that is not one of `known`."""
-    engine = create_async_engine(db_url)
+async def _wait_for_live_call(deployment: Deployment, known: set[str]) -> tuple[str, str]:
+    """The id and worker of a call in progress that is not one of `known`, once there is one."""
+    engine = create_async_engine(deployment.front.db_url)
+    deadline = time.monotonic() + 90
     try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(text("SELECT id, worker FROM calls WHERE ended IS NULL"))
-            fresh = [(str(i), str(w)) for i, w in rows if i not in known and w]
-            return fresh[0] if fresh else None
+        while True:
+            async with engine.connect() as conn:
+                rows = await conn.execute(text("SELECT id, worker FROM calls WHERE ended IS NULL"))
+                fresh = [(str(i), str(w)) for i, w in rows if i not in known and w]
+            if fresh:
+                return fresh[0]
+            assert time.monotonic() < deadline, "no call in progress appeared in the store"
+            await asyncio.sleep(0.3)
     finally:
         await engine.dispose()
-
-
-def _wait_for_live_call(deployment: Deployment, known: set[str]) -> tuple[str, str]:
-    deadline = time.monotonic() + 90
-    while (found := asyncio.run(_live_call_worker(deployment.front.db_url, known))) is None:
-        assert time.monotonic() < deadline, "no call in progress appeared in the store"
-        time.sleep(0.3)
-    return found
 
 
 def _staff_phone(deployment: Deployment, user: str, *, stay: float) -> subprocess.Popen[str]:
@@ -249,7 +246,7 @@ async def test_a_caller_at_one_site_reaches_a_nurse_signed_in_at_the_other_card_
             "--wait", "6", "--listen", "25", "--no-transcribe",
         )
     )  # fmt: skip
-    call_id, worker = await asyncio.to_thread(_wait_for_live_call, deployment, set())
+    call_id, worker = await _wait_for_live_call(deployment, set())
     answering_site = deployment.site_of(worker)
     assert answering_site is not None, worker
     other = next(s for s in deployment.sites.values() if s.name != answering_site)
@@ -265,10 +262,7 @@ async def test_a_caller_at_one_site_reaches_a_nurse_signed_in_at_the_other_card_
     assert record["triage_level"] == "emergent" and record["emergency_message_played"], record
     assert record["transferred"] and record["transfer_queue"] == "nurse", record
     assert answered and answered[0]["answered"], answered
-    offers = [
-        at for at, m in zip(nurse.arrived, nurse.messages, strict=True)
-        if m.get("type") == "offer" and m.get("pop", {}).get("call_id") == call_id
-    ]  # fmt: skip
+    offers = nurse.offered_at(call_id)
     assert offers, nurse.messages
     assert offers[0] < answered[0]["rang_at"], (offers[0], answered[0]["rang_at"])
 
@@ -287,13 +281,11 @@ async def test_the_hold_line_is_first_come_first_served_across_sites(
         )
 
     first = asyncio.create_task(asyncio.to_thread(hold))
-    first_id, first_worker = await asyncio.to_thread(_wait_for_live_call, deployment, known)
+    first_id, first_worker = await _wait_for_live_call(deployment, known)
     await _until_holding(deployment, first_id)
     # The front sends the next caller to the worker with fewer calls: the other site.
     second = asyncio.create_task(asyncio.to_thread(hold))
-    second_id, second_worker = await asyncio.to_thread(
-        _wait_for_live_call, deployment, {*known, first_id}
-    )
+    second_id, second_worker = await _wait_for_live_call(deployment, {*known, first_id})
     await _until_holding(deployment, second_id)
     assert {deployment.site_of(first_worker), deployment.site_of(second_worker)} == {"A", "B"}
     # The agent signs in at the second caller's site, to be sure locality does not win.
@@ -363,10 +355,7 @@ async def test_an_app_process_serves_the_nurse_and_its_death_costs_her_nothing(
     record = await asyncio.to_thread(wait_for_record, deployment.front, call_id)
     assert record["transferred"] and record["transfer_queue"] == "nurse", record
     assert answered and answered[0]["answered"], answered
-    offers = [
-        at for at, m in zip(nurse.arrived, nurse.messages, strict=True)
-        if m.get("type") == "offer" and m.get("pop", {}).get("call_id") == call_id
-    ]  # fmt: skip
+    offers = nurse.offered_at(call_id)
     assert offers and offers[0] < answered[0]["rang_at"], (offers, answered)
 
     app.process.kill()  # SIGKILL: no goodbye

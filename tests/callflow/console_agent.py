@@ -25,6 +25,13 @@ class ConsoleAgent:
         async with self.http.post(f"{self.base}/console/presence", json={"presence": state}) as r:
             assert r.status == 200, await r.text()
 
+    def offered_at(self, call_id: str) -> list[float]:
+        """When each offer of `call_id` reached her console (wall clock)."""
+        return [
+            at for at, m in zip(self.arrived, self.messages, strict=True)
+            if m.get("type") == "offer" and m.get("pop", {}).get("call_id") == call_id
+        ]  # fmt: skip
+
     async def close_socket(self) -> None:
         """Stop reading her console's socket; her session (cookie) stays."""
         if self.reader is not None:
