@@ -52,6 +52,7 @@ STOP_GRACE = 30.0
 # How often the front reads which workers other machines announce (a new site's worker takes
 # callers this long after its first beat, plus one OPTIONS probe).
 SITES_INTERVAL = 2.0
+RELOAD_TIMEOUT = 10.0  # seconds Kamailio's control socket gets to reload the list
 # Measured with `clinicline bench --load` on a 2-core machine (docs/bench/load.md): about one
 # concurrent call per core keeps the p95 turn latency within 1.5 s.
 CALLS_PER_CORE = 1.0
@@ -348,17 +349,33 @@ class Cluster:
             wanted = list(dict.fromkeys([*own, *announced]))
             if wanted == listed:
                 continue
-            write_dispatcher_list(self.folder, wanted)
-            if await self._reload_dispatcher():
+            try:
+                write_dispatcher_list(self.folder, wanted)
+                reloaded = await self._reload_dispatcher()
+            except Exception as exc:  # noqa: BLE001 - this loop is the only one that follows sites
+                log.warning("could not hand Kamailio its workers: %s", type(exc).__name__)
+                continue
+            if reloaded:
                 log.info("Kamailio now sends callers to %d workers: %s", len(wanted), wanted)
                 listed = wanted
 
     async def _reload_dispatcher(self) -> bool:
+        """Kamailio re-reads its list of workers; False (tried again next round) when it did
+        not answer in time or refused."""
         reload = await asyncio.create_subprocess_exec(
             str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", "dispatcher.reload",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        out, _ = await reload.communicate()
+        try:
+            out, _ = await asyncio.wait_for(reload.communicate(), RELOAD_TIMEOUT)
+        except TimeoutError:
+            # A control socket that never answers must not freeze the list: the next round
+            # writes it and asks again.
+            reload.kill()
+            await reload.wait()
+            log.warning("Kamailio did not answer the reload in %.0f s", RELOAD_TIMEOUT)
+            return False
         if reload.returncode != 0:
             log.warning("Kamailio did not reload its workers: %s", out.decode()[-300:])
             return False

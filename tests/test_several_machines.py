@@ -107,6 +107,35 @@ class Deployment:
         return next((s.name for s in self.sites.values() if s.worker == worker), None)
 
 
+def _tail(log: Path, chars: int = 2500) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else "(no log)"
+
+
+def _startup_report(running: Deployment) -> str:
+    """What each part of a deployment that did not come up in time was doing: who is ready,
+    what the workers announced in the store, Kamailio's list, and the logs' last lines."""
+
+    async def announced() -> list[tuple[Any, ...]]:
+        engine = create_async_engine(running.front.db_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT name, role, state, sip_address, seen_at FROM processes")
+                )
+                return [tuple(row) for row in rows]
+        finally:
+            await engine.dispose()
+
+    parts = [f"ready: {[(s.name, s.ready()) for s in running.sites.values()]}, "
+             f"app {_ready(running.app.console)}",
+             f"processes: {asyncio.run(announced())}",
+             f"Kamailio's list: {running.rotation()}",
+             f"front: {_tail(running.front.log_path)}",
+             f"kamailio: {_tail(running.ctl_socket.parent / 'kamailio.log', 1500)}"]  # fmt: skip
+    parts += [f"site {s.name}: {_tail(s.log)}" for s in running.sites.values()]
+    return "\n\n".join(parts)
+
+
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
@@ -187,7 +216,7 @@ def deployment(
             watched = [(front, front_log), (app, app_log)]
             for process, log in [*watched, *((s.process, s.log) for s in sites.values())]:
                 assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, running.rotation()
+            assert time.monotonic() < deadline, _startup_report(running)
             time.sleep(1)
         yield running
     finally:
