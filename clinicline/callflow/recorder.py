@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
@@ -86,6 +87,12 @@ class StoreRecorder:
             except (InvalidField, NotFound) as exc:  # a bug, not an outage: retrying won't help
                 self.failed_writes += 1
                 log.error("call %s: record write rejected: %s", call_id, exc)
+                return
+            except IntegrityError:
+                # The store's own constraints refuse it, and would again: retried, it would
+                # hold up every later write of every call on this worker for `max_wait`.
+                self.failed_writes += 1
+                log.error("call %s: record write refused by the store's constraints", call_id)
                 return
             except Exception as exc:  # the store is down, locked or restarting
                 if loop.time() > deadline:

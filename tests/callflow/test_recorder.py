@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.recorder import StoreRecorder
 from integrations.services.call_report import call_report
@@ -112,5 +114,39 @@ async def test_turns_written_while_postgres_is_unreachable_land_when_it_returns(
         report = await call_report(s, call.call_id)
     assert [t["text"] for t in report["turns"]] == [f"line {i}" for i in range(4)]
     assert recorder.failed_writes == 0
+    await recorder.stop()
+    await db.dispose()
+
+
+async def test_a_write_the_store_refuses_is_dropped_at_once_not_retried_ahead_of_others(
+    tmp_path: Path,
+) -> None:
+    """A constraint violation is not an outage: retried, it would hold up every later write
+    of every call on the worker (a transfer's context among them) until `max_wait`."""
+    db = await Database.connect(f"sqlite+aiosqlite:///{tmp_path / 'clinic.db'}")
+    await db.migrate()
+    recorder = StoreRecorder(db, max_wait=600)
+    recorder.start()
+    call = _call()
+    await recorder.turn(call, "bot", "line 0", call.started, call.started)
+    await recorder.flush()
+
+    async def refused(s: AsyncSession) -> None:
+        await s.execute(
+            text(
+                'INSERT INTO call_turns (call_id, speaker, text_enc, start, "end") '
+                "VALUES (:id, 'nobody', x'00', :t, :t)"
+            ),
+            {"id": call.call_id, "t": call.started},
+        )
+        await s.commit()
+
+    recorder.submit(call.call_id, refused)
+    await recorder.turn(call, "caller", "line 1", call.started, call.started)
+    await asyncio.wait_for(recorder.flush(), 60)  # not the 600 s a retried refusal would take
+    async with db.session() as s:
+        report = await call_report(s, call.call_id)
+    assert [t["text"] for t in report["turns"]] == ["line 0", "line 1"]
+    assert recorder.failed_writes == 1
     await recorder.stop()
     await db.dispose()
