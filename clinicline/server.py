@@ -26,6 +26,7 @@ from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.echo import EchoConversation
+from clinicline.callflow.monitor import CallMonitors
 from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.callflow.recorder import StoreRecorder, TurnListener
@@ -264,6 +265,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 ),
             )
             services.coordinator.add_listener(services.worker.transfer.on_console)
+            monitors = CallMonitors(
+                services.worker, services.db, services.recorder, config.ring_timeout
+            )
+            services.worker.transfer.monitors = monitors
+            assert services.hub is not None
+            services.hub.on_monitor = monitors.on_request
             try:
                 info = await services.worker.start()
             except OSError as exc:

@@ -59,7 +59,7 @@ class TriageContext:
 
 @dataclass(frozen=True)
 class TranscriptLine:
-    speaker: str  # "caller" | "bot" | "agent"
+    speaker: str  # "caller" | "bot" | "agent" | "monitor" (a supervisor who joined)
     text: str
     at: datetime
 

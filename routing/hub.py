@@ -7,6 +7,15 @@ from typing import Any, Protocol
 
 from routing.cti import CtiPayload, TranscriptLine
 
+# A supervisor on a bridged call hears caller and agent; whom she is heard by, per mode.
+MONITOR_MODES: dict[str, tuple[bool, bool]] = {
+    # mode: (the agent hears her, the caller hears her)
+    "listen": (False, False),
+    "whisper": (True, False),
+    "barge": (True, True),
+}
+MONITOR_REQUESTS = (*MONITOR_MODES, "stop")  # what a supervisor may ask from the console
+
 
 @dataclass(frozen=True)
 class ScreenPop:

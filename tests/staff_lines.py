@@ -9,8 +9,12 @@ transfers.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from integrations.seed.demo_clinic import SIP_FIRST_PORT, SIP_HOST, STAFF
 
@@ -53,3 +57,22 @@ def always_open_hours() -> Path:
         fresh.write_text(text)
         os.replace(fresh, path)
     return path
+
+
+def staff_phone(
+    env: dict[str, str], user: str, *options: str, where: str | None = None
+) -> subprocess.Popen[str]:
+    """A staff member's desk phone (`clinicline answer`) at `where` (her desk by default),
+    running until its call is over; `answer_log` reads what it did and heard."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "clinicline.cli", "answer", "--listen", where or desk(user),
+         "--user", user, *options],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def answer_log(phone: subprocess.Popen[str], timeout: float = 150) -> dict[str, Any]:
+    """The JSON a staff phone printed when it exited: its calls, answered or not, and heard."""
+    out, _ = phone.communicate(timeout=timeout)
+    log: dict[str, Any] = json.loads(out[out.index("{") :])
+    return log

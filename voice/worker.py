@@ -542,6 +542,31 @@ class VoiceWorker:
         consult.media.startTransmit(leg.media)
         return True
 
+    def set_monitor(
+        self,
+        call_id: str,
+        agent: ConsultLeg,
+        monitor: ConsultLeg,
+        *,
+        agent_hears: bool,
+        caller_hears: bool,
+    ) -> bool:
+        """Wire a third leg (a supervisor) into a bridged call: it hears caller and agent,
+        and is heard by the agent and the caller as asked. Called again, it rewires. False
+        when a leg is gone."""
+        leg = self._legs.get(call_id)
+        if leg is None or leg.media is None or agent.media is None or monitor.media is None:
+            return False
+        leg.media.startTransmit(monitor.media)
+        agent.media.startTransmit(monitor.media)
+        for hears, heard in ((agent.media, agent_hears), (leg.media, caller_hears)):
+            if heard:
+                monitor.media.startTransmit(hears)
+            else:
+                with contextlib.suppress(pj.Error):  # not connected: nothing to undo
+                    monitor.media.stopTransmit(hears)
+        return True
+
     async def refer_replaces(
         self, call_id: str, consult: ConsultLeg, timeout: float = 10.0
     ) -> bool:

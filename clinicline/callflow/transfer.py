@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from clinicline.callflow.monitor import CallMonitors
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.callflow.waiting import QueueWait, WaitSettings
 from integrations.store import Database
@@ -107,6 +108,8 @@ class WarmTransfer:
         self.waiting = QueueWait(coordinator, self._hold_music, self.settings.waiting)
         self._tidying: dict[str, asyncio.Task[None]] = {}
         self._whispering: dict[str, _Attempt] = {}
+        # Supervisors joining bridged calls (listen, whisper, barge); None: not offered.
+        self.monitors: CallMonitors | None = None
 
     async def on_console(self, kind: str, plan: TransferPlan) -> None:
         """Routing's listener: Accept clicked in the console takes the call like key 1."""
@@ -415,6 +418,8 @@ class WarmTransfer:
                 if not self.worker.bridge(session.call.call_id, consult):
                     consult.hangup()
                     return
+                if self.monitors is not None:
+                    self.monitors.bridged(session, consult)
                 await self.coordinator.on_answered(plan)
                 log.info("call %s: bridged to the %s queue", session.call.call_id, plan.queue)
                 await self.recorder.event(
@@ -423,6 +428,8 @@ class WarmTransfer:
                 await self._talk(session, consult)
         finally:
             session.red_flag_hook = None
+            if self.monitors is not None:
+                self.monitors.unbridged(session.call.call_id)
         if session.caller_gone.is_set():
             consult.hangup()
         else:

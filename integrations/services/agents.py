@@ -121,6 +121,12 @@ async def agent_by_username(s: AsyncSession, username: str) -> AgentInfo | None:
         return None if agent is None else agent_info(agent)
 
 
+async def agent_by_id(s: AsyncSession, agent_id: int) -> AgentInfo | None:
+    async with atomic(s):
+        agent = await s.get(Agent, agent_id)
+        return None if agent is None else agent_info(agent)
+
+
 async def may_publish(s: AsyncSession, agent_id: int) -> bool:
     """Whether the agent may publish the call flow's wording, as the store says now."""
     async with atomic(s):

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.services.hold_line import STALE
 from integrations.services.transaction import atomic
-from integrations.store.models import Agent, Call, HoldLine
+from integrations.store.crypto import cipher_of
+from integrations.store.models import Agent, Call, CallEvent, HoldLine
 
 # A call with no end older than this is a record a crashed worker left open, not a live call
 # (the supervisor closes those at start-up); it is not shown as in progress.
@@ -41,6 +42,28 @@ class AgentState:
 
 
 @dataclass(frozen=True)
+class OnTheLine:
+    """A call bridged to a person through its worker: one a supervisor may join."""
+
+    call_id: str
+    queue: str | None
+    level: str
+    agent: str | None  # who took it
+    since_s: float  # since the call began
+    monitor: str | None  # the mode of a supervisor on it now, if any
+
+    def to_json(self) -> dict[str, Any]:
+        return vars(self)
+
+
+# The events that say who is on a bridged call (each read for supervisors only).
+_LINE_EVENTS = (
+    "transfer_answered", "bridged", "referred", "monitor_started", "monitor_mode",
+    "monitor_ended",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Board:
     at: datetime
     lines: tuple[QueueLine, ...]
@@ -50,6 +73,7 @@ class Board:
     emergent_in_progress: int
     longest_emergent_s: float | None
     agents: tuple[AgentState, ...] | None  # None: not shown to this viewer
+    on_the_line: tuple[OnTheLine, ...] | None = None  # for supervisors
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +87,9 @@ class Board:
                 "longest_emergent_s": self.longest_emergent_s,
             },
             "agents": None if self.agents is None else [vars(a) for a in self.agents],
+            "on_the_line": None
+            if self.on_the_line is None
+            else [line.to_json() for line in self.on_the_line],
         }
 
 
@@ -81,11 +108,13 @@ async def live_board(s: AsyncSession, *, now: datetime, with_agents: bool) -> Bo
         ).all()
         live = (
             await s.execute(
-                select(Call.started, Call.transfer_queue, Call.transferred, Call.triage_level)
-                .where(Call.ended.is_(None), Call.started >= now - LIVE_HORIZON)
+                select(
+                    Call.started, Call.transfer_queue, Call.transferred, Call.triage_level
+                ).where(Call.ended.is_(None), Call.started >= now - LIVE_HORIZON)
             )
         ).all()
         agents = list(await s.scalars(select(Agent).order_by(Agent.name))) if with_agents else []
+        on_the_line = await _on_the_line(s, now) if with_agents else None
 
     by_queue: dict[str, list[tuple[datetime, str | None]]] = defaultdict(list)
     for queue, since, level in held:
@@ -111,6 +140,7 @@ async def live_board(s: AsyncSession, *, now: datetime, with_agents: bool) -> Bo
         with_person=with_person,
         emergent_in_progress=len(emergent),
         longest_emergent_s=max((_seconds(now, t) for t in emergent), default=None),
+        on_the_line=on_the_line,
         agents=None
         if not with_agents
         else tuple(
@@ -126,4 +156,47 @@ async def live_board(s: AsyncSession, *, now: datetime, with_agents: bool) -> Bo
             )
             for a in agents
         ),
+    )
+
+
+async def _on_the_line(s: AsyncSession, now: datetime) -> tuple[OnTheLine, ...]:
+    """The calls in progress bridged to a person (not referred away), with who took each and
+    whether a supervisor is on it."""
+    calls = (
+        await s.execute(
+            select(Call.id, Call.started, Call.transfer_queue, Call.triage_level).where(
+                Call.ended.is_(None), Call.transferred.is_(True), Call.started >= now - LIVE_HORIZON
+            )
+        )
+    ).all()
+    if not calls:
+        return ()
+    names = {a.id: a.name for a in await s.scalars(select(Agent))}
+    events = await s.execute(
+        select(CallEvent.call_id, CallEvent.kind, CallEvent.data_enc)
+        .where(CallEvent.call_id.in_([c.id for c in calls]), CallEvent.kind.in_(_LINE_EVENTS))
+        .order_by(CallEvent.id)
+    )
+    cipher = cipher_of(s)
+    state: dict[str, dict[str, Any]] = defaultdict(dict)
+    for call_id, kind, data_enc in events:
+        seen = state[call_id]
+        seen[kind] = True
+        if kind == "transfer_answered":
+            seen["agent_id"] = cipher.decrypt_json(data_enc).get("agent_id")
+        elif kind in ("monitor_started", "monitor_mode"):
+            seen["monitor"] = cipher.decrypt_json(data_enc).get("mode")
+        elif kind == "monitor_ended":
+            seen["monitor"] = None
+    return tuple(
+        OnTheLine(
+            call_id=call.id,
+            queue=call.transfer_queue,
+            level=call.triage_level,
+            agent=names.get(state[call.id].get("agent_id") or -1),
+            since_s=_seconds(now, call.started),
+            monitor=state[call.id].get("monitor"),
+        )
+        for call in sorted(calls, key=lambda c: c.started)
+        if state[call.id].get("bridged") and not state[call.id].get("referred")
     )

@@ -57,8 +57,8 @@ SETTABLE_FIELDS = frozenset(
     }
 )
 
-Speaker = Literal["caller", "bot", "agent"]
-SPEAKERS: tuple[str, ...] = ("caller", "bot", "agent")
+Speaker = Literal["caller", "bot", "agent", "monitor"]  # monitor: a supervisor who joined
+SPEAKERS: tuple[str, ...] = ("caller", "bot", "agent", "monitor")
 
 __all__ = [
     "DISPOSITIONS",
@@ -211,6 +211,25 @@ async def call_identity(s: AsyncSession, call_id: str) -> int | None:
     store does not know raises `NotFound`."""
     async with atomic(s):
         return (await _call(s, call_id)).verified_patient_id
+
+
+async def bridged_now(s: AsyncSession, call_id: str) -> tuple[bool, int | None]:
+    """Whether the call is in progress with caller and a person bridged through its worker
+    (not referred away), and the patient it is verified as; an unknown call raises
+    `NotFound`. What a supervisor may listen to."""
+    async with atomic(s):
+        call = await _call(s, call_id)
+        kinds = set(
+            await s.scalars(
+                select(CallEvent.kind).where(
+                    CallEvent.call_id == call_id, CallEvent.kind.in_(("bridged", "referred"))
+                )
+            )
+        )
+    return (
+        call.ended is None and "bridged" in kinds and "referred" not in kinds,
+        call.verified_patient_id,
+    )
 
 
 @dataclass(frozen=True)

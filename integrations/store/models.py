@@ -398,7 +398,9 @@ class CallTurn(Base):
     text_enc: Mapped[bytes] = mapped_column(LargeBinary)
     start: Mapped[datetime] = mapped_column(UTCDateTime)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
-    __table_args__ = (CheckConstraint("speaker IN ('caller', 'bot', 'agent')", name="speaker"),)
+    __table_args__ = (
+        CheckConstraint("speaker IN ('caller', 'bot', 'agent', 'monitor')", name="speaker"),
+    )
 
 
 class CallEvent(Base):

@@ -7,18 +7,22 @@ sign in to the console over its HTTP API. Rasa is off: the red-flag path does no
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from clinicline.harness import ROOT, ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from clinicline.harness import ServerProcess, phone_call, start_demo_clinic, wait_for_record
 from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
-from tests.staff_lines import ON_CALL, STAFF_PORT, always_open_hours, desk
+from tests.staff_lines import (
+    ON_CALL,
+    STAFF_PORT,
+    always_open_hours,
+    answer_log,
+    desk,
+    staff_phone,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,39 +52,10 @@ async def _sign_in(base: str, username: str, presence: str = "available") -> Con
 def _agent_phone(
     server: ServerProcess, where: str, user: str, mode: str, *, stay: float = 10
 ) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "clinicline.cli",
-            "answer",
-            "--listen",
-            where,
-            "--user",
-            user,
-            "--mode",
-            mode,
-            "--answer-after",
-            "1",
-            "--stay",
-            str(stay),
-            "--say",
-            "Nurse speaking.",
-            "--no-transcribe",
-            "--timeout",
-            "90",
-        ],
-        cwd=ROOT,
-        env=server.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def _log(process: subprocess.Popen[str]) -> dict[str, Any]:
-    out, _ = process.communicate(timeout=150)
-    return json.loads(out[out.index("{") :])
+    return staff_phone(
+        server.env, user, "--mode", mode, "--answer-after", "1", "--stay", str(stay),
+        "--say", "Nurse speaking.", "--no-transcribe", "--timeout", "90", where=where,
+    )  # fmt: skip
 
 
 async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: ServerProcess) -> None:
@@ -103,8 +78,8 @@ async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: Serve
             "--no-transcribe",
         )
         declined, answered = (
-            await asyncio.to_thread(_log, decliner),
-            await asyncio.to_thread(_log, taker),
+            await asyncio.to_thread(answer_log, decliner),
+            await asyncio.to_thread(answer_log, taker),
         )
     finally:
         await first.close()
@@ -141,7 +116,7 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
             "--no-transcribe",
         )
         silent.terminate()
-        answered = await asyncio.to_thread(_log, on_call)
+        answered = await asyncio.to_thread(answer_log, on_call)
     finally:
         await nurse.close()
         await off.close()

@@ -261,3 +261,43 @@ async def test_recent_calls_refuse_a_bad_limit_and_other_parameters(client, serv
     async with client.get("/console/api/calls?limit=5") as response:
         assert response.status == 200
         assert len((await response.json())["calls"]) <= 5
+
+
+async def test_only_a_supervisor_joins_and_only_a_call_bridged_now_audited_as_a_view(
+    client, server: Server
+) -> None:
+    requests: list[tuple[str, int, str]] = []
+
+    async def worker_heard(call_id: str, supervisor_id: int, mode: str) -> None:
+        requests.append((call_id, supervisor_id, mode))
+
+    server.hub.on_monitor = worker_heard  # what the worker holding the call is handed
+    await planned_call(server, "call-mon")
+    url = "/console/calls/call-mon/monitor"
+    await sign_in(client, "nurse2")
+    async with client.post(url, json={"mode": "listen"}) as response:
+        assert response.status == 403
+    await sign_in(client, "super1")
+    async with client.post(url, json={"mode": "listen"}) as response:
+        assert response.status == 409  # offered, not yet bridged: nothing to listen to
+    async with client.post("/console/calls/nope/monitor", json={"mode": "listen"}) as response:
+        assert response.status == 404
+    async with client.post(url, json={"mode": "spy"}) as response:
+        assert response.status == 400
+    async with server.db.session() as s:
+        await calls.set_fields(s, "call-mon", verified_patient_id=1)
+        await calls.add_event(s, call_id="call-mon", kind="bridged", data={"queue": "nurse"})
+    async with client.post(url, json={"mode": "whisper"}) as response:
+        assert response.status == 202, await response.text()
+    assert requests == [("call-mon", server.agent_ids["super1"], "whisper")]
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+    assert any(
+        a.action == "monitor_call" and a.actor == "super1" and a.call_id == "call-mon"
+        for a in trail
+    )
+    async with server.db.session() as s:
+        await calls.close_call(s, call_id="call-mon", ended=datetime.now(UTC), disposition=None)
+    async with client.post(url, json={"mode": "stop"}) as response:
+        assert response.status == 409  # over: nobody left to listen to
+    assert len(requests) == 1

@@ -483,3 +483,50 @@ async def test_the_patient_panel_is_the_calls_own_patient_and_only_for_its_agent
     async with another_console(context, server, "front1") as front:
         response = await front.request.get(f"{server.url}/api/calls/call-unverified/patient")
         assert response.status == 403
+
+
+async def test_a_supervisor_sees_who_is_on_the_line_and_joins_a_call_from_the_board(
+    context: BrowserContext, server: Server
+) -> None:
+    requests: list[tuple[str, int, str]] = []
+
+    async def worker_heard(call_id: str, supervisor_id: int, mode: str) -> None:
+        requests.append((call_id, supervisor_id, mode))
+
+    server.hub.on_monitor = worker_heard  # what the worker bridging the call is handed
+    now = datetime.now(UTC)
+    nurse = server.agent_ids["nurse2"]
+    async with server.db.session() as s:
+        for call_id, bridged in (("call-line", True), ("call-ringing", False)):
+            await calls.open_call(
+                s, call_id=call_id, caller_number="+15550100011",
+                started=now - timedelta(minutes=2),
+            )  # fmt: skip
+            await calls.set_fields(
+                s, call_id, triage_level="emergent", transfer_queue="nurse", transferred=bridged
+            )
+            await calls.add_event(
+                s, call_id=call_id, kind="transfer_answered", data={"agent_id": nurse}
+            )
+        await calls.add_event(s, call_id="call-line", kind="bridged", data={"queue": "nurse"})
+    # An agent has no such table; a supervisor sees the bridged call, not the ringing one.
+    page = await sign_in(context, server, "front1")
+    await expect(page.locator("#board-on-the-line")).to_be_hidden()
+    async with another_console(context, server, "super1") as other:
+        rows = other.locator("#board-on-the-line tbody tr")
+        await expect(rows).to_have_count(1)
+        cells = rows.first.locator("td")
+        await expect(cells.nth(2)).to_have_text("Tomasz Kowalczyk")
+        await expect(cells.nth(4)).to_have_text("—")
+        await expect(rows.first.locator("button[data-mode=stop]")).to_be_disabled()
+        await rows.first.locator("button[data-mode=whisper]").click()
+        await expect(other.locator("#status")).to_have_text("Ringing your desk phone to whisper.")
+        assert requests == [("call-line", server.agent_ids["super1"], "whisper")]
+        # Her phone answered (the worker records it): the board says so, Stop is offered.
+        async with server.db.session() as s:
+            await calls.add_event(
+                s, call_id="call-line", kind="monitor_started",
+                data={"supervisor_id": server.agent_ids["super1"], "mode": "whisper"},
+            )  # fmt: skip
+        await expect(cells.nth(4)).to_have_text("whisper", timeout=15_000)
+        await expect(rows.first.locator("button[data-mode=stop]")).to_be_enabled()

@@ -20,6 +20,7 @@ from clinicline.harness import ROOT
 from clinicline.web.console import WebSocketHub
 from clinicline.web.console.bus import ConsoleBus
 from integrations.seed.demo import seed_demo
+from integrations.services import calls
 from integrations.services.audit import audit_trail
 from integrations.store.models import ConsoleMessage
 from routing.cti import CtiPayload, TranscriptLine
@@ -163,6 +164,32 @@ async def test_accept_on_another_processs_console_reaches_the_transfer(pg_server
                 assert response.status == 202
                 assert (await response.json())["forwarded"] is True
             assert await asyncio.wait_for(answers.get(), 10) == ("accepted", "call-taken")
+
+
+async def test_a_supervisor_on_another_process_reaches_the_worker_bridging_the_call(
+    pg_server: Server,
+) -> None:
+    """The supervisor's console is served by one process, the call's worker is another: her
+    request crosses over the store's notifications to the worker's handler."""
+    server = pg_server
+    heard: asyncio.Queue[tuple[str, int, str]] = asyncio.Queue()
+
+    async def worker(call_id: str, supervisor_id: int, mode: str) -> None:
+        await heard.put((call_id, supervisor_id, mode))
+
+    server.hub.on_monitor = worker  # this process holds the call
+    await open_call(server, "call-joined")
+    async with server.db.session() as s:
+        await calls.add_event(s, call_id="call-joined", kind="bridged", data={"queue": "nurse"})
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with other_app_process(server) as other, browser_at(other, jar) as there:
+        await sign_in(there, "super1")
+        async with there.post(
+            "/console/calls/call-joined/monitor", json={"mode": "barge"}
+        ) as response:
+            assert response.status == 202, await response.text()
+        supervisor = server.agent_ids["super1"]
+        assert await asyncio.wait_for(heard.get(), 10) == ("call-joined", supervisor, "barge")
 
 
 async def test_routing_knows_the_card_is_up_on_another_process_before_it_rings(

@@ -26,7 +26,9 @@ from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.services import presence as presence_store
 from integrations.services.agents import CHOSEN_AWAY_REASONS, set_presence
+from integrations.services.audit import record_access
 from routing.errors import UnknownTransfer
+from routing.hub import MONITOR_REQUESTS
 
 # What an agent may set from the console; "busy" comes from answering a call.
 CONSOLE_PRESENCES = frozenset({"available", "busy", "away", "wrap_up", "offline"})
@@ -88,6 +90,32 @@ async def _answer_offer(request: web.Request, answer: str) -> web.Response:
     except UnknownTransfer:
         return error(409, "this call is no longer offered to you")
     return web.json_response({"call_id": call_id, "state": answer}, headers=NO_STORE)
+
+
+@requires("supervisor", post=True)
+async def monitor(request: web.Request) -> web.Response:
+    """POST /console/calls/{call_id}/monitor {mode: listen | whisper | barge | stop}: the
+    supervisor's desk phone joins a bridged call (the worker with the call rings it). What
+    happened is in the call's events (`monitor_started` once her phone answered)."""
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    mode = text_field(await json_body(request), "mode", max_len=8)
+    if mode not in MONITOR_REQUESTS:
+        raise BadBody(400, f"mode must be one of {', '.join(MONITOR_REQUESTS)}")
+    try:
+        async with console.db.session() as s:
+            live, patient_id = await calls.bridged_now(s, call_id)
+            if live:  # listening in hears PHI: audited like opening the record
+                await record_access(
+                    s, actor=staff.username, action="monitor_call", patient_id=patient_id,
+                    call_id=call_id, detail={"mode": mode},
+                )  # fmt: skip
+    except NotFound:
+        return error(404, "no such call")
+    if not live:
+        return error(409, "this call is not connected to a person through the clinic line")
+    await console.hub.request_monitor(staff.agent_id, call_id, mode)
+    return web.json_response({"call_id": call_id, "mode": mode}, status=202, headers=NO_STORE)
 
 
 @requires(post=True)

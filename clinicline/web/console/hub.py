@@ -42,6 +42,9 @@ class WebSocketHub:
         # Routing's handler for answers given on another process's console (set by whoever
         # builds the coordinator).
         self.on_answer: Callable[[str, int, str], Awaitable[None]] | None = None
+        # The worker's handler for a supervisor asking to listen to, whisper on or barge into
+        # a call (call id, supervisor's agent id, mode); None in a process with no calls.
+        self.on_monitor: Callable[[str, int, str], Awaitable[None]] | None = None
         self._sockets: dict[int, dict[web.WebSocketResponse, str]] = defaultdict(dict)
         self._registered: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
         # Per live call, forgotten when the call ends for the agent: whose patient it is
@@ -59,6 +62,14 @@ class WebSocketHub:
         body = {"type": "routing_answer", "call_id": call_id, "answer": answer}
         await self.bus.publish(agent_id, body)
         return True
+
+    async def request_monitor(self, supervisor_id: int, call_id: str, mode: str) -> None:
+        """A supervisor's listen / whisper / barge / stop for a live call: to this process's
+        worker, and over the bus to every other process (the one bridging the call acts)."""
+        body = {"type": "monitor", "call_id": call_id, "mode": mode}
+        await self.deliver(supervisor_id, body)
+        if self.bus is not None:
+            await self.bus.publish(supervisor_id, body)
 
     async def start(self) -> None:
         """Start receiving other app processes' messages (when there is a bus)."""
@@ -105,6 +116,10 @@ class WebSocketHub:
         if message.get("type") == "routing_answer":  # for routing, never for a screen
             if self.on_answer is not None:
                 await self.on_answer(str(message["call_id"]), agent_id, str(message["answer"]))
+            return False
+        if message.get("type") == "monitor":  # for the worker bridging the call
+            if self.on_monitor is not None:
+                await self.on_monitor(str(message["call_id"]), agent_id, str(message["mode"]))
             return False
         if message.get("type") == "offer_shown":  # another process showed our offer
             waiter = self._awaiting_shown.get((agent_id, str(message["call_id"])))

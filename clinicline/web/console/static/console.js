@@ -407,6 +407,52 @@ async function loadBoard() {
       a.name, a.role, presenceText(a.presence, a.reason), waitText(a.in_state_s),
       a.idle_s === null ? "—" : waitText(a.idle_s)]));
   }
+  fillOnTheLine($("#board-on-the-line"), board.on_the_line);
+}
+
+// Supervisors join a bridged call from their desk phone: the worker with the call rings it.
+const MONITOR_MODES = [["listen", "Listen"], ["whisper", "Whisper"], ["barge", "Barge"],
+  ["stop", "Stop"]];
+
+function fillOnTheLine(table, lines) {
+  table.hidden = lines === null || lines === undefined;
+  if (table.hidden) return;
+  const tbody = $("tbody", table);
+  tbody.replaceChildren();
+  if (!lines.length) {
+    fillBoardRows(tbody, [["nobody on the line with a person", "", "", "", "", ""]]);
+    return;
+  }
+  for (const line of lines) {
+    const row = document.createElement("tr");
+    row.dataset.callId = line.call_id;
+    for (const value of [line.queue || "—", line.level, line.agent || "—",
+      waitText(line.since_s), line.monitor || "—"]) {
+      const cell = document.createElement("td");
+      cell.textContent = String(value);
+      row.append(cell);
+    }
+    const actions = document.createElement("td");
+    for (const [mode, label] of MONITOR_MODES) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "monitor";
+      button.dataset.mode = mode;
+      button.textContent = label;
+      button.disabled = mode === "stop" ? !line.monitor : line.monitor === mode;
+      button.addEventListener("click", () => monitorCall(line.call_id, mode));
+      actions.append(button);
+    }
+    row.append(actions);
+    tbody.append(row);
+  }
+}
+
+async function monitorCall(callId, mode) {
+  const result = await api("POST", `/console/calls/${encodeURIComponent(callId)}/monitor`,
+    { mode });
+  if (result.ok) say(mode === "stop" ? "Leaving the call." : `Ringing your desk phone to ${mode}.`);
+  else say(result.data.error || "could not join the call");
 }
 
 setInterval(() => { if (current !== null && !$("#console-view").hidden) loadBoard(); },
