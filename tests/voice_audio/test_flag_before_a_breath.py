@@ -40,7 +40,7 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
     whisper: WhisperRecognizer, piper: PiperSynthesizer
 ) -> None:
     loop = asyncio.get_running_loop()
-    flagged: list[float] = []
+    flagged: list[int] = []  # for each emergency message: how many turns were recorded then
     handed_on: list[str] = []
     recorder = MemoryRecorder()
     hearing = caller_input(
@@ -48,7 +48,8 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
         recorder=recorder,
         on_utterance=lambda utterance: handed_on.append(utterance.turn.text or ""),
         on_red_flag=lambda actions: flagged.extend(
-            loop.time() for a in actions if isinstance(a, PlayPrompt) and a.name == "emergency"
+            len(recorder.turns) for a in actions
+            if isinstance(a, PlayPrompt) and a.name == "emergency"
         ),
     )  # fmt: skip
     # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
@@ -64,14 +65,15 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
             hearing.on_frame(frame.pcm)
             await asyncio.sleep(0.02)
         for _ in range(300):  # the whole utterance, recognised once she stopped
-            if (handed_on or recorder.turns) and "partial_escalation" in recorder.events:
+            if handed_on or recorder.turns:
                 break
             await asyncio.sleep(0.1)
     finally:
         hearing.close()
     assert flagged, (recorder.turns, handed_on)
-    # Acted on from the words before the breath, recognised while she went on (how soon on
-    # this machine is the turn-taking benchmark's business: a loaded CI machine decodes the
-    # first words in anything from one to ten seconds).
-    assert "partial_escalation" in recorder.events, (recorder.events, recorder.turns)
+    # Acted on from the words before the breath, before any whole utterance was recognised and
+    # recorded: screened at the breath, or while they hung unfinished (a loaded CI machine
+    # has taken either path). From the whole utterance alone the flag would follow its turn.
+    # How soon on this machine is the turn-taking benchmark's business.
+    assert flagged[0] == 0, (flagged, recorder.events, recorder.turns)
     assert len(flagged) == 1  # the whole utterance's words do not play the message twice
