@@ -8,9 +8,9 @@ agent hear her, "barge" the caller too. Asking again with another mode rewires h
 "stop", or her hanging up, ends it, and so does the end of the bridge.
 
 The record says what happened, no more: `monitor_started` once her phone answered and was
-wired in, `monitor_mode` for each change, `monitor_ended`, or `monitor_not_answered` /
-`monitor_failed`. What she says where the caller or agent hears it is transcribed as the
-call's `monitor` turns.
+wired in, `monitor_mode` for each change, `monitor_ended`; or `monitor_not_answered`,
+`monitor_failed`, `monitor_refused` (another supervisor is on it). What she says where the
+caller or the agent hears it is transcribed as the call's `monitor` turns.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+
+import numpy as np
 
 from clinicline.callflow.recorder import StoreRecorder
 from integrations.services.agents import agent_by_id
@@ -62,10 +64,17 @@ class CallMonitors:
         self._bridges[session.call.call_id] = _Bridge(session, agent)
 
     def unbridged(self, call_id: str) -> None:
-        """The bridge is over: a supervisor on it is let go."""
+        """The bridge is over: a supervisor on it, or being rung for it, is let go."""
         bridge = self._bridges.pop(call_id, None)
-        if bridge is not None and bridge.leg is not None:
-            bridge.leg.hangup()
+        if bridge is not None:
+            self._let_go(bridge)
+
+    @staticmethod
+    def _let_go(bridge: _Bridge) -> None:
+        if bridge.leg is not None:
+            bridge.leg.hangup()  # `_join` records the end
+        elif bridge.task is not None:
+            bridge.task.cancel()  # still ringing her phone: `dial` hangs it up
 
     async def on_request(self, call_id: str, supervisor_id: int, mode: str) -> None:
         """A supervisor's request from any console; ignored unless this worker bridges the
@@ -73,20 +82,24 @@ class CallMonitors:
         bridge = self._bridges.get(call_id)
         if bridge is None or mode not in MONITOR_REQUESTS:
             return
-        if bridge.leg is not None and bridge.supervisor_id != supervisor_id:
-            log.info("call %s: another supervisor is already on it", call_id)
+        engaged = bridge.task is not None and not bridge.task.done()  # ringing or on the call
+        if engaged and bridge.supervisor_id != supervisor_id:
+            await self.recorder.event(
+                bridge.session.call, "monitor_refused",
+                {"supervisor_id": supervisor_id, "reason": "another supervisor is on the call"},
+            )  # fmt: skip
             return
         if mode == "stop":
-            if bridge.leg is not None:
-                bridge.leg.hangup()
+            if engaged:
+                self._let_go(bridge)
             return
-        if bridge.leg is None:
+        if not engaged:
             bridge.supervisor_id, bridge.mode = supervisor_id, mode
             bridge.task = asyncio.get_running_loop().create_task(self._join(call_id, bridge))
             return
         if mode == bridge.mode:
             return
-        bridge.mode = mode
+        bridge.mode = mode  # while her phone rings: the mode she is wired in with
         if bridge.wired and self._wire(call_id, bridge):
             await self.recorder.event(
                 bridge.session.call, "monitor_mode", {"supervisor_id": supervisor_id, "mode": mode}
@@ -111,18 +124,24 @@ class CallMonitors:
             await self.recorder.event(
                 call, "monitor_failed", {"supervisor_id": supervisor, "reason": "no desk phone"}
             )
-            bridge.leg = None
             return
-        ended = bridge.session.caller_gone
-        leg = bridge.leg = await self.worker.dial(staff.sip_uri, {}, self.ring_timeout, ended)
-        if not leg.answered.is_set() or leg.ended.is_set() or call_id not in self._bridges:
+        try:
+            leg = await self.worker.dial(
+                staff.sip_uri, {}, self.ring_timeout, bridge.session.caller_gone
+            )
+        except asyncio.CancelledError:  # "stop", or the bridge ended, while her phone rang
+            await self.recorder.event(
+                call, "monitor_not_answered", {"supervisor_id": supervisor, "status": 487}
+            )
+            return
+        if not leg.answered.is_set() or leg.ended.is_set():
             leg.hangup()
-            bridge.leg = None
             await self.recorder.event(
                 call, "monitor_not_answered", {"supervisor_id": supervisor, "status": leg.status}
             )
             return
-        if not self._wire(call_id, bridge):
+        bridge.leg = leg
+        if call_id not in self._bridges or not self._wire(call_id, bridge):
             leg.hangup()
             bridge.leg = None
             await self.recorder.event(
@@ -140,9 +159,9 @@ class CallMonitors:
             vad=bridge.session.config.vad,
         )  # fmt: skip
 
-        def heard(pcm: object) -> None:
+        def heard(pcm: np.ndarray) -> None:
             if bridge.mode != "listen":  # muted in listen mode: nobody hears her
-                words.on_frame(pcm)  # type: ignore[arg-type]
+                words.on_frame(pcm)
 
         leg.listener = heard
         try:

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
+import wave
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from clinicline.harness import (
+    ROOT,
     ServerProcess,
     phone_call,
     start_demo_clinic,
@@ -57,6 +63,11 @@ def _phone(server: ServerProcess, user: str, say: str, stay: float, *extra: str)
     )  # fmt: skip
 
 
+async def _until_exists(path: Path) -> None:
+    while not path.exists():
+        await asyncio.sleep(0.3)
+
+
 async def _bridged_call(server: ServerProcess, before: int) -> str:
     """The id of the next call the server bridges to a person."""
     while True:
@@ -64,6 +75,28 @@ async def _bridged_call(server: ServerProcess, before: int) -> str:
         if len(found) > before:
             return found[before]
         await asyncio.sleep(0.3)
+
+
+def _recording(server: ServerProcess, call_id: str, out: Path) -> tuple[np.ndarray, np.ndarray]:
+    done = subprocess.run(
+        [sys.executable, "-m", "clinicline.cli", "calls", "recording", call_id, "--out", str(out),
+         "--db", server.db_url],
+        cwd=ROOT, env=server.env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with wave.open(str(out)) as w:
+        assert (w.getnchannels(), w.getframerate()) == (2, 8000)
+        stereo = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    return stereo[0::2], stereo[1::2]
+
+
+def _rms(pcm: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2))) if len(pcm) else 0.0
+
+
+def _seconds(record: dict[str, Any]) -> float:
+    started, ended = (datetime.fromisoformat(record[k]) for k in ("started", "ended"))
+    return (ended - started).total_seconds()
 
 
 @pytest.mark.parametrize("mode", list(HEARD_BY))
@@ -102,6 +135,14 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
             f"{base}/console/calls/{call_id}/monitor", json={"mode": mode}
         ) as r:
             assert r.status == 202, await r.text()
+        if mode == "listen":  # a second supervisor while the first is on it: refused, said so
+            await asyncio.wait_for(_until_exists(joined), 120)
+            second = await sign_in_at_console(base, "super2", "away")
+            async with second.http.post(
+                f"{base}/console/calls/{call_id}/monitor", json={"mode": "barge"}
+            ) as r:
+                assert r.status == 202, await r.text()
+            await second.close()
         result = await caller
         supervisor_heard = await asyncio.to_thread(answer_log, supervisor_phone)
         nurse_heard = await asyncio.to_thread(answer_log, nurse_phone)
@@ -126,6 +167,14 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
     by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
     assert ("thinner" in by_nurse) == nurse_hears, by_nurse
     assert ("thinner" in by_caller) == caller_hears, by_caller
+    refused = [e["data"] for e in record["events"] if e["kind"] == "monitor_refused"]
+    assert len(refused) == (mode == "listen"), kinds
+    assert all(r["supervisor_id"] != started[0]["supervisor_id"] for r in refused)
+    # The call's recording (decrypted by the operator's CLI): the caller on the left, what she
+    # heard on the right, the supervisor there only when the caller heard her.
+    said, heard = _recording(clinic, result["call_id"], tmp_path / "call.wav")
+    assert _rms(said) > 300 and _rms(heard) > 300, (_rms(said), _rms(heard))
+    assert abs(len(said) / 8000 - _seconds(record)) < 3, (len(said) / 8000, _seconds(record))
     # Her words are in the transcript when someone on the call heard them, never otherwise.
     monitor_turns = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "monitor")
     assert ("thinner" in monitor_turns.lower()) == nurse_hears, record["turns"]
