@@ -251,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (show, last):
         _add_common(p)
         p.add_argument("--json", action="store_true", help="print JSON (the default)")
+    recording = calls_sub.add_parser(
+        "recording", help="write a call's recording (stereo WAV: caller, what she heard); audited"
+    )
+    recording.add_argument("call_id")
+    recording.add_argument("--out", type=Path, required=True, metavar="FILE.wav")
+    _add_common(recording)
 
     triage = sub.add_parser("triage", help="red-flag triage of utterances")
     triage.add_argument("--jsonl", action="store_true", help="one utterance per stdin line -> JSON")
@@ -440,8 +446,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return run_callees(args)
     if args.command == "calls":
-        from clinicline.records import print_call
+        from clinicline.records import print_call, write_recording
 
+        if args.calls_command == "recording":
+            return asyncio.run(write_recording(_config(args), args.call_id, args.out))
         call_id = getattr(args, "call_id", None)
         return asyncio.run(print_call(_config(args), call_id))
     if args.command == "triage":

@@ -127,6 +127,9 @@ class Config:
     turn_end_ms: int = 350
     turn_end_unfinished_ms: int = 900
     max_call_seconds: float = 900.0
+    # Keep each call's recording (stereo: the caller, and what she heard), encrypted in the
+    # store; supervisors play it from the console (audited).
+    record_calls: bool = True
     clinic_name: str = "Riverside Family Clinic"
     # The number patients are told to call back (voicemail messages, campaign calls).
     clinic_phone: str = "555-0100"

@@ -96,6 +96,29 @@ async def print_call(config: Config, call_id: str | None) -> int:
         await db.dispose()
 
 
+async def write_recording(config: Config, call_id: str, out: Path) -> int:
+    """Decrypt a call's recording to `out` (the operator's own copy: the audit log says so)."""
+    from integrations.errors import NotFound
+    from integrations.services.calls import load_recording
+
+    db = await _open(config)
+    try:
+        async with db.session() as s:
+            try:
+                audio = await load_recording(s, call_id, listener="cli")
+            except NotFound:
+                print(f"clinicline: no call {call_id!r}", file=sys.stderr)
+                return 1
+        if audio is None:
+            print(f"clinicline: call {call_id!r} has no recording", file=sys.stderr)
+            return 1
+        out.write_bytes(audio)
+        print(f"{out}: {len(audio)} bytes")
+        return 0
+    finally:
+        await db.dispose()
+
+
 async def nlu_jsonl(config: Config) -> int:
     from clinicline.dialogs_runtime import parse_lines
 

@@ -251,6 +251,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 ack_timeout=config.sip_ack_timeout,
                 outbound_proxy=config.outbound_proxy or None,
             )
+            if config.record_calls:
+                services.worker.on_recording = services.recorder.recording
             services.worker.transfer = WarmTransfer(
                 services.worker,
                 services.coordinator,

@@ -20,6 +20,7 @@ COMMANDS = [
     ["seed"],
     ["calls", "show"],
     ["calls", "last"],
+    ["calls", "recording"],
     ["triage"],
     ["nlu"],
     ["bench"],

@@ -42,7 +42,7 @@ from clinicline.harness import (
 )
 from tests.callflow.console_agent import open_console, sign_in_at_console
 from tests.integrations.conftest import PG_URL
-from tests.staff_lines import STAFF_PORT, always_open_hours, desk
+from tests.staff_lines import STAFF_PORT, always_open_hours, answer_log, staff_phone
 from tests.test_cluster import _database
 
 pytestmark = pytest.mark.slow
@@ -243,22 +243,18 @@ async def _wait_for_live_call(deployment: Deployment, known: set[str]) -> tuple[
 
 
 def _staff_phone(deployment: Deployment, user: str, *, stay: float) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*CLI, "answer", "--listen", desk(user), "--user", user, "--answer-after", "1",
-         "--stay", str(stay), "--say", "Nurse speaking.", "--no-transcribe",
-         "--timeout", "240"],
-        cwd=ROOT, env=deployment.front.env, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, text=True,
+    return staff_phone(
+        deployment.front.env, user, "--answer-after", "1", "--stay", str(stay),
+        "--say", "Nurse speaking.", "--no-transcribe", "--timeout", "240",
     )  # fmt: skip
 
 
 def _answered(phone: subprocess.Popen[str]) -> list[dict[str, Any]]:
     try:
-        out, _ = phone.communicate(timeout=300)
+        calls: list[dict[str, Any]] = answer_log(phone, timeout=300)["calls"]
     finally:
         if phone.poll() is None:
             phone.kill()
-    calls: list[dict[str, Any]] = json.loads(out[out.index("{") :])["calls"]
     return calls
 
 

@@ -29,6 +29,7 @@ import pjsua2 as pj
 
 from voice.asr.base import SpeechRecognizer
 from voice.audio.amd import AmdConfig, AmdResult, AnsweringMachineDetector, MessageCue, Verdict
+from voice.audio.recording import CallRecording
 from voice.session.actions import CallInfo
 from voice.session.call_session import (
     CallSession,
@@ -77,6 +78,7 @@ class _Leg:
     confirmed: bool = False  # the caller's ACK arrived
     referring: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    recording: CallRecording | None = None
 
 
 class VoiceWorker:
@@ -118,6 +120,9 @@ class VoiceWorker:
         self._consults: set[ConsultLeg] = set()
         self._taps: TapPool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Given each answered call's recording (a stereo WAV) once the call is down; None:
+        # calls are not recorded.
+        self.on_recording: Callable[[CallInfo, bytes], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> EndpointInfo:
@@ -278,6 +283,9 @@ class VoiceWorker:
         assert self._taps is not None
         session = self._session(leg, self.conversation_factory(leg.info))
         tap = self._taps.acquire(session.on_frame)
+        if self.on_recording is not None:
+            leg.recording = CallRecording(self.session_config.max_call_seconds + 60)
+            tap.recording = leg.recording.caller
         leg.media.startTransmit(tap)
         tap.startTransmit(leg.media)
         self._run(leg, session, tap)
@@ -325,6 +333,17 @@ class VoiceWorker:
             leg.session.media = _NullMedia()
         self._retire(leg.tap, leg.media if up else None)
         leg.tap = leg.media = None
+        self._hand_over_recording(leg)
+
+    def _hand_over_recording(self, leg: _Leg) -> None:
+        """The call is down: its recording goes to the store (once)."""
+        recording, leg.recording = leg.recording, None
+        if recording is None or self.on_recording is None or not recording.seconds:
+            return
+        try:
+            self.on_recording(leg.info, recording.wav())
+        except Exception:  # the call record is more than its recording: never fail teardown
+            log.exception("call %s: recording not kept", leg.info.call_id)
 
     def _forget(self, leg: _Leg) -> None:
         """Drop a finished leg: its call is down and its session over (or abandoned)."""
@@ -540,6 +559,8 @@ class VoiceWorker:
             return False
         leg.media.startTransmit(consult.media)
         consult.media.startTransmit(leg.media)
+        if leg.recording is not None and consult.tap is not None:
+            consult.tap.recording = leg.recording.join()  # the agent, on the caller's record
         return True
 
     def set_monitor(
@@ -565,6 +586,12 @@ class VoiceWorker:
             else:
                 with contextlib.suppress(pj.Error):  # not connected: nothing to undo
                     monitor.media.stopTransmit(hears)
+        if monitor.tap is not None and leg.recording is not None:
+            # What the caller hears of her is on the caller's recording, and only that.
+            if not caller_hears:
+                monitor.tap.recording = None
+            elif monitor.tap.recording is None:
+                monitor.tap.recording = leg.recording.join()
         return True
 
     async def refer_replaces(

@@ -105,6 +105,10 @@ class StoreRecorder:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    def recording(self, call: CallInfo, audio: bytes) -> None:
+        """Keep the call's recording (a WAV's bytes), encrypted like the rest of its record."""
+        self.submit(call.call_id, lambda s: call_records.save_recording(s, call.call_id, audio))
+
     # -- CallRecorder ----------------------------------------------------------------------
     def open(self, call: CallInfo) -> None:
         if call.call_id in self._opened:

@@ -62,6 +62,7 @@ async def call_report(
             if call.screen_pop_enc is None
             else cipher.decrypt_json(call.screen_pop_enc),
             "disposition": call.disposition,
+            "has_recording": call.recording_enc is not None,  # played through its own route
             **await _outcomes(s, call_id),
             "turns": await _turns(s, call_id, cipher),
             "dtmf": "".join(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
 from integrations.phone_numbers import normalise_phone
+from integrations.services.audit import add_audit
 from integrations.services.call_report import call_report
 from integrations.services.tasks import stage_task
 from integrations.services.transaction import atomic
@@ -340,11 +341,21 @@ async def save_recording(s: AsyncSession, call_id: str, audio: bytes) -> None:
         call.recording_enc = cipher_of(s).encrypt(audio)
 
 
-async def load_recording(s: AsyncSession, call_id: str) -> bytes | None:
-    """The decrypted recording of a call, or None when none was kept."""
+async def load_recording(
+    s: AsyncSession, call_id: str, *, listener: str | None = None
+) -> bytes | None:
+    """The decrypted recording of a call, or None when none was kept. `listener`, when given,
+    is written to the audit log (playing a recording is a view of the call)."""
     async with atomic(s):
         call = await _call(s, call_id)
-        return None if call.recording_enc is None else cipher_of(s).decrypt(call.recording_enc)
+        if call.recording_enc is None:
+            return None
+        if listener is not None:
+            add_audit(
+                s, actor=listener, action="play_recording",
+                patient_id=call.verified_patient_id, call_id=call_id,
+            )  # fmt: skip
+        return cipher_of(s).decrypt(call.recording_enc)
 
 
 async def last_call_id(s: AsyncSession) -> str | None:

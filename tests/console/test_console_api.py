@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aiohttp
+import numpy as np
 import pytest
 
 from clinicline.web.console.guards import CONSOLE
@@ -14,6 +15,7 @@ from integrations.services.agents import set_presence
 from integrations.services.audit import audit_trail
 from tests.console.conftest import OPEN_NOW, Server
 from tests.console.test_console_browser import emergent_request
+from voice.audio.recording import CallRecording
 
 
 @pytest.fixture
@@ -301,3 +303,33 @@ async def test_only_a_supervisor_joins_and_only_a_call_bridged_now_audited_as_a_
     async with client.post(url, json={"mode": "stop"}) as response:
         assert response.status == 409  # over: nobody left to listen to
     assert len(requests) == 1
+
+
+async def test_a_recording_plays_for_a_supervisor_only_and_every_play_is_audited(
+    client, server: Server
+) -> None:
+    recording = CallRecording(max_seconds=5)
+    for _ in range(50):
+        recording.caller.on_received(np.full(160, 9, dtype="<i2").tobytes())
+    async with server.db.session() as s:
+        await calls.open_call(s, call_id="call-rec-1", caller_number=None, started=OPEN_NOW)
+        await calls.open_call(s, call_id="call-rec-none", caller_number=None, started=OPEN_NOW)
+        await calls.set_fields(s, "call-rec-1", verified_patient_id=1)
+        await calls.save_recording(s, "call-rec-1", recording.wav())
+    await sign_in(client, "nurse2")
+    async with client.get("/api/calls/call-rec-1/recording") as response:
+        assert response.status == 403
+    await sign_in(client, "super1")
+    async with client.get("/api/calls/call-rec-1/recording") as response:
+        assert response.status == 200
+        assert response.content_type == "audio/wav"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert (await response.read()) == recording.wav()
+    async with client.get("/api/calls/call-rec-none/recording") as response:
+        assert response.status == 404
+    async with client.get("/api/calls/nope/recording") as response:
+        assert response.status == 404
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+    plays = [a for a in trail if a.action == "play_recording" and a.call_id == "call-rec-1"]
+    assert [a.actor for a in plays] == ["super1"]

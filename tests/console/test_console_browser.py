@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select, update
 
@@ -25,6 +26,7 @@ from routing.context import TransferRequest
 from routing.cti import PatientContext, TranscriptLine, TriageContext
 from tests.console.conftest import OPEN_NOW, Server, serving
 from tests.integrations.fhir_server import FhirServer, add_clinic, add_coverage
+from voice.audio.recording import CallRecording
 
 
 async def sign_in(context: BrowserContext, server: Server, username: str) -> Page:
@@ -385,6 +387,11 @@ async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
         )  # fmt: skip
         await calls.add_event(s, call_id="call-rec", kind="intent", data={"name": "request_refill"})
         await calls.close_call(s, call_id="call-rec", ended=now, disposition="refill_requested")
+        kept = CallRecording(max_seconds=10)
+        for i in range(100):  # two seconds: a tone from the caller, the bot's on the right
+            kept.caller.on_received(np.full(160, 2000 * (i % 2), dtype="<i2").tobytes())
+            kept.caller.on_sent(np.full(160, 1000, dtype="<i2").tobytes())
+        await calls.save_recording(s, "call-rec", kept.wav())
     page = await sign_in(context, server, "super1")
     await page.click("#views .tab[data-view=calls-view]")
     row = page.locator("#recent-calls tr[data-call-id='call-rec']")
@@ -409,6 +416,15 @@ async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
             )
         )
     assert viewers == ["super1"]
+    # The recording plays in the page: Chromium fetches and decodes the WAV (two seconds).
+    audio = record.locator(".record-audio")
+    await expect(audio).to_be_visible()
+    await expect(record.locator(".record-no-audio")).to_be_hidden()
+    seconds = await audio.evaluate(
+        "a => new Promise((done, failed) => { a.onloadedmetadata = () => done(a.duration);"
+        " a.onerror = () => failed(String(a.error && a.error.code)); a.load(); })"
+    )
+    assert abs(seconds - 2.0) < 0.05
     # An agent cannot list calls.
     async with another_console(context, server, "nurse2") as nurse:
         response = await nurse.request.get(f"{server.url}/console/api/calls")

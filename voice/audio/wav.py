@@ -6,6 +6,7 @@ is what a caller's voice has gone through by the time it reaches the worker.
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 from typing import Literal
@@ -70,6 +71,21 @@ def write_wav(path: Path | str, pcm: np.ndarray, rate: int = SAMPLE_RATE) -> Non
         w.setsampwidth(2)
         w.setframerate(rate)
         w.writeframes(to_int16(pcm).astype("<i2").tobytes())
+
+
+def wav_bytes(*channels: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """A 16-bit PCM WAV file's bytes holding int16 `channels` of equal length (one: mono,
+    two: stereo, left first)."""
+    interleaved = np.empty(len(channels[0]) * len(channels), dtype="<i2")
+    for i, channel in enumerate(channels):
+        interleaved[i :: len(channels)] = to_int16(channel)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(len(channels))
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(interleaved.tobytes())
+    return out.getvalue()
 
 
 def telephone_band(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:

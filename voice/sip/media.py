@@ -26,6 +26,8 @@ from collections.abc import Callable
 import numpy as np
 import pjsua2 as pj
 
+from voice.audio.recording import TapRecording
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
@@ -82,14 +84,22 @@ class MediaTap(pj.AudioMediaPort):
         self.frames_received = 0
         self.frames_sent = 0
         self.in_use = True  # False while a `TapPool` keeps it for the next call
+        # The call's recording while it runs (`voice.audio.recording`); None: not recorded.
+        self.recording: TapRecording | None = None
         self.createPort(name, audio_format())
 
     # -- called on pjmedia's clock thread -------------------------------------------------
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 (pjsua2 API)
         try:
+            recording = self.recording
             if frame.size < FRAME_BYTES:
+                if recording is not None:
+                    recording.on_received(_SILENCE)
                 return
-            pcm = np.frombuffer(frame_bytes(frame.buf, frame.size), dtype=np.int16)
+            raw = frame_bytes(frame.buf, frame.size)
+            if recording is not None:
+                recording.on_received(raw)
+            pcm = np.frombuffer(raw, dtype=np.int16)
             self.frames_received += 1
             self._loop.call_soon_threadsafe(self._on_frame, pcm)
         except Exception:  # an exception here would be printed and swallowed by SWIG
@@ -104,6 +114,9 @@ class MediaTap(pj.AudioMediaPort):
                     self._loop.call_soon_threadsafe(self._on_drained)
             except IndexError:
                 chunk = _SILENCE
+            recording = self.recording
+            if recording is not None:
+                recording.on_sent(chunk)
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             frame.buf = pj.ByteVector(chunk)
             frame.size = len(chunk)
@@ -116,12 +129,14 @@ class MediaTap(pj.AudioMediaPort):
         self._tx.clear()
         self._on_drained = None
         self._on_frame = on_frame
+        self.recording = None
         self.in_use = True
 
     def detach(self) -> None:
         """The owner is done: drop what it queued and stop handing it frames."""
         self._on_frame = _ignore_frame
         self._on_drained = None
+        self.recording = None
         self._tx.clear()
         self.in_use = False
 

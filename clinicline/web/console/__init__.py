@@ -103,3 +103,4 @@ def setup_console(
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)
+    r.add_get("/api/calls/{call_id}/recording", api_views.recording)

@@ -69,6 +69,22 @@ async def call_record(request: web.Request) -> web.Response:
     return web.json_response(report, headers=NO_STORE)
 
 
+@requires("supervisor")
+async def recording(request: web.Request) -> web.StreamResponse:
+    """GET /api/calls/{call_id}/recording: the call's recording (stereo WAV: the caller, what
+    she heard), decrypted for a supervisor's browser; every play is in the audit log."""
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    try:
+        async with console.db.session() as s:
+            audio = await calls.load_recording(s, call_id, listener=staff.username)
+    except NotFound:
+        return error(404, "no such call")
+    if audio is None:
+        return error(404, "this call has no recording")
+    return web.Response(body=audio, content_type="audio/wav", headers=NO_STORE)
+
+
 async def _insurance(console: Console, patient_id: int, today: date) -> dict[str, Any]:
     """The insurance on file, which only the EHR has; why there is none to show, if so."""
     if console.ehr is None:

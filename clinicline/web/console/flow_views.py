@@ -27,8 +27,6 @@ records every edit, approval and publication.
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,7 +62,7 @@ from nlu.triage.clinic_edits import (
 )
 from nlu.triage.engine import DEFAULT_LEXICON
 from nlu.triage.errors import LexiconError
-from voice.audio.frames import SAMPLE_RATE
+from voice.audio.wav import wav_bytes
 from voice.tts.cache import PromptCache
 
 # Shortest audio a prompt may render to: less is a voice that said nothing.
@@ -197,13 +195,7 @@ async def preview(request: web.Request) -> web.Response:
         raise BadBody(503, "the voice is still loading; try again in a minute")
     async with tools.speaking:
         audio = await asyncio.to_thread(cache.speak, tools.wording.with_samples(cleaned))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(audio.tobytes())
-    return web.Response(body=out.getvalue(), content_type="audio/wav", headers=NO_STORE)
+    return web.Response(body=wav_bytes(audio), content_type="audio/wav", headers=NO_STORE)
 
 
 @requires("supervisor")

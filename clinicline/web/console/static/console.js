@@ -1031,6 +1031,11 @@ async function openCallRecord(callId) {
     record.transferred ? `transferred to ${record.transfer_queue}` : "",
     record.emergency_message_played ? "emergency message played" : "",
   ].filter(Boolean).join("; ");
+  const audio = $(".record-audio", panel);
+  audio.hidden = !record.has_recording;
+  $(".record-no-audio", panel).hidden = record.has_recording;
+  if (record.has_recording) audio.src = `/api/calls/${encodeURIComponent(callId)}/recording`;
+  else audio.removeAttribute("src");
   const transcript = $(".record-transcript", panel);
   transcript.replaceChildren();
   record.turns.forEach((turn) => addLine(panel, { speaker: turn.speaker, text: turn.text }));
