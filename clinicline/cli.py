@@ -362,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--budget-minutes", type=float, default=10.0, help="for --triage-speech: stop after"
     )
+    bench.add_argument(
+        "--training", action="store_true",
+        help="the Flows area's training loop: add phrasings, train, evaluate, publish (~15 min)",
+    )  # fmt: skip
     return parser
 
 
@@ -462,6 +466,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_triage import run_triage_speech
 
         return asyncio.run(run_triage_speech(args))
+    if args.command == "bench" and args.training:
+        from clinicline.bench_training import run_bench_training
+
+        return run_bench_training(args)
     if args.command == "bench" and args.campaign:
         from clinicline.bench_campaign import run_bench_campaign
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from pathlib import Path
 from typing import IO
 
@@ -18,19 +19,26 @@ from sqlalchemy.engine import make_url
 
 from clinicline.config import Config
 from clinicline.errors import StartupError
+from clinicline.flows.training import additions_of, published_training
 from clinicline.health import Health, State
 from clinicline.web.action_site import ActionEndpoint
 from dialogs.client import RasaClient
 from dialogs.errors import DialogError
 from dialogs.inside_rasa.launch import TRACKER_KEY_ENV, TRACKER_URL_ENV
-from dialogs.server import RasaServer
+from dialogs.server import RasaServer, free_loopback_port
 from dialogs.train import ensure_model
+from dialogs.training_data import Additions, lay_out
+from integrations.store import Database
 from integrations.store.crypto import resolve_keys
 from integrations.store.urls import store_url
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
+# After a swap, the old server stays this long: answers it owes calls still arrive.
+SWAP_GRACE = 12.0
+# A published model that would not load is tried again after this long.
+SWAP_RETRY = 300.0
 
 
 def tracker_store_env(config: Config) -> dict[str, str]:
@@ -56,25 +64,42 @@ def rasa_token(config: Config) -> str:
 
 
 class DialogsSupervisor:
-    """Owns the Rasa server process and the `available` gate the conversations read."""
+    """Owns the Rasa server process and the `available` gate the conversations read.
 
-    def __init__(self, config: Config, health: Health, actions: ActionEndpoint) -> None:
+    With a store, it also follows the published version of the clinic's training phrasings
+    (`clinicline.flows.training`): a new one is served by a second Rasa started beside the
+    first with that model; once it answers and is warmed up, the conversations' client turns
+    to it and the old server stops after `SWAP_GRACE` (its last answers still arrive).
+    Conversations live in the shared tracker store, so a call under way goes on, on the new
+    model from its next turn; no call waits on a model loading.
+    """
+
+    def __init__(
+        self, config: Config, health: Health, actions: ActionEndpoint, db: Database | None = None
+    ) -> None:
         self.config = config
         self.health = health
         self.actions = actions
+        self.db = db
         self.token = rasa_token(config)
         self.client = RasaClient(
             f"http://127.0.0.1:{config.rasa_port}", token=self.token, timeout=8.0
         )
         self.server: RasaServer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._swap: asyncio.Task[None] | None = None
         self._available = False
         self._warmed = False
+        self._shipped: Path | None = None
+        # The published training version in use (None: the shipped phrasings), and a model
+        # that would not load, not tried again until `SWAP_RETRY` has passed.
+        self.version: int | None = None
+        self._failed: tuple[str, float] | None = None
 
-    async def _warm_up(self) -> None:
+    async def _warm_up(self, base_url: str) -> None:
         """The first turns after a model loads are slow (TensorFlow builds its graphs):
         take that hit here rather than on a caller's first sentence."""
-        warm = RasaClient(self.client.base_url, token=self.token, timeout=120.0)
+        warm = RasaClient(base_url, token=self.token, timeout=120.0)
         try:
             await warm.parse("hello")
             await warm.send(f"warm-up-{id(self)}", "hello", {"warm_up": True})
@@ -82,7 +107,6 @@ class DialogsSupervisor:
             log.warning("dialogs warm-up failed: %s", exc)
         finally:
             await warm.close()
-        self._warmed = True
 
     @property
     def available(self) -> bool:
@@ -92,31 +116,36 @@ class DialogsSupervisor:
         self.health.set("dialogs", State.STARTING, "training or loading the Rasa model")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="dialogs")
 
-    async def _run(self) -> None:
-        try:
-            model = await asyncio.to_thread(ensure_model, self.config.dialogs_dir)
-        except DialogError as exc:
-            log.error("dialog model unavailable: %s", exc)
-            self.health.set("dialogs", State.DOWN, "model training failed; keypad fallback")
-            return
-        self.server = RasaServer(
+    def _new_server(self, model: Path, port: int) -> RasaServer:
+        return RasaServer(
             model,
-            port=self.config.rasa_port,
+            port=port,
             action_url=self.actions.url,
             nlg_url=self.actions.nlg_url,
             # One folder per Rasa port: several workers on one machine each run their own.
-            run_dir=self.config.data_dir / "rasa" / f"port-{self.config.rasa_port}",
+            run_dir=self.config.data_dir / "rasa" / f"port-{port}",
             api_token=self.token,
             action_token=self.actions.token,
             tracker_env=tracker_store_env(self.config),
         )
+
+    async def _run(self) -> None:
+        try:
+            self._shipped = await asyncio.to_thread(ensure_model, self.config.dialogs_dir)
+            model = await self._start_model()
+        except DialogError as exc:
+            log.error("dialog model unavailable: %s", exc)
+            self.health.set("dialogs", State.DOWN, "model training failed; keypad fallback")
+            return
+        self.server = self._new_server(model, self.config.rasa_port)
         await self.server.start()
         self.health.set("dialogs", State.DEGRADED, "Rasa loading; keypad fallback meanwhile")
         while True:
             # Only our own Rasa counts: whatever else answers on its port is not it.
             up = self.server.running and await self.client.ready()
             if up and not self._warmed:
-                await self._warm_up()
+                await self._warm_up(self.client.base_url)
+                self._warmed = True
             elif not up:
                 self._warmed = False  # a restarted server loads its model afresh
             if up != self._available:
@@ -124,13 +153,99 @@ class DialogsSupervisor:
             self._available = up
             state, detail = dialogs_state(self.server, up)
             self.health.set("dialogs", state, detail, restarts=self.server.restarts)
+            if up and (self._swap is None or self._swap.done()):
+                await self._follow_published()
             await asyncio.sleep(POLL_SECONDS)
 
+    async def _start_model(self) -> Path:
+        """The published version's model; the shipped one when the store cannot say."""
+        assert self._shipped is not None
+        try:
+            version, name, added = await self._wanted()
+            model = await self._model_file(version, name, added)
+        except Exception as exc:
+            log.warning("dialogs: starting on the shipped model (%s)", type(exc).__name__)
+            return self._shipped
+        self.version = version
+        return model
+
+    async def _wanted(self) -> tuple[int | None, str, Additions]:
+        """(the published version, its model's file name, its phrasings); the shipped model's
+        when nothing is published or the version has no phrasings of its own."""
+        assert self._shipped is not None
+        if self.db is None:
+            return None, self._shipped.name, {}
+        async with self.db.session() as s:
+            row = await published_training(s)
+        if row is None or not row.edits or not row.model:
+            return (row.id if row is not None else None), self._shipped.name, {}
+        return row.id, f"{row.model}.tar.gz", additions_of(row)
+
+    async def _model_file(self, version: int | None, name: str, added: Additions) -> Path:
+        """The model file NAME, trained here first if this machine lacks it (the same
+        phrasings give the same file on every machine)."""
+        models = self.config.dialogs_dir / "models"
+        if not added or (models / name).exists():
+            return models / name
+        log.info("dialogs: training the published version %s's model here", version)
+        project = await asyncio.to_thread(
+            lay_out, added, self.config.data_dir / "training" / f"published-{version}",
+            self.config.dialogs_dir,
+        )  # fmt: skip
+        return await asyncio.to_thread(ensure_model, project, models)
+
+    async def _follow_published(self) -> None:
+        try:
+            version, name, added = await self._wanted()
+        except Exception as exc:  # the store down: keep the model in use
+            log.warning("dialogs: keeping the model in use (%s)", type(exc).__name__)
+            return
+        assert self.server is not None
+        if name == self.server.model.name:
+            return
+        if (
+            self._failed
+            and self._failed[0] == name
+            and (time.monotonic() - self._failed[1] < SWAP_RETRY)
+        ):
+            return
+        self._swap = asyncio.get_running_loop().create_task(
+            self._swap_to(version, name, added), name="swap"
+        )
+
+    async def _swap_to(self, version: int | None, name: str, added: Additions) -> None:
+        assert self.server is not None
+        try:
+            model = await self._model_file(version, name, added)
+        except Exception as exc:  # training failed here: keep the model in use
+            log.warning("dialogs: no model for version %s (%s)", version, type(exc).__name__)
+            self._failed = (name, time.monotonic())
+            return
+        port = free_loopback_port()
+        fresh = self._new_server(model, port)
+        log.info("dialogs: starting Rasa with %s on port %s", model.name, port)
+        await fresh.start()
+        try:
+            await fresh.wait_ready()
+        except DialogError as exc:
+            log.warning("dialogs: %s did not load (%s); keeping %s", model.name, exc,
+                        self.server.model.name)  # fmt: skip
+            self._failed = (name, time.monotonic())
+            await fresh.stop()
+            return
+        await self._warm_up(fresh.base_url)
+        old, self.server = self.server, fresh
+        self.client.base_url, self.version = fresh.base_url, version
+        log.info("dialogs: model %s in use (version %s)", model.name, version)
+        await asyncio.sleep(SWAP_GRACE)
+        await old.stop()
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._swap):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.server is not None:
             await self.server.stop()
         await self.client.close()

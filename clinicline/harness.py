@@ -367,3 +367,29 @@ def heard_911(heard: str) -> bool:
     """True when a phone's transcript contains the emergency number, however it was written."""
     text = heard.lower()
     return any(form in text for form in _SPOKEN_911)
+
+
+def publish_trained(
+    server: ServerProcess, edits: dict[str, list[str]], model: str, evaluation: dict[str, Any]
+) -> None:
+    """Publish to SERVER's store a version of the training phrasings whose model MODEL was
+    trained elsewhere (the bench's own store; a test's stand-in), as the Flows area would."""
+    from clinicline.flows import training
+    from integrations.store import Database
+    from integrations.store.models import TrainingVersion
+
+    async def publish() -> None:
+        db = await Database.connect(server.db_url)
+        try:
+            async with db.session() as s:
+                row = TrainingVersion(
+                    edits=edits, state="ready", model=model, evaluation=evaluation,
+                    progress={}, created_by="super1",
+                )  # fmt: skip
+                s.add(row)
+                await s.commit()
+                await training.publish_training(s, row.id, "super1", may_publish=True)
+        finally:
+            await db.dispose()
+
+    asyncio.run(publish())

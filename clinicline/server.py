@@ -37,6 +37,7 @@ from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import ConfigError, StartupError
 from clinicline.flows.live import PublishedDialogWording, PublishedLexicon, PublishedPrompts
+from clinicline.flows.trainer import Trainer
 from clinicline.health import APP_ESSENTIAL, Health, State
 from clinicline.hl7_link import Hl7Link, watch_integrations
 from clinicline.outbound.conversation import ClinicLine
@@ -159,7 +160,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             services.db, config.action_listen, action_token, business_hours(config), ehr,
             wording=dialog_wording,
         )  # fmt: skip
-        services.dialogs = DialogsSupervisor(config, health, services.actions)
+        services.dialogs = DialogsSupervisor(config, health, services.actions, services.db)
     services.hub, services.coordinator = build_routing(config, services.db)
     lexicon_base = Path(config.triage_lexicon) if config.triage_lexicon else DEFAULT_LEXICON
     # The shared development set sits beside a checkout; an installed clinic has none.
@@ -170,6 +171,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         lexicon_base=lexicon_base,
         regression_sets=(shared_dev_set,) if shared_dev_set.exists() else (),
         triage=services.triage,
+        trainer=Trainer(services.db, config.dialogs_dir, config.data_dir / "training"),
     )
     red_flag_words = PublishedLexicon(services.db, services.triage, lexicon_base)
     try:  # the clinic's published red-flag words before the first call
@@ -315,6 +317,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         await stop.wait()
         log.info("stopping: finishing calls")
     finally:
+        if services.flows.trainer is not None:
+            await services.flows.trainer.stop()
         await red_flag_words.stop()
         await replies.stop()
         if wording is not None:

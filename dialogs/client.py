@@ -105,6 +105,20 @@ class RasaClient:
         except (aiohttp.ClientError, TimeoutError) as e:
             raise DialogUnavailable(f"Rasa parse failed: {type(e).__name__}") from e
 
+    async def load_model(self, model: str, timeout: float = 600.0) -> None:
+        """Make the server answer with MODEL (a file path on its machine): Rasa's PUT /model.
+        Rasa loads it before it answers; meanwhile it answers nobody, so this is for servers
+        no call uses (evaluation): a live server is swapped for another one instead."""
+        try:
+            async with self._http().put(
+                f"{self.base_url}/model", json={"model_file": model}, params=self._api_auth,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:  # fmt: skip
+                if response.status != 204:
+                    raise DialogUnavailable(f"Rasa did not load {model}: HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise DialogUnavailable(f"Rasa did not load {model}: {type(e).__name__}") from e
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -15,6 +15,18 @@ from pathlib import Path
 
 from dialogs.client import RasaClient
 
+# Phrasings the model never trains on, labelled with their intents: what a draft model is
+# judged on before it may be published (`clinicline.flows.trainer`).
+EVALUATION_DIR = Path(__file__).resolve().parent / "evaluation"
+# The shared development set sits beside a checkout; an installed clinic has none.
+SHARED_DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "intents.tsv"
+
+
+def evaluation_sets() -> tuple[Path, ...]:
+    """The project's held-out sets, and the shared development set where it is there."""
+    own = tuple(sorted(EVALUATION_DIR.glob("*.tsv")))
+    return own + ((SHARED_DEV_SET,) if SHARED_DEV_SET.exists() else ())
+
 
 @dataclass
 class Evaluation:

@@ -41,6 +41,13 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
+def free_loopback_port() -> int:
+    """A loopback TCP port nobody holds right now (for a Rasa started beside another)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def write_endpoints(
     path: Path, action_url: str, *, nlg_url: str | None = None, shared_trackers: bool = False
 ) -> Path:

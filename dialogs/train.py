@@ -9,9 +9,11 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from dialogs.errors import TrainingFailed
@@ -51,7 +53,22 @@ def project_hash(project_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_model(project_dir: Path = PROJECT_DIR, models_dir: Path | None = None) -> Path:
+# What `rasa train` prints that tells how far it is: the component starting, and tqdm's bars.
+_COMPONENT = re.compile(r"Starting to train component '(\w+)'")
+_PERCENT = re.compile(r"Epochs:\s+(\d+)%")
+Progress = Callable[[str, int | None], None]
+
+
+def model_path(project_dir: Path, models_dir: Path) -> Path:
+    """Where the model for the project's current content is (or will be) kept."""
+    return models_dir / f"clinicline-{project_hash(project_dir)}.tar.gz"
+
+
+def ensure_model(
+    project_dir: Path = PROJECT_DIR,
+    models_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Return the model for the project's current content, training it first if missing.
 
     Several processes may ask at once (`serve --workers N`, test workers): one trains while
@@ -59,19 +76,19 @@ def ensure_model(project_dir: Path = PROJECT_DIR, models_dir: Path | None = None
     and the finished file is moved into place in one step, so nobody loads half a model.
     """
     models_dir = models_dir or project_dir / "models"
-    name = f"clinicline-{project_hash(project_dir)}"
-    model = models_dir / f"{name}.tar.gz"
+    model = model_path(project_dir, models_dir)
+    name = model.name.removesuffix(".tar.gz")
     if model.exists():
         return model
     models_dir.mkdir(parents=True, exist_ok=True)
     with (models_dir / ".training.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not model.exists():
-            _train(project_dir, models_dir, name)
+            _train(project_dir, models_dir, name, progress)
     return model
 
 
-def _train(project_dir: Path, models_dir: Path, name: str) -> None:
+def _train(project_dir: Path, models_dir: Path, name: str, progress: Progress | None) -> None:
     log.info("training dialog model %s", name)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".training-") as out:
         cmd = [
@@ -82,14 +99,32 @@ def _train(project_dir: Path, models_dir: Path, name: str) -> None:
             "--out", out,
             "--fixed-model-name", name,
         ]  # fmt: skip
-        done = subprocess.run(
-            cmd, cwd=project_dir, env=rasa_env(), capture_output=True, text=True, check=False,
-            preexec_fn=die_with_parent(),
-        )  # fmt: skip
+        output, returncode = _run_reporting(cmd, project_dir, progress)
         trained = Path(out) / f"{name}.tar.gz"
-        if done.returncode != 0 or not trained.exists():
-            raise TrainingFailed(f"rasa train exited {done.returncode}: {done.stderr[-2000:]}")
+        if returncode != 0 or not trained.exists():
+            raise TrainingFailed(f"rasa train exited {returncode}: {output[-2000:]}")
         os.replace(trained, models_dir / f"{name}.tar.gz")
+
+
+def _run_reporting(cmd: list[str], cwd: Path, progress: Progress | None) -> tuple[str, int]:
+    """Run CMD, telling PROGRESS which component trains and how far (tqdm redraws its bar with
+    carriage returns, so the output is read in pieces, not lines). (its output, exit code)"""
+    with subprocess.Popen(
+        cmd, cwd=cwd, env=rasa_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),
+    ) as child:  # fmt: skip
+        assert child.stdout is not None
+        output, component = "", ""
+        while piece := child.stdout.read1(4096).decode("utf-8", "replace"):  # type: ignore[attr-defined]
+            output = (output + piece)[-20000:]
+            if progress is None:
+                continue
+            if names := _COMPONENT.findall(piece):
+                component = names[-1]
+                progress(component, None)
+            if component and (percents := _PERCENT.findall(piece)):
+                progress(component, int(percents[-1]))
+        return output, child.wait()
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.store.models import LexiconVersion, PromptVersion
+from integrations.store.models import LexiconVersion, PromptVersion, TrainingVersion
 
-Versioned = TypeVar("Versioned", PromptVersion, LexiconVersion)
+Versioned = TypeVar("Versioned", PromptVersion, LexiconVersion, TrainingVersion)
+AnyVersion = PromptVersion | LexiconVersion | TrainingVersion
 
 
 class FlowError(ValueError):
@@ -21,7 +22,7 @@ class FlowError(ValueError):
 class EditConflict(FlowError):
     """Someone saved another version since the one this edit was made from."""
 
-    def __init__(self, newest: PromptVersion | LexiconVersion) -> None:
+    def __init__(self, newest: AnyVersion) -> None:
         super().__init__(
             f"{newest.created_by} saved version {newest.id} in the meantime; "
             "your edit was not saved: reload, and make it again on top of theirs"
@@ -59,7 +60,7 @@ async def history_of(s: AsyncSession, model: type[Versioned], limit: int = 100) 
     return list(await s.scalars(select(model).order_by(model.id.desc()).limit(limit)))
 
 
-def check_base(newest: PromptVersion | LexiconVersion | None, base: int | None) -> None:
+def check_base(newest: AnyVersion | None, base: int | None) -> None:
     """An edit is made from the newest version (BASE), or refused."""
     if newest is None and base is not None:
         raise FlowError(f"there is no version {base}")

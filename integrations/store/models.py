@@ -489,6 +489,30 @@ class LexiconVersion(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
+class TrainingVersion(Base):
+    """One version of the clinic's own training phrasings, on top of the shipped ones.
+
+    `edits` holds every addition ({intent: [example, ...]}, `dialogs.training_data`), so any
+    version can be trained and published again. The model trained from it is named by the
+    laid-out project's hash (`model`); `state` is draft → training → ready or failed, with the
+    training's `progress` and the draft model's `evaluation` against the published one.
+    """
+
+    __tablename__ = "training_versions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edits: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    based_on: Mapped[int | None] = mapped_column(ForeignKey("training_versions.id"), unique=True)
+    note: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    model: Mapped[str | None] = mapped_column(String(80))
+    evaluation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(80))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
 class Hl7Message(Base):
     """An HL7 v2 SIU message owed to the clinic's interface engine for one appointment change
     (integrations/hl7): its delivery state is the outbox and, once given up, the dead letter.

@@ -1,15 +1,19 @@
-"""A Rasa server killed mid-conversation: the caller gets the keypad menu while it is down, and
-once the supervisor has it back the conversation goes on where it stopped, because Rasa keeps
-its trackers (encrypted) in the store, not in its own memory.
+"""The Rasa server replaced under a live conversation, which goes on where it stopped because
+Rasa keeps its trackers (encrypted) in the store, not in its own memory:
+- killed: the caller gets the keypad menu while it is down, until the supervisor has it back;
+- swapped for a newly published model: a second Rasa loads it beside the first, and the
+  conversation's next turn is answered by it, with no turn lost.
 
-Its own server: the Rasa process is killed, and the caller stays quiet for as long as a
-restart takes (the silence timeout is long here, so the quiet is not taken for a hang-up).
+Its own server: Rasa is killed or swapped, and the caller stays quiet for as long as that
+takes (the silence timeout is long here, so the quiet is not taken for a hang-up).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +25,18 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from clinicline.harness import ROOT, ServerProcess, free_port, start_demo_clinic, wait_for_record
+from clinicline.flows import training
+from clinicline.harness import (
+    ROOT,
+    ServerProcess,
+    free_port,
+    publish_trained,
+    start_demo_clinic,
+    wait_for_record,
+)
+from dialogs.train import PROJECT_DIR, model_path
+from dialogs.training_data import lay_out
+from integrations.store import Database
 from tests.staff_lines import STAFF_PORT, always_open_hours
 
 pytestmark = pytest.mark.slow
@@ -37,7 +52,10 @@ def patient_clinic(
         tmp_path_factory.mktemp("rasa-restart"),
         staff_port=STAFF_PORT,
         data_dir=speech_data_dir,
-        env={"CLINICLINE_HOURS_FILE": str(always_open_hours()), "CLINICLINE_SILENCE_TIMEOUT": "60"},
+        env={
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
+            "CLINICLINE_SILENCE_TIMEOUT": "300",
+        },
         extra_args=["--rasa-port", str(free_port())],
         ready_timeout=900,
         want=("ready",),
@@ -48,14 +66,21 @@ def patient_clinic(
         server.stop()
 
 
-def _rasa_pid(server: ServerProcess) -> int:
+def _rasas(server: ServerProcess) -> list[tuple[int, str]]:
+    """The server's Rasa processes: (pid, command line)."""
     out = subprocess.run(
         ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(server.process.pid)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    found = [int(line.split()[0]) for line in out.splitlines() if "dialogs.inside_rasa" in line]
-    assert len(found) == 1, out
-    return found[0]
+    return [
+        (int(line.split()[0]), line) for line in out.splitlines() if "dialogs.inside_rasa" in line
+    ]
+
+
+def _rasa_pid(server: ServerProcess) -> int:
+    found = _rasas(server)
+    assert len(found) == 1, found
+    return found[0][0]
 
 
 def _dialogs(server: ServerProcess) -> dict[str, object]:
@@ -137,3 +162,80 @@ def test_rasa_killed_mid_conversation_keypad_meanwhile_then_the_conversation_res
     # What she said is in the store only encrypted.
     stored = trackers.read_bytes()
     assert b"Aisha" not in stored and b"appointment" not in stored
+
+
+def _call_with_a_pause(
+    server: ServerProcess, go_on: Path, first: str, pause: float
+) -> subprocess.Popen[str]:
+    """Aisha asks for an appointment (the dialog asks her name), stays quiet until GO_ON
+    exists, then says her name."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri, "--db",
+         server.db_url, "--caller", AISHA, "--no-transcribe", "--say", first,
+         "--wait-for", f"{pause}:{go_on}", "--say", "Aisha Khan", "--listen", "8"],
+        cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+async def _roll_back_to_shipped(db_url: str, shipped: Path) -> None:
+    db = await Database.connect(db_url)
+    try:
+        async with db.session() as s:
+            await training.roll_back_training(
+                s, 0, "super1", may_publish=True, shipped_model=shipped.name.removesuffix(".tar.gz")
+            )
+    finally:
+        await db.dispose()
+
+
+def test_a_published_model_takes_over_rasa_under_a_live_call_stand_in_for_training(
+    patient_clinic: ServerProcess, tmp_path: Path
+) -> None:
+    """Training a model takes ~10 minutes here (tests/dialogs/test_training_loop.py, and
+    `clinicline bench --training` for the whole loop): the model published here stands in for
+    a trained one. It is the shipped model's file under the name training these phrasings
+    gives, so the server finds it trained, and loads it as it would a new model."""
+    server = patient_clinic
+    models = PROJECT_DIR / "models"
+    shipped = model_path(PROJECT_DIR, models)
+    added = {"request_refill": ["stand in phrasing of the model swap test"]}
+    stand_in = model_path(lay_out(added, tmp_path / "project"), models)
+    shutil.copy(shipped, stand_in)
+    go_on = tmp_path / "swapped"
+    trackers = Path(server.db_url.split("///", 1)[1]).with_name("clinic-trackers.db")
+    key = Path(server.db_url.split("///", 1)[1] + ".key").read_bytes().strip()
+    before = _answered_conversations(trackers, key)
+    port_before = _dialogs(server).get("detail")
+    phone = _call_with_a_pause(server, go_on, "I'd like to make an appointment", 400)
+    try:
+        _wait(lambda: _answered_conversations(trackers, key) > before, 90, "the first answer")
+        name = stand_in.name.removesuffix(".tar.gz")
+        publish_trained(server, added, name, {"passed": True})
+        in_use = f"dialogs: model {stand_in.name} in use"
+        _wait(lambda: in_use in server.log(), 400, "the new model to be in use")
+        go_on.touch()
+        out, _ = phone.communicate(timeout=120)
+        # The old server stops once the answers it owed have arrived: one Rasa, the new model.
+        _wait(lambda: len(_rasas(server)) == 1, 60, "the old Rasa to stop")
+        assert stand_in.name in _rasas(server)[0][1]
+        assert (
+            _dialogs(server).get("state") == "up" and _dialogs(server).get("detail") != port_before
+        )
+        call_id = out[out.index("{") :].split('"call_id": "', 1)[1].split('"', 1)[0]
+        record = wait_for_record(server, call_id)
+        kinds = [e["kind"] for e in record["events"]]
+        assert "dialogs_unavailable" not in kinds, kinds
+        bot = [t["text"].lower() for t in record["turns"] if t["speaker"] == "bot"]
+        # The new server knew the form had asked for her name: next, her date of birth.
+        assert "birth" in bot[-1], bot
+        # Rolled back to the shipped phrasings: the shipped model again, the same way.
+        asyncio.run(_roll_back_to_shipped(server.db_url, shipped))
+        back = f"dialogs: model {shipped.name} in use"
+        _wait(lambda: back in server.log(), 400, "the shipped model to be in use again")
+        _wait(lambda: len(_rasas(server)) == 1, 60, "the stand-in's Rasa to stop")
+        assert shipped.name in _rasas(server)[0][1]
+    finally:
+        if phone.poll() is None:
+            phone.kill()
+            phone.wait()
+        stand_in.unlink(missing_ok=True)

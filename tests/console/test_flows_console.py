@@ -415,5 +415,24 @@ async def test_the_missed_list_shows_what_the_line_could_not_serve_redacted(
     await page.click("#views .tab[data-view=flows-view]")
     rows = page.locator("#missed-turns tbody tr")
     await expect(rows).to_have_count(2)
-    await rows.nth(1).locator("button").click()
+    await rows.nth(1).locator("button", has_text="Try it").click()
     await expect(page.locator("#try-text")).to_have_value("just put me through to someone")
+    # Into the training data: the sentence fills the form, the supervisor picks the intent.
+    await rows.nth(0).locator("button.to-training").click()
+    text = page.locator("#training-text")
+    await expect(text).to_have_value("can you fax my records to [PHONE] by [DATE]")
+    await page.select_option("#training-intent", "referral")
+    await page.click("#training-form button[type=submit]")  # the redaction marks are refused
+    await expect(page.locator("#training-error")).to_contain_text("plain words")
+    await text.fill("can you fax my records to my new specialist")
+    await page.click("#training-form button[type=submit]")
+    await expect(page.locator("#training-state")).to_contain_text("Saved as version 1")
+    await expect(page.locator("#training-added tbody tr")).to_have_text(
+        ["referralcan you fax my records to my new specialistRemove"]
+    )
+    await expect(page.locator("#training-history tbody tr[data-version='1']")).to_contain_text(
+        "not trained"
+    )
+    # super2 may not publish, and this console cannot train: neither button is offered.
+    await expect(page.locator("#training-train")).to_be_hidden()
+    await expect(page.locator("#training-publish")).to_be_hidden()

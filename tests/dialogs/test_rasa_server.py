@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 from clinicline.config import HostPort
 from clinicline.web.action_site import start_action_site
 from dialogs.client import CHANNEL_PATH, BotMessage, RasaClient
-from dialogs.evaluate import evaluate, read_labelled
+from dialogs.evaluate import EVALUATION_DIR, evaluate, read_labelled
 from dialogs.server import RasaServer
 from dialogs.train import PROJECT_DIR, RASA_BIN, ensure_model, rasa_env
 from dialogs.wording import PREFIX, DialogWording
@@ -33,10 +33,10 @@ from integrations.services.call_report import call_report
 from integrations.store import Database
 
 pytestmark = pytest.mark.slow
-HELDOUT = Path(__file__).with_name("heldout_intents.tsv")
+HELDOUT = EVALUATION_DIR / "heldout_intents.tsv"
 # Phone-style phrasings (fillers, rambling, third person, brand names, fragments), written
 # before the training data was extended for them.
-HELDOUT_PHONE = Path(__file__).with_name("heldout_intents_2.tsv")
+HELDOUT_PHONE = EVALUATION_DIR / "heldout_intents_2.tsv"
 
 
 def free_port() -> int:

@@ -18,6 +18,7 @@ from clinicline.web.console import (
     integration_views,
     metrics_views,
     task_views,
+    training_views,
 )
 from clinicline.web.console.attendance import BEAT_SECONDS, GRACE_SECONDS, ConsoleAttendance
 from clinicline.web.console.flow_views import FLOWS, FlowTools
@@ -100,6 +101,7 @@ def setup_console(
         integration_views.send_dead_letter_again,
     )
     flow_views.add_routes(r)
+    training_views.add_routes(r)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

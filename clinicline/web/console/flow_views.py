@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS, PROMPT_USES
 from clinicline.flows import lexicon, versions
+from clinicline.flows.trainer import Trainer
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
@@ -47,6 +48,7 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
+from dialogs.training_data import shipped_examples
 from dialogs.wording import PREFIX, DialogWording, fields_of
 from integrations.services.agents import may_publish
 from integrations.services.audit import record_access
@@ -91,6 +93,10 @@ class FlowTools:
     speaking: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # One regression at a time: each takes a core for ~10 s.
     testing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
+    # Trains the clinic's phrasings in this process (None: a console that cannot train).
+    trainer: Trainer | None = None
+    # The shipped training phrasings per intent, read once.
+    shipped: dict[str, list[str]] = field(default_factory=shipped_examples)
 
     def used(self, name: str) -> str:
         """Where the caller hears a prompt or reply, for the editor."""
@@ -107,7 +113,7 @@ def _tools(request: web.Request) -> FlowTools:
     return request.app[FLOWS]
 
 
-def _refused(exc: versions.FlowError) -> BadBody:
+def refused(exc: versions.FlowError) -> BadBody:
     if isinstance(exc, versions.EditConflict):
         return BadBody(409, str(exc))
     if isinstance(exc, versions.NotAllowed):
@@ -156,7 +162,7 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response(body, headers=NO_STORE)
 
 
-def _base(data: dict[str, Any]) -> int | None:
+def edit_base(data: dict[str, Any]) -> int | None:
     base = data.get("base")
     if base is not None and (not isinstance(base, int) or isinstance(base, bool) or base < 1):
         raise BadBody(400, "'base' must be the version the edit was made from, or null")
@@ -172,10 +178,10 @@ async def save(request: web.Request) -> web.Response:
     try:
         async with console.db.session() as s:
             saved = await versions.save_prompt(
-                s, tools.defaults, name=name, text=text, base=_base(data), actor=staff.username
+                s, tools.defaults, name=name, text=text, base=edit_base(data), actor=staff.username
             )
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response(saved.as_json(), status=201, headers=NO_STORE)
 
 
@@ -189,7 +195,7 @@ async def preview(request: web.Request) -> web.Response:
     try:
         cleaned = versions.check_prompt(tools.defaults, name, text)
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     cache = tools.prompts
     if cache is None:
         raise BadBody(503, "the voice is still loading; try again in a minute")
@@ -206,7 +212,7 @@ async def version_changes(request: web.Request) -> web.Response:
         async with console.db.session() as s:
             changed = await versions.changes(s, tools.defaults, version_id)
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response({"version": version_id, "changes": changed}, headers=NO_STORE)
 
 
@@ -218,7 +224,7 @@ async def approve(request: web.Request) -> web.Response:
         async with console.db.session() as s:
             done = await versions.approve(s, tools.defaults, version_id, staff.username)
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response(done.as_json(), headers=NO_STORE)
 
 
@@ -259,7 +265,7 @@ async def publish(request: web.Request) -> web.Response:
                 may_publish=allowed, rendered_check=problem,
             )  # fmt: skip
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response(done.as_json(), headers=NO_STORE)
 
 
@@ -324,7 +330,7 @@ async def _gated_save(
                 s, edits=edits, base=base, actor=staff.username, note=note, regression=result
             )
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response(
         {**saved.as_json(), "regression": result}, status=201, headers=NO_STORE
     )
@@ -343,7 +349,7 @@ async def _newest_edits(request: web.Request, base: int | None) -> Edits:
 async def lexicon_add(request: web.Request) -> web.Response:
     tools = _tools(request)
     data = await json_body(request)
-    base = _base(data)
+    base = edit_base(data)
     category = text_field(data, "category", max_len=64)
     known = {c["name"] for c in categories_of(tools.lexicon_base)} | {BENIGN}
     if category not in known:
@@ -372,7 +378,7 @@ async def lexicon_add(request: web.Request) -> web.Response:
 @requires("supervisor", post=True)
 async def lexicon_remove(request: web.Request) -> web.Response:
     data = await json_body(request)
-    base = _base(data)
+    base = edit_base(data)
     category = text_field(data, "category", max_len=64)
     index = data.get("index")
     edits = await _newest_edits(request, base)
@@ -407,7 +413,7 @@ async def _with_publish_right(request: web.Request, act: Any) -> web.Response:
             allowed = await may_publish(s, staff.agent_id)
             done = await act(s, version_id, staff.username, may_publish=allowed)
     except versions.FlowError as exc:
-        raise _refused(exc) from exc
+        raise refused(exc) from exc
     return web.json_response(done.as_json(), headers=NO_STORE)
 
 

@@ -550,6 +550,7 @@ function showView(view) {
   $("#flows-view").hidden = view !== "flows-view";
   markTab(view);
   stopMetricsTimer();
+  stopTraining();
   if (view === "metrics-view") {
     loadMetrics();
     metricsTimer = setInterval(loadMetrics, METRICS_REFRESH_MS);
@@ -561,6 +562,7 @@ function showView(view) {
     loadFlows();
     loadLexicon();
     loadMissed();
+    startTraining();
   } else if (view === "campaigns-view") {
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
@@ -661,7 +663,12 @@ async function loadMissed() {
     button.type = "button";
     button.textContent = "Try it";
     button.addEventListener("click", () => { $("#try-text").value = turn.text; $("#try-text").focus(); });
-    cell.append(button);
+    const train = document.createElement("button");
+    train.type = "button";
+    train.className = "to-training";
+    train.textContent = "Add to training data";
+    train.addEventListener("click", () => offerForTraining(turn.text));
+    cell.append(button, train);
     row.append(cell);
     body.append(row);
   }

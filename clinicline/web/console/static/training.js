@@ -1,0 +1,173 @@
+// clinicline console, Flows area: the dialogs' training data. Supervisors add phrasings to
+// intents, train and evaluate a draft model; staff with the publish right publish it or roll
+// back. Uses console.js's helpers ($, api, setText, appendCells); text only via textContent.
+"use strict";
+
+const TRAINING = "/console/api/flows/training";
+const TRAINING_REFRESH_MS = 3000;
+let training = null; // the last state the server gave
+let trainingTimer = null;
+
+function trainingSay(text) { setText("training-state", text); }
+function trainingError(text) { setText("training-error", text || ""); }
+
+function startTraining() {
+  loadTraining();
+  stopTraining();
+  // A training takes minutes and may run in another process: follow its row.
+  trainingTimer = setInterval(() => {
+    if (training && training.history.some((v) => v.state === "training")) loadTraining();
+  }, TRAINING_REFRESH_MS);
+}
+
+function stopTraining() {
+  if (trainingTimer !== null) { clearInterval(trainingTimer); trainingTimer = null; }
+}
+
+// A missed sentence from the list above: into the form, the intent to choose.
+function offerForTraining(text) {
+  $("#training-text").value = text;
+  $("#training-intent").focus();
+  trainingSay("Choose the intent the caller meant, then Add.");
+}
+
+function describe(v) {
+  if (v.state === "training") {
+    const p = v.progress || {};
+    const how = p.percent !== null && p.percent !== undefined ? ` ${p.percent} %` : "";
+    return `${p.step || "queued"}: ${p.detail || ""}${how}`;
+  }
+  if (v.state === "failed") return `failed: ${(v.progress || {}).detail || ""}`;
+  if (v.state === "ready") return v.model || "trained";
+  return "not trained";
+}
+
+function figures(v) {
+  const e = v.evaluation || {};
+  if (e.shipped) return "the shipped model";
+  if (e.total === undefined) return "—";
+  return `${e.draft}/${e.total} (published: ${e.published})`;
+}
+
+async function loadTraining() {
+  const result = await api("GET", TRAINING);
+  if (!result.ok) { trainingError(result.data.error || "could not load the training data"); return; }
+  training = result.data;
+  const select = $("#training-intent");
+  if (!select.options.length) {
+    for (const intent of training.intents) {
+      const option = document.createElement("option");
+      option.value = intent.name;
+      option.textContent = `${intent.name.replaceAll("_", " ")} (${intent.shipped.length})`;
+      option.title = intent.shipped.slice(0, 5).join(" · ");
+      select.append(option);
+    }
+  }
+  const body = $("#training-added tbody");
+  body.replaceChildren();
+  for (const intent of training.intents) {
+    for (const text of intent.added) {
+      const row = document.createElement("tr");
+      appendCells(row, [intent.name.replaceAll("_", " "), text]);
+      const cell = document.createElement("td");
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "remove";
+      remove.textContent = "Remove";
+      remove.addEventListener("click", () => changeTraining(`${TRAINING}/remove`, { intent: intent.name, text }));
+      cell.append(remove);
+      row.append(cell);
+      body.append(row);
+    }
+  }
+  const newest = training.history.length ? training.history[0] : null;
+  $("#training-train").hidden = !(newest && training.can_train && (newest.state === "draft" || newest.state === "failed"));
+  $("#training-publish").hidden = !(newest && newest.state === "ready" && !newest.published_at
+    && newest.evaluation.passed && training.may_publish);
+  const list = $("#training-figures");
+  list.replaceChildren();
+  if (newest && newest.state === "ready" && newest.evaluation.sets) {
+    const e = newest.evaluation;
+    const lines = e.sets.map((s) => `${s.set}: ${s.draft}/${s.total} understood (published model: ${s.published})`);
+    lines.push(`The added phrasings: ${e.added_understood}/${e.added} understood.`);
+    for (const l of e.lost) lines.push(`Lost: “${l.text}” (${l.intent}) now heard as ${l.heard_as}`);
+    for (const g of e.gained) lines.push(`Gained: “${g.text}” (${g.intent})`);
+    if (!e.passed) lines.push("Not publishable: it understands fewer held-out phrasings than the published model.");
+    for (const line of lines) {
+      const item = document.createElement("li");
+      item.textContent = line;
+      list.append(item);
+    }
+  }
+  if (newest === null) trainingSay("The shipped phrasings are in use; the clinic has added none.");
+  else if (newest.state === "training") trainingSay(`Version ${newest.id}: ${describe(newest)}`);
+  else if (training.published === newest.id) trainingSay(`Version ${newest.id} is published: the dialogs understand callers with its model.`);
+  else trainingSay(`Version ${newest.id}: ${describe(newest)}; version ${training.published ?? "shipped"} is in use.`);
+  const history = $("#training-history tbody");
+  history.replaceChildren();
+  for (const v of training.history) {
+    const row = document.createElement("tr");
+    row.dataset.version = String(v.id);
+    row.dataset.state = v.state;
+    appendCells(row, [
+      String(v.id), v.note, v.created_by, new Date(v.created_at).toLocaleString(), describe(v), figures(v),
+      v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
+    ]);
+    const cell = document.createElement("td");
+    if (v.published_at && v.id !== training.published && training.may_publish) {
+      cell.append(rollbackButton(v.id, `Publish version ${v.id} again`));
+    }
+    row.append(cell);
+    history.append(row);
+  }
+  if (training.published !== null && training.may_publish) {
+    const row = document.createElement("tr");
+    appendCells(row, ["0", "the shipped phrasings", "", "", "", "", ""]);
+    const cell = document.createElement("td");
+    cell.append(rollbackButton(0, "Back to the shipped phrasings"));
+    row.append(cell);
+    history.append(row);
+  }
+}
+
+function rollbackButton(id, label) {
+  const back = document.createElement("button");
+  back.type = "button";
+  back.className = "rollback";
+  back.textContent = label;
+  back.addEventListener("click", () => trainingAct(`${TRAINING}/${id}/rollback`,
+    "Rolled back: the dialogs swap to that model within a minute or two."));
+  return back;
+}
+
+async function changeTraining(path, body) {
+  trainingError("");
+  const result = await api("POST", path, { ...body, base: training ? training.newest : null });
+  await loadTraining();
+  if (!result.ok) { trainingError(result.data.error || "refused"); return; }
+  trainingSay(`Saved as version ${result.data.id}. Train it to try it.`);
+}
+
+async function trainingAct(path, done) {
+  trainingError("");
+  const result = await api("POST", path, {});
+  await loadTraining();
+  if (!result.ok) { trainingError(result.data.error || "refused"); return; }
+  if (done) trainingSay(done);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#training-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    changeTraining(TRAINING, { intent: $("#training-intent").value, text: $("#training-text").value });
+  });
+  $("#training-train").addEventListener("click", () => {
+    if (training && training.newest) trainingAct(`${TRAINING}/${training.newest}/train`, "");
+  });
+  $("#training-publish").addEventListener("click", () => {
+    if (training && training.newest) {
+      trainingAct(`${TRAINING}/${training.newest}/publish`,
+        `Version ${training.newest} is published: the dialogs swap to its model within a minute or two.`);
+    }
+  });
+});

@@ -1,0 +1,149 @@
+"""The Flows area's training data: supervisors add callers' phrasings to intents, train and
+evaluate a draft model; staff with the publish right put it in front of callers, or roll back.
+
+GET  /console/api/flows/training                 intents (shipped and added examples), the
+                                                 newest and published versions, the history
+POST /console/api/flows/training                 {base, intent, text}: a new version (409 when
+                                                 someone saved since `base`)
+POST /console/api/flows/training/remove          {base, intent, text}: one of the clinic's own
+POST /console/api/flows/training/{id}/train      validate, train and evaluate, in the background
+POST /console/api/flows/training/{id}/publish    every Rasa server swaps to its model
+POST /console/api/flows/training/{id}/rollback   a version published before (0: the shipped
+                                                 phrasings), published again
+
+The rules are `clinicline.flows.training`'s; the training runs in `clinicline.flows.trainer`;
+the servers follow the published version in `clinicline.dialogs_runtime`. Every edit, training,
+publication and rollback is in the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from clinicline.flows import training
+from clinicline.flows.history import FlowError
+from clinicline.web.console.flow_views import FLOWS, FlowTools, edit_base, refused
+from clinicline.web.console.guards import (
+    NO_STORE,
+    BadBody,
+    console_of,
+    int_param,
+    json_body,
+    requires,
+    signed_in,
+    text_field,
+)
+from dialogs.training_data import MAX_EXAMPLE_CHARS
+from integrations.services.agents import may_publish
+
+
+def _tools(request: web.Request) -> FlowTools:
+    return request.app[FLOWS]
+
+
+@requires("supervisor")
+async def training_state(request: web.Request) -> web.Response:
+    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    async with console.db.session() as s:
+        newest = await training.newest_training(s)
+        published = await training.published_training(s)
+        log = await training.training_history(s)
+        publisher = await may_publish(s, staff.agent_id)
+    added = training.additions_of(newest)
+    body = {
+        "intents": [
+            {"name": name, "shipped": examples, "added": added.get(name, [])}
+            for name, examples in tools.shipped.items()
+        ],
+        "newest": newest.id if newest is not None else None,
+        "published": published.id if published is not None else None,
+        "may_publish": publisher,
+        "can_train": tools.trainer is not None,
+        "history": [v.as_json() for v in log],
+        "max_chars": MAX_EXAMPLE_CHARS,
+    }
+    return web.json_response(body, headers=NO_STORE)
+
+
+async def _edit(request: web.Request, act: Any) -> web.Response:
+    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    data = await json_body(request)
+    intent = text_field(data, "intent", max_len=80)
+    text = text_field(data, "text", max_len=MAX_EXAMPLE_CHARS * 2)
+    try:
+        async with console.db.session() as s:
+            done = await act(
+                s, intent=intent, text=text, base=edit_base(data), actor=staff.username, tools=tools
+            )
+    except FlowError as exc:
+        raise refused(exc) from exc
+    return web.json_response(done.as_json(), headers=NO_STORE)
+
+
+@requires("supervisor", post=True)
+async def add(request: web.Request) -> web.Response:
+    async def act(s: Any, *, tools: FlowTools, **edit: Any) -> training.TrainingSummary:
+        return await training.add_example(s, shipped=tools.shipped, **edit)
+
+    return await _edit(request, act)
+
+
+@requires("supervisor", post=True)
+async def remove(request: web.Request) -> web.Response:
+    async def act(s: Any, *, tools: FlowTools, **edit: Any) -> training.TrainingSummary:
+        return await training.remove_example(s, **edit)
+
+    return await _edit(request, act)
+
+
+@requires("supervisor", post=True)
+async def train(request: web.Request) -> web.Response:
+    """Start training VERSION here; 202 at once, the progress is on the version's row."""
+    staff, tools = signed_in(request), _tools(request)
+    if tools.trainer is None:
+        raise BadBody(409, "this process cannot train: ask on a console of a clinicline server")
+    try:
+        row = await tools.trainer.start(int_param(request, "version_id"), staff.username)
+    except FlowError as exc:
+        raise refused(exc) from exc
+    return web.json_response(
+        training.TrainingSummary.of(row).as_json(), status=202, headers=NO_STORE
+    )
+
+
+async def _with_right(request: web.Request, act: Any, **extra: Any) -> web.Response:
+    console, staff = console_of(request), signed_in(request)
+    version_id = int_param(request, "version_id")
+    try:
+        async with console.db.session() as s:
+            allowed = await may_publish(s, staff.agent_id)
+            done = await act(s, version_id, staff.username, may_publish=allowed, **extra)
+    except FlowError as exc:
+        raise refused(exc) from exc
+    return web.json_response(done.as_json(), headers=NO_STORE)
+
+
+@requires("supervisor", post=True)
+async def publish(request: web.Request) -> web.Response:
+    return await _with_right(request, training.publish_training)
+
+
+@requires("supervisor", post=True)
+async def roll_back(request: web.Request) -> web.Response:
+    tools = _tools(request)
+    if tools.trainer is None:
+        raise BadBody(409, "this process cannot roll back the model: no dialogs project here")
+    return await _with_right(
+        request, training.roll_back_training, shipped_model=tools.trainer.shipped_model()
+    )
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_get("/console/api/flows/training", training_state)
+    router.add_post("/console/api/flows/training", add)
+    router.add_post("/console/api/flows/training/remove", remove)
+    router.add_post("/console/api/flows/training/{version_id}/train", train)
+    router.add_post("/console/api/flows/training/{version_id}/publish", publish)
+    router.add_post("/console/api/flows/training/{version_id}/rollback", roll_back)
