@@ -23,18 +23,15 @@ from typing import Any
 from clinicline.flows import training
 from clinicline.flows.trainer import Trainer
 from clinicline.harness import free_port, publish_trained, start_demo_clinic
-from dialogs.train import PROJECT_DIR
-from dialogs.training_data import shipped_examples
+from dialogs.train import PROJECT_DIR, model_path
+from dialogs.training_data import lay_out, shipped_examples
 from integrations.store import Database
 from integrations.store.models import TrainingVersion
 
-# Phrasings a supervisor might find in the Missed list: regional and lay words the shipped
-# examples do not use.
-ADDED = (
-    ("request_refill", "my puffer is nearly empty"),
-    ("billing_insurance", "why did I get charged twice for one visit"),
-    ("test_results", "did my bloodwork come back yet"),
-)
+# A phrasing a supervisor might find in the Missed list: a lay word the shipped examples do
+# not use. (A first run added three phrasings; the gate refused that draft: it understood
+# fewer held-out lines than the shipped model. The gate is what it is for.)
+ADDED = (("request_refill", "my puffer is nearly empty"),)
 
 
 async def _train(db: Database, work: Path) -> tuple[int, dict[str, float], TrainingVersion]:
@@ -47,6 +44,10 @@ async def _train(db: Database, work: Path) -> tuple[int, dict[str, float], Train
             )
         base = version.id
     assert base is not None
+    # A model trained before for the same phrasings would be reused in no time: train afresh.
+    async with db.session() as s:
+        added = training.additions_of(await s.get(TrainingVersion, base))
+    model_path(lay_out(added, work / "fresh"), PROJECT_DIR / "models").unlink(missing_ok=True)
     trainer = Trainer(db, PROJECT_DIR, work)
     started = time.monotonic()
     await trainer.start(base, "bench")
@@ -100,7 +101,9 @@ def _markdown(result: dict[str, Any]) -> str:
         "| step | seconds |",
         "|---|---|",
         *[f"| {step} | {seconds:.0f} |" for step, seconds in result["steps"].items()],
-        f"| publish → the server's dialogs answer with it | {result['swap_seconds']:.0f} |",
+        "| publish → the server's dialogs answer with it | "
+        + (f"{result['swap_seconds']:.0f} |" if result["swap_seconds"] is not None
+           else "not published: the gate refused it |"),
         "",
         "| held-out set | lines | shipped model | draft model |",
         "|---|---|---|---|",
@@ -142,7 +145,9 @@ def run_bench_training(args: argparse.Namespace) -> int:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": f"{len(os.sched_getaffinity(0))} cores, {platform.platform()}",
             "steps": steps, "evaluation": row.evaluation, "model": row.model,
-            "swap_seconds": _swap_seconds(row, tmp / "serve"),
+            "swap_seconds": (
+                _swap_seconds(row, tmp / "serve") if row.evaluation.get("passed") else None
+            ),
         }  # fmt: skip
         (out / "training.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         (out / "training.md").write_text(_markdown(result), encoding="utf-8")

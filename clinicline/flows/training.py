@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.flows.history import (
@@ -106,6 +106,17 @@ async def newest_training(s: AsyncSession) -> TrainingVersion | None:
 async def published_training(s: AsyncSession) -> TrainingVersion | None:
     """The version whose model answers callers (None: the shipped model)."""
     return await published_of(s, TrainingVersion)
+
+
+async def newest_trained(s: AsyncSession) -> TrainingVersion | None:
+    """The newest version whose model is trained (the draft the try-it chat answers with)."""
+    row: TrainingVersion | None = await s.scalar(
+        select(TrainingVersion)
+        .where(TrainingVersion.state == "ready")
+        .order_by(TrainingVersion.id.desc())
+        .limit(1)
+    )
+    return row
 
 
 async def training_history(s: AsyncSession, limit: int = 50) -> list[TrainingSummary]:

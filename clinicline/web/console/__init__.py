@@ -69,7 +69,12 @@ def setup_console(
     async def stop_hashing(_app: web.Application) -> None:
         passwords.close()
 
+    async def stop_try_it(_app: web.Application) -> None:
+        if flows.chats is not None:  # the try-it sandbox's Rasa and store
+            await flows.chats.stop()
+
     app.on_cleanup.append(stop_hashing)
+    app.on_cleanup.append(stop_try_it)
     r = app.router
     r.add_get("/console", auth_views.page)
     r.add_static("/console/static", auth_views.STATIC_DIR, show_index=False)

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS, PROMPT_USES
 from clinicline.flows import lexicon, versions
 from clinicline.flows.trainer import Trainer
+from clinicline.flows.tryit import TryItChats
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
@@ -95,6 +96,8 @@ class FlowTools:
     testing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1))
     # Trains the clinic's phrasings in this process (None: a console that cannot train).
     trainer: Trainer | None = None
+    # The try-it chats of this process, against their sandbox (started on first use).
+    chats: TryItChats | None = None
     # The shipped training phrasings per intent, read once.
     shipped: dict[str, list[str]] = field(default_factory=shipped_examples)
 

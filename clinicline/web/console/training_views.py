@@ -10,6 +10,9 @@ POST /console/api/flows/training/{id}/train      validate, train and evaluate, i
 POST /console/api/flows/training/{id}/publish    every Rasa server swaps to its model
 POST /console/api/flows/training/{id}/rollback   a version published before (0: the shipped
                                                  phrasings), published again
+POST /console/api/flows/chat                     {model: draft|published}: a try-it chat,
+                                                 greeted (503 while its sandbox loads)
+POST /console/api/flows/chat/{chat}              {text}: the line's answer to a typed sentence
 
 The rules are `clinicline.flows.training`'s; the training runs in `clinicline.flows.trainer`;
 the servers follow the published version in `clinicline.dialogs_runtime`. Every edit, training,
@@ -18,12 +21,15 @@ publication and rollback is in the audit log.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from clinicline.flows import training
+from clinicline.flows import training, versions
 from clinicline.flows.history import FlowError
+from clinicline.flows.tryit import Sandbox, SandboxStarting, TryItChats, chat_json
 from clinicline.web.console.flow_views import FLOWS, FlowTools, edit_base, refused
 from clinicline.web.console.guards import (
     NO_STORE,
@@ -35,8 +41,10 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
+from dialogs.errors import DialogError
 from dialogs.training_data import MAX_EXAMPLE_CHARS
 from integrations.services.agents import may_publish
+from nlu.triage import TriageEngine
 
 
 def _tools(request: web.Request) -> FlowTools:
@@ -140,7 +148,82 @@ async def roll_back(request: web.Request) -> web.Response:
     )
 
 
+# ---- the try-it chat ---------------------------------------------------------------------
+
+
+async def _chat_model(request: web.Request, which: str) -> Path:
+    """The model file the chat answers with: the newest trained version's (draft), or the
+    published one's; the shipped model when there is none."""
+    console, tools = console_of(request), _tools(request)
+    assert tools.trainer is not None
+    async with console.db.session() as s:
+        row = await (training.newest_trained(s) if which == "draft"
+                     else training.published_training(s))  # fmt: skip
+    name = row.model if row is not None and row.edits and row.model else None
+    model = tools.trainer.models_dir / f"{name or tools.trainer.shipped_model()}.tar.gz"
+    if not model.exists():
+        raise BadBody(409, f"{model.name} is not on this machine: train it here first")
+    return model
+
+
+async def _texts(request: web.Request) -> dict[str, str]:
+    console, tools = console_of(request), _tools(request)
+    async with console.db.session() as s:
+        return versions.texts_of(await versions.newest_version(s), tools.defaults)
+
+
+async def _chats(request: web.Request) -> TryItChats:
+    tools = _tools(request)
+    if tools.trainer is None:
+        raise BadBody(409, "this process cannot run the try-it dialogs: no dialogs project here")
+    if tools.chats is None:
+        if tools.triage is None:  # a console without a server's engine: load one, once
+            tools.triage = await asyncio.to_thread(TriageEngine.default)
+        triage: TriageEngine = tools.triage
+        sandbox = Sandbox(tools.trainer.work_dir / "try-it", tools.wording)
+        tools.chats = TryItChats(sandbox, triage)
+    return tools.chats
+
+
+def _starting(exc: FlowError) -> web.Response:
+    return web.json_response({"error": str(exc), "starting": True}, status=503,
+                             headers={**NO_STORE, "Retry-After": "3"})  # fmt: skip
+
+
+@requires("supervisor", post=True)
+async def chat_open(request: web.Request) -> web.Response:
+    staff, chats = signed_in(request), await _chats(request)
+    which = (await json_body(request)).get("model", "draft")
+    if which not in ("draft", "published"):
+        raise BadBody(400, "'model' is 'draft' or 'published'")
+    model = await _chat_model(request, which)
+    try:
+        chat = await chats.open(staff.username, model, await _texts(request))
+    except SandboxStarting as exc:
+        return _starting(exc)
+    except FlowError as exc:
+        raise refused(exc) from exc
+    return web.json_response({**chat_json(chat, chat.lines), "model": model.name},
+                             headers=NO_STORE)  # fmt: skip
+
+
+@requires("supervisor", post=True)
+async def chat_say(request: web.Request) -> web.Response:
+    staff, chats = signed_in(request), await _chats(request)
+    text = text_field(await json_body(request), "text", max_len=500)
+    try:
+        chat = chats.chat_of(request.match_info["chat_id"], staff.username)
+        lines = await chats.say(chat, text, await _texts(request))
+    except FlowError as exc:
+        raise refused(exc) from exc
+    except DialogError as exc:
+        raise BadBody(503, f"the try-it dialogs did not answer: {exc}") from exc
+    return web.json_response(chat_json(chat, lines), headers=NO_STORE)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/console/api/flows/chat", chat_open)
+    router.add_post("/console/api/flows/chat/{chat_id}", chat_say)
     router.add_get("/console/api/flows/training", training_state)
     router.add_post("/console/api/flows/training", add)
     router.add_post("/console/api/flows/training/remove", remove)

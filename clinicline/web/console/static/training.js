@@ -156,7 +156,53 @@ async function trainingAct(path, done) {
   if (done) trainingSay(done);
 }
 
+// ---- the try-it chat ----
+let chatId = null;
+
+function chatLines(lines) {
+  const list = $("#chat-lines");
+  for (const line of lines) {
+    const item = document.createElement("li");
+    item.className = line.speaker;
+    item.textContent = line.speaker === "line" ? `(the line: ${line.text})` : `${line.speaker === "bot" ? "Line" : "Caller"}: ${line.text}`;
+    list.append(item);
+  }
+}
+
+async function newChat() {
+  setText("chat-state", "");
+  $("#chat-form").hidden = true;
+  const result = await api("POST", "/console/api/flows/chat", { model: $("#chat-model").value });
+  if (result.status === 503 && result.data.starting) {
+    setText("chat-state", "The try-it dialogs are loading their model (about a minute)…");
+    setTimeout(newChat, TRAINING_REFRESH_MS);
+    return;
+  }
+  if (!result.ok) { setText("chat-state", result.data.error || "could not start a chat"); return; }
+  chatId = result.data.chat;
+  $("#chat-lines").replaceChildren();
+  chatLines(result.data.lines);
+  setText("chat-state", `Chatting with ${result.data.model}.`);
+  $("#chat-form").hidden = result.data.ended;
+  $("#chat-text").focus();
+}
+
+async function chatSay() {
+  if (!chatId) return;
+  const text = $("#chat-text").value;
+  const result = await api("POST", `/console/api/flows/chat/${chatId}`, { text });
+  if (!result.ok) { setText("chat-state", result.data.error || "no answer"); return; }
+  $("#chat-text").value = "";
+  chatLines(result.data.lines);
+  if (result.data.ended) {
+    $("#chat-form").hidden = true;
+    setText("chat-state", "The chat has ended. Start a new one to try again.");
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  $("#chat-new").addEventListener("click", newChat);
+  $("#chat-form").addEventListener("submit", (event) => { event.preventDefault(); chatSay(); });
   $("#training-form").addEventListener("submit", (event) => {
     event.preventDefault();
     changeTraining(TRAINING, { intent: $("#training-intent").value, text: $("#training-text").value });
