@@ -25,6 +25,25 @@ _FILLER_WORDS = (
     "can get have be"
 )
 _FILLER = frozenset(_FILLER_WORDS.split())
+# Forms callers name a medication by when it is the only one of its kind they take ("my
+# inhaler" for "albuterol inhaler 90 mcg"); pills are too common to say which one.
+_FORMS = frozenset(
+    [
+        "inhaler",
+        "cream",
+        "ointment",
+        "patch",
+        "drops",
+        "spray",
+        "injection",
+        "pen",
+        "insulin",
+        "gel",
+        "nebulizer",
+    ]
+)
+# A match by form alone is sure enough to name the medication, not to skip asking "is that it?".
+FORM_SCORE = 0.8
 _MAX_WINDOW = 4
 THRESHOLD = 0.72
 
@@ -35,7 +54,7 @@ class MedicationMatch:
 
     candidate: str
     score: float
-    via: str  # "exact" | "brand" | "fuzzy" | "phonetic"
+    via: str  # "exact" | "brand" | "fuzzy" | "phonetic" | "form"
 
 
 def generic_name(name: str) -> str | None:
@@ -114,4 +133,16 @@ def match_medication(spoken: str, candidates: Sequence[str]) -> MedicationMatch 
                     how = "brand" if how == "exact" else how
                 if best is None or score > best.score:
                     best = MedicationMatch(candidate, round(score, 3), how)
-    return best if best is not None and best.score >= THRESHOLD else None
+    if best is not None and best.score >= THRESHOLD:
+        return best
+    return _by_form(spoken, candidates)
+
+
+def _by_form(spoken: str, candidates: Sequence[str]) -> MedicationMatch | None:
+    """The one candidate of the form the caller named ("my inhaler"), or None when she named
+    no form, or when two of her medications have it."""
+    named = _FORMS.intersection(_words(spoken))
+    if not named:
+        return None
+    having = [c for c in candidates if named & set(_words(c))]
+    return MedicationMatch(having[0], FORM_SCORE, "form") if len(having) == 1 else None

@@ -252,6 +252,23 @@ async def finish_training(
         row.progress = _progress("done", "trained and evaluated")
 
 
+async def record_golden(
+    s: AsyncSession, version_id: int, which: str, model: str, results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Keep the golden calls' replay with WHICH model ("draft": the version's, "published")
+    on the version's evaluation; the version's golden figures so far."""
+    async with atomic(s):
+        row = await version_of(s, TrainingVersion, version_id)
+        golden = dict(row.evaluation.get("golden") or {})
+        golden[which] = {
+            "model": model, "passed": sum(r["passed"] for r in results), "total": len(results),
+            "results": [{k: r[k] for k in ("script", "passed", "differences", "skipped", "lines")}
+                        for r in results],
+        }  # fmt: skip
+        row.evaluation = {**row.evaluation, "golden": golden}
+        return golden
+
+
 async def fail_training(s: AsyncSession, version_id: int, reason: str) -> None:
     async with atomic(s):
         row = await version_of(s, TrainingVersion, version_id)

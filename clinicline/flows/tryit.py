@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import shutil
@@ -25,8 +26,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import web
 
+from clinicline.callcheck import differences
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.recorder import StoreRecorder
 from clinicline.config import HostPort
@@ -36,12 +39,14 @@ from dialogs.client import RasaClient
 from dialogs.server import RasaServer, free_loopback_port
 from dialogs.wording import DialogWording
 from integrations.seed.demo import seed_demo
+from integrations.services.call_report import call_report
 from integrations.store import Database
 from nlu.triage import TriageEngine
 from voice.session.actions import (
     Action,
     CallerTurn,
     CallInfo,
+    CallOutcome,
     CollectDigits,
     Hangup,
     PlayPrompt,
@@ -52,6 +57,13 @@ from voice.session.actions import (
 log = logging.getLogger(__name__)
 
 IDLE_STOP_S = 15 * 60.0
+# The golden scripted calls: the project's own, and the shared ones beside a checkout.
+GOLDEN_DIRS = (
+    ("project", Path(__file__).resolve().parents[2] / "dialogs" / "evaluation" / "calls"),
+    ("shared", Path(__file__).resolve().parents[3] / "shared" / "eval" / "calls"),
+)
+# A scripted call's expectations that need someone to answer the transfer (none does here).
+NEEDS_A_PERSON = ("transferred", "screen_pop")
 MAX_CHATS = 20
 MAX_TURNS = 40
 # The demo clinic's Maria Lopez: the chat calls from her number, as a known caller would.
@@ -144,11 +156,36 @@ class Sandbox:
         if self.work_dir.exists():
             shutil.rmtree(self.work_dir)
         self.work_dir.mkdir(parents=True)
-        self.db = await Database.connect(f"sqlite+aiosqlite:///{self.work_dir / 'sandbox.db'}")
+        self.db = await Database.connect(f"sqlite+aiosqlite:///{self._store}")
         await self.db.migrate()
         await seed_demo(self.db, date.today())
+        await self.db.engine.dispose()  # the seeded file complete on disk, then kept as it is
+        shutil.copy(self._store, self._pristine)
         self.recorder = StoreRecorder(self.db, worker="try-it")
         self.recorder.start()
+
+    @property
+    def _store(self) -> Path:
+        return self.work_dir / "sandbox.db"
+
+    @property
+    def _pristine(self) -> Path:
+        return self.work_dir / "sandbox-as-seeded.db"
+
+    async def reset(self) -> None:
+        """The demo clinic as seeded again (a golden call must not meet the refills and
+        bookings of the chats before it). The store's connections are closed and reopen on
+        the fresh copy; the action site keeps the same store object."""
+        if self.db is None or self.recorder is None:
+            return
+        await self.recorder.flush()
+        await self.db.engine.dispose()
+        for leftover in (
+            self._store.with_name("sandbox.db-wal"),
+            self._store.with_name("sandbox.db-shm"),
+        ):
+            leftover.unlink(missing_ok=True)
+        shutil.copy(self._pristine, self._store)
 
     async def stop(self) -> None:
         if self._loading is not None and not self._loading.done():
@@ -178,13 +215,15 @@ class TryItChats:
     chats: dict[str, Chat] = field(default_factory=dict)
     _idle: asyncio.Task[None] | None = None
 
-    async def open(self, owner: str, model: Path, texts: Mapping[str, str]) -> Chat:
+    async def open(
+        self, owner: str, model: Path, texts: Mapping[str, str], caller: str = CHAT_CALLER
+    ) -> Chat:
         """A new chat, greeted; SandboxStarting while the sandbox loads MODEL. TEXTS: the
         fixed prompts' words (the newest wording, draft included)."""
         client = await self.sandbox.ready_with(model)
         assert self.sandbox.db is not None and self.sandbox.recorder is not None
         self._forget_old()
-        call = CallInfo(f"try-{uuid.uuid4().hex[:12]}", CHAT_CALLER, datetime.now(UTC),
+        call = CallInfo(f"try-{uuid.uuid4().hex[:12]}", caller, datetime.now(UTC),
                         worker="try-it")  # fmt: skip
         self.sandbox.recorder.open(call)
         conversation = ClinicConversation(
@@ -203,8 +242,11 @@ class TryItChats:
             raise FlowError("no such chat here: start a new one")
         return chat
 
-    async def say(self, chat: Chat, text: str, texts: Mapping[str, str]) -> list[ChatLine]:
-        """The caller's sentence through screen, then the conversation; the new lines."""
+    async def say(
+        self, chat: Chat, text: str, texts: Mapping[str, str], *, digits: bool = False
+    ) -> list[ChatLine]:
+        """The caller's sentence (or keyed DIGITS) through screen, then the conversation; the
+        new lines."""
         if chat.ended:
             raise FlowError("this chat has ended: start a new one")
         if chat.turns >= MAX_TURNS:
@@ -214,13 +256,69 @@ class TryItChats:
         before = len(chat.lines)
         chat.lines.append(ChatLine("caller", text))
         now = datetime.now(UTC)
-        interrupt = chat.conversation.screen(chat.call, text, True)
+        recorder = self.sandbox.recorder
+        if recorder is not None and not digits:
+            await recorder.turn(chat.call, "caller", text, now - timedelta(seconds=2), now)
+        interrupt = [] if digits else chat.conversation.screen(chat.call, text, True)
         if interrupt:
             await self._carry_out(chat, interrupt, texts)
         else:
-            turn = CallerTurn(text=text, start=now - timedelta(seconds=2), end=now)
+            turn = (
+                CallerTurn(digits=text, start=now, end=now)
+                if digits
+                else CallerTurn(text=text, start=now - timedelta(seconds=2), end=now)
+            )
             await self._carry_out(chat, await chat.conversation.respond(chat.call, turn), texts)
         return chat.lines[before:]
+
+    async def hang_up(self, chat: Chat) -> None:
+        """The caller hangs up: the conversation finishes and the record is closed."""
+        outcome = CallOutcome(ended=datetime.now(UTC), hung_up_by="caller")
+        disposition = await chat.conversation.finish(chat.call, outcome)
+        if self.sandbox.recorder is not None:
+            await self.sandbox.recorder.closed(chat.call, outcome, disposition)
+            await self.sandbox.recorder.flush()
+        chat.ended = True
+
+    async def replay(
+        self, script: Mapping[str, Any], model: Path, texts: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """A scripted call's steps as a chat, then its `expect:` block against the sandbox's
+        record of it. Audio steps and what needs a person to answer (a transfer completed,
+        its screen-pop) cannot be replayed in text: they are listed, not judged."""
+        await self.sandbox.ready_with(model)
+        await self.sandbox.reset()
+        chat = await self.open("golden", model, texts, str(script.get("caller") or CHAT_CALLER))
+        skipped: list[str] = []
+        for step in script.get("say") or []:
+            if chat.ended:
+                break
+            if isinstance(step, str):
+                await self.say(chat, step, texts)
+            elif isinstance(step, dict) and "dtmf" in step:
+                await self.say(chat, str(step["dtmf"]), texts, digits=True)
+            else:
+                skipped.append(f"step {step!r}: audio is not replayed in text")
+        await self.hang_up(chat)  # the caller's last step, or the transfer the line chose
+        assert self.sandbox.db is not None
+        async with self.sandbox.db.session() as s:
+            record = json.loads(json.dumps(await call_report(s, chat.call.call_id), default=str))
+        expect = dict(script.get("expect") or {})
+        for key in NEEDS_A_PERSON:
+            if expect.pop(key, None) is not None:
+                skipped.append(f"{key}: needs a person to answer")
+        found = []
+        if "transfer_queue" in expect:  # the queue the line asked for; nobody answers here
+            queue = str(expect.pop("transfer_queue"))
+            asked = [ln.text for ln in chat.lines if ln.speaker == "line" and "transfer" in ln.text]
+            if not any(f"to the {queue} queue" in a for a in asked):
+                found.append(
+                    f"transfer_queue: expected {queue}; the line: {asked or 'no transfer'}"
+                )
+        found += differences(expect, record)
+        return {"script": str(script.get("name", "")), "passed": not found,
+                "differences": found, "skipped": skipped,
+                "lines": [ln.as_json() for ln in chat.lines]}  # fmt: skip
 
     async def _carry_out(
         self, chat: Chat, actions: Sequence[Action], texts: Mapping[str, str]
@@ -267,6 +365,19 @@ class TryItChats:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._idle
         await self.sandbox.stop()
+
+
+def golden_scripts(
+    dirs: Sequence[tuple[str, Path]] = GOLDEN_DIRS,
+) -> list[dict[str, Any]]:
+    """Every scripted call (`*.yaml` with `say` and `expect`), named by its file."""
+    scripts = []
+    for label, folder in dirs:
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if isinstance(data, dict) and "say" in data and "expect" in data:
+                scripts.append({**data, "name": f"{label}/{path.stem}"})
+    return scripts
 
 
 def chat_json(chat: Chat, lines: Sequence[ChatLine]) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from clinicline.callflow.prompts import EMERGENCY_MESSAGE
 from clinicline.flows.trainer import Trainer
+from clinicline.flows.tryit import golden_scripts
 from clinicline.web.console.flow_views import FLOWS
 from dialogs.train import PROJECT_DIR, ensure_model
-from integrations.store.models import Call, RefillRequest
+from integrations.store.models import Call, RefillRequest, TrainingVersion
 from nlu.triage import TriageEngine
 from nlu.triage.engine import DEFAULT_LEXICON
 from tests.console.conftest import Server, serving
@@ -29,6 +30,7 @@ from tests.console.test_flows_console import _post, signed_in
 pytestmark = pytest.mark.slow
 
 CHAT = "/console/api/flows/chat"
+TRAINING = "/console/api/flows/training"
 
 
 @pytest.fixture
@@ -108,6 +110,45 @@ async def test_a_supervisor_chats_with_the_line_on_a_copy_of_the_demo_clinic(
     async with chat_server.db.session() as s:
         after = [await s.scalar(select(func.count()).select_from(t)) for t in (RefillRequest, Call)]
     assert after == before
+    # The golden calls, replayed as text with a trained version's model (here the shipped
+    # phrasings, so the shipped model) and the published one: kept on the version.
+    async with chat_server.db.session() as s:
+        s.add(
+            TrainingVersion(
+                edits={},
+                state="ready",
+                model=opened["model"].removesuffix(".tar.gz"),
+                evaluation={"passed": True},
+                progress={},
+                created_by="super1",
+            )
+        )
+        await s.commit()
+    async with signed_in(chat_server, "super2") as client:
+        async with asyncio.timeout(600):
+            while (got := await _post(client, f"{TRAINING}/1/replay", {}))[0] == 503:
+                await asyncio.sleep(2)
+        status, data = got
+        assert status == 200, data
+    scripts = golden_scripts()
+    for which in ("draft", "published"):
+        run = data["golden"][which]
+        assert run["model"] == opened["model"] and run["total"] == len(scripts) >= 3
+        results = {r["script"]: r for r in run["results"]}
+        # The project's own golden calls hold on the shipped model; what needs a person to
+        # answer is listed as not judged.
+        for name in (
+            "project/inhaler_refill",
+            "project/stroke_caregiver",
+            "project/wrong_birth_date",
+        ):
+            assert results[name]["passed"], results[name]
+        assert results["project/stroke_caregiver"]["skipped"] == [
+            "transferred: needs a person to answer"
+        ]
+    async with chat_server.db.session() as s:
+        row = await s.get(TrainingVersion, 1)
+        assert row is not None and row.evaluation["golden"] == data["golden"]
     # In the browser: a new chat, greeted, then a sentence and the line's answer.
     page = await browser_sign_in(context, chat_server, "super2")
     await page.click("#views .tab[data-view=flows-view]")

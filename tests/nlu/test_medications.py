@@ -65,3 +65,13 @@ def test_generic_name_of_brand_and_generic() -> None:
     assert generic_name("Lipitor 20 mg") == "atorvastatin"
     assert generic_name("metformin") == "metformin"
     assert generic_name("unknownium") is None
+
+
+def test_a_form_names_the_one_medication_of_that_form() -> None:
+    meds = ["Albuterol inhaler 90 mcg", "Sertraline 50 mg"]
+    match = match_medication("hi um I'm running out of my inhaler", meds)
+    assert match is not None and (match.candidate, match.via) == (meds[0], "form")
+    # Two inhalers: the form alone does not say which; pills never name one.
+    two = [*meds, "Fluticasone inhaler 110 mcg"]
+    assert match_medication("I need my inhaler", two) is None
+    assert match_medication("I need my pills", meds) is None

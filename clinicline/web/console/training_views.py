@@ -10,6 +10,9 @@ POST /console/api/flows/training/{id}/train      validate, train and evaluate, i
 POST /console/api/flows/training/{id}/publish    every Rasa server swaps to its model
 POST /console/api/flows/training/{id}/rollback   a version published before (0: the shipped
                                                  phrasings), published again
+POST /console/api/flows/training/{id}/replay     the golden scripted calls, replayed as text
+                                                 with the version's model and the published
+                                                 one (503 while the sandbox loads a model)
 POST /console/api/flows/chat                     {model: draft|published}: a try-it chat,
                                                  greeted (503 while its sandbox loads)
 POST /console/api/flows/chat/{chat}              {text}: the line's answer to a typed sentence
@@ -29,7 +32,13 @@ from aiohttp import web
 
 from clinicline.flows import training, versions
 from clinicline.flows.history import FlowError
-from clinicline.flows.tryit import Sandbox, SandboxStarting, TryItChats, chat_json
+from clinicline.flows.tryit import (
+    Sandbox,
+    SandboxStarting,
+    TryItChats,
+    chat_json,
+    golden_scripts,
+)
 from clinicline.web.console.flow_views import FLOWS, FlowTools, edit_base, refused
 from clinicline.web.console.guards import (
     NO_STORE,
@@ -44,6 +53,7 @@ from clinicline.web.console.guards import (
 from dialogs.errors import DialogError
 from dialogs.training_data import MAX_EXAMPLE_CHARS
 from integrations.services.agents import may_publish
+from integrations.store.models import TrainingVersion
 from nlu.triage import TriageEngine
 
 
@@ -221,7 +231,39 @@ async def chat_say(request: web.Request) -> web.Response:
     return web.json_response(chat_json(chat, lines), headers=NO_STORE)
 
 
+@requires("supervisor", post=True)
+async def replay(request: web.Request) -> web.Response:
+    """Replay the golden calls with the version's model, then with the published one; each
+    model's results are kept on the version as soon as they are in, so a 503 (the sandbox
+    switching models) costs nothing already done when the console asks again."""
+    console, tools, chats = console_of(request), _tools(request), await _chats(request)
+    assert tools.trainer is not None
+    version_id = int_param(request, "version_id")
+    async with console.db.session() as s:
+        row = await s.get(TrainingVersion, version_id)
+        if row is None or row.state != "ready" or not row.model:
+            raise BadBody(400, f"version {version_id} is not trained: train it first")
+        done = dict(row.evaluation.get("golden") or {})
+    models = {"draft": tools.trainer.models_dir / f"{row.model}.tar.gz",
+              "published": await _chat_model(request, "published")}  # fmt: skip
+    scripts = golden_scripts()
+    for which, model in models.items():
+        if done.get(which, {}).get("model") == model.name:
+            continue
+        try:
+            results = [await chats.replay(script, model, await _texts(request))
+                       for script in scripts]  # fmt: skip
+        except SandboxStarting as exc:
+            return _starting(exc)
+        except DialogError as exc:
+            raise BadBody(503, f"the try-it dialogs did not answer: {exc}") from exc
+        async with console.db.session() as s:
+            done = await training.record_golden(s, version_id, which, model.name, results)
+    return web.json_response({"version": version_id, "golden": done}, headers=NO_STORE)
+
+
 def add_routes(router: web.UrlDispatcher) -> None:
+    router.add_post("/console/api/flows/training/{version_id}/replay", replay)
     router.add_post("/console/api/flows/chat", chat_open)
     router.add_post("/console/api/flows/chat/{chat_id}", chat_say)
     router.add_get("/console/api/flows/training", training_state)

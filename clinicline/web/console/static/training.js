@@ -117,6 +117,14 @@ async function loadTraining() {
     if (v.published_at && v.id !== training.published && training.may_publish) {
       cell.append(rollbackButton(v.id, `Publish version ${v.id} again`));
     }
+    if (v.state === "ready" && training.can_train) {
+      const golden = document.createElement("button");
+      golden.type = "button";
+      golden.className = "replay";
+      golden.textContent = "Replay the golden calls";
+      golden.addEventListener("click", () => replayGolden(v.id));
+      cell.append(golden);
+    }
     row.append(cell);
     history.append(row);
   }
@@ -154,6 +162,33 @@ async function trainingAct(path, done) {
   await loadTraining();
   if (!result.ok) { trainingError(result.data.error || "refused"); return; }
   if (done) trainingSay(done);
+}
+
+// ---- the golden calls, replayed as text with a version's model and the published one ----
+async function replayGolden(id) {
+  trainingError("");
+  const result = await api("POST", `${TRAINING}/${id}/replay`, {});
+  if (result.status === 503 && result.data.starting) {
+    trainingSay("Replaying the golden calls (the try-it dialogs are loading a model)…");
+    setTimeout(() => replayGolden(id), TRAINING_REFRESH_MS);
+    return;
+  }
+  if (!result.ok) { trainingError(result.data.error || "could not replay"); return; }
+  const list = $("#golden-results");
+  list.replaceChildren();
+  for (const [which, run] of Object.entries(result.data.golden)) {
+    const head = document.createElement("li");
+    head.textContent = `Version ${id}, ${which} model (${run.model}): ${run.passed}/${run.total} golden calls as expected`;
+    list.append(head);
+    for (const r of run.results) {
+      const item = document.createElement("li");
+      item.className = r.passed ? "passed" : "failed";
+      const notes = [...r.differences, ...r.skipped.map((x) => `not judged: ${x}`)];
+      item.textContent = `${r.passed ? "✓" : "✗"} ${r.script}${notes.length ? " — " + notes.join("; ") : ""}`;
+      list.append(item);
+    }
+  }
+  trainingSay(`Golden calls replayed for version ${id}.`);
 }
 
 // ---- the try-it chat ----
