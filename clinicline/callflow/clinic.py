@@ -190,6 +190,7 @@ class ClinicConversation:
         self.answers = answers
         self.state = _State()
         self._hints: list[str] = []
+        self._names: list[str] = []  # the patients' names on file for the calling number
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
         self._patient_task: asyncio.Task[None] | None = None
@@ -300,6 +301,10 @@ class ClinicConversation:
     def hints(self, call: CallInfo) -> Sequence[str]:
         # Month names are deliberately not hinted when a date is asked: measured with whisper
         # tiny.en, a list of them made "July nineteenth nineteen ninety" come out "July, 1990".
+        # While a name is asked, only names: on a `make run` call in flite's voice, "Aisha
+        # Khan" came out as her medication "sertraline" with her medications in the hints.
+        if self.expected_answer(call) in ("name", "spelling"):
+            return self._names
         return self._hints
 
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
@@ -315,7 +320,8 @@ class ClinicConversation:
 
     async def _load_hints(self, call: CallInfo) -> None:
         try:
-            self._hints = await caller_hints(self.db, call.caller_number)
+            self._names, medications = await caller_hints(self.db, call.caller_number)
+            self._hints = [*self._names, *medications]
         except Exception:  # hints only sharpen recognition; the call goes on without them
             log.warning("call %s: no caller hints (store unavailable)", call.call_id)
 

@@ -32,17 +32,20 @@ async def clinic_vocabulary(db: Database, extra: Sequence[str] = ()) -> list[str
     return list(dict.fromkeys(w for w in words if w))[:CLINIC_WORDS_MAX]
 
 
-async def caller_hints(db: Database, caller_number: str | None) -> list[str]:
-    """Names and medications of the patients on file for this number (often none)."""
+async def caller_hints(
+    db: Database, caller_number: str | None
+) -> tuple[list[str], list[str]]:
+    """(names, medications) of the patients on file for this number (often none)."""
     if not caller_number:
-        return []
+        return [], []
     async with db.session() as s:
         patients = await patients_by_number(s, caller_number)
-        hints: list[str] = []
+        names: list[str] = []
+        medications: list[str] = []
         for patient in patients[:4]:
-            hints.append(patient.display_name)
-            hints.extend(m.name for m in await active_medications(s, patient.patient_id))
-    return list(dict.fromkeys(hints))
+            names.append(patient.display_name)
+            medications.extend(m.name for m in await active_medications(s, patient.patient_id))
+    return list(dict.fromkeys(names)), list(dict.fromkeys(medications))
 
 
 async def patient_hints(db: Database, patient_id: int) -> list[str]:
