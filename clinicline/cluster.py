@@ -53,6 +53,12 @@ STOP_GRACE = 30.0
 # callers this long after its first beat, plus one OPTIONS probe).
 SITES_INTERVAL = 2.0
 RELOAD_TIMEOUT = 10.0  # seconds Kamailio's control socket gets to reload the list
+
+
+def reload_refused(returncode: int | None, output: str) -> bool:
+    """Whether `kamcmd dispatcher.reload` failed. kamcmd exits 0 when the RPC itself answers
+    with a fault ("error: 500 - ongoing reload"): the output says it, not the exit code."""
+    return returncode != 0 or output.lstrip().lower().startswith("error")
 # Measured with `clinicline bench --load` on a 2-core machine (docs/bench/load.md): about one
 # concurrent call per core keeps the p95 turn latency within 1.5 s.
 CALLS_PER_CORE = 1.0
@@ -376,7 +382,7 @@ class Cluster:
             await reload.wait()
             log.warning("Kamailio did not answer the reload in %.0f s", RELOAD_TIMEOUT)
             return False
-        if reload.returncode != 0:
+        if reload_refused(reload.returncode, out.decode(errors="replace")):
             log.warning("Kamailio did not reload its workers: %s", out.decode()[-300:])
             return False
         return True

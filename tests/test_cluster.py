@@ -29,7 +29,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from clinicline.cluster import default_workers
+from clinicline.cluster import default_workers, reload_refused
 from clinicline.config import load_config
 from clinicline.harness import (
     ROOT,
@@ -583,3 +583,12 @@ def test_an_app_process_needs_the_shared_store(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2 and "PostgreSQL" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def test_a_reload_kamailio_refuses_is_not_taken_for_done() -> None:
+    """kamcmd exits 0 when the RPC answers with a fault: a second reload within Kamailio's
+    reload_delta printed "error: 500 - Ongoing reload" (Kamailio 5.6.3 here), and the front
+    took it for done, so a site's worker that joined then was never routed to."""
+    assert not reload_refused(0, "Ok. Dispatcher successfully reloaded.\n")
+    assert reload_refused(0, "error: 500 - Ongoing reload\n")
+    assert reload_refused(255, "ERROR: connect_unix_sock: connect(...): No such file\n")
