@@ -112,7 +112,7 @@ class FlowTools:
 FLOWS: web.AppKey[FlowTools] = web.AppKey("clinicline_flows", FlowTools)
 
 
-def _tools(request: web.Request) -> FlowTools:
+def flow_tools(request: web.Request) -> FlowTools:
     return request.app[FLOWS]
 
 
@@ -126,7 +126,7 @@ def refused(exc: versions.FlowError) -> BadBody:
 
 @requires("supervisor")
 async def state(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     async with console.db.session() as s:
         newest = await versions.newest_version(s)
         published = await versions.published_version(s)
@@ -174,7 +174,7 @@ def edit_base(data: dict[str, Any]) -> int | None:
 
 @requires("supervisor", post=True)
 async def save(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     name = request.match_info.get("name", "")
     data = await json_body(request)
     text = text_field(data, "text", max_len=4 * versions.MAX_PROMPT_CHARS)
@@ -191,7 +191,7 @@ async def save(request: web.Request) -> web.Response:
 @requires("supervisor", post=True)
 async def preview(request: web.Request) -> web.Response:
     """The words spoken by the clinic's voice, before anyone saves them."""
-    tools = _tools(request)
+    tools = flow_tools(request)
     data = await json_body(request)
     name = text_field(data, "name", max_len=64)
     text = text_field(data, "text", max_len=4 * versions.MAX_PROMPT_CHARS)
@@ -209,7 +209,7 @@ async def preview(request: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def version_changes(request: web.Request) -> web.Response:
-    console, tools = console_of(request), _tools(request)
+    console, tools = console_of(request), flow_tools(request)
     version_id = int_param(request, "version_id")
     try:
         async with console.db.session() as s:
@@ -221,7 +221,7 @@ async def version_changes(request: web.Request) -> web.Response:
 
 @requires("supervisor", post=True)
 async def approve(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     version_id = int_param(request, "version_id")
     try:
         async with console.db.session() as s:
@@ -255,7 +255,7 @@ async def _render_check(tools: FlowTools, texts: dict[str, str]) -> str | None:
 
 @requires("supervisor", post=True)
 async def publish(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     version_id = int_param(request, "version_id")
     try:
         async with console.db.session() as s:
@@ -274,12 +274,12 @@ async def publish(request: web.Request) -> web.Response:
 
 @requires("supervisor", post=True)
 async def roll_back(request: web.Request) -> web.Response:
-    defaults = _tools(request).defaults
+    defaults = flow_tools(request).defaults
 
     async def act(s: AsyncSession, version_id: int, actor: str, *, may_publish: bool) -> Any:
         return await versions.roll_back(s, defaults, version_id, actor, may_publish=may_publish)
 
-    return await _with_publish_right(request, act)
+    return await with_publish_right(request, act)
 
 
 # ---- the clinic's red-flag words ------------------------------------------------------------
@@ -287,7 +287,7 @@ async def roll_back(request: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def lexicon_state(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     async with console.db.session() as s:
         newest = await lexicon.newest_lexicon(s)
         published = await lexicon.published_lexicon(s)
@@ -312,7 +312,7 @@ async def _gated_save(
     request: web.Request, base: int | None, edits: Edits, note: str
 ) -> web.Response:
     """Run the triage regression on EDITS against the published words; save only a pass."""
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     async with console.db.session() as s:
         published = await lexicon.published_lexicon(s)
         before = dict(published.edits) if published is not None else {}
@@ -350,7 +350,7 @@ async def _newest_edits(request: web.Request, base: int | None) -> Edits:
 
 @requires("supervisor", post=True)
 async def lexicon_add(request: web.Request) -> web.Response:
-    tools = _tools(request)
+    tools = flow_tools(request)
     data = await json_body(request)
     base = edit_base(data)
     category = text_field(data, "category", max_len=64)
@@ -398,23 +398,23 @@ async def lexicon_remove(request: web.Request) -> web.Response:
 
 @requires("supervisor", post=True)
 async def lexicon_publish(request: web.Request) -> web.Response:
-    return await _with_publish_right(request, lexicon.publish_lexicon)
+    return await with_publish_right(request, lexicon.publish_lexicon)
 
 
 @requires("supervisor", post=True)
 async def lexicon_roll_back(request: web.Request) -> web.Response:
-    return await _with_publish_right(request, lexicon.roll_back_lexicon)
+    return await with_publish_right(request, lexicon.roll_back_lexicon)
 
 
-async def _with_publish_right(request: web.Request, act: Any) -> web.Response:
+async def with_publish_right(request: web.Request, act: Any, **extra: Any) -> web.Response:
     """ACT on the version in the path, told whether the signed-in person may publish (as the
-    store says now, never as the browser says)."""
+    store says now, never as the browser says); EXTRA goes to ACT as it is."""
     console, staff = console_of(request), signed_in(request)
     version_id = int_param(request, "version_id")
     try:
         async with console.db.session() as s:
             allowed = await may_publish(s, staff.agent_id)
-            done = await act(s, version_id, staff.username, may_publish=allowed)
+            done = await act(s, version_id, staff.username, may_publish=allowed, **extra)
     except versions.FlowError as exc:
         raise refused(exc) from exc
     return web.json_response(done.as_json(), headers=NO_STORE)
@@ -433,7 +433,7 @@ _OUTCOMES = {
 async def try_sentence(request: web.Request) -> web.Response:
     """Judge a typed sentence with the draft (newest) or the published red-flag words, the
     safety net and the symptom words, as a caller's final words are judged. Nothing is kept."""
-    console, tools = console_of(request), _tools(request)
+    console, tools = console_of(request), flow_tools(request)
     data = await json_body(request)
     text = text_field(data, "text", max_len=500)
     which = data.get("words", "draft")
@@ -479,7 +479,7 @@ MISSED_DAYS = (1, 7, 30)
 async def missed(request: web.Request) -> web.Response:
     """GET /console/api/flows/missed?days=7: callers' turns the line did not understand, could
     not serve or that ended with her asking for a person, redacted; the view is audited."""
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     try:
         days = int(request.query.get("days", "7"))
     except ValueError:

@@ -39,7 +39,13 @@ from clinicline.flows.tryit import (
     chat_json,
     golden_scripts,
 )
-from clinicline.web.console.flow_views import FLOWS, FlowTools, edit_base, refused
+from clinicline.web.console.flow_views import (
+    FlowTools,
+    edit_base,
+    flow_tools,
+    refused,
+    with_publish_right,
+)
 from clinicline.web.console.guards import (
     NO_STORE,
     BadBody,
@@ -57,13 +63,9 @@ from integrations.store.models import TrainingVersion
 from nlu.triage import TriageEngine
 
 
-def _tools(request: web.Request) -> FlowTools:
-    return request.app[FLOWS]
-
-
 @requires("supervisor")
 async def training_state(request: web.Request) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     async with console.db.session() as s:
         newest = await training.newest_training(s)
         published = await training.published_training(s)
@@ -86,7 +88,7 @@ async def training_state(request: web.Request) -> web.Response:
 
 
 async def _edit(request: web.Request, act: Any) -> web.Response:
-    console, staff, tools = console_of(request), signed_in(request), _tools(request)
+    console, staff, tools = console_of(request), signed_in(request), flow_tools(request)
     data = await json_body(request)
     intent = text_field(data, "intent", max_len=80)
     text = text_field(data, "text", max_len=MAX_EXAMPLE_CHARS * 2)
@@ -119,7 +121,7 @@ async def remove(request: web.Request) -> web.Response:
 @requires("supervisor", post=True)
 async def train(request: web.Request) -> web.Response:
     """Start training VERSION here; 202 at once, the progress is on the version's row."""
-    staff, tools = signed_in(request), _tools(request)
+    staff, tools = signed_in(request), flow_tools(request)
     if tools.trainer is None:
         raise BadBody(409, "this process cannot train: ask on a console of a clinicline server")
     try:
@@ -131,29 +133,17 @@ async def train(request: web.Request) -> web.Response:
     )
 
 
-async def _with_right(request: web.Request, act: Any, **extra: Any) -> web.Response:
-    console, staff = console_of(request), signed_in(request)
-    version_id = int_param(request, "version_id")
-    try:
-        async with console.db.session() as s:
-            allowed = await may_publish(s, staff.agent_id)
-            done = await act(s, version_id, staff.username, may_publish=allowed, **extra)
-    except FlowError as exc:
-        raise refused(exc) from exc
-    return web.json_response(done.as_json(), headers=NO_STORE)
-
-
 @requires("supervisor", post=True)
 async def publish(request: web.Request) -> web.Response:
-    return await _with_right(request, training.publish_training)
+    return await with_publish_right(request, training.publish_training)
 
 
 @requires("supervisor", post=True)
 async def roll_back(request: web.Request) -> web.Response:
-    tools = _tools(request)
+    tools = flow_tools(request)
     if tools.trainer is None:
         raise BadBody(409, "this process cannot roll back the model: no dialogs project here")
-    return await _with_right(
+    return await with_publish_right(
         request, training.roll_back_training, shipped_model=tools.trainer.shipped_model()
     )
 
@@ -164,7 +154,7 @@ async def roll_back(request: web.Request) -> web.Response:
 async def _chat_model(request: web.Request, which: str) -> Path:
     """The model file the chat answers with: the newest trained version's (draft), or the
     published one's; the shipped model when there is none."""
-    console, tools = console_of(request), _tools(request)
+    console, tools = console_of(request), flow_tools(request)
     assert tools.trainer is not None
     async with console.db.session() as s:
         row = await (training.newest_trained(s) if which == "draft"
@@ -177,13 +167,13 @@ async def _chat_model(request: web.Request, which: str) -> Path:
 
 
 async def _texts(request: web.Request) -> dict[str, str]:
-    console, tools = console_of(request), _tools(request)
+    console, tools = console_of(request), flow_tools(request)
     async with console.db.session() as s:
         return versions.texts_of(await versions.newest_version(s), tools.defaults)
 
 
 async def _chats(request: web.Request) -> TryItChats:
-    tools = _tools(request)
+    tools = flow_tools(request)
     if tools.trainer is None:
         raise BadBody(409, "this process cannot run the try-it dialogs: no dialogs project here")
     if tools.chats is None:
@@ -236,7 +226,7 @@ async def replay(request: web.Request) -> web.Response:
     """Replay the golden calls with the version's model, then with the published one; each
     model's results are kept on the version as soon as they are in, so a 503 (the sandbox
     switching models) costs nothing already done when the console asks again."""
-    console, tools, chats = console_of(request), _tools(request), await _chats(request)
+    console, tools, chats = console_of(request), flow_tools(request), await _chats(request)
     assert tools.trainer is not None
     version_id = int_param(request, "version_id")
     async with console.db.session() as s:
