@@ -71,6 +71,9 @@ class _Attempt:
     flags_in_place: list[Transfer] = field(default_factory=list)
     flag_heard: asyncio.Event = field(default_factory=asyncio.Event)
     taken: asyncio.Event = field(default_factory=asyncio.Event)  # the agent took the call
+    # Whisper audio by text, synthesized while the agent's phone rings: she hears the
+    # summary the moment she answers, not after a loaded machine's seconds of synthesis.
+    spoken: dict[str, asyncio.Future[list[np.ndarray]]] = field(default_factory=dict)
 
 
 def _alert(action: Transfer) -> FlagAlert:
@@ -83,6 +86,12 @@ def _alert(action: Transfer) -> FlagAlert:
         trigger_words=tuple(str(m) for m in matched) if isinstance(matched, list | tuple) else (),
         at=datetime.now(UTC).isoformat(),
     )
+
+
+def _seen(spoken: asyncio.Future[list[np.ndarray]]) -> None:
+    """Mark a failed synthesis nobody awaited as seen (asyncio would log it as lost)."""
+    if not spoken.cancelled() and spoken.exception() is not None:
+        log.warning("whisper not synthesized: %s", type(spoken.exception()).__name__)
 
 
 def _flag_transfer(actions: Sequence[Action]) -> Transfer | None:
@@ -166,6 +175,7 @@ class WarmTransfer:
                 await session.perform([PlayPrompt("emergency", barge_in=False)])
                 self._start_hold(attempt)
             rings += 1
+            self._prepare_whisper(attempt, self._whisper_text(plan))
             with session.in_phase(CallPhase.CONSULT_RINGING):
                 consult = attempt.consult = await self._ring(session, plan)
             if session.caller_gone.is_set():
@@ -339,8 +349,7 @@ class WarmTransfer:
         by_key = self.settings.accept == "key"
         while not consult.ended.is_set():
             assert attempt.plan is not None
-            text = attempt.plan.whisper + (_ACCEPT_ASK if by_key else "")
-            await self._whisper(attempt, consult, text)
+            await self._whisper(attempt, consult, self._whisper_text(attempt.plan))
             while attempt.flags_in_place and not consult.ended.is_set():
                 attempt.plan = await self._tell_nurse(attempt, attempt.plan, consult)
                 # She just heard new reasons: give her the full time to take the call.
@@ -361,12 +370,29 @@ class WarmTransfer:
                 consult.hush()  # the rest of the whisper is not needed any more
                 attempt.taken.set()
 
+    def _whisper_text(self, plan: TransferPlan) -> str:
+        return plan.whisper + (_ACCEPT_ASK if self.settings.accept == "key" else "")
+
+    @staticmethod
+    def _prepare_whisper(attempt: _Attempt, text: str) -> asyncio.Future[list[np.ndarray]]:
+        """Start synthesizing `text` (once per attempt) and return its audio to come."""
+        spoken = attempt.spoken.get(text)
+        if spoken is None or (spoken.done() and (spoken.cancelled() or spoken.exception())):
+            synthesizer = attempt.session.synthesizer
+            spoken = asyncio.ensure_future(
+                asyncio.to_thread(lambda: list(synthesizer.synthesize(text)))
+            )
+            spoken.add_done_callback(_seen)  # an agent who never answers never hears it
+            attempt.spoken[text] = spoken
+        return spoken
+
     async def _whisper(self, attempt: _Attempt, consult: ConsultLeg, text: str) -> None:
         """Speak `text` to the agent only; a red flag taken in place, or the agent taking
         the call, cuts it short."""
         attempt.flag_heard.clear()
-        session = attempt.session
-        chunks = await asyncio.to_thread(lambda: list(session.synthesizer.synthesize(text)))
+        # Shielded: a cancelled transfer leaves the synthesis to finish for nobody, and a
+        # repeat of the whisper reuses it.
+        chunks = await asyncio.shield(self._prepare_whisper(attempt, text))
         if not chunks or attempt.flag_heard.is_set() or attempt.taken.is_set():
             return
         consult.speak(np.concatenate(chunks))

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from clinicline.harness import ServerProcess, phone_call, start_demo_clinic, wait_for_record
+from clinicline.harness import (
+    ServerProcess,
+    phone_call,
+    start_demo_clinic,
+    wait_for_record,
+    when_logged,
+)
 from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
 from tests.staff_lines import (
     ON_CALL,
@@ -93,15 +99,17 @@ async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: Serve
 
 
 async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
-    clinic: ServerProcess,
+    clinic: ServerProcess, tmp_path: Path
 ) -> None:
     base = f"http://127.0.0.1:{clinic.http_port}"
     nurse = await _sign_in(base, "nurse1")
     off = await _sign_in(base, "nurse2", presence="offline")
     silent = _agent_phone(clinic, NURSES["nurse1"], "nurse1", "ignore")
-    # The on-call nurse hears the call's summary before the bridge (about 8 s here, longer on
-    # a loaded machine): she and the caller stay on long enough for it.
+    # The on-call nurse hears the call's summary before the bridge; the caller stays on until
+    # the server has bridged them (a loaded machine once took longer than a fixed wait).
     on_call = _agent_phone(clinic, ON_CALL, "oncall", "answer", stay=30)
+    bridged = tmp_path / "bridged"
+    watch = asyncio.create_task(when_logged(clinic, ": bridged to", bridged))
     try:
         await asyncio.sleep(3)
         result = await asyncio.to_thread(
@@ -118,6 +126,7 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
         silent.terminate()
         answered = await asyncio.to_thread(answer_log, on_call)
     finally:
+        watch.cancel()
         await nurse.close()
         await off.close()
         silent.kill()
@@ -128,5 +137,5 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
         record["turns"],
         kinds,
     )
-    assert "transfer_no_answer" in kinds and "bridged" in kinds, kinds
+    assert "transfer_no_answer" in kinds and "bridged" in kinds, (record["events"], answered)
     assert record["disposition"] == "emergency_transferred"
