@@ -4,11 +4,11 @@ PYTHON ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 RASA_VENV := .venv-rasa
 FHIR_VENV := .venv-fhir
-SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules postgresql nodejs
+SYSTEM_PACKAGES := sip-tester baresip espeak-ng flite sox chromium kamailio kamailio-postgres-modules kamailio-tls-modules kamailio-websocket-modules kamailio-autheph-modules rtpengine-daemon postgresql nodejs
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup system rasa triage-bank fhir-server test-peers test-setup run test test-fast lint bench clean
+.PHONY: setup system rasa triage-bank console-vendor fhir-server test-peers test-setup run test test-fast lint bench clean
 
 # The set-up steps are independent installs (apt, three venvs, npm) and checks: on a fresh
 # machine they take minutes each, mostly waiting on downloads, so they run side by side.
@@ -43,7 +43,16 @@ tests/peers/node_modules/.installed: tests/peers/package-lock.json | system
 
 test-peers: tests/peers/node_modules/.installed
 
-setup: system $(VENV)/.installed rasa triage-bank
+# The console's browser libraries (SIP.js for the browser phone), from npm.
+CONSOLE_VENDOR := clinicline/web/console/vendor
+$(CONSOLE_VENDOR)/node_modules/.installed: $(CONSOLE_VENDOR)/package-lock.json | system
+	@command -v npm >/dev/null || deploy/install-system.sh npm
+	cd $(CONSOLE_VENDOR) && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+console-vendor: $(CONSOLE_VENDOR)/node_modules/.installed
+
+setup: system $(VENV)/.installed rasa triage-bank console-vendor
 
 # The safety net's bank, embedded once and kept on disk for every process.
 triage-bank: $(VENV)/.installed

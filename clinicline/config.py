@@ -164,6 +164,13 @@ class Config:
     trusted_proxies: tuple[str, ...] = ()
     # Password hashes computed at once (each ~17 ms of one core): the rest wait their turn.
     login_hash_workers: int = 1
+    # Agents' browser phones (clinicline/softphone): the gateway the workers ring them
+    # through listens on this SIP address (empty: desk phones only). A single-process `serve`
+    # runs it; its media goes to `softphone_media` (empty: the same host), which the agents'
+    # browsers must reach, on ports `softphone_rtp_ports`.
+    softphone_sip: str = "127.0.0.1:5064"
+    softphone_media: str = ""
+    softphone_rtp_ports: str = "30000-30999"
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     # Tries per event and receiver before it is dead-lettered (each up to 5 s, waits doubling
@@ -210,7 +217,8 @@ class Config:
             )
         if self.outbound_slots < 0 or self.outbound_ring_timeout <= 0:
             raise ConfigError("settings outbound_slots and outbound_ring_timeout must be positive")
-        for name in ("hl7_peer", "hl7_listen", "sip_front"):
+        self.softphone_ports()  # refused now, not when the gateway starts
+        for name in ("hl7_peer", "hl7_listen", "sip_front", "softphone_sip"):
             if getattr(self, name):
                 HostPort.parse(getattr(self, name))  # refused now, not at the first message
         tls_files = (self.hl7_tls_ca, self.hl7_tls_cert, self.hl7_tls_key)
@@ -236,6 +244,18 @@ class Config:
                 raise ConfigError(
                     f"setting trusted_proxies: {proxy!r} is not an address or network"
                 ) from exc
+
+    def softphone_ports(self) -> tuple[int, int]:
+        """rtpengine's media ports, from "LOW-HIGH"."""
+        try:
+            low, high = (int(p) for p in self.softphone_rtp_ports.split("-"))
+        except ValueError:
+            low = high = 0
+        if not 1024 <= low < high <= 65535:
+            raise ConfigError(
+                f"setting softphone_rtp_ports: expected LOW-HIGH, got {self.softphone_rtp_ports!r}"
+            )
+        return low, high
 
     def hl7_tls(self) -> Hl7Tls | None:
         """MLLP over TLS as set (`hl7_tls_*`); None: plain MLLP."""

@@ -132,6 +132,8 @@ def start_server(
         **os.environ,
         "CLINICLINE_DATA_DIR": str(data_dir),
         "CLINICLINE_SILENCE_TIMEOUT": "3",
+        # No browser-phone gateway unless a test asks for one (each is two more daemons).
+        "CLINICLINE_SOFTPHONE_SIP": "",
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }

@@ -33,7 +33,7 @@ from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.callflow.waiting import WaitSettings
-from clinicline.config import PROJECT_ROOT, Config
+from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import ConfigError, StartupError
 from clinicline.flows.live import PublishedDialogWording, PublishedLexicon, PublishedPrompts
@@ -44,6 +44,7 @@ from clinicline.outbound.conversation import ClinicLine
 from clinicline.outbound.dialer import Dialer, DialerSettings
 from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
+from clinicline.softphone import SoftphoneGateway, SoftphoneLine
 from clinicline.speech import load_speech
 from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.action_site import ActionEndpoint, start_action_site
@@ -91,6 +92,7 @@ class Services:
     actions: ActionEndpoint | None = None
     ehr: EhrSync | None = None
     flows: FlowTools | None = None
+    softphone: SoftphoneLine | None = None  # agents' browser phones, when the gateway runs
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -190,7 +192,13 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     except Exception as exc:
         raise StartupError(f"cannot listen to the other app processes: {exc}") from exc
     services.recorder.add_turn_listener(_live_transcript(services.coordinator))
-    runner = await _start_web(services)
+    gateway = await _start_softphone(services)
+    try:
+        runner = await _start_web(services)
+    except BaseException:
+        if gateway is not None:
+            await gateway.stop()
+        raise
     refusals: TurnedAwayCounter | None = None
     counting: asyncio.Task[None] | None = None
     site: SiteHeartbeat | None = None
@@ -347,11 +355,34 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.recorder is not None:
             await services.recorder.stop()
         await runner.cleanup()
+        if gateway is not None:
+            await gateway.stop()
         if action_runner is not None:
             await action_runner.cleanup()
         if services.db is not None:
             await services.db.dispose()
     return 0
+
+
+async def _start_softphone(services: Services) -> SoftphoneGateway | None:
+    """The browser-phone gateway, in a process that takes calls and fronts nothing (behind a
+    SIP front, or consoles only, there is none yet). Calls ring desk phones when it fails."""
+    config = services.config
+    if not config.softphone_sip or config.app_only or config.sip_behind_front:
+        return None
+    sip = HostPort.parse(config.softphone_sip)
+    gateway = SoftphoneGateway(
+        config.data_dir / "softphone" / str(config.sip.port),
+        sip,
+        media_address=config.softphone_media,
+        rtp_ports=config.softphone_ports(),
+    )
+    try:
+        services.softphone = await gateway.start()
+    except (StartupError, OSError) as exc:
+        log.warning("browser phones are off: %s", exc)
+        return None
+    return gateway
 
 
 def _ehr_patients(ehr: EhrSync | None) -> Callable[[date], Awaitable[object]] | None:

@@ -10,8 +10,11 @@ if ((${#need[@]})); then
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Debian's kamailio package may start a daemon on 5060 of every interface: clinicline runs
-# its own instances with its own config, so the packaged one must not hold the port.
-if command -v systemctl >/dev/null && systemctl is-enabled kamailio >/dev/null 2>&1; then
-  systemctl disable --now kamailio >/dev/null 2>&1 || true
-fi
+# Debian's kamailio and rtpengine packages may start daemons (kamailio on 5060 of every
+# interface): clinicline runs its own instances with its own configs, so the packaged ones
+# must not hold the ports.
+for service in kamailio rtpengine-daemon; do
+  if command -v systemctl >/dev/null && systemctl is-enabled "$service" >/dev/null 2>&1; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done

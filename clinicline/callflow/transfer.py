@@ -71,6 +71,9 @@ class _Attempt:
     flags_in_place: list[Transfer] = field(default_factory=list)
     flag_heard: asyncio.Event = field(default_factory=asyncio.Event)
     taken: asyncio.Event = field(default_factory=asyncio.Event)  # the agent took the call
+    # She clicked Accept in the console while her phone still rang (a browser phone answers
+    # with it): the summary plays once, then the call is hers without pressing 1.
+    accepted_early: bool = False
     # Whisper audio by text, synthesized while the agent's phone rings: she hears the
     # summary the moment she answers, not after a loaded machine's seconds of synthesis.
     spoken: dict[str, asyncio.Future[list[np.ndarray]]] = field(default_factory=dict)
@@ -117,24 +120,31 @@ class WarmTransfer:
         self.waiting = QueueWait(coordinator, self._hold_music, self.settings.waiting)
         self._tidying: dict[str, asyncio.Task[None]] = {}
         self._whispering: dict[str, _Attempt] = {}
+        self._attempts: dict[str, _Attempt] = {}  # every transfer under way, by call
         # Supervisors joining bridged calls (listen, whisper, barge); None: not offered.
         self.monitors: CallMonitors | None = None
 
     async def on_console(self, kind: str, plan: TransferPlan) -> None:
-        """Routing's listener: Accept clicked in the console takes the call like key 1."""
-        attempt = self._whispering.get(plan.call_id)
+        """Routing's listener: Accept clicked in the console takes the call like key 1 (before
+        she has answered: once the summary has played)."""
+        attempt = self._attempts.get(plan.call_id)
         if kind != "accepted" or attempt is None or attempt.plan is None:
             return
-        whispered_to = attempt.plan.agent.agent_id if attempt.plan.agent else None
+        offered_to = attempt.plan.agent.agent_id if attempt.plan.agent else None
         accepted_by = plan.agent.agent_id if plan.agent else None
-        if whispered_to is not None and whispered_to == accepted_by:
+        if offered_to is None or offered_to != accepted_by:
+            return
+        if plan.call_id in self._whispering:
             attempt.taken.set()
+        else:
+            attempt.accepted_early = True
 
     async def transfer(self, session: CallSession, action: Transfer) -> None:
         call_id = session.call.call_id
         await self._settled(call_id)
         attempt = _Attempt(session, action)
         attempt.hold = asyncio.get_running_loop().create_task(self._hold_music(session))
+        self._attempts[call_id] = attempt
         try:
             with session.in_phase(CallPhase.TRANSFER_HOLD):
                 await self._run(attempt)
@@ -142,6 +152,8 @@ class WarmTransfer:
             await self._cancelled(attempt)
             raise
         finally:
+            if self._attempts.get(call_id) is attempt:
+                del self._attempts[call_id]
             self._stop_hold(attempt)
             await self.coordinator.stop_holding(call_id)  # however it ended, they left the line
             log.info("call %s: transfer finished", call_id)
@@ -175,6 +187,7 @@ class WarmTransfer:
                 await session.perform([PlayPrompt("emergency", barge_in=False)])
                 self._start_hold(attempt)
             rings += 1
+            attempt.accepted_early = False  # a new person's phone rings
             self._prepare_whisper(attempt, self._whisper_text(plan))
             with session.in_phase(CallPhase.CONSULT_RINGING):
                 consult = attempt.consult = await self._ring(session, plan)
@@ -350,6 +363,8 @@ class WarmTransfer:
         while not consult.ended.is_set():
             assert attempt.plan is not None
             await self._whisper(attempt, consult, self._whisper_text(attempt.plan))
+            if attempt.accepted_early:
+                attempt.taken.set()
             while attempt.flags_in_place and not consult.ended.is_set():
                 attempt.plan = await self._tell_nurse(attempt, attempt.plan, consult)
                 # She just heard new reasons: give her the full time to take the call.

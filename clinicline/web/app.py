@@ -50,5 +50,6 @@ def create_app(services: Services) -> web.Application:
             hash_workers=config.login_hash_workers,
             flows=services.flows,
             ehr=services.ehr,
+            softphone=services.softphone,
         )
     return app

@@ -51,7 +51,9 @@ class QueueInfo:
 
 
 def agent_info(a: Agent) -> AgentInfo:
-    return AgentInfo(a.id, a.name, a.username, a.role, a.sip_uri, tuple(a.skills), a.presence)
+    """The agent as routing sees her: calls ring her browser phone while it is registered."""
+    phone = a.browser_phone_uri or a.sip_uri
+    return AgentInfo(a.id, a.name, a.username, a.role, phone, tuple(a.skills), a.presence)
 
 
 @dataclass(frozen=True)
@@ -197,3 +199,13 @@ async def agents_for_queue(
             for a in agents
             if needed <= set(a.skills) and (not available_only or a.presence == "available")
         ]
+
+
+async def set_browser_phone(s: AsyncSession, agent_id: int, uri: str) -> None:
+    """Ring the agent at `uri`, her browser phone as the gateway registered it; "" rings her
+    desk phone again."""
+    async with atomic(s):
+        agent = await s.get(Agent, agent_id)
+        if agent is None:
+            raise NotFound(f"no agent with id {agent_id}")
+        agent.browser_phone_uri = uri

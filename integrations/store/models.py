@@ -244,6 +244,12 @@ class Agent(Base):
     # May publish a version of the call flow's wording (the clinic's administrators): editing
     # is every supervisor's, putting it in front of callers is not.
     may_publish: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # Where her console's browser phone is registered (the softphone gateway's address for
+    # her); empty: calls ring `sip_uri`, her desk phone. Set and cleared by the server when
+    # the gateway accepts or drops the registration, never from what the browser sends.
+    browser_phone_uri: Mapped[str] = mapped_column(
+        String(255), default="", server_default=text("''")
+    )
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from clinicline.callflow.prompts import clinic_prompts
+from clinicline.softphone.gateway import SoftphoneLine
 from clinicline.web.console import (
     api_views,
     auth_views,
@@ -17,6 +18,7 @@ from clinicline.web.console import (
     flow_views,
     integration_views,
     metrics_views,
+    softphone_views,
     task_views,
     training_views,
 )
@@ -46,17 +48,21 @@ def setup_console(
     console_grace: float = GRACE_SECONDS,
     flows: FlowTools | None = None,
     ehr: EhrSync | None = None,
+    softphone: SoftphoneLine | None = None,
 ) -> None:
     """Mount the console on `app`; its sessions live in `db`, shared by every app process.
     `console_grace`: how long an agent's console may be gone before she is set away.
     `flows`: the wording's defaults and the voice for the Flows area (its prompt cache may
     be set later, once the speech models load). `ehr`: the clinic's EHR, when it is the record
-    (the patient panel reads the insurance on file from it)."""
+    (the patient panel reads the insurance on file from it). `softphone`: the gateway agents'
+    browser phones register with (None: desk phones only)."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
     if flows is None:
         wording = DialogWording.from_file()
         flows = FlowTools(clinic_prompts("the clinic") | wording.defaults(), wording=wording)
     app[FLOWS] = flows
+    if softphone is not None and softphone_views.VENDOR_SIPJS.is_dir():
+        app[softphone_views.SOFTPHONE] = softphone
     passwords = PasswordWorkers(hash_workers)
     app[CONSOLE] = Console(db, hub, coordinator, sessions, SignIn(db, passwords), ehr)
     attendance = ConsoleAttendance(
@@ -78,6 +84,8 @@ def setup_console(
     r = app.router
     r.add_get("/console", auth_views.page)
     r.add_static("/console/static", auth_views.STATIC_DIR, show_index=False)
+    if softphone_views.VENDOR_SIPJS.is_dir():
+        r.add_static("/console/vendor/sip.js", softphone_views.VENDOR_SIPJS, show_index=False)
     r.add_post("/console/login", auth_views.login)
     r.add_post("/console/logout", auth_views.logout)
     r.add_post("/console/password", auth_views.change_password)
@@ -107,6 +115,7 @@ def setup_console(
     )
     flow_views.add_routes(r)
     training_views.add_routes(r)
+    softphone_views.add_routes(r)
     r.add_get("/api/context/{token}", api_views.context)
     r.add_get("/api/calls/{call_id}", api_views.call_record)
     r.add_get("/api/calls/{call_id}/patient", api_views.patient_panel_of_call)

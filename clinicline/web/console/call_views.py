@@ -172,7 +172,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=4096)
     await ws.prepare(request)
     console.hub.register(staff.agent_id, staff.username, ws)
-    watchdog = asyncio.create_task(_close_when_signed_out(console, request, ws))
+    watchdog = asyncio.create_task(close_when_signed_out(console, request, ws))
     try:
         await ws.send_json({"type": "hello", "agent_id": staff.agent_id})
         async for message in ws:
@@ -188,7 +188,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 SESSION_CHECK_SECONDS = 15.0
 
 
-async def _close_when_signed_out(
+async def close_when_signed_out(
     console: Console, request: web.Request, ws: web.WebSocketResponse
 ) -> None:
     """The feed carries PHI: it ends with the session (sign-out, idle timeout, 8 hours)."""

@@ -288,6 +288,8 @@ function toWrapUp(card) {
 async function accept(card) {
   const result = await api("POST", callPath(card, "accept"), {});
   if (!result.ok) { say(result.data.error || "could not accept"); return; }
+  // A browser phone that is ringing answers with it (softphone.js).
+  document.dispatchEvent(new CustomEvent("console:accepted"));
   // Connected only when her phone has the caller: the server says so ("connected").
   $(".state", card).textContent = "accepted: answer your phone";
   $(".actions", card).hidden = true;
@@ -1174,6 +1176,7 @@ async function loadMetrics() {
 async function signedIn(agent) {
   show(true, agent);
   connect();
+  document.dispatchEvent(new CustomEvent("console:signed-in", { detail: agent }));
   const me = await api("GET", "/console/me");
   if (me.ok && me.data.presence) showPresence(me.data.presence);
   await Promise.all([loadTasks(), loadBoard()]);
@@ -1234,6 +1237,7 @@ async function start() {
   });
   $("#logout").addEventListener("click", async () => {
     await api("POST", "/console/logout", {});
+    document.dispatchEvent(new CustomEvent("console:signed-out"));
     show(false);
     if (socket) socket.close();
   });

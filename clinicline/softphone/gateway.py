@@ -1,0 +1,214 @@
+"""The browser-phone gateway: Kamailio with its WebSocket and rtpengine, run by `serve`.
+
+Kamailio's config is `deploy/kamailio/softphone.cfg` (what it accepts from whom is written
+there); this module renders it, starts both daemons in their own process groups, and stops
+them with the server. Credentials are the auth_ephemeral kind: the console hands its agent a
+username "<expiry>:<username>" and its HMAC under a secret made at each start, so nothing
+about them is stored and a stolen pair dies with the session it was issued for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from clinicline.config import PROJECT_ROOT, HostPort
+from clinicline.errors import StartupError
+from dialogs.server import free_loopback_port
+
+log = logging.getLogger(__name__)
+
+KAMAILIO = Path("/usr/sbin/kamailio")
+RTPENGINE = Path("/usr/bin/rtpengine")
+WEBSOCKET_MODULE = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so")
+TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "softphone.cfg"
+REALM = "clinicline"
+# The SDP towards a browser: ICE, DTLS-SRTP with the browser as DTLS client, the gateway's
+# addresses; towards a worker: plain RTP, no ICE. G.711 passes through untouched (Chromium
+# and the workers both speak PCMU), so rtpengine never transcodes.
+_REWRITE = "replace-origin replace-session-connection"
+# Browsers require RTP and RTCP on one port (rtcp-mux) and a mid per media section.
+TO_BROWSER_FLAGS = (
+    f"ICE=force DTLS=passive SDES-off RTP/SAVPF rtcp-mux-require generate-mid {_REWRITE}"
+)
+TO_WORKER_FLAGS = f"ICE=remove DTLS=off RTP/AVP rtcp-mux-demux {_REWRITE}"
+START_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str  # "<expiry>:<agent's username>"
+    password: str
+    expires: int  # UNIX time
+
+
+@dataclass(frozen=True)
+class SoftphoneLine:
+    """What the console's app needs of a running gateway: where to relay browsers, what the
+    workers ring, and how to sign an agent's credentials."""
+
+    sip: HostPort  # the workers ring sip:<username>@sip
+    websocket_url: str  # loopback: only the app's relay connects
+    secret: str
+    ttl: float = 8 * 3600.0
+
+    def uri(self, username: str) -> str:
+        return f"sip:{username}@{self.sip}"
+
+    def credentials(self, username: str, now: float | None = None) -> Credentials:
+        expires = int((time.time() if now is None else now) + self.ttl)
+        name = f"{expires}:{username}"
+        digest = hmac.new(self.secret.encode(), name.encode(), hashlib.sha256).digest()
+        return Credentials(name, base64.b64encode(digest).decode(), expires)
+
+
+def missing_parts() -> list[str]:
+    """What this machine lacks to run the gateway (`make run` installs it)."""
+    modules = (WEBSOCKET_MODULE, WEBSOCKET_MODULE.with_name("auth_ephemeral.so"))
+    needed = (KAMAILIO, RTPENGINE, *modules)
+    return [str(p) for p in needed if not p.exists()]
+
+
+def render_config(
+    folder: Path, line: SoftphoneLine, ws_port: int, ng_port: int, worker_subnets: str
+) -> Path:
+    fields = {
+        "SIP_LISTEN": str(line.sip),
+        "WS_LISTEN": f"127.0.0.1:{ws_port}",
+        "CTL_SOCKET": str(folder / "kamailio.ctl"),
+        "SECRET": line.secret,
+        "REALM": REALM,
+        "NG_LISTEN": f"127.0.0.1:{ng_port}",
+        "WORKER_SUBNETS": worker_subnets,
+        "TO_BROWSER_FLAGS": TO_BROWSER_FLAGS,
+        "TO_WORKER_FLAGS": TO_WORKER_FLAGS,
+    }
+    text = TEMPLATE.read_text()
+    for name, value in fields.items():
+        text = text.replace(f"@@{name}@@", value)
+    rendered = folder / "softphone.cfg"
+    rendered.touch(mode=0o600)  # it holds the secret
+    rendered.write_text(text)
+    return rendered
+
+
+def _rtpengine_answers(ng_port: int) -> bool:
+    """rtpengine's control protocol ("ng": a cookie, then a bencoded dictionary) answers a
+    ping with pong."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.3)
+        probe.sendto(b"start d7:command4:pinge", ("127.0.0.1", ng_port))
+        try:
+            return b"pong" in probe.recv(200)
+        except OSError:
+            return False
+
+
+def _accepts_tcp(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+class SoftphoneGateway:
+    """Kamailio + rtpengine for browser phones, started and stopped by the server."""
+
+    def __init__(
+        self,
+        folder: Path,
+        sip: HostPort,
+        *,
+        media_address: str = "",
+        rtp_ports: tuple[int, int] = (30000, 30999),
+        worker_subnets: str = "127.0.0.0/8",
+    ) -> None:
+        self.folder = folder
+        self.sip = sip
+        self.media_address = media_address or sip.host
+        self.rtp_ports = rtp_ports
+        self.worker_subnets = worker_subnets
+        self.line: SoftphoneLine | None = None
+        self._procs: list[asyncio.subprocess.Process] = []
+
+    async def start(self) -> SoftphoneLine:
+        missing = missing_parts()
+        if missing:
+            raise StartupError(f"browser phones need {', '.join(missing)}: run `make run` once")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        ws_port, ng_port = free_loopback_port(), free_loopback_port()
+        line = SoftphoneLine(
+            self.sip, f"ws://127.0.0.1:{ws_port}", secrets.token_urlsafe(32)
+        )
+        config = render_config(self.folder, line, ws_port, ng_port, self.worker_subnets)
+        check = await asyncio.create_subprocess_exec(
+            str(KAMAILIO), "-c", "-f", str(config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        out, _ = await check.communicate()
+        if check.returncode != 0:
+            raise StartupError(f"the softphone gateway's config was refused: {out.decode()[-800:]}")
+        await self._spawn(
+            "rtpengine",
+            # --table=-1: userspace forwarding, no kernel module (none on these machines).
+            str(RTPENGINE), "--config-file=none", "--foreground", "--log-stderr", "--table=-1",
+            f"--interface={self.media_address}", f"--listen-ng=127.0.0.1:{ng_port}",
+            f"--port-min={self.rtp_ports[0]}", f"--port-max={self.rtp_ports[1]}",
+            "--log-level=5", "--num-threads=2", "--delete-delay=0",
+        )  # fmt: skip
+        # Kamailio pings rtpengine once at start and leaves it out for a minute if it is silent.
+        deadline = time.monotonic() + START_SECONDS
+        while not await asyncio.to_thread(_rtpengine_answers, ng_port):
+            if time.monotonic() > deadline or self._procs[0].returncode is not None:
+                await self.stop()
+                raise StartupError(f"rtpengine did not start; see {self.folder}/rtpengine.log")
+        await self._spawn(
+            "kamailio",
+            str(KAMAILIO), "-DD", "-E", "-f", str(config), "-P", str(self.folder / "kamailio.pid"),
+            "-m", "32", "-M", "8",
+        )  # fmt: skip
+        deadline = time.monotonic() + START_SECONDS
+        while not _accepts_tcp(ws_port):
+            if time.monotonic() > deadline or any(p.returncode is not None for p in self._procs):
+                await self.stop()
+                raise StartupError(
+                    f"the softphone gateway did not start; see {self.folder}/*.log"
+                )
+            await asyncio.sleep(0.1)
+        self.line = line
+        log.info("browser phones: rung at %s (media on %s)", self.sip, self.media_address)
+        return line
+
+    async def _spawn(self, name: str, *command: str) -> None:
+        with (self.folder / f"{name}.log").open("ab") as log_file:
+            self._procs.append(
+                await asyncio.create_subprocess_exec(
+                    *command, stdout=log_file, stderr=log_file,
+                    start_new_session=True,  # its own group: its children stop with it
+                )  # fmt: skip
+            )
+
+    async def stop(self) -> None:
+        for proc in reversed(self._procs):
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self._procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        self._procs.clear()
+        self.line = None

@@ -1,0 +1,306 @@
+"""The browser phone: a nurse signs in to the console in headless Chromium, her page's SIP.js
+phone registers through the console's relay with the real gateway (Kamailio + rtpengine), and
+a real red-flag call rings it. She answers in the browser, hears the summary, takes the call
+with key 1 on the page's keypad, and talks with the caller: audio both ways, transcribed.
+
+Chromium's microphone is a fake device playing a recording of her words; everything else is
+the product as `serve` runs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+
+from clinicline.harness import (
+    ServerProcess,
+    free_port,
+    phone_call,
+    start_demo_clinic,
+    wait_for_record,
+    when_logged,
+)
+from clinicline.softphone.gateway import missing_parts
+from clinicline.softphone.relay import registration_result
+from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
+from tests.console.conftest import CHROMIUM_ARGS
+from tests.staff_lines import always_open_hours
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(missing_parts()), reason="the gateway's packages: `make setup`"),
+]
+
+NURSE_SAYS = "Nurse speaking. I am with you now, tell me what happened."
+
+
+@pytest.fixture(scope="module")
+def clinic(
+    tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
+) -> Iterator[ServerProcess]:
+    server = start_demo_clinic(
+        tmp_path_factory.mktemp("softphone"),
+        data_dir=speech_data_dir,
+        env={
+            "CLINICLINE_HOURS_FILE": str(always_open_hours()),
+            "CLINICLINE_SOFTPHONE_SIP": f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+            "CLINICLINE_SOFTPHONE_RTP_PORTS": "31000-31099",
+        },
+    )
+    try:
+        yield server
+    finally:
+        assert server.stop() == 0, server.log()[-3000:]
+
+
+def _nurse_recording(folder: Path) -> Path:
+    """What the nurse's fake microphone plays, over and over: her words, then a pause."""
+    spoken, padded = folder / "nurse-raw.wav", folder / "nurse.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(spoken), NURSE_SAYS],
+                   check=True)  # fmt: skip
+    subprocess.run(["sox", str(spoken), "-r", "48000", str(padded), "pad", "0", "2"], check=True)
+    return padded
+
+
+async def _signed_in(page: Page, base: str) -> None:
+    await page.goto(f"{base}/console")
+    await page.fill("#username", "nurse1")
+    await page.fill("#password", "nurse1-demo")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#console-view")).to_be_visible()
+    await page.click("button.presence[data-presence=available]")
+    await expect(page.locator("#presence-state")).to_have_text("available")
+
+
+# The loudness of what the page's phone plays (the caller, through the gateway), sampled
+# for ten seconds from the remote stream.
+_HEARD_RMS = """async () => {
+  const stream = document.querySelector("#softphone-audio").srcObject;
+  if (!stream) return -1;
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  context.createMediaStreamSource(stream).connect(analyser);
+  const samples = new Float32Array(analyser.fftSize);
+  let loudest = 0;
+  for (let i = 0; i < 200; i++) {
+    await new Promise((done) => setTimeout(done, 50));
+    analyser.getFloatTimeDomainData(samples);
+    let sum = 0;
+    for (const s of samples) sum += s * s;
+    loudest = Math.max(loudest, Math.sqrt(sum / samples.length));
+  }
+  await context.close();
+  return loudest;
+}"""
+
+
+async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the_caller(
+    clinic: ServerProcess, tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    recording = _nurse_recording(tmp_path)
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={recording}",
+        "--autoplay-policy=no-user-gesture-required",
+        "--allow-loopback-in-peer-connection",
+    ]
+    bridged = tmp_path / "bridged"
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        watch = asyncio.create_task(when_logged(clinic, ": bridged to", bridged))
+        try:
+            page = await (await browser.new_context()).new_page()
+            said: list[str] = []  # the page's console, for a failure's report
+            page.on("console", lambda message: said.append(message.text))
+            await _signed_in(page, base)
+            phone = page.locator("#softphone")
+            await expect(phone.locator("#softphone-state")).to_have_text(
+                "ready: calls ring here", timeout=20_000
+            )
+            assert _browser_phone(clinic).startswith("sip:nurse1@")  # the gateway said so
+            caller = asyncio.create_task(
+                asyncio.to_thread(
+                    phone_call, clinic,
+                    "--say", "my husband collapsed and he is not breathing",
+                    "--wait-for", f"120:{bridged}",
+                    "--wait", "4",
+                    "--say", "He is lying on the kitchen floor and his lips are blue",
+                    "--listen", "10",
+                    timeout=300,
+                )  # fmt: skip
+            )
+            await expect(phone.locator("#softphone-answer")).to_be_visible(timeout=90_000)
+            await expect(phone).to_have_attribute("data-state", "ringing")
+            await page.click("#softphone-answer")
+            try:
+                await expect(phone.locator("#softphone-state")).to_have_text(
+                    "on a call", timeout=20_000
+                )
+            except AssertionError as exc:
+                raise AssertionError(said) from exc
+            # The summary plays to her alone, then "press 1 to take the call".
+            await page.wait_for_timeout(9_000)
+            await page.click("#softphone-keypad button:text-is('1')")
+            await asyncio.wait_for(_until(bridged), 60)
+            # The caller speaks 4 s after the bridge (and the synthesis of her words).
+            heard_rms = await page.evaluate(_HEARD_RMS)
+            result = await caller
+            await expect(phone.locator("#softphone-state")).to_have_text(
+                "ready: calls ring here", timeout=30_000
+            )
+        finally:
+            watch.cancel()
+            await browser.close()
+    record = await asyncio.to_thread(wait_for_record, clinic, result["call_id"])
+    kinds = [e["kind"] for e in record["events"]]
+    assert "bridged" in kinds and record["transferred"], kinds
+    agent_said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "agent").lower()
+    heard_by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
+    # Her microphone reached the caller's phone through the gateway and the worker's bridge.
+    assert "nurse" in agent_said, record["turns"]
+    assert "nurse" in heard_by_caller, result
+    # And the caller's voice reached her browser.
+    assert heard_rms > 0.05, heard_rms
+    # Her page is gone: calls for her ring her desk phone again.
+    assert _browser_phone(clinic) == ""
+
+
+def _browser_phone(server: ServerProcess, username: str = "nurse1") -> str:
+    path = server.db_url.split("///", 1)[1]
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT browser_phone_uri FROM agents WHERE username = ?", (username,))
+        return str(row.fetchone()[0])
+
+
+async def _until(path: Path) -> None:
+    while not path.exists():
+        await asyncio.sleep(0.2)
+
+
+# ---- who may register what: raw SIP over the console's relay --------------------------------
+
+
+def _register(aor: str, user: str, call_id: str, cseq: int, authorization: str = "") -> str:
+    host = aor.split("@", 1)[1]
+    lines = [
+        f"REGISTER sip:{host} SIP/2.0",
+        f"Via: SIP/2.0/WSS test.invalid;branch=z9hG4bK{call_id}{cseq}",
+        "Max-Forwards: 70",
+        f"From: <{aor}>;tag=t{call_id}",
+        f"To: <{aor}>",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} REGISTER",
+        f"Contact: <sip:{user}@test.invalid;transport=ws>;expires=60",
+    ]
+    if authorization:
+        lines.append(f"Authorization: {authorization}")
+    return "\r\n".join([*lines, "Content-Length: 0", "", ""])
+
+
+def _digest(challenge: str, username: str, password: str, uri: str) -> str:
+    """The Authorization header answering a gateway's WWW-Authenticate (RFC 2617, MD5)."""
+    realm = re.search(r'realm="([^"]+)"', challenge)
+    nonce = re.search(r'nonce="([^"]+)"', challenge)
+    assert realm and nonce, challenge
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
+
+    secret = md5(f"{username}:{realm[1]}:{password}")
+    response = md5(f"{secret}:{nonce[1]}:{md5(f'REGISTER:{uri}')}")
+    return (
+        f'Digest username="{username}", realm="{realm[1]}", nonce="{nonce[1]}", '
+        f'uri="{uri}", response="{response}", algorithm=MD5'
+    )
+
+
+async def _try_register(
+    agent: ConsoleAgent, base: str, aor: str, username: str, password: str, server: ServerProcess
+) -> tuple[str, str]:
+    """REGISTER `aor` through the relay with these credentials: the gateway's final status,
+    and where the store rings her a moment later, the socket still open."""
+    ws_url = base.replace("http://", "ws://") + "/console/softphone/ws"
+    async with agent.http.ws_connect(ws_url, protocols=("sip",)) as ws:
+        user = aor.split(":", 1)[1].split("@", 1)[0]
+        await ws.send_str(_register(aor, user, "c1", 1))
+        challenge = (await ws.receive(timeout=10)).data
+        assert challenge.startswith("SIP/2.0 401"), challenge
+        header = next(h for h in challenge.split("\r\n") if h.lower().startswith("www-auth"))
+        uri = f"sip:{aor.split('@', 1)[1]}"
+        await ws.send_str(_register(aor, user, "c1", 2, _digest(header, username, password, uri)))
+        status = str((await ws.receive(timeout=10)).data).split("\r\n", 1)[0]
+        await asyncio.sleep(0.5)
+        return status, _browser_phone(server, "nurse1")
+
+
+async def test_the_relay_and_the_gateway_let_an_agent_register_her_own_line_only(
+    clinic: ServerProcess,
+) -> None:
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    async with aiohttp.ClientSession() as anonymous:
+        async with anonymous.get(f"{base}/console/api/softphone") as r:
+            assert r.status == 401
+        async with anonymous.get(f"{base}/console/softphone/ws", headers={"Origin": base}) as r:
+            assert r.status == 401
+    nurse = await sign_in_at_console(base, "nurse1", presence=None)
+    try:
+        async with nurse.http.get(f"{base}/console/api/softphone") as r:
+            line = await r.json()
+        assert line["available"] and line["aor"].startswith("sip:nurse1@"), line
+        assert line["username"].endswith(":nurse1")
+        other_aor = line["aor"].replace("nurse1@", "nurse2@")
+        # Another agent's line with her credentials: refused by the gateway.
+        status, rung = await _try_register(
+            nurse, base, other_aor, line["username"], line["password"], clinic
+        )
+        assert status.startswith("SIP/2.0 403"), status
+        assert rung == "" and _browser_phone(clinic, "nurse2") == ""
+        # Credentials she made up (a later expiry): the signature fails.
+        forged = line["username"].replace(line["username"].split(":")[0], "4102444800")
+        status, rung = await _try_register(
+            nurse, base, line["aor"], forged, line["password"], clinic
+        )
+        assert status.startswith("SIP/2.0 401") and rung == "", status
+        # Her own line: registered, and routing rings it until the socket ends.
+        status, rung = await _try_register(
+            nurse, base, line["aor"], line["username"], line["password"], clinic
+        )
+        assert status.startswith("SIP/2.0 200") and rung == line["aor"], (status, rung)
+        await asyncio.sleep(1)  # the relay saves the socket's end
+        assert _browser_phone(clinic) == ""
+        # A page of another origin cannot open her socket with her cookie.
+        async with nurse.http.get(
+            f"{base}/console/softphone/ws", headers={"Origin": "http://evil.example"}
+        ) as r:
+            assert r.status == 403
+    finally:
+        await nurse.close()
+
+
+def test_only_the_gateway_s_200_to_a_register_decides_the_line() -> None:
+    def reply(status: str, method: str, contact: str = "") -> str:
+        head = [f"SIP/2.0 {status}", "Via: SIP/2.0/WSS x.invalid", f"CSeq: 2 {method}"]
+        return "\r\n".join([*head, *([contact] if contact else []), "", ""])
+
+    live = 'Contact: <sip:nurse1@x.invalid;transport=ws>;expires=600'
+    assert registration_result(reply("200 OK", "REGISTER", live)) is True
+    assert registration_result(reply("200 OK", "REGISTER", live.replace("600", "0"))) is False
+    assert registration_result(reply("200 OK", "REGISTER")) is False  # unregistered: none left
+    assert registration_result(reply("403 Not your line", "REGISTER")) is False
+    assert registration_result(reply("401 Unauthorized", "REGISTER")) is None  # a challenge
+    assert registration_result(reply("200 OK", "INVITE", live)) is None
+    assert registration_result(reply("180 Ringing", "INVITE")) is None
+    assert registration_result("REGISTER sip:x SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n") is None
