@@ -73,6 +73,20 @@ class SoftphoneLine:
         return Credentials(name, base64.b64encode(digest).decode(), expires)
 
 
+def network_address() -> str | None:
+    """This machine's address on its network (the source of its default route): where
+    browsers on other desks, and Chromium on this one, send a browser phone's media.
+    Chromium gathers no loopback candidates, so 127.0.0.1 works only for tests that allow it.
+    No packet is sent: a UDP socket's connect only picks the route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))  # TEST-NET-2: routed, never sent to
+            address = str(probe.getsockname()[0])
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 def missing_parts() -> list[str]:
     """What this machine lacks to run the gateway (`make run` installs it)."""
     modules = (WEBSOCKET_MODULE, WEBSOCKET_MODULE.with_name("auth_ephemeral.so"))
@@ -135,7 +149,7 @@ class SoftphoneGateway:
     ) -> None:
         self.folder = folder
         self.sip = sip
-        self.media_address = media_address or sip.host
+        self.media_address = media_address or network_address() or sip.host
         self.rtp_ports = rtp_ports
         self.worker_subnets = worker_subnets
         self.line: SoftphoneLine | None = None

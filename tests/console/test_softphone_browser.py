@@ -55,6 +55,9 @@ def clinic(
             "CLINICLINE_HOURS_FILE": str(always_open_hours()),
             "CLINICLINE_SOFTPHONE_SIP": f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
             "CLINICLINE_SOFTPHONE_RTP_PORTS": "31000-31099",
+            # Loopback only in tests (Chromium is told to allow it); a clinic's default is
+            # this machine's own network address, which browsers elsewhere reach.
+            "CLINICLINE_SOFTPHONE_MEDIA": "127.0.0.1",
         },
     )
     try:
@@ -115,7 +118,7 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-audio-capture={recording}",
         "--autoplay-policy=no-user-gesture-required",
-        "--allow-loopback-in-peer-connection",
+        "--allow-loopback-in-peer-connection",  # media stays on loopback here
     ]
     bridged = tmp_path / "bridged"
     async with async_playwright() as pw:

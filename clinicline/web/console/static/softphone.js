@@ -86,7 +86,12 @@ async function start() {
         state("ringing", "ringing: a transferred call");
       },
       onCallAnswered: () => { buttons({ talking: true }); state("talking", "on a call"); },
-      onCallHangup: idle,
+      onCallHangup: () => {
+        const never = $("#softphone").dataset.state === "connecting";
+        idle();
+        // Answered, then gone before any audio: the media path failed (or the caller left).
+        if (never) state("ready", "the call ended before it connected");
+      },
       onCallHold: (held) => {
         $("#softphone-hold").setAttribute("aria-pressed", String(held));
         state("talking", held ? "on hold" : "on a call");
