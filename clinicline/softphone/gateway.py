@@ -42,8 +42,12 @@ _REWRITE = "replace-origin replace-session-connection"
 TO_BROWSER_FLAGS = (
     f"ICE=force DTLS=passive SDES-off RTP/SAVPF rtcp-mux-require generate-mid {_REWRITE}"
 )
-TO_WORKER_FLAGS = f"ICE=remove DTLS=off RTP/AVP rtcp-mux-demux {_REWRITE}"
+# single-codec: the browser answers with every codec it shares with the worker, and pjsua then
+# sends a re-INVITE to lock one, racing the browser's own set-up (a call answered in the
+# browser was once hung up 3 s later); one codec in the answer, and no re-INVITE.
+TO_WORKER_FLAGS = f"ICE=remove DTLS=off RTP/AVP rtcp-mux-demux single-codec {_REWRITE}"
 START_SECONDS = 10.0
+RESTART_DELAY = 1.0
 
 
 @dataclass(frozen=True)
@@ -154,16 +158,30 @@ class SoftphoneGateway:
         self.worker_subnets = worker_subnets
         self.line: SoftphoneLine | None = None
         self._procs: list[asyncio.subprocess.Process] = []
+        self._ports = (0, 0)  # Kamailio's WebSocket, rtpengine's control
+        self._keeper: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> SoftphoneLine:
+        """Start both daemons and keep them running (started again if one dies, on the same
+        ports with the same secret: consoles reconnect and their credentials still hold)."""
         missing = missing_parts()
         if missing:
             raise StartupError(f"browser phones need {', '.join(missing)}: run `make run` once")
         self.folder.mkdir(parents=True, exist_ok=True)
-        ws_port, ng_port = free_loopback_port(), free_loopback_port()
+        self._ports = free_loopback_port(), free_loopback_port()
         line = SoftphoneLine(
-            self.sip, f"ws://127.0.0.1:{ws_port}", secrets.token_urlsafe(32)
+            self.sip, f"ws://127.0.0.1:{self._ports[0]}", secrets.token_urlsafe(32)
         )
+        await self._launch(line)
+        self.line = line
+        self._stopping = False
+        self._keeper = asyncio.create_task(self._keep(line), name="softphone-gateway")
+        log.info("browser phones: rung at %s (media on %s)", self.sip, self.media_address)
+        return line
+
+    async def _launch(self, line: SoftphoneLine) -> None:
+        ws_port, ng_port = self._ports
         config = render_config(self.folder, line, ws_port, ng_port, self.worker_subnets)
         check = await asyncio.create_subprocess_exec(
             str(KAMAILIO), "-c", "-f", str(config),
@@ -184,7 +202,7 @@ class SoftphoneGateway:
         deadline = time.monotonic() + START_SECONDS
         while not await asyncio.to_thread(_rtpengine_answers, ng_port):
             if time.monotonic() > deadline or self._procs[0].returncode is not None:
-                await self.stop()
+                await self._end_processes()
                 raise StartupError(f"rtpengine did not start; see {self.folder}/rtpengine.log")
         await self._spawn(
             "kamailio",
@@ -194,14 +212,33 @@ class SoftphoneGateway:
         deadline = time.monotonic() + START_SECONDS
         while not _accepts_tcp(ws_port):
             if time.monotonic() > deadline or any(p.returncode is not None for p in self._procs):
-                await self.stop()
+                await self._end_processes()
                 raise StartupError(
                     f"the softphone gateway did not start; see {self.folder}/*.log"
                 )
             await asyncio.sleep(0.1)
-        self.line = line
-        log.info("browser phones: rung at %s (media on %s)", self.sip, self.media_address)
-        return line
+
+    async def _keep(self, line: SoftphoneLine) -> None:
+        """Either daemon exiting takes both down and up again: rtpengine's calls and
+        Kamailio's registrations are in memory, and the consoles' phones re-register."""
+        while not self._stopping:
+            waits = [asyncio.ensure_future(p.wait()) for p in self._procs]
+            if not waits:
+                await asyncio.sleep(RESTART_DELAY)
+            else:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for wait in waits:
+                    wait.cancel()
+            if self._stopping:
+                return
+            log.warning("browser-phone gateway: a daemon exited; starting both again")
+            await self._end_processes()
+            await asyncio.sleep(RESTART_DELAY)
+            try:
+                await self._launch(line)
+            except (StartupError, OSError) as exc:  # e.g. a port not yet released
+                log.error("browser-phone gateway did not come back: %s", exc)
+                await asyncio.sleep(5)
 
     async def _spawn(self, name: str, *command: str) -> None:
         with (self.folder / f"{name}.log").open("ab") as log_file:
@@ -213,10 +250,20 @@ class SoftphoneGateway:
             )
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._keeper is not None:
+            self._keeper.cancel()
+            await asyncio.gather(self._keeper, return_exceptions=True)
+            self._keeper = None
+        await self._end_processes()
+        self.line = None
+
+    async def _end_processes(self) -> None:
         for proc in reversed(self._procs):
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
+            # The whole group, also when its leader is gone: a killed Kamailio's children
+            # would hold its ports against the next one.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in self._procs:
             try:
                 await asyncio.wait_for(proc.wait(), 5)
@@ -225,4 +272,3 @@ class SoftphoneGateway:
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         self._procs.clear()
-        self.line = None

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -164,6 +166,11 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
             await expect(phone.locator("#softphone-state")).to_have_text(
                 "ready: calls ring here", timeout=30_000
             )
+            # The gateway's Kamailio dies: it is started again, and her page registers anew.
+            pid = (clinic.data_dir / "softphone" / str(clinic.sip_port) / "kamailio.pid")
+            os.kill(int(pid.read_text()), signal.SIGKILL)
+            await asyncio.wait_for(_until_logged(clinic, "starting both again"), 30)
+            await asyncio.wait_for(_until_rung_in_browser(clinic), 60)
         finally:
             watch.cancel()
             await browser.close()
@@ -186,6 +193,16 @@ def _browser_phone(server: ServerProcess, username: str = "nurse1") -> str:
     with sqlite3.connect(path) as db:
         row = db.execute("SELECT browser_phone_uri FROM agents WHERE username = ?", (username,))
         return str(row.fetchone()[0])
+
+
+async def _until_logged(server: ServerProcess, line: str) -> None:
+    while line not in server.log():
+        await asyncio.sleep(0.3)
+
+
+async def _until_rung_in_browser(server: ServerProcess) -> None:
+    while not _browser_phone(server):
+        await asyncio.sleep(0.3)
 
 
 async def _until(path: Path) -> None:
