@@ -55,6 +55,17 @@ SITES_INTERVAL = 2.0
 RELOAD_TIMEOUT = 10.0  # seconds Kamailio's control socket gets to reload the list
 
 
+async def check_kamailio_config(config_path: Path) -> None:
+    """`kamailio -c`: a rendered config Kamailio would refuse stops the start-up with why."""
+    check = await asyncio.create_subprocess_exec(
+        str(KAMAILIO), "-c", "-f", str(config_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await check.communicate()
+    if check.returncode != 0:
+        raise StartupError(f"Kamailio refused {config_path.name}: {out.decode()[-1500:]}")
+
+
 def reload_refused(returncode: int | None, output: str) -> bool:
     """Whether `kamcmd dispatcher.reload` failed. kamcmd exits 0 when the RPC itself answers
     with a fault ("error: 500 - ongoing reload"): the output says it, not the exit code."""
@@ -389,13 +400,7 @@ class Cluster:
 
     async def _start_kamailio(self, config_path: Path) -> None:
         pid_file = self.folder / "kamailio.pid"
-        check = await asyncio.create_subprocess_exec(
-            str(KAMAILIO), "-c", "-f", str(config_path),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await check.communicate()
-        if check.returncode != 0:
-            raise StartupError(f"Kamailio refused its config: {out.decode()[-1500:]}")
+        await check_kamailio_config(config_path)
         log_file = (self.folder / "kamailio.log").open("ab")
         self._kamailio = await asyncio.create_subprocess_exec(
             str(KAMAILIO), "-DD", "-E", "-f", str(config_path), "-P", str(pid_file),

@@ -23,13 +23,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from clinicline.cluster import KAMAILIO, check_kamailio_config
 from clinicline.config import PROJECT_ROOT, HostPort
 from clinicline.errors import StartupError
 from dialogs.server import free_loopback_port
 
 log = logging.getLogger(__name__)
 
-KAMAILIO = Path("/usr/sbin/kamailio")
 RTPENGINE = Path("/usr/bin/rtpengine")
 WEBSOCKET_MODULE = Path("/usr/lib/x86_64-linux-gnu/kamailio/modules/websocket.so")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "softphone.cfg"
@@ -183,13 +183,7 @@ class SoftphoneGateway:
     async def _launch(self, line: SoftphoneLine) -> None:
         ws_port, ng_port = self._ports
         config = render_config(self.folder, line, ws_port, ng_port, self.worker_subnets)
-        check = await asyncio.create_subprocess_exec(
-            str(KAMAILIO), "-c", "-f", str(config),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await check.communicate()
-        if check.returncode != 0:
-            raise StartupError(f"the softphone gateway's config was refused: {out.decode()[-800:]}")
+        await check_kamailio_config(config)
         await self._spawn(
             "rtpengine",
             # --table=-1: userspace forwarding, no kernel module (none on these machines).
