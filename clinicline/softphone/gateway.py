@@ -4,7 +4,8 @@ Kamailio's config is `deploy/kamailio/softphone.cfg` (what it accepts from whom 
 there); this module renders it, starts both daemons in their own process groups, and stops
 them with the server. Credentials are the auth_ephemeral kind: the console hands its agent a
 username "<expiry>:<username>" and its HMAC under a secret made at each start, so nothing
-about them is stored and a stolen pair dies with the session it was issued for.
+about them is stored. A pair works only through a signed-in console session's relay, for that
+session's own agent (the relay refuses any other line), until it expires.
 """
 
 from __future__ import annotations

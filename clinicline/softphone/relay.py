@@ -24,6 +24,15 @@ MAX_MESSAGE = 64 * 1024
 _CSEQ = re.compile(r"^CSeq:\s*\d+\s+(\S+)", re.IGNORECASE | re.MULTILINE)
 _CONTACT = re.compile(r"^(?:Contact|m):(.*)$", re.IGNORECASE | re.MULTILINE)
 _EXPIRES = re.compile(r";\s*expires=(\d+)", re.IGNORECASE)
+_TO_USER = re.compile(r"^(?:To|t):[^\r\n]*?sips?:([^@;>\s]+)@", re.IGNORECASE | re.MULTILINE)
+
+
+def registers_someone_else(message: str, username: str) -> bool:
+    """Whether `message` is a REGISTER for any line but `username`'s (or for none legible)."""
+    if not message.startswith("REGISTER "):
+        return False
+    to = _TO_USER.search(message)
+    return to is None or to.group(1) != username
 
 
 def registration_result(message: str) -> bool | None:
@@ -43,9 +52,12 @@ def registration_result(message: str) -> bool | None:
 async def relay(
     browser: web.WebSocketResponse,
     gateway_url: str,
+    username: str,
     on_registered: Callable[[bool], Awaitable[None]],
 ) -> None:
-    """Pass messages between `browser` (prepared) and the gateway until either side ends."""
+    """Pass messages between `browser` (prepared), the page of the signed-in `username`, and
+    the gateway until either side ends. A REGISTER for another line ends the socket: valid
+    credentials of another agent (copied from her screen) do not make her calls ring here."""
     registered = False
 
     async def tell(now: bool) -> None:
@@ -64,8 +76,12 @@ async def relay(
 
             async def up() -> None:
                 async for message in browser:
-                    if message.type == WSMsgType.TEXT:
-                        await gateway.send_str(message.data)
+                    if message.type != WSMsgType.TEXT:
+                        continue
+                    if registers_someone_else(message.data, username):
+                        log.warning("browser phone: a REGISTER for another line, refused")
+                        return
+                    await gateway.send_str(message.data)
 
             async def down() -> None:
                 async for message in gateway:

@@ -33,8 +33,8 @@ from clinicline.harness import (
     when_logged,
 )
 from clinicline.softphone.gateway import missing_parts
-from clinicline.softphone.relay import registration_result
-from tests.callflow.console_agent import ConsoleAgent, sign_in_at_console
+from clinicline.softphone.relay import registers_someone_else, registration_result
+from tests.callflow.console_agent import sign_in_at_console
 from tests.console.conftest import CHROMIUM_ARGS
 from tests.staff_lines import always_open_hours
 
@@ -143,7 +143,8 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
                     "--wait-for", f"120:{bridged}",
                     "--wait", "4",
                     "--say", "He is lying on the kitchen floor and his lips are blue",
-                    "--listen", "10",
+                    "--wait", "12",  # she holds and resumes meanwhile
+                    "--listen", "5",
                     timeout=300,
                 )  # fmt: skip
             )
@@ -162,6 +163,20 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
             await asyncio.wait_for(_until(bridged), 60)
             # The caller speaks 4 s after the bridge (and the synthesis of her words).
             heard_rms = await page.evaluate(_HEARD_RMS)
+            # The README's picture of it (python -m pytest … with CLINICLINE_SCREENSHOTS=docs/…).
+            shots = Path(os.environ.get("CLINICLINE_SCREENSHOTS", tmp_path))
+            await page.screenshot(path=str(shots / "browser-phone.png"), full_page=True)
+            # Hold and resume: a re-INVITE from the browser through the gateway to the worker
+            # and its answer back (the page says "on hold" only once the worker agreed).
+            status, mute = phone.locator("#softphone-state"), phone.locator("#softphone-mute")
+            await page.click("#softphone-hold")
+            await expect(status).to_have_text("on hold", timeout=10_000)
+            await page.click("#softphone-hold")
+            await expect(status).to_have_text("on a call", timeout=10_000)
+            await page.click("#softphone-mute")
+            await expect(mute).to_have_attribute("aria-pressed", "true")
+            await page.click("#softphone-mute")
+            await expect(mute).to_have_attribute("aria-pressed", "false")
             result = await caller
             await expect(phone.locator("#softphone-state")).to_have_text(
                 "ready: calls ring here", timeout=30_000
@@ -186,6 +201,14 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
     assert heard_rms > 0.05, heard_rms
     # Her page is gone: calls for her ring her desk phone again.
     assert _browser_phone(clinic) == ""
+
+
+def _gateway_socket(server: ServerProcess) -> str:
+    """The gateway's own WebSocket, on loopback, from its rendered config."""
+    config = (server.data_dir / "softphone" / str(server.sip_port) / "softphone.cfg").read_text()
+    listen = re.search(r"^listen=tcp:(\S+)$", config, re.MULTILINE)
+    assert listen is not None
+    return f"ws://{listen[1]}"
 
 
 def _browser_phone(server: ServerProcess, username: str = "nurse1") -> str:
@@ -248,15 +271,22 @@ def _digest(challenge: str, username: str, password: str, uri: str) -> str:
 
 
 async def _try_register(
-    agent: ConsoleAgent, base: str, aor: str, username: str, password: str, server: ServerProcess
+    http: aiohttp.ClientSession,
+    ws_url: str,
+    aor: str,
+    username: str,
+    password: str,
+    server: ServerProcess,
 ) -> tuple[str, str]:
-    """REGISTER `aor` through the relay with these credentials: the gateway's final status,
-    and where the store rings her a moment later, the socket still open."""
-    ws_url = base.replace("http://", "ws://") + "/console/softphone/ws"
-    async with agent.http.ws_connect(ws_url, protocols=("sip",)) as ws:
+    """REGISTER `aor` over `ws_url` with these credentials: the final status ("closed" if the
+    socket was ended instead), and where the store rings nurse1 a moment later."""
+    async with http.ws_connect(ws_url, protocols=("sip",)) as ws:
         user = aor.split(":", 1)[1].split("@", 1)[0]
         await ws.send_str(_register(aor, user, "c1", 1))
-        challenge = (await ws.receive(timeout=10)).data
+        first = await ws.receive(timeout=10)
+        if first.type != aiohttp.WSMsgType.TEXT:  # the relay ended the socket
+            return "closed", _browser_phone(server, "nurse1")
+        challenge = str(first.data)
         assert challenge.startswith("SIP/2.0 401"), challenge
         header = next(h for h in challenge.split("\r\n") if h.lower().startswith("www-auth"))
         uri = f"sip:{aor.split('@', 1)[1]}"
@@ -276,27 +306,40 @@ async def test_the_relay_and_the_gateway_let_an_agent_register_her_own_line_only
         async with anonymous.get(f"{base}/console/softphone/ws", headers={"Origin": base}) as r:
             assert r.status == 401
     nurse = await sign_in_at_console(base, "nurse1", presence=None)
+    relay = base.replace("http://", "ws://") + "/console/softphone/ws"
     try:
         async with nurse.http.get(f"{base}/console/api/softphone") as r:
             line = await r.json()
         assert line["available"] and line["aor"].startswith("sip:nurse1@"), line
         assert line["username"].endswith(":nurse1")
-        other_aor = line["aor"].replace("nurse1@", "nurse2@")
-        # Another agent's line with her credentials: refused by the gateway.
+        # Another agent's line, even with her real credentials (copied from her screen):
+        # the relay ends nurse1's socket before the gateway sees it.
+        colleague = await sign_in_at_console(base, "nurse2", presence=None)
+        async with colleague.http.get(f"{base}/console/api/softphone") as r:
+            theirs = await r.json()
+        await colleague.close()
         status, rung = await _try_register(
-            nurse, base, other_aor, line["username"], line["password"], clinic
+            nurse.http, relay, theirs["aor"], theirs["username"], theirs["password"], clinic
         )
-        assert status.startswith("SIP/2.0 403"), status
+        assert status == "closed", status
         assert rung == "" and _browser_phone(clinic, "nurse2") == ""
+        # Behind the relay, the gateway itself (its loopback socket) refuses her credentials
+        # for a colleague's line.
+        async with aiohttp.ClientSession() as local:
+            status, _ = await _try_register(
+                local, _gateway_socket(clinic), theirs["aor"], line["username"],
+                line["password"], clinic,
+            )  # fmt: skip
+        assert status.startswith("SIP/2.0 403"), status
         # Credentials she made up (a later expiry): the signature fails.
         forged = line["username"].replace(line["username"].split(":")[0], "4102444800")
         status, rung = await _try_register(
-            nurse, base, line["aor"], forged, line["password"], clinic
+            nurse.http, relay, line["aor"], forged, line["password"], clinic
         )
         assert status.startswith("SIP/2.0 401") and rung == "", status
         # Her own line: registered, and routing rings it until the socket ends.
         status, rung = await _try_register(
-            nurse, base, line["aor"], line["username"], line["password"], clinic
+            nurse.http, relay, line["aor"], line["username"], line["password"], clinic
         )
         assert status.startswith("SIP/2.0 200") and rung == line["aor"], (status, rung)
         await asyncio.sleep(1)  # the relay saves the socket's end
@@ -324,3 +367,15 @@ def test_only_the_gateway_s_200_to_a_register_decides_the_line() -> None:
     assert registration_result(reply("200 OK", "INVITE", live)) is None
     assert registration_result(reply("180 Ringing", "INVITE")) is None
     assert registration_result("REGISTER sip:x SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n") is None
+
+
+def test_the_relay_tells_her_own_register_from_anyone_else_s() -> None:
+    def register(to: str) -> str:
+        return f"REGISTER sip:gw SIP/2.0\r\nTo: {to}\r\nCSeq: 1 REGISTER\r\n\r\n"
+
+    assert not registers_someone_else(register("<sip:nurse1@127.0.0.1:5064>"), "nurse1")
+    assert not registers_someone_else(register('"Nora" <sip:nurse1@gw>;tag=x'), "nurse1")
+    assert registers_someone_else(register("<sip:nurse2@127.0.0.1:5064>"), "nurse1")
+    assert registers_someone_else(register("<sip:nurse1x@gw>"), "nurse1")
+    assert registers_someone_else("REGISTER sip:gw SIP/2.0\r\nCSeq: 1 REGISTER\r\n\r\n", "nurse1")
+    assert not registers_someone_else("INVITE sip:x SIP/2.0\r\nTo: <sip:nurse2@gw>\r\n", "nurse1")

@@ -84,7 +84,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
 
     watchdog = asyncio.create_task(close_when_signed_out(console, request, ws))
     try:
-        await relay(ws, phone.websocket_url, registered)
+        await relay(ws, phone.websocket_url, staff.username, registered)
     finally:
         watchdog.cancel()
     return ws
