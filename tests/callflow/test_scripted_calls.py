@@ -26,6 +26,7 @@ from clinicline.harness import (
     wait_for_record,
     when_logged,
 )
+from tests.console.conftest import sign_in_available
 from tests.staff_lines import desk
 
 pytestmark = pytest.mark.slow
@@ -71,13 +72,7 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
         browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = await (await browser.new_context()).new_page()
-            await page.goto(f"{base}/console")
-            await page.fill("#username", "nurse1")
-            await page.fill("#password", "nurse1-demo")
-            await page.click("#login-form button[type=submit]")
-            await expect(page.locator("#console-view")).to_be_visible()
-            await page.click("button.presence[data-presence=available]")
-            await expect(page.locator("#presence-state")).to_have_text("available")
+            await sign_in_available(page, base)
 
             nurse = subprocess.Popen(
                 [

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.web.app import guarded_app
@@ -38,6 +38,17 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
+
+
+async def sign_in_available(page: Page, base: str, username: str = "nurse1") -> None:
+    """Sign the demo `username` in at the console in `page`, and make her available."""
+    await page.goto(f"{base}/console")
+    await page.fill("#username", username)
+    await page.fill("#password", f"{username}-demo")
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#console-view")).to_be_visible()
+    await page.click("button.presence[data-presence=available]")
+    await expect(page.locator("#presence-state")).to_have_text("available")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import async_playwright, expect
 
 from clinicline.harness import (
     ServerProcess,
@@ -35,7 +35,7 @@ from clinicline.harness import (
 from clinicline.softphone.gateway import missing_parts
 from clinicline.softphone.relay import registers_someone_else, registration_result
 from tests.callflow.console_agent import sign_in_at_console
-from tests.console.conftest import CHROMIUM_ARGS
+from tests.console.conftest import CHROMIUM_ARGS, sign_in_available
 from tests.staff_lines import always_open_hours
 
 pytestmark = [
@@ -75,16 +75,6 @@ def _nurse_recording(folder: Path) -> Path:
                    check=True)  # fmt: skip
     subprocess.run(["sox", str(spoken), "-r", "48000", str(padded), "pad", "0", "2"], check=True)
     return padded
-
-
-async def _signed_in(page: Page, base: str) -> None:
-    await page.goto(f"{base}/console")
-    await page.fill("#username", "nurse1")
-    await page.fill("#password", "nurse1-demo")
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("#console-view")).to_be_visible()
-    await page.click("button.presence[data-presence=available]")
-    await expect(page.locator("#presence-state")).to_have_text("available")
 
 
 # The loudness of what the page's phone plays (the caller, through the gateway), sampled
@@ -130,7 +120,7 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
             page = await (await browser.new_context()).new_page()
             said: list[str] = []  # the page's console, for a failure's report
             page.on("console", lambda message: said.append(message.text))
-            await _signed_in(page, base)
+            await sign_in_available(page, base)
             phone = page.locator("#softphone")
             await expect(phone.locator("#softphone-state")).to_have_text(
                 "ready: calls ring here", timeout=20_000
