@@ -368,7 +368,10 @@ async def _start_softphone(services: Services) -> SoftphoneGateway | None:
     """The browser-phone gateway, in a process that takes calls and fronts nothing (behind a
     SIP front, or consoles only, there is none yet). Calls ring desk phones when it fails."""
     config = services.config
-    if not config.softphone_sip or config.app_only or config.sip_behind_front:
+    if not config.softphone_sip:
+        return None
+    if config.app_only or config.sip_behind_front:
+        log.info("browser phones: not run behind a SIP front or by an app process (yet)")
         return None
     sip = HostPort.parse(config.softphone_sip)
     gateway = SoftphoneGateway(
