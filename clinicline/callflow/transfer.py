@@ -74,6 +74,7 @@ class _Attempt:
     # She clicked Accept in the console while her phone still rang (a browser phone answers
     # with it): the summary plays once, then the call is hers without pressing 1.
     accepted_early: bool = False
+    whispering: bool = False  # the agent answered and hears the summary
     # Whisper audio by text, synthesized while the agent's phone rings: she hears the
     # summary the moment she answers, not after a loaded machine's seconds of synthesis.
     spoken: dict[str, asyncio.Future[list[np.ndarray]]] = field(default_factory=dict)
@@ -119,7 +120,6 @@ class WarmTransfer:
         self.settings = settings or TransferSettings()
         self.waiting = QueueWait(coordinator, self._hold_music, self.settings.waiting)
         self._tidying: dict[str, asyncio.Task[None]] = {}
-        self._whispering: dict[str, _Attempt] = {}
         self._attempts: dict[str, _Attempt] = {}  # every transfer under way, by call
         # Supervisors joining bridged calls (listen, whisper, barge); None: not offered.
         self.monitors: CallMonitors | None = None
@@ -134,7 +134,7 @@ class WarmTransfer:
         accepted_by = plan.agent.agent_id if plan.agent else None
         if offered_to is None or offered_to != accepted_by:
             return
-        if plan.call_id in self._whispering:
+        if attempt.whispering:
             attempt.taken.set()
         else:
             attempt.accepted_early = True
@@ -328,18 +328,17 @@ class WarmTransfer:
         """Whisper to the agent until they take the call, then bridge (or REFER). False when
         they never took it: the caller is still on hold for the next agent."""
         session = attempt.session
-        call_id = session.call.call_id
         if self._clinical(plan):
             session.red_flag_hook = lambda actions: self._flag_in_whisper(attempt, actions)
         keys = asyncio.ensure_future(self._watch_keys(attempt, consult))
-        self._whispering[call_id] = attempt
+        attempt.whispering = True
         try:
             with session.in_phase(CallPhase.WHISPER):
                 taken = await self._until_taken(attempt, consult)
         finally:
             session.red_flag_hook = None
             keys.cancel()
-            self._whispering.pop(call_id, None)
+            attempt.whispering = False
         plan = attempt.plan or plan
         if not taken:
             await self.recorder.event(
