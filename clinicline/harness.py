@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -347,6 +348,20 @@ async def when_logged(server: ServerProcess, line: str, signal: Path) -> None:
     while server.log().count(line) == before:
         await asyncio.sleep(0.3)
     signal.touch()
+
+
+def bridged_calls(server: ServerProcess) -> list[str]:
+    """The ids of the calls the server has bridged to a person, once per bridge, in order."""
+    return re.findall(r"call (\S+): bridged to", server.log())
+
+
+async def next_bridged_call(server: ServerProcess, before: int) -> str:
+    """The id of the call bridged after the first `before` bridges in the server's log."""
+    while True:
+        found = bridged_calls(server)
+        if len(found) > before:
+            return found[before]
+        await asyncio.sleep(0.3)
 
 
 def wait_for_record(server: ServerProcess, call_id: str, timeout: float = 15.0) -> dict[str, Any]:

@@ -283,6 +283,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
             services.worker.transfer.monitors = monitors
             assert services.hub is not None
             services.hub.on_monitor = monitors.on_request
+            services.hub.on_handoff = services.worker.transfer.on_handoff
             try:
                 info = await services.worker.start()
             except OSError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -78,6 +78,10 @@ class _Attempt:
     # Whisper audio by text, synthesized while the agent's phone rings: she hears the
     # summary the moment she answers, not after a loaded machine's seconds of synthesis.
     spoken: dict[str, asyncio.Future[list[np.ndarray]]] = field(default_factory=dict)
+    bridged_to: int | None = None  # the agent on the bridge (None: not bridged, or on-call)
+    # She asked to pass the call on (queue, note): her leg ends, the next transfer starts.
+    handoff: tuple[str, str] | None = None
+    handoff_asked: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def _alert(action: Transfer) -> FlagAlert:
@@ -139,10 +143,29 @@ class WarmTransfer:
         else:
             attempt.accepted_early = True
 
+    async def on_handoff(self, call_id: str, agent_id: int, queue: str, note: str) -> None:
+        """The console's request to pass a bridged call on; ignored unless this worker
+        bridges the call to that very agent (another worker's call, or one she left)."""
+        attempt = self._attempts.get(call_id)
+        if attempt is None or attempt.bridged_to is None or attempt.bridged_to != agent_id:
+            return
+        if attempt.handoff is None:
+            attempt.handoff = (queue, note)
+            attempt.handoff_asked.set()
+
     async def transfer(self, session: CallSession, action: Transfer) -> None:
         call_id = session.call.call_id
         await self._settled(call_id)
-        attempt = _Attempt(session, action)
+        while True:
+            attempt = _Attempt(session, action)
+            await self._transfer_once(attempt)
+            if attempt.handoff is None or session.caller_gone.is_set():
+                return
+            action = _passed_on(action, attempt)
+
+    async def _transfer_once(self, attempt: _Attempt) -> None:
+        session = attempt.session
+        call_id = session.call.call_id
         attempt.hold = asyncio.get_running_loop().create_task(self._hold_music(session))
         self._attempts[call_id] = attempt
         try:
@@ -465,18 +488,43 @@ class WarmTransfer:
                 await self.recorder.event(
                     session.call, "bridged", {"queue": plan.queue, "target": plan.target}
                 )
-                await self._talk(session, consult)
+                attempt.bridged_to = plan.agent.agent_id if plan.agent is not None else None
+                await self._talk(session, consult, attempt.handoff_asked)
         finally:
+            attempt.bridged_to = None
             session.red_flag_hook = None
             if self.monitors is not None:
                 self.monitors.unbridged(session.call.call_id)
-        if session.caller_gone.is_set():
+        if attempt.handoff is not None and not session.caller_gone.is_set():
+            await self._hand_on(attempt, plan, consult)
+        elif session.caller_gone.is_set():
             consult.hangup()
         else:
             await session.perform(
                 [PlayPrompt("goodbye", barge_in=False), Hangup("agent ended the call")]
             )
         await self.coordinator.on_call_ended(plan)
+
+    async def _hand_on(self, attempt: _Attempt, plan: TransferPlan, consult: ConsultLeg) -> None:
+        """She passed the call on: her leg ends and the caller hears the hold prompt (the
+        next transfer keeps it going). Recorded before the next offer: `_first_plan` flushes
+        the recorder, so the record never shows two people on the line."""
+        assert attempt.handoff is not None
+        if consult.ended.is_set():  # she hung up as she asked: nobody to pass the call on to
+            attempt.handoff = None
+            await self.recorder.event(
+                attempt.session.call, "agent_transfer_failed",
+                {"agent_id": attempt.bridged_to, "reason": "agent hung up"},
+            )  # fmt: skip
+            return
+        consult.hangup()
+        queue, _note = attempt.handoff
+        log.info("call %s: passed on from the %s queue to %s", plan.call_id, plan.queue, queue)
+        await self.recorder.event(
+            attempt.session.call, "agent_transferred",
+            {"agent_id": plan.agent.agent_id if plan.agent else None, "from_queue": plan.queue,
+             "queue": queue},
+        )  # fmt: skip
 
     def _flag_on_bridge(
         self, session: CallSession, plan: TransferPlan, actions: Sequence[Action]
@@ -528,8 +576,11 @@ class WarmTransfer:
             session.red_flag_hook = None
             consult.hangup()
 
-    async def _talk(self, session: CallSession, consult: ConsultLeg) -> None:
-        """While caller and agent are bridged, transcribe the agent until either leaves."""
+    async def _talk(
+        self, session: CallSession, consult: ConsultLeg, handoff: asyncio.Event | None = None
+    ) -> None:
+        """While caller and agent are bridged, transcribe the agent until either leaves (or
+        she passes the call on)."""
         agent = LegTranscriber(
             session.call,
             "agent",
@@ -538,13 +589,13 @@ class WarmTransfer:
             vad=session.config.vad,
         )
         consult.listener = agent.on_frame
-        gone = asyncio.ensure_future(session.caller_gone.wait())
-        left = asyncio.ensure_future(consult.ended.wait())
+        ends = [session.caller_gone, consult.ended, *([handoff] if handoff else [])]
+        waiters = [asyncio.ensure_future(end.wait()) for end in ends]
         try:
-            await asyncio.wait([gone, left], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            gone.cancel()
-            left.cancel()
+            for waiter in waiters:
+                waiter.cancel()
             consult.listener = None
             await agent.close()
 
@@ -580,6 +631,19 @@ async def _first_of(
     finally:
         for waiter in waiters[: len(events)]:
             waiter.cancel()
+
+
+def _passed_on(action: Transfer, attempt: _Attempt) -> Transfer:
+    """The transfer the next person gets when an agent passes the call on: the same caller
+    and urgency, her queue and note as the reason (shown on the next card, said in the
+    whisper of a caller with no red flags)."""
+    assert attempt.handoff is not None
+    queue, note = attempt.handoff
+    plan = attempt.plan
+    who = plan.agent.name if plan is not None and plan.agent is not None else "an agent"
+    since = f" from {plan.queue.replace('_', ' ')}" if plan is not None else ""
+    reason = f"passed on by {who}{since}" + (f": {note}" if note else "")
+    return replace(action, queue=queue, reason=reason)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

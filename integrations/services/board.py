@@ -58,8 +58,8 @@ class OnTheLine:
 
 # The events that say who is on a bridged call (each read for supervisors only).
 _LINE_EVENTS = (
-    "transfer_answered", "bridged", "referred", "monitor_started", "monitor_mode",
-    "monitor_ended",
+    "transfer_answered", "bridged", "referred", "agent_transferred", "monitor_started",
+    "monitor_mode", "monitor_ended",
 )  # fmt: skip
 
 
@@ -188,6 +188,8 @@ async def _on_the_line(s: AsyncSession, now: datetime) -> tuple[OnTheLine, ...]:
             seen["monitor"] = cipher.decrypt_json(data_enc).get("mode")
         elif kind == "monitor_ended":
             seen["monitor"] = None
+        elif kind == "agent_transferred":  # on hold again until the next person takes it
+            seen["bridged"] = False
     return tuple(
         OnTheLine(
             call_id=call.id,

@@ -63,8 +63,11 @@ SPEAKERS: tuple[str, ...] = ("caller", "bot", "agent", "monitor")
 
 __all__ = [
     "DISPOSITIONS",
+    "BridgeState",
     "add_event",
     "add_turn",
+    "bridge_of",
+    "bridge_state",
     "call_report",
     "close_call",
     "close_lost_calls",
@@ -214,23 +217,49 @@ async def call_identity(s: AsyncSession, call_id: str) -> int | None:
         return (await _call(s, call_id)).verified_patient_id
 
 
-async def bridged_now(s: AsyncSession, call_id: str) -> tuple[bool, int | None]:
-    """Whether the call is in progress with caller and a person bridged through its worker
-    (not referred away), and the patient it is verified as; an unknown call raises
-    `NotFound`. What a supervisor may listen to."""
+# What moves a call on or off a bridge to a person, oldest first.
+_BRIDGE_EVENTS = ("transfer_answered", "bridged", "agent_transferred", "referred")
+
+
+@dataclass(frozen=True)
+class BridgeState:
+    """Whether caller and a person are bridged through the call's worker now, and who."""
+
+    live: bool  # in progress, bridged, not referred away nor passed on by the agent
+    agent_id: int | None  # whose phone took the transfer that is bridged now
+    patient_id: int | None  # the patient the call is verified as
+
+
+def bridge_of(events: Iterable[tuple[str, dict[str, Any]]]) -> tuple[bool, int | None]:
+    """From a call's bridge events (kind, data), oldest first: bridged now, and to whom. An
+    agent who transferred the call on is off it until the next person's phone is bridged."""
+    bridged, referred, agent_id = False, False, None
+    for kind, data in events:
+        if kind == "transfer_answered":
+            agent_id = data.get("agent_id")
+        elif kind == "bridged":
+            bridged = True
+        elif kind == "agent_transferred":
+            bridged, agent_id = False, None
+        elif kind == "referred":
+            referred = True
+    live = bridged and not referred
+    return live, agent_id if live else None
+
+
+async def bridge_state(s: AsyncSession, call_id: str) -> BridgeState:
+    """`bridge_of` the call's record (an unknown call raises `NotFound`): what a supervisor
+    may listen to, and what only the agent on the line may transfer on."""
     async with atomic(s):
         call = await _call(s, call_id)
-        kinds = set(
-            await s.scalars(
-                select(CallEvent.kind).where(
-                    CallEvent.call_id == call_id, CallEvent.kind.in_(("bridged", "referred"))
-                )
-            )
+        rows = await s.scalars(
+            select(CallEvent)
+            .where(CallEvent.call_id == call_id, CallEvent.kind.in_(_BRIDGE_EVENTS))
+            .order_by(CallEvent.id)
         )
-    return (
-        call.ended is None and "bridged" in kinds and "referred" not in kinds,
-        call.verified_patient_id,
-    )
+        cipher = cipher_of(s)
+        live, agent_id = bridge_of((e.kind, cipher.decrypt_json(e.data_enc)) for e in rows)
+    return BridgeState(call.ended is None and live, agent_id, call.verified_patient_id)
 
 
 @dataclass(frozen=True)

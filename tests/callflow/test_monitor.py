@@ -9,7 +9,6 @@ it. One row per mode: who hears the supervisor is the whole difference between t
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import sys
 import wave
@@ -24,6 +23,8 @@ import pytest
 from clinicline.harness import (
     ROOT,
     ServerProcess,
+    bridged_calls,
+    next_bridged_call,
     phone_call,
     start_demo_clinic,
     wait_for_record,
@@ -68,15 +69,6 @@ async def _until_exists(path: Path) -> None:
         await asyncio.sleep(0.3)
 
 
-async def _bridged_call(server: ServerProcess, before: int) -> str:
-    """The id of the next call the server bridges to a person."""
-    while True:
-        found = re.findall(r"call (\S+): bridged to", server.log())
-        if len(found) > before:
-            return found[before]
-        await asyncio.sleep(0.3)
-
-
 def _recording(server: ServerProcess, call_id: str, out: Path) -> tuple[np.ndarray, np.ndarray]:
     done = subprocess.run(
         [sys.executable, "-m", "clinicline.cli", "calls", "recording", call_id, "--out", str(out),
@@ -111,7 +103,7 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
     supervisor_phone = _phone(clinic, "super1", SUPERVISOR_SAYS, 26, "--accept-key", "none")
     joined = tmp_path / "joined"
     watch = asyncio.create_task(when_logged(clinic, ": supervisor joined", joined))
-    bridges = len(re.findall(r"call (\S+): bridged to", clinic.log()))
+    bridges = len(bridged_calls(clinic))
     caller = asyncio.create_task(
         asyncio.to_thread(
             phone_call,
@@ -130,7 +122,7 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
         )  # fmt: skip
     )
     try:
-        call_id = await asyncio.wait_for(_bridged_call(clinic, bridges), 150)
+        call_id = await asyncio.wait_for(next_bridged_call(clinic, bridges), 150)
         async with supervisor.http.post(
             f"{base}/console/calls/{call_id}/monitor", json={"mode": mode}
         ) as r:

@@ -1,4 +1,5 @@
-"""Warm transfers when people don't pick up: a nurse who declines, a phone nobody answers.
+"""Warm transfers when people don't pick up (a nurse who declines, a phone nobody answers),
+and when the person who took the call passes it on from her console.
 
 Real server, real patient phone, real agent phones (each its own pjsua2 process); the nurses
 sign in to the console over its HTTP API. Rasa is off: the red-flag path does not need it.
@@ -15,6 +16,8 @@ import pytest
 
 from clinicline.harness import (
     ServerProcess,
+    bridged_calls,
+    next_bridged_call,
     phone_call,
     start_demo_clinic,
     wait_for_record,
@@ -139,3 +142,72 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
     )
     assert "transfer_no_answer" in kinds and "bridged" in kinds, (record["events"], answered)
     assert record["disposition"] == "emergency_transferred"
+
+
+async def test_the_nurse_on_the_line_passes_the_call_on_and_the_next_person_takes_it(
+    clinic: ServerProcess, tmp_path: Path
+) -> None:
+    """Nurse1 takes a red-flag call, then passes it to billing from her console: her leg
+    ends, the caller is held, billing1 is offered it with her note and takes it, and the
+    caller's next words reach billing1. Nurse1 wraps up; the record shows both bridges."""
+    base = f"http://127.0.0.1:{clinic.http_port}"
+    nurse = await _sign_in(base, "nurse1")
+    away = await _sign_in(base, "nurse2", presence="away")
+    billing = await _sign_in(base, "billing1")
+    nurse_phone = _agent_phone(clinic, NURSES["nurse1"], "nurse1", "answer", stay=90)
+    billing_phone = staff_phone(
+        clinic.env, "billing1", "--answer-after", "1", "--stay", "30",
+        "--say", "Billing office.", "--timeout", "200",
+    )  # fmt: skip
+    second_bridge = tmp_path / "second-bridge"
+    bridges = len(bridged_calls(clinic))
+    caller = asyncio.create_task(
+        asyncio.to_thread(
+            phone_call, clinic,
+            "--say", "my chest hurts and I can't catch my breath",
+            "--wait-for", f"150:{second_bridge}",
+            "--say", "I am still here and my chest still hurts",
+            "--wait", "12", "--listen", "4", "--no-transcribe", timeout=300,
+        )  # fmt: skip
+    )
+    try:
+        call_id = await asyncio.wait_for(next_bridged_call(clinic, bridges), 150)
+        async with billing.http.post(f"{base}/console/calls/{call_id}/transfer",
+                                     json={"queue": "billing"}) as r:  # fmt: skip
+            assert r.status == 409, await r.text()  # not hers: she is not on the line
+        async with nurse.http.post(
+            f"{base}/console/calls/{call_id}/transfer",
+            json={"queue": "billing", "note": "question about the hospital bill"},
+        ) as r:
+            assert r.status == 202, await r.text()
+        assert await asyncio.wait_for(next_bridged_call(clinic, bridges + 1), 120) == call_id
+        second_bridge.touch()
+        result = await caller
+        nurse_heard = await asyncio.to_thread(answer_log, nurse_phone)
+        billing_heard = await asyncio.to_thread(answer_log, billing_phone)
+        async with nurse.http.post(
+            f"{base}/console/calls/{call_id}/wrapup", json={"disposition": "transferred"}
+        ) as r:
+            assert r.status == 200, await r.text()  # she answered it: hers to wrap up
+    finally:
+        for agent in (nurse, away, billing):
+            await agent.close()
+        for phone in (nurse_phone, billing_phone):
+            if phone.poll() is None:
+                phone.kill()
+    record = await asyncio.to_thread(wait_for_record, clinic, call_id)
+    kinds = [e["kind"] for e in record["events"]]
+    assert kinds.count("bridged") == 2, kinds
+    passed = kinds.index("agent_transferred")
+    assert kinds.index("bridged") < passed < len(kinds) - 1 - kinds[::-1].index("bridged"), kinds
+    assert record["events"][passed]["data"]["queue"] == "billing"
+    offers = [m["pop"] for m in billing.messages if m.get("type") == "offer"]
+    assert offers and "passed on by Nora Bell" in offers[-1]["payload"]["reason"], offers
+    assert "hospital bill" in offers[-1]["payload"]["reason"]
+    assert any(m.get("type") == "ended" and m.get("call_id") == call_id for m in nurse.messages)
+    she = nurse_heard["calls"][0]
+    assert she["answered"] and she["ended_by"] == "remote", she  # the server let her go
+    taker = billing_heard["calls"][0]
+    assert taker["answered"], billing_heard
+    assert "still here" in taker["heard"].lower() or "chest" in taker["heard"].lower(), taker
+    assert result["call_id"] == call_id

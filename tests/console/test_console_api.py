@@ -305,6 +305,68 @@ async def test_only_a_supervisor_joins_and_only_a_call_bridged_now_audited_as_a_
     assert len(requests) == 1
 
 
+async def test_only_the_agent_on_the_line_passes_a_call_on_and_it_is_audited(
+    client, server: Server
+) -> None:
+    asked: list[tuple[str, int, str, str]] = []
+
+    async def worker_heard(call_id: str, agent_id: int, queue: str, note: str) -> None:
+        asked.append((call_id, agent_id, queue, note))
+
+    server.hub.on_handoff = worker_heard  # what the worker bridging the call is handed
+    await planned_call(server, "call-hand")
+    url = "/console/calls/call-hand/transfer"
+    await sign_in(client, "nurse2")
+    async with client.post(url, json={"queue": "billing"}) as response:
+        assert response.status == 409  # offered to her, not yet answered and bridged
+    nurse2 = server.agent_ids["nurse2"]
+    async with server.db.session() as s:
+        await calls.set_fields(s, "call-hand", verified_patient_id=1)
+        await calls.add_event(
+            s, call_id="call-hand", kind="transfer_answered", data={"agent_id": nurse2}
+        )
+        await calls.add_event(s, call_id="call-hand", kind="bridged", data={"queue": "nurse"})
+    for body in ({"queue": "nowhere"}, {"queue": ""}, {"queue": "billing", "note": "x" * 201},
+                 {"queue": 7}):  # fmt: skip
+        async with client.post(url, json=body) as response:
+            assert response.status == 400, body
+    async with client.post("/console/calls/nope/transfer", json={"queue": "billing"}) as response:
+        assert response.status == 404
+    await sign_in(client, "nurse1")  # a colleague: not on this call
+    async with client.post(url, json={"queue": "billing"}) as response:
+        assert response.status == 409
+    await sign_in(client, "nurse2")
+    note = "asks about\na co-pay"
+    async with client.post(url, json={"queue": "billing", "note": note}) as response:
+        assert response.status == 202, await response.text()
+    assert asked == [("call-hand", nurse2, "billing", "asks about a co-pay")]
+    async with server.db.session() as s:
+        trail = await audit_trail(s, 1)
+    assert any(a.action == "transfer_call" and a.actor == "nurse2" for a in trail)
+    async with server.db.session() as s:  # the worker passed it on: she is off the line
+        await calls.add_event(
+            s, call_id="call-hand", kind="agent_transferred",
+            data={"agent_id": nurse2, "queue": "billing"},
+        )  # fmt: skip
+    async with client.post(url, json={"queue": "billing"}) as response:
+        assert response.status == 409
+    assert len(asked) == 1
+    async with client.get("/console/me") as response:
+        assert "billing" in (await response.json())["queues"]
+
+
+def test_the_bridge_follows_answers_transfers_on_and_referrals() -> None:
+    assert calls.bridge_of([]) == (False, None)
+    answered = [("transfer_answered", {"agent_id": 4}), ("bridged", {})]
+    assert calls.bridge_of(answered) == (True, 4)
+    passed_on = [*answered, ("agent_transferred", {"agent_id": 4})]
+    assert calls.bridge_of(passed_on) == (False, None)
+    assert calls.bridge_of([*passed_on, ("transfer_answered", {"agent_id": 9})]) == (False, None)
+    again = [*passed_on, ("transfer_answered", {"agent_id": 9}), ("bridged", {})]
+    assert calls.bridge_of(again) == (True, 9)
+    assert calls.bridge_of([*answered, ("referred", {})]) == (False, None)
+
+
 async def test_a_recording_plays_for_a_supervisor_only_and_every_play_is_audited(
     client, server: Server
 ) -> None:

@@ -210,6 +210,42 @@ async def test_screen_pop_accept_and_wrap_up(context: BrowserContext, server: Se
     assert presence["nurse2"] == "available"
 
 
+async def test_a_connected_card_passes_the_call_on_to_a_queue_worker_stand_in(
+    context: BrowserContext, server: Server
+) -> None:
+    """The card's Transfer form, up to the worker's handler (this fixture has no voice
+    worker: the hub's handler stands in; tests/callflow/test_transfers.py makes the call)."""
+    asked: list[tuple[str, int, str, str]] = []
+
+    async def worker_heard(call_id: str, agent_id: int, queue: str, note: str) -> None:
+        asked.append((call_id, agent_id, queue, note))
+
+    server.hub.on_handoff = worker_heard
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    await open_call(server, "call-pass")
+    plan = await server.coordinator.plan(emergent_request("call-pass"))
+    card = page.locator("#calls .card")
+    await expect(card.locator(".handoff")).to_be_hidden()  # offered: not hers to pass on yet
+    await server.coordinator.on_answered(plan)  # what the worker writes when her phone takes it
+    async with server.db.session() as s:
+        await calls.add_event(s, call_id="call-pass", kind="bridged", data={"queue": "nurse"})
+    await expect(card.locator(".state")).to_have_text("connected")
+    await expect(card.locator(".handoff")).to_be_visible()
+    await card.locator(".handoff button[type=submit]").click()  # no queue chosen yet
+    assert not await card.locator("select.handoff-queue").evaluate("s => s.checkValidity()")
+    assert asked == []  # form refused to submit; nothing reached the worker
+    await card.locator("select.handoff-queue").select_option("billing")
+    await card.locator("input.handoff-note").fill("billing question")
+    await card.locator(".handoff button[type=submit]").click()
+    await expect(card.locator(".state")).to_have_text("transferred")
+    await expect(card.locator("select.disposition")).to_have_value("transferred")
+    assert asked == [("call-pass", server.agent_ids["nurse2"], "billing", "billing question")]
+    await server.coordinator.on_call_ended(plan)  # the worker let her leg go
+    await expect(card.locator(".state")).to_have_text("transferred")
+    await expect(card.locator(".handoff")).to_be_hidden()
+
+
 async def test_claim_and_complete_a_task(context: BrowserContext, server: Server) -> None:
     async with server.db.session() as s:
         task_id = await create_task(

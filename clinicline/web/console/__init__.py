@@ -96,6 +96,7 @@ def setup_console(
     r.add_post("/console/calls/{call_id}/decline", call_views.decline)
     r.add_post("/console/calls/{call_id}/wrapup", call_views.wrap_up)
     r.add_post("/console/calls/{call_id}/monitor", call_views.monitor)
+    r.add_post("/console/calls/{call_id}/transfer", call_views.transfer_on)
     r.add_get("/console/tasks", task_views.list_tasks)
     r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)

@@ -18,7 +18,7 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
-from integrations.services.agents import presence_of, set_presence
+from integrations.services.agents import list_queues, presence_of, set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
 # No inline script or style, nothing from other origins, never framed. Audio plays from blob:
@@ -117,8 +117,9 @@ async def me(request: web.Request) -> web.Response:
     staff = signed_in(request)
     async with console_of(request).db.session() as s:
         state = await presence_of(s, staff.agent_id)  # her console shows it, and its timer
+        queues = [q.name for q in await list_queues(s)]  # where she may pass a call on
     return web.json_response(
         {"agent": staff.to_json(), "must_change_password": must_change,
-         "presence": state.to_json()},
+         "presence": state.to_json(), "queues": queues},
         headers=NO_STORE,
     )  # fmt: skip

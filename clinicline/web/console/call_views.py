@@ -25,7 +25,7 @@ from clinicline.web.console.sessions import COOKIE_NAME
 from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.services import presence as presence_store
-from integrations.services.agents import CHOSEN_AWAY_REASONS, set_presence
+from integrations.services.agents import CHOSEN_AWAY_REASONS, list_queues, set_presence
 from integrations.services.audit import record_access
 from routing.errors import UnknownTransfer
 from routing.hub import MONITOR_REQUESTS
@@ -33,6 +33,7 @@ from routing.hub import MONITOR_REQUESTS
 # What an agent may set from the console; "busy" comes from answering a call.
 CONSOLE_PRESENCES = frozenset({"available", "busy", "away", "wrap_up", "offline"})
 MAX_NOTES = 2000
+MAX_TRANSFER_NOTE = 200  # spoken to the next agent in the summary
 log = logging.getLogger(__name__)
 
 
@@ -92,6 +93,36 @@ async def _answer_offer(request: web.Request, answer: str) -> web.Response:
     return web.json_response({"call_id": call_id, "state": answer}, headers=NO_STORE)
 
 
+async def _refused_on_bridge(
+    request: web.Request,
+    call_id: str,
+    action: str,
+    detail: dict[str, str],
+    *,
+    own_call: bool = False,
+) -> web.Response | None:
+    """None when the call is bridged to a person now (to the signed-in agent, with
+    `own_call`), after an audit row: joining or passing on a call is a view of it. Else the
+    refusal: 404 for a call the store does not know, 409 for one not (or no longer) bridged."""
+    console, staff = console_of(request), signed_in(request)
+    try:
+        async with console.db.session() as s:
+            bridge = await calls.bridge_state(s, call_id)
+            allowed = bridge.live and (not own_call or bridge.agent_id == staff.agent_id)
+            if allowed:
+                await record_access(
+                    s, actor=staff.username, action=action, patient_id=bridge.patient_id,
+                    call_id=call_id, detail=detail,
+                )  # fmt: skip
+    except NotFound:
+        return error(404, "no such call")
+    if allowed:
+        return None
+    if own_call:
+        return error(409, "this call is not connected to you through the clinic line")
+    return error(409, "this call is not connected to a person through the clinic line")
+
+
 @requires("supervisor", post=True)
 async def monitor(request: web.Request) -> web.Response:
     """POST /console/calls/{call_id}/monitor {mode: listen | whisper | barge | stop}: the
@@ -102,20 +133,34 @@ async def monitor(request: web.Request) -> web.Response:
     mode = text_field(await json_body(request), "mode", max_len=8)
     if mode not in MONITOR_REQUESTS:
         raise BadBody(400, f"mode must be one of {', '.join(MONITOR_REQUESTS)}")
-    try:
-        async with console.db.session() as s:
-            live, patient_id = await calls.bridged_now(s, call_id)
-            if live:  # listening in hears PHI: audited like opening the record
-                await record_access(
-                    s, actor=staff.username, action="monitor_call", patient_id=patient_id,
-                    call_id=call_id, detail={"mode": mode},
-                )  # fmt: skip
-    except NotFound:
-        return error(404, "no such call")
-    if not live:
-        return error(409, "this call is not connected to a person through the clinic line")
+    refused = await _refused_on_bridge(request, call_id, "monitor_call", {"mode": mode})
+    if refused is not None:
+        return refused
     await console.hub.request_monitor(staff.agent_id, call_id, mode)
     return web.json_response({"call_id": call_id, "mode": mode}, status=202, headers=NO_STORE)
+
+
+@requires(post=True)
+async def transfer_on(request: web.Request) -> web.Response:
+    """POST /console/calls/{call_id}/transfer {queue, note?}: the agent talking with a caller
+    passes the call to another queue. The worker with the call ends her leg, holds the caller
+    and rings the next person with the call's context and her note; she goes to wrap-up. Only
+    the agent the store has on the bridge now may ask (a card kept open elsewhere may not)."""
+    console, staff = console_of(request), signed_in(request)
+    call_id = call_id_param(request)
+    data = await json_body(request)
+    queue = text_field(data, "queue", max_len=40)
+    note = " ".join(text_field(data, "note", max_len=MAX_TRANSFER_NOTE, required=False).split())
+    async with console.db.session() as s:
+        if queue not in {q.name for q in await list_queues(s)}:
+            raise BadBody(400, "no such queue")
+    refused = await _refused_on_bridge(
+        request, call_id, "transfer_call", {"queue": queue}, own_call=True
+    )
+    if refused is not None:
+        return refused
+    await console.hub.request_handoff(staff.agent_id, call_id, queue, note)
+    return web.json_response({"call_id": call_id, "queue": queue}, status=202, headers=NO_STORE)
 
 
 @requires(post=True)

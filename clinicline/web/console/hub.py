@@ -45,6 +45,9 @@ class WebSocketHub:
         # The worker's handler for a supervisor asking to listen to, whisper on or barge into
         # a call (call id, supervisor's agent id, mode); None in a process with no calls.
         self.on_monitor: Callable[[str, int, str], Awaitable[None]] | None = None
+        # The worker's handler for the agent on a bridged call passing it to another queue
+        # (call id, agent id, queue, note); None in a process with no calls.
+        self.on_handoff: Callable[[str, int, str, str], Awaitable[None]] | None = None
         self._sockets: dict[int, dict[web.WebSocketResponse, str]] = defaultdict(dict)
         self._registered: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
         # Per live call, forgotten when the call ends for the agent: whose patient it is
@@ -64,12 +67,22 @@ class WebSocketHub:
         return True
 
     async def request_monitor(self, supervisor_id: int, call_id: str, mode: str) -> None:
-        """A supervisor's listen / whisper / barge / stop for a live call: to this process's
-        worker, and over the bus to every other process (the one bridging the call acts)."""
-        body = {"type": "monitor", "call_id": call_id, "mode": mode}
-        await self.deliver(supervisor_id, body)
+        """A supervisor's listen / whisper / barge / stop for a live call."""
+        await self._to_call_worker(
+            supervisor_id, {"type": "monitor", "call_id": call_id, "mode": mode}
+        )
+
+    async def request_handoff(self, agent_id: int, call_id: str, queue: str, note: str) -> None:
+        """The agent on a bridged call passes it to `queue`."""
+        body = {"type": "handoff", "call_id": call_id, "queue": queue, "note": note}
+        await self._to_call_worker(agent_id, body)
+
+    async def _to_call_worker(self, agent_id: int, body: dict[str, Any]) -> None:
+        """To this process's worker, and over the bus to every other process: whichever
+        bridges the call acts, the others ignore it."""
+        await self.deliver(agent_id, body)
         if self.bus is not None:
-            await self.bus.publish(supervisor_id, body)
+            await self.bus.publish(agent_id, body)
 
     async def start(self) -> None:
         """Start receiving other app processes' messages (when there is a bus)."""
@@ -120,6 +133,13 @@ class WebSocketHub:
         if message.get("type") == "monitor":  # for the worker bridging the call
             if self.on_monitor is not None:
                 await self.on_monitor(str(message["call_id"]), agent_id, str(message["mode"]))
+            return False
+        if message.get("type") == "handoff":  # for the worker bridging the call
+            if self.on_handoff is not None:
+                await self.on_handoff(
+                    str(message["call_id"]), agent_id, str(message["queue"]),
+                    str(message.get("note", "")),
+                )  # fmt: skip
             return False
         if message.get("type") == "offer_shown":  # another process showed our offer
             waiter = self._awaiting_shown.get((agent_id, str(message["call_id"])))

@@ -84,15 +84,25 @@ function handle(message) {
     if (card) showFlag(card, message.alert);
   } else if (message.type === "connected") {
     const card = cardFor(message.call_id);
-    if (card) { $(".state", card).textContent = "connected"; toWrapUp(card); }
+    if (card) {
+      $(".state", card).textContent = "connected";
+      toWrapUp(card);
+      $(".handoff", card).hidden = false;
+    }
     setPresenceLabel("busy");
   } else if (message.type === "ended") {
     const card = cardFor(message.call_id);
-    if (card) { $(".state", card).textContent = "ended"; toWrapUp(card); }
+    if (card) {
+      if ($(".state", card).textContent !== "transferred") $(".state", card).textContent = "ended";
+      toWrapUp(card);
+      $(".handoff", card).hidden = true;
+    }
   }
 }
 
 // ---- call cards -----------------------------------------------------------------------
+let transferQueues = [];  // where a connected call may be passed on (from /console/me)
+
 function cardFor(callId) {
   return [...document.querySelectorAll("#calls .card")].find((c) => c.dataset.callId === callId);
 }
@@ -233,6 +243,14 @@ function renderOffer(pop) {
   $(".accept", card).addEventListener("click", () => accept(card));
   $(".decline", card).addEventListener("click", () => decline(card));
   $(".wrapup", card).addEventListener("submit", (event) => { event.preventDefault(); wrapUp(card); });
+  const queues = $(".handoff-queue", card);
+  for (const name of transferQueues) {
+    const option = document.createElement("option");
+    option.value = name;
+    option.textContent = name.replaceAll("_", " ");
+    queues.append(option);
+  }
+  $(".handoff", card).addEventListener("submit", (event) => { event.preventDefault(); handOff(card); });
   $("#calls").prepend(card);
   emptyCheck();
   if (pop.emergent || level === "emergent") alertEmergent(card, pop);
@@ -302,6 +320,20 @@ async function decline(card) {
   card.remove();
   emptyCheck();
   settleAlert();
+}
+
+// Passing the caller on: the worker with the call ends her leg and rings the next person
+// with the call's context; the server then says "ended" and she wraps up.
+async function handOff(card) {
+  const queue = $(".handoff-queue", card).value;
+  if (!queue) { say("Choose where to transfer the call"); return; }
+  const result = await api("POST", callPath(card, "transfer"),
+    { queue, note: $(".handoff-note", card).value });
+  if (!result.ok) { say(result.data.error || "transfer failed"); return; }
+  $(".state", card).textContent = "transferred";
+  $(".handoff", card).hidden = true;
+  $(".disposition", card).value = "transferred";
+  say(`Call passed to ${queue.replaceAll("_", " ")}`);
 }
 
 async function wrapUp(card) {
@@ -1179,6 +1211,7 @@ async function signedIn(agent) {
   document.dispatchEvent(new CustomEvent("console:signed-in", { detail: agent }));
   const me = await api("GET", "/console/me");
   if (me.ok && me.data.presence) showPresence(me.data.presence);
+  if (me.ok) transferQueues = me.data.queues || [];
   await Promise.all([loadTasks(), loadBoard()]);
 }
 
