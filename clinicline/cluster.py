@@ -39,11 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.config import PROJECT_ROOT, Config, HostPort
 from clinicline.errors import ConfigError, StartupError
+from clinicline.kamailio import KAMAILIO, check_kamailio_config
+from clinicline.softphone.directory import run_gateway, stop_gateway
+from clinicline.softphone.gateway import SoftphoneGateway
 from integrations.services import calls, processes
 from integrations.store import Database
 from integrations.store.urls import store_url
 
-KAMAILIO = Path("/usr/sbin/kamailio")
 KAMCMD = Path("/usr/sbin/kamcmd")
 TEMPLATE = PROJECT_ROOT / "deploy" / "kamailio" / "clinicline.cfg"
 CALL_SLOTS = 4  # the pjsua2 wheel's cap per process (ARCHITECTURE.md)
@@ -53,17 +55,6 @@ STOP_GRACE = 30.0
 # callers this long after its first beat, plus one OPTIONS probe).
 SITES_INTERVAL = 2.0
 RELOAD_TIMEOUT = 10.0  # seconds Kamailio's control socket gets to reload the list
-
-
-async def check_kamailio_config(config_path: Path) -> None:
-    """`kamailio -c`: a rendered config Kamailio would refuse stops the start-up with why."""
-    check = await asyncio.create_subprocess_exec(
-        str(KAMAILIO), "-c", "-f", str(config_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await check.communicate()
-    if check.returncode != 0:
-        raise StartupError(f"Kamailio refused {config_path.name}: {out.decode()[-1500:]}")
 
 
 def reload_refused(returncode: int | None, output: str) -> bool:
@@ -318,7 +309,12 @@ class Cluster:
             await self._db.migrate()
         except Exception as exc:
             raise StartupError(f"cannot open the store: {type(exc).__name__}: {exc}") from exc
+        gateway: SoftphoneGateway | None = None
         try:
+            if config_path is not None:  # the front also runs the agents' browser phones
+                gateway = await run_gateway(
+                    self.config, self._db, self._gateway_name, self.config.data_dir / "softphone"
+                )
             watchers = [asyncio.create_task(self._keep_running(w)) for w in self.ports]
             if config_path is not None:
                 await self._start_kamailio(config_path)
@@ -332,8 +328,14 @@ class Cluster:
                 task.cancel()
             await asyncio.gather(*watchers, return_exceptions=True)
         finally:
+            if gateway is not None:
+                await stop_gateway(gateway, self._db, self._gateway_name)
             await self._stop_all()
         return 0
+
+    @property
+    def _gateway_name(self) -> str:
+        return f"{socket.gethostname()[:40]}/front {self.config.sip}"
 
     def _describe(self) -> str:
         consoles = ", ".join(f"http://{w.http}" for w in self.ports)

@@ -165,10 +165,14 @@ class Config:
     # Password hashes computed at once (each ~17 ms of one core): the rest wait their turn.
     login_hash_workers: int = 1
     # Agents' browser phones (clinicline/softphone): the gateway the workers ring them
-    # through listens on this SIP address (empty: desk phones only). A single-process `serve`
-    # runs it; its media goes to `softphone_media` (empty: the same host), which the agents'
-    # browsers must reach, on ports `softphone_rtp_ports`.
+    # through listens on this SIP address (empty: desk phones only). A single-process `serve`,
+    # or the SIP front of `serve --workers N`, runs it; its media goes to `softphone_media`
+    # (empty: the same host), which the agents' browsers must reach, on ports
+    # `softphone_rtp_ports`.
     softphone_sip: str = "127.0.0.1:5064"
+    # Networks of voice workers on other machines (sites that join this front) that may ring
+    # browser phones through the gateway; this machine's own workers always may.
+    softphone_workers: tuple[str, ...] = ()
     softphone_media: str = ""
     softphone_rtp_ports: str = "30000-30999"
     webhook_urls: tuple[str, ...] = ()
@@ -237,13 +241,14 @@ class Config:
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ConfigError(f"setting hl7_allow: {network!r} is not an address") from exc
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError as exc:
-                raise ConfigError(
-                    f"setting trusted_proxies: {proxy!r} is not an address or network"
-                ) from exc
+        for name in ("trusted_proxies", "softphone_workers"):
+            for network in getattr(self, name):
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError as exc:
+                    raise ConfigError(
+                        f"setting {name}: {network!r} is not an address or network"
+                    ) from exc
 
     def softphone_ports(self) -> tuple[int, int]:
         """rtpengine's media ports, from "LOW-HIGH"."""

@@ -33,7 +33,7 @@ from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.callflow.waiting import WaitSettings
-from clinicline.config import PROJECT_ROOT, Config, HostPort
+from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import ConfigError, StartupError
 from clinicline.flows.live import PublishedDialogWording, PublishedLexicon, PublishedPrompts
@@ -44,7 +44,8 @@ from clinicline.outbound.conversation import ClinicLine
 from clinicline.outbound.dialer import Dialer, DialerSettings
 from clinicline.routing_setup import build_routing, business_hours
 from clinicline.site_beat import SiteHeartbeat
-from clinicline.softphone import SoftphoneGateway, SoftphoneLine
+from clinicline.softphone import SoftphoneGateway
+from clinicline.softphone.directory import GatewayDirectory, run_gateway, stop_gateway
 from clinicline.speech import load_speech
 from clinicline.triage_probe import TriageProbeConversation
 from clinicline.web.action_site import ActionEndpoint, start_action_site
@@ -92,7 +93,7 @@ class Services:
     actions: ActionEndpoint | None = None
     ehr: EhrSync | None = None
     flows: FlowTools | None = None
-    softphone: SoftphoneLine | None = None  # agents' browser phones, when the gateway runs
+    softphone: GatewayDirectory | None = None  # agents' browser phones: where the gateway is
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -197,7 +198,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         runner = await _start_web(services)
     except BaseException:
         if gateway is not None:
-            await gateway.stop()
+            await stop_gateway(gateway, services.db, _gateway_name(config))
         raise
     refusals: TurnedAwayCounter | None = None
     counting: asyncio.Task[None] | None = None
@@ -356,8 +357,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.recorder is not None:
             await services.recorder.stop()
         await runner.cleanup()
-        if gateway is not None:
-            await gateway.stop()
+        if gateway is not None and services.db is not None:
+            await stop_gateway(gateway, services.db, _gateway_name(config))
         if action_runner is not None:
             await action_runner.cleanup()
         if services.db is not None:
@@ -366,27 +367,24 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
 
 
 async def _start_softphone(services: Services) -> SoftphoneGateway | None:
-    """The browser-phone gateway, in a process that takes calls and fronts nothing (behind a
-    SIP front, or consoles only, there is none yet). Calls ring desk phones when it fails."""
-    config = services.config
-    if not config.softphone_sip:
-        return None
+    """Browser phones for this process's consoles. A single `serve` runs the gateway itself;
+    behind a SIP front, and in an app process, the consoles use the one the front runs (found
+    in the store). Calls ring desk phones when there is none."""
+    config, db = services.config, services.db
+    assert db is not None
     if config.app_only or config.sip_behind_front:
-        log.info("browser phones: not run behind a SIP front or by an app process (yet)")
+        services.softphone = GatewayDirectory(db)
         return None
-    sip = HostPort.parse(config.softphone_sip)
-    gateway = SoftphoneGateway(
-        config.data_dir / "softphone" / str(config.sip.port),
-        sip,
-        media_address=config.softphone_media,
-        rtp_ports=config.softphone_ports(),
+    gateway = await run_gateway(
+        config, db, _gateway_name(config), config.data_dir / "softphone" / str(config.sip.port)
     )
-    try:
-        services.softphone = await gateway.start()
-    except (StartupError, OSError) as exc:
-        log.warning("browser phones are off: %s", exc)
-        return None
+    if gateway is not None and gateway.line is not None:
+        services.softphone = GatewayDirectory(db, local=gateway.line)
     return gateway
+
+
+def _gateway_name(config: Config) -> str:
+    return f"{socket.gethostname()[:40]}/serve {config.sip}"
 
 
 def _ehr_patients(ehr: EhrSync | None) -> Callable[[date], Awaitable[object]] | None:

@@ -1,5 +1,6 @@
 """`clinicline serve --workers 2`: Kamailio in front of two real workers on one PostgreSQL
-store; calls spread over both, and a worker SIGKILLed mid-run costs no new caller."""
+store; calls spread over both, and a worker SIGKILLed mid-run costs no new caller. The front
+also runs the browser-phone gateway, which either worker's console relays to and rings."""
 
 from __future__ import annotations
 
@@ -38,10 +39,13 @@ from clinicline.harness import (
     free_port_run,
     stop_process,
 )
+from integrations.services.call_report import call_report
 from integrations.store import Database
-from integrations.store.models import Patient
+from integrations.store.models import Agent, Patient
+from tests.callflow.console_agent import sign_in_at_console
 from tests.integrations.conftest import PG_URL
-from tests.staff_lines import STAFF_PORT
+from tests.softphone_sip import register, response_to
+from tests.staff_lines import STAFF_PORT, always_open_hours
 from voice.phone.phone import BOT_AUDIO_RMS
 
 CLI = [sys.executable, "-m", "clinicline.cli"]
@@ -130,6 +134,7 @@ async def _database(action: str, name: str) -> None:
 
 
 CALLEE_BANK_PORT = free_port(socket.SOCK_DGRAM)
+SOFTPHONE_PORT = free_port(socket.SOCK_DGRAM)
 
 
 @contextlib.contextmanager
@@ -146,6 +151,12 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
         # Campaign calls go to a bank of patients' phones a test starts on this port.
         "CLINICLINE_OUTBOUND_TRUNK": f"sip:{{number}}@127.0.0.1:{CALLEE_BANK_PORT}",
         "CLINICLINE_OUTBOUND_RING_TIMEOUT": "10",
+        # The front's browser-phone gateway; media on loopback (no browser here).
+        "CLINICLINE_SOFTPHONE_SIP": f"127.0.0.1:{SOFTPHONE_PORT}",
+        "CLINICLINE_SOFTPHONE_RTP_PORTS": "31100-31199",
+        "CLINICLINE_SOFTPHONE_MEDIA": "127.0.0.1",
+        # Transfers go to the day queues whatever the hour (the on-call line rings nobody).
+        "CLINICLINE_HOURS_FILE": str(always_open_hours()),
     }
     seeded = subprocess.run([*CLI, "seed", "--demo", "--db", db_url, "--staff-port",
                              str(STAFF_PORT)], cwd=ROOT, env=env,
@@ -513,6 +524,86 @@ def test_a_campaign_call_leaves_through_the_front(cluster: Cluster, tmp_path: Pa
     (call,) = json.loads(out.read_text())["calls"]
     assert call["answered_at"] is not None and call["said"], call  # a real conversation
     assert f"127.0.0.1:{cluster.sip_port}" in call["headers"].get("Record-Route", ""), call
+
+
+async def _browser_phone(cluster: Cluster, username: str) -> tuple[str, int]:
+    """Where the store rings `username` (her browser phone's address, or "") and how many of
+    her consoles have it registered."""
+    db = await Database.connect(cluster.db_url, cluster.env["CLINICLINE_DATA_KEY"].encode())
+    try:
+        async with db.session() as s:
+            agent = await s.scalar(select(Agent).where(Agent.username == username))
+            assert agent is not None
+            return agent.browser_phone_uri, agent.browser_phone_tabs
+    finally:
+        await db.dispose()
+
+
+async def _until_browser_phone(cluster: Cluster, expected: tuple[str, int]) -> None:
+    deadline = time.monotonic() + 10
+    while (found := await _browser_phone(cluster, "nurse1")) != expected:
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.3)
+
+
+async def _next_request(ws: Any, method: str) -> str:
+    while True:
+        message = await ws.receive(timeout=120)
+        assert message.type.name == "TEXT", message
+        if str(message.data).startswith(f"{method} "):
+            return str(message.data)
+
+
+async def test_a_browser_phone_registers_through_either_worker_and_any_worker_rings_it(
+    cluster: Cluster,
+) -> None:
+    """Nurse1 has two console tabs, one served by each worker; both register her browser
+    phone with the front's gateway. The second tab closing leaves the first ringing. A red-flag
+    call through the front then rings that browser phone, from whichever worker took it."""
+    bases = [f"http://127.0.0.1:{port}" for port in cluster.http_ports]
+    tabs = [
+        await sign_in_at_console(bases[1], "nurse1"),  # available: her console is open
+        await sign_in_at_console(bases[0], "nurse1", presence=None),
+    ]
+    aor = f"sip:nurse1@127.0.0.1:{SOFTPHONE_PORT}"
+    try:
+        lines = []
+        for tab, base in zip(tabs, (bases[1], bases[0]), strict=True):
+            async with tab.http.get(f"{base}/console/api/softphone") as r:
+                lines.append(await r.json())
+        assert [line.get("aor") for line in lines] == [aor, aor], lines
+        relays = [base.replace("http://", "ws://") + "/console/softphone/ws" for base in bases]
+        first = await tabs[0].http.ws_connect(relays[1], protocols=("sip",))
+        status = await register(first, aor, lines[0]["username"], lines[0]["password"])
+        assert status.startswith("SIP/2.0 200"), status
+        async with tabs[1].http.ws_connect(relays[0], protocols=("sip",)) as second:
+            status = await register(second, aor, lines[1]["username"], lines[1]["password"])
+            assert status.startswith("SIP/2.0 200"), status
+            await _until_browser_phone(cluster, (aor, 2))
+        await _until_browser_phone(cluster, (aor, 1))  # the other tab still rings
+        caller = asyncio.create_task(
+            asyncio.to_thread(
+                cluster.call, "--say", "my chest hurts and I can't catch my breath",
+                "--listen", "20", timeout=150,
+            )  # fmt: skip
+        )
+        invite = await _next_request(first, "INVITE")
+        await first.send_str(response_to(invite, "486 Busy Here"))
+        result = await caller
+        await first.close()
+        await _until_browser_phone(cluster, ("", 0))  # her last tab gone: her desk rings again
+    finally:
+        for tab in tabs:
+            await tab.close()
+    assert "nurse1" in invite.split("\r\n", 1)[0], invite[:300]
+    db = await Database.connect(cluster.db_url, cluster.env["CLINICLINE_DATA_KEY"].encode())
+    try:
+        async with db.session() as s:
+            record = await call_report(s, result["call_id"])
+    finally:
+        await db.dispose()
+    kinds = [e["kind"] for e in record["events"]]
+    assert "transfer_declined" in kinds, kinds  # her browser's 486 reached routing
 
 
 def test_a_tls_port_on_a_workers_port_is_refused(tmp_path: Path) -> None:

@@ -24,9 +24,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from clinicline.cluster import KAMAILIO, check_kamailio_config
 from clinicline.config import PROJECT_ROOT, HostPort
 from clinicline.errors import StartupError
+from clinicline.kamailio import KAMAILIO, check_kamailio_config
 from dialogs.server import free_loopback_port
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class SoftphoneLine:
     workers ring, and how to sign an agent's credentials."""
 
     sip: HostPort  # the workers ring sip:<username>@sip
-    websocket_url: str  # loopback: only the app's relay connects
+    websocket_url: str  # where the consoles' relays connect (loopback on one machine)
     secret: str
     ttl: float = 8 * 3600.0
 
@@ -104,7 +104,7 @@ def render_config(
 ) -> Path:
     fields = {
         "SIP_LISTEN": str(line.sip),
-        "WS_LISTEN": f"127.0.0.1:{ws_port}",
+        "WS_LISTEN": f"{line.sip.host}:{ws_port}",
         "CTL_SOCKET": str(folder / "kamailio.ctl"),
         "SECRET": line.secret,
         "REALM": REALM,
@@ -134,10 +134,16 @@ def _rtpengine_answers(ng_port: int) -> bool:
             return False
 
 
-def _accepts_tcp(port: int) -> bool:
+def _free_tcp_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def _accepts_tcp(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+        return probe.connect_ex((host, port)) == 0
 
 
 class SoftphoneGateway:
@@ -170,9 +176,11 @@ class SoftphoneGateway:
         if missing:
             raise StartupError(f"browser phones need {', '.join(missing)}: run `make run` once")
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._ports = free_loopback_port(), free_loopback_port()
+        # The WebSocket listens where SIP does: on loopback for one machine, on the front's
+        # address for app processes on other machines (they relay their consoles' pages to it).
+        self._ports = _free_tcp_port(self.sip.host), free_loopback_port()
         line = SoftphoneLine(
-            self.sip, f"ws://127.0.0.1:{self._ports[0]}", secrets.token_urlsafe(32)
+            self.sip, f"ws://{self.sip.host}:{self._ports[0]}", secrets.token_urlsafe(32)
         )
         await self._launch(line)
         self.line = line
@@ -205,7 +213,7 @@ class SoftphoneGateway:
             "-m", "32", "-M", "8",
         )  # fmt: skip
         deadline = time.monotonic() + START_SECONDS
-        while not _accepts_tcp(ws_port):
+        while not _accepts_tcp(self.sip.host, ws_port):
             if time.monotonic() > deadline or any(p.returncode is not None for p in self._procs):
                 await self._end_processes()
                 raise StartupError(

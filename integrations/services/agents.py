@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
@@ -201,11 +201,29 @@ async def agents_for_queue(
         ]
 
 
-async def set_browser_phone(s: AsyncSession, agent_id: int, uri: str) -> None:
-    """Ring the agent at `uri`, her browser phone as the gateway registered it; "" rings her
-    desk phone again."""
+async def browser_phone_changed(
+    s: AsyncSession, agent_id: int, uri: str, *, registered: bool
+) -> None:
+    """One of her consoles' browser phones was registered at `uri` by the gateway, or is no
+    longer: calls ring her browser while any of her consoles has it, her desk phone after the
+    last one goes (a second tab closing leaves the first one ringing)."""
     async with atomic(s):
-        agent = await s.get(Agent, agent_id)
-        if agent is None:
+        if await s.get(Agent, agent_id) is None:
             raise NotFound(f"no agent with id {agent_id}")
-        agent.browser_phone_uri = uri
+        tabs = Agent.browser_phone_tabs
+        if registered:
+            await s.execute(
+                update(Agent)
+                .where(Agent.id == agent_id)
+                .values(browser_phone_tabs=tabs + 1, browser_phone_uri=uri)
+            )
+        else:  # one statement: two consoles closing at once on two processes count right
+            await s.execute(
+                update(Agent)
+                .where(Agent.id == agent_id)
+                .values(
+                    browser_phone_tabs=case((tabs > 1, tabs - 1), else_=0),
+                    browser_phone_uri=case((tabs > 1, Agent.browser_phone_uri), else_=""),
+                )
+            )
+        s.expire_all()  # the row changed under the session's own copy

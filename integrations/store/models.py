@@ -250,6 +250,9 @@ class Agent(Base):
     browser_phone_uri: Mapped[str] = mapped_column(
         String(255), default="", server_default=text("''")
     )
+    # How many of her open consoles have that browser phone registered: the last to close (or
+    # lose it) rings her desk again, not the first of two tabs.
+    browser_phone_tabs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (
         CheckConstraint("role IN ('agent', 'nurse', 'supervisor')", name="role"),
         CheckConstraint(
@@ -346,6 +349,18 @@ class ProcessBeat(Base):
     # A worker behind a SIP front: HOST:PORT where the front reaches it (its dispatcher list is
     # the workers that announce one and still beat).
     sip_address: Mapped[str | None] = mapped_column(String(80))
+
+
+class SoftphoneGateway(Base):
+    """A running browser-phone gateway (Kamailio + rtpengine), as the process that runs it
+    announced it: every process's console relays to it and signs credentials with its secret."""
+
+    __tablename__ = "softphone_gateways"
+    name: Mapped[str] = mapped_column(String(120), primary_key=True)  # the process running it
+    sip: Mapped[str] = mapped_column(String(80))  # HOST:PORT the workers ring agents at
+    websocket_url: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(EncryptedText)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CallQueue(Base):

@@ -10,7 +10,6 @@ the product as `serve` runs it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import signal
@@ -36,6 +35,7 @@ from clinicline.softphone.gateway import missing_parts
 from clinicline.softphone.relay import registers_someone_else, registration_result
 from tests.callflow.console_agent import sign_in_at_console
 from tests.console.conftest import CHROMIUM_ARGS, sign_in_available
+from tests.softphone_sip import register
 from tests.staff_lines import always_open_hours
 
 pytestmark = [
@@ -226,40 +226,6 @@ async def _until(path: Path) -> None:
 # ---- who may register what: raw SIP over the console's relay --------------------------------
 
 
-def _register(aor: str, user: str, call_id: str, cseq: int, authorization: str = "") -> str:
-    host = aor.split("@", 1)[1]
-    lines = [
-        f"REGISTER sip:{host} SIP/2.0",
-        f"Via: SIP/2.0/WSS test.invalid;branch=z9hG4bK{call_id}{cseq}",
-        "Max-Forwards: 70",
-        f"From: <{aor}>;tag=t{call_id}",
-        f"To: <{aor}>",
-        f"Call-ID: {call_id}",
-        f"CSeq: {cseq} REGISTER",
-        f"Contact: <sip:{user}@test.invalid;transport=ws>;expires=60",
-    ]
-    if authorization:
-        lines.append(f"Authorization: {authorization}")
-    return "\r\n".join([*lines, "Content-Length: 0", "", ""])
-
-
-def _digest(challenge: str, username: str, password: str, uri: str) -> str:
-    """The Authorization header answering a gateway's WWW-Authenticate (RFC 2617, MD5)."""
-    realm = re.search(r'realm="([^"]+)"', challenge)
-    nonce = re.search(r'nonce="([^"]+)"', challenge)
-    assert realm and nonce, challenge
-
-    def md5(text: str) -> str:
-        return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - SIP digest is MD5
-
-    secret = md5(f"{username}:{realm[1]}:{password}")
-    response = md5(f"{secret}:{nonce[1]}:{md5(f'REGISTER:{uri}')}")
-    return (
-        f'Digest username="{username}", realm="{realm[1]}", nonce="{nonce[1]}", '
-        f'uri="{uri}", response="{response}", algorithm=MD5'
-    )
-
-
 async def _try_register(
     http: aiohttp.ClientSession,
     ws_url: str,
@@ -271,18 +237,9 @@ async def _try_register(
     """REGISTER `aor` over `ws_url` with these credentials: the final status ("closed" if the
     socket was ended instead), and where the store rings nurse1 a moment later."""
     async with http.ws_connect(ws_url, protocols=("sip",)) as ws:
-        user = aor.split(":", 1)[1].split("@", 1)[0]
-        await ws.send_str(_register(aor, user, "c1", 1))
-        first = await ws.receive(timeout=10)
-        if first.type != aiohttp.WSMsgType.TEXT:  # the relay ended the socket
-            return "closed", _browser_phone(server, "nurse1")
-        challenge = str(first.data)
-        assert challenge.startswith("SIP/2.0 401"), challenge
-        header = next(h for h in challenge.split("\r\n") if h.lower().startswith("www-auth"))
-        uri = f"sip:{aor.split('@', 1)[1]}"
-        await ws.send_str(_register(aor, user, "c1", 2, _digest(header, username, password, uri)))
-        status = str((await ws.receive(timeout=10)).data).split("\r\n", 1)[0]
-        await asyncio.sleep(0.5)
+        status = await register(ws, aor, username, password)
+        if status != "closed":
+            await asyncio.sleep(0.5)
         return status, _browser_phone(server, "nurse1")
 
 

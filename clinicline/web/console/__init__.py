@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from clinicline.callflow.prompts import clinic_prompts
-from clinicline.softphone.gateway import SoftphoneLine
+from clinicline.softphone.directory import GatewayDirectory
 from clinicline.web.console import (
     api_views,
     auth_views,
@@ -48,14 +48,14 @@ def setup_console(
     console_grace: float = GRACE_SECONDS,
     flows: FlowTools | None = None,
     ehr: EhrSync | None = None,
-    softphone: SoftphoneLine | None = None,
+    softphone: GatewayDirectory | None = None,
 ) -> None:
     """Mount the console on `app`; its sessions live in `db`, shared by every app process.
     `console_grace`: how long an agent's console may be gone before she is set away.
     `flows`: the wording's defaults and the voice for the Flows area (its prompt cache may
     be set later, once the speech models load). `ehr`: the clinic's EHR, when it is the record
-    (the patient panel reads the insurance on file from it). `softphone`: the gateway agents'
-    browser phones register with (None: desk phones only)."""
+    (the patient panel reads the insurance on file from it). `softphone`: finds the gateway
+    agents' browser phones register with (None: desk phones only)."""
     sessions = SessionStore(db, idle_seconds=idle_seconds)
     if flows is None:
         wording = DialogWording.from_file()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from clinicline.softphone.directory import GatewayDirectory
 from clinicline.softphone.gateway import SoftphoneLine
 from clinicline.softphone.relay import MAX_MESSAGE, relay
 from clinicline.web.console.call_views import close_when_signed_out
@@ -25,13 +26,13 @@ from clinicline.web.console.guards import (
     signed_in,
 )
 from clinicline.web.console.sessions import COOKIE_NAME
-from integrations.services.agents import set_browser_phone
+from integrations.services.agents import browser_phone_changed
 
 log = logging.getLogger(__name__)
 
 # SIP.js as npm ships it: ES modules the page imports from the console's own origin.
 VENDOR_SIPJS = Path(__file__).with_name("vendor") / "node_modules" / "sip.js" / "lib"
-SOFTPHONE: web.AppKey[SoftphoneLine] = web.AppKey("clinicline_softphone", SoftphoneLine)
+SOFTPHONE: web.AppKey[GatewayDirectory] = web.AppKey("clinicline_softphone", GatewayDirectory)
 SOCKET_PATH = "/console/softphone/ws"
 
 
@@ -39,7 +40,7 @@ SOCKET_PATH = "/console/softphone/ws"
 async def line(request: web.Request) -> web.Response:
     """What her page needs to register its phone: the socket's path, her address of record,
     and credentials that expire with a console session's longest life."""
-    phone = request.app.get(SOFTPHONE)
+    phone = await _gateway(request)
     if phone is None:
         return web.json_response({"available": False}, headers=NO_STORE)
     staff = signed_in(request)
@@ -58,7 +59,7 @@ async def line(request: web.Request) -> web.Response:
 
 
 async def socket(request: web.Request) -> web.StreamResponse:
-    phone = request.app.get(SOFTPHONE)
+    phone = await _gateway(request)
     if phone is None:
         return error(404, "no browser phones on this server")
     if not same_origin(request):
@@ -76,7 +77,9 @@ async def socket(request: web.Request) -> web.StreamResponse:
     async def registered(now: bool) -> None:
         try:
             async with console.db.session() as s:
-                await set_browser_phone(s, staff.agent_id, phone.uri(staff.username) if now else "")
+                await browser_phone_changed(
+                    s, staff.agent_id, phone.uri(staff.username), registered=now
+                )
         except Exception:  # her desk phone keeps ringing meanwhile
             log.exception("agent %s: browser phone state not saved", staff.agent_id)
             return
@@ -88,6 +91,11 @@ async def socket(request: web.Request) -> web.StreamResponse:
     finally:
         watchdog.cancel()
     return ws
+
+
+async def _gateway(request: web.Request) -> SoftphoneLine | None:
+    directory = request.app.get(SOFTPHONE)
+    return None if directory is None else await directory.line()
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
