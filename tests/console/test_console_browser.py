@@ -246,6 +246,39 @@ async def test_a_connected_card_passes_the_call_on_to_a_queue_worker_stand_in(
     await expect(card.locator(".handoff")).to_be_hidden()
 
 
+async def test_the_keyboard_accepts_declines_and_reaches_transfer_and_wrap_up(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await sign_in(context, server, "nurse2")
+    await go_available(page, server, "nurse2")
+    card = page.locator("#calls .card")
+    await open_call(server, "call-keys-1")
+    await server.coordinator.plan(emergent_request("call-keys-1"))
+    await expect(card.locator(".state")).to_have_text("ringing")
+    await page.locator("body").press("d")  # a letter alone is typing, not a command
+    await expect(card).to_have_count(1)
+    await page.keyboard.press("Alt+KeyD")
+    await expect(card).to_have_count(0)
+    async with server.db.session() as s:
+        report = await calls.call_report(s, "call-keys-1")
+    assert "transfer_declined" in [e["kind"] for e in report["events"]]
+
+    await open_call(server, "call-keys-2")
+    plan = await server.coordinator.plan(emergent_request("call-keys-2"))
+    assert plan.agent is not None and plan.agent.username == "nurse2"
+    await expect(card.locator(".state")).to_have_text("ringing")
+    await page.keyboard.press("Alt+KeyA")
+    await expect(card.locator(".state")).to_have_text("accepted: answer your phone")
+    await server.coordinator.on_answered(plan)
+    async with server.db.session() as s:
+        await calls.add_event(s, call_id="call-keys-2", kind="bridged", data={"queue": "nurse"})
+    await expect(card.locator(".state")).to_have_text("connected")
+    await page.keyboard.press("Alt+KeyT")
+    await expect(card.locator("select.handoff-queue")).to_be_focused()
+    await page.keyboard.press("Alt+KeyW")
+    await expect(card.locator("select.disposition")).to_be_focused()
+
+
 async def test_claim_and_complete_a_task(context: BrowserContext, server: Server) -> None:
     async with server.db.session() as s:
         task_id = await create_task(

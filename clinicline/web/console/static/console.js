@@ -1250,7 +1250,31 @@ async function enter(body) {
   else await signedIn(body.agent);
 }
 
+// ---- keyboard: an agent's hands stay on the keys ------------------------------------------
+// Alt with a letter (letters alone are for typing), by key position so that any keyboard
+// layout works. Each acts on the newest card where it applies: cards are listed newest first.
+function newestOnCard(selector) {
+  return [...document.querySelectorAll(`#calls .card ${selector}`)]
+    .find((element) => element.offsetParent !== null);  // shown: not in a hidden part
+}
+
+const SHORTCUTS = {
+  KeyA: () => newestOnCard(".accept")?.click(),
+  KeyD: () => newestOnCard(".decline")?.click(),
+  KeyT: () => newestOnCard(".handoff-queue")?.focus(),
+  KeyW: () => newestOnCard(".disposition")?.focus(),
+  KeyC: () => { showView("console-view"); $("#calls").scrollIntoView(); },
+};
+
+function onShortcut(event) {
+  const act = SHORTCUTS[event.code];
+  if (!act || !event.altKey || event.ctrlKey || event.metaKey || $("#logout").hidden) return;
+  event.preventDefault();
+  act();
+}
+
 async function start() {
+  document.addEventListener("keydown", onShortcut);
   $("#login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const result = await api("POST", "/console/login", {
