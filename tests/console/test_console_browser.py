@@ -500,6 +500,53 @@ async def test_a_supervisor_opens_a_recent_call_and_the_view_is_audited(
         assert response.status == 403
 
 
+async def test_a_supervisor_finds_calls_by_red_flag_level_queue_outcome_and_day(
+    context: BrowserContext, server: Server
+) -> None:
+    now = datetime.now(UTC)
+    seeded = (  # call id, level, flags, queue, disposition, days ago
+        ("find-chest", "emergent", ["chest_pain"], "nurse", "emergency_transferred", 0),
+        ("find-stroke", "emergent", ["stroke_signs"], "nurse", "emergency_transferred", 0),
+        ("find-refill", "none", [], None, "refill_requested", 0),
+        ("find-old-chest", "emergent", ["chest_pain"], "nurse", "abandoned", 3),
+    )
+    async with server.db.session() as s:
+        for call_id, level, flags, queue, disposition, days in seeded:
+            started = now - timedelta(days=days, minutes=5)
+            await calls.open_call(s, call_id=call_id, caller_number=None, started=started)
+            await calls.set_fields(
+                s, call_id, triage_level=level, flags=flags, transfer_queue=queue
+            )
+            await calls.close_call(s, call_id=call_id, ended=started + timedelta(minutes=2),
+                                   disposition=disposition)  # fmt: skip
+    page = await sign_in(context, server, "super1")
+    await page.click("#views .tab[data-view=calls-view]")
+    await expect(page.locator("#recent-calls tr[data-call-id='find-refill']")).to_be_visible()
+    shown = page.locator("#recent-calls tbody tr[data-call-id^='find-']")
+    await page.fill("#search-flag", "chest pain")  # as a supervisor would type it
+    await page.click("#call-search button[type=submit]")
+    await expect(shown).to_have_count(2)
+    zone = server.coordinator.hours.timezone
+    today = (now - timedelta(minutes=5)).astimezone(zone).date().isoformat()  # its local day
+    await page.fill("#search-from", today)
+    await page.click("#call-search button[type=submit]")
+    await expect(shown).to_have_count(1)
+    await expect(shown.first).to_have_attribute("data-call-id", "find-chest")
+    await page.click("#call-search button[type=reset]")
+    await page.select_option("#search-disposition", "abandoned")
+    await page.click("#call-search button[type=submit]")
+    await expect(shown).to_have_count(1)
+    await expect(shown.first).to_have_attribute("data-call-id", "find-old-chest")
+    await page.select_option("#search-disposition", "refill_requested")
+    await page.select_option("#search-level", "emergent")
+    await page.click("#call-search button[type=submit]")
+    await expect(page.locator("#recent-calls tbody")).to_have_text("No call matches.")
+    for query in ("flag=Chest", "level=severe", "direction=sideways", "from=yesterday",
+                  "queue=" + "x" * 41, "patient=Maria"):  # fmt: skip
+        response = await page.request.get(f"{server.url}/console/api/calls?{query}")
+        assert response.status == 400, query
+
+
 async def test_a_verified_callers_card_opens_her_patient_panel_and_it_is_audited(
     context: BrowserContext, server: Server
 ) -> None:

@@ -18,6 +18,7 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
+from integrations.services import calls
 from integrations.services.agents import list_queues, presence_of, set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -120,6 +121,7 @@ async def me(request: web.Request) -> web.Response:
         queues = [q.name for q in await list_queues(s)]  # where she may pass a call on
     return web.json_response(
         {"agent": staff.to_json(), "must_change_password": must_change,
-         "presence": state.to_json(), "queues": queues},
+         "presence": state.to_json(), "queues": queues,
+         "dispositions": sorted(calls.DISPOSITIONS)},
         headers=NO_STORE,
     )  # fmt: skip

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from aiohttp import web
 
 from clinicline.web.console.guards import NO_STORE, BadBody, console_of, requires, signed_in
 from integrations.errors import InvalidField
+from integrations.services import calls
 from integrations.services.agents import presence_of
 from integrations.services.audit import record_access
 from integrations.services.board import live_board
 from integrations.services.metrics import CallMetrics, call_metrics, parse_window
-from integrations.services.recent_calls import MAX_LIMIT, recent_calls
+from integrations.services.recent_calls import MAX_LIMIT, CallSearch, recent_calls
 
 
 async def _figures(request: web.Request) -> CallMetrics:
@@ -94,14 +95,51 @@ async def board(request: web.Request) -> web.Response:
 
 @requires("supervisor")
 async def recent(request: web.Request) -> web.Response:
-    """GET /console/api/calls?limit=N: the newest calls, no PHI (supervisors only)."""
+    """GET /console/api/calls?limit=N: the newest calls, no PHI (supervisors only); narrowed by
+    `from`/`to` (as the numbers' window), `level`, `flag`, `queue`, `disposition` and
+    `direction`. Nothing about a caller is searchable here: opening a record is the view."""
     console = console_of(request)
-    unknown = set(request.query) - {"limit"}
+    unknown = set(request.query) - SEARCH_PARAMETERS
     if unknown:
-        raise BadBody(400, f"unknown parameter(s) {sorted(unknown)}; use 'limit'")
+        raise BadBody(
+            400, f"unknown parameter(s) {sorted(unknown)}; use {sorted(SEARCH_PARAMETERS)}"
+        )
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadBody(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    search = _search(request, console.coordinator.hours.timezone)
     async with console.db.session() as s:
-        rows = await recent_calls(s, limit=int(raw))
+        rows = await recent_calls(s, limit=int(raw), search=search)
     return web.json_response({"calls": rows}, headers=NO_STORE)
+
+
+SEARCH_PARAMETERS = frozenset(
+    {"limit", "from", "to", "level", "flag", "queue", "disposition", "direction"}
+)
+_CHOICES = {
+    "level": calls.TRIAGE_LEVELS,
+    "disposition": calls.DISPOSITIONS,
+    "direction": frozenset({"inbound", "outbound"}),
+}
+
+
+def _search(request: web.Request, zone: tzinfo) -> CallSearch:
+    query = request.query
+    found: dict[str, str | None] = {}
+    for name in ("level", "flag", "queue", "disposition", "direction"):
+        value = query.get(name) or None
+        if value is not None and (
+            len(value) > 40 or not all(c.islower() or c == "_" for c in value)
+        ):
+            raise BadBody(400, f"'{name}' must be a lower-case code such as chest_pain")
+        if value is not None and name in _CHOICES and value not in _CHOICES[name]:
+            raise BadBody(400, f"{name} must be one of {sorted(_CHOICES[name])}")
+        found[name] = value
+    start = end = None
+    if query.get("from") or query.get("to"):
+        try:
+            window = parse_window(query.get("from"), query.get("to"), zone, datetime.now(UTC))
+        except InvalidField as exc:
+            raise BadBody(400, str(exc)) from exc
+        start, end = window.start, window.end
+    return CallSearch(start=start, end=end, **found)

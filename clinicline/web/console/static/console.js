@@ -1026,11 +1026,34 @@ async function createCampaign() {
 }
 
 // ---- supervisor view: recent calls and one call's record ------------------------------
+// The search form's fields, by the API's parameter names (empty ones are left out).
+const SEARCH_FIELDS = {
+  from: "#search-from", to: "#search-to", level: "#search-level", flag: "#search-flag",
+  queue: "#search-queue", disposition: "#search-disposition", direction: "#search-direction",
+};
+
+function fillOutcomes(dispositions) {
+  const select = $("#search-disposition");
+  select.replaceChildren(new Option("any", ""));
+  for (const code of dispositions) select.append(new Option(code.replaceAll("_", " "), code));
+}
+
 async function loadRecentCalls() {
-  const result = await api("GET", "/console/api/calls?limit=100");
+  const query = new URLSearchParams({ limit: "100" });
+  for (const [name, selector] of Object.entries(SEARCH_FIELDS)) {
+    const value = $(selector).value.trim().toLowerCase().replaceAll(" ", "_");
+    if (value) query.set(name, value);
+  }
+  const result = await api("GET", `/console/api/calls?${query}`);
   if (!result.ok) { say(result.data.error || "could not load calls"); return; }
   const body = $("#recent-calls tbody");
   body.replaceChildren();
+  if (!result.data.calls.length) {
+    const row = document.createElement("tr");
+    appendCells(row, ["No call matches."]);
+    row.firstChild.colSpan = 7;
+    body.append(row);
+  }
   for (const call of result.data.calls) {
     const row = document.createElement("tr");
     row.dataset.callId = call.call_id;
@@ -1212,6 +1235,7 @@ async function signedIn(agent) {
   const me = await api("GET", "/console/me");
   if (me.ok && me.data.presence) showPresence(me.data.presence);
   if (me.ok) transferQueues = me.data.queues || [];
+  if (me.ok) fillOutcomes(me.data.dispositions || []);
   await Promise.all([loadTasks(), loadBoard()]);
 }
 
@@ -1275,6 +1299,8 @@ function onShortcut(event) {
 
 async function start() {
   document.addEventListener("keydown", onShortcut);
+  $("#call-search").addEventListener("submit", (event) => { event.preventDefault(); loadRecentCalls(); });
+  $("#call-search").addEventListener("reset", () => setTimeout(loadRecentCalls));
   $("#login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const result = await api("POST", "/console/login", {
