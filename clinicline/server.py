@@ -22,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from clinicline.callflow.callback import CallbackDesk, CallbackDialer, CallbackSettings
 from clinicline.callflow.clinic import ClinicConversation
 from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import DateRecheck
@@ -94,6 +95,7 @@ class Services:
     ehr: EhrSync | None = None
     flows: FlowTools | None = None
     softphone: GatewayDirectory | None = None  # agents' browser phones: where the gateway is
+    callbacks: CallbackDesk = field(default_factory=CallbackDesk)  # click-to-call
     extras: dict[str, object] = field(default_factory=dict)
 
 
@@ -323,6 +325,15 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                     ehr=ehr,
                 )
                 dialing = asyncio.create_task(dialer.run(), name="campaign-dialer")
+            if config.outbound_trunk:  # an agent may call a patient back from a task
+                services.callbacks.dialer = CallbackDialer(
+                    services.worker, services.recorder, services.hub, services.triage,
+                    speech.recognizer,
+                    CallbackSettings(
+                        trunk=config.outbound_trunk, agent_ring_timeout=config.ring_timeout,
+                        patient_ring_timeout=config.outbound_ring_timeout,
+                    ),
+                )  # fmt: skip
             print(f"clinicline ready: sip:clinic@{config.sip} http://{config.http}", flush=True)
         await stop.wait()
         log.info("stopping: finishing calls")
@@ -336,6 +347,9 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if dialing is not None:
             dialing.cancel()  # campaign calls under way end with the worker's goodbye
             await asyncio.gather(dialing, return_exceptions=True)
+        if services.callbacks.dialer is not None:
+            await services.callbacks.dialer.stop()
+            services.callbacks.dialer = None
         if services.worker is not None:
             await services.worker.stop()
         if counting is not None and refusals is not None:

@@ -485,9 +485,12 @@ class VoiceWorker:
         headers: dict[str, str],
         ring_timeout: float,
         give_up: asyncio.Event | None = None,
+        *,
+        outbound: bool = False,
     ) -> ConsultLeg:
         """Call `uri` (a consult leg); returns once it answered, failed, rang out, or
-        `give_up` was set (the caller hung up meanwhile)."""
+        `give_up` was set (the caller hung up meanwhile). `outbound`: a number outside the
+        clinic, dialled the way campaign calls leave (through the front, when there is one)."""
         assert self._account is not None and self._loop is not None and self._taps is not None
         consult = ConsultLeg(uri)
         loop, taps = self._loop, self._taps
@@ -514,7 +517,7 @@ class VoiceWorker:
 
         try:
             consult.sip = make_call(
-                self._account,
+                (self._outbound_account or self._account) if outbound else self._account,
                 uri,
                 CallEvents(on_media=on_media, on_disconnected=on_disconnected, on_dtmf=on_dtmf),
                 headers,
@@ -561,6 +564,16 @@ class VoiceWorker:
         consult.media.startTransmit(leg.media)
         if leg.recording is not None and consult.tap is not None:
             consult.tap.recording = leg.recording.join()  # the agent, on the caller's record
+        return True
+
+    @staticmethod
+    def connect(one: ConsultLeg, other: ConsultLeg) -> bool:
+        """Two legs this worker placed, each hearing the other (an agent calling a patient
+        back); our taps keep listening to both. False when either has no media."""
+        if one.media is None or other.media is None:
+            return False
+        one.media.startTransmit(other.media)
+        other.media.startTransmit(one.media)
         return True
 
     def set_monitor(

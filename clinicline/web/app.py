@@ -51,5 +51,6 @@ def create_app(services: Services) -> web.Application:
             flows=services.flows,
             ehr=services.ehr,
             softphone=services.softphone,
+            callbacks=services.callbacks,
         )
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -34,9 +35,11 @@ class LegTranscriber:
         recognizer: SpeechRecognizer,
         recorder: CallRecorder,
         vad: VadConfig | None = None,
+        on_text: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.call = call
         self.speaker = speaker
+        self.on_text = on_text  # each utterance's words, once written (e.g. to screen them)
         self.recognizer = recognizer
         self.recorder = recorder
         self._vad = UtteranceDetector(vad, long_pause=True)
@@ -83,3 +86,5 @@ class LegTranscriber:
         if text:
             self.turns += 1
             await self.recorder.turn(self.call, self.speaker, text, start, end)
+            if self.on_text is not None:
+                await self.on_text(text)

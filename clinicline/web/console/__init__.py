@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from clinicline.callflow.callback import CallbackDesk
 from clinicline.callflow.prompts import clinic_prompts
 from clinicline.softphone.directory import GatewayDirectory
 from clinicline.web.console import (
@@ -49,6 +50,7 @@ def setup_console(
     flows: FlowTools | None = None,
     ehr: EhrSync | None = None,
     softphone: GatewayDirectory | None = None,
+    callbacks: CallbackDesk | None = None,
 ) -> None:
     """Mount the console on `app`; its sessions live in `db`, shared by every app process.
     `console_grace`: how long an agent's console may be gone before she is set away.
@@ -61,6 +63,8 @@ def setup_console(
         wording = DialogWording.from_file()
         flows = FlowTools(clinic_prompts("the clinic") | wording.defaults(), wording=wording)
     app[FLOWS] = flows
+    if callbacks is not None:
+        app[task_views.CALLBACKS] = callbacks
     if softphone is not None and softphone_views.VENDOR_SIPJS.is_dir():
         app[softphone_views.SOFTPHONE] = softphone
     passwords = PasswordWorkers(hash_workers)
@@ -100,6 +104,7 @@ def setup_console(
     r.add_get("/console/tasks", task_views.list_tasks)
     r.add_post("/console/tasks/{task_id}/claim", task_views.claim)
     r.add_post("/console/tasks/{task_id}/complete", task_views.complete)
+    r.add_post("/console/tasks/{task_id}/call", task_views.call_back)
     r.add_get("/console/api/metrics", metrics_views.metrics)
     r.add_get("/console/api/metrics/export", metrics_views.export)
     r.add_get("/console/api/board", metrics_views.board)

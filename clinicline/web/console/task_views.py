@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicline.callflow.callback import CallbackDesk
 from clinicline.web.console.guards import (
     NO_STORE,
     console_of,
@@ -22,10 +23,13 @@ from clinicline.web.console.guards import (
 from clinicline.web.console.sessions import Staff
 from integrations.errors import NotFound
 from integrations.services import tasks
-from integrations.services.agents import list_agents, list_queues
+from integrations.services.agents import agent_by_id, list_agents, list_queues
 from integrations.services.audit import record_access
 from integrations.services.transaction import atomic
 from integrations.store.models import Call, Patient
+
+# The worker's click-to-call, when this process has a worker that can dial out.
+CALLBACKS: web.AppKey[CallbackDesk] = web.AppKey("clinicline_callbacks", CallbackDesk)
 
 
 async def _queues_for(s: AsyncSession, staff: Staff) -> set[str] | None:
@@ -156,3 +160,39 @@ async def complete(request: web.Request) -> web.Response:
         except NotFound:
             return error(404, "no such task")
     return web.json_response({"id": task_id, "status": "done"}, headers=NO_STORE)
+
+
+@requires(post=True)
+async def call_back(request: web.Request) -> web.Response:
+    """POST /console/tasks/{task_id}/call: ring her phone, then the number the task's call
+    came from, and connect them (the worker behind this console dials). The number is the
+    store's; she must have claimed the task. Audited: it reaches a patient."""
+    console, staff = console_of(request), signed_in(request)
+    task_id = int_param(request, "task_id")
+    desk = request.app.get(CALLBACKS)
+    dialer = None if desk is None else desk.dialer
+    if dialer is None:
+        return error(503, "this server places no calls: use your desk phone, or a worker's console")
+    async with console.db.session() as s:
+        task = await _task_for(s, staff, task_id)
+        if task is None:
+            return error(404, "no such open task in your queues")
+        if task.claimed_by != staff.agent_id:
+            return error(403, "claim the task before calling")
+        facts = await _call_facts(s, {task.call_id} if task.call_id else set())
+        number = facts[task.call_id].callback_number if task.call_id in facts else None
+        if not number:
+            return error(409, "this task has no number to call back")
+        me = await agent_by_id(s, staff.agent_id)
+        if me is None or not me.sip_uri:
+            return error(409, "you have no phone for the clinic to ring")
+        await record_access(
+            s, actor=staff.username, action="call_back", patient_id=task.patient_id,
+            call_id=task.call_id, detail={"task_id": task_id},
+        )  # fmt: skip
+    if not dialer.has_room():
+        return error(503, "every line of this server is busy: try again in a minute")
+    call_id = dialer.place(task_id, me, number)
+    return web.json_response(
+        {"id": task_id, "call_id": call_id, "status": "ringing you"}, status=202, headers=NO_STORE
+    )

@@ -550,9 +550,23 @@ async function loadTasks() {
       button.hidden = true;
     }
     cell.append(button);
+    if (task.mine && task.callback_number) {
+      // Click-to-call: the clinic rings her phone, then this number (the server's own).
+      const call = document.createElement("button");
+      call.type = "button";
+      call.className = "call-back";
+      call.textContent = "Call back";
+      call.addEventListener("click", () => callBack(task.id));
+      cell.append(" ", call);
+    }
     row.append(cell);
     body.append(row);
   }
+}
+
+async function callBack(id) {
+  const result = await api("POST", `/console/tasks/${id}/call`, {});
+  say(result.ok ? "Calling: your phone rings first, then the patient's" : result.data.error);
 }
 
 async function taskAction(id, action, body = {}) {
