@@ -68,7 +68,7 @@ run:
 test:
 	@$(SETUP_MAKE) test-setup
 	deploy/start-postgres.sh
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 3
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=30 -n 4
 
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not slow"

@@ -183,10 +183,16 @@ async def test_a_nurse_answers_a_red_flag_call_in_the_browser_and_talks_with_the
     kinds = [e["kind"] for e in record["events"]]
     assert "bridged" in kinds and record["transferred"], kinds
     agent_said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "agent").lower()
-    heard_by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
+    # What the caller heard once bridged (the bot's own messages, which name a nurse too,
+    # come before it).
+    turns = result["turns"]
+    bridge = next(i for i, t in enumerate(turns) if t["said"].endswith(f"until {bridged.name}>"))
+    heard_by_caller = " ".join(t["heard"] for t in turns[bridge + 1 :]).lower()
     # Her microphone reached the caller's phone through the gateway and the worker's bridge.
     assert "nurse" in agent_said, record["turns"]
-    assert "nurse" in heard_by_caller, result
+    # Any of her words: on a loaded machine the caller's recogniser once kept only the end
+    # ("what's happened?") of her line.
+    assert any(word in heard_by_caller for word in ("nurse", "with you", "happen")), result
     # And the caller's voice reached her browser.
     assert heard_rms > 0.05, heard_rms
     # Her page is gone: calls for her ring her desk phone again.

@@ -119,15 +119,17 @@ async def test_a_short_surname_spelled_is_heard_held_to_the_surnames_born_that_d
 ) -> None:
     """Free, whisper writes espeak's letters a slip off ("L-O-B-E-D."): held to the spellings
     of the surnames of patients born that day (and two decoys'), it hears them, and the two
-    agree. Flite's come out as words ("Hello, PDC."), and the held hearing (~0.1) is not sure
-    enough alone to verify anyone: an impostor's spelling is held that high too."""
+    agree. Flite's mostly come out as words ("Hello, PDC."), and the held hearing (~0.1) is
+    not sure enough alone to verify anyone: an impostor's spelling is held that high too. Its
+    decode varies with the machine's load (once heard right): never anyone but her."""
     synthesizer = request.getfixturevalue(voice)
     await add_patient(db, "Marcus", "Lopez", BORN)
     await add_patient(db, "Siobhan", "Nguyen", BORN)  # born the same day
     names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
     names.heard_date("October second nineteen ninety one")  # given before, no name audio kept
     spelled = await _spelled(names, whisper, _said(synthesizer, "L, O, P, E, Z."))
-    assert spelled == ({"letters": "LOPEZ", "dob": "1991-10-02"} if used else None)
+    right = {"letters": "LOPEZ", "dob": "1991-10-02"}
+    assert spelled == right if used else spelled in (None, right)
 
 
 @pytest.mark.parametrize("voice", ["flite", "espeak"])
