@@ -370,7 +370,7 @@ class WarmTransfer:
             return False
         consult.hush()
         self._stop_hold(attempt)
-        if self.settings.mode == "refer" and await self._refer(session, plan, consult):
+        if refers(self.settings, plan) and await self._refer(session, plan, consult):
             return True
         await self._bridged(attempt, plan, consult)
         return True
@@ -631,6 +631,14 @@ async def _first_of(
     finally:
         for waiter in waiters[: len(events)]:
             waiter.cancel()
+
+
+def refers(settings: TransferSettings, plan: TransferPlan) -> bool:
+    """Whether the caller is handed to the agent's phone by REFER rather than bridged. Never
+    to a browser phone: it is reached only through the gateway, which takes calls from the
+    workers alone (the caller's phone would be refused), and its media is the gateway's."""
+    on_browser = plan.agent is not None and plan.agent.on_browser_phone
+    return settings.mode == "refer" and not on_browser
 
 
 def _passed_on(action: Transfer, attempt: _Attempt) -> Transfer:

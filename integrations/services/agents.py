@@ -42,6 +42,8 @@ class AgentInfo:
     sip_uri: str
     skills: tuple[str, ...]
     presence: str
+    # `sip_uri` is her console's browser phone (through the gateway), not her desk phone.
+    on_browser_phone: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,10 @@ class QueueInfo:
 def agent_info(a: Agent) -> AgentInfo:
     """The agent as routing sees her: calls ring her browser phone while it is registered."""
     phone = a.browser_phone_uri or a.sip_uri
-    return AgentInfo(a.id, a.name, a.username, a.role, phone, tuple(a.skills), a.presence)
+    return AgentInfo(
+        a.id, a.name, a.username, a.role, phone, tuple(a.skills), a.presence,
+        on_browser_phone=bool(a.browser_phone_uri),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
