@@ -146,6 +146,7 @@ async def test_an_agent_calls_a_patient_back_and_the_patient_s_red_flag_reaches_
     assert "chest" in said.get("caller", ""), record["turns"]
     assert "clinic" in said.get("agent", ""), record["turns"]
     she = heard_by_agent["calls"][0]
-    assert she["answered"] and "chest" in she["heard"].lower(), she
+    # Her phone's recogniser once wrote "Jess Payne": her hearing the patient is the point.
+    assert she["answered"] and "since this morning" in she["heard"].lower(), she
     (patient,) = json.loads(bank_log.read_text())["calls"]
     assert patient["number"] == PATIENT and "clinic" in patient["heard"].lower(), patient

@@ -3,6 +3,7 @@ accept, wrap-up, tasks, and refusals for the signed-out and the wrong role."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -258,10 +259,16 @@ async def test_the_keyboard_accepts_declines_and_reaches_transfer_and_wrap_up(
     await page.locator("body").press("d")  # a letter alone is typing, not a command
     await expect(card).to_have_count(1)
     await page.keyboard.press("Alt+KeyD")
-    await expect(card).to_have_count(0)
-    async with server.db.session() as s:
-        report = await calls.call_report(s, "call-keys-1")
-    assert "transfer_declined" in [e["kind"] for e in report["events"]]
+    await expect(card).to_have_count(0)  # withdrawn as the decline is being recorded
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with server.db.session() as s:
+            report = await calls.call_report(s, "call-keys-1")
+        kinds = [e["kind"] for e in report["events"]]
+        if "transfer_declined" in kinds:
+            break
+        assert asyncio.get_running_loop().time() < deadline, kinds
+        await asyncio.sleep(0.2)
 
     await open_call(server, "call-keys-2")
     plan = await server.coordinator.plan(emergent_request("call-keys-2"))
