@@ -100,7 +100,7 @@ class CallbackDialer:
             await self.recorder.closed(call, CallOutcome(datetime.now(UTC), ended_by), None)
 
     async def _connect(self, call: CallInfo, agent: AgentInfo, legs: list[ConsultLeg]) -> str:
-        """Ring her, then the patient, then talk: who ended it ("agent", "caller", or what
+        """Ring her, then the patient, then talk: who ended it ("agent", "patient", or what
         did not answer)."""
         settings = self.settings
         mine = await self.worker.dial(agent.sip_uri, {}, settings.agent_ring_timeout)
@@ -121,7 +121,9 @@ class CallbackDialer:
             return "error"
         log.info("call %s: callback connected", call.call_id)
         await self.recorder.event(call, "callback_connected", {"agent_id": agent.agent_id})
-        return await self._talk(call, agent, mine, theirs)
+        ended_by = await self._talk(call, agent, mine, theirs)
+        await self.recorder.event(call, "callback_ended", {"ended_by": ended_by})
+        return ended_by
 
     async def _talk(
         self, call: CallInfo, agent: AgentInfo, mine: ConsultLeg, theirs: ConsultLeg
@@ -158,7 +160,7 @@ class CallbackDialer:
             mine.listener = theirs.listener = None
             for listener in listeners:
                 await listener.close()
-        return "agent" if mine.ended.is_set() else "caller"
+        return "agent" if mine.ended.is_set() else "patient"
 
     async def _not_answered(self, call: CallInfo, who: str, leg: ConsultLeg) -> None:
         await self.recorder.event(call, "callback_not_answered", {"who": who, "status": leg.status})

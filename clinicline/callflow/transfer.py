@@ -506,17 +506,11 @@ class WarmTransfer:
         await self.coordinator.on_call_ended(plan)
 
     async def _hand_on(self, attempt: _Attempt, plan: TransferPlan, consult: ConsultLeg) -> None:
-        """She passed the call on: her leg ends and the caller hears the hold prompt (the
-        next transfer keeps it going). Recorded before the next offer: `_first_plan` flushes
-        the recorder, so the record never shows two people on the line."""
+        """She passed the call on: her leg ends (she may have hung up herself as she asked,
+        as desk-phone users do) and the caller hears the hold prompt (the next transfer keeps
+        it going). Recorded before the next offer: `_first_plan` flushes the recorder, so the
+        record never shows two people on the line."""
         assert attempt.handoff is not None
-        if consult.ended.is_set():  # she hung up as she asked: nobody to pass the call on to
-            attempt.handoff = None
-            await self.recorder.event(
-                attempt.session.call, "agent_transfer_failed",
-                {"agent_id": attempt.bridged_to, "reason": "agent hung up"},
-            )  # fmt: skip
-            return
         consult.hangup()
         queue, _note = attempt.handoff
         log.info("call %s: passed on from the %s queue to %s", plan.call_id, plan.queue, queue)

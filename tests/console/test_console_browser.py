@@ -25,6 +25,7 @@ from integrations.store import Database
 from integrations.store.models import AuditEvent, HoldLine, Patient
 from routing.context import TransferRequest
 from routing.cti import PatientContext, TranscriptLine, TriageContext
+from routing.hub import FlagAlert
 from tests.console.conftest import OPEN_NOW, Server, serving
 from tests.integrations.fhir_server import FhirServer, add_clinic, add_coverage
 from voice.audio.recording import CallRecording
@@ -284,6 +285,23 @@ async def test_the_keyboard_accepts_declines_and_reaches_transfer_and_wrap_up(
     await expect(card.locator("select.handoff-queue")).to_be_focused()
     await page.keyboard.press("Alt+KeyW")
     await expect(card.locator("select.disposition")).to_be_focused()
+
+
+async def test_a_red_flag_on_a_call_back_gets_a_card_of_its_own(
+    context: BrowserContext, server: Server
+) -> None:
+    """Click-to-call has no offer, so no card: the worker's flag makes one (sent here through
+    the hub, as the worker's callback dialer does)."""
+    page = await sign_in(context, server, "front1")
+    await expect(page.locator("#link")).to_have_text("online")
+    alert = FlagAlert("emergent", ("cardiac",), ("chest pain",), datetime.now(UTC).isoformat())
+    await server.hub.flag(server.agent_ids["front1"], "callback-abc", alert)
+    card = page.locator("#calls .card[data-call-id='callback-abc']")
+    await expect(card.locator(".alert")).to_contain_text("Red flag (emergent)")
+    await expect(card.locator(".why")).to_have_text("cardiac")
+    await expect(page.locator("#announcer")).to_have_text("Red flag on your call back: cardiac")
+    await card.locator("button.dismiss").click()
+    await expect(card).to_have_count(0)
 
 
 async def test_claim_and_complete_a_task(context: BrowserContext, server: Server) -> None:

@@ -80,8 +80,8 @@ function handle(message) {
     const card = cardFor(message.call_id);
     if (card) addLine(card, message.line);
   } else if (message.type === "flag") {
-    const card = cardFor(message.call_id);
-    if (card) showFlag(card, message.alert);
+    const card = cardFor(message.call_id) || flagCard(message.call_id, message.alert);
+    showFlag(card, message.alert);
   } else if (message.type === "connected") {
     const card = cardFor(message.call_id);
     if (card) {
@@ -256,6 +256,30 @@ function renderOffer(pop) {
   if (pop.emergent || level === "emergent") alertEmergent(card, pop);
   else settleAlert();
   if (payload.patient && payload.patient.verified) loadPatientPanel(card);
+}
+
+// A red flag on a call she has no card for (a patient she is calling back): a card of its
+// own says so, sounds and is announced, until she dismisses it.
+function flagCard(callId, alert) {
+  const card = $("#call-card").content.firstElementChild.cloneNode(true);
+  card.dataset.callId = callId;
+  $(".queue", card).textContent = "your call back";
+  $(".state", card).textContent = "connected";
+  $(".who", card).textContent = "The patient you are calling back";
+  $(".why", card).textContent = alert.flags.map((f) => f.replaceAll("_", " ")).join(", ");
+  $(".actions", card).hidden = true;
+  const dismiss = document.createElement("button");
+  dismiss.type = "button";
+  dismiss.className = "dismiss";
+  dismiss.textContent = "Dismiss";
+  dismiss.addEventListener("click", () => { card.remove(); emptyCheck(); });
+  card.append(dismiss);
+  $("#calls").prepend(card);
+  emptyCheck();
+  $("#announcer").textContent = `Red flag on your call back: ${$(".why", card).textContent}`;
+  beep();
+  card.focus();
+  return card;
 }
 
 function listInto(list, items, empty) {
