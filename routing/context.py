@@ -30,6 +30,7 @@ class TransferRequest:
     transcript: tuple[TranscriptLine, ...] = ()
     slots: dict[str, Any] = field(default_factory=dict)
     call_started: datetime | None = None
+    prefer_agent: int | None = None  # a colleague asked for by the agent passing it on
 
     @property
     def flagged(self) -> bool:

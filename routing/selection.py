@@ -35,9 +35,11 @@ async def pick_agent(
     now: datetime,
     reserve_for: str | None = None,
     lease: timedelta = RESERVATION_LEASE,
+    prefer: int | None = None,
 ) -> AgentInfo | None:
     """The best free agent for `queue`, or None (also None for a queue the store lacks).
 
+    `prefer`: that agent first, if she serves the queue and is free (else the best other).
     With `reserve_for`, the agent is also reserved for that call id, in the store: when
     another process (or another transfer here) takes the best agent first, the next best is
     tried, so racing transfers never share an agent.
@@ -50,6 +52,8 @@ async def pick_agent(
     candidates = [a for a in candidates if a.agent_id not in exclude and a.sip_uri]
     idle = await presence_store.idle_since(s, (a.agent_id for a in candidates))
     ranked = rank_longest_idle(candidates, idle, now)
+    # A colleague asked for by the agent passing the call on goes first, when she is free.
+    ranked.sort(key=lambda a: a.agent_id != prefer)
     if reserve_for is None:
         held = await presence_store.reserved_agents(s, now=now)
         return next((a for a in ranked if a.agent_id not in held), None)

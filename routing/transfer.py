@@ -114,7 +114,9 @@ class TransferCoordinator:
         )
         whisper = summary_sentence(payload)
         payload = replace(payload, summary=whisper)
-        return await self._next(request.flagged, payload, whisper, frozenset(), attempt=1)
+        return await self._next(
+            request.flagged, payload, whisper, frozenset(), attempt=1, prefer=request.prefer_agent
+        )
 
     async def on_answered(self, plan: TransferPlan, at: datetime | None = None) -> None:
         """The agent (or on-call line) took the call: record time to answer, mark them busy."""
@@ -399,13 +401,14 @@ class TransferCoordinator:
         tried: frozenset[int],
         attempt: int,
         task_id: int | None = None,
+        prefer: int | None = None,
     ) -> TransferPlan:
         now = self._clock()
         call_id, queue = payload.call_id, payload.queue
         async with self.db.session() as s:
             agent = await pick_agent(
                 s, queue, exclude=set(tried), now=now, reserve_for=call_id,
-                lease=self.presence.lease,
+                lease=self.presence.lease, prefer=prefer,
             )  # fmt: skip
         if agent is not None:
             return await self._offer(agent, payload, whisper, tried, attempt, now, task_id)

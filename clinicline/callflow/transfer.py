@@ -79,8 +79,9 @@ class _Attempt:
     # summary the moment she answers, not after a loaded machine's seconds of synthesis.
     spoken: dict[str, asyncio.Future[list[np.ndarray]]] = field(default_factory=dict)
     bridged_to: int | None = None  # the agent on the bridge (None: not bridged, or on-call)
-    # She asked to pass the call on (queue, note): her leg ends, the next transfer starts.
-    handoff: tuple[str, str] | None = None
+    # She asked to pass the call on (queue, note, a colleague first): her leg ends, the next
+    # transfer starts.
+    handoff: tuple[str, str, int | None] | None = None
     handoff_asked: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -143,14 +144,17 @@ class WarmTransfer:
         else:
             attempt.accepted_early = True
 
-    async def on_handoff(self, call_id: str, agent_id: int, queue: str, note: str) -> None:
-        """The console's request to pass a bridged call on; ignored unless this worker
-        bridges the call to that very agent (another worker's call, or one she left)."""
+    async def on_handoff(
+        self, call_id: str, agent_id: int, queue: str, note: str, to_agent: int | None = None
+    ) -> None:
+        """The console's request to pass a bridged call on (to `queue`, offered first to the
+        colleague `to_agent` if she is free); ignored unless this worker bridges the call to
+        that very agent (another worker's call, or one she left)."""
         attempt = self._attempts.get(call_id)
         if attempt is None or attempt.bridged_to is None or attempt.bridged_to != agent_id:
             return
         if attempt.handoff is None:
-            attempt.handoff = (queue, note)
+            attempt.handoff = (queue, note, to_agent)
             attempt.handoff_asked.set()
 
     async def transfer(self, session: CallSession, action: Transfer) -> None:
@@ -309,6 +313,7 @@ class WarmTransfer:
                 request = await request_from_store(
                     s, call_id, queue=action.queue, reason=action.reason, emergent=action.emergent
                 )
+            request = replace(request, prefer_agent=action.prefer_agent)
         except Exception as exc:  # the store is down: still reach a human
             log.error("call %s: transfer context unavailable (%s)", call_id, type(exc).__name__)
             request = TransferRequest(
@@ -317,6 +322,7 @@ class WarmTransfer:
                 reason=action.reason,
                 emergent=action.emergent,
                 caller_number=session.call.caller_number,
+                prefer_agent=action.prefer_agent,
             )
         try:
             return await self.coordinator.plan(request)
@@ -512,7 +518,7 @@ class WarmTransfer:
         record never shows two people on the line."""
         assert attempt.handoff is not None
         consult.hangup()
-        queue, _note = attempt.handoff
+        queue = attempt.handoff[0]
         log.info("call %s: passed on from the %s queue to %s", plan.call_id, plan.queue, queue)
         await self.recorder.event(
             attempt.session.call, "agent_transferred",
@@ -640,12 +646,12 @@ def _passed_on(action: Transfer, attempt: _Attempt) -> Transfer:
     and urgency, her queue and note as the reason (shown on the next card, said in the
     whisper of a caller with no red flags)."""
     assert attempt.handoff is not None
-    queue, note = attempt.handoff
+    queue, note, colleague = attempt.handoff
     plan = attempt.plan
     who = plan.agent.name if plan is not None and plan.agent is not None else "an agent"
     since = f" from {plan.queue.replace('_', ' ')}" if plan is not None else ""
     reason = f"passed on by {who}{since}" + (f": {note}" if note else "")
-    return replace(action, queue=queue, reason=reason)
+    return replace(action, queue=queue, reason=reason, prefer_agent=colleague)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -177,7 +177,8 @@ async def test_the_nurse_on_the_line_passes_the_call_on_and_the_next_person_take
             assert r.status == 409, await r.text()  # not hers: she is not on the line
         async with nurse.http.post(
             f"{base}/console/calls/{call_id}/transfer",
-            json={"queue": "billing", "note": "question about the hospital bill"},
+            json={"queue": "billing", "agent": "billing1",
+                  "note": "question about the hospital bill"},
         ) as r:
             assert r.status == 202, await r.text()
         assert await asyncio.wait_for(next_bridged_call(clinic, bridges + 1), 120) == call_id

@@ -308,10 +308,12 @@ async def test_only_a_supervisor_joins_and_only_a_call_bridged_now_audited_as_a_
 async def test_only_the_agent_on_the_line_passes_a_call_on_and_it_is_audited(
     client, server: Server
 ) -> None:
-    asked: list[tuple[str, int, str, str]] = []
+    asked: list[tuple[str, int, str, str, int | None]] = []
 
-    async def worker_heard(call_id: str, agent_id: int, queue: str, note: str) -> None:
-        asked.append((call_id, agent_id, queue, note))
+    async def worker_heard(
+        call_id: str, agent_id: int, queue: str, note: str, to_agent: int | None
+    ) -> None:
+        asked.append((call_id, agent_id, queue, note, to_agent))
 
     server.hub.on_handoff = worker_heard  # what the worker bridging the call is handed
     await planned_call(server, "call-hand")
@@ -326,8 +328,14 @@ async def test_only_the_agent_on_the_line_passes_a_call_on_and_it_is_audited(
             s, call_id="call-hand", kind="transfer_answered", data={"agent_id": nurse2}
         )
         await calls.add_event(s, call_id="call-hand", kind="bridged", data={"queue": "nurse"})
-    for body in ({"queue": "nowhere"}, {"queue": ""}, {"queue": "billing", "note": "x" * 201},
-                 {"queue": 7}):  # fmt: skip
+    refused = (
+        {"queue": "nowhere"}, {"queue": ""}, {"queue": "billing", "note": "x" * 201},
+        {"queue": 7},
+        {"queue": "billing", "agent": "nurse1"},  # she does not serve billing
+        {"queue": "nurse", "agent": "nurse2"},  # herself
+        {"queue": "nurse", "agent": "nobody"},
+    )  # fmt: skip
+    for body in refused:
         async with client.post(url, json=body) as response:
             assert response.status == 400, body
     async with client.post("/console/calls/nope/transfer", json={"queue": "billing"}) as response:
@@ -339,7 +347,7 @@ async def test_only_the_agent_on_the_line_passes_a_call_on_and_it_is_audited(
     note = "asks about\na co-pay"
     async with client.post(url, json={"queue": "billing", "note": note}) as response:
         assert response.status == 202, await response.text()
-    assert asked == [("call-hand", nurse2, "billing", "asks about a co-pay")]
+    assert asked == [("call-hand", nurse2, "billing", "asks about a co-pay", None)]
     async with server.db.session() as s:
         trail = await audit_trail(s, 1)
     assert any(a.action == "transfer_call" and a.actor == "nurse2" for a in trail)
@@ -351,8 +359,21 @@ async def test_only_the_agent_on_the_line_passes_a_call_on_and_it_is_audited(
     async with client.post(url, json={"queue": "billing"}) as response:
         assert response.status == 409
     assert len(asked) == 1
+    async with server.db.session() as s:  # billing1 took it, and passes it to a named nurse
+        await calls.add_event(
+            s, call_id="call-hand", kind="transfer_answered",
+            data={"agent_id": server.agent_ids["nurse1"]},
+        )  # fmt: skip
+        await calls.add_event(s, call_id="call-hand", kind="bridged", data={"queue": "nurse"})
+    await sign_in(client, "nurse1")
+    async with client.post(url, json={"queue": "nurse", "agent": "nurse2"}) as response:
+        assert response.status == 202, await response.text()
+    assert asked[-1] == ("call-hand", server.agent_ids["nurse1"], "nurse", "", nurse2)
     async with client.get("/console/me") as response:
-        assert "billing" in (await response.json())["queues"]
+        me = await response.json()
+    assert "billing" in me["queues"]
+    assert "nurse2" in [c["username"] for c in me["colleagues"]]
+    assert "nurse1" not in [c["username"] for c in me["colleagues"]]  # not herself
 
 
 def test_the_bridge_follows_answers_transfers_on_and_referrals() -> None:

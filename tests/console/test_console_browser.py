@@ -217,10 +217,12 @@ async def test_a_connected_card_passes_the_call_on_to_a_queue_worker_stand_in(
 ) -> None:
     """The card's Transfer form, up to the worker's handler (this fixture has no voice
     worker: the hub's handler stands in; tests/callflow/test_transfers.py makes the call)."""
-    asked: list[tuple[str, int, str, str]] = []
+    asked: list[tuple[str, int, str, str, int | None]] = []
 
-    async def worker_heard(call_id: str, agent_id: int, queue: str, note: str) -> None:
-        asked.append((call_id, agent_id, queue, note))
+    async def worker_heard(
+        call_id: str, agent_id: int, queue: str, note: str, to_agent: int | None
+    ) -> None:
+        asked.append((call_id, agent_id, queue, note, to_agent))
 
     server.hub.on_handoff = worker_heard
     page = await sign_in(context, server, "nurse2")
@@ -238,11 +240,15 @@ async def test_a_connected_card_passes_the_call_on_to_a_queue_worker_stand_in(
     assert not await card.locator("select.handoff-queue").evaluate("s => s.checkValidity()")
     assert asked == []  # form refused to submit; nothing reached the worker
     await card.locator("select.handoff-queue").select_option("billing")
+    await card.locator("select.handoff-agent").select_option("billing1")
     await card.locator("input.handoff-note").fill("billing question")
     await card.locator(".handoff button[type=submit]").click()
     await expect(card.locator(".state")).to_have_text("transferred")
     await expect(card.locator("select.disposition")).to_have_value("transferred")
-    assert asked == [("call-pass", server.agent_ids["nurse2"], "billing", "billing question")]
+    assert asked == [
+        ("call-pass", server.agent_ids["nurse2"], "billing", "billing question",
+         server.agent_ids["billing1"]),
+    ]  # fmt: skip
     await server.coordinator.on_call_ended(plan)  # the worker let her leg go
     await expect(card.locator(".state")).to_have_text("transferred")
     await expect(card.locator(".handoff")).to_be_hidden()

@@ -106,3 +106,18 @@ async def test_racing_transfers_spread_over_two_free_agents(clinic_db: Database)
 
     winners = [w for w in await asyncio.gather(one("a"), one("b"), one("c")) if w is not None]
     assert len(winners) == 2 and len(set(winners)) == 2
+
+
+async def test_a_colleague_asked_for_goes_first_when_she_is_free(clinic_db: Database) -> None:
+    ids = await make_available(clinic_db, "nurse1", "nurse2")
+    presence = Presence(clinic_db)
+    await presence.call_ended(ids["nurse1"], OPEN_NOW - timedelta(minutes=1))
+    await presence.call_ended(ids["nurse2"], OPEN_NOW - timedelta(minutes=9))  # idle longest
+    async with clinic_db.session() as s:
+        asked = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, prefer=ids["nurse1"])
+        outside = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, prefer=ids["billing1"])
+        await set_presence(s, ids["nurse1"], "away")
+        away = await pick_agent(s, "nurse", exclude=set(), now=OPEN_NOW, prefer=ids["nurse1"])
+    assert asked is not None and asked.username == "nurse1"
+    assert outside is not None and outside.username == "nurse2"  # not in the queue: as usual
+    assert away is not None and away.username == "nurse2"  # not free: the queue's best

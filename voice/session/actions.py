@@ -72,6 +72,7 @@ class Transfer:
     reason: str = ""
     emergent: bool = False
     context: dict[str, object] = field(default_factory=dict)
+    prefer_agent: int | None = None  # a colleague asked for by the agent passing it on
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from clinicline.web.console.guards import (
 )
 from clinicline.web.console.sessions import COOKIE_NAME, SESSION_SECONDS, Staff
 from integrations.services import calls
-from integrations.services.agents import list_queues, presence_of, set_presence
+from integrations.services.agents import list_agents, list_queues, presence_of, set_presence
 
 STATIC_DIR = Path(__file__).with_name("static")
 # No inline script or style, nothing from other origins, never framed. Audio plays from blob:
@@ -119,9 +119,13 @@ async def me(request: web.Request) -> web.Response:
     async with console_of(request).db.session() as s:
         state = await presence_of(s, staff.agent_id)  # her console shows it, and its timer
         queues = [q.name for q in await list_queues(s)]  # where she may pass a call on
+        colleagues = [
+            {"username": a.username, "name": a.name, "skills": list(a.skills)}
+            for a in await list_agents(s) if a.agent_id != staff.agent_id
+        ]
     return web.json_response(
         {"agent": staff.to_json(), "must_change_password": must_change,
-         "presence": state.to_json(), "queues": queues,
+         "presence": state.to_json(), "queues": queues, "colleagues": colleagues,
          "dispositions": sorted(calls.DISPOSITIONS)},
         headers=NO_STORE,
     )  # fmt: skip

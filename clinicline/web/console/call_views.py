@@ -25,7 +25,12 @@ from clinicline.web.console.sessions import COOKIE_NAME
 from integrations.errors import NotFound
 from integrations.services import calls
 from integrations.services import presence as presence_store
-from integrations.services.agents import CHOSEN_AWAY_REASONS, list_queues, set_presence
+from integrations.services.agents import (
+    CHOSEN_AWAY_REASONS,
+    agents_for_queue,
+    list_queues,
+    set_presence,
+)
 from integrations.services.audit import record_access
 from routing.errors import UnknownTransfer
 from routing.hub import MONITOR_REQUESTS
@@ -142,24 +147,36 @@ async def monitor(request: web.Request) -> web.Response:
 
 @requires(post=True)
 async def transfer_on(request: web.Request) -> web.Response:
-    """POST /console/calls/{call_id}/transfer {queue, note?}: the agent talking with a caller
-    passes the call to another queue. The worker with the call ends her leg, holds the caller
-    and rings the next person with the call's context and her note; she goes to wrap-up. Only
-    the agent the store has on the bridge now may ask (a card kept open elsewhere may not)."""
+    """POST /console/calls/{call_id}/transfer {queue, note?, agent?}: the agent talking with a
+    caller passes the call to another queue, to a colleague in it first if she names one (by
+    username; offered to her when she is free, else to the queue). The worker with the call
+    ends her leg, holds the caller and rings the next person with the call's context and her
+    note; she goes to wrap-up. Only the agent the store has on the bridge now may ask (a card
+    kept open elsewhere may not)."""
     console, staff = console_of(request), signed_in(request)
     call_id = call_id_param(request)
     data = await json_body(request)
     queue = text_field(data, "queue", max_len=40)
     note = " ".join(text_field(data, "note", max_len=MAX_TRANSFER_NOTE, required=False).split())
+    colleague = text_field(data, "agent", max_len=64, required=False)
+    to_agent = None
     async with console.db.session() as s:
         if queue not in {q.name for q in await list_queues(s)}:
             raise BadBody(400, "no such queue")
+        if colleague:
+            serving = {
+                a.username: a.agent_id
+                for a in await agents_for_queue(s, queue, available_only=False)
+            }
+            if colleague == staff.username or colleague not in serving:
+                raise BadBody(400, f"'agent' must be a colleague who serves the {queue} queue")
+            to_agent = serving[colleague]
     refused = await _refused_on_bridge(
         request, call_id, "transfer_call", {"queue": queue}, own_call=True
     )
     if refused is not None:
         return refused
-    await console.hub.request_handoff(staff.agent_id, call_id, queue, note)
+    await console.hub.request_handoff(staff.agent_id, call_id, queue, note, to_agent)
     return web.json_response({"call_id": call_id, "queue": queue}, status=202, headers=NO_STORE)
 
 

@@ -46,8 +46,8 @@ class WebSocketHub:
         # a call (call id, supervisor's agent id, mode); None in a process with no calls.
         self.on_monitor: Callable[[str, int, str], Awaitable[None]] | None = None
         # The worker's handler for the agent on a bridged call passing it to another queue
-        # (call id, agent id, queue, note); None in a process with no calls.
-        self.on_handoff: Callable[[str, int, str, str], Awaitable[None]] | None = None
+        # (call id, agent id, queue, note, a colleague first); None in a process with no calls.
+        self.on_handoff: Callable[[str, int, str, str, int | None], Awaitable[None]] | None = None
         self._sockets: dict[int, dict[web.WebSocketResponse, str]] = defaultdict(dict)
         self._registered: dict[int, asyncio.Event] = defaultdict(asyncio.Event)
         # Per live call, forgotten when the call ends for the agent: whose patient it is
@@ -72,9 +72,14 @@ class WebSocketHub:
             supervisor_id, {"type": "monitor", "call_id": call_id, "mode": mode}
         )
 
-    async def request_handoff(self, agent_id: int, call_id: str, queue: str, note: str) -> None:
-        """The agent on a bridged call passes it to `queue`."""
-        body = {"type": "handoff", "call_id": call_id, "queue": queue, "note": note}
+    async def request_handoff(
+        self, agent_id: int, call_id: str, queue: str, note: str, to_agent: int | None = None
+    ) -> None:
+        """The agent on a bridged call passes it to `queue` (to colleague `to_agent` first)."""
+        body = {
+            "type": "handoff", "call_id": call_id, "queue": queue, "note": note,
+            "to_agent": to_agent,
+        }  # fmt: skip
         await self._to_call_worker(agent_id, body)
 
     async def _to_call_worker(self, agent_id: int, body: dict[str, Any]) -> None:
@@ -136,9 +141,10 @@ class WebSocketHub:
             return False
         if message.get("type") == "handoff":  # for the worker bridging the call
             if self.on_handoff is not None:
+                colleague = message.get("to_agent")
                 await self.on_handoff(
                     str(message["call_id"]), agent_id, str(message["queue"]),
-                    str(message.get("note", "")),
+                    str(message.get("note", "")), None if colleague is None else int(colleague),
                 )  # fmt: skip
             return False
         if message.get("type") == "offer_shown":  # another process showed our offer

@@ -102,6 +102,7 @@ function handle(message) {
 
 // ---- call cards -----------------------------------------------------------------------
 let transferQueues = [];  // where a connected call may be passed on (from /console/me)
+let colleagues = [];  // whom it may be passed to first
 
 function cardFor(callId) {
   return [...document.querySelectorAll("#calls .card")].find((c) => c.dataset.callId === callId);
@@ -250,6 +251,11 @@ function renderOffer(pop) {
     option.textContent = name.replaceAll("_", " ");
     queues.append(option);
   }
+  const people = $(".handoff-agent", card);
+  for (const colleague of colleagues) {
+    people.append(new Option(`${colleague.name} (${colleague.skills.join(", ").replaceAll("_", " ")})`,
+      colleague.username));
+  }
   $(".handoff", card).addEventListener("submit", (event) => { event.preventDefault(); handOff(card); });
   $("#calls").prepend(card);
   emptyCheck();
@@ -351,8 +357,9 @@ async function decline(card) {
 async function handOff(card) {
   const queue = $(".handoff-queue", card).value;
   if (!queue) { say("Choose where to transfer the call"); return; }
-  const result = await api("POST", callPath(card, "transfer"),
-    { queue, note: $(".handoff-note", card).value });
+  const body = { queue, note: $(".handoff-note", card).value };
+  if ($(".handoff-agent", card).value) body.agent = $(".handoff-agent", card).value;
+  const result = await api("POST", callPath(card, "transfer"), body);
   if (!result.ok) { say(result.data.error || "transfer failed"); return; }
   $(".state", card).textContent = "transferred";
   $(".handoff", card).hidden = true;
@@ -1273,6 +1280,7 @@ async function signedIn(agent) {
   const me = await api("GET", "/console/me");
   if (me.ok && me.data.presence) showPresence(me.data.presence);
   if (me.ok) transferQueues = me.data.queues || [];
+  if (me.ok) colleagues = me.data.colleagues || [];
   if (me.ok) fillOutcomes(me.data.dispositions || []);
   await Promise.all([loadTasks(), loadBoard()]);
 }
