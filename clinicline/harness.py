@@ -106,6 +106,36 @@ class ServerProcess:
         return stop_process(self.process, timeout)
 
 
+@dataclass
+class CalleeBank:
+    """`python -m voice.phone.callees` running: simulated patients' phones behind a trunk."""
+
+    process: subprocess.Popen[bytes]
+    log: Path  # its JSON log, written when it exits
+    err: Path
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while "callee bank ready" not in self.err.read_text():
+            assert self.process.poll() is None, self.err.read_text()
+            assert time.monotonic() < deadline, self.err.read_text()
+            time.sleep(0.2)
+
+
+def start_callee_bank(plan: Path, port: int, folder: Path, *options: str) -> CalleeBank:
+    """Start the bank on 127.0.0.1:`port` answering as `plan` says (`options`: --calls,
+    --voice, --timeout...); its log and stderr go in `folder`. Not yet ready: `wait_ready`."""
+    log, err = folder / "bank.json", folder / "bank.err"
+    with err.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "voice.phone.callees", "--listen", f"127.0.0.1:{port}",
+             "--plan", str(plan), "--json", str(log), *options],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    return CalleeBank(process, log, err)
+
+
 def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> int:
     """SIGTERM, as an operator would; SIGKILL if it has not ended after `timeout` s."""
     if process.poll() is None:

@@ -37,6 +37,7 @@ from clinicline.harness import (
     final_answer_to_invite,
     free_port,
     free_port_run,
+    start_callee_bank,
     stop_process,
 )
 from integrations.services.call_report import call_report
@@ -492,20 +493,13 @@ def test_a_campaign_call_leaves_through_the_front(cluster: Cluster, tmp_path: Pa
         f'numbers:\n  "{number}":\n    kind: human\n'
         '    lines: ["Hello?", "I am doing fine, thank you."]\n    hangup_after: 25\n'
     )
-    out, err = tmp_path / "bank.json", tmp_path / "bank.err"
-    with err.open("w") as log:
-        bank = subprocess.Popen(
-            [sys.executable, "-m", "voice.phone.callees", "--listen",
-             f"127.0.0.1:{CALLEE_BANK_PORT}", "--plan", str(plan), "--voice", "flite",
-             "--calls", "1", "--timeout", "180", "--json", str(out), "--no-transcribe"],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
+    callees = start_callee_bank(
+        plan, CALLEE_BANK_PORT, tmp_path, "--voice", "flite", "--calls", "1",
+        "--timeout", "180", "--no-transcribe",
+    )  # fmt: skip
+    bank, out = callees.process, callees.log
     try:
-        deadline = time.monotonic() + 60
-        while "callee bank ready" not in err.read_text():
-            assert bank.poll() is None and time.monotonic() < deadline, err.read_text()
-            time.sleep(0.2)
+        callees.wait_ready()
         listed = tmp_path / "patients.csv"
         listed.write_text(f"{patient_id}\n")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from clinicline.callflow.recorder import StoreRecorder
+from clinicline.callflow.transfer import first_of
 from integrations.services.agents import AgentInfo
 from nlu.triage.engine import TriageEngine
 from routing.hub import ConsoleHub, FlagAlert
@@ -151,12 +152,9 @@ class CallbackDialer:
                            vad=self.settings.vad, on_text=screen),
         ]  # fmt: skip
         mine.listener, theirs.listener = listeners[0].on_frame, listeners[1].on_frame
-        waiters = [asyncio.ensure_future(leg.ended.wait()) for leg in (mine, theirs)]
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            await first_of(mine.ended, theirs.ended)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
             mine.listener = theirs.listener = None
             for listener in listeners:
                 await listener.close()

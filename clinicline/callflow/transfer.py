@@ -401,7 +401,7 @@ class WarmTransfer:
                 return not consult.ended.is_set()
             if loop.time() >= deadline:
                 return False
-            await _first_of(attempt.taken, attempt.flag_heard, timeout=_WHISPER_PAUSE)
+            await first_of(attempt.taken, attempt.flag_heard, timeout=_WHISPER_PAUSE)
             if attempt.taken.is_set():
                 return not consult.ended.is_set()
         return False
@@ -441,7 +441,7 @@ class WarmTransfer:
         consult.speak(np.concatenate(chunks))
         drained = asyncio.ensure_future(consult.drained())
         try:
-            await _first_of(attempt.flag_heard, attempt.taken, also=drained)
+            await first_of(attempt.flag_heard, attempt.taken, also=drained)
         finally:
             drained.cancel()
 
@@ -589,13 +589,9 @@ class WarmTransfer:
             vad=session.config.vad,
         )
         consult.listener = agent.on_frame
-        ends = [session.caller_gone, consult.ended, *([handoff] if handoff else [])]
-        waiters = [asyncio.ensure_future(end.wait()) for end in ends]
         try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            await first_of(session.caller_gone, consult.ended, *([handoff] if handoff else []))
         finally:
-            for waiter in waiters:
-                waiter.cancel()
             consult.listener = None
             await agent.close()
 
@@ -619,7 +615,7 @@ class WarmTransfer:
             await asyncio.sleep(0.2)
 
 
-async def _first_of(
+async def first_of(
     *events: asyncio.Event, also: asyncio.Future[None] | None = None, timeout: float | None = None
 ) -> None:
     """Until one of `events` is set (or `also` is done, or `timeout` passes)."""

@@ -11,10 +11,8 @@ call records, the store and what the phones heard.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from clinicline.harness import (
     heard_911,
     phone_call,
     seed_demo_clinic,
+    start_callee_bank,
     start_server,
     stop_process,
 )
@@ -157,18 +156,11 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
     assert {MARIA, JAMES, AISHA} <= set(people) and len(people) >= 5, sorted(people)
     (tmp / "plan.yaml").write_text(_plan(people))
     port = free_port(socket.SOCK_DGRAM)
-    err_path, out_path = tmp / "bank.err", tmp / "bank.json"
     # Five reminders (the busy line tried twice) and one post-discharge check-in.
-    with err_path.open("w") as err:
-        bank = subprocess.Popen(
-            [
-                sys.executable, "-m", "voice.phone.callees", "--listen", f"127.0.0.1:{port}",
-                "--plan", str(tmp / "plan.yaml"), "--voice", "piper", "--calls", "7",
-                "--timeout", "600", "--json", str(out_path),
-            ],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+    callees = start_callee_bank(
+        tmp / "plan.yaml", port, tmp, "--voice", "piper", "--calls", "7", "--timeout", "600"
+    )
+    bank, err_path, out_path = callees.process, callees.err, callees.log
     server = start_server(
         tmp,
         data_dir=speech_data_dir,
@@ -184,10 +176,7 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
     )
     try:
         server.wait_ready(180, ("ready", "degraded"))
-        deadline = time.monotonic() + 60
-        while "callee bank ready" not in err_path.read_text():
-            assert bank.poll() is None and time.monotonic() < deadline, err_path.read_text()
-            time.sleep(0.2)
+        callees.wait_ready()
         today = date.today()
         created = _cli(
             db_url, "campaign", "create", "--name", "reminders", "--kind", "reminder",

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from clinicline.harness import (
-    ROOT,
+    CalleeBank,
     ServerProcess,
     free_port,
+    start_callee_bank,
     start_demo_clinic,
     stop_process,
     wait_for_record,
@@ -78,25 +77,17 @@ async def _callback_task(server: ServerProcess, number: str | None) -> int:
         await db.dispose()
 
 
-def _patient_bank(tmp: Path) -> tuple[subprocess.Popen[str], Path]:
+def _patient_bank(tmp: Path) -> CalleeBank:
     plan = tmp / "plan.yaml"
     plan.write_text(
         f'numbers:\n  "{PATIENT}":\n    kind: human\n'
         f'    lines: ["Hello?", "{PATIENT_SAYS}"]\n    hangup_after: 45\n'
     )
-    out, err = tmp / "bank.json", tmp / "bank.err"
-    with err.open("w") as log:
-        bank = subprocess.Popen(
-            [sys.executable, "-m", "voice.phone.callees", "--listen", f"127.0.0.1:{BANK_PORT}",
-             "--plan", str(plan), "--voice", "piper", "--calls", "1", "--timeout", "150",
-             "--json", str(out)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while "callee bank ready" not in err.read_text():
-        assert bank.poll() is None and time.monotonic() < deadline, err.read_text()
-        time.sleep(0.2)
-    return bank, out
+    callees = start_callee_bank(
+        plan, BANK_PORT, tmp, "--voice", "piper", "--calls", "1", "--timeout", "150"
+    )
+    callees.wait_ready()
+    return callees
 
 
 async def test_an_agent_calls_a_patient_back_and_the_patient_s_red_flag_reaches_her(
@@ -107,7 +98,8 @@ async def test_an_agent_calls_a_patient_back_and_the_patient_s_red_flag_reaches_
     other = await sign_in_at_console(base, "sched1", presence="away")
     task_id = await _callback_task(clinic, PATIENT)
     no_number = await _callback_task(clinic, None)
-    bank, bank_log = await asyncio.to_thread(_patient_bank, tmp_path)
+    callees = await asyncio.to_thread(_patient_bank, tmp_path)
+    bank, bank_log = callees.process, callees.log
     desk = staff_phone(
         clinic.env, "front1", "--answer-after", "1", "--stay", "30", "--say", AGENT_SAYS,
         "--accept-key", "none", "--timeout", "150",

@@ -10,11 +10,8 @@ tests then read both ends' logs.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +20,14 @@ from typing import Any
 
 import pytest
 
-from clinicline.harness import CLI, ROOT, crash_lines, free_port, stop_process
+from clinicline.harness import (
+    CLI,
+    ROOT,
+    crash_lines,
+    free_port,
+    start_callee_bank,
+    stop_process,
+)
 from voice.asr.wer import word_error_rate
 from voice.phone.callees import (
     Behaviour,
@@ -184,22 +188,12 @@ def calls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Calls]:
     tmp = tmp_path_factory.mktemp("callees")
     (tmp / "plan.yaml").write_text(PLAN)
     port = free_port(socket.SOCK_DGRAM)
-    err_path, out_path = tmp / "bank.err", tmp / "bank.json"
-    with err_path.open("w") as err:
-        bank = subprocess.Popen(
-            [
-                sys.executable, "-m", "voice.phone.callees",
-                "--listen", f"127.0.0.1:{port}", "--plan", str(tmp / "plan.yaml"),
-                "--calls", "6", "--timeout", "80", "--json", str(out_path),
-            ],
-            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+    callees = start_callee_bank(
+        tmp / "plan.yaml", port, tmp, "--calls", "6", "--timeout", "80"
+    )
+    bank, err_path, out_path = callees.process, callees.err, callees.log
     try:
-        deadline = time.monotonic() + 60
-        while "callee bank ready" not in err_path.read_text():
-            assert bank.poll() is None and time.monotonic() < deadline, err_path.read_text()
-            time.sleep(0.2)
+        callees.wait_ready()
         with ThreadPoolExecutor(4) as pool:
             human = pool.submit(
                 _dial, port, HUMAN, "--caller", "+15550190001",
