@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -70,6 +71,7 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
         extra_args=["--no-rasa"],
         env=env,
     )
+    on_call_err = (tmp_path / "on_call.err").open("w")
     try:
         await asyncio.to_thread(server.wait_ready)
         # The database goes away: no new connections, existing ones cut.
@@ -94,11 +96,13 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
                 "--say",
                 "On call nurse speaking.",
                 "--no-transcribe",
+                "--timeout",
+                "90",  # it gives up before the test does, and says so in its output
             ],
             cwd=ROOT,
-            env=server.env,
+            env={**server.env, "PYTHONFAULTHANDLER": "1"},
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=on_call_err,
             text=True,
         )
         result = await asyncio.to_thread(
@@ -111,13 +115,27 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
             "--listen",
             "25",
         )
-        on_call_out, _ = await asyncio.to_thread(on_call.communicate, timeout=120)
+        try:
+            on_call_out, _ = await asyncio.to_thread(on_call.communicate, timeout=150)
+        except subprocess.TimeoutExpired:
+            on_call.send_signal(signal.SIGABRT)  # its threads' stacks, to stderr
+            on_call.communicate()
+            raise AssertionError(
+                "the on-call phone never finished:\n"
+                + (tmp_path / "on_call.err").read_text()[-6000:]
+                + "\n--- server ---\n"
+                + server.log()[-6000:]
+            ) from None
     finally:
+        on_call_err.close()
         code = await asyncio.to_thread(server.stop)
     assert result["connected"]
     heard = result["turns"][0]["heard"].lower()
     assert heard_911(heard) and "stay on the line" in heard, heard
     assert result["turns"][0]["latency_ms"] is not None
     on_call_log = json.loads(on_call_out[on_call_out.index("{") :])
-    assert on_call_log["calls"] and on_call_log["calls"][0]["answered"], on_call_log
+    assert on_call_log["calls"] and on_call_log["calls"][0]["answered"], (
+        on_call_log,
+        server.log()[-6000:],
+    )
     assert code == 0, server.log()[-3000:]
