@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
+from clinicline.flows.diffs import word_diff
 from clinicline.flows.history import (
     EditConflict,
     FlowError,
@@ -148,14 +149,19 @@ async def version_texts(
 
 async def changes(
     s: AsyncSession, defaults: Mapping[str, str], version_id: int
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """What a version changed from the one it was made from: each prompt's words before and
     after (the history's readable diff)."""
     row = await version_of(s, PromptVersion, version_id)
     before_row = await s.get(PromptVersion, row.based_on) if row.based_on else None
     before, after = texts_of(before_row, defaults), texts_of(row, defaults)
     return [
-        {"prompt": name, "before": before[name], "after": after[name]}
+        {
+            "prompt": name,
+            "before": before[name],
+            "after": after[name],
+            "words": word_diff(before[name], after[name]),
+        }
         for name in defaults
         if before[name] != after[name]
     ]

@@ -244,9 +244,14 @@ async def test_the_flows_tab_edit_hear_save_publish(
     await page.locator("#flows-history tbody tr").first.locator("button.changes").click()
     changes = page.locator("#flows-changes li")
     await expect(changes).to_have_count(1)
-    await expect(changes.locator("del")).to_have_text(DEFAULTS["hold"])
+    # Only the words that changed are marked: "Please hold" stays as it was.
+    assert DEFAULTS["hold"] == "Please hold while I connect you."
+    await expect(changes).to_have_text(
+        "hold: Please hold while I connect, a member of our team will be with you soon."
+    )
+    await expect(changes.locator("del")).to_have_text("while I connect")
     await expect(changes.locator("ins")).to_have_text(
-        "Please hold, a member of our team will be with you soon."
+        [", a member of our team will be with", "soon"]
     )
     # A bad edit says why and keeps the words typed.
     emergency = page.locator("#flows-prompts tr[data-prompt=emergency] textarea")
@@ -272,6 +277,10 @@ async def test_red_flag_words_are_tried_on_every_sentence_before_they_are_kept(
         )
         assert status == 201, saved
         assert saved["regression"]["lines"] > 5000 and saved["regression"]["gained"] >= 1
+        async with colleague.get(f"{LEXICON}/{saved['id']}/changes") as response:
+            assert (await response.json())["changes"] == [
+                {"where": "seizure", "change": "added", "entry": "seas year"}
+            ]
         publish = f"{LEXICON}/{saved['id']}/publish"
         status, data = await _post(colleague, publish, {})
         assert status == 403 and "publish right" in data["error"]
@@ -339,6 +348,10 @@ async def test_the_red_flag_words_form_shows_what_an_edit_would_break(
     await expect(page.locator("#lexicon-edits tbody tr")).to_have_count(1)
     await page.click("#lexicon-publish")
     await expect(page.locator("#lexicon-state")).to_contain_text("is published")
+    await page.locator("#lexicon-history tbody tr").first.locator("button.changes").click()
+    await expect(page.locator("#lexicon-changes li")).to_have_text(
+        ["added to category seizure: seas year"]
+    )
 
 
 async def test_a_sentence_is_tried_with_the_draft_words_before_they_are_published(
@@ -433,6 +446,10 @@ async def test_the_missed_list_shows_what_the_line_could_not_serve_redacted(
     )
     await expect(page.locator("#training-history tbody tr[data-version='1']")).to_contain_text(
         "not trained"
+    )
+    await page.locator("#training-history tbody tr[data-version='1'] button.changes").click()
+    await expect(page.locator("#training-changes li")).to_have_text(
+        ["added to intent referral: can you fax my records to my new specialist"]
     )
     # super2 may not publish, and this console cannot train: neither button is offered.
     await expect(page.locator("#training-train")).to_be_hidden()

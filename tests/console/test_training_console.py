@@ -42,6 +42,8 @@ async def test_agents_and_nurses_see_no_training_data(training_server: Server) -
             body = {"intent": "request_refill", "text": "my puffer is empty", "base": None}
             assert (await _post(client, TRAINING, body))[0] == 403
             assert (await _post(client, f"{TRAINING}/1/train", {}))[0] == 403
+            async with client.get(f"{TRAINING}/1/changes") as response:
+                assert response.status == 403
 
 
 async def test_a_supervisor_adds_and_removes_phrasings_each_a_version(
@@ -93,6 +95,16 @@ async def test_a_supervisor_adds_and_removes_phrasings_each_a_version(
         assert state["newest"] == v2["id"] and [v["id"] for v in state["history"]] == [
             v2["id"], v1["id"],
         ]  # fmt: skip
+        # The history's readable diff: what each version added or took away.
+        for version, change in [(v1, "added"), (v2, "removed")]:
+            async with client.get(f"{TRAINING}/{version['id']}/changes") as response:
+                assert response.status == 200
+                assert (await response.json())["changes"] == [
+                    {"where": "request_refill", "change": change,
+                     "entry": "my puffer is nearly empty"},
+                ]  # fmt: skip
+        async with client.get(f"{TRAINING}/999/changes") as response:
+            assert response.status == 400 and "no version 999" in (await response.json())["error"]
     async with training_server.db.session() as s:
         audited = await s.scalars(
             select(AuditEvent.actor).where(AuditEvent.action == "training_edit")

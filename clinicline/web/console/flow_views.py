@@ -7,6 +7,7 @@ POST /console/api/flows/lexicon                 {base, category, phrase|pattern}
 POST /console/api/flows/lexicon/remove          {base, category, index}: the same gate
 POST /console/api/flows/lexicon/{id}/publish    workers judge callers' words with it
 POST /console/api/flows/lexicon/{id}/rollback   an earlier published version, again
+GET  /console/api/flows/lexicon/{id}/changes    the words a version added or removed
 POST /console/api/flows/try                     {text, words: draft|published}: what triage
                                                 makes of a sentence, and what the line does
 GET  /console/api/flows/prompts                 every prompt (newest, published, built-in
@@ -14,7 +15,8 @@ GET  /console/api/flows/prompts                 every prompt (newest, published,
 POST /console/api/flows/prompts/{name}          {text, base}: a new version (409 when someone
                                                 saved since `base`)
 POST /console/api/flows/preview                 {name, text}: the words spoken (audio/wav)
-GET  /console/api/flows/versions/{id}/changes   each prompt's words before and after
+GET  /console/api/flows/versions/{id}/changes   each prompt's words before and after, and
+                                                the words that went and came
 POST /console/api/flows/versions/{id}/approve   a second supervisor approves emergency wording
 POST /console/api/flows/versions/{id}/publish   callers hear it (publish right)
 POST /console/api/flows/versions/{id}/rollback  a version published before, published again
@@ -27,6 +29,7 @@ records every edit, approval and publication.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,7 +39,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS, PROMPT_USES
-from clinicline.flows import lexicon, versions
+from clinicline.flows import diffs, lexicon, versions
 from clinicline.flows.trainer import Trainer
 from clinicline.flows.tryit import TryItChats
 from clinicline.web.console.guards import (
@@ -217,6 +220,25 @@ async def version_changes(request: web.Request) -> web.Response:
     except versions.FlowError as exc:
         raise refused(exc) from exc
     return web.json_response({"version": version_id, "changes": changed}, headers=NO_STORE)
+
+
+def entry_changes_view(
+    read: Callable[[AsyncSession, int], Awaitable[list[dict[str, str]]]],
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """GET …/{version_id}/changes: what READ says a version added or removed."""
+
+    @requires("supervisor")
+    async def changes(request: web.Request) -> web.Response:
+        console = console_of(request)
+        version_id = int_param(request, "version_id")
+        try:
+            async with console.db.session() as s:
+                changed = await read(s, version_id)
+        except versions.FlowError as exc:
+            raise refused(exc) from exc
+        return web.json_response({"version": version_id, "changes": changed}, headers=NO_STORE)
+
+    return changes
 
 
 @requires("supervisor", post=True)
@@ -511,6 +533,10 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/console/api/flows/lexicon/remove", lexicon_remove)
     router.add_post("/console/api/flows/lexicon/{version_id}/publish", lexicon_publish)
     router.add_post("/console/api/flows/lexicon/{version_id}/rollback", lexicon_roll_back)
+    router.add_get(
+        "/console/api/flows/lexicon/{version_id}/changes",
+        entry_changes_view(diffs.lexicon_changes),
+    )
     router.add_get("/console/api/flows/prompts", state)
     router.add_post("/console/api/flows/prompts/{name}", save)
     router.add_post("/console/api/flows/preview", preview)

@@ -10,6 +10,7 @@ POST /console/api/flows/training/{id}/train      validate, train and evaluate, i
 POST /console/api/flows/training/{id}/publish    every Rasa server swaps to its model
 POST /console/api/flows/training/{id}/rollback   a version published before (0: the shipped
                                                  phrasings), published again
+GET  /console/api/flows/training/{id}/changes    the examples a version added or removed
 POST /console/api/flows/training/{id}/replay     the golden scripted calls, replayed as text
                                                  with the version's model and the published
                                                  one (503 while the sandbox loads a model)
@@ -30,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from clinicline.flows import training, versions
+from clinicline.flows import diffs, training, versions
 from clinicline.flows.history import FlowError
 from clinicline.flows.tryit import (
     Sandbox,
@@ -42,6 +43,7 @@ from clinicline.flows.tryit import (
 from clinicline.web.console.flow_views import (
     FlowTools,
     edit_base,
+    entry_changes_view,
     flow_tools,
     refused,
     with_publish_right,
@@ -254,6 +256,10 @@ async def replay(request: web.Request) -> web.Response:
 
 def add_routes(router: web.UrlDispatcher) -> None:
     router.add_post("/console/api/flows/training/{version_id}/replay", replay)
+    router.add_get(
+        "/console/api/flows/training/{version_id}/changes",
+        entry_changes_view(diffs.training_changes),
+    )
     router.add_post("/console/api/flows/chat", chat_open)
     router.add_post("/console/api/flows/chat/{chat_id}", chat_say)
     router.add_get("/console/api/flows/training", training_state)

@@ -828,12 +828,7 @@ async function loadFlows() {
       v.approved_by || "—", v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
-    const what = document.createElement("button");
-    what.type = "button";
-    what.className = "changes";
-    what.textContent = "What changed";
-    what.addEventListener("click", () => showChanges(v.id));
-    cell.append(what, " ");
+    cell.append(changesButton(() => showChanges(v.id)), " ");
     if (v.published_at && v.id !== flows.published && flows.may_publish) {
       const back = document.createElement("button");
       back.type = "button";
@@ -898,6 +893,7 @@ async function loadLexicon() {
       v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
+    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/lexicon/${v.id}/changes`, "lexicon-changes", "category")), " ");
     if (v.published_at && v.id !== lexicon.published && lexicon.may_publish) {
       const back = document.createElement("button");
       back.type = "button";
@@ -955,14 +951,62 @@ async function showChanges(versionId) {
     const item = document.createElement("li");
     const name = document.createElement("strong");
     name.textContent = c.prompt;
-    const was = document.createElement("del");
-    was.textContent = c.before;
-    const now = document.createElement("ins");
-    now.textContent = c.after;
-    item.append(name, ": ", was, " → ", now);
+    item.append(name, ": ", ...wordPieces(c.words));
+    item.title = `Before: ${c.before}`;
     list.append(item);
   }
   list.hidden = false;
+}
+
+// A prompt's words as they changed: kept words as text, the words that went struck
+// through, the words that came underlined.
+function wordPieces(pieces) {
+  const nodes = [];
+  for (const piece of pieces) {
+    if (nodes.length && !/^[.,;:!?)]/.test(piece.text)) nodes.push(" ");
+    if (piece.kind === "same") { nodes.push(piece.text); continue; }
+    const mark = document.createElement(piece.kind === "removed" ? "del" : "ins");
+    mark.textContent = piece.text;
+    nodes.push(mark);
+  }
+  return nodes;
+}
+
+// What a red-flag or training version added and removed, one line per entry, under its table.
+async function showEntryChanges(path, listId, noun) {
+  const list = $(`#${listId}`);
+  list.replaceChildren();
+  const result = await api("GET", path);
+  if (!result.ok) {
+    const item = document.createElement("li");
+    item.textContent = result.data.error || "could not load the changes";
+    list.append(item);
+    list.hidden = false;
+    return;
+  }
+  list.dataset.version = String(result.data.version);
+  for (const c of result.data.changes) {
+    const item = document.createElement("li");
+    const entry = document.createElement(c.change === "removed" ? "del" : "ins");
+    entry.textContent = c.entry;
+    item.append(c.change === "removed" ? "removed from " : "added to ", `${noun} ${c.where}: `, entry);
+    list.append(item);
+  }
+  if (!result.data.changes.length) {
+    const item = document.createElement("li");
+    item.textContent = "nothing: the same entries as the version it was made from";
+    list.append(item);
+  }
+  list.hidden = false;
+}
+
+function changesButton(onClick) {
+  const what = document.createElement("button");
+  what.type = "button";
+  what.className = "changes";
+  what.textContent = "What changed";
+  what.addEventListener("click", onClick);
+  return what;
 }
 
 async function hearPrompt(name, text) {

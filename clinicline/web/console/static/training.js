@@ -114,6 +114,7 @@ async function loadTraining() {
       v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
+    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/training/${v.id}/changes`, "training-changes", "intent")), " ");
     if (v.published_at && v.id !== training.published && training.may_publish) {
       cell.append(rollbackButton(v.id, `Publish version ${v.id} again`));
     }
