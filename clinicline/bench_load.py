@@ -56,6 +56,13 @@ def _pct(values: list[float], q: float) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _ms(value: float | None) -> str:
+    """A stage's time for the table: whole ms, tenths below 10 ms (the screen takes a few)."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 # -- processes by kind, from /proc ------------------------------------------------------------
 def _proc_table() -> dict[int, tuple[int, str, float, float]]:
     """pid -> (parent pid, command line, CPU seconds, resident MB) for every process."""
@@ -402,13 +409,15 @@ async def run_soak(
 
 
 async def server_stages(site: Site, call_ids: list[str]) -> dict[str, list[float | None]]:
-    """Where the turn's time went, from the workers' own `turn_timing` events: transcript
-    ready, dialog answered, first audio out — each from the end of the caller's speech as the
-    worker heard it; [p50, p95] over the calls' turns."""
+    """Where the turn's time went, from the workers' own `turn_timing` events: the red-flag
+    screen of the final words (its own time), then transcript ready (screened), dialog
+    answered and first audio out, each from the end of the caller's speech as the worker heard
+    it; [p50, p95] over the calls' turns."""
     from integrations.services.call_report import call_report
     from integrations.store import Database
 
     stages: dict[str, list[float]] = {
+        "screen_ms": [],
         "recognized_ms": [],
         "dialog_done_ms": [],
         "first_audio_ms": [],
@@ -506,14 +515,15 @@ def _load_markdown(results: dict[str, Any]) -> list[str]:
         "Where a turn's time goes, as the workers log it (from the end of the caller's speech "
         "as the worker's voice detector heard it), p50 / p95:",
         "",
-        "| concurrent calls | transcript ready | dialog answered | first audio out |",
-        "|---|---|---|---|",
+        "| concurrent calls | red-flag screen (final words) | transcript ready (screened) "
+        "| dialog answered | first audio out |",
+        "|---|---|---|---|---|",
     ]
     for level in results["levels"]:
         st = level.get("server_ms") or {}
         cells = [
-            " / ".join(f"{v:.0f}" if v is not None else "–" for v in st.get(k, [None, None]))
-            for k in ("recognized_ms", "dialog_done_ms", "first_audio_ms")
+            " / ".join(_ms(v) for v in st.get(k, [None, None]))
+            for k in ("screen_ms", "recognized_ms", "dialog_done_ms", "first_audio_ms")
         ]
         lines.append(f"| {level['calls']} | " + " | ".join(f"{c} ms" for c in cells) + " |")
     goal = [lv for lv in results["levels"] if lv["failed"] == 0 and

@@ -428,6 +428,7 @@ class CallSession:
         recognized = (event.recognized_at or event.latency_origin) - event.latency_origin
         self._timing = {
             "recognized_ms": round(recognized * 1000),
+            "screen_ms": round(event.screen_ms, 1) if event.screen_ms is not None else None,
             "dialog_ms": round((time.perf_counter() - started) * 1000),
             "dialog_done_ms": round((self._loop.time() - event.latency_origin) * 1000),
         }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -245,13 +246,15 @@ class CallerInput:
         if not text or self.closed:
             return
         await self.recorder.turn(self.call, "caller", text, start, end)
+        screening = time.perf_counter()
         if self._screen(text, final=True, phase=pending.phase):
             return
+        screen_ms = (time.perf_counter() - screening) * 1000
         confidence = transcript.confidence if transcript is not None else None
         turn = CallerTurn(
             text=text, start=start, end=end, confidence=confidence, audio=pending.pcm
         )
-        self._on_utterance(Utterance(turn, pending.origin, self._loop.time()))
+        self._on_utterance(Utterance(turn, pending.origin, self._loop.time(), screen_ms))
 
     def screen_only(self, pcm: np.ndarray, start: datetime) -> None:
         """Words heard before the conversation began (what the callee said while an outbound

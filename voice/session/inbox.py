@@ -19,6 +19,7 @@ class Utterance:
     turn: CallerTurn
     latency_origin: float  # loop time the VAD first saw the end of speech
     recognized_at: float | None = None
+    screen_ms: float | None = None  # the red-flag screen's time on these words (final ones)
 
 
 @dataclass(frozen=True)
