@@ -24,8 +24,14 @@ MAX_ADDED_PER_INTENT = 200
 # Entity markup in a shipped example ("[lisinopril](medication)"): shown as its words.
 _MARKUP = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 
-# {intent: [example, ...]}: the clinic's additions, in the order they were added.
+# {intent: [example, ...], "lookup:<table>": [entry, ...]}: the clinic's additions, in the
+# order they were added. A lookup table is a list of words (medicines, specialists, insurers)
+# whose presence is a feature of the sentence (RegexFeaturizer): a clinic adds its own names.
 Additions = dict[str, list[str]]
+LOOKUP = "lookup:"
+MAX_LOOKUP_CHARS = 60
+# A name as a recogniser writes it: words of letters and digits, with - ' . & between.
+_NAME = re.compile(r"[a-z0-9]+(?:[-'.&]?[a-z0-9]+)*\.?(?: [a-z0-9]+(?:[-'.&]?[a-z0-9]+)*\.?){0,5}")
 
 
 class TrainingDataError(ValueError):
@@ -63,6 +69,46 @@ def shipped_examples(project_dir: Path = PROJECT_DIR) -> dict[str, list[str]]:
     return found
 
 
+def shipped_lookups(project_dir: Path = PROJECT_DIR) -> dict[str, list[str]]:
+    """Every lookup table in the project's NLU files: {table: [entry, ...]}."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((project_dir / "data").glob("*.yml")):
+        if path.name == ADDED_FILE.name:
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for entry in data.get("nlu") or []:
+            if "lookup" in entry:
+                lines = str(entry.get("examples") or "").splitlines()
+                found.setdefault(str(entry["lookup"]), []).extend(
+                    ln.strip()[2:].strip() for ln in lines if ln.strip().startswith("- ")
+                )
+    return found
+
+
+def check_lookup_entry(
+    key: str, text: str, lookups: dict[str, list[str]], added: Additions
+) -> str:
+    """TEXT cleaned for the lookup table KEY ("lookup:<table>"), or TrainingDataError saying
+    why it cannot be one. Entries are lowercase: recognised speech arrives that way."""
+    table = key.removeprefix(LOOKUP)
+    if table not in lookups:
+        raise TrainingDataError(f"there is no word list '{table}'")
+    cleaned = " ".join(text.lower().split())
+    if not cleaned:
+        raise TrainingDataError("an entry needs a name")
+    if len(cleaned) > MAX_LOOKUP_CHARS:
+        raise TrainingDataError(f"an entry is at most {MAX_LOOKUP_CHARS} characters")
+    if not _NAME.fullmatch(cleaned):
+        raise TrainingDataError(
+            "an entry is a name of up to six words: letters and digits, with - ' . & inside"
+        )
+    if cleaned in lookups[table] or cleaned in added.get(key, []):
+        raise TrainingDataError(f"'{cleaned}' is already in the {table} list")
+    if len(added.get(key, [])) >= MAX_ADDED_PER_INTENT:
+        raise TrainingDataError(f"the {table} list has {MAX_ADDED_PER_INTENT} added names already")
+    return cleaned
+
+
 def check_example(intent: str, text: str, shipped: dict[str, list[str]], added: Additions) -> str:
     """TEXT cleaned for INTENT's examples, or TrainingDataError saying why it cannot be one."""
     if intent not in shipped:
@@ -75,7 +121,7 @@ def check_example(intent: str, text: str, shipped: dict[str, list[str]], added: 
     if any(c in cleaned for c in "[]{}") or cleaned.startswith(("-", "#", "/")):
         raise TrainingDataError("an example is plain words: no brackets, braces or leading - # /")
     key = normalised(cleaned)
-    for name in shipped.keys() | added.keys():
+    for name in shipped.keys() | {k for k in added if not k.startswith(LOOKUP)}:
         if any(normalised(e) == key for e in shipped.get(name, []) + added.get(name, [])):
             if name == intent:
                 raise TrainingDataError(f"'{cleaned}' is already an example of '{intent}'")
@@ -99,13 +145,17 @@ _BlockDumper.add_representer(
 )
 
 
+def _items(entries: list[str]) -> str:
+    return "".join(f"- {e}\n" for e in entries)
+
+
 def added_file_text(added: Additions) -> str:
-    """The clinic's additions as a Rasa NLU file (YAML written by the library: any words are
-    quoted safely)."""
+    """The clinic's added phrasings as a Rasa NLU file (YAML written by the library: any words
+    are quoted safely). Lookup additions are not here: `lay_out` puts them in their tables."""
     entries = [
-        {"intent": intent, "examples": "".join(f"- {e}\n" for e in examples)}
+        {"intent": intent, "examples": _items(examples)}
         for intent, examples in sorted(added.items())
-        if examples
+        if examples and not intent.startswith(LOOKUP)
     ]
     body = yaml.dump(
         {"version": "3.1", "nlu": entries}, Dumper=_BlockDumper, sort_keys=False, width=1000
@@ -113,9 +163,27 @@ def added_file_text(added: Additions) -> str:
     return "# The clinic's own examples, added in the console's Flows area.\n" + body
 
 
+def _extend_lookups(data_dir: Path, names: dict[str, list[str]]) -> None:
+    """Append the clinic's NAMES to the shipped lookup tables in DATA_DIR's copies. In the same
+    table, not one of their own: RegexFeaturizer makes one feature per table, and a table only
+    the clinic's few phrasings ever show would teach the model nothing."""
+    left = dict(names)
+    for path in sorted(data_dir.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        tables = [e for e in data.get("nlu") or [] if str(e.get("lookup")) in left]
+        for table in tables:
+            table["examples"] = str(table.get("examples") or "") + _items(left.pop(table["lookup"]))
+        if tables:
+            text = yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, width=1000)
+            path.write_text("# Laid out with the clinic's own names.\n" + text, encoding="utf-8")
+    if left:
+        raise TrainingDataError(f"no lookup table named {', '.join(sorted(left))}")
+
+
 def lay_out(added: Additions, into: Path, project_dir: Path = PROJECT_DIR) -> Path:
-    """A project in INTO: the shipped training inputs, and the additions' file when there are
-    any (none: the same bytes as the shipped project, hence the shipped model)."""
+    """A project in INTO: the shipped training inputs, the additions' file when phrasings were
+    added, the clinic's names inside their lookup tables (nothing added: the same bytes as the
+    shipped project, hence the shipped model)."""
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
@@ -125,6 +193,9 @@ def lay_out(added: Additions, into: Path, project_dir: Path = PROJECT_DIR) -> Pa
             shutil.copytree(source, into / name, ignore=shutil.ignore_patterns(ADDED_FILE.name))
         else:
             shutil.copy(source, into / name)
-    if any(added.values()):
+    names = {k.removeprefix(LOOKUP): v for k, v in added.items() if k.startswith(LOOKUP) and v}
+    if names:
+        _extend_lookups(into / "data", names)
+    if any(v for k, v in added.items() if not k.startswith(LOOKUP)):
         (into / ADDED_FILE).write_text(added_file_text(added), encoding="utf-8")
     return into

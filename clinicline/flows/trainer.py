@@ -36,7 +36,7 @@ from dialogs.errors import DialogError
 from dialogs.evaluate import evaluate, evaluation_sets, read_labelled
 from dialogs.server import RasaServer, free_loopback_port
 from dialogs.train import RASA_BIN, ensure_model, model_path, rasa_env
-from dialogs.training_data import Additions, lay_out
+from dialogs.training_data import LOOKUP, Additions, lay_out
 from integrations.store import Database
 from integrations.store.models import TrainingVersion
 
@@ -194,14 +194,16 @@ class Trainer:
                 await client.load_model(str(draft))
             after = await _judge(client, rows)
             understood = 0
-            for intent, examples in added.items():
+            # Names added to a lookup table are words, not sentences with an intent.
+            phrasings = {k: v for k, v in added.items() if not k.startswith(LOOKUP)}
+            for intent, examples in phrasings.items():
                 for text in examples:
                     parsed = await client.parse(text)
                     understood += (parsed.get("intent") or {}).get("name") == intent
         finally:
             await client.close()
             await server.stop()
-        return compare(before, after, understood, sum(len(v) for v in added.values()))
+        return compare(before, after, understood, sum(len(v) for v in phrasings.values()))
 
 
 def _complaints(output: str) -> list[str]:

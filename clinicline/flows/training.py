@@ -27,7 +27,15 @@ from clinicline.flows.history import (
     rollback_rows,
     version_of,
 )
-from dialogs.training_data import Additions, TrainingDataError, check_example, normalised
+from dialogs.training_data import (
+    LOOKUP,
+    Additions,
+    TrainingDataError,
+    check_example,
+    check_lookup_entry,
+    normalised,
+    shipped_lookups,
+)
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
 from integrations.store.models import TrainingVersion
@@ -159,14 +167,19 @@ async def add_example(
     base: int | None,
     actor: str,
     shipped: dict[str, list[str]],
+    lookups: dict[str, list[str]] | None = None,
 ) -> TrainingSummary:
-    """A new version with TEXT among INTENT's examples, made from BASE (the newest version)."""
+    """A new version with TEXT among INTENT's examples, made from BASE (the newest version).
+    INTENT "lookup:<table>" adds a name to that lookup table (LOOKUPS: the shipped ones)."""
     async with atomic(s):
         newest = await newest_training(s)
         check_base(newest, base)
         added = additions_of(newest)
         try:
-            cleaned = check_example(intent, text, shipped, added)
+            if intent.startswith(LOOKUP):
+                cleaned = check_lookup_entry(intent, text, lookups or shipped_lookups(), added)
+            else:
+                cleaned = check_example(intent, text, shipped, added)
         except TrainingDataError as exc:
             raise FlowError(str(exc)) from exc
         added.setdefault(intent, []).append(cleaned)
@@ -188,6 +201,7 @@ async def remove_example(
         newest = await newest_training(s)
         check_base(newest, base)
         added = additions_of(newest)
+        # Lookup entries are kept lowercase; examples compare as `normalised` says.
         kept = [e for e in added.get(intent, []) if normalised(e) != normalised(text)]
         if len(kept) == len(added.get(intent, [])):
             raise FlowError(f"'{text}' is not one of the clinic's examples of '{intent}'")

@@ -449,7 +449,21 @@ async def test_the_missed_list_shows_what_the_line_could_not_serve_redacted(
     )
     await page.locator("#training-history tbody tr[data-version='1'] button.changes").click()
     await expect(page.locator("#training-changes li")).to_have_text(
-        ["added to intent referral: can you fax my records to my new specialist"]
+        ["added to referral: can you fax my records to my new specialist"]
+    )
+    # A name the line should know goes to its word list, not to an intent.
+    await expect(page.locator("#training-intent optgroup")).to_have_count(2)
+    await page.select_option("#training-intent", "lookup:insurer")
+    await text.fill("Blue Ridge Health Plan")
+    await page.click("#training-form button[type=submit]")
+    await expect(page.locator("#training-state")).to_contain_text("Saved as version 2")
+    await expect(page.locator("#training-added tbody tr")).to_have_text([
+        "referralcan you fax my records to my new specialistRemove",
+        "insurer namesblue ridge health planRemove",
+    ])  # fmt: skip
+    await page.locator("#training-history tbody tr[data-version='2'] button.changes").click()
+    await expect(page.locator("#training-changes li")).to_have_text(
+        ["added to insurer names: blue ridge health plan"]
     )
     # super2 may not publish, and this console cannot train: neither button is offered.
     await expect(page.locator("#training-train")).to_be_hidden()

@@ -105,11 +105,36 @@ async def test_a_supervisor_adds_and_removes_phrasings_each_a_version(
                 ]  # fmt: skip
         async with client.get(f"{TRAINING}/999/changes") as response:
             assert response.status == 400 and "no version 999" in (await response.json())["error"]
+        # A name the line should know goes into a word list (a lookup table), lowercase.
+        insurers = next(t for t in state["lookups"] if t["name"] == "insurer")
+        assert "aetna" in insurers["shipped"] and insurers["added"] == []
+        status, data = await _post(
+            client, TRAINING, {"intent": "lookup:insurer", "text": "Aetna", "base": v2["id"]}
+        )
+        assert status == 400 and "already in the insurer list" in data["error"]
+        status, v3 = await _post(
+            client, TRAINING,
+            {"intent": "lookup:insurer", "text": "Blue Ridge Health Plan", "base": v2["id"]},
+        )  # fmt: skip
+        assert status == 200 and v3["note"] == "added to lookup:insurer", v3
+        state = await _state(client)
+        insurers = next(t for t in state["lookups"] if t["name"] == "insurer")
+        assert insurers["added"] == ["blue ridge health plan"]
+        assert all(i["added"] == [] for i in state["intents"])
+        async with client.get(f"{TRAINING}/{v3['id']}/changes") as response:
+            assert (await response.json())["changes"] == [
+                {"where": "lookup:insurer", "change": "added", "entry": "blue ridge health plan"}
+            ]
+        status, v4 = await _post(
+            client, f"{TRAINING}/remove",
+            {"intent": "lookup:insurer", "text": "blue ridge health plan", "base": v3["id"]},
+        )  # fmt: skip
+        assert status == 200 and v4["added"] == 0, v4
     async with training_server.db.session() as s:
         audited = await s.scalars(
             select(AuditEvent.actor).where(AuditEvent.action == "training_edit")
         )
-        assert list(audited) == ["super2", "super2"]
+        assert list(audited) == ["super2"] * 4
 
 
 async def test_publishing_needs_the_right_and_a_trained_model_that_passed(

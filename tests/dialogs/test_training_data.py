@@ -1,21 +1,26 @@
-"""The clinic's added phrasings: what may be added, and the project laid out to train on."""
+"""The clinic's added phrasings and names: what may be added, and the project laid out to train
+on (checked by Rasa itself)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dialogs.train import PROJECT_DIR, project_hash
+from dialogs.train import PROJECT_DIR, RASA_BIN, project_hash, rasa_env
 from dialogs.training_data import (
     ADDED_FILE,
     MAX_EXAMPLE_CHARS,
+    MAX_LOOKUP_CHARS,
     TrainingDataError,
     check_example,
+    check_lookup_entry,
     intents_of,
     lay_out,
     shipped_examples,
+    shipped_lookups,
 )
 
 
@@ -84,3 +89,61 @@ def test_the_laid_out_project_is_the_shipped_one_plus_the_additions(tmp_path: Pa
     again = lay_out({"greet": ["howdy"], "request_refill": [words]}, tmp_path / "again")
     assert project_hash(again) == project_hash(added)
     assert shipped_examples(added)["request_refill"] == shipped_examples()["request_refill"]
+
+
+def test_the_shipped_lookup_tables_are_read_as_the_names_they_hold() -> None:
+    tables = shipped_lookups()
+    assert set(tables) == {"medication", "specialist", "insurer"}
+    assert "lisinopril" in tables["medication"] and "cardiologist" in tables["specialist"]
+    assert all(name == name.lower() for names in tables.values() for name in names)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "why"),
+    [
+        ("lookup:pharmacy", "walgreens", "no word list 'pharmacy'"),
+        ("lookup:insurer", "  ", "needs a name"),
+        ("lookup:insurer", "a" * (MAX_LOOKUP_CHARS + 1), "at most"),
+        ("lookup:insurer", "blue (ridge)", "letters and digits"),
+        ("lookup:insurer", "one two three four five six seven", "up to six words"),
+        ("lookup:insurer", "AETNA", "already in the insurer list"),
+        ("lookup:insurer", "Blue Ridge  Health Plan", "already in the insurer list"),
+    ],
+)
+def test_a_name_a_word_list_cannot_take_is_refused_with_the_reason(
+    key: str, text: str, why: str
+) -> None:
+    added = {"lookup:insurer": ["blue ridge health plan"]}
+    with pytest.raises(TrainingDataError, match=why):
+        check_lookup_entry(key, text, shipped_lookups(), added)
+
+
+def test_a_name_is_kept_lowercase_as_speech_arrives() -> None:
+    said = " St. Mary's  Health-Plan "
+    assert check_lookup_entry("lookup:insurer", said, shipped_lookups(), {}) == (
+        "st. mary's health-plan"
+    )
+
+
+def test_the_clinics_names_go_into_the_shipped_table_and_rasa_accepts_the_project(
+    tmp_path: Path,
+) -> None:
+    added = {"lookup:insurer": ["blue ridge health plan"], "request_refill": ["my puffer is dry"]}
+    project = lay_out(added, tmp_path / "project")
+    # One table per name (RegexFeaturizer's one feature), the clinic's names at its end.
+    tables = shipped_lookups(project)
+    assert tables["insurer"] == [*shipped_lookups()["insurer"], "blue ridge health plan"]
+    assert tables["medication"] == shipped_lookups()["medication"]
+    assert "lookup" not in (project / ADDED_FILE).read_text()
+    assert project_hash(lay_out(added, tmp_path / "again")) == project_hash(project)
+    # Only names added: no file of phrasings, and still not the shipped project.
+    names_only = lay_out({"lookup:specialist": ["wound care nurse"]}, tmp_path / "names")
+    assert not (names_only / ADDED_FILE).exists()
+    assert project_hash(names_only) != project_hash(PROJECT_DIR)
+    # Rasa's own check (warnings count), as the trainer runs it before training.
+    checked = subprocess.run(
+        [str(RASA_BIN), "data", "validate", "--fail-on-warnings", "--domain", "domain.yml",
+         "--data", "data", "--config", "config.yml"],
+        cwd=project, env=rasa_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout[-3000:]

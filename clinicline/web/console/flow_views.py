@@ -52,7 +52,7 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
-from dialogs.training_data import shipped_examples
+from dialogs.training_data import shipped_examples, shipped_lookups
 from dialogs.wording import PREFIX, DialogWording, fields_of
 from integrations.services.agents import may_publish
 from integrations.services.audit import record_access
@@ -103,6 +103,8 @@ class FlowTools:
     chats: TryItChats | None = None
     # The shipped training phrasings per intent, read once.
     shipped: dict[str, list[str]] = field(default_factory=shipped_examples)
+    # The shipped lookup tables (medicines, specialists, insurers), read once.
+    lookups: dict[str, list[str]] = field(default_factory=shipped_lookups)
 
     def used(self, name: str) -> str:
         """Where the caller hears a prompt or reply, for the editor."""

@@ -1,10 +1,12 @@
 """The Flows area's training data: supervisors add callers' phrasings to intents, train and
 evaluate a draft model; staff with the publish right put it in front of callers, or roll back.
 
-GET  /console/api/flows/training                 intents (shipped and added examples), the
-                                                 newest and published versions, the history
+GET  /console/api/flows/training                 intents (shipped and added examples), lookup
+                                                 tables (shipped and added names), the newest
+                                                 and published versions, the history
 POST /console/api/flows/training                 {base, intent, text}: a new version (409 when
-                                                 someone saved since `base`)
+                                                 someone saved since `base`); intent
+                                                 "lookup:<table>" adds a name to a table
 POST /console/api/flows/training/remove          {base, intent, text}: one of the clinic's own
 POST /console/api/flows/training/{id}/train      validate, train and evaluate, in the background
 POST /console/api/flows/training/{id}/publish    every Rasa server swaps to its model
@@ -59,7 +61,7 @@ from clinicline.web.console.guards import (
     text_field,
 )
 from dialogs.errors import DialogError
-from dialogs.training_data import MAX_EXAMPLE_CHARS
+from dialogs.training_data import LOOKUP, MAX_EXAMPLE_CHARS
 from integrations.services.agents import may_publish
 from integrations.store.models import TrainingVersion
 from nlu.triage import TriageEngine
@@ -78,6 +80,10 @@ async def training_state(request: web.Request) -> web.Response:
         "intents": [
             {"name": name, "shipped": examples, "added": added.get(name, [])}
             for name, examples in tools.shipped.items()
+        ],
+        "lookups": [
+            {"name": name, "shipped": entries, "added": added.get(LOOKUP + name, [])}
+            for name, entries in tools.lookups.items()
         ],
         "newest": newest.id if newest is not None else None,
         "published": published.id if published is not None else None,
@@ -107,7 +113,7 @@ async def _edit(request: web.Request, act: Any) -> web.Response:
 @requires("supervisor", post=True)
 async def add(request: web.Request) -> web.Response:
     async def act(s: Any, *, tools: FlowTools, **edit: Any) -> training.TrainingSummary:
-        return await training.add_example(s, shipped=tools.shipped, **edit)
+        return await training.add_example(s, shipped=tools.shipped, lookups=tools.lookups, **edit)
 
     return await _edit(request, act)
 

@@ -893,7 +893,7 @@ async function loadLexicon() {
       v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
-    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/lexicon/${v.id}/changes`, "lexicon-changes", "category")), " ");
+    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/lexicon/${v.id}/changes`, "lexicon-changes", (c) => `category ${c}`)), " ");
     if (v.published_at && v.id !== lexicon.published && lexicon.may_publish) {
       const back = document.createElement("button");
       back.type = "button";
@@ -972,8 +972,9 @@ function wordPieces(pieces) {
   return nodes;
 }
 
-// What a red-flag or training version added and removed, one line per entry, under its table.
-async function showEntryChanges(path, listId, noun) {
+// What a red-flag or training version added and removed, one line per entry, under its table;
+// `where` names the list an entry belongs to ("category seizure", "request refill").
+async function showEntryChanges(path, listId, where) {
   const list = $(`#${listId}`);
   list.replaceChildren();
   const result = await api("GET", path);
@@ -989,7 +990,7 @@ async function showEntryChanges(path, listId, noun) {
     const item = document.createElement("li");
     const entry = document.createElement(c.change === "removed" ? "del" : "ins");
     entry.textContent = c.entry;
-    item.append(c.change === "removed" ? "removed from " : "added to ", `${noun} ${c.where}: `, entry);
+    item.append(c.change === "removed" ? "removed from " : "added to ", `${where(c.where)}: `, entry);
     list.append(item);
   }
   if (!result.data.changes.length) {

@@ -31,6 +31,11 @@ function offerForTraining(text) {
   trainingSay("Choose the intent the caller meant, then Add.");
 }
 
+// An intent or word list as the page names it: "request refill", "insurer names".
+function trainingName(key) {
+  return key.startsWith("lookup:") ? `${key.slice(7)} names` : key.replaceAll("_", " ");
+}
+
 function describe(v) {
   if (v.state === "training") {
     const p = v.progress || {};
@@ -55,20 +60,29 @@ async function loadTraining() {
   training = result.data;
   const select = $("#training-intent");
   if (!select.options.length) {
-    for (const intent of training.intents) {
-      const option = document.createElement("option");
-      option.value = intent.name;
-      option.textContent = `${intent.name.replaceAll("_", " ")} (${intent.shipped.length})`;
-      option.title = intent.shipped.slice(0, 5).join(" · ");
-      select.append(option);
+    // Sentences go to an intent; a name (a medicine, a specialist, an insurer) to a word list.
+    const groups = [["What the caller wants", training.intents, ""],
+      ["Names the line should know", training.lookups, "lookup:"]];
+    for (const [label, entries, prefix] of groups) {
+      const group = document.createElement("optgroup");
+      group.label = label;
+      for (const entry of entries) {
+        const option = document.createElement("option");
+        option.value = prefix + entry.name;
+        option.textContent = `${trainingName(prefix + entry.name)} (${entry.shipped.length})`;
+        option.title = entry.shipped.slice(0, 5).join(" · ");
+        group.append(option);
+      }
+      select.append(group);
     }
   }
   const body = $("#training-added tbody");
   body.replaceChildren();
-  for (const intent of training.intents) {
+  const lists = training.lookups.map((l) => ({ ...l, name: `lookup:${l.name}` }));
+  for (const intent of [...training.intents, ...lists]) {
     for (const text of intent.added) {
       const row = document.createElement("tr");
-      appendCells(row, [intent.name.replaceAll("_", " "), text]);
+      appendCells(row, [trainingName(intent.name), text]);
       const cell = document.createElement("td");
       const remove = document.createElement("button");
       remove.type = "button";
@@ -114,7 +128,7 @@ async function loadTraining() {
       v.published_at ? `${v.published_by}, ${new Date(v.published_at).toLocaleString()}` : "—",
     ]);
     const cell = document.createElement("td");
-    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/training/${v.id}/changes`, "training-changes", "intent")), " ");
+    cell.append(changesButton(() => showEntryChanges(`/console/api/flows/training/${v.id}/changes`, "training-changes", trainingName)), " ");
     if (v.published_at && v.id !== training.published && training.may_publish) {
       cell.append(rollbackButton(v.id, `Publish version ${v.id} again`));
     }
