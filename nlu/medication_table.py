@@ -113,6 +113,82 @@ BRANDS: dict[str, tuple[str, ...]] = {
     "vitamin d": ("drisdol",),
 }
 
+_DIURETICS = ("furosemide", "hydrochlorothiazide", "chlorthalidone", "spironolactone")
+_STATINS = ("atorvastatin", "simvastatin", "rosuvastatin", "pravastatin")
+_THINNERS = ("clopidogrel", "warfarin", "apixaban", "rivaroxaban")
+_DIABETES = (
+    "metformin", "glipizide", "glimepiride", "sitagliptin", "empagliflozin", "dapagliflozin",
+    "semaglutide", "dulaglutide", "insulin glargine", "insulin lispro", "insulin aspart",
+)
+_ACID = ("omeprazole", "pantoprazole", "esomeprazole", "famotidine")
+_ANTIDEPRESSANTS = (
+    "sertraline", "escitalopram", "citalopram", "fluoxetine", "paroxetine", "bupropion",
+    "venlafaxine", "duloxetine", "mirtazapine",
+)
+_INHALERS = ("albuterol", "fluticasone salmeterol", "budesonide formoterol", "tiotropium")
+_ALLERGY = ("cetirizine", "loratadine", "fluticasone", "montelukast")
+_SEIZURE = ("lamotrigine", "levetiracetam", "topiramate")
+_MIGRAINE = ("sumatriptan", "topiramate")
+
+# What callers say a medicine is for ("my cholesterol pill", "the water pill") -> the generics
+# for it. Words as the recogniser writes them, lowercase; a phrase is matched as whole words.
+USES: dict[str, tuple[str, ...]] = {
+    "blood pressure": (
+        "lisinopril", "losartan", "valsartan", "olmesartan", "amlodipine", "hydrochlorothiazide",
+        "chlorthalidone", "metoprolol", "carvedilol", "atenolol", "diltiazem", "spironolactone",
+        "propranolol",
+    ),
+    "water": _DIURETICS,
+    "fluid": _DIURETICS,
+    "cholesterol": (*_STATINS, "ezetimibe"),
+    "statin": _STATINS,
+    "blood thinner": _THINNERS,
+    "thinner": _THINNERS,
+    "heart": ("metoprolol", "carvedilol", "diltiazem", "nitroglycerin", "atenolol"),
+    "diabetes": _DIABETES,
+    "sugar": _DIABETES,
+    "thyroid": ("levothyroxine",),
+    "stomach": (*_ACID, "ondansetron"),
+    "acid": _ACID,
+    "reflux": _ACID,
+    "heartburn": _ACID,
+    "nausea": ("ondansetron",),
+    "depression": _ANTIDEPRESSANTS,
+    "antidepressant": _ANTIDEPRESSANTS,
+    "anxiety": (
+        "sertraline", "escitalopram", "citalopram", "fluoxetine", "paroxetine", "venlafaxine",
+        "duloxetine", "buspirone", "alprazolam", "lorazepam", "clonazepam",
+    ),
+    "sleep": ("zolpidem", "trazodone"),
+    "nerve": ("gabapentin", "pregabalin"),
+    "muscle": ("cyclobenzaprine",),
+    "pain": (
+        "tramadol", "hydrocodone acetaminophen", "oxycodone", "ibuprofen", "naproxen", "meloxicam",
+        "acetaminophen", "gabapentin", "pregabalin",
+    ),
+    "arthritis": ("meloxicam", "naproxen", "ibuprofen", "methotrexate", "hydroxychloroquine"),
+    "asthma": (*_INHALERS[:3], "montelukast", "fluticasone"),
+    "breathing": _INHALERS,
+    "copd": _INHALERS,
+    "allergy": _ALLERGY,
+    "allergies": _ALLERGY,
+    "antibiotic": (
+        "amoxicillin", "amoxicillin clavulanate", "azithromycin", "cephalexin", "doxycycline",
+        "ciprofloxacin", "nitrofurantoin", "sulfamethoxazole trimethoprim",
+    ),
+    "prostate": ("tamsulosin", "finasteride"),
+    "gout": ("allopurinol",),
+    "bone": ("alendronate",),
+    "bones": ("alendronate",),
+    "birth control": ("norethindrone ethinyl estradiol",),
+    "adhd": ("methylphenidate", "amphetamine dextroamphetamine"),
+    "seizure": _SEIZURE,
+    "seizures": _SEIZURE,
+    "migraine": _MIGRAINE,
+    "migraines": _MIGRAINE,
+    "memory": ("donepezil",),
+    "potassium": ("potassium chloride",),
+}
 CONTROLLED = frozenset({
     "alprazolam", "lorazepam", "clonazepam", "zolpidem", "tramadol", "pregabalin",
     "hydrocodone acetaminophen", "oxycodone", "methylphenidate", "amphetamine dextroamphetamine",

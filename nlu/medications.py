@@ -2,7 +2,12 @@
 
 Callers say brands ("Zestril") or generics, ASR mangles rare drug names ("lisinipril",
 "a tor va statin"), so windows of the utterance are compared with each candidate's generic
-name and its brands, by spelling and by Metaphone code.
+name and its brands, by spelling and by Metaphone code. The list is the caller's own and
+short: a name heard worse than the threshold still names the one medication it is clearly
+closest to ("the imprecastatin" for atorvastatin beside amlodipine). Callers also say what a
+medicine is for ("my cholesterol pill") or its form ("my inhaler"): that names it when one
+medication on the list fits. Every match but a sure one is confirmed with the caller by the
+refill dialog before anything is sent.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 import jellyfish
 from rapidfuzz import fuzz
 
-from nlu.medication_table import BRANDS
+from nlu.medication_table import BRANDS, USES
 
 _BRAND_TO_GENERIC: dict[str, str] = {b: g for g, brands in BRANDS.items() for b in brands}
 _FILLER_WORDS = (
@@ -42,10 +47,17 @@ _FORMS = frozenset(
         "nebulizer",
     ]
 )
-# A match by form alone is sure enough to name the medication, not to skip asking "is that it?".
+# A match by form or use alone is sure enough to name the medication, not to skip asking "is
+# that it?".
 FORM_SCORE = 0.8
+USE_SCORE = 0.8
 _MAX_WINDOW = 4
 THRESHOLD = 0.72
+# Below THRESHOLD, the best candidate still counts when it scores this much and leads every
+# other candidate by MARGIN, on words of at least NEAR_LETTERS letters.
+NEAR = 0.6
+MARGIN = 0.2
+NEAR_LETTERS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +66,7 @@ class MedicationMatch:
 
     candidate: str
     score: float
-    via: str  # "exact" | "brand" | "fuzzy" | "phonetic" | "form"
+    via: str  # "exact" | "brand" | "fuzzy" | "phonetic" | "near" | "use" | "form"
 
 
 def generic_name(name: str) -> str | None:
@@ -125,6 +137,7 @@ def match_medication(spoken: str, candidates: Sequence[str]) -> MedicationMatch 
         return None
     windows = _windows(words)
     best: MedicationMatch | None = None
+    best_of: dict[str, float] = {}  # each candidate's best score on words long enough to judge
     for candidate in candidates:
         for key, kind in _keys(candidate):
             for said in windows:
@@ -133,9 +146,38 @@ def match_medication(spoken: str, candidates: Sequence[str]) -> MedicationMatch 
                     how = "brand" if how == "exact" else how
                 if best is None or score > best.score:
                     best = MedicationMatch(candidate, round(score, 3), how)
+                if len(said) >= NEAR_LETTERS:
+                    best_of[candidate] = max(best_of.get(candidate, 0.0), score)
     if best is not None and best.score >= THRESHOLD:
         return best
-    return _by_form(spoken, candidates)
+    return _clear_leader(best_of) or _by_use(spoken, candidates) or _by_form(spoken, candidates)
+
+
+def _clear_leader(best_of: dict[str, float]) -> MedicationMatch | None:
+    """The candidate far closer to the words than any other, though not close enough alone."""
+    ranked = sorted(best_of.items(), key=lambda kv: kv[1], reverse=True)
+    if not ranked or ranked[0][1] < NEAR:
+        return None
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+    if ranked[0][1] - runner_up < MARGIN:
+        return None
+    return MedicationMatch(ranked[0][0], round(ranked[0][1], 3), "near")
+
+
+def _by_use(spoken: str, candidates: Sequence[str]) -> MedicationMatch | None:
+    """The one candidate for what the caller said the medicine is for ("my cholesterol
+    pill"), or None when she named no use, or when two of her medications have it."""
+    said = f" {' '.join(_words(spoken))} "
+    generics = {g for use, gs in USES.items() if f" {use} " in said for g in gs}
+    if not generics:
+        return None
+    having = [c for c in candidates if _generic_of(c) in generics]
+    return MedicationMatch(having[0], USE_SCORE, "use") if len(having) == 1 else None
+
+
+def _generic_of(candidate: str) -> str:
+    drug = _known(_drug_words(candidate))
+    return _BRAND_TO_GENERIC.get(drug, drug)
 
 
 def _by_form(spoken: str, candidates: Sequence[str]) -> MedicationMatch | None:

@@ -75,7 +75,7 @@ _EXPECT_PHASES = {
 }
 # Dialog questions whose answers the recogniser hears as such (see `WhisperRecognizer`).
 _EXPECT_ANSWERS: dict[str, AnswerKind] = {
-    "full_name": "name", "dob": "date", "spelled_name": "spelling",
+    "full_name": "name", "dob": "date", "spelled_name": "spelling", "medication": "medication",
 }
 # Questions answered yes or no: the answer is heard again held to yes and no (`ConfirmRecheck`).
 _YES_NO_QUESTIONS = frozenset({"dob_confirmed", "name_confirmed", "refill_confirmed",
@@ -191,6 +191,8 @@ class ClinicConversation:
         self.state = _State()
         self._hints: list[str] = []
         self._names: list[str] = []  # the patients' names on file for the calling number
+        # Medications: the verified patient's first, then those of the number's patients.
+        self._medications: list[str] = []
         self._hinted_patient: int | None = None
         self._hint_task: asyncio.Task[None] | None = None
         self._patient_task: asyncio.Task[None] | None = None
@@ -305,6 +307,9 @@ class ClinicConversation:
         # Khan" came out as her medication "sertraline" with her medications in the hints.
         if self.expected_answer(call) in ("name", "spelling"):
             return self._names
+        # Which medication: her own list alone (names in the prompt would bias the words too).
+        if self.expected_answer(call) == "medication" and self._medications:
+            return self._medications
         return self._hints
 
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
@@ -320,8 +325,8 @@ class ClinicConversation:
 
     async def _load_hints(self, call: CallInfo) -> None:
         try:
-            self._names, medications = await caller_hints(self.db, call.caller_number)
-            self._hints = [*self._names, *medications]
+            self._names, self._medications = await caller_hints(self.db, call.caller_number)
+            self._hints = [*self._names, *self._medications]
         except Exception:  # hints only sharpen recognition; the call goes on without them
             log.warning("call %s: no caller hints (store unavailable)", call.call_id)
 
@@ -533,9 +538,9 @@ class ClinicConversation:
                 patient = await s.scalar(select(Call.verified_patient_id).where(Call.id == call_id))
             if patient is not None and patient != self._hinted_patient:
                 self._hinted_patient = patient
-                self._hints = list(
-                    dict.fromkeys([*await patient_hints(self.db, patient), *self._hints])
-                )
+                own = await patient_hints(self.db, patient)
+                self._medications = list(dict.fromkeys([*own, *self._medications]))
+                self._hints = list(dict.fromkeys([*own, *self._hints]))
         except Exception:  # hints only sharpen recognition; the call goes on without them
             if not self._patient_hints_failed:  # once a call, not after every turn
                 log.warning("call %s: no patient hints (store unavailable)", call_id)

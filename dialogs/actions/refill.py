@@ -95,7 +95,10 @@ class ActionAskMedication(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text=self.deps.say("ask_medication"))
+        # The voice worker hears the answer as a name from the caller's own list.
+        dispatcher.utter_message(
+            text=self.deps.say("ask_medication"), json_message=payloads.expect("medication")
+        )
         return []
 
 

@@ -315,9 +315,10 @@ class SafetyNet:
     def match(self, text: str, *, answering: bool = False) -> NetMatch | None:
         """The description this utterance is a red flag like, or None when the net is silent.
 
-        `answering`: the caller was asked for her name or date of birth. A recogniser that
-        mishears a name writes a run of ordinary words ("I'm always going to remain"), which
-        can sit near some description by chance; such answers need `answer_min_score`.
+        `answering`: the caller was asked for her name, date of birth or a medication's name.
+        A recogniser that mishears a name writes a run of ordinary words ("I'm always going to
+        remain"), which can sit near some description by chance; such answers need
+        `answer_min_score`.
         """
         verdict = self.verdict(text, answering=answering)
         return verdict.match if verdict is not None and verdict.fires else None

@@ -603,29 +603,54 @@ async def test_once_the_caller_is_verified_her_own_medications_are_listened_for_
     assert sent and not any("verified" in m for m in sent)
 
 
-async def test_while_a_name_is_asked_only_names_are_hinted_to_the_recogniser(
-    db: Database, recorder: StoreRecorder
-) -> None:
-    """A medication in the hints made "Aisha Khan" come out as "sertraline" (flite's voice,
-    a `make run` call): while the name is asked, the hints are the names on file alone."""
+class AsksFor(RecordingDialogStandIn):
+    """Stands in for a dialog whose every reply asks for WHAT (an `expect` payload)."""
 
-    class AsksTheName(RecordingDialogStandIn):
-        async def send(
-            self, sender_id: str, text: str, metadata: dict[str, Any]
-        ) -> list[BotMessage]:
-            self.sent.append(text)
-            return [BotMessage("What is the patient's full name?",
-                               {"kind": "expect", "what": "full_name"})]  # fmt: skip
+    def __init__(self, question: str, what: str) -> None:
+        super().__init__()
+        self.question, self.what = question, what
 
-    conversation = _conversation(db, recorder, AsksTheName())
-    call = _call("+15550100003")  # Aisha Khan's number
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        self.sent.append(text)
+        return [BotMessage(self.question, {"kind": "expect", "what": self.what})]
+
+
+async def _asked_by(
+    db: Database, recorder: StoreRecorder, dialog: AsksFor, number: str
+) -> tuple[ClinicConversation, CallInfo]:
+    """A call from NUMBER whose hints have loaded, after the caller's first request."""
+    conversation = _conversation(db, recorder, dialog)
+    call = _call(number)
     recorder.open(call)
     await conversation.start(call)
     for _ in range(50):  # the hints load while the greeting plays
         if conversation.hints(call):
             break
         await asyncio.sleep(0.05)
+    assert conversation.expected_answer(call) is None
     assert list(conversation.hints(call)) == ["Aisha Khan", "albuterol inhaler", "sertraline"]
     await conversation.respond(call, CallerTurn(text="I need a refill"))
+    return conversation, call
+
+
+async def test_while_a_name_is_asked_only_names_are_hinted_to_the_recogniser(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """A medication in the hints made "Aisha Khan" come out as "sertraline" (flite's voice,
+    a `make run` call): while the name is asked, the hints are the names on file alone."""
+    dialog = AsksFor("What is the patient's full name?", "full_name")
+    conversation, call = await _asked_by(db, recorder, dialog, "+15550100003")  # Aisha Khan's
     assert conversation.expected_answer(call) == "name"
     assert list(conversation.hints(call)) == ["Aisha Khan"]
+
+
+async def test_while_a_medication_is_asked_only_medications_are_hinted_to_the_recogniser(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """Asked which medication, the caller's answer is decoded as an answer (her list alone in
+    the prompt, the lower confidence floor): at the usual floor a third of the names spoken
+    by flite and espeak-ng came out empty."""
+    dialog = AsksFor("Which medication do you need refilled?", "medication")
+    conversation, call = await _asked_by(db, recorder, dialog, "+15550100003")
+    assert conversation.expected_answer(call) == "medication"
+    assert list(conversation.hints(call)) == ["albuterol inhaler", "sertraline"]

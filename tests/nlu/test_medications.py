@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from nlu.medication_table import BRANDS, USES
 from nlu.medications import generic_name, match_medication
 
 MEDS = [
@@ -52,9 +53,48 @@ def test_misrecognised_names_still_match(spoken: str, candidate: str) -> None:
     assert 0.72 <= match.score <= 1.0
 
 
-@pytest.mark.parametrize("spoken", ["my blood pressure one", "the water pill", "lasix", "hello"])
+@pytest.mark.parametrize(
+    "spoken",
+    ["the water pill", "lasix", "hello", "yes", "no that's all thanks", "who is the president",
+     "do i have a visit coming up soon", "I am not sure what it is called"],
+)  # fmt: skip
 def test_unrelated_words_match_nothing(spoken: str) -> None:
     assert match_medication(spoken, MEDS) is None
+
+
+@pytest.mark.parametrize(
+    ("spoken", "candidate"),
+    [
+        ("my blood pressure one", "Lisinopril 10 mg tablet"),
+        ("I'm almost out of my cholesterol medicine", "Atorvastatin 20 mg tablet"),
+        ("the one for my depression", "Sertraline 50 mg"),
+        ("my sugar pills", "Metformin ER 500 mg"),
+        ("the one for my asthma", "Albuterol HFA inhaler"),
+        ("something for my anxiety", "Sertraline 50 mg"),
+    ],
+)
+def test_what_a_medicine_is_for_names_the_one_on_the_list_for_it(
+    spoken: str, candidate: str
+) -> None:
+    match = match_medication(spoken, MEDS)
+    assert match is not None and (match.candidate, match.via) == (candidate, "use")
+    assert match.score < 0.85  # never sure enough to skip "is that the one?"
+
+
+def test_two_medications_for_the_same_use_name_neither() -> None:
+    meds = ["Lisinopril 10 mg", "Amlodipine 5 mg", "Atorvastatin 40 mg"]
+    assert match_medication("my blood pressure pill", meds) is None
+    assert match_medication("my cholesterol pill", meds).candidate == "Atorvastatin 40 mg"  # type: ignore[union-attr]
+
+
+def test_a_name_heard_badly_names_the_one_it_is_clearly_closest_to() -> None:
+    # flite's "the atorvastatin" through whisper, a `make run` call (James Carter's list).
+    meds = ["atorvastatin 40 mg tablet", "amlodipine 5 mg tablet"]
+    match = match_medication("The imprecastatin.", meds)
+    assert match is not None and (match.candidate, match.via) == (meds[0], "near")
+    assert match.score < 0.72
+    # Close to two of them alike: neither (the caller is asked again).
+    assert match_medication("the imprecastatin", [*meds, "rosuvastatin 10 mg"]) is None
 
 
 def test_empty_candidate_list_matches_nothing() -> None:
@@ -75,3 +115,8 @@ def test_a_form_names_the_one_medication_of_that_form() -> None:
     two = [*meds, "Fluticasone inhaler 110 mcg"]
     assert match_medication("I need my inhaler", two) is None
     assert match_medication("I need my pills", meds) is None
+
+
+def test_every_use_names_generics_the_table_knows() -> None:
+    # A typo in the uses would match nothing, silently.
+    assert {g for generics in USES.values() for g in generics} <= BRANDS.keys()
