@@ -54,6 +54,7 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
         ("identity_answers.tsv", (0, 0), 0),
+        ("medication_answers.tsv", (0, 0), 0),
     ],
 )
 def test_the_lexicon_on_each_example_set(
@@ -95,13 +96,15 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     lines = [s for group in held_out.values() for s in group]
     caught, red = standalone_recall(net, lines, shipped)
     wrong, benign = false_alarms(net, lines, shipped)
-    assert red == 3330 and benign == 3517
-    assert caught >= 3080  # 3084 (92.6 %) as shipped
-    assert wrong <= 70  # 69 (2.0 %) as shipped
+    assert red == 3330 and benign == 3832
+    # 3079 (92.5 %) as shipped; 3084 before the medication answers joined the bank (5 lines
+    # about a medication lost to them, 2 of which the lexicon calls emergent).
+    assert caught >= 3075
+    assert wrong <= 70  # 69 (1.8 %) as shipped
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    assert (recovered, len(misses)) >= (303, 373) and len(misses) == 373  # 305 as shipped
+    assert (recovered, len(misses)) >= (301, 373) and len(misses) == 373  # 302 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
@@ -135,3 +138,13 @@ def test_short_turns_mid_call_never_raise_a_red_flag(engine: TriageEngine) -> No
     assert len(turns) == 150
     raised = [t.text for t in turns if engine.assess_final(t.text).level is not Level.NONE]
     assert len(raised) <= 1, raised  # 0 as shipped
+
+
+def test_answers_to_which_medication_are_not_red_flags(engine: TriageEngine) -> None:
+    # A `make run` refill call in flite's voice: this answer went to a nurse as urgent.
+    assert engine.assess_final("It's my blood pressure pill.", answering=True).level is Level.NONE
+    # Answers nobody tuned on: 12 of 80 raised the call before medication_answers.tsv.
+    cases = read_set(Path(__file__).parent / "medication_answers_heldout.tsv")
+    raised = [c.text for c in cases if engine.assess_final(c.text, answering=True).level
+              is not Level.NONE]  # fmt: skip
+    assert len(cases) == 80 and len(raised) <= 3, raised
