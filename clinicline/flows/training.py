@@ -201,7 +201,7 @@ async def remove_example(
         newest = await newest_training(s)
         check_base(newest, base)
         added = additions_of(newest)
-        # Lookup entries are kept lowercase; examples compare as `normalised` says.
+        # `normalised` ignores case and end punctuation: a name is found however it is typed.
         kept = [e for e in added.get(intent, []) if normalised(e) != normalised(text)]
         if len(kept) == len(added.get(intent, [])):
             raise FlowError(f"'{text}' is not one of the clinic's examples of '{intent}'")

@@ -151,7 +151,7 @@ async def changes(
     s: AsyncSession, defaults: Mapping[str, str], version_id: int
 ) -> list[dict[str, Any]]:
     """What a version changed from the one it was made from: each prompt's words before and
-    after (the history's readable diff)."""
+    after, and the runs of words that went and came (the history's readable diff)."""
     row = await version_of(s, PromptVersion, version_id)
     before_row = await s.get(PromptVersion, row.based_on) if row.based_on else None
     before, after = texts_of(before_row, defaults), texts_of(row, defaults)
