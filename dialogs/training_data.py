@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -49,39 +50,34 @@ def intents_of(project_dir: Path = PROJECT_DIR) -> list[str]:
     return [str(i) if not isinstance(i, dict) else str(next(iter(i))) for i in domain["intents"]]
 
 
-def shipped_examples(project_dir: Path = PROJECT_DIR) -> dict[str, list[str]]:
-    """Every intent's examples in the project's NLU files (entity markup shown as words)."""
-    found: dict[str, list[str]] = {name: [] for name in intents_of(project_dir)}
+def _shipped_entries(project_dir: Path, kind: str) -> Iterator[tuple[str, list[str]]]:
+    """(name, items) of every `kind` entry ("intent", "lookup") in the project's NLU files,
+    the clinic's added file left out."""
     for path in sorted((project_dir / "data").glob("*.yml")):
         if path.name == ADDED_FILE.name:
             continue
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for entry in data.get("nlu") or []:
-            if "intent" not in entry:
-                continue
-            lines = str(entry.get("examples") or "").splitlines()
-            examples = [
-                _MARKUP.sub(r"\1", ln.strip()[2:]).strip()
-                for ln in lines
-                if ln.strip().startswith("- ")
-            ]
-            found.setdefault(str(entry["intent"]), []).extend(e for e in examples if e)
+            if kind in entry:
+                lines = str(entry.get("examples") or "").splitlines()
+                items = [ln.strip()[2:].strip() for ln in lines if ln.strip().startswith("- ")]
+                yield str(entry[kind]), items
+
+
+def shipped_examples(project_dir: Path = PROJECT_DIR) -> dict[str, list[str]]:
+    """Every intent's examples in the project's NLU files (entity markup shown as words)."""
+    found: dict[str, list[str]] = {name: [] for name in intents_of(project_dir)}
+    for intent, items in _shipped_entries(project_dir, "intent"):
+        examples = (_MARKUP.sub(r"\1", item).strip() for item in items)
+        found.setdefault(intent, []).extend(e for e in examples if e)
     return found
 
 
 def shipped_lookups(project_dir: Path = PROJECT_DIR) -> dict[str, list[str]]:
     """Every lookup table in the project's NLU files: {table: [entry, ...]}."""
     found: dict[str, list[str]] = {}
-    for path in sorted((project_dir / "data").glob("*.yml")):
-        if path.name == ADDED_FILE.name:
-            continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for entry in data.get("nlu") or []:
-            if "lookup" in entry:
-                lines = str(entry.get("examples") or "").splitlines()
-                found.setdefault(str(entry["lookup"]), []).extend(
-                    ln.strip()[2:].strip() for ln in lines if ln.strip().startswith("- ")
-                )
+    for table, items in _shipped_entries(project_dir, "lookup"):
+        found.setdefault(table, []).extend(items)
     return found
 
 
@@ -145,6 +141,13 @@ _BlockDumper.add_representer(
 )
 
 
+def split_additions(added: Additions) -> tuple[Additions, dict[str, list[str]]]:
+    """(the added phrasings by intent, the added names by lookup table), empty lists left out."""
+    phrasings = {k: v for k, v in added.items() if v and not k.startswith(LOOKUP)}
+    names = {k.removeprefix(LOOKUP): v for k, v in added.items() if v and k.startswith(LOOKUP)}
+    return phrasings, names
+
+
 def _items(entries: list[str]) -> str:
     return "".join(f"- {e}\n" for e in entries)
 
@@ -152,10 +155,10 @@ def _items(entries: list[str]) -> str:
 def added_file_text(added: Additions) -> str:
     """The clinic's added phrasings as a Rasa NLU file (YAML written by the library: any words
     are quoted safely). Lookup additions are not here: `lay_out` puts them in their tables."""
+    phrasings, _names = split_additions(added)
     entries = [
         {"intent": intent, "examples": _items(examples)}
-        for intent, examples in sorted(added.items())
-        if examples and not intent.startswith(LOOKUP)
+        for intent, examples in sorted(phrasings.items())
     ]
     body = yaml.dump(
         {"version": "3.1", "nlu": entries}, Dumper=_BlockDumper, sort_keys=False, width=1000
@@ -193,9 +196,9 @@ def lay_out(added: Additions, into: Path, project_dir: Path = PROJECT_DIR) -> Pa
             shutil.copytree(source, into / name, ignore=shutil.ignore_patterns(ADDED_FILE.name))
         else:
             shutil.copy(source, into / name)
-    names = {k.removeprefix(LOOKUP): v for k, v in added.items() if k.startswith(LOOKUP) and v}
+    phrasings, names = split_additions(added)
     if names:
         _extend_lookups(into / "data", names)
-    if any(v for k, v in added.items() if not k.startswith(LOOKUP)):
-        (into / ADDED_FILE).write_text(added_file_text(added), encoding="utf-8")
+    if phrasings:
+        (into / ADDED_FILE).write_text(added_file_text(phrasings), encoding="utf-8")
     return into

@@ -97,10 +97,15 @@ def _known(drug: str) -> str:
     return drug
 
 
+def _drug_and_generic(candidate: str) -> tuple[str, str]:
+    """A list entry's drug words as written ("lipitor") and the generic they name."""
+    drug = _known(_drug_words(candidate))
+    return drug, _BRAND_TO_GENERIC.get(drug, drug)
+
+
 def _keys(candidate: str) -> list[tuple[str, str]]:
     """(name, kind) pairs a caller could say for a candidate: generic, then brands."""
-    drug = _known(_drug_words(candidate))
-    generic = _BRAND_TO_GENERIC.get(drug, drug)
+    drug, generic = _drug_and_generic(candidate)
     keys = [(drug, "generic")]
     if generic != drug:
         keys.append((generic, "generic"))
@@ -171,13 +176,8 @@ def _by_use(spoken: str, candidates: Sequence[str]) -> MedicationMatch | None:
     generics = {g for use, gs in USES.items() if f" {use} " in said for g in gs}
     if not generics:
         return None
-    having = [c for c in candidates if _generic_of(c) in generics]
+    having = [c for c in candidates if _drug_and_generic(c)[1] in generics]
     return MedicationMatch(having[0], USE_SCORE, "use") if len(having) == 1 else None
-
-
-def _generic_of(candidate: str) -> str:
-    drug = _known(_drug_words(candidate))
-    return _BRAND_TO_GENERIC.get(drug, drug)
 
 
 def _by_form(spoken: str, candidates: Sequence[str]) -> MedicationMatch | None:

@@ -36,7 +36,7 @@ from dialogs.errors import DialogError
 from dialogs.evaluate import evaluate, evaluation_sets, read_labelled
 from dialogs.server import RasaServer, free_loopback_port
 from dialogs.train import RASA_BIN, ensure_model, model_path, rasa_env
-from dialogs.training_data import LOOKUP, Additions, lay_out
+from dialogs.training_data import Additions, lay_out, split_additions
 from integrations.store import Database
 from integrations.store.models import TrainingVersion
 
@@ -195,7 +195,7 @@ class Trainer:
             after = await _judge(client, rows)
             understood = 0
             # Names added to a lookup table are words, not sentences with an intent.
-            phrasings = {k: v for k, v in added.items() if not k.startswith(LOOKUP)}
+            phrasings, _names = split_additions(added)
             for intent, examples in phrasings.items():
                 for text in examples:
                     parsed = await client.parse(text)
