@@ -223,6 +223,7 @@ async def bench_clinic(
     real Rasa), one call at a time, turn latency as the calling phone measures it. `env`:
     settings of the server (CLINICLINE_* overrides)."""
     from clinicline.harness import ROOT, free_port, start_server
+    from voice.asr.wer import word_error_rate
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +241,7 @@ async def bench_clinic(
             for script in scripts:
                 times: list[float] = []
                 said = heard = 0  # a latency means little if the caller's words were lost
+                pairs: list[tuple[str, str]] = []  # what the phone said, what the record holds
                 for _ in range(repeats):
                     proc = await asyncio.create_subprocess_exec(
                         sys.executable, "-m", "clinicline.cli", "call", "--to", server.uri,
@@ -251,7 +253,11 @@ async def bench_clinic(
                     times += [t["latency_ms"] for t in log["turns"] if t.get("latency_ms")]
                     said += len(log["turns"])
                     if log.get("call_id"):
-                        heard += len(await _caller_turns(server.db_url, log["call_id"]))
+                        texts = await _caller_turns(server.db_url, log["call_id"])
+                        heard += len(texts)
+                        if len(texts) == len(log["turns"]):  # line for line: comparable
+                            said_lines = [t["said"] for t in log["turns"]]
+                            pairs += list(zip(said_lines, texts, strict=True))
                 out[script.stem] = {
                     "calls": repeats,
                     "turns": len(times),
@@ -259,6 +265,8 @@ async def bench_clinic(
                     "caller_turns_heard": heard,
                     "median_ms": round(statistics.median(times), 1) if times else None,
                     "p95_ms": round(percentile(times, 0.95) or 0, 1),
+                    # Numbers count as errors when written as digits ("1972"): compare runs.
+                    "wer_pct": round(word_error_rate(pairs).rate * 100, 1) if pairs else None,
                 }
         finally:
             server.stop()

@@ -12,7 +12,8 @@
    last word until the turn is over, before and now.
 3. Through real calls (unless `--no-calls`): the scripted patient calls against the
    demo clinic with real Rasa, the calling phone's end of speech to the first bot audio, with
-   the settings of before and of now (environment overrides of one server each).
+   the settings of before, of now with recognition starting at the utterance's end, and of now
+   (environment overrides of one server each).
 
 Output: OUT/turns.md and OUT/turns.json.
 """
@@ -164,6 +165,9 @@ async def through_calls(repeats: int) -> dict[str, Any]:
         "before": {"CLINICLINE_TURN_END_MS": str(BEFORE_MS),
                    "CLINICLINE_TURN_END_UNFINISHED_MS": str(BEFORE_MS),
                    "CLINICLINE_ASR_WINDOW_SECONDS": "30"},
+        # Everything as now but recognition starting at the utterance's end (250 ms), not at the
+        # early pause (100 ms): what the early decode is worth.
+        "decode_at_end": {"CLINICLINE_EARLY_DECODE_MS": "0"},
         "now": {},
     }  # fmt: skip
     return {label: await bench_clinic(scripts, repeats, env=env) for label, env in settings.items()}
@@ -239,17 +243,22 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             "The calling phone's end of speech to the first bot audio packet; 'heard' counts "
             "the caller's lines the call's record holds (a lost line makes a turn look slow "
-            "or fast for the wrong reason).",
+            "or fast for the wrong reason); word errors compare the phone's lines with the "
+            "record's when every line was heard (numbers written as digits count as errors: "
+            "compare the columns, not with other tables). 'Decode at the end': as now, but "
+            "recognition starts at the utterance's end (250 ms of quiet) instead of the early "
+            "pause (100 ms).",
             "",
-            "| script | before: heard, median, p95 | now: heard, median, p95 |",
-            "|---|---|---|",
+            "| script | before: heard, median, p95, WER | decode at the end | now |",
+            "|---|---|---|---|",
         ]
         for script in calls.get("now", {}):
             cells = []
-            for label in ("before", "now"):
+            for label in ("before", "decode_at_end", "now"):
                 r = calls.get(label, {}).get(script, {})
                 cells.append(f"{r.get('caller_turns_heard', 0)}/{r.get('caller_turns_said', 0)}, "
-                             f"{r.get('median_ms')} ms, {r.get('p95_ms')} ms")  # fmt: skip
+                             f"{r.get('median_ms')} ms, {r.get('p95_ms')} ms, "
+                             f"{r.get('wer_pct')} %")  # fmt: skip
             lines.append(f"| {script} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -256,8 +256,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 session_config=SessionConfig(
                     silence_timeout=config.silence_timeout,
                     max_call_seconds=config.max_call_seconds,
-                    # Recognition starts after 250 ms (sooner if the turn ends sooner).
-                    vad=VadConfig(hangover_ms=min(250, config.turn_end_ms)),
+                    # The utterance ends after 250 ms (sooner if the turn ends sooner);
+                    # recognition starts at the early pause.
+                    vad=VadConfig(
+                        hangover_ms=min(250, config.turn_end_ms),
+                        early_pause_ms=config.early_decode_ms,
+                    ),
                     turn=TurnEndConfig(config.turn_end_ms, config.turn_end_unfinished_ms),
                 ),
                 admission=_admission_policy(config, dialog),

@@ -30,6 +30,9 @@ class VadConfig:
     start_window: int = 6
     hangover_ms: int = 500
     long_pause_ms: int = 1200  # digits, dates and member IDs come with pauses
+    # A first, shorter pause (0: none) at which `SpeechPaused` carries the words so far, so
+    # that recognising them can start before the utterance ends; `SpeechResumed` if it goes on.
+    early_pause_ms: int = 0
     preroll_ms: int = 240  # audio kept from before the start so the first phoneme survives
     tail_ms: int = 200  # trailing audio kept after the last voiced frame
     max_utterance_s: float = 30.0
@@ -60,7 +63,21 @@ class SpeechEnded:
         return len(self.pcm) / SAMPLE_RATE
 
 
-VadEvent = SpeechStarted | SpeechEnded
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The caller has been quiet for `early_pause_ms`: ``pcm`` is the utterance so far (pre-roll
+    and the quiet included), what `SpeechEnded` will carry, less the rest of its tail, if she
+    stays quiet."""
+
+    pcm: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """The caller spoke again after `SpeechPaused`, before the utterance ended."""
+
+
+VadEvent = SpeechStarted | SpeechPaused | SpeechResumed | SpeechEnded
 
 
 def frame_dbfs(pcm: np.ndarray) -> float:
@@ -168,17 +185,33 @@ class UtteranceDetector:
 
     def _continue_utterance(self, frame: AudioFrame, voiced: bool) -> list[VadEvent]:
         self._frames.append(frame)
+        early = self._early_pause_ms
+        paused = early > 0 and self._silent_run * FRAME_MS >= early
         self._silent_run = 0 if voiced else self._silent_run + 1
         if self._silent_run * FRAME_MS >= self.hangover_ms:
             return [self._close(forced=False)]
         if len(self._frames) * FRAME_MS / 1000 >= self.config.max_utterance_s:
             return [self._close(forced=True)]
+        if voiced and paused:
+            return [SpeechResumed()]
+        if early > 0 and not paused and self._silent_run * FRAME_MS >= early:
+            return [SpeechPaused(pcm=join_frames(self._kept()))]
         return []
 
-    def _close(self, *, forced: bool) -> SpeechEnded:
+    @property
+    def _early_pause_ms(self) -> int:
+        """The early pause, when it comes before the end (never with the long pause: digits and
+        dates pause between groups, and their turns end late anyway)."""
+        early = self.config.early_pause_ms
+        return early if not self.long_pause and 0 < early < self.hangover_ms else 0
+
+    def _kept(self) -> list[AudioFrame]:
+        """The utterance's frames with at most `tail_ms` of the quiet after the last word."""
         keep_tail = self.config.tail_ms // FRAME_MS
-        cut = len(self._frames) - max(self._silent_run - keep_tail, 0)
-        kept = self._frames[:cut]
+        return self._frames[: len(self._frames) - max(self._silent_run - keep_tail, 0)]
+
+    def _close(self, *, forced: bool) -> SpeechEnded:
+        kept = self._kept()
         event = SpeechEnded(
             pcm=join_frames(kept),
             start=kept[0].timestamp,

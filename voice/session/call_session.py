@@ -82,9 +82,10 @@ class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
-    # Recognition starts after a 250 ms pause; the turn ends at 350 ms when the words are in
-    # and finished, at 900 ms when they hang (voice.session.turn_end).
-    vad: VadConfig = VadConfig(hangover_ms=250)
+    # Recognition starts after a 100 ms pause, the utterance ends at 250 ms, and the turn at
+    # 350 ms when the words are in and finished, at 900 ms when they hang
+    # (voice.session.turn_end).
+    vad: VadConfig = VadConfig(hangover_ms=250, early_pause_ms=100)
     turn: TurnEndConfig = TurnEndConfig()
 
 

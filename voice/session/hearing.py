@@ -25,7 +25,14 @@ import numpy as np
 
 from voice.asr.base import RecognitionStream, SpeechRecognizer, Transcript
 from voice.audio.frames import AudioFrame
-from voice.audio.vad import SpeechEnded, SpeechStarted, UtteranceDetector, VadConfig
+from voice.audio.vad import (
+    SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceDetector,
+    VadConfig,
+)
 from voice.session.actions import Action, CallerTurn, CallInfo, CollectDigits
 from voice.session.conversation import CallRecorder, Conversation
 from voice.session.inbox import Utterance
@@ -96,6 +103,9 @@ class CallerInput:
         self._collect: CollectDigits | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
         self._pending: _Pending | None = None
+        # Recognition of the words so far, begun at the detector's early pause: the utterance's
+        # own decode if the caller stays quiet until its end (see `_early_decode`).
+        self._early: asyncio.Task[Transcript | None] | None = None
         self._judged: _Pending | None = None
         self._carry: tuple[np.ndarray, CallPhase] | None = None
         self._speech_phase = CallPhase.LISTENING
@@ -128,6 +138,7 @@ class CallerInput:
         self._stop_live()
         if self._digit_timer is not None:
             self._digit_timer.cancel()
+        self._drop_early()
         for task in list(self._tasks):
             task.cancel()
 
@@ -144,6 +155,10 @@ class CallerInput:
             if isinstance(event, SpeechStarted):
                 self._speech_started()
                 self._start_live()
+            elif isinstance(event, SpeechPaused):
+                self._early_decode(event)
+            elif isinstance(event, SpeechResumed):
+                self._drop_early()
             elif isinstance(event, SpeechEnded):
                 self._stop_live()
                 self._tentative_end(event)
@@ -163,17 +178,43 @@ class CallerInput:
             self._speech_phase = self._phase()
         self._on_speech()
 
-    def _tentative_end(self, ended: SpeechEnded) -> None:
-        """Start recognising now; keep the result only if the caller stays quiet."""
-        pcm, phase = ended.pcm, self._speech_phase
-        if self._carry is not None:
-            pcm, phase = np.concatenate([self._carry[0], ended.pcm]), self._carry[1]
-            self._carry = None
+    def _with_carry(self, pcm: np.ndarray) -> np.ndarray:
+        """The utterance's audio, with what the caller said before a pause she went on after."""
+        return pcm if self._carry is None else np.concatenate([self._carry[0], pcm])
+
+    def _start_decode(self, pcm: np.ndarray) -> asyncio.Task[Transcript | None]:
         stream = self.recognizer.new_stream(
             hints=self.conversation.hints(self.call),
             answer=self.conversation.expected_answer(self.call),
         )
-        decode = self._loop.create_task(self._decode(stream, pcm))
+        return self._loop.create_task(self._decode(stream, pcm))
+
+    def _early_decode(self, paused: SpeechPaused) -> None:
+        """Start recognising at the early pause. Whisper decodes a whole utterance in ~250 ms
+        here, most of a turn's wait: begun at the early pause rather than the utterance's end,
+        the words are in by the time the turn may end. The audio after the early pause is quiet,
+        so the result is the utterance's own (it is dropped if she goes on)."""
+        self._drop_early()
+        self._early = self._start_decode(self._with_carry(paused.pcm))
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early.cancel()  # never runs if it still waits for the recogniser
+            self._early = None
+
+    def _tentative_end(self, ended: SpeechEnded) -> None:
+        """Start recognising now (or keep the decode begun at the early pause); keep the
+        result only if the caller stays quiet."""
+        early, self._early = self._early, None
+        pcm = self._with_carry(ended.pcm)
+        phase = self._carry[1] if self._carry is not None else self._speech_phase
+        self._carry = None
+        if early is not None and not ended.forced:
+            decode = early
+        else:
+            if early is not None:
+                early.cancel()
+            decode = self._start_decode(pcm)
         pending = _Pending(pcm, len(pcm) / 8000, self._loop.time(), phase, decode)
         self._pending = pending
         decode.add_done_callback(lambda _task: self._words_in(pending))
