@@ -8,8 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voice.audio.frames import FRAME_SAMPLES, AudioFrame, chunk_frames, join_frames
+from voice.audio.frames import (
+    FRAME_SAMPLES,
+    AudioFrame,
+    chunk_frames,
+    join_frames,
+    loud_frames,
+    without_leading_quiet,
+)
 from voice.audio.wav import read_wav, telephone_band, telephone_channel, write_wav
+from voice.tts.piper import PiperSynthesizer
 
 
 def tone(freq: float, seconds: float = 1.0, rate: int = 8000, amp: float = 8000) -> np.ndarray:
@@ -77,3 +85,20 @@ def test_telephone_channel_accepts_wideband_audio_and_returns_8_khz() -> None:
     line = telephone_channel(wide, rate=16000, codec="alaw")
     assert line.dtype == np.int16
     assert len(line) == 8000
+
+
+def test_a_reply_starts_one_frame_before_its_first_sound(piper: PiperSynthesizer) -> None:
+    """Piper opens each sentence with quiet; the bot's first word should not wait for it."""
+    pcm = np.concatenate(list(piper.synthesize("Okay. What can I help you with?")))
+    trimmed = without_leading_quiet(pcm)
+    dropped = len(pcm) - len(trimmed)
+    assert dropped > 0 and dropped % FRAME_SAMPLES == 0
+    assert np.array_equal(trimmed, pcm[dropped:])  # nothing but the opening quiet goes
+    first_loud = int(loud_frames(pcm, 100.0)[0])
+    assert dropped == (first_loud - 1) * FRAME_SAMPLES
+
+
+def test_audio_with_no_sound_is_left_as_it_is() -> None:
+    quiet = np.full(8000, 20, dtype=np.int16)
+    assert np.array_equal(without_leading_quiet(quiet), quiet)
+    assert len(loud_frames(quiet, 100.0)) == 0

@@ -60,6 +60,23 @@ def chunk_frames(pcm: np.ndarray, start: float = 0.0, pad: bool = True) -> Itera
         yield AudioFrame(tail, start + whole * FRAME_MS / 1000)
 
 
+def loud_frames(pcm: np.ndarray, min_rms: float) -> np.ndarray:
+    """Indices of the whole 20 ms frames of PCM whose RMS level reaches MIN_RMS (int16 units)."""
+    frames = pcm[: len(pcm) // FRAME_SAMPLES * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    return np.flatnonzero(np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1)) >= min_rms)
+
+
+def without_leading_quiet(
+    pcm: np.ndarray, min_rms: float = 100.0, keep_frames: int = 1
+) -> np.ndarray:
+    """PCM from `keep_frames` frames before its first frame at MIN_RMS (-50 dBFS by default:
+    below the softest onset of a voice); unchanged when no frame is that loud."""
+    loud = loud_frames(pcm, min_rms)
+    if len(loud) == 0:
+        return pcm
+    return pcm[max(0, int(loud[0]) - keep_frames) * FRAME_SAMPLES :]
+
+
 def join_frames(frames: list[AudioFrame]) -> np.ndarray:
     """Concatenate frames back into one array."""
     if not frames:

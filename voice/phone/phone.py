@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice.audio.frames import SAMPLE_RATE, chunk_frames
+from voice.audio.frames import SAMPLE_RATE, chunk_frames, loud_frames
 from voice.audio.vad import SpeechEnded, UtteranceDetector, VadConfig
 from voice.audio.wav import read_wav, write_wav
 from voice.phone.script import (
@@ -475,14 +475,11 @@ def transcribe_speech(transcriber: Transcriber, audio: np.ndarray) -> str:
 
 def _trim_silence(audio: np.ndarray, margin_frames: int = 10) -> np.ndarray:
     """Cut leading and trailing near-silence so the recogniser sees speech."""
-    if len(audio) == 0:
-        return audio
-    frames = audio[: len(audio) // 160 * 160].reshape(-1, 160).astype(np.float64)
-    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) >= BOT_AUDIO_RMS)
+    loud = loud_frames(audio, BOT_AUDIO_RMS)
     if len(loud) == 0:
         return np.zeros(0, dtype=np.int16)
     first = max(0, loud[0] - margin_frames)
-    last = min(len(frames), loud[-1] + 1 + margin_frames)
+    last = min(len(audio) // 160, loud[-1] + 1 + margin_frames)
     return audio[first * 160 : last * 160]
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from voice.asr.base import SpeechRecognizer
+from voice.audio.frames import without_leading_quiet
 from voice.audio.vad import VadConfig
 from voice.session.actions import (
     Action,
@@ -251,11 +252,16 @@ class CallSession:
         self._interrupt.clear()
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
+        first = True
         try:
             while not self._stopped():
                 chunk = await asyncio.to_thread(next, iterator, None)
                 if chunk is None or self._interrupt.is_set():
                     break
+                if first:
+                    # Voices open with 40-60 ms of quiet (Piper, measured): the caller waits
+                    # for the bot's first word, not for that.
+                    chunk, first = without_leading_quiet(chunk), False
                 self.media.enqueue(chunk)
                 self._note_first_audio()
             # Once the caller is gone nothing drains the queue: never wait on it then.
