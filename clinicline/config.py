@@ -123,11 +123,11 @@ class Config:
     silence_timeout: float = 8.0
     silence_reprompts: int = 2
     # The pause that ends a caller's turn when her words are finished, and when they hang
-    # ("I need to move my"); recognition starts after 250 ms (voice.session.turn_end).
+    # ("I need to move my") (voice.session.turn_end).
     turn_end_ms: int = 350
     turn_end_unfinished_ms: int = 900
     # After this much quiet, recognition of the words so far starts, kept if the caller stays
-    # quiet until the turn's end (0: recognition starts at 250 ms).
+    # quiet until the utterance ends at 250 ms (0: recognition starts then).
     early_decode_ms: int = 100
     max_call_seconds: float = 900.0
     # Keep each call's recording (stereo: the caller, and what she heard), encrypted in the
