@@ -38,7 +38,7 @@ from clinicline.harness import ROOT, free_port_run
 
 # Requests that stay in self-service (no transfer to a queue nobody staffs, whose hold music
 # never finishes): what a Monday-morning caller asks.
-LOAD_SENTENCES = (
+LOAD_REQUESTS = (
     "I need a refill of my metformin please",
     "can I book an appointment with doctor Patel next week",
     "what time does the clinic open on Saturday",
@@ -46,6 +46,26 @@ LOAD_SENTENCES = (
     "I need to move my appointment to another day",
     "can I get a refill of my lisinopril",
 )
+# Callers answer the identity questions as the demo clinic's patients would (number, name, date
+# of birth). Requests in their place sent every date-of-birth turn to the second hearing of a
+# date (a constrained decode inside the dialog stage) after the long pause of an unfinished
+# date: ~1 s of dialog stage at one call that no real caller causes.
+LOAD_CALLERS = (
+    ("+15550100001", "Maria Lopez", "March fourth nineteen seventy two"),
+    ("+15550100002", "James Carter", "November twentieth nineteen fifty eight"),
+    ("+15550100003", "Aisha Khan", "July nineteenth nineteen ninety"),
+)
+
+
+def caller_lines(index: int, turns: int) -> tuple[str, list[str]]:
+    """Caller `index`'s number and lines: a request, her name, her date of birth, "yes" to the
+    read-back, then more requests."""
+    number, name, born = LOAD_CALLERS[index % len(LOAD_CALLERS)]
+    requests = [LOAD_REQUESTS[(index + k) % len(LOAD_REQUESTS)] for k in range(turns)]
+    lines = [requests[0], name, born, "yes", *requests[1:]]
+    return number, lines[:turns]
+
+
 KINDS = ("workers", "rasa", "kamailio", "postgresql", "supervisor", "phones")
 ARRIVAL_SPREAD = 8.0  # seconds: about one caller turn
 DEFAULT_PG = "postgresql+asyncpg://clinicline:clinicline@127.0.0.1:5432/clinicline_test"
@@ -255,17 +275,18 @@ def start_site(work: Path, db_url: str, workers: int, rasa: bool) -> Site:
 
 
 # -- the callers --------------------------------------------------------------------------------
-def render_caller_audio(folder: Path) -> list[Path]:
-    """The clinic requests, spoken once by Piper into WAV files the phones play."""
+def render_caller_audio(folder: Path) -> dict[str, Path]:
+    """Every line a caller says, spoken once by Piper into a WAV file the phones play."""
     from voice.audio.wav import write_wav
     from voice.tts.piper import PiperSynthesizer
 
     voice = PiperSynthesizer()
-    paths = []
-    for i, sentence in enumerate(LOAD_SENTENCES):
+    sentences = [*LOAD_REQUESTS, "yes", *(line for c in LOAD_CALLERS for line in c[1:])]
+    paths = {}
+    for i, sentence in enumerate(sentences):
         path = folder / f"caller-{i}.wav"
         write_wav(path, np.concatenate(list(voice.synthesize(sentence))), voice.sample_rate)
-        paths.append(path)
+        paths[sentence] = path
     return paths
 
 
@@ -275,12 +296,13 @@ class CallerRun:
     log: dict[str, Any] = field(default_factory=dict)
 
 
-async def _caller(site: Site, wavs: list[Path], turns: int, index: int) -> CallerRun:
+async def _caller(site: Site, wavs: dict[str, Path], turns: int, index: int) -> CallerRun:
+    number, lines = caller_lines(index, turns)
     args = [sys.executable, "-m", "clinicline.cli", "call", "--to", site.uri, "--db",
             site.db_url, "--voice", "espeak", "--no-transcribe", "--turn-max", "20",
-            "--listen", "2"]  # fmt: skip
-    for k in range(turns):
-        args += ["--play", str(wavs[(index + k) % len(wavs)])]
+            "--listen", "2", "--caller", number]  # fmt: skip
+    for line in lines:
+        args += ["--play", str(wavs[line])]
     proc = await asyncio.create_subprocess_exec(
         *args, cwd=ROOT, env=site.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
@@ -303,7 +325,7 @@ def _call_log(stdout: str) -> dict[str, Any]:
 
 
 async def run_level(
-    site: Site, sampler: KindSampler, wavs: list[Path], calls: int, turns: int
+    site: Site, sampler: KindSampler, wavs: dict[str, Path], calls: int, turns: int
 ) -> dict[str, Any]:
     """`calls` callers at once, each playing `turns` requests and waiting for every reply.
     They dial at random moments within ARRIVAL_SPREAD seconds (the same moments every run),
@@ -362,7 +384,7 @@ async def run_level(
 
 
 async def run_soak(
-    site: Site, sampler: KindSampler, wavs: list[Path], total: int, at_once: int, turns: int
+    site: Site, sampler: KindSampler, wavs: dict[str, Path], total: int, at_once: int, turns: int
 ) -> dict[str, Any]:
     """`total` calls, `at_once` at a time; each kind's resident memory after every batch and
     its slope (least squares, the first batch left out as warm-up) in MB per 100 calls."""

@@ -36,7 +36,8 @@ from voice.session.turn_end import TurnEndConfig, sounds_unfinished
 from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 from voice.tts.piper import PiperSynthesizer
 
-VAD_MS = 250  # the utterance detector's pause: recognition starts here, before and now
+VAD_MS = 250  # the utterance detector's pause: recognition started here before
+EARLY_MS = 100  # recognition starts at this pause now (`early_decode_ms`)
 BEFORE_MS = 500  # the turn-end pause before, whatever the words
 PAUSES_MS = (300, 450, 600, 800)
 
@@ -93,12 +94,12 @@ def _speak(voice: Any, text: str) -> np.ndarray:
 
 
 def _turn_end_ms(finished_ms: int, unfinished_ms: int | None, text: str, decode_ms: float,
-                 answer: AnswerKind | None) -> float:
+                 answer: AnswerKind | None, decode_from_ms: int = EARLY_MS) -> float:
     """Pause after the last word until the turn is over: the rule's pause, or the words'
-    arrival (recognition starts at VAD_MS) when that is later."""
+    arrival (recognition starts at `decode_from_ms`) when that is later."""
     hangs = unfinished_ms is not None and sounds_unfinished(text, answer)
     wait = unfinished_ms if hangs and unfinished_ms is not None else finished_ms
-    return max(float(wait), VAD_MS + decode_ms)
+    return max(float(wait), decode_from_ms + decode_ms)
 
 
 def measure(turn: TurnEndConfig) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def measure(turn: TurnEndConfig) -> dict[str, Any]:
             text, decode_ms = heard["now"]
             end_now = _turn_end_ms(turn.finished_ms, turn.unfinished_ms, text, decode_ms,
                                    split.answer)  # fmt: skip
-            end_before = _turn_end_ms(BEFORE_MS, None, *heard["before"], split.answer)
+            end_before = _turn_end_ms(BEFORE_MS, None, *heard["before"], split.answer, VAD_MS)
             rows.append({
                 "voice": voice_name, "said": split.first, "answer": split.answer,
                 "hangs": split.hangs, "heard": text, "judged_unfinished":
@@ -137,7 +138,9 @@ def measure(turn: TurnEndConfig) -> dict[str, Any]:
                 "decode_ms": round(n_ms, 1), "decode_ms_before": round(b_ms, 1),
                 "end_ms": round(_turn_end_ms(turn.finished_ms, turn.unfinished_ms, n.text,
                                              n_ms, None), 1),
-                "end_ms_before": round(_turn_end_ms(BEFORE_MS, None, b.text, b_ms, None), 1),
+                "end_ms_before": round(
+                    _turn_end_ms(BEFORE_MS, None, b.text, b_ms, None, VAD_MS), 1
+                ),
             })  # fmt: skip
     rule = {"finished_ms": turn.finished_ms, "unfinished_ms": turn.unfinished_ms,
             "window_seconds": now.config.window_seconds}  # fmt: skip
@@ -186,7 +189,8 @@ def markdown(results: dict[str, Any]) -> str:
         "(recognition from 250 ms, whisper's own 30 s window). Now: "
         f"{turn['finished_ms']} ms when the words are finished, {turn['unfinished_ms']} ms "
         "when they hang (`voice/session/turn_end.py`), whisper's window "
-        f"{turn['window_seconds']:g} s; either way not before the words are in.",
+        f"{turn['window_seconds']:g} s, recognition from {EARLY_MS} ms (the words so far, "
+        "kept when the caller stays quiet); either way not before the words are in.",
         "",
         "## Callers cut off by a pause mid-sentence",
         "",

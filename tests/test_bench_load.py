@@ -87,3 +87,13 @@ def test_the_report_names_the_most_calls_that_met_the_goal() -> None:
     assert "| 1 | 3.2 / 12 ms | 410 / 609 ms | 528 / 758 ms | 529 / 813 ms |" in markdown(
         {"load": run}
     )
+
+
+def test_load_callers_answer_the_identity_questions_as_demo_patients() -> None:
+    from clinicline.bench_load import LOAD_CALLERS, LOAD_REQUESTS, caller_lines
+
+    number, lines = caller_lines(4, 6)
+    assert (number, *lines[1:3]) == LOAD_CALLERS[4 % len(LOAD_CALLERS)]
+    assert lines[0] == LOAD_REQUESTS[4] and lines[3] == "yes"
+    assert lines[4:] == [LOAD_REQUESTS[5], LOAD_REQUESTS[0]]
+    assert caller_lines(0, 2)[1] == [LOAD_REQUESTS[0], LOAD_CALLERS[0][1]]
