@@ -25,8 +25,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nlu.backchannel import is_backchannel, no_words
 from voice.asr.base import SpeechRecognizer
-from voice.audio.frames import without_leading_quiet
+from voice.audio.frames import FRAME_SAMPLES, SAMPLE_RATE, loud_frames, without_leading_quiet
 from voice.audio.vad import VadConfig
 from voice.session.actions import (
     Action,
@@ -77,6 +78,46 @@ class TransferHandler(Protocol):
 # Offered a red flag's actions; True when the running activity takes care of it in place.
 RedFlagHook = Callable[[Sequence[Action]], bool]
 
+# An acknowledgement ("mm-hmm", "okay") while the bot has at least this much left to say lets
+# it go on; nearer the end of its words, "yeah" or "okay" answers what it is asking.
+BACKCHANNEL_MIN_LEFT_S = 1.0
+# Resuming after a pause, the bot goes back to the last quiet moment (a word's edge) within
+# this much of what it had said, so the caller hears the word she spoke over again.
+RESUME_REWIND_S = 1.0
+# A pause nobody's words explain (the hearing is idle and handed nothing on) ends this late.
+HELD_GIVE_UP_S = 1.0
+
+
+@dataclass
+class _Held:
+    """The bot's words, stopped because the caller made a sound, until her words say whether
+    she took the turn (stop for good) or not (go on)."""
+
+    since: float  # loop time of the pause
+    said: np.ndarray  # what had been sent before the pause (to go back a word)
+    unsaid: np.ndarray  # what had been queued and not yet sent
+    later: list[np.ndarray]  # what the voice made meanwhile
+
+    @property
+    def left_seconds(self) -> float:
+        return (len(self.unsaid) + sum(len(c) for c in self.later)) / SAMPLE_RATE
+
+    def resumed_audio(self) -> np.ndarray:
+        """From the last quiet frame within `RESUME_REWIND_S` before the pause (or from that
+        far back when there is none), to the end of what there is to say."""
+        back = min(len(self.said), int(RESUME_REWIND_S * SAMPLE_RATE)) // FRAME_SAMPLES
+        recent = self.said[len(self.said) - back * FRAME_SAMPLES :]
+        loud = set(loud_frames(recent, 100.0).tolist())
+        quiet = [i for i in range(back) if i not in loud]
+        start = quiet[-1] if quiet else 0
+        return np.concatenate([recent[start * FRAME_SAMPLES :], self.unsaid, *self.later])
+
+
+def _whole_frames(pcm: np.ndarray) -> np.ndarray:
+    """PCM padded with silence to whole frames (what the media queue sends)."""
+    pad = (-len(pcm)) % FRAME_SAMPLES
+    return np.concatenate([pcm, np.zeros(pad, dtype=np.int16)]) if pad else pcm
+
 
 @dataclass(frozen=True)
 class SessionConfig:
@@ -84,7 +125,7 @@ class SessionConfig:
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
     # Recognition starts after a 100 ms pause, the utterance ends at 250 ms, and the turn at
-    # 350 ms when the words are in and finished, at 900 ms when they hang
+    # 500 ms when the words are in and finished, at 900 ms when they hang
     # (voice.session.turn_end).
     vad: VadConfig = VadConfig(hangover_ms=250, early_pause_ms=100)
     turn: TurnEndConfig = TurnEndConfig()
@@ -129,15 +170,18 @@ class CallSession:
             digit_timeout=self.config.digit_timeout,
             phase=lambda: self.phase,
             on_speech=self._caller_spoke,
-            on_digit=self._caller_spoke,
-            on_utterance=self._inbox.put,
+            on_digit=self._caller_keyed,
+            on_utterance=self._heard,
             on_red_flag=self._red_flag,
+            on_nothing=self._heard_nothing,
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self._writes: set[asyncio.Task[None]] = set()  # record writes: never cancelled
         self._interrupt = asyncio.Event()
         self._speaking = False
         self._barge_in = True
+        self._sent: list[np.ndarray] = []  # the audio queued so far by the playing words
+        self._held: _Held | None = None  # the playing words, paused by the caller's voice
         self._playing: CallPhase | None = None  # the phase of the prompt playing now
         self._closing = False  # the actions under way end with a hang-up
         self._phases: list[CallPhase] = []  # set by whoever holds the call (a transfer)
@@ -212,10 +256,64 @@ class CallSession:
         self._stop_playback()
         self._inbox.put(Ended("referred", self._referred))
 
-    def _caller_spoke(self) -> None:
+    def _caller_keyed(self) -> None:
         if self._speaking and self._barge_in:
             self.barge_ins += 1
             self._stop_playback()
+
+    def _caller_spoke(self) -> None:
+        """The caller's voice over the bot's: the bot falls quiet at once and waits for her
+        words, which say whether she took the turn (`_heard`) or only acknowledged, coughed or
+        was a noise on the line (`_go_on`)."""
+        if not (self._speaking and self._barge_in) or self._held is not None:
+            return
+        queued = self.media.queued_frames * FRAME_SAMPLES
+        self.media.clear()
+        sent = np.concatenate(self._sent) if self._sent else np.zeros(0, dtype=np.int16)
+        cut = max(0, len(sent) - queued)
+        self._held = _Held(self._loop.time(), sent[:cut], sent[cut:], [])
+        self._loop.call_later(HELD_GIVE_UP_S, self._check_held, self._held)
+
+    def _heard(self, utterance: Utterance) -> None:
+        held = self._held
+        if held is not None and utterance.turn.digits is None:
+            text = utterance.turn.text or ""
+            if no_words(text):
+                self._go_on(held, "noise")
+                return
+            if is_backchannel(text) and held.left_seconds >= BACKCHANNEL_MIN_LEFT_S:
+                self._go_on(held, "acknowledgement")
+                return
+        if held is not None:
+            self.barge_ins += 1
+            self._stop_playback()
+        self._inbox.put(utterance)
+
+    def _heard_nothing(self) -> None:
+        """The caller's sound held no words (a cough, a door, line noise)."""
+        if self._held is not None:
+            self._go_on(self._held, "noise")
+
+    def _check_held(self, held: _Held) -> None:
+        if self._held is not held:
+            return
+        if self.input.busy:  # she is still speaking, or her words are being recognised
+            self._loop.call_later(HELD_GIVE_UP_S, self._check_held, held)
+            return
+        self._go_on(held, "nothing heard")
+
+    def _go_on(self, held: _Held, reason: str) -> None:
+        """The caller did not take the turn: the bot says the rest, from a word back."""
+        if self._held is not held:
+            return
+        self._held = None
+        audio = held.resumed_audio()
+        self._sent = [audio]
+        self.media.enqueue(audio)
+        paused_ms = round((self._loop.time() - held.since) * 1000)
+        self._spawn(self.recorder.event(
+            self.call, "bot_went_on", {"after": reason, "paused_ms": paused_ms}
+        ))  # fmt: skip
 
     def _red_flag(self, actions: Sequence[Action]) -> None:
         """Screening raised actions: interrupt whatever is going on and carry them out."""
@@ -243,6 +341,7 @@ class CallSession:
         task.add_done_callback(self._tasks.discard)
 
     def _stop_playback(self) -> None:
+        self._held = None
         self.media.clear()
         self._interrupt.set()
 
@@ -253,6 +352,7 @@ class CallSession:
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
         first = True
+        self._sent, self._held = [], None
         try:
             while not self._stopped():
                 chunk = await asyncio.to_thread(next, iterator, None)
@@ -262,13 +362,19 @@ class CallSession:
                     # Voices open with 40-60 ms of quiet (Piper, measured): the caller waits
                     # for the bot's first word, not for that.
                     chunk, first = without_leading_quiet(chunk), False
+                chunk = _whole_frames(chunk)
+                if self._held is not None:
+                    self._held.later.append(chunk)  # paused: said if she did not take the turn
+                    continue
+                self._sent.append(chunk)
                 self.media.enqueue(chunk)
                 self._note_first_audio()
             # Once the caller is gone nothing drains the queue: never wait on it then.
-            while self.media.queued_frames and not self._stopped():
+            while (self.media.queued_frames or self._held is not None) and not self._stopped():
                 await asyncio.sleep(0.02)
         finally:
             self._speaking = False
+            self._sent, self._held = [], None
         return not (self._interrupt.is_set() or self.caller_gone.is_set())
 
     def _stopped(self) -> bool:

@@ -77,6 +77,7 @@ class CallerInput:
         on_digit: Callable[[], None],
         on_utterance: Callable[[Utterance], None],
         on_red_flag: Callable[[Sequence[Action]], None],
+        on_nothing: Callable[[], None] = lambda: None,
     ) -> None:
         self.call = call
         self.conversation = conversation
@@ -93,6 +94,7 @@ class CallerInput:
         self._phase = phase
         self._on_speech, self._on_digit = on_speech, on_digit
         self._on_utterance, self._on_red_flag = on_utterance, on_red_flag
+        self._on_nothing = on_nothing  # an utterance that held no words
         self._loop = asyncio.get_running_loop()
         self._vad = UtteranceDetector(vad)
         self._frames = 0
@@ -284,7 +286,10 @@ class CallerInput:
         except asyncio.CancelledError:
             return
         text = transcript.text.strip() if transcript is not None else ""
-        if not text or self.closed:
+        if self.closed:
+            return
+        if not text:
+            self._on_nothing()
             return
         await self.recorder.turn(self.call, "caller", text, start, end)
         screening = time.perf_counter()

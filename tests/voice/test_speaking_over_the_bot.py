@@ -1,0 +1,165 @@
+"""The caller's voice over the bot's: the bot stops at once, and goes on when she only said
+"mm-hmm" or coughed; it stays stopped when she took the turn.
+
+The session, its utterance detector, turn-taking, media queue and transcript are the real ones,
+fed real Piper speech in real time; the recogniser is a stand-in that hears every utterance as
+the test's text (what Whisper makes of an acknowledgement or a cough is the real-call tests'
+business, tests/voice/test_calls.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from clinicline.callflow.echo import EchoConversation
+from nlu.backchannel import is_backchannel, no_words
+from nlu.triage import TriageEngine
+from tests.voice.test_session_partials import MemoryRecorder, TonePrompts, WholeUtteranceStandIn
+from voice.audio.frames import FRAME_SAMPLES, chunk_frames
+from voice.session.actions import CallInfo, PlayPrompt, Say
+from voice.session.call_session import CallSession, SessionConfig
+from voice.tts.piper import PiperSynthesizer
+
+NOTICE = (
+    "Our clinic is open from eight in the morning to six in the evening on weekdays, and from "
+    "nine to one on Saturdays. Flu shots are given without an appointment every morning."
+)
+
+
+class SentMedia:
+    """A call's playback queue, drained at real time; keeps every frame it sent."""
+
+    def __init__(self) -> None:
+        self.queue: list[np.ndarray] = []
+        self.sent: list[np.ndarray] = []
+
+    def enqueue(self, pcm: np.ndarray) -> int:
+        frames = [f.pcm for f in chunk_frames(np.asarray(pcm, dtype=np.int16))]
+        self.queue.extend(frames)
+        return len(frames)
+
+    def clear(self) -> int:
+        dropped, self.queue = len(self.queue), []
+        return dropped
+
+    @property
+    def queued_frames(self) -> int:
+        return len(self.queue)
+
+    async def drain(self) -> None:
+        while True:
+            if self.queue:
+                self.sent.append(self.queue.pop(0))
+            await asyncio.sleep(0.02)
+
+
+class NoticeFirst(EchoConversation):
+    """Opens with a long notice the caller may interrupt, then echoes her words."""
+
+    async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say]:
+        return [Say(NOTICE)]
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperSynthesizer:
+    return PiperSynthesizer()
+
+
+async def _speak_over_the_notice(
+    piper: PiperSynthesizer, heard_as: str, after_s: float = 1.5
+) -> tuple[MemoryRecorder, SentMedia]:
+    """The caller says something `after_s` into the notice; the recogniser hears `heard_as`.
+    Returns once the call has been quiet for a while."""
+    recorder, media = MemoryRecorder(), SentMedia()
+    session = CallSession(
+        CallInfo("over-the-bot", None, datetime.now()),
+        conversation=NoticeFirst(TriageEngine.default()),
+        recorder=recorder,
+        media=media,
+        recognizer=WholeUtteranceStandIn(heard_as),
+        synthesizer=piper,
+        prompts=TonePrompts(),
+        hangup=lambda: None,
+        config=SessionConfig(silence_timeout=30),
+    )
+    loop = asyncio.get_running_loop()
+    drain = loop.create_task(media.drain())
+    run = loop.create_task(session.run())
+    try:
+        while not media.sent:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(after_s)
+        words = np.concatenate(list(piper.synthesize("mm hmm, okay")))
+        for frame in chunk_frames(np.concatenate([words, np.zeros(8000, dtype=np.int16)])):
+            session.on_frame(frame.pcm)
+            await asyncio.sleep(0.02)
+        for _ in range(600):  # the notice (or the reply) plays out
+            if not media.queue and len(recorder.turns) >= 2 and not session.input.busy:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+    return recorder, media
+
+
+def _notice_frames(piper: PiperSynthesizer) -> int:
+    return sum(-(-len(c) // FRAME_SAMPLES) for c in piper.synthesize(NOTICE))
+
+
+@pytest.mark.parametrize("heard_as, why", [("Mm-hmm, okay.", "acknowledgement"),
+                                            ("", "noise"), ("(coughing)", "noise")])  # fmt: skip
+async def test_an_acknowledgement_or_a_noise_lets_the_bot_go_on(
+    piper: PiperSynthesizer, heard_as: str, why: str
+) -> None:
+    recorder, media = await _speak_over_the_notice(piper, heard_as)
+    bot = [text for speaker, text in recorder.turns if speaker == "bot"]
+    assert bot == [NOTICE], recorder.turns  # said to the end; no reply to "mm-hmm"
+    assert "bot_went_on" in recorder.events, recorder.events
+    # Everything was said, and a word or so again after the pause.
+    assert len(media.sent) >= _notice_frames(piper) - 5, (len(media.sent), _notice_frames(piper))
+
+
+async def test_words_that_take_the_turn_stop_the_bot_for_good(piper: PiperSynthesizer) -> None:
+    recorder, _media = await _speak_over_the_notice(piper, "Wait, I need to cancel my appointment.")
+    bot = [text for speaker, text in recorder.turns if speaker == "bot"]
+    assert bot[0] == NOTICE + " [interrupted]", recorder.turns
+    assert bot[1] == "I heard: Wait, I need to cancel my appointment.", recorder.turns
+    assert "bot_went_on" not in recorder.events
+
+
+async def test_okay_as_the_bot_finishes_is_an_answer(piper: PiperSynthesizer) -> None:
+    """Under a second left to say: "okay" answers what the bot was saying, it is a turn."""
+    notice_s = _notice_frames(piper) * 0.02
+    recorder, _media = await _speak_over_the_notice(piper, "Okay.", after_s=notice_s - 0.6)
+    bot = [text for speaker, text in recorder.turns if speaker == "bot"]
+    assert bot[-1] == "I heard: Okay.", recorder.turns
+    assert "bot_went_on" not in recorder.events
+
+
+@pytest.mark.parametrize(
+    "text", ["Mm-hmm.", "Uh-huh.", "Okay.", "Yeah, yeah.", "Oh, I see.", "Right.", "Thank you."]
+)
+def test_acknowledgements(text: str) -> None:
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Okay, but can I ask something?", "No.", "Wait.", "Yes, I need a refill.", "Hello?", ""],
+)
+def test_words_that_are_more_than_an_acknowledgement(text: str) -> None:
+    assert not is_backchannel(text)
+
+
+def test_sounds_without_words() -> None:
+    assert no_words("") and no_words(" ... ") and no_words("(coughs)") and no_words("[door]")
+    assert not no_words("(coughs) help")
