@@ -39,7 +39,7 @@ from voice.tts.piper import PiperSynthesizer
 VAD_MS = 250  # the utterance detector's pause: recognition started here before
 EARLY_MS = 100  # recognition starts at this pause now (`early_decode_ms`)
 BEFORE_MS = 500  # the turn-end pause before, whatever the words
-PAUSES_MS = (300, 450, 600, 800)
+PAUSES_MS = (300, 450, 500, 600, 800)
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def markdown(results: dict[str, Any]) -> str:
     hanging = [r for r in rows if r["hangs"]]
     lines += [
         "",
-        f"Over the four pause lengths, callers stopped on a hanging word were cut off "
+        f"Over the {len(PAUSES_MS)} pause lengths, callers stopped on a hanging word were cut off "
         f"{totals['end_ms_before']}/{len(PAUSES_MS) * len(hanging)} times before and "
         f"{totals['end_ms']}/{len(PAUSES_MS) * len(hanging)} now.",
     ]

@@ -124,7 +124,7 @@ class Config:
     silence_reprompts: int = 2
     # The pause that ends a caller's turn when her words are finished, and when they hang
     # ("I need to move my") (voice.session.turn_end).
-    turn_end_ms: int = 350
+    turn_end_ms: int = 500
     turn_end_unfinished_ms: int = 900
     # After this much quiet, recognition of the words so far starts, kept if the caller stays
     # quiet until the utterance ends at 250 ms (0: recognition starts then).

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from clinicline.bench_turns import BEFORE_MS, VAD_MS, _turn_end_ms, cut_offs
+from clinicline.bench_turns import BEFORE_MS, EARLY_MS, VAD_MS, _turn_end_ms, cut_offs
 
 
 def test_a_turn_ends_at_the_rules_pause_or_when_the_words_are_in_if_later() -> None:
     assert _turn_end_ms(350, 900, "I need a refill.", 80.0, None) == 350
-    assert _turn_end_ms(350, 900, "I need a refill.", 200.0, None) == VAD_MS + 200
+    # Now recognition starts at the early pause; it started at the detector's end before.
+    assert _turn_end_ms(350, 900, "I need a refill.", 300.0, None) == EARLY_MS + 300
+    assert _turn_end_ms(350, 900, "I need a refill.", 200.0, None, VAD_MS) == VAD_MS + 200
     assert _turn_end_ms(350, 900, "I need to move my", 80.0, None) == 900
     # Before: one pause whatever the words.
     assert _turn_end_ms(BEFORE_MS, None, "I need to move my", 80.0, None) == BEFORE_MS

@@ -119,7 +119,7 @@ def caller_input(
     on_red_flag: Callable[[Sequence[Action]], None] = lambda _a: None,
 ) -> CallerInput:
     """A caller's hearing with the product's turn-taking (recognition from a 100 ms pause, the
-    detector's end at 250 ms, turns over at 350 ms, 900 ms when the words hang), listening,
+    detector's end at 250 ms, turns over at 500 ms, 900 ms when the words hang), listening,
     for the tests that feed it frames."""
     return CallerInput(
         CallInfo(call_id, None, datetime.now()),
