@@ -278,6 +278,7 @@ def start_site(work: Path, db_url: str, workers: int, rasa: bool) -> Site:
 def render_caller_audio(folder: Path) -> dict[str, Path]:
     """Every line a caller says, spoken once by Piper into a WAV file the phones play."""
     from voice.audio.wav import write_wav
+    from voice.phone.phone import trim_silence
     from voice.tts.piper import PiperSynthesizer
 
     voice = PiperSynthesizer()
@@ -285,7 +286,10 @@ def render_caller_audio(folder: Path) -> dict[str, Path]:
     paths = {}
     for i, sentence in enumerate(sentences):
         path = folder / f"caller-{i}.wav"
-        write_wav(path, np.concatenate(list(voice.synthesize(sentence))), voice.sample_rate)
+        # Without the voice's own trailing quiet (~0.2 s), as the phones trim what they say:
+        # the phone measures a turn from the end of what it played.
+        spoken = trim_silence(np.concatenate(list(voice.synthesize(sentence))), margin_frames=3)
+        write_wav(path, spoken, voice.sample_rate)
         paths[sentence] = path
     return paths
 

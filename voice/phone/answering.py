@@ -19,8 +19,8 @@ from voice.phone.phone import (
     BOT_AUDIO_RMS,
     Transcriber,
     Voice,
-    _trim_silence,
     transcribe_speech,
+    trim_silence,
 )
 from voice.sip.account import create_account
 from voice.sip.call import CallEvents, SipCall, answer
@@ -244,7 +244,7 @@ class AnsweringPhone:
             self.log.calls, self._frames, self._replaced_at_frame, strict=False
         ):
             audio = np.concatenate(frames) if frames else np.zeros(0, dtype=np.int16)
-            record.heard_seconds = round(len(_trim_silence(audio)) / 8000, 2)
+            record.heard_seconds = round(len(trim_silence(audio)) / 8000, 2)
             record.heard = transcribe_speech(transcriber, audio)
             if at is not None:
                 after = frames[at:]

@@ -61,9 +61,9 @@ from voice.phone.phone import (
     Transcriber,
     Voice,
     _describe,
-    _trim_silence,
     speak_step,
     transcribe_speech,
+    trim_silence,
     wait_bot_done,
 )
 from voice.phone.script import (
@@ -571,7 +571,7 @@ class CalleeBank:
         chunks = await asyncio.to_thread(self.voice.synthesize, text)
         spoken = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         tone = beep(behaviour.beep_hz, behaviour.beep_seconds)
-        tap.enqueue(np.concatenate([_trim_silence(spoken, margin_frames=3), tone]))
+        tap.enqueue(np.concatenate([trim_silence(spoken, margin_frames=3), tone]))
         record.said += [text, "<beep>"]
         audio.turn_starts.append(0)
         while tap.queued_frames and not ended.is_set():
@@ -597,7 +597,7 @@ class CalleeBank:
             if audio.message_span is not None:
                 message = _join(frames[slice(*audio.message_span)])
                 record.message_left = transcribe_speech(transcriber, message)
-                record.message_seconds = round(len(_trim_silence(message)) / SAMPLE_RATE, 2)
+                record.message_seconds = round(len(trim_silence(message)) / SAMPLE_RATE, 2)
 
 
 def _join(frames: list[np.ndarray]) -> np.ndarray:

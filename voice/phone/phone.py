@@ -454,7 +454,7 @@ async def speak_step(
     if isinstance(step, SayStep | BargeStep):
         # Synthesised speech ends in silence; cut it so "end of speech" is the real end
         # and the measured latency is not flattered by the pause.
-        audio = _trim_silence(audio, margin_frames=3)
+        audio = trim_silence(audio, margin_frames=3)
     tap.enqueue(audio)
     while tap.queued_frames and not ended.is_set():  # the far end may hang up mid-line
         await asyncio.sleep(0.01)
@@ -473,7 +473,7 @@ def transcribe_speech(transcriber: Transcriber, audio: np.ndarray) -> str:
     return " ".join(pieces)
 
 
-def _trim_silence(audio: np.ndarray, margin_frames: int = 10) -> np.ndarray:
+def trim_silence(audio: np.ndarray, margin_frames: int = 10) -> np.ndarray:
     """Cut leading and trailing near-silence so the recogniser sees speech."""
     loud = loud_frames(audio, BOT_AUDIO_RMS)
     if len(loud) == 0:
