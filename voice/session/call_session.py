@@ -10,6 +10,9 @@ caller — speaking, collecting digits, holding them for a transfer, ringing an 
 one *activity* task. A red flag cancels that activity at once (whatever it is waiting on) and
 the emergency actions run next; only an activity that can take the flag in place (a nurse
 already on the line) keeps going, through `red_flag_hook`.
+
+The caller's voice over the bot's pauses it at once (`_Held`); her words then say whether she
+took the turn (the bot stops for good) or only acknowledged or made a noise (it goes on).
 """
 
 from __future__ import annotations
