@@ -71,10 +71,11 @@ def piper() -> PiperSynthesizer:
 
 
 async def _speak_over_the_notice(
-    piper: PiperSynthesizer, heard_as: str, after_s: float = 1.5
+    piper: PiperSynthesizer, heard_as: str, left_s: float | None = None
 ) -> tuple[MemoryRecorder, SentMedia]:
-    """The caller says something `after_s` into the notice; the recogniser hears `heard_as`.
-    Returns once the call has been quiet for a while."""
+    """The caller says something 1.5 s into the notice, or once the bot has only `left_s` of
+    it left to say (counted in frames sent: a loaded machine drains the queue late); the
+    recogniser hears `heard_as`. Returns once the call has been quiet for a while."""
     recorder, media = MemoryRecorder(), SentMedia()
     session = CallSession(
         CallInfo("over-the-bot", None, datetime.now()),
@@ -93,7 +94,12 @@ async def _speak_over_the_notice(
     try:
         while not media.sent:
             await asyncio.sleep(0.02)
-        await asyncio.sleep(after_s)
+        if left_s is None:
+            await asyncio.sleep(1.5)
+        else:
+            until = _notice_frames(piper) - left_s / 0.02
+            while len(media.sent) < until:
+                await asyncio.sleep(0.02)
         words = np.concatenate(list(piper.synthesize("mm hmm, okay")))
         for frame in chunk_frames(np.concatenate([words, np.zeros(8000, dtype=np.int16)])):
             session.on_frame(frame.pcm)
@@ -138,8 +144,7 @@ async def test_words_that_take_the_turn_stop_the_bot_for_good(piper: PiperSynthe
 
 async def test_okay_as_the_bot_finishes_is_an_answer(piper: PiperSynthesizer) -> None:
     """Under a second left to say: "okay" answers what the bot was saying, it is a turn."""
-    notice_s = _notice_frames(piper) * 0.02
-    recorder, _media = await _speak_over_the_notice(piper, "Okay.", after_s=notice_s - 0.6)
+    recorder, _media = await _speak_over_the_notice(piper, "Okay.", left_s=0.6)
     bot = [text for speaker, text in recorder.turns if speaker == "bot"]
     assert bot[-1] == "I heard: Okay.", recorder.turns
     assert "bot_went_on" not in recorder.events
