@@ -12,8 +12,8 @@
    last word until the turn is over, before and now.
 3. Through real calls (unless `--no-calls`): the scripted patient calls against the
    demo clinic with real Rasa, the calling phone's end of speech to the first bot audio, with
-   the settings of before, of now with recognition starting at the utterance's end, and of now
-   (environment overrides of one server each).
+   the settings of before, of now, and of now with the early decode (environment overrides of
+   one server each).
 
 Output: OUT/turns.md and OUT/turns.json.
 """
@@ -32,12 +32,14 @@ import numpy as np
 from voice.asr.base import AnswerKind
 from voice.asr.whisper import WhisperConfig, WhisperRecognizer
 from voice.audio.wav import telephone_channel
+from voice.session.call_session import SessionConfig
 from voice.session.turn_end import TurnEndConfig, sounds_unfinished
 from voice.tts.external import EspeakSynthesizer, FliteSynthesizer
 from voice.tts.piper import PiperSynthesizer
 
 VAD_MS = 250  # the utterance detector's pause: recognition started here before
-EARLY_MS = 100  # recognition starts at this pause now (`early_decode_ms`)
+# Recognition starts at this pause now: the early pause when the server's default has one.
+EARLY_MS = SessionConfig().vad.early_pause_ms or VAD_MS
 BEFORE_MS = 500  # the turn-end pause before, whatever the words
 PAUSES_MS = (300, 450, 500, 600, 800)
 
@@ -168,9 +170,9 @@ async def through_calls(repeats: int) -> dict[str, Any]:
         "before": {"CLINICLINE_TURN_END_MS": str(BEFORE_MS),
                    "CLINICLINE_TURN_END_UNFINISHED_MS": str(BEFORE_MS),
                    "CLINICLINE_ASR_WINDOW_SECONDS": "30"},
-        # Everything as now but recognition starting at the utterance's end (250 ms), not at the
-        # early pause (100 ms): what the early decode is worth.
-        "decode_at_end": {"CLINICLINE_EARLY_DECODE_MS": "0"},
+        # Recognition from the early pause (100 ms), turns over at 500 ms of quiet (the pause
+        # that spares callers who pause mid-sentence when the words come in that soon).
+        "early_decode": {"CLINICLINE_EARLY_DECODE_MS": "100", "CLINICLINE_TURN_END_MS": "500"},
         "now": {},
     }  # fmt: skip
     return {label: await bench_clinic(scripts, repeats, env=env) for label, env in settings.items()}
@@ -189,8 +191,8 @@ def markdown(results: dict[str, Any]) -> str:
         "(recognition from 250 ms, whisper's own 30 s window). Now: "
         f"{turn['finished_ms']} ms when the words are finished, {turn['unfinished_ms']} ms "
         "when they hang (`voice/session/turn_end.py`), whisper's window "
-        f"{turn['window_seconds']:g} s, recognition from {EARLY_MS} ms (the words so far, "
-        "kept when the caller stays quiet); either way not before the words are in.",
+        f"{turn['window_seconds']:g} s, recognition from {EARLY_MS} ms; either way not "
+        "before the words are in.",
         "",
         "## Callers cut off by a pause mid-sentence",
         "",
@@ -249,16 +251,16 @@ def markdown(results: dict[str, Any]) -> str:
             "the caller's lines the call's record holds (a lost line makes a turn look slow "
             "or fast for the wrong reason); word errors compare the phone's lines with the "
             "record's when every line was heard (numbers written as digits count as errors: "
-            "compare the columns, not with other tables). 'Decode at the end': as now, but "
-            "recognition starts at the utterance's end (250 ms of quiet) instead of the early "
-            "pause (100 ms).",
+            "compare the columns, not with other tables). 'Early decode': recognition from the "
+            "early pause (100 ms of quiet) and turns over at 500 ms (`early_decode_ms`, "
+            "`turn_end_ms`).",
             "",
-            "| script | before: heard, median, p95, WER | decode at the end | now |",
+            "| script | before: heard, median, p95, WER | now | early decode |",
             "|---|---|---|---|",
         ]
         for script in calls.get("now", {}):
             cells = []
-            for label in ("before", "decode_at_end", "now"):
+            for label in ("before", "now", "early_decode"):
                 r = calls.get(label, {}).get(script, {})
                 cells.append(f"{r.get('caller_turns_heard', 0)}/{r.get('caller_turns_said', 0)}, "
                              f"{r.get('median_ms')} ms, {r.get('p95_ms')} ms, "

@@ -263,6 +263,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                         early_pause_ms=config.early_decode_ms,
                     ),
                     turn=TurnEndConfig(config.turn_end_ms, config.turn_end_unfinished_ms),
+                    acknowledgements_go_on=config.acknowledgements_go_on,
                 ),
                 admission=_admission_policy(config, dialog),
                 ack_timeout=config.sip_ack_timeout,

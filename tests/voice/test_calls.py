@@ -90,38 +90,6 @@ def test_barge_in_stops_the_greeting(server: ServerProcess) -> None:
     assert "talk to somebody" in " ".join(_caller_turns(record)).lower()
 
 
-def _knocks() -> np.ndarray:
-    """Three knocks on a door near the phone: thuds the utterance detector takes for a voice
-    (its start stopped the bot before), with no words in them."""
-    rate, pieces = 8000, [np.zeros(4000)]
-    t = np.arange(int(0.15 * rate)) / rate
-    thud = np.sin(2 * np.pi * 180 * t) * np.exp(-t * 30) * 12000
-    thud += np.sin(2 * np.pi * 420 * t) * np.exp(-t * 40) * 5000
-    for _ in range(3):
-        pieces += [thud, np.zeros(int(0.15 * rate))]
-    return np.concatenate([*pieces, np.zeros(4000)]).astype(np.int16)
-
-
-@pytest.mark.parametrize("sound", ["mm-hmm", "knocks"])
-def test_an_acknowledgement_or_a_knock_over_the_greeting_lets_it_go_on(
-    server: ServerProcess, tmp_path: Path, sound: str
-) -> None:
-    if sound == "knocks":
-        write_wav(tmp_path / "knocks.wav", _knocks(), 8000)
-        line = ["--play", str(tmp_path / "knocks.wav")]
-    else:
-        line = ["--say", "mm hmm"]
-    result = phone_call(server, "--barge-in-after", "1.5", *line, "--listen", "3")
-    record = wait_for_record(server, result["call_id"])
-    greeting = record["turns"][0]
-    assert greeting["speaker"] == "bot", record["turns"]
-    assert not greeting["text"].endswith("[interrupted]"), record["turns"]
-    went_on = [e["data"] for e in record["events"] if e["kind"] == "bot_went_on"]
-    assert went_on and went_on[0]["after"] in ("acknowledgement", "noise"), record["events"]
-    # Not a turn: the echo dialog did not answer it.
-    assert not any(t["text"].startswith("I heard") for t in record["turns"]), record["turns"]
-
-
 @pytest.mark.parametrize("method_flag, method", [((), "rfc2833"), (("--info-dtmf",), "sip_info")])
 def test_dtmf_reaches_the_server(
     server: ServerProcess, method_flag: tuple[str, ...], method: str

@@ -18,6 +18,7 @@ from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
 from voice.asr.base import SpeechRecognizer, Transcript
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
+from voice.audio.vad import VadConfig
 from voice.session.actions import Action, CallInfo, CallOutcome, Hangup, PlayPrompt, Say
 from voice.session.call_session import CallSession, SessionConfig
 from voice.session.conversation import Conversation
@@ -117,16 +118,17 @@ def caller_input(
     recorder: MemoryRecorder | None = None,
     on_utterance: Callable[[Utterance], None] = lambda _u: None,
     on_red_flag: Callable[[Sequence[Action]], None] = lambda _a: None,
+    vad: VadConfig | None = None,
 ) -> CallerInput:
-    """A caller's hearing with the product's turn-taking (recognition from a 100 ms pause, the
-    detector's end at 250 ms, turns over at 500 ms, 900 ms when the words hang), listening,
-    for the tests that feed it frames."""
+    """A caller's hearing with the product's turn-taking (the detector's end at 250 ms, turns
+    over at 350 ms, 900 ms when the words hang; `vad` for another detector), listening, for
+    the tests that feed it frames."""
     return CallerInput(
         CallInfo(call_id, None, datetime.now()),
         conversation=conversation,
         recorder=recorder or MemoryRecorder(),
         recognizer=recognizer,
-        vad=SessionConfig().vad,
+        vad=vad or SessionConfig().vad,
         turn=SessionConfig().turn,
         digit_timeout=3.0,
         phase=lambda: CallPhase.LISTENING,

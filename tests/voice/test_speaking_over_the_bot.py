@@ -86,7 +86,7 @@ async def _speak_over_the_notice(
         synthesizer=piper,
         prompts=TonePrompts(),
         hangup=lambda: None,
-        config=SessionConfig(silence_timeout=30),
+        config=SessionConfig(silence_timeout=30, acknowledgements_go_on=True),
     )
     loop = asyncio.get_running_loop()
     drain = loop.create_task(media.drain())

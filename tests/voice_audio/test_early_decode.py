@@ -147,7 +147,7 @@ async def _hear(audio: np.ndarray, recognizer: MeasuringRecognizer) -> list[Utte
     handed_on: list[Utterance] = []
     hearing = caller_input(
         "early-decode", EchoConversation(TriageEngine.default()), recognizer,
-        on_utterance=handed_on.append,
+        on_utterance=handed_on.append, vad=VadConfig(hangover_ms=250, early_pause_ms=100),
     )  # fmt: skip
     audio = np.concatenate([audio, silence(1.0)])
     started = loop.time()

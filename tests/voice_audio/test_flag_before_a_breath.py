@@ -52,7 +52,7 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
             if isinstance(a, PlayPrompt) and a.name == "emergency"
         ),
     )  # fmt: skip
-    # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (500 ms) is not
+    # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
     # by the time her voice is back, so the utterance goes on.
     breath = np.zeros(int(0.26 * 8000) // FRAME_SAMPLES * FRAME_SAMPLES, dtype=np.int16)
     speech = np.concatenate([_spoken(piper, FLAG), breath, _spoken(piper, GOES_ON)])

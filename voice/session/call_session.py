@@ -127,11 +127,14 @@ class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
     digit_timeout: float = 3.0
-    # Recognition starts after a 100 ms pause, the utterance ends at 250 ms, and the turn at
-    # 500 ms when the words are in and finished, at 900 ms when they hang
+    # Recognition starts after a 250 ms pause (`early_pause_ms`: sooner), and the turn ends at
+    # 350 ms when the words are in and finished, at 900 ms when they hang
     # (voice.session.turn_end).
-    vad: VadConfig = VadConfig(hangover_ms=250, early_pause_ms=100)
+    vad: VadConfig = VadConfig(hangover_ms=250)
     turn: TurnEndConfig = TurnEndConfig()
+    # The caller's voice pauses the bot, and an acknowledgement or a sound with no words lets
+    # it go on (`_Held`); False: her voice stops it for good, as a keypress does.
+    acknowledgements_go_on: bool = False
 
 
 class CallSession:
@@ -260,6 +263,7 @@ class CallSession:
         self._inbox.put(Ended("referred", self._referred))
 
     def _caller_keyed(self) -> None:
+        """A keypress (or, unless acknowledgements go on, her voice) stops the bot for good."""
         if self._speaking and self._barge_in:
             self.barge_ins += 1
             self._stop_playback()
@@ -268,6 +272,9 @@ class CallSession:
         """The caller's voice over the bot's: the bot falls quiet at once and waits for her
         words, which say whether she took the turn (`_heard`) or only acknowledged, coughed or
         was a noise on the line (`_go_on`)."""
+        if not self.config.acknowledgements_go_on:
+            self._caller_keyed()
+            return
         if not (self._speaking and self._barge_in) or self._held is not None:
             return
         queued = self.media.queued_frames * FRAME_SAMPLES

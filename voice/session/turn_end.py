@@ -20,7 +20,7 @@ class TurnEndConfig:
     """Pauses that end a turn, counted from the caller's last voiced frame (recognition starts
     earlier, at the utterance detector's own pause)."""
 
-    finished_ms: int = 500  # the turn is over (or when the words are in, if later)
+    finished_ms: int = 350  # the turn is over (or when the words are in, if later)
     unfinished_ms: int = 900  # ... when the words so far hang
     spelling_ms: int = 1600  # ... when she spells her name (she thinks between letters)
 
