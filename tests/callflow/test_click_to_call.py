@@ -101,7 +101,7 @@ async def test_an_agent_calls_a_patient_back_and_the_patient_s_red_flag_reaches_
     callees = await asyncio.to_thread(_patient_bank, tmp_path)
     bank, bank_log = callees.process, callees.log
     desk = staff_phone(
-        clinic.env, "front1", "--answer-after", "1", "--stay", "30", "--say", AGENT_SAYS,
+        clinic.env, "front1", "--answer-after", "1", "--stay", "40", "--say", AGENT_SAYS,
         "--accept-key", "none", "--timeout", "150",
     )  # fmt: skip
     try:

@@ -17,7 +17,7 @@ import numpy as np
 
 from voice.asr.base import SpeechRecognizer
 from voice.audio.frames import AudioFrame
-from voice.audio.vad import SpeechEnded, UtteranceDetector, VadConfig
+from voice.audio.vad import SpeechEnded, UtteranceDetector, VadConfig, VadEvent
 from voice.session.actions import CallInfo
 from voice.session.conversation import CallRecorder
 
@@ -56,17 +56,25 @@ class LegTranscriber:
             return
         frame = AudioFrame(pcm, self._frames * 0.02)
         self._frames += 1
-        for event in self._vad.push(frame):
+        self._decode_ended(self._vad.push(frame))
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Stop listening; let utterances already heard finish decoding (up to `timeout`),
+        the one under way when the call ended included: words said up to the hang-up are
+        written and screened too."""
+        if self._closed:
+            return
+        self._closed = True
+        self._decode_ended(self._vad.flush())
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    def _decode_ended(self, events: list[VadEvent]) -> None:
+        for event in events:
             if isinstance(event, SpeechEnded):
                 task = self._loop.create_task(self._transcribe(event.pcm))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-
-    async def close(self, timeout: float = 10.0) -> None:
-        """Stop listening; let utterances already heard finish decoding (up to `timeout`)."""
-        self._closed = True
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def _transcribe(self, pcm: np.ndarray) -> None:
         end = datetime.now(UTC)
