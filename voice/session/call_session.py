@@ -372,11 +372,14 @@ class CallSession:
                     # Voices open with 40-60 ms of quiet (Piper, measured): the caller waits
                     # for the bot's first word, not for that.
                     chunk, first = without_leading_quiet(chunk), False
-                chunk = _whole_frames(chunk)
-                if self._held is not None:
-                    self._held.later.append(chunk)  # paused: said if she did not take the turn
-                    continue
-                self._sent.append(chunk)
+                if self.config.acknowledgements_go_on:
+                    # Kept in whole frames, so that what was sent lines up with the queue's
+                    # count of frames left when she speaks over it.
+                    chunk = _whole_frames(chunk)
+                    if self._held is not None:
+                        self._held.later.append(chunk)  # paused: said if she does not take the turn
+                        continue
+                    self._sent.append(chunk)
                 self.media.enqueue(chunk)
                 self._note_first_audio()
             # Once the caller is gone nothing drains the queue: never wait on it then.
