@@ -11,17 +11,22 @@ triage engine.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
 from tests.voice.test_session_partials import MemoryRecorder, caller_input
 from voice.asr.whisper import WhisperRecognizer
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
+from voice.audio.vad import VadConfig
 from voice.session.actions import PlayPrompt
+from voice.session.call_session import SessionConfig
 from voice.tts.piper import PiperSynthesizer
 
+EARLY_100_MS = replace(SessionConfig().vad, early_pause_ms=100)
 FLAG = "My husband just collapsed and he is not breathing."
 GOES_ON = (
     "I don't know what to do, he was fine a minute ago, we were sitting at the table having "
@@ -36,8 +41,19 @@ def _spoken(piper: PiperSynthesizer, text: str) -> np.ndarray:
     return pcm[loud[0] : loud[-1] + 1]
 
 
+@pytest.mark.parametrize(
+    ("vad", "breath_s"),
+    [
+        # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
+        # by the time her voice is back, so the utterance goes on.
+        pytest.param(None, 0.26, id="utterance-ended-at-the-breath"),
+        # With recognition from the early pause (100 ms), a breath of 200 ms ends nothing: the
+        # words up to it come from the decode begun at the pause.
+        pytest.param(EARLY_100_MS, 0.2, id="early-decode-at-the-breath"),
+    ],
+)
 async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
-    whisper: WhisperRecognizer, piper: PiperSynthesizer
+    whisper: WhisperRecognizer, piper: PiperSynthesizer, vad: VadConfig | None, breath_s: float
 ) -> None:
     loop = asyncio.get_running_loop()
     flagged: list[int] = []  # for each emergency message: how many turns were recorded then
@@ -51,10 +67,9 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
             len(recorder.turns) for a in actions
             if isinstance(a, PlayPrompt) and a.name == "emergency"
         ),
+        vad=vad,
     )  # fmt: skip
-    # A breath of 260 ms: the detector's pause (250 ms) is over, the turn's (350 ms) is not
-    # by the time her voice is back, so the utterance goes on.
-    breath = np.zeros(int(0.26 * 8000) // FRAME_SAMPLES * FRAME_SAMPLES, dtype=np.int16)
+    breath = np.zeros(int(breath_s * 8000) // FRAME_SAMPLES * FRAME_SAMPLES, dtype=np.int16)
     speech = np.concatenate([_spoken(piper, FLAG), breath, _spoken(piper, GOES_ON)])
     started = loop.time()
     try:

@@ -107,7 +107,9 @@ class CallerInput:
         self._pending: _Pending | None = None
         # Recognition of the words so far, begun at the detector's early pause: the utterance's
         # own decode if the caller stays quiet until its end (see `_early_decode`).
-        self._early: asyncio.Task[Transcript | None] | None = None
+        # The decode begun at the early pause, and its stream.
+        self._early: tuple[asyncio.Task[Transcript | None], RecognitionStream] | None = None
+        self._breath: RecognitionStream | None = None  # the words up to the last breath
         self._judged: _Pending | None = None
         self._carry: tuple[np.ndarray, CallPhase] | None = None
         self._speech_phase = CallPhase.LISTENING
@@ -141,6 +143,7 @@ class CallerInput:
         if self._digit_timer is not None:
             self._digit_timer.cancel()
         self._drop_early()
+        self._skip_breath()
         for task in list(self._tasks):
             task.cancel()
 
@@ -160,7 +163,7 @@ class CallerInput:
             elif isinstance(event, SpeechPaused):
                 self._early_decode(event)
             elif isinstance(event, SpeechResumed):
-                self._drop_early()
+                self._early_was_a_breath()
             elif isinstance(event, SpeechEnded):
                 self._stop_live()
                 self._tentative_end(event)
@@ -185,29 +188,55 @@ class CallerInput:
         return pcm if self._carry is None else np.concatenate([self._carry[0], pcm])
 
     def _start_decode(self, pcm: np.ndarray) -> asyncio.Task[Transcript | None]:
+        return self._start_stream(pcm)[0]
+
+    def _start_stream(
+        self, pcm: np.ndarray
+    ) -> tuple[asyncio.Task[Transcript | None], RecognitionStream]:
         stream = self.recognizer.new_stream(
             hints=self.conversation.hints(self.call),
             answer=self.conversation.expected_answer(self.call),
         )
-        return self._loop.create_task(self._decode(stream, pcm))
+        return self._loop.create_task(self._decode(stream, pcm)), stream
 
     def _early_decode(self, paused: SpeechPaused) -> None:
         """Start recognising at the early pause. Whisper decodes a whole utterance in ~250 ms
         here, most of a turn's wait: begun at the early pause rather than the utterance's end,
         the words are in by the time the turn may end. The audio after the early pause is quiet,
-        so the result is the utterance's own (it is dropped if she goes on)."""
+        so the result is the utterance's own (if she goes on: `_early_was_a_breath`)."""
         self._drop_early()
-        self._early = self._start_decode(self._with_carry(paused.pcm))
+        self._skip_breath()  # the words up to this pause include its words
+        self._early = self._start_stream(self._with_carry(paused.pcm))
 
     def _drop_early(self) -> None:
         if self._early is not None:
-            self._early.cancel()  # never runs if it still waits for the recogniser
+            self._early[0].cancel()  # never runs if it still waits for the recogniser
             self._early = None
+
+    def _skip_breath(self) -> None:
+        if self._breath is not None:
+            self._breath.cancel()
+            self._breath = None
+
+    def _early_was_a_breath(self) -> None:
+        """She went on after the early pause: the words up to it are screened when in, as a
+        superseded utterance's are, so that a red flag said before a breath acts then, not
+        when a caller in a panic stops talking. If she pauses again before they are in, the
+        next decode has them too, and this one is skipped if it has not reached the model
+        yet: a call holds the shared recogniser for one of its breaths at a time."""
+        if self._early is None:
+            return
+        (decode, stream), self._early = self._early, None
+        self._breath = stream
+        phase = self._carry[1] if self._carry is not None else self._speech_phase
+        decode.add_done_callback(lambda task: self._screen_words_so_far(task, phase))
 
     def _tentative_end(self, ended: SpeechEnded) -> None:
         """Start recognising now (or keep the decode begun at the early pause); keep the
         result only if the caller stays quiet."""
-        early, self._early = self._early, None
+        early = self._early[0] if self._early is not None else None
+        self._early = None
+        self._skip_breath()  # this decode has its words
         pcm = self._with_carry(ended.pcm)
         phase = self._carry[1] if self._carry is not None else self._speech_phase
         self._carry = None
