@@ -489,7 +489,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         recognizer = make_recognizer(
             config.asr_engine, config.vosk_model_dir, demo_vocabulary(config.vocabulary),
             whisper=WhisperConfig(
-                cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds
+                cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds,
+                beam_size=config.asr_beams,
             ),
         )  # fmt: skip
         if args.dates:

@@ -104,6 +104,7 @@ class Config:
     # Decodes run one at a time, so both cores of a small machine go to the one running.
     asr_threads: int = 2
     asr_window_seconds: float = 30.0  # whisper's encoder window (voice/asr/whisper.py): its own
+    asr_beams: int = 3  # whisper's decoder beams (voice/asr/whisper.py); 1: greedy
     tts_threads: int = 1
     # Words the recogniser should expect: the clinic's medications and providers.
     vocabulary: tuple[str, ...] = ()

@@ -39,7 +39,9 @@ async def load_speech(
         config.vosk_model_dir,
         vocabulary,
         whisper=WhisperConfig(
-            cpu_threads=config.asr_threads, window_seconds=config.asr_window_seconds
+            cpu_threads=config.asr_threads,
+            window_seconds=config.asr_window_seconds,
+            beam_size=config.asr_beams,
         ),
     )
     description = describe_recognizer(recognizer)
