@@ -112,6 +112,27 @@ def test_a_decode_cancelled_while_it_waits_for_the_model_never_runs(
     assert "refill" in wanted_text.lower() and dropped_text == ""
 
 
+def test_a_decode_cancelled_while_the_model_encodes_it_writes_nothing(
+    whisper: WhisperRecognizer, piper: object, phone_speech: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its caller went on speaking once the decode had the model: the encoder cannot be stopped,
+    but the words are not generated, so the slot goes to the next decode sooner."""
+    audio = phone_speech(piper, "I need a refill.")
+    stream = whisper.new_stream()
+    stream.accept(audio)
+    encode = whisper._encode
+
+    def encode_then_cancel(pcm: np.ndarray, window_seconds: float) -> object:
+        encoded = encode(pcm, window_seconds)
+        stream.cancel()
+        return encoded
+
+    monkeypatch.setattr(whisper, "_encode", encode_then_cancel)
+    assert stream.finish().text == ""
+    monkeypatch.undo()
+    assert "refill" in whisper.transcribe(audio).text.lower()
+
+
 def test_an_utterance_longer_than_a_short_window_is_heard_to_its_end(
     piper: object, phone_speech: Render
 ) -> None:

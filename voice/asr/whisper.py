@@ -83,7 +83,9 @@ class WhisperConfig:
     # voice, telephone band, trimmed as the detector does, word errors greedy -> 3 beams:
     # Piper 4.3 -> 3.8 %, flite slt 13.4 -> 9.6 %, espeak-ng en-us 46.8 -> 36.2 %, en-gb
     # 48.2 -> 46.3 %; empty transcripts on espeak-ng 7 -> 2; decode median +15 ms (~290 ms):
-    # the encoder is most of a decode, and 5 beams did no better.
+    # the encoder is most of a decode, and 5 beams did no better. Through calls (`clinicline
+    # bench --load`, 6 workers, 2 cores): 1 call p50 771 ms vs 649 greedy (recognition 277 vs
+    # 232 ms), 4 calls 820 vs 896 ms: within the spread of runs of 4 and 16 turns.
     beam_size: int = 3
     no_speech_threshold: float = 0.6
     min_avg_logprob: float = -1.0
@@ -216,7 +218,9 @@ class WhisperRecognizer:
         with self._slots:
             if cancelled is not None and cancelled.is_set():
                 return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
-            decoded = self._decode(audio, prompt)
+            decoded = self._decode(audio, prompt, cancelled)
+            if decoded is None:
+                return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
         floor = self.config.answer_min_avg_logprob if answer else self.config.min_avg_logprob
         text, confidence = self._accept(decoded, floor)
         return Transcript(text, confidence, audio_seconds, time.perf_counter() - started)
@@ -326,12 +330,17 @@ class WhisperRecognizer:
         segment[:, : min(frames, window)] = features[:, : min(frames, window)]
         return np.asarray(self._model.model.encode(self._storage(segment[None])))
 
-    def _decode(self, audio: np.ndarray, prompt: str | None) -> Decoded:
+    def _decode(
+        self, audio: np.ndarray, prompt: str | None, cancelled: threading.Event | None = None
+    ) -> Decoded | None:
         """Beam-search decode of one utterance (at most 30 s: the VAD cuts longer speech) in a
-        window of `window_seconds`, or the utterance plus 2 s when that is longer."""
+        window of `window_seconds`, or the utterance plus 2 s when that is longer. None when
+        `cancelled` while it encoded: the slot goes to the next decode without generating."""
         import ctranslate2
 
         window = self._encode(audio, self.config.window_seconds)
+        if cancelled is not None and cancelled.is_set():
+            return None
         encoded = ctranslate2.StorageView.from_array(window)
         tokenizer = self._tokenizer
         tokens: list[int] = []
