@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -124,8 +125,26 @@ class _State:
     # In the keypad menu only because the dialogs were down: back to them once they are up.
     menu_for_outage: bool = False
     expecting: str | None = None  # what the dialog's last question asked for
+    last_question: Say | PlayPrompt | None = None  # asked again when she says nothing
     ended_by_dialog: bool = False
     symptoms: SymptomScreen = field(default_factory=SymptomScreen)
+
+
+# The clinic's own prompts that ask the caller something.
+_QUESTION_PROMPTS = frozenset({"screening_question", "nurse_offer"})
+
+
+def last_question(actions: Sequence[Action]) -> Say | PlayPrompt | None:
+    """The question the caller was last asked in these actions (a reply's last sentence that
+    asks something), if any."""
+    for action in reversed(actions):
+        if isinstance(action, PlayPrompt) and action.name in _QUESTION_PROMPTS:
+            return action
+        if isinstance(action, Say):
+            sentences = re.split(r"(?<=[.!?])\s+", action.text.strip())
+            if sentences[-1].endswith("?"):
+                return Say(sentences[-1])
+    return None
 
 
 def asked_for(messages: Sequence[BotMessage]) -> str | None:
@@ -331,6 +350,11 @@ class ClinicConversation:
             log.warning("call %s: no caller hints (store unavailable)", call.call_id)
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        actions = await self._respond(call, turn)
+        self.state.last_question = last_question(actions)
+        return actions
+
+    async def _respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         if self.state.escalated:
             return [PlayPrompt("hold", barge_in=False)] if not self.state.transferred else []
         if self.state.level == Level.URGENT and not self.state.urgent_offered:
@@ -553,6 +577,9 @@ class ClinicConversation:
         if self.state.in_menu and not self.state.transferred:
             # "How can I help you?" would invite words the keypad menu cannot take.
             return [PlayPrompt("keypad_menu"), CollectDigits(1, "menu")]
+        if self.state.last_question is not None:
+            # Asked for a date of birth, "How can I help you?" would start the call over.
+            return [PlayPrompt("reprompt_question"), self.state.last_question]
         return [PlayPrompt("reprompt")]
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:

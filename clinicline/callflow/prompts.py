@@ -50,6 +50,7 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         ),
         "nurse_declined": "All right. What can I help you with today?",
         "reprompt": "Sorry, I didn't hear anything. How can I help you?",
+        "reprompt_question": "Sorry, I didn't hear anything.",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
         "goodbye": "Thank you for calling. Goodbye.",
         "silence_goodbye": (
@@ -98,6 +99,7 @@ PROMPT_USES: dict[str, str] = {
     "nurse_offer": "The screening question answered no",
     "nurse_declined": "The nurse offer declined",
     "reprompt": "The caller said nothing after a question",
+    "reprompt_question": "The caller said nothing after a question, which is then asked again",
     "not_understood": "The words could not be made out, or the dialogs gave no reply",
     "goodbye": "The end of a call the bot closes",
     "silence_goodbye": "The caller stayed silent after the reprompt",

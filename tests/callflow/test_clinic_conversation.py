@@ -30,6 +30,7 @@ from voice.session.actions import (
     CallInfo,
     CallOutcome,
     CollectDigits,
+    Hangup,
     PlayPrompt,
     Say,
     Transfer,
@@ -654,3 +655,46 @@ async def test_while_a_medication_is_asked_only_medications_are_hinted_to_the_re
     conversation, call = await _asked_by(db, recorder, dialog, "+15550100003")
     assert conversation.expected_answer(call) == "medication"
     assert list(conversation.hints(call)) == ["albuterol inhaler", "sertraline"]
+
+
+class ReplyStandIn(RecordingDialogStandIn):
+    """Stands in for a Rasa server that answers each message with the next of `replies`."""
+
+    def __init__(self, *replies: list[BotMessage]) -> None:
+        super().__init__()
+        self.replies = list(replies)
+
+    async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> list[BotMessage]:
+        self.sent.append(text)
+        return self.replies.pop(0)
+
+
+async def test_silence_after_a_question_asks_that_question_again(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = ReplyStandIn(
+        [BotMessage("Sorry, I didn't get that date.", None),
+         BotMessage("And the date of birth?", {"kind": "expect", "what": "dob"})],
+        [BotMessage("Thank you. I have sent it on. Is there anything else?", None)],
+        [BotMessage("Goodbye.", None)],
+    )  # fmt: skip
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    greeted = await conversation.start(call)
+    assert greeted == [PlayPrompt("greeting")]
+    # Nothing asked yet but the greeting's question: the general reprompt.
+    assert await conversation.silence(call, 1) == [PlayPrompt("reprompt")]
+    await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
+    # Asked for a date of birth, she says nothing: the question again, not the call over.
+    assert await conversation.silence(call, 1) == [
+        PlayPrompt("reprompt_question"), Say("And the date of birth?")
+    ]  # fmt: skip
+    assert await conversation.silence(call, 2) == [
+        PlayPrompt("reprompt_question"), Say("And the date of birth?")
+    ]  # fmt: skip
+    assert isinstance((await conversation.silence(call, 3))[-1], Hangup)
+    await conversation.respond(call, CallerTurn(text="March fourth 1972"))
+    # Only the reply's question is asked again, not what it said before it.
+    assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
+    await conversation.respond(call, CallerTurn(text="no thanks"))
+    assert await conversation.silence(call, 1) == [PlayPrompt("reprompt")]
