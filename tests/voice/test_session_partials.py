@@ -64,18 +64,20 @@ class _Stream:
 
 
 class QueueMedia:
-    """The playback queue of a call, drained at real time by a task (as pjmedia would)."""
+    """The playback queue of a call, drained at real time by a task (as pjmedia would); keeps
+    every frame it sent."""
 
     def __init__(self) -> None:
         self.frames: list[np.ndarray] = []
+        self.sent: list[np.ndarray] = []
         self.cleared = 0
         self.first_samples: list[int] = []  # what was queued, in order
 
     def enqueue(self, pcm: np.ndarray) -> int:
         self.first_samples.append(int(pcm[0]))
-        n = len(pcm) // FRAME_SAMPLES + 1
-        self.frames.extend([pcm[:FRAME_SAMPLES]] * n)
-        return n
+        frames = [f.pcm for f in chunk_frames(np.asarray(pcm, dtype=np.int16))]
+        self.frames.extend(frames)
+        return len(frames)
 
     def clear(self) -> int:
         dropped, self.frames = len(self.frames), []
@@ -89,7 +91,7 @@ class QueueMedia:
     async def drain(self) -> None:
         while True:
             if self.frames:
-                self.frames.pop(0)
+                self.sent.append(self.frames.pop(0))
             await asyncio.sleep(0.02)
 
 

@@ -19,7 +19,12 @@ import pytest
 from clinicline.callflow.echo import EchoConversation
 from nlu.backchannel import is_backchannel, no_words
 from nlu.triage import TriageEngine
-from tests.voice.test_session_partials import MemoryRecorder, TonePrompts, WholeUtteranceStandIn
+from tests.voice.test_session_partials import (
+    MemoryRecorder,
+    QueueMedia,
+    TonePrompts,
+    WholeUtteranceStandIn,
+)
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
 from voice.session.actions import CallInfo, PlayPrompt, Say
 from voice.session.call_session import CallSession, SessionConfig
@@ -29,33 +34,6 @@ NOTICE = (
     "Our clinic is open from eight in the morning to six in the evening on weekdays, and from "
     "nine to one on Saturdays. Flu shots are given without an appointment every morning."
 )
-
-
-class SentMedia:
-    """A call's playback queue, drained at real time; keeps every frame it sent."""
-
-    def __init__(self) -> None:
-        self.queue: list[np.ndarray] = []
-        self.sent: list[np.ndarray] = []
-
-    def enqueue(self, pcm: np.ndarray) -> int:
-        frames = [f.pcm for f in chunk_frames(np.asarray(pcm, dtype=np.int16))]
-        self.queue.extend(frames)
-        return len(frames)
-
-    def clear(self) -> int:
-        dropped, self.queue = len(self.queue), []
-        return dropped
-
-    @property
-    def queued_frames(self) -> int:
-        return len(self.queue)
-
-    async def drain(self) -> None:
-        while True:
-            if self.queue:
-                self.sent.append(self.queue.pop(0))
-            await asyncio.sleep(0.02)
 
 
 class NoticeFirst(EchoConversation):
@@ -72,11 +50,11 @@ def piper() -> PiperSynthesizer:
 
 async def _speak_over_the_notice(
     piper: PiperSynthesizer, heard_as: str, left_s: float | None = None
-) -> tuple[MemoryRecorder, SentMedia]:
+) -> tuple[MemoryRecorder, QueueMedia]:
     """The caller says something 1.5 s into the notice, or once the bot has only `left_s` of
     it left to say (counted in frames sent: a loaded machine drains the queue late); the
     recogniser hears `heard_as`. Returns once the call has been quiet for a while."""
-    recorder, media = MemoryRecorder(), SentMedia()
+    recorder, media = MemoryRecorder(), QueueMedia()
     session = CallSession(
         CallInfo("over-the-bot", None, datetime.now()),
         conversation=NoticeFirst(TriageEngine.default()),
@@ -105,7 +83,7 @@ async def _speak_over_the_notice(
             session.on_frame(frame.pcm)
             await asyncio.sleep(0.02)
         for _ in range(600):  # the notice (or the reply) plays out
-            if not media.queue and len(recorder.turns) >= 2 and not session.input.busy:
+            if not media.frames and len(recorder.turns) >= 2 and not session.input.busy:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)
