@@ -146,3 +146,43 @@ def test_words_that_are_more_than_an_acknowledgement(text: str) -> None:
 def test_sounds_without_words() -> None:
     assert no_words("") and no_words(" ... ") and no_words("(coughs)") and no_words("[door]")
     assert not no_words("(coughs) help")
+
+
+class TwoReplies(EchoConversation):
+    """Opens with two sentences said one after the other."""
+
+    async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say]:
+        return [Say(NOTICE), Say("And this is never heard.")]
+
+
+async def test_words_cut_off_before_they_began_are_not_in_the_record(
+    piper: PiperSynthesizer,
+) -> None:
+    """The caller hangs up during the first sentence: it is written as interrupted, and the
+    second, which never sent a sound, is not written as said."""
+    recorder, media = MemoryRecorder(), QueueMedia()
+    session = CallSession(
+        CallInfo("cut-before-it-began", None, datetime.now()),
+        conversation=TwoReplies(TriageEngine.default()),
+        recorder=recorder,
+        media=media,
+        recognizer=WholeUtteranceStandIn(""),
+        synthesizer=piper,
+        prompts=TonePrompts(),
+        hangup=lambda: None,
+        config=SessionConfig(silence_timeout=30),
+    )
+    loop = asyncio.get_running_loop()
+    drain = loop.create_task(media.drain())
+    run = loop.create_task(session.run())
+    try:
+        while len(media.sent) < 25:  # half a second of the first sentence
+            await asyncio.sleep(0.02)
+        session.on_hangup(200, "BYE")
+        await asyncio.wait_for(run, 30)
+    finally:
+        run.cancel()
+        drain.cancel()
+        await asyncio.gather(run, drain, return_exceptions=True)
+    bot = [text for speaker, text in recorder.turns if speaker == "bot"]
+    assert bot == [NOTICE + " [interrupted]"], recorder.turns

@@ -187,6 +187,7 @@ class CallSession:
         self._speaking = False
         self._barge_in = True
         self._sent: list[np.ndarray] = []  # the audio queued so far by the playing words
+        self._chunks_out = 0  # chunks the playing (or last played) words have queued
         self._held: _Held | None = None  # the playing words, paused by the caller's voice
         self._playing: CallPhase | None = None  # the phase of the prompt playing now
         self._closing = False  # the actions under way end with a hang-up
@@ -362,6 +363,7 @@ class CallSession:
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
         first = True
+        self._chunks_out = 0
         self._sent, self._held = [], None
         try:
             while not self._stopped():
@@ -381,6 +383,7 @@ class CallSession:
                         continue
                     self._sent.append(chunk)
                 self.media.enqueue(chunk)
+                self._chunks_out += 1
                 self._note_first_audio()
             # Once the caller is gone nothing drains the queue: never wait on it then.
             while (self.media.queued_frames or self._held is not None) and not self._stopped():
@@ -412,7 +415,10 @@ class CallSession:
         try:
             finished = await self._play(pieces, barge_in)
         finally:
-            self._bot_turn(text, finished, start)
+            if finished or self._chunks_out:
+                self._bot_turn(text, finished, start)
+            else:  # cut off before its first word: the caller never heard it
+                log.info("call %s: a reply was cut off before it began", self.call.call_id)
 
     def _bot_turn(self, text: str, finished: bool, start: datetime) -> None:
         """Into the transcript, also when a red flag or a stop cut the words off (so from a
