@@ -222,6 +222,14 @@ class ClinicConversation:
     def screen(
         self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
     ) -> Sequence[Action]:
+        actions = self._triage_words(call, text, final, phase)
+        if actions:  # the question asked before the red flag is not asked again after it
+            self.state.last_question = None
+        return actions
+
+    def _triage_words(
+        self, call: CallInfo, text: str, final: bool, phase: CallPhase
+    ) -> Sequence[Action]:
         # Partials: the lexicon alone (fast, synchronous); final words: the net behind it.
         if final:
             answering = self.expected_answer(call) is not None

@@ -698,3 +698,15 @@ async def test_silence_after_a_question_asks_that_question_again(
     assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
     await conversation.respond(call, CallerTurn(text="no thanks"))
     assert await conversation.silence(call, 1) == [PlayPrompt("reprompt")]
+
+
+async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = ReplyStandIn([BotMessage("And the date of birth?", {"kind": "expect", "what": "dob"})])
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
+    assert conversation.screen(call, "he collapsed and is not breathing", True)
+    assert Say("And the date of birth?") not in await conversation.silence(call, 1)

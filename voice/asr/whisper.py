@@ -1,9 +1,9 @@
 """English recognition with faster-whisper (CTranslate2 tiny.en, CPU int8).
 
 Whisper decodes whole utterances, so streams buffer audio until ``finish``. Decoding is a
-small beam search at temperature 0 with a token cap, and output the model itself doubts (likely no
-speech, very low log-probability, looping text) is dropped: on silence and line noise
-Whisper otherwise invents sentences.
+small beam search at temperature 0 with a token cap, and output the model itself doubts
+(likely no speech, very low log-probability, looping text) is dropped: on silence and line
+noise Whisper otherwise invents sentences.
 
 The decode calls CTranslate2's encoder and generator itself, with faster-whisper's
 features, prompt layout and token suppression, so that the encoder's window can be chosen

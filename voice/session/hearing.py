@@ -105,9 +105,8 @@ class CallerInput:
         self._collect: CollectDigits | None = None
         self._digit_timer: asyncio.TimerHandle | None = None
         self._pending: _Pending | None = None
-        # Recognition of the words so far, begun at the detector's early pause: the utterance's
-        # own decode if the caller stays quiet until its end (see `_early_decode`).
-        # The decode begun at the early pause, and its stream.
+        # Recognition of the words so far, begun at the detector's early pause, and its stream:
+        # the utterance's own decode if the caller stays quiet until its end (`_early_decode`).
         self._early: tuple[asyncio.Task[Transcript | None], RecognitionStream] | None = None
         self._breath: RecognitionStream | None = None  # the words up to the last breath
         self._judged: _Pending | None = None
