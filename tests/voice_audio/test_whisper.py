@@ -163,14 +163,15 @@ def test_a_decoding_loop_is_collapsed_to_one_repetition() -> None:
     assert trim_repetition("no no no") == "no no no"  # a caller may well say that
 
 
-@pytest.mark.parametrize("drug", ["sertraline", "montelukast"])
 def test_a_callers_own_medication_as_a_hint_gets_it_spelled_right(
-    whisper: WhisperRecognizer, piper: object, phone_speech: Render, drug: str
+    whisper: WhisperRecognizer, piper: object, phone_speech: Render
 ) -> None:
-    audio = phone_speech(piper, f"I need more of my {drug}, please.")
-    without = whisper.new_stream()
-    without.accept(audio)
-    hinted = whisper.new_stream(hints=[drug])
-    hinted.accept(audio)
-    assert drug not in without.finish().text.lower()  # the clinic list does not name it
-    assert drug in hinted.finish().text.lower()
+    drugs = ("sertraline", "montelukast", "empagliflozin", "rivaroxaban")  # not in the clinic list
+    unhinted, hinted = [], []
+    for drug in drugs:
+        audio = phone_speech(piper, f"I need more of my {drug}, please.")
+        unhinted.append(drug in whisper.transcribe(audio).text.lower())
+        hinted.append(drug in whisper.transcribe(audio, hints=[drug]).text.lower())
+    assert all(hinted), dict(zip(drugs, hinted, strict=True))
+    # Without the hint the model rarely spells them (a CI run once wrote "montelukast").
+    assert sum(unhinted) <= 1, dict(zip(drugs, unhinted, strict=True))
