@@ -129,9 +129,9 @@ class Config:
     turn_end_unfinished_ms: int = 900
     # After this much quiet, recognition of the words so far starts, kept if the caller stays
     # quiet until the utterance ends at 250 ms (0: recognition starts then). Off by default:
-    # measured faster turns, but under a loaded CI machine a red flag said before a breath was
-    # acted on later, and with it on the finished-turn pause must grow to 500 ms to spare
-    # callers who pause mid-sentence (docs/bench/turns.md).
+    # measured faster turns, but with it on the finished-turn pause must grow to 500 ms to
+    # spare callers who pause mid-sentence, and a CI run with it on retried a campaign call
+    # for reasons not yet understood (docs/bench/early_decode.md).
     early_decode_ms: int = 0
     # The caller's voice over the bot's pauses it; an acknowledgement ("mm-hmm") or a sound
     # with no words lets it go on (voice.session.call_session). Off: her voice stops the bot.

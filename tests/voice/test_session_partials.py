@@ -112,6 +112,31 @@ class MemoryRecorder:
         self.events.append("closed")
 
 
+def stand_in_session(
+    call_id: str,
+    conversation: Conversation,
+    recognizer: SpeechRecognizer,
+    synthesizer: PiperSynthesizer,
+    *,
+    hangup: Callable[[], None] = lambda: None,
+    config: SessionConfig | None = None,
+) -> tuple[CallSession, MemoryRecorder, QueueMedia]:
+    """A call session on a playback queue stand-in, with tone prompts, its recorder kept."""
+    recorder, media = MemoryRecorder(), QueueMedia()
+    session = CallSession(
+        CallInfo(call_id, None, datetime.now()),
+        conversation=conversation,
+        recorder=recorder,
+        media=media,
+        recognizer=recognizer,
+        synthesizer=synthesizer,
+        prompts=TonePrompts(),
+        hangup=hangup,
+        config=config or SessionConfig(silence_timeout=30),
+    )
+    return session, recorder, media
+
+
 def caller_input(
     call_id: str,
     conversation: Conversation,
@@ -164,18 +189,10 @@ def piper() -> PiperSynthesizer:
 async def test_emergent_partial_interrupts_the_bot_mid_sentence_even_without_barge_in(
     piper: PiperSynthesizer,
 ) -> None:
-    recorder, media = MemoryRecorder(), QueueMedia()
-    session = CallSession(
-        CallInfo("partial-test", None, datetime.now()),
-        conversation=NoticeFirst(TriageEngine.default()),
-        recorder=recorder,
-        media=media,
-        recognizer=StreamingRecognizerStandIn("I have crushing chest pain", after_seconds=0.8),
-        synthesizer=piper,
-        prompts=TonePrompts(),
-        hangup=lambda: None,
-        config=SessionConfig(silence_timeout=30),
-    )
+    session, recorder, media = stand_in_session(
+        "partial-test", NoticeFirst(TriageEngine.default()),
+        StreamingRecognizerStandIn("I have crushing chest pain", after_seconds=0.8), piper,
+    )  # fmt: skip
     drain = asyncio.get_running_loop().create_task(media.drain())
     run = asyncio.get_running_loop().create_task(session.run())
     try:
@@ -253,18 +270,12 @@ class GoodbyeAtOnce(EchoConversation):
 async def test_a_red_flag_said_over_the_goodbye_calls_the_hang_up_off(
     piper: PiperSynthesizer,
 ) -> None:
-    recorder, media, hung_up = MemoryRecorder(), QueueMedia(), []
-    session = CallSession(
-        CallInfo("last-words", None, datetime.now()),
-        conversation=GoodbyeAtOnce(TriageEngine.default()),
-        recorder=recorder,
-        media=media,
-        recognizer=WholeUtteranceStandIn("wait my husband just collapsed and is not breathing"),
-        synthesizer=piper,
-        prompts=TonePrompts(),
+    hung_up: list[bool] = []
+    session, recorder, media = stand_in_session(
+        "last-words", GoodbyeAtOnce(TriageEngine.default()),
+        WholeUtteranceStandIn("wait my husband just collapsed and is not breathing"), piper,
         hangup=lambda: hung_up.append(True),
-        config=SessionConfig(silence_timeout=30),
-    )
+    )  # fmt: skip
     drain = asyncio.get_running_loop().create_task(media.drain())
     run = asyncio.get_running_loop().create_task(session.run())
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
 
 import numpy as np
 import pytest
@@ -22,12 +21,12 @@ from nlu.triage import TriageEngine
 from tests.voice.test_session_partials import (
     MemoryRecorder,
     QueueMedia,
-    TonePrompts,
     WholeUtteranceStandIn,
+    stand_in_session,
 )
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
 from voice.session.actions import CallInfo, PlayPrompt, Say
-from voice.session.call_session import CallSession, SessionConfig
+from voice.session.call_session import SessionConfig
 from voice.tts.piper import PiperSynthesizer
 
 NOTICE = (
@@ -54,18 +53,10 @@ async def _speak_over_the_notice(
     """The caller says something 1.5 s into the notice, or once the bot has only `left_s` of
     it left to say (counted in frames sent: a loaded machine drains the queue late); the
     recogniser hears `heard_as`. Returns once the call has been quiet for a while."""
-    recorder, media = MemoryRecorder(), QueueMedia()
-    session = CallSession(
-        CallInfo("over-the-bot", None, datetime.now()),
-        conversation=NoticeFirst(TriageEngine.default()),
-        recorder=recorder,
-        media=media,
-        recognizer=WholeUtteranceStandIn(heard_as),
-        synthesizer=piper,
-        prompts=TonePrompts(),
-        hangup=lambda: None,
-        config=SessionConfig(silence_timeout=30, acknowledgements_go_on=True),
-    )
+    session, recorder, media = stand_in_session(
+        "over-the-bot", NoticeFirst(TriageEngine.default()), WholeUtteranceStandIn(heard_as),
+        piper, config=SessionConfig(silence_timeout=30, acknowledgements_go_on=True),
+    )  # fmt: skip
     loop = asyncio.get_running_loop()
     drain = loop.create_task(media.drain())
     run = loop.create_task(session.run())
@@ -160,18 +151,10 @@ async def test_words_cut_off_before_they_began_are_not_in_the_record(
 ) -> None:
     """The caller hangs up during the first sentence: it is written as interrupted, and the
     second, which never sent a sound, is not written as said."""
-    recorder, media = MemoryRecorder(), QueueMedia()
-    session = CallSession(
-        CallInfo("cut-before-it-began", None, datetime.now()),
-        conversation=TwoReplies(TriageEngine.default()),
-        recorder=recorder,
-        media=media,
-        recognizer=WholeUtteranceStandIn(""),
-        synthesizer=piper,
-        prompts=TonePrompts(),
-        hangup=lambda: None,
-        config=SessionConfig(silence_timeout=30),
-    )
+    session, recorder, media = stand_in_session(
+        "cut-before-it-began", TwoReplies(TriageEngine.default()), WholeUtteranceStandIn(""),
+        piper,
+    )  # fmt: skip
     loop = asyncio.get_running_loop()
     drain = loop.create_task(media.drain())
     run = loop.create_task(session.run())
