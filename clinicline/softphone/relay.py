@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -49,14 +50,28 @@ def registration_result(message: str) -> bool | None:
     return any(int(e) > 0 for c in _CONTACT.findall(message) for e in _EXPIRES.findall(c))
 
 
+@asynccontextmanager
+async def gateway_socket(gateway_url: str) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """The relay's own socket to the gateway. Opened before the browser's socket is accepted:
+    while the gateway restarts, the page's upgrade fails and SIP.js waits its reconnection
+    delay, instead of being accepted and ended at once, over and over (~75 times a second)."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(
+            gateway_url, protocols=("sip",), heartbeat=20.0, max_msg_size=MAX_MESSAGE
+        ) as gateway,
+    ):
+        yield gateway
+
+
 async def relay(
     browser: web.WebSocketResponse,
-    gateway_url: str,
+    gateway: aiohttp.ClientWebSocketResponse,
     username: str,
     on_registered: Callable[[bool], Awaitable[None]],
 ) -> None:
     """Pass messages between `browser` (prepared), the page of the signed-in `username`, and
-    the gateway until either side ends. A REGISTER for another line ends the socket: valid
+    `gateway` until either side ends. A REGISTER for another line ends the socket: valid
     credentials of another agent (copied from her screen) do not make her calls ring here."""
     registered = False
 
@@ -66,42 +81,31 @@ async def relay(
             registered = now
             await on_registered(now)
 
+    async def up() -> None:
+        async for message in browser:
+            if message.type != WSMsgType.TEXT:
+                continue
+            if registers_someone_else(message.data, username):
+                log.warning("browser phone: a REGISTER for another line, refused")
+                return
+            await gateway.send_str(message.data)
+
+    async def down() -> None:
+        async for message in gateway:
+            if message.type != WSMsgType.TEXT:
+                continue
+            result = registration_result(message.data)
+            if result is not None:
+                await tell(result)
+            await browser.send_str(message.data)
+
+    tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
     try:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.ws_connect(
-                gateway_url, protocols=("sip",), heartbeat=20.0, max_msg_size=MAX_MESSAGE
-            ) as gateway,
-        ):
-
-            async def up() -> None:
-                async for message in browser:
-                    if message.type != WSMsgType.TEXT:
-                        continue
-                    if registers_someone_else(message.data, username):
-                        log.warning("browser phone: a REGISTER for another line, refused")
-                        return
-                    await gateway.send_str(message.data)
-
-            async def down() -> None:
-                async for message in gateway:
-                    if message.type != WSMsgType.TEXT:
-                        continue
-                    result = registration_result(message.data)
-                    if result is not None:
-                        await tell(result)
-                    await browser.send_str(message.data)
-
-            tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-    except (aiohttp.ClientError, OSError) as exc:
-        log.warning("browser phone: the gateway is unreachable (%s)", type(exc).__name__)
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await tell(False)
         if not browser.closed:
             await browser.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"phone line ended")

@@ -36,6 +36,9 @@ from tests.staff_lines import STAFF_PORT, always_open_hours, answer_log, staff_p
 pytestmark = pytest.mark.slow
 
 SUPERVISOR_SAYS = "Ask him whether he takes blood thinners."
+# Her line as a phone's recogniser writes it: a CI run heard "blood centers". No one else on
+# the call says either word (the nurse, the caller, the bot's guidance and the nurse's whisper).
+HER_WORDS = ("blood", "thinner")
 CALLER_SAYS_LATER = "He is starting to breathe again now."
 # mode: (the nurse hears the supervisor, the caller hears the supervisor)
 HEARD_BY = {"listen": (False, False), "whisper": (True, False), "barge": (True, True)}
@@ -80,6 +83,10 @@ def _recording(server: ServerProcess, call_id: str, out: Path) -> tuple[np.ndarr
         assert (w.getnchannels(), w.getframerate()) == (2, 8000)
         stereo = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
     return stereo[0::2], stereo[1::2]
+
+
+def _has_her_words(text: str) -> bool:
+    return any(word in text.lower() for word in HER_WORDS)
 
 
 def _rms(pcm: np.ndarray) -> float:
@@ -157,8 +164,8 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
     nurse_hears, caller_hears = HEARD_BY[mode]
     by_nurse = nurse_heard["calls"][0]["heard"].lower()
     by_caller = " ".join(t["heard"] for t in result["turns"]).lower()
-    assert ("thinner" in by_nurse) == nurse_hears, by_nurse
-    assert ("thinner" in by_caller) == caller_hears, by_caller
+    assert _has_her_words(by_nurse) == nurse_hears, by_nurse
+    assert _has_her_words(by_caller) == caller_hears, by_caller
     refused = [e["data"] for e in record["events"] if e["kind"] == "monitor_refused"]
     assert len(refused) == (mode == "listen"), kinds
     assert all(r["supervisor_id"] != started[0]["supervisor_id"] for r in refused)
@@ -169,4 +176,4 @@ async def test_a_supervisor_joins_a_bridged_call_heard_only_by_whom_the_mode_say
     assert abs(len(said) / 8000 - _seconds(record)) < 3, (len(said) / 8000, _seconds(record))
     # Her words are in the transcript when someone on the call heard them, never otherwise.
     monitor_turns = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "monitor")
-    assert ("thinner" in monitor_turns.lower()) == nurse_hears, record["turns"]
+    assert _has_her_words(monitor_turns) == nurse_hears, record["turns"]

@@ -18,6 +18,7 @@ from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from clinicline.callflow.prompts import clinic_prompts
+from clinicline.softphone.directory import GatewayDirectory
 from clinicline.web.app import guarded_app
 from clinicline.web.console import FlowTools, WebSocketHub, setup_console
 from dialogs.wording import DialogWording
@@ -69,13 +70,14 @@ async def console_on_loopback(
     coordinator: TransferCoordinator,
     flows: FlowTools | None = None,
     ehr: EhrSync | None = None,
+    softphone: GatewayDirectory | None = None,
 ) -> AsyncIterator[tuple[web.Application, str]]:
     """The console app on a free loopback port, as `serve` mounts it: the shared middleware
     in front, loopback trusted as a TLS proxy so that tests can speak for other client
     addresses (X-Forwarded-For) and for https. Yields the app and its base URL."""
     hub.on_answer = coordinator.answer_from_elsewhere
     app = guarded_app(trusted_proxies=("127.0.0.1",))
-    setup_console(app, db, hub, coordinator, flows=flows, ehr=ehr)
+    setup_console(app, db, hub, coordinator, flows=flows, ehr=ehr, softphone=softphone)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -96,9 +98,10 @@ async def serving(
     seeded_template: Path,
     flows: FlowTools | None = None,
     ehr: Callable[[Database], EhrSync] | None = None,
+    softphone: Callable[[Database], GatewayDirectory] | None = None,
 ) -> AsyncIterator[Server]:
     """A console on its own copy of the seeded demo store (with `ehr`, the EHR on that store
-    is the record)."""
+    is the record; with `softphone`, browser phones relayed to that directory's gateway)."""
     path = tmp_path / "clinic.db"
     shutil.copy(seeded_template, path)
     db = await Database.connect(f"sqlite+aiosqlite:///{path}", DATA_KEY)
@@ -108,7 +111,8 @@ async def serving(
     )
     try:
         sync = ehr(db) if ehr is not None else None
-        async with console_on_loopback(db, hub, coordinator, flows, sync) as (app, url):
+        phones = softphone(db) if softphone is not None else None
+        async with console_on_loopback(db, hub, coordinator, flows, sync, phones) as (app, url):
             yield Server(url, db, hub, coordinator, await agent_ids(db), app)
     finally:
         await db.dispose()

@@ -8,14 +8,16 @@ session from the console's origin (`clinicline/softphone/relay.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from clinicline.softphone.directory import GatewayDirectory
 from clinicline.softphone.gateway import SoftphoneLine
-from clinicline.softphone.relay import MAX_MESSAGE, relay
+from clinicline.softphone.relay import MAX_MESSAGE, gateway_socket, relay
 from clinicline.web.console.call_views import close_when_signed_out
 from clinicline.web.console.guards import (
     NO_STORE,
@@ -25,7 +27,7 @@ from clinicline.web.console.guards import (
     same_origin,
     signed_in,
 )
-from clinicline.web.console.sessions import COOKIE_NAME
+from clinicline.web.console.sessions import COOKIE_NAME, Staff
 from integrations.services.agents import browser_phone_changed
 
 log = logging.getLogger(__name__)
@@ -71,8 +73,26 @@ async def socket(request: web.Request) -> web.StreamResponse:
     if signed.must_change_password:
         return error(403, "choose your own password first")
     staff = signed.staff
-    ws = web.WebSocketResponse(protocols=("sip",), heartbeat=20.0, max_msg_size=MAX_MESSAGE)
-    await ws.prepare(request)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            gateway = await stack.enter_async_context(gateway_socket(phone.websocket_url))
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning("browser phone: the gateway is unreachable (%s)", type(exc).__name__)
+            return error(503, "the phone line is restarting: calls ring your desk phone")
+        ws = web.WebSocketResponse(protocols=("sip",), heartbeat=20.0, max_msg_size=MAX_MESSAGE)
+        await ws.prepare(request)
+        await _relay(request, ws, gateway, phone, staff)
+    return ws
+
+
+async def _relay(
+    request: web.Request,
+    ws: web.WebSocketResponse,
+    gateway: aiohttp.ClientWebSocketResponse,
+    phone: SoftphoneLine,
+    staff: Staff,
+) -> None:
+    console = console_of(request)
 
     async def registered(now: bool) -> None:
         try:
@@ -87,10 +107,9 @@ async def socket(request: web.Request) -> web.StreamResponse:
 
     watchdog = asyncio.create_task(close_when_signed_out(console, request, ws))
     try:
-        await relay(ws, phone.websocket_url, staff.username, registered)
+        await relay(ws, gateway, staff.username, registered)
     finally:
         watchdog.cancel()
-    return ws
 
 
 async def _gateway(request: web.Request) -> SoftphoneLine | None:
