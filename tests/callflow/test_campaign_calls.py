@@ -288,10 +288,13 @@ def test_a_reschedule_moves_the_appointment_to_an_offered_time(campaign_run: Run
     assert record["disposition"] == "appointment_rescheduled"
     said = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "bot")
     assert "Your appointment is now" in said, said
-    # What her phone made of it (its recogniser once wrote "is not Thursday" for "is now
-    # Thursday"): the new day reached her.
+    # What her phone made of it: the new day reached her, in the last words that name her
+    # appointment (its recogniser has written "is not Thursday" for "is now Thursday", and
+    # "your appointment. It's now Monday").
     heard = campaign_run.bank[AISHA]["heard"].lower()
-    assert "your appointment is" in heard and f"{after['start']:%A}".lower() in heard, heard
+    confirmation = heard.rsplit("appointment", 1)[-1]
+    assert f"{after['start']:%A}".lower() in confirmation, heard
+    assert f"{after['start']:%B}".lower() in confirmation, heard
 
 
 def test_a_voicemail_gets_a_message_with_no_patient_data_after_the_beep(campaign_run: Run) -> None:
