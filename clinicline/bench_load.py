@@ -360,6 +360,11 @@ async def run_level(
     await waiting
     wall = time.monotonic() - started
     latencies: list[float] = []
+    greetings = [
+        float(run.log["greeting_latency_ms"])
+        for run in runs
+        if run.log.get("greeting_latency_ms") is not None
+    ]
     answered = failed = 0
     for run in runs:
         turns_heard = [t for t in run.log.get("turns", []) if t.get("latency_ms") is not None]
@@ -379,6 +384,8 @@ async def run_level(
         "latency_ms_p50": _pct(latencies, 0.5),
         "latency_ms_p95": _pct(latencies, 0.95),
         "latency_ms": latencies,
+        "greeting_ms_p50": _pct(greetings, 0.5),
+        "greeting_ms_p95": _pct(greetings, 0.95),
         "server_ms": stages,
         "seconds": round(wall, 1),
         "cpu_cores": {k: round(cpu.get(k, 0.0) / wall, 3) for k in KINDS},
@@ -518,20 +525,26 @@ def _load_markdown(results: dict[str, Any]) -> list[str]:
         "whisper tiny.en, Piper, one PostgreSQL. Each caller is a real SIP phone process "
         f"playing {results['turns']} recorded requests, dialling at random moments within "
         f"{ARRIVAL_SPREAD:.0f} s of each other; latency is from the end of the "
-        "caller's speech to the first bot audio packet, measured by the phone. The phones run "
-        "on the same 2 cores as the site. Shared machine: figures, not limits.",
+        "caller's speech to the first bot audio packet, measured by the phone; the greeting's, "
+        "from the answer's audio connecting to the greeting's first voiced frame. The phones "
+        "run on the same 2 cores as the site. Shared machine: figures, not limits.",
         "",
         "| concurrent calls | answered | failed | turns | p50 latency | p95 latency "
+        "| greeting p50 / p95 "
         "| machine busy | CPU cores: workers / Rasa / Kamailio / PostgreSQL / phones "
         "| peak RSS MB: workers / Rasa / Kamailio / PostgreSQL |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for level in results["levels"]:
         c, r = level["cpu_cores"], level["peak_rss_mb"]
+        greeting = " / ".join(
+            "–" if level.get(k) is None else f"{level[k]} ms"
+            for k in ("greeting_ms_p50", "greeting_ms_p95")
+        )
         lines.append(
             f"| {level['calls']} | {level['answered']} | {level['failed']} "
             f"| {level['turns_measured']} | {level['latency_ms_p50']} ms "
-            f"| {level['latency_ms_p95']} ms | {level.get('machine_busy', 0):.0%} "
+            f"| {level['latency_ms_p95']} ms | {greeting} | {level.get('machine_busy', 0):.0%} "
             f"| {c['workers']} / {c['rasa']} / {c['kamailio']} / {c['postgresql']} / "
             f"{c['phones']} | {r['workers']} / {r['rasa']} / {r['kamailio']} / "
             f"{r['postgresql']} |"

@@ -61,6 +61,9 @@ class CallLog:
     call_id: str = ""
     connected: bool = False
     greeting: str = ""
+    # From the call's audio connecting (the answer's media) to the greeting's first voiced
+    # frame here: what a caller waits before the clinic says anything.
+    greeting_latency_ms: float | None = None
     turns: list[TurnLog] = field(default_factory=list)
     hung_up_by: str = ""
     status: int | None = None
@@ -141,6 +144,7 @@ class _Line:
         self.media: Any = None
         self.transfer_frame: int | None = None
         self.connected, self.ended = asyncio.Event(), asyncio.Event()
+        self.connected_at: float | None = None  # the first call's audio, monotonic clock
 
     def dial(self, uri: str) -> SipCall:
         call = make_call(self.account, uri, CallEvents())
@@ -171,6 +175,8 @@ class _Line:
         media.startTransmit(self.tap)
         self.tap.startTransmit(media)
         self.media = media
+        if self.connected_at is None:
+            self.connected_at = time.monotonic()
         self.connected.set()
 
     def _on_refer(self, call: SipCall) -> SipCall | None:
@@ -327,6 +333,7 @@ class PatientPhone:
     ) -> None:
         self._heard_spans: list[tuple[int, int]] = []
         start = listener.mark()
+        connected_at = line.connected_at
         first = steps[0] if steps else None
         if isinstance(first, BargeStep):
             if first.from_bot:
@@ -337,6 +344,9 @@ class PatientPhone:
             await asyncio.sleep(self.timing.barge_in_after)
         else:
             await self._wait_bot_done(listener, ended, self.timing.bot_start_timeout)
+        if listener.first_voiced_after is not None and connected_at is not None:
+            waited = listener.first_voiced_after - connected_at
+            self.log.greeting_latency_ms = round(waited * 1000, 1)
         self._heard_spans.append((start, len(listener.frames)))
         for index, step in enumerate(steps):
             if ended.is_set():
