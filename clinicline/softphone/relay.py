@@ -2,9 +2,10 @@
 
 Browsers never reach the gateway: for a live console session from the console's own origin,
 the console's app opens its own socket to the gateway (loopback), accepts the page's only once
-that one is open (503 while the gateway restarts), and passes SIP messages both ways unchanged. On the way back it reads one thing: the gateway's
-answer to the phone's REGISTER. That answer, not anything the browser says, decides whether
-calls for this agent ring her browser (`on_registered`); when either socket ends, they stop.
+that one is open (503 while the gateway restarts), and passes SIP messages both ways unchanged.
+On the way back it reads one thing: the gateway's answer to the phone's REGISTER. That answer,
+not anything the browser says, decides whether calls for this agent ring her browser
+(`on_registered`); when either socket ends, they stop.
 """
 
 from __future__ import annotations
