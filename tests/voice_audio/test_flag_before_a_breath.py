@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
 from tests.voice.test_session_partials import MemoryRecorder, caller_input
+from voice.asr.base import Transcript
 from voice.asr.whisper import WhisperRecognizer
 from voice.audio.frames import FRAME_SAMPLES, chunk_frames
 from voice.audio.vad import VadConfig
@@ -53,9 +55,25 @@ def _spoken(piper: PiperSynthesizer, text: str) -> np.ndarray:
     ],
 )
 async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
-    whisper: WhisperRecognizer, piper: PiperSynthesizer, vad: VadConfig | None, breath_s: float
+    whisper: WhisperRecognizer,
+    piper: PiperSynthesizer,
+    vad: VadConfig | None,
+    breath_s: float,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     loop = asyncio.get_running_loop()
+    # Every decode's length and words, for the failure message: a CI run once recorded her
+    # words from "I don't know" on, without the red flag before the breath, and its decodes
+    # were not known.
+    decodes: list[tuple[float, str]] = []
+    transcribe = whisper.transcribe
+
+    def kept(pcm: np.ndarray, *args: Any, **kwargs: Any) -> Transcript:
+        transcript = transcribe(pcm, *args, **kwargs)
+        decodes.append((round(len(pcm) / 8000, 2), transcript.text))
+        return transcript
+
+    monkeypatch.setattr(whisper, "transcribe", kept)
     flagged: list[int] = []  # for each emergency message: how many turns were recorded then
     handed_on: list[str] = []
     recorder = MemoryRecorder()
@@ -85,10 +103,10 @@ async def test_a_red_flag_before_a_breath_is_acted_on_from_the_words_before_it(
             await asyncio.sleep(0.1)
     finally:
         hearing.close()
-    assert flagged, (recorder.turns, handed_on)
+    assert flagged, (recorder.turns, handed_on, decodes)
     # Acted on from the words before the breath, before any whole utterance was recognised and
     # recorded: screened at the breath, or while they hung unfinished (a loaded CI machine
     # has taken either path). From the whole utterance alone the flag would follow its turn.
     # How soon on this machine is the turn-taking benchmark's business.
-    assert flagged[0] == 0, (flagged, recorder.events, recorder.turns)
+    assert flagged[0] == 0, (flagged, recorder.events, recorder.turns, decodes)
     assert len(flagged) == 1  # the whole utterance's words do not play the message twice
