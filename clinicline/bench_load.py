@@ -444,8 +444,9 @@ async def run_soak(
 async def server_stages(site: Site, call_ids: list[str]) -> dict[str, list[float | None]]:
     """Where the turn's time went, from the workers' own `turn_timing` events: the red-flag
     screen of the final words (its own time), then transcript ready (screened), dialog
-    answered and first audio out, each from the end of the caller's speech as the worker heard
-    it; [p50, p95] over the calls' turns."""
+    answered and first audio out, each from the moment the worker's voice detector called the
+    caller's speech over (after its pause, not at her last word); [p50, p95] over the calls'
+    turns."""
     from integrations.services.call_report import call_report
     from integrations.store import Database
 
@@ -551,8 +552,10 @@ def _load_markdown(results: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        "Where a turn's time goes, as the workers log it (from the end of the caller's speech "
-        "as the worker's voice detector heard it), p50 / p95:",
+        "Where a turn's time goes, as the workers log it, p50 / p95. Each is counted from the "
+        "moment the worker's voice detector calls the caller's speech over, which is after its "
+        "pause (250 ms of quiet): the phone's latency above starts at her last word, so it is "
+        "these plus that pause and the audio's way back.",
         "",
         "| concurrent calls | red-flag screen (final words) | transcript ready (screened) "
         "| dialog answered | first audio out |",
