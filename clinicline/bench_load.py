@@ -490,7 +490,8 @@ def _soak_markdown(run: dict[str, Any]) -> list[str]:
         f"Run {run['date']} ({run['code']}) on {m['cpus']} cores: "
         f"`clinicline bench --load --soak {soak['calls']} --calls {soak['at_once']} "
         f"--workers {run['workers']}` — {soak['calls']} calls, {soak['at_once']} at a time, "
-        f"{run['turns']} requests each. Answered {soak['answered']}, failed {soak['failed']}; "
+        f"{run['turns']} request{'' if run['turns'] == 1 else 's'} each. "
+        f"Answered {soak['answered']}, failed {soak['failed']}; "
         f"turn latency p50 {soak['latency_ms_p50']} ms, p95 {soak['latency_ms_p95']} ms.",
         "",
         "| process kind | resident MB after the first batch | after the last | slope, MB per "
