@@ -99,11 +99,35 @@ class Services:
     extras: dict[str, object] = field(default_factory=dict)
 
 
-async def _start_web(services: Services) -> web.AppRunner:
+def _hold_http_port(config: Config) -> socket.socket:
+    """Bind the console's HTTP address before anything else picks a port.
+
+    The browser-phone gateway starts first (the console's routes need to know where it is) and
+    takes free ports of its own for Kamailio and rtpengine; bound only afterwards, the HTTP
+    port could already be one of them (a CI run: "address already in use" on a port the test
+    had found free)."""
+    host, port = config.http.host, config.http.port
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise StartupError(f"cannot listen for HTTP on {config.http}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen for HTTP on {config.http}: {exc}") from exc
+    return sock
+
+
+async def _start_web(services: Services, sock: socket.socket) -> web.AppRunner:
     app = create_app(services)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, services.config.http.host, services.config.http.port)
+    site = web.SockSite(runner, sock)
     try:
         await site.start()
     except OSError as exc:
@@ -195,10 +219,16 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     except Exception as exc:
         raise StartupError(f"cannot listen to the other app processes: {exc}") from exc
     services.recorder.add_turn_listener(_live_transcript(services.coordinator))
-    gateway = await _start_softphone(services)
+    http_socket = _hold_http_port(config)
     try:
-        runner = await _start_web(services)
+        gateway = await _start_softphone(services)
     except BaseException:
+        http_socket.close()
+        raise
+    try:
+        runner = await _start_web(services, http_socket)
+    except BaseException:
+        http_socket.close()
         if gateway is not None:
             await stop_gateway(gateway, services.db, _gateway_name(config))
         raise

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +152,27 @@ def test_the_first_admin_gets_a_one_time_password_and_demo_data_stays_apart(tmp_
     assert "demo clinic" in demo.stderr and "Traceback" not in demo.stderr
     again = json.loads(cli("staff", "reset", "admin").stdout)
     assert again["one_time_password"] != first["one_time_password"]
+
+
+def test_a_taken_http_port_stops_serve_before_the_browser_phone_gateway_starts(
+    tmp_path: Path,
+) -> None:
+    """The HTTP address is bound first: a port already taken is a clear error, and no
+    Kamailio or rtpengine was started for nothing (nor could they take the port meanwhile)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*CLI, "serve", "--sip", f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+             "--http", f"127.0.0.1:{port}", "--db", f"sqlite+aiosqlite:///{tmp_path}/c.db",
+             "--dialog", "echo", "--no-rasa"],
+            capture_output=True, text=True, cwd=ROOT, timeout=120, check=False,
+            env={**os.environ, "CLINICLINE_DATA_DIR": str(tmp_path),
+                 "CLINICLINE_SOFTPHONE_SIP": f"127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+                 "CLINICLINE_SOFTPHONE_MEDIA": "127.0.0.1"},
+        )  # fmt: skip
+    said = done.stdout + done.stderr
+    assert done.returncode == 2, said[-2000:]
+    assert f"cannot listen for HTTP on 127.0.0.1:{port}" in said and "Traceback" not in said
+    assert "browser phones: rung at" not in said, said[-2000:]
