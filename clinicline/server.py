@@ -106,19 +106,17 @@ def _hold_http_port(config: Config) -> socket.socket:
     takes free ports of its own for Kamailio and rtpengine; bound only afterwards, the HTTP
     port could already be one of them (a CI run: "address already in use" on a port the test
     had found free)."""
-    host, port = config.http.host, config.http.port
+    sock: socket.socket | None = None
     try:
         family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            config.http.host, config.http.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
         sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise StartupError(f"cannot listen for HTTP on {config.http}: {exc}") from exc
-    try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
     except OSError as exc:
-        sock.close()
+        if sock is not None:
+            sock.close()
         raise StartupError(f"cannot listen for HTTP on {config.http}: {exc}") from exc
     return sock
 
