@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +29,7 @@ from dialogs.inside_rasa.launch import TRACKER_KEY_ENV, TRACKER_URL_ENV
 from dialogs.server import RasaServer, free_loopback_port
 from dialogs.train import ensure_model
 from dialogs.training_data import Additions, lay_out
+from integrations.services import site_turns
 from integrations.store import Database
 from integrations.store.crypto import resolve_keys
 from integrations.store.urls import store_url
@@ -39,6 +41,13 @@ POLL_SECONDS = 2.0
 SWAP_GRACE = 12.0
 # A published model that would not load is tried again after this long.
 SWAP_RETRY = 300.0
+# One worker of the site at a time loads a newly published model (a second Rasa beside its
+# first: twice the memory, the cores busy for a minute); the others wait their turn. The turn
+# is renewed every `SWAP_TURN_RENEW` while the swap runs, and lapses `SWAP_TURN_LEASE` after a
+# holder that died stopped renewing it.
+SWAP_TURN = "dialogs-model-swap"
+SWAP_TURN_LEASE = timedelta(seconds=60)
+SWAP_TURN_RENEW = 15.0
 
 
 def tracker_store_env(config: Config) -> dict[str, str]:
@@ -71,7 +80,8 @@ class DialogsSupervisor:
     first with that model; once it answers and is warmed up, the conversations' client turns
     to it and the old server stops after `SWAP_GRACE` (its last answers still arrive).
     Conversations live in the shared tracker store, so a call under way goes on, on the new
-    model from its next turn; no call waits on a model loading.
+    model from its next turn; no call waits on a model loading. The workers of a site swap one
+    at a time (the store's turn `SWAP_TURN`), so the others keep their cores for the calls.
     """
 
     def __init__(
@@ -95,6 +105,8 @@ class DialogsSupervisor:
         # that would not load, not tried again until `SWAP_RETRY` has passed.
         self.version: int | None = None
         self._failed: tuple[str, float] | None = None
+        # Who holds the site's swap turn while this worker waits for it (said once in the log).
+        self._waiting_for: str | None = None
 
     async def _warm_up(self, base_url: str) -> None:
         """The first turns after a model loads are slow (TensorFlow builds its graphs):
@@ -209,9 +221,70 @@ class DialogsSupervisor:
             and (time.monotonic() - self._failed[1] < SWAP_RETRY)
         ):
             return
+        if not await self._take_swap_turn(version):
+            return  # another worker is swapping: asked again at the next poll
         self._swap = asyncio.get_running_loop().create_task(
-            self._swap_to(version, name, added), name="swap"
+            self._swap_in_turn(version, name, added), name="swap"
         )
+
+    @property
+    def holder(self) -> str:
+        """This worker's name for the site's swap turn."""
+        return self.config.worker_name
+
+    async def _take_swap_turn(self, version: int | None) -> bool:
+        if self.db is None:  # no store, no other worker
+            return True
+        try:
+            async with self.db.session() as s:
+                now = datetime.now(UTC)
+                if await site_turns.take(
+                    s, SWAP_TURN, self.holder, now=now, lease=SWAP_TURN_LEASE
+                ):
+                    self._waiting_for = None
+                    return True
+                holder = await site_turns.holder_of(s, SWAP_TURN, now=now)
+        except Exception as exc:  # the store down: keep the model in use
+            log.warning("dialogs: keeping the model in use (%s)", type(exc).__name__)
+            return False
+        if holder != self._waiting_for:
+            log.info("dialogs: version %s waits its turn: %s is swapping its model",
+                     version, holder or "another worker")  # fmt: skip
+            self._waiting_for = holder
+        return False
+
+    async def _swap_in_turn(self, version: int | None, name: str, added: Additions) -> None:
+        """`_swap_to` while holding the site's swap turn, renewed as it runs; given back when
+        the old server has stopped (or the swap failed), so the next worker starts at once."""
+        renewing = asyncio.get_running_loop().create_task(self._renew_swap_turn())
+        try:
+            await self._swap_to(version, name, added)
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            try:
+                if self.db is not None:
+                    async with self.db.session() as s:
+                        await site_turns.give_back(s, SWAP_TURN, self.holder)
+            except Exception as exc:  # the turn lapses on its own
+                log.warning("dialogs: swap turn not given back (%s)", type(exc).__name__)
+
+    async def _renew_swap_turn(self) -> None:
+        if self.db is None:
+            return
+        while True:
+            await asyncio.sleep(SWAP_TURN_RENEW)
+            try:
+                async with self.db.session() as s:
+                    kept = await site_turns.take(
+                        s, SWAP_TURN, self.holder, now=datetime.now(UTC), lease=SWAP_TURN_LEASE
+                    )
+            except Exception as exc:  # tried again at the next renewal
+                log.warning("dialogs: swap turn not renewed (%s)", type(exc).__name__)
+                continue
+            if not kept:  # it lapsed while the store was away: this swap still finishes
+                log.warning("dialogs: the swap turn lapsed and another worker took it")
 
     async def _swap_to(self, version: int | None, name: str, added: Additions) -> None:
         assert self.server is not None

@@ -363,6 +363,18 @@ class SoftphoneGateway(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class SiteTurn(Base):
+    """One process at a time holds a site-wide turn `name` until `expires_at` (renewed while
+    it works): what must not happen on every process at once, such as loading a new dialog
+    model beside each worker's Rasa."""
+
+    __tablename__ = "site_turns"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CallQueue(Base):
     __tablename__ = "queues"
     id: Mapped[int] = mapped_column(primary_key=True)
