@@ -1,7 +1,8 @@
 """The Rasa server replaced under a live conversation, which goes on where it stopped because
 Rasa keeps its trackers (encrypted) in the store, not in its own memory:
 - killed: the caller gets the keypad menu while it is down, until the supervisor has it back;
-- swapped for a newly published model: a second Rasa loads it beside the first, and the
+- swapped for a newly published model (added, evaluated and published by a supervisor in the
+  console, in headless Chromium): a second Rasa loads it beside the first, and the
   conversation's next turn is answered by it, with no turn lost.
 
 Its own server: Rasa is killed or swapped, and the caller stays quiet for as long as that
@@ -24,19 +25,18 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from playwright.async_api import async_playwright, expect
 
-from clinicline.flows import training
 from clinicline.harness import (
     ROOT,
     ServerProcess,
     free_port,
-    publish_trained,
     start_demo_clinic,
     wait_for_record,
 )
 from dialogs.train import PROJECT_DIR, model_path
 from dialogs.training_data import lay_out
-from integrations.store import Database
+from tests.console.conftest import CHROMIUM_ARGS
 from tests.staff_lines import STAFF_PORT, always_open_hours
 
 pytestmark = pytest.mark.slow
@@ -177,65 +177,93 @@ def _call_with_a_pause(
     )  # fmt: skip
 
 
-async def _roll_back_to_shipped(db_url: str, shipped: Path) -> None:
-    db = await Database.connect(db_url)
-    try:
-        async with db.session() as s:
-            await training.roll_back_training(
-                s, 0, "super1", may_publish=True, shipped_model=shipped.name.removesuffix(".tar.gz")
-            )
-    finally:
-        await db.dispose()
-
-
-def test_a_published_model_takes_over_rasa_under_a_live_call_stand_in_for_training(
+async def test_chromium_train_and_publish_swaps_rasa_under_a_live_call_stand_in_for_training(
     patient_clinic: ServerProcess, tmp_path: Path
 ) -> None:
-    """Training a model takes ~10 minutes here (tests/dialogs/test_training_loop.py, and
-    `clinicline bench --training` for the whole loop): the model published here stands in for
-    a trained one. It is the shipped model's file under the name training these phrasings
-    gives, so the server finds it trained, and loads it as it would a new model."""
+    """The supervisor's whole loop in the console, in headless Chromium: a phrasing added,
+    validated and evaluated, then published while a caller is mid-conversation; the call goes
+    on with the new model, and "Back to the shipped phrasings" brings the shipped one back.
+
+    Training a model takes ~10 minutes here (tests/dialogs/test_training_loop.py trains one,
+    and `clinicline bench --training` times the loop): the shipped model's file is put where
+    training these phrasings would leave theirs, so "Train and evaluate" finds it trained and
+    goes on to Rasa's validation and the held-out evaluation, and the server loads it as it
+    would a new model."""
     server = patient_clinic
+    phrasing = "my water pills ran out on sunday and the pharmacy needs the doctor's ok"
     models = PROJECT_DIR / "models"
     shipped = model_path(PROJECT_DIR, models)
-    added = {"request_refill": ["stand in phrasing of the model swap test"]}
-    stand_in = model_path(lay_out(added, tmp_path / "project"), models)
+    stand_in = model_path(lay_out({"request_refill": [phrasing]}, tmp_path / "project"), models)
     shutil.copy(shipped, stand_in)
     go_on = tmp_path / "swapped"
     trackers = Path(server.db_url.split("///", 1)[1]).with_name("clinic-trackers.db")
     key = Path(server.db_url.split("///", 1)[1] + ".key").read_bytes().strip()
-    before = _answered_conversations(trackers, key)
     port_before = _dialogs(server).get("detail")
-    phone = _call_with_a_pause(server, go_on, "I'd like to make an appointment", 400)
-    try:
-        _wait(lambda: _answered_conversations(trackers, key) > before, 90, "the first answer")
-        name = stand_in.name.removesuffix(".tar.gz")
-        publish_trained(server, added, name, {"passed": True})
-        in_use = f"dialogs: model {stand_in.name} in use"
-        _wait(lambda: in_use in server.log(), 400, "the new model to be in use")
-        go_on.touch()
-        out, _ = phone.communicate(timeout=120)
-        # The old server stops once the answers it owed have arrived: one Rasa, the new model.
-        _wait(lambda: len(_rasas(server)) == 1, 60, "the old Rasa to stop")
-        assert stand_in.name in _rasas(server)[0][1]
-        assert (
-            _dialogs(server).get("state") == "up" and _dialogs(server).get("detail") != port_before
-        )
-        call_id = out[out.index("{") :].split('"call_id": "', 1)[1].split('"', 1)[0]
-        record = wait_for_record(server, call_id)
-        kinds = [e["kind"] for e in record["events"]]
-        assert "dialogs_unavailable" not in kinds, kinds
-        bot = [t["text"].lower() for t in record["turns"] if t["speaker"] == "bot"]
-        # The new server knew the form had asked for her name: next, her date of birth.
-        assert "birth" in bot[-1], bot
-        # Rolled back to the shipped phrasings: the shipped model again, the same way.
-        asyncio.run(_roll_back_to_shipped(server.db_url, shipped))
-        back = f"dialogs: model {shipped.name} in use"
-        _wait(lambda: back in server.log(), 400, "the shipped model to be in use again")
-        _wait(lambda: len(_rasas(server)) == 1, 60, "the stand-in's Rasa to stop")
-        assert shipped.name in _rasas(server)[0][1]
-    finally:
-        if phone.poll() is None:
-            phone.kill()
-            phone.wait()
-        stand_in.unlink(missing_ok=True)
+    phone: subprocess.Popen[str] | None = None
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"http://127.0.0.1:{server.http_port}/console")
+            await page.fill("#username", "super1")
+            await page.fill("#password", "super1-demo")
+            await page.click("#login-form button[type=submit]")
+            await page.click("#views .tab[data-view=flows-view]")
+            await page.select_option("#training-intent", "request_refill")
+            await page.fill("#training-text", phrasing)
+            await page.click("#training-form button[type=submit]")
+            await expect(page.locator("#training-state")).to_contain_text("Saved as version")
+            await page.click("#training-train")
+            # Rasa's validation, then the held-out phrasings parsed by both models.
+            ready = page.locator("#training-history tbody tr[data-state=ready]")
+            await expect(ready).to_have_count(1, timeout=400_000)
+            figures = page.locator("#training-figures li")
+            await expect(figures.first).to_contain_text("understood (published model:")
+            assert stand_in.name.removesuffix(".tar.gz") in await ready.inner_text()
+            # A caller mid-conversation: the dialog has asked her name when the model changes.
+            before = _answered_conversations(trackers, key)
+            phone = _call_with_a_pause(server, go_on, "I'd like to make an appointment", 400)
+            await asyncio.to_thread(
+                _wait, lambda: _answered_conversations(trackers, key) > before, 90,
+                "the first answer",
+            )  # fmt: skip
+            await page.click("#training-publish")
+            await expect(page.locator("#training-state")).to_contain_text("is published")
+            in_use = f"dialogs: model {stand_in.name} in use"
+            await asyncio.to_thread(
+                _wait, lambda: in_use in server.log(), 400, "the new model to be in use"
+            )
+            go_on.touch()
+            out, _ = await asyncio.to_thread(phone.communicate, timeout=120)
+            # The old server stops once the answers it owed have arrived: one Rasa, the new one.
+            await asyncio.to_thread(
+                _wait, lambda: len(_rasas(server)) == 1, 60, "the old Rasa to stop"
+            )
+            assert stand_in.name in _rasas(server)[0][1]
+            dialogs = _dialogs(server)
+            assert dialogs.get("state") == "up" and dialogs.get("detail") != port_before
+            call_id = out[out.index("{") :].split('"call_id": "', 1)[1].split('"', 1)[0]
+            record = wait_for_record(server, call_id)
+            kinds = [e["kind"] for e in record["events"]]
+            assert "dialogs_unavailable" not in kinds, kinds
+            bot = [t["text"].lower() for t in record["turns"] if t["speaker"] == "bot"]
+            # The new server knew the form had asked for her name: next, her date of birth.
+            assert "birth" in bot[-1], bot
+            # Rolled back in the console to the shipped phrasings: the shipped model, the same
+            # way.
+            await page.click("button.rollback:has-text('Back to the shipped phrasings')")
+            await expect(page.locator("#training-state")).to_contain_text("Rolled back")
+            back = f"dialogs: model {shipped.name} in use"
+            await asyncio.to_thread(
+                _wait, lambda: back in server.log(), 400, "the shipped model to be in use again"
+            )
+            await asyncio.to_thread(
+                _wait, lambda: len(_rasas(server)) == 1, 60, "the stand-in's Rasa to stop"
+            )
+            assert shipped.name in _rasas(server)[0][1]
+        finally:
+            await browser.close()
+            if phone is not None and phone.poll() is None:
+                phone.kill()
+                phone.wait()
+            stand_in.unlink(missing_ok=True)
