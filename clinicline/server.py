@@ -328,6 +328,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
                 "workers", State.UP, f"1 worker, {info.call_cap} calls each", call_cap=info.call_cap
             )
             _watch_worker(health, services.worker)
+            services.flows.worker = services.worker  # places the Flows area's test calls
             if not config.sip_behind_front:
                 refusals = TurnedAwayCounter(services.db, services.worker, config.worker_name)
                 counting = asyncio.create_task(refusals.run(), name="count-turned-away")
@@ -383,6 +384,8 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         if services.callbacks.dialer is not None:
             await services.callbacks.dialer.stop()
             services.callbacks.dialer = None
+        if services.flows.draft_calls is not None:
+            await services.flows.draft_calls.stop()  # before the worker they are calls of
         if services.worker is not None:
             await services.worker.stop()
         if counting is not None and refusals is not None:

@@ -290,11 +290,13 @@ class VoiceWorker:
         tap.startTransmit(leg.media)
         self._run(leg, session, tap)
 
-    def _session(self, leg: _Leg, conversation: Conversation) -> CallSession:
+    def _session(
+        self, leg: _Leg, conversation: Conversation, recorder: CallRecorder | None = None
+    ) -> CallSession:
         return CallSession(
             leg.info,
             conversation=conversation,
-            recorder=self.recorder,
+            recorder=recorder or self.recorder,
             media=_NullMedia(),
             recognizer=self.plant.recognizer,
             synthesizer=self.plant.synthesizer,
@@ -380,6 +382,8 @@ class VoiceWorker:
         headers: dict[str, str] | None = None,
         ring_timeout: float = 30.0,
         amd: AmdConfig | None = None,
+        recorder: CallRecorder | None = None,
+        outbound: bool = True,
     ) -> OutboundCall:
         """Call `uri` for the clinic (a campaign) and return once the call is over.
 
@@ -388,6 +392,10 @@ class VoiceWorker:
         conversation `choose` gives at once; a voicemail box gets it after its beep (or after
         its greeting falls silent); dead air, or `choose` giving None, is hung up. From then on
         it is a call like any other: screened for red flags, transferable, recorded.
+
+        `recorder`: where the call's record goes (the worker's own by default; a supervisor's
+        test call keeps it in the try-it sandbox). `outbound` False: a staff phone, rung
+        straight as a consult leg is, not through the clinic's outbound proxy.
         """
         assert self._account is not None and self._loop is not None and self._taps is not None
         outcome = OutboundCall()
@@ -423,7 +431,8 @@ class VoiceWorker:
             on_dtmf=on_dtmf,
         )
         try:
-            sip = make_call(self._outbound_account or self._account, uri, events, headers)
+            account = (self._outbound_account or self._account) if outbound else self._account
+            sip = make_call(account, uri, events, headers)
         except pj.Error as exc:
             log.warning("outbound call could not be placed: %s", exc.reason)
             outcome.status = 500
@@ -459,7 +468,7 @@ class VoiceWorker:
             await self._end_outbound(leg, gone)
             return outcome
         outcome.conversation = conversation
-        session = self._session(leg, conversation)
+        session = self._session(leg, conversation, recorder)
         router.session = session
         self._run(leg, session, tap)
         if router.result is not None and router.result.greeting_ms > 0:

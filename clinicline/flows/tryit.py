@@ -94,7 +94,7 @@ class Chat:
     used: float = field(default_factory=time.monotonic)
 
 
-class _Open:
+class SandboxGate:
     """The dialogs' gate for the sandbox: its Rasa is asked only once it answers."""
 
     available = True
@@ -214,6 +214,18 @@ class TryItChats:
     triage: TriageEngine
     chats: dict[str, Chat] = field(default_factory=dict)
     _idle: asyncio.Task[None] | None = None
+    # Test calls of the draft flow on the sandbox (`clinicline.flows.callme`): none under way
+    # may lose its sandbox to the idle stop, and the last one's end counts as a use.
+    test_calls: int = 0
+    _last_call: float = 0.0
+
+    def test_call_started(self) -> None:
+        self.test_calls += 1
+        self._watch_idle()
+
+    def test_call_ended(self) -> None:
+        self.test_calls = max(0, self.test_calls - 1)
+        self._last_call = time.monotonic()
 
     async def open(
         self, owner: str, model: Path, texts: Mapping[str, str], caller: str = CHAT_CALLER
@@ -227,7 +239,7 @@ class TryItChats:
                         worker="try-it")  # fmt: skip
         self.sandbox.recorder.open(call)
         conversation = ClinicConversation(
-            triage=self.triage, dialog=client, gate=_Open(), db=self.sandbox.db,
+            triage=self.triage, dialog=client, gate=SandboxGate(), db=self.sandbox.db,
             recorder=self.sandbox.recorder,
         )  # fmt: skip
         chat = Chat(owner, call, conversation)
@@ -353,8 +365,8 @@ class TryItChats:
     async def _stop_when_idle(self) -> None:
         while True:
             await asyncio.sleep(60.0)
-            last = max((c.used for c in self.chats.values()), default=0.0)
-            if time.monotonic() - last > IDLE_STOP_S:
+            last = max((c.used for c in self.chats.values()), default=self._last_call)
+            if self.test_calls == 0 and time.monotonic() - max(last, self._last_call) > IDLE_STOP_S:
                 self.chats.clear()
                 await self.sandbox.stop()
                 return

@@ -7,10 +7,14 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+from playwright.async_api import Page, async_playwright
+
+from tests.console.conftest import CHROMIUM_ARGS
 
 
 @dataclass
@@ -79,3 +83,19 @@ async def open_console(http: aiohttp.ClientSession, base: str) -> asyncio.Task[N
             pass
 
     return asyncio.create_task(read())
+
+
+@contextlib.asynccontextmanager
+async def console_in_chromium(base: str, username: str) -> AsyncIterator[Page]:
+    """A staff member's console in headless Chromium, signed in with her demo password."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context()).new_page()
+            await page.goto(f"{base}/console")
+            await page.fill("#username", username)
+            await page.fill("#password", f"{username}-demo")
+            await page.click("#login-form button[type=submit]")
+            yield page
+        finally:
+            await browser.close()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from clinicline.harness import (
     ROOT,
@@ -36,7 +36,7 @@ from clinicline.harness import (
 )
 from dialogs.train import PROJECT_DIR, model_path
 from dialogs.training_data import lay_out
-from tests.console.conftest import CHROMIUM_ARGS
+from tests.callflow.console_agent import console_in_chromium
 from tests.staff_lines import STAFF_PORT, always_open_hours
 
 pytestmark = pytest.mark.slow
@@ -200,14 +200,8 @@ async def test_chromium_train_and_publish_swaps_rasa_under_a_live_call_stand_in_
     key = Path(server.db_url.split("///", 1)[1] + ".key").read_bytes().strip()
     port_before = _dialogs(server).get("detail")
     phone: subprocess.Popen[str] | None = None
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = await (await browser.new_context()).new_page()
-            await page.goto(f"http://127.0.0.1:{server.http_port}/console")
-            await page.fill("#username", "super1")
-            await page.fill("#password", "super1-demo")
-            await page.click("#login-form button[type=submit]")
+    try:
+        async with console_in_chromium(f"http://127.0.0.1:{server.http_port}", "super1") as page:
             await page.click("#views .tab[data-view=flows-view]")
             await page.select_option("#training-intent", "request_refill")
             await page.fill("#training-text", phrasing)
@@ -261,9 +255,8 @@ async def test_chromium_train_and_publish_swaps_rasa_under_a_live_call_stand_in_
                 _wait, lambda: len(_rasas(server)) == 1, 60, "the stand-in's Rasa to stop"
             )
             assert shipped.name in _rasas(server)[0][1]
-        finally:
-            await browser.close()
-            if phone is not None and phone.poll() is None:
-                phone.kill()
-                phone.wait()
-            stand_in.unlink(missing_ok=True)
+    finally:
+        if phone is not None and phone.poll() is None:
+            phone.kill()
+            phone.wait()
+        stand_in.unlink(missing_ok=True)

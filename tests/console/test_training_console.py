@@ -157,3 +157,18 @@ async def test_publishing_needs_the_right_and_a_trained_model_that_passed(
         assert status == 400 and "nothing to roll back" in data["error"]
         status, data = await _post(client, f"{TRAINING}/{v1['id']}/rollback", {})
         assert status == 400 and "never published" in data["error"]
+
+
+async def test_call_me_needs_a_supervisor_a_known_model_and_a_process_that_takes_calls(
+    training_server: Server,
+) -> None:
+    """The refusals; the call itself rings a real phone in tests/callflow/test_call_me.py."""
+    call_me = "/console/api/flows/call-me"
+    async with signed_in(training_server, "nurse1") as client:
+        assert (await _post(client, call_me, {"model": "draft"}))[0] == 403
+    async with signed_in(training_server, "super2") as client:
+        status, data = await _post(client, call_me, {"model": "newest"})
+        assert status == 400 and "'model'" in data["error"]
+        # This console's process has no voice worker (an app process): nothing to call with.
+        status, data = await _post(client, call_me, {"model": "draft"})
+        assert status == 409 and "takes no calls" in data["error"], data

@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +71,10 @@ from nlu.triage.errors import LexiconError
 from voice.audio.wav import wav_bytes
 from voice.tts.cache import PromptCache
 
+if TYPE_CHECKING:  # given by `serve` in a process that takes calls
+    from clinicline.flows.callme import DraftCalls
+    from voice.worker import VoiceWorker
+
 # Shortest audio a prompt may render to: less is a voice that said nothing.
 MIN_PROMPT_SECONDS = 0.3
 
@@ -101,6 +105,10 @@ class FlowTools:
     trainer: Trainer | None = None
     # The try-it chats of this process, against their sandbox (started on first use).
     chats: TryItChats | None = None
+    # This process's voice worker, which places the "call me" test calls (None: an app
+    # process, no calls here), and those calls once the first is asked for.
+    worker: VoiceWorker | None = None
+    draft_calls: DraftCalls | None = None
     # The shipped training phrasings per intent, read once.
     shipped: dict[str, list[str]] = field(default_factory=shipped_examples)
     # The shipped lookup tables (medicines, specialists, insurers), read once.

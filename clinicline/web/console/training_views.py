@@ -19,6 +19,9 @@ POST /console/api/flows/training/{id}/replay     the golden scripted calls, repl
 POST /console/api/flows/chat                     {model: draft|published}: a try-it chat,
                                                  greeted (503 while its sandbox loads)
 POST /console/api/flows/chat/{chat}              {text}: the line's answer to a typed sentence
+POST /console/api/flows/call-me                  {model: draft|published}: this process's
+                                                 worker rings the supervisor's own phone
+                                                 with that flow (202; 503 while loading)
 
 The rules are `clinicline.flows.training`'s; the training runs in `clinicline.flows.trainer`;
 the servers follow the published version in `clinicline.dialogs_runtime`. Every edit, training,
@@ -34,6 +37,7 @@ from typing import Any
 from aiohttp import web
 
 from clinicline.flows import diffs, training, versions
+from clinicline.flows.callme import DraftCalls
 from clinicline.flows.history import FlowError
 from clinicline.flows.tryit import (
     Sandbox,
@@ -62,7 +66,7 @@ from clinicline.web.console.guards import (
 )
 from dialogs.errors import DialogError
 from dialogs.training_data import LOOKUP, MAX_EXAMPLE_CHARS
-from integrations.services.agents import may_publish
+from integrations.services.agents import agent_by_id, may_publish
 from integrations.store.models import TrainingVersion
 from nlu.triage import TriageEngine
 
@@ -230,6 +234,40 @@ async def chat_say(request: web.Request) -> web.Response:
 
 
 @requires("supervisor", post=True)
+async def call_me(request: web.Request) -> web.Response:
+    """Ring the signed-in supervisor's own phone (from her record, never from the request)
+    with the chosen model and the newest wording, against the try-it sandbox."""
+    staff, console, tools = signed_in(request), console_of(request), flow_tools(request)
+    which = (await json_body(request)).get("model", "draft")
+    if which not in ("draft", "published"):
+        raise BadBody(400, "'model' is 'draft' or 'published'")
+    if tools.worker is None:
+        raise BadBody(409, "this console's process takes no calls: open the console on a "
+                           "voice worker's address to be called")  # fmt: skip
+    chats = await _chats(request)
+    if tools.draft_calls is None:
+        tools.draft_calls = DraftCalls(tools.worker, chats)
+    async with console.db.session() as s:
+        me = await agent_by_id(s, staff.agent_id)
+        published = versions.texts_of(await versions.published_version(s), tools.defaults)
+    if me is None or not me.sip_uri:
+        raise BadBody(409, "you have no phone on record: turn on your browser phone, or ask "
+                           "an administrator to set your desk phone")  # fmt: skip
+    model = await _chat_model(request, which)
+    try:
+        await tools.draft_calls.ring(
+            me.sip_uri, model, await _texts(request), published, staff.username
+        )
+    except SandboxStarting as exc:
+        return _starting(exc)
+    except FlowError as exc:
+        raise refused(exc) from exc
+    phone = "your browser phone" if me.on_browser_phone else "your desk phone"
+    return web.json_response({"phone": phone, "model": model.name}, status=202,
+                             headers=NO_STORE)  # fmt: skip
+
+
+@requires("supervisor", post=True)
 async def replay(request: web.Request) -> web.Response:
     """Replay the golden calls with the version's model, then with the published one; each
     model's results are kept on the version as soon as they are in, so a 503 (the sandbox
@@ -268,6 +306,7 @@ def add_routes(router: web.UrlDispatcher) -> None:
     )
     router.add_post("/console/api/flows/chat", chat_open)
     router.add_post("/console/api/flows/chat/{chat_id}", chat_say)
+    router.add_post("/console/api/flows/call-me", call_me)
     router.add_get("/console/api/flows/training", training_state)
     router.add_post("/console/api/flows/training", add)
     router.add_post("/console/api/flows/training/remove", remove)

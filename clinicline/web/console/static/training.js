@@ -237,6 +237,18 @@ async function newChat() {
   $("#chat-text").focus();
 }
 
+// The line rings the supervisor's own phone with the chosen model and the newest wording.
+async function callMe() {
+  const result = await api("POST", "/console/api/flows/call-me", { model: $("#chat-model").value });
+  if (result.status === 503 && result.data.starting) {
+    setText("chat-state", "The try-it dialogs are loading their model (about a minute); then your phone rings…");
+    setTimeout(callMe, TRAINING_REFRESH_MS);
+    return;
+  }
+  if (!result.ok) { setText("chat-state", result.data.error || "could not place the call"); return; }
+  setText("chat-state", `Ringing ${result.data.phone} with ${result.data.model}.`);
+}
+
 async function chatSay() {
   if (!chatId) return;
   const text = $("#chat-text").value;
@@ -252,6 +264,7 @@ async function chatSay() {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("#chat-new").addEventListener("click", newChat);
+  $("#call-me").addEventListener("click", callMe);
   $("#chat-form").addEventListener("submit", (event) => { event.preventDefault(); chatSay(); });
   $("#training-form").addEventListener("submit", (event) => {
     event.preventDefault();
