@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from clinicline.bench_load import _call_log, classify, markdown
+from clinicline.bench_load import _call_log, classify, markdown, rss_slopes
 
 SITE = 100
 
@@ -97,3 +97,16 @@ def test_load_callers_answer_the_identity_questions_as_demo_patients() -> None:
     assert lines[0] == LOAD_REQUESTS[4] and lines[3] == "yes"
     assert lines[4:] == [LOAD_REQUESTS[5], LOAD_REQUESTS[0]]
     assert caller_lines(0, 2)[1] == [LOAD_REQUESTS[0], LOAD_CALLERS[0][1]]
+
+
+def test_the_soak_slope_of_the_second_half_sees_past_a_long_warm_up() -> None:
+    # Workers grow 100 MB over the first 150 calls, then 2 MB per 100; the rest stay flat.
+    points = [
+        (n, {"workers": 2300 + min(n, 150) * 100 / 150 + max(0, n - 150) * 0.02,
+             "rasa": 3126.0, "kamailio": 192.0, "supervisor": 76.0})
+        for n in range(8, 504, 8)
+    ]  # fmt: skip
+    whole, late = rss_slopes(points[1:]), rss_slopes(points[len(points) // 2 :])
+    assert whole["workers"] is not None and whole["workers"] > 10
+    assert late == {"workers": 2.0, "rasa": 0.0, "kamailio": 0.0, "supervisor": 0.0}
+    assert rss_slopes(points[:1]) == dict.fromkeys(("workers", "rasa", "kamailio", "supervisor"))
