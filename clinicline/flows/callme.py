@@ -1,6 +1,7 @@
 """The Flows area's "call me": the line rings the supervisor's own phone and she hears the
-draft flow as a caller would, through the real call path (her words recognised, triage first,
-the dialogs answering with the draft model, the real actions), against the try-it sandbox.
+draft flow as a caller would, through the real call path (her words recognised, triage first
+with the newest red-flag words, the dialogs answering with the chosen model, the real actions),
+against the try-it sandbox.
 
 What differs from a clinic call, and why:
 - the dialogs, their actions and the call's record are the sandbox's (a copy of the demo
@@ -8,8 +9,10 @@ What differs from a clinic call, and why:
 - a prompt whose newest wording is not published yet is spoken from that wording by the
   clinic's voice; the emergency prompts stay the rendered, published ones (they never wait on
   synthesis, even on a test call);
-- a transfer rings nobody: the line says where the call would go, and hangs up. A red flag
-  still plays the emergency message first, as it would for a patient.
+- a transfer rings nobody: the line says where the call would go, and hangs up; the record
+  has a `test_call` event with the queue and disposition `test_call` (no "transfer failed",
+  no nurse callback task). A red flag still plays the emergency message first, as it would
+  for a patient.
 
 The call is placed by this process's voice worker, from the slots it keeps beyond the reserve
 for callers and consult legs; a process without a worker, or a full one, says so.
@@ -33,6 +36,8 @@ from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
 from clinicline.flows.history import FlowError
 from clinicline.flows.tryit import CHAT_CALLER, SandboxGate, TryItChats
+from integrations.services import calls as call_records
+from nlu.triage import TriageEngine
 from voice.asr.base import AnswerKind
 from voice.audio.amd import AmdResult, Verdict
 from voice.session.actions import (
@@ -78,26 +83,37 @@ class DraftCallConversation:
             for name, text in draft.items()
             if name not in EMERGENCY_PROMPTS and text != published.get(name)
         }
+        self.not_placed: list[Transfer] = []  # the transfers the line said instead of placing
 
-    def _changed(self, actions: Sequence[Action]) -> list[Action]:
+    def _changed(self, call: CallInfo, actions: Sequence[Action]) -> list[Action]:
         out: list[Action] = []
         for action in actions:
             if isinstance(action, PlayPrompt) and action.name in self.spoken:
                 out.append(Say(self.spoken[action.name], barge_in=action.barge_in))
             elif isinstance(action, Transfer):
+                self._not_placed(call, action)
                 out += [Say(where_it_would_go(action), barge_in=False), Hangup("test_call")]
                 break
             else:
                 out.append(action)
         return out
 
+    def _not_placed(self, call: CallInfo, transfer: Transfer) -> None:
+        """On the record: the transfer the line chose, and that nobody was rung."""
+        self.not_placed.append(transfer)
+        data = {"queue": transfer.queue, "emergent": transfer.emergent, "placed": False}
+        self.inner.recorder.submit(
+            call.call_id,
+            lambda s: call_records.add_event(s, call_id=call.call_id, kind="test_call", data=data),
+        )
+
     async def start(self, call: CallInfo) -> Sequence[Action]:
-        return self._changed(await self.inner.start(call))
+        return self._changed(call, await self.inner.start(call))
 
     def screen(
         self, call: CallInfo, text: str, final: bool, phase: CallPhase = CallPhase.LISTENING
     ) -> Sequence[Action]:
-        return self._changed(self.inner.screen(call, text, final, phase))
+        return self._changed(call, self.inner.screen(call, text, final, phase))
 
     def phase(self, call: CallInfo) -> CallPhase | None:
         return self.inner.phase(call)
@@ -108,7 +124,7 @@ class DraftCallConversation:
         self.inner.played(call, prompt, started, ended, outcome)
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
-        return self._changed(await self.inner.respond(call, turn))
+        return self._changed(call, await self.inner.respond(call, turn))
 
     def hints(self, call: CallInfo) -> Sequence[str]:
         return self.inner.hints(call)
@@ -117,10 +133,16 @@ class DraftCallConversation:
         return self.inner.expected_answer(call)
 
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
-        return self._changed(await self.inner.silence(call, count))
+        return self._changed(call, await self.inner.silence(call, count))
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
-        return await self.inner.finish(call, outcome)
+        if not self.not_placed:
+            return await self.inner.finish(call, outcome)
+        # Not a transfer nobody answered (no "transfer failed", no nurse callback task): a
+        # test call that ended where a transfer would have begun.
+        self.inner.state.transferred = False
+        await self.inner.finish(call, outcome)
+        return "test_call"
 
 
 class DraftCalls:
@@ -144,13 +166,15 @@ class DraftCalls:
         self,
         uri: str,
         model: Path,
+        triage: TriageEngine,
         draft: Mapping[str, str],
         published: Mapping[str, str],
         who: str,
     ) -> None:
-        """Ring URI (the supervisor WHO's own phone) with the draft flow; returns once the
-        call is placed (it rings and runs in the background). SandboxStarting while the
-        sandbox loads MODEL (asked again in a few seconds)."""
+        """Ring URI (the supervisor WHO's own phone) with the draft flow: the dialogs on
+        MODEL, red flags judged by TRIAGE, the prompts' DRAFT words where they differ from the
+        PUBLISHED ones. Returns once the call is placed (it rings and runs in the background);
+        SandboxStarting while the sandbox loads MODEL (asked again in a few seconds)."""
         if who in self._calls:
             raise FlowError("your test call is still under way: hang up first")
         if not self.has_room():
@@ -166,7 +190,7 @@ class DraftCalls:
                 return None
             recorder.open(info)
             inner = ClinicConversation(
-                triage=self.chats.triage, dialog=client, gate=SandboxGate(), db=db,
+                triage=triage, dialog=client, gate=SandboxGate(), db=db,
                 recorder=recorder, names=NameRecheck(db, recognizer),
                 dates=DateRecheck(recognizer), answers=ConfirmRecheck(recognizer),
             )  # fmt: skip

@@ -41,6 +41,9 @@ DISPOSITIONS = frozenset(
         "appointment_confirmed",
         "voicemail_left",
         "opted_out",
+        # A supervisor's test call of the draft flow that reached a transfer (it rings nobody);
+        # kept in the try-it sandbox's store, never the clinic's.
+        "test_call",
     }
 )
 TRIAGE_LEVELS = frozenset({"none", "urgent", "emergent"})

@@ -1,17 +1,17 @@
 """The Flows area's "Call me": the line rings the supervisor's own phone with the draft flow.
 
-The real call: a server with Rasa, a supervisor in headless Chromium who saved (did not
-publish) a new greeting, her desk phone (`clinicline answer`, transcribing what it heard); the
-call runs the real path (recognition, triage, the try-it sandbox's own Rasa and actions), and
-its record is the sandbox's, never the clinic's. What a test call does instead of a transfer
-is checked on the conversation's actions directly (the first test), as no test phone here can
-say a sentence on cue after the greeting.
+The real calls: a server with Rasa, a supervisor in headless Chromium who saved (did not
+publish) a new greeting and a new red-flag phrase, her desk phone (`clinicline answer`,
+transcribing what it heard); each call runs the real path (recognition, triage, the try-it
+sandbox's own Rasa and actions), and its record is the sandbox's, never the clinic's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,24 @@ from voice.session.actions import CallInfo, Hangup, PlayPrompt, Say, Transfer
 # "draft" is in no other words of the line (a phone's recogniser wrote "draft blind here").
 DRAFT_GREETING = "The draft line here. If this is a medical emergency, hang up and dial 911."
 CALLER_SAYS = "I would like to book an appointment"
+# A red flag only the saved, unpublished words know.
+DRAFT_RED_FLAG = "purple elephant"
 
 
 class _Actions:
     """Stands in for the clinic conversation: answers every call with ACTIONS (the rewriting
-    of a test call's actions is what is tested)."""
+    of a test call's actions is what is tested), its recorder keeps what it is given."""
 
     def __init__(self, actions: list[Any]) -> None:
         self.actions = actions
+        self.recorder = self
+        self.submitted: list[str] = []
 
     async def start(self, call: CallInfo) -> list[Any]:
         return self.actions
+
+    def submit(self, call_id: str, _write: Any) -> None:
+        self.submitted.append(call_id)
 
 
 async def test_a_test_call_speaks_draft_prompts_keeps_the_emergency_message_and_rings_nobody() -> (
@@ -65,6 +72,7 @@ async def test_a_test_call_speaks_draft_prompts_keeps_the_emergency_message_and_
         ),
         Hangup("test_call"),
     ]
+    assert line.not_placed == [emergent] and inner.submitted == ["c1"]  # its record's event
     # A prompt whose newest words are not published is spoken from them; one unchanged plays.
     inner.actions = [PlayPrompt("greeting", barge_in=True), PlayPrompt("hold")]
     assert list(await line.start(call)) == [Say(DRAFT_GREETING, barge_in=True), PlayPrompt("hold")]
@@ -75,35 +83,42 @@ def _calls_in(store: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT id FROM calls ORDER BY started")]
 
 
-async def _save_greeting(base: str, username: str, text: str) -> None:
+@contextlib.asynccontextmanager
+async def _console_api(base: str, username: str) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(
         base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Origin": base}
     ) as client:
         login = {"username": username, "password": f"{username}-demo"}
         async with client.post("/console/login", json=login) as response:
             assert response.status == 200
+        yield client
+
+
+async def _save_drafts(base: str, username: str, greeting: str, red_flag: str) -> None:
+    """A new greeting and a new red-flag phrase, saved and not published."""
+    async with _console_api(base, username) as client:
         async with client.get("/console/api/flows/prompts") as response:
             newest = (await response.json())["newest"]
         async with client.post(
-            "/console/api/flows/prompts/greeting", json={"text": text, "base": newest}
+            "/console/api/flows/prompts/greeting", json={"text": greeting, "base": newest}
         ) as response:
             assert response.status in (200, 201), await response.text()
+        async with client.get("/console/api/flows/lexicon") as response:
+            newest = (await response.json())["newest"]
+        words = {"category": "seizure", "phrase": red_flag, "base": newest}
+        async with client.post("/console/api/flows/lexicon", json=words) as response:
+            assert response.status == 201, await response.text()
 
 
-@pytest.mark.slow
-async def test_call_me_rings_her_own_phone_with_the_draft_greeting_and_the_sandboxs_dialogs(
-    rasa_clinic: ServerProcess, speech_data_dir: Path
-) -> None:
-    server = rasa_clinic
+async def _call_me(
+    server: ServerProcess, sandbox_store: Path, says: str
+) -> tuple[str, dict[str, Any]]:
+    """Super2 clicks "Call me" (published model); her desk phone answers, listens, says SAYS
+    and stays a while. What the phone heard, and the sandbox's record of the call."""
     base = f"http://127.0.0.1:{server.http_port}"
-    clinic_store = Path(server.db_url.split("///", 1)[1])
-    sandbox_store = speech_data_dir / "training" / "try-it" / "sandbox.db"
-    clinic_calls = _calls_in(clinic_store)
-    await _save_greeting(base, "super2", DRAFT_GREETING)  # saved, not published
-    # Her desk phone: answers, listens, then asks for an appointment, and stays a while.
     phone = staff_phone(
-        server.env, "super2", "--answer-after", "1", "--accept-key", "none", "--stay", "40",
-        "--say", CALLER_SAYS, "--timeout", "400",
+        server.env, "super2", "--answer-after", "1", "--accept-key", "none", "--stay", "50",
+        "--say", says, "--timeout", "400",
     )  # fmt: skip
     try:
         async with console_in_chromium(base, "super2") as page:
@@ -121,19 +136,49 @@ async def test_call_me_rings_her_own_phone_with_the_draft_greeting_and_the_sandb
             phone.wait()
     [call] = log["calls"]
     assert call["answered"], log
-    heard = call["heard"].lower()
-    assert "draft" in heard, heard  # the saved, unpublished greeting
-    assert "name" in heard, heard  # the sandbox's dialogs asked for the patient's name
-    # Not one of the clinic's calls; the sandbox keeps its record.
-    assert _calls_in(clinic_store) == clinic_calls
     sandbox = await Database.connect(f"sqlite+aiosqlite:///{sandbox_store}")
     try:
-        async with sandbox.session() as s:
-            record = await call_report(s, _calls_in(sandbox_store)[-1])
+        async with asyncio.timeout(30):  # the worker closes the record once the call is down
+            while True:
+                async with sandbox.session() as s:
+                    record = await call_report(s, _calls_in(sandbox_store)[-1])
+                if record["ended"]:
+                    break
+                await asyncio.sleep(0.5)
     finally:
         await sandbox.dispose()
+    return call["heard"].lower(), record
+
+
+@pytest.mark.slow
+async def test_call_me_rings_her_own_phone_with_the_draft_flow_against_the_sandbox(
+    rasa_clinic: ServerProcess, speech_data_dir: Path
+) -> None:
+    server = rasa_clinic
+    clinic_store = Path(server.db_url.split("///", 1)[1])
+    sandbox_store = speech_data_dir / "training" / "try-it" / "sandbox.db"
+    clinic_calls = _calls_in(clinic_store)
+    base = f"http://127.0.0.1:{server.http_port}"
+    await _save_drafts(base, "super2", DRAFT_GREETING, DRAFT_RED_FLAG)
+    # She asks for an appointment: the sandbox's Rasa asks for the patient's name.
+    heard, record = await _call_me(server, sandbox_store, CALLER_SAYS)
+    assert "draft" in heard, heard  # the saved, unpublished greeting
+    assert "name" in heard, heard
     bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
     # Spoken from the saved words (cut off when she spoke over it, as callers may).
     assert bot[0].removesuffix(" [interrupted]") == DRAFT_GREETING, bot
     caller = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "caller").lower()
     assert "appointment" in caller, record["turns"]
+    # She says the red-flag words she saved (not published): the emergency message, then the
+    # line says where the call would go instead of ringing a nurse, and hangs up.
+    heard, record = await _call_me(server, sandbox_store, f"Help, {DRAFT_RED_FLAG}!")
+    assert "911" in heard or "nine one one" in heard, heard
+    assert "test call" in heard and "nurse" in heard, heard
+    played = [e["data"] for e in record["events"] if e["kind"] == "emergency_message"]
+    assert played and played[0]["outcome"] == "completed", record["events"]
+    assert not record["transferred"] and record["disposition"] == "test_call", record
+    [not_placed] = [e["data"] for e in record["events"] if e["kind"] == "test_call"]
+    assert not_placed == {"queue": "nurse", "emergent": True, "placed": False}
+    assert record["tasks"] == [], record["tasks"]  # no nurse callback for a test call
+    # Neither call is one of the clinic's.
+    assert _calls_in(clinic_store) == clinic_calls

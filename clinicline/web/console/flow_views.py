@@ -461,16 +461,11 @@ _OUTCOMES = {
 }
 
 
-@requires("supervisor", post=True)
-async def try_sentence(request: web.Request) -> web.Response:
-    """Judge a typed sentence with the draft (newest) or the published red-flag words, the
-    safety net and the symptom words, as a caller's final words are judged. Nothing is kept."""
+async def red_flag_engine(request: web.Request, which: str) -> tuple[int | None, TriageEngine]:
+    """(the version, an engine judging with it): the draft (newest) or the published red-flag
+    words, on the server's safety net and symptom words. The last one built is kept (its
+    self-test is costly); LexiconError when the words do not compile."""
     console, tools = console_of(request), flow_tools(request)
-    data = await json_body(request)
-    text = text_field(data, "text", max_len=500)
-    which = data.get("words", "draft")
-    if which not in ("draft", "published"):
-        raise BadBody(400, "'words' is 'draft' or 'published'")
     if tools.triage is None:  # a console without a server's engine: load one, once
         tools.triage = await asyncio.to_thread(TriageEngine.default)
     live = tools.triage
@@ -480,14 +475,25 @@ async def try_sentence(request: web.Request) -> web.Response:
         )
         edits = dict(row.edits) if row is not None else {}
     version = row.id if row is not None else None
+    if tools.tried is None or tools.tried[0] != version:
+        words = await asyncio.to_thread(with_edits, edits, tools.lexicon_base)
+        built = await asyncio.to_thread(TriageEngine, words, symptoms=live.symptoms, net=live.net)
+        tools.tried = (version, built)
+    return tools.tried
+
+
+@requires("supervisor", post=True)
+async def try_sentence(request: web.Request) -> web.Response:
+    """Judge a typed sentence with the draft (newest) or the published red-flag words, the
+    safety net and the symptom words, as a caller's final words are judged. Nothing is kept."""
+    data = await json_body(request)
+    text = text_field(data, "text", max_len=500)
+    which = data.get("words", "draft")
+    if which not in ("draft", "published"):
+        raise BadBody(400, "'words' is 'draft' or 'published'")
     try:
-        if tools.tried is None or tools.tried[0] != version:
-            words = await asyncio.to_thread(with_edits, edits, tools.lexicon_base)
-            built = await asyncio.to_thread(
-                TriageEngine, words, symptoms=live.symptoms, net=live.net
-            )
-            tools.tried = (version, built)
-        result = await asyncio.to_thread(tools.tried[1].assess_final, text)
+        version, engine = await red_flag_engine(request, which)
+        result = await asyncio.to_thread(engine.assess_final, text)
     except LexiconError as exc:
         raise BadBody(400, str(exc)) from exc
     verdict = result.level.value if result.level.value != "none" or not result.screen else "screen"

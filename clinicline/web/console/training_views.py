@@ -51,6 +51,7 @@ from clinicline.web.console.flow_views import (
     edit_base,
     entry_changes_view,
     flow_tools,
+    red_flag_engine,
     refused,
     with_publish_right,
 )
@@ -69,6 +70,7 @@ from dialogs.training_data import LOOKUP, MAX_EXAMPLE_CHARS
 from integrations.services.agents import agent_by_id, may_publish
 from integrations.store.models import TrainingVersion
 from nlu.triage import TriageEngine
+from nlu.triage.errors import LexiconError
 
 
 @requires("supervisor")
@@ -236,7 +238,8 @@ async def chat_say(request: web.Request) -> web.Response:
 @requires("supervisor", post=True)
 async def call_me(request: web.Request) -> web.Response:
     """Ring the signed-in supervisor's own phone (from her record, never from the request)
-    with the chosen model and the newest wording, against the try-it sandbox."""
+    with the chosen model and the newest wording and red-flag words, against the try-it
+    sandbox."""
     staff, console, tools = signed_in(request), console_of(request), flow_tools(request)
     which = (await json_body(request)).get("model", "draft")
     if which not in ("draft", "published"):
@@ -255,9 +258,13 @@ async def call_me(request: web.Request) -> web.Response:
                            "an administrator to set your desk phone")  # fmt: skip
     model = await _chat_model(request, which)
     try:
+        # The newest red-flag words judge her words, as the newest wording speaks to her.
+        _, red_flags = await red_flag_engine(request, "draft")
         await tools.draft_calls.ring(
-            me.sip_uri, model, await _texts(request), published, staff.username
+            me.sip_uri, model, red_flags, await _texts(request), published, staff.username
         )
+    except LexiconError as exc:
+        raise BadBody(400, str(exc)) from exc
     except SandboxStarting as exc:
         return _starting(exc)
     except FlowError as exc:
