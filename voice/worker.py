@@ -177,6 +177,15 @@ class VoiceWorker:
         """True while a new caller would be turned away for want of a slot."""
         return self.admission.slots_free(self.slots_in_use, self.call_cap) < 1
 
+    @property
+    def room_to_call_out(self) -> bool:
+        """True while one more call placed by the clinic (a campaign's, a supervisor's test
+        call) still leaves a slot for an inbound caller beyond the consult-leg reserve."""
+        if self.draining:
+            return False
+        reserve = self.admission.policy.transfer_reserve
+        return self.call_cap - self.slots_in_use - 1 >= reserve + 1
+
     def _judge(self, source: str) -> Refusal | None:
         """Every new INVITE, before pjsua: refuse it (see `CallAdmission`) or let it in."""
         if self.draining:

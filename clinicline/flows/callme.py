@@ -153,15 +153,6 @@ class DraftCalls:
         self.chats = chats
         self._calls: dict[str, asyncio.Task[OutboundCall]] = {}  # by the supervisor called
 
-    def has_room(self) -> bool:
-        """One more call leaves a slot for a caller beyond the consult-leg reserve (as a
-        campaign's dialer counts)."""
-        worker = self.worker
-        if worker.draining:
-            return False
-        reserve = worker.admission.policy.transfer_reserve
-        return worker.call_cap - worker.slots_in_use - 1 >= reserve + 1
-
     async def ring(
         self,
         uri: str,
@@ -177,7 +168,7 @@ class DraftCalls:
         SandboxStarting while the sandbox loads MODEL (asked again in a few seconds)."""
         if who in self._calls:
             raise FlowError("your test call is still under way: hang up first")
-        if not self.has_room():
+        if not self.worker.room_to_call_out:
             raise FlowError("the line has no room for a test call now: every spare line is busy")
         client = await self.chats.sandbox.ready_with(model)
         sandbox = self.chats.sandbox

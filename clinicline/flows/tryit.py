@@ -365,8 +365,8 @@ class TryItChats:
     async def _stop_when_idle(self) -> None:
         while True:
             await asyncio.sleep(60.0)
-            last = max((c.used for c in self.chats.values()), default=self._last_call)
-            if self.test_calls == 0 and time.monotonic() - max(last, self._last_call) > IDLE_STOP_S:
+            last = max([c.used for c in self.chats.values()] + [self._last_call])
+            if self.test_calls == 0 and time.monotonic() - last > IDLE_STOP_S:
                 self.chats.clear()
                 await self.sandbox.stop()
                 return

@@ -86,11 +86,7 @@ class Dialer:
     def room(self) -> bool:
         """True while one more campaign call leaves a slot for an inbound caller and the
         consult-leg reserve."""
-        worker = self.worker
-        if worker.draining or len(self._calls) >= self.settings.slots:
-            return False
-        reserve = worker.admission.policy.transfer_reserve
-        return worker.call_cap - worker.slots_in_use - 1 >= reserve + 1
+        return len(self._calls) < self.settings.slots and self.worker.room_to_call_out
 
     async def run(self) -> None:
         try:
