@@ -34,6 +34,7 @@ RASA_CLINIC_MODULES = frozenset({
     "tests/callflow/test_scripted_calls.py",
     "tests/callflow/test_symptom_calls.py",
     "tests/callflow/test_names_any_phone.py",
+    "tests/callflow/test_call_me.py",
 })
 
 
