@@ -256,7 +256,11 @@ class DialogsSupervisor:
     async def _swap_in_turn(self, version: int | None, name: str, added: Additions) -> None:
         """`_swap_to` while holding the site's swap turn, renewed as it runs; given back when
         the old server has stopped (or the swap failed), so the next worker starts at once."""
-        renewing = asyncio.get_running_loop().create_task(self._renew_swap_turn())
+        db = self.db
+        if db is None:  # no store, no turn
+            await self._swap_to(version, name, added)
+            return
+        renewing = asyncio.get_running_loop().create_task(self._renew_swap_turn(db))
         try:
             await self._swap_to(version, name, added)
         finally:
@@ -264,19 +268,16 @@ class DialogsSupervisor:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
             try:
-                if self.db is not None:
-                    async with self.db.session() as s:
-                        await site_turns.give_back(s, SWAP_TURN, self.holder)
+                async with db.session() as s:
+                    await site_turns.give_back(s, SWAP_TURN, self.holder)
             except Exception as exc:  # the turn lapses on its own
                 log.warning("dialogs: swap turn not given back (%s)", type(exc).__name__)
 
-    async def _renew_swap_turn(self) -> None:
-        if self.db is None:
-            return
+    async def _renew_swap_turn(self, db: Database) -> None:
         while True:
             await asyncio.sleep(SWAP_TURN_RENEW)
             try:
-                async with self.db.session() as s:
+                async with db.session() as s:
                     kept = await site_turns.take(
                         s, SWAP_TURN, self.holder, now=datetime.now(UTC), lease=SWAP_TURN_LEASE
                     )
