@@ -238,15 +238,15 @@ class DialogsSupervisor:
         try:
             async with self.db.session() as s:
                 now = datetime.now(UTC)
-                if await site_turns.take(
+                holder = await site_turns.take(
                     s, SWAP_TURN, self.holder, now=now, lease=SWAP_TURN_LEASE
-                ):
-                    self._waiting_for = None
-                    return True
-                holder = await site_turns.holder_of(s, SWAP_TURN, now=now)
+                )
         except Exception as exc:  # the store down: keep the model in use
             log.warning("dialogs: keeping the model in use (%s)", type(exc).__name__)
             return False
+        if holder == self.holder:
+            self._waiting_for = None
+            return True
         if holder != self._waiting_for:
             log.info("dialogs: version %s waits its turn: %s is swapping its model",
                      version, holder or "another worker")  # fmt: skip
@@ -278,13 +278,14 @@ class DialogsSupervisor:
             await asyncio.sleep(SWAP_TURN_RENEW)
             try:
                 async with db.session() as s:
-                    kept = await site_turns.take(
+                    holder = await site_turns.take(
                         s, SWAP_TURN, self.holder, now=datetime.now(UTC), lease=SWAP_TURN_LEASE
                     )
             except Exception as exc:  # tried again at the next renewal
                 log.warning("dialogs: swap turn not renewed (%s)", type(exc).__name__)
                 continue
-            if not kept:  # it lapsed while the store was away: this swap still finishes
+            # Lapsed while the store was away: this swap still finishes.
+            if holder != self.holder:
                 log.warning("dialogs: the swap turn lapsed and another worker took it")
 
     async def _swap_to(self, version: int | None, name: str, added: Additions) -> None:

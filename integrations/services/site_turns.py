@@ -19,16 +19,20 @@ from integrations.store.database import insert_for
 from integrations.store.models import SiteTurn
 
 
-async def take(s: AsyncSession, name: str, holder: str, *, now: datetime, lease: timedelta) -> bool:
-    """Hold the turn `name` for `holder` until `now + lease`: True when it is this holder's
-    (newly taken, or renewed), False while another holder's turn has not lapsed.
+async def take(
+    s: AsyncSession, name: str, holder: str, *, now: datetime, lease: timedelta
+) -> str | None:
+    """Ask for the turn `name` for `holder` until `now + lease`; whose turn it is afterwards:
+    `holder` when it is theirs (newly taken, or renewed), another holder's name while theirs
+    has not lapsed.
 
-    One statement: the database serialises racing processes on the primary key, and
-    RETURNING says whose row stands."""
+    The upsert is one statement: the database serialises racing processes on the primary key,
+    and RETURNING says whose row stands. When it is not ours, the standing holder is read; a
+    turn given back between the two is asked for again, so a waiter never reports a holder
+    that has already gone."""
+    holder = holder[:120]
     insert = insert_for(s.get_bind().dialect.name)
-    stmt = insert(SiteTurn).values(
-        name=name, holder=holder[:120], taken_at=now, expires_at=now + lease
-    )
+    stmt = insert(SiteTurn).values(name=name, holder=holder, taken_at=now, expires_at=now + lease)
     upsert = stmt.on_conflict_do_update(
         index_elements=[SiteTurn.name],
         set_={
@@ -42,9 +46,15 @@ async def take(s: AsyncSession, name: str, holder: str, *, now: datetime, lease:
         },
         where=or_(SiteTurn.holder == stmt.excluded.holder, SiteTurn.expires_at <= now),
     ).returning(SiteTurn.holder)
-    async with atomic(s):
-        held_by = await s.scalar(upsert)
-    return held_by == holder[:120]
+    standing = select(SiteTurn.holder).where(SiteTurn.name == name, SiteTurn.expires_at > now)
+    for _ in range(3):
+        async with atomic(s):
+            if await s.scalar(upsert) == holder:
+                return holder
+            other = await s.scalar(standing)
+        if other is not None:
+            return other
+    return None  # given back and taken again under us each time: asked again next poll
 
 
 async def give_back(s: AsyncSession, name: str, holder: str) -> None:

@@ -30,7 +30,7 @@ TURN = "a-turn"
 
 async def take(db: Database, holder: str, at: datetime) -> bool:
     async with db.session() as s:
-        return await site_turns.take(s, TURN, holder, now=at, lease=LEASE)
+        return await site_turns.take(s, TURN, holder, now=at, lease=LEASE) == holder
 
 
 async def test_two_processes_racing_for_a_turn_never_both_hold_it(
@@ -50,7 +50,10 @@ async def test_a_turn_is_renewed_by_its_holder_given_back_and_lapses_when_not_re
     db: Database,
 ) -> None:
     assert await take(db, "worker-a", T0)
-    assert not await take(db, "worker-b", T0 + timedelta(seconds=30))
+    # One who asks while it is held is told whose it is.
+    async with db.session() as s:
+        at = T0 + timedelta(seconds=30)
+        assert await site_turns.take(s, TURN, "worker-b", now=at, lease=LEASE) == "worker-a"
     # Renewed by its holder: still not the other's a minute after it was first taken.
     assert await take(db, "worker-a", T0 + timedelta(seconds=45))
     assert not await take(db, "worker-b", T0 + timedelta(seconds=70))
