@@ -15,6 +15,7 @@ Nothing here is a limit: the machine is shared and the figures are what it did t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,22 @@ class KindSampler:
 
 
 # -- the site ---------------------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def scratch_database(prefix: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own for one bench run (the server started here when this
+    machine has it): its URL, dropped afterwards."""
+    admin_url = os.environ.get("CLINICLINE_TEST_PG_URL", DEFAULT_PG)
+    start_pg = ROOT / "deploy" / "start-postgres.sh"
+    if os.geteuid() == 0 and start_pg.exists():
+        subprocess.run([str(start_pg)], check=True)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _database(admin_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await _database(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 async def _database(admin_url: str, statement: str) -> None:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
@@ -626,13 +644,6 @@ async def run_bench_load(
 ) -> dict[str, Any]:
     """The load levels, or with `soak` > 0 a soak of that many calls `levels[0]` at a time;
     either keeps the other's last results in OUT/load.json."""
-    admin_url = os.environ.get("CLINICLINE_TEST_PG_URL", DEFAULT_PG)
-    start_pg = ROOT / "deploy" / "start-postgres.sh"
-    if os.geteuid() == 0 and start_pg.exists():
-        subprocess.run([str(start_pg)], check=True)
-    name = f"clinicline_load_{uuid.uuid4().hex[:10]}"
-    await _database(admin_url, f'CREATE DATABASE "{name}"')
-    db_url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     run: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "code": code_version(),
@@ -645,7 +656,7 @@ async def run_bench_load(
         "rasa": rasa,
         "turns": turns,
     }
-    try:
+    async with scratch_database("clinicline_load") as db_url:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             wavs = await asyncio.to_thread(render_caller_audio, work)
@@ -665,8 +676,6 @@ async def run_bench_load(
                         await asyncio.sleep(5)  # the records land, the slots come back
             finally:
                 site.stop()
-    finally:
-        await _database(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     out.mkdir(parents=True, exist_ok=True)
     path = out / "load.json"
     results = json.loads(path.read_text()) if path.exists() else {}

@@ -194,8 +194,9 @@ class DialogsSupervisor:
         return row.id, f"{row.model}.tar.gz", additions_of(row)
 
     async def _model_file(self, version: int | None, name: str, added: Additions) -> Path:
-        """The model file NAME, trained here first if this machine lacks it (the same
-        phrasings give the same file on every machine)."""
+        """The model file NAME, trained here first if this machine lacks it, fine-tuned from
+        the shipped model as the console's training does (the same phrasings give the same
+        file name on every machine)."""
         models = self.config.dialogs_dir / "models"
         if not added or (models / name).exists():
             return models / name
@@ -204,7 +205,7 @@ class DialogsSupervisor:
             lay_out, added, self.config.data_dir / "training" / f"published-{version}",
             self.config.dialogs_dir,
         )  # fmt: skip
-        return await asyncio.to_thread(ensure_model, project, models)
+        return await asyncio.to_thread(ensure_model, project, models, None, self._shipped)
 
     async def _follow_published(self) -> None:
         try:

@@ -53,6 +53,13 @@ def project_hash(project_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+# A draft differs from the shipped phrasings by a few examples, lookups and synonyms (same config,
+# same domain): it is fine-tuned from the shipped model for this share of the epochs rather than
+# trained from nothing. Measured here (2 cores): a one-phrasing draft took 135 s this way against
+# 666 s in full, and understood as many held-out phrasings (241/249 both). The vocabulary keeps
+# room for new words, and the publish gate judges every draft however it was trained.
+FINETUNE_EPOCH_FRACTION = 0.2
+
 # What `rasa train` prints that tells how far it is: the component starting, and tqdm's bars.
 _COMPONENT = re.compile(r"Starting to train component '(\w+)'")
 _PERCENT = re.compile(r"Epochs:\s+(\d+)%")
@@ -68,8 +75,11 @@ def ensure_model(
     project_dir: Path = PROJECT_DIR,
     models_dir: Path | None = None,
     progress: Progress | None = None,
+    finetune_from: Path | None = None,
 ) -> Path:
-    """Return the model for the project's current content, training it first if missing.
+    """Return the model for the project's current content, training it first if missing:
+    fine-tuned from FINETUNE_FROM (a model of the same config and domain) where given, in full
+    where there is none or Rasa refuses to fine-tune it.
 
     Several processes may ask at once (`serve --workers N`, test workers): one trains while
     the others wait on a lock, then find the model. Training writes into a folder of its own
@@ -83,13 +93,28 @@ def ensure_model(
     models_dir.mkdir(parents=True, exist_ok=True)
     with (models_dir / ".training.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not model.exists():
-            _train(project_dir, models_dir, name, progress)
+        if model.exists():
+            return model
+        if finetune_from is not None and finetune_from.exists():
+            try:
+                _train(project_dir, models_dir, name, progress, finetune_from)
+                return model
+            except TrainingFailed:  # e.g. an intent the base model lacks
+                # (Rasa's output may quote the phrasings: not logged.)
+                log.warning("dialog model %s could not be fine-tuned; training it in full", name)
+        _train(project_dir, models_dir, name, progress)
     return model
 
 
-def _train(project_dir: Path, models_dir: Path, name: str, progress: Progress | None) -> None:
-    log.info("training dialog model %s", name)
+def _train(
+    project_dir: Path,
+    models_dir: Path,
+    name: str,
+    progress: Progress | None,
+    finetune_from: Path | None = None,
+) -> None:
+    how = f"fine-tuning from {finetune_from.name}" if finetune_from else "in full"
+    log.info("training dialog model %s (%s)", name, how)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".training-") as out:
         cmd = [
             str(RASA_BIN), "train",
@@ -99,6 +124,9 @@ def _train(project_dir: Path, models_dir: Path, name: str, progress: Progress | 
             "--out", out,
             "--fixed-model-name", name,
         ]  # fmt: skip
+        if finetune_from is not None:
+            cmd += ["--finetune", str(finetune_from)]
+            cmd += ["--epoch-fraction", str(FINETUNE_EPOCH_FRACTION)]
         output, returncode = _run_reporting(cmd, project_dir, progress)
         trained = Path(out) / f"{name}.tar.gz"
         if returncode != 0 or not trained.exists():

@@ -4,8 +4,9 @@ Steps, each reported on the version's row (every app process shows them):
 1. lay out the project: the shipped files plus the version's additions;
 2. `rasa data validate`: training data Rasa would refuse, or that contradicts the stories,
    fails here with Rasa's own words;
-3. `rasa train` (`dialogs.train.ensure_model`: a model already trained for the same content,
-   here or by a rollback, is reused at once), with the component and its epochs as progress;
+3. `rasa train`, fine-tuning the shipped phrasings' model (`dialogs.train.ensure_model`: a
+   model already trained for the same content, here or by a rollback, is reused at once), with
+   the component and its epochs as progress;
 4. evaluate: a Rasa server of our own, on a free loopback port, parses the held-out phrasings
    (`dialogs.evaluate.evaluation_sets`) with the published model, then with the draft; the
    draft passes when it understands at least as many. The published model's figures are kept
@@ -156,8 +157,10 @@ class Trainer:
         def heard(component: str, percent: int | None) -> None:  # on the training's thread
             loop.call_soon_threadsafe(latest.append, (component, percent))
 
+        # Fine-tuned from the shipped phrasings' model (trained in full first if missing).
+        shipped = await asyncio.to_thread(ensure_model, self.dialogs_dir, self.models_dir)
         training = asyncio.ensure_future(
-            asyncio.to_thread(ensure_model, project, self.models_dir, heard)
+            asyncio.to_thread(ensure_model, project, self.models_dir, heard, shipped)
         )
         component, percent = "rasa train", None
         while not training.done():

@@ -77,3 +77,45 @@ def test_a_failed_training_leaves_no_model_behind(
     with pytest.raises(TrainingFailed, match="no data"):
         ensure_model(project, models)
     assert not list(models.glob("*.tar.gz"))
+
+
+def _recording_trainer(tmp_path: Path, refuse_finetune: bool) -> tuple[Path, Path]:
+    """A stand-in for `rasa train` that records its arguments, one run per line, and writes the
+    model; it exits 1 on `--finetune` when told to (as Rasa does for a base it cannot extend)."""
+    runs, trainer = tmp_path / "runs", tmp_path / "rasa"
+    refuse = 'case "$*" in *--finetune*) exit 1;; esac\n' if refuse_finetune else ""
+    trainer.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{runs}"\n'
+        + refuse
+        + 'while [ "$1" != "--out" ]; do shift; done; out="$2"\n'
+        'while [ "$1" != "--fixed-model-name" ]; do shift; done; name="$2"\n'
+        'printf model > "$out/$name.tar.gz"\n'
+    )
+    trainer.chmod(0o755)
+    return trainer, runs
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["fine-tuned", "refused-then-full"])
+def test_a_draft_is_fine_tuned_from_the_base_model_or_trained_in_full_stand_in_for_rasa(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    trainer, runs = _recording_trainer(tmp_path, refuse_finetune=refused)
+    monkeypatch.setattr(train, "RASA_BIN", trainer)
+    project, models = _copy_project(tmp_path), tmp_path / "models"
+    base = tmp_path / "shipped.tar.gz"
+    base.write_bytes(b"base")
+    model = ensure_model(project, models, finetune_from=base)
+    assert model.read_text() == "model"
+    lines = runs.read_text().splitlines()
+    assert f"--finetune {base} --epoch-fraction {train.FINETUNE_EPOCH_FRACTION}" in lines[0]
+    if refused:
+        assert len(lines) == 2 and "--finetune" not in lines[1]
+    else:
+        assert len(lines) == 1
+    # No base model there: trained in full at once.
+    with (project / "data" / "nlu_conversation.yml").open("a") as f:
+        f.write("    - hey hey\n")
+    runs.unlink()
+    ensure_model(project, models, finetune_from=tmp_path / "missing.tar.gz")
+    assert "--finetune" not in runs.read_text()

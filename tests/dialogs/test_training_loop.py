@@ -2,10 +2,11 @@
 model (`rasa train`, or the one already trained for the same content), and the evaluation on
 a Rasa server of its own, beside the published model; then the publish gate.
 
-Training a model with new phrasings takes ~10 minutes of both cores here, too long for every
-run of the tests: these versions' projects are the shipped one (an addition removed again),
-whose model the test run trains once anyway. `clinicline bench --training` runs the whole
-loop with a new phrasing and reports its times (docs/bench/training.md).
+A draft with new phrasings is fine-tuned from the shipped model in 2-3 minutes of both cores
+here; the Chromium test of the loop (tests/callflow/test_rasa_restart.py) trains one, so these
+versions' projects are the shipped one (an addition removed again), whose model is there
+already. `clinicline bench --training` runs the whole loop with a new phrasing and reports its
+times (docs/bench/training.md).
 """
 
 from __future__ import annotations
