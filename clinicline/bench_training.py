@@ -96,12 +96,16 @@ async def _publish_to_site(row: TrainingVersion, work: Path) -> dict[str, Any]:
     PostgreSQL) and follow its workers swapping to it, one at a time (the store's turn)."""
     assert row.model is not None
     wanted = f"dialogs: model {row.model}.tar.gz in use"
+    work.mkdir(parents=True, exist_ok=True)
     async with scratch_database("clinicline_training") as db_url:
         site = start_site(work, db_url, WORKERS, rasa=True)
         try:
             await asyncio.to_thread(site.wait_ready, 1500)
             published = time.time()
-            await asyncio.to_thread(publish_trained, db_url, row.edits, row.model, row.evaluation)
+            key = site.env["CLINICLINE_DATA_KEY"].encode()
+            await asyncio.to_thread(
+                publish_trained, db_url, row.edits, row.model, row.evaluation, key
+            )
             while site.log.read_text().count(wanted) < WORKERS:
                 if time.time() - published > 1800:
                     raise RuntimeError(f"not every worker had {row.model} in use after 1800 s")
@@ -163,7 +167,7 @@ def _markdown(result: dict[str, Any]) -> str:
         "|---|---|",
         *[f"| {step} | {seconds:.0f} |" for step, seconds in result["steps"].items()],
         "",
-        f"Trained: {result['trained']}.",
+        f"How the draft was trained: {result['trained']}.",
         "",
         *_site_lines(result["site"]),
         "",

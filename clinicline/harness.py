@@ -418,16 +418,20 @@ def heard_911(heard: str) -> bool:
 
 
 def publish_trained(
-    db_url: str, edits: dict[str, list[str]], model: str, evaluation: dict[str, Any]
+    db_url: str,
+    edits: dict[str, list[str]],
+    model: str,
+    evaluation: dict[str, Any],
+    data_key: bytes | None = None,
 ) -> None:
-    """Publish to a site's store (DB_URL) a version of the training phrasings whose model MODEL
-    was trained elsewhere (the bench's own store), as the Flows area would."""
+    """Publish to a site's store (DB_URL, its DATA_KEY) a version of the training phrasings
+    whose model MODEL was trained elsewhere (the bench's own store), as the Flows area would."""
     from clinicline.flows import training
     from integrations.store import Database
     from integrations.store.models import TrainingVersion
 
     async def publish() -> None:
-        db = await Database.connect(db_url)
+        db = await Database.connect(db_url, data_key)
         try:
             async with db.session() as s:
                 row = TrainingVersion(
