@@ -34,6 +34,7 @@ from voice.audio.amd import (
     CUE_BEEP,
     AmdConfig,
     AnsweringMachineDetector,
+    LateBeep,
     MessageCue,
     Verdict,
 )
@@ -252,8 +253,15 @@ def run_clip(clip: Clip, config: AmdConfig, cue: bool = True) -> dict[str, Any]:
         "segments": result.segments if result else None,
         "speech_start_ms": clip.speech_start_ms, "speech_end_ms": clip.speech_end_ms,
         "beep_hz": clip.beep_hz, "beep_end_ms": clip.beep_end_ms,
-        "cue": None, "cue_ms": None,
+        "cue": None, "cue_ms": None, "late_beep_ms": None,
     }  # fmt: skip
+    if cue and result is not None and result.verdict is Verdict.HUMAN:
+        # The call goes on as a person's; a beep heard over the bot's opening says otherwise.
+        watch = LateBeep()
+        for at in range(rest * FRAME_SAMPLES, len(clip.pcm), FRAME_SAMPLES):
+            if watch.feed(clip.pcm[at : at + FRAME_SAMPLES]):
+                row["late_beep_ms"] = result.decided_ms + (watch.beep_at_ms or 0)
+                break
     if cue and result is not None and result.verdict is Verdict.MACHINE:
         message = MessageCue(detector=detector)
         said = message.feed(np.zeros(0, dtype=np.int16))
@@ -355,6 +363,25 @@ def _cue_text(s: dict[str, Any]) -> str:
     return f"{s['cue_on_beep']}/{s['beeps']}{after}" + (f" (else: {other})" if other else "")
 
 
+def _late_beep_lines(held: list[dict[str, Any]]) -> list[str]:
+    """What `LateBeep` made of the held-out calls the detector called HUMAN."""
+    people = [r for r in held if r["kind"] == "human" and r["verdict"] == "human"]
+    boxes = [r for r in held if r["kind"] == "machine" and r["verdict"] == "human"]
+    beeped = [r for r in boxes if r["beep_end_ms"] is not None]
+    heard = [r for r in beeped if r["late_beep_ms"] is not None]
+    after = _median([r["late_beep_ms"] - r["beep_end_ms"] for r in heard])
+    return [
+        f"After a HUMAN verdict, `LateBeep` listens on for a beep (20 s): of the {len(boxes)} "
+        f"voicemails called people, {len(beeped)} had a beep and {len(heard)} were heard by it"
+        + (f" (a median {after} ms after the beep ended)" if heard else "")
+        + f"; the call then leaves the voicemail message. Of the {len(people)} people called "
+        f"HUMAN, {sum(r['late_beep_ms'] is not None for r in people)} had a beep heard where "
+        "there was none (their clips end in 4–5 s of quiet: speech after the verdict is checked"
+        " by tests/voice_audio/test_amd.py, in two voices).",
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     rows = results["rows"]
     cfg = results["config"]
@@ -438,6 +465,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"the greeting, a median {after_end} ms after their audio ended.",
             "",
         ]
+    lines += _late_beep_lines(held)
     wrong = [r for r in held if not _correct(r)]
     lines += [f"Held-out errors ({len(wrong)}):", ""]
     lines += [

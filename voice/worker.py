@@ -21,14 +21,23 @@ import functools
 import gc
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pjsua2 as pj
 
 from voice.asr.base import SpeechRecognizer
-from voice.audio.amd import AmdConfig, AmdResult, AnsweringMachineDetector, MessageCue, Verdict
+from voice.audio.amd import (
+    CUE_BEEP,
+    REASON_LATE_BEEP,
+    AmdConfig,
+    AmdResult,
+    AnsweringMachineDetector,
+    LateBeep,
+    MessageCue,
+    Verdict,
+)
 from voice.audio.recording import CallRecording
 from voice.session.actions import CallInfo
 from voice.session.call_session import (
@@ -38,7 +47,7 @@ from voice.session.call_session import (
     Synthesizer,
     TransferHandler,
 )
-from voice.session.conversation import CallRecorder, Conversation
+from voice.session.conversation import CallRecorder, Conversation, HearsLateBeep
 from voice.sip.account import LocalAccount, create_account
 from voice.sip.admission import SHUTTING_DOWN, AdmissionPolicy, CallAdmission, Refusal
 from voice.sip.call import CallEvents, SipCall, answer, call_ref, caller_number, make_call
@@ -479,6 +488,11 @@ class VoiceWorker:
         outcome.conversation = conversation
         session = self._session(leg, conversation, recorder)
         router.session = session
+        human = router.result is not None and router.result.verdict is Verdict.HUMAN
+        if human and isinstance(conversation, HearsLateBeep):
+            router.watch_for_late_beep(
+                lambda: self._late_beep(outcome, router, session, conversation)
+            )
         self._run(leg, session, tap)
         if router.result is not None and router.result.greeting_ms > 0:
             # What was said while we listened is screened too: a panicked "my husband
@@ -487,6 +501,19 @@ class VoiceWorker:
         assert leg.task is not None
         await asyncio.wait([leg.task])  # the session's end (ours being cancelled still raises)
         return outcome
+
+    def _late_beep(
+        self, outcome: OutboundCall, router: _Router, session: CallSession, heard: HearsLateBeep
+    ) -> None:
+        """A voicemail box taken for a person gave itself away by its beep: the conversation
+        leaves its message instead, and the call's detection says machine, after all."""
+        actions = heard.late_beep(session.call)
+        if not actions or not session.interrupt(actions):
+            return
+        assert router.result is not None
+        log.info("outbound call %s: a beep after the opening: a voicemail", session.call.call_id)
+        outcome.amd = replace(router.result, verdict=Verdict.MACHINE, reason=REASON_LATE_BEEP)
+        outcome.cue = CUE_BEEP
 
     async def _end_outbound(self, leg: _Leg, gone: asyncio.Event) -> None:
         """Hang up an outbound leg that got no session, and let go of it."""
@@ -809,6 +836,9 @@ class _Router:
         self.cue: str | None = None
         self.ready = asyncio.Event()
         self.session: CallSession | None = None
+        # Once a person was assumed: a voicemail's beep that comes after all, and what hears it.
+        self.late_beep: LateBeep | None = None
+        self._on_late_beep: Callable[[], None] | None = None
         # Detection takes a few seconds; a voicemail greeting and its beep up to ~30 s more.
         self.limit = 45.0
         self._heard: list[np.ndarray] = []  # until the session starts (then screened)
@@ -817,9 +847,15 @@ class _Router:
         heard, self._heard = self._heard, []
         return np.concatenate(heard) if heard else np.zeros(0, dtype=np.int16)
 
+    def watch_for_late_beep(self, on_beep: Callable[[], None]) -> None:
+        self.late_beep, self._on_late_beep = LateBeep(), on_beep
+
     def feed(self, pcm: np.ndarray) -> None:
         if self.session is not None:
             self.session.on_frame(pcm)
+            if self.late_beep is not None and self.late_beep.feed(pcm):
+                assert self._on_late_beep is not None
+                self._on_late_beep()
             return
         if self.ready.is_set():
             return

@@ -13,7 +13,10 @@ the nurse transfer, the screening question for a described symptom all come from
    "confirm"), results ready (never read: a nurse now, or a nurse's call back), or a
    post-discharge check-in (a few questions; an answer that worries gets a nurse callback).
 
-`VoicemailConversation` leaves a message with no PHI after the beep and hangs up.
+`VoicemailConversation` leaves a message with no PHI after the beep and hangs up. A box taken
+for a person (a short greeting that paused before its beep) gives itself away when it beeps
+over the bot's opening (`voice.audio.amd.LateBeep`): before anyone has answered, the person's
+conversation leaves the same message instead (`OutreachConversation.late_beep`).
 The outcome each reaches is read by the dialer (`clinicline.outbound.dialer`).
 """
 
@@ -80,6 +83,16 @@ class ClinicLine:
     callback_number: str
 
 
+def voicemail_message(outreach: Outreach, line: ClinicLine) -> str:
+    """What a voicemail box is told: the clinic and its number, no PHI (the patient's first
+    name only where the campaign allows it)."""
+    whom = f" for {outreach.first_name}" if outreach.voicemail_first_name else ""
+    return (
+        f"Hello, this is {line.name} calling{whom}. Please call us back at "
+        f"{line.callback_number}. Thank you."
+    )
+
+
 @dataclass
 class _Outreach:
     step: str = "name"  # name, dob, choice, offers, results, check_in, done
@@ -104,6 +117,10 @@ class OutreachConversation(ClinicConversation):
         self.line = line
         self.desk = desk
         self.out = _Outreach()
+        # Turns the callee has said; a voicemail's late beep is acted on only before the first.
+        self._heard = 0
+        # A voicemail box after all (its late beep): the message is being left (then, left).
+        self._voicemail: str | None = None
         self._patient: tuple[str, date] | None = None
         self._appointment: Appointment | None = None
 
@@ -111,6 +128,8 @@ class OutreachConversation(ClinicConversation):
     @property
     def outcome(self) -> str | None:
         """How the call ended for the campaign; None: nobody was reached (dial again)."""
+        if self._voicemail == "left":
+            return "voicemail_left"
         if self.out.outcome is not None:
             return self.out.outcome
         if self.state.escalated or self.state.flagged_transfer:
@@ -144,11 +163,44 @@ class OutreachConversation(ClinicConversation):
         return {"name": "name", "dob": "date"}.get(self.out.step)  # type: ignore[return-value]
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
+        if self._voicemail is not None and not self.state.escalated:
+            if self.state.level is Level.NONE:
+                return []  # words over the message: the box's, or nothing we act on
+            return await super().respond(call, turn)
+        self._heard += 1
         if not self.state.escalated and wants_no_calls(turn.text or ""):
             return await self._opt_out(call)
         return await super().respond(call, turn)
 
+    def late_beep(self, call: CallInfo) -> Sequence[Action]:
+        """A voicemail box whose short greeting paused before its beep was taken for a person:
+        its beep came while we asked for the name. Nothing about the patient has been said;
+        the box gets the voicemail message instead. Once the callee has answered anything (or
+        a red flag was heard), it is a person, and a tone on their side changes nothing."""
+        if self._heard or self.state.escalated or self.state.level is not Level.NONE:
+            return []
+        if self._voicemail is not None or self.out.step != "name":
+            return []
+        self._voicemail = "leaving"
+        self._spawn_event(
+            call, "voicemail", {"first_name": self.outreach.voicemail_first_name,
+                                "after": "late beep"},
+        )  # fmt: skip
+        return [Say(voicemail_message(self.outreach, self.line), barge_in=False),
+                Hangup("voicemail left")]  # fmt: skip
+
+    async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
+        disposition = await super().finish(call, outcome)
+        # The message counts as left only when we hung up after saying it to its end.
+        left = outcome.hung_up_by == "bot" and not self.state.transferred
+        if self._voicemail == "leaving" and left:
+            self._voicemail = "left"
+            return "voicemail_left"
+        return disposition
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
+        if self._voicemail is not None:
+            return []
         if count > self.silence_reprompts:
             return [
                 Say(f"I'll let you go. You can reach us at {self.line.callback_number}. Goodbye."),
@@ -525,16 +577,10 @@ class VoicemailConversation(ClinicConversation):
             return "escalated"  # a person after all, and one with a red flag
         return "voicemail_left" if self.left else None
 
-    def message(self) -> str:
-        whom = f" for {self.outreach.first_name}" if self.outreach.voicemail_first_name else ""
-        return (
-            f"Hello, this is {self.line.name} calling{whom}. Please call us back at "
-            f"{self.line.callback_number}. Thank you."
-        )
-
     async def start(self, call: CallInfo) -> Sequence[Action]:
         self._spawn_event(call, "voicemail", {"first_name": self.outreach.voicemail_first_name})
-        return [Say(self.message(), barge_in=False), Hangup("voicemail left")]
+        return [Say(voicemail_message(self.outreach, self.line), barge_in=False),
+                Hangup("voicemail left")]  # fmt: skip
 
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         if self.state.escalated or self.state.level is not Level.NONE:

@@ -39,8 +39,12 @@ from clinicline.harness import (
 from integrations.store import Database
 from integrations.store.models import Appointment, Patient
 from tests.staff_lines import STAFF_PORT, always_open_hours
+from voice.audio.amd import REASON_LATE_BEEP
 
 MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
+# A demo patient whose phone is a voicemail box with a short greeting that pauses before its
+# beep: a person to the answering-machine detector, until the beep.
+SAM_BOX = "DEMO0102"
 # Said on pickup, before the bot has said a word: a long "greeting" that the detector may well
 # take for a voicemail box. It is screened all the same.
 RED_FLAG = "Hello? Please help, my chest hurts really bad and I can't catch my breath."
@@ -57,6 +61,7 @@ class Run:
     people: dict[str, dict[str, Any]]  # by MRN: number, names, appointment
     tmp: Path
     check_in: dict[str, Any]  # the post-discharge campaign (one patient, a red flag)
+    results_ready: dict[str, Any]  # a results-ready campaign (one patient, a late beep)
     inbound: dict[str, Any]  # an inbound call placed while the campaigns ran
 
 
@@ -91,16 +96,17 @@ async def _people(db_url: str) -> dict[str, dict[str, Any]]:
                 for p, a in rows
                 if p.mrn
             }
-            daniel = await s.scalar(select(Patient).where(Patient.mrn == DANIEL))
-            assert daniel is not None
-            found[DANIEL] = {
-                "id": daniel.id,
-                "first": daniel.first_name,
-                "last": daniel.last_name,
-                "number": daniel.phones[0].number,
-                "appointment": None,
-                "start": None,
-            }
+            for mrn in (DANIEL, SAM_BOX):  # called by campaigns of a list, not reminders
+                person = await s.scalar(select(Patient).where(Patient.mrn == mrn))
+                assert person is not None
+                found[mrn] = {
+                    "id": person.id,
+                    "first": person.first_name,
+                    "last": person.last_name,
+                    "number": person.phones[0].number,
+                    "appointment": None,
+                    "start": None,
+                }
             return found
     finally:
         await db.dispose()
@@ -128,12 +134,17 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
     kind: human
     lines: ["{RED_FLAG}"]
     hangup_after: 50
+  "{people[SAM_BOX]["number"]}":
+    kind: voicemail
+    greeting: "Hi, it's Sam."
+    beep_after: 2.5
+    record_seconds: 15
 """  # noqa: E501
 
 
 def _others(people: dict[str, dict[str, Any]]) -> list[str]:
     """The demo patients with an appointment besides the three key ones (voicemail, busy)."""
-    return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL))
+    return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL, SAM_BOX))
 
 
 def _wait_done(db_url: str, campaign_id: str, seconds: float) -> dict[str, Any]:
@@ -156,9 +167,10 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
     assert {MARIA, JAMES, AISHA} <= set(people) and len(people) >= 5, sorted(people)
     (tmp / "plan.yaml").write_text(_plan(people))
     port = free_port(socket.SOCK_DGRAM)
-    # Five reminders (the busy line tried twice) and one post-discharge check-in.
+    # Five reminders (the busy line tried twice), one post-discharge check-in and one
+    # results-ready call.
     callees = start_callee_bank(
-        tmp / "plan.yaml", port, tmp, "--voice", "piper", "--calls", "7", "--timeout", "600"
+        tmp / "plan.yaml", port, tmp, "--voice", "piper", "--calls", "8", "--timeout", "600"
     )
     bank, err_path, out_path = callees.process, callees.err, callees.log
     server = start_server(
@@ -192,12 +204,22 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
                 "--patients", str(listed), "--window", "00:00-23:59",
             )["campaign"]
         )  # fmt: skip
+        sam = tmp / "results.csv"
+        sam.write_text(f"{people[SAM_BOX]['id']}\n")
+        results_ready = str(
+            _cli(
+                db_url, "campaign", "create", "--name", "results", "--kind", "results_ready",
+                "--patients", str(sam), "--window", "00:00-23:59", "--max-attempts", "1",
+            )["campaign"]
+        )  # fmt: skip
         assert _cli(db_url, "campaign", "start", campaign_id)["status"] == "running"
         assert _cli(db_url, "campaign", "start", check_in)["status"] == "running"
+        assert _cli(db_url, "campaign", "start", results_ready)["status"] == "running"
         time.sleep(4)  # two campaign calls under way
         inbound = phone_call(server, "--voice", "flite", "--wait", "2", timeout=120)
         status = _wait_done(db_url, campaign_id, 600)
         checked = _wait_done(db_url, check_in, 120)
+        results_done = _wait_done(db_url, results_ready, 120)
         bank.wait(120)  # it stops after its seventh call and transcribes what it heard
         log = json.loads(out_path.read_text())
         export = _cli(db_url, "campaign", "export", campaign_id)
@@ -209,8 +231,9 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
         by_number = {p["number"]: mrn for mrn, p in people.items()}
         bank_log = {by_number["+" + c["number"].lstrip("+")]: c for c in log["calls"]}
         yield Run(
-            server, db_url, status, results, bank_log, log["calls"], people, tmp, checked, inbound
-        )
+            server, db_url, status, results, bank_log, log["calls"], people, tmp, checked,
+            results_done, inbound,
+        )  # fmt: skip
     finally:
         stop_process(bank)
         code = server.stop()
@@ -304,6 +327,33 @@ def test_a_voicemail_gets_a_message_with_no_patient_data_after_the_beep(campaign
     assert "call us back" in message and "riverside" in message, message
     for secret in (person["first"], person["last"], "appointment"):
         assert secret.lower() not in message
+
+
+def test_a_voicemail_that_pauses_before_its_beep_is_heard_late_and_gets_the_message(
+    campaign_run: Run,
+) -> None:
+    """ "Hi, it's Sam." and 2.5 s of quiet: a person to the detector, and the bot begins asking
+    for a name; the beep that follows gives the box away, and the message is left after it."""
+    assert campaign_run.results_ready["outcomes"] == {"voicemail_left": 1}, (
+        campaign_run.results_ready
+    )
+    box, person = campaign_run.bank[SAM_BOX], campaign_run.people[SAM_BOX]
+    message = box["message_left"].lower()
+    assert "call us back" in message and "riverside" in message, message
+    for secret in (person["first"], person["last"], "result"):
+        assert secret.lower() not in message
+    export = _cli(campaign_run.db_url, "campaign", "export", str(campaign_run.results_ready["id"]))
+    call_id = export.strip().splitlines()[1].split(",")[-1]
+    record = _cli(campaign_run.db_url, "calls", "show", call_id)
+    assert record["disposition"] == "voicemail_left", record["disposition"]
+    events = {e["kind"]: e["data"] for e in record["events"]}
+    detection = events["answering_machine_detection"]
+    assert detection["verdict"] == "machine" and detection["reason"] == REASON_LATE_BEEP
+    assert detection["cue"] == "beep"
+    assert events["voicemail"]["after"] == "late beep"
+    # The bot had begun its opening for a person; the message came after it.
+    bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
+    assert "your full name" in bot[0] and "call us back" in bot[-1], bot
 
 
 def test_sip_headers_carry_no_patient_data(campaign_run: Run) -> None:

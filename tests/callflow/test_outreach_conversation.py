@@ -253,3 +253,32 @@ async def test_an_appointment_cancelled_since_the_campaign_began_is_never_confir
         tasks = await open_tasks(s, "scheduling")
     assert any(t.call_id == call.call_id for t in tasks)
     assert (await _report(recorder, db, call))["disposition"] == "task_created"
+
+
+async def test_a_late_beep_before_any_answer_leaves_the_message_after_one_changes_nothing(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """A box taken for a person beeps while the bot asks for the name: the message (no PHI)
+    instead, counted left only once the bot hung up after it. A callee who has answered is a
+    person: a tone on their side later changes nothing."""
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    actions = conversation.late_beep(call)
+    message = _said(actions)
+    assert "call us back" in message.lower() and "555-0100" in message
+    assert "Maria" not in message and "appointment" not in message
+    assert isinstance(actions[-1], Hangup)
+    assert conversation.late_beep(call) == []  # once
+    assert await conversation.respond(call, CallerTurn(text="beep")) == []
+    assert conversation.outcome is None  # not left until it was said to its end
+    disposition = await conversation.finish(call, CallOutcome(datetime.now(UTC), "bot"))
+    assert disposition == conversation.outcome == "voicemail_left"
+    report = await _report(recorder, db, call)
+    assert [e["data"] for e in report["events"] if e["kind"] == "voicemail"] == [
+        {"first_name": False, "after": "late beep"}
+    ]
+
+    person, call = await _outreach(db, recorder)
+    await person.start(call)
+    await person.respond(call, CallerTurn(text="Maria Lopez"))
+    assert person.late_beep(call) == []

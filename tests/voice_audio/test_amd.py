@@ -16,6 +16,7 @@ from voice.audio.amd import (
     AmdConfig,
     AmdResult,
     AnsweringMachineDetector,
+    LateBeep,
     MessageCue,
     Verdict,
 )
@@ -229,3 +230,34 @@ def test_chunk_length_does_not_change_the_verdict(flite: FliteSynthesizer) -> No
 def test_audio_must_be_int16_mono() -> None:
     with pytest.raises(ValueError):
         AnsweringMachineDetector().feed(np.zeros(160, dtype=np.float32))
+
+
+def test_a_short_greeting_that_pauses_before_its_beep_is_taken_for_a_person_then_heard(
+    flite: FliteSynthesizer,
+) -> None:
+    """The documented limit, and what covers it: "Hi, it's Sam." then 1.5 s of quiet is a
+    person to the detector; the beep that follows, fed to `LateBeep` after the verdict, is
+    heard as it ends."""
+    greeting = [silence(0.5), said(flite, "Hi, it's Sam."), silence(1.5)]
+    line = on_the_line(*greeting, beep(1000.0, 0.5), silence(2.0))
+    result, fed = detect(line)
+    assert result.verdict is Verdict.HUMAN
+    watch = LateBeep()
+    heard = [watch.feed(line[at : at + 160]) for at in range(fed, len(line), 160)]
+    assert heard.count(True) == 1
+    beep_end = ms(sum(len(p) for p in greeting)) + 500
+    assert abs(ms(fed) + watch.beep_at_ms - beep_end) <= 60  # type: ignore[operator]
+
+
+def test_a_person_talking_after_the_verdict_is_no_late_beep(
+    flite: FliteSynthesizer, espeak: EspeakSynthesizer
+) -> None:
+    for voice in (flite, espeak):
+        watch = LateBeep()
+        assert not watch.feed(on_the_line(said(voice, VOICEMAIL), silence(1.0)))
+
+
+def test_a_beep_after_the_window_is_not_listened_for() -> None:
+    watch = LateBeep(window_ms=2000)
+    assert not watch.feed(on_the_line(silence(2.5), beep(1000.0, 0.5), silence(1.0)))
+    assert not watch.listening and watch.beep_at_ms is None

@@ -19,7 +19,8 @@ the message may start: after the beep, or after the greeting fell silent without
 Limits (see `tests/voice_audio/test_amd.py` and docs/bench/amd.md): a person who talks on
 for more than `max_greeting_ms` without a 1 s pause is taken for a machine; a voicemail whose
 greeting is short and pauses for `after_greeting_silence_ms` before its beep (or has no beep)
-is taken for a person; a beep that is a chord, a sweep, shorter than ~120 ms or outside
+is taken for a person — `LateBeep` then hears the beep, once the bot has begun, and the call
+can still leave its message; a beep that is a chord, a sweep, shorter than ~120 ms or outside
 350-2100 Hz is not heard as one (the cue then falls back to the silence after it); music
 instead of a spoken greeting was not measured. The thresholds were chosen on synthetic
 voices, whose phrases follow each other with shorter pauses than recorded people's.
@@ -45,6 +46,7 @@ REASON_MANY_SEGMENTS = "many phrases"
 REASON_SHORT_GREETING = "short greeting then silence"
 REASON_NO_SPEECH = "no speech"
 REASON_TIME_UP = "analysis time up"
+REASON_LATE_BEEP = "beep after a person was assumed"
 
 # What MessageCue.feed returns once the message may start.
 CUE_BEEP = "beep"
@@ -321,6 +323,41 @@ class CueConfig:
     segment_gap_ms: int = 300
     vad: VadConfig = field(default_factory=VadConfig)
     tone: ToneConfig = field(default_factory=ToneConfig)
+
+
+class LateBeep:
+    """After a HUMAN verdict: the beep of a voicemail box taken for a person.
+
+    A box whose greeting is short and pauses before its tone ("Hi, it's Sam." ... beep) looks
+    like a person waiting for us, and the bot begins its opening. Its beep, heard within
+    `window_ms` of the verdict, gives it away (the callee's audio only: the bot's own voice is
+    on the other direction). `feed` returns True once, when a beep has ended; after the window
+    it listens no more.
+    """
+
+    def __init__(self, window_ms: int = 20_000, tone: ToneConfig | None = None) -> None:
+        self.window_ms = window_ms
+        self._tone = _ToneTracker(tone or ToneConfig())
+        self._pending = np.zeros(0, dtype=np.int16)
+        self.heard_ms = 0  # audio analysed since the verdict
+        self.beep_at_ms: int | None = None  # when the beep ended, once it has
+
+    @property
+    def listening(self) -> bool:
+        return self.beep_at_ms is None and self.heard_ms < self.window_ms
+
+    def feed(self, pcm: np.ndarray) -> bool:
+        """Feed the callee's audio (8 kHz mono int16, any length): True when it ended a beep."""
+        if not self.listening:
+            return False
+        self._pending = np.concatenate([self._pending, pcm])
+        while len(self._pending) >= FRAME_SAMPLES and self.listening:
+            frame, self._pending = self._pending[:FRAME_SAMPLES], self._pending[FRAME_SAMPLES:]
+            self.heard_ms += FRAME_MS
+            if self._tone.push(frame):
+                self.beep_at_ms = self.heard_ms
+                return True
+        return False
 
 
 class MessageCue:

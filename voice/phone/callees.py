@@ -29,6 +29,7 @@ The plan (YAML)::
         record_seconds: 30            # default 30
         beep_hz: 1000                 # default 1000
         beep_seconds: 0.5             # default 0.5
+        beep_after: 2.0               # quiet between greeting and beep (default 0: none)
       "+15550100003": busy            # 486 Busy Here at once
       "+15550100004": no_answer       # 180 Ringing, never answered
       "+15550100005": fail            # 503 Service Unavailable
@@ -92,7 +93,8 @@ FRAME_S = 0.02
 _COMMON_KEYS = {"kind", "answer_after"}
 _KEYS = {
     "human": _COMMON_KEYS | {"lines", "hangup_after"},
-    "voicemail": _COMMON_KEYS | {"greeting", "record_seconds", "beep_hz", "beep_seconds"},
+    "voicemail": _COMMON_KEYS
+    | {"greeting", "record_seconds", "beep_hz", "beep_seconds", "beep_after"},
     "busy": {"kind"},
     "no_answer": {"kind"},
     "fail": {"kind"},
@@ -115,6 +117,7 @@ class Behaviour:
     record_seconds: float = 30.0
     beep_hz: float = 1000.0
     beep_seconds: float = 0.5
+    beep_after: float = 0.0  # voicemail: quiet between the greeting and its beep
 
     def texts(self) -> Iterator[str]:
         """What this number will say aloud (to render before the first call)."""
@@ -177,9 +180,12 @@ def _behaviour(entry: Any, base: Path, where: str) -> Behaviour:
     if unknown:
         raise PlanError(f"{where}: {kind} does not take {', '.join(sorted(map(str, unknown)))}")
     values: dict[str, Any] = {"kind": kind}
-    for key in ("answer_after", "record_seconds", "beep_hz", "beep_seconds", "hangup_after"):
+    seconds = ("answer_after", "record_seconds", "beep_hz", "beep_seconds", "hangup_after",
+               "beep_after")  # fmt: skip
+    for key in seconds:
         if key in entry:
-            values[key] = _seconds(entry[key], f"{where}: {key}", zero_ok=key == "answer_after")
+            zero_ok = key in ("answer_after", "beep_after")
+            values[key] = _seconds(entry[key], f"{where}: {key}", zero_ok=zero_ok)
     if values.get("beep_hz", 1000.0) >= SAMPLE_RATE / 2:
         raise PlanError(f"{where}: beep_hz must be below {SAMPLE_RATE // 2} (8 kHz audio)")
     if "greeting" in entry:
@@ -571,7 +577,8 @@ class CalleeBank:
         chunks = await asyncio.to_thread(self.voice.synthesize, text)
         spoken = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         tone = beep(behaviour.beep_hz, behaviour.beep_seconds)
-        tap.enqueue(np.concatenate([trim_silence(spoken, margin_frames=3), tone]))
+        quiet = np.zeros(round(behaviour.beep_after * SAMPLE_RATE), dtype=np.int16)
+        tap.enqueue(np.concatenate([trim_silence(spoken, margin_frames=3), quiet, tone]))
         record.said += [text, "<beep>"]
         audio.turn_starts.append(0)
         while tap.queued_frames and not ended.is_set():

@@ -45,7 +45,7 @@ from voice.session.actions import (
 )
 from voice.session.conversation import CallRecorder, Conversation
 from voice.session.hearing import CallerInput, utc_now
-from voice.session.inbox import Ended, Inbox, RedFlag, Utterance
+from voice.session.inbox import Ended, Inbox, Interrupt, Utterance
 from voice.session.phase import PROMPT_PHASES, CallPhase
 from voice.session.turn_end import TurnEndConfig
 from voice.tts.base import split_for_streaming
@@ -343,7 +343,25 @@ class CallSession:
         if activity is not None and not activity.done() and not self._activity_is_emergency:
             self.escalating = True
             activity.cancel()
-        self._inbox.put(RedFlag(actions))
+        self._inbox.put(Interrupt(actions))
+
+    def interrupt(self, actions: Sequence[Action]) -> bool:
+        """Something heard on the line that is not words changes the call (a voicemail box's
+        late beep): stop the bot's prompt and carry ACTIONS out next. Never over a red flag's
+        path or a person on the line; False when not taken."""
+        if (
+            self.ended
+            or self.flag_raised.is_set()
+            or self._activity_is_emergency
+            or self.phase in (CallPhase.EMERGENCY, CallPhase.BRIDGED)
+        ):
+            return False
+        self._stop_playback()
+        activity = self._activity
+        if activity is not None and not activity.done():
+            activity.cancel()
+        self._inbox.put(Interrupt(actions))
+        return True
 
     # -- internals -----------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -566,7 +584,7 @@ class CallSession:
         }
         await self.perform(actions)
 
-    async def _on_red_flag(self, event: RedFlag) -> None:
+    async def _on_interrupt(self, event: Interrupt) -> None:
         self.flag_raised.clear()
         self.escalating = False
         self.media.clear()  # hold audio queued by the cancelled activity must not play first
@@ -599,10 +617,10 @@ class CallSession:
                     await self._carry_out(self._silence(silences))
                 elif isinstance(event, Ended):
                     await self._finish(event.by, event.reason)
-                elif isinstance(event, RedFlag):
+                elif isinstance(event, Interrupt):
                     # A caller in danger is never cut off for having talked too long.
                     deadline = max(deadline, self._loop.time() + self.config.max_call_seconds)
-                    await self._on_red_flag(event)
+                    await self._on_interrupt(event)
                 else:
                     silences = 0
                     await self._carry_out(self._answer(event))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from voice.asr.base import AnswerKind
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome
@@ -60,6 +60,16 @@ class Conversation(Protocol):
 
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
         """The call is over; returns the disposition to record (None keeps the one set)."""
+        ...
+
+
+@runtime_checkable
+class HearsLateBeep(Protocol):
+    """An outbound call's conversation that can still become a voicemail message."""
+
+    def late_beep(self, call: CallInfo) -> Sequence[Action]:
+        """A beep was heard after the callee was taken for a person (`voice.audio.amd.LateBeep`):
+        what to do instead of what is going on, or nothing (a person after all: go on)."""
         ...
 
 

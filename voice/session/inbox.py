@@ -1,6 +1,7 @@
-"""What reaches a call's run loop: the caller's turns, red flags, and the end of the call.
+"""What reaches a call's run loop: the caller's turns, interruptions (red flags, a voicemail's
+late beep), and the end of the call.
 
-A red flag jumps the line: it is taken before any turn already waiting, so the emergency
+An interruption jumps the line: it is taken before any turn already waiting, so the emergency
 message never queues behind an answer to something the caller said earlier.
 """
 
@@ -23,8 +24,9 @@ class Utterance:
 
 
 @dataclass(frozen=True)
-class RedFlag:
-    """Screening raised actions (the emergency message and transfer) to carry out at once."""
+class Interrupt:
+    """Actions to carry out at once: a red flag's (the emergency message and transfer), or a
+    late beep's (the voicemail message)."""
 
     actions: Sequence[Action]
 
@@ -35,7 +37,7 @@ class Ended:
     reason: str
 
 
-Event = Utterance | RedFlag | Ended
+Event = Utterance | Interrupt | Ended
 
 
 class Inbox:
@@ -46,7 +48,7 @@ class Inbox:
         self._changed = asyncio.Event()
 
     def put(self, event: Event) -> None:
-        if isinstance(event, RedFlag):
+        if isinstance(event, Interrupt):
             self._items.appendleft(event)
         else:
             self._items.append(event)
