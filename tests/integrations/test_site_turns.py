@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from clinicline.bench_training import one_load_at_a_time
 from clinicline.config import Config, HostPort
 from clinicline.dialogs_runtime import SWAP_TURN, DialogsSupervisor
 from clinicline.flows import training
 from clinicline.health import Health
 from clinicline.web.action_site import ActionEndpoint
-from dialogs.training_data import Additions
+from dialogs.server import free_loopback_port
+from dialogs.train import PROJECT_DIR, model_path
 from integrations.services import site_turns
 from integrations.store import Database
 from integrations.store.models import TrainingVersion
@@ -73,33 +77,11 @@ async def test_a_turn_is_renewed_by_its_holder_given_back_and_lapses_when_not_re
         assert await site_turns.holder_of(s, TURN, now=T0 + timedelta(seconds=131)) == "worker-a"
 
 
-class StandInForRasaLoading(DialogsSupervisor):
-    """The real supervisor's turn-taking around `_swap_to`, whose Rasa loading (a minute and a
-    gigabyte per worker here; tests/callflow/test_rasa_restart.py loads a real one) is stood in
-    for by a pause that records when it ran."""
-
-    def __init__(self, sip_port: int, db: Database, spans: list[tuple[str, float, float]]) -> None:
-        config = Config(sip=HostPort("127.0.0.1", sip_port))
-        actions = ActionEndpoint("http://127.0.0.1:9/webhook", "token")
-        super().__init__(config, Health(), actions, db)
-        self.spans = spans
-        self._shipped = Path("shipped.tar.gz")
-        self.server = SimpleNamespace(model=self._shipped)  # type: ignore[assignment]
-
-    async def _swap_to(self, version: int | None, name: str, added: Additions) -> None:
-        started = time.monotonic()
-        await asyncio.sleep(0.5)
-        self.server = SimpleNamespace(model=Path(name))  # type: ignore[assignment]
-        self.version = version
-        self.spans.append((self.holder, started, time.monotonic()))
-
-
-async def _publish(db: Database) -> int:
+async def _publish(db: Database, model: str) -> int:
     async with db.session() as s:
         row = TrainingVersion(
             edits={"request_refill": ["a phrasing of the swap turn test"]}, state="ready",
-            model="turn-test-model", evaluation={"passed": True}, progress={},
-            created_by="super1",
+            model=model, evaluation={"passed": True}, progress={}, created_by="super1",
         )  # fmt: skip
         s.add(row)
         await s.commit()
@@ -107,34 +89,56 @@ async def _publish(db: Database) -> int:
         return row.id
 
 
-async def test_two_workers_swap_to_a_published_model_one_at_a_time_stand_in_for_rasa(
-    db: Database, data_key: bytes, caplog: pytest.LogCaptureFixture
+async def _until(check: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} not within {seconds:.0f} s"
+        await asyncio.sleep(0.5)
+
+
+@pytest.mark.slow
+async def test_two_workers_with_real_rasa_swap_to_a_published_model_one_at_a_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Two workers' dialog supervisors on one store, each with its own real Rasa: a published
+    version is loaded by one, then the other, never both at once. (The version's model file
+    is the shipped model's bytes under the version's name: loading is what is tested here;
+    training one is the Chromium test's, tests/callflow/test_rasa_restart.py.)"""
     caplog.set_level(logging.INFO, logger="clinicline.dialogs_runtime")
-    version = await _publish(db)
-    spans: list[tuple[str, float, float]] = []
-    async with same_store(db, data_key) as other:
-        workers = [
-            StandInForRasaLoading(5061, db, spans),
-            StandInForRasaLoading(5062, other, spans),
-        ]
-        deadline = time.monotonic() + 30
-        # Each worker's poll, as `_run` makes it every POLL_SECONDS (faster here).
-        while any(w.version != version for w in workers):
-            assert time.monotonic() < deadline, spans
-            for worker in workers:
-                if worker._swap is None or worker._swap.done():
-                    await worker._follow_published()
-            await asyncio.sleep(0.05)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'site.db'}"
+    db = await Database.connect(url)
+    await db.migrate()
+    models = PROJECT_DIR / "models"
+    name = f"clinicline-swap-turn-{uuid.uuid4().hex[:8]}"
+    shutil.copy(model_path(PROJECT_DIR, models), models / f"{name}.tar.gz")
+    workers: list[DialogsSupervisor] = []
+    try:
+        actions = ActionEndpoint("http://127.0.0.1:9/webhook", "token")
+        for i in range(2):
+            config = Config(
+                sip=HostPort("127.0.0.1", 5061 + i), rasa_port=free_loopback_port(), db=url,
+                data_dir=tmp_path / f"worker-{i}",
+            )  # fmt: skip
+            workers.append(DialogsSupervisor(config, Health(), actions, db))
+            workers[-1].start()
+        await _until(lambda: all(w.available for w in workers), 900, "both Rasa servers up")
+        version = await _publish(db, name)
+        await _until(lambda: all(w.version == version for w in workers), 900, "both swapped")
+        await _until(
+            lambda: all(w._swap is not None and w._swap.done() for w in workers), 60,
+            "the old servers stopped and the turn given back",
+        )  # fmt: skip
+    finally:
         for worker in workers:
-            assert worker._swap is not None
-            await worker._swap  # the turn is given back as the swap ends
-            await worker.client.close()
-    assert all(w.server.model.name == "turn-test-model.tar.gz" for w in workers)  # type: ignore[union-attr]
-    (first, _, first_ended), (second, second_started, _) = sorted(spans, key=lambda x: x[1])
-    assert {first, second} == {w.holder for w in workers}
-    assert second_started >= first_ended, spans
-    waited = [r.getMessage() for r in caplog.records if "waits its turn" in r.getMessage()]
-    assert waited == [f"dialogs: version {version} waits its turn: {first} is swapping its model"]
+            await worker.stop()
+        (models / f"{name}.tar.gz").unlink(missing_ok=True)
+    messages = [(r.created, r.getMessage()) for r in caplog.records]
+    published = min(at for at, line in messages if "starting Rasa with " + name in line) - 1
+    timeline = [(at - published, line) for at, line in messages]
+    assert one_load_at_a_time(timeline, name, 2), timeline
+    waited = [line for _, line in timeline if "waits its turn" in line]
+    holders = {w.holder for w in workers}
+    assert len(waited) == 1 and any(h in waited[0] for h in holders), waited
     async with db.session() as s:
         assert await site_turns.holder_of(s, SWAP_TURN, now=datetime.now(UTC)) is None
+    await db.dispose()
