@@ -507,13 +507,16 @@ class VoiceWorker:
     ) -> None:
         """A voicemail box taken for a person gave itself away by its beep: the conversation
         leaves its message instead, and the call's detection says machine, after all."""
+        if not session.interruptible:
+            return  # a red flag's path, or a person on the line: a tone changes nothing
         actions = heard.late_beep(session.call)
         if not actions or not session.interrupt(actions):
             return
-        assert router.result is not None
+        assert router.result is not None and router.late_beep is not None
         log.info("outbound call %s: a beep after the opening: a voicemail", session.call.call_id)
         outcome.amd = replace(router.result, verdict=Verdict.MACHINE, reason=REASON_LATE_BEEP)
         outcome.cue = CUE_BEEP
+        outcome.late_beep_ms = router.result.decided_ms + (router.late_beep.beep_at_ms or 0)
 
     async def _end_outbound(self, leg: _Leg, gone: asyncio.Event) -> None:
         """Hang up an outbound leg that got no session, and let go of it."""
@@ -821,6 +824,8 @@ class OutboundCall:
     answered: bool = False
     amd: AmdResult | None = None  # who answered: a person, a voicemail box, dead air
     cue: str | None = None  # for a voicemail box: what let the message start ("beep"...)
+    # A box first taken for a person: when its beep ended (ms of call audio, as `amd`'s times).
+    late_beep_ms: int | None = None
     call: CallInfo | None = None
     conversation: Conversation | None = None  # the one that ran, to read its outcome
 

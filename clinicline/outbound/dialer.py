@@ -172,6 +172,7 @@ class Dialer:
             "decided_ms": amd.decided_ms,
             "greeting_ms": amd.greeting_ms,
             "cue": placed.cue,
+            "late_beep_ms": placed.late_beep_ms,
         }
         await self.recorder.event(placed.call, "answering_machine_detection", data)
 

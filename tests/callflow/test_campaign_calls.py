@@ -350,6 +350,8 @@ def test_a_voicemail_that_pauses_before_its_beep_is_heard_late_and_gets_the_mess
     detection = events["answering_machine_detection"]
     assert detection["verdict"] == "machine" and detection["reason"] == REASON_LATE_BEEP
     assert detection["cue"] == "beep"
+    # Greeting, 2.5 s of quiet, a 0.5 s beep: heard well after the verdict (a second of quiet).
+    assert detection["late_beep_ms"] >= detection["decided_ms"] + 1500, detection
     assert events["voicemail"]["after"] == "late beep"
     # The bot had begun its opening for a person; the message came after it.
     bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]

@@ -345,16 +345,22 @@ class CallSession:
             activity.cancel()
         self._inbox.put(Interrupt(actions))
 
-    def interrupt(self, actions: Sequence[Action]) -> bool:
-        """Something heard on the line that is not words changes the call (a voicemail box's
-        late beep): stop the bot's prompt and carry ACTIONS out next. Never over a red flag's
-        path or a person on the line; False when not taken."""
-        if (
+    @property
+    def interruptible(self) -> bool:
+        """Whether `interrupt` would be taken now: never over a red flag's path or a person
+        on the line."""
+        return not (
             self.ended
             or self.flag_raised.is_set()
             or self._activity_is_emergency
             or self.phase in (CallPhase.EMERGENCY, CallPhase.BRIDGED)
-        ):
+        )
+
+    def interrupt(self, actions: Sequence[Action]) -> bool:
+        """Something heard on the line that is not words changes the call (a voicemail box's
+        late beep): stop the bot's prompt and carry ACTIONS out next; False when not taken
+        (see `interruptible`)."""
+        if not self.interruptible:
             return False
         self._stop_playback()
         activity = self._activity
