@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations.services import leases
 from integrations.services.transaction import atomic
-from integrations.store.database import insert_for
 from integrations.store.models import Agent, AgentReservation
 
 
@@ -60,9 +60,7 @@ async def console_seen(s: AsyncSession, agent_ids: Iterable[int], at: datetime) 
         await s.execute(update(Agent).where(Agent.id.in_(ids)).values(console_seen_at=at))
 
 
-async def lapse_absent_consoles(
-    s: AsyncSession, *, now: datetime, grace: timedelta
-) -> list[int]:
+async def lapse_absent_consoles(s: AsyncSession, *, now: datetime, grace: timedelta) -> list[int]:
     """Set `away` every agent marked available whose console no process has seen since
     `now - grace`; their idle clock stops and any reservation is freed. Agents who never
     opened a console are left as they are. Returns the agents set away."""
@@ -94,29 +92,15 @@ async def signed_out(s: AsyncSession, agent_id: int) -> None:
 async def reserve(
     s: AsyncSession, agent_id: int, call_id: str, *, now: datetime, lease: timedelta
 ) -> bool:
-    """Hold the agent for `call_id` until `now + lease`; False when another call holds them.
-
-    One statement: insert the hold, or take over the row when it is this call's own (a
-    renewal) or has lapsed. The database serialises racing writers on the primary key, and
-    RETURNING says whether this writer's row is the one that stands.
-    """
-    insert = insert_for(s.get_bind().dialect.name)
-    row = AgentReservation
-    stmt = insert(row).values(
-        agent_id=agent_id, call_id=call_id, reserved_at=now, expires_at=now + lease
-    )
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[row.agent_id],
-        set_={
-            "call_id": stmt.excluded.call_id,
-            "reserved_at": stmt.excluded.reserved_at,
-            "expires_at": stmt.excluded.expires_at,
-        },
-        where=or_(row.call_id == stmt.excluded.call_id, row.expires_at <= now),
-    ).returning(row.call_id)
-    async with atomic(s):
-        held_by = await s.scalar(upsert)
-    return held_by == call_id
+    """Hold the agent for `call_id` until `now + lease` (a lease: `leases.hold`, renewed by
+    the same call); False when another call holds them."""
+    values = {"agent_id": agent_id, "call_id": call_id, "reserved_at": now,
+              "expires_at": now + lease}  # fmt: skip
+    held_by = await leases.hold(
+        s, AgentReservation, values, key=AgentReservation.agent_id,
+        holder=AgentReservation.call_id, expires=AgentReservation.expires_at, now=now,
+    )  # fmt: skip
+    return bool(held_by == call_id)
 
 
 async def release(s: AsyncSession, agent_id: int, call_id: str) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from integrations.services import leases
 from integrations.services.transaction import atomic
-from integrations.store.database import insert_for
 from integrations.store.models import SiteTurn
 
 
@@ -26,31 +26,20 @@ async def take(
     `holder` when it is theirs (newly taken, or renewed), another holder's name while theirs
     has not lapsed.
 
-    The upsert is one statement: the database serialises racing processes on the primary key,
-    and RETURNING says whose row stands. When it is not ours, the standing holder is read; a
-    turn given back between the two is asked for again, so a waiter never reports a holder
-    that has already gone."""
+    The ask is one lease upsert (`leases.hold`; a renewal keeps when the turn was taken). When
+    the turn is not ours, the standing holder is read; a turn given back between the two is
+    asked for again, so a waiter never reports a holder that has already gone."""
     holder = holder[:120]
-    insert = insert_for(s.get_bind().dialect.name)
-    stmt = insert(SiteTurn).values(name=name, holder=holder, taken_at=now, expires_at=now + lease)
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[SiteTurn.name],
-        set_={
-            "holder": stmt.excluded.holder,
-            # A renewal keeps when the turn was taken; a lapsed one is taken afresh.
-            "taken_at": case(
-                (SiteTurn.holder == stmt.excluded.holder, SiteTurn.taken_at),
-                else_=stmt.excluded.taken_at,
-            ),
-            "expires_at": stmt.excluded.expires_at,
-        },
-        where=or_(SiteTurn.holder == stmt.excluded.holder, SiteTurn.expires_at <= now),
-    ).returning(SiteTurn.holder)
+    row = {"name": name, "holder": holder, "taken_at": now, "expires_at": now + lease}
     standing = select(SiteTurn.holder).where(SiteTurn.name == name, SiteTurn.expires_at > now)
     for _ in range(3):
+        taken = await leases.hold(
+            s, SiteTurn, row, key=SiteTurn.name, holder=SiteTurn.holder,
+            expires=SiteTurn.expires_at, now=now, kept_on_renewal=("taken_at",),
+        )  # fmt: skip
+        if taken == holder:
+            return holder
         async with atomic(s):
-            if await s.scalar(upsert) == holder:
-                return holder
             other = await s.scalar(standing)
         if other is not None:
             return other
