@@ -405,18 +405,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         if workers is None:
             workers = default_workers(config, len(os.sched_getaffinity(0)))
         if config.app_only:
-            from clinicline.server import serve
+            from clinicline.server import serve_process
 
-            return asyncio.run(serve(config, dialog=args.dialog))
+            return serve_process(config, dialog=args.dialog)
         if workers != 1 or config.sip_front:
             from clinicline.cluster import Cluster, passthrough_args
 
             passthrough = passthrough_args(args)
             cluster = Cluster(config, workers, dialog=args.dialog, passthrough=passthrough)
             return asyncio.run(cluster.run())
-        from clinicline.server import serve
+        from clinicline.server import serve_process
 
-        return asyncio.run(serve(config, dialog=args.dialog))
+        return serve_process(config, dialog=args.dialog)
     if args.command == "call":
         from clinicline.calling import run_call
 

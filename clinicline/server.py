@@ -135,6 +135,22 @@ async def _start_web(services: Services, sock: socket.socket) -> web.AppRunner:
     return runner
 
 
+# The thread that loads the safety net's model at start-up (see `serve`).
+NET_WARM_UP_THREAD = "triage-net-warm-up"
+
+
+def serve_process(config: Config, dialog: str = "clinic") -> int:
+    """`serve` as the process's whole life. Before the interpreter exits, the safety net's
+    warm-up is let finish: an exit while it loads its model in native code aborts the process
+    (seen in CI: a refused start-up exited -6 instead of its 2)."""
+    try:
+        return asyncio.run(serve(config, dialog))
+    finally:
+        for thread in threading.enumerate():
+            if thread.name == NET_WARM_UP_THREAD:
+                thread.join(timeout=60)
+
+
 async def serve(config: Config, dialog: str = "clinic") -> int:
     """Run until SIGINT/SIGTERM; returns the process exit code."""
     # An app process takes no calls: only its store decides whether it is ready.
@@ -155,7 +171,7 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
         # The safety net's model loads now, beside the rest of start-up, not on a caller's
         # first words (lexicon-only, with one warning, when it cannot load).
         threading.Thread(
-            target=services.triage.net.warm_up, name="triage-net-warm-up", daemon=True
+            target=services.triage.net.warm_up, name=NET_WARM_UP_THREAD, daemon=True
         ).start()
     try:
         services.db = await Database.connect(config.db)
