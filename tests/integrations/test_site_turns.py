@@ -108,18 +108,19 @@ async def test_two_workers_with_real_rasa_swap_to_a_published_model_one_at_a_tim
     url = f"sqlite+aiosqlite:///{tmp_path / 'site.db'}"
     db = await Database.connect(url)
     await db.migrate()
+    other = await Database.connect(url)  # the second worker's pool, as its own process has
     models = PROJECT_DIR / "models"
     name = f"clinicline-swap-turn-{uuid.uuid4().hex[:8]}"
     shutil.copy(model_path(PROJECT_DIR, models), models / f"{name}.tar.gz")
     workers: list[DialogsSupervisor] = []
     try:
         actions = ActionEndpoint("http://127.0.0.1:9/webhook", "token")
-        for i in range(2):
+        for i, store in enumerate((db, other)):
             config = Config(
                 sip=HostPort("127.0.0.1", 5061 + i), rasa_port=free_loopback_port(), db=url,
                 data_dir=tmp_path / f"worker-{i}",
             )  # fmt: skip
-            workers.append(DialogsSupervisor(config, Health(), actions, db))
+            workers.append(DialogsSupervisor(config, Health(), actions, store))
             workers[-1].start()
         await _until(lambda: all(w.available for w in workers), 900, "both Rasa servers up")
         version = await _publish(db, name)
@@ -132,6 +133,7 @@ async def test_two_workers_with_real_rasa_swap_to_a_published_model_one_at_a_tim
         for worker in workers:
             await worker.stop()
         (models / f"{name}.tar.gz").unlink(missing_ok=True)
+        await other.dispose()
     messages = [(r.created, r.getMessage()) for r in caplog.records]
     published = min(at for at, line in messages if "starting Rasa with " + name in line) - 1
     timeline = [(at - published, line) for at, line in messages]
@@ -139,6 +141,8 @@ async def test_two_workers_with_real_rasa_swap_to_a_published_model_one_at_a_tim
     waited = [line for _, line in timeline if "waits its turn" in line]
     holders = {w.holder for w in workers}
     assert len(waited) == 1 and any(h in waited[0] for h in holders), waited
-    async with db.session() as s:
-        assert await site_turns.holder_of(s, SWAP_TURN, now=datetime.now(UTC)) is None
-    await db.dispose()
+    try:
+        async with db.session() as s:
+            assert await site_turns.holder_of(s, SWAP_TURN, now=datetime.now(UTC)) is None
+    finally:
+        await db.dispose()
