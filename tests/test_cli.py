@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +178,33 @@ def test_a_taken_http_port_stops_serve_before_the_browser_phone_gateway_starts(
     assert done.returncode == 2, said[-2000:]
     assert f"cannot listen for HTTP on 127.0.0.1:{port}" in said and "Traceback" not in said
     assert "browser phones: rung at" not in said, said[-2000:]
+
+
+def test_a_provider_out_campaign_names_her_and_blocks_her_free_times(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path}/clinic.db"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *args, "--db", db], capture_output=True, text=True,
+                              cwd=ROOT, check=False, timeout=120)  # fmt: skip
+
+    assert cli("seed", "--demo").returncode == 0
+    days = f"{date.today()}:{date.today() + timedelta(days=20)}"
+    create = ["campaign", "create", "--name", "out", "--kind", "provider_out", "--appointments"]
+    refused = cli(*create, days)
+    assert refused.returncode == 2 and "names the provider" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    with sqlite3.connect(tmp_path / "clinic.db") as con:
+        who = "SELECT id FROM providers WHERE display_name = 'Dr. Nguyen'"
+        (nguyen,) = con.execute(who).fetchone()
+        nothing = con.execute("SELECT count(*) FROM slots WHERE status = 'blocked'").fetchone()
+    assert nothing == (0,)
+    made = cli(*create, days, "--provider", str(nguyen))
+    assert made.returncode == 0, made.stderr
+    answer = json.loads(made.stdout)
+    assert answer["targets"] == 2 and answer["slots_blocked"] > 0, answer
+    with sqlite3.connect(tmp_path / "clinic.db") as con:
+        blocked = con.execute(
+            "SELECT count(*), min(provider_id), max(provider_id) FROM slots "
+            "WHERE status = 'blocked'"
+        ).fetchone()
+    assert blocked == (answer["slots_blocked"], nguyen, nguyen)

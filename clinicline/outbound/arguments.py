@@ -21,7 +21,12 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
         help="every booked appointment on these days (YYYY-MM-DD), for reminders and "
         "provider-out calls",
     )
-    create.add_argument("--provider", type=int, help="only this provider's appointments")
+    create.add_argument(
+        "--provider",
+        type=int,
+        help="only this provider's appointments; with --kind provider_out, the provider who is "
+        "out on the --appointments days (her free slots there are blocked at once)",
+    )
     create.add_argument(
         "--fhir",
         metavar="QUERY",

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicline.config import Config
 from clinicline.errors import ConfigError
+from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.mirror import EhrMirror
+from integrations.ehr.sync import EhrSync
 from integrations.errors import EhrUnavailable, InvalidField, NotFound
 from integrations.services import campaigns
 from integrations.store import Database
@@ -48,7 +50,7 @@ async def run_campaign(args: argparse.Namespace, config: Config) -> int:
         try:
             found = await _searched(args, config, db)
             async with db.session() as s:
-                return await _run(args, s, found)
+                return await _run(args, s, found, _desk(config, db))
         except (InvalidField, NotFound, EhrUnavailable) as exc:  # said plainly, no traceback
             raise ConfigError(str(exc)) from exc
     finally:
@@ -68,12 +70,24 @@ async def _searched(
     return await EhrMirror(db, FhirEhr(settings)).campaign_targets(query)
 
 
+def _desk(config: Config, db: Database) -> AppointmentDesk:
+    """Where a provider-out campaign blocks her slots: the clinic's EHR first when it has one."""
+    if not config.ehr:
+        return AppointmentDesk(db)
+    settings = EhrSettings.from_url(config.ehr, config.ehr_token or None, config.ehr_timeout)
+    return AppointmentDesk(db, EhrSync(db, FhirEhr(settings)))
+
+
 async def _run(
-    args: argparse.Namespace, s: AsyncSession, searched: list[tuple[int, int | None]]
+    args: argparse.Namespace,
+    s: AsyncSession,
+    searched: list[tuple[int, int | None]],
+    desk: AppointmentDesk,
 ) -> int:
     command = args.campaign_command
     if command == "create":
         targets: list[tuple[int, int | None]] = list(searched)
+        absence = campaigns.absence_of(args.kind, args.appointments, args.provider)
         if args.appointments:
             first, last = campaigns.days_of(args.appointments)
             targets += await campaigns.appointment_targets(s, first, last, args.provider)
@@ -83,6 +97,10 @@ async def _run(
             raise ConfigError(
                 "say whom to call: --appointments FROM[:TO], --patients F.csv or --fhir QUERY"
             )
+        blocked = None
+        if absence is not None:
+            campaigns.require_targets(targets)
+            blocked = await desk.declare_out(absence, actor=ACTOR)
         start, end = campaigns.window_of(args.window)
         settings = campaigns.CampaignSettings(
             window_start=start,
@@ -95,9 +113,14 @@ async def _run(
         campaign_id = await campaigns.create_campaign(
             s, name=args.name, kind=args.kind, targets=targets, settings=settings, created_by=ACTOR
         )
-        print(
-            json.dumps({"campaign": campaign_id, "targets": len(set(targets)), "status": "draft"})
-        )
+        made: dict[str, object] = {
+            "campaign": campaign_id,
+            "targets": len(set(targets)),
+            "status": "draft",
+        }
+        if blocked is not None:
+            made["slots_blocked"] = blocked
+        print(json.dumps(made))
         return 0
     if command in ("start", "pause"):
         state = "running" if command == "start" else "paused"

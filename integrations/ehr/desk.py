@@ -8,7 +8,7 @@ from datetime import datetime
 
 from integrations.ehr.sync import EhrSync
 from integrations.errors import EhrUnavailable
-from integrations.services import scheduling
+from integrations.services import absences, scheduling
 from integrations.store import Database
 
 
@@ -77,3 +77,11 @@ class AppointmentDesk:
             return await scheduling.find_slots(
                 s, when=None, provider_id=provider_id, limit=2, now=after
             )
+
+    async def declare_out(self, absence: absences.Absence, *, actor: str) -> int:
+        """The provider is out on those days: her free slots there are blocked (in the EHR
+        first when there is one); how many."""
+        if self.ehr is not None:
+            return await self.ehr.declare_out(absence, actor=actor)
+        async with self.db.session() as s:
+            return await absences.declare_out(s, absence, actor=actor)

@@ -30,6 +30,8 @@ SCHEDULE_SYSTEM = "urn:clinicline:schedule"
 # Entries per transaction: one answer per batch keeps a large clinic's export from being one
 # request the EHR must hold in memory, and a failure loses only its own batch.
 BATCH = 200
+# A local slot status as a FHIR Slot status (blocked: its provider is out that day).
+_FHIR_SLOT_STATUS = {"free": "free", "booked": "busy", "blocked": "busy-unavailable"}
 
 
 @dataclass
@@ -78,7 +80,7 @@ async def export_to_ehr(
             batch = _Batch()
             for slot in slots[first : first + BATCH]:
                 ref = schedules[(slot.provider_id, slot.location_id)]
-                status = "free" if slot.status == "free" else "busy"
+                status = _FHIR_SLOT_STATUS[slot.status]
                 batch.post(fhir.slot(ref, slot.start, slot.end, status, slot.visit_type_code), slot)
             await _write(ehr, report, batch)
         await _write(ehr, report, await _appointments(s, since))

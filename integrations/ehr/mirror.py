@@ -207,7 +207,9 @@ class EhrMirror:
             s.add(row)
         row.fhir_id, row.fhir_version = rec.fhir_id, rec.version
         row.location_id, row.end, row.visit_type_code = location_id, rec.end, rec.visit_type
-        if not rec.free:
+        if rec.unavailable and not await _held_here(s, row):
+            row.status = "blocked"
+        elif not rec.free:
             row.status = "booked"
         elif row.status != "free" and not await _held_here(s, row):
             # Freed in the EHR (cancelled there, or the slot reopened): offered again.

@@ -211,6 +211,7 @@ class SlotRecord:
     end: datetime
     free: bool
     visit_type: str | None
+    unavailable: bool = False  # busy-unavailable: blocked (its provider is out), not booked
 
 
 def parse_slot(resource: dict[str, Any]) -> SlotRecord:
@@ -233,6 +234,7 @@ def parse_slot(resource: dict[str, Any]) -> SlotRecord:
         end,
         resource.get("status") == "free",
         kind if isinstance(kind, str) else None,
+        resource.get("status") == "busy-unavailable",
     )
 
 

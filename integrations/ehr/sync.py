@@ -29,7 +29,7 @@ from integrations.ehr import resources as fhir
 from integrations.ehr.fhir_client import FhirEhr
 from integrations.ehr.mirror import EhrMirror
 from integrations.errors import EhrUnavailable, NotFound, SlotTaken
-from integrations.services import scheduling
+from integrations.services import absences, scheduling
 from integrations.services.audit import add_audit
 from integrations.services.tasks import create_task
 from integrations.services.transaction import atomic
@@ -57,6 +57,15 @@ class _Hold:
     practitioner: str
     start: datetime
     end: datetime
+
+
+@dataclass(frozen=True)
+class _Booked:
+    """A live appointment as the EHR knows it, and what its slot becomes when it is freed."""
+
+    appointment: str
+    slot: str | None
+    slot_freed_as: str  # "free", or "busy-unavailable" when the provider is out that day
 
 
 _Sent = TypeVar("_Sent", RefillRequest, StaffTask)  # what the outbox sends as a Task
@@ -140,12 +149,12 @@ class EhrSync:
         """Move the appointment in the EHR (new slot taken, old one freed, old appointment
         cancelled) in one transaction, then here."""
         patient, hold = await self._patient(patient_id), await self._hold(slot_id)
-        old_id, old_slot = await self._booked(patient_id, appointment_id)
+        old = await self._booked(patient_id, appointment_id)
         key = f"{call_id}:{hold.slot}"
         try:
-            cancelled = await self._cancelled(old_id, old_slot)
-            old = cancelled[0]["resource"]
-            kind = str((old.get("appointmentType") or {}).get("text") or "follow_up")
+            cancelled = await self._cancelled(old)
+            was = cancelled[0]["resource"]
+            kind = str((was.get("appointmentType") or {}).get("text") or "follow_up")
             entries = [*await self._claim(hold, patient, kind, key), *cancelled]
             new = await self._write(entries, key, hold)
         except EhrUnavailable:
@@ -164,9 +173,9 @@ class EhrSync:
         )
 
     async def cancel(self, *, call_id: str, patient_id: int, appointment_id: int) -> None:
-        fhir_id, slot = await self._booked(patient_id, appointment_id)
+        booked = await self._booked(patient_id, appointment_id)
         try:
-            await self.ehr.transaction(await self._cancelled(fhir_id, slot))
+            await self.ehr.transaction(await self._cancelled(booked))
         except EhrUnavailable:
             await self._callback(call_id, patient_id, "A cancellation by phone")
             raise
@@ -179,7 +188,7 @@ class EhrSync:
         """She will come: her participation in the EHR's appointment becomes `accepted`
         (only over the version read: `If-Match`); one the EHR no longer has booked is not
         confirmed (`NotFound`)."""
-        fhir_id, _slot = await self._booked(patient_id, appointment_id)
+        fhir_id = (await self._booked(patient_id, appointment_id)).appointment
         patient = f"Patient/{await self._patient(patient_id)}"
         for attempt in range(2):  # someone changed it between our read and write: once more
             appointment = await self.ehr.read("Appointment", fhir_id)
@@ -195,6 +204,45 @@ class EhrSync:
                 if attempt:
                     raise EhrUnavailable("the appointment keeps changing in the EHR") from None
 
+    async def declare_out(self, absence: absences.Absence, *, actor: str) -> int:
+        """Block her free slots on those days in the EHR first (each Slot `busy-unavailable`,
+        only over the version read), then here; how many were blocked. A slot booked between
+        our read and write (412) is re-read and the rest tried again."""
+        absence.check()
+        for _attempt in range(3):
+            await self.mirror.slots_between(absence.lower, absence.upper)
+            entries = []
+            for fhir_id in await self._free_slots_of(absence):
+                current = await self.ehr.read("Slot", fhir_id)
+                if current.get("status") == "free":
+                    blocked = {**current, "status": "busy-unavailable"}
+                    entries.append(fhir.put(blocked, if_unchanged=True))
+            try:
+                if entries:
+                    await self.ehr.transaction(entries)
+                break
+            except SlotTaken:
+                continue
+        else:
+            raise EhrUnavailable("the provider's slots keep changing in the EHR")
+        async with self.db.session() as s:
+            count = await absences.declare_out(s, absence, actor=actor)
+        await self._refreshed("slots", self.mirror.slots_between(absence.lower, absence.upper))
+        return count
+
+    async def _free_slots_of(self, absence: absences.Absence) -> list[str]:
+        async with self.db.session() as s:
+            found = await s.scalars(
+                select(Slot.fhir_id).where(
+                    Slot.provider_id == absence.provider_id,
+                    Slot.status == "free",
+                    Slot.fhir_id.is_not(None),
+                    Slot.start >= absence.lower,
+                    Slot.start < absence.upper,
+                )
+            )
+            return [fhir_id for fhir_id in found if fhir_id]
+
     async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
         """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""
         try:
@@ -208,14 +256,14 @@ class EhrSync:
             await self._refresh_slot(hold.slot)
             raise
 
-    async def _cancelled(self, appointment: str, slot: str | None) -> list[dict[str, Any]]:
+    async def _cancelled(self, booked: _Booked) -> list[dict[str, Any]]:
         """The entries that cancel an EHR appointment and free its slot (the appointment's
-        entry first)."""
-        entries = [
-            fhir.put({**await self.ehr.read("Appointment", appointment), "status": "cancelled"})
-        ]
-        if slot:
-            entries.append(fhir.put({**await self.ehr.read("Slot", slot), "status": "free"}))
+        entry first); a slot on a day its provider is out is left busy-unavailable."""
+        appointment = await self.ehr.read("Appointment", booked.appointment)
+        entries = [fhir.put({**appointment, "status": "cancelled"})]
+        if booked.slot:
+            slot = await self.ehr.read("Slot", booked.slot)
+            entries.append(fhir.put({**slot, "status": booked.slot_freed_as}))
         return entries
 
     async def _here(
@@ -288,14 +336,18 @@ class EhrSync:
                 raise NotFound(f"slot {slot_id}'s provider is not in the EHR")
             return _Hold(slot.fhir_id, slot.fhir_version, practitioner, slot.start, slot.end)
 
-    async def _booked(self, patient_id: int, appointment_id: int) -> tuple[str, str | None]:
-        """The EHR ids of the patient's live appointment and of its slot."""
+    async def _booked(self, patient_id: int, appointment_id: int) -> _Booked:
         async with self.db.session() as s:
             appt = await s.get(Appointment, appointment_id)
             if appt is None or appt.patient_id != patient_id or appt.fhir_id is None:
                 raise NotFound(f"appointment {appointment_id} is not this patient's in the EHR")
             slot = await s.get(Slot, appt.slot_id) if appt.slot_id else None
-            return appt.fhir_id, slot.fhir_id if slot else None
+            freed = await absences.status_when_freed(s, appt.provider_id, appt.start)
+            return _Booked(
+                appt.fhir_id,
+                slot.fhir_id if slot else None,
+                "free" if freed == "free" else "busy-unavailable",
+            )
 
     async def _claim(
         self, hold: _Hold, patient: str, visit_type: str, key: str

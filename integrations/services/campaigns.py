@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
 from integrations.phone_numbers import normalise_phone
+from integrations.services.absences import Absence
 from integrations.services.audit import add_audit
 from integrations.services.campaign_kinds import KINDS
 from integrations.services.transaction import atomic
@@ -169,8 +170,7 @@ async def create_campaign(
         raise InvalidField("a campaign needs a name")
     settings.check()
     unique = list(dict.fromkeys(targets))
-    if not unique:
-        raise InvalidField("a campaign needs at least one patient to call")
+    require_targets(unique)
     async with atomic(s):
         known = set(
             await s.scalars(select(Patient.id).where(Patient.id.in_([p for p, _ in unique])))
@@ -210,6 +210,26 @@ async def create_campaign(
             detail={"campaign_id": campaign.id, "kind": kind, "targets": len(unique)},
         )
         return campaign.id
+
+
+def require_targets(targets: Sequence[tuple[int, int | None]]) -> None:
+    if not targets:
+        raise InvalidField("a campaign needs at least one patient to call")
+
+
+def absence_of(kind: str, days: str | None, provider_id: int | None) -> Absence | None:
+    """The absence a provider-out campaign declares: whose, and which days (both required)."""
+    if kind != "provider_out":
+        return None
+    if not days or provider_id is None:
+        raise InvalidField(
+            "a provider-out campaign names the provider and the days she is out "
+            "(her booked appointments on those days are the ones called)"
+        )
+    first, last = days_of(days)
+    absence = Absence(provider_id, first, last)
+    absence.check()
+    return absence
 
 
 async def appointment_targets(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import NotFound, SlotTaken, UnknownVisitType
+from integrations.services.absences import status_when_freed
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
 from integrations.store.models import Appointment, Patient, Slot, VisitType
@@ -209,11 +210,13 @@ async def _live_appointment(s: AsyncSession, patient_id: int, appointment_id: in
 
 
 async def _release(s: AsyncSession, appt: Appointment) -> None:
+    """Offer the visit's slot again, unless its provider is out that day (then it is blocked)."""
     if appt.slot_id is not None:
+        freed = await status_when_freed(s, appt.provider_id, appt.start)
         await s.execute(
             update(Slot)
             .where(Slot.id == appt.slot_id, Slot.status == "booked")
-            .values(status="free")
+            .values(status=freed)
         )
 
 

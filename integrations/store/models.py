@@ -18,6 +18,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -107,6 +108,21 @@ class Slot(Base):
         UniqueConstraint("provider_id", "start", name="uq_slots_provider_start"),
         CheckConstraint("status IN ('free', 'booked', 'blocked')", name="status"),
     )
+
+
+class ProviderAbsence(Base):
+    """A provider who cannot see patients from `first_day` to `last_day` (inclusive): her free
+    slots on those days are blocked, and a slot freed there (a cancelled or moved visit) stays
+    blocked rather than being offered again. Declared with a provider-out campaign."""
+
+    __tablename__ = "provider_absences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    declared_by: Mapped[str] = mapped_column(String(80))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (CheckConstraint("first_day <= last_day", name="days"),)
 
 
 class Patient(Base):

@@ -4,7 +4,7 @@ fails the test if it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,10 +18,11 @@ from clinicline.outbound.conversation import (
 )
 from integrations.ehr.desk import AppointmentDesk
 from integrations.errors import EhrUnavailable
+from integrations.services.absences import Absence
 from integrations.services.call_report import call_report
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
-from integrations.store.models import Appointment, DoNotCall, Patient
+from integrations.store.models import Appointment, DoNotCall, Patient, Slot
 from nlu.triage import TriageEngine
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome, Hangup, Say, Transfer
 
@@ -161,6 +162,33 @@ async def test_provider_out_cannot_be_confirmed(db: Database, recorder: StoreRec
     again = _said(await conversation.respond(call, CallerTurn(digits="1")))
     assert again.startswith("Sorry, I didn't catch that")
     assert conversation.outcome == "reached"
+
+
+async def test_provider_out_offers_only_times_after_her_days_out_and_blocks_the_freed_slot(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _outreach(db, recorder, "provider_out")
+    async with db.session() as s:
+        appointment = await s.get(Appointment, conversation.outreach.appointment_id)
+        assert appointment is not None
+        # Out from today to two days past the visit: her next free times (the ones offered
+        # without an absence) all fall inside it.
+        out = Absence(
+            appointment.provider_id, date.today(), appointment.start.date() + timedelta(days=2)
+        )
+        old_slot = appointment.slot_id
+    await AppointmentDesk(db).declare_out(out, actor="super1")
+    await _verified(conversation, call)
+    offered = _said(await conversation.respond(call, CallerTurn(digits="3")))
+    assert offered.startswith("I can offer"), offered
+    assert conversation.out.offers and all(
+        o.start.date() > out.last_day for o in conversation.out.offers
+    ), conversation.out.offers
+    done = _said(await conversation.respond(call, CallerTurn(digits="1")))
+    assert done.startswith("Done.") and conversation.outcome == "rescheduled"
+    async with db.session() as s:
+        freed = await s.get(Slot, old_slot)
+    assert freed is not None and freed.status == "blocked"  # she is still out that day
 
 
 async def test_results_are_never_read_and_a_nurse_call_back_is_a_task(

@@ -5,13 +5,14 @@ API cases with aiohttp against the real app; the tab in real headless Chromium."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 
 import aiohttp
 import pytest
 from playwright.async_api import BrowserContext, expect
 from sqlalchemy import select
 
-from integrations.store.models import AuditEvent
+from integrations.store.models import AuditEvent, Provider, Slot
 from tests.console.conftest import Server
 from tests.console.test_console_api import sign_in
 from tests.console.test_console_browser import sign_in as browser_sign_in
@@ -142,6 +143,51 @@ async def test_the_campaigns_tab_creates_and_starts_a_campaign(
     await expect(row.locator("button.steer")).to_have_text("Pause")
     await page.click("#views .tab[data-view=console-view]")
     await expect(page.locator("#campaigns-view")).to_be_hidden()
+
+
+async def test_a_provider_out_campaign_from_the_tab_blocks_her_free_times_on_those_days(
+    context: BrowserContext, server: Server
+) -> None:
+    page = await browser_sign_in(context, server, "super1")
+    await page.click("#views .tab[data-view=campaigns-view]")
+    await page.fill("#campaign-name", "Dr. Nguyen out")
+    await page.select_option("#campaign-kind", "provider_out")
+    await page.select_option("#campaign-provider", label="Dr. Nguyen")
+    await page.fill("#campaign-from", "2031-03-03")
+    await page.fill("#campaign-to", "2031-03-31")
+    await page.click("#campaign-form button[type=submit]")
+    await expect(page.locator("#campaign-status")).to_contain_text(
+        "2 patients, not started yet; her free times on those days are blocked"
+    )
+    async with server.db.session() as s:
+        nguyen = await s.scalar(select(Provider.id).where(Provider.display_name == "Dr. Nguyen"))
+        march = (Slot.start >= datetime(2031, 3, 3), Slot.start < datetime(2031, 4, 1))
+        hers = set(await s.scalars(select(Slot.status).where(Slot.provider_id == nguyen, *march)))
+        others = set(await s.scalars(select(Slot.status).where(Slot.provider_id != nguyen, *march)))
+        declared = await s.scalar(
+            select(AuditEvent.actor).where(AuditEvent.action == "declare_provider_out")
+        )
+    assert hers == {"booked", "blocked"}
+    assert "free" in others
+    assert declared == "super1"
+
+
+async def test_a_provider_out_campaign_without_the_provider_is_refused_and_blocks_nothing(
+    client: aiohttp.ClientSession, server: Server
+) -> None:
+    await sign_in(client, "super1")
+    status, answer = await _create(
+        client, name="x", kind="provider_out", appointments=DEMO_WEEKS
+    )
+    assert status == 400 and "names the provider" in answer["error"], answer
+    async with client.get("/console/api/providers") as response:
+        names = [p["name"] for p in (await response.json())["providers"]]
+    assert "Dr. Nguyen" in names
+    async with server.db.session() as s:
+        assert await s.scalar(select(Slot.id).where(Slot.status == "blocked")) is None
+    await sign_in(client, "front1")
+    async with client.get("/console/api/providers") as response:
+        assert response.status == 403
 
 
 async def test_a_nurse_has_no_campaigns_tab(context: BrowserContext, server: Server) -> None:

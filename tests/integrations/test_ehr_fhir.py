@@ -29,6 +29,7 @@ from integrations.ehr.sync import CALLBACK_QUEUE, EhrSync
 from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
 from integrations.services import refills, scheduling
+from integrations.services.absences import Absence
 from integrations.services.identity import verify_caller
 from integrations.services.tasks import complete_task, create_task, open_tasks
 from integrations.store import Database
@@ -237,6 +238,38 @@ async def test_cancel_and_reschedule_change_the_ehr_and_free_its_slots(
         "cancelled", "cancelled"]
     assert _slot_in_ehr(fhir_server, _at(day, 14, 30))["status"] == "free"
     assert _at(day, 14, 30) in [o.start for o in await _offers(store, sync, day)]
+
+
+async def test_a_provider_out_blocks_her_free_slots_in_the_ehr_and_a_freed_one_stays_blocked(
+    fhir_server: FhirServer, store: Database
+) -> None:
+    """A provider-out campaign's absence is written to the EHR (Slot busy-unavailable, over
+    the version read) before anything here; a visit cancelled on that day leaves its slot
+    busy-unavailable, and no slot of hers that day is offered, even after a fresh read."""
+    day = date(2031, 4, 8)
+    add_clinic(fhir_server, day, "Mwangi")
+    sync = _sync(store, fhir_server)
+    pid = await _verified(store, sync, "Mwangi")
+    offers = await _offers(store, sync, day)
+    booked = await sync.book(call_id="out-1", patient_id=pid, slot_id=offers[0].slot_id)
+    async with store.session() as s:
+        appointment = await s.get(Appointment, booked.appointment_id)
+        assert appointment is not None
+        provider_id = appointment.provider_id
+
+    blocked = await sync.declare_out(Absence(provider_id, day, day), actor="test")
+    assert blocked == 3
+    assert _slot_in_ehr(fhir_server, _at(day, 9))["status"] == "busy"  # her visit, still booked
+    for hour, minute in ((9, 30), (14, 0), (14, 30)):
+        assert _slot_in_ehr(fhir_server, _at(day, hour, minute))["status"] == "busy-unavailable"
+    assert await _offers(store, sync, day) == []
+
+    await sync.cancel(call_id="out-2", patient_id=pid, appointment_id=booked.appointment_id)
+    assert _slot_in_ehr(fhir_server, _at(day, 9))["status"] == "busy-unavailable"
+    assert await _offers(store, sync, day) == []
+    async with store.session() as s:
+        statuses = set(await s.scalars(select(Slot.status).where(Slot.provider_id == provider_id)))
+    assert statuses == {"blocked"}
 
 
 async def test_with_the_ehr_down_nothing_is_booked_and_the_request_is_kept_for_a_person(

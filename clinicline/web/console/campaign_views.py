@@ -4,6 +4,7 @@ GET  /console/api/campaigns                   every campaign with its progress (
 POST /console/api/campaigns                   a draft from booked appointments or a list of ids
 POST /console/api/campaigns/{id}/start|pause  steer it
 GET  /console/api/campaigns/{id}/export       one CSV row per patient called (audited)
+GET  /console/api/providers                   the clinic's providers (for a provider-out campaign)
 
 The rules (windows, do-not-call, pace, retries) are the store's (`services.campaigns`), the
 same as `clinicline campaign`; the workers place the calls.
@@ -16,6 +17,7 @@ import io
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 
 from clinicline.web.app import SERVICES
 from clinicline.web.console.guards import (
@@ -28,9 +30,11 @@ from clinicline.web.console.guards import (
     signed_in,
     text_field,
 )
+from integrations.ehr.desk import AppointmentDesk
 from integrations.errors import EhrUnavailable, InvalidField, NotFound
 from integrations.services import campaigns
 from integrations.services.audit import record_access
+from integrations.store.models import Provider
 
 MAX_LISTED = 5000
 _FIELDS = {
@@ -85,6 +89,15 @@ async def list_campaigns(request: web.Request) -> web.Response:
     return web.json_response({"campaigns": rows}, headers=NO_STORE)
 
 
+@requires("supervisor")
+async def list_providers(request: web.Request) -> web.Response:
+    console = console_of(request)
+    async with console.db.session() as s:
+        rows = await s.execute(select(Provider.id, Provider.display_name).order_by(Provider.id))
+        providers = [{"id": pid, "name": name} for pid, name in rows]
+    return web.json_response({"providers": providers}, headers=NO_STORE)
+
+
 @requires("supervisor", post=True)
 async def create(request: web.Request) -> web.Response:
     console, staff = console_of(request), signed_in(request)
@@ -113,11 +126,17 @@ async def create(request: web.Request) -> web.Response:
             pace_per_minute=_whole(data, "pace", 4),
             voicemail_first_name=voicemail_name,
         )
+        absence = campaigns.absence_of(kind, days, provider)
         targets = _listed(data) + await _searched(request, data)
         async with console.db.session() as s:
             if days:
                 first, last = campaigns.days_of(days)
                 targets += await campaigns.appointment_targets(s, first, last, provider)
+            if absence is not None:
+                # Her free slots on those days are blocked before anyone is called.
+                campaigns.require_targets(targets)
+                desk = AppointmentDesk(console.db, console.ehr)
+                await desk.declare_out(absence, actor=staff.username)
             campaign_id = await campaigns.create_campaign(
                 s,
                 name=name,

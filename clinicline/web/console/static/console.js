@@ -643,6 +643,7 @@ function showView(view) {
     loadMissed();
     startTraining();
   } else if (view === "campaigns-view") {
+    loadProviders();
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
   }
@@ -1053,6 +1054,20 @@ async function flowsAct(path, done) {
 // ---- supervisor view: campaigns -------------------------------------------------------
 const CAMPAIGN_REFRESH_MS = 10000;
 
+// The provider a provider-out campaign is about (and the one whose appointments it takes).
+async function loadProviders() {
+  const select = $("#campaign-provider");
+  if (select.options.length > 1) return;
+  const result = await api("GET", "/console/api/providers");
+  if (!result.ok) return;
+  for (const p of result.data.providers) {
+    const option = document.createElement("option");
+    option.value = String(p.id);
+    option.textContent = p.name;
+    select.append(option);
+  }
+}
+
 async function loadCampaigns() {
   const result = await api("GET", "/console/api/campaigns");
   if (!result.ok) { setText("campaign-status", result.data.error || "could not load campaigns"); return; }
@@ -1106,11 +1121,14 @@ async function createCampaign() {
     voicemail_first_name: $("#campaign-first-name").checked,
   };
   if (from) body.appointments = `${from}:${to}`;
+  const provider = $("#campaign-provider").value;
+  if (provider) body.provider = Number(provider);
   const search = $("#campaign-fhir").value.trim();
   if (search) body.fhir = search;
   const result = await api("POST", "/console/api/campaigns", body);
   setText("campaign-status", result.ok
-    ? `Created “${result.data.name}”: ${result.data.targets} patients, not started yet`
+    ? `Created “${result.data.name}”: ${result.data.targets} patients, not started yet` +
+      (body.kind === "provider_out" ? "; her free times on those days are blocked" : "")
     : (result.data.error || "could not create the campaign"));
   if (result.ok) loadCampaigns();
 }
