@@ -208,3 +208,11 @@ def test_a_provider_out_campaign_names_her_and_blocks_her_free_times(tmp_path: P
             "WHERE status = 'blocked'"
         ).fetchone()
     assert blocked == (answer["slots_blocked"], nguyen, nguyen)
+    (absence,) = json.loads(cli("campaign", "absences").stdout)
+    assert absence["provider_id"] == nguyen and absence["first_day"] == str(date.today())
+    back = json.loads(cli("campaign", "withdraw", str(absence["id"])).stdout)
+    assert back == {"absence": absence["id"], "withdrawn": True,
+                    "slots_reopened": answer["slots_blocked"]}  # fmt: skip
+    assert json.loads(cli("campaign", "absences").stdout) == []
+    unknown = cli("campaign", "withdraw", str(absence["id"]))
+    assert unknown.returncode == 2 and "no declared absence" in unknown.stderr

@@ -59,6 +59,12 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
     export.add_argument("campaign_id", type=int)
     dnc = sub.add_parser("dnc", help="put a number on the do-not-call list (or take it off)")
     dnc.add_argument("number")
-    dnc.add_argument("--remove", action="store_true",
-                     help="take the number off the list (a patient's own opt-out stays)")
-    return [create, *steer, status, export, dnc]
+    dnc.add_argument(
+        "--remove",
+        action="store_true",
+        help="take the number off the list (a patient's own opt-out stays)",
+    )
+    absent = sub.add_parser("absences", help="providers declared out (by provider-out campaigns)")
+    withdraw = sub.add_parser("withdraw", help="she is in after all: her blocked slots reopen")
+    withdraw.add_argument("absence_id", type=int)
+    return [create, *steer, status, export, dnc, absent, withdraw]

@@ -1,4 +1,5 @@
-"""`clinicline campaign create|start|pause|status|export|dnc [--remove]`: campaigns from a shell.
+"""`clinicline campaign create|start|pause|status|export|dnc [--remove]|absences|withdraw`:
+campaigns (and the provider absences provider-out campaigns declare) from a shell.
 
 The running server's workers place the calls (`outbound_trunk` set); these commands only
 write and read the campaign in the store, so they work from any machine that reaches it.
@@ -21,7 +22,7 @@ from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.mirror import EhrMirror
 from integrations.ehr.sync import EhrSync
 from integrations.errors import EhrUnavailable, InvalidField, NotFound
-from integrations.services import campaigns
+from integrations.services import absences, campaigns
 from integrations.store import Database
 
 ACTOR = "cli"
@@ -137,6 +138,20 @@ async def _run(
         writer = csv.DictWriter(sys.stdout, fieldnames=campaigns.RESULT_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+        return 0
+    if command == "absences":
+        listed = [
+            {"id": a.id, "provider_id": a.provider_id, "first_day": a.first_day.isoformat(),
+             "last_day": a.last_day.isoformat()}
+            for a in await absences.declared(s)
+        ]  # fmt: skip
+        print(json.dumps(listed, indent=2))
+        return 0
+    if command == "withdraw":
+        reopened = await desk.withdraw_out(args.absence_id, actor=ACTOR)
+        print(
+            json.dumps({"absence": args.absence_id, "withdrawn": True, "slots_reopened": reopened})
+        )
         return 0
     if args.remove:
         removed = await campaigns.allow_calls_again(s, number=args.number, actor=ACTOR)

@@ -85,3 +85,10 @@ class AppointmentDesk:
             return await self.ehr.declare_out(absence, actor=actor)
         async with self.db.session() as s:
             return await absences.declare_out(s, absence, actor=actor)
+
+    async def withdraw_out(self, absence_id: int, *, actor: str) -> int:
+        """The absence goes: the slots it alone blocked are offered again; how many."""
+        if self.ehr is not None:
+            return await self.ehr.withdraw_out(absence_id, actor=actor)
+        async with self.db.session() as s:
+            return await absences.withdraw(s, absence_id, actor=actor)

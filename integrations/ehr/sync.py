@@ -206,29 +206,49 @@ class EhrSync:
 
     async def declare_out(self, absence: absences.Absence, *, actor: str) -> int:
         """Block her free slots on those days in the EHR first (each Slot `busy-unavailable`,
-        only over the version read), then here; how many were blocked. A slot booked between
-        our read and write (412) is re-read and the rest tried again."""
+        only over the version read), then here; how many were blocked."""
         absence.check()
-        for _attempt in range(3):
-            await self.mirror.slots_between(absence.lower, absence.upper)
-            entries = []
-            for fhir_id in await self._free_slots_of(absence):
-                current = await self.ehr.read("Slot", fhir_id)
-                if current.get("status") == "free":
-                    blocked = {**current, "status": "busy-unavailable"}
-                    entries.append(fhir.put(blocked, if_unchanged=True))
-            try:
-                if entries:
-                    await self.ehr.transaction(entries)
-                break
-            except SlotTaken:
-                continue
-        else:
-            raise EhrUnavailable("the provider's slots keep changing in the EHR")
+        await self._restate_slots(absence, self._free_slots_of, "free", "busy-unavailable")
         async with self.db.session() as s:
             count = await absences.declare_out(s, absence, actor=actor)
         await self._refreshed("slots", self.mirror.slots_between(absence.lower, absence.upper))
         return count
+
+    async def withdraw_out(self, absence_id: int, *, actor: str) -> int:
+        """She is in after all: the slots the absence alone blocked are offered again, in the
+        EHR first (`busy-unavailable` back to `free`), then here; how many."""
+        async with self.db.session() as s:
+            absence = await absences.find(s, absence_id)
+        await self._restate_slots(absence, self._reopened_by, "busy-unavailable", "free")
+        async with self.db.session() as s:
+            count = await absences.withdraw(s, absence_id, actor=actor)
+        await self._refreshed("slots", self.mirror.slots_between(absence.lower, absence.upper))
+        return count
+
+    async def _restate_slots(
+        self,
+        absence: absences.Absence,
+        which: Callable[[absences.Absence], Awaitable[list[str]]],
+        was: str,
+        becomes: str,
+    ) -> None:
+        """Set the EHR slots `which` names from `was` to `becomes` in one transaction, each
+        over the version read. A slot changed between our read and write (412) is re-read and
+        the rest tried again."""
+        for _attempt in range(3):
+            await self.mirror.slots_between(absence.lower, absence.upper)
+            entries = []
+            for fhir_id in await which(absence):
+                current = await self.ehr.read("Slot", fhir_id)
+                if current.get("status") == was:
+                    entries.append(fhir.put({**current, "status": becomes}, if_unchanged=True))
+            try:
+                if entries:
+                    await self.ehr.transaction(entries)
+                return
+            except SlotTaken:
+                continue
+        raise EhrUnavailable("the provider's slots keep changing in the EHR")
 
     async def _free_slots_of(self, absence: absences.Absence) -> list[str]:
         async with self.db.session() as s:
@@ -242,6 +262,12 @@ class EhrSync:
                 )
             )
             return [fhir_id for fhir_id in found if fhir_id]
+
+    async def _reopened_by(self, absence: absences.Absence) -> list[str]:
+        async with self.db.session() as s:
+            return [
+                slot.fhir_id for slot in await absences.blocked_slots(s, absence) if slot.fhir_id
+            ]
 
     async def _write(self, entries: list[dict[str, Any]], key: str, hold: _Hold) -> str:
         """Run the booking transaction; the new Appointment's EHR id (entry 1 of each)."""

@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.errors import InvalidField, NotFound
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
-from integrations.store.models import Provider, ProviderAbsence, Slot
+from integrations.store.models import Appointment, Provider, ProviderAbsence, Slot
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ class Absence:
     provider_id: int
     first_day: date
     last_day: date
+    id: int | None = None  # set once declared
 
     def check(self) -> None:
         if self.last_day < self.first_day:
@@ -105,3 +106,83 @@ async def is_out(s: AsyncSession, provider_id: int, day: date) -> bool:
 async def status_when_freed(s: AsyncSession, provider_id: int, start: datetime) -> str:
     """What a slot becomes when the visit holding it is cancelled or moved."""
     return "blocked" if await is_out(s, provider_id, start.date()) else "free"
+
+
+async def declared(s: AsyncSession) -> list[Absence]:
+    """Every declared absence that has not ended, soonest first."""
+    async with atomic(s):
+        rows = await s.scalars(
+            select(ProviderAbsence)
+            .where(ProviderAbsence.last_day >= date.today())
+            .order_by(ProviderAbsence.first_day, ProviderAbsence.id)
+        )
+        return [Absence(r.provider_id, r.first_day, r.last_day, r.id) for r in rows]
+
+
+async def find(s: AsyncSession, absence_id: int) -> Absence:
+    row = await s.get(ProviderAbsence, absence_id)
+    if row is None:
+        raise NotFound(f"no declared absence with id {absence_id}")
+    return Absence(row.provider_id, row.first_day, row.last_day, row.id)
+
+
+async def blocked_slots(s: AsyncSession, absence: Absence) -> list[Slot]:
+    """Her blocked slots on the absence's days that no other absence of hers still covers
+    and no live visit holds: what withdrawing it offers again."""
+    slots = await s.scalars(
+        select(Slot).where(
+            Slot.provider_id == absence.provider_id,
+            Slot.status == "blocked",
+            Slot.start >= absence.lower,
+            Slot.start < absence.upper,
+        )
+    )
+    freed = []
+    for slot in slots:
+        others = await s.scalar(
+            select(ProviderAbsence.id)
+            .where(
+                ProviderAbsence.id != absence.id,
+                ProviderAbsence.provider_id == absence.provider_id,
+                ProviderAbsence.first_day <= slot.start.date(),
+                ProviderAbsence.last_day >= slot.start.date(),
+            )
+            .limit(1)
+        )
+        held = await s.scalar(
+            select(Appointment.id)
+            .where(Appointment.slot_id == slot.id, Appointment.status == "booked")
+            .limit(1)
+        )
+        if others is None and held is None:
+            freed.append(slot)
+    return freed
+
+
+async def withdraw(s: AsyncSession, absence_id: int, *, actor: str) -> int:
+    """She is in after all: the absence goes, and the slots it alone blocked are offered
+    again; how many."""
+    async with atomic(s):
+        absence = await find(s, absence_id)
+        reopened = [slot.id for slot in await blocked_slots(s, absence)]
+        await s.execute(delete(ProviderAbsence).where(ProviderAbsence.id == absence_id))
+        if reopened:
+            await s.execute(
+                update(Slot)
+                .where(Slot.id.in_(reopened), Slot.status == "blocked")
+                .values(status="free")
+            )
+        add_audit(
+            s,
+            actor=actor,
+            action="withdraw_provider_out",
+            patient_id=None,
+            detail={
+                "absence_id": absence_id,
+                "provider_id": absence.provider_id,
+                "first_day": absence.first_day.isoformat(),
+                "last_day": absence.last_day.isoformat(),
+                "slots_reopened": len(reopened),
+            },
+        )
+    return len(reopened)

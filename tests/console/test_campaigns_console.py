@@ -171,6 +171,17 @@ async def test_a_provider_out_campaign_from_the_tab_blocks_her_free_times_on_tho
     assert "free" in others
     assert declared == "super1"
 
+    # She is in after all: "Back in" offers her times again.
+    row = page.locator("#absences tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row.locator("td").first).to_have_text("Dr. Nguyen")
+    await row.locator("button.back-in").click()
+    await expect(page.locator("#campaign-status")).to_contain_text("Dr. Nguyen is back in")
+    await expect(page.locator("#absences tbody tr")).to_have_count(0)
+    async with server.db.session() as s:
+        hers = set(await s.scalars(select(Slot.status).where(Slot.provider_id == nguyen, *march)))
+    assert hers == {"booked", "free"}
+
 
 async def test_a_provider_out_campaign_without_the_provider_is_refused_and_blocks_nothing(
     client: aiohttp.ClientSession, server: Server
@@ -188,6 +199,13 @@ async def test_a_provider_out_campaign_without_the_provider_is_refused_and_block
     await sign_in(client, "front1")
     async with client.get("/console/api/providers") as response:
         assert response.status == 403
+    async with client.get("/console/api/absences") as response:
+        assert response.status == 403
+    async with client.post("/console/api/absences/1/withdraw", json={}) as response:
+        assert response.status == 403
+    await sign_in(client, "super1")
+    async with client.post("/console/api/absences/999/withdraw", json={}) as response:
+        assert response.status == 404
 
 
 async def test_a_nurse_has_no_campaigns_tab(context: BrowserContext, server: Server) -> None:

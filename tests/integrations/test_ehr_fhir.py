@@ -28,7 +28,7 @@ from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import CALLBACK_QUEUE, EhrSync
 from integrations.errors import ConfigError, EhrUnavailable, SlotTaken
 from integrations.hl7.outbox import Hl7Outbox, Hl7Settings
-from integrations.services import refills, scheduling
+from integrations.services import absences, refills, scheduling
 from integrations.services.absences import Absence
 from integrations.services.identity import verify_caller
 from integrations.services.tasks import complete_task, create_task, open_tasks
@@ -269,7 +269,15 @@ async def test_a_provider_out_blocks_her_free_slots_in_the_ehr_and_a_freed_one_s
     assert await _offers(store, sync, day) == []
     async with store.session() as s:
         statuses = set(await s.scalars(select(Slot.status).where(Slot.provider_id == provider_id)))
+        (absence,) = await absences.declared(s)
     assert statuses == {"blocked"}
+
+    # She is in after all: every slot is free again, in the EHR first.
+    assert absence.id is not None
+    assert await sync.withdraw_out(absence.id, actor="test") == 4
+    for hour, minute in ((9, 0), (9, 30), (14, 0), (14, 30)):
+        assert _slot_in_ehr(fhir_server, _at(day, hour, minute))["status"] == "free"
+    assert len(await _offers(store, sync, day)) == 4
 
 
 async def test_with_the_ehr_down_nothing_is_booked_and_the_request_is_kept_for_a_person(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from integrations.errors import InvalidField, NotFound
 from integrations.services import campaigns, scheduling
-from integrations.services.absences import Absence, declare_out, is_out
+from integrations.services.absences import Absence, declare_out, declared, is_out, withdraw
 from integrations.store import Database
 from integrations.store.models import AuditEvent, Slot
 from tests.integrations.conftest import MONDAY, NOW, add_patient, add_small_clinic
@@ -94,6 +94,37 @@ async def test_her_free_slots_on_those_days_are_blocked_and_freed_ones_stay_bloc
     assert declared.actor == "super1" and declared.patient_id is None
     assert declared.detail == {"provider_id": nguyen, "first_day": TUESDAY.isoformat(),
                                "last_day": TUESDAY.isoformat(), "slots_blocked": 10}  # fmt: skip
+
+
+async def test_withdrawn_she_is_offered_again_except_where_another_absence_or_a_visit_holds(
+    db: Database,
+) -> None:
+    clinic = await add_small_clinic(db, days=3)
+    nguyen = clinic["nguyen"]
+    wednesday = TUESDAY + timedelta(days=1)
+    pid = await add_patient(db, "Ines", "Moreau", date(1966, 2, 9), "+15550209911")
+    visit = await _slot_at(db, nguyen, datetime.combine(TUESDAY, time(9, 0)))
+    async with db.session() as s:
+        await scheduling.book(s, call_id="b1", patient_id=pid, slot_id=visit)
+    async with db.session() as s:
+        assert await declare_out(s, Absence(nguyen, TUESDAY, TUESDAY), actor="t") == 11
+    async with db.session() as s:
+        assert await declare_out(s, Absence(nguyen, TUESDAY, wednesday), actor="t") == 12
+    async with db.session() as s:
+        first, second = await declared(s)
+    assert (first.first_day, first.last_day) == (TUESDAY, TUESDAY)
+    assert first.id is not None and second.id is not None
+
+    async with db.session() as s:  # Tuesday is still covered by the second absence
+        assert await withdraw(s, first.id, actor="super1") == 0
+    assert await _offered_days(db, nguyen) == {MONDAY}
+    async with db.session() as s:
+        assert await withdraw(s, second.id, actor="super1") == 23
+        assert await declared(s) == []
+        with pytest.raises(NotFound):
+            await withdraw(s, second.id, actor="super1")
+    assert await _offered_days(db, nguyen) == {MONDAY, TUESDAY, wednesday}
+    assert await _status(db, visit) == "booked"  # her patient's visit is untouched
 
 
 async def test_an_unknown_provider_or_a_bad_span_is_refused_and_blocks_nothing(

@@ -115,6 +115,8 @@ def setup_console(
     r.add_post("/console/api/campaigns/{campaign_id}/pause", campaign_views.pause)
     r.add_get("/console/api/campaigns/{campaign_id}/export", campaign_views.export)
     r.add_get("/console/api/providers", campaign_views.list_providers)
+    r.add_get("/console/api/absences", campaign_views.list_absences)
+    r.add_post("/console/api/absences/{absence_id}/withdraw", campaign_views.withdraw_absence)
     r.add_get("/console/api/hl7/dead-letters", integration_views.list_dead_letters)
     r.add_post(
         "/console/api/hl7/dead-letters/{message_id}/send-again",

@@ -5,6 +5,8 @@ POST /console/api/campaigns                   a draft from booked appointments o
 POST /console/api/campaigns/{id}/start|pause  steer it
 GET  /console/api/campaigns/{id}/export       one CSV row per patient called (audited)
 GET  /console/api/providers                   the clinic's providers (for a provider-out campaign)
+GET  /console/api/absences                    providers declared out, by provider-out campaigns
+POST /console/api/absences/{id}/withdraw      she is in after all: her blocked slots reopen
 
 The rules (windows, do-not-call, pace, retries) are the store's (`services.campaigns`), the
 same as `clinicline campaign`; the workers place the calls.
@@ -32,7 +34,7 @@ from clinicline.web.console.guards import (
 )
 from integrations.ehr.desk import AppointmentDesk
 from integrations.errors import EhrUnavailable, InvalidField, NotFound
-from integrations.services import campaigns
+from integrations.services import absences, campaigns
 from integrations.services.audit import record_access
 from integrations.store.models import Provider
 
@@ -96,6 +98,37 @@ async def list_providers(request: web.Request) -> web.Response:
         rows = await s.execute(select(Provider.id, Provider.display_name).order_by(Provider.id))
         providers = [{"id": pid, "name": name} for pid, name in rows]
     return web.json_response({"providers": providers}, headers=NO_STORE)
+
+
+@requires("supervisor")
+async def list_absences(request: web.Request) -> web.Response:
+    console = console_of(request)
+    async with console.db.session() as s:
+        names = dict((await s.execute(select(Provider.id, Provider.display_name))).all())
+        rows = [
+            {
+                "id": a.id,
+                "provider": names.get(a.provider_id, f"provider {a.provider_id}"),
+                "first_day": a.first_day.isoformat(),
+                "last_day": a.last_day.isoformat(),
+            }
+            for a in await absences.declared(s)
+        ]
+    return web.json_response({"absences": rows}, headers=NO_STORE)
+
+
+@requires("supervisor", post=True)
+async def withdraw_absence(request: web.Request) -> web.Response:
+    console, staff = console_of(request), signed_in(request)
+    absence_id = int_param(request, "absence_id")
+    try:
+        desk = AppointmentDesk(console.db, console.ehr)
+        reopened = await desk.withdraw_out(absence_id, actor=staff.username)
+    except NotFound as exc:
+        raise BadBody(404, str(exc)) from exc
+    except EhrUnavailable as exc:
+        raise BadBody(503, "the EHR is unavailable; try again later") from exc
+    return web.json_response({"id": absence_id, "slots_reopened": reopened}, headers=NO_STORE)
 
 
 @requires("supervisor", post=True)

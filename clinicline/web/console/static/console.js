@@ -542,6 +542,16 @@ function age(iso) {
 setInterval(() => { if (current !== null && !$("#console-view").hidden) loadTasks(); },
   TASKS_REFRESH_MS);
 
+// A table row's action button.
+function rowButton(className, label, onClick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = className;
+  button.textContent = label;
+  button.addEventListener("click", onClick);
+  return button;
+}
+
 function appendCells(row, values) {
   for (const value of values) {
     const cell = document.createElement("td");
@@ -644,6 +654,7 @@ function showView(view) {
     startTraining();
   } else if (view === "campaigns-view") {
     loadProviders();
+    loadAbsences();
     loadCampaigns();
     metricsTimer = setInterval(loadCampaigns, CAMPAIGN_REFRESH_MS);
   }
@@ -703,11 +714,7 @@ async function loadDeadLetters() {
       String(m.attempts), m.reason || "—", new Date(m.created_at).toLocaleString(),
     ]);
     const cell = document.createElement("td");
-    const again = document.createElement("button");
-    again.type = "button";
-    again.className = "send-again";
-    again.textContent = "Send again";
-    again.addEventListener("click", async () => {
+    const again = rowButton("send-again", "Send again", async () => {
       const done = await api("POST", `/console/api/hl7/dead-letters/${m.id}/send-again`, {});
       setText("engine-status", done.ok ? `Message ${m.id} is back in line.` : (done.data.error || "failed"));
       loadDeadLetters();
@@ -1068,6 +1075,28 @@ async function loadProviders() {
   }
 }
 
+async function loadAbsences() {
+  const result = await api("GET", "/console/api/absences");
+  if (!result.ok) return;
+  const body = $("#absences tbody");
+  body.replaceChildren();
+  for (const a of result.data.absences) {
+    const row = document.createElement("tr");
+    appendCells(row, [a.provider, a.first_day, a.last_day]);
+    const cell = document.createElement("td");
+    const back = rowButton("back-in", "Back in", async () => {
+      const done = await api("POST", `/console/api/absences/${a.id}/withdraw`, {});
+      setText("campaign-status", done.ok
+        ? `${a.provider} is back in: ${done.data.slots_reopened} times offered again`
+        : (done.data.error || "failed"));
+      loadAbsences();
+    });
+    cell.append(back);
+    row.append(cell);
+    body.append(row);
+  }
+}
+
 async function loadCampaigns() {
   const result = await api("GET", "/console/api/campaigns");
   if (!result.ok) { setText("campaign-status", result.data.error || "could not load campaigns"); return; }
@@ -1130,7 +1159,7 @@ async function createCampaign() {
     ? `Created “${result.data.name}”: ${result.data.targets} patients, not started yet` +
       (body.kind === "provider_out" ? "; her free times on those days are blocked" : "")
     : (result.data.error || "could not create the campaign"));
-  if (result.ok) loadCampaigns();
+  if (result.ok) { loadCampaigns(); loadAbsences(); }
 }
 
 // ---- supervisor view: recent calls and one call's record ------------------------------
