@@ -98,10 +98,6 @@ async def _run(
             raise ConfigError(
                 "say whom to call: --appointments FROM[:TO], --patients F.csv or --fhir QUERY"
             )
-        blocked = None
-        if absence is not None:
-            campaigns.require_targets(targets)
-            blocked = await desk.declare_out(absence, actor=ACTOR)
         start, end = campaigns.window_of(args.window)
         settings = campaigns.CampaignSettings(
             window_start=start,
@@ -111,6 +107,12 @@ async def _run(
             pace_per_minute=args.pace,
             voicemail_first_name=args.voicemail_first_name,
         )
+        blocked = None
+        if absence is not None:  # everything else it could refuse is refused first
+            await campaigns.check_campaign(
+                s, name=args.name, kind=args.kind, targets=targets, settings=settings
+            )
+            blocked = await desk.declare_out(absence, actor=ACTOR)
         campaign_id = await campaigns.create_campaign(
             s, name=args.name, kind=args.kind, targets=targets, settings=settings, created_by=ACTOR
         )

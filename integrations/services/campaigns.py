@@ -153,6 +153,34 @@ def days_of(text: str) -> tuple[date, date]:
         raise InvalidField(f"days must be YYYY-MM-DD[:YYYY-MM-DD], not {text!r}") from exc
 
 
+async def check_campaign(
+    s: AsyncSession,
+    *,
+    name: str,
+    kind: str,
+    targets: Sequence[tuple[int, int | None]],
+    settings: CampaignSettings,
+) -> list[tuple[int, int | None]]:
+    """Refuse now what `create_campaign` would refuse (a provider-out campaign checks before
+    it declares her absence, so a refused campaign blocks nothing); the targets, duplicates
+    dropped."""
+    if kind not in KINDS:
+        raise InvalidField(f"unknown campaign kind {kind!r}; expected one of {KINDS}")
+    if not name.strip():
+        raise InvalidField("a campaign needs a name")
+    settings.check()
+    unique = list(dict.fromkeys(targets))
+    if not unique:
+        raise InvalidField("a campaign needs at least one patient to call")
+    async with atomic(s):
+        wanted = [p for p, _ in unique]
+        known = set(await s.scalars(select(Patient.id).where(Patient.id.in_(wanted))))
+    missing = sorted(set(wanted) - known)
+    if missing:
+        raise NotFound(f"no patients with ids {missing[:5]}")
+    return unique
+
+
 async def create_campaign(
     s: AsyncSession,
     *,
@@ -164,20 +192,8 @@ async def create_campaign(
 ) -> int:
     """A draft campaign calling `targets` ((patient id, appointment id or None), duplicates
     dropped); returns its id."""
-    if kind not in KINDS:
-        raise InvalidField(f"unknown campaign kind {kind!r}; expected one of {KINDS}")
-    if not name.strip():
-        raise InvalidField("a campaign needs a name")
-    settings.check()
-    unique = list(dict.fromkeys(targets))
-    require_targets(unique)
+    unique = await check_campaign(s, name=name, kind=kind, targets=targets, settings=settings)
     async with atomic(s):
-        known = set(
-            await s.scalars(select(Patient.id).where(Patient.id.in_([p for p, _ in unique])))
-        )
-        missing = sorted({p for p, _ in unique} - known)
-        if missing:
-            raise NotFound(f"no patients with ids {missing[:5]}")
         campaign = Campaign(
             name=name.strip()[:120],
             kind=kind,
@@ -210,11 +226,6 @@ async def create_campaign(
             detail={"campaign_id": campaign.id, "kind": kind, "targets": len(unique)},
         )
         return campaign.id
-
-
-def require_targets(targets: Sequence[tuple[int, int | None]]) -> None:
-    if not targets:
-        raise InvalidField("a campaign needs at least one patient to call")
 
 
 def absence_of(kind: str, days: str | None, provider_id: int | None) -> Absence | None:

@@ -183,7 +183,7 @@ async def test_a_provider_out_campaign_from_the_tab_blocks_her_free_times_on_tho
     assert hers == {"booked", "free"}
 
 
-async def test_a_provider_out_campaign_without_the_provider_is_refused_and_blocks_nothing(
+async def test_a_provider_out_campaign_refused_blocks_nothing(
     client: aiohttp.ClientSession, server: Server
 ) -> None:
     await sign_in(client, "super1")
@@ -192,8 +192,14 @@ async def test_a_provider_out_campaign_without_the_provider_is_refused_and_block
     )
     assert status == 400 and "names the provider" in answer["error"], answer
     async with client.get("/console/api/providers") as response:
-        names = [p["name"] for p in (await response.json())["providers"]]
-    assert "Dr. Nguyen" in names
+        ids = {p["name"]: p["id"] for p in (await response.json())["providers"]}
+    # Named, but refused for something else: nothing is declared either.
+    for bad, message in (({"window": "19:00-09:00"}, "window"), ({"patients": [999999]}, "no pat")):
+        status, answer = await _create(
+            client, name="x", kind="provider_out", appointments=DEMO_WEEKS,
+            provider=ids["Dr. Nguyen"], **bad,
+        )  # fmt: skip
+        assert status == 400 and message in answer["error"], answer
     async with server.db.session() as s:
         assert await s.scalar(select(Slot.id).where(Slot.status == "blocked")) is None
     await sign_in(client, "front1")

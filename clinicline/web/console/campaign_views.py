@@ -166,8 +166,11 @@ async def create(request: web.Request) -> web.Response:
                 first, last = campaigns.days_of(days)
                 targets += await campaigns.appointment_targets(s, first, last, provider)
             if absence is not None:
-                # Her free slots on those days are blocked before anyone is called.
-                campaigns.require_targets(targets)
+                # Her free slots on those days are blocked before anyone is called, once
+                # everything else the campaign could be refused for is refused.
+                await campaigns.check_campaign(
+                    s, name=name, kind=kind, targets=targets, settings=settings
+                )
                 desk = AppointmentDesk(console.db, console.ehr)
                 await desk.declare_out(absence, actor=staff.username)
             campaign_id = await campaigns.create_campaign(
