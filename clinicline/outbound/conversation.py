@@ -123,6 +123,7 @@ class OutreachConversation(ClinicConversation):
         self._voicemail: str | None = None
         self._patient: tuple[str, date] | None = None
         self._appointment: Appointment | None = None
+        self._opted_out = False
 
     # -- what the dialer reads ---------------------------------------------------------
     @property
@@ -137,6 +138,12 @@ class OutreachConversation(ClinicConversation):
         if self.out.verified:
             return "reached"
         return None
+
+    @property
+    def opted_out(self) -> bool:
+        """She said "stop calling me" (written at once; the dialer writes it again with the
+        attempt if the store was down then)."""
+        return self._opted_out
 
     # -- the call ----------------------------------------------------------------------
     async def start(self, call: CallInfo) -> Sequence[Action]:
@@ -169,6 +176,11 @@ class OutreachConversation(ClinicConversation):
             return await super().respond(call, turn)
         self._heard += 1
         if not self.state.escalated and wants_no_calls(turn.text or ""):
+            if self.state.level is Level.URGENT and not self.state.urgent_offered:
+                # "Stop calling me, I've had a fever for days": honoured, but the nurse she
+                # needs is offered first rather than hanging up on her.
+                await self._honour_opt_out(call)
+                return await super().respond(call, turn)
             return await self._opt_out(call)
         return await super().respond(call, turn)
 
@@ -539,6 +551,17 @@ class OutreachConversation(ClinicConversation):
 
     async def _opt_out(self, call: CallInfo) -> Sequence[Action]:
         self.out.outcome, self.out.step = "opted_out", "done"
+        await self._honour_opt_out(call)
+        self.recorder.fields(call, disposition="opted_out")
+        return [
+            Say("Understood. We won't call this number again with automated calls. Goodbye."),
+            Hangup("opted out"),
+        ]
+
+    async def _honour_opt_out(self, call: CallInfo) -> None:
+        """Her number and record join the do-not-call list (every campaign's pending calls
+        to her end), and the call's record says so."""
+        self._opted_out = True
         try:
             async with self.db.session() as s:
                 await do_not_call(
@@ -549,15 +572,10 @@ class OutreachConversation(ClinicConversation):
                     call_id=call.call_id,
                 )
         except Exception:
-            # Said is said: the dialer still ends her target as opted out, and the list gets
-            # her when the store is back (the outcome is written with the attempt).
+            # Said is said: the dialer writes her entry with the attempt (`opted_out`),
+            # retrying until the store is back.
             log.exception("call %s: the opt-out could not be written yet", call.call_id)
         self._spawn_event(call, "opted_out", {})
-        self.recorder.fields(call, disposition="opted_out")
-        return [
-            Say("Understood. We won't call this number again with automated calls. Goodbye."),
-            Hangup("opted out"),
-        ]
 
 
 class VoicemailConversation(ClinicConversation):

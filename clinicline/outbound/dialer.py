@@ -155,10 +155,11 @@ class Dialer:
             placed = OutboundCall(status=500)
         conversation = placed.conversation
         outcome = getattr(conversation, "outcome", None) if conversation is not None else None
+        opted_out = bool(getattr(conversation, "opted_out", False))
         result = attempt_result(placed, outcome)
         call_id = placed.call.call_id if placed.call is not None else None
         await self._note_detection(placed)
-        return await self._settle(dial, result, placed.status, call_id, outcome)
+        return await self._settle(dial, result, placed.status, call_id, outcome, opted_out)
 
     async def _note_detection(self, placed: OutboundCall) -> None:
         """Who answered, on the call's record (through its recorder, which retries); dead air
@@ -183,6 +184,7 @@ class Dialer:
         status: int | None,
         call_id: str | None,
         outcome: str | None,
+        opted_out: bool = False,
     ) -> str | None:
         for attempt in range(5):  # the record of the attempt must not be lost to a blip
             try:
@@ -195,6 +197,7 @@ class Dialer:
                         call_id=call_id,
                         outcome=outcome,
                         clinic_zone=self.settings.clinic_zone,
+                        opted_out=opted_out,
                     )
             except Exception:
                 log.exception("campaign attempt %s not settled yet", dial.attempt_id)

@@ -294,27 +294,41 @@ async def do_not_call(
 ) -> None:
     """Put a number and/or patient on the do-not-call list, at once: her pending targets in
     every campaign end as opted out (or do-not-call) before any dialer can claim them again."""
+    async with atomic(s):
+        await _add_do_not_call(
+            s, number=number, patient_id=patient_id, reason=reason, call_id=call_id, actor=actor
+        )
+
+
+async def _add_do_not_call(
+    s: AsyncSession,
+    *,
+    number: str | None,
+    patient_id: int | None,
+    reason: str,
+    call_id: str | None,
+    actor: str,
+) -> None:
     normal = normalise_phone(number) if number else None
     if normal is None and patient_id is None:
         raise InvalidField("a do-not-call entry needs a number or a patient")
     opt_out = reason == "opt_out"
-    async with atomic(s):
-        index = number_key(cipher_of(s), normal) if normal else None
-        s.add(DoNotCall(number_index=index, patient_id=patient_id, reason=reason, call_id=call_id))
-        if patient_id is not None:
-            await s.execute(
-                update(CampaignTarget)
-                .where(CampaignTarget.patient_id == patient_id, CampaignTarget.status == "pending")
-                .values(status="done", outcome="opted_out" if opt_out else "do_not_call")
-            )
-        add_audit(
-            s,
-            actor=actor,
-            action="do_not_call",
-            patient_id=patient_id,
-            call_id=call_id,
-            detail={"reason": reason, "number": normal is not None},
+    index = number_key(cipher_of(s), normal) if normal else None
+    s.add(DoNotCall(number_index=index, patient_id=patient_id, reason=reason, call_id=call_id))
+    if patient_id is not None:
+        await s.execute(
+            update(CampaignTarget)
+            .where(CampaignTarget.patient_id == patient_id, CampaignTarget.status == "pending")
+            .values(status="done", outcome="opted_out" if opt_out else "do_not_call")
         )
+    add_audit(
+        s,
+        actor=actor,
+        action="do_not_call",
+        patient_id=patient_id,
+        call_id=call_id,
+        detail={"reason": reason, "number": normal is not None},
+    )
 
 
 async def allow_calls_again(s: AsyncSession, *, number: str, actor: str) -> int:
@@ -338,6 +352,15 @@ async def allow_calls_again(s: AsyncSession, *, number: str, actor: str) -> int:
         add_audit(s, actor=actor, action="do_not_call_removed", patient_id=None,
                   detail={"entries": len(entries)})
         return len(entries)
+
+
+async def _opted_out(s: AsyncSession, patient_id: int) -> bool:
+    found = await s.scalar(
+        select(DoNotCall.id)
+        .where(DoNotCall.patient_id == patient_id, DoNotCall.reason == "opt_out")
+        .limit(1)
+    )
+    return found is not None
 
 
 async def _on_do_not_call(s: AsyncSession, patient_id: int, number: str) -> bool:
@@ -512,14 +535,23 @@ async def settle_attempt(
     outcome: str | None = None,
     now: datetime | None = None,
     clinic_zone: ZoneInfo | None = None,
+    opted_out: bool = False,
 ) -> str | None:
     """Close the attempt with its `result`; end the target with `outcome`, or, for a
     retryable result, put it off (doubling) until its attempts run out. Returns the target's
-    outcome once it has one."""
+    outcome once it has one. `opted_out`: she said "stop calling me" on the call; her
+    do-not-call entry is written here if the call could not write it (the store was down)."""
     now = now or datetime.now(UTC)
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidField(f"unknown outcome {outcome!r}")
     async with atomic(s):
+        if opted_out:
+            outcome = outcome or "opted_out"  # never dialled again, whatever else happened
+            if not await _opted_out(s, dial.patient_id):
+                await _add_do_not_call(
+                    s, number=dial.number, patient_id=dial.patient_id, reason="opt_out",
+                    call_id=call_id, actor="bot",
+                )  # fmt: skip
         attempt = await s.get(CampaignAttempt, dial.attempt_id)
         target = await s.get(CampaignTarget, dial.target_id)
         campaign = await s.get(Campaign, dial.campaign_id)

@@ -230,6 +230,23 @@ async def test_a_red_flag_on_a_campaign_call_is_the_inbound_emergency_path(
     assert conversation.outcome == "escalated"
 
 
+async def test_stop_calling_me_with_an_urgent_symptom_is_honoured_and_offers_the_nurse_first(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    said = "stop calling me, I have had a fever of 103 for three days"
+    assert list(conversation.screen(call, said, True)) == []  # urgent: answered in respond
+    offered = _said(await conversation.respond(call, CallerTurn(text=said)))
+    assert "connect you with a nurse now" in offered, offered  # not a hang-up
+    assert conversation.opted_out and conversation.outcome is None
+    async with db.session() as s:
+        entry = await s.scalar(select(DoNotCall))
+    assert entry is not None and entry.reason == "opt_out"
+    actions = await conversation.respond(call, CallerTurn(text="yes please"))
+    assert any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions)
+
+
 async def test_an_ehr_that_is_down_changes_nothing_and_says_so(
     db: Database, recorder: StoreRecorder
 ) -> None:

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from integrations.errors import InvalidField, NotFound
 from integrations.services import campaigns, scheduling
 from integrations.services.campaigns import CampaignSettings, Dial
 from integrations.store import Database
-from integrations.store.models import CampaignAttempt, CampaignTarget, Patient
+from integrations.store.models import CampaignAttempt, CampaignTarget, DoNotCall, Patient
 from tests.integrations.conftest import MONDAY, add_patient, add_small_clinic, same_store
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -128,6 +128,33 @@ async def test_the_do_not_call_list_and_an_opt_out_are_honoured_at_once(db: Data
     assert await _claim(db, now=NOON_ISH + timedelta(minutes=5)) is None
     async with db.session() as s:
         assert (await campaigns.campaign_status(s, third)).outcomes == {"do_not_call": 1}
+
+
+async def test_an_opt_out_the_call_could_not_write_is_written_with_the_attempt(
+    db: Database,
+) -> None:
+    """The store was down when she said "stop calling me": the attempt's settling, which the
+    dialer retries, writes her entry; written already, it is not written twice."""
+    first, second = await _patients(db, 2)
+    campaign_id = await _campaign(db, [first, second])
+    later = await _campaign(db, [first])
+    dial = await _claim(db)
+    assert dial is not None and dial.patient_id == first
+    # She hung up after saying it, before anyone was verified: her target ends all the same.
+    assert await _settle(db, dial, "hung_up", NOON_ISH, opted_out=True) == "opted_out"
+    async with db.session() as s:
+        entries = list(await s.scalars(select(DoNotCall).where(DoNotCall.patient_id == first)))
+        assert (await campaigns.campaign_status(s, later)).outcomes == {"opted_out": 1}
+    assert [e.reason for e in entries] == ["opt_out"]
+    nxt = await _claim(db)
+    assert nxt is not None and nxt.patient_id == second
+    assert await _settle(db, nxt, "answered", NOON_ISH, outcome="reached", opted_out=True)
+    assert await _settle(db, nxt, "answered", NOON_ISH, outcome="reached", opted_out=True)
+    async with db.session() as s:
+        count = await s.scalar(select(func.count(DoNotCall.id)))
+        outcomes = (await campaigns.campaign_status(s, campaign_id)).outcomes
+    assert count == 2  # one each, however often the attempt is settled
+    assert outcomes == {"opted_out": 1, "reached": 1}
 
 
 async def test_a_number_taken_off_the_list_is_called_again_but_an_opt_out_stays(
