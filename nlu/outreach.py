@@ -1,4 +1,5 @@
-"""What a patient called by the clinic means: "stop calling me", and the choice she makes.
+"""What a patient called by the clinic means: "stop calling me", "call me after six", and the
+choice she makes.
 
 Deterministic and small on purpose: an opt-out must be honoured the moment it is said, whatever
 else the call is doing, and the choice offered on a reminder ("confirm, cancel or reschedule")
@@ -9,7 +10,11 @@ sentence: a verb of calling with a stop or a negation, or asking to be taken off
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Literal
+
+from nlu.dates import parse_when
 
 _CALL = r"(?:call(?:ing|s)?|ring(?:ing)?|phon(?:e|ing)|contact(?:ing)?|bother(?:ing)?)"
 _OPT_OUT = re.compile(
@@ -26,6 +31,39 @@ _OPT_OUT = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+
+# "Call me back after six", "can you call later", "not a good time", "I'm driving": a verb of
+# calling with a when, or a reason this moment is bad.
+_LATER = re.compile(
+    r"\b(?:"
+    rf"{_CALL}\s+(?:me\s+|us\s+)?(?:back\s+)?(?:again\s+)?(?:on\s+)?"
+    r"(?:later|another\s+time|some\s*other\s+time|tomorrow|tonight|after|before|between"
+    r"|around|at\s+\d|in\s+the\s+(?:morning|afternoon|evening)|this\s+(?:afternoon|evening))"
+    r"|(?:not|isn'?t)\s+a\s+(?:good|great|convenient)\s+time|bad\s+time"
+    r"|(?:i'?m|i\s+am)\s+(?:driving|at\s+work|in\s+a\s+meeting|busy\s+(?:right\s+)?now)"
+    r")\b",
+    re.IGNORECASE,
+)
+# Parts of the day as hours she can be called (her own clock).
+_PART_HOURS: dict[str, tuple[time | None, time | None]] = {
+    "morning": (None, time(12)),
+    "afternoon": (time(12), time(17)),
+    "evening": (time(17), None),
+}
+
+
+@dataclass(frozen=True)
+class CallLater:
+    """She asked to be called at another time: the hours she gave (her own clock), if any."""
+
+    after: time | None = None
+    before: time | None = None
+    tomorrow: bool = False
+
+    @property
+    def hours_given(self) -> bool:
+        return self.after is not None or self.before is not None
+
 
 Choice = Literal["confirm", "cancel", "reschedule"]
 _CHOICES: tuple[tuple[Choice, re.Pattern[str]], ...] = (
@@ -71,6 +109,21 @@ _KEEP = re.compile(r"\b(?:don'?t|do\s+not|not|no\s+need\s+to)\s+(?:cancel|move|c
 def wants_no_calls(text: str) -> bool:
     """True when the words ask the clinic to stop calling."""
     return bool(_OPT_OUT.search(text.replace("\u2019", "'")))
+
+
+def call_later(text: str, now: datetime) -> CallLater | None:
+    """She asks to be called another time ("call me back after 6", "I'm driving"); None when
+    she does not. A nurse's call back is not this (a results call offers one)."""
+    clean = text.replace("\u2019", "'")
+    if "nurse" in clean.lower() or not _LATER.search(clean):
+        return None
+    when = parse_when(clean, now)
+    after, before = (when.earliest, when.latest) if when is not None else (None, None)
+    if after is None and before is None and when is not None and when.part_of_day:
+        after, before = _PART_HOURS.get(when.part_of_day, (None, None))
+    if after is not None and before is not None and not after < before:
+        after = before = None  # "between 6 and 2": no hours we can use
+    return CallLater(after, before, tomorrow=bool(re.search(r"\btomorrow\b", clean, re.I)))
 
 
 def reminder_choice(text: str | None, digits: str | None = None) -> Choice | None:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from clinicline.callflow.clinic import ClinicConversation
-from dialogs.actions.phrasing import choose, speak_moment
+from dialogs.actions.phrasing import choose, speak_moment, speak_time
 from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.fhir_client import EhrUnavailable
 from integrations.errors import NotFound, SlotTaken
@@ -40,7 +40,7 @@ from integrations.services.tasks import create_task
 from integrations.store.models import Appointment, Patient
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob
-from nlu.outreach import reminder_choice, wants_no_calls
+from nlu.outreach import CallLater, call_later, reminder_choice, wants_no_calls
 from nlu.triage import Level
 from voice.asr.base import AnswerKind
 from voice.session.actions import (
@@ -124,6 +124,7 @@ class OutreachConversation(ClinicConversation):
         self._patient: tuple[str, date] | None = None
         self._appointment: Appointment | None = None
         self._opted_out = False
+        self._later: CallLater | None = None  # she asked to be called another time
 
     # -- what the dialer reads ---------------------------------------------------------
     @property
@@ -135,9 +136,16 @@ class OutreachConversation(ClinicConversation):
             return self.out.outcome
         if self.state.escalated or self.state.flagged_transfer:
             return "escalated"
+        if self._later is not None:
+            return None  # called again, in the hours she gave
         if self.out.verified:
             return "reached"
         return None
+
+    @property
+    def call_later(self) -> CallLater | None:
+        """When she asked to be called instead (the dialer settles the attempt with it)."""
+        return self._later
 
     @property
     def opted_out(self) -> bool:
@@ -182,7 +190,38 @@ class OutreachConversation(ClinicConversation):
                 await self._honour_opt_out(call)
                 return await super().respond(call, turn)
             return await self._opt_out(call)
+        later = self._asks_to_be_called_later(turn)
+        if later is not None:
+            return self._call_back_later(call, later)
         return await super().respond(call, turn)
+
+    def _asks_to_be_called_later(self, turn: CallerTurn) -> CallLater | None:
+        """ "Call me back after six" — not on a flagged turn (its path comes first), nor where
+        "call me back" answers our own offer of a nurse's call back (a results call)."""
+        if self.state.escalated or self.state.level is not Level.NONE:
+            return None
+        if self.out.step not in ("name", "dob", "choice", "offers", "check_in"):
+            return None
+        return call_later(turn.text or "", datetime.now())
+
+    def _call_back_later(self, call: CallInfo, later: CallLater) -> Sequence[Action]:
+        """Nothing about her is said: when we will call, and the clinic's number."""
+        self._later, self.out.step = later, "done"
+        self._spawn_event(
+            call, "call_later",
+            {"after": later.after.isoformat() if later.after else None,
+             "before": later.before.isoformat() if later.before else None,
+             "tomorrow": later.tomorrow},
+        )  # fmt: skip
+        self.recorder.fields(call, disposition="call_later")
+        kept = " We'll keep to those hours from now on." if later.hours_given else ""
+        return [
+            Say(
+                f"Of course. We'll call you back {_spoken_hours(later)}.{kept} You can also "
+                f"reach us at {self.line.callback_number}. Goodbye."
+            ),
+            Hangup("call later"),
+        ]
 
     def late_beep(self, call: CallInfo) -> Sequence[Action]:
         """A voicemail box whose short greeting paused before its beep was taken for a person:
@@ -576,6 +615,24 @@ class OutreachConversation(ClinicConversation):
             # retrying until the store is back.
             log.exception("call %s: the opt-out could not be written yet", call.call_id)
         self._spawn_event(call, "opted_out", {})
+
+
+def _spoken_hours(later: CallLater) -> str:
+    """'after 6 PM', 'between 4 PM and 6 PM', 'tomorrow before noon', 'later'."""
+
+    def clock(moment: time) -> str:
+        return "noon" if moment == time(12) else speak_time(datetime.combine(date.min, moment))
+
+    if later.after and later.before:
+        hours = f"between {clock(later.after)} and {clock(later.before)}"
+    elif later.after:
+        hours = f"after {clock(later.after)}"
+    elif later.before:
+        hours = f"before {clock(later.before)}"
+    else:
+        hours = ""
+    words = " ".join(part for part in ("tomorrow" if later.tomorrow else "", hours) if part)
+    return words or "later"
 
 
 class VoicemailConversation(ClinicConversation):

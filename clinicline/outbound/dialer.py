@@ -28,7 +28,7 @@ from clinicline.outbound.conversation import (
 )
 from integrations.ehr.desk import AppointmentDesk
 from integrations.ehr.sync import EhrSync
-from integrations.services.campaigns import Dial, claim_next, settle_attempt
+from integrations.services.campaigns import CallBack, Dial, claim_next, settle_attempt
 from integrations.store import Database
 from voice.audio.amd import AmdResult, Verdict
 from voice.session.actions import CallInfo
@@ -157,9 +157,16 @@ class Dialer:
         outcome = getattr(conversation, "outcome", None) if conversation is not None else None
         opted_out = bool(getattr(conversation, "opted_out", False))
         result = attempt_result(placed, outcome)
+        later = getattr(conversation, "call_later", None)
+        call_back = None
+        if later is not None and outcome is None and result == "hung_up":
+            result = "call_later"
+            call_back = CallBack(later.after, later.before, later.tomorrow)
         call_id = placed.call.call_id if placed.call is not None else None
         await self._note_detection(placed)
-        return await self._settle(dial, result, placed.status, call_id, outcome, opted_out)
+        return await self._settle(
+            dial, result, placed.status, call_id, outcome, opted_out=opted_out, call_back=call_back
+        )
 
     async def _note_detection(self, placed: OutboundCall) -> None:
         """Who answered, on the call's record (through its recorder, which retries); dead air
@@ -184,7 +191,9 @@ class Dialer:
         status: int | None,
         call_id: str | None,
         outcome: str | None,
+        *,
         opted_out: bool = False,
+        call_back: CallBack | None = None,
     ) -> str | None:
         for attempt in range(5):  # the record of the attempt must not be lost to a blip
             try:
@@ -198,6 +207,7 @@ class Dialer:
                         outcome=outcome,
                         clinic_zone=self.settings.clinic_zone,
                         opted_out=opted_out,
+                        call_back=call_back,
                     )
             except Exception:
                 log.exception("campaign attempt %s not settled yet", dial.attempt_id)

@@ -66,9 +66,10 @@ OUTCOMES = (
     "do_not_call",
     "not_needed",
     "no_number",
+    "outside_hours",  # her own calling hours and the campaign's window never meet
 )
 # How one dial ended; the retryable ones are dialled again while attempts are left.
-RETRYABLE = ("busy", "no_answer", "failed", "dead_air", "hung_up")
+RETRYABLE = ("busy", "no_answer", "failed", "dead_air", "hung_up", "call_later")
 CLAIM_HOLD = timedelta(minutes=20)
 MAX_RETRY_GAP = timedelta(hours=24)
 
@@ -106,6 +107,16 @@ class Dial:
     number: str
     first_name: str
     voicemail_first_name: bool
+
+
+@dataclass(frozen=True)
+class CallBack:
+    """She asked to be called another time: from now on only `after`..`before` (her own
+    clock; None: no bound), and not before tomorrow if she said so."""
+
+    after: time | None = None
+    before: time | None = None
+    tomorrow: bool = False
 
 
 @dataclass
@@ -383,6 +394,16 @@ def zone_of(name: str | None, clinic_zone: ZoneInfo) -> ZoneInfo:
         return clinic_zone
 
 
+def calling_window(campaign: Campaign, patient: Patient | None) -> tuple[time, time] | None:
+    """The campaign's window narrowed to her own calling hours; None when they never meet."""
+    start, end = campaign.window_start, campaign.window_end
+    if patient is not None and patient.call_after is not None:
+        start = max(start, patient.call_after)
+    if patient is not None and patient.call_before is not None:
+        end = min(end, patient.call_before)
+    return (start, end) if start < end else None
+
+
 def next_window_opening(now: datetime, zone: ZoneInfo, start: time, end: time) -> datetime | None:
     """None when `now` is inside the window (in `zone`); else the next opening, as UTC."""
     local = now.astimezone(zone)
@@ -471,9 +492,11 @@ async def _claim_in(
             target.status, target.outcome, target.claimed_until = "done", ended, None
             continue
         assert number is not None
-        opening = next_window_opening(
-            now, zone_of(patient.time_zone, clinic_zone), campaign.window_start, campaign.window_end
-        )
+        window = calling_window(campaign, patient)
+        if window is None:
+            target.status, target.outcome, target.claimed_until = "done", "outside_hours", None
+            continue
+        opening = next_window_opening(now, zone_of(patient.time_zone, clinic_zone), *window)
         if opening is not None:
             target.status, target.claimed_until, target.next_attempt_at = "pending", None, opening
             continue
@@ -536,11 +559,14 @@ async def settle_attempt(
     now: datetime | None = None,
     clinic_zone: ZoneInfo | None = None,
     opted_out: bool = False,
+    call_back: CallBack | None = None,
 ) -> str | None:
     """Close the attempt with its `result`; end the target with `outcome`, or, for a
     retryable result, put it off (doubling) until its attempts run out. Returns the target's
     outcome once it has one. `opted_out`: she said "stop calling me" on the call; her
-    do-not-call entry is written here if the call could not write it (the store was down)."""
+    do-not-call entry is written here if the call could not write it (the store was down).
+    `call_back`: she asked to be called another time (result ``call_later``); the hours she
+    gave become hers for every campaign, and the next try falls inside them."""
     now = now or datetime.now(UTC)
     if outcome is not None and outcome not in OUTCOMES:
         raise InvalidField(f"unknown outcome {outcome!r}")
@@ -561,20 +587,51 @@ async def settle_attempt(
         attempt.sip_status, attempt.call_id = sip_status, call_id
         target.attempts += 1
         target.claimed_until, target.updated_at = None, now
+        patient = await s.get(Patient, target.patient_id)
+        zone = zone_of(patient.time_zone if patient else None, clinic_zone or ZoneInfo("UTC"))
+        if call_back is not None and patient is not None:
+            _keep_hours(s, patient, call_back, call_id)
+        window = calling_window(campaign, patient)
+        if window is None and outcome is None:
+            outcome = "outside_hours"
         if outcome is None and result in RETRYABLE and target.attempts < campaign.max_attempts:
+            assert window is not None
             gap = timedelta(minutes=campaign.retry_minutes) * 2 ** (target.attempts - 1)
             later = now + min(gap, MAX_RETRY_GAP)
-            patient = await s.get(Patient, target.patient_id)
-            zone = zone_of(patient.time_zone if patient else None, clinic_zone or ZoneInfo("UTC"))
-            opening = next_window_opening(later, zone, campaign.window_start, campaign.window_end)
+            if call_back is not None and call_back.tomorrow:
+                tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+                later = max(later, datetime.combine(tomorrow, time.min, tzinfo=zone))
+            opening = next_window_opening(later, zone, *window)
             target.status, target.next_attempt_at = "pending", opening or later
         else:
-            outcome = outcome or ("no_answer" if result in ("dead_air", "hung_up") else result)
+            if outcome is None:
+                outcome = {"dead_air": "no_answer", "hung_up": "no_answer"}.get(result, result)
+                outcome = "reached" if result == "call_later" else outcome
             if outcome not in OUTCOMES:
                 outcome = "failed"
             target.status, target.outcome = "done", outcome
         await _finish_if_over(s, campaign, now)
         return outcome
+
+
+def _keep_hours(
+    s: AsyncSession, patient: Patient, call_back: CallBack, call_id: str | None
+) -> None:
+    """The hours she gave, kept on her record for every campaign (and audited)."""
+    if call_back.after is None and call_back.before is None:
+        return
+    patient.call_after, patient.call_before = call_back.after, call_back.before
+    add_audit(
+        s,
+        actor="bot",
+        action="call_hours",
+        patient_id=patient.id,
+        call_id=call_id,
+        detail={
+            "after": call_back.after.isoformat() if call_back.after else None,
+            "before": call_back.before.isoformat() if call_back.before else None,
+        },
+    )
 
 
 async def _finish_if_over(s: AsyncSession, campaign: Campaign, now: datetime) -> None:

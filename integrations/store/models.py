@@ -137,6 +137,10 @@ class Patient(Base):
     fhir_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     # Her own IANA time zone when it differs from the clinic's (outbound call windows).
     time_zone: Mapped[str | None] = mapped_column(String(64))
+    # The hours she asked to be called in (her own clock; None: any time in a campaign's
+    # window), from "call me after six" on a campaign call.
+    call_after: Mapped[time | None] = mapped_column(Time)
+    call_before: Mapped[time | None] = mapped_column(Time)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     phones: Mapped[list[PatientPhone]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", lazy="selectin"

@@ -4,7 +4,7 @@ fails the test if it is."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from integrations.services.call_report import call_report
 from integrations.services.tasks import open_tasks
 from integrations.store import Database
 from integrations.store.models import Appointment, DoNotCall, Patient, Slot
+from nlu.outreach import CallLater
 from nlu.triage import TriageEngine
 from voice.session.actions import Action, CallerTurn, CallInfo, CallOutcome, Hangup, Say, Transfer
 
@@ -245,6 +246,35 @@ async def test_stop_calling_me_with_an_urgent_symptom_is_honoured_and_offers_the
     assert entry is not None and entry.reason == "opt_out"
     actions = await conversation.respond(call, CallerTurn(text="yes please"))
     assert any(isinstance(a, Transfer) and a.queue == "nurse" for a in actions)
+
+
+async def test_call_me_after_six_ends_the_call_saying_when_and_nothing_about_her(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _outreach(db, recorder)
+    opening = _said(await conversation.start(call))
+    actions = await conversation.respond(
+        call, CallerTurn(text="I'm driving, can you call me back after 6")
+    )
+    said = _said(actions)
+    assert said.startswith("Of course. We'll call you back after 6 PM."), said
+    assert "keep to those hours" in said and isinstance(actions[-1], Hangup)
+    for secret in ("Maria", "appointment", "Dr."):
+        assert secret not in opening + said
+    assert conversation.call_later == CallLater(time(18), None)
+    assert conversation.outcome is None  # called again: the dialer settles it as call_later
+
+
+async def test_on_a_results_call_call_me_back_is_the_nurses_call_back(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _outreach(db, recorder, "results_ready")
+    await _verified(conversation, call)
+    await conversation.respond(call, CallerTurn(text="call me back later please"))
+    assert conversation.call_later is None
+    async with db.session() as s:
+        tasks = await open_tasks(s, "nurse")
+    assert any(t.call_id == call.call_id for t in tasks)
 
 
 async def test_an_ehr_that_is_down_changes_nothing_and_says_so(

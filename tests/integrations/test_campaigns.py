@@ -12,9 +12,15 @@ from sqlalchemy import func, select
 
 from integrations.errors import InvalidField, NotFound
 from integrations.services import campaigns, scheduling
-from integrations.services.campaigns import CampaignSettings, Dial
+from integrations.services.campaigns import CallBack, CampaignSettings, Dial
 from integrations.store import Database
-from integrations.store.models import CampaignAttempt, CampaignTarget, DoNotCall, Patient
+from integrations.store.models import (
+    AuditEvent,
+    CampaignAttempt,
+    CampaignTarget,
+    DoNotCall,
+    Patient,
+)
 from tests.integrations.conftest import MONDAY, add_patient, add_small_clinic, same_store
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -231,6 +237,64 @@ async def test_a_retry_that_would_fall_outside_the_window_waits_for_its_opening(
     target = await _target(db, dial.target_id)
     local = target.next_attempt_at.astimezone(NEW_YORK)
     assert (local.date(), local.time()) == (MONDAY + timedelta(days=1), time(9, 0))
+
+
+async def test_call_me_after_six_keeps_her_hours_and_the_next_try_falls_inside_them(
+    db: Database,
+) -> None:
+    """"Call me back after 6" at 10:00 New York time: the retry is at 18:00 her time, not an
+    hour later; her hours stay on her record for the next campaign, and a campaign whose
+    window ends before them ends her target as outside her hours rather than calling."""
+    her, other = await _patients(db, 2)
+    evening = CampaignSettings(window_start=time(9), window_end=time(20), pace_per_minute=60)
+    await _campaign(db, [her], evening)
+    dial = await _claim(db)
+    assert dial is not None and dial.patient_id == her
+    back = CallBack(after=time(18))
+    assert await _settle(db, dial, "call_later", NOON_ISH, call_back=back) is None
+    target = await _target(db, dial.target_id)
+    local = target.next_attempt_at.astimezone(NEW_YORK)
+    assert (local.date(), local.time()) == (MONDAY, time(18, 0))
+    async with db.session() as s:
+        patient = await s.get(Patient, her)
+        assert patient is not None and (patient.call_after, patient.call_before) == (time(18), None)
+        audit = await s.scalar(select(AuditEvent).where(AuditEvent.action == "call_hours"))
+    assert audit is not None and audit.detail == {"after": "18:00:00", "before": None}
+    assert await _claim(db, now=NOON_ISH + timedelta(hours=2)) is None  # 12:00 hers: not yet
+    again = await _claim(db, now=target.next_attempt_at)
+    assert again is not None and again.patient_id == her
+
+    # A day-time campaign (09:00-17:00) never meets her hours: not called, and says why.
+    daytime = CampaignSettings(window_start=time(9), window_end=time(17), pace_per_minute=60)
+    later = await _campaign(db, [her, other], daytime)
+    nxt = await _claim(db, now=NOON_ISH + timedelta(minutes=5))
+    assert nxt is not None and nxt.patient_id == other
+    async with db.session() as s:
+        assert (await campaigns.campaign_status(s, later)).outcomes == {"outside_hours": 1}
+
+
+async def test_call_me_tomorrow_waits_for_tomorrows_window_and_runs_out_as_reached(
+    db: Database,
+) -> None:
+    (her,) = await _patients(db, 1)
+    settings = CampaignSettings(
+        window_start=time(9), window_end=time(19), max_attempts=2, pace_per_minute=60
+    )
+    await _campaign(db, [her], settings)
+    dial = await _claim(db)
+    assert dial is not None
+    await _settle(db, dial, "call_later", NOON_ISH, call_back=CallBack(tomorrow=True))
+    target = await _target(db, dial.target_id)
+    local = target.next_attempt_at.astimezone(NEW_YORK)
+    assert (local.date(), local.time()) == (MONDAY + timedelta(days=1), time(9, 0))
+    async with db.session() as s:
+        patient = await s.get(Patient, her)
+        assert patient is not None and patient.call_after is None  # no hours given, none kept
+    again = await _claim(db, now=target.next_attempt_at)
+    assert again is not None
+    # Asked again on the last attempt: she was reached, the campaign does not chase her.
+    outcome = await _settle(db, again, "call_later", target.next_attempt_at, call_back=CallBack())
+    assert outcome == "reached"
 
 
 async def test_two_dialers_never_call_the_same_patient(db: Database, data_key: bytes) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 import pytest
 
-from nlu.outreach import reminder_choice, wants_no_calls
+from nlu.outreach import CallLater, call_later, reminder_choice, wants_no_calls
 
 
 @pytest.mark.parametrize(
@@ -66,3 +68,42 @@ def test_a_reminders_choice_from_words_or_keys(
     said: str | None, digits: str | None, choice: str | None
 ) -> None:
     assert reminder_choice(said, digits) == choice
+
+
+MONDAY_3PM = datetime(2031, 3, 3, 15, 0)
+
+
+@pytest.mark.parametrize(
+    ("said", "after", "before", "tomorrow"),
+    [
+        ("can you call me back after 6", time(18), None, False),
+        ("I'm at work, could you ring me after five thirty", time(17, 30), None, False),
+        ("call back between 4 and 6 pm please", time(16), time(18), False),
+        ("could you call me in the evening", time(17), None, False),
+        ("call me tomorrow morning", None, time(12), True),
+        ("call me before noon", None, time(12), False),
+        ("I'm driving right now", None, None, False),
+        ("sorry, this isn't a good time", None, None, False),
+        ("can you call later", None, None, False),
+    ],
+)
+def test_a_call_later_is_heard_with_the_hours_she_gives(
+    said: str, after: time | None, before: time | None, tomorrow: bool
+) -> None:
+    assert call_later(said, MONDAY_3PM) == CallLater(after, before, tomorrow)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "call me back",  # on a results call: the nurse's call back we offered
+        "please have a nurse call me back later",
+        "I'd like to move it to a later time",
+        "stop calling me",
+        "I called after six yesterday",
+        "Maria Lopez",
+        "",
+    ],
+)
+def test_other_answers_are_not_a_call_later(said: str) -> None:
+    assert call_later(said, MONDAY_3PM) is None
