@@ -41,6 +41,7 @@ DISPOSITIONS = frozenset(
         "appointment_confirmed",
         "voicemail_left",
         "opted_out",
+        "call_later",  # a campaign's callee asked to be called another time
         # A supervisor's test call of the draft flow that reached a transfer (it rings nobody);
         # kept in the try-it sandbox's store, never the clinic's.
         "test_call",

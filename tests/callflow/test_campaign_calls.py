@@ -10,6 +10,7 @@ call records, the store and what the phones heard.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,8 @@ MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
 # A demo patient whose phone is a voicemail box with a short greeting that pauses before its
 # beep: a person to the answering-machine detector, until the beep.
 SAM_BOX = "DEMO0102"
+# A demo patient who is driving when called: "call me back after six".
+LATER = "DEMO0103"
 # Said on pickup, before the bot has said a word: a long "greeting" that the detector may well
 # take for a voicemail box. It is screened all the same.
 RED_FLAG = "Hello? Please help, my chest hurts really bad and I can't catch my breath."
@@ -62,6 +66,7 @@ class Run:
     tmp: Path
     check_in: dict[str, Any]  # the post-discharge campaign (one patient, a red flag)
     results_ready: dict[str, Any]  # a results-ready campaign (one patient, a late beep)
+    call_back: dict[str, Any]  # a results-ready campaign (one patient: "call me after six")
     inbound: dict[str, Any]  # an inbound call placed while the campaigns ran
 
 
@@ -96,7 +101,7 @@ async def _people(db_url: str) -> dict[str, dict[str, Any]]:
                 for p, a in rows
                 if p.mrn
             }
-            for mrn in (DANIEL, SAM_BOX):  # called by campaigns of a list, not reminders
+            for mrn in (DANIEL, SAM_BOX, LATER):  # called by campaigns of a list, not reminders
                 person = await s.scalar(select(Patient).where(Patient.mrn == mrn))
                 assert person is not None
                 found[mrn] = {
@@ -139,12 +144,15 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
     greeting: "Hi, it's Sam."
     beep_after: 2.5
     record_seconds: 15
+  "{people[LATER]["number"]}":
+    kind: human
+    lines: ["Hello?", "Sorry, I'm driving right now. Can you call me back after six?"]
 """  # noqa: E501
 
 
 def _others(people: dict[str, dict[str, Any]]) -> list[str]:
     """The demo patients with an appointment besides the three key ones (voicemail, busy)."""
-    return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL, SAM_BOX))
+    return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL, SAM_BOX, LATER))
 
 
 def _wait_done(db_url: str, campaign_id: str, seconds: float) -> dict[str, Any]:
@@ -158,8 +166,6 @@ def _wait_done(db_url: str, campaign_id: str, seconds: float) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path) -> Iterator[Run]:
-    import asyncio
-
     tmp = tmp_path_factory.mktemp("campaign")
     db_url = f"sqlite+aiosqlite:///{tmp / 'clinic.db'}"
     seed_demo_clinic(db_url, STAFF_PORT)
@@ -167,10 +173,10 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
     assert {MARIA, JAMES, AISHA} <= set(people) and len(people) >= 5, sorted(people)
     (tmp / "plan.yaml").write_text(_plan(people))
     port = free_port(socket.SOCK_DGRAM)
-    # Five reminders (the busy line tried twice), one post-discharge check-in and one
-    # results-ready call.
+    # Five reminders (the busy line tried twice), one post-discharge check-in and two
+    # results-ready calls.
     callees = start_callee_bank(
-        tmp / "plan.yaml", port, tmp, "--voice", "piper", "--calls", "8", "--timeout", "600"
+        tmp / "plan.yaml", port, tmp, "--voice", "piper", "--calls", "9", "--timeout", "600"
     )
     bank, err_path, out_path = callees.process, callees.err, callees.log
     server = start_server(
@@ -214,13 +220,23 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
         )  # fmt: skip
         assert _cli(db_url, "campaign", "start", campaign_id)["status"] == "running"
         assert _cli(db_url, "campaign", "start", check_in)["status"] == "running"
+        driving = tmp / "driving.csv"
+        driving.write_text(f"{people[LATER]['id']}\n")
+        call_back = str(
+            _cli(
+                db_url, "campaign", "create", "--name", "call back", "--kind", "results_ready",
+                "--patients", str(driving), "--window", "00:00-23:59", "--max-attempts", "1",
+            )["campaign"]
+        )  # fmt: skip
         assert _cli(db_url, "campaign", "start", results_ready)["status"] == "running"
+        assert _cli(db_url, "campaign", "start", call_back)["status"] == "running"
         time.sleep(4)  # two campaign calls under way
         inbound = phone_call(server, "--voice", "flite", "--wait", "2", timeout=120)
         status = _wait_done(db_url, campaign_id, 600)
         checked = _wait_done(db_url, check_in, 120)
         results_done = _wait_done(db_url, results_ready, 120)
-        bank.wait(120)  # it stops after its seventh call and transcribes what it heard
+        called_back = _wait_done(db_url, call_back, 120)
+        bank.wait(120)  # it stops after its ninth call and transcribes what it heard
         log = json.loads(out_path.read_text())
         export = _cli(db_url, "campaign", "export", campaign_id)
         lines = export.strip().splitlines()
@@ -232,7 +248,7 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
         bank_log = {by_number["+" + c["number"].lstrip("+")]: c for c in log["calls"]}
         yield Run(
             server, db_url, status, results, bank_log, log["calls"], people, tmp, checked,
-            results_done, inbound,
+            results_done, called_back, inbound,
         )  # fmt: skip
     finally:
         stop_process(bank)
@@ -301,8 +317,6 @@ def test_stop_calling_me_is_honoured_at_once_and_on_the_next_campaign(campaign_r
 
 
 def test_a_reschedule_moves_the_appointment_to_an_offered_time(campaign_run: Run) -> None:
-    import asyncio
-
     aisha = campaign_run.people[AISHA]
     after = asyncio.run(_people(campaign_run.db_url))[AISHA]
     assert after["appointment"] != aisha["appointment"]
@@ -356,6 +370,37 @@ def test_a_voicemail_that_pauses_before_its_beep_is_heard_late_and_gets_the_mess
     # The bot had begun its opening for a person; the message came after it.
     bot = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
     assert "your full name" in bot[0] and "call us back" in bot[-1], bot
+
+
+def test_call_me_back_after_six_is_heard_said_and_kept_as_her_hours(campaign_run: Run) -> None:
+    """A person who is driving: told when we will call (nothing about her), her hours kept on
+    her record for every campaign; one attempt allowed, so she ends as reached."""
+    run = campaign_run
+    assert run.call_back["outcomes"] == {"reached": 1}, run.call_back
+    assert run.call_back["attempts"] == {"call_later": 1}, run.call_back
+    phone, person = run.bank[LATER], run.people[LATER]
+    heard = phone["heard"].lower()
+    assert "call you back after 6" in heard, phone["heard_turns"]
+    for secret in (person["first"], person["last"], "result"):
+        assert secret.lower() not in heard
+    export = _cli(run.db_url, "campaign", "export", str(run.call_back["id"]))
+    record = _cli(run.db_url, "calls", "show", export.strip().splitlines()[1].split(",")[-1])
+    assert record["disposition"] == "call_later", record["disposition"]
+    events = {e["kind"]: e["data"] for e in record["events"]}
+    assert events["call_later"]["after"] == "18:00:00", events["call_later"]
+    hours = asyncio.run(_hours(run.db_url, person["id"]))
+    assert hours == (dt_time(18, 0), None)
+
+
+async def _hours(db_url: str, patient_id: int) -> tuple[dt_time | None, dt_time | None]:
+    db = await Database.connect(db_url)
+    try:
+        async with db.session() as s:
+            patient = await s.get(Patient, patient_id)
+            assert patient is not None
+            return patient.call_after, patient.call_before
+    finally:
+        await db.dispose()
 
 
 def test_sip_headers_carry_no_patient_data(campaign_run: Run) -> None:

@@ -263,6 +263,7 @@ async def test_call_me_after_six_ends_the_call_saying_when_and_nothing_about_her
         assert secret not in opening + said
     assert conversation.call_later == CallLater(time(18), None)
     assert conversation.outcome is None  # called again: the dialer settles it as call_later
+    assert (await _report(recorder, db, call))["disposition"] == "call_later"
 
 
 async def test_on_a_results_call_call_me_back_is_the_nurses_call_back(
