@@ -155,6 +155,19 @@ def _others(people: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL, SAM_BOX, LATER))
 
 
+def _list_campaign(
+    db_url: str, tmp: Path, name: str, kind: str, person: dict[str, Any]
+) -> str:
+    """A campaign calling one patient from a list, any time of day (a results call once)."""
+    listed = tmp / f"{name.replace(' ', '-')}.csv"
+    listed.write_text(f"{person['id']}\n")
+    created = _cli(
+        db_url, "campaign", "create", "--name", name, "--kind", kind, "--patients", str(listed),
+        "--window", "00:00-23:59", "--max-attempts", "1" if kind == "results_ready" else "3",
+    )  # fmt: skip
+    return str(created["campaign"])
+
+
 def _wait_done(db_url: str, campaign_id: str, seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     status: dict[str, Any] = _cli(db_url, "campaign", "status", campaign_id)
@@ -202,34 +215,11 @@ def campaign_run(tmp_path_factory: pytest.TempPathFactory, speech_data_dir: Path
             "--max-attempts", "2", "--retry-minutes", "0", "--pace", "10",
         )  # fmt: skip
         campaign_id = str(created["campaign"])
-        listed = tmp / "discharged.csv"
-        listed.write_text(f"{people[DANIEL]['id']}\n")
-        check_in = str(
-            _cli(
-                db_url, "campaign", "create", "--name", "check-ins", "--kind", "post_discharge",
-                "--patients", str(listed), "--window", "00:00-23:59",
-            )["campaign"]
-        )  # fmt: skip
-        sam = tmp / "results.csv"
-        sam.write_text(f"{people[SAM_BOX]['id']}\n")
-        results_ready = str(
-            _cli(
-                db_url, "campaign", "create", "--name", "results", "--kind", "results_ready",
-                "--patients", str(sam), "--window", "00:00-23:59", "--max-attempts", "1",
-            )["campaign"]
-        )  # fmt: skip
-        assert _cli(db_url, "campaign", "start", campaign_id)["status"] == "running"
-        assert _cli(db_url, "campaign", "start", check_in)["status"] == "running"
-        driving = tmp / "driving.csv"
-        driving.write_text(f"{people[LATER]['id']}\n")
-        call_back = str(
-            _cli(
-                db_url, "campaign", "create", "--name", "call back", "--kind", "results_ready",
-                "--patients", str(driving), "--window", "00:00-23:59", "--max-attempts", "1",
-            )["campaign"]
-        )  # fmt: skip
-        assert _cli(db_url, "campaign", "start", results_ready)["status"] == "running"
-        assert _cli(db_url, "campaign", "start", call_back)["status"] == "running"
+        check_in = _list_campaign(db_url, tmp, "check-ins", "post_discharge", people[DANIEL])
+        results_ready = _list_campaign(db_url, tmp, "results", "results_ready", people[SAM_BOX])
+        call_back = _list_campaign(db_url, tmp, "call back", "results_ready", people[LATER])
+        for started in (campaign_id, check_in, results_ready, call_back):
+            assert _cli(db_url, "campaign", "start", started)["status"] == "running"
         time.sleep(4)  # two campaign calls under way
         inbound = phone_call(server, "--voice", "flite", "--wait", "2", timeout=120)
         status = _wait_done(db_url, campaign_id, 600)
