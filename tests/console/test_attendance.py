@@ -8,13 +8,16 @@ seconds) with a short grace, so that no test waits on the app's own timer.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from clinicline.web.console.attendance import ConsoleAttendance
 from integrations.services.agents import list_agents, presence_of, set_presence
+from integrations.store import Database
 from routing.selection import pick_agent
 from tests.console.conftest import OPEN_NOW, Server
 
@@ -107,3 +110,32 @@ async def test_an_agent_who_never_opened_a_console_is_left_as_set(
     await asyncio.sleep(GRACE + 0.2)
     assert await attendance.beat() == []
     assert (await _presence(server))["nurse2"] == "available"
+
+
+async def test_a_store_that_is_down_is_logged_once_not_at_every_beat(
+    server: Server, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """The outage test's log had a traceback per beat (3,200 lines): one, then a line every
+    `QUIET_EVERY` failed beats, and a line when the beats work again."""
+    gone = await Database.connect(f"sqlite+aiosqlite:///{tmp_path}/no/such/dir/clinic.db")
+    attendance = ConsoleAttendance(gone, server.hub, grace=GRACE, beat_seconds=0.005)
+    caplog.set_level(logging.INFO, logger="clinicline.web.console.attendance")
+    await attendance.start()
+    try:
+        for _ in range(400):  # until well past QUIET_EVERY failed beats
+            await asyncio.sleep(0.01)
+            if sum("still failing" in r.message for r in caplog.records) >= 2:
+                break
+        attendance.db = server.db  # the store is back
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if any("beats again" in r.message for r in caplog.records):
+                break
+    finally:
+        await attendance.stop()
+        await gone.dispose()
+    failed = [r for r in caplog.records if r.message == "console attendance beat failed"]
+    assert len(failed) == 1 and failed[0].exc_info is not None
+    still = [r for r in caplog.records if "still failing" in r.message]
+    assert len(still) >= 2 and all(r.exc_info is None for r in still)
+    assert any("beats again" in r.message for r in caplog.records)

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 10.0
 GRACE_SECONDS = 30.0  # three beats: one late beat on a busy machine does not set anyone away
+# While the store is down, one line per this many failed beats (not a traceback per beat).
+QUIET_EVERY = 30
 
 
 class ConsoleAttendance:
@@ -57,11 +59,22 @@ class ConsoleAttendance:
         return lapsed
 
     async def run(self) -> None:
+        failed = 0  # beats failed in a row: the first is logged in full, the rest counted
         while True:
             try:
                 await self.beat()
-            except Exception:  # the store briefly away: the next beat tries again
-                log.exception("console attendance beat failed")
+                if failed:
+                    log.info("console attendance beats again after %d failed", failed)
+                failed = 0
+            except Exception as exc:  # the store briefly away: the next beat tries again
+                failed += 1
+                if failed == 1:
+                    log.exception("console attendance beat failed")
+                elif failed % QUIET_EVERY == 0:
+                    log.warning(
+                        "console attendance beat still failing (%d in a row): %s",
+                        failed, type(exc).__name__,
+                    )  # fmt: skip
             await asyncio.sleep(self.beat_seconds)
 
     async def start(self, _app: web.Application | None = None) -> None:
