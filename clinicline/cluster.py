@@ -57,6 +57,18 @@ SITES_INTERVAL = 2.0
 RELOAD_TIMEOUT = 10.0  # seconds Kamailio's control socket gets to reload the list
 
 
+# Kamailio's `dispatcher.list`: each destination's URI, then its flags ("AP": active and
+# probed; "IP": inactive, probed until it answers; "DX": disabled).
+_DESTINATION = re.compile(r"URI:\s*(\S+)\s*\n\s*FLAGS:\s*(\w+)")
+ROTATION_INTERVAL = 0.5  # how often the front reads Kamailio's rotation until a worker is in
+ROTATION_WATCH = 5.0  # and then, to report a worker dropping out or coming back
+
+
+def in_rotation(listing: str) -> list[str]:
+    """The workers Kamailio sends callers to now (its `dispatcher.list` answer)."""
+    return [uri for uri, flags in _DESTINATION.findall(listing) if flags.startswith("A")]
+
+
 def reload_refused(returncode: int | None, output: str) -> bool:
     """Whether `kamcmd dispatcher.reload` failed. kamcmd exits 0 when the RPC itself answers
     with a fault ("error: 500 - ongoing reload"): the output says it, not the exit code."""
@@ -293,6 +305,7 @@ class Cluster:
         self._db: Database | None = None
         self._stopping = asyncio.Event()
         self.restarts = [0] * workers
+        self._rotation: list[str] | None = None  # None: not read from Kamailio yet
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -321,6 +334,7 @@ class Cluster:
                 watchers.append(asyncio.create_task(self._keep_kamailio(config_path)))
                 watchers.append(asyncio.create_task(self._report_front()))
                 watchers.append(asyncio.create_task(self._follow_sites()))
+                watchers.append(asyncio.create_task(self._watch_rotation()))
             print(self._describe(), flush=True)
             await self._stopping.wait()
             log.info("stopping the cluster")
@@ -377,6 +391,35 @@ class Cluster:
             if reloaded:
                 log.info("Kamailio now sends callers to %d workers: %s", len(wanted), wanted)
                 listed = wanted
+
+    async def _watch_rotation(self) -> None:
+        """Say when callers can get through: the front is ready once Kamailio has probed a
+        worker and sends callers to it (a worker's own /health says only that it is up), and
+        later when a worker drops out of the rotation or comes back."""
+        while True:
+            active = await self._read_rotation()
+            if active is not None and active != self._rotation:
+                if active and not self._rotation:
+                    print(f"clinicline cluster ready: Kamailio sends callers to "
+                          f"{len(active)} workers", flush=True)  # fmt: skip
+                log.info("workers in Kamailio's rotation: %d (%s)", len(active), active)
+                self._rotation = active
+            await asyncio.sleep(ROTATION_WATCH if self._rotation else ROTATION_INTERVAL)
+
+    async def _read_rotation(self) -> list[str] | None:
+        """Kamailio's rotation now; None when its control socket does not answer."""
+        listing = await asyncio.create_subprocess_exec(
+            str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", "dispatcher.list",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(listing.communicate(), RELOAD_TIMEOUT)
+        except TimeoutError:
+            listing.kill()
+            await listing.wait()
+            return None
+        return in_rotation(out.decode(errors="replace")) if listing.returncode == 0 else None
 
     async def _reload_dispatcher(self) -> bool:
         """Kamailio re-reads its list of workers; False (tried again next round) when it did
@@ -443,8 +486,11 @@ class Cluster:
 
         async def write(s: AsyncSession, now: datetime) -> None:
             running = self._kamailio is not None and self._kamailio.returncode is None
+            rotation = "" if self._rotation is None else (
+                f"; {len(self._rotation)} workers in rotation"
+            )  # fmt: skip
             await processes.beat(s, name, "front", "up" if running else "restarting",
-                                 now=now, started_at=started, detail=detail)
+                                 now=now, started_at=started, detail=detail + rotation)
 
         while True:
             await self._note(write)

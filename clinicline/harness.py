@@ -102,8 +102,23 @@ class ServerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_in_rotation(self, workers: int = 1, timeout: float = 60.0) -> None:
+        """On PostgreSQL `serve` is a site with Kamailio in front: until Kamailio has probed
+        at least `workers` of its workers and sends callers to them, a call reaches nobody."""
+        deadline = time.monotonic() + timeout
+        while in_rotation_now(self.log()) < workers:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise TimeoutError(f"not {workers} workers in rotation:\n{self.log()[-3000:]}")
+            time.sleep(0.3)
+
     def stop(self, timeout: float = 30.0) -> int:
         return stop_process(self.process, timeout)
+
+
+def in_rotation_now(log: str) -> int:
+    """How many workers the front last said Kamailio sends callers to (0: not said yet)."""
+    said = re.findall(r"workers in Kamailio's rotation: (\d+) ", log)
+    return int(said[-1]) if said else 0
 
 
 @dataclass

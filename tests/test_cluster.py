@@ -30,13 +30,14 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from clinicline.cluster import default_workers, reload_refused
+from clinicline.cluster import default_workers, in_rotation, reload_refused
 from clinicline.config import load_config
 from clinicline.harness import (
     ROOT,
     final_answer_to_invite,
     free_port,
     free_port_run,
+    in_rotation_now,
     start_callee_bank,
     stop_process,
 )
@@ -179,8 +180,12 @@ def running_cluster(db_url: str, work: Path) -> Iterator[Cluster]:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(1)
         # A worker probed before it was up is out of rotation until Kamailio's next OPTIONS
-        # probe (every 2 s) finds it answering.
-        time.sleep(3)
+        # probe (every 2 s) finds it answering: the front says when both are in.
+        while in_rotation_now(log.read_text()) < 2:
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert "clinicline cluster ready: Kamailio sends callers to" in log.read_text()
         yield running
     finally:
         stop_process(process, 60)
@@ -668,6 +673,20 @@ def test_an_app_process_needs_the_shared_store(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2 and "PostgreSQL" in done.stderr, done.stderr[-2000:]
     assert "Traceback" not in done.stderr
+
+
+def test_the_rotation_is_read_from_kamailios_own_listing() -> None:
+    def destination(uri: str, flags: str) -> str:
+        return f"DEST: {{\n\tURI: {uri}\n\tFLAGS: {flags}\n\tPRIORITY: 0\n}}\n"
+
+    listing = (
+        destination("sip:127.0.0.1:38387", "AP")
+        + destination("sip:127.0.0.1:38386", "IP")
+        + destination("sip:10.0.0.2:5080", "DX")
+        + destination("sip:10.0.0.3:5080", "AP")
+    )
+    assert in_rotation(listing) == ["sip:127.0.0.1:38387", "sip:10.0.0.3:5080"]
+    assert in_rotation("") == []
 
 
 def test_a_reload_kamailio_refuses_is_not_taken_for_done() -> None:

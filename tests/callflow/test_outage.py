@@ -74,10 +74,9 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
     on_call_err = (tmp_path / "on_call.err").open("w")
     try:
         await asyncio.to_thread(server.wait_ready)
-        # On PostgreSQL `serve` is a site: Kamailio in front of its workers. A worker probed
-        # before it was up is out of rotation until the next OPTIONS probe (every 2 s) finds
-        # it answering; a call placed before that gets no worker (seen once in CI, under load).
-        await asyncio.sleep(4)
+        # On PostgreSQL `serve` is a site: Kamailio in front of its workers, which takes
+        # callers only once it has probed one (a call placed before reached no worker in CI).
+        await asyncio.to_thread(server.wait_in_rotation)
         # The database goes away: no new connections, existing ones cut.
         await _admin(f"ALTER DATABASE {OUTAGE_DB} ALLOW_CONNECTIONS false")
         await _admin(
