@@ -408,40 +408,40 @@ class Cluster:
 
     async def _read_rotation(self) -> list[str] | None:
         """Kamailio's rotation now; None when its control socket does not answer."""
-        listing = await asyncio.create_subprocess_exec(
-            str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", "dispatcher.list",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            out, _ = await asyncio.wait_for(listing.communicate(), RELOAD_TIMEOUT)
-        except TimeoutError:
-            listing.kill()
-            await listing.wait()
+        answer = await self._kamcmd("dispatcher.list")
+        if answer is None or answer[0] != 0:
             return None
-        return in_rotation(out.decode(errors="replace")) if listing.returncode == 0 else None
+        return in_rotation(answer[1])
 
     async def _reload_dispatcher(self) -> bool:
         """Kamailio re-reads its list of workers; False (tried again next round) when it did
         not answer in time or refused."""
-        reload = await asyncio.create_subprocess_exec(
-            str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", "dispatcher.reload",
+        answer = await self._kamcmd("dispatcher.reload")
+        if answer is None:
+            # A control socket that never answers must not freeze the list: the next round
+            # writes it and asks again.
+            log.warning("Kamailio did not answer the reload in %.0f s", RELOAD_TIMEOUT)
+            return False
+        if reload_refused(*answer):
+            log.warning("Kamailio did not reload its workers: %s", answer[1][-300:])
+            return False
+        return True
+
+    async def _kamcmd(self, command: str) -> tuple[int | None, str] | None:
+        """Ask Kamailio over its control socket: (exit code, output), or None when it did not
+        answer within `RELOAD_TIMEOUT`."""
+        asked = await asyncio.create_subprocess_exec(
+            str(KAMCMD), "-s", f"unix:{self.folder / 'kamailio.ctl'}", command,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
         try:
-            out, _ = await asyncio.wait_for(reload.communicate(), RELOAD_TIMEOUT)
+            out, _ = await asyncio.wait_for(asked.communicate(), RELOAD_TIMEOUT)
         except TimeoutError:
-            # A control socket that never answers must not freeze the list: the next round
-            # writes it and asks again.
-            reload.kill()
-            await reload.wait()
-            log.warning("Kamailio did not answer the reload in %.0f s", RELOAD_TIMEOUT)
-            return False
-        if reload_refused(reload.returncode, out.decode(errors="replace")):
-            log.warning("Kamailio did not reload its workers: %s", out.decode()[-300:])
-            return False
-        return True
+            asked.kill()
+            await asked.wait()
+            return None
+        return asked.returncode, out.decode(errors="replace")
 
     async def _start_kamailio(self, config_path: Path) -> None:
         pid_file = self.folder / "kamailio.pid"
