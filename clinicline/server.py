@@ -135,24 +135,23 @@ async def _start_web(services: Services, sock: socket.socket) -> web.AppRunner:
     return runner
 
 
-# The thread that loads the safety net's model at start-up (see `serve`).
-NET_WARM_UP_THREAD = "triage-net-warm-up"
-
-
 def serve_process(config: Config, dialog: str = "clinic") -> int:
     """`serve` as the process's whole life. Before the interpreter exits, the safety net's
     warm-up is let finish: an exit while it loads its model in native code aborts the process
     (seen in CI: a refused start-up exited -6 instead of its 2)."""
+    warm_ups: list[threading.Thread] = []
     try:
-        return asyncio.run(serve(config, dialog))
+        return asyncio.run(serve(config, dialog, warm_ups=warm_ups))
     finally:
-        for thread in threading.enumerate():
-            if thread.name == NET_WARM_UP_THREAD:
-                thread.join(timeout=60)
+        for thread in warm_ups:
+            thread.join(timeout=60)
 
 
-async def serve(config: Config, dialog: str = "clinic") -> int:
-    """Run until SIGINT/SIGTERM; returns the process exit code."""
+async def serve(
+    config: Config, dialog: str = "clinic", *, warm_ups: list[threading.Thread] | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM; returns the process exit code. The threads it starts to load
+    models are added to `warm_ups` (for the caller to let finish)."""
     # An app process takes no calls: only its store decides whether it is ready.
     health = Health(("store",), APP_ESSENTIAL) if config.app_only else Health()
     services = Services(config=config, health=health)
@@ -170,9 +169,12 @@ async def serve(config: Config, dialog: str = "clinic") -> int:
     if services.triage.net is not None:
         # The safety net's model loads now, beside the rest of start-up, not on a caller's
         # first words (lexicon-only, with one warning, when it cannot load).
-        threading.Thread(
-            target=services.triage.net.warm_up, name=NET_WARM_UP_THREAD, daemon=True
-        ).start()
+        warm_up = threading.Thread(
+            target=services.triage.net.warm_up, name="triage-net-warm-up", daemon=True
+        )
+        warm_up.start()
+        if warm_ups is not None:
+            warm_ups.append(warm_up)
     try:
         services.db = await Database.connect(config.db)
         await services.db.migrate()

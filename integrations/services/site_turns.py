@@ -31,7 +31,6 @@ async def take(
     asked for again, so a waiter never reports a holder that has already gone."""
     holder = holder[:120]
     row = {"name": name, "holder": holder, "taken_at": now, "expires_at": now + lease}
-    standing = select(SiteTurn.holder).where(SiteTurn.name == name, SiteTurn.expires_at > now)
     for _ in range(3):
         taken = await leases.hold(
             s, SiteTurn, row, key=SiteTurn.name, holder=SiteTurn.holder,
@@ -39,8 +38,7 @@ async def take(
         )  # fmt: skip
         if taken == holder:
             return holder
-        async with atomic(s):
-            other = await s.scalar(standing)
+        other = await holder_of(s, name, now=now)
         if other is not None:
             return other
     return None  # given back and taken again under us each time: asked again next poll
