@@ -216,3 +216,30 @@ def test_a_provider_out_campaign_names_her_and_blocks_her_free_times(tmp_path: P
     assert json.loads(cli("campaign", "absences").stdout) == []
     unknown = cli("campaign", "withdraw", str(absence["id"]))
     assert unknown.returncode == 2 and "no declared absence" in unknown.stderr
+
+
+def test_a_patients_calling_hours_are_shown_set_and_cleared(tmp_path: Path) -> None:
+    db = f"sqlite+aiosqlite:///{tmp_path}/clinic.db"
+
+    def hours(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, "campaign", "hours", *args, "--db", db],
+                              capture_output=True, text=True, cwd=ROOT, check=False,
+                              timeout=120)  # fmt: skip
+
+    assert subprocess.run([*CLI, "seed", "--demo", "--db", db], cwd=ROOT, check=False,
+                          capture_output=True, timeout=120).returncode == 0  # fmt: skip
+    assert json.loads(hours("1").stdout) == {"patient": 1, "after": None, "before": None}
+    assert json.loads(hours("1", "--set", "18:00-").stdout)["after"] == "18:00"
+    assert json.loads(hours("1", "--set", "16:00-18:30").stdout) == {
+        "patient": 1, "after": "16:00", "before": "18:30"}  # fmt: skip
+    for bad in ("19:00-09:00", "six", "18:00"):
+        refused = hours("1", "--set", bad)
+        assert refused.returncode == 2 and "calling hours are" in refused.stderr, bad
+    assert json.loads(hours("1", "--set", "").stdout)["before"] is None
+    unknown = hours("999999")
+    assert unknown.returncode == 2 and "no patient" in unknown.stderr
+    with sqlite3.connect(tmp_path / "clinic.db") as con:
+        audited = con.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'call_hours' AND actor = 'cli'"
+        ).fetchone()
+    assert audited == (3,)

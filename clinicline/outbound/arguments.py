@@ -67,4 +67,12 @@ def add_campaign_arguments(parser: argparse.ArgumentParser) -> list[argparse.Arg
     absent = sub.add_parser("absences", help="providers declared out (by provider-out campaigns)")
     withdraw = sub.add_parser("withdraw", help="she is in after all: her blocked slots reopen")
     withdraw.add_argument("absence_id", type=int)
-    return [create, *steer, status, export, dnc, absent, withdraw]
+    hours = sub.add_parser("hours", help="a patient's own calling hours: show, set or clear")
+    hours.add_argument("patient_id", type=int)
+    hours.add_argument(
+        "--set",
+        dest="hours",
+        metavar="HH:MM-HH:MM",
+        help="from-to in her own time ('18:00-': after six; '-12:00': before noon; '': any time)",
+    )
+    return [create, *steer, status, export, dnc, absent, withdraw, hours]

@@ -1,5 +1,6 @@
-"""`clinicline campaign create|start|pause|status|export|dnc [--remove]|absences|withdraw`:
-campaigns (and the provider absences provider-out campaigns declare) from a shell.
+"""`clinicline campaign create|start|pause|status|export|dnc [--remove]|absences|withdraw|hours`:
+campaigns (with the provider absences they declare, and patients' own calling hours) from a
+shell.
 
 The running server's workers place the calls (`outbound_trunk` set); these commands only
 write and read the campaign in the store, so they work from any machine that reaches it.
@@ -154,6 +155,15 @@ async def _run(
         print(
             json.dumps({"absence": args.absence_id, "withdrawn": True, "slots_reopened": reopened})
         )
+        return 0
+    if command == "hours":
+        if args.hours is not None:
+            after, before = campaigns.hours_of(args.hours)
+            await campaigns.set_call_hours(s, args.patient_id, after, before, actor=ACTOR)
+        after, before = await campaigns.call_hours(s, args.patient_id)
+        print(json.dumps({"patient": args.patient_id,
+                          "after": after.isoformat(timespec="minutes") if after else None,
+                          "before": before.isoformat(timespec="minutes") if before else None}))
         return 0
     if args.remove:
         removed = await campaigns.allow_calls_again(s, number=args.number, actor=ACTOR)

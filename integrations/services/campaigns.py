@@ -620,18 +620,67 @@ def _keep_hours(
     """The hours she gave, kept on her record for every campaign (and audited)."""
     if call_back.after is None and call_back.before is None:
         return
-    patient.call_after, patient.call_before = call_back.after, call_back.before
+    _write_hours(s, patient, call_back.after, call_back.before, actor="bot", call_id=call_id)
+
+
+def _write_hours(
+    s: AsyncSession,
+    patient: Patient,
+    after: time | None,
+    before: time | None,
+    *,
+    actor: str,
+    call_id: str | None = None,
+) -> None:
+    patient.call_after, patient.call_before = after, before
     add_audit(
         s,
-        actor="bot",
+        actor=actor,
         action="call_hours",
         patient_id=patient.id,
         call_id=call_id,
         detail={
-            "after": call_back.after.isoformat() if call_back.after else None,
-            "before": call_back.before.isoformat() if call_back.before else None,
+            "after": after.isoformat() if after else None,
+            "before": before.isoformat() if before else None,
         },
     )
+
+
+def hours_of(text: str) -> tuple[time | None, time | None]:
+    """'18:00-' (after six), '-12:00' (before noon), '16:00-18:00', or '' (any time)."""
+    if not text.strip():
+        return None, None
+    refused = InvalidField(f"calling hours are HH:MM-HH:MM, HH:MM- or -HH:MM, not {text!r}")
+    first, dash, last = text.strip().partition("-")
+    try:
+        after = time.fromisoformat(first.strip()) if first.strip() else None
+        before = time.fromisoformat(last.strip()) if last.strip() else None
+    except ValueError as exc:
+        raise refused from exc
+    if not dash or (after is not None and before is not None and not after < before):
+        raise refused
+    return after, before
+
+
+async def call_hours(s: AsyncSession, patient_id: int) -> tuple[time | None, time | None]:
+    """A patient's own calling hours (None: no bound)."""
+    async with atomic(s):
+        patient = await s.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"no patient with id {patient_id}")
+        return patient.call_after, patient.call_before
+
+
+async def set_call_hours(
+    s: AsyncSession, patient_id: int, after: time | None, before: time | None, *, actor: str
+) -> None:
+    """Set (or, with both None, clear) a patient's own calling hours: she called in to say
+    "any time is fine now", or the front desk took her hours by phone. Audited."""
+    async with atomic(s):
+        patient = await s.get(Patient, patient_id)
+        if patient is None:
+            raise NotFound(f"no patient with id {patient_id}")
+        _write_hours(s, patient, after, before, actor=actor)
 
 
 async def _finish_if_over(s: AsyncSession, campaign: Campaign, now: datetime) -> None:
