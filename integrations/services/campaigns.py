@@ -583,12 +583,14 @@ async def settle_attempt(
         campaign = await s.get(Campaign, dial.campaign_id)
         if attempt is None or target is None or campaign is None:
             raise NotFound(f"no attempt {dial.attempt_id}")
+        # Read before anything changes: a read flushes, and a target flushed twice would have
+        # its `updated_at` (when it ended, for the figures) overwritten with the clock's.
+        patient = await s.get(Patient, target.patient_id)
+        zone = zone_of(patient.time_zone if patient else None, clinic_zone or ZoneInfo("UTC"))
         attempt.ended, attempt.result = now, result
         attempt.sip_status, attempt.call_id = sip_status, call_id
         target.attempts += 1
         target.claimed_until, target.updated_at = None, now
-        patient = await s.get(Patient, target.patient_id)
-        zone = zone_of(patient.time_zone if patient else None, clinic_zone or ZoneInfo("UTC"))
         if call_back is not None and patient is not None:
             _keep_hours(s, patient, call_back, call_id)
         window = calling_window(campaign, patient)
