@@ -117,6 +117,13 @@ def call_later(text: str, now: datetime) -> CallLater | None:
     clean = text.replace("\u2019", "'")
     if "nurse" in clean.lower() or not _LATER.search(clean):
         return None
+    return hours_said(clean, now)
+
+
+def hours_said(text: str, now: datetime) -> CallLater:
+    """The hours in an answer to "when would be a better time?" ("after six", "tomorrow
+    morning"); none at all for "I don't know"."""
+    clean = text.replace("\u2019", "'")
     when = parse_when(clean, now)
     after, before = (when.earliest, when.latest) if when is not None else (None, None)
     if after is None and before is None and when is not None and when.part_of_day:

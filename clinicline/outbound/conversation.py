@@ -40,7 +40,7 @@ from integrations.services.tasks import create_task
 from integrations.store.models import Appointment, Patient
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob
-from nlu.outreach import CallLater, call_later, reminder_choice, wants_no_calls
+from nlu.outreach import CallLater, call_later, hours_said, reminder_choice, wants_no_calls
 from nlu.triage import Level
 from voice.asr.base import AnswerKind
 from voice.session.actions import (
@@ -190,8 +190,16 @@ class OutreachConversation(ClinicConversation):
                 await self._honour_opt_out(call)
                 return await super().respond(call, turn)
             return await self._opt_out(call)
+        if self.out.step == "when_later" and self.state.level is Level.NONE:
+            return self._call_back_later(call, hours_said(turn.text or "", datetime.now()))
         later = self._asks_to_be_called_later(turn)
         if later is not None:
+            if not later.hours_given and not later.tomorrow:
+                # "I'm driving", "not a good time": she may say when in the same breath (a
+                # pause can split it) or if asked; the call ends once she has.
+                self.out.step, self._later = "when_later", later  # hangs up now: called later
+                self.state.expecting = None
+                return [Say("Of course. When would be a better time to call you?")]
             return self._call_back_later(call, later)
         return await super().respond(call, turn)
 
@@ -290,6 +298,7 @@ class OutreachConversation(ClinicConversation):
             "offers": "Which time would you like, the first or the second?",
             "results": "Press 1 to speak with a nurse now, or 2 for a nurse to call you back.",
             "check_in": CHECK_IN[min(self.out.question, len(CHECK_IN) - 1)][0],
+            "when_later": "When would be a better time to call you?",
         }.get(self.out.step, "")
 
     # -- who it is ---------------------------------------------------------------------

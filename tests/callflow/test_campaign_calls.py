@@ -47,7 +47,7 @@ MARIA, JAMES, AISHA, DANIEL = "DEMO0001", "DEMO0002", "DEMO0003", "DEMO0004"
 # A demo patient whose phone is a voicemail box with a short greeting that pauses before its
 # beep: a person to the answering-machine detector, until the beep.
 SAM_BOX = "DEMO0102"
-# A demo patient who is driving when called: "call me back after six".
+# A demo patient who is driving when called; asked when suits her: "call me back after six".
 LATER = "DEMO0103"
 # Said on pickup, before the bot has said a word: a long "greeting" that the detector may well
 # take for a voicemail box. It is screened all the same.
@@ -146,7 +146,7 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
     record_seconds: 15
   "{people[LATER]["number"]}":
     kind: human
-    lines: ["Hello?", "Sorry, I'm driving right now. Can you call me back after six?"]
+    lines: ["Hello?", "Sorry, I'm driving right now.", "Can you call me back after six?"]
 """  # noqa: E501
 
 
@@ -376,6 +376,10 @@ def test_call_me_back_after_six_is_heard_said_and_kept_as_her_hours(campaign_run
     export = _cli(run.db_url, "campaign", "export", str(run.call_back["id"]))
     record = _cli(run.db_url, "calls", "show", export.strip().splitlines()[1].split(",")[-1])
     assert record["disposition"] == "call_later", record["disposition"]
+    # "I'm driving" alone: asked when suits her, and the next line answered it.
+    turns = [(turn["speaker"], turn["text"]) for turn in record["turns"]]
+    asked = ("bot", "Of course. When would be a better time to call you?")
+    assert asked in turns and turns[turns.index(asked) + 1][0] == "caller", turns
     events = {e["kind"]: e["data"] for e in record["events"]}
     assert events["call_later"]["after"] == "18:00:00", events["call_later"]
     hours = asyncio.run(_hours(run.db_url, person["id"]))

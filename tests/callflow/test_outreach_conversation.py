@@ -266,6 +266,27 @@ async def test_call_me_after_six_ends_the_call_saying_when_and_nothing_about_her
     assert (await _report(recorder, db, call))["disposition"] == "call_later"
 
 
+async def test_not_a_good_time_is_asked_when_and_the_answer_kept(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """A pause can split "I'm driving right now. Can you call me back after six?" in two."""
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    asked = await conversation.respond(call, CallerTurn(text="Sorry, I'm driving right now."))
+    assert _said(asked) == "Of course. When would be a better time to call you?"
+    assert conversation.outcome is None and conversation.call_later == CallLater()
+    actions = await conversation.respond(call, CallerTurn(text="Can you call me back after six?"))
+    said = _said(actions)
+    assert said.startswith("Of course. We'll call you back after 6 PM."), said
+    assert isinstance(actions[-1], Hangup) and conversation.call_later == CallLater(time(18))
+    # Not said at all: called later, no hours kept.
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="this isn't a good time"))
+    said = _said(await conversation.respond(call, CallerTurn(text="I don't know, whenever")))
+    assert said.startswith("Of course. We'll call you back later.") and "keep" not in said
+
+
 async def test_on_a_results_call_call_me_back_is_the_nurses_call_back(
     db: Database, recorder: StoreRecorder
 ) -> None:
