@@ -128,35 +128,41 @@ async def find(s: AsyncSession, absence_id: int) -> Absence:
 
 async def blocked_slots(s: AsyncSession, absence: Absence) -> list[Slot]:
     """Her blocked slots on the absence's days that no other absence of hers still covers
-    and no live visit holds: what withdrawing it offers again."""
-    slots = await s.scalars(
-        select(Slot).where(
-            Slot.provider_id == absence.provider_id,
-            Slot.status == "blocked",
-            Slot.start >= absence.lower,
-            Slot.start < absence.upper,
+    and no live visit holds: what withdrawing it offers again (three reads, not three a slot)."""
+    slots = list(
+        await s.scalars(
+            select(Slot).where(
+                Slot.provider_id == absence.provider_id,
+                Slot.status == "blocked",
+                Slot.start >= absence.lower,
+                Slot.start < absence.upper,
+            )
         )
     )
-    freed = []
-    for slot in slots:
-        others = await s.scalar(
-            select(ProviderAbsence.id)
-            .where(
+    others = (
+        await s.execute(
+            select(ProviderAbsence.first_day, ProviderAbsence.last_day).where(
                 ProviderAbsence.id != absence.id,
                 ProviderAbsence.provider_id == absence.provider_id,
-                ProviderAbsence.first_day <= slot.start.date(),
-                ProviderAbsence.last_day >= slot.start.date(),
+                ProviderAbsence.first_day <= absence.last_day,
+                ProviderAbsence.last_day >= absence.first_day,
             )
-            .limit(1)
         )
-        held = await s.scalar(
-            select(Appointment.id)
-            .where(Appointment.slot_id == slot.id, Appointment.status == "booked")
-            .limit(1)
+    ).all()
+    held = set(
+        await s.scalars(
+            select(Appointment.slot_id).where(
+                Appointment.slot_id.in_([slot.id for slot in slots]),
+                Appointment.status == "booked",
+            )
         )
-        if others is None and held is None:
-            freed.append(slot)
-    return freed
+    )
+    return [
+        slot
+        for slot in slots
+        if slot.id not in held
+        and not any(first <= slot.start.date() <= last for first, last in others)
+    ]
 
 
 async def withdraw(s: AsyncSession, absence_id: int, *, actor: str) -> int:
