@@ -155,9 +155,7 @@ def _others(people: dict[str, dict[str, Any]]) -> list[str]:
     return sorted(m for m in people if m not in (MARIA, JAMES, AISHA, DANIEL, SAM_BOX, LATER))
 
 
-def _list_campaign(
-    db_url: str, tmp: Path, name: str, kind: str, person: dict[str, Any]
-) -> str:
+def _list_campaign(db_url: str, tmp: Path, name: str, kind: str, person: dict[str, Any]) -> str:
     """A campaign calling one patient from a list, any time of day (a results call once)."""
     listed = tmp / f"{name.replace(' ', '-')}.csv"
     listed.write_text(f"{person['id']}\n")
@@ -425,4 +423,10 @@ def test_a_red_flag_said_on_pickup_takes_the_emergent_path_before_anything_else(
 def test_inbound_calls_are_answered_while_campaigns_run(campaign_run: Run) -> None:
     inbound = campaign_run.inbound
     assert inbound["connected"] and inbound["status"] == 200, inbound
-    assert "thank you for calling" in inbound["greeting"].lower(), inbound["greeting"]
+    greeting = inbound["greeting"].lower()
+    # "Thank you" is at times lost at the very start of the recording on a loaded machine
+    # (CI36 heard "For calling Riverside ..."); the rest says she reached the clinic's line.
+    assert "for calling riverside family clinic" in greeting, inbound["greeting"]
+    assert heard_911(greeting), inbound["greeting"]
+    # --no-rasa: the keypad menu, so a caller is never left without a way to a person.
+    assert "nurse" in greeting and "front desk" in greeting, inbound["greeting"]

@@ -132,7 +132,8 @@ async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(
     finally:
         on_call_err.close()
         code = await asyncio.to_thread(server.stop)
-    assert result["connected"]
+    # CI31 and CI35: the call never connected; what the phone and the site said, to find why.
+    assert result["connected"], (result, server.log()[-8000:])
     heard = result["turns"][0]["heard"].lower()
     assert heard_911(heard) and "stay on the line" in heard, heard
     assert result["turns"][0]["latency_ms"] is not None
