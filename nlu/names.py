@@ -52,7 +52,8 @@ def _phonetic(a: str, b: str) -> float:
     return fuzz.ratio(code_a, code_b) / 100.0
 
 
-def _token_similarity(a: str, b: str) -> float:
+def token_similarity(a: str, b: str) -> float:
+    """How alike two lower-case words are as names, in [0, 1]: by spelling, helped by sound."""
     spelled = fuzz.ratio(a, b) / 100.0
     if a[:1] != b[:1] and spelled < 0.8:
         # Phonetic codes of short words collide easily; require some spelling support.
@@ -71,7 +72,7 @@ def _aligned(spoken: list[str], candidate: list[str]) -> float:
         weight = _MIDDLE_WEIGHT if middle else 1.0
         best, best_at = 0.0, -1
         for at, word in enumerate(available):
-            sim = _token_similarity(word, token)
+            sim = token_similarity(word, token)
             if sim > best:
                 best, best_at = sim, at
         if best_at >= 0 and (best >= 0.5 or not middle):
@@ -96,5 +97,5 @@ def name_score(spoken: str, candidate: str) -> float:
     aligned = _aligned(said, filed)
     # ASR may split or merge words ("mary ann" / "maryann", "I should con" for "Aisha Khan").
     joined_said, joined_filed = "".join(said), "".join(filed)
-    joined = _token_similarity(joined_said, joined_filed)
+    joined = token_similarity(joined_said, joined_filed)
     return round(min(max(aligned, 0.9 * joined), 1.0), 3)

@@ -2,6 +2,10 @@
 
 Booking happens the moment the caller picks, inside one service call, so that a slot taken by
 someone else in the meantime is answered right away with fresh offers.
+
+A caller who asks for a provider ("with Doctor Nguyen", in her request or any answer after it) is
+offered that provider's times only; when she has nothing then, her next times are offered, and
+when she has nothing for weeks, the caller hears so before other providers' times.
 """
 
 from __future__ import annotations
@@ -15,48 +19,96 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions.context import ActionWithDeps, call_id
-from dialogs.actions.identity import IdentityFormValidation, Slots
+from dialogs.actions.identity import IDENTITY_SLOTS, IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_moment
 from integrations.errors import EhrUnavailable, SlotTaken
 from integrations.services.scheduling import (
     Booking,
     SlotOffer,
     find_slots,
+    roster,
     search_window,
 )
 from nlu.confirm import yes_no
 from nlu.dates import WhenRequest, parse_when
+from nlu.providers import Provider, latest_wish, provider_wish
 
 # Said when the EHR did not take the change: nothing is announced that did not happen.
 SYSTEM_DOWN = {"schedule_form": "book_system_down", "reschedule_form": "move_system_down"}
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
+# The intents that start each form: their message is the request a provider wish may be in.
+_REQUESTS = {"schedule_form": "schedule_appointment", "reschedule_form": "reschedule_appointment"}
 
 
 def offer_to_slot(offer: SlotOffer) -> dict[str, Any]:
-    return {"slot_id": offer.slot_id, "start": offer.start.isoformat(),
-            "provider": offer.provider, "location": offer.location}
+    return {
+        "slot_id": offer.slot_id,
+        "start": offer.start.isoformat(),
+        "provider": offer.provider,
+        "location": offer.location,
+    }
 
 
 def booking_to_slot(booking: Booking) -> dict[str, Any]:
-    return {"appointment_id": booking.appointment_id, "start": booking.start.isoformat(),
-            "provider": booking.provider}
+    return {
+        "appointment_id": booking.appointment_id,
+        "start": booking.start.isoformat(),
+        "provider": booking.provider,
+    }
 
 
 class SlotOfferingValidation(IdentityFormValidation):
     """Validator for forms that end by picking a slot (schedule, reschedule)."""
 
-    async def _offers(self, when: WhenRequest | None) -> list[dict[str, Any]]:
+    async def _roster(self) -> list[Provider]:
+        async with self.deps.db.session() as s:
+            return [Provider(*row) for row in await roster(s)]
+
+    async def _wish(self, tracker: Tracker) -> Provider | None:
+        """The provider the caller last asked for in this request (None: anyone)."""
+        return latest_wish(_said_since_request(tracker, self.form), await self._roster())
+
+    async def _find(self, when: WhenRequest | None, provider: Provider | None) -> list[SlotOffer]:
         if self.deps.ehr is not None:
             await self.deps.ehr.before_slots(*search_window(when, self.deps.now()))
         async with self.deps.db.session() as s:
-            found = await find_slots(s, when=when, limit=3, now=self.deps.now())
+            return await find_slots(
+                s,
+                when=when,
+                limit=3,
+                now=self.deps.now(),
+                provider_id=provider.id if provider else None,
+            )
+
+    async def _offers(
+        self,
+        when: WhenRequest | None,
+        provider: Provider | None,
+        dispatcher: CollectingDispatcher,
+    ) -> list[dict[str, Any]]:
+        found = await self._find(when, provider)
+        if provider is not None and not found:
+            later = await self._find(None, provider) if when is not None else []
+            if later:
+                dispatcher.utter_message(
+                    text=self.deps.say("provider_not_then", provider=provider.display)
+                )
+                found = later
+            else:
+                found = await self._find(when, None)
+                if found:
+                    dispatcher.utter_message(
+                        text=self.deps.say("provider_not_soon", provider=provider.display)
+                    )
         return [offer_to_slot(o) for o in found]
 
-    async def _when_slots(self, text: str, dispatcher: CollectingDispatcher) -> Slots | None:
+    async def _when_slots(
+        self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Slots | None:
         when = parse_when(text, self.deps.now())
         if when is None and not _ANY_TIME.search(text):
             return None
-        offers = await self._offers(when)
+        offers = await self._offers(when, await self._wish(tracker), dispatcher)
         if not offers:
             dispatcher.utter_message(text=self.deps.say("nothing_open"))
             return {"when_text": None, "offered_slots": None}
@@ -65,14 +117,14 @@ class SlotOfferingValidation(IdentityFormValidation):
     async def absorb(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
         if self.form == "reschedule_form" and tracker.get_slot("appointment_id") is None:
             return {}  # the caller must first say which appointment moves
-        return await self._when_slots(text, dispatcher) or {}
+        return await self._when_slots(text, dispatcher, tracker) or {}
 
     async def validate_when_text(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         if tracker.get_slot("offered_slots"):
             return {"when_text": value}  # already turned into offers this turn
-        slots = await self._when_slots(str(value or ""), dispatcher)
+        slots = await self._when_slots(str(value or ""), dispatcher, tracker)
         if slots is None:
             dispatcher.utter_message(text=self.deps.say("which_day"))
             return {"when_text": None}
@@ -86,6 +138,23 @@ class SlotOfferingValidation(IdentityFormValidation):
         if yes_no(text) is False or not offers:
             dispatcher.utter_message(text=self.deps.say("okay"))
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
+        said = provider_wish(text, await self._roster())
+        provider = said.provider if said is not None else await self._wish(tracker)
+        if (
+            provider is not None
+            and said is not None
+            and (provider.display not in {o["provider"] for o in offers})
+        ):
+            # "Does Doctor Nguyen have anything?": her times for the day asked, not a pick.
+            when_text = str(tracker.get_slot("when_text") or "")
+            fresh = await self._offers(parse_when(when_text, self.deps.now()), provider, dispatcher)
+            if not fresh:
+                dispatcher.utter_message(text=self.deps.say("nothing_open"))
+            return {
+                "slot_choice": None,
+                "offered_slots": fresh or None,
+                "when_text": when_text if fresh else None,
+            }
         starts = [datetime.fromisoformat(o["start"]) for o in offers]
         index = by_provider(text, offers)
         if index is None:
@@ -96,11 +165,17 @@ class SlotOfferingValidation(IdentityFormValidation):
         try:
             booking = await self._take(tracker, int(offers[index]["slot_id"]))
         except SlotTaken:
-            fresh = await self._offers(parse_when(str(tracker.get_slot("when_text") or ""),
-                                                  self.deps.now()))
             dispatcher.utter_message(text=self.deps.say("time_just_taken"))
-            return {"slot_choice": None, "offered_slots": fresh or None,
-                    "when_text": tracker.get_slot("when_text") if fresh else None}
+            fresh = await self._offers(
+                parse_when(str(tracker.get_slot("when_text") or ""), self.deps.now()),
+                provider,
+                dispatcher,
+            )
+            return {
+                "slot_choice": None,
+                "offered_slots": fresh or None,
+                "when_text": tracker.get_slot("when_text") if fresh else None,
+            }
         except EhrUnavailable:
             # Nothing was booked (the EHR did not take it); a callback task holds the request.
             reply = SYSTEM_DOWN.get(self.form, "book_system_down")
@@ -114,8 +189,12 @@ class SlotOfferingValidation(IdentityFormValidation):
             raise SlotTaken("caller not verified")  # unreachable: identity slots come first
         desk, cid = self.deps.desk, call_id(tracker)
         if self.form == "reschedule_form":
-            return await desk.move(call_id=cid, patient_id=pid, slot_id=slot_id,
-                                   appointment_id=int(tracker.get_slot("appointment_id")))
+            return await desk.move(
+                call_id=cid,
+                patient_id=pid,
+                slot_id=slot_id,
+                appointment_id=int(tracker.get_slot("appointment_id")),
+            )
         return await desk.book(call_id=cid, patient_id=pid, slot_id=slot_id)
 
 
@@ -129,8 +208,11 @@ class ActionAskWhenText(ActionWithDeps):
         chosen = _chosen_appointment(tracker)
         if tracker.active_loop.get("name") == "reschedule_form" and chosen:
             moment = speak_moment(datetime.fromisoformat(chosen["start"]))
-            dispatcher.utter_message(text=self.deps.say(
-                "ask_when_instead", appointment=f"{moment} with {chosen['provider']}"))
+            dispatcher.utter_message(
+                text=self.deps.say(
+                    "ask_when_instead", appointment=f"{moment} with {chosen['provider']}"
+                )
+            )
         else:
             dispatcher.utter_message(text=self.deps.say("ask_when"))
         return []
@@ -149,14 +231,23 @@ class ActionAskSlotChoice(ActionWithDeps):
             # Same time with several providers: say the time once, then the names.
             names = [o["provider"] for o in offers]
             when = speak_moment(datetime.fromisoformat(offers[0]["start"]))
-            text = self.deps.say("offer_same_time", moment=when, providers=", ".join(names[:-1]),
-                                 last_provider=names[-1], first_provider=names[0], action=verb)
+            text = self.deps.say(
+                "offer_same_time",
+                moment=when,
+                providers=", ".join(names[:-1]),
+                last_provider=names[-1],
+                first_provider=names[0],
+                action=verb,
+            )
         else:
-            said = [f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
-                    for o in offers]
+            said = [
+                f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"
+                for o in offers
+            ]
             if len(said) > 1:
-                text = self.deps.say("offer_several", offer=said[0],
-                                     other_offers=" or ".join(said[1:]), action=verb)
+                text = self.deps.say(
+                    "offer_several", offer=said[0], other_offers=" or ".join(said[1:]), action=verb
+                )
             else:
                 text = self.deps.say("offer_one", offer=said[0], action=verb)
         dispatcher.utter_message(text=text)
@@ -166,8 +257,11 @@ class ActionAskSlotChoice(ActionWithDeps):
 def by_provider(text: str, offers: list[dict[str, Any]]) -> int | None:
     """The offer whose provider's surname the caller said, when exactly one matches."""
     words = set(re.findall(r"[a-z]+", text.lower()))
-    hits = [i for i, o in enumerate(offers)
-            if str(o["provider"]).lower().replace(".", " ").split()[-1] in words]
+    hits = [
+        i
+        for i, o in enumerate(offers)
+        if str(o["provider"]).lower().replace(".", " ").split()[-1] in words
+    ]
     return hits[0] if len({offers[i]["provider"] for i in hits}) == 1 else None
 
 
@@ -177,3 +271,28 @@ def _chosen_appointment(tracker: Tracker) -> dict[str, Any] | None:
         if item.get("appointment_id") == wanted:
             return dict(item)
     return None
+
+
+def _said_since_request(tracker: Tracker, form: str) -> list[str]:
+    """The caller's words from her request for this form ("book me in with Doctor Nguyen") on,
+    oldest first, without her answers to the identity questions (a patient may share a
+    provider's name)."""
+    events = list(tracker.events)
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    asked = [i for i in users if _intent(events[i]) == _REQUESTS.get(form)]
+    said: list[str] = []
+    for n, i in enumerate(users):
+        if asked and i < asked[-1]:
+            continue
+        text = str(events[i].get("text") or "")
+        after = events[i + 1 : users[n + 1] if n + 1 < len(users) else len(events)]
+        if not any(
+            e.get("event") == "slot" and e.get("name") in IDENTITY_SLOTS and e.get("value") == text
+            for e in after
+        ):
+            said.append(text)
+    return said
+
+
+def _intent(event: dict[str, Any]) -> str | None:
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")

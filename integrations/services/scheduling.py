@@ -20,7 +20,7 @@ from integrations.errors import NotFound, SlotTaken, UnknownVisitType
 from integrations.services.absences import status_when_freed
 from integrations.services.audit import add_audit
 from integrations.services.transaction import atomic
-from integrations.store.models import Appointment, Patient, Slot, VisitType
+from integrations.store.models import Appointment, Patient, Provider, Slot, VisitType
 
 if TYPE_CHECKING:
     from nlu.dates import WhenRequest
@@ -95,6 +95,14 @@ def search_window(when: WhenRequest | None, now: datetime) -> tuple[datetime, da
         return now, now + DEFAULT_HORIZON
     lower = max(now, datetime.combine(when.start, time.min))
     return lower, datetime.combine(when.end + timedelta(days=1), time.min)
+
+
+async def roster(s: AsyncSession) -> list[tuple[int, str, str]]:
+    """The clinic's providers as (id, full name, the name said on the phone), by id."""
+    rows = await s.execute(
+        select(Provider.id, Provider.name, Provider.display_name).order_by(Provider.id)
+    )
+    return [(pid, name, display) for pid, name, display in rows]
 
 
 async def find_slots(

@@ -69,8 +69,15 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     runner, actions = await start_action_site(
         db, HostPort("127.0.0.1", 0), action_token, wording=wording
     )
-    server = RasaServer(model, port=free_port(), action_url=actions.url, run_dir=work,
-                        api_token=token, action_token=action_token, nlg_url=actions.nlg_url)
+    server = RasaServer(
+        model,
+        port=free_port(),
+        action_url=actions.url,
+        run_dir=work,
+        api_token=token,
+        action_token=action_token,
+        nlg_url=actions.nlg_url,
+    )
     await server.start()
     client = RasaClient(server.base_url, token=token)
     try:
@@ -97,9 +104,23 @@ async def test_phone_style_heldout_phrasings_reach_90_percent(stack: Stack) -> N
 async def test_conversation_test_stories_pass(stack: Stack, tmp_path: Path) -> None:
     done = await asyncio.to_thread(
         subprocess.run,
-        [str(RASA_BIN), "test", "core", "--stories", str(PROJECT_DIR / "tests"),
-         "-m", str(stack.model), "--out", str(tmp_path), "--fail-on-prediction-errors"],
-        cwd=tmp_path, env=rasa_env(), capture_output=True, text=True, check=False,
+        [
+            str(RASA_BIN),
+            "test",
+            "core",
+            "--stories",
+            str(PROJECT_DIR / "tests"),
+            "-m",
+            str(stack.model),
+            "--out",
+            str(tmp_path),
+            "--fail-on-prediction-errors",
+        ],
+        cwd=tmp_path,
+        env=rasa_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     failed = tmp_path / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else done.stderr[-3000:]
@@ -113,10 +134,15 @@ def _texts(messages: list[BotMessage]) -> str:
 async def test_refill_call_over_the_rest_channel(stack: Stack) -> None:
     call_id = f"rest-refill-{datetime.now():%H%M%S%f}"
     async with stack.db.session() as s:
-        await calls.open_call(s, call_id=call_id, caller_number="+15550100001",
-                              started=datetime.now())
-    meta = {"caller_number": "+15550100001", "triage_level": "none", "verified": False,
-            "call_id": call_id}
+        await calls.open_call(
+            s, call_id=call_id, caller_number="+15550100001", started=datetime.now()
+        )
+    meta = {
+        "caller_number": "+15550100001",
+        "triage_level": "none",
+        "verified": False,
+        "call_id": call_id,
+    }
 
     async def say(text: str) -> list[BotMessage]:
         return await stack.client.send(call_id, text, meta)
@@ -135,6 +161,28 @@ async def test_refill_call_over_the_rest_channel(stack: Stack) -> None:
     assert report["verified"] is True
     assert report["disposition"] == "refill_requested"
     assert any("lisinopril" in m for m in report["refill_requests"])
+
+
+async def test_a_booking_with_doctor_nguyen_offers_only_her_times(stack: Stack) -> None:
+    """Her wish is in the request, three turns before the offers: read from Rasa's own tracker
+    (the identity answers between are not taken for wishes)."""
+    call_id = f"rest-provider-{datetime.now():%H%M%S%f}"
+    async with stack.db.session() as s:
+        await calls.open_call(s, call_id=call_id, caller_number=None, started=datetime.now())
+    meta = {"caller_number": None, "triage_level": "none", "verified": False, "call_id": call_id}
+
+    async def say(text: str) -> str:
+        return _texts(await stack.client.send(call_id, text, meta))
+
+    asked = await say("I'd like to book a follow-up appointment with Doctor Nguyen")
+    assert "full name" in asked, asked
+    assert "date of birth" in await say("Aisha Khan")
+    assert "Is that right?" in await say("July nineteenth nineteen ninety")
+    assert "day and time" in await say("yes")
+    offers = await say("next week please")
+    assert "with Dr. Nguyen" in offers, offers
+    for other in ("Patel", "Okafor", "Schmidt"):
+        assert other not in offers, offers
 
 
 # -- Rasa's own doors ---------------------------------------------------------------------------
@@ -165,8 +213,11 @@ async def test_rasas_own_responses_speak_the_published_wording(stack: Stack) -> 
     ("method", "path", "body"),
     [
         ("GET", "/conversations/{call}/tracker", None),
-        ("POST", "/conversations/{call}/tracker/events",
-         {"event": "slot", "name": "verified", "value": True}),
+        (
+            "POST",
+            "/conversations/{call}/tracker/events",
+            {"event": "slot", "name": "verified", "value": True},
+        ),
         ("PUT", "/conversations/{call}/tracker/events", []),
         ("POST", "/conversations/{call}/messages", {"text": "hi", "sender": "user"}),
         ("POST", "/model/parse", {"text": "i need a refill"}),
@@ -196,8 +247,9 @@ async def test_the_rest_channel_refuses_messages_without_the_token(
     stack: Stack, headers: dict[str, str]
 ) -> None:
     body = {"sender": "someone-else", "message": "hi"}
-    status = await _request("POST", stack.server.base_url + CHANNEL_PATH, json=body,
-                            headers=headers)
+    status = await _request(
+        "POST", stack.server.base_url + CHANNEL_PATH, json=body, headers=headers
+    )
     assert status == 401
     # Rasa's stock REST channel, open to anyone, is not served at all.
     stock = stack.server.base_url + "/webhooks/rest/webhook"

@@ -1,0 +1,127 @@
+"""A caller who asks for a provider is offered that provider's times, and told when she has none.
+
+Demo clinic: Dr. Okafor never works Fridays, Dr. Schmidt never Mondays; TODAY is a Monday.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+
+from integrations.store.models import Provider, Slot
+from tests.dialogs.conftest import Conversation
+from tests.dialogs.test_flow_actions import verified
+from tests.integrations.conftest import add_patient
+
+AISHA = ("Aisha Khan", "July nineteenth nineteen ninety")
+
+
+async def _book_up_to_offers(c: Conversation, request: str, when: str) -> list[dict[str, str]]:
+    c.user(request, "schedule_appointment")
+    await verified(c, "schedule_form", *AISHA)
+    assert c.slots["verified"] is True
+    c.answer("when_text", when)
+    await c.run("validate_schedule_form", "schedule_form")
+    offers: list[dict[str, str]] = c.slots["offered_slots"]
+    assert offers, c.slots
+    return offers
+
+
+async def test_a_provider_named_in_the_request_is_the_only_one_offered(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(
+        c, "I'd like to book a follow-up appointment with Dr. Nguyen.", "next week"
+    )
+    assert {o["provider"] for o in offers} == {"Dr. Nguyen"}, offers
+    said = (await c.run("action_ask_slot_choice", "schedule_form")).said
+    assert said.count("with Dr. Nguyen") == len(offers) and "Patel" not in said, said
+    c.answer("slot_choice", "the first one")
+    await c.run("validate_schedule_form", "schedule_form")
+    end = await c.run("action_submit_schedule")
+    assert end.said.startswith("You're booked.") and "Dr. Nguyen" in end.said, end.said
+
+
+async def test_without_a_wish_every_provider_is_offered(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(c, "I need an appointment", "Tuesday")
+    assert len({o["provider"] for o in offers}) > 1, offers
+
+
+async def test_a_wish_said_with_the_day_and_a_day_she_does_not_work(
+    conversation: Conversation,
+) -> None:
+    """Asked "Friday with Doctor Okafor" (he never works Fridays): told so, offered his next
+    times, all his."""
+    c = await conversation.open("+15550100003")
+    c.user("can I make an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", *AISHA)
+    c.answer("when_text", "Friday morning with Doctor Okafor please")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert turn.said == (
+        "Dr. Okafor has nothing open then, so here are Dr. Okafor's next open times."
+    )
+    offers = c.slots["offered_slots"]
+    assert offers and {o["provider"] for o in offers} == {"Dr. Okafor"}, offers
+
+
+async def test_anyone_said_later_withdraws_the_wish(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(
+        c, "I want to see Dr. Schmidt", "Wednesday, but anyone is fine really"
+    )
+    assert len({o["provider"] for o in offers}) > 1, offers
+
+
+async def test_asking_for_another_provider_at_the_offers_gets_her_times(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(c, "book me a visit", "Tuesday morning")
+    offered = {o["provider"] for o in offers}
+    other = next(p for p in ("Dr. Nguyen", "Dr. Patel", "Dr. Okafor", "Dr. Schmidt")
+                 if p not in offered)  # fmt: skip
+    c.answer("slot_choice", f"does Doctor {other.split()[-1]} have anything")
+    await c.run("validate_schedule_form", "schedule_form")
+    fresh = c.slots["offered_slots"]
+    assert fresh and {o["provider"] for o in fresh} == {other}, (other, fresh)
+    assert c.slots["requested_slot"] == "slot_choice"  # asked again, nothing booked yet
+    report = await c.report()
+    assert report["appointments_booked"] == 0
+
+
+async def test_a_provider_with_nothing_for_weeks_is_said_before_other_times(
+    conversation: Conversation,
+) -> None:
+    async with conversation.db.session() as s:
+        nguyen = await s.scalar(select(Provider.id).where(Provider.display_name == "Dr. Nguyen"))
+        await s.execute(
+            update(Slot).where(Slot.provider_id == nguyen, Slot.status == "free")
+            .values(status="blocked")
+        )  # fmt: skip
+        await s.commit()
+    c = await conversation.open("+15550100003")
+    c.user("I'd like to see Doctor Nguyen", "schedule_appointment")
+    await verified(c, "schedule_form", *AISHA)
+    c.answer("when_text", "Thursday")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert "Dr. Nguyen has no open times in the coming weeks" in turn.said, turn.said
+    offers = c.slots["offered_slots"]
+    assert offers and "Dr. Nguyen" not in {o["provider"] for o in offers}, offers
+
+
+async def test_a_patient_who_shares_a_providers_name_is_not_taken_for_a_wish(
+    conversation: Conversation,
+) -> None:
+    """Her own name, "Priya Patel", answers who is calling: no wish for Dr. Priya Patel."""
+    await add_patient(conversation.db, "Priya", "Patel", date(1984, 2, 9), "+15550100779")
+    c = await conversation.open("+15550100779")
+    c.user("I need an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", "Priya Patel", "February ninth nineteen eighty four")
+    assert c.slots["verified"] is True, c.slots
+    c.answer("when_text", "Tuesday")
+    await c.run("validate_schedule_form", "schedule_form")
+    offers = c.slots["offered_slots"]
+    assert len({o["provider"] for o in offers}) > 1, offers
