@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions.context import ActionWithDeps, call_id
 from dialogs.actions.identity import IDENTITY_SLOTS, IdentityFormValidation, Slots
-from dialogs.actions.phrasing import choose, speak_moment
+from dialogs.actions.phrasing import choose, speak_day, speak_moment, speak_time
 from integrations.errors import EhrUnavailable, SlotTaken
 from integrations.services.scheduling import (
     Booking,
@@ -237,6 +237,18 @@ class ActionAskSlotChoice(ActionWithDeps):
                 providers=", ".join(names[:-1]),
                 last_provider=names[-1],
                 first_provider=names[0],
+                action=verb,
+            )
+        elif len(offers) > 1 and len({(o["start"][:10], o["provider"]) for o in offers}) == 1:
+            # Several times one day with one provider (she was asked for): day and name once.
+            starts = [datetime.fromisoformat(o["start"]) for o in offers]
+            times = [speak_time(start) for start in starts]
+            text = self.deps.say(
+                "offer_same_day",
+                day=speak_day(starts[0].date()),
+                provider=offers[0]["provider"],
+                times=", ".join(times[:-1]),
+                last_time=times[-1],
                 action=verb,
             )
         else:
