@@ -6,20 +6,69 @@ import re
 
 # Longest phrases first so "not right" wins over "right".
 _NO = (
-    "that is not right", "that's not right", "thats not right", "not right", "not correct",
-    "incorrect", "not quite", "not really", "that is wrong", "that's wrong", "wrong", "nope",
-    "nah", "negative", "no way", "absolutely not", "definitely not", "of course not",
-    "not at all", "don't", "do not", "no", "not",
+    "that is not right",
+    "that's not right",
+    "thats not right",
+    "not right",
+    "not correct",
+    "incorrect",
+    "not quite",
+    "not really",
+    "that is wrong",
+    "that's wrong",
+    "wrong",
+    "nope",
+    "nah",
+    "negative",
+    "no way",
+    "absolutely not",
+    "definitely not",
+    "of course not",
+    "not at all",
+    "don't",
+    "do not",
+    "no",
+    "not",
 )
 _YES = (
-    "that is right", "that's right", "thats right", "that is correct", "that's correct",
-    "you got it", "go ahead", "please do", "sounds good", "that works", "uh huh", "mm hmm",
-    "mhm", "yes", "yeah", "yep", "yup", "ya", "yea", "correct", "right", "exactly", "sure",
-    "ok", "okay", "affirmative", "absolutely", "definitely", "of course", "perfect",
-    "it does", "i do", "please",
+    "that is right",
+    "that's right",
+    "thats right",
+    "that is correct",
+    "that's correct",
+    "you got it",
+    "go ahead",
+    "please do",
+    "sounds good",
+    "that works",
+    "uh huh",
+    "mm hmm",
+    "mhm",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "ya",
+    "yea",
+    "correct",
+    "right",
+    "exactly",
+    "sure",
+    "ok",
+    "okay",
+    "affirmative",
+    "absolutely",
+    "definitely",
+    "of course",
+    "perfect",
+    "it does",
+    "i do",
+    "please",
 )
-_UNSURE = re.compile(r"\b(not sure|i don't know|i do not know|dunno|maybe|i think so\?|"
-                     r"what|repeat|say that again|pardon|sorry)\b")
+_UNSURE = re.compile(
+    r"\b(not sure|i don't know|i do not know|dunno|maybe|i think so\?|"
+    r"what|repeat|say that again|pardon|sorry)\b"
+)
 _CUES = sorted(((p, False) for p in _NO), key=lambda c: -len(c[0]))
 _CUES += sorted(((p, True) for p in _YES), key=lambda c: -len(c[0]))
 _PATTERN = re.compile(
@@ -57,3 +106,26 @@ def yes_no(text: str) -> bool | None:
     if _UNSURE.search(clean) and not re.match(r"(yes|yeah|no|yep|nope)\b", clean):
         return None
     return cues[-1]
+
+
+# A decline said before the caller goes on to what she wants ("No thanks, I'd rather just
+# book an appointment"): its words, then thanks and fillers.
+_DECLINE = re.compile(
+    r"^\W*(?:(?:no|nope|nah|not really|not now|not right now|not today|no need|"
+    r"i'm (?:fine|okay|ok|good|all right)|i am (?:fine|okay|ok|good)|i'm not|it's okay|"
+    r"that's okay|that's all right|thanks|thank you|but|so|um|uh|well|actually|"
+    r"i don't think so)\b\W*)+",
+    re.I,
+)
+_SMALL = frozenset({"please", "just", "really", "then", "okay", "ok", "that's", "it", "all"})
+
+
+def request_after_no(text: str) -> str:
+    """What a caller asks for after turning an offer down, or "" when she only turned it down.
+
+    "No thanks, I'd rather just book an appointment" -> "I'd rather just book an appointment";
+    "No, thank you." -> "". A reply with no decline at all ("Can I book an appointment?") is
+    a request as a whole."""
+    rest = _DECLINE.sub("", text.replace("\u2019", "'"), count=1).strip(" .,!?")
+    words = re.findall(r"[a-z']+", rest.lower())
+    return rest if len([w for w in words if w not in _SMALL]) >= 2 else ""

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -47,7 +47,7 @@ from integrations.services.calls import settle_unreached
 from integrations.services.tasks import create_task
 from integrations.store import Database
 from integrations.store.models import Call
-from nlu.confirm import yes_no
+from nlu.confirm import request_after_no, yes_no
 from nlu.triage import Level, TriageEngine, TriageResult
 from voice.asr.base import AnswerKind
 from voice.session.actions import (
@@ -76,11 +76,15 @@ _EXPECT_PHASES = {
 }
 # Dialog questions whose answers the recogniser hears as such (see `WhisperRecognizer`).
 _EXPECT_ANSWERS: dict[str, AnswerKind] = {
-    "full_name": "name", "dob": "date", "spelled_name": "spelling", "medication": "medication",
+    "full_name": "name",
+    "dob": "date",
+    "spelled_name": "spelling",
+    "medication": "medication",
 }
 # Questions answered yes or no: the answer is heard again held to yes and no (`ConfirmRecheck`).
-_YES_NO_QUESTIONS = frozenset({"dob_confirmed", "name_confirmed", "refill_confirmed",
-                               "cancel_confirmed"})
+_YES_NO_QUESTIONS = frozenset(
+    {"dob_confirmed", "name_confirmed", "refill_confirmed", "cancel_confirmed"}
+)
 # Phases in which a routine transfer is under way: an urgent flag moves it to the nurses.
 _TRANSFER_PHASES = frozenset(
     {
@@ -390,6 +394,13 @@ class ClinicConversation:
             actions = self._symptom_answer(call, turn)
             if actions is not None:
                 return actions
+            said_next = request_after_no(turn.text or "")
+            if said_next:
+                # "No thanks, I'd rather just book an appointment": she said what she wants.
+                screening.held_text = None
+                self._spawn_event(call, "nurse_declined", {"then": "their own next request"})
+                turn = replace(turn, text=said_next)
+                return await self._dialog_turn(call, turn, nurse_declined=True)
             if screening.near_only:
                 screening.held_text = None
                 self._spawn_event(call, "nurse_declined", {"then": "asked what they need"})

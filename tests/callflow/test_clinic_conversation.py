@@ -423,9 +423,7 @@ async def test_a_caller_speaking_of_self_harm_hears_the_crisis_line_and_reaches_
     assert not any(isinstance(a, Say) and "connect you with a nurse" in a.text for a in later)
 
 
-async def _answers(
-    conversation: ClinicConversation, call: CallInfo, *said: str
-) -> list[list[Any]]:
+async def _answers(conversation: ClinicConversation, call: CallInfo, *said: str) -> list[list[Any]]:
     replies = []
     for text in said:
         conversation.screen(call, text, True)  # as the session does before respond()
@@ -463,6 +461,35 @@ async def test_no_to_the_screening_question_offers_the_nurse_line_before_the_dia
     # Asked once per call: a second symptom goes straight on.
     await _answers(conversation, call, "and my throat is sore too")
     assert dialog.sent == [said, "and my throat is sore too"]
+
+
+@pytest.mark.parametrize(
+    ("first", "decline", "sent"),
+    [
+        # New-user call, 2026-12-05: "sore throat" (a symptom, held), then a decline that says
+        # what she wants. She was asked "What can I help you with today?" as if unsaid.
+        ("I've had a sore throat and a bit of a cough for a few days",
+         "No thanks, I'd rather just book an appointment.", "I'd rather just book an appointment"),
+        ("my daughter seems a bit fed up",  # words only near a red flag: nothing held
+         "no thank you, I just need to cancel her appointment",
+         "I just need to cancel her appointment"),
+    ],
+)  # fmt: skip
+async def test_a_decline_that_says_what_she_wants_reaches_the_dialog_stand_in_as_her_request(
+    db: Database, recorder: StoreRecorder, first: str, decline: str, sent: str
+) -> None:
+    dialog = NurseRoutingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    question, offer, onwards = await _answers(conversation, call, first, "no", decline)
+    assert [a.name for a in question] == ["screening_question"]
+    assert [a.name for a in offer] == ["nurse_offer"]
+    assert dialog.sent == [sent]
+    # Even a dialog that files it under symptoms does not send her to the nurse she declined.
+    assert not [a for a in onwards if isinstance(a, Transfer)], onwards
+    report = await _report(db, recorder, call)
+    declined = [e["data"] for e in report["events"] if e["kind"] == "nurse_declined"]
+    assert declined and declined[0] == {"then": "their own next request"}, declined
 
 
 async def test_words_only_close_to_a_red_flag_get_the_screening_question_too(

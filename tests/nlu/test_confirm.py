@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.confirm import answer_phrases, yes_no
+from nlu.confirm import answer_phrases, request_after_no, yes_no
 
 
 @pytest.mark.parametrize(
     "text",
-    ["yes", "Yeah, that's right", "yep", "correct", "that is correct", "uh huh", "sure",
-     "right", "yes please", "mm hmm yes", "absolutely", "1", "go ahead", "no wait, yes"],
+    [
+        "yes",
+        "Yeah, that's right",
+        "yep",
+        "correct",
+        "that is correct",
+        "uh huh",
+        "sure",
+        "right",
+        "yes please",
+        "mm hmm yes",
+        "absolutely",
+        "1",
+        "go ahead",
+        "no wait, yes",
+    ],
 )
 def test_yes(text: str) -> None:
     assert yes_no(text) is True
@@ -18,8 +32,19 @@ def test_yes(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["no", "nope", "no that's wrong", "that is not correct", "not right", "incorrect",
-     "nah", "absolutely not", "no, it's March fifth", "2", "that's not my birthday"],
+    [
+        "no",
+        "nope",
+        "no that's wrong",
+        "that is not correct",
+        "not right",
+        "incorrect",
+        "nah",
+        "absolutely not",
+        "no, it's March fifth",
+        "2",
+        "that's not my birthday",
+    ],
 )
 def test_no(text: str) -> None:
     assert yes_no(text) is False
@@ -40,3 +65,21 @@ def test_every_answer_phrase_is_read_as_the_answer_it_is() -> None:
     phrases = answer_phrases()
     assert "Yes" in phrases and "Nope" in phrases and "Uh-huh" in phrases
     assert all(yes_no(p) is not None for p in phrases), [p for p in phrases if yes_no(p) is None]
+
+
+@pytest.mark.parametrize(
+    ("said", "wanted"),
+    [
+        ("No thanks, I'd rather just book an appointment.", "I'd rather just book an appointment"),
+        ("no thanks I just need a refill of my metformin", "I just need a refill of my metformin"),
+        ("No. Actually, I need to cancel my appointment", "I need to cancel my appointment"),
+        ("not right now, just the refill please", "just the refill please"),
+        ("Can I book an appointment?", "Can I book an appointment"),  # no decline: all of it
+        ("No, thank you.", ""),
+        ("Nope, I'm fine.", ""),
+        ("no that's okay", ""),
+        ("No, I'm okay, thank you so much.", ""),
+    ],
+)
+def test_what_a_caller_asks_for_after_turning_an_offer_down(said: str, wanted: str) -> None:
+    assert request_after_no(said) == wanted
