@@ -175,3 +175,23 @@ def test_a_callers_own_medication_as_a_hint_gets_it_spelled_right(
     assert all(hinted), dict(zip(drugs, hinted, strict=True))
     # Without the hint the model rarely spells them (a CI run once wrote "montelukast").
     assert sum(unhinted) <= 1, dict(zip(drugs, unhinted, strict=True))
+
+
+def test_a_short_answer_the_word_list_pulled_below_the_floor_is_heard_again_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """flite's awb saying "Yes" to "Is there anything else?", with a verified caller's
+    medications first in the prompt and the demo clinic's words after them: the decode with
+    the list falls below the confidence floor (an empty turn: "Sorry, I didn't hear
+    anything"); heard again with the clinic sentence alone, it is "Yes."."""
+    from clinicline.bench_names import demo_vocabulary
+    from voice.tts.external import FliteSynthesizer
+
+    whisper = WhisperRecognizer(vocabulary=demo_vocabulary())
+    said = np.concatenate(list(FliteSynthesizer("awb").synthesize("yes")))
+    pad = np.zeros(1600, dtype=np.int16)
+    audio = np.concatenate([pad, telephone_channel(said), pad])
+    with caplog.at_level("INFO", logger="voice.asr.whisper"):
+        heard = whisper.transcribe(audio, hints=["amlodipine", "atorvastatin", "James Carter"])
+    assert "heard again without the word list (words)" in caplog.text
+    assert heard.text == "Yes.", heard

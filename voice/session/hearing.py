@@ -317,6 +317,14 @@ class CallerInput:
         if self.closed:
             return
         if not text:
+            # The record says she made a sound nobody made out (how long, never what): a
+            # supervisor reading "Sorry, I didn't hear anything" sees whether she spoke.
+            log.info("call %s: %.1f s of sound held no words", self.call.call_id, pending.seconds)
+            heard: dict[str, object] = {
+                "seconds": round(pending.seconds, 2),
+                "phase": pending.phase.value,
+            }
+            self._spawn(self.recorder.event(self.call, "no_words", heard))
             self._on_nothing()
             return
         await self.recorder.turn(self.call, "caller", text, start, end)
@@ -325,9 +333,7 @@ class CallerInput:
             return
         screen_ms = (time.perf_counter() - screening) * 1000
         confidence = transcript.confidence if transcript is not None else None
-        turn = CallerTurn(
-            text=text, start=start, end=end, confidence=confidence, audio=pending.pcm
-        )
+        turn = CallerTurn(text=text, start=start, end=end, confidence=confidence, audio=pending.pcm)
         self._on_utterance(Utterance(turn, pending.origin, self._loop.time(), screen_ms))
 
     def screen_only(self, pcm: np.ndarray, start: datetime) -> None:
