@@ -727,6 +727,25 @@ async def test_silence_after_a_question_asks_that_question_again(
     assert await conversation.silence(call, 1) == [PlayPrompt("reprompt")]
 
 
+async def test_silence_after_a_request_to_spell_asks_her_to_spell_again(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    spell = "Please spell the patient's last name for me, one letter at a time."
+    dialog = ReplyStandIn(
+        [BotMessage("I couldn't find that name with that date of birth.", None),
+         BotMessage(spell, {"kind": "expect", "what": "spelled_name"})],
+        [BotMessage("Thank you. Is there anything else?", None)],
+    )  # fmt: skip
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="yes that's right"))
+    assert await conversation.silence(call, 1) == [PlayPrompt("reprompt_question"), Say(spell)]
+    # A statement that asks nothing leaves the general reprompt.
+    await conversation.respond(call, CallerTurn(text="L O P E Z"))
+    assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
+
+
 async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
     db: Database, recorder: StoreRecorder
 ) -> None:
