@@ -53,8 +53,11 @@ class ValidateRefillForm(IdentityFormValidation):
         found = self._match(request, meds) if request else None
         if found is not None:
             med, score = found
-            return {"medication": label(med), "medication_id": med.id,
-                    "refill_confirmed": True if score >= NAMED_MATCH_SCORE else None}
+            return {
+                "medication": label(med),
+                "medication_id": med.id,
+                "refill_confirmed": True if score >= NAMED_MATCH_SCORE else None,
+            }
         if len(meds) == 1:
             return {"medication": label(meds[0]), "medication_id": meds[0].id}
         return {}
@@ -84,6 +87,15 @@ class ValidateRefillForm(IdentityFormValidation):
         if answer is False:
             dispatcher.utter_message(text=self.deps.say("okay"))
             return {"medication": None, "medication_id": None, "refill_confirmed": None}
+        # "Amlodipine." to "amlodipine 5 mg. Shall I send a refill request?" is her yes (a
+        # `make run` caller said just that and was asked "was that a yes or a no?"); another
+        # drug of hers, named clearly, is the one to read back instead.
+        found = self._match(str(value or ""), await self._medications(tracker))
+        if found is not None and found[0].id == tracker.get_slot("medication_id"):
+            return {"refill_confirmed": True}
+        if found is not None and found[1] >= NAMED_MATCH_SCORE:
+            med = found[0]
+            return {"medication": label(med), "medication_id": med.id, "refill_confirmed": None}
         dispatcher.utter_message(text=self.deps.say("yes_or_no"))
         return {"refill_confirmed": None}
 
@@ -138,9 +150,13 @@ class ActionSubmitRefill(ActionWithDeps):
             # On record here already; the outbox retries whatever the EHR does not take now.
             await self.deps.ehr.send_refills()
         reply = {"needs_review": "refill_to_nurse", "already_requested": "refill_already_in"}
-        dispatcher.utter_message(text=self.deps.say(reply.get(outcome.status, "refill_sent"),
-                                                    medication=outcome.medication,
-                                                    turnaround=outcome.turnaround))
+        dispatcher.utter_message(
+            text=self.deps.say(
+                reply.get(outcome.status, "refill_sent"),
+                medication=outcome.medication,
+                turnaround=outcome.turnaround,
+            )
+        )
         await self.deps.record(cid, intent="request_refill", disposition="refill_requested")
         dispatcher.utter_message(text=self.deps.say("anything_else"))
         return reset

@@ -45,6 +45,28 @@ async def test_refill_without_drug_asks_which_and_matches_the_list(
     assert turn.slots["requested_slot"] is None
 
 
+async def test_naming_the_drug_read_back_is_a_yes_and_naming_another_reads_that_one(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100002")
+    c.user("I need a refill on my blood pressure medicine", "request_refill")
+    await verified(c, "refill_form", "James Carter", "November twentieth nineteen fifty eight")
+    assert c.slots["requested_slot"] == "refill_confirmed", c.slots
+    asked = (await c.run("action_ask_refill_confirmed", "refill_form")).said
+    assert asked.startswith("amlodipine"), asked
+    c.answer("refill_confirmed", "the atorvastatin actually")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["medication"].startswith("atorvastatin"), c.slots
+    assert c.slots["requested_slot"] == "refill_confirmed"  # read back, not yet filed
+    c.answer("refill_confirmed", "Atorvastatin.")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["refill_confirmed"] is True
+    end = await c.run("action_submit_refill")
+    assert "atorvastatin" in end.said, end.said
+    report = await c.report()
+    assert any("atorvastatin" in m for m in report["refill_requests"]), report
+
+
 async def test_unknown_drug_twice_goes_to_pharmacy(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("i need a refill", "request_refill")
@@ -73,8 +95,13 @@ async def test_controlled_or_empty_refill_is_honest_about_review(
 async def test_time_said_instead_of_yes_books_from_that_time(conversation: Conversation) -> None:
     c = await conversation.open("+15550100003")
     c.user("I'd like to make an appointment", "schedule_appointment")
-    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety",
-                   reply="next Tuesday morning")
+    await verified(
+        c,
+        "schedule_form",
+        "Aisha Khan",
+        "July nineteenth nineteen ninety",
+        reply="next Tuesday morning",
+    )
     assert c.slots["verified"] is True
     assert c.slots["requested_slot"] == "slot_choice"
     offer = await c.run("action_ask_slot_choice", "schedule_form")
@@ -124,8 +151,9 @@ async def test_new_member_id_is_noted_then_billing_takes_over(conversation: Conv
     c = await conversation.open(None)
     c.user("my new member id is w 9 8 7 6 5 4 3", "billing_insurance")
     end = await c.run("action_billing")
-    assert end.payloads == [{"kind": "transfer", "queue": "billing",
-                             "reason": "billing or insurance question"}]
+    assert end.payloads == [
+        {"kind": "transfer", "queue": "billing", "reason": "billing or insurance question"}
+    ]
     async with c.db.session() as s:
         query = select(StaffTask.note).where(StaffTask.call_id == c.call_id)
         notes = (await s.scalars(query)).all()
