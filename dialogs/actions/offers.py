@@ -64,9 +64,12 @@ class SlotOfferingValidation(IdentityFormValidation):
         async with self.deps.db.session() as s:
             return [Provider(*row) for row in await roster(s)]
 
-    async def _wish(self, tracker: Tracker) -> Provider | None:
+    async def _wish(
+        self, tracker: Tracker, roster: list[Provider] | None = None
+    ) -> Provider | None:
         """The provider the caller last asked for in this request (None: anyone)."""
-        return latest_wish(_said_since_request(tracker, self.form), await self._roster())
+        people = roster if roster is not None else await self._roster()
+        return latest_wish(_said_since_request(tracker, self.form), people)
 
     async def _find(self, when: WhenRequest | None, provider: Provider | None) -> list[SlotOffer]:
         if self.deps.ehr is not None:
@@ -138,8 +141,9 @@ class SlotOfferingValidation(IdentityFormValidation):
         if yes_no(text) is False or not offers:
             dispatcher.utter_message(text=self.deps.say("okay"))
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
-        said = provider_wish(text, await self._roster())
-        provider = said.provider if said is not None else await self._wish(tracker)
+        people = await self._roster()
+        said = provider_wish(text, people)
+        provider = said.provider if said is not None else await self._wish(tracker, people)
         if (
             provider is not None
             and said is not None
