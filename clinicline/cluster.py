@@ -6,7 +6,8 @@ reservations, sessions, tokens, the hold line and console messages live there, s
 console serves any agent and any worker may route to any nurse. Kamailio, with the project's
 own config (`deploy/kamailio/clinicline.cfg`), listens on the clinic's SIP address and spreads
 callers over the workers. This process supervises them all: a worker that dies is started again
-(Kamailio's OPTIONS probes take it out of rotation within ~2 s and back when it answers), and
+(Kamailio's OPTIONS probes take it out of rotation after two missed probes, ~4 s, and back when
+it answers; callers sent to it meanwhile move on to another worker after 2 s), and
 SIGINT/SIGTERM stops everything.
 
 Across machines: `serve --workers 0` on the machine with Kamailio and PostgreSQL runs the front
