@@ -420,6 +420,12 @@ class ClinicConversation:
             # A symptom nobody flagged never goes straight to self-service.
             self._spawn_event(call, "screening_question", _screening_cause(self._last_final))
             return screening.ask(turn, self._last_final)
+        if turn.digits and set(turn.digits) == {"0"} and self.state.expecting is None:
+            # 0 is a person on every phone line callers know (and on this one's keypad menu);
+            # sent to the dialog it was "Okay. What can I help you with?" on a `make run` call.
+            self._spawn_event(call, "operator", {"keys": turn.digits})
+            self._mark_transfer(call, "front_desk")
+            return [PlayPrompt("transfer"), Transfer("front_desk", "the caller pressed 0")]
         return await self._dialog_turn(call, turn)
 
     def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:

@@ -756,3 +756,21 @@ async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
     await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
     assert conversation.screen(call, "he collapsed and is not breathing", True)
     assert Say("And the date of birth?") not in await conversation.silence(call, 1)
+
+
+async def test_zero_on_the_keypad_reaches_the_front_desk_not_the_dialog_stand_in(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    dialog = RecordingDialogStandIn()
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    # Other keys go to the dialog as before (a choice of an offer, a date typed in).
+    await conversation.respond(call, CallerTurn(digits="*#9"))
+    assert dialog.sent == ["*#9"]
+    actions = await conversation.respond(call, CallerTurn(digits="00"))
+    assert actions[0] == PlayPrompt("transfer")
+    assert isinstance(actions[1], Transfer) and actions[1].queue == "front_desk"
+    assert dialog.sent == ["*#9"]
+    report = await _report(db, recorder, call)
+    assert [e["data"] for e in report["events"] if e["kind"] == "operator"] == [{"keys": "00"}]
