@@ -115,7 +115,9 @@ async def test_okay_as_the_bot_finishes_is_an_answer(piper: PiperSynthesizer) ->
     """Under a second left to say: "okay" answers what the bot was saying, it is a turn."""
     recorder, _media = await _speak_over_the_notice(piper, "Okay.", left_s=0.6)
     bot = [text for speaker, text in recorder.turns if speaker == "bot"]
-    assert bot[-1] == "I heard: Okay.", recorder.turns
+    # Answered, not gone on from. (CI39, loaded: the words came in as two utterances, both
+    # answered, the second reply cut by the second; so not necessarily the last line.)
+    assert "I heard: Okay." in bot, recorder.turns
     assert "bot_went_on" not in recorder.events
 
 
