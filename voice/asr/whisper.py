@@ -151,6 +151,8 @@ class WhisperRecognizer:
 
         self.config = config or WhisperConfig()
         self.vocabulary = tuple(vocabulary)
+        # The clinic sentence alone: a dropped decode is heard again with it (`transcribe`).
+        self._bare_prompt = build_prompt(self.config.context, ())
         self.model_dir = self.config.model_dir or packaged_model_dir()
         started = time.perf_counter()
         self._model = WhisperModel(
@@ -216,7 +218,7 @@ class WhisperRecognizer:
         vocabulary = () if answer else self.vocabulary
         prompt = build_prompt(self.config.context, vocabulary, hints)
         floor = self.config.answer_min_avg_logprob if answer else self.config.min_avg_logprob
-        bare = build_prompt(self.config.context, ())
+        bare = self._bare_prompt
         with self._slots:
             if cancelled is not None and cancelled.is_set():
                 return Transcript("", 0.0, audio_seconds, time.perf_counter() - started)
