@@ -98,11 +98,10 @@ def provider_wish(text: str, roster: Sequence[Provider]) -> ProviderWish | None:
     return max(found, key=lambda hit: hit[0])[1] if found else None
 
 
-def latest_wish(texts: Sequence[str], roster: Sequence[Provider]) -> Provider | None:
-    """The provider the caller's messages, oldest first, last asked for (None: anyone)."""
-    wish: Provider | None = None
+def latest_wish(texts: Sequence[str], roster: Sequence[Provider]) -> ProviderWish | None:
+    """What the caller's messages, oldest first, last said about who to see: a provider, an
+    explicit "anyone" (a wish whose provider is None), or None when they never said."""
+    wish: ProviderWish | None = None
     for text in texts:
-        said = provider_wish(text, roster)
-        if said is not None:
-            wish = said.provider
+        wish = provider_wish(text, roster) or wish
     return wish

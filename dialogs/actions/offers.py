@@ -6,11 +6,16 @@ someone else in the meantime is answered right away with fresh offers.
 A caller who asks for a provider ("with Doctor Nguyen", in her request or any answer after it) is
 offered that provider's times only; when she has nothing then, her next times are offered, and
 when she has nothing for weeks, the caller hears so before other providers' times.
+
+A caller moving an appointment who names nobody is offered the times of the provider she was
+booked with first (patients keep their doctor): when that provider has nothing then, the others'
+times then are offered, since she asked for the day, not for anyone.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +36,8 @@ from integrations.services.scheduling import (
 )
 from nlu.confirm import yes_no
 from nlu.dates import WhenRequest, parse_when
-from nlu.providers import Provider, latest_wish, provider_wish
+from nlu.names import token_similarity
+from nlu.providers import MATCH, Provider, latest_wish, provider_wish
 
 # Said when the EHR did not take the change: nothing is announced that did not happen.
 SYSTEM_DOWN = {"schedule_form": "book_system_down", "reschedule_form": "move_system_down"}
@@ -57,6 +63,18 @@ def booking_to_slot(booking: Booking) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """Whose times to offer: a provider (None: anyone), asked for by the caller or kept from the
+    appointment she is moving."""
+
+    provider: Provider | None
+    asked: bool = True
+
+
+ANYONE = Wanted(None)
+
+
 class SlotOfferingValidation(IdentityFormValidation):
     """Validator for forms that end by picking a slot (schedule, reschedule)."""
 
@@ -64,12 +82,19 @@ class SlotOfferingValidation(IdentityFormValidation):
         async with self.deps.db.session() as s:
             return [Provider(*row) for row in await roster(s)]
 
-    async def _wish(
-        self, tracker: Tracker, roster: list[Provider] | None = None
-    ) -> Provider | None:
-        """The provider the caller last asked for in this request (None: anyone)."""
+    async def _wish(self, tracker: Tracker, roster: list[Provider] | None = None) -> Wanted:
+        """Whose times the caller wants: the provider she last asked for in this request, anyone
+        when she said so, else the provider of the appointment she is moving."""
         people = roster if roster is not None else await self._roster()
-        return latest_wish(_said_since_request(tracker, self.form), people)
+        said = latest_wish(_said_since_request(tracker, self.form), people)
+        if said is not None:
+            return Wanted(said.provider)
+        moving = _chosen_appointment(tracker) if self.form == "reschedule_form" else None
+        if moving is not None:
+            kept = next((p for p in people if p.display == moving.get("provider")), None)
+            if kept is not None:
+                return Wanted(kept, asked=False)
+        return ANYONE
 
     async def _find(self, when: WhenRequest | None, provider: Provider | None) -> list[SlotOffer]:
         if self.deps.ehr is not None:
@@ -84,13 +109,18 @@ class SlotOfferingValidation(IdentityFormValidation):
             )
 
     async def _offers(
-        self,
-        when: WhenRequest | None,
-        provider: Provider | None,
-        dispatcher: CollectingDispatcher,
+        self, when: WhenRequest | None, wanted: Wanted, dispatcher: CollectingDispatcher
     ) -> list[dict[str, Any]]:
+        provider = wanted.provider
         found = await self._find(when, provider)
-        if provider is not None and not found:
+        if provider is not None and not found and not wanted.asked:
+            # Her own provider is busy then: the day she asked for counts more.
+            found = await self._find(when, None)
+            if found:
+                dispatcher.utter_message(
+                    text=self.deps.say("own_provider_not_then", provider=provider.display)
+                )
+        elif provider is not None and not found:
             later = await self._find(None, provider) if when is not None else []
             if later:
                 dispatcher.utter_message(
@@ -143,15 +173,15 @@ class SlotOfferingValidation(IdentityFormValidation):
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
         people = await self._roster()
         said = provider_wish(text, people)
-        provider = said.provider if said is not None else await self._wish(tracker, people)
+        wanted = Wanted(said.provider) if said is not None else await self._wish(tracker, people)
         if (
-            provider is not None
-            and said is not None
-            and (provider.display not in {o["provider"] for o in offers})
+            said is not None
+            and said.provider is not None
+            and (said.provider.display not in {o["provider"] for o in offers})
         ):
             # "Does Doctor Nguyen have anything?": her times for the day asked, not a pick.
             when_text = str(tracker.get_slot("when_text") or "")
-            fresh = await self._offers(parse_when(when_text, self.deps.now()), provider, dispatcher)
+            fresh = await self._offers(parse_when(when_text, self.deps.now()), wanted, dispatcher)
             if not fresh:
                 dispatcher.utter_message(text=self.deps.say("nothing_open"))
             return {
@@ -172,7 +202,7 @@ class SlotOfferingValidation(IdentityFormValidation):
             dispatcher.utter_message(text=self.deps.say("time_just_taken"))
             fresh = await self._offers(
                 parse_when(str(tracker.get_slot("when_text") or ""), self.deps.now()),
-                provider,
+                wanted,
                 dispatcher,
             )
             return {
@@ -271,14 +301,19 @@ class ActionAskSlotChoice(ActionWithDeps):
 
 
 def by_provider(text: str, offers: list[dict[str, Any]]) -> int | None:
-    """The offer whose provider's surname the caller said, when exactly one matches."""
-    words = set(re.findall(r"[a-z]+", text.lower()))
+    """The offer whose provider's surname the caller said, when exactly one matches. Surnames
+    are compared by spelling and sound, as the recogniser writes unusual ones by ear ("Shmidt")."""
+    words = [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2]
     hits = [
         i
         for i, o in enumerate(offers)
-        if str(o["provider"]).lower().replace(".", " ").split()[-1] in words
+        if any(token_similarity(w, _surname(str(o["provider"]))) >= MATCH for w in words)
     ]
     return hits[0] if len({offers[i]["provider"] for i in hits}) == 1 else None
+
+
+def _surname(display: str) -> str:
+    return display.lower().replace(".", " ").split()[-1]
 
 
 def _chosen_appointment(tracker: Tracker) -> dict[str, Any] | None:

@@ -49,3 +49,7 @@ def test_caller_can_pick_an_offer_by_the_doctor_name() -> None:
     offers = [{"provider": "Dr. Nguyen"}, {"provider": "Dr. Patel"}, {"provider": "Dr. Okafor"}]
     assert by_provider("with doctor patel please", offers) == 1
     assert by_provider("yes that works", offers) is None
+    # As the recogniser writes names it hears by ear; two providers named is no pick.
+    assert by_provider("the one with doctor nuyen", offers) == 0
+    assert by_provider("okafour please", offers) == 2
+    assert by_provider("Patel or Okafor, either", offers) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select, update
 
 from integrations.store.models import Provider, Slot
@@ -17,12 +18,19 @@ from tests.integrations.conftest import add_patient
 AISHA = ("Aisha Khan", "July nineteenth nineteen ninety")
 
 
-async def _book_up_to_offers(c: Conversation, request: str, when: str) -> list[dict[str, str]]:
-    c.user(request, "schedule_appointment")
-    await verified(c, "schedule_form", *AISHA)
+async def _book_up_to_offers(
+    c: Conversation, request: str, when: str, form: str = "schedule_form"
+) -> list[dict[str, str]]:
+    """Aisha Khan, verified, asks for a visit (or to move her one appointment: Dr. Okafor,
+    Thursday March 13) and says when."""
+    c.user(request, {"schedule_form": "schedule_appointment"}.get(form, "reschedule_appointment"))
+    await verified(c, form, *AISHA)
     assert c.slots["verified"] is True
+    if form == "reschedule_form":
+        asked = (await c.run("action_ask_when_text", form)).said
+        assert "with Dr. Okafor" in asked, asked
     c.answer("when_text", when)
-    await c.run("validate_schedule_form", "schedule_form")
+    await c.run(f"validate_{form}", form)
     offers: list[dict[str, str]] = c.slots["offered_slots"]
     assert offers, c.slots
     return offers
@@ -140,3 +148,52 @@ async def test_times_on_one_day_with_her_say_the_day_and_her_name_once(
     c.answer("slot_choice", "the second one")
     await c.run("validate_schedule_form", "schedule_form")
     assert c.slots["booking"]["start"] == offers[1]["start"], c.slots
+
+
+async def test_a_moved_appointment_keeps_its_provider_when_none_is_named(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(
+        c, "I need to move my appointment", "Tuesday", "reschedule_form"
+    )
+    assert {o["provider"] for o in offers} == {"Dr. Okafor"}, offers
+    c.answer("slot_choice", "the first one")
+    await c.run("validate_reschedule_form", "reschedule_form")
+    assert c.slots["booking"]["provider"] == "Dr. Okafor", c.slots
+
+
+async def test_when_her_provider_is_off_that_day_the_others_times_that_day_are_offered(
+    conversation: Conversation,
+) -> None:
+    """Dr. Okafor never works Fridays: she asked for Friday, so Friday with someone else."""
+    c = await conversation.open("+15550100003")
+    c.user("can I reschedule my visit", "reschedule_appointment")
+    await verified(c, "reschedule_form", *AISHA)
+    c.answer("when_text", "Friday")
+    turn = await c.run("validate_reschedule_form", "reschedule_form")
+    assert turn.said == (
+        "Dr. Okafor has nothing open then, so here are times with our other providers."
+    ), turn.said
+    offers = c.slots["offered_slots"]
+    assert offers and "Dr. Okafor" not in {o["provider"] for o in offers}, offers
+    assert {date.fromisoformat(o["start"][:10]).weekday() for o in offers} == {4}, offers
+
+
+@pytest.mark.parametrize(
+    ("request_", "when", "providers"),
+    [
+        ("I need to move my appointment, any doctor is fine", "Tuesday", "several"),
+        ("I want to move my appointment to see Doctor Nguyen instead", "Tuesday", "Dr. Nguyen"),
+    ],
+)
+async def test_a_move_where_she_says_who_follows_her_words(
+    conversation: Conversation, request_: str, when: str, providers: str
+) -> None:
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(c, request_, when, "reschedule_form")
+    offered = {o["provider"] for o in offers}
+    if providers == "several":
+        assert len(offered) > 1, offered
+    else:
+        assert offered == {providers}, offered
