@@ -285,6 +285,16 @@ class ActionAskSlotChoice(ActionWithDeps):
                 last_time=times[-1],
                 action=verb,
             )
+        elif len(offers) > 1 and len({o["provider"] for o in offers}) == 1:
+            # Her own provider's times on several days: the name once, not after every time.
+            moments = [speak_moment(datetime.fromisoformat(o["start"])) for o in offers]
+            text = self.deps.say(
+                "offer_one_provider",
+                provider=offers[0]["provider"],
+                moment=moments[0],
+                other_moments=" or ".join(moments[1:]),
+                action=verb,
+            )
         else:
             said = [
                 f"{speak_moment(datetime.fromisoformat(o['start']))} with {o['provider']}"

@@ -45,7 +45,7 @@ async def test_a_provider_named_in_the_request_is_the_only_one_offered(
     )
     assert {o["provider"] for o in offers} == {"Dr. Nguyen"}, offers
     said = (await c.run("action_ask_slot_choice", "schedule_form")).said
-    assert "with Dr. Nguyen" in said, said
+    assert "Dr. Nguyen" in said, said
     assert not any(other in said for other in ("Patel", "Okafor", "Schmidt")), said
     c.answer("slot_choice", "the first one")
     await c.run("validate_schedule_form", "schedule_form")
@@ -158,6 +158,9 @@ async def test_a_moved_appointment_keeps_its_provider_when_none_is_named(
         c, "I need to move my appointment", "Tuesday", "reschedule_form"
     )
     assert {o["provider"] for o in offers} == {"Dr. Okafor"}, offers
+    said = (await c.run("action_ask_slot_choice", "reschedule_form")).said
+    if len({o["start"][:10] for o in offers}) > 1:
+        assert said.startswith("With Dr. Okafor, I have ") and said.count("Okafor") == 1, said
     c.answer("slot_choice", "the first one")
     await c.run("validate_reschedule_form", "reschedule_form")
     assert c.slots["booking"]["provider"] == "Dr. Okafor", c.slots
