@@ -329,6 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
         "dates, development and held-out sets (off-line, several voices) -> OUT/dates.md",
     )  # fmt: skip
     bench.add_argument(
+        "--when", action="store_true",
+        help="days and times said as answers to 'what day suits you?', heard as a call hears "
+        "them: before, with day words, then held to days (off-line, several voices) "
+        "-> OUT/when.md",
+    )  # fmt: skip
+    bench.add_argument(
         "--spelling", action="store_true",
         help="surnames spelled letter by letter, heard free and held to the surnames of the "
         "patients born that day; impostor spellings (off-line, several voices) "
@@ -478,7 +484,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from clinicline.bench_amd import run_bench_amd
 
         return run_bench_amd(args)
-    if args.command == "bench" and (args.names or args.dates or args.spelling):
+    if args.command == "bench" and (args.names or args.dates or args.spelling or args.when):
         from clinicline.bench_dates import run_bench_dates
         from clinicline.bench_names import demo_vocabulary, run_bench_names
         from clinicline.bench_spelling import run_bench_spelling
@@ -495,6 +501,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         )  # fmt: skip
         if args.dates:
             return run_bench_dates(args, recognizer)
+        if args.when:
+            from clinicline.bench_when import run_bench_when
+
+            return run_bench_when(args, recognizer)
         if args.spelling:
             return run_bench_spelling(args, recognizer)
         return run_bench_names(args, recognizer)

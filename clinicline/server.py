@@ -34,6 +34,7 @@ from clinicline.callflow.recorder import StoreRecorder, TurnListener
 from clinicline.callflow.transfer import TransferSettings, WarmTransfer
 from clinicline.callflow.vocabulary import clinic_vocabulary
 from clinicline.callflow.waiting import WaitSettings
+from clinicline.callflow.when_recheck import WhenRecheck
 from clinicline.config import PROJECT_ROOT, Config
 from clinicline.dialogs_runtime import DialogsSupervisor
 from clinicline.errors import ConfigError, StartupError
@@ -607,6 +608,7 @@ def _clinic_parts(
             "names": NameRecheck(db, recognizer, refresh=_ehr_patients(services.ehr)),
             "dates": DateRecheck(recognizer),
             "answers": ConfirmRecheck(recognizer),
+            "whens": WhenRecheck(recognizer),
         }
 
     return parts

@@ -288,15 +288,23 @@ _WEEKDAYS = {
     "sunday": 6, "sun": 6,
 }
 _ASAP = re.compile(
-    r"\b(asap|a s a p|as soon as (possible|you can|i can)|soonest|earliest|first available|"
-    r"next available|any ?time|whenever|first opening|right away)\b"
+    r"\b(asap|a s a p|as (soon|early) as (possible|you can|i can)|soonest|earliest|"
+    r"first available|next available|any ?time|whenever|first opening|right away)\b"
 )
 _PARTS = (("morning", "morning"), ("afternoon", "afternoon"), ("evening", "evening"),
           ("tonight", "evening"), ("after work", "evening"), ("lunch ?time", "afternoon"))
-_CLOCK = r"(\d{1,2}(?::\d\d)?|noon|midday|lunch|[a-z]+(?: thirty| fifteen| forty five)?)"
+# "2:30", and as Whisper also writes it, "2.30" (a space once full stops are dropped) and "230".
+_CLOCK = (r"(\d{3,4}(?!\w)|\d{1,2}(?:[: ]\d\d(?!\w))?|noon|midday|lunch|"
+          r"[a-z]+(?: thirty| fifteen| forty five)?)")
 _AMPM = r"(?:\s*(am|pm|a m|p m|in the morning|in the afternoon|in the evening|o ?clock))?"
 _BOUND = re.compile(rf"\b(after|before|by|at|around|from|between|until|till|and|to)\s+{_CLOCK}"
                     rf"{_AMPM}")
+# Hours as the recogniser mishears them after "at" or "after": "Wednesday after free" (three,
+# in espeak-ng's and flite's voices through a call), "at for", "at ate".
+_HOUR_SOUNDALIKES = {"free": "three", "tree": "three", "for": "four", "fore": "four",
+                     "ate": "eight", "won": "one"}
+_MISHEARD_HOUR = re.compile(rf"\b(after|before|at|around|until|till)\s+"
+                            rf"({'|'.join(_HOUR_SOUNDALIKES)})\b")
 _IN_N = re.compile(r"\bin (a|an|one|two|three|four|a couple of|a few|\d+) (day|days|week|weeks)\b")
 _WORD_NUM = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "a couple of": 2,
              "a few": 3}
@@ -306,9 +314,11 @@ def _clock(word: str, ampm: str | None) -> time | None:
     if word in ("noon", "midday", "lunch"):
         return time(13) if word == "lunch" else time(12)
     minute = 0
-    if ":" in word:
-        hour_text, minute_text = word.split(":")
+    if ":" in word or " " in word and word.replace(" ", "").isdigit():
+        hour_text, minute_text = re.split(r"[: ]", word)
         hour, minute = int(hour_text), int(minute_text)
+    elif word.isdigit() and len(word) > 2:  # "230": 2:30
+        hour, minute = int(word[:-2]), int(word[-2:])
     elif word.isdigit():
         hour = int(word)
     else:
@@ -330,6 +340,7 @@ def _clock(word: str, ampm: str | None) -> time | None:
 def _time_bounds(text: str) -> tuple[time | None, time | None]:
     earliest: time | None = None
     latest: time | None = None
+    text = _MISHEARD_HOUR.sub(lambda m: f"{m.group(1)} {_HOUR_SOUNDALIKES[m.group(2)]}", text)
     for match in _BOUND.finditer(text):
         word, clock = match.group(1), _clock(match.group(2), match.group(3))
         if clock is None:
@@ -391,6 +402,9 @@ def _date_range(text: str, tokens: list[str], today: date) -> tuple[date, date] 
     if "today" in tokens or "tonight" in tokens or re.search(r"\bthis (morning|afternoon|evening)",
                                                              text):
         return today, today
+    if re.search(r"\bweek after next\b", text):
+        monday = today + timedelta(days=14 - today.weekday())
+        return monday, monday + timedelta(days=6)
     if re.search(r"\bnext week\b", text):
         monday = today + timedelta(days=7 - today.weekday())
         return monday, monday + timedelta(days=6)

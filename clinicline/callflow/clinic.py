@@ -41,6 +41,8 @@ from clinicline.callflow.screening import (
     person_now_actions,
 )
 from clinicline.callflow.vocabulary import caller_hints, patient_hints
+from clinicline.callflow.when_recheck import HINTS as WHEN_HINTS
+from clinicline.callflow.when_recheck import WhenRecheck
 from dialogs.client import BotMessage
 from dialogs.errors import DialogUnavailable
 from integrations.services.calls import settle_unreached
@@ -80,6 +82,7 @@ _EXPECT_ANSWERS: dict[str, AnswerKind] = {
     "dob": "date",
     "spelled_name": "spelling",
     "medication": "medication",
+    "when_text": "when",
 }
 # Questions answered yes or no: the answer is heard again held to yes and no (`ConfirmRecheck`).
 _YES_NO_QUESTIONS = frozenset(
@@ -207,6 +210,7 @@ class ClinicConversation:
         names: NameRecheck | None = None,
         dates: DateRecheck | None = None,
         answers: ConfirmRecheck | None = None,
+        whens: WhenRecheck | None = None,
     ) -> None:
         self.triage = triage
         self.dialog = dialog
@@ -217,6 +221,7 @@ class ClinicConversation:
         self.names = names
         self.dates = dates
         self.answers = answers
+        self.whens = whens
         self.state = _State()
         self._hints: list[str] = []
         self._names: list[str] = []  # the patients' names on file for the calling number
@@ -242,7 +247,8 @@ class ClinicConversation:
     ) -> Sequence[Action]:
         # Partials: the lexicon alone (fast, synchronous); final words: the net behind it.
         if final:
-            answering = self.expected_answer(call) is not None
+            # A name or a date misheard is a run of odd words; a day asked for is not.
+            answering = self.expected_answer(call) not in (None, "when")
             result = self._last_final = self.triage.assess_final(text, answering=answering)
         else:
             result = self.triage.assess(text)
@@ -347,6 +353,8 @@ class ClinicConversation:
         # Which medication: her own list alone (names in the prompt would bias the words too).
         if self.expected_answer(call) == "medication" and self._medications:
             return self._medications
+        if self.expected_answer(call) == "when":
+            return WHEN_HINTS
         return self._hints
 
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
@@ -473,6 +481,11 @@ class ClinicConversation:
             again = await self.answers.heard_again(text, turn.audio)
             if again is not None:
                 self._spawn_event(call, "answer_heard_again", {"yes": yes_no(again)})
+                text = again
+        elif self.state.expecting == "when_text" and self.whens is not None and turn.text:
+            again = await self.whens.heard_again(text, turn.audio)
+            if again is not None:
+                self._spawn_event(call, "when_heard_again", {})
                 text = again
         # No caller number: the actions read it from the call record, and Rasa's tracker
         # need not hold it.

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
 from nlu.confirm import answer_phrases, yes_no
-from voice.asr.base import PhraseListener, SpeechRecognizer
+from voice.asr.base import PhraseListener, SpeechRecognizer, Transcript
 from voice.audio.frames import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,35 @@ class ConfirmRecheck:
     async def heard_again(self, said: str, audio: np.ndarray | None) -> str | None:
         """The answer to a yes-or-no question heard again, when it says otherwise than `said`
         (a yes or a no where there was none, or the opposite one)."""
-        recognizer = self.recognizer
-        if (
-            audio is None
-            or len(audio) > LONGEST_ANSWER_SECONDS * SAMPLE_RATE
-            or not isinstance(recognizer, PhraseListener)
-        ):
-            return None
-        try:
-            heard = await asyncio.to_thread(recognizer.hear_one_of, audio, _ANSWERS)
-        except Exception:  # only a better chance: the dialog hears the first hearing
-            log.exception("yes or no heard again: recognition failed")
+        heard = await held_to_phrases(
+            self.recognizer, audio, _ANSWERS, LONGEST_ANSWER_SECONDS, "yes or no"
+        )
+        if heard is None:
             return None
         answer = yes_no(heard.text)
         if heard.confidence < MIN_CONFIDENCE or answer is None or answer == yes_no(said):
             return None
         return heard.text
+
+
+async def held_to_phrases(
+    recognizer: SpeechRecognizer,
+    audio: np.ndarray | None,
+    phrases: Sequence[str],
+    longest_seconds: float,
+    what: str,
+) -> Transcript | None:
+    """A short answer heard again as one of `phrases`, when the recogniser can be held to them
+    and the answer is short enough to be one (None otherwise, or when recognition failed: it
+    is only a better chance, the first hearing stands)."""
+    if (
+        audio is None
+        or len(audio) > longest_seconds * SAMPLE_RATE
+        or not isinstance(recognizer, PhraseListener)
+    ):
+        return None
+    try:
+        return await asyncio.to_thread(recognizer.hear_one_of, audio, phrases)
+    except Exception:
+        log.exception("%s heard again: recognition failed", what)
+        return None

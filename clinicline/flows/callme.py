@@ -34,6 +34,7 @@ from clinicline.callflow.confirm_recheck import ConfirmRecheck
 from clinicline.callflow.date_recheck import DateRecheck
 from clinicline.callflow.name_recheck import NameRecheck
 from clinicline.callflow.prompts import EMERGENCY_PROMPTS
+from clinicline.callflow.when_recheck import WhenRecheck
 from clinicline.flows.history import FlowError
 from clinicline.flows.tryit import CHAT_CALLER, SandboxGate, TryItChats
 from integrations.services import calls as call_records
@@ -184,6 +185,7 @@ class DraftCalls:
                 triage=triage, dialog=client, gate=SandboxGate(), db=db,
                 recorder=recorder, names=NameRecheck(db, recognizer),
                 dates=DateRecheck(recognizer), answers=ConfirmRecheck(recognizer),
+                whens=WhenRecheck(recognizer),
             )  # fmt: skip
             return DraftCallConversation(inner, draft, published)
 

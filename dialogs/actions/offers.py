@@ -23,6 +23,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, call_id
 from dialogs.actions.identity import IDENTITY_SLOTS, IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_day, speak_moment, speak_time
@@ -245,10 +246,13 @@ class ActionAskWhenText(ActionWithDeps):
             dispatcher.utter_message(
                 text=self.deps.say(
                     "ask_when_instead", appointment=f"{moment} with {chosen['provider']}"
-                )
+                ),
+                json_message=payloads.expect("when_text"),
             )
         else:
-            dispatcher.utter_message(text=self.deps.say("ask_when"))
+            dispatcher.utter_message(
+                text=self.deps.say("ask_when"), json_message=payloads.expect("when_text")
+            )
         return []
 
 

@@ -112,9 +112,49 @@ def test_when_between_two_times() -> None:
     assert (when.start, when.earliest, when.latest) == (date(2026, 12, 3), time(10), time(14))
 
 
-def test_when_as_soon_as_possible_is_the_next_two_weeks() -> None:
-    when = parse_when("as soon as possible please", NOW)
+@pytest.mark.parametrize("said", ["as soon as possible please", "as early as possible"])
+def test_when_as_soon_as_possible_is_the_next_two_weeks(said: str) -> None:
+    when = parse_when(said, NOW)
     assert when is not None and when.start == TODAY and (when.end - when.start).days == 13
+
+
+@pytest.mark.parametrize(
+    ("heard", "earliest"),
+    [
+        # Half past two as Whisper writes it from a call: "2.30", "2 30", "230".
+        ("Next Thursday at 2.30.", time(14, 30)),
+        ("next thursday at 2 30", time(14, 30)),
+        ("Next Thursday at 230.", time(14, 30)),
+        ("Monday at 10.45", time(10, 45)),
+        ("at 1030 please", time(10, 30)),
+        # "three" and "four" misheard after "after" and "at" (espeak-ng and flite, 2026-12-05).
+        ("Wednesday after free.", time(15, 0)),
+        ("Tuesday at for", time(16, 0)),
+    ],
+)
+def test_a_time_as_the_recogniser_writes_it(heard: str, earliest: time) -> None:
+    when = parse_when(heard, NOW)
+    assert when is not None and when.earliest == earliest, when
+
+
+@pytest.mark.parametrize(
+    ("heard", "start", "earliest"),
+    [
+        ("Tuesday at 2 15", date(2026, 12, 1), time(14, 15)),  # the next Tuesday, not the 15th
+        ("Tuesday the 15th at 2", date(2026, 12, 15), time(14, 0)),
+        ("Tuesday at 2 75", date(2026, 12, 1), None),  # no such time
+    ],
+)
+def test_a_day_of_month_and_minutes_are_told_apart(
+    heard: str, start: date, earliest: time | None
+) -> None:
+    when = parse_when(heard, NOW)
+    assert when is not None and (when.start, when.earliest) == (start, earliest), when
+
+
+def test_the_week_after_next() -> None:
+    when = parse_when("The week after next.", NOW)  # NOW is a Friday
+    assert when is not None and (when.start, when.end) == (date(2026, 12, 7), date(2026, 12, 13))
 
 
 def test_when_without_any_wish_is_none() -> None:

@@ -14,7 +14,7 @@ from typing import Literal, Protocol, runtime_checkable
 import numpy as np
 
 # What the caller was just asked for, when the dialog says: engines may tune for it.
-AnswerKind = Literal["name", "date", "spelling", "medication"]
+AnswerKind = Literal["name", "date", "spelling", "medication", "when"]
 
 
 @dataclass(frozen=True, slots=True)
