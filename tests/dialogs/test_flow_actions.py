@@ -115,6 +115,17 @@ async def test_time_said_instead_of_yes_books_from_that_time(conversation: Conve
     assert report["disposition"] == "appointment_booked"
 
 
+async def test_an_answer_with_no_day_is_told_how_to_say_one(conversation: Conversation) -> None:
+    """A caller who did not make out the question ("yes please") hears what a day sounds like."""
+    c = await conversation.open("+15550100003")
+    c.user("I'd like to make an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    c.answer("when_text", "yes please")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert "like Tuesday morning, or the earliest you have" in turn.said, turn.said
+    assert c.slots["when_text"] is None and not c.slots.get("offered_slots"), c.slots
+
+
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("book me a visit", "schedule_appointment")

@@ -26,9 +26,11 @@ async def _book_up_to_offers(
     c.user(request, {"schedule_form": "schedule_appointment"}.get(form, "reschedule_appointment"))
     await verified(c, form, *AISHA)
     assert c.slots["verified"] is True
+    asked = await c.run("action_ask_when_text", form)
+    # The voice worker hears the answer as a day and time (`WhenRecheck`).
+    assert {"kind": "expect", "what": "when_text"} in asked.payloads, asked
     if form == "reschedule_form":
-        asked = (await c.run("action_ask_when_text", form)).said
-        assert "with Dr. Okafor" in asked, asked
+        assert "with Dr. Okafor" in asked.said, asked.said
     c.answer("when_text", when)
     await c.run(f"validate_{form}", form)
     offers: list[dict[str, str]] = c.slots["offered_slots"]
