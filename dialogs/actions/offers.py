@@ -43,6 +43,12 @@ from nlu.providers import MATCH, Provider, latest_wish, provider_wish
 # Said when the EHR did not take the change: nothing is announced that did not happen.
 SYSTEM_DOWN = {"schedule_form": "book_system_down", "reschedule_form": "move_system_down"}
 _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|whenever)\b", re.I)
+# "Does Dr. Patel have anything?", "what about Doctor Nguyen": a question about a provider.
+_ASKS_ABOUT = re.compile(
+    r"^\W*(does|do|is|are|can|could|would|what about|how about|and what about|any(thing)?)\b"
+    r"|\b(have anything|has anything|anything with|available|free|any times?|openings?)\b",
+    re.I,
+)
 # The intents that start each form: their message is the request a provider wish may be in.
 _REQUESTS = {"schedule_form": "schedule_appointment", "reschedule_form": "reschedule_appointment"}
 
@@ -178,9 +184,13 @@ class SlotOfferingValidation(IdentityFormValidation):
         if (
             said is not None
             and said.provider is not None
-            and (said.provider.display not in {o["provider"] for o in offers})
+            and (
+                said.provider.display not in {o["provider"] for o in offers}
+                or _ASKS_ABOUT.search(text) is not None
+            )
         ):
-            # "Does Doctor Nguyen have anything?": her times for the day asked, not a pick.
+            # "Does Doctor Nguyen have anything?": her times for the day asked, not a pick,
+            # also when one of the times offered is hers (a question books nothing).
             when_text = str(tracker.get_slot("when_text") or "")
             fresh = await self._offers(parse_when(when_text, self.deps.now()), wanted, dispatcher)
             if not fresh:

@@ -103,6 +103,25 @@ async def test_asking_for_another_provider_at_the_offers_gets_her_times(
     assert report["appointments_booked"] == 0
 
 
+@pytest.mark.parametrize(
+    "asked", ["does Doctor {name} have anything", "what about Dr. {name}", "is Dr. {name} free"]
+)
+async def test_asking_about_a_provider_already_offered_books_nothing_and_offers_her_times(
+    conversation: Conversation, asked: str
+) -> None:
+    """Found on a `make run` call (2026-12-05): "Does Dr. Patel have anything?", with Dr. Patel's
+    8:30 first among the offers, booked it."""
+    c = await conversation.open("+15550100003")
+    offers = await _book_up_to_offers(c, "book me a visit", "the earliest you have")
+    name = offers[0]["provider"].split()[-1]
+    c.answer("slot_choice", asked.format(name=name))
+    await c.run("validate_schedule_form", "schedule_form")
+    assert c.slots.get("booking") is None, c.slots
+    fresh = c.slots["offered_slots"]
+    assert fresh and {o["provider"] for o in fresh} == {offers[0]["provider"]}, fresh
+    assert (await c.report())["appointments_booked"] == 0
+
+
 async def test_a_provider_with_nothing_for_weeks_is_said_before_other_times(
     conversation: Conversation,
 ) -> None:
