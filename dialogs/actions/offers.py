@@ -46,7 +46,8 @@ _ANY_TIME = re.compile(r"\b(any|anytime|soonest|earliest|first available|wheneve
 # "Does Dr. Patel have anything?", "what about Doctor Nguyen": a question about a provider.
 _ASKS_ABOUT = re.compile(
     r"^\W*(does|do|is|are|can|could|would|what about|how about|and what about|any(thing)?)\b"
-    r"|\b(have anything|has anything|anything with|available|free|any times?|openings?)\b",
+    r"|\b(have anything|has anything|anything with|available|free|any times?|openings?)\b"
+    r"|\?\s*$",  # "With Dr. Patel?": the recogniser heard a question
     re.I,
 )
 # The intents that start each form: their message is the request a provider wish may be in.

@@ -104,8 +104,10 @@ async def test_asking_for_another_provider_at_the_offers_gets_her_times(
 
 
 @pytest.mark.parametrize(
-    "asked", ["does Doctor {name} have anything", "what about Dr. {name}", "is Dr. {name} free"]
-)
+    "asked",
+    ["does Doctor {name} have anything", "what about Dr. {name}", "is Dr. {name} free",
+     "With Dr. {name}?"],
+)  # fmt: skip
 async def test_asking_about_a_provider_already_offered_books_nothing_and_offers_her_times(
     conversation: Conversation, asked: str
 ) -> None:
