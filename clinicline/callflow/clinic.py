@@ -434,6 +434,11 @@ class ClinicConversation:
             self._spawn_event(call, "operator", {"keys": turn.digits})
             self._mark_transfer(call, "front_desk")
             return [PlayPrompt("transfer"), Transfer("front_desk", "the caller pressed 0")]
+        if turn.digits and self.state.expecting is None and set(turn.digits) & {"*", "#"}:
+            # Sent to the dialog, "*#9" was "Okay. What can I help you with?" on a `make run`
+            # call: as if nothing had happened. A digit alone may still pick an offer.
+            self._spawn_event(call, "keys_not_expected", {"count": len(turn.digits)})
+            return [PlayPrompt("keys_not_expected")]
         return await self._dialog_turn(call, turn)
 
     def _symptom_answer(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action] | None:

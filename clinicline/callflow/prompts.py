@@ -52,6 +52,10 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         "reprompt": "Sorry, I didn't hear anything. How can I help you?",
         "reprompt_question": "Sorry, I didn't hear anything.",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
+        "keys_not_expected": (
+            "Sorry, those keys don't do anything here. Please tell me what you need, or press 0"
+            " for the front desk."
+        ),
         "goodbye": "Thank you for calling. Goodbye.",
         "silence_goodbye": (
             "I still can't hear you, so I'll end the call now. Please call us back. Goodbye."
@@ -101,6 +105,7 @@ PROMPT_USES: dict[str, str] = {
     "reprompt": "The caller said nothing after a question",
     "reprompt_question": "The caller said nothing after a question, which is then asked again",
     "not_understood": "The words could not be made out, or the dialogs gave no reply",
+    "keys_not_expected": "Keys with * or # pressed when no keys were asked for",
     "goodbye": "The end of a call the bot closes",
     "silence_goodbye": "The caller stayed silent after the reprompt",
     "hold": "While a person's phone rings",
@@ -111,7 +116,7 @@ PROMPT_USES: dict[str, str] = {
     "busy_choice": "Everyone is busy: hold or a call back",
     "busy_hold_only": "Everyone is busy and the caller's number is unknown (no call back)",
     "still_holding_next": "On hold, next in line",
-    "still_holding": "On hold, after \"You are number N in line\"",
+    "still_holding": 'On hold, after "You are number N in line"',
     "callback_confirmed": "The caller chose a call back",
     "shutdown": "The worker is stopping with the call still up",
 }

@@ -758,19 +758,27 @@ async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
     assert Say("And the date of birth?") not in await conversation.silence(call, 1)
 
 
-async def test_zero_on_the_keypad_reaches_the_front_desk_not_the_dialog_stand_in(
+async def test_zero_on_the_keypad_reaches_the_front_desk_and_stray_keys_are_told_stand_in(
     db: Database, recorder: StoreRecorder
 ) -> None:
     dialog = RecordingDialogStandIn()
     conversation, call = _conversation(db, recorder, dialog), _call()
     recorder.open(call)
     await conversation.start(call)
-    # Other keys go to the dialog as before (a choice of an offer, a date typed in).
-    await conversation.respond(call, CallerTurn(digits="*#9"))
-    assert dialog.sent == ["*#9"]
+    # A digit goes to the dialog as before (a choice of an offer); * and # are told they do
+    # nothing here.
+    await conversation.respond(call, CallerTurn(digits="2"))
+    assert dialog.sent == ["2"]
+    assert await conversation.respond(call, CallerTurn(digits="*#9")) == [
+        PlayPrompt("keys_not_expected")
+    ]
     actions = await conversation.respond(call, CallerTurn(digits="00"))
     assert actions[0] == PlayPrompt("transfer")
     assert isinstance(actions[1], Transfer) and actions[1].queue == "front_desk"
-    assert dialog.sent == ["*#9"]
+    assert dialog.sent == ["2"]
     report = await _report(db, recorder, call)
     assert [e["data"] for e in report["events"] if e["kind"] == "operator"] == [{"keys": "00"}]
+    # How many keys, never which: a caller may type her date of birth anywhere.
+    assert [e["data"] for e in report["events"] if e["kind"] == "keys_not_expected"] == [
+        {"count": 3}
+    ]
