@@ -355,10 +355,10 @@ def _said_since_request(tracker: Tracker, form: str) -> list[str]:
     provider's name)."""
     events = list(tracker.events)
     users = [i for i, e in enumerate(events) if e.get("event") == "user"]
-    asked = [i for i in users if _intent(events[i]) == _REQUESTS.get(form)]
+    begin = _request_at(events, users, form)
     said: list[str] = []
     for n, i in enumerate(users):
-        if asked and i < asked[-1]:
+        if i < begin:
             continue
         text = str(events[i].get("text") or "")
         after = events[i + 1 : users[n + 1] if n + 1 < len(users) else len(events)]
@@ -368,6 +368,22 @@ def _said_since_request(tracker: Tracker, form: str) -> list[str]:
         ):
             said.append(text)
     return said
+
+
+def _request_at(events: list[dict[str, Any]], users: list[int], form: str) -> int:
+    """Where the caller's request for this form is among the events: the message that started
+    the form, else the first message with the request's intent since the last form ended. Not
+    the last such message: on a `make run` call (2026-12-05) Rasa took the answer "AsiaCon." to
+    "what is your full name?" for a booking request, and the wish said before it was lost."""
+    started = [i for i, e in enumerate(events)
+               if e.get("event") == "active_loop" and e.get("name") == form]  # fmt: skip
+    if started:
+        return max((u for u in users if u < started[-1]), default=0)
+    ended = [i for i, e in enumerate(events)
+             if e.get("event") == "active_loop" and not e.get("name")]  # fmt: skip
+    since = ended[-1] if ended else -1
+    asked = [i for i in users if i > since and _intent(events[i]) == _REQUESTS.get(form)]
+    return asked[0] if asked else 0
 
 
 def _intent(event: dict[str, Any]) -> str | None:

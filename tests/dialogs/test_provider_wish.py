@@ -78,6 +78,31 @@ async def test_a_wish_said_with_the_day_and_a_day_she_does_not_work(
     assert offers and {o["provider"] for o in offers} == {"Dr. Okafor"}, offers
 
 
+@pytest.mark.parametrize("form_started", [False, True])
+async def test_an_answer_rasa_takes_for_another_request_keeps_the_wish(
+    conversation: Conversation, form_started: bool
+) -> None:
+    """On a `make run` call (2026-12-05) Rasa classified the name answer "AsiaCon." as a booking
+    request, and "with Dr. Schmidt", said in the real one, was lost. `form_started`: the
+    tracker holds the event of the form starting, as Rasa's does."""
+    c = await conversation.open("+15550100003")
+    c.user("9")
+    c.user("I'd like to make an appointment with Dr. Schmidt.", "schedule_appointment")
+    if form_started:
+        c.events.append({"event": "active_loop", "name": "schedule_form"})
+    c.answer("patient_name", "Aisha Khan", "schedule_appointment")
+    await c.run("validate_schedule_form", "schedule_form")
+    c.answer("dob", "July nineteenth nineteen ninety")
+    await c.run("validate_schedule_form", "schedule_form")
+    c.answer("dob_confirmed", "yes", "affirm")
+    await c.run("validate_schedule_form", "schedule_form")
+    assert c.slots["verified"] is True, c.slots
+    c.answer("when_text", "Wednesday morning")
+    await c.run("validate_schedule_form", "schedule_form")
+    offers = c.slots["offered_slots"]
+    assert offers and {o["provider"] for o in offers} == {"Dr. Schmidt"}, offers
+
+
 async def test_anyone_said_later_withdraws_the_wish(conversation: Conversation) -> None:
     c = await conversation.open("+15550100003")
     offers = await _book_up_to_offers(
