@@ -314,7 +314,7 @@ def _clock(word: str, ampm: str | None) -> time | None:
     if word in ("noon", "midday", "lunch"):
         return time(13) if word == "lunch" else time(12)
     minute = 0
-    if ":" in word or " " in word and word.replace(" ", "").isdigit():
+    if ":" in word or (" " in word and word.replace(" ", "").isdigit()):  # "2:30", "2 30"
         hour_text, minute_text = re.split(r"[: ]", word)
         hour, minute = int(hour_text), int(minute_text)
     elif word.isdigit() and len(word) > 2:  # "230": 2:30

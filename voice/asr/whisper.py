@@ -198,11 +198,11 @@ class WhisperRecognizer:
         """Decode one 8 kHz int16 utterance (blocking; run it in a worker thread).
 
         The prompt is the clinic context and vocabulary, with this call's ``hints`` first.
-        A name, a date or a medication (``answer``) gets only the hints: with the clinic's
-        providers and
-        drugs in the prompt, names came out as them ("Xiaoming Okonkwo" as "Maia, amlodipine,
-        a con quo", or "my name is Dr. Okafor") and dates too ("January the ninth, twenty oh
-        five" as "And very good height, ventilopine"); and its decode is kept down to a lower
+        A name, a date, a medication or a day (``answer``) gets only the hints: with the
+        clinic's providers and drugs in the prompt, names came out as them ("Xiaoming Okonkwo"
+        as "Maia, amlodipine, a con quo", or "my name is Dr. Okafor"), dates too ("January the
+        ninth, twenty oh five" as "And very good height, ventilopine") and times ("Friday at
+        ten" as "Friday atorvastin"); and its decode is kept down to a lower
         confidence, since unusual names decode with low confidence (measured: -1.05 to -1.5
         mean log-probability, below the -1.0 that drops noise) and an empty turn loses the
         call's only chance to hear the name again. A decode ``cancelled`` while it waited for
