@@ -174,7 +174,10 @@ def test_a_callers_own_medication_as_a_hint_gets_it_spelled_right(
         audio = phone_speech(piper, f"I need more of my {drug}, please.")
         unhinted.append(drug in whisper.transcribe(audio).text.lower())
         hinted.append(drug in whisper.transcribe(audio, hints=[drug]).text.lower())
-    assert all(hinted), dict(zip(drugs, hinted, strict=True))
+    # Piper samples its voice's noise on every synthesis, so each run hears other audio: over
+    # 8 syntheses of the four, 31 of 32 hinted decodes spelled the drug ("empagliflozin" once
+    # came out "impactive floss and"; CI40 met it too), and 0 of 32 unhinted ones did.
+    assert sum(hinted) >= 3, dict(zip(drugs, hinted, strict=True))
     # Without the hint the model rarely spells them (a CI run once wrote "montelukast").
     assert sum(unhinted) <= 1, dict(zip(drugs, unhinted, strict=True))
 
