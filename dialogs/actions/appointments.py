@@ -15,7 +15,7 @@ from dialogs.actions.context import ActionWithDeps, Deps, call_id
 from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
-from dialogs.actions.transfers import finish_handoff
+from dialogs.actions.transfers import DECLINED, finish_handoff
 from integrations.errors import EhrUnavailable
 from integrations.services.scheduling import AppointmentInfo, upcoming
 from nlu.confirm import yes_no
@@ -133,6 +133,7 @@ class _Submit(ActionWithDeps):
 
     action_name = ""
     intent = ""
+    declined = "okay"  # said when the caller no longer wants a time: nothing has changed
 
     def name(self) -> str:
         return self.action_name
@@ -141,6 +142,10 @@ class _Submit(ActionWithDeps):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
+        if tracker.get_slot("handoff") == DECLINED:
+            dispatcher.utter_message(text=self.deps.say(self.declined))
+            dispatcher.utter_message(text=self.deps.say("anything_else"))
+            return [SlotSet("handoff", None), *reset]
         handed = await finish_handoff(self.deps, dispatcher, tracker)
         if handed is not None or await self.deps.patient_id(tracker) is None:
             return (handed or []) + reset
@@ -161,6 +166,7 @@ class _Submit(ActionWithDeps):
 class ActionSubmitSchedule(_Submit):
     action_name = "action_submit_schedule"
     intent = "schedule_appointment"
+    declined = "nothing_booked"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         booking = tracker.get_slot("booking")
@@ -173,6 +179,7 @@ class ActionSubmitSchedule(_Submit):
 class ActionSubmitReschedule(_Submit):
     action_name = "action_submit_reschedule"
     intent = "reschedule_appointment"
+    declined = "kept_appointment"
 
     async def finish(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
         booking = tracker.get_slot("booking")

@@ -24,9 +24,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import ActionWithDeps, call_id
+from dialogs.actions.context import ActionWithDeps, call_id, latest_intent
 from dialogs.actions.identity import IDENTITY_SLOTS, IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_day, speak_moment, speak_time
+from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.errors import EhrUnavailable, SlotTaken
 from integrations.services.scheduling import (
     Booking,
@@ -50,6 +51,18 @@ _ASKS_ABOUT = re.compile(
     r"|\?\s*$",  # "With Dr. Patel?": the recogniser heard a question
     re.I,
 )
+# "No thank you", "never mind", "forget it, I'll call back": the whole answer is a refusal.
+# "No, I can't do mornings" is not: she says what does not suit, and is asked for a day again.
+_REFUSAL = (
+    r"(no+|nope|nah|no way|not really|not now|not today|never\s*mind|forget (it|that|about it)"
+    r"|don'?t bother|(that'?s )?okay|it'?s (fine|okay)|thanks?|thank you( very much)?"
+    r"|that'?s (all|it|fine)|that is all|i'?m (good|fine|okay)"
+    r"|i('?ll| will) call (you )?(back|later|another time)"
+    r"|(maybe )?(some )?other time|later|i (don'?t|do not) (want|need) (to book|one|it|to)"
+    r"( (anymore|after all|now))?|actually)"
+)
+_NO_LONGER = re.compile(rf"^\W*{_REFUSAL}(\W+{_REFUSAL})*\W*$", re.I)
+_NEGATIVE = re.compile(r"\b(no+|nope|nah|not|never|forget|don'?t|other time|later|call)\b", re.I)
 # The intents that start each form: their message is the request a provider wish may be in.
 _REQUESTS = {"schedule_form": "schedule_appointment", "reschedule_form": "reschedule_appointment"}
 
@@ -167,6 +180,14 @@ class SlotOfferingValidation(IdentityFormValidation):
             return {"when_text": value}  # already turned into offers this turn
         slots = await self._when_slots(str(value or ""), dispatcher, tracker)
         if slots is None:
+            # No day, and a no ("no thank you", "never mind"): she no longer wants a time, and
+            # asking for a day again kept her in the form (seen on a `make run` call). She is
+            # asked whether there is anything else; a goodbye ("bye") ends the call.
+            said = str(value or "")
+            if _NO_LONGER.search(said) and _NEGATIVE.search(said):
+                return {"when_text": None, "handoff": DECLINED}
+            if latest_intent(tracker) == "goodbye":
+                return {"when_text": None, "handoff": GOODBYE}
             dispatcher.utter_message(text=self.deps.say("which_day"))
             return {"when_text": None}
         return slots

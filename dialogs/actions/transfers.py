@@ -18,8 +18,10 @@ HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
     "pharmacy": ("pharmacy", "medication not found on the patient's list", "transferred"),
     "verification_failed": ("front_desk", "identity could not be verified", "verification_failed"),
 }
-# The other way a form ends early: the caller takes her leave instead of answering.
+# The other ways a form ends early: the caller takes her leave instead of answering, or no
+# longer wants what the form is for ("no thank you" when asked for a day).
 GOODBYE = "goodbye"
+DECLINED = "declined"
 
 
 async def transfer(

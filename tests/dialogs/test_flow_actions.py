@@ -2,7 +2,7 @@
 
 from sqlalchemy import select, update
 
-from integrations.store.models import Slot, StaffTask
+from integrations.store.models import Appointment, Slot, StaffTask
 from tests.dialogs.conftest import Conversation
 
 
@@ -124,6 +124,43 @@ async def test_an_answer_with_no_day_is_told_how_to_say_one(conversation: Conver
     turn = await c.run("validate_schedule_form", "schedule_form")
     assert "like Tuesday morning, or the earliest you have" in turn.said, turn.said
     assert c.slots["when_text"] is None and not c.slots.get("offered_slots"), c.slots
+
+
+async def test_no_thank_you_to_the_day_question_books_nothing_and_asks_what_else(
+    conversation: Conversation,
+) -> None:
+    """Asked for a day, "no thank you" ends the booking (on a `make run` call it was asked for
+    a day again); "no, I can't do mornings" is not a refusal and the day is asked for again."""
+    c = await conversation.open("+15550100003")
+    c.user("I'd like to make an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    c.answer("when_text", "No, I can't do mornings.", "deny")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert "didn't catch a day" in turn.said and not c.slots.get("handoff"), turn.said
+    c.answer("when_text", "No thank you.", "deny")
+    turn = await c.run("validate_schedule_form", "schedule_form")
+    assert c.slots["requested_slot"] is None, c.slots
+    end = await c.run("action_submit_schedule")
+    assert end.said == "Okay, I haven't booked anything. Is there anything else?", end.said
+    assert c.slots["handoff"] is None and c.slots["booking"] is None
+    report = await c.report()
+    assert report["appointments_booked"] == 0 and report["disposition"] != "appointment_booked"
+
+
+async def test_never_mind_when_moving_keeps_the_appointment(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100003")
+    c.user("I need to move my appointment", "reschedule_appointment")
+    await verified(c, "reschedule_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    assert c.slots["requested_slot"] == "when_text", c.slots
+    booked = select(Appointment.id, Appointment.start, Appointment.status)
+    async with c.db.session() as s:
+        before = (await s.execute(booked)).all()
+    c.answer("when_text", "Never mind, I'll call back.", "goodbye")
+    await c.run("validate_reschedule_form", "reschedule_form")
+    end = await c.run("action_submit_reschedule")
+    assert end.said == "Okay, I've kept your appointment. Is there anything else?", end.said
+    async with c.db.session() as s:
+        assert (await s.execute(booked)).all() == before
 
 
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:

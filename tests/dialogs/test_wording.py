@@ -149,7 +149,8 @@ _PICKED = {
     frozenset({"refill_to_nurse", "refill_already_in", "refill_sent"}):
         {"medication", "turnaround"},
     frozenset({"book_system_down", "move_system_down", "connecting", "connecting_nurse",
-               "connecting_billing", "connecting_pharmacy", "not_verified_front_desk"}): set(),
+               "connecting_billing", "connecting_pharmacy", "not_verified_front_desk",
+               "nothing_booked", "kept_appointment", "okay"}): set(),
 }  # fmt: skip
 
 
