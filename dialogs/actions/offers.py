@@ -63,6 +63,13 @@ _REFUSAL = (
 )
 _NO_LONGER = re.compile(rf"^\W*{_REFUSAL}(\W+{_REFUSAL})*\W*$", re.I)
 _NEGATIVE = re.compile(r"\b(no+|nope|nah|not|never|forget|don'?t|other time|later|call)\b", re.I)
+# Openings that give up whatever follows: on a call, "never mind, I'll call back" came in as
+# "Never mind, I'll talk."
+_GIVES_UP = re.compile(
+    r"^\W*(never\s*mind|forget (it|that|about it)|don'?t bother|no,? thanks?|no,? thank you"
+    r"|not now)\b",
+    re.I,
+)
 # The intents that start each form: their message is the request a provider wish may be in.
 _REQUESTS = {"schedule_form": "schedule_appointment", "reschedule_form": "reschedule_appointment"}
 
@@ -184,7 +191,7 @@ class SlotOfferingValidation(IdentityFormValidation):
             # asking for a day again kept her in the form (seen on a `make run` call). She is
             # asked whether there is anything else; a goodbye ("bye") ends the call.
             said = str(value or "")
-            if _NO_LONGER.search(said) and _NEGATIVE.search(said):
+            if _GIVES_UP.search(said) or (_NO_LONGER.search(said) and _NEGATIVE.search(said)):
                 return {"when_text": None, "handoff": DECLINED}
             if latest_intent(tracker) == "goodbye":
                 return {"when_text": None, "handoff": GOODBYE}

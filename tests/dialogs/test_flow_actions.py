@@ -155,7 +155,7 @@ async def test_never_mind_when_moving_keeps_the_appointment(conversation: Conver
     booked = select(Appointment.id, Appointment.start, Appointment.status)
     async with c.db.session() as s:
         before = (await s.execute(booked)).all()
-    c.answer("when_text", "Never mind, I'll call back.", "goodbye")
+    c.answer("when_text", "Never mind, I'll talk.", "goodbye")  # "I'll call back" on a call
     await c.run("validate_reschedule_form", "reschedule_form")
     end = await c.run("action_submit_reschedule")
     assert end.said == "Okay, I've kept your appointment. Is there anything else?", end.said
