@@ -604,6 +604,12 @@ class ClinicConversation:
         self.state.flagged_transfer = self.state.flagged_transfer or flagged
         self.recorder.fields(call, transfer_queue=queue)
 
+    def transfer_not_placed(self) -> None:
+        """The transfer asked for was never placed (a test call says where it would go and
+        hangs up): the call's end is not a transfer nobody answered, with no callback task."""
+        self.state.transferred = False
+        self.state.flagged_transfer = False
+
     async def _hear_for_patient(self, call_id: str) -> None:
         """Once the call has a verified patient, her own medications come first in the hints."""
         try:

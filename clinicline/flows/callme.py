@@ -102,6 +102,7 @@ class DraftCallConversation:
     def _not_placed(self, call: CallInfo, transfer: Transfer) -> None:
         """On the record: the transfer the line chose, and that nobody was rung."""
         self.not_placed.append(transfer)
+        self.inner.transfer_not_placed()
         data = {"queue": transfer.queue, "emergent": transfer.emergent, "placed": False}
         self.inner.recorder.submit(
             call.call_id,
@@ -139,9 +140,7 @@ class DraftCallConversation:
     async def finish(self, call: CallInfo, outcome: CallOutcome) -> str | None:
         if not self.not_placed:
             return await self.inner.finish(call, outcome)
-        # Not a transfer nobody answered (no "transfer failed", no nurse callback task): a
-        # test call that ended where a transfer would have begun.
-        self.inner.state.transferred = False
+        # A test call that ended where a transfer would have begun.
         await self.inner.finish(call, outcome)
         return "test_call"
 

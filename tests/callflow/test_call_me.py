@@ -43,9 +43,13 @@ class _Actions:
         self.actions = actions
         self.recorder = self
         self.submitted: list[str] = []
+        self.withdrawn = 0  # transfers it was told were never placed
 
     async def start(self, call: CallInfo) -> list[Any]:
         return self.actions
+
+    def transfer_not_placed(self) -> None:
+        self.withdrawn += 1
 
     def submit(self, call_id: str, _write: Any) -> None:
         self.submitted.append(call_id)
@@ -73,6 +77,7 @@ async def test_a_test_call_speaks_draft_prompts_keeps_the_emergency_message_and_
         Hangup("test_call"),
     ]
     assert line.not_placed == [emergent] and inner.submitted == ["c1"]  # its record's event
+    assert inner.withdrawn == 1  # so the call's end is no unanswered transfer
     # A prompt whose newest words are not published is spoken from them; one unchanged plays.
     inner.actions = [PlayPrompt("greeting", barge_in=True), PlayPrompt("hold")]
     assert list(await line.start(call)) == [Say(DRAFT_GREETING, barge_in=True), PlayPrompt("hold")]
