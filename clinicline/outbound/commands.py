@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +53,7 @@ async def run_campaign(args: argparse.Namespace, config: Config) -> int:
         try:
             found = await _searched(args, config, db)
             async with db.session() as s:
-                return await _run(args, s, found, _desk(config, db))
+                return await _run(args, s, found, lambda: _desk(config, db))
         except (InvalidField, NotFound, EhrUnavailable) as exc:  # said plainly, no traceback
             raise ConfigError(str(exc)) from exc
     finally:
@@ -84,8 +85,10 @@ async def _run(
     args: argparse.Namespace,
     s: AsyncSession,
     searched: list[tuple[int, int | None]],
-    desk: AppointmentDesk,
+    desk: Callable[[], AppointmentDesk],
 ) -> int:
+    """Carry out one subcommand. DESK makes the appointment desk (and the clinic's EHR client)
+    for the two that change slots; the others only read and write the campaign tables."""
     command = args.campaign_command
     if command == "create":
         targets: list[tuple[int, int | None]] = list(searched)
@@ -113,7 +116,7 @@ async def _run(
             await campaigns.check_campaign(
                 s, name=args.name, kind=args.kind, targets=targets, settings=settings
             )
-            blocked = await desk.declare_out(absence, actor=ACTOR)
+            blocked = await desk().declare_out(absence, actor=ACTOR)
         campaign_id = await campaigns.create_campaign(
             s, name=args.name, kind=args.kind, targets=targets, settings=settings, created_by=ACTOR
         )
@@ -151,7 +154,7 @@ async def _run(
         print(json.dumps(listed, indent=2))
         return 0
     if command == "withdraw":
-        reopened = await desk.withdraw_out(args.absence_id, actor=ACTOR)
+        reopened = await desk().withdraw_out(args.absence_id, actor=ACTOR)
         print(
             json.dumps({"absence": args.absence_id, "withdrawn": True, "slots_reopened": reopened})
         )
