@@ -198,6 +198,10 @@ def bot_actions(messages: Sequence[BotMessage]) -> list[Action]:
 class ClinicConversation:
     """One call's conversation; build one per call with `ClinicConversation(...)`."""
 
+    # Whether the conversation's own questions take a digit with no keys asked for (a
+    # campaign call's "press 1 to confirm"); the clinic line's questions are answered aloud.
+    digits_answer: bool = False
+
     def __init__(
         self,
         *,
@@ -434,9 +438,14 @@ class ClinicConversation:
             self._spawn_event(call, "operator", {"keys": turn.digits})
             self._mark_transfer(call, "front_desk")
             return [PlayPrompt("transfer"), Transfer("front_desk", "the caller pressed 0")]
-        if turn.digits and self.state.expecting is None and set(turn.digits) & {"*", "#"}:
-            # Sent to the dialog, "*#9" was "Okay. What can I help you with?" on a `make run`
-            # call: as if nothing had happened. A digit alone may still pick an offer.
+        if (
+            turn.digits
+            and self.state.expecting is None
+            and (not self.digits_answer or set(turn.digits) & {"*", "#"})
+        ):
+            # Sent to the dialog, "*#9" and "7" were "Okay. What can I help you with?" on
+            # `make run` calls: as if nothing had happened. No question offers keys then, not
+            # even the offered times: "2" was taken for 2 o'clock, not the second time.
             self._spawn_event(call, "keys_not_expected", {"count": len(turn.digits)})
             return [PlayPrompt("keys_not_expected")]
         return await self._dialog_turn(call, turn)

@@ -53,8 +53,8 @@ def clinic_prompts(clinic_name: str) -> dict[str, str]:
         "reprompt_question": "Sorry, I didn't hear anything.",
         "not_understood": "Sorry, I didn't catch that. Could you say it again?",
         "keys_not_expected": (
-            "Sorry, those keys don't do anything here. Please tell me what you need, or press 0"
-            " for the front desk."
+            "Sorry, I can't use the keypad here. Please say it in a few words, or press 0 for"
+            " the front desk."
         ),
         "goodbye": "Thank you for calling. Goodbye.",
         "silence_goodbye": (
@@ -105,7 +105,7 @@ PROMPT_USES: dict[str, str] = {
     "reprompt": "The caller said nothing after a question",
     "reprompt_question": "The caller said nothing after a question, which is then asked again",
     "not_understood": "The words could not be made out, or the dialogs gave no reply",
-    "keys_not_expected": "Keys with * or # pressed when no keys were asked for",
+    "keys_not_expected": "Keys other than 0 pressed when no keys were asked for",
     "goodbye": "The end of a call the bot closes",
     "silence_goodbye": "The caller stayed silent after the reprompt",
     "hold": "While a person's phone rings",

@@ -109,6 +109,8 @@ class _Outreach:
 class OutreachConversation(ClinicConversation):
     """A campaign's call answered by a person; see the module docstring."""
 
+    digits_answer = True  # "press 1 to confirm, 2 to cancel"
+
     def __init__(
         self, *, outreach: Outreach, line: ClinicLine, desk: AppointmentDesk, **kwargs: Any
     ) -> None:
