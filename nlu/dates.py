@@ -340,6 +340,7 @@ def _clock(word: str, ampm: str | None) -> time | None:
 def _time_bounds(text: str) -> tuple[time | None, time | None]:
     earliest: time | None = None
     latest: time | None = None
+    latest_half_said = False  # "to 7 pm", "and 7 in the morning": its half of the day was said
     text = _MISHEARD_HOUR.sub(lambda m: f"{m.group(1)} {_HOUR_SOUNDALIKES[m.group(2)]}", text)
     for match in _BOUND.finditer(text):
         word, clock = match.group(1), _clock(match.group(2), match.group(3))
@@ -350,10 +351,20 @@ def _time_bounds(text: str) -> tuple[time | None, time | None]:
         elif word in ("before", "by", "until", "till", "and", "to"):
             if word in ("and", "to") and earliest is None:
                 continue
-            latest = clock
+            latest, latest_half_said = clock, bool(match.group(3))
         else:  # "at 10", "around 10": a one-hour window
             earliest = clock
             latest = time(min(clock.hour + 1, 23), clock.minute)
+    if (
+        earliest is not None
+        and latest is not None
+        and latest <= earliest
+        and latest.hour < 12
+        and not latest_half_said
+    ):
+        # "Between 5 and 7": 5 is read as 5 PM, so 7 is 7 PM, not a range that ends before
+        # it starts (which had left no hours at all).
+        latest = time(latest.hour + 12, latest.minute)
     return earliest, latest
 
 

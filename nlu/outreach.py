@@ -34,6 +34,8 @@ _OPT_OUT = re.compile(
 
 # "Call me back after six", "can you call later", "not a good time", "I'm driving": a verb of
 # calling with a when, or a reason this moment is bad.
+# "after 7 am", "tomorrow morning at 8": an hour in the morning on purpose.
+_MORNING_SAID = re.compile(r"\b(a\.? ?m\b\.?|in the morning|morning)", re.I)
 _LATER = re.compile(
     r"\b(?:"
     rf"{_CALL}\s+(?:me\s+|us\s+)?(?:back\s+)?(?:again\s+)?(?:on\s+)?"
@@ -128,9 +130,20 @@ def hours_said(text: str, now: datetime) -> CallLater:
     after, before = (when.earliest, when.latest) if when is not None else (None, None)
     if after is None and before is None and when is not None and when.part_of_day:
         after, before = _PART_HOURS.get(when.part_of_day, (None, None))
+    tomorrow = bool(re.search(r"\btomorrow\b", clean, re.I))
+    if (
+        after is not None
+        and after.hour < 12
+        and after <= now.time()
+        and not tomorrow
+        and not _MORNING_SAID.search(clean)
+    ):
+        # "Call me after 7" said at 10 AM: 7 in the evening, since 7 AM has passed (it was
+        # read as 07:00, and the call back came at once).
+        after = time(after.hour + 12, after.minute)
     if after is not None and before is not None and not after < before:
         after = before = None  # "between 6 and 2": no hours we can use
-    return CallLater(after, before, tomorrow=bool(re.search(r"\btomorrow\b", clean, re.I)))
+    return CallLater(after, before, tomorrow=tomorrow)
 
 
 def reminder_choice(text: str | None, digits: str | None = None) -> Choice | None:

@@ -112,6 +112,20 @@ def test_when_between_two_times() -> None:
     assert (when.start, when.earliest, when.latest) == (date(2026, 12, 3), time(10), time(14))
 
 
+@pytest.mark.parametrize(
+    ("said", "earliest", "latest"),
+    [
+        ("tuesday between 5 and 7", time(17), time(19)),  # both in the evening, not 17 to 7
+        ("tuesday from 11 to 1", time(11), time(13)),
+        ("tuesday from 10 to 7", time(10), time(19)),
+        ("tuesday between 9 and 11", time(9), time(11)),
+    ],
+)
+def test_a_range_of_hours_ends_after_it_starts(said: str, earliest: time, latest: time) -> None:
+    when = parse_when(said, NOW)
+    assert when is not None and (when.earliest, when.latest) == (earliest, latest)
+
+
 @pytest.mark.parametrize("said", ["as soon as possible please", "as early as possible"])
 def test_when_as_soon_as_possible_is_the_next_two_weeks(said: str) -> None:
     when = parse_when(said, NOW)

@@ -79,6 +79,10 @@ MONDAY_3PM = datetime(2031, 3, 3, 15, 0)
         ("can you call me back after 6", time(18), None, False),
         ("I'm at work, could you ring me after five thirty", time(17, 30), None, False),
         ("call back between 4 and 6 pm please", time(16), time(18), False),
+        ("call me back between 5 and 7", time(17), time(19), False),
+        ("call me after 7", time(19), None, False),  # said at 3 PM: not 7 AM, long gone
+        ("could you call me back tomorrow after 7", time(7), None, True),
+        ("call me back tomorrow after 7 am", time(7), None, True),
         ("could you call me in the evening", time(17), None, False),
         ("call me tomorrow morning", None, time(12), True),
         ("call me before noon", None, time(12), False),
