@@ -77,6 +77,18 @@ def generic_name(name: str) -> str | None:
     return _BRAND_TO_GENERIC.get(key)
 
 
+def named_drug(text: str) -> str | None:
+    """A drug the words name outright, as said ("metformin", "Glucophage"), whether or not it
+    is on anyone's list; None when they name none the table knows."""
+    words = _words(text)
+    for size in (3, 2, 1):
+        for start in range(len(words) - size + 1):
+            said = " ".join(words[start : start + size])
+            if said in BRANDS or said in _BRAND_TO_GENERIC:
+                return said
+    return None
+
+
 def _words(text: str) -> list[str]:
     return re.findall(r"[a-z]+", text.lower().replace("-", " ").replace("/", " "))
 

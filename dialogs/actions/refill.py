@@ -15,7 +15,7 @@ from dialogs.actions.identity import IdentityFormValidation, Slots
 from dialogs.actions.transfers import finish_handoff
 from integrations.services.refills import Medication, active_medications, request_refill
 from nlu.confirm import yes_no
-from nlu.medications import match_medication
+from nlu.medications import match_medication, named_drug
 
 # A drug the caller named unprompted and that matches this well needs no extra "is that right?".
 NAMED_MATCH_SCORE = 0.85
@@ -58,6 +58,12 @@ class ValidateRefillForm(IdentityFormValidation):
                 "medication_id": med.id,
                 "refill_confirmed": True if score >= NAMED_MATCH_SCORE else None,
             }
+        named = named_drug(request) if request else None
+        if named is not None:
+            # "A refill on my metformin" from a caller whose list has no metformin: she hears
+            # that, not only "which medication?" (or her one medication read back) as if she
+            # had named none.
+            dispatcher.utter_message(text=self.deps.say("drug_not_on_list", medication=named))
         if len(meds) == 1:
             return {"medication": label(meds[0]), "medication_id": meds[0].id}
         return {}
@@ -75,7 +81,11 @@ class ValidateRefillForm(IdentityFormValidation):
         if misses >= MAX_MEDICATION_MISSES:
             dispatcher.utter_message(text=self.deps.say("medication_not_on_list"))
             return {"medication": None, "medication_failures": misses, "handoff": "pharmacy"}
-        dispatcher.utter_message(text=self.deps.say("medication_not_caught"))
+        named = named_drug(str(value or ""))
+        if named is not None:  # heard clearly: "say the name again" would not help
+            dispatcher.utter_message(text=self.deps.say("drug_not_on_list", medication=named))
+        else:
+            dispatcher.utter_message(text=self.deps.say("medication_not_caught"))
         return {"medication": None, "medication_failures": misses}
 
     async def validate_refill_confirmed(

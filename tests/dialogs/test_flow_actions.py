@@ -80,6 +80,27 @@ async def test_unknown_drug_twice_goes_to_pharmacy(conversation: Conversation) -
     assert "metformin" not in end.said
 
 
+async def test_a_drug_named_that_is_not_on_her_list_is_said_so(conversation: Conversation) -> None:
+    """James Carter takes atorvastatin and amlodipine; on a `make run` call he asked for his
+    metformin and heard only "Which medication do you need refilled?"."""
+    c = await conversation.open("+15550100002")
+    c.user("I need a refill on my metformin and I also want to book a checkup", "request_refill")
+    c.answer("patient_name", "James Carter")
+    await c.run("validate_refill_form", "refill_form")
+    c.answer("dob", "November twentieth nineteen fifty eight")
+    await c.run("validate_refill_form", "refill_form")
+    c.answer("dob_confirmed", "yes")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert "I don't see metformin on your list." in turn.said, turn.said
+    assert c.slots["requested_slot"] == "medication" and c.slots.get("medication_id") is None
+    c.answer("medication", "the Glucophage")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert turn.said == "I don't see glucophage on your list.", turn.said
+    c.answer("medication", "my cholesterol one")  # what it is for still names hers
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["medication"].startswith("atorvastatin"), c.slots
+
+
 async def test_controlled_or_empty_refill_is_honest_about_review(
     conversation: Conversation,
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nlu.medication_table import BRANDS, USES
-from nlu.medications import generic_name, match_medication
+from nlu.medications import generic_name, match_medication, named_drug
 
 MEDS = [
     "Lisinopril 10 mg tablet",
@@ -120,3 +120,16 @@ def test_a_form_names_the_one_medication_of_that_form() -> None:
 def test_every_use_names_generics_the_table_knows() -> None:
     # A typo in the uses would match nothing, silently.
     assert {g for generics in USES.values() for g in generics} <= BRANDS.keys()
+
+
+@pytest.mark.parametrize(
+    ("said", "named"),
+    [
+        ("I need a refill on my metformin and a checkup", "metformin"),
+        ("can you renew my Glucophage please", "glucophage"),
+        ("my blood pressure pill", None),  # a use names none outright
+        ("the imprecastatin", None),  # misheard: matched against her list, not named here
+    ],
+)
+def test_a_drug_named_outright_is_found_in_any_words(said: str, named: str | None) -> None:
+    assert named_drug(said) == named
