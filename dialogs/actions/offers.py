@@ -175,6 +175,17 @@ class SlotOfferingValidation(IdentityFormValidation):
             return {"when_text": None, "offered_slots": None}
         return {"when_text": text, "offered_slots": offers}
 
+    async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        """A day said in the booking request itself ("can I see Doctor Patel next Wednesday
+        afternoon") answers "what day and time suit you?": the offers follow the verification.
+        On a `make run` call the caller was asked for the day she had already given."""
+        if self.form != "schedule_form":
+            return {}  # a move first says which appointment moves and when it is
+        said = _said_since_request(tracker, self.form)
+        if not said or parse_when(said[0], self.deps.now()) is None:
+            return {}
+        return await self._when_slots(said[0], dispatcher, tracker) or {}
+
     async def absorb(self, text: str, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
         if self.form == "reschedule_form" and tracker.get_slot("appointment_id") is None:
             return {}  # the caller must first say which appointment moves

@@ -1,5 +1,7 @@
 """Each flow's actions against the seeded demo clinic: what the caller hears, what is recorded."""
 
+from datetime import datetime
+
 from sqlalchemy import select, update
 
 from integrations.store.models import Appointment, Slot, StaffTask
@@ -134,6 +136,23 @@ async def test_time_said_instead_of_yes_books_from_that_time(conversation: Conve
     report = await c.report()
     assert report["appointments_booked"] == 1
     assert report["disposition"] == "appointment_booked"
+
+
+async def test_a_day_in_the_request_is_offered_once_she_is_verified(
+    conversation: Conversation,
+) -> None:
+    """On a `make run` call, "can I see doctor Patel next Wednesday afternoon" was followed,
+    after the identity questions, by "What day and time suit you?"."""
+    c = await conversation.open(None)
+    c.user("can I see doctor Patel next Wednesday afternoon", "schedule_appointment")
+    await verified(c, "schedule_form", "Maria Lopez", "March fourth nineteen seventy two")
+    assert c.slots["requested_slot"] == "slot_choice", c.slots
+    offers = c.slots["offered_slots"]
+    assert offers and {o["provider"] for o in offers} == {"Dr. Patel"}, offers
+    starts = [datetime.fromisoformat(o["start"]) for o in offers]
+    assert {s.weekday() for s in starts} == {2} and all(s.hour >= 12 for s in starts), starts
+    said = (await c.run("action_ask_slot_choice", "schedule_form")).said
+    assert said.startswith("I have Wednesday"), said
 
 
 async def test_an_answer_with_no_day_is_told_how_to_say_one(conversation: Conversation) -> None:
