@@ -215,6 +215,9 @@ class SlotOfferingValidation(IdentityFormValidation):
     ) -> Slots:
         offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
         text = str(value or "")
+        if yes_no(text) is False and latest_intent(tracker) == "goodbye":
+            # "No thanks, goodbye" (a `make run` call was asked for another day instead).
+            return {"slot_choice": None, "handoff": GOODBYE}
         if yes_no(text) is False or not offers:
             dispatcher.utter_message(text=self.deps.say("okay"))
             return {"slot_choice": None, "when_text": None, "offered_slots": None}

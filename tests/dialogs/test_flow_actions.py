@@ -153,6 +153,11 @@ async def test_a_day_in_the_request_is_offered_once_she_is_verified(
     assert {s.weekday() for s in starts} == {2} and all(s.hour >= 12 for s in starts), starts
     said = (await c.run("action_ask_slot_choice", "schedule_form")).said
     assert said.startswith("I have Wednesday"), said
+    c.answer("slot_choice", "no thanks goodbye", "goodbye")  # nothing booked, the call ends
+    await c.run("validate_schedule_form", "schedule_form")
+    assert c.slots["requested_slot"] is None and not c.slots.get("booking"), c.slots
+    end = await c.run("action_submit_schedule")
+    assert end.said == "Thank you for calling. Goodbye." and end.payloads == [{"kind": "hangup"}]
 
 
 async def test_an_answer_with_no_day_is_told_how_to_say_one(conversation: Conversation) -> None:
