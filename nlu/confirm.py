@@ -86,13 +86,28 @@ def answer_phrases() -> list[str]:
     return [p[0].upper() + p[1:] for p in written]
 
 
+# Whisper writes a short "No" as "Know" ("Know that's all." from flite on a `make run` call,
+# which the dialogs took for a question about an appointment). A reply opening with "know"
+# and going on with nothing a "know" could begin ("know what...", "know if...") is a no.
+_KNOW_FOR_NO = re.compile(
+    r"^(\W*)know\b(?=\W*($|that'?s\b|thanks?\b|thank you\b|it'?s\b|i'?m\b|i don'?t\b|"
+    r"not\b|no\b|nothing\b))",
+    re.I,
+)
+
+
+def mend_no(text: str) -> str:
+    """The caller's words with a "No" the recogniser wrote as "Know" put right."""
+    return _KNOW_FOR_NO.sub(lambda m: m.group(1) + "No", text, count=1)
+
+
 def yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when the reply is neither or unclear.
 
     When a reply holds both ("no wait, yes"), the last cue wins: callers correct themselves.
     Keypad 1 is yes and 2 is no, as read-back prompts offer.
     """
-    clean = text.lower().replace("\u2019", "'").replace(",", " ").replace("-", " ")
+    clean = mend_no(text.replace("\u2019", "'")).lower().replace(",", " ").replace("-", " ")
     clean = " ".join(clean.split()).strip(" .!?")
     if clean in ("1", "one"):
         return True

@@ -49,7 +49,7 @@ from integrations.services.calls import settle_unreached
 from integrations.services.tasks import create_task
 from integrations.store import Database
 from integrations.store.models import Call
-from nlu.confirm import request_after_no, yes_no
+from nlu.confirm import mend_no, request_after_no, yes_no
 from nlu.triage import Level, TriageEngine, TriageResult
 from voice.asr.base import AnswerKind
 from voice.session.actions import (
@@ -485,7 +485,7 @@ class ClinicConversation:
     async def _dialog_turn(
         self, call: CallInfo, turn: CallerTurn, nurse_declined: bool = False
     ) -> Sequence[Action]:
-        text = turn.text if turn.text is not None else (turn.digits or "")
+        text = mend_no(turn.text) if turn.text is not None else (turn.digits or "")
         if self.state.expecting == "dob" and self.dates is not None and turn.text is not None:
             again = await self.dates.heard_again(text, turn.audio)
             if again is not None:

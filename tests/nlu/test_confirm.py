@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.confirm import answer_phrases, request_after_no, yes_no
+from nlu.confirm import answer_phrases, mend_no, request_after_no, yes_no
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,19 @@ def test_every_answer_phrase_is_read_as_the_answer_it_is() -> None:
 )
 def test_what_a_caller_asks_for_after_turning_an_offer_down(said: str, wanted: str) -> None:
     assert request_after_no(said) == wanted
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("Know that's all.", "No that's all."),  # flite on a `make run` call, sent to Rasa
+        ("Know, thanks.", "No, thanks."),
+        ("Know.", "No."),
+        ("Know what, I need a refill", "Know what, I need a refill"),
+        ("I know that", "I know that"),
+        ("Know if my results are in?", "Know if my results are in?"),
+    ],
+)
+def test_a_no_written_as_know_is_put_right(heard: str, meant: str) -> None:
+    assert mend_no(heard) == meant
+    assert (yes_no(heard) is False) == meant.startswith("No")
