@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jellyfish
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from nlu.medication_table import BRANDS, USES
 
 _BRAND_TO_GENERIC: dict[str, str] = {b: g for g, brands in BRANDS.items() for b in brands}
+_ALL_NAMES = sorted({*BRANDS, *_BRAND_TO_GENERIC})
 _FILLER_WORDS = (
     "i my the a an of for on and to please need needs want refill refills refilled renew "
     "prescription script medication medicine meds pill pills tablet tablets capsule capsules "
@@ -78,14 +79,20 @@ def generic_name(name: str) -> str | None:
 
 
 def named_drug(text: str) -> str | None:
-    """A drug the words name outright, as said ("metformin", "Glucophage"), whether or not it
-    is on anyone's list; None when they name none the table knows."""
+    """A drug the words name, as the table spells it ("metformin", "glucophage"), whether or
+    not it is on anyone's list; None when they name none the table knows. A long word spelled
+    close to one counts ("methformin", as whisper wrote espeak-ng's metformin on a call)."""
     words = _words(text)
     for size in (3, 2, 1):
         for start in range(len(words) - size + 1):
             said = " ".join(words[start : start + size])
             if said in BRANDS or said in _BRAND_TO_GENERIC:
                 return said
+    for word in words:
+        if len(word) >= NEAR_LETTERS and word not in _FILLER:
+            close = process.extractOne(word, _ALL_NAMES, scorer=fuzz.ratio, score_cutoff=85)
+            if close is not None:
+                return str(close[0])
     return None
 
 

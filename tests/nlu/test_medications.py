@@ -127,6 +127,8 @@ def test_every_use_names_generics_the_table_knows() -> None:
     [
         ("I need a refill on my metformin and a checkup", "metformin"),
         ("can you renew my Glucophage please", "glucophage"),
+        ("I need a refill on my methformin.", "metformin"),  # espeak-ng through a call
+        ("I need a prescription refilled for my daughter", None),  # long words, no drug
         ("my blood pressure pill", None),  # a use names none outright
         ("the imprecastatin", None),  # misheard: matched against her list, not named here
     ],
