@@ -143,6 +143,8 @@ class _Submit(ActionWithDeps):
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
         if tracker.get_slot("handoff") == DECLINED:
+            # What she called about stays on the record; nothing was done, so no disposition.
+            await self.deps.record(call_id(tracker), intent=self.intent)
             dispatcher.utter_message(text=self.deps.say(self.declined))
             dispatcher.utter_message(text=self.deps.say("anything_else"))
             return [SlotSet("handoff", None), *reset]

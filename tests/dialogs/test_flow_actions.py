@@ -190,6 +190,7 @@ async def test_no_thank_you_to_the_day_question_books_nothing_and_asks_what_else
     assert c.slots["handoff"] is None and c.slots["booking"] is None
     report = await c.report()
     assert report["appointments_booked"] == 0 and report["disposition"] != "appointment_booked"
+    assert report["intents"] == ["schedule_appointment"], report
 
 
 async def test_never_mind_when_moving_keeps_the_appointment(conversation: Conversation) -> None:
