@@ -58,7 +58,7 @@ async def test_an_answer_that_names_a_day_is_not_heard_again(
     assert await WhenRecheck(whisper, now=lambda: NOW).heard_again("Tuesday", other_day) is None
 
 
-async def test_on_a_call_the_dialog_gets_the_day_heard_again_and_the_record_says_so(
+async def test_the_dialog_gets_the_day_heard_again_and_the_record_says_so_rasa_stand_in(
     whisper: WhisperRecognizer, tmp_path: Path
 ) -> None:
     """The clinic conversation, after "what day and time suit you?", with a Rasa stand-in that
