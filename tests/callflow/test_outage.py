@@ -43,16 +43,31 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def drop_database(name: str) -> None:
+    """DROP DATABASE … WITH (FORCE), tried again for a few seconds: the force cannot end a
+    backend of another role (likely an autovacuum worker on the new database), and CI43's
+    teardown met one ("must be a member of the role whose process is being terminated")."""
+    import asyncpg
+
+    for _ in range(20):
+        try:
+            await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+            await asyncio.sleep(0.5)
+    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
 async def outage_db() -> AsyncIterator[str]:
     try:
-        await _admin(f"DROP DATABASE IF EXISTS {OUTAGE_DB} WITH (FORCE)")
+        await drop_database(OUTAGE_DB)
         await _admin(f"CREATE DATABASE {OUTAGE_DB}")
     except (OSError, Exception) as exc:  # noqa: B014 - asyncpg raises its own errors too
         pytest.skip(f"PostgreSQL not reachable for the outage test: {exc}")
     yield PG_URL.rsplit("/", 1)[0] + "/" + OUTAGE_DB
     await _admin(f"ALTER DATABASE {OUTAGE_DB} ALLOW_CONNECTIONS true")
-    await _admin(f"DROP DATABASE IF EXISTS {OUTAGE_DB} WITH (FORCE)")
+    await drop_database(OUTAGE_DB)
 
 
 async def test_emergency_message_and_on_call_ring_with_rasa_and_database_down(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicline.callflow.recorder import StoreRecorder
 from integrations.services.call_report import call_report
 from integrations.store import Database
-from tests.callflow.test_outage import PG_URL, _admin
+from tests.callflow.test_outage import PG_URL, _admin, drop_database
 from voice.session.actions import CallInfo, CallOutcome
 
 
@@ -81,13 +81,13 @@ async def test_turns_written_while_sqlite_is_locked_all_land_in_order(tmp_path: 
 async def restart_db() -> AsyncIterator[str]:
     name = "clinicline_recorder"
     try:
-        await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await drop_database(name)
         await _admin(f"CREATE DATABASE {name}")
     except Exception as exc:
         pytest.skip(f"PostgreSQL not reachable: {exc}")
     yield PG_URL.rsplit("/", 1)[0] + "/" + name
     await _admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
-    await _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await drop_database(name)
 
 
 async def test_turns_written_while_postgres_is_unreachable_land_when_it_returns(
