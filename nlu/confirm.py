@@ -101,6 +101,33 @@ def mend_no(text: str) -> str:
     return _KNOW_FOR_NO.sub(lambda m: m.group(1) + "No", text, count=1)
 
 
+# "No thank you", "never mind", "forget it, I'll call back": the whole answer is a refusal.
+# "No, I can't do mornings" is not: she says what does not suit.
+_REFUSAL = (
+    r"(no+|nope|nah|no way|not really|not now|not today|never\s*mind|forget (it|that|about it)"
+    r"|don'?t bother|(that'?s )?okay|it'?s (fine|okay)|thanks?|thank you( very much)?"
+    r"|that'?s (all|it|fine)|that is all|i'?m (good|fine|okay)"
+    r"|i('?ll| will) call (you )?(back|later|another time)"
+    r"|(maybe )?(some )?other time|later|i (don'?t|do not) (want|need) (to book|one|it|to)"
+    r"( (anymore|after all|now))?|actually)"
+)
+_NO_LONGER = re.compile(rf"^\W*{_REFUSAL}(\W+{_REFUSAL})*\W*$", re.I)
+_NEGATIVE = re.compile(r"\b(no+|nope|nah|not|never|forget|don'?t|other time|later|call)\b", re.I)
+# Openings that give up whatever follows: on a call, "never mind, I'll call back" came in as
+# "Never mind, I'll talk."
+_GIVES_UP = re.compile(
+    r"^\W*(never\s*mind|forget (it|that|about it)|don'?t bother|no,? thanks?|no,? thank you"
+    r"|not now)\b",
+    re.I,
+)
+
+
+def no_longer_wanted(text: str) -> bool:
+    """Whether an answer turns down what was asked about altogether ("no thank you", "never
+    mind, I'll call back"), rather than saying what would suit ("no, I can't do mornings")."""
+    return bool(_GIVES_UP.search(text) or (_NO_LONGER.search(text) and _NEGATIVE.search(text)))
+
+
 def yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when the reply is neither or unclear.
 

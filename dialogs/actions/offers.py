@@ -36,7 +36,7 @@ from integrations.services.scheduling import (
     roster,
     search_window,
 )
-from nlu.confirm import yes_no
+from nlu.confirm import no_longer_wanted, yes_no
 from nlu.dates import WhenRequest, parse_when
 from nlu.names import token_similarity
 from nlu.providers import MATCH, Provider, latest_wish, provider_wish
@@ -49,25 +49,6 @@ _ASKS_ABOUT = re.compile(
     r"^\W*(does|do|is|are|can|could|would|what about|how about|and what about|any(thing)?)\b"
     r"|\b(have anything|has anything|anything with|available|free|any times?|openings?)\b"
     r"|\?\s*$",  # "With Dr. Patel?": the recogniser heard a question
-    re.I,
-)
-# "No thank you", "never mind", "forget it, I'll call back": the whole answer is a refusal.
-# "No, I can't do mornings" is not: she says what does not suit, and is asked for a day again.
-_REFUSAL = (
-    r"(no+|nope|nah|no way|not really|not now|not today|never\s*mind|forget (it|that|about it)"
-    r"|don'?t bother|(that'?s )?okay|it'?s (fine|okay)|thanks?|thank you( very much)?"
-    r"|that'?s (all|it|fine)|that is all|i'?m (good|fine|okay)"
-    r"|i('?ll| will) call (you )?(back|later|another time)"
-    r"|(maybe )?(some )?other time|later|i (don'?t|do not) (want|need) (to book|one|it|to)"
-    r"( (anymore|after all|now))?|actually)"
-)
-_NO_LONGER = re.compile(rf"^\W*{_REFUSAL}(\W+{_REFUSAL})*\W*$", re.I)
-_NEGATIVE = re.compile(r"\b(no+|nope|nah|not|never|forget|don'?t|other time|later|call)\b", re.I)
-# Openings that give up whatever follows: on a call, "never mind, I'll call back" came in as
-# "Never mind, I'll talk."
-_GIVES_UP = re.compile(
-    r"^\W*(never\s*mind|forget (it|that|about it)|don'?t bother|no,? thanks?|no,? thank you"
-    r"|not now)\b",
     re.I,
 )
 # The intents that start each form: their message is the request a provider wish may be in.
@@ -201,8 +182,7 @@ class SlotOfferingValidation(IdentityFormValidation):
             # No day, and a no ("no thank you", "never mind"): she no longer wants a time, and
             # asking for a day again kept her in the form (seen on a `make run` call). She is
             # asked whether there is anything else; a goodbye ("bye") ends the call.
-            said = str(value or "")
-            if _GIVES_UP.search(said) or (_NO_LONGER.search(said) and _NEGATIVE.search(said)):
+            if no_longer_wanted(str(value or "")):
                 return {"when_text": None, "handoff": DECLINED}
             if latest_intent(tracker) == "goodbye":
                 return {"when_text": None, "handoff": GOODBYE}
@@ -215,10 +195,11 @@ class SlotOfferingValidation(IdentityFormValidation):
     ) -> Slots:
         offers: list[dict[str, Any]] = tracker.get_slot("offered_slots") or []
         text = str(value or "")
-        if yes_no(text) is False and latest_intent(tracker) == "goodbye":
+        answer = yes_no(text)
+        if answer is False and latest_intent(tracker) == "goodbye":
             # "No thanks, goodbye" (a `make run` call was asked for another day instead).
             return {"slot_choice": None, "handoff": GOODBYE}
-        if yes_no(text) is False or not offers:
+        if answer is False or not offers:
             dispatcher.utter_message(text=self.deps.say("okay"))
             return {"slot_choice": None, "when_text": None, "offered_slots": None}
         people = await self._roster()
