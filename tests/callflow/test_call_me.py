@@ -178,7 +178,11 @@ async def test_call_me_rings_her_own_phone_with_the_draft_flow_against_the_sandb
     # line says where the call would go instead of ringing a nurse, and hangs up.
     heard, record = await _call_me(server, sandbox_store, f"Help, {DRAFT_RED_FLAG}!")
     assert "911" in heard or "nine one one" in heard, heard
-    assert "test call" in heard and "nurse" in heard, heard
+    # What was heard is a recognizer's reading of it (CI once heard "nurse" as "earth's"); the
+    # words the line spoke are in the record.
+    assert "test call" in heard, heard
+    spoken = " ".join(t["text"] for t in record["turns"] if t["speaker"] == "bot")
+    assert "test call" in spoken and "nurse queue" in spoken, spoken
     played = [e["data"] for e in record["events"] if e["kind"] == "emergency_message"]
     assert played and played[0]["outcome"] == "completed", record["events"]
     assert not record["transferred"] and record["disposition"] == "test_call", record
