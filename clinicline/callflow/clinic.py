@@ -364,6 +364,11 @@ class ClinicConversation:
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
         return _EXPECT_ANSWERS.get(self.state.expecting or "")
 
+    def keys_wanted(self, call: CallInfo) -> bool:
+        # With no question asking for keys, a lone 7 waited out the 3 s for more keys before
+        # "I can't use the keypad here" on a `make run` call; 0 waited as long for a person.
+        return self.digits_answer or self.state.expecting is not None
+
     async def start(self, call: CallInfo) -> Sequence[Action]:
         # Hints load while the greeting plays: the greeting never waits for the store.
         self._hint_task = asyncio.get_running_loop().create_task(self._load_hints(call))

@@ -34,6 +34,9 @@ class DiagnosticDialog:
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
         return None
 
+    def keys_wanted(self, call: CallInfo) -> bool:
+        return True  # the diagnostic dialogs say back whatever was keyed, all of it
+
     def phase(self, call: CallInfo) -> CallPhase | None:
         return None
 

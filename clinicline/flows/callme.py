@@ -134,6 +134,9 @@ class DraftCallConversation:
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
         return self.inner.expected_answer(call)
 
+    def keys_wanted(self, call: CallInfo) -> bool:
+        return self.inner.keys_wanted(call)
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         return self._changed(call, await self.inner.silence(call, count))
 

@@ -179,6 +179,9 @@ class OutreachConversation(ClinicConversation):
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
         return {"name": "name", "dob": "date"}.get(self.out.step)  # type: ignore[return-value]
 
+    def keys_wanted(self, call: CallInfo) -> bool:
+        return True  # a date of birth may be keyed at any step
+
     async def respond(self, call: CallInfo, turn: CallerTurn) -> Sequence[Action]:
         if self._voicemail is not None and not self.state.escalated:
             if self.state.level is Level.NONE:

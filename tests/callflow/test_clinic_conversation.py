@@ -746,14 +746,30 @@ async def test_silence_after_a_request_to_spell_asks_her_to_spell_again(
     assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
 
 
-async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
+async def _asked_for_the_date_of_birth(
     db: Database, recorder: StoreRecorder
-) -> None:
+) -> tuple[ClinicConversation, CallInfo]:
+    """A call whose dialog (a stand-in) has just asked for the date of birth."""
     dialog = ReplyStandIn([BotMessage("And the date of birth?", {"kind": "expect", "what": "dob"})])
     conversation, call = _conversation(db, recorder, dialog), _call()
     recorder.open(call)
     await conversation.start(call)
+    assert not conversation.keys_wanted(call)  # nothing has asked for keys yet
     await conversation.respond(call, CallerTurn(text="I'd like to book a visit"))
+    return conversation, call
+
+
+async def test_keys_are_waited_for_once_a_question_may_take_them_stand_in(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _asked_for_the_date_of_birth(db, recorder)
+    assert conversation.keys_wanted(call)  # 03041972 may follow its first key
+
+
+async def test_silence_after_a_red_flag_does_not_ask_the_question_before_it(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    conversation, call = await _asked_for_the_date_of_birth(db, recorder)
     assert conversation.screen(call, "he collapsed and is not breathing", True)
     assert Say("And the date of birth?") not in await conversation.silence(call, 1)
 
@@ -767,6 +783,7 @@ async def test_zero_on_the_keypad_reaches_the_front_desk_and_stray_keys_are_told
     await conversation.start(call)
     # Keys nobody asked for are told they do nothing here, a digit alone too; the dialog
     # hears none of them.
+    assert not conversation.keys_wanted(call)  # so the hearing hands a lone key on at once
     for keys in ("7", "*#9"):
         assert await conversation.respond(call, CallerTurn(digits=keys)) == [
             PlayPrompt("keys_not_expected")

@@ -146,6 +146,8 @@ def caller_input(
     on_utterance: Callable[[Utterance], None] = lambda _u: None,
     on_red_flag: Callable[[Sequence[Action]], None] = lambda _a: None,
     vad: VadConfig | None = None,
+    digit_timeout: float = 3.0,
+    lone_key_wait: float = 0.6,
 ) -> CallerInput:
     """A caller's hearing with the product's turn-taking (the detector's end at 250 ms, turns
     over at 350 ms, 900 ms when the words hang; `vad` for another detector), listening, for
@@ -157,7 +159,8 @@ def caller_input(
         recognizer=recognizer,
         vad=vad or SessionConfig().vad,
         turn=SessionConfig().turn,
-        digit_timeout=3.0,
+        digit_timeout=digit_timeout,
+        lone_key_wait=lone_key_wait,
         phase=lambda: CallPhase.LISTENING,
         on_speech=lambda: None,
         on_digit=lambda: None,

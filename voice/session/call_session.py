@@ -126,7 +126,10 @@ def _whole_frames(pcm: np.ndarray) -> np.ndarray:
 class SessionConfig:
     silence_timeout: float = 8.0
     max_call_seconds: float = 900.0
-    digit_timeout: float = 3.0
+    digit_timeout: float = 3.0  # between keys of an answer the conversation wants keyed
+    # Between keys nobody asked for (Conversation.keys_wanted): long enough to keep "*#9"
+    # pressed in a row together, short enough that 0 reaches a person without a wait.
+    lone_key_wait: float = 0.6
     # Recognition starts after a 250 ms pause (`early_pause_ms`: sooner), and the turn ends at
     # 350 ms when the words are in and finished, at 900 ms when they hang
     # (voice.session.turn_end).
@@ -174,6 +177,7 @@ class CallSession:
             vad=self.config.vad,
             turn=self.config.turn,
             digit_timeout=self.config.digit_timeout,
+            lone_key_wait=self.config.lone_key_wait,
             phase=lambda: self.phase,
             on_speech=self._caller_spoke,
             on_digit=self._caller_keyed,

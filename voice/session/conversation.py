@@ -54,6 +54,12 @@ class Conversation(Protocol):
         the recogniser should expect; None for anything else."""
         ...
 
+    def keys_wanted(self, call: CallInfo) -> bool:
+        """Whether keys pressed now may begin a longer keyed answer (a date of birth, a
+        number), so the hearing waits for more; False: any key is the whole of what the caller
+        keyed (0 for a person, or keys no question asked for) and is answered at once."""
+        ...
+
     async def silence(self, call: CallInfo, count: int) -> Sequence[Action]:
         """The caller said nothing for a while; `count` counts consecutive silences."""
         ...

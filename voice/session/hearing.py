@@ -72,6 +72,7 @@ class CallerInput:
         vad: VadConfig,
         turn: TurnEndConfig,
         digit_timeout: float,
+        lone_key_wait: float,
         phase: Callable[[], CallPhase],
         on_speech: Callable[[], None],
         on_digit: Callable[[], None],
@@ -90,7 +91,7 @@ class CallerInput:
         self._wait_unfinished = (turn.unfinished_ms - vad.hangover_ms) / 1000
         spelling_ms = max(turn.unfinished_ms, turn.spelling_ms)
         self._wait_spelling = (spelling_ms - vad.hangover_ms) / 1000
-        self._digit_timeout = digit_timeout
+        self._digit_timeout, self._lone_key_wait = digit_timeout, lone_key_wait
         self._phase = phase
         self._on_speech, self._on_digit = on_speech, on_digit
         self._on_utterance, self._on_red_flag = on_utterance, on_red_flag
@@ -403,14 +404,17 @@ class CallerInput:
         if self._digit_timer is not None:
             self._digit_timer.cancel()
         collect = self._collect
-        if digit == "#" and (collect is not None or self._digits):
+        wanted = collect is not None or self.conversation.keys_wanted(self.call)
+        # "#" ends a keyed answer; among keys nobody asked for it is one more stray key.
+        if digit == "#" and wanted and (collect is not None or self._digits):
             self._flush_digits()
             return
         self._digits += digit
         if collect is not None and len(self._digits) >= collect.max_digits:
             self._flush_digits()
             return
-        self._digit_timer = self._loop.call_later(self._digit_timeout, self._flush_digits)
+        wait = self._digit_timeout if wanted else self._lone_key_wait
+        self._digit_timer = self._loop.call_later(wait, self._flush_digits)
 
     def _flush_digits(self) -> None:
         digits, self._digits = self._digits, ""
