@@ -1,5 +1,7 @@
 """Fixtures for the dialog tests: a seeded demo clinic store and a harness that runs our custom
-actions through rasa-sdk's executor with the tracker Rasa would send (no Rasa server needed)."""
+actions through rasa-sdk's executor with the tracker Rasa would send, built here: it stands in
+for the Rasa server, so the tests that use it say `tracker_stand_in` in their names (the dialogs
+on the real server are tested in test_rasa_server.py and the call-flow tests)."""
 
 from __future__ import annotations
 

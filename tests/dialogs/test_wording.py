@@ -19,7 +19,7 @@ from dialogs.replies import fixed_replies
 from dialogs.wording import PREFIX, DialogWording, WordingError, load_replies
 from integrations.store import Database
 from tests.dialogs.conftest import NOW, Conversation
-from tests.dialogs.test_flow_actions import verified
+from tests.dialogs.test_flow_actions_tracker_stand_in import verified
 
 ACTIONS = Path(__file__).resolve().parents[2] / "dialogs" / "actions"
 
@@ -106,7 +106,7 @@ async def test_an_edit_that_drops_a_word_in_braces_is_refused(clinic: Database) 
         assert await versions.newest_version(s) is None  # nothing saved
 
 
-async def test_a_published_reply_is_what_the_dialog_says_next(
+async def test_a_published_reply_is_what_the_dialog_says_next_tracker_stand_in(
     clinic: Database, domain: dict[str, Any]
 ) -> None:
     wording = DialogWording.from_file()

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from integrations.store.models import Provider, Slot
 from tests.dialogs.conftest import Conversation
-from tests.dialogs.test_flow_actions import verified
+from tests.dialogs.test_flow_actions_tracker_stand_in import verified
 from tests.integrations.conftest import add_patient
 
 AISHA = ("Aisha Khan", "July nineteenth nineteen ninety")
