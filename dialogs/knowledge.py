@@ -42,9 +42,12 @@ class Knowledge:
 
     def answer(self, question: str) -> tuple[str | None, str]:
         """(topic, answer) for the topic whose words the question mentions most; (None,
-        fallback) when it mentions none."""
+        fallback) when it mentions none. A phrase counts by its words: "without an appointment"
+        says more about the question than "today" does."""
         text = " " + " ".join(re.findall(r"[a-z]+", question.lower())) + " "
-        scored = [(sum(f" {w} " in text for w in t.words), t) for t in self.topics]
+        scored = [
+            (sum(len(w.split()) for w in t.words if f" {w} " in text), t) for t in self.topics
+        ]
         score, best = max(scored, key=lambda pair: pair[0])
         if score == 0:
             return None, self.fallback

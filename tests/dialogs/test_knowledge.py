@@ -17,6 +17,20 @@ def test_parking_question_gets_location_answer() -> None:
     assert Knowledge.load().answer("is there somewhere to park")[0] == "location"
 
 
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("hi do you take walk-ins", "walk_ins"),  # as whisper writes it, hyphen and all
+        ("can I come in today without an appointment", "walk_ins"),
+        ("are you guys accepting new patients", "new_patients"),
+        ("is doctor Patel taking new patients right now", "new_patients"),
+        ("where do I park", "location"),
+    ],
+)
+def test_walk_in_and_new_patient_questions_get_their_answers(question: str, topic: str) -> None:
+    assert Knowledge.load().answer(question)[0] == topic
+
+
 def test_unknown_question_gets_the_menu_of_topics() -> None:
     topic, answer = Knowledge.load().answer("do you sell puppies")
     assert topic is None
