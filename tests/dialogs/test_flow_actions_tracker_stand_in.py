@@ -158,6 +158,8 @@ async def test_a_day_in_the_request_is_offered_once_she_is_verified(
     assert c.slots["requested_slot"] is None and not c.slots.get("booking"), c.slots
     end = await c.run("action_submit_schedule")
     assert end.said == "Thank you for calling. Goodbye." and end.payloads == [{"kind": "hangup"}]
+    report = await c.report()  # what she called about, though nothing was booked
+    assert report["intents"] == ["schedule_appointment"] and report["disposition"] is None
 
 
 async def test_an_answer_with_no_day_is_told_how_to_say_one(conversation: Conversation) -> None:
