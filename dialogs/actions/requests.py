@@ -48,7 +48,9 @@ class ActionServeRequest(ActionWithDeps):
         else:
             kind = "prior_auth" if intent == "prior_authorization" else "referral"
             await self._task(cid, pid, kind, "front_desk", f"Caller said: {said}")
-            dispatcher.utter_message(text=self.deps.say("passed_to_staff"))
+            # Which request, and who calls back: "passed that to our staff" told her neither.
+            request = "prior authorization" if kind == "prior_auth" else "referral"
+            dispatcher.utter_message(text=self.deps.say("passed_to_staff", request=request))
             disposition = "task_created"
         await self.deps.record(cid, intent=intent, disposition=disposition)
         dispatcher.utter_message(text=self.deps.say("anything_else"))

@@ -1,7 +1,9 @@
-"""Each flow's actions against the seeded demo clinic: what the caller hears, what is recorded."""
+"""Each flow's actions against the seeded demo clinic: what the caller hears, what is recorded.
+The tracker Rasa would send is built by the test (conftest.Conversation)."""
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import select, update
 
 from integrations.store.models import Appointment, Slot, StaffTask
@@ -228,19 +230,31 @@ async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation
     assert first["slot_id"] not in [o["slot_id"] for o in c.slots["offered_slots"]]
 
 
-async def test_test_results_are_never_read_and_a_nurse_calls_back(
-    conversation: Conversation,
+@pytest.mark.parametrize(
+    ("said", "intent", "reply", "task"),
+    [
+        # Results are never read out on this line: a nurse calls back.
+        ("are my labs back", "test_results", "can't give results", "nurse_callback"),
+        ("I need a referral to a dermatologist", "referral",
+         "passed your referral request to our front desk team", "referral"),
+        ("my insurance needs a prior authorization for my MRI", "prior_authorization",
+         "passed your prior authorization request to our front desk team", "prior_auth"),
+    ],
+)  # fmt: skip
+async def test_requests_staff_answer_leave_a_task_and_say_who_calls_back(
+    conversation: Conversation, said: str, intent: str, reply: str, task: str
 ) -> None:
     c = await conversation.open(None)
-    c.user("are my labs back", "test_results")
+    c.user(said, intent)
     await verified(c, "identity_form", "Maria Lopez", "March fourth nineteen seventy two")
     end = await c.run("action_serve_request")
-    assert "can't give results" in end.said
+    assert reply in end.said, end.said
     async with c.db.session() as s:
         query = select(StaffTask.kind).where(StaffTask.call_id == c.call_id)
         kinds = (await s.scalars(query)).all()
-    assert kinds == ["nurse_callback"]
-    assert (await c.report())["disposition"] == "task_created"
+    assert kinds == [task]
+    report = await c.report()
+    assert report["disposition"] == "task_created" and report["intents"] == [intent], report
 
 
 async def test_new_member_id_is_noted_then_billing_takes_over(conversation: Conversation) -> None:
