@@ -116,16 +116,34 @@ _NEGATIVE = re.compile(r"\b(no+|nope|nah|not|never|forget|don'?t|other time|late
 # Openings that give up whatever follows: on a call, "never mind, I'll call back" came in as
 # "Never mind, I'll talk."
 _GIVES_UP = re.compile(
-    r"^\W*(never\s*mind|forget (it|that|about it)|don'?t bother|no,? thanks?|no,? thank you"
+    r"^\W*(never\s*mind|forget (it|that|about it)|don'?t bother|no,? thank you|no,? thanks?"
     r"|not now)\b",
     re.I,
 )
+# "I'll call back later" anywhere in an answer, and the words left around it once it is gone.
+_CALLS_BACK = re.compile(r"\bi('?ll| will) (just )?call (you )?(back|later|another time)\b", re.I)
+_FILLER_AFTER = re.compile(r"\b(later|then|thanks?|thank you)\b", re.I)
 
 
 def no_longer_wanted(text: str) -> bool:
     """Whether an answer turns down what was asked about altogether ("no thank you", "never
     mind, I'll call back"), rather than saying what would suit ("no, I can't do mornings")."""
     return bool(_GIVES_UP.search(text) or (_NO_LONGER.search(text) and _NEGATIVE.search(text)))
+
+
+def gives_up(text: str) -> bool:
+    """Whether an answer to a question about the caller (her name, her date of birth) drops
+    the request ("never mind", "no thanks, I'll call back later"). A bare "no" does not: asked
+    for a name, it is more likely a mishearing than a change of mind, and is asked again."""
+    return bool(_GIVES_UP.search(text) or _CALLS_BACK.search(text))
+
+
+def besides_giving_up(text: str) -> str:
+    """What an answer says besides giving up: "never mind, it's Maria Lopez" -> "it's Maria
+    Lopez"; "never mind, I'll call back later" -> ""."""
+    rest = _CALLS_BACK.sub(" ", _GIVES_UP.sub(" ", text, count=1))
+    rest = _FILLER_AFTER.sub(" ", rest)
+    return rest.strip(" \t,.;:!?-")
 
 
 def yes_no(text: str) -> bool | None:

@@ -18,9 +18,9 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
-from dialogs.actions.transfers import GOODBYE
+from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.services.identity import Verification, verify_by_spelling, verify_caller
-from nlu.confirm import yes_no
+from nlu.confirm import besides_giving_up, gives_up, yes_no
 from nlu.dates import parse_dob, speak_date
 from nlu.names import holds_a_name
 from nlu.spelling import letters_of
@@ -132,7 +132,13 @@ class IdentityFormValidation(FormValidationAction):
             return {"patient_name": None, "handoff": "front_desk"}
         if spelling:
             return await self._verify_spelled(dispatcher, tracker, str(value or ""))
-        name = clean_name(str(value or ""))
+        said = str(value or "")
+        if gives_up(said) and not holds_a_name(clean_name(besides_giving_up(said))):
+            # "Never mind, I'll call back later": she is not asked for her name again (the
+            # check below took those words for one); "never mind, it's Maria Lopez" goes on.
+            ends = GOODBYE if latest_intent(tracker) == "goodbye" else DECLINED
+            return {"patient_name": None, "handoff": ends}
+        name = clean_name(said)
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
             if latest_intent(tracker) == "goodbye":  # "never mind, bye": not asked again
                 return {"patient_name": None, "handoff": GOODBYE}
@@ -149,6 +155,8 @@ class IdentityFormValidation(FormValidationAction):
         born = parse_dob(text, today)
         if born is None and latest_intent(tracker) == "goodbye":
             return {"dob": None, "handoff": GOODBYE}
+        if born is None and gives_up(text):
+            return {"dob": None, "handoff": DECLINED}
         if born is None:
             failures = int(tracker.get_slot("dob_failures") or 0) + 1
             dispatcher.utter_message(text=self.deps.say("dob_not_caught"))

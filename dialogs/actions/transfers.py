@@ -59,6 +59,11 @@ async def finish_handoff(
         dispatcher.utter_message(text=deps.say("goodbye"))
         dispatcher.utter_message(json_message=payloads.hangup())
         return [SlotSet("handoff", None)]
+    if handoff == DECLINED:
+        # She no longer wants what the form was for: nothing was done, and she may want more.
+        dispatcher.utter_message(text=deps.say("okay"))
+        dispatcher.utter_message(text=deps.say("anything_else"))
+        return [SlotSet("handoff", None)]
     queue, reason, disposition = HANDOFFS.get(str(handoff), HANDOFFS["front_desk"])
     say = {
         "verification_failed": "not_verified_front_desk",

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from tests.dialogs.conftest import Conversation
+from tests.dialogs.conftest import Conversation, Turn
 from tests.integrations.conftest import add_patient
 
 
@@ -111,15 +111,16 @@ async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversatio
     assert end.payloads[0]["queue"] == "front_desk"
 
 
-@pytest.mark.parametrize(
+FORMS_AND_SLOTS = pytest.mark.parametrize(
     ("slot", "form", "submit"),
     [("patient_name", "cancel_form", "action_submit_cancel"),
      ("dob", "refill_form", "action_submit_refill")],
 )
-async def test_goodbye_instead_of_an_answer_ends_the_call(
-    conversation: Conversation, slot: str, form: str, submit: str
-) -> None:
-    c = await conversation.open(None)
+
+
+async def _said_instead(c: Conversation, slot: str, form: str, said: str, intent: str) -> Turn:
+    """The caller asks to cancel (or for a refill) and answers the name (or date of birth)
+    question with `said`: the form's validation of it."""
     if form == "cancel_form":
         c.user("i want to cancel", "cancel_appointment")
     else:
@@ -127,12 +128,41 @@ async def test_goodbye_instead_of_an_answer_ends_the_call(
     if slot == "dob":
         c.answer("patient_name", "Maria Lopez")
         await c.run(f"validate_{form}", form)
-    c.answer(slot, "never mind, goodbye", "goodbye")
-    turn = await c.run(f"validate_{form}", form)
+    c.answer(slot, said, intent)
+    return await c.run(f"validate_{form}", form)
+
+
+@FORMS_AND_SLOTS
+@pytest.mark.parametrize(
+    ("said", "intent", "reply", "payloads"),
+    [
+        ("never mind, goodbye", "goodbye", "Thank you for calling. Goodbye.", [{"kind": "hangup"}]),
+        # Asked again and again for a name she no longer wanted to give, a caller was kept in
+        # the form; the intent is whatever Rasa makes of it ("deny" here).
+        ("Never mind, I'll call back later.", "deny", "Okay. Is there anything else?", []),
+        ("No thanks.", "deny", "Okay. Is there anything else?", []),
+    ],
+)
+async def test_a_goodbye_or_giving_up_instead_of_an_answer_ends_the_request(
+    conversation: Conversation, slot: str, form: str, submit: str,
+    said: str, intent: str, reply: str, payloads: list[dict[str, str]],
+) -> None:  # fmt: skip
+    c = await conversation.open(None)
+    turn = await _said_instead(c, slot, form, said, intent)
     assert turn.slots["requested_slot"] is None and "didn't catch" not in turn.said, turn.said
     end = await c.run(submit)
-    assert "Goodbye" in end.said and end.payloads == [{"kind": "hangup"}], (end.said, end.payloads)
-    assert not c.slots.get("verified")
+    assert (end.said, end.payloads) == (reply, payloads)
+    assert not c.slots.get("verified") and c.slots.get("handoff") is None
+
+
+@FORMS_AND_SLOTS
+async def test_a_bare_no_instead_of_an_answer_is_asked_again(
+    conversation: Conversation, slot: str, form: str, submit: str
+) -> None:
+    c = await conversation.open(None)
+    turn = await _said_instead(c, slot, form, "No.", "deny")
+    assert turn.slots["requested_slot"] == slot and turn.slots.get("handoff") is None, turn
+    assert turn.said.startswith("Sorry, I didn't"), turn.said
 
 
 async def test_loose_match_reads_the_name_back_before_verifying(
