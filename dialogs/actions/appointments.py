@@ -15,7 +15,7 @@ from dialogs.actions.context import ActionWithDeps, Deps, call_id
 from dialogs.actions.identity import Slots
 from dialogs.actions.offers import SlotOfferingValidation
 from dialogs.actions.phrasing import choose, speak_moment
-from dialogs.actions.transfers import DECLINED, GOODBYE, finish_handoff
+from dialogs.actions.transfers import DECLINED, finish_handoff
 from integrations.errors import EhrUnavailable
 from integrations.services.scheduling import AppointmentInfo, upcoming
 from nlu.confirm import yes_no
@@ -142,17 +142,15 @@ class _Submit(ActionWithDeps):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
-        handoff = tracker.get_slot("handoff")
-        if handoff in (DECLINED, GOODBYE):
-            # What she called about stays on the record (supervisors' reasons, first-contact
-            # resolution); nothing was done, so no disposition. A `make run` call that said
-            # "no thanks, goodbye" to the offered times was recorded with no request at all.
+        if tracker.get_slot("handoff") == DECLINED:
+            # What she called about stays on the record; nothing was done, so no disposition.
             await self.deps.record(call_id(tracker), intent=self.intent)
-        if handoff == DECLINED:
             dispatcher.utter_message(text=self.deps.say(self.declined))
             dispatcher.utter_message(text=self.deps.say("anything_else"))
             return [SlotSet("handoff", None), *reset]
-        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        # A `make run` call that said "no thanks, goodbye" to the offered times was recorded
+        # with no request at all: the goodbye keeps it too.
+        handed = await finish_handoff(self.deps, dispatcher, tracker, request=self.intent)
         if handed is not None or await self.deps.patient_id(tracker) is None:
             return (handed or []) + reset
         if tracker.get_slot("appointments") == []:

@@ -147,7 +147,7 @@ class ActionSubmitRefill(ActionWithDeps):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         reset = [SlotSet(slot, None) for slot in FLOW_SLOTS]
-        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        handed = await finish_handoff(self.deps, dispatcher, tracker, request="request_refill")
         pid, med_id = await self.deps.patient_id(tracker), tracker.get_slot("medication_id")
         if handed is not None or pid is None or med_id is None:
             return (handed or []) + reset

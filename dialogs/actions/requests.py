@@ -32,11 +32,11 @@ class ActionServeRequest(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        handed = await finish_handoff(self.deps, dispatcher, tracker)
+        intent, said = text_of_last(tracker, IDENTITY_REQUESTS)
+        handed = await finish_handoff(self.deps, dispatcher, tracker, request=intent)
         pid = await self.deps.patient_id(tracker)
         if handed is not None or pid is None:
             return handed or []
-        intent, said = text_of_last(tracker, IDENTITY_REQUESTS)
         cid = call_id(tracker)
         if intent == "appointment_info":
             await self._appointment_info(dispatcher, tracker)

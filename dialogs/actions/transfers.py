@@ -48,13 +48,17 @@ async def transfer(
 
 
 async def finish_handoff(
-    deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker
+    deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker, *, request: str | None = None
 ) -> list[dict[str, Any]] | None:
     """If the form ended in a hand-off (or a goodbye), carry it out and return the events;
-    else None."""
+    else None. `request` is the intent the form served: a caller who leaves or gives up keeps
+    it on the call record (supervisors' reasons, first-contact resolution), with no
+    disposition, since nothing was done."""
     handoff = tracker.get_slot("handoff")
     if not handoff:
         return None
+    if handoff in (GOODBYE, DECLINED) and request:
+        await deps.record(call_id(tracker), intent=request)
     if handoff == GOODBYE:
         dispatcher.utter_message(text=deps.say("goodbye"))
         dispatcher.utter_message(json_message=payloads.hangup())

@@ -153,6 +153,11 @@ async def test_a_goodbye_or_giving_up_instead_of_an_answer_ends_the_request(
     end = await c.run(submit)
     assert (end.said, end.payloads) == (reply, payloads)
     assert not c.slots.get("verified") and c.slots.get("handoff") is None
+    # What she called about stays on the record; nothing was done.
+    report = await c.report()
+    asked = {"cancel_form": "cancel_appointment", "refill_form": "request_refill"}[form]
+    assert report["intents"] == [asked], report
+    assert report["disposition"] is None, report
 
 
 @FORMS_AND_SLOTS
