@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.confirm import answer_phrases, mend_no, request_after_no, yes_no
+from nlu.confirm import (
+    answer_phrases,
+    besides_giving_up,
+    gives_up,
+    mend_no,
+    request_after_no,
+    yes_no,
+)
 
 
 @pytest.mark.parametrize(
@@ -99,3 +106,26 @@ def test_what_a_caller_asks_for_after_turning_an_offer_down(said: str, wanted: s
 def test_a_no_written_as_know_is_put_right(heard: str, meant: str) -> None:
     assert mend_no(heard) == meant
     assert (yes_no(heard) is False) == meant.startswith("No")
+
+
+@pytest.mark.parametrize(
+    ("said", "gave_up", "besides"),
+    [
+        ("Never mind, I'll call back later.", True, ""),
+        ("No thank you, I'll call back then", True, ""),
+        ("no thanks", True, ""),
+        ("forget it", True, ""),
+        ("I'll just call back later", True, ""),
+        ("never mind, it's Maria Lopez", True, "it's Maria Lopez"),
+        ("not now, I'm driving", True, "I'm driving"),
+        # Asked for a name or a date, these are asked again, not taken for giving up.
+        ("No.", False, None),
+        ("nope", False, None),
+        ("I don't know", False, None),
+        ("no, it's Maria Lopez", False, None),
+    ],
+)
+def test_giving_up_and_what_else_was_said(said: str, gave_up: bool, besides: str | None) -> None:
+    assert gives_up(said) is gave_up
+    if besides is not None:
+        assert besides_giving_up(said) == besides
