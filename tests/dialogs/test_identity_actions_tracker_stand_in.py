@@ -114,17 +114,21 @@ async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversatio
 FORMS_AND_SLOTS = pytest.mark.parametrize(
     ("slot", "form", "submit"),
     [("patient_name", "cancel_form", "action_submit_cancel"),
-     ("dob", "refill_form", "action_submit_refill")],
+     ("dob", "refill_form", "action_submit_refill"),
+     ("patient_name", "identity_form", "action_serve_request")],
 )
+# What the caller first asks for, as Rasa would classify it, by the form that serves it.
+_ASKED = {
+    "cancel_form": ("i want to cancel", "cancel_appointment"),
+    "refill_form": ("I need a refill", "request_refill"),
+    "identity_form": ("are my labs back", "test_results"),
+}
 
 
 async def _said_instead(c: Conversation, slot: str, form: str, said: str, intent: str) -> Turn:
-    """The caller asks to cancel (or for a refill) and answers the name (or date of birth)
+    """The caller asks for what `form` serves and answers the name (or date of birth)
     question with `said`: the form's validation of it."""
-    if form == "cancel_form":
-        c.user("i want to cancel", "cancel_appointment")
-    else:
-        c.user("I need a refill", "request_refill")
+    c.user(*_ASKED[form])
     if slot == "dob":
         c.answer("patient_name", "Maria Lopez")
         await c.run(f"validate_{form}", form)
@@ -155,8 +159,7 @@ async def test_a_goodbye_or_giving_up_instead_of_an_answer_ends_the_request(
     assert not c.slots.get("verified") and c.slots.get("handoff") is None
     # What she called about stays on the record; nothing was done.
     report = await c.report()
-    asked = {"cancel_form": "cancel_appointment", "refill_form": "request_refill"}[form]
-    assert report["intents"] == [asked], report
+    assert report["intents"] == [_ASKED[form][1]], report
     assert report["disposition"] is None, report
 
 
