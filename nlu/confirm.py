@@ -120,8 +120,12 @@ _GIVES_UP = re.compile(
     r"|not now)\b",
     re.I,
 )
-# "I'll call back later" anywhere in an answer, and the words left around it once it is gone.
-_CALLS_BACK = re.compile(r"\bi('?ll| will) (just )?call (you )?(back|later|another time)\b", re.I)
+# "I'll call back later" anywhere in an answer, or "I'll call" ending it, and the words left
+# around it once it is gone. Whisper writes this "call" as "talk" ("Never mind, I'll talk.",
+# "Never mind. I'll talk back later." on `make run` calls).
+_CALLS_BACK = re.compile(
+    r"\bi('?ll| will) (just )?(call|talk)( (to )?you)?( (back|later|another time)\b|\W*$)", re.I
+)
 _FILLER_AFTER = re.compile(r"\b(later|then|thanks?|thank you)\b", re.I)
 
 

@@ -116,6 +116,9 @@ def test_a_no_written_as_know_is_put_right(heard: str, meant: str) -> None:
         ("no thanks", True, ""),
         ("forget it", True, ""),
         ("I'll just call back later", True, ""),
+        ("Never mind. I'll talk back later.", True, ""),  # as whisper wrote "call back"
+        ("Never mind, I'll talk.", True, ""),
+        ("I'll call my daughter, she knows it", False, None),
         ("never mind, it's Maria Lopez", True, "it's Maria Lopez"),
         ("not now, I'm driving", True, "I'm driving"),
         # Asked for a name or a date, these are asked again, not taken for giving up.
