@@ -88,6 +88,13 @@ class Conversation:
         self.events.append({"event": "slot", "name": slot, "value": text})
         self.slots[slot] = text
 
+    async def to_readback(self, form: str, name: str, dob: str) -> None:
+        """Answer `form`'s name and date-of-birth questions: the date is read back next."""
+        self.answer("patient_name", name)
+        await self.run(f"validate_{form}", form)
+        self.answer("dob", dob)
+        await self.run(f"validate_{form}", form)
+
     async def run(self, action: str, form: str | None = None) -> Turn:
         call = {
             "next_action": action,
@@ -123,6 +130,13 @@ class Conversation:
     async def report(self) -> dict[str, Any]:
         async with self.db.session() as s:
             return await call_report(s, self.call_id)
+
+
+async def verified(c: Conversation, form: str, name: str, dob: str, reply: str = "yes") -> None:
+    """Answer `form`'s identity questions and `reply` to the date read back."""
+    await c.to_readback(form, name, dob)
+    c.answer("dob_confirmed", reply)
+    await c.run(f"validate_{form}", form)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from integrations.ehr.fhir_client import EhrSettings, FhirEhr
 from integrations.ehr.sync import EhrSync
 from integrations.store import Database
 from integrations.store.models import StaffTask, VisitType
-from tests.dialogs.conftest import NOW, Conversation
+from tests.dialogs.conftest import NOW, Conversation, verified
 from tests.integrations.fhir_server import FhirServer, add_clinic
 
 # "tuesday morning" from the harness's Monday 3 March 2031.
@@ -44,10 +44,7 @@ def _conversation(db: Database, domain: dict[str, Any], ehr_url: str, token: str
 
 async def _verified_booking_offer(c: Conversation, family: str) -> None:
     c.user("I'd like to make an appointment", "schedule_appointment")
-    for slot, text in (("patient_name", f"Rosa {family}"), ("dob", "July 14th 1961"),
-                       ("dob_confirmed", "yes")):
-        c.answer(slot, text)
-        await c.run("validate_schedule_form", "schedule_form")
+    await verified(c, "schedule_form", f"Rosa {family}", "July 14th 1961")
     assert c.slots["verified"] is True
     c.answer("when_text", "tuesday morning")
     await c.run("validate_schedule_form", "schedule_form")

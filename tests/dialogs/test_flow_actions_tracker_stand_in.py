@@ -7,16 +7,7 @@ import pytest
 from sqlalchemy import select, update
 
 from integrations.store.models import Appointment, Slot, StaffTask
-from tests.dialogs.conftest import Conversation
-
-
-async def verified(c: Conversation, form: str, name: str, dob: str, reply: str = "yes") -> None:
-    c.answer("patient_name", name)
-    await c.run(f"validate_{form}", form)
-    c.answer("dob", dob)
-    await c.run(f"validate_{form}", form)
-    c.answer("dob_confirmed", reply)
-    await c.run(f"validate_{form}", form)
+from tests.dialogs.conftest import Conversation, verified
 
 
 async def test_refill_is_filed_and_turnaround_told(conversation: Conversation) -> None:

@@ -8,17 +8,10 @@ from tests.dialogs.conftest import Conversation, Turn
 from tests.integrations.conftest import add_patient
 
 
-async def _to_readback(c: Conversation, form: str, name: str, dob: str) -> None:
-    c.answer("patient_name", name)
-    await c.run(f"validate_{form}", form)
-    c.answer("dob", dob)
-    await c.run(f"validate_{form}", form)
-
-
 async def test_dob_is_read_back_before_anything_is_checked(conversation: Conversation) -> None:
     c = await conversation.open("+15550100001")
     c.user("I need a refill of my lisinopril", "request_refill")
-    await _to_readback(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    await c.to_readback("refill_form", "Maria Lopez", "March fourth nineteen seventy two")
     assert c.slots["dob"] == "1972-03-04"
     assert c.slots["requested_slot"] == "dob_confirmed"
     turn = await c.run("action_ask_dob_confirmed", "refill_form")
@@ -33,7 +26,7 @@ async def test_yes_to_readback_verifies_and_takes_the_named_drug(
 ) -> None:
     c = await conversation.open("+15550100001")
     c.user("I need a refill of my lisinopril", "request_refill")
-    await _to_readback(c, "refill_form", "Maria Lopez", "March fourth nineteen seventy two")
+    await c.to_readback("refill_form", "Maria Lopez", "March fourth nineteen seventy two")
     c.answer("dob_confirmed", "yes", "affirm")
     turn = await c.run("validate_refill_form", "refill_form")
     assert c.slots["verified"] is True
@@ -48,7 +41,7 @@ async def test_yes_to_readback_verifies_and_takes_the_named_drug(
 async def test_wrong_person_learns_nothing_about_the_patient(conversation: Conversation) -> None:
     c = await conversation.open("+15550100001")
     c.user("refill my lisinopril please", "request_refill")
-    await _to_readback(c, "refill_form", "Maria Lopez", "March fifth nineteen seventy two")
+    await c.to_readback("refill_form", "Maria Lopez", "March fifth nineteen seventy two")
     c.answer("dob_confirmed", "yes", "affirm")
     turn = await c.run("validate_refill_form", "refill_form")
     assert not c.slots.get("verified")
@@ -61,7 +54,7 @@ async def test_three_failures_transfer_to_front_desk(conversation: Conversation)
     c = await conversation.open("+15550100001")
     c.user("i need to check on my appointment", "appointment_info")
     for _ in range(3):
-        await _to_readback(c, "identity_form", "Nobody Known", "March fifth nineteen seventy two")
+        await c.to_readback("identity_form", "Nobody Known", "March fifth nineteen seventy two")
         c.answer("dob_confirmed", "yes", "affirm")
         turn = await c.run("validate_identity_form", "identity_form")
     assert turn.slots["requested_slot"] is None
@@ -94,7 +87,7 @@ async def test_keypad_is_offered_after_two_unparsed_dates(conversation: Conversa
 async def test_no_to_readback_asks_the_date_again(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("when is my next visit", "appointment_info")
-    await _to_readback(c, "identity_form", "Maria Lopez", "March fourth nineteen seventy two")
+    await c.to_readback("identity_form", "Maria Lopez", "March fourth nineteen seventy two")
     c.answer("dob_confirmed", "no that's wrong", "deny")
     turn = await c.run("validate_identity_form", "identity_form")
     assert turn.slots["requested_slot"] == "dob"
@@ -179,7 +172,7 @@ async def test_loose_match_reads_the_name_back_before_verifying(
     # A misheard first name passes only because the caller ID matches: read the name back.
     c = await conversation.open("+15550100001")
     c.user("when is my appointment", "appointment_info")
-    await _to_readback(c, "identity_form", "Maya Lopez", "March fourth nineteen seventy two")
+    await c.to_readback("identity_form", "Maya Lopez", "March fourth nineteen seventy two")
     c.answer("dob_confirmed", "yes", "affirm")
     turn = await c.run("validate_identity_form", "identity_form")
     assert turn.slots["requested_slot"] == "name_confirmed"
@@ -196,7 +189,7 @@ async def test_no_to_the_name_read_back_counts_as_a_failed_check(
 ) -> None:
     c = await conversation.open("+15550100001")
     c.user("when is my appointment", "appointment_info")
-    await _to_readback(c, "identity_form", "Maya Lopez", "March fourth nineteen seventy two")
+    await c.to_readback("identity_form", "Maya Lopez", "March fourth nineteen seventy two")
     c.answer("dob_confirmed", "yes", "affirm")
     await c.run("validate_identity_form", "identity_form")
     c.answer("name_confirmed", "no", "deny")
@@ -217,7 +210,7 @@ async def test_the_name_heard_again_counts_only_for_the_date_being_checked(
     c = await conversation.open("+15550199876")
     await add_patient(c.db, "Xiaoming", "Okonkwo", date(1983, 5, 17), "+15550100777")
     c.user("I want to cancel my appointment", "cancel_appointment")
-    await _to_readback(c, "cancel_form", "the I'm in the Conco", "May seventeenth 1983")
+    await c.to_readback("cancel_form", "the I'm in the Conco", "May seventeenth 1983")
     again = {"text": "My name is Xiaoming Okonkwo.", "dob": hinted_for} if hinted_for else None
     c.answer("dob_confirmed", "yes", "affirm", name_heard_again=again)
     turn = await c.run("validate_cancel_form", "cancel_form")
@@ -246,7 +239,7 @@ async def _failed_once(
     c: Conversation, name: str, said_dob: str, form: str = "cancel_form"
 ) -> None:
     """A name that matches nobody born on the date she confirms: the first failed match."""
-    await _to_readback(c, form, name, said_dob)
+    await c.to_readback(form, name, said_dob)
     c.answer("dob_confirmed", "yes", "affirm")
     turn = await c.run(f"validate_{form}", form)
     assert "couldn't find that name" in turn.said, turn.said

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from integrations.store.models import Provider, Slot
-from tests.dialogs.conftest import Conversation
-from tests.dialogs.test_flow_actions_tracker_stand_in import verified
+from tests.dialogs.conftest import Conversation, verified
 from tests.integrations.conftest import add_patient
 
 AISHA = ("Aisha Khan", "July nineteenth nineteen ninety")

@@ -18,8 +18,7 @@ from dialogs.actions import build_action_executor
 from dialogs.replies import fixed_replies
 from dialogs.wording import PREFIX, DialogWording, WordingError, load_replies
 from integrations.store import Database
-from tests.dialogs.conftest import NOW, Conversation
-from tests.dialogs.test_flow_actions_tracker_stand_in import verified
+from tests.dialogs.conftest import NOW, Conversation, verified
 
 ACTIONS = Path(__file__).resolve().parents[2] / "dialogs" / "actions"
 
