@@ -171,7 +171,10 @@ def parse_dob(text: str, today: date) -> date | None:
         if found is not None:
             return found
     return (
-        _all_numbers(tokens, today) or _glued_month_day(tokens, today) or _one_run(tokens, today)
+        _all_numbers(tokens, today)
+        or _glued_month_day(tokens, today)
+        or _glued_after_month_number(tokens, today)
+        or _one_run(tokens, today)
     )
 
 
@@ -227,6 +230,17 @@ def _glued_month_day(tokens: list[str], today: date) -> date | None:
         if len(run) - cut <= 2  # a day has at most two digits
     }
     return _only({d for d in found if d is not None})
+
+
+def _glued_after_month_number(tokens: list[str], today: date) -> date | None:
+    """ "11, 2058" for "eleven twenty fifty eight": month 11, then day 20 and year (19)58 in
+    one run. A run that is a year of birth on its own ("11 1958") is that year, no split."""
+    if len(tokens) != 2 or not tokens[0].isdigit() or not 1 <= int(tokens[0]) <= 12:
+        return None
+    run = tokens[1]
+    if not run.isdigit() or (len(run) == 4 and 1900 <= int(run) <= today.year):
+        return None
+    return _glued_day_year([run], int(tokens[0]), today)
 
 
 def _one_run(tokens: list[str], today: date) -> date | None:

@@ -206,6 +206,10 @@ def test_dob_survives_common_mishearings_without_inventing_dates(
         ("121 1935", None),  # January 21 or December 1: never a guess
         ("1313 1990", None),
         ("March 4444", None),
+        ("11, 2058.", date(1958, 11, 20)),  # "eleven twenty fifty eight"
+        ("3 472", date(1972, 3, 4)),  # "three four seventy two"
+        ("11 1958", None),  # November 1958: no day said, none invented
+        ("13 2058", None),
         # The whole date in one run: month, day, two- or four-digit year.
         ("52087.", date(1987, 5, 20)),  # "five twenty eighty seven"
         ("61631", date(1931, 6, 16)),  # "six sixteen thirty one"
