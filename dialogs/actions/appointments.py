@@ -156,10 +156,11 @@ class _Submit(ActionWithDeps):
         if tracker.get_slot("appointments") == []:
             dispatcher.utter_message(text=self.deps.say("no_upcoming_appointments"))
         else:
+            # A cancel she said no to ("Okay, I've kept your appointment") did nothing, but
+            # what she called about stays on the record, with no disposition.
             disposition = await self.finish(dispatcher, tracker)
-            if disposition:
-                await self.deps.record(call_id(tracker), intent=self.intent,
-                                       disposition=disposition)
+            done = {"disposition": disposition} if disposition else {}
+            await self.deps.record(call_id(tracker), intent=self.intent, **done)
         dispatcher.utter_message(text=self.deps.say("anything_else"))
         return reset
 

@@ -204,6 +204,24 @@ async def test_never_mind_when_moving_keeps_the_appointment(conversation: Conver
         assert (await s.execute(booked)).all() == before
 
 
+async def test_no_to_cancelling_keeps_the_appointment_and_the_request(
+    conversation: Conversation,
+) -> None:
+    """On a `make run` call a caller who said no to "Shall I cancel it?" heard her appointment
+    was kept, and the record held no request at all."""
+    c = await conversation.open("+15550100003")
+    c.user("I need to cancel my appointment", "cancel_appointment")
+    await verified(c, "cancel_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    assert c.slots["requested_slot"] == "cancel_confirmed", c.slots
+    c.answer("cancel_confirmed", "No thank you.", "deny")
+    await c.run("validate_cancel_form", "cancel_form")
+    end = await c.run("action_submit_cancel")
+    assert end.said == "Okay, I've kept your appointment. Is there anything else?", end.said
+    report = await c.report()
+    assert report["intents"] == ["cancel_appointment"], report
+    assert report["appointments_changed"] == 0 and report["disposition"] is None, report
+
+
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("book me a visit", "schedule_appointment")
