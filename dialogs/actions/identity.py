@@ -226,6 +226,10 @@ class IdentityFormValidation(FormValidationAction):
         spellings = [x for x in (letters_of(said), spelling_heard_again(tracker, born)) if x]
         if not spellings and latest_intent(tracker) == "goodbye":
             return {"patient_name": None, "handoff": GOODBYE}
+        if not spellings and gives_up(said):
+            # "No thanks" to spelling her name: on a `make run` call it was taken for a
+            # failed spelling and she was asked for her name all over again.
+            return {"patient_name": None, "handoff": DECLINED}
         name = clean_name(said)
         if not spellings and re.search(r"[a-zA-Z]{2}", name) and holds_a_name(name):
             # She said her name again instead of spelling it: checked with the date she gave.

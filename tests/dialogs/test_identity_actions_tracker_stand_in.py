@@ -320,6 +320,25 @@ async def test_asking_for_a_person_instead_of_spelling_is_put_through(
     assert c.slots["handoff"] == "front_desk" and not c.slots.get("verified")
 
 
+@pytest.mark.parametrize("said", ["No thanks.", "Never mind, I'll call back later."])
+async def test_no_thanks_to_spelling_her_name_lets_her_go_on(
+    conversation: Conversation, said: str
+) -> None:
+    """On a `make run` call "no thanks" to spelling was one more failed check, and she was
+    asked for her name all over again."""
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await c.run("action_ask_patient_name", "cancel_form")
+    c.answer("patient_name", said, "deny")
+    await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["handoff"] == "declined" and not c.slots.get("verified"), c.slots
+    assert c.slots["requested_slot"] is None, c.slots
+    end = await c.run("action_submit_cancel")
+    assert end.said == "Okay. Is there anything else?", end.said
+    assert (await c.report())["intents"] == ["cancel_appointment"]
+
+
 async def test_the_spelling_heard_again_for_her_date_verifies_her(
     conversation: Conversation,
 ) -> None:
