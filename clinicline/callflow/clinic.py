@@ -478,7 +478,8 @@ class ClinicConversation:
             prompt = "emergency_crisis" if screening.crisis else "emergency"
             return [
                 PlayPrompt(prompt, barge_in=False),
-                Transfer("nurse", reason, emergent=True, context={"level": "emergent"}),
+                Transfer("nurse", reason, emergent=True, context={"level": "emergent"},
+                         emergency_prompt=prompt),
             ]
         screening.offering_nurse = False
         if answer is Answer.YES:

@@ -43,7 +43,7 @@ def emergency_actions(result: TriageResult, context: dict[str, object]) -> list[
     reason = "red flag: " + ", ".join(result.categories)
     return [
         PlayPrompt(prompt, barge_in=False),
-        Transfer("nurse", reason, emergent=True, context=context),
+        Transfer("nurse", reason, emergent=True, context=context, emergency_prompt=prompt),
     ]
 
 

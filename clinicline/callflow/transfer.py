@@ -190,7 +190,9 @@ class WarmTransfer:
         plan = attempt.plan = await self._first_plan(session, action)
         if plan is None and action.emergent and self.coordinator.hours.on_call_uri:
             self._stop_hold(attempt)
-            await self._direct_on_call(session, self.coordinator.hours.on_call_uri)
+            await self._direct_on_call(
+                session, self.coordinator.hours.on_call_uri, action.emergency_prompt
+            )
             return
         holding = on_call_told = False
         rings = 0
@@ -211,7 +213,7 @@ class WarmTransfer:
                 # on-call line rings (they heard it just before the first attempt).
                 on_call_told = True
                 self._stop_hold(attempt)
-                await session.perform([PlayPrompt("emergency", barge_in=False)])
+                await session.perform([PlayPrompt(action.emergency_prompt, barge_in=False)])
                 self._start_hold(attempt)
             rings += 1
             attempt.accepted_early = False  # a new person's phone rings
@@ -234,7 +236,10 @@ class WarmTransfer:
         elif not session.caller_gone.is_set():
             await session.perform(
                 [
-                    PlayPrompt("emergency" if action.emergent else "no_agent", barge_in=False),
+                    PlayPrompt(
+                        action.emergency_prompt if action.emergent else "no_agent",
+                        barge_in=False,
+                    ),
                     PlayPrompt("goodbye", barge_in=False),
                     Hangup("nobody answered"),
                 ]
@@ -472,7 +477,9 @@ class WarmTransfer:
         try:
             if transfer.emergent:
                 self._stop_hold(attempt)
-                await attempt.session.perform([PlayPrompt("emergency", barge_in=False)])
+                await attempt.session.perform(
+                    [PlayPrompt(transfer.emergency_prompt, barge_in=False)]
+                )
                 self._start_hold(attempt)
             await update
         finally:
@@ -552,7 +559,7 @@ class WarmTransfer:
         await self.coordinator.on_handed_off(plan)
         return True
 
-    async def _direct_on_call(self, session: CallSession, uri: str) -> None:
+    async def _direct_on_call(self, session: CallSession, uri: str, advice: str) -> None:
         """Routing is down (no store): ring the on-call line with no context token."""
         hold = asyncio.get_running_loop().create_task(self._hold_music(session))
         try:
@@ -562,7 +569,7 @@ class WarmTransfer:
             hold.cancel()
         if not consult.answered.is_set() or consult.ended.is_set():
             await session.perform(
-                [PlayPrompt("emergency", barge_in=False), Hangup("on-call unreachable")]
+                [PlayPrompt(advice, barge_in=False), Hangup("on-call unreachable")]
             )
             return
         session.media.clear()

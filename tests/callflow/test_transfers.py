@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from clinicline.callflow.prompts import EMERGENCY_CRISIS_MESSAGE, EMERGENCY_MESSAGE
 from clinicline.harness import (
     ServerProcess,
     bridged_calls,
@@ -101,8 +102,17 @@ async def test_a_declining_nurse_passes_the_call_to_the_next_nurse(clinic: Serve
     assert record["transferred"] and record["transfer_queue"] == "nurse"
 
 
+@pytest.mark.parametrize(
+    ("said", "advice"),
+    [
+        ("my husband collapsed and he is not breathing", EMERGENCY_MESSAGE),
+        # Said again before the on-call line rings, the message keeps the crisis line: on a
+        # `make run` call the repeat was the general one, without 988.
+        ("I want to kill myself and I have the pills right here", EMERGENCY_CRISIS_MESSAGE),
+    ],
+)
 async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
-    clinic: ServerProcess, tmp_path: Path
+    clinic: ServerProcess, tmp_path: Path, said: str, advice: str
 ) -> None:
     base = f"http://127.0.0.1:{clinic.http_port}"
     nurse = await _sign_in(base, "nurse1")
@@ -119,7 +129,7 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
             phone_call,
             clinic,
             "--say",
-            "my husband collapsed and he is not breathing",
+            said,
             "--wait",
             "30",
             "--listen",
@@ -142,6 +152,11 @@ async def test_a_nurse_phone_nobody_answers_rings_out_to_the_on_call_line(
     )
     assert "transfer_no_answer" in kinds and "bridged" in kinds, (record["events"], answered)
     assert record["disposition"] == "emergency_transferred"
+    # Once at the flag, once more before the on-call line rings: the same words both times.
+    either = (EMERGENCY_MESSAGE, EMERGENCY_CRISIS_MESSAGE)
+    messages = [t["text"] for t in record["turns"] if t["text"].startswith(either)]
+    assert messages == [advice, advice], messages
+    assert [p["outcome"] for p in record["emergency_messages"]] == ["completed", "completed"]
 
 
 async def test_the_nurse_on_the_line_passes_the_call_on_and_the_next_person_takes_it(

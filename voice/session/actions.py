@@ -73,6 +73,9 @@ class Transfer:
     emergent: bool = False
     context: dict[str, object] = field(default_factory=dict)
     prefer_agent: int | None = None  # a colleague asked for by the agent passing it on
+    # The emergency message said again while an emergent caller waits: the one she heard
+    # first (with the crisis line, 988, for self-harm), not the general one.
+    emergency_prompt: str = "emergency"
 
 
 @dataclass(frozen=True)
