@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import ActionWithDeps, Deps, call_id
+from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_text
+from nlu.teams import team_asked_for
 
 # What a form's `handoff` slot can hold, and where each goes.
 HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
@@ -101,6 +102,12 @@ class ActionTransferFrontDesk(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        await transfer(self.deps, dispatcher, tracker, queue="front_desk",
-                       reason="caller asked for a person", intent="speak_to_human")
+        team = team_asked_for(latest_text(tracker))
+        if team is None:
+            await transfer(self.deps, dispatcher, tracker, queue="front_desk",
+                           reason="caller asked for a person", intent="speak_to_human")
+        else:
+            await transfer(self.deps, dispatcher, tracker, queue=team,
+                           reason=f"caller asked for the {team} team",
+                           say=f"connecting_{team}", intent="speak_to_human")
         return []

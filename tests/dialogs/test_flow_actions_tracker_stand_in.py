@@ -314,3 +314,25 @@ async def test_served_requests_are_listed_in_the_call_report(conversation: Conve
     c.user("put me through to someone", "speak_to_human")
     await c.run("action_transfer_front_desk")
     assert (await c.report())["intents"] == ["clinic_info", "speak_to_human"]
+
+
+@pytest.mark.parametrize(
+    ("said", "queue", "line"),
+    [
+        ("Can I talk to Dr. Okafor's nurse about my medication side effects?", "nurse",
+         "I'll connect you with a nurse now."),
+        ("can I talk to someone in billing", "billing", "I'll connect you with our billing team."),
+        ("put me through to someone", "front_desk", "One moment. I'm connecting you now."),
+    ],
+)  # fmt: skip
+async def test_a_caller_who_asks_for_a_team_is_put_through_to_it(
+    conversation: Conversation, said: str, queue: str, line: str
+) -> None:
+    """On a `make run` call a caller who asked for a nurse was put through to the front desk."""
+    c = await conversation.open(None)
+    c.user(said, "speak_to_human")
+    turn = await c.run("action_transfer_front_desk")
+    assert turn.said == line, turn.said
+    assert turn.payloads[0]["queue"] == queue, turn.payloads
+    report = await c.report()
+    assert report["transfer_queue"] == queue and report["intents"] == ["speak_to_human"]
