@@ -178,6 +178,23 @@ def parse_dob(text: str, today: date) -> date | None:
     )
 
 
+_DATE_WORDS = (
+    set(MONTHS) | set(ORDINALS) | set(TEENS) | set(TENS) | set(UNITS) | _FILLER
+    | {"hundred", "thousand", "st", "nd", "rd", "th"}
+)  # fmt: skip
+
+
+def only_a_date(text: str, today: date) -> date | None:
+    """The date of birth in an answer that holds nothing else ("March 4, 1972", "it's the
+    fourth of March seventy two"): callers asked for a name sometimes give the date first.
+    None when other words come with it ("Maria Lopez, March 4 1972") or no date is there."""
+    born = parse_dob(text, today)
+    if born is None:
+        return None
+    tokens = _tokens(_arabic_days(text))
+    return born if all(t.isdigit() or t in _DATE_WORDS for t in tokens) else None
+
+
 def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
     month = MONTHS[tokens[month_at]]
     if month_at + 1 < len(tokens) and tokens[month_at + 1] in _DAY_SOUNDALIKES:

@@ -21,7 +21,7 @@ from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
 from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.services.identity import Verification, verify_by_spelling, verify_caller
 from nlu.confirm import besides_giving_up, gives_up, yes_no
-from nlu.dates import parse_dob, speak_date
+from nlu.dates import only_a_date, parse_dob, speak_date
 from nlu.names import holds_a_name
 from nlu.spelling import letters_of
 
@@ -138,6 +138,12 @@ class IdentityFormValidation(FormValidationAction):
             # check below took those words for one); "never mind, it's Maria Lopez" goes on.
             ends = GOODBYE if latest_intent(tracker) == "goodbye" else DECLINED
             return {"patient_name": None, "handoff": ends}
+        born = only_a_date(said, self.deps.today())
+        if born is not None and not tracker.get_slot("dob"):
+            # The date of birth first ("March 4, 1972"): on a `make run` call it was taken
+            # for her name. Kept, read back once she has given the name.
+            dispatcher.utter_message(text=self.deps.say("date_before_name"))
+            return {"patient_name": None, "dob": born.isoformat()}
         name = clean_name(said)
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
             if latest_intent(tracker) == "goodbye":  # "never mind, bye": not asked again
@@ -318,7 +324,8 @@ class ActionAskPatientName(ActionWithDeps):
                 text=self.deps.say("ask_spelling"), json_message=payloads.expect("spelled_name")
             )
             return []
-        text = self.deps.say("ask_name_again" if tracker.get_slot("id_failures") else "ask_name")
+        again = tracker.get_slot("id_failures") or tracker.get_slot("dob")
+        text = self.deps.say("ask_name_again" if again else "ask_name")
         dispatcher.utter_message(text=text, json_message=payloads.expect("full_name"))
         return []
 

@@ -84,6 +84,38 @@ async def test_keypad_is_offered_after_two_unparsed_dates(conversation: Conversa
     assert c.slots["dob"] == "1972-03-04"
 
 
+@pytest.mark.parametrize("said", ["March 4, 1972.", "It's the fourth of March, 72."])
+async def test_a_date_given_for_the_name_is_kept_and_the_name_asked_for(
+    conversation: Conversation, said: str
+) -> None:
+    """Asked for her name, she gave her date of birth: on a `make run` call the date was taken
+    for her name."""
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    c.answer("patient_name", said)
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert turn.said == "Thank you, I have the date of birth.", turn.said
+    assert c.slots["dob"] == "1972-03-04" and c.slots["requested_slot"] == "patient_name"
+    ask = await c.run("action_ask_patient_name", "refill_form")
+    assert ask.said == "What is the patient's full name?", ask.said
+    c.answer("patient_name", "Maria Lopez")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["requested_slot"] == "dob_confirmed", c.slots
+    readback = await c.run("action_ask_dob_confirmed", "refill_form")
+    assert readback.said == "I have March fourth, 1972. Is that right?", readback.said
+    c.answer("dob_confirmed", "yes", "affirm")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["verified"] is True
+
+
+async def test_a_name_given_with_the_date_is_still_a_name(conversation: Conversation) -> None:
+    c = await conversation.open("+15550100001")
+    c.user("I need a refill of my lisinopril", "request_refill")
+    c.answer("patient_name", "June Carter")  # a month, but a name
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["patient_name"] == "June Carter" and not c.slots.get("dob"), c.slots
+
+
 async def test_no_to_readback_asks_the_date_again(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("when is my next visit", "appointment_info")

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 
 from clinicline.bench_names import BIRTHDAYS, ways_to_say
-from nlu.dates import parse_dob, parse_when, speak_date
+from nlu.dates import only_a_date, parse_dob, parse_when, speak_date
 
 TODAY = date(2026, 11, 27)  # a Friday
 NOW = datetime(2026, 11, 27, 9, 30)
@@ -229,3 +229,20 @@ def test_a_hundred_ways_of_saying_a_date_of_birth_are_understood() -> None:
     assert len(said) == 100
     heard = [(text, d, parse_dob(text, TODAY)) for d, text in said]
     assert [(text, got) for text, d, got in heard if got != d] == []
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("March 4, 1972.", date(1972, 3, 4)),
+        ("It's the fourth of March, 72.", date(1972, 3, 4)),
+        ("my date of birth is 7 19 90", date(1990, 7, 19)),
+        ("03/04/1972", date(1972, 3, 4)),
+        ("Maria Lopez, March 4 1972", None),  # a name with it: the name question's answer
+        ("June Carter", None),
+        ("April Smith 1980", None),
+        ("March", None),
+    ],
+)
+def test_an_answer_that_is_only_a_date(said: str, expected: date | None) -> None:
+    assert only_a_date(said, TODAY) == expected
