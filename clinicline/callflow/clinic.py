@@ -144,19 +144,24 @@ _QUESTION_PROMPTS = frozenset({"screening_question", "nurse_offer"})
 # A reply that ends by asking the caller to do something is a question too: said again, not
 # "How can I help you?", when she is silent (a `make run` call asked her to spell her name,
 # heard nothing, and started the call over).
-_REQUEST = re.compile(r"(please\s+)?(say|tell me|spell|press|enter|give me|repeat)\b", re.I)
+_REQUEST = re.compile(
+    r"(please\s+)?(say|tell me|spell|press|enter|type|key in|give me|repeat)\b", re.I
+)
 
 
 def last_question(actions: Sequence[Action]) -> Say | PlayPrompt | None:
     """The question the caller was last asked in these actions (a reply's last sentence that
-    asks something, or asks her to: "Please spell the patient's last name"), if any."""
+    asks something, or asks her to: "Please spell the patient's last name"), with what the
+    reply says after it ("Please type the date of birth on your keypad. Two digits for the
+    month…": without its second sentence a silent caller heard "How can I help you?"), if any."""
     for action in reversed(actions):
         if isinstance(action, PlayPrompt) and action.name in _QUESTION_PROMPTS:
             return action
         if isinstance(action, Say):
             sentences = re.split(r"(?<=[.!?])\s+", action.text.strip())
-            if sentences[-1].endswith("?") or _REQUEST.match(sentences[-1]):
-                return Say(sentences[-1])
+            for at in range(len(sentences) - 1, -1, -1):
+                if sentences[at].endswith("?") or _REQUEST.match(sentences[at]):
+                    return Say(" ".join(sentences[at:]))
     return None
 
 

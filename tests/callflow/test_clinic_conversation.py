@@ -746,6 +746,24 @@ async def test_silence_after_a_request_to_spell_asks_her_to_spell_again(
     assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
 
 
+async def test_silence_after_the_keypad_request_asks_for_the_keys_again(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """The keypad request's last sentence asks nothing ("Two digits for the month…"): on a
+    `make run` call a silent caller then heard "How can I help you?" mid-check."""
+    keypad = ("Please type the date of birth on your keypad. Two digits for the month, two for "
+              "the day, and four for the year.")  # fmt: skip
+    dialog = ReplyStandIn(
+        [BotMessage("Sorry, I didn't get that date.", None),
+         BotMessage(keypad, {"kind": "collect_digits", "max": 8, "purpose": "dob"})],
+    )  # fmt: skip
+    conversation, call = _conversation(db, recorder, dialog), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="yeah"))
+    assert await conversation.silence(call, 1) == [PlayPrompt("reprompt_question"), Say(keypad)]
+
+
 async def _asked_for_the_date_of_birth(
     db: Database, recorder: StoreRecorder
 ) -> tuple[ClinicConversation, CallInfo]:
