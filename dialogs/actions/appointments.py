@@ -153,14 +153,15 @@ class _Submit(ActionWithDeps):
         handed = await finish_handoff(self.deps, dispatcher, tracker, request=self.intent)
         if handed is not None or await self.deps.patient_id(tracker) is None:
             return (handed or []) + reset
+        # What she called about stays on the record, with no disposition when nothing was
+        # done: no appointment to move or cancel, or a cancel she said no to.
+        disposition = None
         if tracker.get_slot("appointments") == []:
             dispatcher.utter_message(text=self.deps.say("no_upcoming_appointments"))
         else:
-            # A cancel she said no to ("Okay, I've kept your appointment") did nothing, but
-            # what she called about stays on the record, with no disposition.
             disposition = await self.finish(dispatcher, tracker)
-            done = {"disposition": disposition} if disposition else {}
-            await self.deps.record(call_id(tracker), intent=self.intent, **done)
+        done = {"disposition": disposition} if disposition else {}
+        await self.deps.record(call_id(tracker), intent=self.intent, **done)
         dispatcher.utter_message(text=self.deps.say("anything_else"))
         return reset
 

@@ -1,13 +1,14 @@
 """Each flow's actions against the seeded demo clinic: what the caller hears, what is recorded.
 The tracker Rasa would send is built by the test (conftest.Conversation)."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from sqlalchemy import select, update
 
 from integrations.store.models import Appointment, Slot, StaffTask
 from tests.dialogs.conftest import Conversation, verified
+from tests.integrations.conftest import add_patient
 
 
 async def test_refill_is_filed_and_turnaround_told(conversation: Conversation) -> None:
@@ -220,6 +221,19 @@ async def test_no_to_cancelling_keeps_the_appointment_and_the_request(
     report = await c.report()
     assert report["intents"] == ["cancel_appointment"], report
     assert report["appointments_changed"] == 0 and report["disposition"] is None, report
+
+
+async def test_no_appointment_to_cancel_keeps_the_request(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    await add_patient(c.db, "Ines", "Brennan", date(1951, 2, 11))
+    c.user("I need to cancel my appointment", "cancel_appointment")
+    await verified(c, "cancel_form", "Ines Brennan", "February eleventh nineteen fifty one")
+    end = await c.run("action_submit_cancel")
+    assert end.said == (
+        "I don't see any upcoming appointments for you. Is there anything else?"
+    ), end.said
+    report = await c.report()
+    assert report["intents"] == ["cancel_appointment"] and report["disposition"] is None
 
 
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
