@@ -105,39 +105,50 @@ class SlotOfferingValidation(IdentityFormValidation):
                 return Wanted(kept, asked=False)
         return ANYONE
 
-    async def _find(self, when: WhenRequest | None, provider: Provider | None) -> list[SlotOffer]:
-        if self.deps.ehr is not None:
-            await self.deps.ehr.before_slots(*search_window(when, self.deps.now()))
-        async with self.deps.db.session() as s:
-            return await find_slots(
-                s,
-                when=when,
-                limit=3,
-                now=self.deps.now(),
-                provider_id=provider.id if provider else None,
-            )
-
     async def _offers(
-        self, when: WhenRequest | None, wanted: Wanted, dispatcher: CollectingDispatcher
+        self,
+        when: WhenRequest | None,
+        wanted: Wanted,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
     ) -> list[dict[str, Any]]:
+        # Never a time she is already booked at (but the appointment she is moving).
+        patient = await self.deps.patient_id(tracker)
+        chosen = _chosen_appointment(tracker) if self.form == "reschedule_form" else None
+        moving = int(chosen["appointment_id"]) if chosen else None
+
+        async def _find(when: WhenRequest | None, provider: Provider | None) -> list[SlotOffer]:
+            if self.deps.ehr is not None:
+                await self.deps.ehr.before_slots(*search_window(when, self.deps.now()))
+            async with self.deps.db.session() as s:
+                return await find_slots(
+                    s,
+                    when=when,
+                    limit=3,
+                    now=self.deps.now(),
+                    provider_id=provider.id if provider else None,
+                    patient_id=patient,
+                    moving=moving,
+                )
+
         provider = wanted.provider
-        found = await self._find(when, provider)
+        found = await _find(when, provider)
         if provider is not None and not found and not wanted.asked:
             # Her own provider is busy then: the day she asked for counts more.
-            found = await self._find(when, None)
+            found = await _find(when, None)
             if found:
                 dispatcher.utter_message(
                     text=self.deps.say("own_provider_not_then", provider=provider.display)
                 )
         elif provider is not None and not found:
-            later = await self._find(None, provider) if when is not None else []
+            later = await _find(None, provider) if when is not None else []
             if later:
                 dispatcher.utter_message(
                     text=self.deps.say("provider_not_then", provider=provider.display)
                 )
                 found = later
             else:
-                found = await self._find(when, None)
+                found = await _find(when, None)
                 if found:
                     dispatcher.utter_message(
                         text=self.deps.say("provider_not_soon", provider=provider.display)
@@ -150,7 +161,7 @@ class SlotOfferingValidation(IdentityFormValidation):
         when = parse_when(text, self.deps.now())
         if when is None and not _ANY_TIME.search(text):
             return None
-        offers = await self._offers(when, await self._wish(tracker), dispatcher)
+        offers = await self._offers(when, await self._wish(tracker), dispatcher, tracker)
         if not offers:
             dispatcher.utter_message(text=self.deps.say("nothing_open"))
             return {"when_text": None, "offered_slots": None}
@@ -216,7 +227,9 @@ class SlotOfferingValidation(IdentityFormValidation):
             # "Does Doctor Nguyen have anything?": her times for the day asked, not a pick,
             # also when one of the times offered is hers (a question books nothing).
             when_text = str(tracker.get_slot("when_text") or "")
-            fresh = await self._offers(parse_when(when_text, self.deps.now()), wanted, dispatcher)
+            fresh = await self._offers(
+                parse_when(when_text, self.deps.now()), wanted, dispatcher, tracker
+            )
             if not fresh:
                 dispatcher.utter_message(text=self.deps.say("nothing_open"))
             return {
@@ -239,6 +252,7 @@ class SlotOfferingValidation(IdentityFormValidation):
                 parse_when(str(tracker.get_slot("when_text") or ""), self.deps.now()),
                 wanted,
                 dispatcher,
+                tracker,
             )
             return {
                 "slot_choice": None,

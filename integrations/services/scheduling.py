@@ -113,8 +113,12 @@ async def find_slots(
     provider_id: int | None = None,
     limit: int = 3,
     now: datetime | None = None,
+    patient_id: int | None = None,
+    moving: int | None = None,
 ) -> list[SlotOffer]:
-    """Up to `limit` free future slots matching the request, spread over different half-days."""
+    """Up to `limit` free future slots matching the request, spread over different half-days.
+    For `patient_id`, none at a time she already has an appointment (but the one she is
+    `moving`): two `make run` calls booked one patient with two doctors at the same time."""
     now = now or datetime.now()
     async with atomic(s):
         if await s.scalar(select(VisitType.id).where(VisitType.code == visit_type)) is None:
@@ -135,10 +139,28 @@ async def find_slots(
         if provider_id is not None:
             query = query.where(Slot.provider_id == provider_id)
         slots = [slot for slot in await s.scalars(query) if _matches_time(slot.start, when)]
+        if patient_id is not None:
+            busy = await _busy_times(s, patient_id, lower, upper, moving)
+            slots = [x for x in slots if not any(a < x.end and x.start < b for a, b in busy)]
         return [
             SlotOffer(slot.id, slot.start, slot.provider.display_name, slot.location.name)
             for slot in _spread(slots, limit)
         ]
+
+
+async def _busy_times(
+    s: AsyncSession, patient_id: int, lower: datetime, upper: datetime, moving: int | None
+) -> list[tuple[datetime, datetime]]:
+    """When the patient is already booked between `lower` and `upper`."""
+    query = select(Appointment.start, Appointment.end).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status == "booked",
+        Appointment.end > lower,
+        Appointment.start < upper,
+    )
+    if moving is not None:
+        query = query.where(Appointment.id != moving)
+    return [(start, end) for start, end in await s.execute(query)]
 
 
 async def _claim_slot(s: AsyncSession, slot_id: int) -> Slot:

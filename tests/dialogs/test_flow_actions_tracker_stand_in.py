@@ -4,9 +4,9 @@ The tracker Rasa would send is built by the test (conftest.Conversation)."""
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from integrations.store.models import Appointment, Slot, StaffTask
+from integrations.store.models import Appointment, Call, Slot, StaffTask
 from tests.dialogs.conftest import Conversation, verified
 from tests.integrations.conftest import add_patient
 
@@ -234,6 +234,29 @@ async def test_no_appointment_to_cancel_keeps_the_request(conversation: Conversa
     ), end.said
     report = await c.report()
     assert report["intents"] == ["cancel_appointment"] and report["disposition"] is None
+
+
+async def test_she_is_not_offered_the_time_of_her_own_appointment(
+    conversation: Conversation,
+) -> None:
+    """Two `make run` calls booked Aisha Khan with two doctors at the same time."""
+    c = await conversation.open("+15550100003")
+    c.user("I'd like to make an appointment", "schedule_appointment")
+    await verified(c, "schedule_form", "Aisha Khan", "July nineteenth nineteen ninety")
+    async with c.db.session() as s:
+        pid = (await s.get(Call, c.call_id)).verified_patient_id  # type: ignore[union-attr]
+        mine = await s.scalar(
+            select(Appointment).where(Appointment.patient_id == pid, Appointment.status == "booked")
+        )
+        assert mine is not None
+        others_free = await s.scalar(
+            select(func.count()).where(Slot.start == mine.start, Slot.status == "free")
+        )
+    assert others_free, "no other doctor free at her time: the test would prove nothing"
+    c.answer("when_text", f"{mine.start:%B} {mine.start.day} at {mine.start:%-I:%M %p}")
+    await c.run("validate_schedule_form", "schedule_form")
+    offered = [o["start"] for o in c.slots.get("offered_slots") or []]
+    assert mine.start.isoformat() not in offered, offered
 
 
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:

@@ -9,7 +9,7 @@ import pytest
 from integrations.errors import UnknownVisitType
 from integrations.services import scheduling
 from integrations.store import Database
-from tests.integrations.conftest import MONDAY, NOW, add_small_clinic
+from tests.integrations.conftest import MONDAY, NOW, add_patient, add_small_clinic
 
 dates = pytest.importorskip("nlu.dates")
 WhenRequest = dates.WhenRequest
@@ -61,3 +61,24 @@ async def test_an_unknown_visit_type_names_the_known_ones(
     async with db.session() as s:
         with pytest.raises(UnknownVisitType, match="follow_up"):
             await scheduling.find_slots(s, when=None, visit_type="massage", now=NOW)
+
+
+async def test_a_patient_is_never_offered_a_time_she_is_already_booked_at(
+    db: Database, clinic: dict[str, int]
+) -> None:
+    """Two `make run` calls booked one patient with two doctors at the same time: the second
+    call was offered the time the first had taken, with the other doctor."""
+    pid = await add_patient(db, "Aisha", "Khan", date(1990, 7, 19))
+    nine = _when(MONDAY, earliest=time(9, 0), latest=time(9, 0))
+    async with db.session() as s:
+        first = (await scheduling.find_slots(s, when=nine, now=NOW, limit=1))[0]
+        booked = await scheduling.book(s, call_id="c1", patient_id=pid, slot_id=first.slot_id)
+        # The other doctor is free at nine: not for her.
+        assert await scheduling.find_slots(s, when=nine, now=NOW, patient_id=pid) == []
+        others = await scheduling.find_slots(s, when=nine, now=NOW)
+        assert [o.start.time() for o in others] == [time(9, 0)]
+        # Moving that very appointment, its own time is no conflict.
+        moving = await scheduling.find_slots(
+            s, when=nine, now=NOW, patient_id=pid, moving=booked.appointment_id
+        )
+        assert [o.start.time() for o in moving] == [time(9, 0)]
