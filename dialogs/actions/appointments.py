@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id
 from dialogs.actions.identity import Slots
-from dialogs.actions.offers import SlotOfferingValidation
+from dialogs.actions.offers import SlotOfferingValidation, by_provider
 from dialogs.actions.phrasing import choose, speak_moment
 from dialogs.actions.transfers import DECLINED, finish_handoff
 from integrations.errors import EhrUnavailable
@@ -27,6 +27,13 @@ FLOW_SLOTS = ("when_text", "slot_choice", "offered_slots", "booking", "appointme
 def appointment_to_slot(item: AppointmentInfo) -> dict[str, Any]:
     return {"appointment_id": item.appointment_id, "start": item.start.isoformat(),
             "provider": item.provider, "location": item.location}
+
+
+MAX_APPOINTMENT_CHOICE_RETRIES = 2
+
+
+def _times_said(tracker: Tracker, text: str) -> int:
+    return sum(1 for e in tracker.events if e.get("event") == "bot" and e.get("text") == text)
 
 
 def describe(item: dict[str, Any]) -> str:
@@ -70,9 +77,23 @@ class AppointmentChoiceValidation(SlotOfferingValidation):
     ) -> Slots:
         items: list[dict[str, Any]] = tracker.get_slot("appointments") or []
         starts = [datetime.fromisoformat(i["start"]) for i in items]
-        index = choose(str(value or ""), starts, yes_means_first=False)
+        said = str(value or "")
+        # "The one with Dr. Okafor", when she has only one with that provider (before the
+        # times: "the one" is not the first).
+        index = by_provider(said, items)
+        if index is not None and [i["provider"] for i in items].count(
+            items[index]["provider"]
+        ) > 1:
+            index = None
         if index is None:
-            dispatcher.utter_message(text=self.deps.say("which_appointment_again"))
+            index = choose(said, starts, yes_means_first=False)
+        if index is None:
+            again = self.deps.say("which_appointment_again")
+            if _times_said(tracker, again) >= MAX_APPOINTMENT_CHOICE_RETRIES:
+                # A `make run` caller was asked "which one?" four times over: people can
+                # sort out which appointment she means.
+                return {"appointment_choice": None, "handoff": "front_desk"}
+            dispatcher.utter_message(text=again)
             return {"appointment_choice": None}
         return {"appointment_choice": items[index]["start"],
                 "appointment_id": items[index]["appointment_id"]}

@@ -118,6 +118,9 @@ class Conversation:
                 changed[event["name"]] = event["value"]
                 self.slots[event["name"]] = event["value"]
         self.events.extend(result.events)
+        # Rasa keeps what the actions said in the tracker too (BotUttered events).
+        self.events.extend({"event": "bot", "text": r["text"]} for r in result.responses
+                           if r.get("text"))  # fmt: skip
         if form and action.startswith("validate_") and "requested_slot" not in changed:
             # The validator kept the domain's slot list: Rasa's FormAction picks the next one.
             required = self.domain["forms"][form]["required_slots"]

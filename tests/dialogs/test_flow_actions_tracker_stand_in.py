@@ -6,6 +6,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select, update
 
+from integrations.services import scheduling
 from integrations.store.models import Appointment, Call, Slot, StaffTask
 from tests.dialogs.conftest import Conversation, verified
 from tests.integrations.conftest import add_patient
@@ -257,6 +258,53 @@ async def test_she_is_not_offered_the_time_of_her_own_appointment(
     await c.run("validate_schedule_form", "schedule_form")
     offered = [o["start"] for o in c.slots.get("offered_slots") or []]
     assert mine.start.isoformat() not in offered, offered
+
+
+async def _two_appointments_at_one_time(c: Conversation) -> int:
+    """A patient booked with two doctors at the same time (as before offers left out her own
+    times), verified on the call; her id."""
+    pid = await add_patient(c.db, "Ines", "Brennan", date(1951, 2, 11))
+    async with c.db.session() as s:
+        start = await s.scalar(
+            select(Slot.start)
+            .where(Slot.status == "free")
+            .group_by(Slot.start)
+            .having(func.count(func.distinct(Slot.provider_id)) >= 2)
+            .order_by(Slot.start)
+        )
+        both = (await s.scalars(select(Slot).where(Slot.start == start).limit(2))).all()
+        for slot in both:
+            await scheduling.book(s, call_id="earlier", patient_id=pid, slot_id=slot.id)
+    return pid
+
+
+async def test_which_appointment_by_the_doctor_she_names(conversation: Conversation) -> None:
+    c = await conversation.open(None)
+    await _two_appointments_at_one_time(c)
+    c.user("I need to cancel my appointment", "cancel_appointment")
+    await verified(c, "cancel_form", "Ines Brennan", "February eleventh nineteen fifty one")
+    assert c.slots["requested_slot"] == "appointment_choice", c.slots
+    second = c.slots["appointments"][1]
+    c.answer("appointment_choice", f"the one with {second['provider']}")
+    await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["appointment_id"] == second["appointment_id"], c.slots
+
+
+async def test_which_appointment_asked_twice_then_people_help(conversation: Conversation) -> None:
+    """A `make run` caller who could not say which of two appointments was asked four times."""
+    c = await conversation.open(None)
+    await _two_appointments_at_one_time(c)
+    c.user("I need to move my appointment", "reschedule_appointment")
+    await verified(c, "reschedule_form", "Ines Brennan", "February eleventh nineteen fifty one")
+    for _ in range(2):
+        c.answer("appointment_choice", "Same day, but later in the morning.")
+        turn = await c.run("validate_reschedule_form", "reschedule_form")
+        assert turn.said == "Sorry, which appointment do you mean?", turn.said
+    c.answer("appointment_choice", "Yes.")
+    await c.run("validate_reschedule_form", "reschedule_form")
+    assert c.slots["handoff"] == "front_desk" and c.slots["requested_slot"] is None, c.slots
+    end = await c.run("action_submit_reschedule")
+    assert end.payloads[0]["queue"] == "front_desk", end.payloads
 
 
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
