@@ -52,9 +52,9 @@ async def finish_handoff(
     deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker, *, request: str | None = None
 ) -> list[dict[str, Any]] | None:
     """If the form ended in a hand-off (or a goodbye), carry it out and return the events;
-    else None. `request` is the intent the form served: a caller who leaves or gives up keeps
-    it on the call record (supervisors' reasons, first-contact resolution), with no
-    disposition, since nothing was done."""
+    else None. `request` is the intent the form served: it stays on the call record
+    (supervisors' reasons, first-contact resolution) whether she is put through to people,
+    leaves or gives up; with no disposition when nothing was done."""
     handoff = tracker.get_slot("handoff")
     if not handoff:
         return None
@@ -74,8 +74,10 @@ async def finish_handoff(
         "verification_failed": "not_verified_front_desk",
         "pharmacy": "connecting_pharmacy",
     }.get(str(handoff), "connecting")
+    # Put through to people, the request stays on the record too ("which appointment?"
+    # asked twice on a `make run` call left it empty).
     await transfer(deps, dispatcher, tracker, queue=queue, reason=reason,
-                   disposition=disposition, say=say)
+                   disposition=disposition, say=say, intent=request)
     return [SlotSet("handoff", None)]
 
 

@@ -305,6 +305,8 @@ async def test_which_appointment_asked_twice_then_people_help(conversation: Conv
     assert c.slots["handoff"] == "front_desk" and c.slots["requested_slot"] is None, c.slots
     end = await c.run("action_submit_reschedule")
     assert end.payloads[0]["queue"] == "front_desk", end.payloads
+    report = await c.report()
+    assert report["intents"] == ["reschedule_appointment"] and report["appointments_changed"] == 0
 
 
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
