@@ -92,7 +92,7 @@ class AppointmentChoiceValidation(SlotOfferingValidation):
             if _times_said(tracker, again) >= MAX_APPOINTMENT_CHOICE_RETRIES:
                 # A `make run` caller was asked "which one?" four times over: people can
                 # sort out which appointment she means.
-                return {"appointment_choice": None, "handoff": "front_desk"}
+                return {"appointment_choice": None, "handoff": "unclear_appointment"}
             dispatcher.utter_message(text=again)
             return {"appointment_choice": None}
         return {"appointment_choice": items[index]["start"],

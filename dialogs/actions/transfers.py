@@ -18,6 +18,9 @@ HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
     "front_desk": ("front_desk", "caller asked for a person", "transferred"),
     "pharmacy": ("pharmacy", "medication not found on the patient's list", "transferred"),
     "verification_failed": ("front_desk", "identity could not be verified", "verification_failed"),
+    "unclear_appointment": (
+        "front_desk", "could not tell which appointment the caller means", "transferred"
+    ),
 }
 # The other ways a form ends early: the caller takes her leave instead of answering, or no
 # longer wants what the form is for ("no thank you" when asked for a day).
