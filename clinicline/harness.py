@@ -42,13 +42,16 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def free_port_run(kind: int, count: int) -> int:
-    """A loopback port P with P+1 … P+count-1 free too (a SIP front and its workers)."""
+    """A loopback port P with P+1 … P+count-1 free too (a SIP front and its workers), each
+    for TCP and UDP: the front takes TLS on TCP at P+1, and a CI run failed when another
+    process held that TCP port."""
     for _ in range(50):
         base = free_port(kind)
         try:
             for offset in range(1, count):
-                with socket.socket(socket.AF_INET, kind) as probe:
-                    probe.bind(("127.0.0.1", base + offset))
+                for either in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    with socket.socket(socket.AF_INET, either) as probe:
+                        probe.bind(("127.0.0.1", base + offset))
             return base
         except OSError:
             continue
