@@ -727,19 +727,27 @@ async def test_silence_after_a_question_asks_that_question_again(
     assert await conversation.silence(call, 1) == [PlayPrompt("reprompt")]
 
 
+async def _after_a_reply(
+    db: Database, recorder: StoreRecorder, said: str, *replies: list[BotMessage]
+) -> tuple[ClinicConversation, CallInfo]:
+    """A call whose dialog (a stand-in giving `replies` in turn) has answered `said`."""
+    conversation, call = _conversation(db, recorder, ReplyStandIn(*replies)), _call()
+    recorder.open(call)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text=said))
+    return conversation, call
+
+
 async def test_silence_after_a_request_to_spell_asks_her_to_spell_again(
     db: Database, recorder: StoreRecorder
 ) -> None:
     spell = "Please spell the patient's last name for me, one letter at a time."
-    dialog = ReplyStandIn(
+    conversation, call = await _after_a_reply(
+        db, recorder, "yes that's right",
         [BotMessage("I couldn't find that name with that date of birth.", None),
          BotMessage(spell, {"kind": "expect", "what": "spelled_name"})],
         [BotMessage("Thank you. Is there anything else?", None)],
     )  # fmt: skip
-    conversation, call = _conversation(db, recorder, dialog), _call()
-    recorder.open(call)
-    await conversation.start(call)
-    await conversation.respond(call, CallerTurn(text="yes that's right"))
     assert await conversation.silence(call, 1) == [PlayPrompt("reprompt_question"), Say(spell)]
     # A statement that asks nothing leaves the general reprompt.
     await conversation.respond(call, CallerTurn(text="L O P E Z"))
@@ -753,14 +761,11 @@ async def test_silence_after_the_keypad_request_asks_for_the_keys_again(
     `make run` call a silent caller then heard "How can I help you?" mid-check."""
     keypad = ("Please type the date of birth on your keypad. Two digits for the month, two for "
               "the day, and four for the year.")  # fmt: skip
-    dialog = ReplyStandIn(
+    conversation, call = await _after_a_reply(
+        db, recorder, "yeah",
         [BotMessage("Sorry, I didn't get that date.", None),
          BotMessage(keypad, {"kind": "collect_digits", "max": 8, "purpose": "dob"})],
     )  # fmt: skip
-    conversation, call = _conversation(db, recorder, dialog), _call()
-    recorder.open(call)
-    await conversation.start(call)
-    await conversation.respond(call, CallerTurn(text="yeah"))
     assert await conversation.silence(call, 1) == [PlayPrompt("reprompt_question"), Say(keypad)]
 
 
