@@ -147,6 +147,14 @@ _QUESTION_PROMPTS = frozenset({"screening_question", "nurse_offer"})
 _REQUEST = re.compile(
     r"(please\s+)?(say|tell me|spell|press|enter|type|key in|give me|repeat)\b", re.I
 )
+# Words that place a question in the reply it came in ("Sure. First, what is the patient's full
+# name?"): after "Sorry, I didn't hear anything." they no longer fit and are left out.
+_OPENER = re.compile(r"^(?:first|now|next|okay|ok|sure|great|alright|all right|thanks),\s+", re.I)
+
+
+def _without_opener(sentence: str) -> str:
+    rest = _OPENER.sub("", sentence, count=1)
+    return sentence if rest == sentence or not rest else rest[0].upper() + rest[1:]
 
 
 def last_question(actions: Sequence[Action]) -> Say | PlayPrompt | None:
@@ -161,7 +169,7 @@ def last_question(actions: Sequence[Action]) -> Say | PlayPrompt | None:
             sentences = re.split(r"(?<=[.!?])\s+", action.text.strip())
             for at in range(len(sentences) - 1, -1, -1):
                 if sentences[at].endswith("?") or _REQUEST.match(sentences[at]):
-                    return Say(" ".join(sentences[at:]))
+                    return Say(" ".join([_without_opener(sentences[at]), *sentences[at + 1 :]]))
     return None
 
 

@@ -754,6 +754,21 @@ async def test_silence_after_a_request_to_spell_asks_her_to_spell_again(
     assert (await conversation.silence(call, 1))[1] == Say("Is there anything else?")
 
 
+async def test_silence_asks_the_question_again_without_its_opening_word(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """On a `make run` call a silent caller heard "Sorry, I didn't hear anything. First, what is
+    the patient's full name?": "First," belongs to the reply the question came in."""
+    conversation, call = await _after_a_reply(
+        db, recorder, "I need to cancel my appointment",
+        [BotMessage("Sure. First, what is the patient's full name?",
+                    {"kind": "expect", "what": "full_name"})],
+    )  # fmt: skip
+    assert await conversation.silence(call, 1) == [
+        PlayPrompt("reprompt_question"), Say("What is the patient's full name?")
+    ]  # fmt: skip
+
+
 async def test_silence_after_the_keypad_request_asks_for_the_keys_again(
     db: Database, recorder: StoreRecorder
 ) -> None:
