@@ -195,6 +195,38 @@ def only_a_date(text: str, today: date) -> date | None:
     return born if all(t.isdigit() or t in _DATE_WORDS for t in tokens) else None
 
 
+# "…and my date of birth is March 4th, 1972, I need…": a date of birth given unasked.
+_DOB_LEAD = re.compile(
+    r"\b(?:date\s+of\s+birth|birth\s*date|birthday|d\.?\s?o\.?\s?b\b\.?|born)"
+    r"(?:\s+(?:is|was|on|in))*[\s,:]*",
+    re.IGNORECASE,
+)
+_OF_A_DATE = re.compile(r"[\d/.-]+(?:st|nd|rd|th)?")
+
+
+def stated_dob(text: str, today: date) -> date | None:
+    """The date of birth a caller gives before she is asked, in words that name it ("date of
+    birth", "born on", "DOB") and the date words right after them; None otherwise."""
+    lead = _DOB_LEAD.search(text)
+    if lead is None:
+        return None
+    kept: list[str] = []
+    words = text[lead.end() :].split()
+    for at, word in enumerate(words):
+        bare = word.lower().strip(",.;:!?")
+        if bare == "and":
+            # "two thousand and five" goes on; "1972 and I need a refill" ends the date.
+            following = words[at + 1].lower().strip(",.;:!?") if at + 1 < len(words) else ""
+            if following not in _DATE_WORDS:
+                break
+        elif not (_OF_A_DATE.fullmatch(bare) or bare in _DATE_WORDS):
+            break
+        kept.append(word)
+        if word[-1:] in ".!?;" and not _OF_A_DATE.fullmatch(word.lower()):
+            break
+    return parse_dob(" ".join(kept), today) if kept else None
+
+
 def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | None:
     month = MONTHS[tokens[month_at]]
     if month_at + 1 < len(tokens) and tokens[month_at + 1] in _DAY_SOUNDALIKES:

@@ -99,3 +99,49 @@ def name_score(spoken: str, candidate: str) -> float:
     joined_said, joined_filed = "".join(said), "".join(filed)
     joined = token_similarity(joined_said, joined_filed)
     return round(min(max(aligned, 0.9 * joined), 1.0), 3)
+
+
+# A caller who names the patient before she is asked ("Hi, this is James Carter, I need to
+# cancel my appointment", "I'm calling for my mother, Maria Lopez"): on `make run` calls she
+# was asked for the name she had just given. The recogniser writes names capitalised; two or
+# three such words right after an introduction are taken as the name, nothing looser (lower-
+# case transcripts give none, and the form asks as before).
+_RELATIVES = (
+    "mother|mom|mum|mommy|father|dad|husband|wife|partner|son|daughter|child|kid|baby|"
+    "brother|sister|grandmother|grandma|grandfather|grandpa|aunt|uncle|niece|nephew|"
+    "friend|neighbou?r|patient|client|grandson|granddaughter"
+)
+_INTRODUCTION = re.compile(
+    r"(?:\b(?:my|the|his|her|patient'?s)\s+name\s+is|\bname'?s|\bthis\s+is|\bi\s+am|\bi'?m|"
+    r"\b(?:calling|phoning|ringing)\s+(?:for|about|on behalf of)"
+    rf"(?:\s+(?:my|our)\s+(?:{_RELATIVES}))?|"
+    rf"\b(?:my|our)\s+(?:{_RELATIVES})|\bpatient\s+is)\s*,?\s+",
+    re.IGNORECASE,
+)
+_CAPITALISED_WORD = re.compile(r"[A-Z][A-Za-z'’-]*[a-z](?:\s+|$|(?=[,.!?;]))")  # O'Neil, Mary-Ann
+# Capitalised words that are never a patient's name where an introduction is followed by them.
+_NOT_NAMES = frozenset({
+    "dr", "doctor", "nurse", "mr", "mrs", "ms", "miss", "calling", "hi", "hello", "okay", "yes",
+    "yeah", "and", "the", "my", "her", "his", "she", "he", "we", "they", "it", "from", "with",
+    "at", "in", "on", "for", "please", "sorry", "thanks", "thank", "just", "so", "here", "not",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday",
+    "friday", "saturday", "sunday", "today", "tomorrow", "clinic", "office", "pharmacy",
+})  # fmt: skip
+
+
+def introduced_name(text: str) -> str | None:
+    """The patient's full name when the caller gives it unasked, as two or three capitalised
+    words right after "this is", "my name is", "calling for my mother"…; None otherwise."""
+    for lead in _INTRODUCTION.finditer(text):
+        words: list[str] = []
+        at = lead.end()
+        while len(words) < 3:
+            word = _CAPITALISED_WORD.match(text, at)
+            if word is None or word.group().strip().lower() in _NOT_NAMES:
+                break
+            words.append(word.group().strip())
+            at = word.end()
+        if len(words) >= 2:
+            return " ".join(words)
+    return None

@@ -21,8 +21,8 @@ from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_intent
 from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.services.identity import Verification, verify_by_spelling, verify_caller
 from nlu.confirm import besides_giving_up, gives_up, yes_no
-from nlu.dates import only_a_date, parse_dob, speak_date
-from nlu.names import holds_a_name
+from nlu.dates import only_a_date, parse_dob, speak_date, stated_dob
+from nlu.names import holds_a_name, introduced_name
 from nlu.spelling import letters_of
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
@@ -104,12 +104,37 @@ class IdentityFormValidation(FormValidationAction):
     ) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         verified = await self.deps.patient_id(tracker) is not None
-        if verified and tracker.get_slot("requested_slot") is None:
+        starting = tracker.get_slot("requested_slot") is None
+        if starting and verified:
             # The form just started for a caller verified earlier in the call.
             slots = await self.prefill(dispatcher, tracker)
+        elif starting and not tracker.get_slot("patient_name") and not tracker.get_slot("dob"):
+            slots = self.given_unasked(dispatcher, tracker)
+        else:
+            slots = {}
+        if slots:
             events = [{"event": "slot", "name": k, "value": v} for k, v in slots.items()]
             tracker.add_slots(events)
         return events + await super().run(dispatcher, tracker, domain)
+
+    def given_unasked(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:
+        """The name and date of birth the caller gave with her request ("Hi, this is James
+        Carter, date of birth November 20th, 1958, I need to cancel"), as if she had answered
+        the form's questions: on `make run` calls she was asked for both all the same. They
+        are checked as answers are: the date is read back, the match needs both."""
+        said = str(tracker.latest_message.get("text") or "")
+        name, born = introduced_name(said), stated_dob(said, self.deps.today())
+        if name is None and born is None:
+            return {}
+        slots: Slots = {}
+        if name is None:
+            dispatcher.utter_message(text=self.deps.say("date_before_name"))
+        else:
+            dispatcher.utter_message(text=self.deps.say("details_given_first"))
+            slots["patient_name"] = name
+        if born is not None:
+            slots["dob"] = speak_date(born)  # validated as a spoken answer would be
+        return slots
 
     # Hooks for the forms that build on identity.
     async def prefill(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Slots:

@@ -108,6 +108,53 @@ async def test_a_date_given_for_the_name_is_kept_and_the_name_asked_for(
     assert c.slots["verified"] is True
 
 
+async def test_a_name_given_with_the_request_is_not_asked_for_again(
+    conversation: Conversation,
+) -> None:
+    """On `make run` calls a caller who opened with "Hi, this is James Carter" was asked for
+    the patient's full name all the same."""
+    c = await conversation.open(None)
+    c.user("Hi, this is James Carter. I need to cancel my appointment.", "cancel_appointment")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert turn.said == "Sure." and c.slots["patient_name"] == "James Carter", turn
+    assert c.slots["requested_slot"] == "dob" and not c.slots.get("verified")
+    ask = await c.run("action_ask_dob", "cancel_form")
+    assert ask.said == "And the date of birth?", ask.said
+
+
+async def test_a_caregiver_who_gives_name_and_date_unasked_hears_the_date_read_back(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open("+15550109999")  # not on file
+    c.user("I'm calling for my mother, Maria Lopez, her date of birth is March 4th, 1972, "
+           "she needs a refill of her lisinopril.", "request_refill")  # fmt: skip
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["patient_name"] == "Maria Lopez" and c.slots["dob"] == "1972-03-04", c.slots
+    assert c.slots["requested_slot"] == "dob_confirmed" and not c.slots.get("verified")
+    readback = await c.run("action_ask_dob_confirmed", "refill_form")
+    assert readback.said == "I have March fourth, 1972. Is that right?", readback.said
+    c.answer("dob_confirmed", "yes", "affirm")
+    await c.run("validate_refill_form", "refill_form")
+    assert c.slots["verified"] is True and c.slots["medication"] == "lisinopril 10 mg", c.slots
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "hi this is james carter i need to cancel my appointment",  # no capitals: not sure
+        "Hi, I'm calling about my appointment on Monday.",
+        "This is Dr. Patel's office calling about a patient.",
+    ],
+)
+async def test_a_request_without_a_full_name_in_it_asks_for_the_name(
+    conversation: Conversation, said: str
+) -> None:
+    c = await conversation.open(None)
+    c.user(said, "cancel_appointment")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert not turn.said and c.slots["requested_slot"] == "patient_name", (turn, c.slots)
+
+
 async def test_a_name_given_with_the_date_is_still_a_name(conversation: Conversation) -> None:
     c = await conversation.open("+15550100001")
     c.user("I need a refill of my lisinopril", "request_refill")

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 import pytest
 
 from clinicline.bench_names import BIRTHDAYS, ways_to_say
-from nlu.dates import only_a_date, parse_dob, parse_when, speak_date
+from nlu.dates import only_a_date, parse_dob, parse_when, speak_date, stated_dob
 
 TODAY = date(2026, 11, 27)  # a Friday
 NOW = datetime(2026, 11, 27, 9, 30)
@@ -246,3 +246,28 @@ def test_a_hundred_ways_of_saying_a_date_of_birth_are_understood() -> None:
 )
 def test_an_answer_that_is_only_a_date(said: str, expected: date | None) -> None:
     assert only_a_date(said, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    ("said", "born"),
+    [
+        ("Hi this is Maria Lopez, date of birth March 4th, 1972 and I need a refill of my "
+         "lisinopril", date(1972, 3, 4)),
+        ("my DOB is 3/4/72.", date(1972, 3, 4)),
+        ("born November twentieth nineteen fifty eight and I want to cancel my appointment on "
+         "Monday", date(1958, 11, 20)),
+        ("Her birthday is 11/20/1958", date(1958, 11, 20)),
+        ("my date of birth is July 19th, 1990, and I need to book a checkup for next week",
+         date(1990, 7, 19)),
+        ("date of birth June thirtieth two thousand and one, I need a refill", date(2001, 6, 30)),
+        # No date of birth named, or not a whole one.
+        ("I want to book for my birthday next month", None),
+        ("I was born in March", None),
+        ("My date of birth is March 4. I need a refill", None),
+        ("I need to move my appointment on March 4th 2027", None),
+    ],
+)
+def test_a_date_of_birth_given_unasked_is_the_date_after_the_words_that_name_it(
+    said: str, born: date | None
+) -> None:
+    assert stated_dob(said, TODAY) == born

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.names import holds_a_name, name_score
+from nlu.names import holds_a_name, introduced_name, name_score
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,30 @@ def test_small_talk_holds_no_name(answer: str) -> None:
 @pytest.mark.parametrize("answer", ["Maria Lopez", "Hello, it's Ann Lee", "Will Hope", "Joy"])
 def test_an_answer_with_any_other_word_may_be_a_name(answer: str) -> None:
     assert holds_a_name(answer)
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("Hi, this is James Carter. I need to cancel my appointment.", "James Carter"),
+        ("I'm calling for my mother, Maria Lopez. She needs a refill.", "Maria Lopez"),
+        ("Hello, my name is Aisha Khan and I'd like to book an appointment.", "Aisha Khan"),
+        ("My wife Maria Lopez needs her blood pressure pills.", "Maria Lopez"),
+        ("Hi, this is Mary-Ann O'Neil Smith calling about my test results.",
+         "Mary-Ann O'Neil Smith"),
+        ("My son Jacob Featherstonehaugh has a fever.", "Jacob Featherstonehaugh"),
+        ("Yes, this is Aisha Khan.", "Aisha Khan"),
+        # Not a full name, not surely a name, or not the patient's.
+        ("This is Dr. Patel's office calling.", None),
+        ("I'm calling about my appointment on Monday.", None),
+        ("Hi, I'm Maria. I need a refill.", None),
+        ("this is james carter i need to cancel", None),
+        ("I'm Calling About My Results", None),
+        ("This is March 4th", None),
+        ("I'm returning a call from Nurse Jackie.", None),
+    ],
+)
+def test_a_name_given_unasked_is_two_or_three_capitalised_words_after_an_introduction(
+    said: str, name: str | None
+) -> None:
+    assert introduced_name(said) == name
