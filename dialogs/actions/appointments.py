@@ -32,8 +32,15 @@ def appointment_to_slot(item: AppointmentInfo) -> dict[str, Any]:
 MAX_APPOINTMENT_CHOICE_RETRIES = 2
 
 
-def _times_said(tracker: Tracker, text: str) -> int:
-    return sum(1 for e in tracker.events if e.get("event") == "bot" and e.get("text") == text)
+def _times_said(tracker: Tracker, text: str, form: str) -> int:
+    """How often `text` was said since `form` last began: a caller who asks twice in one call
+    starts afresh the second time."""
+    times = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") == form:
+            break
+        times += event.get("event") == "bot" and event.get("text") == text
+    return times
 
 
 def describe(item: dict[str, Any]) -> str:
@@ -89,7 +96,7 @@ class AppointmentChoiceValidation(SlotOfferingValidation):
             index = choose(said, starts, yes_means_first=False)
         if index is None:
             again = self.deps.say("which_appointment_again")
-            if _times_said(tracker, again) >= MAX_APPOINTMENT_CHOICE_RETRIES:
+            if _times_said(tracker, again, self.form) >= MAX_APPOINTMENT_CHOICE_RETRIES:
                 # A `make run` caller was asked "which one?" four times over: people can
                 # sort out which appointment she means.
                 return {"appointment_choice": None, "handoff": "unclear_appointment"}

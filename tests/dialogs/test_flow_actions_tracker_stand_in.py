@@ -312,6 +312,26 @@ async def test_which_appointment_asked_twice_then_people_help(conversation: Conv
     assert report["intents"] == ["reschedule_appointment"] and report["appointments_changed"] == 0
 
 
+async def test_which_appointment_misses_of_an_earlier_request_do_not_count(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    await _two_appointments_at_one_time(c)
+    c.user("I need to move my appointment", "reschedule_appointment")
+    await verified(c, "reschedule_form", "Ines Brennan", "February eleventh nineteen fifty one")
+    for _ in range(2):
+        c.answer("appointment_choice", "Same day, but later in the morning.")
+        await c.run("validate_reschedule_form", "reschedule_form")
+    # She gave up on moving it; later in the call she asks to cancel one (Rasa's form begins).
+    c.slots.update(appointment_choice=None, requested_slot=None)
+    c.user("Actually, I want to cancel an appointment.", "cancel_appointment")
+    c.events.append({"event": "active_loop", "name": "cancel_form"})
+    c.answer("appointment_choice", "Same day, but later in the morning.")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert turn.said == "Sorry, which appointment do you mean?", (turn, c.slots)
+    assert not c.slots.get("handoff"), c.slots
+
+
 async def test_slot_taken_meanwhile_gets_fresh_offers(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("book me a visit", "schedule_appointment")
