@@ -193,3 +193,27 @@ def request_after_no(text: str) -> str:
     rest = _DECLINE.sub("", text.replace("\u2019", "'"), count=1).strip(" .,!?")
     words = re.findall(r"[a-z']+", rest.lower())
     return rest if len([w for w in words if w not in _SMALL]) >= 2 else ""
+
+
+# A request in the caller's words: what "no", "nothing else" or "bye" never hold. A statistical
+# intent model took "I need a note for work" for a no and the call was ended.
+_ASKS = re.compile(
+    r"\b(i need|i want|i'?d like|i would like|i'?m calling|i am calling|calling (about|for|to)|"
+    r"can (i|you|we|someone)|could (i|you|someone)|may i|how do i|where do i|i have a question|"
+    r"question about|help me|looking for)\b",
+    re.IGNORECASE,
+)
+_NOTHING_MORE = re.compile(
+    r"\b(anything else|nothing else|that'?s (all|it|everything)|all set|no more|that was it)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_something(text: str) -> bool:
+    """Whether the words make a request ("I need a note for work"), not a no or a goodbye
+    ("No, I don't need anything else", "That's all I wanted, thanks")."""
+    return (
+        yes_no(text) is not False
+        and _ASKS.search(text) is not None
+        and _NOTHING_MORE.search(text) is None
+    )

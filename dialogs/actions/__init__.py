@@ -41,6 +41,8 @@ from dialogs.actions.requests import (
     ActionBilling,
     ActionClinicInfo,
     ActionGoodbye,
+    ActionNotServed,
+    ActionOfficeRequest,
     ActionServeRequest,
 )
 from dialogs.actions.transfers import ActionTransferFrontDesk, ActionTransferNurse
@@ -64,7 +66,8 @@ def build_actions(deps: Deps, knowledge: Knowledge) -> list[Action]:
         ActionAskCancelConfirmed(deps),
         ActionSubmitRefill(deps), ActionSubmitSchedule(deps), ActionSubmitReschedule(deps),
         ActionSubmitCancel(deps), ActionServeRequest(deps), ActionBilling(deps),
-        ActionClinicInfo(deps, knowledge), ActionGoodbye(deps),
+        ActionClinicInfo(deps, knowledge), ActionGoodbye(deps), ActionNotServed(deps),
+        ActionOfficeRequest(deps),
         ActionTransferNurse(deps), ActionTransferFrontDesk(deps),
     ]
 

@@ -6,19 +6,31 @@ from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.appointments import load_upcoming
-from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_text, text_of_last
+from dialogs.actions.context import (
+    ActionWithDeps,
+    Deps,
+    call_id,
+    latest_intent,
+    latest_text,
+    text_of_last,
+)
 from dialogs.actions.phrasing import speak_moment
 from dialogs.actions.transfers import finish_handoff, transfer
 from dialogs.knowledge import Knowledge
 from integrations.services.tasks import create_task
+from nlu.confirm import asks_for_something
 from nlu.numbers import spoken_digits
 
 IDENTITY_REQUESTS = {"appointment_info", "test_results", "prior_authorization", "referral"}
+# A caller whose request the line cannot place is told what it can do; the second time in a
+# call she is put through to the front desk rather than told again.
+MAX_NOT_SERVED = 2
 # A member ID is letters and digits; six or more characters once spoken digits are joined.
 MIN_MEMBER_ID = 6
 
@@ -135,6 +147,49 @@ class ActionGoodbye(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
+        if latest_intent(tracker) == "deny" and asks_for_something(latest_text(tracker)):
+            # "I need a note for work" taken for a no: the call was ended on a `make run` call.
+            return await not_served(self.deps, dispatcher, tracker)
         dispatcher.utter_message(text=self.deps.say("goodbye"))
         dispatcher.utter_message(json_message=payloads.hangup())
+        return []
+
+
+async def not_served(
+    deps: Deps, dispatcher: CollectingDispatcher, tracker: Tracker
+) -> list[dict[str, Any]]:
+    """A request the line cannot place: what it can do, and the front desk after the second."""
+    times = int(tracker.get_slot("not_served") or 0) + 1
+    if times < MAX_NOT_SERVED:
+        dispatcher.utter_message(text=deps.say("out_of_scope"))
+        return [SlotSet("not_served", times)]
+    await transfer(deps, dispatcher, tracker, queue="front_desk",
+                   reason="a request the phone line could not place", intent="out_of_scope",
+                   say="not_served_front_desk")
+    return [SlotSet("not_served", 0)]
+
+
+class ActionNotServed(ActionWithDeps):
+    def name(self) -> str:
+        return "action_not_served"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        return await not_served(self.deps, dispatcher, tracker)
+
+
+class ActionOfficeRequest(ActionWithDeps):
+    """Records, forms, notes and letters, a patient's details, running late, changing doctors:
+    the front desk's work, which the line does not do itself."""
+
+    def name(self) -> str:
+        return "action_office_request"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        await transfer(self.deps, dispatcher, tracker, queue="front_desk",
+                       reason="office request: records, forms, notes or the patient's details",
+                       intent="office_request", say="connecting_office")
         return []

@@ -75,7 +75,7 @@ CALLBACK_KINDS = ("callback", "nurse_callback")
 REASON_INTENTS = frozenset({
     "request_refill", "schedule_appointment", "reschedule_appointment", "cancel_appointment",
     "appointment_info", "test_results", "billing_insurance", "prior_authorization", "referral",
-    "speak_to_human", "report_symptom", "clinic_info",
+    "speak_to_human", "report_symptom", "clinic_info", "office_request",
 })  # fmt: skip
 FCR_DAYS = 7
 TRANSFER_EVENTS = ("transfer_offered", "transfer_answered", "transfer_abandoned")

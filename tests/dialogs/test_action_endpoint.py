@@ -118,10 +118,10 @@ async def test_rasas_nlg_calls_get_the_domain_responses_words_and_only_with_the_
     endpoint: Endpoint,
 ) -> None:
     nlg = endpoint.url.removesuffix("/webhook") + "/nlg"
-    call = json.dumps({"response": "utter_out_of_scope", "arguments": {}, "tracker": {},
+    call = json.dumps({"response": "utter_default", "arguments": {}, "tracker": {},
                        "channel": {"name": "rest"}})  # fmt: skip
     status, text = await post(nlg, call, **bearer())
-    assert status == 200 and json.loads(text)["text"].startswith("Sorry, I can't help with that")
+    assert status == 200 and json.loads(text)["text"].startswith("Sorry, I didn't catch that")
     assert (await post(nlg, call, **bearer("forged")))[0] == 401
     unknown = json.dumps({"response": "utter_no_such_thing", "tracker": {}})
     assert (await post(nlg, unknown, **bearer()))[0] == 404

@@ -417,6 +417,45 @@ async def test_goodbye_hangs_up(conversation: Conversation) -> None:
     assert end.payloads == [{"kind": "hangup"}]
 
 
+@pytest.mark.parametrize("said", ["no thanks", "No, I don't need anything else.", "That's all."])
+async def test_a_no_to_anything_else_says_goodbye(conversation: Conversation, said: str) -> None:
+    c = await conversation.open(None)
+    c.user(said, "deny")
+    end = await c.run("action_goodbye")
+    assert end.said == "Thank you for calling. Goodbye." and end.payloads == [{"kind": "hangup"}]
+
+
+async def test_a_request_taken_for_a_no_is_not_hung_up_on_and_the_second_is_put_through(
+    conversation: Conversation,
+) -> None:
+    """On a `make run` probe "I need a note for work" was taken for a no: the call was ended."""
+    c = await conversation.open(None)
+    c.user("I need a note for work", "deny")
+    first = await c.run("action_goodbye")
+    assert not first.payloads, first.payloads
+    assert first.said.startswith("Sorry, I can't do that on this line."), first.said
+    assert first.said.endswith("or put you through to the front desk."), first.said
+    c.user("what's the weather like", "out_of_scope")
+    second = await c.run("action_not_served")
+    assert second.payloads == [{"kind": "transfer", "queue": "front_desk",
+                                "reason": "a request the phone line could not place"}]  # fmt: skip
+    assert second.said == "Sorry, I can't do that here. I'll put you through to the front desk."
+    report = await c.report()
+    assert report["transfer_queue"] == "front_desk" and report["intents"] == ["out_of_scope"]
+    assert not report["transferred"]  # routing writes it once someone answers
+
+
+async def test_an_office_request_is_put_through_to_the_front_desk(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("I need a copy of my medical records sent to my new doctor", "office_request")
+    turn = await c.run("action_office_request")
+    assert turn.said.startswith("The front desk can help with that."), turn.said
+    assert turn.payloads[0]["queue"] == "front_desk", turn.payloads
+    assert (await c.report())["intents"] == ["office_request"]
+
+
 async def test_served_requests_are_listed_in_the_call_report(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("where are you located", "clinic_info")

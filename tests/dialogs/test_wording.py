@@ -149,7 +149,8 @@ _PICKED = {
         {"medication", "turnaround"},
     frozenset({"book_system_down", "move_system_down", "connecting", "connecting_nurse",
                "connecting_billing", "connecting_pharmacy", "not_verified_front_desk",
-               "nothing_booked", "kept_appointment", "okay"}): set(),
+               "nothing_booked", "kept_appointment", "okay", "connecting_office",
+               "not_served_front_desk"}): set(),
 }  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from nlu.confirm import (
     answer_phrases,
+    asks_for_something,
     besides_giving_up,
     gives_up,
     mend_no,
@@ -132,3 +133,22 @@ def test_giving_up_and_what_else_was_said(said: str, gave_up: bool, besides: str
     assert gives_up(said) is gave_up
     if besides is not None:
         assert besides_giving_up(said) == besides
+
+
+@pytest.mark.parametrize(
+    ("said", "asks"),
+    [
+        ("I need a note for work", True),
+        ("Can I get my records sent over?", True),
+        ("I would like to pay my bill", True),
+        ("No.", False),
+        ("No thanks", False),
+        ("No, I don't need anything else", False),
+        ("nothing else", False),
+        ("That's it", False),
+        ("No, that's all I needed, bye", False),
+        ("Okay bye", False),
+    ],
+)
+def test_a_request_is_told_from_a_no_or_a_goodbye(said: str, asks: bool) -> None:
+    assert asks_for_something(said) is asks
