@@ -29,6 +29,10 @@ _SMALL_TALK = frozenset({
     # taking leave: "never mind, goodbye", "forget it, that's all for now"
     "never", "mind", "forget", "that's", "all", "for", "now", "see", "later", "cheers", "have",
     "nice", "day", "take", "care",
+    # a choice answered out of turn: asked for her name on a `make run` call, "The first one."
+    # was looked up as one
+    "first", "second", "third", "last", "one", "this", "that", "next", "other", "same",
+    "morning", "afternoon", "evening", "option", "number",
 })  # fmt: skip
 
 

@@ -48,7 +48,9 @@ def test_similar_sounding_different_first_name_is_below_exact_match() -> None:
     assert name_score("Jane Doe", "John Doe") < name_score("John Doe", "John Doe")
 
 
-@pytest.mark.parametrize("answer", ["Goodbye.", "hello?", "Thank you", "um, sorry, what?", "OK"])
+@pytest.mark.parametrize(
+    "answer", ["Goodbye.", "hello?", "Thank you", "um, sorry, what?", "OK", "The first one."]
+)
 def test_small_talk_holds_no_name(answer: str) -> None:
     assert not holds_a_name(answer)
 
