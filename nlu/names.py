@@ -149,3 +149,16 @@ def introduced_name(text: str) -> str | None:
         if len(words) >= 2:
             return " ".join(words)
     return None
+
+
+_FOR_SOMEONE_ELSE = re.compile(
+    rf"\b(?:my|our)\s+(?:{_RELATIVES})\b|\bon behalf of\b|\b(?:her|his|the patient'?s)\s+"
+    r"(?:name|date of birth|birthday|dob)\b",
+    re.IGNORECASE,
+)
+
+
+def speaks_for_someone_else(text: str) -> bool:
+    """Whether the caller speaks of the patient as another person ("for my mother", "her date
+    of birth is…"): she is then not thanked by the patient's first name."""
+    return _FOR_SOMEONE_ELSE.search(text) is not None

@@ -22,7 +22,7 @@ from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.services.identity import Verification, verify_by_spelling, verify_caller
 from nlu.confirm import besides_giving_up, gives_up, yes_no
 from nlu.dates import only_a_date, parse_dob, speak_date, stated_dob
-from nlu.names import holds_a_name, introduced_name
+from nlu.names import holds_a_name, introduced_name, speaks_for_someone_else
 from nlu.spelling import letters_of
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
@@ -289,7 +289,13 @@ class IdentityFormValidation(FormValidationAction):
     ) -> Slots:
         await self.deps.record(call_id(tracker), verified_patient_id=pid, pending_patient_id=None)
         first = display_name.split(" ")[0]
-        thanks = self.deps.say("verified", first_name=first) if first else \
+        # "Thank you, Maria." to a daughter calling for her mother thanks the wrong person.
+        for_another = any(
+            speaks_for_someone_else(str(e.get("text") or ""))
+            for e in tracker.events
+            if e.get("event") == "user"
+        )
+        thanks = self.deps.say("verified", first_name=first) if first and not for_another else \
             self.deps.say("verified_no_name")
         dispatcher.utter_message(text=thanks, json_message=payloads.verified())
         # `verified` steers the dialog only; the patient's id stays in the call record.

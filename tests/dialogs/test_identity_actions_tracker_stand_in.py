@@ -134,8 +134,10 @@ async def test_a_caregiver_who_gives_name_and_date_unasked_hears_the_date_read_b
     readback = await c.run("action_ask_dob_confirmed", "refill_form")
     assert readback.said == "I have March fourth, 1972. Is that right?", readback.said
     c.answer("dob_confirmed", "yes", "affirm")
-    await c.run("validate_refill_form", "refill_form")
+    verified = await c.run("validate_refill_form", "refill_form")
     assert c.slots["verified"] is True and c.slots["medication"] == "lisinopril 10 mg", c.slots
+    # She is not her mother: not thanked by her mother's first name.
+    assert verified.texts[0] == "Thank you.", verified.texts
 
 
 @pytest.mark.parametrize(

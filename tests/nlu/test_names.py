@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.names import holds_a_name, introduced_name, name_score
+from nlu.names import holds_a_name, introduced_name, name_score, speaks_for_someone_else
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,19 @@ def test_a_name_given_unasked_is_two_or_three_capitalised_words_after_an_introdu
     said: str, name: str | None
 ) -> None:
     assert introduced_name(said) == name
+
+
+@pytest.mark.parametrize(
+    ("said", "for_another"),
+    [
+        ("I'm calling for my mother, Maria Lopez.", True),
+        ("My son needs his shots.", True),
+        ("Her date of birth is March 4th, 1972.", True),
+        ("I'm calling on behalf of a patient.", True),
+        ("I need to cancel my appointment.", False),
+        ("This is James Carter.", False),
+        ("My date of birth is November 20th, 1958.", False),
+    ],
+)
+def test_a_caller_who_speaks_of_the_patient_as_another_person(said: str, for_another: bool) -> None:
+    assert speaks_for_someone_else(said) is for_another
