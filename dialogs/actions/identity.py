@@ -72,6 +72,20 @@ def spelling_heard_again(tracker: Tracker, born: date) -> str | None:
     return letters_of(str(again.get("letters") or ""))
 
 
+def _before_the_first_request(tracker: Tracker) -> list[str]:
+    """What the caller said up to and with her request, when it is the call's first ("Hi, this
+    is Maria Lopez." "Okay. What can I help you with?" "I need a refill."); only the request
+    itself for a later one, so that a name which failed a check is not tried again unasked."""
+    said: list[str] = []
+    for event in tracker.events:
+        if event.get("event") == "active_loop" and event.get("name"):
+            break
+        if event.get("event") == "user":
+            said.append(str(event.get("text") or ""))
+    latest = str(tracker.latest_message.get("text") or "")
+    return said if said and said[-1] == latest else [latest]
+
+
 class IdentityFormValidation(FormValidationAction):
     """Base of every form validator: runs the identity slots before the form's own slots."""
 
@@ -122,8 +136,11 @@ class IdentityFormValidation(FormValidationAction):
         Carter, date of birth November 20th, 1958, I need to cancel"), as if she had answered
         the form's questions: on `make run` calls she was asked for both all the same. They
         are checked as answers are: the date is read back, the match needs both."""
-        said = str(tracker.latest_message.get("text") or "")
-        name, born = introduced_name(said), stated_dob(said, self.deps.today())
+        name: str | None = None
+        born: date | None = None
+        for said in _before_the_first_request(tracker):
+            name = introduced_name(said) or name
+            born = stated_dob(said, self.deps.today()) or born
         if name is None and born is None:
             return {}
         slots: Slots = {}

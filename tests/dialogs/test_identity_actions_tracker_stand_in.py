@@ -122,6 +122,29 @@ async def test_a_name_given_with_the_request_is_not_asked_for_again(
     assert ask.said == "And the date of birth?", ask.said
 
 
+async def test_a_name_given_before_the_request_is_not_asked_for_again(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("Hi, this is Maria Lopez.", "inform")
+    c.user("I need a refill of my lisinopril.", "request_refill")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert turn.said == "Sure." and c.slots["patient_name"] == "Maria Lopez", turn
+    assert c.slots["requested_slot"] == "dob"
+
+
+async def test_a_later_request_in_the_call_does_not_reuse_an_earlier_name(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("Hi, this is Mary Lopes. I need my appointment time.", "appointment_info")
+    c.events.append({"event": "active_loop", "name": "identity_form"})
+    c.events.append({"event": "active_loop", "name": None})
+    c.user("I also need a refill.", "request_refill")
+    turn = await c.run("validate_refill_form", "refill_form")
+    assert not turn.said and c.slots["requested_slot"] == "patient_name", (turn, c.slots)
+
+
 async def test_a_caregiver_who_gives_name_and_date_unasked_hears_the_date_read_back(
     conversation: Conversation,
 ) -> None:
