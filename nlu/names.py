@@ -115,8 +115,12 @@ _RELATIVES = (
     "brother|sister|grandmother|grandma|grandfather|grandpa|aunt|uncle|niece|nephew|"
     "friend|neighbou?r|patient|client|grandson|granddaughter"
 )
-_INTRODUCTION = re.compile(
-    r"(?:\b(?:my|the|his|her|patient'?s)\s+name\s+is|\bname'?s|\bthis\s+is|\bi\s+am|\bi'?m|"
+# The caller introducing herself, and the caller naming the patient as another person.
+_SELF = re.compile(
+    r"(?:\bmy\s+name\s+is|\bname'?s|\bthis\s+is|\bi\s+am|\bi'?m)\s*,?\s+", re.IGNORECASE
+)
+_OTHER = re.compile(
+    r"(?:\b(?:the|his|her|patient'?s)\s+name\s+is|"
     r"\b(?:calling|phoning|ringing)\s+(?:for|about|on behalf of)"
     rf"(?:\s+(?:my|our)\s+(?:{_RELATIVES}))?|"
     rf"\b(?:my|our)\s+(?:{_RELATIVES})|\bpatient\s+is)\s*,?\s+",
@@ -134,12 +138,11 @@ _NOT_NAMES = frozenset({
 })  # fmt: skip
 
 
-def introduced_name(text: str) -> str | None:
-    """The patient's full name when the caller gives it unasked, as two or three capitalised
-    words right after "this is", "my name is", "calling for my mother"…; None otherwise."""
-    for lead in _INTRODUCTION.finditer(text):
+def _names_after(lead: re.Pattern[str], text: str) -> list[str]:
+    names = []
+    for found in lead.finditer(text):
         words: list[str] = []
-        at = lead.end()
+        at = found.end()
         while len(words) < 3:
             word = _CAPITALISED_WORD.match(text, at)
             if word is None or word.group().strip().lower() in _NOT_NAMES:
@@ -147,8 +150,20 @@ def introduced_name(text: str) -> str | None:
             words.append(word.group().strip())
             at = word.end()
         if len(words) >= 2:
-            return " ".join(words)
-    return None
+            names.append(" ".join(words))
+    return names
+
+
+def introduced_name(text: str) -> str | None:
+    """The patient's full name when the caller gives it unasked, as two or three capitalised
+    words right after "calling for my mother", "her name is"…, or after "this is", "my name
+    is" when she speaks of nobody else ("Hi, this is Maria Lopez, I'm calling for my son" gives
+    the caller's name, not the patient's: none); None otherwise."""
+    others = _names_after(_OTHER, text)
+    if others:
+        return others[0]
+    selves = _names_after(_SELF, text)
+    return selves[0] if selves and not speaks_for_someone_else(text) else None
 
 
 _FOR_SOMEONE_ELSE = re.compile(

@@ -71,6 +71,9 @@ def test_an_answer_with_any_other_word_may_be_a_name(answer: str) -> None:
          "Mary-Ann O'Neil Smith"),
         ("My son Jacob Featherstonehaugh has a fever.", "Jacob Featherstonehaugh"),
         ("Yes, this is Aisha Khan.", "Aisha Khan"),
+        ("Hi, this is Maria, I'm calling for my son Jacob Lopez.", "Jacob Lopez"),
+        # The caller's own name, when she calls for someone else: not the patient's.
+        ("Hi, this is Maria Lopez, I'm calling for my son.", None),
         # Not a full name, not surely a name, or not the patient's.
         ("This is Dr. Patel's office calling.", None),
         ("I'm calling about my appointment on Monday.", None),
