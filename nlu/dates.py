@@ -204,14 +204,24 @@ _DOB_LEAD = re.compile(
 _OF_A_DATE = re.compile(r"[\d/.-]+(?:st|nd|rd|th)?")
 
 
-def stated_dob(text: str, today: date) -> date | None:
+def stated_dob(text: str, today: date, *, after_name: str | None = None) -> date | None:
     """The date of birth a caller gives before she is asked, in words that name it ("date of
-    birth", "born on", "DOB") and the date words right after them; None otherwise."""
+    birth", "born on", "DOB") and the date words right after them, or a whole date right after
+    the name she gave (`after_name`: "This is Maria Lopez, March 4th, 1972, calling…");
+    None otherwise."""
     lead = _DOB_LEAD.search(text)
-    if lead is None:
+    if lead is not None:
+        return _date_words_from(text[lead.end() :], today)
+    at = text.find(after_name) if after_name else -1
+    if after_name is None or at < 0:
         return None
+    return _date_words_from(text[at + len(after_name) :].lstrip(" ,"), today)
+
+
+def _date_words_from(text: str, today: date) -> date | None:
+    """A date of birth from the date words `text` begins with (the rest is her request)."""
     kept: list[str] = []
-    words = text[lead.end() :].split()
+    words = text.split()
     for at, word in enumerate(words):
         bare = word.lower().strip(",.;:!?")
         if bare == "and":

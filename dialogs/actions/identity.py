@@ -139,8 +139,9 @@ class IdentityFormValidation(FormValidationAction):
         name: str | None = None
         born: date | None = None
         for said in _before_the_first_request(tracker):
-            name = introduced_name(said) or name
-            born = stated_dob(said, self.deps.today()) or born
+            named = introduced_name(said)
+            name = named or name
+            born = stated_dob(said, self.deps.today(), after_name=named) or born
         if name is None and born is None:
             return {}
         slots: Slots = {}

@@ -163,6 +163,18 @@ async def test_a_caregiver_who_gives_name_and_date_unasked_hears_the_date_read_b
     assert verified.texts[0] == "Thank you.", verified.texts
 
 
+async def test_a_date_right_after_the_name_given_unasked_is_read_back(
+    conversation: Conversation,
+) -> None:
+    """On a `make run` call "Hello, this is Maria Lopez, March 4th, 1972, calling about my test
+    result." was asked for the date of birth."""
+    c = await conversation.open(None)
+    c.user("Hello, this is Maria Lopez, March 4th, 1972, calling about my test result.",
+           "test_results")  # fmt: skip
+    await c.run("validate_identity_form", "identity_form")
+    assert c.slots["dob"] == "1972-03-04" and c.slots["requested_slot"] == "dob_confirmed"
+
+
 @pytest.mark.parametrize(
     "said",
     [

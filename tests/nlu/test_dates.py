@@ -271,3 +271,19 @@ def test_a_date_of_birth_given_unasked_is_the_date_after_the_words_that_name_it(
     said: str, born: date | None
 ) -> None:
     assert stated_dob(said, TODAY) == born
+
+
+@pytest.mark.parametrize(
+    ("said", "born"),
+    [
+        ("Hello, this is Maria Lopez, March 4th, 1972, calling about my test result.",
+         date(1972, 3, 4)),
+        ("This is Maria Lopez 3 4 72 I need a refill", date(1972, 3, 4)),
+        ("This is Maria Lopez, calling about my appointment on March 4th", None),
+        ("This is Maria Lopez calling about my appointment on March 4th 2027", None),
+    ],
+)
+def test_a_whole_date_right_after_the_name_she_gave_is_her_date_of_birth(
+    said: str, born: date | None
+) -> None:
+    assert stated_dob(said, TODAY, after_name="Maria Lopez") == born
