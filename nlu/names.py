@@ -177,3 +177,24 @@ def speaks_for_someone_else(text: str) -> bool:
     """Whether the caller speaks of the patient as another person ("for my mother", "her date
     of birth is…"): she is then not thanked by the patient's first name."""
     return _FOR_SOMEONE_ELSE.search(text) is not None
+
+
+# Names run to four or five words at most ("Maria Elena Lopez Garcia"); a longer answer to
+# "the patient's full name?" is a sentence, with the name somewhere in it or not at all.
+MAX_NAME_WORDS = 5
+_CAPITALISED_RUN = re.compile(r"(?:[A-Z][A-Za-z'’-]*[a-z]\s+){1,2}[A-Z][A-Za-z'’-]*[a-z]\b")
+
+
+def name_in_answer(answer: str) -> str | None:
+    """The name in an answer to "the patient's full name?": the answer itself when it is short
+    enough to be one; in a longer one, the first run of two or three capitalised words
+    ("Sure, it's for Maria Lopez, she's my mom"); None when a longer one holds none ("She
+    needs to refill with her lives in April." was looked up as a name on a `make run` call).
+    A transcript without capitals (Vosk's) is taken as said."""
+    if len(re.findall(r"[A-Za-z'’-]+", answer)) <= MAX_NAME_WORDS or answer == answer.lower():
+        return answer  # short enough, or a recogniser that writes no capitals: as said
+    for run in _CAPITALISED_RUN.finditer(answer):
+        words = run.group().split()
+        if not any(w.lower() in _NOT_NAMES for w in words):
+            return run.group()
+    return None

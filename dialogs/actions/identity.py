@@ -22,7 +22,12 @@ from dialogs.actions.transfers import DECLINED, GOODBYE
 from integrations.services.identity import Verification, verify_by_spelling, verify_caller
 from nlu.confirm import besides_giving_up, gives_up, yes_no
 from nlu.dates import only_a_date, parse_dob, speak_date, stated_dob
-from nlu.names import holds_a_name, introduced_name, speaks_for_someone_else
+from nlu.names import (
+    holds_a_name,
+    introduced_name,
+    name_in_answer,
+    speaks_for_someone_else,
+)
 from nlu.spelling import letters_of
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
@@ -187,7 +192,7 @@ class IdentityFormValidation(FormValidationAction):
             # for her name. Kept, read back once she has given the name.
             dispatcher.utter_message(text=self.deps.say("date_before_name"))
             return {"patient_name": None, "dob": born.isoformat()}
-        name = clean_name(said)
+        name = name_in_answer(clean_name(said)) or ""
         if not re.search(r"[a-zA-Z]{2}", name) or not holds_a_name(name):
             if latest_intent(tracker) == "goodbye":  # "never mind, bye": not asked again
                 return {"patient_name": None, "handoff": GOODBYE}

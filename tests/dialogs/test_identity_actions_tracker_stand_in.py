@@ -200,6 +200,21 @@ async def test_a_name_given_with_the_date_is_still_a_name(conversation: Conversa
     assert c.slots["patient_name"] == "June Carter" and not c.slots.get("dob"), c.slots
 
 
+async def test_a_sentence_with_no_name_in_it_is_not_looked_up_as_one(
+    conversation: Conversation,
+) -> None:
+    """On a `make run` call her request, misheard, was taken for the patient's name."""
+    c = await conversation.open(None)
+    c.user("I'm calling for my mother.", "appointment_info")
+    c.answer("patient_name", "She needs to refill with her lives in April.")
+    turn = await c.run("validate_identity_form", "identity_form")
+    assert turn.said == "Sorry, I didn't catch the name.", turn.said
+    assert c.slots["requested_slot"] == "patient_name" and not c.slots["patient_name"]
+    c.answer("patient_name", "Sure, it's for Maria Lopez, she's my mom.")
+    await c.run("validate_identity_form", "identity_form")
+    assert c.slots["patient_name"] == "Maria Lopez" and c.slots["requested_slot"] == "dob"
+
+
 async def test_no_to_readback_asks_the_date_again(conversation: Conversation) -> None:
     c = await conversation.open(None)
     c.user("when is my next visit", "appointment_info")

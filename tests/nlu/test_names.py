@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.names import holds_a_name, introduced_name, name_score, speaks_for_someone_else
+from nlu.names import (
+    holds_a_name,
+    introduced_name,
+    name_in_answer,
+    name_score,
+    speaks_for_someone_else,
+)
 
 
 @pytest.mark.parametrize(
@@ -104,3 +110,18 @@ def test_a_name_given_unasked_is_two_or_three_capitalised_words_after_an_introdu
 )
 def test_a_caller_who_speaks_of_the_patient_as_another_person(said: str, for_another: bool) -> None:
     assert speaks_for_someone_else(said) is for_another
+
+
+@pytest.mark.parametrize(
+    ("answer", "name"),
+    [
+        ("Maria Lopez", "Maria Lopez"),
+        ("Maria Elena Lopez Garcia", "Maria Elena Lopez Garcia"),
+        ("Sure, it's for Maria Lopez, she's my mom", "Maria Lopez"),
+        ("Hello Dr Smith, the patient is Ann Lee okay", "Ann Lee"),
+        ("She needs to refill with her lives in April.", None),  # her request, misheard
+        ("my name is maria lopez and i was born", "my name is maria lopez and i was born"),
+    ],
+)
+def test_the_name_in_a_long_answer_is_its_capitalised_run(answer: str, name: str | None) -> None:
+    assert name_in_answer(answer) == name
