@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nlu.names import token_similarity
+from nlu.negation import negated, words_of
 
 # Words just before a name that make it a wish for that provider.
 _CUES = frozenset({
@@ -23,7 +24,6 @@ _CUES = frozenset({
 })  # fmt: skip
 # "my doctor is Nguyen": "is" is a cue only after one of these.
 _ROLES = frozenset({"doctor", "provider", "physician", "pediatrician", "practitioner"})
-_NEGATIONS = frozenset({"not", "no", "than", "except", "but", "don't", "dont", "never"})
 _ANYONE = re.compile(
     r"\b(any (doctor|provider|one|body)|anyone|anybody|whoever|whichever|"
     r"(doesn't|does not|don't|do not) (matter|care|mind)|no preference)\b"
@@ -48,12 +48,8 @@ class ProviderWish:
     said: str  # the words that decided it
 
 
-def _words(text: str) -> list[str]:
-    return [w.replace("'", "") for w in re.findall(r"[a-z']+", text.lower())]
-
-
 def _names_of(provider: Provider) -> tuple[str, str]:
-    parts = _words(provider.name)
+    parts = words_of(provider.name)
     return (parts[0] if len(parts) > 1 else "", parts[-1] if parts else "")
 
 
@@ -67,7 +63,7 @@ def _said_at(words: list[str], at: int, provider: Provider) -> bool:
     """Whether words[at] names `provider` in a way that makes it a wish."""
     first, last = _names_of(provider)
     word = words[at]
-    if any(w in _NEGATIONS for w in words[max(0, at - 3) : at]):
+    if negated(words[:at]):
         return False  # "not Dr. Patel", "anyone but Patel": no wish for her
     if last and token_similarity(word, last) >= MATCH:
         if _cued(words, at):
@@ -84,7 +80,7 @@ def _said_at(words: list[str], at: int, provider: Provider) -> bool:
 def provider_wish(text: str, roster: Sequence[Provider]) -> ProviderWish | None:
     """The last provider the text asks for, an explicit "anyone", or None when it says neither."""
     lowered = text.lower()
-    words = _words(lowered)
+    words = words_of(lowered)
     found: list[tuple[int, ProviderWish]] = []
     for at in range(len(words)):
         hits = {p for p in roster if _said_at(words, at, p)}
@@ -93,7 +89,7 @@ def provider_wish(text: str, roster: Sequence[Provider]) -> ProviderWish | None:
     anyone = _ANYONE.search(lowered)
     if anyone is not None:
         # Where it was said, in words, so "Dr. Patel or anyone" ends with anyone.
-        at = len(_words(lowered[: anyone.start()]))
+        at = len(words_of(lowered[: anyone.start()]))
         found.append((at, ProviderWish(None, anyone.group(0))))
     return max(found, key=lambda hit: hit[0])[1] if found else None
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from nlu.negation import negated, words_of
+
 Team = Literal["nurse", "billing"]
 
 _TEAMS: tuple[tuple[Team, re.Pattern[str]], ...] = (
     ("nurse", re.compile(r"\b(nurses?|nursing|triage line)\b")),
     ("billing", re.compile(r"\b(billing|business office|accounts (department|office|team))\b")),
 )
-# A negation shortly before the team: "I don't need a nurse", "not the nurse line".
-_NEGATED = re.compile(r"\b(not|no|never|don't|dont|rather than|instead of)\b(\W+\w+){0,3}\W*$")
 
 
 def team_asked_for(text: str) -> Team | None:
@@ -30,6 +30,7 @@ def team_asked_for(text: str) -> Team | None:
         team
         for team, pattern in _TEAMS
         for match in pattern.finditer(said)
-        if not _NEGATED.search(said[: match.start()])
+        # "I don't need a nurse", "not the nurse line", "rather than billing"
+        if not negated(words_of(said[: match.start()]))
     }
     return named.pop() if len(named) == 1 else None

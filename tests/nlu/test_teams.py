@@ -21,6 +21,9 @@ from nlu.teams import team_asked_for
         ("operator", None),
         ("I don't need a nurse, just the front desk", None),
         ("not the nurse, someone at reception", None),
+        ("the front desk rather than billing", None),
+        ("someone at the desk instead of the nurse", None),
+        ("I don’t need the nurse", None),  # a typographic apostrophe
         ("a nurse or billing, whoever is free", None),  # two teams: the front desk decides
         ("my pharmacy said you never sent it, can I talk to someone", None),
         ("", None),
@@ -28,3 +31,4 @@ from nlu.teams import team_asked_for
 )
 def test_the_team_a_caller_asks_for(said: str, team: str | None) -> None:
     assert team_asked_for(said) == team
+
