@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 VALIDATE_TIMEOUT_S = 600.0
 PROGRESS_EVERY_S = 3.0
 MAX_LINES_SHOWN = 25
+# Fine-tuning a draft moves a few held-out lines each way whatever was added (a one-phrasing
+# draft of the model shipped on 2026-12-05 gained 4 lines and lost 5 of 249; CI): a draft that
+# understands at most this share fewer lines in all is within that noise and may be published,
+# its lost lines listed for the supervisor. More than that is a regression.
+TRAINING_NOISE_SHARE = 0.01
 
 
 @dataclass
@@ -244,7 +249,8 @@ def compare(
     before: dict[str, Any], after: dict[str, Any], understood: int, added: int
 ) -> dict[str, Any]:
     """The draft's figures next to the published model's, the lines it lost and gained, and
-    whether it may be published (it understands no fewer held-out lines)."""
+    whether it may be published (it understands no fewer held-out lines than the published
+    model, training noise aside: `TRAINING_NOISE_SHARE`)."""
     sets, lost, gained = [], [], []
     for name, now in after.items():
         then = before.get(name, {"correct": 0, "wrong": []})
@@ -269,12 +275,13 @@ def compare(
             if (g, t) not in wrong_now
         ]
     draft, published = sum(s["draft"] for s in sets), sum(s["published"] for s in sets)
+    total = sum(s["total"] for s in sets)
     return {
         "sets": sets,
         "draft": draft,
         "published": published,
-        "total": sum(s["total"] for s in sets),
-        "passed": draft >= published,
+        "total": total,
+        "passed": draft >= published - max(1, round(TRAINING_NOISE_SHARE * total)),
         "lost": lost[:MAX_LINES_SHOWN],
         "gained": gained[:MAX_LINES_SHOWN],
         "added_understood": understood,
