@@ -77,16 +77,22 @@ def spelling_heard_again(tracker: Tracker, born: date) -> str | None:
     return letters_of(str(again.get("letters") or ""))
 
 
+def _caller_lines(tracker: Tracker, *, until_a_form: bool = False) -> list[str]:
+    """What the caller said in this call, in order (`until_a_form`: before any form began)."""
+    said: list[str] = []
+    for event in tracker.events:
+        if until_a_form and event.get("event") == "active_loop" and event.get("name"):
+            break
+        if event.get("event") == "user":
+            said.append(str(event.get("text") or ""))
+    return said
+
+
 def _before_the_first_request(tracker: Tracker) -> list[str]:
     """What the caller said up to and with her request, when it is the call's first ("Hi, this
     is Maria Lopez." "Okay. What can I help you with?" "I need a refill."); only the request
     itself for a later one, so that a name which failed a check is not tried again unasked."""
-    said: list[str] = []
-    for event in tracker.events:
-        if event.get("event") == "active_loop" and event.get("name"):
-            break
-        if event.get("event") == "user":
-            said.append(str(event.get("text") or ""))
+    said = _caller_lines(tracker, until_a_form=True)
     latest = str(tracker.latest_message.get("text") or "")
     return said if said and said[-1] == latest else [latest]
 
@@ -313,11 +319,7 @@ class IdentityFormValidation(FormValidationAction):
         await self.deps.record(call_id(tracker), verified_patient_id=pid, pending_patient_id=None)
         first = display_name.split(" ")[0]
         # "Thank you, Maria." to a daughter calling for her mother thanks the wrong person.
-        for_another = any(
-            speaks_for_someone_else(str(e.get("text") or ""))
-            for e in tracker.events
-            if e.get("event") == "user"
-        )
+        for_another = any(speaks_for_someone_else(said) for said in _caller_lines(tracker))
         thanks = self.deps.say("verified", first_name=first) if first and not for_another else \
             self.deps.say("verified_no_name")
         dispatcher.utter_message(text=thanks, json_message=payloads.verified())
