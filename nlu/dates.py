@@ -28,6 +28,9 @@ _TENS_WORDS = {v: k for k, v in TENS.items() if k != "fourty"}
 _FILLER = {"the", "of", "on", "born", "my", "birthday", "date", "birth", "is", "it", "its",
            "was", "uh", "um", "and", "dob", "in", "a", "i", "im", "am", "s"}
 _MAX_AGE_YEARS = 125
+# A four-digit run after a month in these last years is a year, never a day and a year glued
+# ("March 1972"): "January 1905" can still be "January nineteenth, oh five".
+_RECENT_YEARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,13 @@ class WhenRequest:
     latest: time | None = None
 
 
+# Whisper writes "twenty second" as "20 seconds" or "20-second": an ordinal after tens.
+_TENS_THEN_ORDINAL = re.compile(r"\b([23]0)[\s-]+seconds?\b")
+
+
 def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("-", " ").replace("/", " ").replace(".", " ").replace(",", " ")
+    text = _TENS_THEN_ORDINAL.sub(lambda m: str(int(m.group(1)) + 2), text.lower())
+    text = text.replace("-", " ").replace("/", " ").replace(".", " ").replace(",", " ")
     text = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text)
     return re.findall(r"[a-z]+|\d+", text)
 
@@ -242,17 +250,36 @@ def _with_month_name(tokens: list[str], month_at: int, today: date) -> date | No
     if month_at + 1 < len(tokens) and tokens[month_at + 1] in _DAY_SOUNDALIKES:
         tokens = [*tokens[: month_at + 1], _DAY_SOUNDALIKES[tokens[month_at + 1]],
                   *tokens[month_at + 2 :]]  # fmt: skip
-    before = _day_at(tokens, 0) if month_at else None
+    before = _day_before(tokens, month_at)
     after = _day_at(tokens, month_at + 1)
-    if before is not None and before[1] == month_at:  # "the fourth of march 1972"
-        day, rest = before[0], tokens[month_at + 1 :]
+    if before is not None:  # "the fourth of march 1972", "that's the 14th of November, 1950"
+        day, rest = before, tokens[month_at + 1 :]
     elif after is not None:  # "march fourth 1972"
         day, used = after
         rest = tokens[month_at + 1 + used :]
     else:
         return _glued_day_year(tokens[month_at + 1 :], month, today)
     year = _year_from(rest, today)
+    if year is None and rest and len(rest[0]) == 4 and rest[0].isdigit():
+        year = int(rest[0])  # "May 20th, 1980 statement": a word misheard after the year
     return _valid_dob(year, month, day, today) if year else None
+
+
+# "first to March" is Whisper's "first of March": a word it puts between a day and its month.
+_DAY_MONTH_JOINERS = frozenset({"to"})
+
+
+def _day_before(tokens: list[str], month_at: int) -> int | None:
+    """The day said just before the month ("twenty first June", "that's the 14th of May"),
+    or None. The words before it are left alone: they are her lead-in, not the date."""
+    end = month_at - 1 if month_at and tokens[month_at - 1] in _DAY_MONTH_JOINERS else month_at
+    for start in (end - 2, end - 1):  # the longer day first: "twenty first", then "first"
+        if start < 0:
+            continue
+        found = _day_at(tokens, start)
+        if found is not None and start + found[1] == end:
+            return found[0]
+    return None
 
 
 # Whisper writes some dates said in words as digits run together: "January 905" for "January
@@ -263,10 +290,13 @@ def _only(found: set[date]) -> date | None:
 
 
 def _glued_day_year(rest: list[str], month: int, today: date) -> date | None:
-    """ "2810" after "February": day 28, year (20)10."""
+    """ "2810" after "February": day 28, year (20)10. A run that is a recent year ("July
+    1982", no day said) is that year: splitting it would make up a day (the 19th)."""
     if len(rest) != 1 or not rest[0].isdigit() or len(rest[0]) not in (3, 4):
         return None
     run = rest[0]
+    if len(run) == 4 and today.year - _RECENT_YEARS <= int(run) <= today.year:
+        return None
     found = {
         _valid_dob(_full_year(int(run[cut:]), 2, today), month, int(run[:cut]), today)
         for cut in (1, 2)

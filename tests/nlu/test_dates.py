@@ -54,6 +54,33 @@ def test_dob_variants(text: str, expected: date) -> None:
     assert parse_dob(text, TODAY) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # The day just before the month, after words of her own (the dates bench's decodes).
+        ("That's the 14th of November, 1950.", date(1950, 11, 14)),
+        ("It's the first to march 2021.", date(2021, 3, 1)),
+        ("um, it's the twenty first of June, nineteen ninety", date(1990, 6, 21)),
+        # "twenty second" written as a number of seconds.
+        ("20 seconds, February 2010.", date(2010, 2, 22)),
+        ("20-second January 1933.", date(1933, 1, 22)),
+        # A word misheard after a whole year.
+        ("It's the 20th of May, 1980 statement.", date(1980, 5, 20)),
+    ],
+)
+def test_dob_as_whisper_writes_it(text: str, expected: date) -> None:
+    assert parse_dob(text, TODAY) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["That's the July 1982.", "March 1972", "Daught the up to January 2019."]
+)
+def test_a_month_and_a_year_make_no_date_of_birth(text: str) -> None:
+    # No day was said: a day made from the year's digits ("July 19, 1982") would be read back
+    # as if she had said it. Asked again, she says the whole date.
+    assert parse_dob(text, TODAY) is None
+
+
 def test_two_digit_year_is_never_in_the_future() -> None:
     assert parse_dob("may 2 30", TODAY) == date(1930, 5, 2)
     assert parse_dob("may 2 19", TODAY) == date(2019, 5, 2)
