@@ -102,6 +102,61 @@ def _merge_numbers(tokens: list[str], origin: list[int]) -> tuple[list[str], lis
     return out, out_origin
 
 
+# A reading said the way people read a monitor: "one ninety over one ten", "the top number is
+# two forty" (190/110, 240). Only where a reading is being told: "over" comes after it or
+# before it, or a reading's word is a few words back; never as a time ("at two thirty").
+_READING_WORDS = frozenset({
+    "over", "pressure", "bp", "reading", "readings", "number", "numbers", "systolic",
+    "diastolic", "top", "bottom", "monitor", "machine", "cuff",
+})
+_TIME_LEADS = frozenset({
+    "at", "by", "around", "about", "between", "from", "until", "till", "before", "after", "past",
+})
+# What follows a time or a dose, not a reading ("two twenty milligram tablets").
+_NOT_A_READING_AFTER = frozenset({
+    "am", "pm", "oclock", "milligram", "milligrams", "mg", "mcg", "micrograms", "units",
+    "tablets", "pills", "dollars", "pounds", "minutes", "hours", "days",
+})
+_READING_REACH = 6
+
+
+def _reading_at(tokens: list[str], i: int) -> tuple[int, int] | None:
+    """(value, tokens used) for a three-digit reading said as "one ninety", "two forty five"."""
+    hundreds = {"one": 100, "two": 200}.get(tokens[i])
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+    if hundreds is None or not (nxt in TENS or nxt in TEENS):
+        return None
+    value, used = hundreds + TENS.get(nxt, TEENS.get(nxt, 0)), 2
+    unit = tokens[i + 2] if i + 2 < len(tokens) else ""
+    if nxt in TENS and UNITS.get(unit, 0) > 0 and unit not in ("oh", "o", "nought"):
+        value, used = value + UNITS[unit], 3
+    after = tokens[i + used] if i + used < len(tokens) else ""
+    before = tokens[i - 1] if i else ""
+    told = after == "over" or before == "over" or any(
+        t in _READING_WORDS for t in tokens[max(0, i - _READING_REACH) : i]
+    )
+    if not told or after in _NOT_A_READING_AFTER or (before in _TIME_LEADS and after != "over"):
+        return None
+    return value, used
+
+
+def _merge_readings(tokens: list[str], origin: list[int]) -> tuple[list[str], list[int]]:
+    out: list[str] = []
+    out_origin: list[int] = []
+    i = 0
+    while i < len(tokens):
+        found = _reading_at(tokens, i)
+        if found is None:
+            out.append(tokens[i])
+            out_origin.append(origin[i])
+            i += 1
+            continue
+        out.append(str(found[0]))
+        out_origin.append(origin[i])
+        i += found[1]
+    return out, out_origin
+
+
 def normalise(text: str) -> Normalised:
     """Lowercase, expand contractions, drop punctuation, read "a hundred and four" as 104."""
     raw = tuple(_RAW_TOKEN.findall(text))
@@ -112,6 +167,7 @@ def normalise(text: str) -> Normalised:
             tokens.append(tok)
             origin.append(index)
     tokens, origin = _merge_numbers(tokens, origin)
+    tokens, origin = _merge_readings(tokens, origin)
     starts: list[int] = []
     pos = 0
     for tok in tokens:

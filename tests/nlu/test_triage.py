@@ -286,3 +286,22 @@ def test_double_dose_by_mistake_is_urgent(engine: TriageEngine) -> None:
     assert result.level is Level.URGENT
     assert "medication_error" in result.categories
 
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        # A monitor's reading said as people read it: "one ninety over one thirty", "two forty".
+        ("the reading was one ninety over one thirty and my vision's gone funny", Level.EMERGENT),
+        ("the top number is two forty and she's vomiting", Level.EMERGENT),
+        ("my blood pressure is one eighty five over one ten", Level.URGENT),
+        # The same words as a time or a dose are no reading.
+        ("my blood pressure check is at two thirty", Level.NONE),
+        ("can I book my bp review for one fifteen tomorrow", Level.NONE),
+        ("she takes two twenty milligram blood pressure pills", Level.NONE),
+    ],
+)
+def test_readings_said_in_words_are_read_as_numbers(
+    engine: TriageEngine, text: str, level: Level
+) -> None:
+    assert engine.assess(text).level is level, engine.assess(text)
