@@ -305,3 +305,21 @@ def test_readings_said_in_words_are_read_as_numbers(
     engine: TriageEngine, text: str, level: Level
 ) -> None:
     assert engine.assess(text).level is level, engine.assess(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A red flag now, told with an earlier episode that was treated or cleared: history
+        # words written for round 12's tricky lines silenced these, and were taken out.
+        "she is having a seizure and got treated with her rescue meds but it is not stopping",
+        "my husband has crushing chest pain, he got the all clear from cardiology last year",
+        "he collapsed and is not breathing, he was fully cleared by the heart doctor in may",
+        "he was treated for a heart attack and has crushing chest pain again",
+        "my son overdosed and was treated by the paramedics he is drowsy",
+    ],
+)
+def test_a_past_episode_treated_or_cleared_does_not_hide_the_red_flag_now(
+    engine: TriageEngine, text: str
+) -> None:
+    assert engine.assess_final(text).level is Level.EMERGENT

@@ -51,7 +51,7 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("blind_round5.tsv", (197, 240), 24),
         ("blind_round6.tsv", (234, 250), 13),
         ("blind_round7.tsv", (261, 266), 16),
-        ("blind_round8.tsv", (233, 266), 9),
+        ("blind_round8.tsv", (233, 266), 14),
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
         ("identity_answers.tsv", (0, 0), 0),
