@@ -158,7 +158,8 @@ def _merge_readings(tokens: list[str], origin: list[int]) -> tuple[list[str], li
 
 
 def normalise(text: str) -> Normalised:
-    """Lowercase, expand contractions, drop punctuation, read "a hundred and four" as 104."""
+    """Lowercase, expand contractions, drop punctuation, read "a hundred and four" as 104 and
+    a reading told as "one ninety over one ten" as 190 over 110."""
     raw = tuple(_RAW_TOKEN.findall(text))
     tokens: list[str] = []
     origin: list[int] = []
