@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,7 +28,7 @@ from datetime import date
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from integrations.services.identity import names_born_on, surnames_born_on
+from integrations.services.identity import NAME_MATCH, names_born_on, surnames_born_on
 from integrations.store import Database
 from nlu.dates import parse_dob
 from nlu.names import name_score
@@ -36,9 +37,12 @@ from voice.asr.base import PhraseListener, SpeechRecognizer, hear_again
 
 log = logging.getLogger(__name__)
 
-# The longest a dialog turn waits for the second hearing; it starts a turn earlier (while the
-# bot reads the date back), so this is reached only on a loaded machine.
-WAIT_SECONDS = 3.0
+# The longest a dialog turn waits for the second hearing. It starts a turn earlier (while the
+# bot reads the date back) and is usually done before the caller says "yes"; on a loaded machine
+# it is not: in a full CI run (four test servers on two cores) a flite caller's hearing was not
+# back within 3 s, her name matched nobody, and she was asked to spell a 13-letter surname. A
+# few seconds' pause once is a smaller cost to her than spelling it.
+WAIT_SECONDS = 8.0
 # Patients sharing one date of birth beyond this are too many to hint: the prompt would be all
 # names and the recogniser starts inventing them.
 MAX_CANDIDATES = 8
@@ -240,9 +244,15 @@ class NameRecheck:
         def decode(hints: Sequence[str]) -> str:
             return hear_again(self.recognizer, audio, hints=hints, answer="name")
 
+        started = time.perf_counter()
         try:
             text = await asyncio.to_thread(decode, names)
             if not text:
+                return None
+            if not any(name_score(text, name) >= NAME_MATCH for name in names):
+                # Heard as nobody born that day: the identity check could not use it, and the
+                # decoy hearing that would vet it is a decode the other calls need.
+                log.info("name heard again: matches none of %d candidate(s)", len(names))
                 return None
             decoy_hearing = await asyncio.to_thread(decode, decoys)
         except Exception:
@@ -251,5 +261,8 @@ class NameRecheck:
         if repeats_prompt(decoy_hearing, decoys):
             log.warning("name heard again: not used, the recogniser repeats its prompt")
             return None
-        log.info("name heard again with %d candidate(s)", len(names))
+        log.info(
+            "name heard again with %d candidate(s) in %.1f s",
+            len(names), time.perf_counter() - started,
+        )
         return HeardAgain(text, born)

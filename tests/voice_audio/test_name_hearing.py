@@ -103,6 +103,19 @@ async def test_nobody_born_that_day_means_no_second_hearing(
     assert await names.result(timeout=60) is None
 
 
+async def test_a_name_heard_again_as_nobody_born_that_day_is_not_handed_on(
+    db: Database, whisper: WhisperRecognizer, flite: FliteSynthesizer
+) -> None:
+    """Another person's name (a caller who is not the patient): the second hearing matches no
+    candidate, so the identity check gets nothing from it."""
+    await add_patient(db, "Siobhan", "Wojciechowski", BORN, "+15550100777")
+    await add_patient(db, "Marcus", "Lopez", BORN, "+15550100778")
+    names = NameRecheck(db, whisper, today=lambda: date(2026, 12, 1))
+    names.heard_name(_said(flite, "Daniel Okafor"))
+    names.heard_date("October second nineteen ninety one")
+    assert await names.result(timeout=60) is None
+
+
 def test_decoys_sound_like_no_candidate_and_a_decoy_heard_is_a_repeated_prompt() -> None:
     candidates = ["Peter Lindgren", "Margaret Holloway Smith"]
     decoys = decoys_for(candidates)
