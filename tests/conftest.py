@@ -73,20 +73,13 @@ def pytest_configure(config: pytest.Config) -> None:
     a 2-core machine that took 76-98 s of their 120 s to get ready (CI53, CI54: 23 errors)."""
     if hasattr(config, "workerinput"):
         return  # a worker: the controller has rendered them
-    from clinicline.callflow.prompts import clinic_prompts
     from clinicline.config import Config
-    from dialogs.replies import fixed_replies
-    from dialogs.wording import DialogWording
-    from voice.tts.cache import PromptCache
-    from voice.tts.phrases import PhraseSynthesizer
+    from clinicline.speech import render_speech
     from voice.tts.piper import PiperSynthesizer
 
-    synthesizer = PiperSynthesizer(threads=Config().tts_threads)
-    prompts = PromptCache(synthesizer, SPEECH_DATA_DIR / "prompts")
-    prompts.render(clinic_prompts(Config().clinic_name))
-    phrases = PhraseSynthesizer(synthesizer, prompts)
-    phrases.learn(fixed_replies())
-    phrases.learn(DialogWording.from_file().fixed_texts())
+    settings = Config()
+    synthesizer = PiperSynthesizer(threads=settings.tts_threads)
+    render_speech(synthesizer, SPEECH_DATA_DIR, settings.clinic_name)
 
 
 @pytest.fixture(scope="session")
