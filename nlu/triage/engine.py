@@ -194,13 +194,22 @@ class TriageEngine:
             if category.urgent_within is not None
             else []
         )
-        for rule in category.rules:
+        for index, rule in enumerate(category.rules):
+            near = index >= category.near_from
             for match in rule.finditer(norm.text):
                 start, end = match.span()
                 if any(b0 <= start and end <= b1 for b0, b1 in benign):
                     cancelled = True
                     continue
                 first, last = norm.token_at(start), norm.token_at(max(end - 1, start))
+                if near:
+                    kept = _without_negated_terms(norm, ctx, match)
+                    if kept is None:
+                        cancelled = True
+                        continue
+                    match = kept
+                    start, end = match.span()
+                    first, last = norm.token_at(start), norm.token_at(max(end - 1, start))
                 if _negated(norm, ctx, first, last):
                     cancelled = True
                     continue
@@ -260,6 +269,32 @@ def _in_spans(pattern: re.Pattern[str], norm: Normalised) -> set[int]:
     return tokens
 
 
+def _without_negated_terms(
+    norm: Normalised, ctx: Context, match: re.Match[str]
+) -> re.Match[str] | None:
+    """A near rule's match whose later terms are not negated: "pregnant and there is no
+    bleeding" is not one (its groups are the terms after the first, see
+    `lexicon._near_regex`). The rule is tried again short of a negated term, so that "12 weeks
+    pregnant and spotting, no pain" keeps the spotting."""
+    while True:
+        negated_at = next(
+            (
+                start
+                for group in range(1, (match.re.groups or 0) + 1)
+                for start, end in [match.span(group)]
+                if start >= 0
+                and _negated(norm, ctx, norm.token_at(start), norm.token_at(max(end - 1, start)))
+            ),
+            None,
+        )
+        if negated_at is None:
+            return match
+        shorter = match.re.search(norm.text, match.start(), negated_at)
+        if shorter is None:
+            return None
+        match = shorter
+
+
 def _negated(norm: Normalised, ctx: Context, first: int, last: int) -> bool:
     """A negator before the match, reached only through bridge words or "or"-lists."""
     tokens = norm.tokens
@@ -316,8 +351,19 @@ def _history_level(
     return category.level
 
 
+# A symptom told as back again is now, whatever history came before it: "had a stent put in
+# last year and the chest pain's come back, his spray isn't working" was history.
+_BACK_AGAIN = frozenset({
+    ("come", "back"), ("came", "back"), ("coming", "back"), ("comes", "back"),
+    ("is", "back"), ("are", "back"), ("back", "again"), ("has", "returned"),
+})  # fmt: skip
+
+
 def _break_between(norm: Normalised, ctx: Context, a: int, b: int) -> bool:
-    return any(tok in ctx.clause_breaks for tok in norm.tokens[a + 1 : b])
+    between = norm.tokens[a + 1 : b]
+    return any(tok in ctx.clause_breaks for tok in between) or any(
+        pair in _BACK_AGAIN for pair in zip(between, between[1:], strict=False)
+    )
 
 
 # Transcripts have no commas, so a clause with a subject of its own is found by its words.

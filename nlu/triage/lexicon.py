@@ -47,6 +47,8 @@ class Category:
     # "out of breath on the stairs" is a nurse's question, "out of breath" alone is not.
     urgent_within: re.Pattern[str] | None = None
     urgent_examples: tuple[str, ...] = ()
+    # The index in `rules` of the first near rule: its capturing groups are the later terms.
+    near_from: int = 0
     # All the rules as one alternation: a text it does not match fires none of them, so most
     # categories are ruled out with one scan instead of one per rule. None where the rules
     # cannot be joined safely (see `_any_of`).
@@ -121,7 +123,12 @@ def _near_regex(rule: Any, vocab: dict[str, str], source: str, where: str) -> st
         raise _fail(source, "near rule needs 2-3 terms and 'within' between 0 and 12", where)
     parts = [f"(?:{_expand(t, vocab, source, where)})" for t in terms]
     gap = rf"(?: \S+){{0,{within}}} "
-    orders = [gap.join(order) for order in itertools.permutations(parts)]
+    # Every term after the first is a group of its own: the engine looks for a negator before
+    # each ("pregnant and there is no bleeding" negates the bleeding, not the pregnancy).
+    orders = [
+        gap.join([first, *(f"({term})" for term in rest)])
+        for first, *rest in itertools.permutations(parts)
+    ]
     return "|".join(orders)
 
 
@@ -149,6 +156,7 @@ def _category(
     near = body.get("near") or []
     if not isinstance(near, list):
         raise _fail(source, "near must be a list", name)
+    near_from = len(sources)
     sources += [_near_regex(rule, vocab, source, name) for rule in near]
     if not sources:
         raise _fail(source, "has no phrases, patterns or near rules", name)
@@ -176,6 +184,7 @@ def _category(
         recent_history=recent,
         urgent_within=_alternation(milder, vocab, source) if milder else None,
         urgent_examples=tuple(milder_examples),
+        near_from=near_from,
         any_rule=_any_of(sources),
     )
 

@@ -50,11 +50,11 @@ def test_a_phrase_typed_with_capitals_and_contractions_matches_what_callers_say(
 
 
 def test_benign_words_silence_a_false_alarm() -> None:
-    line = "My heart skipped a beat when I opened that bill. Can someone explain the charges?"
+    line = "I am collapsing with exhaustion after the move, I just need to register with you."
     assert _engine({}).assess(line).level.value != "none"
-    edited = _engine({BENIGN: [{"phrase": "heart skipped a beat when i opened that bill"}]})
+    edited = _engine({BENIGN: [{"phrase": "collapsing with exhaustion after the move"}]})
     assert edited.assess(line).level.value == "none"
-    assert edited.assess("my heart keeps skipping beats and i feel faint").level.value != "none"
+    assert edited.assess("my dad collapsed and he is not responding").level.value != "none"
 
 
 def test_the_regression_finds_lost_red_flags_and_new_alarms_line_by_line() -> None:
