@@ -1175,13 +1175,19 @@ function fillOutcomes(dispositions) {
   for (const code of dispositions) select.append(new Option(code.replaceAll("_", " "), code));
 }
 
+// Only the newest search's answer is shown: in a full test run the answer to a form reset
+// (every call) arrived after the search that followed it (abandoned calls) and replaced it.
+let recentCallsAsked = 0;
+
 async function loadRecentCalls() {
   const query = new URLSearchParams({ limit: "100" });
   for (const [name, selector] of Object.entries(SEARCH_FIELDS)) {
     const value = $(selector).value.trim().toLowerCase().replaceAll(" ", "_");
     if (value) query.set(name, value);
   }
+  const asked = ++recentCallsAsked;
   const result = await api("GET", `/console/api/calls?${query}`);
+  if (asked !== recentCallsAsked) return;
   if (!result.ok) { say(result.data.error || "could not load calls"); return; }
   const body = $("#recent-calls tbody");
   body.replaceChildren();
