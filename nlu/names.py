@@ -33,6 +33,11 @@ _SMALL_TALK = frozenset({
     # was looked up as one
     "first", "second", "third", "last", "one", "this", "that", "next", "other", "same",
     "morning", "afternoon", "evening", "option", "number",
+    # the request said again: "Yes, please cancel it." asked to spell her name (a full test run)
+    "i", "i'm", "my", "me", "it's", "to", "an", "of", "about", "just", "need", "want", "like",
+    "would", "can", "could", "cancel", "cancelled", "canceled", "book", "booked", "reschedule",
+    "appointment", "appointments", "refill", "prescription", "help", "calling", "do", "go",
+    "ahead",
 })  # fmt: skip
 
 

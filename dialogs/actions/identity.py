@@ -33,6 +33,9 @@ from nlu.spelling import letters_of
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
 KEYPAD_AFTER_FAILURES = 2
+# A caller who answers "please spell the last name" with no letter ("Okay.") is asked again
+# until she has been asked this many times; then it counts as a failed match.
+SPELLING_ASKS = 2
 _NAME_LEAD = re.compile(
     r"^(?:(?:uh|um|yes|yeah|ok|okay|sure|so|hello|hi|hey),?\s+)*"
     r"(?:(?:my|the|his|her|patient'?s?)\s+name\s+is|"
@@ -294,6 +297,12 @@ class IdentityFormValidation(FormValidationAction):
         if not spellings and re.search(r"[a-zA-Z]{2}", name) and holds_a_name(name):
             # She said her name again instead of spelling it: checked with the date she gave.
             return {"patient_name": name, **await self._verify(dispatcher, tracker, name)}
+        if not spellings and self._spellings_asked(tracker) < SPELLING_ASKS:
+            # "Okay." or "yes, please cancel it" before any letter: in a full test run a
+            # caller's "Yes, please cancel it." was taken for a failed spelling, and she was
+            # asked for her name and date of birth all over again.
+            dispatcher.utter_message(text=self.deps.say("spelling_not_caught"))
+            return {"patient_name": None}
         cid = call_id(tracker)
         if not (await self.deps.facts(cid)).exists:
             return {"pending_patient": None, "handoff": "verification_failed"}
@@ -312,6 +321,11 @@ class IdentityFormValidation(FormValidationAction):
             )
             return {"patient_name": spellings[0], **slots}
         return await self._failed(dispatcher, tracker)
+
+    def _spellings_asked(self, tracker: Tracker) -> int:
+        """How many times this call has asked her to spell the surname."""
+        asked = self.deps.say("ask_spelling")
+        return sum(1 for e in tracker.events if e.get("event") == "bot" and e.get("text") == asked)
 
     async def _verified(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, pid: int, display_name: str

@@ -470,6 +470,41 @@ async def test_no_thanks_to_spelling_her_name_lets_her_go_on(
     assert (await c.report())["intents"] == ["cancel_appointment"]
 
 
+@pytest.mark.parametrize("said", ["Okay.", "Yes, please cancel it."])
+async def test_no_letters_at_all_is_asked_again_once_before_it_counts(
+    conversation: Conversation, said: str
+) -> None:
+    """In a full test run a caller's "Yes, please cancel it." after "please spell the last
+    name" was a failed check: asked for her name and date of birth all over again."""
+    c = await conversation.open(None)
+    await add_patient(c.db, "Aoife", "Venkataraman", date(1972, 3, 4))
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await c.run("action_ask_patient_name", "cancel_form")
+    c.answer("patient_name", said, "affirm")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert turn.said == "Sorry, I didn't catch any letters.", turn.said
+    assert c.slots["id_failures"] == 1 and c.slots["dob"] == "1972-03-04"
+    ask = await c.run("action_ask_patient_name", "cancel_form")
+    assert ask.payloads == [{"kind": "expect", "what": "spelled_name"}]
+    c.answer("patient_name", "V-E-N-K-A-T-A-R-A-M-A-N.")
+    turn = await c.run("validate_cancel_form", "cancel_form")
+    assert c.slots["verified"] is True, turn.said
+
+
+async def test_asked_twice_to_spell_and_still_no_letter_counts_as_a_failed_match(
+    conversation: Conversation,
+) -> None:
+    c = await conversation.open(None)
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    for _ in range(2):
+        await c.run("action_ask_patient_name", "cancel_form")
+        c.answer("patient_name", "Okay.", "affirm")
+        turn = await c.run("validate_cancel_form", "cancel_form")
+    assert "try once more" in turn.said and c.slots["id_failures"] == 2, turn.said
+
+
 async def test_the_spelling_heard_again_for_her_date_verifies_her(
     conversation: Conversation,
 ) -> None:

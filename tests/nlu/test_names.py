@@ -55,8 +55,10 @@ def test_similar_sounding_different_first_name_is_below_exact_match() -> None:
 
 
 @pytest.mark.parametrize(
-    "answer", ["Goodbye.", "hello?", "Thank you", "um, sorry, what?", "OK", "The first one."]
-)
+    "answer",
+    ["Goodbye.", "hello?", "Thank you", "um, sorry, what?", "OK", "The first one.",
+     "Yes, please cancel it.", "I just need to reschedule my appointment"],
+)  # fmt: skip
 def test_small_talk_holds_no_name(answer: str) -> None:
     assert not holds_a_name(answer)
 
