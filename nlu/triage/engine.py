@@ -195,7 +195,7 @@ class TriageEngine:
             else []
         )
         for index, rule in enumerate(category.rules):
-            near = index >= category.near_from
+            near = category.near_from is not None and index >= category.near_from
             for match in rule.finditer(norm.text):
                 start, end = match.span()
                 if any(b0 <= start and end <= b1 for b0, b1 in benign):

@@ -47,8 +47,9 @@ class Category:
     # "out of breath on the stairs" is a nurse's question, "out of breath" alone is not.
     urgent_within: re.Pattern[str] | None = None
     urgent_examples: tuple[str, ...] = ()
-    # The index in `rules` of the first near rule: its capturing groups are the later terms.
-    near_from: int = 0
+    # The index in `rules` of the first near rule (None: there is none); a near rule's
+    # capturing groups are its later terms.
+    near_from: int | None = None
     # All the rules as one alternation: a text it does not match fires none of them, so most
     # categories are ruled out with one scan instead of one per rule. None where the rules
     # cannot be joined safely (see `_any_of`).
@@ -184,7 +185,7 @@ def _category(
         recent_history=recent,
         urgent_within=_alternation(milder, vocab, source) if milder else None,
         urgent_examples=tuple(milder_examples),
-        near_from=near_from,
+        near_from=near_from if near else None,
         any_rule=_any_of(sources),
     )
 
