@@ -91,14 +91,17 @@ def _spelling_call(clinic: ServerProcess) -> dict[str, Any]:
 def test_unusual_surnames_from_unknown_numbers_are_verified_and_cancel(
     clinic: ServerProcess,
 ) -> None:
-    with ThreadPoolExecutor(len(CALLERS) + 1) as pool:
-        spelling = pool.submit(_spelling_call, clinic)
+    with ThreadPoolExecutor(len(CALLERS)) as pool:
         calls = list(
             pool.map(
                 lambda c: _cancel_call(clinic, c[0], f"{c[1]} {c[2]}", c[4]), CALLERS
             )
         )
-        spelled_call = spelling.result()
+    # After them, not beside them: with the four test servers of a full run on two cores,
+    # three calls at once left a 1.5 s silence between "Thank you, Aoife." and the question
+    # synthesised after it, and the scripted caller took it for her turn (a real caller could
+    # too: the next reply is not synthesised while the one before it plays; see the note).
+    spelled_call = _spelling_call(clinic)
     for (voice, given, family, _born, _said), call in zip(CALLERS, calls, strict=True):
         record = wait_for_record(clinic, call["call_id"])
         turns = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
