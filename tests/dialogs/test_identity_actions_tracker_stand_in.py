@@ -377,6 +377,12 @@ async def _failed_once(
     assert not c.slots.get("verified")
 
 
+async def _nobody_matched(c: Conversation) -> None:
+    """A caller asks to cancel; the name she gives matches nobody born on March 4, 1972."""
+    c.user("I want to cancel my appointment", "cancel_appointment")
+    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+
+
 @pytest.mark.parametrize(
     "spelled",
     ["V-E-N-K-A-T-A-R-A-M-A-N.", "vee ee en kay ay tee ay are ay em ay en",
@@ -410,8 +416,7 @@ async def test_a_spelling_that_is_not_her_surname_is_one_more_failure_and_asks_a
     conversation: Conversation, spelled: str, heard_again: dict[str, str] | None
 ) -> None:
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     c.answer("patient_name", spelled, spelling_heard_again=heard_again)
     turn = await c.run("validate_cancel_form", "cancel_form")
     assert not c.slots.get("verified")
@@ -443,8 +448,7 @@ async def test_asking_for_a_person_instead_of_spelling_is_put_through(
     conversation: Conversation,
 ) -> None:
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     await c.run("action_ask_patient_name", "cancel_form")
     c.answer("patient_name", "can I just talk to someone", "speak_to_human")
     await c.run("validate_cancel_form", "cancel_form")
@@ -458,8 +462,7 @@ async def test_no_thanks_to_spelling_her_name_lets_her_go_on(
     """On a `make run` call "no thanks" to spelling was one more failed check, and she was
     asked for her name all over again."""
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     await c.run("action_ask_patient_name", "cancel_form")
     c.answer("patient_name", said, "deny")
     await c.run("validate_cancel_form", "cancel_form")
@@ -478,8 +481,7 @@ async def test_no_letters_at_all_is_asked_again_once_before_it_counts(
     name" was a failed check: asked for her name and date of birth all over again."""
     c = await conversation.open(None)
     await add_patient(c.db, "Aoife", "Venkataraman", date(1972, 3, 4))
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     await c.run("action_ask_patient_name", "cancel_form")
     c.answer("patient_name", said, "affirm")
     turn = await c.run("validate_cancel_form", "cancel_form")
@@ -496,8 +498,7 @@ async def test_asked_twice_to_spell_and_still_no_letter_counts_as_a_failed_match
     conversation: Conversation,
 ) -> None:
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     for _ in range(2):
         await c.run("action_ask_patient_name", "cancel_form")
         c.answer("patient_name", "Okay.", "affirm")
@@ -510,8 +511,7 @@ async def test_the_spelling_heard_again_for_her_date_verifies_her(
 ) -> None:
     # Free, the recogniser wrote words; held to the surnames born that day, it heard "LOPEZ".
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     c.answer("patient_name", "Hello, PDC.",
              spelling_heard_again={"letters": "LOPEZ", "dob": "1972-03-04"})
     await c.run("validate_cancel_form", "cancel_form")
@@ -536,8 +536,7 @@ async def test_her_name_said_again_instead_of_spelled_is_checked_with_the_date_s
     conversation: Conversation,
 ) -> None:
     c = await conversation.open(None)
-    c.user("I want to cancel my appointment", "cancel_appointment")
-    await _failed_once(c, "Nobody Known", "March fourth nineteen seventy two")
+    await _nobody_matched(c)
     c.answer("patient_name", "it's Maria Lopez")
     turn = await c.run("validate_cancel_form", "cancel_form")
     assert c.slots["verified"] is True, turn.said
