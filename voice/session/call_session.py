@@ -92,6 +92,14 @@ HELD_GIVE_UP_S = 1.0
 
 
 @dataclass
+class _RenderedAhead:
+    """The first piece of the reply said next, being rendered in a worker thread."""
+
+    text: str
+    task: asyncio.Task[list[np.ndarray] | None]
+
+
+@dataclass
 class _Held:
     """The bot's words, stopped because the caller made a sound, until her words say whether
     she took the turn (stop for good) or not (go on)."""
@@ -198,6 +206,8 @@ class CallSession:
         self._phases: list[CallPhase] = []  # set by whoever holds the call (a transfer)
         self._activity: asyncio.Task[None] | None = None
         self._activity_is_emergency = False
+        # The next reply's first piece, rendered while the one before plays out (see `_say`).
+        self._ahead: _RenderedAhead | None = None
         self._latency_origin: float | None = None
         self._timing: dict[str, object] = {}
         self.ended = False
@@ -385,8 +395,14 @@ class CallSession:
         self._interrupt.set()
 
     # -- output --------------------------------------------------------------------------------
-    async def _play(self, chunks: Iterator[np.ndarray] | list[np.ndarray], barge_in: bool) -> bool:
-        """Play audio chunks; returns False when the caller barged in or left."""
+    async def _play(
+        self,
+        chunks: Iterator[np.ndarray] | list[np.ndarray],
+        barge_in: bool,
+        all_queued: Callable[[], None] | None = None,
+    ) -> bool:
+        """Play audio chunks; returns False when the caller barged in or left. `all_queued` is
+        called once every chunk is in the playback queue, while it still plays."""
         self._interrupt.clear()
         self._speaking, self._barge_in = True, barge_in
         iterator = iter(chunks)
@@ -413,6 +429,8 @@ class CallSession:
                 self.media.enqueue(chunk)
                 self._chunks_out += 1
                 self._note_first_audio()
+            if all_queued is not None and not self._stopped():
+                all_queued()
             # Once the caller is gone nothing drains the queue: never wait on it then.
             while (self.media.queued_frames or self._held is not None) and not self._stopped():
                 await asyncio.sleep(0.02)
@@ -432,21 +450,50 @@ class CallSession:
             self._spawn(self.recorder.event(self.call, "turn_timing", timing))
             self._latency_origin = None
 
-    async def _say(self, text: str, barge_in: bool) -> None:
+    async def _say(self, text: str, barge_in: bool, then: str | None = None) -> None:
+        """Say TEXT; THEN is the reply said right after it, whose first piece is rendered
+        while TEXT's last audio plays: rendered only after it, the pause between the two
+        (over a second on a loaded machine) was taken by callers for their turn."""
         start = utc_now()
-        pieces = (
+        pieces = split_for_streaming(text)
+        ahead, self._ahead = self._ahead, None
+        rendered: list[np.ndarray] | None = None
+        if ahead is not None and ahead.text == text and pieces:
+            rendered = await ahead.task
+        chunks = (
             chunk
-            for piece in split_for_streaming(text)
-            for chunk in self.synthesizer.synthesize(piece)
+            for n, piece in enumerate(pieces)
+            for chunk in (
+                rendered if n == 0 and rendered is not None else self.synthesizer.synthesize(piece)
+            )
         )
         finished = False
         try:
-            finished = await self._play(pieces, barge_in)
+            finished = await self._play(
+                chunks, barge_in, None if then is None else lambda: self._render_ahead(then)
+            )
         finally:
             if finished or self._chunks_out:
                 self._bot_turn(text, finished, start)
             else:  # cut off before its first word: the caller never heard it
                 log.info("call %s: a reply was cut off before it began", self.call.call_id)
+
+    def _render_ahead(self, text: str) -> None:
+        pieces = split_for_streaming(text)
+        if not pieces:
+            return
+
+        def render() -> list[np.ndarray] | None:
+            try:
+                return list(self.synthesizer.synthesize(pieces[0]))
+            except Exception:  # rendered again, and its failure met, when it is said
+                log.exception("call %s: rendering the next reply ahead failed", self.call.call_id)
+                return None
+
+        task: asyncio.Task[list[np.ndarray] | None] = self._loop.create_task(
+            asyncio.to_thread(render)
+        )
+        self._ahead = _RenderedAhead(text, task)
 
     def _bot_turn(self, text: str, finished: bool, start: datetime) -> None:
         """Into the transcript, also when a red flag or a stop cut the words off (so from a
@@ -493,17 +540,19 @@ class CallSession:
         closing = any(isinstance(a, Hangup) for a in actions)
         self._closing = self._closing or closing
         try:
-            for action in actions:
+            for n, action in enumerate(actions):
                 if self.ended:
                     return
-                await self._perform_one(action)
+                following = actions[n + 1] if n + 1 < len(actions) else None
+                await self._perform_one(action, following)
         finally:
             if closing and not self.ended:
                 self._closing = False
 
-    async def _perform_one(self, action: Action) -> None:
+    async def _perform_one(self, action: Action, following: Action | None = None) -> None:
         if isinstance(action, Say):
-            await self._say(action.text, action.barge_in)
+            then = following.text if isinstance(following, Say) else None
+            await self._say(action.text, action.barge_in, then)
         elif isinstance(action, PlayPrompt):
             await self._play_prompt(action.name, action.barge_in)
         elif isinstance(action, CollectDigits):

@@ -1,0 +1,73 @@
+"""Two replies in a row play back to back: the second one's first words are rendered while
+the first still plays, so the caller hears no pause between them to take for her turn.
+
+Real Piper, the real session and playback queue drained at real time; the conversation is the
+echo one, opening with two replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import pytest
+
+from clinicline.callflow.echo import EchoConversation
+from nlu.triage import TriageEngine
+from tests.voice.test_session_partials import QueueMedia, WholeUtteranceStandIn, stand_in_session
+from voice.session.actions import CallInfo, PlayPrompt, Say
+from voice.tts.base import split_for_streaming
+from voice.tts.piper import PiperSynthesizer
+
+THANKS = "Thank you, Aoife."
+QUESTION = "Please spell the patient's last name, one letter at a time."
+
+
+class TwoReplies(EchoConversation):
+    async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say]:
+        return [Say(THANKS), Say(QUESTION)]
+
+
+class WatchedSynthesizer:
+    """Piper, noting for each piece how much audio was still queued when its rendering began."""
+
+    def __init__(self, piper: PiperSynthesizer, media: QueueMedia) -> None:
+        self.piper, self.media = piper, media
+        self.queued_at_start: dict[str, int] = {}
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        self.queued_at_start[text] = self.media.queued_frames
+        return self.piper.synthesize(text)
+
+
+@pytest.fixture(scope="module")
+def piper() -> PiperSynthesizer:
+    return PiperSynthesizer()
+
+
+async def test_the_next_reply_is_rendered_while_the_one_before_still_plays(
+    piper: PiperSynthesizer,
+) -> None:
+    session, recorder, media = stand_in_session(
+        "back-to-back", TwoReplies(TriageEngine.default()), WholeUtteranceStandIn(""), piper
+    )
+    watched = WatchedSynthesizer(piper, media)
+    session.synthesizer = watched
+    loop = asyncio.get_running_loop()
+    drain = loop.create_task(media.drain())
+    run = loop.create_task(session.run())
+    try:
+        while len([t for speaker, t in recorder.turns if speaker == "bot"]) < 2:
+            await asyncio.sleep(0.02)
+        # The question began rendering while the thanks was still in the playback queue.
+        first_piece = split_for_streaming(QUESTION)[0]
+        assert first_piece in watched.queued_at_start, watched.queued_at_start
+        assert watched.queued_at_start[first_piece] > 0, watched.queued_at_start
+        # Both said to their end, in order (the record tells what was played).
+        assert [t for speaker, t in recorder.turns if speaker == "bot"] == [THANKS, QUESTION]
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
