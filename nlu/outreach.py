@@ -46,6 +46,14 @@ _LATER = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+# "Whenever", "I don't know", "later": an answer to "when would be better?" that gives no
+# hours on purpose (anything else without hours was not heard whole, and is asked again).
+_ANY_TIME = re.compile(
+    r"\b(?:whenever|any\s*time|any\s+other\s+time|later|another\s+(?:time|day)"
+    r"|(?:i\s+)?(?:don'?t|do\s+not)\s+know|not\s+sure|no\s+idea"
+    r"|(?:it\s+)?(?:doesn'?t|does\s+not)\s+matter|up\s+to\s+you)\b",
+    re.IGNORECASE,
+)
 # Parts of the day as hours she can be called (her own clock).
 _PART_HOURS: dict[str, tuple[time | None, time | None]] = {
     "morning": (None, time(12)),
@@ -144,6 +152,12 @@ def hours_said(text: str, now: datetime) -> CallLater:
     if after is not None and before is not None and not after < before:
         after = before = None  # "between 6 and 2": no hours we can use
     return CallLater(after, before, tomorrow=tomorrow)
+
+
+def no_time_preference(text: str) -> bool:
+    """True when an answer to "when would be a better time?" gives no hours on purpose
+    ("whenever", "I don't know", "just later")."""
+    return bool(_ANY_TIME.search(text.replace("\u2019", "'")))
 
 
 def reminder_choice(text: str | None, digits: str | None = None) -> Choice | None:

@@ -40,7 +40,14 @@ from integrations.services.tasks import create_task
 from integrations.store.models import Appointment, Patient
 from nlu.confirm import yes_no
 from nlu.dates import parse_dob
-from nlu.outreach import CallLater, call_later, hours_said, reminder_choice, wants_no_calls
+from nlu.outreach import (
+    CallLater,
+    call_later,
+    hours_said,
+    no_time_preference,
+    reminder_choice,
+    wants_no_calls,
+)
 from nlu.triage import Level
 from voice.asr.base import AnswerKind
 from voice.session.actions import (
@@ -127,6 +134,7 @@ class OutreachConversation(ClinicConversation):
         self._appointment: Appointment | None = None
         self._opted_out = False
         self._later: CallLater | None = None  # she asked to be called another time
+        self._asked_when_again = False  # "when would be better?" asked a second time
 
     # -- what the dialer reads ---------------------------------------------------------
     @property
@@ -196,7 +204,15 @@ class OutreachConversation(ClinicConversation):
                 return await super().respond(call, turn)
             return await self._opt_out(call)
         if self.out.step == "when_later" and self.state.level is Level.NONE:
-            return self._call_back_later(call, hours_said(turn.text or "", datetime.now()))
+            text = turn.text or ""
+            hours = hours_said(text, datetime.now())
+            given = hours.hours_given or hours.tomorrow or no_time_preference(text)
+            if not given and not self._asked_when_again:
+                # "Can you call me back" with no hour: the rest of her sentence was lost (a
+                # pause on the line split it, or the hour was not understood).
+                self._asked_when_again = True
+                return [Say("Sorry, what time would suit you best?")]
+            return self._call_back_later(call, hours)
         later = self._asks_to_be_called_later(turn)
         if later is not None:
             if not later.hours_given and not later.tomorrow:

@@ -285,6 +285,24 @@ async def test_not_a_good_time_is_asked_when_and_the_answer_kept(
     await conversation.respond(call, CallerTurn(text="this isn't a good time"))
     said = _said(await conversation.respond(call, CallerTurn(text="I don't know, whenever")))
     assert said.startswith("Of course. We'll call you back later.") and "keep" not in said
+    # The hour lost (a pause split her sentence, or it was misheard): asked once more.
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="I'm driving"))
+    again = await conversation.respond(call, CallerTurn(text="Can you call me back"))
+    assert _said(again) == "Sorry, what time would suit you best?"
+    assert not any(isinstance(a, Hangup) for a in again)
+    said = _said(await conversation.respond(call, CallerTurn(text="after six")))
+    assert said.startswith("Of course. We'll call you back after 6 PM."), said
+    assert conversation.call_later == CallLater(time(18))
+    # Asked once only: a second answer without hours ends the call, called later.
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    await conversation.respond(call, CallerTurn(text="I'm driving"))
+    await conversation.respond(call, CallerTurn(text="Can you call me back"))
+    actions = await conversation.respond(call, CallerTurn(text="the usual"))
+    assert _said(actions).startswith("Of course. We'll call you back later.")
+    assert isinstance(actions[-1], Hangup)
 
 
 async def test_on_a_results_call_call_me_back_is_the_nurses_call_back(

@@ -6,7 +6,13 @@ from datetime import datetime, time
 
 import pytest
 
-from nlu.outreach import CallLater, call_later, reminder_choice, wants_no_calls
+from nlu.outreach import (
+    CallLater,
+    call_later,
+    no_time_preference,
+    reminder_choice,
+    wants_no_calls,
+)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +117,22 @@ def test_a_call_later_is_heard_with_the_hours_she_gives(
 )
 def test_other_answers_are_not_a_call_later(said: str) -> None:
     assert call_later(said, MONDAY_3PM) is None
+
+
+@pytest.mark.parametrize(
+    ("said", "on_purpose"),
+    [
+        ("I don't know, whenever", True),
+        ("any time is fine", True),
+        ("it doesn't matter", True),
+        ("just call later", True),
+        ("not sure, up to you", True),
+        ("Can you call me back", False),  # the hour lost from the end of her sentence
+        ("can you call me back after sex", False),  # the hour misheard
+        ("the usual", False),
+    ],
+)
+def test_an_answer_without_hours_is_told_from_one_that_lost_them(
+    said: str, on_purpose: bool
+) -> None:
+    assert no_time_preference(said) is on_purpose
