@@ -122,8 +122,11 @@ def test_unusual_surnames_from_unknown_numbers_are_verified_and_cancel(
     turns = [t["text"] for t in record["turns"] if t["speaker"] == "caller"]
     checks = [e["data"] for e in record["events"] if e["kind"] == "verification"]
     said = [t["text"] for t in record["turns"] if t["speaker"] == "bot"]
-    where = f"{voice}: heard {turns}, said {said}, verification {checks}"
-    assert checks[0]["status"] == "no_match", where
+    where = (
+        f"{voice}: heard {turns}, said {said}, verification {checks}, "
+        f"disposition {record['disposition']}, phone {spelled_call}"
+    )
+    assert checks and checks[0]["status"] == "no_match", where
     assert any("spell the patient's last name" in t for t in said), where
     assert checks[-1] == {"status": "verified", "spelled": True}, where
     assert record["verified"] and record["patient"]["name"] == f"{given} {family}", where
