@@ -171,7 +171,7 @@ class OutreachConversation(ClinicConversation):
                 if patient is not None:
                     self._patient = (patient.full_name, patient.dob)
                     # Her name sharpens the recogniser; it is never said before she is verified.
-                    self._hints = self._names = [patient.full_name]
+                    self._names = [patient.full_name]
                 if self.outreach.appointment_id is not None:
                     self._appointment = await s.get(Appointment, self.outreach.appointment_id)
         except Exception:

@@ -643,22 +643,40 @@ class AsksFor(RecordingDialogStandIn):
         return [BotMessage(self.question, {"kind": "expect", "what": self.what})]
 
 
-async def _asked_by(
+async def _hints_loaded(
     db: Database, recorder: StoreRecorder, dialog: AsksFor, number: str
 ) -> tuple[ClinicConversation, CallInfo]:
-    """A call from NUMBER whose hints have loaded, after the caller's first request."""
+    """A call from NUMBER under way, its hints loaded (they load while the greeting plays)."""
     conversation = _conversation(db, recorder, dialog)
     call = _call(number)
     recorder.open(call)
     await conversation.start(call)
-    for _ in range(50):  # the hints load while the greeting plays
+    for _ in range(50):
         if conversation.hints(call):
             break
         await asyncio.sleep(0.05)
+    return conversation, call
+
+
+async def _asked_by(
+    db: Database, recorder: StoreRecorder, dialog: AsksFor, number: str
+) -> tuple[ClinicConversation, CallInfo]:
+    """A call from NUMBER whose hints have loaded, after the caller's first request."""
+    conversation, call = await _hints_loaded(db, recorder, dialog, number)
     assert conversation.expected_answer(call) is None
-    assert list(conversation.hints(call)) == ["Aisha Khan", "albuterol inhaler", "sertraline"]
     await conversation.respond(call, CallerTurn(text="I need a refill"))
     return conversation, call
+
+
+async def test_an_open_question_hints_her_medications_and_never_her_name(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """With the name on file in the hints, flite's "I need a refill on my lisinopril" came out
+    "I need Maria Lopez on my lisinopril" on a `make run` call, and the request was lost."""
+    dialog = AsksFor("Anything else?", "nothing")
+    conversation, call = await _hints_loaded(db, recorder, dialog, "+15550100003")  # Aisha's
+    assert conversation.expected_answer(call) is None
+    assert list(conversation.hints(call)) == ["albuterol inhaler", "sertraline"]
 
 
 async def test_while_a_name_is_asked_only_names_are_hinted_to_the_recogniser(
