@@ -11,7 +11,13 @@ import pytest
 
 from voice.asr.base import RecognitionStream, SpeechRecognizer
 from voice.asr.wer import word_error_rate
-from voice.asr.whisper import WhisperConfig, WhisperRecognizer, build_prompt, trim_repetition
+from voice.asr.whisper import (
+    WhisperConfig,
+    WhisperRecognizer,
+    build_prompt,
+    capital_i,
+    trim_repetition,
+)
 from voice.audio.frames import silence
 from voice.audio.wav import telephone_channel
 
@@ -165,6 +171,21 @@ def test_an_open_questions_hints_are_written_after_the_clinic_words_and_kept_fir
     short = build_prompt("Clinic call.", ["aspirin"], hints=["Aspirin", "sertraline"],
                          hints_last=True)  # fmt: skip
     assert short == "Clinic call. Aspirin, sertraline."
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("l need a refill of my metformin, please.", "I need a refill of my metformin, please."),
+        ("l'm calling about my test results.", "I'm calling about my test results."),
+        ("Yes, l think so, l'd like that.", "Yes, I think so, I'd like that."),
+        ("l, o, p, e, z.", "l, o, p, e, z."),  # letters spelled
+        ("Apple, l.", "Apple, l."),
+        ("I'll call back.", "I'll call back."),
+    ],
+)
+def test_a_lower_case_l_for_i_is_read_as_i(written: str, read: str) -> None:
+    assert capital_i(written) == read
 
 
 def test_no_context_and_no_vocabulary_means_no_prompt() -> None:

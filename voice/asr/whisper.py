@@ -130,6 +130,17 @@ def build_prompt(
     return prompt or None
 
 
+# Whisper writes the pronoun "I" as a lower-case "l" after some prompts ("l need a refill",
+# "l'm calling"; measured with a list of drug names first in the prompt): never a word, so it
+# is read back as "I" — but not in a spelled answer, where "l" is the letter.
+_LOWER_CASE_I = re.compile(r"\bl(?='(?:m|d|ll|ve)\b| [a-z]{2,})")
+
+
+def capital_i(text: str) -> str:
+    """ "l need a refill" -> "I need a refill"; "l, o, p" (spelled letters) stays."""
+    return _LOWER_CASE_I.sub("I", text)
+
+
 _REPEATED_RUN = re.compile(r"(.{2,40}?)\1{3,}")
 
 
@@ -251,6 +262,8 @@ class WhisperRecognizer:
                     text, confidence = self._accept(again, floor)
                     log.info("whisper: heard again without the word list (%s)",
                              "words" if text else "none")  # fmt: skip
+        if answer != "spelling":
+            text = capital_i(text)
         return Transcript(text, confidence, audio_seconds, time.perf_counter() - started)
 
     def hear_date(self, pcm: np.ndarray, examples: Sequence[str], this_year: int) -> Transcript:
