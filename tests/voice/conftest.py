@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 
 from clinicline.harness import ServerProcess, crash_lines, start_server
+from voice.tts.piper import PiperSynthesizer
+
+
+@pytest.fixture(scope="session")
+def piper() -> PiperSynthesizer:
+    """Piper's voice for the session tests that feed a call synthesised speech."""
+    return PiperSynthesizer()
 
 
 @pytest.fixture(scope="module")

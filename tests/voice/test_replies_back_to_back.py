@@ -1,8 +1,9 @@
 """Two replies in a row play back to back: the second one's first words are rendered while
 the first still plays, so the caller hears no pause between them to take for her turn.
 
-Real Piper, the real session and playback queue drained at real time; the conversation is the
-echo one, opening with two replies.
+Real Piper and the real session; the playback queue is a stand-in drained at real time (as
+pjmedia's would be), the recogniser a stand-in (nothing is said to the bot). The conversation is
+the echo one, opening with two replies.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-import pytest
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
@@ -41,12 +41,7 @@ class WatchedSynthesizer:
         return self.piper.synthesize(text)
 
 
-@pytest.fixture(scope="module")
-def piper() -> PiperSynthesizer:
-    return PiperSynthesizer()
-
-
-async def test_the_next_reply_is_rendered_while_the_one_before_still_plays(
+async def test_the_next_reply_is_rendered_while_the_one_before_still_plays_queue_stand_in(
     piper: PiperSynthesizer,
 ) -> None:
     session, recorder, media = stand_in_session(

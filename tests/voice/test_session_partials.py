@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
-import pytest
 
 from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
@@ -182,11 +181,6 @@ class NoticeFirst(EchoConversation):
 
     async def start(self, call: CallInfo) -> Sequence[PlayPrompt | Say]:
         return [Say("This call may be recorded. " * 8, barge_in=False)]
-
-
-@pytest.fixture(scope="module")
-def piper() -> PiperSynthesizer:
-    return PiperSynthesizer()
 
 
 async def test_emergent_partial_interrupts_the_bot_mid_sentence_even_without_barge_in(

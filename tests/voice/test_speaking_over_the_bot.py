@@ -42,11 +42,6 @@ class NoticeFirst(EchoConversation):
         return [Say(NOTICE)]
 
 
-@pytest.fixture(scope="module")
-def piper() -> PiperSynthesizer:
-    return PiperSynthesizer()
-
-
 async def _speak_over_the_notice(
     piper: PiperSynthesizer, heard_as: str, left_s: float | None = None
 ) -> tuple[MemoryRecorder, QueueMedia]:

@@ -71,11 +71,6 @@ def test_a_turn_cannot_end_sooner_when_the_words_hang_than_when_they_are_finishe
         TurnEndConfig(finished_ms=900, unfinished_ms=350)
 
 
-@pytest.fixture(scope="module")
-def piper() -> PiperSynthesizer:
-    return PiperSynthesizer()
-
-
 class Asking(EchoConversation):
     """The echo dialog, waiting for an answer of one kind (a name, a date, a spelling)."""
 
