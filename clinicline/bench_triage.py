@@ -28,7 +28,7 @@ VOICES = ("piper", "flite", "espeak")
 _ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "shared dev set": _ROOT.parent / "shared" / "eval" / "triage.tsv",
-    "held-out set": _ROOT / "tests" / "nlu" / "triage_heldout10.tsv",
+    "held-out set": _ROOT / "tests" / "nlu" / "triage_heldout11.tsv",
 }
 
 

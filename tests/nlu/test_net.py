@@ -387,8 +387,8 @@ def test_words_close_to_a_red_flag_that_do_not_fire_ask_the_screening_question(
     # closer to it than to the ordinary (a smaller margin), whatever the two least scores.
     assert bank.screen_margin < bank.margin
     near = fired = 0
-    # Lines the bank does not hold (the blind set of round 13): every example is in the bank.
-    for case in read_set(HERE / "triage_heldout10.tsv"):
+    # Lines the bank does not hold (the blind set of round 14): every example is in the bank.
+    for case in read_set(HERE / "triage_heldout11.tsv"):
         result = engine.assess_final(case.text)
         scored = None if result.level is not Level.NONE else net.score(case.text)
         if scored is None or result.suppressed:

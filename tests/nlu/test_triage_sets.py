@@ -46,13 +46,14 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("generalisation.tsv", (245, 245), 0),
         ("blind_round1.tsv", (220, 238), 15),
         ("blind_round2.tsv", (201, 215), 13),
-        ("blind_round3.tsv", (106, 121), 10),
-        ("blind_round4.tsv", (195, 230), 32),
-        ("blind_round5.tsv", (197, 240), 24),
+        ("blind_round3.tsv", (108, 121), 10),
+        ("blind_round4.tsv", (198, 230), 32),
+        ("blind_round5.tsv", (201, 240), 24),
         ("blind_round6.tsv", (234, 250), 13),
         ("blind_round7.tsv", (261, 266), 16),
-        ("blind_round8.tsv", (233, 266), 14),
-        ("blind_round9.tsv", (231, 266), 14),
+        ("blind_round8.tsv", (237, 266), 14),
+        ("blind_round9.tsv", (234, 266), 14),
+        ("blind_round10.tsv", (266, 266), 26),
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
         ("identity_answers.tsv", (0, 0), 0),
@@ -98,14 +99,14 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     lines = [s for group in held_out.values() for s in group]
     caught, red = standalone_recall(net, lines, shipped)
     wrong, benign = false_alarms(net, lines, shipped)
-    assert red == 4102 and benign == 4512  # with blind_round9 (round 13)
-    # 3815 (93.0 %) as shipped; before round 13, 3447 of 3716 (92.8 %).
-    assert caught >= 3811
-    assert wrong <= 81  # 80 (1.8 %) as shipped
+    assert red == 4488 and benign == 4852  # with blind_round10 (round 14)
+    # 4169 (92.9 %) as shipped; before round 14, 3815 of 4102 (93.0 %).
+    assert caught >= 4165
+    assert wrong <= 82  # 81 (1.7 %) as shipped
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    assert (recovered, len(misses)) >= (418, 499) and len(misses) == 499  # 419 as shipped
+    assert (recovered, len(misses)) >= (440, 526) and len(misses) == 526  # 441 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
