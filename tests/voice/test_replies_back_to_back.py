@@ -66,3 +66,32 @@ async def test_the_next_reply_is_rendered_while_the_one_before_still_plays_queue
         await asyncio.gather(run, return_exceptions=True)
         drain.cancel()
         await asyncio.gather(drain, return_exceptions=True)
+
+
+async def test_a_reply_rendered_ahead_is_let_go_when_the_caller_hangs_up_queue_stand_in(
+    piper: PiperSynthesizer,
+) -> None:
+    session, recorder, media = stand_in_session(
+        "ahead-then-hangup", TwoReplies(TriageEngine.default()), WholeUtteranceStandIn(""), piper
+    )
+    loop = asyncio.get_running_loop()
+    drain = loop.create_task(media.drain())
+    run = loop.create_task(session.run())
+    try:
+        # The thanks is queued and the question is being rendered ahead of it.
+        while session._ahead is None and not run.done():
+            await asyncio.sleep(0.01)
+        ahead = session._ahead
+        assert ahead is not None and ahead.text == QUESTION
+        session.on_hangup(200, "caller hung up")
+        await asyncio.wait_for(run, timeout=30)
+        # Nothing waited for the question's rendering: it was let go, and the record has only
+        # what was said.
+        assert session._ahead is None
+        assert ahead.task.cancelled()
+        assert QUESTION not in [t for speaker, t in recorder.turns if speaker == "bot"]
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)

@@ -96,7 +96,13 @@ class _RenderedAhead:
     """The first piece of the reply said next, being rendered in a worker thread."""
 
     text: str
+    pieces: list[str]  # the text cut as it is spoken; the task renders the first
     task: asyncio.Task[list[np.ndarray] | None]
+
+    def drop(self) -> None:
+        """Not said after all (another reply came, or the call ended): nobody waits for it.
+        The thread finishes its piece; only the task is let go."""
+        self.task.cancel()
 
 
 @dataclass
@@ -455,11 +461,19 @@ class CallSession:
         while TEXT's last audio plays: rendered only after it, the pause between the two
         (over a second on a loaded machine) was taken by callers for their turn."""
         start = utc_now()
-        pieces = split_for_streaming(text)
         ahead, self._ahead = self._ahead, None
+        if self.caller_gone.is_set():  # nobody left to hear it: not even rendered
+            if ahead is not None:
+                ahead.drop()
+            return
         rendered: list[np.ndarray] | None = None
-        if ahead is not None and ahead.text == text and pieces:
+        if ahead is not None and ahead.text == text:
+            pieces = ahead.pieces
             rendered = await ahead.task
+        else:
+            if ahead is not None:
+                ahead.drop()
+            pieces = split_for_streaming(text)
         chunks = (
             chunk
             for n, piece in enumerate(pieces)
@@ -493,7 +507,7 @@ class CallSession:
         task: asyncio.Task[list[np.ndarray] | None] = self._loop.create_task(
             asyncio.to_thread(render)
         )
-        self._ahead = _RenderedAhead(text, task)
+        self._ahead = _RenderedAhead(text, pieces, task)
 
     def _bot_turn(self, text: str, finished: bool, start: datetime) -> None:
         """Into the transcript, also when a red flag or a stop cut the words off (so from a
@@ -592,6 +606,9 @@ class CallSession:
         self.input.close()
         for task in list(self._tasks):
             task.cancel()
+        if self._ahead is not None:
+            self._ahead.drop()
+            self._ahead = None
         outcome = CallOutcome(utc_now(), by, reason)
         # Shielded: a cancellation arriving now must not leave the record open.
         await asyncio.shield(self._close_record(outcome))
