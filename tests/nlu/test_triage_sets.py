@@ -44,15 +44,15 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("tuning2.tsv", (213, 215), 2),
         ("own_cases.tsv", (178, 178), 0),
         ("generalisation.tsv", (245, 245), 0),
-        ("blind_round1.tsv", (220, 238), 15),
-        ("blind_round2.tsv", (201, 215), 13),
-        ("blind_round3.tsv", (108, 121), 10),
-        ("blind_round4.tsv", (198, 230), 32),
-        ("blind_round5.tsv", (201, 240), 24),
+        ("blind_round1.tsv", (223, 238), 15),
+        ("blind_round2.tsv", (205, 215), 13),
+        ("blind_round3.tsv", (111, 121), 10),
+        ("blind_round4.tsv", (205, 230), 32),
+        ("blind_round5.tsv", (212, 240), 24),
         ("blind_round6.tsv", (234, 250), 13),
-        ("blind_round7.tsv", (261, 266), 16),
-        ("blind_round8.tsv", (237, 266), 14),
-        ("blind_round9.tsv", (234, 266), 14),
+        ("blind_round7.tsv", (262, 266), 16),
+        ("blind_round8.tsv", (242, 266), 14),
+        ("blind_round9.tsv", (243, 266), 14),
         ("blind_round10.tsv", (266, 266), 26),
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
@@ -106,7 +106,7 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    assert (recovered, len(misses)) >= (440, 526) and len(misses) == 526  # 441 as shipped
+    assert (recovered, len(misses)) >= (402, 484) and len(misses) == 484  # 403 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
