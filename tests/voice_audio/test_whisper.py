@@ -227,7 +227,10 @@ def test_a_short_answer_the_word_list_pulled_below_the_floor_is_heard_again_with
     from clinicline.bench_names import demo_vocabulary
     from voice.tts.external import FliteSynthesizer
 
-    whisper = WhisperRecognizer(vocabulary=demo_vocabulary())
+    # Its score with the list sits within 0.025 of the shipped floor (-1.0): CI61 heard it
+    # below, CI62 and this machine on 2026-12-06 just above (-0.98). The floor here is set
+    # between the two decodes' scores measured then: -0.98 with the list, -0.81 without it.
+    whisper = WhisperRecognizer(WhisperConfig(min_avg_logprob=-0.9), vocabulary=demo_vocabulary())
     said = np.concatenate(list(FliteSynthesizer("awb").synthesize("yes")))
     pad = np.zeros(1600, dtype=np.int16)
     audio = np.concatenate([pad, telephone_channel(said), pad])
