@@ -29,6 +29,7 @@ from nlu.names import (
     speaks_for_someone_else,
 )
 from nlu.spelling import letters_of
+from nlu.teams import asks_for_a_person
 
 IDENTITY_SLOTS = ("patient_name", "dob", "dob_confirmed", "name_confirmed")
 MAX_ID_FAILURES = 3
@@ -185,7 +186,7 @@ class IdentityFormValidation(FormValidationAction):
             # Letters are her answer, whatever intent the NLU guesses for them: on a real call
             # "F-E-A-T-H-E-R-F-T-O-N-E-H-A-U-H." came out as asking for a person.
             return await self._verify_spelled(dispatcher, tracker, str(value or ""))
-        if latest_intent(tracker) == "speak_to_human":
+        if latest_intent(tracker) == "speak_to_human" and asks_for_a_person(str(value or "")):
             return {"patient_name": None, "handoff": "front_desk"}
         if spelling:
             return await self._verify_spelled(dispatcher, tracker, str(value or ""))
@@ -212,7 +213,7 @@ class IdentityFormValidation(FormValidationAction):
     async def validate_dob(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
-        if latest_intent(tracker) == "speak_to_human":
+        if latest_intent(tracker) == "speak_to_human" and asks_for_a_person(str(value or "")):
             return {"dob": None, "handoff": "front_desk"}
         text, today = str(value or ""), self.deps.today()
         born = parse_dob(text, today)

@@ -159,9 +159,10 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
     assert heard_911(heard_by_caller), heard_by_caller
     assert "nurse" in heard_by_caller or "connect" in heard_by_caller, heard_by_caller
     # The nurse, after the bridge and the hold prompt ("This is nurse Nora, I am here with
-    # you."; the test phone's recogniser has written its start as "take care").
+    # you."). The test phone's recogniser has written its start as "take care" and its end
+    # as "come here with few"; no prompt after "connect you" has "nora" or "here with".
     after_hold = heard_by_caller.rsplit("connect you", 1)[-1]
-    assert "with you" in after_hold or "nora" in after_hold, heard_by_caller
+    assert any(w in after_hold for w in NURSE_WORDS), heard_by_caller
     record = wait_for_record(clinic, result["call_id"])
     assert record["transferred"] and record["disposition"] == "emergency_transferred"
     assert record["screen_pop"]["triage"]["level"] == "emergent"
@@ -169,9 +170,13 @@ async def test_red_flag_call_pops_the_console_and_bridges_caller_and_nurse(
     assert "transfer_answered" in kinds and "bridged" in kinds
     # The record reads as the whole conversation: both sides of the bridged call, transcribed.
     agent_turns = [t["text"].lower() for t in record["turns"] if t["speaker"] == "agent"]
-    assert any("with you" in text or "nora" in text for text in agent_turns), record["turns"]
+    assert any(w in text for w in NURSE_WORDS for text in agent_turns), record["turns"]
     caller_turns = [t["text"].lower() for t in record["turns"] if t["speaker"] == "caller"]
     assert any("worse" in text for text in caller_turns), caller_turns
+
+
+# Words of the nurse's line that the test phone's recogniser keeps in one mishearing or another.
+NURSE_WORDS = ("nora", "with you", "here with")
 
 
 async def _communicate(process: subprocess.Popen[str]) -> tuple[str, str]:

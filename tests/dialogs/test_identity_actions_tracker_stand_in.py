@@ -235,6 +235,26 @@ async def test_asking_for_a_person_mid_check_hands_off(conversation: Conversatio
     assert end.payloads[0]["queue"] == "front_desk"
 
 
+@pytest.mark.parametrize(
+    ("slot", "said"),
+    [("patient_name", "Eat a brandon."), ("dob", "August twenty third nineteen ninety four")],
+)
+async def test_an_answer_guessed_a_wish_for_a_person_without_its_words_is_an_answer(
+    conversation: Conversation, slot: str, said: str
+) -> None:
+    """espeak-ng's "Aoife Brennan" came out "Eat a brandon.", the NLU called it asking for a
+    person, and she was put through to the front desk instead of having her name checked."""
+    c = await conversation.open(None)
+    c.user("i want to cancel", "cancel_appointment")
+    if slot == "dob":
+        c.answer("patient_name", "Aoife Brennan", "inform")
+        await c.run("validate_cancel_form", "cancel_form")
+    c.answer(slot, said, "speak_to_human")
+    await c.run("validate_cancel_form", "cancel_form")
+    assert not c.slots.get("handoff")
+    assert c.slots[slot], c.slots
+
+
 FORMS_AND_SLOTS = pytest.mark.parametrize(
     ("slot", "form", "submit"),
     [("patient_name", "cancel_form", "action_submit_cancel"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.teams import team_asked_for
+from nlu.teams import asks_for_a_person, team_asked_for
 
 
 @pytest.mark.parametrize(
@@ -32,3 +32,22 @@ from nlu.teams import team_asked_for
 def test_the_team_a_caller_asks_for(said: str, team: str | None) -> None:
     assert team_asked_for(said) == team
 
+
+@pytest.mark.parametrize(
+    "said",
+    ["can I just talk to a person", "front desk", "Operator.", "zero", "transfer me please",
+     "I don't want to talk to a machine", "somebody from the clinic called me so I'm calling back",
+     "i got a voicemail from the clinic", "can I speak with a nurse", "Dr. Patel's office"],
+)  # fmt: skip
+def test_words_that_ask_for_a_person(said: str) -> None:
+    assert asks_for_a_person(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    # Names and dates as a test phone heard them; none asks for anyone.
+    ["Eat a brandon.", "Aoife Brennan", "Xiaoming Okonkwo", "March fourth 1972",
+     "zero three zero four nineteen seventy two", "Siobhan Wojciechowski", ""],
+)  # fmt: skip
+def test_a_misheard_name_or_date_asks_for_nobody(said: str) -> None:
+    assert not asks_for_a_person(said)
