@@ -9,7 +9,8 @@ the echo one, opening with two replies.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from clinicline.callflow.echo import EchoConversation
 from nlu.triage import TriageEngine
 from tests.voice.test_session_partials import QueueMedia, WholeUtteranceStandIn, stand_in_session
 from voice.session.actions import CallInfo, PlayPrompt, Say
+from voice.session.call_session import CallSession
 from voice.tts.base import split_for_streaming
 from voice.tts.piper import PiperSynthesizer
 
@@ -41,6 +43,20 @@ class WatchedSynthesizer:
         return self.piper.synthesize(text)
 
 
+@asynccontextmanager
+async def running(session: CallSession, media: QueueMedia) -> AsyncIterator[asyncio.Task[None]]:
+    """The session's run, with its playback queue drained at real time; both ended after."""
+    loop = asyncio.get_running_loop()
+    drain = loop.create_task(media.drain())
+    run = loop.create_task(session.run())
+    try:
+        yield run
+    finally:
+        for task in (run, drain):
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_the_next_reply_is_rendered_while_the_one_before_still_plays_queue_stand_in(
     piper: PiperSynthesizer,
 ) -> None:
@@ -49,10 +65,7 @@ async def test_the_next_reply_is_rendered_while_the_one_before_still_plays_queue
     )
     watched = WatchedSynthesizer(piper, media)
     session.synthesizer = watched
-    loop = asyncio.get_running_loop()
-    drain = loop.create_task(media.drain())
-    run = loop.create_task(session.run())
-    try:
+    async with running(session, media):
         while len([t for speaker, t in recorder.turns if speaker == "bot"]) < 2:
             await asyncio.sleep(0.02)
         # The question began rendering while the thanks was still in the playback queue.
@@ -61,11 +74,6 @@ async def test_the_next_reply_is_rendered_while_the_one_before_still_plays_queue
         assert watched.queued_at_start[first_piece] > 0, watched.queued_at_start
         # Both said to their end, in order (the record tells what was played).
         assert [t for speaker, t in recorder.turns if speaker == "bot"] == [THANKS, QUESTION]
-    finally:
-        run.cancel()
-        await asyncio.gather(run, return_exceptions=True)
-        drain.cancel()
-        await asyncio.gather(drain, return_exceptions=True)
 
 
 async def test_a_reply_rendered_ahead_is_let_go_when_the_caller_hangs_up_queue_stand_in(
@@ -74,10 +82,7 @@ async def test_a_reply_rendered_ahead_is_let_go_when_the_caller_hangs_up_queue_s
     session, recorder, media = stand_in_session(
         "ahead-then-hangup", TwoReplies(TriageEngine.default()), WholeUtteranceStandIn(""), piper
     )
-    loop = asyncio.get_running_loop()
-    drain = loop.create_task(media.drain())
-    run = loop.create_task(session.run())
-    try:
+    async with running(session, media) as run:
         # The thanks is queued and the question is being rendered ahead of it.
         while session._ahead is None and not run.done():
             await asyncio.sleep(0.01)
@@ -90,8 +95,3 @@ async def test_a_reply_rendered_ahead_is_let_go_when_the_caller_hangs_up_queue_s
         assert session._ahead is None
         assert ahead.task.cancelled()
         assert QUESTION not in [t for speaker, t in recorder.turns if speaker == "bot"]
-    finally:
-        run.cancel()
-        await asyncio.gather(run, return_exceptions=True)
-        drain.cancel()
-        await asyncio.gather(drain, return_exceptions=True)

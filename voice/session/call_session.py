@@ -461,18 +461,15 @@ class CallSession:
         while TEXT's last audio plays: rendered only after it, the pause between the two
         (over a second on a loaded machine) was taken by callers for their turn."""
         start = utc_now()
-        ahead, self._ahead = self._ahead, None
         if self.caller_gone.is_set():  # nobody left to hear it: not even rendered
-            if ahead is not None:
-                ahead.drop()
+            self._take_ahead(None)
             return
+        ahead = self._take_ahead(text)
         rendered: list[np.ndarray] | None = None
-        if ahead is not None and ahead.text == text:
+        if ahead is not None:
             pieces = ahead.pieces
             rendered = await ahead.task
         else:
-            if ahead is not None:
-                ahead.drop()
             pieces = split_for_streaming(text)
         chunks = (
             chunk
@@ -491,6 +488,14 @@ class CallSession:
                 self._bot_turn(text, finished, start)
             else:  # cut off before its first word: the caller never heard it
                 log.info("call %s: a reply was cut off before it began", self.call.call_id)
+
+    def _take_ahead(self, text: str | None) -> _RenderedAhead | None:
+        """The reply rendered ahead, if it is TEXT; any other (all of them for None) is let go."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead.text != text:
+            ahead.drop()
+            return None
+        return ahead
 
     def _render_ahead(self, text: str) -> None:
         pieces = split_for_streaming(text)
@@ -606,9 +611,7 @@ class CallSession:
         self.input.close()
         for task in list(self._tasks):
             task.cancel()
-        if self._ahead is not None:
-            self._ahead.drop()
-            self._ahead = None
+        self._take_ahead(None)
         outcome = CallOutcome(utc_now(), by, reason)
         # Shielded: a cancellation arriving now must not leave the record open.
         await asyncio.shield(self._close_record(outcome))
