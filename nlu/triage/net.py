@@ -45,6 +45,21 @@ from nlu.triage.text import normalise
 log = logging.getLogger(__name__)
 
 DEFAULT_BANK = Path(__file__).with_name("net_bank.yaml")
+
+# A farewell does not open a request: a caller's first "Bye," is a misheard "Hi,". Left in, it
+# moves the sentence's embedding towards the bank's goodbye notes. On a `make run` call flite's
+# "Hi, I need to reschedule my appointment" came out "Bye, I need to …", the net put it next to
+# "calling to cancel my appointment because I won't be around anymore, I've made my decision",
+# and she was given the crisis line and put through to a nurse. Greetings and fillers ("hi",
+# "um") stay: taken out, they changed 20 of the example sets' net verdicts, for the worse.
+_OPENING_FAREWELL = re.compile(r"^(?:bye\b[\s,.!?-]*)+(?=\w)", re.IGNORECASE)
+
+
+def without_opening_farewell(text: str) -> str:
+    """The words after an opening "Bye," ("Bye, I need a refill" -> "I need a refill")."""
+    return _OPENING_FAREWELL.sub("", text.strip(), count=1)
+
+
 _BANK_KEYS = {
     "version", "margin", "min_score", "answer_min_score", "min_words", "silent_when", "categories",
     "benign", "mild_when", "mild_margin", "mild_exempt", "severe_when", "examples", "answers",
@@ -382,11 +397,12 @@ class SafetyNet:
         out: list[NetScore | None] = [None] * len(texts)
         if embedder is None or self._red is None or self._benign is None:
             return out
-        canonical = [self._canonical_if_scorable(text) for text in texts]
+        said = [without_opening_farewell(text) for text in texts]
+        canonical = [self._canonical_if_scorable(text) for text in said]
         scorable = [i for i, c in enumerate(canonical) if c is not None]
         if not scorable:
             return out
-        vectors = self._vectors([texts[i] for i in scorable], embedder)
+        vectors = self._vectors([said[i] for i in scorable], embedder)
         red_scores, benign_scores = vectors @ self._red.T, vectors @ self._benign.T
         for row, i in enumerate(scorable):
             out[i] = self._judge(
@@ -418,13 +434,14 @@ class SafetyNet:
         return None if self.bank.silent_when.search(canonical) else canonical
 
     def _score(self, text: str, leave_out: str | None) -> NetScore | None:
-        canonical = self._canonical_if_scorable(text)
+        said = without_opening_farewell(text)
+        canonical = self._canonical_if_scorable(said)
         if canonical is None:
             return None
         embedder = self._load()
         if embedder is None or self._red is None or self._benign is None:
             return None
-        vector = self._vectors([text], embedder)[0]
+        vector = self._vectors([said], embedder)[0]
         return self._judge(text, canonical, self._red @ vector, self._benign @ vector, leave_out)
 
     def _judge(

@@ -104,6 +104,17 @@ def test_the_net_is_silent_where_the_lexicon_suppressed_a_match(
     assert result.suppressed and result.level is Level.NONE and result.net is None
 
 
+def test_an_opening_bye_is_a_misheard_hi_not_a_farewell(engine: TriageEngine) -> None:
+    """On a `make run` call flite's "Hi, I need to reschedule my appointment" came out "Bye, …"
+    and the net heard a goodbye note in it: crisis line, a nurse."""
+    assert engine.net is not None
+    said = "Bye, I need to reschedule my appointment."
+    assert engine.net.score(said) == engine.net.score("I need to reschedule my appointment.")
+    assert engine.assess_final(said).level is Level.NONE
+    # What follows the bye is heard as ever.
+    assert engine.assess_final("Bye, I don't want to live anymore.").level is Level.EMERGENT
+
+
 def test_the_net_is_silent_when_the_caller_says_it_is_over(engine: TriageEngine) -> None:
     assert engine.net is not None
     assert engine.net.match("my son fell off the swing but he is fine now") is None
