@@ -72,6 +72,13 @@ CHECK_IN = (
 )
 
 
+# What a reminder's questions offer to say, by step (`OutreachConversation.hints`).
+_OFFERED_WORDS: dict[str, tuple[str, ...]] = {
+    "choice": ("confirm", "cancel", "reschedule"),
+    "offers": ("the first one", "the second one"),
+}
+
+
 @dataclass(frozen=True)
 class Outreach:
     """Whom the campaign calls and why (the number and name are PHI: never logged)."""
@@ -186,6 +193,13 @@ class OutreachConversation(ClinicConversation):
 
     def expected_answer(self, call: CallInfo) -> AnswerKind | None:
         return {"name": "name", "dob": "date"}.get(self.out.step)  # type: ignore[return-value]
+
+    def hints(self, call: CallInfo) -> Sequence[str]:
+        # The words the question just asked offers. CI64: "I need to reschedule it." came out
+        # "I need to rescue it." with no hint, and a reminder the patient wanted to move
+        # ended unresolved.
+        offered = _OFFERED_WORDS.get(self.out.step)
+        return offered if offered is not None else super().hints(call)
 
     def keys_wanted(self, call: CallInfo) -> bool:
         return True  # a date of birth may be keyed at any step

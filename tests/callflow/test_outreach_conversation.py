@@ -128,6 +128,19 @@ async def test_a_move_picked_by_key_two(db: Database, recorder: StoreRecorder) -
     assert moved is not None and moved.status == "booked"
 
 
+async def test_the_recogniser_is_given_the_words_each_question_offers(
+    db: Database, recorder: StoreRecorder
+) -> None:
+    """CI64: "I need to reschedule it." came out "I need to rescue it." with no hint."""
+    conversation, call = await _outreach(db, recorder)
+    await conversation.start(call)
+    assert "reschedule" not in conversation.hints(call)  # her name is asked: no choice words
+    await _verified(conversation, call)
+    assert list(conversation.hints(call)) == ["confirm", "cancel", "reschedule"]
+    await conversation.respond(call, CallerTurn(text="I need to reschedule"))
+    assert list(conversation.hints(call)) == ["the first one", "the second one"]
+
+
 async def test_two_failed_identity_checks_end_the_call_saying_nothing_about_her(
     db: Database, recorder: StoreRecorder
 ) -> None:
