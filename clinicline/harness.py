@@ -435,6 +435,17 @@ def heard_911(heard: str) -> bool:
     return any(form in text for form in _SPOKEN_911)
 
 
+def heard_phrase(heard: str, phrase: str) -> bool:
+    """True when a phone's transcript contains ``phrase`` letter for letter, whatever it did
+    with spaces and punctuation: a recogniser splits and joins words ("Riverside" came out
+    "River's side" in CI66)."""
+    return _letters(phrase) in _letters(heard)
+
+
+def _letters(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalpha())
+
+
 def publish_trained(
     db_url: str,
     edits: dict[str, list[str]],
