@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from clinicline.errors import ConfigError
+from dialogs.train import FINETUNE_EPOCH_FRACTION
 from integrations.errors import ConfigError as StoreConfigError
 from integrations.hl7.tls import Hl7Tls
 from integrations.store.urls import store_url
@@ -119,6 +120,9 @@ class Config:
     action_token: str = ""
     rasa_venv: Path = PROJECT_ROOT / ".venv-rasa"
     dialogs_dir: Path = PROJECT_ROOT / "dialogs"
+    # A supervisor's draft phrasings are fine-tuned from the shipped model for this share of
+    # its epochs (dialogs/train.py has the measurements behind the default).
+    finetune_epoch_fraction: float = FINETUNE_EPOCH_FRACTION
     triage_lexicon: Path | None = None
     # Seconds of caller silence before a reprompt; after `silence_reprompts` reprompts, goodbye.
     silence_timeout: float = 8.0
@@ -231,6 +235,8 @@ class Config:
             )
         if self.outbound_slots < 0 or self.outbound_ring_timeout <= 0:
             raise ConfigError("settings outbound_slots and outbound_ring_timeout must be positive")
+        if not 0 < self.finetune_epoch_fraction <= 1:
+            raise ConfigError("setting finetune_epoch_fraction must be above 0 and at most 1")
         self.softphone_ports()  # refused now, not when the gateway starts
         for name in ("hl7_peer", "hl7_listen", "sip_front", "softphone_sip"):
             if getattr(self, name):

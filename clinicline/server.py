@@ -217,7 +217,12 @@ async def serve(
         lexicon_base=lexicon_base,
         regression_sets=(shared_dev_set,) if shared_dev_set.exists() else (),
         triage=services.triage,
-        trainer=Trainer(services.db, config.dialogs_dir, config.data_dir / "training"),
+        trainer=Trainer(
+            services.db,
+            config.dialogs_dir,
+            config.data_dir / "training",
+            epoch_fraction=config.finetune_epoch_fraction,
+        ),
     )
     red_flag_words = PublishedLexicon(services.db, services.triage, lexicon_base)
     try:  # the clinic's published red-flag words before the first call

@@ -77,10 +77,11 @@ def ensure_model(
     models_dir: Path | None = None,
     progress: Progress | None = None,
     finetune_from: Path | None = None,
+    epoch_fraction: float = FINETUNE_EPOCH_FRACTION,
 ) -> Path:
     """Return the model for the project's current content, training it first if missing:
-    fine-tuned from FINETUNE_FROM (a model of the same config and domain) where given, in full
-    where there is none or Rasa refuses to fine-tune it.
+    fine-tuned from FINETUNE_FROM (a model of the same config and domain) for `epoch_fraction`
+    of the epochs where given, in full where there is none or Rasa refuses to fine-tune it.
 
     Several processes may ask at once (`serve --workers N`, test workers): one trains while
     the others wait on a lock, then find the model. Training writes into a folder of its own
@@ -98,7 +99,7 @@ def ensure_model(
             return model
         if finetune_from is not None and finetune_from.exists():
             try:
-                _train(project_dir, models_dir, name, progress, finetune_from)
+                _train(project_dir, models_dir, name, progress, finetune_from, epoch_fraction)
                 return model
             except TrainingFailed:  # e.g. an intent the base model lacks
                 # (Rasa's output may quote the phrasings: not logged.)
@@ -113,6 +114,7 @@ def _train(
     name: str,
     progress: Progress | None,
     finetune_from: Path | None = None,
+    epoch_fraction: float = FINETUNE_EPOCH_FRACTION,
 ) -> None:
     how = f"fine-tuning from {finetune_from.name}" if finetune_from else "in full"
     log.info("training dialog model %s (%s)", name, how)
@@ -127,7 +129,7 @@ def _train(
         ]  # fmt: skip
         if finetune_from is not None:
             cmd += ["--finetune", str(finetune_from)]
-            cmd += ["--epoch-fraction", str(FINETUNE_EPOCH_FRACTION)]
+            cmd += ["--epoch-fraction", str(epoch_fraction)]
         output, returncode = _run_reporting(cmd, project_dir, progress)
         trained = Path(out) / f"{name}.tar.gz"
         if returncode != 0 or not trained.exists():

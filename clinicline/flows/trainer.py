@@ -36,7 +36,13 @@ from dialogs.client import RasaClient
 from dialogs.errors import DialogError
 from dialogs.evaluate import evaluate, evaluation_sets, read_labelled
 from dialogs.server import RasaServer, free_loopback_port
-from dialogs.train import RASA_BIN, ensure_model, model_path, rasa_env
+from dialogs.train import (
+    FINETUNE_EPOCH_FRACTION,
+    RASA_BIN,
+    ensure_model,
+    model_path,
+    rasa_env,
+)
 from dialogs.training_data import Additions, lay_out, split_additions
 from integrations.store import Database
 from integrations.store.models import TrainingVersion
@@ -62,6 +68,7 @@ class Trainer:
     work_dir: Path
     sets: tuple[Path, ...] = field(default_factory=evaluation_sets)
     rasa_bin: Path = RASA_BIN
+    epoch_fraction: float = FINETUNE_EPOCH_FRACTION  # of the shipped model's, fine-tuning it
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock)
     _jobs: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -165,7 +172,9 @@ class Trainer:
         # Fine-tuned from the shipped phrasings' model (trained in full first if missing).
         shipped = await asyncio.to_thread(ensure_model, self.dialogs_dir, self.models_dir)
         training = asyncio.ensure_future(
-            asyncio.to_thread(ensure_model, project, self.models_dir, heard, shipped)
+            asyncio.to_thread(
+                ensure_model, project, self.models_dir, heard, shipped, self.epoch_fraction
+            )
         )
         component, percent = "rasa train", None
         while not training.done():
