@@ -43,13 +43,13 @@ _A_KEY_FOR_A_PERSON = re.compile(r"^(zero|0|operator)( (zero|0|operator))*$")
 def asks_for_a_person(text: str) -> bool:
     """Whether the words themselves ask for a person ("can I talk to someone", "front desk",
     "operator", "zero"), whatever the NLU guessed for them."""
-    said = " ".join(re.sub(r"[^\w' ]+", " ", text.lower().replace("’", "'")).split())
+    said = " ".join(re.sub(r"[^\w' ]+", " ", _lowered(text)).split())
     return bool(_A_PERSON.search(said) or _A_KEY_FOR_A_PERSON.match(said))
 
 
 def team_asked_for(text: str) -> Team | None:
     """The one team named in a request for a person, or None (none, several, or negated)."""
-    said = " ".join(text.lower().replace("’", "'").split())
+    said = " ".join(_lowered(text).split())
     named = {
         team
         for team, pattern in _TEAMS
@@ -58,3 +58,8 @@ def team_asked_for(text: str) -> Team | None:
         if not negated(words_of(said[: match.start()]))
     }
     return named.pop() if len(named) == 1 else None
+
+
+def _lowered(text: str) -> str:
+    """Lower case, with a typographic apostrophe as a plain one ("don’t": "don't")."""
+    return text.lower().replace("’", "'")

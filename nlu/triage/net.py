@@ -397,8 +397,7 @@ class SafetyNet:
         out: list[NetScore | None] = [None] * len(texts)
         if embedder is None or self._red is None or self._benign is None:
             return out
-        said = [without_opening_farewell(text) for text in texts]
-        canonical = [self._canonical_if_scorable(text) for text in said]
+        said, canonical = zip(*(self._heard(text) for text in texts), strict=True)
         scorable = [i for i, c in enumerate(canonical) if c is not None]
         if not scorable:
             return out
@@ -425,17 +424,18 @@ class SafetyNet:
             return None
         return self._red[row] if row < len(self._red) else self._benign[row - len(self._red)]
 
-    def _canonical_if_scorable(self, text: str) -> str | None:
-        """The normalised text, or None when the net stays silent on it (too short, or words
-        such as "it's over" that say the red flag is past)."""
-        if len(text.split()) < self.bank.min_words:
-            return None
-        canonical = normalise(text).text
-        return None if self.bank.silent_when.search(canonical) else canonical
+    def _heard(self, text: str) -> tuple[str, str | None]:
+        """What is scored of `text` (`without_opening_farewell`), and its normalised form, or
+        None when the net stays silent on it (too short, or words such as "it's over" that say
+        the red flag is past)."""
+        said = without_opening_farewell(text)
+        if len(said.split()) < self.bank.min_words:
+            return said, None
+        canonical = normalise(said).text
+        return said, None if self.bank.silent_when.search(canonical) else canonical
 
     def _score(self, text: str, leave_out: str | None) -> NetScore | None:
-        said = without_opening_farewell(text)
-        canonical = self._canonical_if_scorable(said)
+        said, canonical = self._heard(text)
         if canonical is None:
             return None
         embedder = self._load()
