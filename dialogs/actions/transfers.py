@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
 from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_text
-from nlu.teams import team_asked_for
+from nlu.teams import asks_for_a_person, team_asked_for
 
 # What a form's `handoff` slot can hold, and where each goes.
 HANDOFFS: dict[str, tuple[payloads.Queue, str, str]] = {
@@ -107,7 +107,15 @@ class ActionTransferFrontDesk(ActionWithDeps):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        team = team_asked_for(latest_text(tracker))
+        said = latest_text(tracker)
+        if not asks_for_a_person(said) and not _taken_for_a_person_before(tracker):
+            # A misheard request can look like a wish for a person to the NLU (a misheard name
+            # did: "Eat a brandon."), and a transfer would cost her the queue for something
+            # the line does itself: she is asked once to say it another way. Said again, or
+            # said with words that ask for a person, she is put through.
+            dispatcher.utter_message(text=self.deps.say("default"))
+            return []
+        team = team_asked_for(said)
         if team is None:
             await transfer(self.deps, dispatcher, tracker, queue="front_desk",
                            reason="caller asked for a person", intent="speak_to_human")
@@ -116,3 +124,12 @@ class ActionTransferFrontDesk(ActionWithDeps):
                            reason=f"caller asked for the {team} team",
                            say=f"connecting_{team}", intent="speak_to_human")
         return []
+
+
+def _taken_for_a_person_before(tracker: Tracker) -> bool:
+    """Whether the NLU took an earlier message of the caller's for a wish for a person."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    return any(
+        ((e.get("parse_data") or {}).get("intent") or {}).get("name") == "speak_to_human"
+        for e in users[:-1]
+    )

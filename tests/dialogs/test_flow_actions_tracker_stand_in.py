@@ -465,6 +465,21 @@ async def test_served_requests_are_listed_in_the_call_report(conversation: Conve
     assert (await c.report())["intents"] == ["clinic_info", "speak_to_human"]
 
 
+async def test_a_wish_for_a_person_without_words_for_one_is_asked_again_once(
+    conversation: Conversation,
+) -> None:
+    """A misheard request the NLU takes for a wish for a person: asked to say it another way
+    the first time, put through the second."""
+    c = await conversation.open(None)
+    c.user("Eat a brandon.", "speak_to_human")
+    first = await c.run("action_transfer_front_desk")
+    assert first.said == "Sorry, I didn't catch that. Could you say it another way?", first.said
+    assert first.payloads == [], first.payloads
+    c.user("Eat a brandon.", "speak_to_human")
+    second = await c.run("action_transfer_front_desk")
+    assert second.payloads[0]["queue"] == "front_desk", second.payloads
+
+
 @pytest.mark.parametrize(
     ("said", "queue", "line"),
     [
