@@ -44,15 +44,15 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("tuning2.tsv", (213, 215), 2),
         ("own_cases.tsv", (178, 178), 0),
         ("generalisation.tsv", (245, 245), 0),
-        ("blind_round1.tsv", (222, 238), 15),
+        ("blind_round1.tsv", (223, 238), 15),
         ("blind_round2.tsv", (206, 215), 13),
-        ("blind_round3.tsv", (113, 121), 10),
-        ("blind_round4.tsv", (208, 230), 32),
+        ("blind_round3.tsv", (114, 121), 10),
+        ("blind_round4.tsv", (211, 230), 32),
         ("blind_round5.tsv", (215, 240), 24),
-        ("blind_round6.tsv", (234, 250), 13),
-        ("blind_round7.tsv", (262, 266), 16),
-        ("blind_round8.tsv", (244, 266), 14),
-        ("blind_round9.tsv", (246, 266), 14),
+        ("blind_round6.tsv", (235, 250), 13),
+        ("blind_round7.tsv", (263, 266), 16),
+        ("blind_round8.tsv", (246, 266), 14),
+        ("blind_round9.tsv", (247, 266), 14),
         ("blind_round10.tsv", (266, 266), 26),
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
@@ -106,8 +106,9 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     # What it adds where it matters: red-flag lines the lexicon missed, in files it never saw.
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
-    # 403/484 before the rules of 2026-12-06 for silent emergent lines (16 fewer misses).
-    assert (recovered, len(misses)) >= (386, 468) and len(misses) == 468  # 387 as shipped
+    # 403/484 before the rules of 2026-12-06 for silent emergent lines (16 fewer misses),
+    # 387/468 before its meningitis rules (8 fewer).
+    assert (recovered, len(misses)) >= (378, 460) and len(misses) == 460  # 379 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
