@@ -44,12 +44,12 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("tuning2.tsv", (213, 215), 2),
         ("own_cases.tsv", (178, 178), 0),
         ("generalisation.tsv", (245, 245), 0),
-        ("blind_round1.tsv", (223, 238), 15),
-        ("blind_round2.tsv", (206, 215), 13),
+        ("blind_round1.tsv", (224, 238), 15),
+        ("blind_round2.tsv", (207, 215), 13),
         ("blind_round3.tsv", (114, 121), 10),
-        ("blind_round4.tsv", (211, 230), 32),
-        ("blind_round5.tsv", (215, 240), 24),
-        ("blind_round6.tsv", (235, 250), 13),
+        ("blind_round4.tsv", (214, 230), 32),
+        ("blind_round5.tsv", (216, 240), 24),
+        ("blind_round6.tsv", (237, 250), 13),
         ("blind_round7.tsv", (263, 266), 16),
         ("blind_round8.tsv", (246, 266), 14),
         ("blind_round9.tsv", (247, 266), 14),
@@ -107,8 +107,8 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
     # 403/484 before the rules of 2026-12-06 for silent emergent lines (16 fewer misses),
-    # 387/468 before its meningitis rules (8 fewer).
-    assert (recovered, len(misses)) >= (378, 460) and len(misses) == 460  # 379 as shipped
+    # 387/468 before its meningitis rules (8 fewer), 379/460 before its diabetic ones (8 fewer).
+    assert (recovered, len(misses)) >= (370, 452) and len(misses) == 452  # 371 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
