@@ -46,12 +46,12 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("generalisation.tsv", (245, 245), 0),
         ("blind_round1.tsv", (224, 238), 15),
         ("blind_round2.tsv", (207, 215), 13),
-        ("blind_round3.tsv", (114, 121), 10),
-        ("blind_round4.tsv", (214, 230), 32),
-        ("blind_round5.tsv", (216, 240), 24),
+        ("blind_round3.tsv", (115, 121), 10),
+        ("blind_round4.tsv", (215, 230), 32),
+        ("blind_round5.tsv", (219, 240), 24),
         ("blind_round6.tsv", (237, 250), 13),
         ("blind_round7.tsv", (263, 266), 16),
-        ("blind_round8.tsv", (246, 266), 14),
+        ("blind_round8.tsv", (247, 266), 14),
         ("blind_round9.tsv", (247, 266), 14),
         ("blind_round10.tsv", (266, 266), 26),
         ("conversation_turns.tsv", (0, 0), 0),
@@ -107,8 +107,9 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     misses = [s for s in lines if s.positive and s.may_act]
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
     # 403/484 before the rules of 2026-12-06 for silent emergent lines (16 fewer misses),
-    # 387/468 before its meningitis rules (8 fewer), 379/460 before its diabetic ones (8 fewer).
-    assert (recovered, len(misses)) >= (370, 452) and len(misses) == 452  # 371 as shipped
+    # 387/468 before its meningitis rules (8 fewer), 379/460 before its diabetic ones (8 fewer),
+    # 371/452 before its burns (6 fewer).
+    assert (recovered, len(misses)) >= (365, 446) and len(misses) == 446  # 366 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
