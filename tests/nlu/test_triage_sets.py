@@ -46,13 +46,13 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("generalisation.tsv", (245, 245), 0),
         ("blind_round1.tsv", (224, 238), 15),
         ("blind_round2.tsv", (207, 215), 13),
-        ("blind_round3.tsv", (115, 121), 10),
+        ("blind_round3.tsv", (116, 121), 10),
         ("blind_round4.tsv", (215, 230), 32),
         ("blind_round5.tsv", (219, 240), 24),
-        ("blind_round6.tsv", (237, 250), 13),
+        ("blind_round6.tsv", (238, 250), 13),
         ("blind_round7.tsv", (263, 266), 16),
-        ("blind_round8.tsv", (247, 266), 14),
-        ("blind_round9.tsv", (247, 266), 14),
+        ("blind_round8.tsv", (249, 266), 14),
+        ("blind_round9.tsv", (248, 266), 14),
         ("blind_round10.tsv", (266, 266), 26),
         ("conversation_turns.tsv", (0, 0), 0),
         ("plain_symptoms.tsv", (0, 0), 0),
@@ -108,8 +108,8 @@ def test_the_net_recognises_red_flags_from_files_it_has_not_seen(
     recovered = sum(net.fires(s.net) for s in misses if s.net is not None)
     # 403/484 before the rules of 2026-12-06 for silent emergent lines (16 fewer misses),
     # 387/468 before its meningitis rules (8 fewer), 379/460 before its diabetic ones (8 fewer),
-    # 371/452 before its burns (6 fewer).
-    assert (recovered, len(misses)) >= (365, 446) and len(misses) == 446  # 366 as shipped
+    # 371/452 before its burns (6 fewer), 366/446 before its bleeding (5 fewer).
+    assert (recovered, len(misses)) >= (360, 441) and len(misses) == 441  # 361 as shipped
 
 
 def test_a_lines_own_file_is_what_the_held_out_score_leaves_out(engine: TriageEngine) -> None:
