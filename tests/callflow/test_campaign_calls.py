@@ -120,6 +120,10 @@ async def _people(db_url: str) -> dict[str, dict[str, Any]]:
 
 
 def _plan(people: dict[str, dict[str, Any]]) -> str:
+    # James says it again when asked for his date of birth, as a person would who was not
+    # heard: CI67's Piper rendering of "Please stop calling me." was heard "Please start calling
+    # me." (3 of 20 renderings here do that), he was asked his date of birth, the call ended
+    # unresolved, and his retry took the bank's last call from the callee who says "after six".
     others = _others(people)
     voicemail, busy = others[0], others[1]
     return f"""numbers:
@@ -128,7 +132,7 @@ def _plan(people: dict[str, dict[str, Any]]) -> str:
     lines: ["Hello?", "Maria Lopez.", "March fourth, nineteen seventy two.", "Yes, I'll be there."]
   "{people[JAMES]["number"]}":
     kind: human
-    lines: ["Hello?", "Please stop calling me."]
+    lines: ["Hello?", "Please stop calling me.", "I said stop calling me."]
   "{people[AISHA]["number"]}":
     kind: human
     lines: ["Hello?", "Aisha Khan.", "July nineteenth, nineteen ninety.", "I need to reschedule it.", "The first one, please."]
