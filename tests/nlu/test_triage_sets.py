@@ -48,7 +48,7 @@ def _lexicon(engine: TriageEngine, name: str) -> Report:
         ("blind_round2.tsv", (207, 215), 13),
         ("blind_round3.tsv", (116, 121), 10),
         ("blind_round4.tsv", (215, 230), 32),
-        ("blind_round5.tsv", (219, 240), 24),
+        ("blind_round5.tsv", (220, 240), 24),
         ("blind_round6.tsv", (238, 250), 13),
         ("blind_round7.tsv", (263, 266), 16),
         ("blind_round8.tsv", (249, 266), 14),
