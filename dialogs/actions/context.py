@@ -130,12 +130,18 @@ def latest_intent(tracker: Tracker) -> str | None:
     return str(name) if name else None
 
 
+def intent_of(event: dict[str, Any]) -> str | None:
+    """The intent the NLU gave a tracker event (a caller's message), if any."""
+    name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+    return str(name) if name else None
+
+
 def text_of_last(tracker: Tracker, intents: set[str]) -> tuple[str | None, str]:
     """The latest caller message classified as one of `intents`: (intent, text)."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
-        name = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        name = intent_of(event)
         if name in intents:
             return str(name), str(event.get("text") or "")
     return None, ""

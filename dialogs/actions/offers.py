@@ -24,7 +24,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import ActionWithDeps, call_id, latest_intent
+from dialogs.actions.context import ActionWithDeps, call_id, intent_of, latest_intent
 from dialogs.actions.identity import IDENTITY_SLOTS, IdentityFormValidation, Slots
 from dialogs.actions.phrasing import choose, speak_day, speak_moment, speak_time
 from dialogs.actions.transfers import DECLINED, GOODBYE
@@ -419,9 +419,5 @@ def _request_at(events: list[dict[str, Any]], users: list[int], form: str) -> in
     ended = [i for i, e in enumerate(events)
              if e.get("event") == "active_loop" and not e.get("name")]  # fmt: skip
     since = ended[-1] if ended else -1
-    asked = [i for i in users if i > since and _intent(events[i]) == _REQUESTS.get(form)]
+    asked = [i for i in users if i > since and intent_of(events[i]) == _REQUESTS.get(form)]
     return asked[0] if asked else 0
-
-
-def _intent(event: dict[str, Any]) -> str | None:
-    return ((event.get("parse_data") or {}).get("intent") or {}).get("name")

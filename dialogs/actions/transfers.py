@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogs.actions import payloads
-from dialogs.actions.context import ActionWithDeps, Deps, call_id, latest_text
+from dialogs.actions.context import ActionWithDeps, Deps, call_id, intent_of, latest_text
 from nlu.teams import asks_for_a_person, team_asked_for
 
 # What a form's `handoff` slot can hold, and where each goes.
@@ -129,7 +129,4 @@ class ActionTransferFrontDesk(ActionWithDeps):
 def _taken_for_a_person_before(tracker: Tracker) -> bool:
     """Whether the NLU took an earlier message of the caller's for a wish for a person."""
     users = [e for e in tracker.events if e.get("event") == "user"]
-    return any(
-        ((e.get("parse_data") or {}).get("intent") or {}).get("name") == "speak_to_human"
-        for e in users[:-1]
-    )
+    return any(intent_of(e) == "speak_to_human" for e in users[:-1])
